@@ -1,0 +1,311 @@
+//! The SOAP primitives as typed values: which operations exist, what their requests carry once
+//! parsed, and what an OK response says. `xml` turns bytes into these and back; `primitives`
+//! answers them from the store.
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::ids::IdError;
+use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
+
+/// The paForNode operations, named by their SOAPAction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    VerifyPaymentNotice,
+    GetPayment,
+    GetPaymentV2,
+    SendRt,
+    SendRtV2,
+    DemandPaymentNotice,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 6] = [
+        Operation::VerifyPaymentNotice,
+        Operation::GetPayment,
+        Operation::GetPaymentV2,
+        Operation::SendRt,
+        Operation::SendRtV2,
+        Operation::DemandPaymentNotice,
+    ];
+
+    /// The SOAPAction, which is also the WSDL operation name.
+    pub fn action(self) -> &'static str {
+        match self {
+            Operation::VerifyPaymentNotice => "paVerifyPaymentNotice",
+            Operation::GetPayment => "paGetPayment",
+            Operation::GetPaymentV2 => "paGetPaymentV2",
+            Operation::SendRt => "paSendRT",
+            Operation::SendRtV2 => "paSendRTV2",
+            Operation::DemandPaymentNotice => "paDemandPaymentNotice",
+        }
+    }
+
+    /// The request wrapper element (local name, paForNode namespace).
+    pub fn request_element(self) -> &'static str {
+        match self {
+            Operation::VerifyPaymentNotice => "paVerifyPaymentNoticeReq",
+            Operation::GetPayment => "paGetPaymentReq",
+            Operation::GetPaymentV2 => "paGetPaymentV2Request",
+            Operation::SendRt => "paSendRTReq",
+            Operation::SendRtV2 => "paSendRTV2Request",
+            Operation::DemandPaymentNotice => "paDemandPaymentNoticeRequest",
+        }
+    }
+
+    /// The response wrapper element (local name, paForNode namespace).
+    pub fn response_element(self) -> &'static str {
+        match self {
+            Operation::VerifyPaymentNotice => "paVerifyPaymentNoticeRes",
+            Operation::GetPayment => "paGetPaymentRes",
+            Operation::GetPaymentV2 => "paGetPaymentV2Response",
+            Operation::SendRt => "paSendRTRes",
+            Operation::SendRtV2 => "paSendRTV2Response",
+            Operation::DemandPaymentNotice => "paDemandPaymentNoticeResponse",
+        }
+    }
+
+    pub fn from_request_element(local_name: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|op| op.request_element() == local_name)
+    }
+
+    /// Reads a SOAPAction header value: quoted or not, surrounding spaces ignored.
+    pub fn from_soap_action(value: &str) -> Option<Operation> {
+        let v = value.trim();
+        let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v).trim();
+        Operation::ALL.into_iter().find(|op| op.action() == v)
+    }
+}
+
+/// Who the Node says the request is for: creditor, its broker and the station (stText35 each).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestIds {
+    pub id_pa: Text<35>,
+    pub id_broker_pa: Text<35>,
+    pub id_station: Text<35>,
+}
+
+/// The notice as printed on the payment slip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QrCode {
+    pub fiscal_code: FiscalCodePA,
+    pub notice_number: NoticeNumber,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyRequest {
+    pub ids: RequestIds,
+    pub qr_code: QrCode,
+}
+
+/// Which accounts the payer's PSP can credit (stTransferType).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferType {
+    /// Prefer postal accounts where the creditor has them.
+    Postal,
+    /// Bank accounts; a postal account travels as IBANAPPOGGIO metadata.
+    PagoPa,
+}
+
+/// paGetPaymentReq and paGetPaymentV2Request carry the same fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetPaymentRequest {
+    pub ids: RequestIds,
+    pub qr_code: QrCode,
+    pub amount: Option<Cents>,
+    pub payment_note: Option<Text<210>>,
+    pub transfer_type: Option<TransferType>,
+    pub due_date: Option<NaiveDate>,
+}
+
+/// paVerifyPaymentNoticeRes when OK: exactly one payment option, amount option EQ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyResponse {
+    pub amount: Cents,
+    pub due_date: NaiveDate,
+    pub detail_description: Text<140>,
+    pub all_ccp: bool,
+    pub payment_description: Text<140>,
+    pub fiscal_code_pa: FiscalCodePA,
+    pub company_name: Text<140>,
+    pub office_name: Option<Text<140>>,
+}
+
+/// A metadata entry (ctMapEntry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapEntry {
+    pub key: Text<140>,
+    pub value: Text<140>,
+}
+
+/// Natural (F) or legal (G) person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityType {
+    F,
+    G,
+}
+
+impl EntityType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityType::F => "F",
+            EntityType::G => "G",
+        }
+    }
+    pub fn parse(s: &str) -> Option<EntityType> {
+        match s {
+            "F" => Some(EntityType::F),
+            "G" => Some(EntityType::G),
+            _ => None,
+        }
+    }
+}
+
+/// A fiscal code or VAT number of a subject (stEntityUniqueIdentifierValue): 2..16 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityId(String);
+
+impl EntityId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let n = s.chars().count();
+        if s.trim().is_empty() || !(2..=16).contains(&n) {
+            Err(IdError("be 2 to 16 characters"))
+        } else {
+            Ok(EntityId(s.to_owned()))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Two capital letters (stNazioneProvincia): a country or a province.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountryCode(String);
+
+impl CountryCode {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        if s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(CountryCode(s.to_owned()))
+        } else {
+            Err(IdError("be two capital letters"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An e-mail address as the XSD accepts it (stEMail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let local_ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b));
+        let label_ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let valid = s.len() <= 256
+            && s.split_once('@').is_some_and(|(local, domain)| local_ok(local) && domain.split('.').all(label_ok));
+        if valid { Ok(Email(s.to_owned())) } else { Err(IdError("be an e-mail address (name@domain) of at most 256 characters")) }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A payer or debtor (ctSubject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    pub entity_type: EntityType,
+    pub entity_id: EntityId,
+    pub full_name: Text<70>,
+    pub street_name: Option<Text<70>>,
+    pub civic_number: Option<Text<16>>,
+    pub postal_code: Option<Text<16>>,
+    pub city: Option<Text<35>>,
+    pub state_province_region: Option<Text<35>>,
+    pub country: Option<CountryCode>,
+    pub email: Option<Email>,
+}
+
+/// A digital revenue stamp (marca da bollo) requested in place of an IBAN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StampRequest {
+    /// Base64 digest of the document to stamp, 4..72 characters.
+    pub hash_document: String,
+    /// Stamp type; the XSD knows only "01".
+    pub stamp_type: String,
+    pub provincial_residence: CountryCode,
+}
+
+/// Where a transfer's money goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferAccount {
+    Iban(Text<35>),
+    Stamp(StampRequest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferData {
+    pub id_transfer: TransferId,
+    pub amount: Cents,
+    pub fiscal_code_pa: FiscalCodePA,
+    /// The beneficiary's name (V2 only).
+    pub company_name: Option<Text<140>>,
+    pub account: TransferAccount,
+    pub remittance_information: Text<140>,
+    pub transfer_category: Text<140>,
+    pub metadata: Vec<MapEntry>,
+}
+
+/// The `data` of paGetPaymentRes / paGetPaymentV2Response. The writer emits the V1 or V2 form;
+/// a V1 answer cannot carry a stamp, the primitive refuses that case before writing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentData {
+    pub creditor_reference_id: Text<35>,
+    pub payment_amount: Cents,
+    pub due_date: NaiveDate,
+    pub retention_date: Option<NaiveDateTime>,
+    pub last_payment: bool,
+    pub description: Text<140>,
+    pub company_name: Text<140>,
+    pub office_name: Option<Text<140>>,
+    pub debtor: Subject,
+    pub transfers: Vec<TransferData>,
+    pub metadata: Vec<MapEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soap_action_quoted_or_not() {
+        assert_eq!(Operation::from_soap_action("paGetPaymentV2"), Some(Operation::GetPaymentV2));
+        assert_eq!(Operation::from_soap_action("\"paSendRT\""), Some(Operation::SendRt));
+        assert_eq!(Operation::from_soap_action(" \"paVerifyPaymentNotice\" "), Some(Operation::VerifyPaymentNotice));
+        assert_eq!(Operation::from_soap_action("paverifypaymentnotice"), None);
+        assert_eq!(Operation::from_soap_action(""), None);
+    }
+
+    #[test]
+    fn wrappers_are_asymmetric() {
+        assert_eq!(Operation::from_request_element("paGetPaymentV2Request"), Some(Operation::GetPaymentV2));
+        assert_eq!(Operation::from_request_element("paGetPaymentV2Response"), None);
+        assert_eq!(Operation::VerifyPaymentNotice.response_element(), "paVerifyPaymentNoticeRes");
+    }
+
+    #[test]
+    fn email_follows_the_xsd_pattern() {
+        assert!(Email::parse("mario.rossi+tag@example-mail.it").is_ok());
+        for bad in ["mario", "@x.it", "a@", "a@b..it", "a b@c.it", "a@b.it."] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn entity_id_is_2_to_16() {
+        assert!(EntityId::parse("A").is_err());
+        assert!(EntityId::parse("RSSMRA80A01H501U").is_ok());
+        assert!(EntityId::parse("RSSMRA80A01H501UX").is_err());
+    }
+}

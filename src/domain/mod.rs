@@ -1,0 +1,15 @@
+//! Pure protocol types and rules: amounts, identifiers, the debt-position model and its status
+//! machine, the SOAP messages and fault codes. Nothing here does I/O or knows about HTTP, XML
+//! or SQL; every other module builds on these types.
+
+pub mod amount;
+pub mod fault;
+pub mod ids;
+pub mod messages;
+pub mod position;
+pub mod text;
+
+pub use amount::Cents;
+pub use fault::{Fault, FaultCode};
+pub use ids::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, TransferId};
+pub use text::Text;

@@ -1,0 +1,64 @@
+//! Bounded texts (stText16/35/70/140/210): non-empty strings with a maximum length in
+//! characters, so that every response we write fits its XSD facet.
+
+use std::fmt;
+
+/// A string of 1..=MAX characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Text<const MAX: usize>(String);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextError {
+    Empty,
+    TooLong { max: usize },
+}
+
+impl fmt::Display for TextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TextError::Empty => f.write_str("must not be empty"),
+            TextError::TooLong { max } => write!(f, "must be at most {max} characters"),
+        }
+    }
+}
+
+impl<const MAX: usize> Text<MAX> {
+    /// Accepts a non-blank string of at most MAX characters.
+    pub fn new(s: impl Into<String>) -> Result<Self, TextError> {
+        let s = s.into();
+        if s.trim().is_empty() {
+            Err(TextError::Empty)
+        } else if s.chars().count() > MAX {
+            Err(TextError::TooLong { max: MAX })
+        } else {
+            Ok(Text(s))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<const MAX: usize> fmt::Display for Text<MAX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_are_in_characters() {
+        assert!(Text::<3>::new("àèì").is_ok());
+        assert_eq!(Text::<3>::new("abcd"), Err(TextError::TooLong { max: 3 }));
+        assert_eq!(Text::<3>::new("  "), Err(TextError::Empty));
+        assert_eq!(Text::<3>::new(""), Err(TextError::Empty));
+    }
+}

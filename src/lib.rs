@@ -1,0 +1,8 @@
+//! gpd-gateway: a creditor-side gateway for pagoPA. It keeps creditors' debt positions, serves
+//! them over a GPD-shaped REST API and answers the pagoPA Node's SOAP primitives from them.
+//!
+//! Data flows one way: `http` parses bytes and hands typed values to `primitives` and `api`,
+//! which apply `domain` rules through the `store::Store` trait; `xml` converts between bytes and
+//! domain values and knows nothing of the store.
+
+pub mod domain;
