@@ -5,4 +5,6 @@
 //! which apply `domain` rules through the `store::Store` trait; `xml` converts between bytes and
 //! domain values and knows nothing of the store.
 
+pub mod config;
 pub mod domain;
+pub mod store;
