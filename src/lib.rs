@@ -5,6 +5,14 @@
 //! which apply `domain` rules through the `store::Store` trait; `xml` converts between bytes and
 //! domain values and knows nothing of the store.
 
+pub mod api;
+pub mod client;
 pub mod config;
+pub mod context;
+pub mod demo;
 pub mod domain;
+pub mod http;
+pub mod primitives;
+pub mod replay;
 pub mod store;
+pub mod xml;

@@ -1,1 +1,163 @@
-fn main() {}
+//! The `gpd-gateway` command: `serve` runs the gateway, `replay` runs fixtures against one.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use gpd_gateway::config::Config;
+use gpd_gateway::context::{Clock, Context};
+use gpd_gateway::store::Store;
+use gpd_gateway::store::sqlite::SqliteStore;
+
+#[derive(Parser)]
+#[command(
+    name = "gpd-gateway",
+    version,
+    about = "Creditor-side gateway for pagoPA"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway: SOAP for the pagoPA Node on /partner, REST for creditors.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Directory of the embedded store (created if missing).
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// Configuration file (TOML); without it, the built-in example configuration.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seed example positions for the example creditors.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Replay fixtures (request, expected response, positions) against a running gateway.
+    Replay {
+        /// Fixture directory: all cases below it are run.
+        dir: PathBuf,
+        /// Base URL of the gateway.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        target: String,
+        /// Run only the cases whose path contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Print every case, not only the failures.
+        #[arg(long)]
+        verbose: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = match Cli::parse().command {
+        Command::Serve {
+            listen,
+            data,
+            config,
+            demo,
+        } => runtime.block_on(serve(listen, data, config, demo)),
+        Command::Replay {
+            dir,
+            target,
+            filter,
+            verbose,
+        } => runtime.block_on(replay(dir, target, filter, verbose)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("gpd-gateway: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(
+    listen: SocketAddr,
+    data: PathBuf,
+    config: Option<PathBuf>,
+    demo: bool,
+) -> Result<ExitCode, String> {
+    let config = match &config {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::example(),
+    };
+    let store = SqliteStore::open(&data).map_err(|e| e.to_string())?;
+    tracing::info!(path = %store.path().display(), "store opened");
+    let ctx = Arc::new(Context {
+        config,
+        store: Arc::new(store.clone()),
+        clock: Clock::system(),
+    });
+    if demo {
+        for line in gpd_gateway::demo::seed(&ctx).await? {
+            tracing::info!("demo position {line}");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(address = %listen, "gpd-gateway listening");
+    gpd_gateway::http::serve(listener, ctx, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    store.close().await.map_err(|e| e.to_string())?;
+    tracing::info!("store closed, bye");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+async fn replay(
+    dir: PathBuf,
+    target: String,
+    filter: Option<String>,
+    verbose: bool,
+) -> Result<ExitCode, String> {
+    let opts = gpd_gateway::replay::ReplayOptions {
+        dir,
+        target,
+        filter,
+        verbose,
+    };
+    let summary = gpd_gateway::replay::run(&opts, &mut std::io::stdout())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(if summary.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

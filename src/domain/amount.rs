@@ -62,7 +62,11 @@ impl Cents {
         if int.len() > 9 {
             return Err(AmountError::TooLarge);
         }
-        let euros: i64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| AmountError::Syntax)? };
+        let euros: i64 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| AmountError::Syntax)?
+        };
         let cents: i64 = frac.parse().map_err(|_| AmountError::Syntax)?;
         Cents::new(euros * 100 + cents)
     }
@@ -92,11 +96,19 @@ mod tests {
     fn parses_only_the_xsd_form() {
         assert_eq!(Cents::parse_xsd("10.55"), Ok(Cents(1055)));
         assert_eq!(Cents::parse_xsd("000.01"), Ok(Cents(1)));
-        for bad in ["10", "10.5", "10.555", ".50", "1,00", "-1.00", "+1.00", " 1.00", "1e2.00", ""] {
+        for bad in [
+            "10", "10.5", "10.555", ".50", "1,00", "-1.00", "+1.00", " 1.00", "1e2.00", "",
+        ] {
             assert_eq!(Cents::parse_xsd(bad), Err(AmountError::Syntax), "{bad}");
         }
-        assert_eq!(Cents::parse_xsd("1000000000.00"), Err(AmountError::TooLarge));
-        assert_eq!(Cents::parse_xsd("99999999999999999999.00"), Err(AmountError::TooLarge));
+        assert_eq!(
+            Cents::parse_xsd("1000000000.00"),
+            Err(AmountError::TooLarge)
+        );
+        assert_eq!(
+            Cents::parse_xsd("99999999999999999999.00"),
+            Err(AmountError::TooLarge)
+        );
     }
 
     #[test]

@@ -90,6 +90,10 @@ pub struct Fault {
 
 impl Fault {
     pub fn new(code: FaultCode, id: impl Into<String>, description: impl Into<String>) -> Self {
-        Fault { code, id: id.into(), description: description.into() }
+        Fault {
+            code,
+            id: id.into(),
+            description: description.into(),
+        }
     }
 }

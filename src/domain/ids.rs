@@ -82,11 +82,17 @@ impl Iuv {
     /// Parses and checks the mod-93 check digits.
     pub fn parse(s: &str) -> Result<Self, IdError> {
         if !all_digits(s, 17) {
-            return Err(IdError("be exactly 17 digits (segregation code, IUV base, check digits)"));
+            return Err(IdError(
+                "be exactly 17 digits (segregation code, IUV base, check digits)",
+            ));
         }
         let iuv = Iuv(s.to_owned());
-        if check_digits(3, iuv.segregation_code(), &s[2..15]) != s[15..].parse::<u8>().expect("digits") {
-            return Err(IdError("end with the mod-93 check digits of aux digit 3 + its first 15 digits"));
+        if check_digits(3, iuv.segregation_code(), &s[2..15])
+            != s[15..].parse::<u8>().expect("digits")
+        {
+            return Err(IdError(
+                "end with the mod-93 check digits of aux digit 3 + its first 15 digits",
+            ));
         }
         Ok(iuv)
     }
@@ -141,7 +147,11 @@ impl NoticeNumber {
 
     /// The IUV this notice number carries, when it is an aux-digit-3 number with valid check digits.
     pub fn iuv(&self) -> Option<Iuv> {
-        if self.aux_digit() == 3 { Iuv::parse(&self.0[1..]).ok() } else { None }
+        if self.aux_digit() == 3 {
+            Iuv::parse(&self.0[1..]).ok()
+        } else {
+            None
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -161,7 +171,11 @@ pub struct TransferId(u8);
 
 impl TransferId {
     pub fn new(n: i64) -> Result<Self, IdError> {
-        if (1..=5).contains(&n) { Ok(TransferId(n as u8)) } else { Err(IdError("be 1, 2, 3, 4 or 5")) }
+        if (1..=5).contains(&n) {
+            Ok(TransferId(n as u8))
+        } else {
+            Err(IdError("be 1, 2, 3, 4 or 5"))
+        }
     }
     pub fn parse(s: &str) -> Result<Self, IdError> {
         match s {
@@ -188,7 +202,13 @@ mod tests {
     #[test]
     fn fiscal_code_is_eleven_digits() {
         assert!(FiscalCodePA::parse("77777777777").is_ok());
-        for bad in ["7777777777", "777777777777", "7777777777a", "", "RSSMRA80A01H501U"] {
+        for bad in [
+            "7777777777",
+            "777777777777",
+            "7777777777a",
+            "",
+            "RSSMRA80A01H501U",
+        ] {
             assert!(FiscalCodePA::parse(bad).is_err(), "{bad}");
         }
     }
@@ -197,7 +217,10 @@ mod tests {
     fn check_digits_follow_mod_93() {
         // 3 01 0000000000001 -> 3010000000000001 % 93
         let expected = (3010000000000001u64 % 93) as u8;
-        assert_eq!(check_digits(3, SegregationCode(1), "0000000000001"), expected);
+        assert_eq!(
+            check_digits(3, SegregationCode(1), "0000000000001"),
+            expected
+        );
         let iuv = Iuv::from_parts(SegregationCode(1), 1).unwrap();
         assert_eq!(iuv.as_str(), format!("010000000000001{expected:02}"));
         assert_eq!(Iuv::parse(iuv.as_str()), Ok(iuv.clone()));
@@ -209,18 +232,37 @@ mod tests {
         let iuv = Iuv::from_parts(SegregationCode(12), 4242).unwrap();
         let mut wrong = iuv.as_str().to_owned();
         let last = wrong.pop().unwrap();
-        wrong.push(if last == '9' { '0' } else { (last as u8 + 1) as char });
+        wrong.push(if last == '9' {
+            '0'
+        } else {
+            (last as u8 + 1) as char
+        });
         assert!(Iuv::parse(&wrong).is_err());
     }
 
     #[test]
     fn notice_number_shape() {
         assert!(NoticeNumber::parse("301000000000000112").is_ok());
-        for bad in ["30100000000000011", "3010000000000001123", "30100000000000011a", ""] {
+        for bad in [
+            "30100000000000011",
+            "3010000000000001123",
+            "30100000000000011a",
+            "",
+        ] {
             assert!(NoticeNumber::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(NoticeNumber::parse("012345678901234567").unwrap().aux_digit(), 0);
-        assert!(NoticeNumber::parse("012345678901234567").unwrap().iuv().is_none());
+        assert_eq!(
+            NoticeNumber::parse("012345678901234567")
+                .unwrap()
+                .aux_digit(),
+            0
+        );
+        assert!(
+            NoticeNumber::parse("012345678901234567")
+                .unwrap()
+                .iuv()
+                .is_none()
+        );
     }
 
     #[test]

@@ -65,13 +65,19 @@ impl Operation {
     }
 
     pub fn from_request_element(local_name: &str) -> Option<Operation> {
-        Operation::ALL.into_iter().find(|op| op.request_element() == local_name)
+        Operation::ALL
+            .into_iter()
+            .find(|op| op.request_element() == local_name)
     }
 
     /// Reads a SOAPAction header value: quoted or not, surrounding spaces ignored.
     pub fn from_soap_action(value: &str) -> Option<Operation> {
         let v = value.trim();
-        let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v).trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(v)
+            .trim();
         Operation::ALL.into_iter().find(|op| op.action() == v)
     }
 }
@@ -201,11 +207,23 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        let local_ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b));
-        let label_ok = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let local_ok = |p: &str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b))
+        };
+        let label_ok =
+            |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         let valid = s.len() <= 256
-            && s.split_once('@').is_some_and(|(local, domain)| local_ok(local) && domain.split('.').all(label_ok));
-        if valid { Ok(Email(s.to_owned())) } else { Err(IdError("be an e-mail address (name@domain) of at most 256 characters")) }
+            && s.split_once('@')
+                .is_some_and(|(local, domain)| local_ok(local) && domain.split('.').all(label_ok));
+        if valid {
+            Ok(Email(s.to_owned()))
+        } else {
+            Err(IdError(
+                "be an e-mail address (name@domain) of at most 256 characters",
+            ))
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -280,18 +298,36 @@ mod tests {
 
     #[test]
     fn soap_action_quoted_or_not() {
-        assert_eq!(Operation::from_soap_action("paGetPaymentV2"), Some(Operation::GetPaymentV2));
-        assert_eq!(Operation::from_soap_action("\"paSendRT\""), Some(Operation::SendRt));
-        assert_eq!(Operation::from_soap_action(" \"paVerifyPaymentNotice\" "), Some(Operation::VerifyPaymentNotice));
+        assert_eq!(
+            Operation::from_soap_action("paGetPaymentV2"),
+            Some(Operation::GetPaymentV2)
+        );
+        assert_eq!(
+            Operation::from_soap_action("\"paSendRT\""),
+            Some(Operation::SendRt)
+        );
+        assert_eq!(
+            Operation::from_soap_action(" \"paVerifyPaymentNotice\" "),
+            Some(Operation::VerifyPaymentNotice)
+        );
         assert_eq!(Operation::from_soap_action("paverifypaymentnotice"), None);
         assert_eq!(Operation::from_soap_action(""), None);
     }
 
     #[test]
     fn wrappers_are_asymmetric() {
-        assert_eq!(Operation::from_request_element("paGetPaymentV2Request"), Some(Operation::GetPaymentV2));
-        assert_eq!(Operation::from_request_element("paGetPaymentV2Response"), None);
-        assert_eq!(Operation::VerifyPaymentNotice.response_element(), "paVerifyPaymentNoticeRes");
+        assert_eq!(
+            Operation::from_request_element("paGetPaymentV2Request"),
+            Some(Operation::GetPaymentV2)
+        );
+        assert_eq!(
+            Operation::from_request_element("paGetPaymentV2Response"),
+            None
+        );
+        assert_eq!(
+            Operation::VerifyPaymentNotice.response_element(),
+            "paVerifyPaymentNoticeRes"
+        );
     }
 
     #[test]

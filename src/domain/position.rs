@@ -74,8 +74,12 @@ pub enum OptionStatus {
 }
 
 impl OptionStatus {
-    pub const ALL: [OptionStatus; 4] =
-        [OptionStatus::Unpaid, OptionStatus::Paid, OptionStatus::PartiallyReported, OptionStatus::Reported];
+    pub const ALL: [OptionStatus; 4] = [
+        OptionStatus::Unpaid,
+        OptionStatus::Paid,
+        OptionStatus::PartiallyReported,
+        OptionStatus::Reported,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -120,7 +124,11 @@ pub struct Iupd(String);
 
 impl Iupd {
     pub fn parse(s: &str) -> Result<Self, &'static str> {
-        if !s.is_empty() && s.len() <= 100 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+        if !s.is_empty()
+            && s.len() <= 100
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        {
             Ok(Iupd(s.to_owned()))
         } else {
             Err("must be 1 to 100 letters, digits, '_', '-' or '.'")
@@ -161,7 +169,10 @@ impl Iban {
 /// payments at the post office), or a digital revenue stamp. Never both, never neither.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Account {
-    Iban { iban: Iban, postal_iban: Option<Iban> },
+    Iban {
+        iban: Iban,
+        postal_iban: Option<Iban>,
+    },
     Stamp(StampRequest),
 }
 
@@ -271,7 +282,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -299,12 +313,18 @@ pub enum NotPayable {
 
 fn check_metadata(entries: &[MapEntry], path: &str, reserved: bool, errors: &mut Vec<FieldError>) {
     if entries.len() > MAX_METADATA {
-        errors.push(FieldError::new(path, format!("must have at most {MAX_METADATA} entries")));
+        errors.push(FieldError::new(
+            path,
+            format!("must have at most {MAX_METADATA} entries"),
+        ));
     }
     let mut keys = HashSet::new();
     for (i, e) in entries.iter().enumerate() {
         if !keys.insert(e.key.as_str()) {
-            errors.push(FieldError::new(format!("{path}[{i}].key"), format!("duplicate key '{}'", e.key)));
+            errors.push(FieldError::new(
+                format!("{path}[{i}].key"),
+                format!("duplicate key '{}'", e.key),
+            ));
         }
         if reserved && e.key.as_str() == NOTIFICATION_FEE_KEY {
             errors.push(FieldError::new(
@@ -320,32 +340,55 @@ impl DebtPosition {
     pub fn check_structure(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if self.options.is_empty() {
-            errors.push(FieldError::new("paymentOption", "must have at least one payment option"));
+            errors.push(FieldError::new(
+                "paymentOption",
+                "must have at least one payment option",
+            ));
         }
         let mut iuvs = HashSet::new();
         for (i, option) in self.options.iter().enumerate() {
             let path = format!("paymentOption[{i}]");
             if !iuvs.insert(option.iuv.as_str()) {
-                errors.push(FieldError::new(format!("{path}.iuv"), format!("duplicate IUV {}", option.iuv)));
+                errors.push(FieldError::new(
+                    format!("{path}.iuv"),
+                    format!("duplicate IUV {}", option.iuv),
+                ));
             }
             if option.amount.is_zero() {
-                errors.push(FieldError::new(format!("{path}.amount"), "must be at least 1 cent"));
+                errors.push(FieldError::new(
+                    format!("{path}.amount"),
+                    "must be at least 1 cent",
+                ));
             }
             if option.transfers.is_empty() || option.transfers.len() > MAX_TRANSFERS {
-                errors.push(FieldError::new(format!("{path}.transfer"), "must have 1 to 5 transfers"));
+                errors.push(FieldError::new(
+                    format!("{path}.transfer"),
+                    "must have 1 to 5 transfers",
+                ));
             }
             let mut ids = HashSet::new();
             let mut sum = Some(Cents::ZERO);
             for (j, t) in option.transfers.iter().enumerate() {
                 let tpath = format!("{path}.transfer[{j}]");
                 if !ids.insert(t.id) {
-                    errors.push(FieldError::new(format!("{tpath}.idTransfer"), format!("duplicate idTransfer {}", t.id)));
+                    errors.push(FieldError::new(
+                        format!("{tpath}.idTransfer"),
+                        format!("duplicate idTransfer {}", t.id),
+                    ));
                 }
                 if t.amount.is_zero() {
-                    errors.push(FieldError::new(format!("{tpath}.amount"), "must be at least 1 cent"));
+                    errors.push(FieldError::new(
+                        format!("{tpath}.amount"),
+                        "must be at least 1 cent",
+                    ));
                 }
                 sum = sum.and_then(|s| s.checked_add(t.amount));
-                check_metadata(&t.metadata, &format!("{tpath}.transferMetadata"), false, &mut errors);
+                check_metadata(
+                    &t.metadata,
+                    &format!("{tpath}.transferMetadata"),
+                    false,
+                    &mut errors,
+                );
             }
             if !option.transfers.is_empty() && sum != Some(option.amount) {
                 errors.push(FieldError::new(
@@ -357,7 +400,12 @@ impl DebtPosition {
                     ),
                 ));
             }
-            check_metadata(&option.metadata, &format!("{path}.paymentOptionMetadata"), true, &mut errors);
+            check_metadata(
+                &option.metadata,
+                &format!("{path}.paymentOptionMetadata"),
+                true,
+                &mut errors,
+            );
         }
         errors
     }
@@ -366,19 +414,27 @@ impl DebtPosition {
     /// validity (or now), retention not before due.
     pub fn check_dates_for_create(&self, now: NaiveDateTime) -> Vec<FieldError> {
         let mut errors = Vec::new();
-        if let Some(v) = self.validity_date {
-            if v <= now {
-                errors.push(FieldError::new("validityDate", "must be in the future"));
-            }
+        if self.validity_date.is_some_and(|v| v <= now) {
+            errors.push(FieldError::new("validityDate", "must be in the future"));
         }
         let earliest = self.validity_date.unwrap_or(now);
         for (i, option) in self.options.iter().enumerate() {
             if option.due_date < earliest {
-                let what = if self.validity_date.is_some() { "the validity date" } else { "now" };
-                errors.push(FieldError::new(format!("paymentOption[{i}].dueDate"), format!("must not be before {what}")));
+                let what = if self.validity_date.is_some() {
+                    "the validity date"
+                } else {
+                    "now"
+                };
+                errors.push(FieldError::new(
+                    format!("paymentOption[{i}].dueDate"),
+                    format!("must not be before {what}"),
+                ));
             }
             if option.retention_date.is_some_and(|r| r < option.due_date) {
-                errors.push(FieldError::new(format!("paymentOption[{i}].retentionDate"), "must not be before the due date"));
+                errors.push(FieldError::new(
+                    format!("paymentOption[{i}].retentionDate"),
+                    "must not be before the due date",
+                ));
             }
         }
         errors
@@ -400,7 +456,9 @@ impl DebtPosition {
     /// a VALID one whose options all expire and are all past due is EXPIRED.
     pub fn status_at(&self, now: NaiveDateTime) -> PositionStatus {
         let status = match self.status {
-            PositionStatus::Published if self.validity_date.is_none_or(|v| v <= now) => PositionStatus::Valid,
+            PositionStatus::Published if self.validity_date.is_none_or(|v| v <= now) => {
+                PositionStatus::Valid
+            }
             s => s,
         };
         if status == PositionStatus::Valid
@@ -417,18 +475,25 @@ impl DebtPosition {
     /// DRAFT -> PUBLISHED or VALID, with GPD's publication checks.
     pub fn publish(&mut self, now: NaiveDateTime) -> Result<(), Conflict> {
         if self.status != PositionStatus::Draft {
-            return Err(Conflict(format!("only a DRAFT position can be published; this one is {}", self.status_at(now))));
+            return Err(Conflict(format!(
+                "only a DRAFT position can be published; this one is {}",
+                self.status_at(now)
+            )));
         }
         if let Some(v) = self.validity_date {
             if v < now {
-                return Err(Conflict("the validity date has passed: update the position first".into()));
+                return Err(Conflict(
+                    "the validity date has passed: update the position first".into(),
+                ));
             }
             if self.options.iter().any(|o| o.due_date < v) {
                 return Err(Conflict("a due date is before the validity date".into()));
             }
         }
         if self.min_due_date().is_some_and(|d| d < now) {
-            return Err(Conflict("a due date has passed: update the position first".into()));
+            return Err(Conflict(
+                "a due date has passed: update the position first".into(),
+            ));
         }
         self.apply_publication(now);
         Ok(())
@@ -438,7 +503,11 @@ impl DebtPosition {
     pub fn apply_publication(&mut self, now: NaiveDateTime) {
         let validity = *self.validity_date.get_or_insert(now);
         self.publish_date = Some(now);
-        self.status = if validity <= now { PositionStatus::Valid } else { PositionStatus::Published };
+        self.status = if validity <= now {
+            PositionStatus::Valid
+        } else {
+            PositionStatus::Published
+        };
         self.touch(now);
     }
 
@@ -450,7 +519,9 @@ impl DebtPosition {
                 self.touch(now);
                 Ok(())
             }
-            s => Err(Conflict(format!("only a PUBLISHED or VALID position can be invalidated; this one is {s}"))),
+            s => Err(Conflict(format!(
+                "only a PUBLISHED or VALID position can be invalidated; this one is {s}"
+            ))),
         }
     }
 
@@ -487,7 +558,12 @@ impl DebtPosition {
 
     /// Marks the option at `index` paid and moves the position: a single option, or the last
     /// installment of the plan, makes it PAID; an earlier installment makes it PARTIALLY_PAID.
-    pub fn mark_paid(&mut self, index: usize, payment: OptionPayment, now: NaiveDateTime) -> Result<(), NotPayable> {
+    pub fn mark_paid(
+        &mut self,
+        index: usize,
+        payment: OptionPayment,
+        now: NaiveDateTime,
+    ) -> Result<(), NotPayable> {
         match self.payability(index, now) {
             Ok(()) | Err(NotPayable::Expired) => {}
             Err(e) => return Err(e),
@@ -522,7 +598,10 @@ pub(crate) mod tests {
     use chrono::{Duration, NaiveDate};
 
     pub fn at(y: i32, m: u32, d: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(12, 0, 0).unwrap()
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
     }
 
     pub fn transfer(id: i64, cents: i64) -> Transfer {
@@ -533,7 +612,10 @@ pub(crate) mod tests {
             amount: Cents::new(cents).unwrap(),
             remittance_information: Text::new("TARI 2025").unwrap(),
             category: Text::new("9/0101108TS/").unwrap(),
-            account: Account::Iban { iban: Iban::parse("IT60X0542811101000000123456").unwrap(), postal_iban: None },
+            account: Account::Iban {
+                iban: Iban::parse("IT60X0542811101000000123456").unwrap(),
+                postal_iban: None,
+            },
             metadata: vec![],
             status: TransferStatus::Unreported,
         }
@@ -594,7 +676,13 @@ pub(crate) mod tests {
     }
 
     fn payment(now: NaiveDateTime) -> OptionPayment {
-        OptionPayment { payment_date: now, payment_method: None, psp_company: None, receipt_id: "r1".into(), fee: Cents::ZERO }
+        OptionPayment {
+            payment_date: now,
+            payment_method: None,
+            psp_company: None,
+            receipt_id: "r1".into(),
+            fee: Cents::ZERO,
+        }
     }
 
     #[test]
@@ -603,14 +691,20 @@ pub(crate) mod tests {
         p.options[0].transfers.push(transfer(1, 5));
         let errors = p.check_structure();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert!(fields.contains(&"paymentOption[0].transfer[1].idTransfer"), "{errors:?}");
+        assert!(
+            fields.contains(&"paymentOption[0].transfer[1].idTransfer"),
+            "{errors:?}"
+        );
         assert!(fields.contains(&"paymentOption[0].amount"), "{errors:?}");
     }
 
     #[test]
     fn reserved_and_duplicate_metadata() {
         let mut p = position(vec![option(1, 1000, at(2030, 1, 1), false)]);
-        let entry = |k: &str| MapEntry { key: Text::new(k).unwrap(), value: Text::new("1").unwrap() };
+        let entry = |k: &str| MapEntry {
+            key: Text::new(k).unwrap(),
+            value: Text::new("1").unwrap(),
+        };
         p.options[0].metadata = vec![entry("NOTIFICATION_FEE"), entry("a"), entry("a")];
         let errors = p.check_structure();
         assert_eq!(errors.len(), 2, "{errors:?}");
@@ -622,14 +716,20 @@ pub(crate) mod tests {
     fn creation_dates() {
         let now = at(2025, 6, 1);
         let mut p = position(vec![option(1, 1000, at(2025, 5, 1), false)]);
-        assert_eq!(p.check_dates_for_create(now)[0].field, "paymentOption[0].dueDate");
+        assert_eq!(
+            p.check_dates_for_create(now)[0].field,
+            "paymentOption[0].dueDate"
+        );
         p.options[0].due_date = at(2025, 7, 1);
         p.validity_date = Some(at(2025, 8, 1));
         assert_eq!(p.check_dates_for_create(now).len(), 1);
         p.validity_date = Some(at(2025, 6, 15));
         assert!(p.check_dates_for_create(now).is_empty());
         p.options[0].retention_date = Some(at(2025, 6, 20));
-        assert_eq!(p.check_dates_for_create(now)[0].field, "paymentOption[0].retentionDate");
+        assert_eq!(
+            p.check_dates_for_create(now)[0].field,
+            "paymentOption[0].retentionDate"
+        );
     }
 
     #[test]
@@ -683,7 +783,8 @@ pub(crate) mod tests {
         assert_eq!(p.payability(0, now), Err(NotPayable::Superseded));
         assert_eq!(p.payability(1, now), Err(NotPayable::AlreadyPaid));
         assert_eq!(p.payability(2, now), Ok(()));
-        p.mark_paid(2, payment(now + Duration::days(1)), now).unwrap();
+        p.mark_paid(2, payment(now + Duration::days(1)), now)
+            .unwrap();
         assert_eq!(p.status, PositionStatus::Paid);
         assert_eq!(p.payment_date, Some(now + Duration::days(1)));
         assert_eq!(p.payability(2, now), Err(NotPayable::AlreadyPaid));
@@ -692,7 +793,10 @@ pub(crate) mod tests {
     #[test]
     fn single_option_pays_the_position() {
         let now = at(2025, 6, 1);
-        let mut p = position(vec![option(1, 3000, at(2025, 7, 1), false), option(2, 1000, at(2025, 7, 1), true)]);
+        let mut p = position(vec![
+            option(1, 3000, at(2025, 7, 1), false),
+            option(2, 1000, at(2025, 7, 1), true),
+        ]);
         p.publish(now).unwrap();
         p.mark_paid(0, payment(now), now).unwrap();
         assert_eq!(p.status, PositionStatus::Paid);
@@ -702,7 +806,10 @@ pub(crate) mod tests {
     #[test]
     fn installment_past_due_expires_alone() {
         let now = at(2025, 7, 15);
-        let mut p = position(vec![option(1, 1000, at(2025, 7, 1), true), option(2, 1000, at(2025, 8, 1), true)]);
+        let mut p = position(vec![
+            option(1, 1000, at(2025, 7, 1), true),
+            option(2, 1000, at(2025, 8, 1), true),
+        ]);
         p.switch_to_expired = true;
         p.publish(at(2025, 6, 1)).unwrap();
         assert_eq!(p.status_at(now), PositionStatus::Valid);

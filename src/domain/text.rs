@@ -35,6 +35,18 @@ impl<const MAX: usize> Text<MAX> {
         }
     }
 
+    /// Accepts what the XSD facet accepts (1..=MAX characters). Unlike `new`, a whitespace-only
+    /// string is valid: XSD string types keep whitespace, so the wire decoders must take it.
+    pub fn parse_xsd(s: &str) -> Result<Self, TextError> {
+        if s.is_empty() {
+            Err(TextError::Empty)
+        } else if s.chars().count() > MAX {
+            Err(TextError::TooLong { max: MAX })
+        } else {
+            Ok(Text(s.to_owned()))
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -60,5 +72,15 @@ mod tests {
         assert_eq!(Text::<3>::new("abcd"), Err(TextError::TooLong { max: 3 }));
         assert_eq!(Text::<3>::new("  "), Err(TextError::Empty));
         assert_eq!(Text::<3>::new(""), Err(TextError::Empty));
+    }
+
+    #[test]
+    fn xsd_form_keeps_whitespace() {
+        assert_eq!(Text::<3>::parse_xsd(" ").unwrap().as_str(), " ");
+        assert_eq!(Text::<3>::parse_xsd(""), Err(TextError::Empty));
+        assert_eq!(
+            Text::<3>::parse_xsd("abcd"),
+            Err(TextError::TooLong { max: 3 })
+        );
     }
 }

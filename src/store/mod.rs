@@ -26,7 +26,10 @@ pub type Mutation = Box<dyn FnOnce(&mut DebtPosition) -> Result<(), Conflict> + 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
     /// A uniqueness rule: `field` is the JSON name of the clashing value.
-    Duplicate { field: &'static str, value: String },
+    Duplicate {
+        field: &'static str,
+        value: String,
+    },
     NotFound,
     /// The mutation refused the change.
     Refused(Conflict),
@@ -37,7 +40,9 @@ pub enum StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::Duplicate { field, value } => write!(f, "{field} {value} already exists for this organization"),
+            StoreError::Duplicate { field, value } => {
+                write!(f, "{field} {value} already exists for this organization")
+            }
             StoreError::NotFound => f.write_str("not found"),
             StoreError::Refused(c) => f.write_str(&c.0),
             StoreError::Unavailable(m) => write!(f, "store unavailable: {m}"),
@@ -52,10 +57,19 @@ pub trait Store: Send + Sync + 'static {
     /// unique per organization.
     fn create_position(&self, position: DebtPosition) -> StoreFuture<'_, DebtPosition>;
 
-    fn get_position(&self, organization: FiscalCodePA, key: PositionKey) -> StoreFuture<'_, Option<DebtPosition>>;
+    fn get_position(
+        &self,
+        organization: FiscalCodePA,
+        key: PositionKey,
+    ) -> StoreFuture<'_, Option<DebtPosition>>;
 
     /// Reads, changes and writes back one position atomically; the written position is returned.
-    fn update_position(&self, organization: FiscalCodePA, key: PositionKey, change: Mutation) -> StoreFuture<'_, DebtPosition>;
+    fn update_position(
+        &self,
+        organization: FiscalCodePA,
+        key: PositionKey,
+        change: Mutation,
+    ) -> StoreFuture<'_, DebtPosition>;
 
     /// Cheap liveness check.
     fn ping(&self) -> StoreFuture<'_, ()>;

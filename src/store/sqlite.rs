@@ -11,10 +11,12 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde_json::json;
 
 use super::{Mutation, PositionKey, Store, StoreError, StoreFuture};
-use crate::domain::messages::{CountryCode, Email, EntityId, EntityType, MapEntry, StampRequest, Subject};
+use crate::domain::messages::{
+    CountryCode, Email, EntityId, EntityType, MapEntry, StampRequest, Subject,
+};
 use crate::domain::position::{
-    Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption, PositionStatus, Transfer,
-    TransferStatus,
+    Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
+    PositionStatus, Transfer, TransferStatus,
 };
 use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
 
@@ -55,17 +57,29 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir` and brings its schema up to date.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(FILE_NAME);
         let mut conn = Connection::open(&path).map_err(unavailable)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(unavailable)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(unavailable)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(unavailable(format!("cannot switch {} to WAL mode", path.display())));
+            return Err(unavailable(format!(
+                "cannot switch {} to WAL mode",
+                path.display()
+            )));
         }
         migrate(&mut conn)?;
         drop(conn);
         let writer = open_connection(&path, false).map_err(unavailable)?;
-        Ok(SqliteStore { inner: Arc::new(Inner { path, writer: Mutex::new(Some(writer)), readers: Mutex::new(Vec::new()) }) })
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(Some(writer)),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -108,20 +122,32 @@ impl SqliteStore {
         F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        Box::pin(async move { tokio::task::spawn_blocking(move || inner.write_blocking(f)).await.map_err(unavailable)? })
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || inner.write_blocking(f))
+                .await
+                .map_err(unavailable)?
+        })
     }
 
     /// Inserts many positions in one transaction (bulk loads); all or nothing.
     pub fn create_positions_blocking(&self, positions: &[DebtPosition]) -> Result<(), StoreError> {
-        self.inner.write_blocking(|tx| positions.iter().try_for_each(|p| insert_position(tx, p)))
+        self.inner
+            .write_blocking(|tx| positions.iter().try_for_each(|p| insert_position(tx, p)))
     }
 }
 
 impl Inner {
-    fn write_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn write_blocking<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut guard = self.writer.lock().expect("writer lock");
-        let conn = guard.as_mut().ok_or_else(|| unavailable("the store is closed"))?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+        let conn = guard
+            .as_mut()
+            .ok_or_else(|| unavailable("the store is closed"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
         let value = f(&tx)?;
         tx.commit().map_err(unavailable)?;
         Ok(value)
@@ -129,7 +155,9 @@ impl Inner {
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(unavailable)?;
+    let applied: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(unavailable)?;
     if applied as usize > MIGRATIONS.len() {
         return Err(unavailable(format!(
             "the data file has schema version {applied}, newer than this binary ({})",
@@ -138,8 +166,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
         let tx = conn.transaction().map_err(unavailable)?;
-        tx.execute_batch(sql).map_err(|e| unavailable(format!("migration {}: {e}", i + 1)))?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(unavailable)?;
+        tx.execute_batch(sql)
+            .map_err(|e| unavailable(format!("migration {}: {e}", i + 1)))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
     }
     Ok(())
@@ -153,13 +183,25 @@ impl Store for SqliteStore {
         })
     }
 
-    fn get_position(&self, organization: FiscalCodePA, key: PositionKey) -> StoreFuture<'_, Option<DebtPosition>> {
-        self.read(move |conn| load_position(conn, &organization, &key).map(|found| found.map(|(_, p)| p)))
+    fn get_position(
+        &self,
+        organization: FiscalCodePA,
+        key: PositionKey,
+    ) -> StoreFuture<'_, Option<DebtPosition>> {
+        self.read(move |conn| {
+            load_position(conn, &organization, &key).map(|found| found.map(|(_, p)| p))
+        })
     }
 
-    fn update_position(&self, organization: FiscalCodePA, key: PositionKey, change: Mutation) -> StoreFuture<'_, DebtPosition> {
+    fn update_position(
+        &self,
+        organization: FiscalCodePA,
+        key: PositionKey,
+        change: Mutation,
+    ) -> StoreFuture<'_, DebtPosition> {
         self.write(move |tx| {
-            let (ids, mut position) = load_position(tx, &organization, &key)?.ok_or(StoreError::NotFound)?;
+            let (ids, mut position) =
+                load_position(tx, &organization, &key)?.ok_or(StoreError::NotFound)?;
             change(&mut position).map_err(StoreError::Refused)?;
             write_back(tx, &ids, &position)?;
             position.version += 1;
@@ -168,7 +210,10 @@ impl Store for SqliteStore {
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
-        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(unavailable))
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(unavailable)
+        })
     }
 
     fn close(&self) -> StoreFuture<'_, ()> {
@@ -178,7 +223,8 @@ impl Store for SqliteStore {
                 inner.readers.lock().expect("reader pool").clear();
                 if let Some(conn) = inner.writer.lock().expect("writer lock").take() {
                     // Folds the WAL back into the database file so the directory is self-contained.
-                    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").map_err(unavailable)?;
+                    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+                        .map_err(unavailable)?;
                     conn.close().map_err(|(_, e)| unavailable(e))?;
                 }
                 Ok(())
@@ -194,7 +240,9 @@ fn millis(t: NaiveDateTime) -> i64 {
 }
 
 fn from_millis(ms: i64, column: &str) -> Result<NaiveDateTime, StoreError> {
-    DateTime::from_timestamp_millis(ms).map(|d| d.naive_utc()).ok_or_else(|| corrupt(column, ms))
+    DateTime::from_timestamp_millis(ms)
+        .map(|d| d.naive_utc())
+        .ok_or_else(|| corrupt(column, ms))
 }
 
 fn opt_millis(ms: Option<i64>, column: &str) -> Result<Option<NaiveDateTime>, StoreError> {
@@ -205,7 +253,10 @@ fn text<const N: usize>(s: String, column: &str) -> Result<Text<N>, StoreError> 
     Text::new(s).map_err(|e| corrupt(column, e))
 }
 
-fn opt_text<const N: usize>(s: Option<String>, column: &str) -> Result<Option<Text<N>>, StoreError> {
+fn opt_text<const N: usize>(
+    s: Option<String>,
+    column: &str,
+) -> Result<Option<Text<N>>, StoreError> {
     s.map(|s| text(s, column)).transpose()
 }
 
@@ -214,35 +265,48 @@ fn cents(v: i64, column: &str) -> Result<Cents, StoreError> {
 }
 
 fn metadata_json(entries: &[MapEntry]) -> String {
-    json!(entries.iter().map(|e| json!({"key": e.key.as_str(), "value": e.value.as_str()})).collect::<Vec<_>>()).to_string()
+    json!(
+        entries
+            .iter()
+            .map(|e| json!({"key": e.key.as_str(), "value": e.value.as_str()}))
+            .collect::<Vec<_>>()
+    )
+    .to_string()
 }
 
 fn metadata_from_json(s: &str, column: &str) -> Result<Vec<MapEntry>, StoreError> {
-    let entries: Vec<HashMap<String, String>> = serde_json::from_str(s).map_err(|e| corrupt(column, e))?;
+    let entries: Vec<HashMap<String, String>> =
+        serde_json::from_str(s).map_err(|e| corrupt(column, e))?;
     entries
         .into_iter()
         .map(|mut e| {
-            let key = e.remove("key").ok_or_else(|| corrupt(column, "entry without key"))?;
-            let value = e.remove("value").ok_or_else(|| corrupt(column, "entry without value"))?;
-            Ok(MapEntry { key: text(key, column)?, value: text(value, column)? })
+            let key = e
+                .remove("key")
+                .ok_or_else(|| corrupt(column, "entry without key"))?;
+            let value = e
+                .remove("value")
+                .ok_or_else(|| corrupt(column, "entry without value"))?;
+            Ok(MapEntry {
+                key: text(key, column)?,
+                value: text(value, column)?,
+            })
         })
         .collect()
 }
 
 fn map_unique(e: rusqlite::Error, fallback_field: &'static str, value: &str) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e {
-        if f.code == rusqlite::ErrorCode::ConstraintViolation && msg.contains("UNIQUE") {
-            let field = if msg.contains(".iupd") {
-                "iupd"
-            } else if msg.contains(".nav") {
-                "nav"
-            } else if msg.contains(".iuv") {
-                "iuv"
-            } else {
-                fallback_field
-            };
-            return StoreError::Duplicate { field, value: value.to_owned() };
-        }
+    if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
+        && f.code == rusqlite::ErrorCode::ConstraintViolation
+        && msg.contains("UNIQUE")
+    {
+        let field = [".iupd", ".nav", ".iuv"]
+            .into_iter()
+            .find(|column| msg.contains(column))
+            .map_or(fallback_field, |column| &column[1..]);
+        return StoreError::Duplicate {
+            field,
+            value: value.to_owned(),
+        };
     }
     unavailable(e)
 }
@@ -328,7 +392,11 @@ fn insert_position(tx: &Transaction<'_>, p: &DebtPosition) -> Result<(), StoreEr
         let option_id = tx.last_insert_rowid();
         for tr in &o.transfers {
             let (iban, postal, stamp) = match &tr.account {
-                Account::Iban { iban, postal_iban } => (Some(iban.as_str()), postal_iban.as_ref().map(Iban::as_str), None),
+                Account::Iban { iban, postal_iban } => (
+                    Some(iban.as_str()),
+                    postal_iban.as_ref().map(Iban::as_str),
+                    None,
+                ),
                 Account::Stamp(s) => (None, None, Some(s)),
             };
             tx.prepare_cached(
@@ -412,14 +480,22 @@ fn load_position(
 ) -> Result<Option<(RowIds, DebtPosition)>, StoreError> {
     let row = match key {
         PositionKey::Iupd(iupd) => conn
-            .prepare_cached(&format!("SELECT {POSITION_COLUMNS} FROM debt_position WHERE organization = ?1 AND iupd = ?2"))
-            .and_then(|mut st| st.query_row(params![organization.as_str(), iupd.as_str()], position_row).optional()),
+            .prepare_cached(&format!(
+                "SELECT {POSITION_COLUMNS} FROM debt_position WHERE organization = ?1 AND iupd = ?2"
+            ))
+            .and_then(|mut st| {
+                st.query_row(params![organization.as_str(), iupd.as_str()], position_row)
+                    .optional()
+            }),
         PositionKey::Notice(nav) => conn
             .prepare_cached(&format!(
                 "SELECT {POSITION_COLUMNS} FROM debt_position WHERE id =
                     (SELECT position_id FROM payment_option WHERE organization = ?1 AND nav = ?2)"
             ))
-            .and_then(|mut st| st.query_row(params![organization.as_str(), nav.as_str()], position_row).optional()),
+            .and_then(|mut st| {
+                st.query_row(params![organization.as_str(), nav.as_str()], position_row)
+                    .optional()
+            }),
     }
     .map_err(unavailable)?;
     let Some(row) = row else { return Ok(None) };
@@ -455,7 +531,10 @@ fn load_position(
         let mut rows = st.query([row.id]).map_err(unavailable)?;
         while let Some(r) = rows.next().map_err(unavailable)? {
             let option_id: i64 = r.get(0).map_err(unavailable)?;
-            let index = option_ids.iter().position(|&id| id == option_id).ok_or_else(|| corrupt("transfer.option_id", option_id))?;
+            let index = option_ids
+                .iter()
+                .position(|&id| id == option_id)
+                .ok_or_else(|| corrupt("transfer.option_id", option_id))?;
             let transfer = transfer_from_row(r).map_err(|e| match e {
                 RowError::Sql(e) => unavailable(e),
                 RowError::Invalid(e) => e,
@@ -464,26 +543,54 @@ fn load_position(
         }
     }
 
-    let [dtype, dcode, dname, street, civic, postal, city, province, region, country, email, phone] = row.debtor;
+    let [
+        dtype,
+        dcode,
+        dname,
+        street,
+        civic,
+        postal,
+        city,
+        province,
+        region,
+        country,
+        email,
+        phone,
+    ] = row.debtor;
     let subject = Subject {
-        entity_type: dtype.as_deref().and_then(EntityType::parse).ok_or_else(|| corrupt("debtor_type", "not F or G"))?,
-        entity_id: EntityId::parse(dcode.as_deref().unwrap_or_default()).map_err(|e| corrupt("debtor_fiscal_code", e))?,
+        entity_type: dtype
+            .as_deref()
+            .and_then(EntityType::parse)
+            .ok_or_else(|| corrupt("debtor_type", "not F or G"))?,
+        entity_id: EntityId::parse(dcode.as_deref().unwrap_or_default())
+            .map_err(|e| corrupt("debtor_fiscal_code", e))?,
         full_name: text(dname.unwrap_or_default(), "debtor_full_name")?,
         street_name: opt_text(street, "street_name")?,
         civic_number: opt_text(civic, "civic_number")?,
         postal_code: opt_text(postal, "postal_code")?,
         city: opt_text(city, "city")?,
         state_province_region: opt_text(province, "province")?,
-        country: country.map(|c| CountryCode::parse(&c)).transpose().map_err(|e| corrupt("country", e))?,
-        email: email.map(|c| Email::parse(&c)).transpose().map_err(|e| corrupt("email", e))?,
+        country: country
+            .map(|c| CountryCode::parse(&c))
+            .transpose()
+            .map_err(|e| corrupt("country", e))?,
+        email: email
+            .map(|c| Email::parse(&c))
+            .transpose()
+            .map_err(|e| corrupt("email", e))?,
     };
     let [validity, publish, payment, inserted, updated] = row.dates;
     let position = DebtPosition {
-        organization: FiscalCodePA::parse(&row.organization).map_err(|e| corrupt("organization", e))?,
+        organization: FiscalCodePA::parse(&row.organization)
+            .map_err(|e| corrupt("organization", e))?,
         iupd: Iupd::parse(&row.iupd).map_err(|e| corrupt("iupd", e))?,
         company_name: text(row.company_name, "company_name")?,
         office_name: opt_text(row.office_name, "office_name")?,
-        debtor: Debtor { subject, region: opt_text(region, "region")?, phone: opt_text(phone, "phone")? },
+        debtor: Debtor {
+            subject,
+            region: opt_text(region, "region")?,
+            phone: opt_text(phone, "phone")?,
+        },
         switch_to_expired: row.switch_to_expired,
         pay_stand_in: row.pay_stand_in,
         validity_date: opt_millis(validity, "validity_date")?,
@@ -495,7 +602,13 @@ fn load_position(
         version: row.version,
         options,
     };
-    Ok(Some((RowIds { position: row.id, options: option_ids }, position)))
+    Ok(Some((
+        RowIds {
+            position: row.id,
+            options: option_ids,
+        },
+        position,
+    )))
 }
 
 enum RowError {
@@ -517,7 +630,8 @@ impl From<StoreError> for RowError {
 
 fn option_from_row(r: &Row<'_>) -> Result<PaymentOption, RowError> {
     let status: String = r.get(9)?;
-    let status = OptionStatus::parse(&status).ok_or_else(|| corrupt("payment_option.status", &status))?;
+    let status =
+        OptionStatus::parse(&status).ok_or_else(|| corrupt("payment_option.status", &status))?;
     let payment_date: Option<i64> = r.get(10)?;
     let payment = match (status, payment_date) {
         (OptionStatus::Unpaid, _) => None,
@@ -539,7 +653,10 @@ fn option_from_row(r: &Row<'_>) -> Result<PaymentOption, RowError> {
         is_partial_payment: r.get(5)?,
         due_date: from_millis(r.get(6)?, "payment_option.due_date")?,
         retention_date: opt_millis(r.get(7)?, "payment_option.retention_date")?,
-        notification_fee: r.get::<_, Option<i64>>(8)?.map(|v| cents(v, "payment_option.notification_fee")).transpose()?,
+        notification_fee: r
+            .get::<_, Option<i64>>(8)?
+            .map(|v| cents(v, "payment_option.notification_fee"))
+            .transpose()?,
         status,
         payment,
         transfers: Vec::new(),
@@ -554,14 +671,18 @@ fn transfer_from_row(r: &Row<'_>) -> Result<Transfer, RowError> {
     let account = match (iban, r.get::<_, Option<String>>(9)?) {
         (Some(iban), None) => Account::Iban {
             iban: Iban::parse(&iban).map_err(|e| corrupt("transfer.iban", e))?,
-            postal_iban: postal.map(|p| Iban::parse(&p)).transpose().map_err(|e| corrupt("transfer.postal_iban", e))?,
+            postal_iban: postal
+                .map(|p| Iban::parse(&p))
+                .transpose()
+                .map_err(|e| corrupt("transfer.postal_iban", e))?,
         },
         (None, Some(hash)) => {
             let province: String = r.get::<_, Option<String>>(11)?.unwrap_or_default();
             Account::Stamp(StampRequest {
                 hash_document: hash,
                 stamp_type: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
-                provincial_residence: CountryCode::parse(&province).map_err(|e| corrupt("transfer.stamp_province", e))?,
+                provincial_residence: CountryCode::parse(&province)
+                    .map_err(|e| corrupt("transfer.stamp_province", e))?,
             })
         }
         _ => return Err(corrupt("transfer.iban", "neither or both of IBAN and stamp").into()),
@@ -570,14 +691,16 @@ fn transfer_from_row(r: &Row<'_>) -> Result<Transfer, RowError> {
     let status: String = r.get(12)?;
     Ok(Transfer {
         id: TransferId::new(r.get(1)?).map_err(|e| corrupt("transfer.transfer_id", e))?,
-        organization: FiscalCodePA::parse(&organization).map_err(|e| corrupt("transfer.organization", e))?,
+        organization: FiscalCodePA::parse(&organization)
+            .map_err(|e| corrupt("transfer.organization", e))?,
         company_name: opt_text(r.get(3)?, "transfer.company_name")?,
         amount: cents(r.get(4)?, "transfer.amount")?,
         remittance_information: text(r.get(5)?, "transfer.remittance_information")?,
         category: text(r.get(6)?, "transfer.category")?,
         account,
         metadata: metadata_from_json(&r.get::<_, String>(13)?, "transfer.metadata")?,
-        status: TransferStatus::parse(&status).ok_or_else(|| corrupt("transfer.status", &status))?,
+        status: TransferStatus::parse(&status)
+            .ok_or_else(|| corrupt("transfer.status", &status))?,
     })
 }
 
@@ -602,7 +725,9 @@ fn write_back(tx: &Transaction<'_>, ids: &RowIds, p: &DebtPosition) -> Result<()
         })
         .map_err(unavailable)?;
     if changed != 1 {
-        return Err(unavailable("the position changed while it was being updated"));
+        return Err(unavailable(
+            "the position changed while it was being updated",
+        ));
     }
     for (o, &option_id) in p.options.iter().zip(&ids.options) {
         let pay = o.payment.as_ref();
@@ -652,13 +777,19 @@ mod tests {
     }
 
     fn sample() -> DebtPosition {
-        let mut p = position(vec![option(1, 1500, at(2030, 1, 1), false), option(2, 700, at(2030, 2, 1), true)]);
+        let mut p = position(vec![
+            option(1, 1500, at(2030, 1, 1), false),
+            option(2, 700, at(2030, 2, 1), true),
+        ]);
         p.options[0].transfers[0].account = Account::Stamp(StampRequest {
             hash_document: "cXVhbHNpYXNpIGNvc2E=".into(),
             stamp_type: "01".into(),
             provincial_residence: CountryCode::parse("RM").unwrap(),
         });
-        p.options[1].metadata = vec![MapEntry { key: Text::new("k").unwrap(), value: Text::new("v & w").unwrap() }];
+        p.options[1].metadata = vec![MapEntry {
+            key: Text::new("k").unwrap(),
+            value: Text::new("v & w").unwrap(),
+        }];
         p.debtor.subject.email = Some(Email::parse("a@b.it").unwrap());
         p
     }
@@ -668,13 +799,27 @@ mod tests {
         let (_dir, store) = store();
         let p = sample();
         store.create_position(p.clone()).await.unwrap();
-        let by_iupd = store.get_position(org(), PositionKey::Iupd(p.iupd.clone())).await.unwrap().unwrap();
+        let by_iupd = store
+            .get_position(org(), PositionKey::Iupd(p.iupd.clone()))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(by_iupd, p);
         let nav = p.options[1].nav.clone();
-        let by_nav = store.get_position(org(), PositionKey::Notice(nav)).await.unwrap().unwrap();
+        let by_nav = store
+            .get_position(org(), PositionKey::Notice(nav))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(by_nav, p);
         let other = FiscalCodePA::parse("88888888888").unwrap();
-        assert_eq!(store.get_position(other, PositionKey::Iupd(p.iupd.clone())).await.unwrap(), None);
+        assert_eq!(
+            store
+                .get_position(other, PositionKey::Iupd(p.iupd.clone()))
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
@@ -683,15 +828,26 @@ mod tests {
         let p = sample();
         store.create_position(p.clone()).await.unwrap();
         let err = store.create_position(p.clone()).await.unwrap_err();
-        assert_eq!(err, StoreError::Duplicate { field: "iupd", value: "IUPD-1".into() });
+        assert_eq!(
+            err,
+            StoreError::Duplicate {
+                field: "iupd",
+                value: "IUPD-1".into()
+            }
+        );
         let mut same_iuv = p.clone();
         same_iuv.iupd = Iupd::parse("IUPD-2").unwrap();
         match store.create_position(same_iuv).await.unwrap_err() {
-            StoreError::Duplicate { field, .. } => assert!(field == "iuv" || field == "nav", "{field}"),
+            StoreError::Duplicate { field, .. } => {
+                assert!(field == "iuv" || field == "nav", "{field}")
+            }
             e => panic!("{e}"),
         }
         // Nothing of the refused positions was kept.
-        let gone = store.get_position(org(), PositionKey::Iupd(Iupd::parse("IUPD-2").unwrap())).await.unwrap();
+        let gone = store
+            .get_position(org(), PositionKey::Iupd(Iupd::parse("IUPD-2").unwrap()))
+            .await
+            .unwrap();
         assert_eq!(gone, None);
         let mut other_org = p;
         other_org.organization = FiscalCodePA::parse("88888888888").unwrap();
@@ -705,21 +861,38 @@ mod tests {
         store.create_position(p.clone()).await.unwrap();
         let key = PositionKey::Iupd(p.iupd.clone());
         let refused = store
-            .update_position(org(), key.clone(), Box::new(|p| {
-                p.status = PositionStatus::Invalid;
-                Err(Conflict("no".into()))
-            }))
+            .update_position(
+                org(),
+                key.clone(),
+                Box::new(|p| {
+                    p.status = PositionStatus::Invalid;
+                    Err(Conflict("no".into()))
+                }),
+            )
             .await
             .unwrap_err();
         assert_eq!(refused, StoreError::Refused(Conflict("no".into())));
         let now = at(2029, 1, 1);
-        let updated = store.update_position(org(), key.clone(), Box::new(move |p| p.publish(now).map(|_| ()))).await.unwrap();
+        let updated = store
+            .update_position(
+                org(),
+                key.clone(),
+                Box::new(move |p| p.publish(now).map(|_| ())),
+            )
+            .await
+            .unwrap();
         assert_eq!(updated.status, PositionStatus::Valid);
         assert_eq!(updated.version, 1);
         let read = store.get_position(org(), key).await.unwrap().unwrap();
         assert_eq!(read, updated);
         let missing = PositionKey::Iupd(Iupd::parse("nope").unwrap());
-        assert_eq!(store.update_position(org(), missing, Box::new(|_| Ok(()))).await.unwrap_err(), StoreError::NotFound);
+        assert_eq!(
+            store
+                .update_position(org(), missing, Box::new(|_| Ok(())))
+                .await
+                .unwrap_err(),
+            StoreError::NotFound
+        );
     }
 
     #[tokio::test]
@@ -727,7 +900,10 @@ mod tests {
         let (dir, store) = store();
         store.create_position(sample()).await.unwrap();
         store.close().await.unwrap();
-        assert!(matches!(store.ping().await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable(_))
+        ));
         let reopened = SqliteStore::open(dir.path()).unwrap();
         let key = PositionKey::Iupd(Iupd::parse("IUPD-1").unwrap());
         assert!(reopened.get_position(org(), key).await.unwrap().is_some());

@@ -1,0 +1,295 @@
+//! A minimal HTTP/1.1 client for the replay tool and for tests: one request per TCP connection,
+//! plain `http://` only, the whole exchange bounded by a timeout. It is not a general client (no
+//! TLS, no redirects, no pooling); it exists so that the testers' tool needs nothing beyond hyper.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// How long one exchange (connect, send, read the whole answer) may take.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A complete HTTP response: status, headers (names in lower case, in arrival order) and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first value of a header, the name compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text, invalid UTF-8 replaced.
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+#[derive(Debug)]
+pub enum ClientError {
+    /// The base URL is not an `http://host[:port][/prefix]` URL.
+    Url(String),
+    /// The request could not be built (bad method, path or header).
+    Request(String),
+    /// No TCP connection to the target.
+    Connect(String, std::io::Error),
+    /// The HTTP exchange failed after connecting.
+    Http(hyper::Error),
+    /// The exchange did not complete within [`TIMEOUT`].
+    Timeout,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Url(m) => write!(f, "bad target URL: {m}"),
+            ClientError::Request(m) => write!(f, "bad request: {m}"),
+            ClientError::Connect(addr, e) => write!(f, "cannot connect to {addr}: {e}"),
+            ClientError::Http(e) => write!(f, "HTTP exchange failed: {e}"),
+            ClientError::Timeout => write!(f, "no complete answer within {} s", TIMEOUT.as_secs()),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Connect(_, e) => Some(e),
+            ClientError::Http(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The parts of a base URL this client understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    /// `host[:port]` as written, for the Host header.
+    authority: String,
+    /// `host:port` to connect to (port 80 when none was given).
+    address: String,
+    /// A path prefix without trailing slash ("" for none), put before every path.
+    prefix: String,
+}
+
+fn parse_base_url(base_url: &str) -> Result<Target, ClientError> {
+    let Some(rest) = base_url.strip_prefix("http://") else {
+        return Err(ClientError::Url(format!(
+            "'{base_url}': only http:// URLs are supported (no TLS), e.g. http://127.0.0.1:8080"
+        )));
+    };
+    let (authority, prefix) = match rest.find(['/', '?', '#']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(ClientError::Url(format!(
+            "'{base_url}': expected http://host[:port][/prefix]"
+        )));
+    }
+    if prefix.contains(['?', '#']) {
+        return Err(ClientError::Url(format!(
+            "'{base_url}': a base URL has no query or fragment"
+        )));
+    }
+    let has_port = match authority.rfind(':') {
+        Some(i) => !authority[i..].contains(']'),
+        None => false,
+    };
+    if has_port {
+        let port = &authority[authority.rfind(':').expect("has a colon") + 1..];
+        if port.parse::<u16>().is_err() {
+            return Err(ClientError::Url(format!("'{base_url}': bad port '{port}'")));
+        }
+    }
+    let address = if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok(Target {
+        authority: authority.to_owned(),
+        address,
+        prefix: prefix.trim_end_matches('/').to_owned(),
+    })
+}
+
+/// Sends one request and reads the whole answer. `path_and_query` starts with `/` and is put
+/// after the base URL's own path, if any. Host is set from the base URL and Content-Length from
+/// the body; `headers` are added as given.
+pub async fn send(
+    base_url: &str,
+    method: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<Response, ClientError> {
+    let target = parse_base_url(base_url)?;
+    if !path_and_query.starts_with('/') {
+        return Err(ClientError::Request(format!(
+            "path '{path_and_query}' must start with /"
+        )));
+    }
+    let uri = format!("{}{}", target.prefix, path_and_query);
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri.as_str())
+        .header(hyper::header::HOST, target.authority.as_str());
+    let sends_length = !body.is_empty() || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS");
+    if sends_length {
+        builder = builder.header(hyper::header::CONTENT_LENGTH, body.len());
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| ClientError::Request(format!("{method} {uri}: {e}")))?;
+    match tokio::time::timeout(TIMEOUT, exchange(&target.address, request)).await {
+        Ok(result) => result,
+        Err(_) => Err(ClientError::Timeout),
+    }
+}
+
+async fn exchange(address: &str, request: Request<Full<Bytes>>) -> Result<Response, ClientError> {
+    let stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| ClientError::Connect(address.to_owned(), e))?;
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .title_case_headers(true)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(ClientError::Http)?;
+    // The connection task ends with the exchange (or when the timeout drops it).
+    let driver = tokio::spawn(connection);
+    let result = async {
+        let response = sender.send_request(request).await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok::<_, hyper::Error>((parts, body))
+    }
+    .await;
+    driver.abort();
+    let (parts, body) = result.map_err(ClientError::Http)?;
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    Ok(Response {
+        status: parts.status.as_u16(),
+        headers,
+        body: body.to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use tokio::net::TcpListener;
+
+    /// Answers one request with a fixed response and hands back what it received. A plain
+    /// thread with std sockets keeps the test independent of the code under test.
+    fn one_shot_server(answer: &'static [u8]) -> (String, std::thread::JoinHandle<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut received = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Read until the headers and the announced body are in.
+            loop {
+                let n = socket.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                received.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&received).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (n, v) = l.split_once(':')?;
+                            n.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if received.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            socket.write_all(answer).unwrap();
+            String::from_utf8(received).unwrap()
+        });
+        (url, handle)
+    }
+
+    #[tokio::test]
+    async fn sends_and_reads_a_request() {
+        let (url, server) = one_shot_server(
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+        );
+        let response = send(
+            &url,
+            "POST",
+            "/organizations/77777777777/debtpositions?toPublish=true",
+            &[
+                ("Content-Type", "application/json"),
+                ("SOAPAction", "\"x\""),
+            ],
+            b"{\"a\":1}".to_vec(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status, 201);
+        assert_eq!(response.header("content-type"), Some("application/json"));
+        assert_eq!(response.header("Content-Type"), Some("application/json"));
+        assert_eq!(response.body, b"{}");
+        let received = server.join().unwrap();
+        assert!(
+            received.starts_with(
+                "POST /organizations/77777777777/debtpositions?toPublish=true HTTP/1.1\r\n"
+            ),
+            "{received}"
+        );
+        let host = url.trim_start_matches("http://");
+        assert!(
+            received.contains(&format!("Host: {host}\r\n")),
+            "{received}"
+        );
+        assert!(received.contains("Content-Length: 7\r\n"), "{received}");
+        assert!(received.contains("Soapaction: \"x\"\r\n"), "{received}");
+        assert!(received.ends_with("{\"a\":1}"), "{received}");
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_an_error() {
+        // Bind then drop to get a port nobody listens on.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let e = send(&url, "GET", "/health", &[], Vec::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ClientError::Connect(..)), "{e}");
+    }
+}

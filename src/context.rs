@@ -1,0 +1,38 @@
+//! What every request handler needs: the configuration, the store and the clock.
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDateTime, Utc};
+
+use crate::config::Config;
+use crate::store::Store;
+
+pub struct Context {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub clock: Clock,
+}
+
+/// UTC wall clock, optionally shifted (tests move time forward to see positions expire).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    offset: Duration,
+}
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock::default()
+    }
+
+    pub fn shifted(offset: Duration) -> Clock {
+        Clock { offset }
+    }
+
+    /// Now, as a naive UTC date-time (GPD's convention), to the millisecond.
+    pub fn now(&self) -> NaiveDateTime {
+        let now = Utc::now() + self.offset;
+        chrono::DateTime::from_timestamp_millis(now.timestamp_millis())
+            .expect("in range")
+            .naive_utc()
+    }
+}

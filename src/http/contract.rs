@@ -1,0 +1,40 @@
+//! The service contract, compiled in: `GET /partner?wsdl` serves the WSDL with its address set
+//! to the host that was asked, and `GET /xsd/{name}` the schemas it imports (relative imports
+//! resolve against those URLs).
+
+use hyper::header::HeaderValue;
+
+use super::server::Answer;
+
+const WSDL: &str = include_str!("../../wsdl/paForNode.wsdl");
+/// The address written in the WSDL file, replaced by the requested host when served.
+const WSDL_ADDRESS: &str = "http://localhost:8080/partner";
+
+/// The schema files, by the name they are served under.
+pub const SCHEMAS: &[(&str, &str)] = &[
+    ("paForNode.xsd", include_str!("../../xsd/paForNode.xsd")),
+    (
+        "pagopa-common-types.xsd",
+        include_str!("../../xsd/pagopa-common-types.xsd"),
+    ),
+];
+
+const XML: &str = "text/xml; charset=utf-8";
+
+pub fn wsdl(host: Option<&HeaderValue>) -> Answer {
+    let host = host
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()));
+    let body = match host {
+        Some(h) => WSDL.replace(WSDL_ADDRESS, &format!("http://{h}/partner")),
+        None => WSDL.to_owned(),
+    };
+    Answer::new(200, XML, body)
+}
+
+pub fn xsd(name: &str) -> Answer {
+    match SCHEMAS.iter().find(|(n, _)| *n == name) {
+        Some((_, text)) => Answer::new(200, XML, *text),
+        None => Answer::problem(404, "Not Found", &format!("no schema named {name}")),
+    }
+}

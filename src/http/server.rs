@@ -1,0 +1,168 @@
+//! Accepts connections and serves HTTP/1.1 on them until shutdown: then it stops accepting,
+//! lets in-flight requests finish (bounded by a grace period) and returns.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode, header};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use super::routes;
+use crate::context::Context;
+
+/// How long in-flight requests may take to finish once shutdown starts.
+const GRACE: Duration = Duration::from_secs(15);
+
+/// Serves `listener` until `shutdown` completes, then drains open connections.
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(ctx.config.limits.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Out of descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let ctx = ctx.clone();
+                let service = service_fn(move |req| handle(ctx.clone(), req));
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let watched = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = watched.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(GRACE) => tracing::warn!("grace period over, closing remaining connections"),
+    }
+    Ok(())
+}
+
+/// A finished answer: status, content type, body, extra headers.
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: Bytes,
+    pub allow: Option<&'static str>,
+}
+
+impl Answer {
+    pub fn new(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
+        Answer {
+            status: StatusCode::from_u16(status).expect("valid status"),
+            content_type,
+            body: body.into(),
+            allow: None,
+        }
+    }
+
+    pub fn problem(status: u16, title: &str, detail: &str) -> Answer {
+        let reply = crate::api::Reply::problem(status, title, detail);
+        Answer::new(reply.status, reply.content_type(), reply.body)
+    }
+}
+
+async fn handle(
+    ctx: Arc<Context>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let limits = &ctx.config.limits;
+    let answer = match tokio::time::timeout(limits.request_timeout, answer(&ctx, req)).await {
+        Ok(a) => a,
+        Err(_) => Answer::problem(
+            503,
+            "Service Unavailable",
+            "the request was not completed in time",
+        ),
+    };
+    tracing::debug!(
+        method = %method,
+        path = %path,
+        status = answer.status.as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    let mut response = Response::builder()
+        .status(answer.status)
+        .header(header::CONTENT_TYPE, answer.content_type);
+    if let Some(allow) = answer.allow {
+        response = response.header(header::ALLOW, allow);
+    }
+    Ok(response
+        .body(Full::new(answer.body))
+        .expect("valid response"))
+}
+
+async fn answer(ctx: &Context, req: Request<Incoming>) -> Answer {
+    let max = ctx.config.limits.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let soap = req.uri().path() == routes::SOAP_PATH;
+    if declared.is_some_and(|len| len > max as u64) {
+        return too_large(max, soap);
+    }
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, max).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return too_large(max, soap);
+        }
+        Err(e) => {
+            return Answer::problem(
+                400,
+                "Bad Request",
+                &format!("the request body could not be read: {e}"),
+            );
+        }
+    };
+    routes::route(ctx, &parts, &body).await
+}
+
+fn too_large(max: usize, soap: bool) -> Answer {
+    let message = format!("the request body exceeds the limit of {max} bytes");
+    if soap {
+        super::soap::client_fault(413, &message)
+    } else {
+        Answer::problem(413, "Payload Too Large", &message)
+    }
+}

@@ -1,0 +1,116 @@
+//! `POST /partner`: reads the envelope, dispatches on the payload element (namespace + local
+//! name), lets the primitive answer and writes the response. Business errors are HTTP 200 with
+//! the operation's own KO; only a body that is not a SOAP 1.1 envelope gets HTTP 400 and a
+//! SOAP Fault.
+
+use super::server::Answer;
+use crate::context::Context;
+use crate::domain::messages::Operation;
+use crate::domain::{Fault, FaultCode};
+use crate::primitives;
+use crate::xml::PAFORNODE_NS;
+use crate::xml::envelope::{Element, read_envelope};
+use crate::xml::requests::{self, SyntaxError};
+use crate::xml::responses::{self, SoapFaultCode};
+
+const XML: &str = "text/xml; charset=utf-8";
+
+/// An HTTP error with a SOAP 1.1 Fault body (the client's fault).
+pub fn client_fault(status: u16, message: &str) -> Answer {
+    Answer::new(
+        status,
+        XML,
+        responses::soap_fault(SoapFaultCode::Client, message),
+    )
+}
+
+pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> Answer {
+    let payload = match read_envelope(body) {
+        Ok(p) => p,
+        Err(e) => return client_fault(400, &e.to_string()),
+    };
+    let Some(op) = payload.operation() else {
+        // Not one of our request elements: answer as the SOAPAction's KO when it names one.
+        let name = match &payload.namespace {
+            Some(ns) => format!("{{{ns}}}{}", payload.name),
+            None => payload.name.clone(),
+        };
+        return match soap_action.and_then(Operation::from_soap_action) {
+            Some(op) => {
+                let id = requests::id_pa_hint(&payload.root)
+                    .unwrap_or_else(|| ctx.config.broker_id.to_string());
+                let description = format!(
+                    "the body holds {name}, expected {{{PAFORNODE_NS}}}{}",
+                    op.request_element()
+                );
+                ok(responses::ko_response(
+                    op,
+                    &Fault::new(FaultCode::SintassiXsd, id, description),
+                ))
+            }
+            None => client_fault(
+                400,
+                &format!(
+                    "unknown operation: the body holds {name} and SOAPAction names no paForNode operation"
+                ),
+            ),
+        };
+    };
+    ok(respond(ctx, op, &payload.root).await)
+}
+
+fn ok(body: Vec<u8>) -> Answer {
+    Answer::new(200, XML, body)
+}
+
+fn syntax_fault(ctx: &Context, e: SyntaxError) -> Fault {
+    let id = e
+        .id_pa
+        .clone()
+        .unwrap_or_else(|| ctx.config.broker_id.to_string());
+    Fault::new(FaultCode::SintassiXsd, id, e.to_string())
+}
+
+async fn respond(ctx: &Context, op: Operation, root: &Element) -> Vec<u8> {
+    match op {
+        Operation::VerifyPaymentNotice => {
+            let answer = match requests::decode_verify(root) {
+                Ok(req) => primitives::verify::answer(ctx, &req).await,
+                Err(e) => Err(syntax_fault(ctx, e)),
+            };
+            log_outcome(op, answer.as_ref().err());
+            responses::verify_response(&answer)
+        }
+        Operation::GetPayment | Operation::GetPaymentV2 => {
+            let answer = match requests::decode_get_payment(root) {
+                Ok(req) => primitives::get_payment::answer(ctx, op, &req).await,
+                Err(e) => Err(syntax_fault(ctx, e)),
+            };
+            log_outcome(op, answer.as_ref().err());
+            responses::get_payment_response(op, &answer)
+        }
+        Operation::SendRt | Operation::SendRtV2 | Operation::DemandPaymentNotice => {
+            let id = requests::id_pa_hint(root).unwrap_or_else(|| ctx.config.broker_id.to_string());
+            // A system error makes the Node retry later instead of dropping the request.
+            let fault = Fault::new(
+                FaultCode::SystemError,
+                id,
+                format!("{} is not handled by this gateway version", op.action()),
+            );
+            log_outcome(op, Some(&fault));
+            responses::ko_response(op, &fault)
+        }
+    }
+}
+
+fn log_outcome(op: Operation, fault: Option<&Fault>) {
+    match fault {
+        None => tracing::debug!(operation = op.action(), outcome = "OK", "primitive"),
+        Some(f) => tracing::debug!(
+            operation = op.action(),
+            outcome = "KO",
+            fault = f.code.code(),
+            "primitive"
+        ),
+    }
+}

@@ -1,0 +1,135 @@
+//! The SOAP primitives' rules: each takes a typed request, answers it from the store and returns
+//! the typed OK response or the fault to send. Checks shared by every primitive (who is asking,
+//! which notice) live here; one file per primitive holds the rest.
+
+pub mod get_payment;
+pub mod verify;
+
+use crate::config::Creditor;
+use crate::context::Context;
+use crate::domain::messages::{QrCode, RequestIds};
+use crate::domain::position::{DebtPosition, NotPayable};
+use crate::domain::{Fault, FaultCode};
+use crate::store::PositionKey;
+
+/// Checks idBrokerPA, idStation and idPA against the configuration, in that order.
+pub fn check_ids<'a>(ctx: &'a Context, ids: &RequestIds) -> Result<&'a Creditor, Fault> {
+    let id = ids.id_pa.as_str();
+    let config = &ctx.config;
+    if ids.id_broker_pa.as_str() != config.broker_id.as_str() {
+        return Err(Fault::new(
+            FaultCode::IdIntermediarioErrato,
+            id,
+            format!(
+                "idBrokerPA {} is not this gateway's broker",
+                ids.id_broker_pa
+            ),
+        ));
+    }
+    if !config.stations.contains(ids.id_station.as_str()) {
+        return Err(Fault::new(
+            FaultCode::StazioneIntErrata,
+            id,
+            format!(
+                "idStation {} is not one of this broker's stations",
+                ids.id_station
+            ),
+        ));
+    }
+    let creditor = config.creditor(id).ok_or_else(|| {
+        Fault::new(
+            FaultCode::IdDominioErrato,
+            id,
+            format!("idPA {id} is not a creditor served by this gateway"),
+        )
+    })?;
+    if !creditor.stations.contains(ids.id_station.as_str()) {
+        return Err(Fault::new(
+            FaultCode::IdDominioErrato,
+            id,
+            format!("idPA {id} is not bound to station {}", ids.id_station),
+        ));
+    }
+    Ok(creditor)
+}
+
+/// Finds the payable option a notice names, or the fault that says why it cannot be paid.
+pub async fn payable_option(
+    ctx: &Context,
+    ids: &RequestIds,
+    qr: &QrCode,
+) -> Result<(DebtPosition, usize), Fault> {
+    let creditor = check_ids(ctx, ids)?;
+    let id = ids.id_pa.as_str();
+    if qr.fiscal_code.as_str() != id {
+        return Err(Fault::new(
+            FaultCode::Semantica,
+            id,
+            format!(
+                "qrCode/fiscalCode {} differs from idPA {id}",
+                qr.fiscal_code
+            ),
+        ));
+    }
+    let unknown = || {
+        Fault::new(
+            FaultCode::PagamentoSconosciuto,
+            id,
+            format!("notice {} is unknown", qr.notice_number),
+        )
+    };
+    let found = ctx
+        .store
+        .get_position(
+            creditor.fiscal_code.clone(),
+            PositionKey::Notice(qr.notice_number.clone()),
+        )
+        .await;
+    let position = match found {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(unknown()),
+        Err(e) => {
+            tracing::error!(error = %e, "store failure while looking up a notice");
+            return Err(Fault::new(
+                FaultCode::SystemError,
+                id,
+                "the debt-position store is not available",
+            ));
+        }
+    };
+    let index = position
+        .option_index(&qr.notice_number)
+        .ok_or_else(unknown)?;
+    match position.payability(index, ctx.clock.now()) {
+        Ok(()) => Ok((position, index)),
+        Err(reason) => Err(not_payable(reason, id, &qr.notice_number.to_string())),
+    }
+}
+
+fn not_payable(reason: NotPayable, id: &str, notice: &str) -> Fault {
+    let (code, description) = match reason {
+        NotPayable::Unknown => (
+            FaultCode::PagamentoSconosciuto,
+            format!("notice {notice} is unknown"),
+        ),
+        NotPayable::Cancelled => (
+            FaultCode::PagamentoAnnullato,
+            format!("notice {notice} was cancelled by the creditor"),
+        ),
+        NotPayable::Expired => (
+            FaultCode::PagamentoScaduto,
+            format!("notice {notice} has expired"),
+        ),
+        NotPayable::AlreadyPaid => (
+            FaultCode::PagamentoDuplicato,
+            format!("notice {notice} is already paid"),
+        ),
+        NotPayable::Superseded => (
+            FaultCode::PagamentoDuplicato,
+            format!(
+                "notice {notice} can no longer be paid: the position is being paid in installments"
+            ),
+        ),
+    };
+    Fault::new(code, id, description)
+}

@@ -1,0 +1,442 @@
+//! Fixture cases on disk: finding them under a directory and reading one case's files (after
+//! token expansion) into what the runner needs.
+//!
+//! A case is a directory holding `request.xml`; beside it `response.xml` (required),
+//! `positions.json` and `case.toml` (both optional). The directory above a case names the
+//! primitive, which is also the default SOAPAction.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::tokens::Tokens;
+
+pub const REQUEST: &str = "request.xml";
+pub const RESPONSE: &str = "response.xml";
+pub const POSITIONS: &str = "positions.json";
+pub const SETTINGS: &str = "case.toml";
+
+pub const DEFAULT_CONTENT_TYPE: &str = "text/xml; charset=utf-8";
+pub const DEFAULT_ORGANIZATION: &str = "77777777777";
+
+/// Every directory at or below `dir` holding a `request.xml`, sorted by path. Hidden
+/// directories (`.name`) are skipped; a case's own subdirectories are not searched.
+pub fn discover(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut cases = Vec::new();
+    walk(dir, &mut cases)?;
+    cases.sort();
+    Ok(cases)
+}
+
+fn walk(dir: &Path, cases: &mut Vec<PathBuf>) -> io::Result<()> {
+    if dir.join(REQUEST).is_file() {
+        cases.push(dir.to_path_buf());
+        return Ok(());
+    }
+    let mut subdirs = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && entry.file_type()?.is_dir() {
+            subdirs.push(entry.path());
+        }
+    }
+    subdirs.sort();
+    for sub in subdirs {
+        walk(&sub, cases)?;
+    }
+    Ok(())
+}
+
+/// `case.toml` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SettingsFile {
+    description: Option<String>,
+    soap_action: Option<SoapActionSetting>,
+    content_type: Option<String>,
+    organization: Option<String>,
+    publish: Option<bool>,
+    status: Option<u16>,
+    ignore: Vec<String>,
+    step: Vec<StepFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SoapActionSetting {
+    Value(String),
+    /// `false`: send no SOAPAction; `true`: the default.
+    Send(bool),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepFile {
+    method: Option<String>,
+    path: Option<String>,
+    body: Option<String>,
+    expect: Option<u16>,
+    sleep_ms: Option<u64>,
+}
+
+/// Something to do between loading the positions and sending the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A REST call; `expect` is the status it must answer (any 2xx when unset).
+    Call {
+        method: String,
+        path: String,
+        body: Option<String>,
+        expect: Option<u16>,
+    },
+    Sleep {
+        ms: u64,
+    },
+}
+
+/// A case ready to run: settings with defaults applied, files read and tokens expanded.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub description: Option<String>,
+    /// The SOAPAction header value, sent verbatim; `None` sends none.
+    pub soap_action: Option<String>,
+    pub content_type: String,
+    pub organization: String,
+    pub publish: bool,
+    pub status: u16,
+    pub ignore: Vec<String>,
+    pub steps: Vec<Step>,
+    /// Each debt position to create, as JSON.
+    pub positions: Vec<serde_json::Value>,
+    pub request: String,
+    pub response: String,
+}
+
+/// The primitive a case belongs to: the name of the directory above it.
+pub fn primitive_of(case_dir: &Path) -> Option<String> {
+    let full = fs::canonicalize(case_dir).unwrap_or_else(|_| case_dir.to_path_buf());
+    full.parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
+fn read(dir: &Path, name: &str, tokens: &Tokens) -> Result<Option<String>, String> {
+    let path = dir.join(name);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    tokens
+        .expand(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads the case in `dir`; the error says which file is wrong and why.
+pub fn load(dir: &Path, tokens: &Tokens) -> Result<Case, String> {
+    let request = read(dir, REQUEST, tokens)?
+        .ok_or_else(|| format!("{}: missing", dir.join(REQUEST).display()))?;
+    let response = read(dir, RESPONSE, tokens)?
+        .ok_or_else(|| format!("{}: missing", dir.join(RESPONSE).display()))?;
+    let settings: SettingsFile = match read(dir, SETTINGS, tokens)? {
+        Some(text) => {
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", dir.join(SETTINGS).display()))?
+        }
+        None => SettingsFile::default(),
+    };
+    let positions = match read(dir, POSITIONS, tokens)? {
+        Some(text) => {
+            let file = dir.join(POSITIONS);
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            match value {
+                serde_json::Value::Array(items) => items,
+                _ => {
+                    return Err(format!(
+                        "{}: must be a JSON array of debt positions",
+                        file.display()
+                    ));
+                }
+            }
+        }
+        None => Vec::new(),
+    };
+    let soap_action = match settings.soap_action {
+        Some(SoapActionSetting::Value(v)) => Some(v),
+        Some(SoapActionSetting::Send(false)) => None,
+        None | Some(SoapActionSetting::Send(true)) => Some(primitive_of(dir).ok_or_else(|| {
+            format!(
+                "{}: no parent directory to take the SOAPAction from",
+                dir.display()
+            )
+        })?),
+    };
+    let steps = settings
+        .step
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            step(s).map_err(|e| format!("{}: step {}: {e}", dir.join(SETTINGS).display(), i + 1))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Case {
+        description: settings.description,
+        soap_action,
+        content_type: settings
+            .content_type
+            .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+        organization: settings
+            .organization
+            .unwrap_or_else(|| DEFAULT_ORGANIZATION.to_owned()),
+        publish: settings.publish.unwrap_or(true),
+        status: settings.status.unwrap_or(200),
+        ignore: settings.ignore,
+        steps,
+        positions,
+        request,
+        response,
+    })
+}
+
+fn step(s: StepFile) -> Result<Step, String> {
+    match s {
+        StepFile {
+            sleep_ms: Some(ms),
+            method: None,
+            path: None,
+            body: None,
+            expect: None,
+        } => Ok(Step::Sleep { ms }),
+        StepFile {
+            sleep_ms: Some(_), ..
+        } => Err("sleep_ms goes alone in its step".to_owned()),
+        StepFile {
+            method: Some(method),
+            path: Some(path),
+            body,
+            expect,
+            sleep_ms: None,
+        } => {
+            if !path.starts_with('/') {
+                return Err(format!("path '{path}' must start with /"));
+            }
+            if let Some(body) = &body {
+                serde_json::from_str::<serde_json::Value>(body)
+                    .map_err(|e| format!("body is not JSON: {e}"))?;
+            }
+            Ok(Step::Call {
+                method: method.to_ascii_uppercase(),
+                path,
+                body,
+                expect,
+            })
+        }
+        _ => Err("a step is either { method, path, body?, expect? } or { sleep_ms }".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn tokens() -> Tokens {
+        let now = NaiveDate::from_ymd_opt(2025, 1, 1)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
+        Tokens::new(123, 4, now).unwrap()
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        fs::create_dir_all(dir).unwrap();
+        fs::write(dir.join(name), text).unwrap();
+    }
+
+    #[test]
+    fn discovery_finds_every_case_in_order() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        write(&r.join("paGetPayment/ok"), REQUEST, "<a/>");
+        write(&r.join("paGetPayment/ko"), REQUEST, "<a/>");
+        write(&r.join("paVerifyPaymentNotice/ok"), REQUEST, "<a/>");
+        write(&r.join("paVerifyPaymentNotice/ok/nested"), REQUEST, "<a/>");
+        write(
+            &r.join("paVerifyPaymentNotice/notes"),
+            "README",
+            "no request here",
+        );
+        write(&r.join(".hidden/case"), REQUEST, "<a/>");
+        let found = discover(r).unwrap();
+        assert_eq!(
+            found,
+            vec![
+                r.join("paGetPayment/ko"),
+                r.join("paGetPayment/ok"),
+                r.join("paVerifyPaymentNotice/ok"),
+            ]
+        );
+        // A primitive directory or a single case directory works too.
+        assert_eq!(discover(&r.join("paGetPayment")).unwrap().len(), 2);
+        assert_eq!(
+            discover(&r.join("paGetPayment/ok")).unwrap(),
+            vec![r.join("paGetPayment/ok")]
+        );
+        assert_eq!(
+            discover(&r.join("paVerifyPaymentNotice/notes")).unwrap(),
+            Vec::<PathBuf>::new()
+        );
+        assert!(discover(&r.join("missing")).is_err());
+        assert_eq!(
+            primitive_of(&r.join("paGetPayment/ok")).as_deref(),
+            Some("paGetPayment")
+        );
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("paGetPaymentV2/ok");
+        write(&dir, REQUEST, "<r>{{NAV:01:1}}</r>");
+        write(&dir, RESPONSE, "<r>{{IUV:01:1}}</r>");
+        let case = load(&dir, &tokens()).unwrap();
+        assert_eq!(case.soap_action.as_deref(), Some("paGetPaymentV2"));
+        assert_eq!(case.content_type, DEFAULT_CONTENT_TYPE);
+        assert_eq!(case.organization, "77777777777");
+        assert!(case.publish);
+        assert_eq!(case.status, 200);
+        assert!(case.ignore.is_empty() && case.steps.is_empty() && case.positions.is_empty());
+        let iuv = tokens().expand("{{IUV:01:1}}").unwrap();
+        assert_eq!(case.request, format!("<r>3{iuv}</r>"));
+        assert_eq!(case.response, format!("<r>{iuv}</r>"));
+    }
+
+    #[test]
+    fn settings_are_read_and_expanded() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("paVerifyPaymentNotice/invalid");
+        write(&dir, REQUEST, "<r/>");
+        write(&dir, RESPONSE, "<r/>");
+        write(
+            &dir,
+            POSITIONS,
+            r#"[{"iupd": "i-{{RUN}}", "paymentOption": [{"dueDate": "{{NOW+60s}}"}]}]"#,
+        );
+        write(
+            &dir,
+            SETTINGS,
+            r#"
+description = "an invalidated position"
+soap_action = '"paVerifyPaymentNotice"'
+content_type = "application/xml"
+organization = "88888888888"
+publish = false
+status = 400
+ignore = ["fault/faultString", "fault/description"]
+
+[[step]]
+method = "post"
+path = "/organizations/88888888888/debtpositions/i-{{RUN}}/invalidate"
+expect = 200
+
+[[step]]
+sleep_ms = 10
+
+[[step]]
+method = "POST"
+path = "/organizations/88888888888/paymentoptions/paids/{{NAV:47:1}}"
+body = '{"paymentDate": "{{NOW-10s}}"}'
+"#,
+        );
+        let t = tokens();
+        let case = load(&dir, &t).unwrap();
+        assert_eq!(case.description.as_deref(), Some("an invalidated position"));
+        assert_eq!(
+            case.soap_action.as_deref(),
+            Some("\"paVerifyPaymentNotice\"")
+        );
+        assert_eq!(case.content_type, "application/xml");
+        assert_eq!(case.organization, "88888888888");
+        assert!(!case.publish);
+        assert_eq!(case.status, 400);
+        assert_eq!(case.ignore, vec!["fault/faultString", "fault/description"]);
+        assert_eq!(
+            case.steps,
+            vec![
+                Step::Call {
+                    method: "POST".into(),
+                    path: "/organizations/88888888888/debtpositions/i-000123/invalidate".into(),
+                    body: None,
+                    expect: Some(200),
+                },
+                Step::Sleep { ms: 10 },
+                Step::Call {
+                    method: "POST".into(),
+                    path: format!(
+                        "/organizations/88888888888/paymentoptions/paids/{}",
+                        t.expand("{{NAV:47:1}}").unwrap()
+                    ),
+                    body: Some("{\"paymentDate\": \"2025-01-01T09:59:50\"}".into()),
+                    expect: None,
+                },
+            ]
+        );
+        assert_eq!(case.positions.len(), 1);
+        assert_eq!(case.positions[0]["iupd"], "i-000123");
+        assert_eq!(
+            case.positions[0]["paymentOption"][0]["dueDate"],
+            "2025-01-01T10:01:00"
+        );
+    }
+
+    #[test]
+    fn soap_action_can_be_turned_off() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("paGetPayment/no_action");
+        write(&dir, REQUEST, "<r/>");
+        write(&dir, RESPONSE, "<r/>");
+        write(&dir, SETTINGS, "soap_action = false\n");
+        assert_eq!(load(&dir, &tokens()).unwrap().soap_action, None);
+    }
+
+    #[test]
+    fn errors_name_the_file() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("p/c");
+        write(&dir, REQUEST, "<r>{{WHAT}}</r>");
+        write(&dir, RESPONSE, "<r/>");
+        let e = load(&dir, &tokens()).unwrap_err();
+        assert!(e.contains("request.xml") && e.contains("{{WHAT}}"), "{e}");
+
+        write(&dir, REQUEST, "<r/>");
+        write(&dir, POSITIONS, "{\"iupd\": \"x\"}");
+        let e = load(&dir, &tokens()).unwrap_err();
+        assert!(e.contains("positions.json") && e.contains("array"), "{e}");
+
+        fs::remove_file(dir.join(POSITIONS)).unwrap();
+        for (toml, what) in [
+            ("colour = 1", "colour"),
+            ("[[step]]\nsleep_ms = 1\nmethod = \"GET\"", "alone"),
+            ("[[step]]\nmethod = \"GET\"", "either"),
+            (
+                "[[step]]\nmethod = \"POST\"\npath = \"/x\"\nbody = \"{\"",
+                "JSON",
+            ),
+            ("[[step]]\nmethod = \"POST\"\npath = \"x\"", "start with /"),
+            ("status = \"200\"", "status"),
+        ] {
+            write(&dir, SETTINGS, toml);
+            let e = load(&dir, &tokens()).unwrap_err();
+            assert!(e.contains("case.toml") && e.contains(what), "{toml}: {e}");
+        }
+
+        fs::remove_file(dir.join(SETTINGS)).unwrap();
+        fs::remove_file(dir.join(RESPONSE)).unwrap();
+        let e = load(&dir, &tokens()).unwrap_err();
+        assert!(e.contains("response.xml") && e.contains("missing"), "{e}");
+    }
+}

@@ -1,0 +1,370 @@
+//! `gpd-gateway replay DIR --target URL`: replays recorded request/expected-response pairs
+//! against a running gateway (or any endpoint speaking the same protocol) and prints a diff for
+//! every answer that differs.
+//!
+//! For each case (see [`case`] for the layout): the debt positions of `positions.json` are
+//! created over the REST API, the `[[step]]`s of `case.toml` run, `request.xml` is POSTed to
+//! `{target}/partner`, and the answer is compared with `response.xml` element by element
+//! ([`xmldiff`]) together with the HTTP status. Identifiers come from `{{…}}` tokens
+//! ([`tokens`]) so that the same fixtures can be replayed again and again against one server.
+
+pub mod case;
+pub mod tokens;
+pub mod xmldiff;
+
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::client;
+use case::{Case, Step};
+use tokens::Tokens;
+
+/// What to replay and where.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// A fixtures directory, a primitive directory or a single case directory.
+    pub dir: PathBuf,
+    /// Base URL of the gateway, e.g. `http://127.0.0.1:8080`.
+    pub target: String,
+    /// Only cases whose path contains this text.
+    pub filter: Option<String>,
+    /// Also list the cases that pass (with their description), and for a failed case the
+    /// request sent and the whole answer received. Without it only failures are printed.
+    pub verbose: bool,
+}
+
+/// The outcome of a replay: how many cases passed and failed, and everything printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaySummary {
+    pub passed: usize,
+    pub failed: usize,
+    pub report: String,
+}
+
+/// A replay that could not start: the problem is with DIR (or the target URL), not a case.
+#[derive(Debug)]
+pub enum ReplayError {
+    NotFound(PathBuf),
+    NotADirectory(PathBuf),
+    Unreadable(PathBuf, std::io::Error),
+    NoCases {
+        dir: PathBuf,
+        filter: Option<String>,
+    },
+    BadTarget(String),
+}
+
+impl fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplayError::NotFound(p) => write!(f, "{}: no such directory", p.display()),
+            ReplayError::NotADirectory(p) => write!(f, "{}: not a directory", p.display()),
+            ReplayError::Unreadable(p, e) => write!(f, "{}: {e}", p.display()),
+            ReplayError::NoCases { dir, filter: None } => write!(
+                f,
+                "{}: no cases (a case is a directory holding {})",
+                dir.display(),
+                case::REQUEST
+            ),
+            ReplayError::NoCases {
+                dir,
+                filter: Some(filter),
+            } => {
+                write!(f, "{}: no case path contains '{filter}'", dir.display())
+            }
+            ReplayError::BadTarget(m) => write!(f, "--target: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ReplayError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReplayError::Unreadable(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Replays every case under `opts.dir`, printing each failed case with its differences (every
+/// case with `verbose`) and a last line `N passed, N failed`.
+pub async fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplaySummary, ReplayError> {
+    let cases = select_cases(opts)?;
+    check_target(&opts.target)?;
+    let run_id = tokens::run_id_from_clock();
+    let mut report = Report {
+        out,
+        text: String::new(),
+    };
+    let (mut passed, mut failed) = (0, 0);
+    for (index, dir) in cases.iter().enumerate() {
+        let now = chrono::Utc::now().naive_utc();
+        let tokens =
+            Tokens::new(run_id, index as u64 + 1, now).expect("run id and case count are bounded");
+        let name = dir.display().to_string();
+        let (verdict, description) = match case::load(dir, &tokens) {
+            Ok(case) => (replay_case(&opts.target, &case).await, case.description),
+            Err(e) => (Verdict::failed(format!("fixture: {e}")), None),
+        };
+        let mut block = String::new();
+        if verdict.problems.is_empty() {
+            passed += 1;
+            if opts.verbose {
+                block.push_str(&format!("ok   {name}\n"));
+                push_description(&mut block, description.as_deref());
+            }
+        } else {
+            failed += 1;
+            block.push_str(&format!("FAIL {name}\n"));
+            push_description(&mut block, description.as_deref());
+            for problem in &verdict.problems {
+                for line in problem.lines() {
+                    block.push_str(&format!("    {line}\n"));
+                }
+            }
+            if opts.verbose {
+                if let Some(request) = &verdict.request {
+                    block.push_str("    request sent:\n");
+                    push_indented(&mut block, request);
+                }
+                if let Some(response) = &verdict.response {
+                    block.push_str(&format!(
+                        "    answer received (HTTP {}):\n",
+                        response.status
+                    ));
+                    push_indented(&mut block, &response.body_text());
+                }
+            }
+        }
+        report.print(&block);
+    }
+    report.print(&format!("{passed} passed, {failed} failed\n"));
+    Ok(ReplaySummary {
+        passed,
+        failed,
+        report: report.text,
+    })
+}
+
+fn push_description(block: &mut String, description: Option<&str>) {
+    if let Some(d) = description {
+        block.push_str(&format!("     {d}\n"));
+    }
+}
+
+fn push_indented(block: &mut String, text: &str) {
+    for line in text.lines() {
+        block.push_str(&format!("      | {line}\n"));
+    }
+}
+
+/// Prints to the caller's writer and keeps a copy. A writer that fails (a closed pipe) does not
+/// stop the replay: the copy still holds everything.
+struct Report<'a> {
+    out: &'a mut dyn Write,
+    text: String,
+}
+
+impl Report<'_> {
+    fn print(&mut self, s: &str) {
+        let _ = self.out.write_all(s.as_bytes());
+        let _ = self.out.flush();
+        self.text.push_str(s);
+    }
+}
+
+fn select_cases(opts: &ReplayOptions) -> Result<Vec<PathBuf>, ReplayError> {
+    let dir = &opts.dir;
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ReplayError::NotFound(dir.clone()));
+        }
+        Err(e) => return Err(ReplayError::Unreadable(dir.clone(), e)),
+        Ok(m) if !m.is_dir() => return Err(ReplayError::NotADirectory(dir.clone())),
+        Ok(_) => {}
+    }
+    let all = case::discover(dir).map_err(|e| ReplayError::Unreadable(dir.clone(), e))?;
+    let selected: Vec<PathBuf> = all
+        .into_iter()
+        .filter(|p| {
+            opts.filter
+                .as_deref()
+                .is_none_or(|f| p.to_string_lossy().contains(f))
+        })
+        .collect();
+    if selected.is_empty() {
+        return Err(ReplayError::NoCases {
+            dir: dir.clone(),
+            filter: opts.filter.clone(),
+        });
+    }
+    Ok(selected)
+}
+
+fn check_target(target: &str) -> Result<(), ReplayError> {
+    let rest = target.strip_prefix("http://").ok_or_else(|| {
+        ReplayError::BadTarget(format!(
+            "'{target}': only http:// URLs are supported, e.g. http://127.0.0.1:8080"
+        ))
+    })?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(ReplayError::BadTarget(format!("'{target}': no host")));
+    }
+    Ok(())
+}
+
+/// What happened to one case.
+#[derive(Debug, Default)]
+struct Verdict {
+    /// Empty when the case passed.
+    problems: Vec<String>,
+    request: Option<String>,
+    response: Option<client::Response>,
+}
+
+impl Verdict {
+    fn failed(problem: String) -> Verdict {
+        Verdict {
+            problems: vec![problem],
+            ..Verdict::default()
+        }
+    }
+}
+
+async fn replay_case(target: &str, case: &Case) -> Verdict {
+    if let Err(problem) = set_up(target, case).await {
+        return Verdict::failed(format!("setup: {problem}"));
+    }
+    let mut headers = vec![("Content-Type", case.content_type.as_str())];
+    if let Some(action) = &case.soap_action {
+        headers.push(("SOAPAction", action.as_str()));
+    }
+    let sent = client::send(
+        target,
+        "POST",
+        "/partner",
+        &headers,
+        case.request.clone().into_bytes(),
+    )
+    .await;
+    let response = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            return Verdict {
+                problems: vec![format!("POST /partner: {e}")],
+                request: Some(case.request.clone()),
+                response: None,
+            };
+        }
+    };
+    let problems = check_answer(case, &response);
+    Verdict {
+        problems,
+        request: Some(case.request.clone()),
+        response: Some(response),
+    }
+}
+
+/// Compares an answer with the case's expectations: HTTP status and body.
+fn check_answer(case: &Case, response: &client::Response) -> Vec<String> {
+    let mut problems = Vec::new();
+    if response.status != case.status {
+        problems.push(format!(
+            "HTTP status differs\n    expected: {}\n    actual:   {}",
+            case.status, response.status
+        ));
+    }
+    let expected = match xmldiff::parse(case.response.as_bytes()) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(format!("fixture: {} is not XML: {e}", case::RESPONSE));
+            return problems;
+        }
+    };
+    match xmldiff::parse(&response.body) {
+        Ok(actual) => problems.extend(
+            xmldiff::compare(&expected, &actual, &case.ignore)
+                .iter()
+                .map(ToString::to_string),
+        ),
+        Err(e) => problems.push(format!(
+            "the answer is not XML ({e}); it begins:\n    {}",
+            excerpt(&response.body_text(), 300)
+        )),
+    }
+    problems
+}
+
+fn excerpt(text: &str, max: usize) -> String {
+    let mut s: String = text.chars().take(max).collect();
+    if text.chars().count() > max {
+        s.push('…');
+    }
+    s.replace('\n', "\n    ")
+}
+
+/// Creates the case's positions and runs its steps; the error says which call failed and why.
+async fn set_up(target: &str, case: &Case) -> Result<(), String> {
+    let path = format!(
+        "/organizations/{}/debtpositions?toPublish={}",
+        case.organization, case.publish
+    );
+    for position in &case.positions {
+        let body = serde_json::to_vec(position).expect("a JSON value serialises");
+        call(target, "POST", &path, Some(body), None).await?;
+    }
+    for step in &case.steps {
+        match step {
+            Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
+            Step::Call {
+                method,
+                path,
+                body,
+                expect,
+            } => {
+                let body = body.as_ref().map(|b| b.clone().into_bytes());
+                call(target, method, path, body, *expect).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One REST call; it must answer `expect`, or any 2xx when `expect` is unset.
+async fn call(
+    target: &str,
+    method: &str,
+    path: &str,
+    body: Option<Vec<u8>>,
+    expect: Option<u16>,
+) -> Result<(), String> {
+    let headers: &[(&str, &str)] = if body.is_some() {
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json"),
+        ]
+    } else {
+        &[("Accept", "application/json")]
+    };
+    let response = client::send(target, method, path, headers, body.unwrap_or_default())
+        .await
+        .map_err(|e| format!("{method} {path}: {e}"))?;
+    let ok = match expect {
+        Some(status) => response.status == status,
+        None => (200..300).contains(&response.status),
+    };
+    if ok {
+        return Ok(());
+    }
+    let wanted = expect.map_or("2xx".to_owned(), |s| s.to_string());
+    Err(format!(
+        "{method} {path} answered {} (expected {wanted}): {}",
+        response.status,
+        excerpt(response.body_text().trim(), 500)
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,693 @@
+//! Writes response envelopes: the OK answers of verify and getPayment (V1 and V2), the KO of
+//! any operation, and the SOAP Fault for bodies that are not SOAP at all. Output is compact,
+//! children in exact XSD sequence order, unprefixed below the `paf:` wrapper, and validates
+//! against the official paForNode XSD given the preconditions noted on each function (the
+//! domain types carry the rest: bounded texts, 11-digit fiscal codes, amounts `\d+\.\d{2}`).
+//!
+//! The writer appends straight into a pre-sized `String`: this is on every request's path.
+
+use std::fmt::{self, Write as _};
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+
+use super::{PAFORNODE_NS, SOAP_ENV_NS};
+use crate::domain::messages::{
+    CountryCode, Email, MapEntry, Operation, PaymentData, Subject, TransferAccount, TransferData,
+    VerifyResponse,
+};
+use crate::domain::{Fault, FaultCode, Text};
+
+/// Who is at fault in a SOAP Fault (SOAP 1.1 §4.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoapFaultCode {
+    /// The request was wrong: not XML, not SOAP.
+    Client,
+    /// We failed.
+    Server,
+}
+
+/// The Node accepts at most this many metadata entries in a block (ctMetadata).
+const MAX_METADATA: usize = 15;
+
+/// paVerifyPaymentNoticeRes: OK with its single payment option, or KO.
+///
+/// Precondition: a non-zero amount (stAmountNotZero).
+pub fn verify_response(result: &Result<VerifyResponse, Fault>) -> Vec<u8> {
+    let op = Operation::VerifyPaymentNotice;
+    let r = match result {
+        Ok(r) => r,
+        Err(fault) => return ko_response(op, fault),
+    };
+    debug_assert!(!r.amount.is_zero(), "verify amount must not be zero");
+    let mut w = Writer::response(op, 1024);
+    w.leaf("outcome", "OK");
+    w.open("paymentList");
+    w.open("paymentOptionDescription");
+    w.value("amount", r.amount);
+    w.leaf("options", "EQ");
+    w.value("dueDate", XsdDate(r.due_date));
+    w.leaf("detailDescription", r.detail_description.as_str());
+    w.boolean("allCCP", r.all_ccp);
+    w.close("paymentOptionDescription");
+    w.close("paymentList");
+    w.leaf("paymentDescription", r.payment_description.as_str());
+    w.leaf("fiscalCodePA", r.fiscal_code_pa.as_str());
+    w.leaf("companyName", r.company_name.as_str());
+    w.optional("officeName", r.office_name.as_ref().map(Text::as_str));
+    w.finish(op)
+}
+
+/// paGetPaymentRes (`op` = GetPayment) or paGetPaymentV2Response (any other `op`, meant to be
+/// GetPaymentV2): OK with `data`, or KO.
+///
+/// Preconditions: 1 to 5 transfers, non-zero amounts, at most 15 metadata entries per block,
+/// and, for V1, no transfer paid with a stamp: V1 has no element for it, so the primitive
+/// must refuse such a position first. Should one get here anyway, debug builds panic and
+/// release builds answer KO PAA_SYSTEM_ERROR rather than an invalid OK.
+pub fn get_payment_response(op: Operation, result: &Result<PaymentData, Fault>) -> Vec<u8> {
+    debug_assert!(
+        matches!(op, Operation::GetPayment | Operation::GetPaymentV2),
+        "{op:?} has no payment data"
+    );
+    let v2 = op != Operation::GetPayment;
+    let op = if v2 {
+        Operation::GetPaymentV2
+    } else {
+        Operation::GetPayment
+    };
+    let data = match result {
+        Ok(data) => data,
+        Err(fault) => return ko_response(op, fault),
+    };
+    let v1_stamp = data
+        .transfers
+        .iter()
+        .find(|t| !v2 && matches!(t.account, TransferAccount::Stamp(_)));
+    debug_assert!(v1_stamp.is_none(), "paGetPayment (V1) cannot carry a stamp");
+    if let Some(transfer) = v1_stamp {
+        let fault = Fault::new(
+            FaultCode::SystemError,
+            transfer.fiscal_code_pa.as_str(),
+            format!(
+                "transfer {} is a marca da bollo, which paGetPayment (V1) cannot carry",
+                transfer.id_transfer
+            ),
+        );
+        return ko_response(op, &fault);
+    }
+    debug_assert!((1..=5).contains(&data.transfers.len()), "1 to 5 transfers");
+
+    let mut w = Writer::response(op, 4096);
+    w.leaf("outcome", "OK");
+    w.open("data");
+    w.leaf("creditorReferenceId", data.creditor_reference_id.as_str());
+    w.value("paymentAmount", data.payment_amount);
+    w.value("dueDate", XsdDate(data.due_date));
+    if let Some(retention) = data.retention_date {
+        w.value("retentionDate", XsdDateTime(retention));
+    }
+    w.boolean("lastPayment", data.last_payment);
+    w.leaf("description", data.description.as_str());
+    w.leaf("companyName", data.company_name.as_str());
+    w.optional("officeName", data.office_name.as_ref().map(Text::as_str));
+    w.subject("debtor", &data.debtor);
+    w.open("transferList");
+    for transfer in &data.transfers {
+        w.transfer(transfer, v2);
+    }
+    w.close("transferList");
+    w.metadata(&data.metadata);
+    w.close("data");
+    w.finish(op)
+}
+
+/// `op`'s own response wrapper with outcome KO and the fault bean: how every business error
+/// is answered, with HTTP 200.
+pub fn ko_response(op: Operation, fault: &Fault) -> Vec<u8> {
+    let mut w = Writer::response(op, 1024);
+    w.leaf("outcome", "KO");
+    w.open("fault");
+    w.leaf("faultCode", fault.code.code());
+    w.leaf("faultString", fault.code.fault_string());
+    w.leaf("id", &fault.id);
+    if !fault.description.is_empty() {
+        w.leaf("description", &fault.description);
+    }
+    w.close("fault");
+    w.finish(op)
+}
+
+/// A SOAP 1.1 Fault, for a body that is not a SOAP request (HTTP 400) or a failure before
+/// the operation is known (HTTP 500).
+pub fn soap_fault(code: SoapFaultCode, message: &str) -> Vec<u8> {
+    let mut w = Writer::envelope(512);
+    w.open("soapenv:Fault");
+    w.leaf(
+        "faultcode",
+        match code {
+            SoapFaultCode::Client => "soapenv:Client",
+            SoapFaultCode::Server => "soapenv:Server",
+        },
+    );
+    w.leaf("faultstring", message);
+    w.close("soapenv:Fault");
+    w.end_envelope()
+}
+
+/// A compact XML writer: tags are written as given, text is escaped.
+struct Writer {
+    out: String,
+}
+
+impl Writer {
+    /// The XML declaration and the envelope up to the open Body.
+    fn envelope(capacity: usize) -> Writer {
+        let mut out = String::with_capacity(capacity);
+        out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv=""#);
+        out.push_str(SOAP_ENV_NS);
+        out.push_str(r#"" xmlns:paf=""#);
+        out.push_str(PAFORNODE_NS);
+        out.push_str(r#""><soapenv:Header/><soapenv:Body>"#);
+        Writer { out }
+    }
+
+    /// The envelope and `op`'s open response wrapper.
+    fn response(op: Operation, capacity: usize) -> Writer {
+        let mut w = Writer::envelope(capacity);
+        w.out.push_str("<paf:");
+        w.out.push_str(op.response_element());
+        w.out.push('>');
+        w
+    }
+
+    /// Closes `op`'s response wrapper and the envelope.
+    fn finish(mut self, op: Operation) -> Vec<u8> {
+        self.out.push_str("</paf:");
+        self.out.push_str(op.response_element());
+        self.out.push('>');
+        self.end_envelope()
+    }
+
+    fn end_envelope(mut self) -> Vec<u8> {
+        self.out.push_str("</soapenv:Body></soapenv:Envelope>");
+        self.out.into_bytes()
+    }
+
+    fn open(&mut self, name: &str) {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
+    fn close(&mut self, name: &str) {
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
+    fn leaf(&mut self, name: &str, text: &str) {
+        self.open(name);
+        push_escaped(&mut self.out, text);
+        self.close(name);
+    }
+
+    fn optional(&mut self, name: &str, text: Option<&str>) {
+        if let Some(text) = text {
+            self.leaf(name, text);
+        }
+    }
+
+    /// xsd:boolean, written as `true` / `false`.
+    fn boolean(&mut self, name: &str, value: bool) {
+        self.leaf(name, if value { "true" } else { "false" });
+    }
+
+    /// A leaf whose Display is markup-free: amounts, numbers, dates.
+    fn value(&mut self, name: &str, value: impl fmt::Display) {
+        self.open(name);
+        // Writing into a String cannot fail.
+        let _ = write!(self.out, "{value}");
+        self.close(name);
+    }
+
+    /// ctSubject.
+    fn subject(&mut self, name: &str, s: &Subject) {
+        self.open(name);
+        self.open("uniqueIdentifier");
+        self.leaf("entityUniqueIdentifierType", s.entity_type.as_str());
+        self.leaf("entityUniqueIdentifierValue", s.entity_id.as_str());
+        self.close("uniqueIdentifier");
+        self.leaf("fullName", s.full_name.as_str());
+        self.optional("streetName", s.street_name.as_ref().map(Text::as_str));
+        self.optional("civicNumber", s.civic_number.as_ref().map(Text::as_str));
+        self.optional("postalCode", s.postal_code.as_ref().map(Text::as_str));
+        self.optional("city", s.city.as_ref().map(Text::as_str));
+        self.optional(
+            "stateProvinceRegion",
+            s.state_province_region.as_ref().map(Text::as_str),
+        );
+        self.optional("country", s.country.as_ref().map(CountryCode::as_str));
+        self.optional("e-mail", s.email.as_ref().map(Email::as_str));
+        self.close(name);
+    }
+
+    /// ctTransferPA (V1) or ctTransferPAV2; a V1 transfer must have an IBAN.
+    fn transfer(&mut self, t: &TransferData, v2: bool) {
+        debug_assert!(!t.amount.is_zero(), "transfer amount must not be zero");
+        self.open("transfer");
+        self.value("idTransfer", t.id_transfer);
+        self.value("transferAmount", t.amount);
+        self.leaf("fiscalCodePA", t.fiscal_code_pa.as_str());
+        if v2 {
+            self.optional("companyName", t.company_name.as_ref().map(Text::as_str));
+        }
+        match &t.account {
+            TransferAccount::Iban(iban) => self.leaf("IBAN", iban.as_str()),
+            TransferAccount::Stamp(stamp) => {
+                self.open("richiestaMarcaDaBollo");
+                self.leaf("hashDocumento", &stamp.hash_document);
+                self.leaf("tipoBollo", &stamp.stamp_type);
+                self.leaf("provinciaResidenza", stamp.provincial_residence.as_str());
+                self.close("richiestaMarcaDaBollo");
+            }
+        }
+        self.leaf("remittanceInformation", t.remittance_information.as_str());
+        self.leaf("transferCategory", t.transfer_category.as_str());
+        self.metadata(&t.metadata);
+        self.close("transfer");
+    }
+
+    /// ctMetadata, only when there are entries.
+    fn metadata(&mut self, entries: &[MapEntry]) {
+        debug_assert!(entries.len() <= MAX_METADATA, "at most 15 metadata entries");
+        if entries.is_empty() {
+            return;
+        }
+        self.open("metadata");
+        for entry in entries {
+            self.open("mapEntry");
+            self.leaf("key", entry.key.as_str());
+            self.leaf("value", entry.value.as_str());
+            self.close("mapEntry");
+        }
+        self.close("metadata");
+    }
+}
+
+/// Appends `text` escaped for element content. Characters XML cannot carry at all (controls
+/// other than tab and newline, U+FFFE, U+FFFF) become U+FFFD, so the output stays well-formed
+/// and each text keeps its length; a carriage return is kept as a reference, which parsers
+/// would otherwise turn into a newline.
+fn push_escaped(out: &mut String, text: &str) {
+    let mut clean = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let replacement = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            b'\r' => "&#13;",
+            b'\t' | b'\n' => continue,
+            0..=0x1f => "\u{FFFD}",
+            // The lead byte of U+FFFE and U+FFFF (EF BF BE/BF).
+            0xef if matches!(text.as_bytes().get(i + 1..i + 3), Some([0xbf, 0xbe | 0xbf])) => {
+                out.push_str(&text[clean..i]);
+                out.push('\u{FFFD}');
+                clean = i + 3;
+                continue;
+            }
+            _ => continue,
+        };
+        out.push_str(&text[clean..i]);
+        out.push_str(replacement);
+        clean = i + 1;
+    }
+    out.push_str(&text[clean..]);
+}
+
+/// xsd:date without time zone.
+struct XsdDate(NaiveDate);
+
+impl fmt::Display for XsdDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    }
+}
+
+/// xsd:dateTime to the second, without time zone.
+struct XsdDateTime(NaiveDateTime);
+
+impl fmt::Display for XsdDateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            "{}T{:02}:{:02}:{:02}",
+            XsdDate(t.date()),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::envelope::{Element, Payload, read_envelope};
+    use crate::xml::samples;
+    use crate::xml::xsd_check::{Check, Xmllint};
+
+    /// Validates `doc` with xmllint and reads it back.
+    fn check(xmllint: &Xmllint, name: &str, doc: &[u8]) -> Payload {
+        if let Err(messages) = xmllint.validate(name, doc) {
+            panic!(
+                "{name} does not validate:\n{messages}\n{}",
+                String::from_utf8_lossy(doc)
+            );
+        }
+        read_envelope(doc).unwrap_or_else(|e| panic!("{name} does not read back: {e}"))
+    }
+
+    fn child<'a>(element: &'a Element, name: &str) -> &'a Element {
+        element
+            .children
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {}", element.name))
+    }
+
+    fn names(element: &Element) -> Vec<&str> {
+        element.children.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    #[test]
+    fn verify_ok_validates() {
+        let xmllint = Xmllint::new();
+        let doc = verify_response(&Ok(samples::verify_response()));
+        let payload = check(&xmllint, "verify", &doc);
+        assert_eq!(payload.namespace.as_deref(), Some(PAFORNODE_NS));
+        assert_eq!(payload.name, "paVerifyPaymentNoticeRes");
+        let root = &payload.root;
+        assert_eq!(
+            names(root),
+            [
+                "outcome",
+                "paymentList",
+                "paymentDescription",
+                "fiscalCodePA",
+                "companyName",
+                "officeName"
+            ]
+        );
+        let option = child(child(root, "paymentList"), "paymentOptionDescription");
+        assert_eq!(
+            names(option),
+            [
+                "amount",
+                "options",
+                "dueDate",
+                "detailDescription",
+                "allCCP"
+            ]
+        );
+        assert_eq!(child(option, "amount").text, "116.00");
+        assert_eq!(child(option, "dueDate").text, "2030-12-31");
+        assert_eq!(
+            child(option, "detailDescription").text,
+            "TARI 2030 & <rata unica>"
+        );
+        assert_eq!(child(root, "officeName").text, "Ufficio \"Tributi\"");
+
+        let mut without_office = samples::verify_response();
+        without_office.office_name = None;
+        let payload = check(
+            &xmllint,
+            "verify-no-office",
+            &verify_response(&Ok(without_office)),
+        );
+        assert!(!names(&payload.root).contains(&"officeName"));
+    }
+
+    #[test]
+    fn get_payment_v2_validates() {
+        let xmllint = Xmllint::new();
+        let doc = get_payment_response(Operation::GetPaymentV2, &Ok(samples::payment_data()));
+        let payload = check(&xmllint, "get-payment-v2", &doc);
+        assert_eq!(payload.name, "paGetPaymentV2Response");
+        let data = child(&payload.root, "data");
+        assert_eq!(
+            names(data),
+            [
+                "creditorReferenceId",
+                "paymentAmount",
+                "dueDate",
+                "retentionDate",
+                "lastPayment",
+                "description",
+                "companyName",
+                "officeName",
+                "debtor",
+                "transferList",
+                "metadata"
+            ]
+        );
+        assert_eq!(child(data, "retentionDate").text, "2031-01-31T23:59:59");
+        assert_eq!(child(data, "companyName").text, "Comune di Sant'Angelo");
+        let debtor = child(data, "debtor");
+        assert_eq!(
+            names(debtor),
+            [
+                "uniqueIdentifier",
+                "fullName",
+                "streetName",
+                "civicNumber",
+                "postalCode",
+                "city",
+                "stateProvinceRegion",
+                "country",
+                "e-mail"
+            ]
+        );
+        assert_eq!(child(debtor, "streetName").text, "Via <Roma>");
+        let transfers = &child(data, "transferList").children;
+        assert_eq!(
+            names(&transfers[0]),
+            [
+                "idTransfer",
+                "transferAmount",
+                "fiscalCodePA",
+                "companyName",
+                "IBAN",
+                "remittanceInformation",
+                "transferCategory",
+                "metadata"
+            ]
+        );
+        assert_eq!(
+            names(&transfers[1]),
+            [
+                "idTransfer",
+                "transferAmount",
+                "fiscalCodePA",
+                "richiestaMarcaDaBollo",
+                "remittanceInformation",
+                "transferCategory"
+            ]
+        );
+        let stamp = child(&transfers[1], "richiestaMarcaDaBollo");
+        assert_eq!(
+            names(stamp),
+            ["hashDocumento", "tipoBollo", "provinciaResidenza"]
+        );
+        let entries = &child(data, "metadata").children;
+        assert_eq!(child(&entries[1], "value").text, "<42>");
+    }
+
+    #[test]
+    fn get_payment_v1_validates() {
+        let xmllint = Xmllint::new();
+        let doc = get_payment_response(Operation::GetPayment, &Ok(samples::payment_data_v1()));
+        let payload = check(&xmllint, "get-payment-v1", &doc);
+        assert_eq!(payload.name, "paGetPaymentRes");
+        let transfers = &child(child(&payload.root, "data"), "transferList").children;
+        assert_eq!(transfers.len(), 2);
+        assert_eq!(
+            names(&transfers[0]),
+            [
+                "idTransfer",
+                "transferAmount",
+                "fiscalCodePA",
+                "IBAN",
+                "remittanceInformation",
+                "transferCategory",
+                "metadata"
+            ]
+        );
+    }
+
+    #[test]
+    fn minimal_payment_data_validates() {
+        let xmllint = Xmllint::new();
+        let mut data = samples::payment_data_v1();
+        data.retention_date = None;
+        data.office_name = None;
+        data.metadata.clear();
+        data.transfers.truncate(1);
+        data.transfers[0].metadata.clear();
+        data.transfers[0].company_name = None;
+        data.payment_amount = data.transfers[0].amount;
+        let debtor = &mut data.debtor;
+        (debtor.street_name, debtor.civic_number, debtor.postal_code) = (None, None, None);
+        (debtor.city, debtor.state_province_region) = (None, None);
+        (debtor.country, debtor.email) = (None, None);
+        for op in [Operation::GetPayment, Operation::GetPaymentV2] {
+            let doc = get_payment_response(op, &Ok(data.clone()));
+            let payload = check(&xmllint, &format!("minimal-{op:?}"), &doc);
+            let data = child(&payload.root, "data");
+            assert!(!names(data).contains(&"metadata"));
+            assert_eq!(
+                names(child(data, "debtor")),
+                ["uniqueIdentifier", "fullName"]
+            );
+        }
+    }
+
+    #[test]
+    #[cfg_attr(debug_assertions, should_panic(expected = "cannot carry a stamp"))]
+    fn v1_with_a_stamp_is_refused() {
+        let doc = get_payment_response(Operation::GetPayment, &Ok(samples::payment_data()));
+        let payload = check(&Xmllint::new(), "v1-stamp", &doc);
+        assert_eq!(child(&payload.root, "outcome").text, "KO");
+        assert_eq!(
+            child(child(&payload.root, "fault"), "faultCode").text,
+            "PAA_SYSTEM_ERROR"
+        );
+    }
+
+    #[test]
+    fn ko_validates_for_every_operation() {
+        let xmllint = Xmllint::new();
+        for op in Operation::ALL {
+            for description in ["", "l'avviso <311…> & altro"] {
+                let fault = Fault::new(FaultCode::PagamentoSconosciuto, "77777777777", description);
+                let doc = ko_response(op, &fault);
+                let payload = check(&xmllint, &format!("ko-{op:?}-{}", description.len()), &doc);
+                assert_eq!(payload.name, op.response_element());
+                assert_eq!(names(&payload.root), ["outcome", "fault"]);
+                let fault = child(&payload.root, "fault");
+                let expected: &[&str] = if description.is_empty() {
+                    &["faultCode", "faultString", "id"]
+                } else {
+                    &["faultCode", "faultString", "id", "description"]
+                };
+                assert_eq!(names(fault), expected);
+                if !description.is_empty() {
+                    assert_eq!(child(fault, "description").text, description);
+                }
+            }
+        }
+        let fault = Fault::new(FaultCode::SystemError, "x", "");
+        assert_eq!(
+            verify_response(&Err(fault.clone())),
+            ko_response(Operation::VerifyPaymentNotice, &fault)
+        );
+        assert_eq!(
+            get_payment_response(Operation::GetPayment, &Err(fault.clone())),
+            ko_response(Operation::GetPayment, &fault)
+        );
+    }
+
+    #[test]
+    fn ko_is_compact_and_exact() {
+        let fault = Fault::new(FaultCode::PagamentoScaduto, "77777777777", "");
+        let doc = String::from_utf8(ko_response(Operation::SendRtV2, &fault)).unwrap();
+        assert_eq!(
+            doc,
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" "#,
+                r#"xmlns:paf="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Header/><soapenv:Body>"#,
+                r#"<paf:paSendRTV2Response><outcome>KO</outcome><fault><faultCode>PAA_PAGAMENTO_SCADUTO</faultCode>"#,
+                r#"<faultString>Pagamento scaduto</faultString><id>77777777777</id></fault></paf:paSendRTV2Response>"#,
+                r#"</soapenv:Body></soapenv:Envelope>"#
+            )
+        );
+    }
+
+    #[test]
+    fn soap_fault_validates() {
+        let xmllint = Xmllint::new();
+        for (code, text) in [
+            (SoapFaultCode::Client, "soapenv:Client"),
+            (SoapFaultCode::Server, "soapenv:Server"),
+        ] {
+            let doc = soap_fault(code, "malformed XML: <a> & 'b'");
+            let payload = check(&xmllint, text, &doc);
+            assert_eq!(payload.namespace.as_deref(), Some(SOAP_ENV_NS));
+            assert_eq!(payload.name, "Fault");
+            assert_eq!(child(&payload.root, "faultcode").text, text);
+            assert_eq!(
+                child(&payload.root, "faultstring").text,
+                "malformed XML: <a> & 'b'"
+            );
+        }
+    }
+
+    #[test]
+    fn the_schema_check_catches_invalid_responses() {
+        let xmllint = Xmllint::new();
+        if xmllint.check() != Check::Schema {
+            return;
+        }
+        let valid = String::from_utf8(verify_response(&Ok(samples::verify_response()))).unwrap();
+        let broken = [
+            (
+                "qualified child",
+                valid.replace("<outcome>OK</outcome>", "<paf:outcome>OK</paf:outcome>"),
+            ),
+            ("zero amount", valid.replace("116.00", "0.00")),
+            (
+                "out of order",
+                valid
+                    .replace("<options>EQ</options>", "")
+                    .replace("</amount>", "</amount><options>EQ</options>")
+                    .replace("<allCCP>", "<options>EQ</options><allCCP>"),
+            ),
+            (
+                "SOAP 1.2",
+                valid.replace(SOAP_ENV_NS, "http://www.w3.org/2003/05/soap-envelope"),
+            ),
+        ];
+        for (name, doc) in broken {
+            assert!(
+                xmllint.validate(name, doc.as_bytes()).is_err(),
+                "{name} validated"
+            );
+        }
+    }
+
+    #[test]
+    fn escapes_markup_and_replaces_what_xml_cannot_carry() {
+        let mut out = String::new();
+        push_escaped(
+            &mut out,
+            "a&b<c>d\"e'f\tg\nh\ri\u{1}j\u{FFFF}k\u{FFFE}l\u{FFFD}è",
+        );
+        assert_eq!(
+            out,
+            "a&amp;b&lt;c&gt;d&quot;e&apos;f\tg\nh&#13;i\u{FFFD}j\u{FFFD}k\u{FFFD}l\u{FFFD}è"
+        );
+        let tricky = Text::<140>::new("x\r\n\u{7}y").unwrap();
+        let mut verify = samples::verify_response();
+        verify.detail_description = tricky;
+        let payload = check(&Xmllint::new(), "tricky", &verify_response(&Ok(verify)));
+        let option = child(
+            child(&payload.root, "paymentList"),
+            "paymentOptionDescription",
+        );
+        assert_eq!(child(option, "detailDescription").text, "x\r\n\u{FFFD}y");
+    }
+}

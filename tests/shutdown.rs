@@ -1,0 +1,106 @@
+//! The real binary: starts, serves, and on SIGTERM lets an in-flight request finish before it
+//! exits cleanly with the store closed.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_until_up(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests() {
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gpd-gateway"))
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data",
+        ])
+        .arg(data.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_up(port);
+
+    // A request whose body is still on its way when the signal arrives.
+    let body = "{\"paymentDate\": \"2025-01-01T10:00:00\"}";
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /organizations/77777777777/paymentoptions/paids/301000000000000144 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        &body[..5]
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    stream.write_all(&body.as_bytes()[5..]).unwrap();
+    let mut answer = String::new();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"status\":\"PAID\""), "{answer}");
+
+    let exit = child.wait().unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(exit.success(), "{log}");
+    assert!(log.contains("store closed"), "{log}");
+    // New connections are refused once it has stopped, and the data is intact on disk.
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    assert!(data.path().join("gpd-gateway.sqlite").exists());
+    assert!(
+        !data.path().join("gpd-gateway.sqlite-wal").exists()
+            || std::fs::metadata(data.path().join("gpd-gateway.sqlite-wal"))
+                .unwrap()
+                .len()
+                == 0
+    );
+}
+
+#[test]
+fn bad_config_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[broker]\nid = \"77777777777\"\nstations = [\"S1\"]\n[[creditor]]\nfiscal_code = \"123\"\ncompany_name = \"C\"\nstations = [\"S1\"]\nsegregation_codes = [\"01\"]\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gpd-gateway"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("creditor[0].fiscal_code"), "{stderr}");
+}
