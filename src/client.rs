@@ -104,26 +104,30 @@ fn parse_base_url(base_url: &str) -> Result<Target, ClientError> {
             "'{base_url}': a base URL has no query or fragment"
         )));
     }
-    let has_port = match authority.rfind(':') {
-        Some(i) => !authority[i..].contains(']'),
-        None => false,
-    };
-    if has_port {
-        let port = &authority[authority.rfind(':').expect("has a colon") + 1..];
-        if port.parse::<u16>().is_err() {
-            return Err(ClientError::Url(format!("'{base_url}': bad port '{port}'")));
-        }
+    // The text after the last colon is a port unless it belongs to an IPv6 literal ("[::1]").
+    let port = authority
+        .rfind(':')
+        .map(|i| &authority[i + 1..])
+        .filter(|p| !p.contains(']'));
+    if let Some(port) = port
+        && port.parse::<u16>().is_err()
+    {
+        return Err(ClientError::Url(format!("'{base_url}': bad port '{port}'")));
     }
-    let address = if has_port {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
+    let address = match port {
+        Some(_) => authority.to_owned(),
+        None => format!("{authority}:80"),
     };
     Ok(Target {
         authority: authority.to_owned(),
         address,
         prefix: prefix.trim_end_matches('/').to_owned(),
     })
+}
+
+/// Checks that `base_url` is one this client can send to (`http://host[:port][/prefix]`).
+pub fn check_base_url(base_url: &str) -> Result<(), ClientError> {
+    parse_base_url(base_url).map(|_| ())
 }
 
 /// Sends one request and reads the whole answer. `path_and_query` starts with `/` and is put
@@ -205,6 +209,36 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use tokio::net::TcpListener;
+
+    #[test]
+    fn base_urls() {
+        let t = parse_base_url("http://127.0.0.1:8080").unwrap();
+        assert_eq!(t.authority, "127.0.0.1:8080");
+        assert_eq!(t.address, "127.0.0.1:8080");
+        assert_eq!(t.prefix, "");
+        let t = parse_base_url("http://gw.example/base/").unwrap();
+        assert_eq!(t.authority, "gw.example");
+        assert_eq!(t.address, "gw.example:80");
+        assert_eq!(t.prefix, "/base");
+        let t = parse_base_url("http://[::1]:9000").unwrap();
+        assert_eq!(t.address, "[::1]:9000");
+        let t = parse_base_url("http://[::1]").unwrap();
+        assert_eq!(t.address, "[::1]:80");
+        for bad in [
+            "https://127.0.0.1:8080",
+            "127.0.0.1:8080",
+            "http://",
+            "http://host:port",
+            "http://host:99999",
+            "http://u@host",
+            "http://host/?q",
+        ] {
+            assert!(parse_base_url(bad).is_err(), "{bad}");
+            assert!(check_base_url(bad).is_err(), "{bad}");
+        }
+        let e = parse_base_url("https://x").unwrap_err().to_string();
+        assert!(e.contains("only http://"), "{e}");
+    }
 
     /// Answers one request with a fixed response and hands back what it received. A plain
     /// thread with std sockets keeps the test independent of the code under test.

@@ -93,7 +93,7 @@ impl std::error::Error for ReplayError {
 pub async fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplaySummary, ReplayError> {
     let cases = select_cases(opts)?;
     check_target(&opts.target)?;
-    let run_id = tokens::run_id_from_clock();
+    let run_id = tokens::next_run_id();
     let mut report = Report {
         out,
         text: String::new(),
@@ -101,10 +101,10 @@ pub async fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplaySumm
     let (mut passed, mut failed) = (0, 0);
     for (index, dir) in cases.iter().enumerate() {
         let now = chrono::Utc::now().naive_utc();
-        let tokens =
-            Tokens::new(run_id, index as u64 + 1, now).expect("run id and case count are bounded");
         let name = dir.display().to_string();
-        let (verdict, description) = match case::load(dir, &tokens) {
+        let loaded =
+            Tokens::new(run_id, index as u64 + 1, now).and_then(|tokens| case::load(dir, &tokens));
+        let (verdict, description) = match loaded {
             Ok(case) => (replay_case(&opts.target, &case).await, case.description),
             Err(e) => (Verdict::failed(format!("fixture: {e}")), None),
         };
@@ -204,15 +204,10 @@ fn select_cases(opts: &ReplayOptions) -> Result<Vec<PathBuf>, ReplayError> {
 }
 
 fn check_target(target: &str) -> Result<(), ReplayError> {
-    let rest = target.strip_prefix("http://").ok_or_else(|| {
-        ReplayError::BadTarget(format!(
-            "'{target}': only http:// URLs are supported, e.g. http://127.0.0.1:8080"
-        ))
-    })?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(ReplayError::BadTarget(format!("'{target}': no host")));
-    }
-    Ok(())
+    client::check_base_url(target).map_err(|e| match e {
+        client::ClientError::Url(m) => ReplayError::BadTarget(m),
+        other => ReplayError::BadTarget(other.to_string()),
+    })
 }
 
 /// What happened to one case.

@@ -10,6 +10,7 @@
 //! | `{{TODAY+Kd}}` / `{{TODAY-Kd}}` | UTC today ± K days, `YYYY-MM-DD` |
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{Duration, NaiveDateTime};
 
@@ -21,10 +22,43 @@ const RUN_LIMIT: u64 = 1_000_000;
 /// Case numbers take 5 digits of the IUV base, N the last 2.
 const CASE_LIMIT: u64 = 100_000;
 
-/// A run id from the clock: tenths of a second, modulo 10^6 (it repeats every ~28 hours).
+/// A run id from the clock: milliseconds, modulo 10^6. Two runs started more than a
+/// millisecond apart and less than ~16 minutes apart always differ; runs further apart share
+/// an id with a chance of one in a million.
 pub fn run_id_from_clock() -> u64 {
-    let tenths = chrono::Utc::now().timestamp_millis() / 100;
-    tenths.rem_euclid(RUN_LIMIT as i64) as u64
+    let millis = chrono::Utc::now().timestamp_millis();
+    millis.rem_euclid(RUN_LIMIT as i64) as u64
+}
+
+/// The last run id handed out in this process, `u64::MAX` before the first.
+static LAST_RUN: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// The id of a new run: the clock's, or the previous run's plus one when the clock has not
+/// moved past it, so that runs in one process never share an id however quickly they follow
+/// each other.
+pub fn next_run_id() -> u64 {
+    let mut last = LAST_RUN.load(Ordering::SeqCst);
+    loop {
+        let id = following_run_id(last, run_id_from_clock());
+        match LAST_RUN.compare_exchange(last, id, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return id,
+            Err(current) => last = current,
+        }
+    }
+}
+
+/// `clock` when it is ahead of `last` (modulo 10^6, by less than half the cycle), else
+/// `last + 1`.
+fn following_run_id(last: u64, clock: u64) -> u64 {
+    if last == u64::MAX {
+        return clock;
+    }
+    let ahead = (clock + RUN_LIMIT - last) % RUN_LIMIT;
+    if ahead > 0 && ahead < RUN_LIMIT / 2 {
+        clock
+    } else {
+        (last + 1) % RUN_LIMIT
+    }
 }
 
 /// What the tokens of one case expand to.
@@ -180,6 +214,24 @@ mod tests {
         assert!(run_id_from_clock() < RUN_LIMIT);
         assert!(Tokens::new(RUN_LIMIT, 1, now()).is_err());
         assert!(Tokens::new(1, CASE_LIMIT, now()).is_err());
+    }
+
+    #[test]
+    fn runs_in_one_process_get_distinct_ids() {
+        let ids: Vec<u64> = (0..50).map(|_| next_run_id()).collect();
+        let distinct: HashSet<u64> = ids.iter().copied().collect();
+        assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+        assert!(ids.iter().all(|&id| id < RUN_LIMIT));
+        assert_eq!(following_run_id(u64::MAX, 5), 5);
+        assert_eq!(following_run_id(5, 9), 9);
+        assert_eq!(following_run_id(5, 5), 6);
+        assert_eq!(
+            following_run_id(9, 5),
+            10,
+            "the clock is behind the ids handed out"
+        );
+        assert_eq!(following_run_id(999_999, 999_999), 0);
+        assert_eq!(following_run_id(999_999, 3), 3, "the clock wrapped around");
     }
 
     #[test]
