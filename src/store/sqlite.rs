@@ -516,7 +516,8 @@ fn load_position(
         PositionKey::Notice(nav) => conn
             .prepare_cached(&format!(
                 "SELECT {POSITION_COLUMNS} FROM debt_position WHERE id =
-                    (SELECT position_id FROM payment_option WHERE organization = ?1 AND nav = ?2)"
+                    (SELECT position_id FROM payment_option INDEXED BY payment_option_notice
+                     WHERE organization = ?1 AND nav = ?2)"
             ))
             .and_then(|mut st| {
                 st.query_row(params![organization.as_str(), nav.as_str()], position_row)

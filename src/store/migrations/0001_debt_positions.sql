@@ -55,6 +55,8 @@ CREATE TABLE payment_option (
     CONSTRAINT unique_nav UNIQUE (organization, nav)
 );
 CREATE INDEX payment_option_position ON payment_option (position_id);
+-- The SOAP lookup (creditor, notice number) -> position, answered from the index alone.
+CREATE INDEX payment_option_notice ON payment_option (organization, nav, position_id);
 
 CREATE TABLE transfer (
     id                      INTEGER PRIMARY KEY,
