@@ -8,6 +8,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use gpd_gateway::config::Config;
 use gpd_gateway::context::{Clock, Context};
+use gpd_gateway::replay::ReplayOptions;
 use gpd_gateway::store::Store;
 use gpd_gateway::store::sqlite::SqliteStore;
 
@@ -52,6 +53,9 @@ enum Command {
         /// Print every case, not only the failures.
         #[arg(long)]
         verbose: bool,
+        /// Keep every answer received in this directory.
+        #[arg(long)]
+        save: Option<PathBuf>,
     },
 }
 
@@ -79,7 +83,14 @@ fn main() -> ExitCode {
             target,
             filter,
             verbose,
-        } => runtime.block_on(replay(dir, target, filter, verbose)),
+            save,
+        } => runtime.block_on(replay(ReplayOptions {
+            dir,
+            target,
+            filter,
+            verbose,
+            save,
+        })),
     };
     match result {
         Ok(code) => code,
@@ -140,18 +151,7 @@ async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
-async fn replay(
-    dir: PathBuf,
-    target: String,
-    filter: Option<String>,
-    verbose: bool,
-) -> Result<ExitCode, String> {
-    let opts = gpd_gateway::replay::ReplayOptions {
-        dir,
-        target,
-        filter,
-        verbose,
-    };
+async fn replay(opts: ReplayOptions) -> Result<ExitCode, String> {
     let summary = gpd_gateway::replay::run(&opts, &mut std::io::stdout())
         .await
         .map_err(|e| e.to_string())?;

@@ -1,6 +1,7 @@
 //! Every fixture replayed against a live gateway with the testers' own tool, as
 //! `gpd-gateway replay fixtures --target URL` would.
 
+mod common;
 mod harness;
 
 use std::path::PathBuf;
@@ -11,11 +12,13 @@ use harness::TestServer;
 #[tokio::test(flavor = "multi_thread")]
 async fn every_fixture_passes() {
     let server = TestServer::start().await;
+    let answers = tempfile::tempdir().unwrap();
     let opts = ReplayOptions {
         dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures"),
         target: server.base.clone(),
         filter: None,
         verbose: false,
+        save: Some(answers.path().to_owned()),
     };
     let mut out = Vec::new();
     let summary = replay::run(&opts, &mut out)
@@ -34,6 +37,15 @@ async fn every_fixture_passes() {
             .ends_with(&format!("{} passed, 0 failed", summary.passed)),
         "{report}"
     );
+    // Every answer the gateway gave validates against our schema and the official one.
+    let mut checked = 0;
+    for entry in std::fs::read_dir(answers.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let answer = std::fs::read(&path).unwrap();
+        common::validate_envelope(&answer).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        checked += 1;
+    }
+    assert_eq!(checked, summary.passed);
     // Replaying twice against the same server works: each run uses its own identifiers.
     let again = replay::run(&opts, &mut Vec::new())
         .await
@@ -58,6 +70,7 @@ async fn a_wrong_expectation_fails_with_a_diff() {
         target: server.base.clone(),
         filter: None,
         verbose: false,
+        save: None,
     };
     let mut out = Vec::new();
     let summary = replay::run(&opts, &mut out).await.unwrap();

@@ -33,6 +33,8 @@ pub struct ReplayOptions {
     /// Also list the cases that pass (with their description), and for a failed case the
     /// request sent and the whole answer received. Without it only failures are printed.
     pub verbose: bool,
+    /// Keep every answer received, as `<primitive>__<case>.xml` in this directory.
+    pub save: Option<PathBuf>,
 }
 
 /// The outcome of a replay: how many cases passed and failed, and everything printed.
@@ -93,6 +95,9 @@ impl std::error::Error for ReplayError {
 pub async fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplaySummary, ReplayError> {
     let cases = select_cases(opts)?;
     check_target(&opts.target)?;
+    if let Some(save) = &opts.save {
+        std::fs::create_dir_all(save).map_err(|e| ReplayError::Unreadable(save.clone(), e))?;
+    }
     let run_id = tokens::next_run_id();
     let mut report = Report {
         out,
@@ -108,6 +113,15 @@ pub async fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplaySumm
             Ok(case) => (replay_case(&opts.target, &case).await, case.description),
             Err(e) => (Verdict::failed(format!("fixture: {e}")), None),
         };
+        if let (Some(save), Some(response)) = (&opts.save, &verdict.response) {
+            let relative = dir.strip_prefix(&opts.dir).unwrap_or(dir);
+            let file = relative.to_string_lossy().replace(['/', '\\'], "__");
+            let file = save.join(format!(
+                "{}.xml",
+                if file.is_empty() { "case" } else { &file }
+            ));
+            std::fs::write(&file, &response.body).map_err(|e| ReplayError::Unreadable(file, e))?;
+        }
         let mut block = String::new();
         if verdict.problems.is_empty() {
             passed += 1;

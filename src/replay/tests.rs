@@ -94,6 +94,7 @@ fn opts(dir: &Path, target: &str) -> ReplayOptions {
         target: target.to_owned(),
         filter: None,
         verbose: false,
+        save: None,
     }
 }
 
