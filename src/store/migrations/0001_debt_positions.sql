@@ -58,8 +58,8 @@ CREATE INDEX payment_option_position ON payment_option (position_id);
 -- The SOAP lookup (creditor, notice number) -> position, answered from the index alone.
 CREATE INDEX payment_option_notice ON payment_option (organization, nav, position_id);
 
+-- Clustered by option: the transfers of an option are read together, in one index descent.
 CREATE TABLE transfer (
-    id                      INTEGER PRIMARY KEY,
     option_id               INTEGER NOT NULL REFERENCES payment_option (id) ON DELETE CASCADE,
     transfer_id             INTEGER NOT NULL CHECK (transfer_id BETWEEN 1 AND 5),
     organization            TEXT    NOT NULL,
@@ -74,8 +74,8 @@ CREATE TABLE transfer (
     stamp_province          TEXT,
     status                  TEXT    NOT NULL,
     metadata                TEXT    NOT NULL DEFAULT '[]',
-    CONSTRAINT unique_transfer UNIQUE (option_id, transfer_id),
+    PRIMARY KEY (option_id, transfer_id),
     -- an IBAN or a stamp, never both
     CHECK ((iban IS NULL) <> (stamp_hash IS NULL))
-);
+) WITHOUT ROWID;
 CREATE INDEX transfer_organization ON transfer (organization);
