@@ -15,46 +15,7 @@ const PAFORNODE_XSD: &str = concat!(
 
 /// SOAP 1.1 envelope whose Body holds exactly one element, validated strictly: a paForNode
 /// element, or a SOAP Fault.
-const SOAP11_STRICT: &str = r###"<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
-    xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
-    targetNamespace="http://schemas.xmlsoap.org/soap/envelope/" elementFormDefault="qualified">
-  <xs:element name="Envelope">
-    <xs:complexType>
-      <xs:sequence>
-        <xs:element name="Header" minOccurs="0">
-          <xs:complexType>
-            <xs:sequence><xs:any namespace="##other" minOccurs="0" maxOccurs="unbounded" processContents="lax"/></xs:sequence>
-            <xs:anyAttribute namespace="##other" processContents="lax"/>
-          </xs:complexType>
-        </xs:element>
-        <xs:element name="Body">
-          <xs:complexType>
-            <xs:choice>
-              <xs:element ref="soapenv:Fault"/>
-              <xs:any namespace="##other" processContents="strict"/>
-            </xs:choice>
-          </xs:complexType>
-        </xs:element>
-      </xs:sequence>
-      <xs:anyAttribute namespace="##other" processContents="lax"/>
-    </xs:complexType>
-  </xs:element>
-  <xs:element name="Fault">
-    <xs:complexType>
-      <xs:sequence>
-        <xs:element name="faultcode" type="xs:QName" form="unqualified"/>
-        <xs:element name="faultstring" type="xs:string" form="unqualified"/>
-        <xs:element name="faultactor" type="xs:anyURI" form="unqualified" minOccurs="0"/>
-        <xs:element name="detail" form="unqualified" minOccurs="0">
-          <xs:complexType>
-            <xs:sequence><xs:any namespace="##any" minOccurs="0" maxOccurs="unbounded" processContents="lax"/></xs:sequence>
-          </xs:complexType>
-        </xs:element>
-      </xs:sequence>
-    </xs:complexType>
-  </xs:element>
-</xs:schema>
-"###;
+const SOAP11_STRICT: &str = include_str!("../../tests/schemas/soap11-strict.xsd");
 
 /// What xmllint checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
