@@ -179,6 +179,15 @@ impl EntityId {
             Ok(EntityId(s.to_owned()))
         }
     }
+    /// Accepts what the XSD facet accepts (2..16 characters), whitespace included, as the wire
+    /// decoders must.
+    pub fn parse_xsd(s: &str) -> Result<Self, IdError> {
+        if (2..=16).contains(&s.chars().count()) {
+            Ok(EntityId(s.to_owned()))
+        } else {
+            Err(IdError("be 2 to 16 characters"))
+        }
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -1,12 +1,13 @@
 //! Pure protocol types and rules: amounts, identifiers, the debt-position model and its status
-//! machine, the SOAP messages and fault codes. Nothing here does I/O or knows about HTTP, XML
-//! or SQL; every other module builds on these types.
+//! machine, the SOAP messages, the receipts and fault codes. Nothing here does I/O or knows
+//! about HTTP, XML or SQL; every other module builds on these types.
 
 pub mod amount;
 pub mod fault;
 pub mod ids;
 pub mod messages;
 pub mod position;
+pub mod receipt;
 pub mod text;
 
 pub use amount::Cents;

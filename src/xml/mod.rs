@@ -1,10 +1,11 @@
 //! The SOAP 1.1 wire format of the paForNode primitives. `envelope` reads an untrusted request
 //! body into a small element tree, `requests` decodes a payload into domain requests with the
-//! official XSD's rules, and `responses` writes the answers, which validate against that XSD.
-//! Elements are matched by namespace URI and local name, never by prefix. Nothing here knows
-//! the store or HTTP.
+//! official XSD's rules (`receipts` the paSendRT ones), and `responses` writes the answers,
+//! which validate against that XSD. Elements are matched by namespace URI and local name,
+//! never by prefix. Nothing here knows the store or HTTP.
 
 pub mod envelope;
+pub mod receipts;
 pub mod requests;
 pub mod responses;
 

@@ -146,3 +146,122 @@ pub fn payment_data_v1() -> PaymentData {
     data.transfers[1].account = TransferAccount::Iban(text("IT60X0542811101000000654321"));
     data
 }
+
+/// A paSendRTV2Request with every optional child: two transfers (the second a revenue stamp),
+/// payer, metadata at both levels, standIn, pretty-printed.
+pub const SEND_RT_V2_FULL: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd">
+  <soapenv:Header/>
+  <soapenv:Body>
+    <pafn:paSendRTV2Request>
+      <idPA>88888888888</idPA>
+      <idBrokerPA>88888888888</idBrokerPA>
+      <idStation>88888888888_01</idStation>
+      <receipt>
+        <receiptId>c110729279a0456e9b62ed38a6e6a1ba</receiptId>
+        <noticeNumber>311111111112222222</noticeNumber>
+        <fiscalCode>77777777777</fiscalCode>
+        <outcome>OK</outcome>
+        <creditorReferenceId>11111111112222222</creditorReferenceId>
+        <paymentAmount>116.00</paymentAmount>
+        <description>TARI 2030 &amp; bollo</description>
+        <companyName>Comune di Sant'Angelo</companyName>
+        <officeName>Ufficio Tributi</officeName>
+        <debtor>
+          <uniqueIdentifier>
+            <entityUniqueIdentifierType>F</entityUniqueIdentifierType>
+            <entityUniqueIdentifierValue>RSSMRA80A01H501U</entityUniqueIdentifierValue>
+          </uniqueIdentifier>
+          <fullName>Mario Rossi</fullName>
+          <streetName>Via Roma</streetName>
+          <civicNumber>1/A</civicNumber>
+          <postalCode>00100</postalCode>
+          <city>Roma</city>
+          <stateProvinceRegion>RM</stateProvinceRegion>
+          <country>IT</country>
+          <e-mail>mario.rossi@example.it</e-mail>
+        </debtor>
+        <transferList>
+          <transfer>
+            <idTransfer>1</idTransfer>
+            <transferAmount>100.00</transferAmount>
+            <fiscalCodePA>77777777777</fiscalCodePA>
+            <companyName>Comune di Sant'Angelo</companyName>
+            <IBAN>IT60X0542811101000000123456</IBAN>
+            <remittanceInformation>TARI 2030</remittanceInformation>
+            <transferCategory>9/0101108TS/</transferCategory>
+            <metadata>
+              <mapEntry><key>IBANAPPOGGIO</key><value>IT60X0760103200000000123456</value></mapEntry>
+            </metadata>
+          </transfer>
+          <transfer>
+            <idTransfer>2</idTransfer>
+            <transferAmount>16.00</transferAmount>
+            <fiscalCodePA>88888888888</fiscalCodePA>
+            <MBDAttachment>
+              PG1hcmNhRGFCb2xsbz4K
+              PC9tYXJjYURhQm9sbG8+
+            </MBDAttachment>
+            <remittanceInformation>Marca da bollo</remittanceInformation>
+            <transferCategory>9/0201133IM/</transferCategory>
+          </transfer>
+        </transferList>
+        <idPSP>BCITITMM</idPSP>
+        <pspFiscalCode>00799960158</pspFiscalCode>
+        <pspPartitaIVA>00799960158</pspPartitaIVA>
+        <PSPCompanyName>Intesa Sanpaolo S.p.A</PSPCompanyName>
+        <idChannel>00799960158_01</idChannel>
+        <channelDescription>app</channelDescription>
+        <payer>
+          <uniqueIdentifier>
+            <entityUniqueIdentifierType>G</entityUniqueIdentifierType>
+            <entityUniqueIdentifierValue>01234567890</entityUniqueIdentifierValue>
+          </uniqueIdentifier>
+          <fullName>Rossi S.r.l.</fullName>
+        </payer>
+        <paymentMethod>creditCard</paymentMethod>
+        <paymentNote>cart 42</paymentNote>
+        <fee>2.00</fee>
+        <primaryCiIncurredFee>0.50</primaryCiIncurredFee>
+        <idBundle>bundle-1</idBundle>
+        <idCiBundle>ci-bundle-1</idCiBundle>
+        <paymentDateTime>2030-06-01T10:15:30.250+02:00</paymentDateTime>
+        <applicationDate>2030-06-01</applicationDate>
+        <transferDate>2030-06-02</transferDate>
+        <metadata>
+          <mapEntry><key>cart</key><value>42</value></mapEntry>
+          <mapEntry><key>channel</key><value>app &lt;io&gt;</value></mapEntry>
+        </metadata>
+        <standIn>true</standIn>
+      </receipt>
+    </pafn:paSendRTV2Request>
+  </soapenv:Body>
+</soapenv:Envelope>
+"#;
+
+/// A paSendRTReq with every optional child of ctReceipt, JAX-WS style.
+pub const SEND_RT_V1_FULL: &str = concat!(
+    r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>"#,
+    r#"<ns2:paSendRTReq xmlns:ns2="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd">"#,
+    r#"<idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA><idStation>77777777777_01</idStation>"#,
+    r#"<receipt><receiptId>token-v1</receiptId><noticeNumber>311111111112222222</noticeNumber>"#,
+    r#"<fiscalCode>77777777777</fiscalCode><outcome>OK</outcome>"#,
+    r#"<creditorReferenceId>11111111112222222</creditorReferenceId><paymentAmount>100.00</paymentAmount>"#,
+    r#"<description>TARI 2030</description><companyName>Comune</companyName><officeName>Tributi</officeName>"#,
+    r#"<debtor><uniqueIdentifier><entityUniqueIdentifierType>F</entityUniqueIdentifierType>"#,
+    r#"<entityUniqueIdentifierValue>RSSMRA80A01H501U</entityUniqueIdentifierValue></uniqueIdentifier>"#,
+    r#"<fullName>Mario Rossi</fullName></debtor>"#,
+    r#"<transferList><transfer><idTransfer>1</idTransfer><transferAmount>100.00</transferAmount>"#,
+    r#"<fiscalCodePA>77777777777</fiscalCodePA><IBAN>IT60X0542811101000000123456</IBAN>"#,
+    r#"<remittanceInformation>TARI 2030</remittanceInformation><transferCategory>9/0101108TS/</transferCategory>"#,
+    r#"<metadata><mapEntry><key>k</key><value>v</value></mapEntry></metadata></transfer></transferList>"#,
+    r#"<idPSP>BCITITMM</idPSP><pspFiscalCode>00799960158</pspFiscalCode><pspPartitaIVA>00799960158</pspPartitaIVA>"#,
+    r#"<PSPCompanyName>Intesa</PSPCompanyName><idChannel>00799960158_01</idChannel>"#,
+    r#"<channelDescription>app</channelDescription>"#,
+    r#"<payer><uniqueIdentifier><entityUniqueIdentifierType>F</entityUniqueIdentifierType>"#,
+    r#"<entityUniqueIdentifierValue>RSSMRA80A01H501U</entityUniqueIdentifierValue></uniqueIdentifier>"#,
+    r#"<fullName>Mario Rossi</fullName></payer><paymentMethod>cash</paymentMethod><fee>0.00</fee>"#,
+    r#"<paymentDateTime>2030-06-01T10:15:30</paymentDateTime><applicationDate>2030-06-01</applicationDate>"#,
+    r#"<transferDate>2030-06-02Z</transferDate><metadata><mapEntry><key>a</key><value>b</value></mapEntry></metadata>"#,
+    r#"<standIn>0</standIn></receipt></ns2:paSendRTReq></S:Body></S:Envelope>"#
+);
