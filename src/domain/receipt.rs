@@ -2,7 +2,7 @@
 //! typed value. One model serves both versions: a V1 receipt simply has none of the V2-only
 //! fields and only IBAN transfers. Pure data plus the few questions a primitive asks of it.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 
 use super::messages::{MapEntry, RequestIds, Subject};
 use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
@@ -101,8 +101,8 @@ pub struct Receipt {
     /// V2 only.
     pub id_ci_bundle: Option<Text<70>>,
     pub payment_date_time: Option<IsoDateTime>,
-    pub application_date: Option<chrono::NaiveDate>,
-    pub transfer_date: Option<chrono::NaiveDate>,
+    pub application_date: Option<NaiveDate>,
+    pub transfer_date: Option<NaiveDate>,
     /// Empty when the receipt has no metadata element (which holds 1..15 entries).
     pub metadata: Vec<MapEntry>,
     /// `receipt/standIn` (SANP 3.9+): the payment was taken in Stand-In mode.

@@ -1166,6 +1166,13 @@ mod tests {
                 "{wrapper} {receipt}\nours: {ours:?}\nxmllint: {xsd:?}"
             );
         }
+        // The one deliberate difference: the current XSD no longer has the trailing standin.
+        for wrapper in [V1, V2] {
+            let doc = document(wrapper, &minimal(), "<standin>true</standin>");
+            let ours = decoder(wrapper)(&read_envelope(doc.as_bytes()).unwrap().root);
+            assert!(ours.is_ok());
+            assert!(xmllint.validate("legacy-standin", doc.as_bytes()).is_err());
+        }
         for (i, doc) in [samples::SEND_RT_V1_FULL, samples::SEND_RT_V2_FULL]
             .iter()
             .enumerate()

@@ -568,20 +568,18 @@ pub(super) fn st_date_time(s: &str) -> Result<IsoDateTime, String> {
     else {
         return Err(invalid());
     };
-    let rest = &b[19..];
-    let fraction = match rest.first() {
-        Some(b'.') => &rest[1..1 + rest[1..].iter().take_while(|b| b.is_ascii_digit()).count()],
-        _ => &rest[..0],
+    // An optional fraction of a second, then an optional time zone.
+    let (fraction, zone_part) = match b[19..].split_first() {
+        Some((b'.', after)) => {
+            let digits = after.iter().take_while(|d| d.is_ascii_digit()).count();
+            if digits == 0 {
+                return Err(invalid());
+            }
+            after.split_at(digits)
+        }
+        _ => (&b[19..19], &b[19..]),
     };
-    if rest.first() == Some(&b'.') && fraction.is_empty() {
-        return Err(invalid());
-    }
-    let zone_start = if fraction.is_empty() {
-        0
-    } else {
-        fraction.len() + 1
-    };
-    let offset = zone(&rest[zone_start..]).ok_or_else(invalid)?;
+    let offset = zone(zone_part).ok_or_else(invalid)?;
     // Nanoseconds: the first nine digits, the rest cannot be represented and are dropped.
     let nanos = fraction
         .iter()
@@ -597,7 +595,6 @@ pub(super) fn st_date_time(s: &str) -> Result<IsoDateTime, String> {
             .and_time(NaiveTime::MIN)
     } else {
         NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)
-            .filter(|_| second < 60)
             .map(|time| date.and_time(time))
             .ok_or_else(not_real)?
     };
