@@ -89,12 +89,12 @@ fn store_failure(e: StoreError) -> Reply {
 
 /// The creditor named in the path, if we serve it.
 fn creditor<'a>(ctx: &'a Context, fiscal_code: &str) -> Result<&'a Creditor, Reply> {
-    if crate::domain::FiscalCodePA::parse(fiscal_code).is_err() {
+    let Ok(parsed) = crate::domain::FiscalCodePA::parse(fiscal_code) else {
         return Err(bad_request(format!(
             "organizationFiscalCode: '{fiscal_code}' must be exactly 11 digits"
         )));
-    }
-    ctx.config.creditor(fiscal_code).ok_or_else(|| {
+    };
+    ctx.config.creditors.get(&parsed).ok_or_else(|| {
         Reply::problem(
             404,
             "Not Found",

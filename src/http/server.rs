@@ -98,8 +98,9 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    // What the debug line needs, kept only when that line will be written.
+    let logged = tracing::enabled!(tracing::Level::DEBUG)
+        .then(|| (req.method().clone(), req.uri().path().to_owned()));
     let limits = &ctx.config.limits;
     let answer = match tokio::time::timeout(limits.request_timeout, answer(&ctx, req)).await {
         Ok(a) => a,
@@ -109,13 +110,15 @@ async fn handle(
             "the request was not completed in time",
         ),
     };
-    tracing::debug!(
-        method = %method,
-        path = %path,
-        status = answer.status.as_u16(),
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    if let Some((method, path)) = logged {
+        tracing::debug!(
+            method = %method,
+            path = %path,
+            status = answer.status.as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "request"
+        );
+    }
     let mut response = Response::builder()
         .status(answer.status)
         .header(header::CONTENT_TYPE, answer.content_type);

@@ -3,6 +3,7 @@
 //! open from the SQL files embedded in the binary.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
@@ -38,6 +39,9 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Option<Connection>>,
     readers: Mutex<Vec<Connection>>,
+    /// Set by `close`; checked by reads without touching the writer, which a write holds
+    /// for its whole transaction.
+    closed: AtomicBool,
     /// One permit per reader connection: a read waits here, not on the blocking pool.
     read_permits: Semaphore,
 }
@@ -89,6 +93,7 @@ impl SqliteStore {
                 path,
                 writer: Mutex::new(Some(writer)),
                 readers: Mutex::new(Vec::new()),
+                closed: AtomicBool::new(false),
                 read_permits: Semaphore::new(READERS),
             }),
         })
@@ -110,7 +115,7 @@ impl SqliteStore {
         let inner = self.inner.clone();
         Box::pin(async move {
             let _permit = inner.read_permits.acquire().await.map_err(unavailable)?;
-            if inner.writer.lock().expect("writer lock").is_none() {
+            if inner.closed.load(Ordering::Acquire) {
                 return Err(unavailable("the store is closed"));
             }
             let pooled = inner.readers.lock().expect("reader pool").pop();
@@ -248,6 +253,7 @@ impl Store for SqliteStore {
         let inner = self.inner.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
+                inner.closed.store(true, Ordering::Release);
                 inner.readers.lock().expect("reader pool").clear();
                 if let Some(conn) = inner.writer.lock().expect("writer lock").take() {
                     // Folds the WAL back into the database file so the directory is self-contained.
@@ -461,10 +467,14 @@ struct RowIds {
     options: Vec<i64>,
 }
 
-const POSITION_COLUMNS: &str = "id, organization, iupd, status, company_name, office_name, debtor_type,
+macro_rules! position_columns {
+    () => {
+        "id, organization, iupd, status, company_name, office_name, debtor_type,
     debtor_fiscal_code, debtor_full_name, street_name, civic_number, postal_code, city, province, region, country,
     email, phone, switch_to_expired, pay_stand_in, validity_date, publish_date, payment_date, inserted_date,
-    last_updated_date, version";
+    last_updated_date, version"
+    };
+}
 
 struct PositionRow {
     id: i64,
@@ -507,16 +517,20 @@ fn load_position(
 ) -> Result<Option<(RowIds, DebtPosition)>, StoreError> {
     let row = match key {
         PositionKey::Iupd(iupd) => conn
-            .prepare_cached(&format!(
-                "SELECT {POSITION_COLUMNS} FROM debt_position WHERE organization = ?1 AND iupd = ?2"
+            .prepare_cached(concat!(
+                "SELECT ",
+                position_columns!(),
+                " FROM debt_position WHERE organization = ?1 AND iupd = ?2"
             ))
             .and_then(|mut st| {
                 st.query_row(params![organization.as_str(), iupd.as_str()], position_row)
                     .optional()
             }),
         PositionKey::Notice(nav) => conn
-            .prepare_cached(&format!(
-                "SELECT {POSITION_COLUMNS} FROM debt_position WHERE id =
+            .prepare_cached(concat!(
+                "SELECT ",
+                position_columns!(),
+                " FROM debt_position WHERE id =
                     (SELECT position_id FROM payment_option INDEXED BY payment_option_notice
                      WHERE organization = ?1 AND nav = ?2)"
             ))
