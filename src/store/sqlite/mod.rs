@@ -3,8 +3,10 @@
 //! small pool of read-only connections. The schema is migrated at open from the SQL files
 //! embedded in the binary. One module per group of tables.
 
+mod broadcast;
 mod columns;
 mod positions;
+mod receipts;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -15,14 +17,23 @@ use rusqlite::Connection;
 use rusqlite::config::DbConfig;
 use tokio::sync::Semaphore;
 
-use super::{Mutation, PositionKey, Store, StoreError, StoreFuture};
-use crate::domain::FiscalCodePA;
+use chrono::NaiveDateTime;
+
+use super::{
+    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, Mutation, NewReceipt, Page, PageRequest,
+    PositionKey, ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture,
+};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::DebtPosition;
+use crate::domain::{FiscalCodePA, Text};
 use positions::{insert_position, load_position, write_back};
 use writer::Writer;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_debt_positions.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_debt_positions.sql"),
+    include_str!("../migrations/0002_receipts_broadcast.sql"),
+];
 const FILE_NAME: &str = "gpd-gateway.sqlite";
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
 /// fixed pool means no connection is ever opened on the request path once warm.
@@ -216,6 +227,83 @@ impl Store for SqliteStore {
             position.version += 1;
             Ok(position)
         })
+    }
+
+    fn acquire_receipt(&self, receipt: NewReceipt) -> StoreFuture<'_, Acquisition> {
+        self.write(move |tx| receipts::acquire(tx, receipt))
+    }
+
+    fn receipt_document(
+        &self,
+        organization: FiscalCodePA,
+        iuv: String,
+    ) -> StoreFuture<'_, Option<Vec<u8>>> {
+        self.read(move |conn| receipts::document(conn, &organization, &iuv))
+    }
+
+    fn list_receipts(
+        &self,
+        organization: FiscalCodePA,
+        filter: ReceiptFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<ReceiptSummary>> {
+        self.read(move |conn| receipts::list(conn, &organization, &filter, page))
+    }
+
+    fn broadcast_stations(
+        &self,
+        organization: Option<FiscalCodePA>,
+    ) -> StoreFuture<'_, Vec<BroadcastStation>> {
+        self.read(move |conn| broadcast::stations_of(conn, organization.as_ref(), false))
+    }
+
+    fn put_broadcast_station(&self, station: BroadcastStation) -> StoreFuture<'_, bool> {
+        let now = chrono::Utc::now().naive_utc();
+        self.write(move |tx| broadcast::put_station(tx, &station, now))
+    }
+
+    fn delete_broadcast_station(
+        &self,
+        organization: FiscalCodePA,
+        station_id: Text<35>,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| broadcast::delete_station(tx, &organization, &station_id))
+    }
+
+    fn claim_deliveries(
+        &self,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<ClaimedDelivery>> {
+        self.write(move |tx| broadcast::claim(tx, now, lease_until, limit))
+    }
+
+    fn record_attempt(
+        &self,
+        delivery: i64,
+        record: AttemptRecord,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| broadcast::record(tx, delivery, &record, now))
+    }
+
+    fn list_deliveries(
+        &self,
+        organization: Option<FiscalCodePA>,
+        state: Option<DeliveryState>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<Delivery>> {
+        self.read(move |conn| broadcast::list(conn, organization.as_ref(), state, page))
+    }
+
+    fn redeliver(
+        &self,
+        organization: Option<FiscalCodePA>,
+        delivery: i64,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, Delivery> {
+        self.write(move |tx| broadcast::redeliver(tx, organization.as_ref(), delivery, now))
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
