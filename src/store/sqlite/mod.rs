@@ -34,7 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_debt_positions.sql"),
     include_str!("../migrations/0002_receipts_broadcast.sql"),
 ];
-const FILE_NAME: &str = "gpd-gateway.sqlite";
+
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
 /// fixed pool means no connection is ever opened on the request path once warm.
 const READERS: usize = 4;
@@ -74,11 +74,14 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
 }
 
 impl SqliteStore {
+    /// The database file's name inside the data directory.
+    pub const FILE_NAME: &str = "gpd-gateway.sqlite";
+
     /// Opens (creating if needed) the store in `dir` and brings its schema up to date.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
-        let path = dir.join(FILE_NAME);
+        let path = dir.join(Self::FILE_NAME);
         let mut conn = Connection::open(&path).map_err(unavailable)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
