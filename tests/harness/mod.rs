@@ -2,6 +2,8 @@
 //! temporary directory, and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod stub_station;
+
 use std::sync::Arc;
 
 use gpd_gateway::client::{self, Response};
