@@ -98,8 +98,11 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         Vec::new()
     } else {
         let mut concerned = vec![&receipt.fiscal_code];
-        concerned.extend(receipt.beneficiaries());
-        concerned.dedup();
+        for b in receipt.beneficiaries() {
+            if !concerned.contains(&b) {
+                concerned.push(b);
+            }
+        }
         let mut stations = Vec::new();
         for org in concerned {
             stations.extend(stations_of(conn, Some(org), true)?);
