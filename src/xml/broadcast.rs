@@ -236,9 +236,10 @@ fn write_transfer(w: &mut Writer, t: &ReceiptTransfer, v2: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::messages::{EntityId, EntityType, MapEntry, Subject};
+    use crate::domain::Cents;
+    use crate::domain::messages::MapEntry;
     use crate::domain::receipt::SendRtRequest;
-    use crate::domain::{Cents, FiscalCodePA, NoticeNumber, TransferId};
+    use crate::domain::receipt::tests::{receipt, transfer};
     use crate::xml::receipts::{decode_send_rt, decode_send_rt_v2};
     use crate::xml::samples;
     use crate::xml::xsd_check::Xmllint;
@@ -313,57 +314,8 @@ mod tests {
     }
 
     fn minimal() -> Receipt {
-        Receipt {
-            receipt_id: "r1".to_owned(),
-            notice_number: NoticeNumber::parse("311111111112222222").unwrap(),
-            fiscal_code: FiscalCodePA::parse("77777777777").unwrap(),
-            outcome: ReceiptOutcome::Ok,
-            creditor_reference_id: text("11111111112222222"),
-            payment_amount: Cents::new(1000).unwrap(),
-            description: text("d"),
-            company_name: text("c"),
-            office_name: None,
-            debtor: Subject {
-                entity_type: EntityType::F,
-                entity_id: EntityId::parse("RSSMRA80A01H501U").unwrap(),
-                full_name: text("Mario Rossi"),
-                street_name: None,
-                civic_number: None,
-                postal_code: None,
-                city: None,
-                state_province_region: None,
-                country: None,
-                email: None,
-            },
-            transfers: vec![ReceiptTransfer {
-                id: TransferId::new(1).unwrap(),
-                amount: Cents::new(1000).unwrap(),
-                fiscal_code_pa: FiscalCodePA::parse("77777777777").unwrap(),
-                company_name: None,
-                account: ReceiptAccount::Iban(text("IT60X0542811101000000123456")),
-                remittance_information: text("r"),
-                transfer_category: text("9/0101108TS/"),
-                metadata: vec![],
-            }],
-            id_psp: text("psp"),
-            psp_fiscal_code: None,
-            psp_partita_iva: None,
-            psp_company_name: text("PSP"),
-            id_channel: text("ch"),
-            channel_description: text("app"),
-            payer: None,
-            payment_method: None,
-            payment_note: None,
-            fee: None,
-            primary_ci_incurred_fee: None,
-            id_bundle: None,
-            id_ci_bundle: None,
-            payment_date_time: None,
-            application_date: None,
-            transfer_date: None,
-            metadata: vec![],
-            stand_in: None,
-        }
+        let iban = ReceiptAccount::Iban(text("IT60X0542811101000000123456"));
+        receipt(vec![transfer(1, "77777777777", iban)])
     }
 
     #[test]
@@ -440,7 +392,7 @@ mod tests {
             r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" "#,
             r#"xmlns:paf="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Header/><soapenv:Body>"#,
             r#"<paf:paSendRTV2Request><idPA>99999999999</idPA><idBrokerPA>12345678901</idBrokerPA>"#,
-            r#"<idStation>12345678901_07</idStation><receipt><receiptId>r1</receiptId>"#,
+            r#"<idStation>12345678901_07</idStation><receipt><receiptId>token</receiptId>"#,
         )));
         assert!(doc.ends_with(concat!(
             r#"<channelDescription>app</channelDescription><fee>1.50</fee>"#,
