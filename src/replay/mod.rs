@@ -448,7 +448,7 @@ fn check_step(what: &str, response: &client::Response, check: &Check) -> Result<
         && !response.body_text().contains(text.as_str())
     {
         return Err(format!(
-            "{what} answered {} without \"{text}\": {}",
+            "{what} answered {} without `{text}`: {}",
             response.status,
             excerpt(response.body_text().trim(), 500)
         ));

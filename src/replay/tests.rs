@@ -309,7 +309,7 @@ expect = 404
     );
     assert!(
         printed.contains(
-            "after: GET /status answered 200 without \"PARTIALLY_PAID\": {\"path\":\"/status\"}"
+            "after: GET /status answered 200 without `PARTIALLY_PAID`: {\"path\":\"/status\"}"
         ),
         "{printed}"
     );
