@@ -2,8 +2,8 @@
 //! token expansion) into what the runner needs.
 //!
 //! A case is a directory holding `request.xml`; beside it `response.xml` (required),
-//! `positions.json` and `case.toml` (both optional). The directory above a case names the
-//! primitive, which is also the default SOAPAction.
+//! `positions.json` and `case.toml` (both optional), and any SOAP request a step sends. The
+//! directory above a case names the primitive, which is also the default SOAPAction.
 
 use std::fs;
 use std::io;
@@ -62,6 +62,7 @@ struct SettingsFile {
     status: Option<u16>,
     ignore: Vec<String>,
     step: Vec<StepFile>,
+    after: Vec<StepFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,23 +79,47 @@ struct StepFile {
     method: Option<String>,
     path: Option<String>,
     body: Option<String>,
+    soap: Option<String>,
+    soap_action: Option<SoapActionSetting>,
     expect: Option<u16>,
+    expect_outcome: Option<String>,
+    expect_body_contains: Option<String>,
     sleep_ms: Option<u64>,
 }
 
-/// Something to do between loading the positions and sending the request.
+/// Something to do before the request (`[[step]]`) or after its answer was compared
+/// (`[[after]]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// A REST call; `expect` is the status it must answer (any 2xx when unset).
+    /// A REST call.
     Call {
         method: String,
         path: String,
         body: Option<String>,
-        expect: Option<u16>,
+        check: Check,
+    },
+    /// A SOAP request POSTed to /partner, read from `file` in the case directory.
+    Soap {
+        file: String,
+        request: String,
+        /// Sent verbatim; `None` sends none.
+        soap_action: Option<String>,
+        check: Check,
+        /// `OK` or `KO`: the text the answer's `outcome` must have.
+        outcome: Option<String>,
     },
     Sleep {
         ms: u64,
     },
+}
+
+/// What a step's answer must show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Check {
+    /// The HTTP status; any 2xx when unset.
+    pub status: Option<u16>,
+    /// Text the body must contain.
+    pub body_contains: Option<String>,
 }
 
 /// A case ready to run: settings with defaults applied, files read and tokens expanded.
@@ -109,6 +134,8 @@ pub struct Case {
     pub status: u16,
     pub ignore: Vec<String>,
     pub steps: Vec<Step>,
+    /// Checks run once the answer was compared.
+    pub after: Vec<Step>,
     /// Each debt position to create, as JSON.
     pub positions: Vec<serde_json::Value>,
     pub request: String,
@@ -165,24 +192,31 @@ pub fn load(dir: &Path, tokens: &Tokens) -> Result<Case, String> {
         }
         None => Vec::new(),
     };
-    let soap_action = match settings.soap_action {
-        Some(SoapActionSetting::Value(v)) => Some(v),
-        Some(SoapActionSetting::Send(false)) => None,
-        None | Some(SoapActionSetting::Send(true)) => Some(primitive_of(dir).ok_or_else(|| {
+    let primitive = || {
+        primitive_of(dir).ok_or_else(|| {
             format!(
                 "{}: no parent directory to take the SOAPAction from",
                 dir.display()
             )
-        })?),
-    };
-    let steps = settings
-        .step
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            step(s).map_err(|e| format!("{}: step {}: {e}", dir.join(SETTINGS).display(), i + 1))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+    };
+    let soap_action = match settings.soap_action {
+        Some(SoapActionSetting::Value(v)) => Some(v),
+        Some(SoapActionSetting::Send(false)) => None,
+        None | Some(SoapActionSetting::Send(true)) => Some(primitive()?),
+    };
+    let steps_of = |list: Vec<StepFile>, table: &str| {
+        list.into_iter()
+            .enumerate()
+            .map(|(i, s)| {
+                step(s, dir, tokens, &soap_action, &primitive).map_err(|e| {
+                    format!("{}: {table} {}: {e}", dir.join(SETTINGS).display(), i + 1)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let steps = steps_of(settings.step, "step")?;
+    let after = steps_of(settings.after, "after")?;
     Ok(Case {
         description: settings.description,
         soap_action,
@@ -196,31 +230,83 @@ pub fn load(dir: &Path, tokens: &Tokens) -> Result<Case, String> {
         status: settings.status.unwrap_or(200),
         ignore: settings.ignore,
         steps,
+        after,
         positions,
         request,
         response,
     })
 }
 
-fn step(s: StepFile) -> Result<Step, String> {
-    match s {
-        StepFile {
-            sleep_ms: Some(ms),
-            method: None,
-            path: None,
-            body: None,
-            expect: None,
-        } => Ok(Step::Sleep { ms }),
-        StepFile {
-            sleep_ms: Some(_), ..
-        } => Err("sleep_ms goes alone in its step".to_owned()),
-        StepFile {
-            method: Some(method),
-            path: Some(path),
-            body,
-            expect,
-            sleep_ms: None,
-        } => {
+const STEP_SHAPES: &str = "a step is { method, path, body?, expect?, expect_body_contains? }, \
+     { soap, soap_action?, expect?, expect_outcome?, expect_body_contains? } or { sleep_ms }";
+
+fn step(
+    s: StepFile,
+    dir: &Path,
+    tokens: &Tokens,
+    case_action: &Option<String>,
+    primitive: &dyn Fn() -> Result<String, String>,
+) -> Result<Step, String> {
+    let StepFile {
+        method,
+        path,
+        body,
+        soap,
+        soap_action,
+        expect,
+        expect_outcome,
+        expect_body_contains,
+        sleep_ms,
+    } = s;
+    let check = Check {
+        status: expect,
+        body_contains: expect_body_contains,
+    };
+    if let Some(ms) = sleep_ms {
+        let alone = method.is_none()
+            && path.is_none()
+            && body.is_none()
+            && soap.is_none()
+            && soap_action.is_none()
+            && expect_outcome.is_none()
+            && check == Check::default();
+        return if alone {
+            Ok(Step::Sleep { ms })
+        } else {
+            Err("sleep_ms goes alone in its step".to_owned())
+        };
+    }
+    match (method, path, soap) {
+        (None, None, Some(file)) if body.is_none() => {
+            // Only a file beside request.xml: a case stays one self-contained directory.
+            if file.is_empty() || file.contains(['/', '\\']) || file.starts_with('.') {
+                return Err(format!(
+                    "soap '{file}' must name a file in the case directory"
+                ));
+            }
+            let request = read(dir, &file, tokens)?
+                .ok_or_else(|| format!("{}: missing", dir.join(&file).display()))?;
+            if let Some(outcome) = &expect_outcome
+                && outcome != "OK"
+                && outcome != "KO"
+            {
+                return Err(format!("expect_outcome '{outcome}' must be OK or KO"));
+            }
+            let soap_action = match soap_action {
+                None => case_action.clone(),
+                Some(SoapActionSetting::Value(v)) => Some(v),
+                Some(SoapActionSetting::Send(false)) => None,
+                Some(SoapActionSetting::Send(true)) => Some(primitive()?),
+            };
+            Ok(Step::Soap {
+                file,
+                request,
+                soap_action,
+                check,
+                outcome: expect_outcome,
+            })
+        }
+        (Some(method), Some(path), None) if soap_action.is_none() && expect_outcome.is_none() => {
             if !path.starts_with('/') {
                 return Err(format!("path '{path}' must start with /"));
             }
@@ -232,10 +318,10 @@ fn step(s: StepFile) -> Result<Step, String> {
                 method: method.to_ascii_uppercase(),
                 path,
                 body,
-                expect,
+                check,
             })
         }
-        _ => Err("a step is either { method, path, body?, expect? } or { sleep_ms }".to_owned()),
+        _ => Err(STEP_SHAPES.to_owned()),
     }
 }
 
@@ -310,6 +396,7 @@ mod tests {
         assert!(case.publish);
         assert_eq!(case.status, 200);
         assert!(case.ignore.is_empty() && case.steps.is_empty() && case.positions.is_empty());
+        assert!(case.after.is_empty());
         let iuv = tokens().expand("{{IUV:01:1}}").unwrap();
         assert_eq!(case.request, format!("<r>3{iuv}</r>"));
         assert_eq!(case.response, format!("<r>{iuv}</r>"));
@@ -371,7 +458,10 @@ body = '{"paymentDate": "{{NOW-10s}}"}'
                     method: "POST".into(),
                     path: "/organizations/88888888888/debtpositions/i-000123/invalidate".into(),
                     body: None,
-                    expect: Some(200),
+                    check: Check {
+                        status: Some(200),
+                        body_contains: None,
+                    },
                 },
                 Step::Sleep { ms: 10 },
                 Step::Call {
@@ -381,7 +471,7 @@ body = '{"paymentDate": "{{NOW-10s}}"}'
                         t.expand("{{NAV:47:1}}").unwrap()
                     ),
                     body: Some("{\"paymentDate\": \"2025-01-01T09:59:50\"}".into()),
-                    expect: None,
+                    check: Check::default(),
                 },
             ]
         );
@@ -391,6 +481,116 @@ body = '{"paymentDate": "{{NOW-10s}}"}'
             case.positions[0]["paymentOption"][0]["dueDate"],
             "2025-01-01T10:01:00"
         );
+    }
+
+    #[test]
+    fn soap_steps_and_after_checks_are_read() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("paSendRTV2/again");
+        write(&dir, REQUEST, "<r>{{RUN}}</r>");
+        write(&dir, RESPONSE, "<r/>");
+        write(&dir, "first.xml", "<first>{{NAV:01:1}}</first>");
+        write(
+            &dir,
+            SETTINGS,
+            r#"
+soap_action = '"paSendRTV2"'
+
+[[step]]
+soap = "first.xml"
+expect_outcome = "OK"
+
+[[step]]
+soap = "request.xml"
+soap_action = "paSendRT"
+expect = 200
+expect_body_contains = "PAA_RECEIPT_DUPLICATA"
+expect_outcome = "KO"
+
+[[step]]
+soap = "first.xml"
+soap_action = false
+
+[[step]]
+soap = "first.xml"
+soap_action = true
+
+[[after]]
+method = "get"
+path = "/organizations/77777777777/receipts/{{IUV:01:1}}"
+expect_body_contains = "r-{{RUN}}"
+
+[[after]]
+sleep_ms = 5
+"#,
+        );
+        let t = tokens();
+        let case = load(&dir, &t).unwrap();
+        let first = format!("<first>{}</first>", t.expand("{{NAV:01:1}}").unwrap());
+        let soap =
+            |file: &str, request: &str, action: Option<&str>, check, outcome: Option<&str>| {
+                Step::Soap {
+                    file: file.into(),
+                    request: request.into(),
+                    soap_action: action.map(Into::into),
+                    check,
+                    outcome: outcome.map(Into::into),
+                }
+            };
+        assert_eq!(
+            case.steps,
+            vec![
+                // The case's own SOAPAction unless the step has one.
+                soap(
+                    "first.xml",
+                    &first,
+                    Some("\"paSendRTV2\""),
+                    Check::default(),
+                    Some("OK")
+                ),
+                soap(
+                    "request.xml",
+                    "<r>000123</r>",
+                    Some("paSendRT"),
+                    Check {
+                        status: Some(200),
+                        body_contains: Some("PAA_RECEIPT_DUPLICATA".into()),
+                    },
+                    Some("KO")
+                ),
+                soap("first.xml", &first, None, Check::default(), None),
+                soap(
+                    "first.xml",
+                    &first,
+                    Some("paSendRTV2"),
+                    Check::default(),
+                    None
+                ),
+            ]
+        );
+        assert_eq!(
+            case.after,
+            vec![
+                Step::Call {
+                    method: "GET".into(),
+                    path: format!(
+                        "/organizations/77777777777/receipts/{}",
+                        t.expand("{{IUV:01:1}}").unwrap()
+                    ),
+                    body: None,
+                    check: Check {
+                        status: None,
+                        body_contains: Some("r-000123".into()),
+                    },
+                },
+                Step::Sleep { ms: 5 },
+            ]
+        );
+
+        // A step's file is read with the tokens expanded, so an unknown one names that file.
+        write(&dir, "first.xml", "<first>{{NAV:1:1}}</first>");
+        let e = load(&dir, &t).unwrap_err();
+        assert!(e.contains("first.xml") && e.contains("step 1"), "{e}");
     }
 
     #[test]
@@ -421,7 +621,34 @@ body = '{"paymentDate": "{{NOW-10s}}"}'
         for (toml, what) in [
             ("colour = 1", "colour"),
             ("[[step]]\nsleep_ms = 1\nmethod = \"GET\"", "alone"),
-            ("[[step]]\nmethod = \"GET\"", "either"),
+            ("[[step]]\nmethod = \"GET\"", "a step is"),
+            ("[[step]]\nsleep_ms = 1\nexpect = 200", "alone"),
+            (
+                "[[step]]\nmethod = \"GET\"\npath = \"/x\"\nexpect_outcome = \"OK\"",
+                "a step is",
+            ),
+            (
+                "[[step]]\nsoap = \"first.xml\"\nmethod = \"GET\"\npath = \"/x\"",
+                "a step is",
+            ),
+            ("[[step]]\nsoap = \"first.xml\"\nbody = \"{}\"", "a step is"),
+            ("[[step]]\nsoap = \"first.xml\"", "first.xml: missing"),
+            (
+                "[[step]]\nsoap = \"../c/request.xml\"",
+                "in the case directory",
+            ),
+            (
+                "[[step]]\nsoap = \"request.xml\"\nexpect_outcome = \"ok\"",
+                "OK or KO",
+            ),
+            (
+                "[[after]]\nmethod = \"GET\"\npath = \"x\"",
+                "after 1: path 'x'",
+            ),
+            (
+                "[[after]]\nsleep_ms = 1\n[[after]]\nsoap = \"\"",
+                "after 2: soap ''",
+            ),
             (
                 "[[step]]\nmethod = \"POST\"\npath = \"/x\"\nbody = \"{\"",
                 "JSON",

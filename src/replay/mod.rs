@@ -3,9 +3,10 @@
 //! every answer that differs.
 //!
 //! For each case (see [`case`] for the layout): the debt positions of `positions.json` are
-//! created over the REST API, the `[[step]]`s of `case.toml` run, `request.xml` is POSTed to
-//! `{target}/partner`, and the answer is compared with `response.xml` element by element
-//! ([`xmldiff`]) together with the HTTP status. Identifiers come from `{{…}}` tokens
+//! created over the REST API, the `[[step]]`s of `case.toml` run (REST calls, earlier SOAP
+//! requests, pauses), `request.xml` is POSTed to `{target}/partner`, the answer is compared
+//! with `response.xml` element by element ([`xmldiff`]) together with the HTTP status, and the
+//! `[[after]]` steps check the effect. Identifiers come from `{{…}}` tokens
 //! ([`tokens`]) so that the same fixtures can be replayed again and again against one server.
 
 pub mod case;
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::client;
-use case::{Case, Step};
+use case::{Case, Check, Step};
 use tokens::Tokens;
 
 /// What to replay and where.
@@ -246,16 +247,11 @@ async fn replay_case(target: &str, case: &Case) -> Verdict {
     if let Err(problem) = set_up(target, case).await {
         return Verdict::failed(format!("setup: {problem}"));
     }
-    let mut headers = vec![("Content-Type", case.content_type.as_str())];
-    if let Some(action) = &case.soap_action {
-        headers.push(("SOAPAction", action.as_str()));
-    }
-    let sent = client::send(
+    let sent = post_soap(
         target,
-        "POST",
-        "/partner",
-        &headers,
-        case.request.clone().into_bytes(),
+        &case.content_type,
+        case.soap_action.as_deref(),
+        &case.request,
     )
     .await;
     let response = match sent {
@@ -268,12 +264,36 @@ async fn replay_case(target: &str, case: &Case) -> Verdict {
             };
         }
     };
-    let problems = check_answer(case, &response);
+    let mut problems = check_answer(case, &response);
+    // Run whatever the answer was: the effect on the server tells more about a difference.
+    if let Err(problem) = run_steps(target, case, &case.after).await {
+        problems.push(format!("after: {problem}"));
+    }
     Verdict {
         problems,
         request: Some(case.request.clone()),
         response: Some(response),
     }
+}
+
+async fn post_soap(
+    target: &str,
+    content_type: &str,
+    soap_action: Option<&str>,
+    request: &str,
+) -> Result<client::Response, client::ClientError> {
+    let mut headers = vec![("Content-Type", content_type)];
+    if let Some(action) = soap_action {
+        headers.push(("SOAPAction", action));
+    }
+    client::send(
+        target,
+        "POST",
+        "/partner",
+        &headers,
+        request.as_bytes().to_vec(),
+    )
+    .await
 }
 
 /// Compares an answer with the case's expectations: HTTP status and body.
@@ -320,34 +340,80 @@ async fn set_up(target: &str, case: &Case) -> Result<(), String> {
         "/organizations/{}/debtpositions?toPublish={}",
         case.organization, case.publish
     );
+    let created = Check::default();
     for position in &case.positions {
         let body = serde_json::to_vec(position).expect("a JSON value serialises");
-        call(target, "POST", &path, Some(body), None).await?;
+        call(target, "POST", &path, Some(body), &created).await?;
     }
-    for step in &case.steps {
+    run_steps(target, case, &case.steps).await
+}
+
+/// Runs steps in order, stopping at the first that fails.
+async fn run_steps(target: &str, case: &Case, steps: &[Step]) -> Result<(), String> {
+    for step in steps {
         match step {
             Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
             Step::Call {
                 method,
                 path,
                 body,
-                expect,
+                check,
             } => {
                 let body = body.as_ref().map(|b| b.clone().into_bytes());
-                call(target, method, path, body, *expect).await?;
+                call(target, method, path, body, check).await?;
+            }
+            Step::Soap {
+                file,
+                request,
+                soap_action,
+                check,
+                outcome,
+            } => {
+                let what = format!("POST /partner ({file})");
+                let response =
+                    post_soap(target, &case.content_type, soap_action.as_deref(), request)
+                        .await
+                        .map_err(|e| format!("{what}: {e}"))?;
+                check_step(&what, &response, check)?;
+                if let Some(wanted) = outcome {
+                    let actual = outcome_of(&response.body);
+                    if actual.as_deref() != Some(wanted.as_str()) {
+                        return Err(format!(
+                            "{what} answered outcome {} (expected {wanted}): {}",
+                            actual.as_deref().unwrap_or("(none)"),
+                            excerpt(response.body_text().trim(), 500)
+                        ));
+                    }
+                }
             }
         }
     }
     Ok(())
 }
 
-/// One REST call; it must answer `expect`, or any 2xx when `expect` is unset.
+/// The text of `outcome` in the SOAP Body's payload, if the answer has one.
+fn outcome_of(body: &[u8]) -> Option<String> {
+    let envelope = xmldiff::parse(body).ok()?;
+    let payload = envelope
+        .children
+        .iter()
+        .find(|e| e.name == "Body")?
+        .children
+        .first()?;
+    payload
+        .children
+        .iter()
+        .find(|e| e.name == "outcome")
+        .map(|e| e.text.clone())
+}
+
+/// One REST call, checked against `check`.
 async fn call(
     target: &str,
     method: &str,
     path: &str,
     body: Option<Vec<u8>>,
-    expect: Option<u16>,
+    check: &Check,
 ) -> Result<(), String> {
     let headers: &[(&str, &str)] = if body.is_some() {
         &[
@@ -357,22 +423,37 @@ async fn call(
     } else {
         &[("Accept", "application/json")]
     };
+    let what = format!("{method} {path}");
     let response = client::send(target, method, path, headers, body.unwrap_or_default())
         .await
-        .map_err(|e| format!("{method} {path}: {e}"))?;
-    let ok = match expect {
+        .map_err(|e| format!("{what}: {e}"))?;
+    check_step(&what, &response, check)
+}
+
+/// A step's answer must have the status of `check` (any 2xx when unset) and contain its text.
+fn check_step(what: &str, response: &client::Response, check: &Check) -> Result<(), String> {
+    let status_ok = match check.status {
         Some(status) => response.status == status,
         None => (200..300).contains(&response.status),
     };
-    if ok {
-        return Ok(());
+    if !status_ok {
+        let wanted = check.status.map_or("2xx".to_owned(), |s| s.to_string());
+        return Err(format!(
+            "{what} answered {} (expected {wanted}): {}",
+            response.status,
+            excerpt(response.body_text().trim(), 500)
+        ));
     }
-    let wanted = expect.map_or("2xx".to_owned(), |s| s.to_string());
-    Err(format!(
-        "{method} {path} answered {} (expected {wanted}): {}",
-        response.status,
-        excerpt(response.body_text().trim(), 500)
-    ))
+    if let Some(text) = &check.body_contains
+        && !response.body_text().contains(text.as_str())
+    {
+        return Err(format!(
+            "{what} answered {} without `{text}`: {}",
+            response.status,
+            excerpt(response.body_text().trim(), 500)
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,9 +19,10 @@ type Seen = Arc<Mutex<Vec<(String, String, Option<String>, String)>>>;
 
 const OK_ANSWER: &str = r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><ns2:paVerifyPaymentNoticeRes xmlns:ns2="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><outcome>OK</outcome></ns2:paVerifyPaymentNoticeRes></S:Body></S:Envelope>"#;
 
-/// Creates positions (201, or 400 when the body says "refuse"), accepts any other REST call
-/// (200) and answers /partner with OK_ANSWER, or 400 and a text body when the request holds
-/// "garbage".
+/// Creates positions (201, or 400 when the body says "refuse"), answers any other REST call
+/// with 200 and its own path as JSON (404 when the path holds "missing"), and /partner with
+/// OK_ANSWER, its KO twin when the request holds "answer-ko", or 400 and a text body when it
+/// holds "garbage".
 async fn fake_gateway() -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -48,6 +49,8 @@ async fn fake_gateway() -> (String, Seen) {
                     let (status, answer) = if path == "/partner" {
                         if body.contains("garbage") {
                             (400, "no".to_owned())
+                        } else if body.contains("answer-ko") {
+                            (200, OK_ANSWER.replace(">OK<", ">KO<"))
                         } else {
                             (200, OK_ANSWER.to_owned())
                         }
@@ -61,8 +64,10 @@ async fn fake_gateway() -> (String, Seen) {
                         } else {
                             (201, "{}".to_owned())
                         }
+                    } else if path.contains("missing") {
+                        (404, "{}".to_owned())
                     } else {
-                        (200, "{}".to_owned())
+                        (200, serde_json::json!({ "path": path }).to_string())
                     };
                     let response = Response::builder()
                         .status(status)
@@ -223,6 +228,129 @@ async fn replays_cases_and_reports_differences() {
 }
 
 #[tokio::test]
+async fn soap_steps_run_before_and_after_checks_run_after() {
+    let (url, seen) = fake_gateway().await;
+    let root = tempfile::tempdir().unwrap();
+    let send_rt = root.path().join("paSendRT");
+    let ok_response = |dir: &Path| write(dir, "response.xml", OK_ANSWER);
+
+    // Passes: an earlier request with its own SOAPAction, the case's request sent twice, and
+    // checks after the answer.
+    let pass = send_rt.join("a_pass");
+    write(&pass, "request.xml", REQUEST);
+    ok_response(&pass);
+    write(&pass, "first.xml", "<first>{{NAV:01:1}}</first>");
+    write(
+        &pass,
+        "case.toml",
+        r#"
+[[step]]
+soap = "first.xml"
+soap_action = "custom"
+expect_outcome = "OK"
+
+[[step]]
+soap = "request.xml"
+expect = 200
+expect_body_contains = "<outcome>OK</outcome>"
+
+[[after]]
+method = "GET"
+path = "/organizations/77777777777/receipts/{{IUV:01:1}}"
+expect_body_contains = "{{IUV:01:1}}"
+
+[[after]]
+method = "GET"
+path = "/a-missing-thing"
+expect = 404
+"#,
+    );
+    // An earlier request answered KO where OK was expected: the case's request is not sent.
+    let step_ko = send_rt.join("b_step_outcome");
+    write(&step_ko, "request.xml", REQUEST);
+    ok_response(&step_ko);
+    write(&step_ko, "ko.xml", "<answer-ko/>");
+    write(
+        &step_ko,
+        "case.toml",
+        "[[step]]\nsoap = \"ko.xml\"\nexpect_outcome = \"OK\"\n",
+    );
+    // The answer matches, a check after it does not; the checks stop at the first failure.
+    let after = send_rt.join("c_after_fails");
+    write(&after, "request.xml", REQUEST);
+    ok_response(&after);
+    write(
+        &after,
+        "case.toml",
+        "[[after]]\nmethod = \"GET\"\npath = \"/status\"\nexpect_body_contains = \"PARTIALLY_PAID\"\n\
+         [[after]]\nmethod = \"GET\"\npath = \"/never\"\n",
+    );
+    // The answer differs and the checks after it still run.
+    let differs = send_rt.join("d_answer_differs");
+    write(&differs, "request.xml", REQUEST);
+    write(&differs, "response.xml", &OK_ANSWER.replace(">OK<", ">KO<"));
+    write(
+        &differs,
+        "case.toml",
+        "[[after]]\nmethod = \"GET\"\npath = \"/anyway\"\n",
+    );
+
+    let summary = run(&opts(root.path(), &url), &mut Vec::new())
+        .await
+        .unwrap();
+    let printed = &summary.report;
+    assert_eq!((summary.passed, summary.failed), (1, 3), "{printed}");
+    assert!(!printed.contains("a_pass"), "{printed}");
+    assert!(
+        printed.contains(
+            "setup: POST /partner (ko.xml) answered outcome KO (expected OK): <S:Envelope"
+        ),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(
+            "after: GET /status answered 200 without `PARTIALLY_PAID`: {\"path\":\"/status\"}"
+        ),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("paVerifyPaymentNoticeRes/outcome: text differs"),
+        "{printed}"
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    let calls: Vec<(&str, &str, Option<&str>)> = seen
+        .iter()
+        .map(|(method, path, action, _)| (method.as_str(), path.as_str(), action.as_deref()))
+        .collect();
+    let iuv_path = seen[3].1.clone();
+    assert!(iuv_path.starts_with("/organizations/77777777777/receipts/"));
+    let partner = |action| ("POST", "/partner", Some(action));
+    let get = |path| ("GET", path, None);
+    assert_eq!(
+        calls,
+        vec![
+            partner("custom"),
+            partner("paSendRT"),
+            partner("paSendRT"),
+            get(iuv_path.as_str()),
+            get("/a-missing-thing"),
+            partner("paSendRT"),
+            partner("paSendRT"),
+            get("/status"),
+            partner("paSendRT"),
+            get("/anyway"),
+        ],
+        "{seen:?}"
+    );
+    // The step's file and the case's request were sent with their tokens expanded.
+    let nav = seen[2].3.split("<x>").nth(1).unwrap()[..18].to_owned();
+    assert_eq!(seen[0].3, format!("<first>{nav}</first>"));
+    assert_eq!(seen[1].3, seen[2].3);
+    assert!(iuv_path.ends_with(&nav[1..]), "{iuv_path} {nav}");
+}
+
+#[tokio::test]
 async fn filter_and_verbose() {
     let (url, _) = fake_gateway().await;
     let root = tempfile::tempdir().unwrap();
@@ -365,10 +493,11 @@ fn shipped_fixtures_load() {
             xmldiff::parse(c.request.as_bytes())
                 .unwrap_or_else(|e| panic!("{name}/request.xml: {e}"));
         }
-        for file in ["request.xml", "response.xml", "positions.json", "case.toml"] {
-            let Ok(text) = fs::read_to_string(path.join(file)) else {
-                continue;
-            };
+        // Every file of the case, the requests its steps send included.
+        for entry in fs::read_dir(path).unwrap() {
+            let file = entry.unwrap().path();
+            let text = fs::read_to_string(&file).unwrap();
+            let file = file.file_name().unwrap().to_string_lossy().into_owned();
             for token in text.split("{{").skip(1) {
                 let token = &token[..token.find("}}").unwrap()];
                 if let Some(args) = token
