@@ -5,13 +5,16 @@
 //!
 //! It only looks for the wrapper element and `receiptId` by name: a station's job here is to be
 //! cheap and predictable, not to validate. A body that is neither wrapper gets HTTP 500 with a
-//! SOAP Fault. `--fail-every N` answers every Nth receipt KO PAA_SYSTEM_ERROR instead (not
-//! logged), to exercise a sender's retries. `GET` on any path answers the counters as text.
+//! SOAP Fault. `--fail-every N` answers every Nth receipt HTTP 503 instead (not logged): a
+//! transient failure, which a sender retries (a KO would be a final refusal). `GET` on any path
+//! answers the counters as text, with how many receipts came addressed to each
+//! `idPA/idBrokerPA/idStation`, so a test can check every recipient was named as itself.
 //!
 //! ```sh
 //! cargo run --release --example stub_station -- --listen 127.0.0.1:18090 --log /tmp/station.log
 //! ```
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -80,6 +83,8 @@ struct Station {
     acknowledged: AtomicU64,
     refused: AtomicU64,
     malformed: AtomicU64,
+    /// Receipts per `idPA/idBrokerPA/idStation` they were addressed to.
+    addressed: Mutex<BTreeMap<String, u64>>,
 }
 
 const ENVELOPE_START: &str = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:paf="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body>"#;
@@ -111,16 +116,9 @@ fn soap(status: u16, body: String) -> Response<Full<Bytes>> {
         .expect("valid response")
 }
 
-fn answer(wrapper: &str, fault: Option<&str>) -> String {
-    let inner = match fault {
-        None => "<outcome>OK</outcome>".to_owned(),
-        Some(code) => format!(
-            "<outcome>KO</outcome><fault><faultCode>{code}</faultCode>\
-             <faultString>Errore generico.</faultString><id>stub</id>\
-             <description>injected failure</description></fault>"
-        ),
-    };
-    format!("{ENVELOPE_START}<paf:{wrapper}>{inner}</paf:{wrapper}>{ENVELOPE_END}")
+/// The OK answer in `wrapper` (paSendRTRes or paSendRTV2Response).
+fn answer(wrapper: &str) -> String {
+    format!("{ENVELOPE_START}<paf:{wrapper}><outcome>OK</outcome></paf:{wrapper}>{ENVELOPE_END}")
 }
 
 async fn handle(
@@ -128,13 +126,16 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if req.method() == Method::GET {
-        let counters = format!(
+        let mut counters = format!(
             "received {}\nacknowledged {}\nrefused {}\nmalformed {}\n",
             station.received.load(Ordering::Relaxed),
             station.acknowledged.load(Ordering::Relaxed),
             station.refused.load(Ordering::Relaxed),
             station.malformed.load(Ordering::Relaxed),
         );
+        for (ids, n) in station.addressed.lock().expect("counters").iter() {
+            counters.push_str(&format!("addressed {ids} {n}\n"));
+        }
         return Ok(Response::new(Full::new(Bytes::from(counters))));
     }
     let body = match req.into_body().collect().await {
@@ -157,23 +158,31 @@ async fn handle(
         return Ok(soap(500, format!("{ENVELOPE_START}{fault}{ENVELOPE_END}")));
     };
     let n = station.received.fetch_add(1, Ordering::Relaxed) + 1;
+    let ids =
+        ["idPA", "idBrokerPA", "idStation"].map(|name| element_text(&text, name).unwrap_or("-"));
+    *station
+        .addressed
+        .lock()
+        .expect("counters")
+        .entry(ids.join("/"))
+        .or_default() += 1;
     if !station.delay.is_zero() {
         tokio::time::sleep(station.delay).await;
     }
     if station.fail_every > 0 && n.is_multiple_of(station.fail_every) {
         station.refused.fetch_add(1, Ordering::Relaxed);
-        return Ok(soap(200, answer(wrapper, Some("PAA_SYSTEM_ERROR"))));
+        return Ok(soap(503, String::new()));
     }
     if let Some(log) = &station.log {
         let line = format!("{receipt_id}\n");
         if let Err(e) = log.lock().expect("log").write_all(line.as_bytes()) {
-            // Not logged means not acknowledged: the sender will retry.
+            // Not logged means not acknowledged: the sender must retry.
             eprintln!("stub_station: cannot write the log: {e}");
-            return Ok(soap(200, answer(wrapper, Some("PAA_SYSTEM_ERROR"))));
+            return Ok(soap(503, String::new()));
         }
     }
     station.acknowledged.fetch_add(1, Ordering::Relaxed);
-    Ok(soap(200, answer(wrapper, None)))
+    Ok(soap(200, answer(wrapper)))
 }
 
 fn main() -> ExitCode {
@@ -216,6 +225,7 @@ async fn serve(args: Args) -> Result<(), String> {
         acknowledged: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         malformed: AtomicU64::new(0),
+        addressed: Mutex::new(BTreeMap::new()),
     });
     let listener = TcpListener::bind(args.listen)
         .await
@@ -225,7 +235,7 @@ async fn serve(args: Args) -> Result<(), String> {
         args.listen,
         args.delay.as_millis(),
         if args.fail_every > 0 {
-            format!(", every {}th receipt refused", args.fail_every)
+            format!(", every {}th receipt answered 503", args.fail_every)
         } else {
             String::new()
         }
