@@ -76,8 +76,23 @@ XML
 expect "getPaymentV2 with a stamp" '<richiestaMarcaDaBollo>' "$stamp"
 expect "read the position" '"iupd":"README-1"' "$(curl -s "$base/organizations/77777777777/debtpositions/README-1")"
 expect "WSDL" 'paVerifyPaymentNotice' "$(curl -s "$base/partner?wsdl")"
+station=$(curl -s -X PUT "$base/organizations/88888888888/broadcast-stations/88888888888_01" \
+  -H 'Content-Type: application/json' \
+  -d '{"brokerId": "88888888888", "url": "https://ec.example.it/paForNode",
+       "primitiveVersion": 2, "timeoutMs": 1000, "enabled": true}')
+expect "register a broadcast station" '"stationId":"88888888888_01"' "$station"
+expect "list broadcast stations" '"url":"https://ec.example.it/paForNode"' \
+    "$(curl -s "$base/organizations/88888888888/broadcast-stations")"
+expect "list receipts" '"items_found":0' \
+    "$(curl -s "$base/organizations/77777777777/receipts?status=FLAGGED&page=0&limit=50")"
+expect "list deliveries" '"results":[]' \
+    "$(curl -s "$base/organizations/88888888888/deliveries?state=FAILED")"
+expect "delete a broadcast station" '204' "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE \
+    "$base/organizations/88888888888/broadcast-stations/88888888888_01")"
 
 kill -TERM "$pid"
 wait "$pid"
 echo "readme-smoke: graceful shutdown ok"
+expect "deliveries from the command line" '0 of 0 deliveries' \
+    "$("$bin" deliveries list --data "$data" --state PENDING)"
 trap 'rm -rf "$data"' EXIT

@@ -184,7 +184,7 @@ fn run() -> Result<(), String> {
         let end = (next + args.batch as u64 - 1).min(args.count);
         batch.extend((next..=end).map(|base| position(base, now, due)));
         store
-            .create_positions_blocking(&batch)
+            .create_positions_blocking(std::mem::take(&mut batch))
             .map_err(|e| format!("positions {next}..={end}: {e}"))?;
         next = end + 1;
     }

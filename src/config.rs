@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::domain::broadcast::{BroadcastStation, RetryPolicy, StationUrl, station_timeout};
+use crate::domain::receipt::ReceiptVersion;
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
 
 /// The documented default configuration, compiled in.
@@ -22,6 +24,20 @@ pub struct Config {
     pub stations: BTreeSet<String>,
     pub creditors: BTreeMap<FiscalCodePA, Creditor>,
     pub limits: Limits,
+    pub broadcast: Broadcast,
+}
+
+/// How receipts are forwarded to broadcast stations.
+#[derive(Debug, Clone)]
+pub struct Broadcast {
+    /// How long the Node's paSendRT waits for the synchronous deliveries, in all.
+    pub budget: Duration,
+    pub retry: RetryPolicy,
+    /// How often the retry worker looks for due deliveries.
+    pub poll_interval: Duration,
+    /// Stations written into the routing table at start (replacing a stored one of the same
+    /// creditor and id); the REST API manages the table from there.
+    pub stations: Vec<BroadcastStation>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +84,60 @@ struct RawConfig {
     creditors: Vec<RawCreditor>,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    broadcast: RawBroadcast,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawBroadcast {
+    budget_ms: u64,
+    max_attempts: u32,
+    backoff_base_ms: u64,
+    backoff_max_ms: u64,
+    poll_interval_ms: u64,
+    #[serde(rename = "station")]
+    stations: Vec<RawStation>,
+}
+
+impl Default for RawBroadcast {
+    fn default() -> Self {
+        RawBroadcast {
+            budget_ms: 2_000,
+            max_attempts: 10,
+            backoff_base_ms: 30_000,
+            backoff_max_ms: 3_600_000,
+            poll_interval_ms: 1_000,
+            stations: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStation {
+    organization: String,
+    station_id: String,
+    broker_id: String,
+    url: String,
+    #[serde(default = "default_primitive_version")]
+    primitive_version: u8,
+    #[serde(default = "default_station_timeout")]
+    timeout_ms: u64,
+    #[serde(default = "default_enabled")]
+    enabled: bool,
+}
+
+fn default_primitive_version() -> u8 {
+    2
+}
+
+fn default_station_timeout() -> u64 {
+    1_000
+}
+
+fn default_enabled() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -246,11 +316,13 @@ impl Config {
             request_timeout: Duration::from_millis(l.request_timeout_ms),
             header_timeout: Duration::from_millis(l.header_timeout_ms),
         };
+        let broadcast = broadcast(raw.broadcast, &creditors).map_err(|(k, p)| err(k, p))?;
         Ok(Config {
             broker_id,
             stations,
             creditors,
             limits,
+            broadcast,
         })
     }
 
@@ -259,6 +331,80 @@ impl Config {
             .ok()
             .and_then(|fc| self.creditors.get(&fc))
     }
+}
+
+/// A primitive version as configured or sent over the API: 1 (paSendRT) or 2 (paSendRTV2).
+pub fn primitive_version(n: u64) -> Result<ReceiptVersion, String> {
+    match n {
+        1 => Ok(ReceiptVersion::V1),
+        2 => Ok(ReceiptVersion::V2),
+        _ => Err("must be 1 (paSendRT) or 2 (paSendRTV2)".into()),
+    }
+}
+
+fn broadcast(
+    raw: RawBroadcast,
+    creditors: &BTreeMap<FiscalCodePA, Creditor>,
+) -> Result<Broadcast, (String, String)> {
+    let positive = |v: u64, k: &str| {
+        if v == 0 {
+            Err((
+                format!("broadcast.{k}"),
+                "must be greater than 0".to_owned(),
+            ))
+        } else {
+            Ok(Duration::from_millis(v))
+        }
+    };
+    let budget = positive(raw.budget_ms, "budget_ms")?;
+    let base = positive(raw.backoff_base_ms, "backoff_base_ms")?;
+    let max_delay = positive(raw.backoff_max_ms, "backoff_max_ms")?;
+    let poll_interval = positive(raw.poll_interval_ms, "poll_interval_ms")?;
+    if raw.max_attempts == 0 {
+        return Err(("broadcast.max_attempts".into(), "must be at least 1".into()));
+    }
+    let mut stations: Vec<BroadcastStation> = Vec::new();
+    for (i, s) in raw.stations.into_iter().enumerate() {
+        let key = |k: &str| format!("broadcast.station[{i}].{k}");
+        let organization = FiscalCodePA::parse(&s.organization)
+            .map_err(|e| (key("organization"), format!("must {e}")))?;
+        if !creditors.contains_key(&organization) {
+            return Err((
+                key("organization"),
+                format!("{organization} is not a configured creditor"),
+            ));
+        }
+        let station = BroadcastStation {
+            organization,
+            station_id: Text::new(s.station_id).map_err(|e| (key("station_id"), e.to_string()))?,
+            broker_id: Text::new(s.broker_id).map_err(|e| (key("broker_id"), e.to_string()))?,
+            url: StationUrl::parse(&s.url).map_err(|e| (key("url"), e.to_owned()))?,
+            version: primitive_version(u64::from(s.primitive_version))
+                .map_err(|e| (key("primitive_version"), e))?,
+            timeout: station_timeout(s.timeout_ms).map_err(|e| (key("timeout_ms"), e))?,
+            enabled: s.enabled,
+        };
+        if stations
+            .iter()
+            .any(|o| o.organization == station.organization && o.station_id == station.station_id)
+        {
+            return Err((
+                key("station_id"),
+                "is listed twice for this creditor".into(),
+            ));
+        }
+        stations.push(station);
+    }
+    Ok(Broadcast {
+        budget,
+        retry: RetryPolicy {
+            max_attempts: raw.max_attempts,
+            base,
+            max_delay,
+        },
+        poll_interval,
+        stations,
+    })
 }
 
 #[cfg(test)]
@@ -329,6 +475,48 @@ segregation_codes = ["01"]
             refuse("not toml [").problem.contains("TOML")
                 || !refuse("not toml [").problem.is_empty()
         );
+    }
+
+    #[test]
+    fn broadcast_defaults_and_stations() {
+        let c = Config::parse(BASE, "t").unwrap();
+        assert_eq!(c.broadcast.budget, Duration::from_secs(2));
+        assert_eq!(c.broadcast.retry.max_attempts, 10);
+        assert!(c.broadcast.stations.is_empty());
+        let station = r#"
+[broadcast]
+budget_ms = 500
+[[broadcast.station]]
+organization = "77777777777"
+station_id = "EC_01"
+broker_id = "77777777777"
+url = "http://127.0.0.1:9000/ec"
+primitive_version = 1
+"#;
+        let c = Config::parse(&format!("{BASE}{station}"), "t").unwrap();
+        let s = &c.broadcast.stations[0];
+        assert_eq!(c.broadcast.budget, Duration::from_millis(500));
+        assert_eq!(
+            (s.version, s.timeout, s.enabled),
+            (ReceiptVersion::V1, Duration::from_secs(1), true)
+        );
+        let bad =
+            |from: &str, to: &str| refuse(&format!("{BASE}{}", station.replace(from, to))).key;
+        assert_eq!(
+            bad("= 1\n", "= 3\n"),
+            "broadcast.station[0].primitive_version"
+        );
+        assert_eq!(bad("http://", "ftp://"), "broadcast.station[0].url");
+        assert_eq!(
+            bad("\"77777777777\"\nstation", "\"12345678901\"\nstation"),
+            "broadcast.station[0].organization"
+        );
+        assert_eq!(
+            bad("budget_ms = 500", "budget_ms = 0"),
+            "broadcast.budget_ms"
+        );
+        let twice = format!("{BASE}{station}{}", &station[station.find("[[").unwrap()..]);
+        assert_eq!(refuse(&twice).key, "broadcast.station[1].station_id");
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! What every request handler needs: the configuration, the store and the clock.
+//! What every request handler needs: the configuration, the store, the clock and the
+//! broadcaster that forwards receipts.
 
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDateTime, Utc};
 
+use crate::broadcast::outbox::Broadcaster;
 use crate::config::Config;
 use crate::store::Store;
 
@@ -11,6 +13,19 @@ pub struct Context {
     pub config: Config,
     pub store: Arc<dyn Store>,
     pub clock: Clock,
+    pub broadcaster: Broadcaster,
+}
+
+impl Context {
+    pub fn new(config: Config, store: Arc<dyn Store>, clock: Clock) -> Context {
+        let broadcaster = Broadcaster::new(store.clone(), config.broadcast.clone(), clock);
+        Context {
+            config,
+            store,
+            clock,
+            broadcaster,
+        }
+    }
 }
 
 /// UTC wall clock, optionally shifted (tests move time forward to see positions expire).

@@ -6,6 +6,7 @@
 //! domain values and knows nothing of the store.
 
 pub mod api;
+pub mod broadcast;
 pub mod client;
 pub mod config;
 pub mod context;

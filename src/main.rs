@@ -8,9 +8,10 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use gpd_gateway::config::Config;
 use gpd_gateway::context::{Clock, Context};
+use gpd_gateway::domain::FiscalCodePA;
 use gpd_gateway::replay::ReplayOptions;
-use gpd_gateway::store::Store;
 use gpd_gateway::store::sqlite::SqliteStore;
+use gpd_gateway::store::{PageRequest, Store};
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +58,41 @@ enum Command {
         #[arg(long)]
         save: Option<PathBuf>,
     },
+    /// Inspect and re-queue receipt deliveries to broadcast stations.
+    Deliveries {
+        #[command(subcommand)]
+        action: DeliveriesAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeliveriesAction {
+    /// List deliveries, newest first.
+    List {
+        /// Directory of the embedded store.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// Only deliveries to this creditor's stations.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only deliveries in this state: PENDING, DELIVERED, REJECTED, UNDELIVERABLE, FAILED.
+        #[arg(long)]
+        state: Option<String>,
+        /// Page to show, from 0.
+        #[arg(long, default_value_t = 0)]
+        page: u32,
+        /// Deliveries per page (1..=100).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
+        limit: u32,
+    },
+    /// Make a delivery PENDING again, due now, with a fresh attempt count.
+    Redeliver {
+        /// The delivery's id, as listed.
+        id: i64,
+        /// Directory of the embedded store.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -91,6 +127,7 @@ fn main() -> ExitCode {
             verbose,
             save,
         })),
+        Command::Deliveries { action } => runtime.block_on(deliveries(action)),
     };
     match result {
         Ok(code) => code,
@@ -113,11 +150,12 @@ async fn serve(
     };
     let store = SqliteStore::open(&data).map_err(|e| e.to_string())?;
     tracing::info!(path = %store.path().display(), "store opened");
-    let ctx = Arc::new(Context {
+    let ctx = Arc::new(Context::new(
         config,
-        store: Arc::new(store.clone()),
-        clock: Clock::system(),
-    });
+        Arc::new(store.clone()),
+        Clock::system(),
+    ));
+    ctx.broadcaster.seed_stations().await?;
     if demo {
         for line in gpd_gateway::demo::seed(&ctx).await? {
             tracing::info!("demo position {line}");
@@ -127,9 +165,11 @@ async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listen, "gpd-gateway listening");
+    let worker = ctx.broadcaster.spawn_worker();
     gpd_gateway::http::serve(listener, ctx, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
+    worker.stop().await;
     store.close().await.map_err(|e| e.to_string())?;
     tracing::info!("store closed, bye");
     Ok(ExitCode::SUCCESS)
@@ -149,6 +189,41 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {
+    use gpd_gateway::broadcast::cli;
+    let open = |data: &PathBuf| {
+        if !data.join(SqliteStore::FILE_NAME).exists() {
+            return Err(format!("no store in {}", data.display()));
+        }
+        SqliteStore::open(data).map_err(|e| e.to_string())
+    };
+    let (store, output) = match action {
+        DeliveriesAction::List {
+            data,
+            org,
+            state,
+            page,
+            limit,
+        } => {
+            let org = org
+                .map(|o| FiscalCodePA::parse(&o).map_err(|e| format!("--org must {e}")))
+                .transpose()?;
+            let state = gpd_gateway::api::broadcast::delivery_state(state.as_deref())?;
+            let store = open(&data)?;
+            let out = cli::list(&store, org, state, PageRequest { page, limit }).await;
+            (store, out)
+        }
+        DeliveriesAction::Redeliver { id, data } => {
+            let store = open(&data)?;
+            let out = cli::redeliver(&store, id, Clock::system().now()).await;
+            (store, out)
+        }
+    };
+    store.close().await.map_err(|e| e.to_string())?;
+    print!("{}", output?);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn replay(opts: ReplayOptions) -> Result<ExitCode, String> {

@@ -4,8 +4,11 @@
 
 use serde::Serialize;
 
+pub mod broadcast;
 pub mod convert;
 pub mod model;
+mod query;
+pub mod receipts;
 
 use crate::config::Creditor;
 use crate::context::Context;
@@ -19,7 +22,7 @@ use model::{MarkPaidIn, PositionIn, Problem};
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
-    pub problem: bool,
+    pub content_type: &'static str,
 }
 
 impl Reply {
@@ -27,7 +30,24 @@ impl Reply {
         Reply {
             status,
             body: serde_json::to_vec(value).expect("serializable"),
-            problem: false,
+            content_type: "application/json",
+        }
+    }
+
+    /// A stored SOAP document, as it was received.
+    pub fn xml(body: Vec<u8>) -> Reply {
+        Reply {
+            status: 200,
+            body,
+            content_type: "text/xml; charset=utf-8",
+        }
+    }
+
+    pub fn no_content() -> Reply {
+        Reply {
+            status: 204,
+            body: Vec::new(),
+            content_type: "application/json",
         }
     }
 
@@ -40,20 +60,12 @@ impl Reply {
         Reply {
             status,
             body: serde_json::to_vec(&p).expect("serializable"),
-            problem: true,
-        }
-    }
-
-    pub fn content_type(&self) -> &'static str {
-        if self.problem {
-            "application/problem+json"
-        } else {
-            "application/json"
+            content_type: "application/problem+json",
         }
     }
 }
 
-fn bad_request(detail: impl Into<String>) -> Reply {
+pub(crate) fn bad_request(detail: impl Into<String>) -> Reply {
     Reply::problem(400, "Bad Request", detail)
 }
 
@@ -71,7 +83,7 @@ fn conflict(detail: impl Into<String>) -> Reply {
     Reply::problem(409, "Conflict", detail)
 }
 
-fn store_failure(e: StoreError) -> Reply {
+pub(crate) fn store_failure(e: StoreError) -> Reply {
     match e {
         StoreError::Duplicate { .. } => conflict(e.to_string()),
         StoreError::NotFound => Reply::problem(404, "Not Found", "not found"),
@@ -88,7 +100,7 @@ fn store_failure(e: StoreError) -> Reply {
 }
 
 /// The creditor named in the path, if we serve it.
-fn creditor<'a>(ctx: &'a Context, fiscal_code: &str) -> Result<&'a Creditor, Reply> {
+pub(crate) fn creditor<'a>(ctx: &'a Context, fiscal_code: &str) -> Result<&'a Creditor, Reply> {
     let Ok(parsed) = crate::domain::FiscalCodePA::parse(fiscal_code) else {
         return Err(bad_request(format!(
             "organizationFiscalCode: '{fiscal_code}' must be exactly 11 digits"
@@ -103,7 +115,7 @@ fn creditor<'a>(ctx: &'a Context, fiscal_code: &str) -> Result<&'a Creditor, Rep
     })
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -3,6 +3,7 @@
 //! about HTTP, XML or SQL; every other module builds on these types.
 
 pub mod amount;
+pub mod broadcast;
 pub mod fault;
 pub mod ids;
 pub mod messages;

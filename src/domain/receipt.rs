@@ -5,6 +5,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::messages::{MapEntry, RequestIds, Subject};
+use super::position::{DebtPosition, NotPayable, OptionPayment};
 use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 
 /// Which primitive carried the receipt.
@@ -129,6 +130,134 @@ impl Receipt {
     }
 }
 
+/// What a stored receipt did to the debt position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptStatus {
+    /// It paid its payment option.
+    Applied,
+    /// Kept and shown to the creditor, but it could not pay an option (see [`Flag`]).
+    Flagged,
+    /// A second, different receipt for an option already paid: kept for audit only.
+    Duplicate,
+}
+
+impl ReceiptStatus {
+    pub const ALL: [ReceiptStatus; 3] = [
+        ReceiptStatus::Applied,
+        ReceiptStatus::Flagged,
+        ReceiptStatus::Duplicate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptStatus::Applied => "APPLIED",
+            ReceiptStatus::Flagged => "FLAGGED",
+            ReceiptStatus::Duplicate => "DUPLICATE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// Why a receipt was flagged instead of applied. The payment happened (Stand-In, another
+/// channel): the receipt is kept and answered OK, and the creditor decides what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    /// A stable code for filters: UNKNOWN_NOTICE, NOT_PAYABLE, NEGATIVE_OUTCOME.
+    pub code: &'static str,
+    pub description: String,
+}
+
+impl Flag {
+    fn new(code: &'static str, description: impl Into<String>) -> Flag {
+        Flag {
+            code,
+            description: description.into(),
+        }
+    }
+}
+
+/// What a new receipt (its id not stored yet) did: the status to store it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settlement {
+    pub status: ReceiptStatus,
+    pub flag: Option<Flag>,
+}
+
+impl Receipt {
+    /// What the receipt records on the option it pays.
+    pub fn option_payment(&self, received_at: NaiveDateTime) -> OptionPayment {
+        OptionPayment {
+            payment_date: self
+                .payment_date_time
+                .as_ref()
+                .map_or(received_at, |d| d.time),
+            payment_method: self.payment_method.as_ref().map(|m| m.to_string()),
+            psp_company: Some(self.psp_company_name.to_string()),
+            receipt_id: self.receipt_id.clone(),
+            fee: self.fee.unwrap_or_default(),
+        }
+    }
+
+    /// Applies the receipt to the position its notice names (None: no such notice here):
+    /// pays the option when it can be paid; a different receipt for an option already paid is
+    /// a duplicate; anything else is flagged and leaves the position as it was.
+    pub fn settle(&self, position: Option<&mut DebtPosition>, now: NaiveDateTime) -> Settlement {
+        let flagged = |flag| Settlement {
+            status: ReceiptStatus::Flagged,
+            flag: Some(flag),
+        };
+        let notice = &self.notice_number;
+        if self.outcome == ReceiptOutcome::Ko {
+            return flagged(Flag::new(
+                "NEGATIVE_OUTCOME",
+                "the receipt's outcome is KO: no payment to record",
+            ));
+        }
+        let found = position.and_then(|p| p.option_index(notice).map(|i| (p, i)));
+        let Some((position, index)) = found else {
+            return flagged(Flag::new(
+                "UNKNOWN_NOTICE",
+                format!(
+                    "notice {notice} of {} is not in the store",
+                    self.fiscal_code
+                ),
+            ));
+        };
+        if !position.options[index].is_unpaid() {
+            return Settlement {
+                status: ReceiptStatus::Duplicate,
+                flag: None,
+            };
+        }
+        let refused = match position.payability(index, now) {
+            Ok(()) => {
+                position
+                    .mark_paid(index, self.option_payment(now), now)
+                    .expect("payable");
+                return Settlement {
+                    status: ReceiptStatus::Applied,
+                    flag: None,
+                };
+            }
+            Err(reason) => reason,
+        };
+        let why = match refused {
+            NotPayable::Unknown => "is not published or not yet valid",
+            NotPayable::Cancelled => "was invalidated by the creditor",
+            NotPayable::Expired => "has expired",
+            NotPayable::AlreadyPaid => "was already paid with another option",
+            NotPayable::Superseded => "is being paid in installments",
+        };
+        flagged(Flag::new(
+            "NOT_PAYABLE",
+            format!("notice {notice}: the debt position {why}; the receipt was not applied"),
+        ))
+    }
+}
+
 /// paSendRTReq or paSendRTV2Request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendRtRequest {
@@ -142,7 +271,7 @@ pub struct SendRtRequest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::messages::{EntityId, EntityType};
 
@@ -150,7 +279,7 @@ mod tests {
         Text::new(s).unwrap()
     }
 
-    fn transfer(id: i64, fiscal_code: &str, account: ReceiptAccount) -> ReceiptTransfer {
+    pub fn transfer(id: i64, fiscal_code: &str, account: ReceiptAccount) -> ReceiptTransfer {
         ReceiptTransfer {
             id: TransferId::new(id).unwrap(),
             amount: Cents::new(100).unwrap(),
@@ -163,7 +292,7 @@ mod tests {
         }
     }
 
-    fn receipt(transfers: Vec<ReceiptTransfer>) -> Receipt {
+    pub fn receipt(transfers: Vec<ReceiptTransfer>) -> Receipt {
         Receipt {
             receipt_id: "token".to_owned(),
             notice_number: NoticeNumber::parse("311111111112222222").unwrap(),
@@ -219,6 +348,100 @@ mod tests {
         let codes: Vec<&str> = r.beneficiaries().iter().map(|c| c.as_str()).collect();
         assert_eq!(codes, ["88888888888", "77777777777"]);
         assert!(!r.has_mbd_attachment());
+    }
+
+    mod settle {
+        use super::*;
+        use crate::domain::position::tests::{at, option, position};
+        use crate::domain::position::{OptionStatus, PositionStatus};
+
+        fn valid(options: Vec<crate::domain::position::PaymentOption>) -> DebtPosition {
+            let mut p = position(options);
+            p.status = PositionStatus::Valid;
+            p
+        }
+
+        fn for_option(nav: &NoticeNumber) -> Receipt {
+            let mut r = receipt(vec![]);
+            r.notice_number = nav.clone();
+            r
+        }
+
+        #[test]
+        fn pays_a_single_option_then_a_second_receipt_is_a_duplicate() {
+            let now = at(2029, 6, 1);
+            let mut p = valid(vec![option(1, 300, at(2030, 1, 1), false)]);
+            let r = for_option(&p.options[0].nav);
+            assert_eq!(r.settle(Some(&mut p), now).status, ReceiptStatus::Applied);
+            assert_eq!(p.status, PositionStatus::Paid);
+            let paid = p.options[0].payment.as_ref().unwrap();
+            assert_eq!(
+                (paid.receipt_id.as_str(), paid.psp_company.as_deref()),
+                ("token", Some("PSP"))
+            );
+            let mut other = for_option(&p.options[0].nav);
+            other.receipt_id = "token-2".into();
+            let before = p.clone();
+            assert_eq!(
+                other.settle(Some(&mut p), now).status,
+                ReceiptStatus::Duplicate
+            );
+            assert_eq!(p, before);
+        }
+
+        #[test]
+        fn an_installment_makes_the_plan_partially_paid_and_blocks_the_single_option() {
+            let now = at(2029, 6, 1);
+            let mut p = valid(vec![
+                option(1, 600, at(2030, 1, 1), false),
+                option(2, 300, at(2030, 1, 1), true),
+                option(3, 300, at(2030, 2, 1), true),
+            ]);
+            let navs: Vec<_> = p.options.iter().map(|o| o.nav.clone()).collect();
+            assert_eq!(
+                for_option(&navs[1]).settle(Some(&mut p), now).status,
+                ReceiptStatus::Applied
+            );
+            assert_eq!(p.status, PositionStatus::PartiallyPaid);
+            let mut single = for_option(&navs[0]);
+            single.receipt_id = "other".into();
+            let s = single.settle(Some(&mut p), now);
+            assert_eq!(s.status, ReceiptStatus::Flagged);
+            assert_eq!(s.flag.unwrap().code, "NOT_PAYABLE");
+            assert_eq!(p.options[0].status, OptionStatus::Unpaid);
+            let mut last = for_option(&navs[2]);
+            last.receipt_id = "last".into();
+            assert_eq!(
+                last.settle(Some(&mut p), now).status,
+                ReceiptStatus::Applied
+            );
+            assert_eq!(p.status, PositionStatus::Paid);
+        }
+
+        #[test]
+        fn unknown_invalid_and_negative_receipts_are_flagged_and_change_nothing() {
+            let now = at(2029, 6, 1);
+            let r = receipt(vec![]);
+            let s = r.settle(None, now);
+            assert_eq!(s.flag.unwrap().code, "UNKNOWN_NOTICE");
+
+            let mut p = valid(vec![option(1, 300, at(2030, 1, 1), false)]);
+            p.invalidate(now).unwrap();
+            let before = p.clone();
+            let s = for_option(&p.options[0].nav).settle(Some(&mut p), now);
+            assert_eq!(s.status, ReceiptStatus::Flagged);
+            assert!(s.flag.unwrap().description.contains("invalidated"));
+            assert_eq!(p, before);
+
+            let mut p = valid(vec![option(1, 300, at(2030, 1, 1), false)]);
+            let mut ko = for_option(&p.options[0].nav);
+            ko.outcome = ReceiptOutcome::Ko;
+            assert_eq!(
+                ko.settle(Some(&mut p), now).flag.unwrap().code,
+                "NEGATIVE_OUTCOME"
+            );
+            assert_eq!(p.status, PositionStatus::Valid);
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::context::Context;
 pub const SOAP_PATH: &str = "/partner";
 
 fn json(reply: Reply) -> Answer {
-    Answer::new(reply.status, reply.content_type(), reply.body)
+    Answer::new(reply.status, reply.content_type, reply.body)
 }
 
 fn method_not_allowed(allow: &'static str) -> Answer {
@@ -109,6 +109,31 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         },
         ["organizations", org, "paymentoptions", "paids", nav] => match *method {
             Method::POST => json(api::mark_paid(ctx, org, nav, body).await),
+            _ => method_not_allowed("POST"),
+        },
+        ["organizations", org, "receipts"] => match *method {
+            Method::GET => json(api::receipts::list_receipts(ctx, org, query).await),
+            _ => method_not_allowed("GET"),
+        },
+        ["organizations", org, "receipts", iuv] => match *method {
+            Method::GET => json(api::receipts::get_receipt(ctx, org, iuv).await),
+            _ => method_not_allowed("GET"),
+        },
+        ["organizations", org, "broadcast-stations"] => match *method {
+            Method::GET => json(api::broadcast::list_stations(ctx, org).await),
+            _ => method_not_allowed("GET"),
+        },
+        ["organizations", org, "broadcast-stations", station] => match *method {
+            Method::PUT => json(api::broadcast::put_station(ctx, org, station, body).await),
+            Method::DELETE => json(api::broadcast::delete_station(ctx, org, station).await),
+            _ => method_not_allowed("PUT, DELETE"),
+        },
+        ["organizations", org, "deliveries"] => match *method {
+            Method::GET => json(api::broadcast::list_deliveries(ctx, org, query).await),
+            _ => method_not_allowed("GET"),
+        },
+        ["organizations", org, "deliveries", id, "redeliver"] => match *method {
+            Method::POST => json(api::broadcast::redeliver(ctx, org, id).await),
             _ => method_not_allowed("POST"),
         },
         _ => Answer::problem(404, "Not Found", &format!("no resource at {path}")),

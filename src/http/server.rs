@@ -89,7 +89,7 @@ impl Answer {
 
     pub fn problem(status: u16, title: &str, detail: &str) -> Answer {
         let reply = crate::api::Reply::problem(status, title, detail);
-        Answer::new(reply.status, reply.content_type(), reply.body)
+        Answer::new(reply.status, reply.content_type, reply.body)
     }
 }
 

@@ -10,6 +10,7 @@ use crate::domain::{Fault, FaultCode};
 use crate::primitives;
 use crate::xml::PAFORNODE_NS;
 use crate::xml::envelope::{Element, read_envelope};
+use crate::xml::receipts;
 use crate::xml::requests::{self, SyntaxError};
 use crate::xml::responses::{self, SoapFaultCode};
 
@@ -56,7 +57,7 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> A
             ),
         };
     };
-    ok(respond(ctx, op, &payload.root).await)
+    ok(respond(ctx, op, &payload.root, body).await)
 }
 
 fn ok(body: Vec<u8>) -> Answer {
@@ -71,7 +72,7 @@ fn syntax_fault(ctx: &Context, e: SyntaxError) -> Fault {
     Fault::new(FaultCode::SintassiXsd, id, e.to_string())
 }
 
-async fn respond(ctx: &Context, op: Operation, root: &Element) -> Vec<u8> {
+async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> Vec<u8> {
     match op {
         Operation::VerifyPaymentNotice => {
             let answer = match requests::decode_verify(root) {
@@ -89,7 +90,33 @@ async fn respond(ctx: &Context, op: Operation, root: &Element) -> Vec<u8> {
             log_outcome(op, answer.as_ref().err());
             responses::get_payment_response(op, &answer)
         }
-        Operation::SendRt | Operation::SendRtV2 | Operation::DemandPaymentNotice => {
+        Operation::SendRt | Operation::SendRtV2 => {
+            let decoded = if op == Operation::SendRt {
+                receipts::decode_send_rt(root)
+            } else {
+                receipts::decode_send_rt_v2(root)
+            };
+            let answer = match decoded {
+                Ok(request) => {
+                    let receipt = request.receipt.clone();
+                    primitives::send_rt::answer(ctx, request, body)
+                        .await
+                        .map(|deliveries| (receipt, deliveries))
+                }
+                Err(e) => Err(syntax_fault(ctx, e)),
+            };
+            log_outcome(op, answer.as_ref().err());
+            let answer = match answer {
+                Ok((receipt, deliveries)) => {
+                    // Stored already: what the stations answer cannot change our answer.
+                    ctx.broadcaster.deliver_now(receipt, deliveries).await;
+                    Ok(())
+                }
+                Err(fault) => Err(fault),
+            };
+            responses::send_rt_response(op, &answer)
+        }
+        Operation::DemandPaymentNotice => {
             let id = requests::id_pa_hint(root).unwrap_or_else(|| ctx.config.broker_id.to_string());
             // A system error makes the Node retry later instead of dropping the request.
             let fault = Fault::new(

@@ -3,6 +3,7 @@
 //! which notice) live here; one file per primitive holds the rest.
 
 pub mod get_payment;
+pub mod send_rt;
 pub mod verify;
 
 use crate::config::Creditor;

@@ -6,10 +6,16 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::domain::position::{Conflict, DebtPosition, Iupd};
-use crate::domain::{FiscalCodePA, NoticeNumber};
+use chrono::NaiveDateTime;
 
+use crate::domain::broadcast::{BroadcastStation, DeliveryState};
+use crate::domain::position::{Conflict, DebtPosition, Iupd};
+use crate::domain::{FiscalCodePA, NoticeNumber, Text};
+
+pub mod records;
 pub mod sqlite;
+
+pub use records::*;
 
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -70,6 +76,75 @@ pub trait Store: Send + Sync + 'static {
         key: PositionKey,
         change: Mutation,
     ) -> StoreFuture<'_, DebtPosition>;
+
+    /// Stores a receipt, applies it to its payment option and creates its deliveries, in one
+    /// transaction: when this returns Ok the receipt is durable.
+    fn acquire_receipt(&self, receipt: NewReceipt) -> StoreFuture<'_, Acquisition>;
+
+    /// The stored document of the receipt for an IUV of the creditor (as notice owner or as
+    /// recipient): the applied one first, else the earliest received.
+    fn receipt_document(
+        &self,
+        organization: FiscalCodePA,
+        iuv: String,
+    ) -> StoreFuture<'_, Option<Vec<u8>>>;
+
+    /// The creditor's receipts (as notice owner or recipient), newest first.
+    fn list_receipts(
+        &self,
+        organization: FiscalCodePA,
+        filter: ReceiptFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<ReceiptSummary>>;
+
+    /// The broadcast stations of one creditor, or of all.
+    fn broadcast_stations(
+        &self,
+        organization: Option<FiscalCodePA>,
+    ) -> StoreFuture<'_, Vec<BroadcastStation>>;
+
+    /// Creates or replaces a station; true when it was created.
+    fn put_broadcast_station(&self, station: BroadcastStation) -> StoreFuture<'_, bool>;
+
+    fn delete_broadcast_station(
+        &self,
+        organization: FiscalCodePA,
+        station_id: Text<35>,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Takes up to `limit` PENDING deliveries due at `now`, pushing their next attempt to
+    /// `lease_until` so that no one else takes them while they are attempted.
+    fn claim_deliveries(
+        &self,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<ClaimedDelivery>>;
+
+    /// Records an attempt's result (one more attempt made).
+    fn record_attempt(
+        &self,
+        delivery: i64,
+        record: AttemptRecord,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Deliveries to one creditor's stations, or to all, optionally in one state; newest first.
+    fn list_deliveries(
+        &self,
+        organization: Option<FiscalCodePA>,
+        state: Option<DeliveryState>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<Delivery>>;
+
+    /// Makes a delivery PENDING again, due at `now`, with its attempts counted from zero.
+    /// Refused for UNDELIVERABLE (no form the station can take) and for PENDING ones.
+    fn redeliver(
+        &self,
+        organization: Option<FiscalCodePA>,
+        delivery: i64,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, Delivery>;
 
     /// Cheap liveness check.
     fn ping(&self) -> StoreFuture<'_, ()>;

@@ -4,6 +4,7 @@
 //! which validate against that XSD. Elements are matched by namespace URI and local name,
 //! never by prefix. Nothing here knows the store or HTTP.
 
+pub mod broadcast;
 pub mod envelope;
 pub mod receipts;
 pub mod requests;

@@ -121,6 +121,18 @@ pub fn get_payment_response(op: Operation, result: &Result<PaymentData, Fault>) 
     w.finish(op)
 }
 
+/// paSendRTRes / paSendRTV2Response: just the outcome (and the fault when KO).
+pub fn send_rt_response(op: Operation, result: &Result<(), Fault>) -> Vec<u8> {
+    match result {
+        Ok(()) => {
+            let mut w = Writer::response(op, 256);
+            w.leaf("outcome", "OK");
+            w.finish(op)
+        }
+        Err(fault) => ko_response(op, fault),
+    }
+}
+
 /// `op`'s own response wrapper with outcome KO and the fault bean: how every business error
 /// is answered, with HTTP 200.
 pub fn ko_response(op: Operation, fault: &Fault) -> Vec<u8> {

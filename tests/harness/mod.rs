@@ -2,8 +2,12 @@
 //! temporary directory, and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod receipts;
+pub mod stub_station;
+
 use std::sync::Arc;
 
+use gpd_gateway::broadcast::outbox::Worker;
 use gpd_gateway::client::{self, Response};
 use gpd_gateway::config::Config;
 use gpd_gateway::context::{Clock, Context};
@@ -16,7 +20,8 @@ pub struct TestServer {
     pub ctx: Arc<Context>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
-    _dir: tempfile::TempDir,
+    worker: Option<Worker>,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -26,13 +31,17 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config, clock: Clock) -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
+        TestServer::start_on(tempfile::tempdir().expect("temp dir"), config, clock).await
+    }
+
+    /// The gateway on an existing data directory (a restart), with the retry worker running.
+    pub async fn start_on(dir: tempfile::TempDir, config: Config, clock: Clock) -> TestServer {
         let store = SqliteStore::open(dir.path()).expect("store");
-        let ctx = Arc::new(Context {
-            config,
-            store: Arc::new(store),
-            clock,
-        });
+        let ctx = Arc::new(Context::new(config, Arc::new(store), clock));
+        ctx.broadcaster
+            .seed_stations()
+            .await
+            .expect("seed stations");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -41,12 +50,14 @@ impl TestServer {
         let handle = tokio::spawn(gpd_gateway::http::serve(listener, ctx.clone(), async {
             let _ = rx.await;
         }));
+        let worker = Some(ctx.broadcaster.spawn_worker());
         TestServer {
             base,
             ctx,
             shutdown: Some(tx),
             handle: Some(handle),
-            _dir: dir,
+            worker,
+            dir: Some(dir),
         }
     }
 
@@ -85,8 +96,21 @@ impl TestServer {
         self.request("GET", path, &[], b"").await
     }
 
+    /// The data directory of the running server's store.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.as_ref().expect("data directory").path()
+    }
+
     /// Stops the server gracefully and closes the store.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.stop_and_keep_data().await;
+    }
+
+    /// Stops like [`TestServer::stop`] and hands back the data directory, for a restart.
+    pub async fn stop_and_keep_data(mut self) -> tempfile::TempDir {
+        if let Some(w) = self.worker.take() {
+            w.stop().await;
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -96,6 +120,7 @@ impl TestServer {
         gpd_gateway::store::Store::close(self.ctx.store.as_ref())
             .await
             .expect("store closes");
+        self.dir.take().expect("data directory")
     }
 }
 

@@ -1,0 +1,140 @@
+//! What the store takes and gives for receipts, broadcast stations and deliveries: plain
+//! records shared by every backend, built on the domain's types.
+
+use chrono::NaiveDateTime;
+
+use crate::domain::broadcast::{BroadcastStation, DeliveryState};
+use crate::domain::receipt::{ReceiptStatus, ReceiptVersion, SendRtRequest, Settlement};
+use crate::domain::{Cents, FiscalCodePA};
+
+/// A receipt to acquire: the request as parsed and exactly as received.
+#[derive(Debug, Clone)]
+pub struct NewReceipt {
+    pub request: SendRtRequest,
+    pub document: Vec<u8>,
+    pub received_at: NaiveDateTime,
+    /// When the retry worker may first take the deliveries this receipt creates: after the
+    /// synchronous attempts made while the Node waits have had their chance.
+    pub first_retry_at: NaiveDateTime,
+}
+
+/// The outcome of acquiring a receipt; in both cases the receipt is durably stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquisition {
+    /// Stored now, with the deliveries it created (PENDING ones, to attempt right away).
+    Stored {
+        settlement: Settlement,
+        deliveries: Vec<DeliveryTarget>,
+    },
+    /// The same receipt id was stored before: nothing changed.
+    AlreadyStored(ReceiptStatus),
+}
+
+/// A delivery to attempt: its row, the station (as copied when the delivery was created) and
+/// the attempts already made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryTarget {
+    pub id: i64,
+    pub station: BroadcastStation,
+    pub attempts: u32,
+}
+
+/// A delivery the retry worker took, with the stored receipt document to rebuild it from.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub target: DeliveryTarget,
+    pub document: Vec<u8>,
+}
+
+/// The result of one attempt, as the store records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptRecord {
+    Delivered,
+    Rejected {
+        fault_code: String,
+        description: String,
+    },
+    /// Failed; try again at the given time.
+    Retry {
+        error: String,
+        next_attempt_at: NaiveDateTime,
+    },
+    /// Failed and no attempt is left.
+    GiveUp {
+        error: String,
+    },
+}
+
+/// A delivery as listed to creditors and operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub receipt_id: String,
+    /// The notice's creditor and IUV.
+    pub notice_organization: FiscalCodePA,
+    pub iuv: String,
+    pub station: BroadcastStation,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub fault_code: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// A stored receipt as listed (the document itself is fetched on its own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptSummary {
+    pub organization: FiscalCodePA,
+    pub receipt_id: String,
+    pub recipient: String,
+    pub iuv: String,
+    pub notice_number: String,
+    pub version: ReceiptVersion,
+    pub status: ReceiptStatus,
+    pub flag: Option<String>,
+    pub flag_description: Option<String>,
+    pub amount: Cents,
+    pub debtor: String,
+    pub payer: Option<String>,
+    pub psp_id: String,
+    pub psp_company: String,
+    pub payment_date_time: Option<String>,
+    pub stand_in: Option<bool>,
+    pub received_at: NaiveDateTime,
+}
+
+/// Filters for listing receipts; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceiptFilter {
+    pub status: Option<ReceiptStatus>,
+    /// Debtor's unique identifier (fiscal code or VAT number).
+    pub debtor: Option<String>,
+    /// Payment date-time, inclusive bounds.
+    pub paid_from: Option<NaiveDateTime>,
+    pub paid_to: Option<NaiveDateTime>,
+}
+
+/// Which page of a list: `page` counts from 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub limit: u32,
+}
+
+/// One page of a list, with how many items match in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub request: PageRequest,
+    pub items_found: u64,
+}
+
+impl<T> Page<T> {
+    pub fn total_pages(&self) -> u64 {
+        self.items_found
+            .div_ceil(u64::from(self.request.limit.max(1)))
+    }
+}

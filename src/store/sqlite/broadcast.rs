@@ -1,0 +1,382 @@
+//! The broadcast tables: the creditors' stations and the delivery outbox (created with the
+//! receipt, claimed by the retry worker, updated after each attempt, listed and re-queued).
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::columns::*;
+use super::receipts::{version_from, version_number};
+use super::unavailable;
+use crate::domain::broadcast::{BroadcastStation, DeliveryState, Route, StationUrl};
+use crate::domain::position::Conflict;
+use crate::domain::{FiscalCodePA, Text};
+use crate::store::{
+    AttemptRecord, ClaimedDelivery, Delivery, DeliveryTarget, Page, PageRequest, StoreError,
+};
+
+const STATION_COLUMNS: &str =
+    "organization, station_id, broker_id, url, primitive_version, timeout_ms, enabled";
+
+/// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
+fn station_at(r: &Row<'_>, at: usize) -> Result<BroadcastStation, StoreError> {
+    let get = |i: usize| -> Result<String, StoreError> { r.get(at + i).map_err(unavailable) };
+    let version: i64 = r.get(at + 4).map_err(unavailable)?;
+    let timeout_ms: i64 = r.get(at + 5).map_err(unavailable)?;
+    Ok(BroadcastStation {
+        organization: FiscalCodePA::parse(&get(0)?)
+            .map_err(|e| corrupt("broadcast_station.organization", e))?,
+        station_id: text(get(1)?, "broadcast_station.station_id")?,
+        broker_id: text(get(2)?, "broadcast_station.broker_id")?,
+        url: StationUrl::parse(&get(3)?).map_err(|e| corrupt("broadcast_station.url", e))?,
+        version: version_from(version, "broadcast_station.primitive_version")?,
+        timeout: Duration::from_millis(timeout_ms.max(1) as u64),
+        enabled: r.get(at + 6).map_err(unavailable)?,
+    })
+}
+
+pub(super) fn stations_of(
+    conn: &Connection,
+    organization: Option<&FiscalCodePA>,
+    enabled_only: bool,
+) -> Result<Vec<BroadcastStation>, StoreError> {
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {STATION_COLUMNS} FROM broadcast_station
+             WHERE (?1 IS NULL OR organization = ?1) AND (?2 = 0 OR enabled = 1)
+             ORDER BY organization, station_id"
+        ))
+        .map_err(unavailable)?;
+    let mut rows = st
+        .query(params![
+            organization.map(FiscalCodePA::as_str),
+            enabled_only
+        ])
+        .map_err(unavailable)?;
+    let mut stations = Vec::new();
+    while let Some(r) = rows.next().map_err(unavailable)? {
+        stations.push(station_at(r, 0)?);
+    }
+    Ok(stations)
+}
+
+pub(super) fn put_station(
+    conn: &Connection,
+    s: &BroadcastStation,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let existed = conn
+        .prepare_cached(
+            "SELECT 1 FROM broadcast_station WHERE organization = ?1 AND station_id = ?2",
+        )
+        .and_then(|mut st| {
+            st.query_row(
+                params![s.organization.as_str(), s.station_id.as_str()],
+                |_| Ok(()),
+            )
+            .optional()
+        })
+        .map_err(unavailable)?
+        .is_some();
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO broadcast_station ({STATION_COLUMNS}, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))
+    .and_then(|mut st| {
+        st.execute(params![
+            s.organization.as_str(),
+            s.station_id.as_str(),
+            s.broker_id.as_str(),
+            s.url.as_str(),
+            version_number(s.version),
+            s.timeout.as_millis() as i64,
+            s.enabled,
+            millis(now),
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(!existed)
+}
+
+pub(super) fn delete_station(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    station_id: &Text<35>,
+) -> Result<(), StoreError> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM broadcast_station WHERE organization = ?1 AND station_id = ?2")
+        .and_then(|mut st| st.execute(params![organization.as_str(), station_id.as_str()]))
+        .map_err(unavailable)?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Creates one delivery per route: PENDING (first retry at `first_retry_at`) or UNDELIVERABLE.
+/// Returns the pending ones, to attempt now.
+pub(super) fn insert_deliveries(
+    conn: &Connection,
+    receipt_row: i64,
+    routes: &[Route<'_>],
+    now: NaiveDateTime,
+    first_retry_at: NaiveDateTime,
+) -> Result<Vec<DeliveryTarget>, StoreError> {
+    let mut pending = Vec::new();
+    for route in routes {
+        let s = route.station;
+        let (state, next, error) = match &route.deliverable {
+            Ok(()) => (DeliveryState::Pending, Some(millis(first_retry_at)), None),
+            Err(reason) => (DeliveryState::Undeliverable, None, Some(reason.as_str())),
+        };
+        conn.prepare_cached(
+            "INSERT INTO delivery (receipt, organization, station_id, broker_id, url, primitive_version,
+                timeout_ms, state, next_attempt_at, last_error, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                receipt_row,
+                s.organization.as_str(),
+                s.station_id.as_str(),
+                s.broker_id.as_str(),
+                s.url.as_str(),
+                version_number(s.version),
+                s.timeout.as_millis() as i64,
+                state.as_str(),
+                next,
+                error,
+                millis(now),
+            ])
+        })
+        .map_err(unavailable)?;
+        if state == DeliveryState::Pending {
+            pending.push(DeliveryTarget {
+                id: conn.last_insert_rowid(),
+                station: s.clone(),
+                attempts: 0,
+            });
+        }
+    }
+    Ok(pending)
+}
+
+/// The delivery columns read back, station columns in [`STATION_COLUMNS`] order from index 1.
+const DELIVERY_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
+    d.primitive_version, d.timeout_ms, 1, d.attempts";
+
+fn target(r: &Row<'_>) -> Result<DeliveryTarget, StoreError> {
+    Ok(DeliveryTarget {
+        id: r.get(0).map_err(unavailable)?,
+        station: station_at(r, 1)?,
+        attempts: r.get(8).map_err(unavailable)?,
+    })
+}
+
+pub(super) fn claim(
+    conn: &Connection,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: u32,
+) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    let mut claimed = Vec::new();
+    {
+        let mut st = conn
+            .prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS}, r.document FROM delivery d JOIN receipt r ON r.id = d.receipt
+                 WHERE d.state = 'PENDING' AND d.next_attempt_at <= ?1
+                 ORDER BY d.next_attempt_at LIMIT ?2"
+            ))
+            .map_err(unavailable)?;
+        let mut rows = st.query(params![millis(now), limit]).map_err(unavailable)?;
+        while let Some(r) = rows.next().map_err(unavailable)? {
+            claimed.push(ClaimedDelivery {
+                target: target(r)?,
+                document: r.get(9).map_err(unavailable)?,
+            });
+        }
+    }
+    for c in &claimed {
+        conn.prepare_cached("UPDATE delivery SET next_attempt_at = ?1 WHERE id = ?2")
+            .and_then(|mut st| st.execute(params![millis(lease_until), c.target.id]))
+            .map_err(unavailable)?;
+    }
+    Ok(claimed)
+}
+
+pub(super) fn record(
+    conn: &Connection,
+    id: i64,
+    record: &AttemptRecord,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let (state, next, error, fault, delivered) = match record {
+        AttemptRecord::Delivered => (
+            DeliveryState::Delivered,
+            None,
+            None,
+            None,
+            Some(millis(now)),
+        ),
+        AttemptRecord::Rejected {
+            fault_code,
+            description,
+        } => (
+            DeliveryState::Rejected,
+            None,
+            Some(description.as_str()),
+            Some(fault_code.as_str()),
+            None,
+        ),
+        AttemptRecord::Retry {
+            error,
+            next_attempt_at,
+        } => (
+            DeliveryState::Pending,
+            Some(millis(*next_attempt_at)),
+            Some(error.as_str()),
+            None,
+            None,
+        ),
+        AttemptRecord::GiveUp { error } => (
+            DeliveryState::Failed,
+            None,
+            Some(error.as_str()),
+            None,
+            None,
+        ),
+    };
+    // Only a PENDING delivery takes a result: an attempt that ends after an operator acted, or
+    // after another attempt already succeeded, changes nothing.
+    conn.prepare_cached(
+        "UPDATE delivery SET state = ?1, next_attempt_at = ?2, last_error = ?3, fault_code = ?4,
+            delivered_at = ?5, attempts = attempts + 1, updated_at = ?6
+         WHERE id = ?7 AND state = 'PENDING'",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            state.as_str(),
+            next,
+            error,
+            fault,
+            delivered,
+            millis(now),
+            id
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+const LISTED_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
+    d.primitive_version, d.timeout_ms, 1, d.attempts, r.receipt_id, r.organization, r.iuv, d.state, \
+    d.next_attempt_at, d.last_error, d.fault_code, d.created_at, d.updated_at, d.delivered_at";
+
+fn listed(r: &Row<'_>) -> Result<Delivery, StoreError> {
+    let get = |i: usize| -> Result<Option<i64>, StoreError> { r.get(i).map_err(unavailable) };
+    let state: String = r.get(12).map_err(unavailable)?;
+    let notice_org: String = r.get(10).map_err(unavailable)?;
+    Ok(Delivery {
+        id: r.get(0).map_err(unavailable)?,
+        station: station_at(r, 1)?,
+        attempts: r.get(8).map_err(unavailable)?,
+        receipt_id: r.get(9).map_err(unavailable)?,
+        notice_organization: FiscalCodePA::parse(&notice_org)
+            .map_err(|e| corrupt("receipt.organization", e))?,
+        iuv: r.get(11).map_err(unavailable)?,
+        state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery.state", &state))?,
+        next_attempt_at: opt_millis(get(13)?, "delivery.next_attempt_at")?,
+        last_error: r.get(14).map_err(unavailable)?,
+        fault_code: r.get(15).map_err(unavailable)?,
+        created_at: from_millis(get(16)?.unwrap_or_default(), "delivery.created_at")?,
+        updated_at: from_millis(get(17)?.unwrap_or_default(), "delivery.updated_at")?,
+        delivered_at: opt_millis(get(18)?, "delivery.delivered_at")?,
+    })
+}
+
+pub(super) fn list(
+    conn: &Connection,
+    organization: Option<&FiscalCodePA>,
+    state: Option<DeliveryState>,
+    page: PageRequest,
+) -> Result<Page<Delivery>, StoreError> {
+    let condition = "(?1 IS NULL OR d.organization = ?1) AND (?2 IS NULL OR d.state = ?2)";
+    let org = organization.map(FiscalCodePA::as_str);
+    let state = state.map(DeliveryState::as_str);
+    let items_found: i64 = conn
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM delivery d WHERE {condition}"
+        ))
+        .and_then(|mut st| st.query_row(params![org, state], |r| r.get(0)))
+        .map_err(unavailable)?;
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
+             WHERE {condition} ORDER BY d.id DESC LIMIT ?3 OFFSET ?4"
+        ))
+        .map_err(unavailable)?;
+    let offset = i64::from(page.page) * i64::from(page.limit);
+    let mut rows = st
+        .query(params![org, state, page.limit, offset])
+        .map_err(unavailable)?;
+    let mut items = Vec::new();
+    while let Some(r) = rows.next().map_err(unavailable)? {
+        items.push(listed(r)?);
+    }
+    Ok(Page {
+        items,
+        request: page,
+        items_found: items_found as u64,
+    })
+}
+
+fn one(
+    conn: &Connection,
+    organization: Option<&FiscalCodePA>,
+    id: i64,
+) -> Result<Delivery, StoreError> {
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
+             WHERE d.id = ?1 AND (?2 IS NULL OR d.organization = ?2)"
+        ))
+        .map_err(unavailable)?;
+    let mut rows = st
+        .query(params![id, organization.map(FiscalCodePA::as_str)])
+        .map_err(unavailable)?;
+    match rows.next().map_err(unavailable)? {
+        Some(r) => listed(r),
+        None => Err(StoreError::NotFound),
+    }
+}
+
+pub(super) fn redeliver(
+    conn: &Connection,
+    organization: Option<&FiscalCodePA>,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<Delivery, StoreError> {
+    let current = one(conn, organization, id)?;
+    match current.state {
+        DeliveryState::Pending => {
+            return Err(StoreError::Refused(Conflict(
+                "the delivery is already pending".into(),
+            )));
+        }
+        DeliveryState::Undeliverable => {
+            return Err(StoreError::Refused(Conflict(format!(
+                "the delivery is undeliverable: {}",
+                current.last_error.unwrap_or_default()
+            ))));
+        }
+        DeliveryState::Delivered | DeliveryState::Rejected | DeliveryState::Failed => {}
+    }
+    conn.prepare_cached(
+        "UPDATE delivery SET state = 'PENDING', next_attempt_at = ?1, attempts = 0, updated_at = ?1
+         WHERE id = ?2",
+    )
+    .and_then(|mut st| st.execute(params![millis(now), id]))
+    .map_err(unavailable)?;
+    one(conn, organization, id)
+}

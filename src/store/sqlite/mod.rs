@@ -1,0 +1,479 @@
+//! The embedded store: SQLite (bundled) in WAL mode. Writes go to one writer thread that
+//! commits whatever is queued in one transaction (group commit, [`writer`]); reads run on a
+//! small pool of read-only connections. The schema is migrated at open from the SQL files
+//! embedded in the binary. One module per group of tables.
+
+mod broadcast;
+mod columns;
+mod positions;
+mod receipts;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use rusqlite::config::DbConfig;
+use tokio::sync::Semaphore;
+
+use chrono::NaiveDateTime;
+
+use super::{
+    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, Mutation, NewReceipt, Page, PageRequest,
+    PositionKey, ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture,
+};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState};
+use crate::domain::position::DebtPosition;
+use crate::domain::{FiscalCodePA, Text};
+use positions::{insert_position, load_position, write_back};
+use writer::Writer;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_debt_positions.sql"),
+    include_str!("../migrations/0002_receipts_broadcast.sql"),
+];
+
+/// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
+/// fixed pool means no connection is ever opened on the request path once warm.
+const READERS: usize = 4;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Writer,
+    readers: Mutex<Vec<Connection>>,
+    /// Set by `close`; checked by reads.
+    closed: AtomicBool,
+    /// One permit per reader connection: a read waits here, not on the blocking pool.
+    read_permits: Semaphore,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Plans fixed at prepare time: otherwise SQLite marks statements whose plan may depend on a
+    // bound value for re-planning, and re-prepares them at every new value (measured: every
+    // lookup), which more than doubled the cost of a read.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+    if read_only {
+        // 8 MiB of page cache per reader keeps the upper levels of every index in memory.
+        conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8192;")?;
+    }
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// The database file's name inside the data directory.
+    pub const FILE_NAME: &str = "gpd-gateway.sqlite";
+
+    /// Opens (creating if needed) the store in `dir` and brings its schema up to date.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join(Self::FILE_NAME);
+        let mut conn = Connection::open(&path).map_err(unavailable)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(unavailable)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(unavailable(format!(
+                "cannot switch {} to WAL mode",
+                path.display()
+            )));
+        }
+        migrate(&mut conn)?;
+        drop(conn);
+        let writer = Writer::start(open_connection(&path, false).map_err(unavailable)?)?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path,
+                writer,
+                readers: Mutex::new(Vec::new()),
+                closed: AtomicBool::new(false),
+                read_permits: Semaphore::new(READERS),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a read-only connection, in one read transaction (a consistent snapshot and
+    /// one lock round for all its statements). Reads run on the calling task's thread: they are
+    /// index lookups on pages the OS keeps cached, and handing them to the blocking pool cost
+    /// more than the lookup itself (docs/decisions.md). The semaphore bounds them to the pool.
+    fn read<T, F>(&self, f: F) -> StoreFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let _permit = inner.read_permits.acquire().await.map_err(unavailable)?;
+            if inner.closed.load(Ordering::Acquire) {
+                return Err(unavailable("the store is closed"));
+            }
+            let pooled = inner.readers.lock().expect("reader pool").pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&inner.path, true).map_err(unavailable)?,
+            };
+            let result = in_read_transaction(&conn, f);
+            inner.readers.lock().expect("reader pool").push(conn);
+            result
+        })
+    }
+
+    /// Runs `f` in the writer's next transaction; the answer comes once it is committed.
+    fn write<T, F>(&self, f: F) -> StoreFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pending = self.inner.writer.submit(f);
+        Box::pin(pending)
+    }
+
+    /// Inserts many positions in one transaction (bulk loads); all or nothing. Blocks the
+    /// calling thread: not for use on an async runtime's worker.
+    pub fn create_positions_blocking(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .writer
+            .submit_blocking(move |tx| positions.iter().try_for_each(|p| insert_position(tx, p)))
+    }
+}
+
+fn in_read_transaction<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.prepare_cached("BEGIN")
+        .and_then(|mut st| st.execute([]))
+        .map_err(unavailable)?;
+    let result = f(conn);
+    if let Err(e) = conn
+        .prepare_cached("COMMIT")
+        .and_then(|mut st| st.execute([]))
+    {
+        // Never hand a connection back with a transaction still open.
+        let _ = conn.execute_batch("ROLLBACK");
+        return Err(unavailable(e));
+    }
+    result
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(unavailable)?;
+    if applied as usize > MIGRATIONS.len() {
+        return Err(unavailable(format!(
+            "the data file has schema version {applied}, newer than this binary ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        let tx = conn.transaction().map_err(unavailable)?;
+        tx.execute_batch(sql)
+            .map_err(|e| unavailable(format!("migration {}: {e}", i + 1)))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn create_position(&self, position: DebtPosition) -> StoreFuture<'_, DebtPosition> {
+        self.write(move |tx| {
+            insert_position(tx, &position)?;
+            Ok(position)
+        })
+    }
+
+    fn get_position(
+        &self,
+        organization: FiscalCodePA,
+        key: PositionKey,
+    ) -> StoreFuture<'_, Option<DebtPosition>> {
+        self.read(move |conn| {
+            load_position(conn, &organization, &key).map(|found| found.map(|(_, p)| p))
+        })
+    }
+
+    fn update_position(
+        &self,
+        organization: FiscalCodePA,
+        key: PositionKey,
+        change: Mutation,
+    ) -> StoreFuture<'_, DebtPosition> {
+        self.write(move |tx| {
+            let (ids, mut position) =
+                load_position(tx, &organization, &key)?.ok_or(StoreError::NotFound)?;
+            change(&mut position).map_err(StoreError::Refused)?;
+            write_back(tx, &ids, &position)?;
+            position.version += 1;
+            Ok(position)
+        })
+    }
+
+    fn acquire_receipt(&self, receipt: NewReceipt) -> StoreFuture<'_, Acquisition> {
+        self.write(move |tx| receipts::acquire(tx, receipt))
+    }
+
+    fn receipt_document(
+        &self,
+        organization: FiscalCodePA,
+        iuv: String,
+    ) -> StoreFuture<'_, Option<Vec<u8>>> {
+        self.read(move |conn| receipts::document(conn, &organization, &iuv))
+    }
+
+    fn list_receipts(
+        &self,
+        organization: FiscalCodePA,
+        filter: ReceiptFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<ReceiptSummary>> {
+        self.read(move |conn| receipts::list(conn, &organization, &filter, page))
+    }
+
+    fn broadcast_stations(
+        &self,
+        organization: Option<FiscalCodePA>,
+    ) -> StoreFuture<'_, Vec<BroadcastStation>> {
+        self.read(move |conn| broadcast::stations_of(conn, organization.as_ref(), false))
+    }
+
+    fn put_broadcast_station(&self, station: BroadcastStation) -> StoreFuture<'_, bool> {
+        let now = chrono::Utc::now().naive_utc();
+        self.write(move |tx| broadcast::put_station(tx, &station, now))
+    }
+
+    fn delete_broadcast_station(
+        &self,
+        organization: FiscalCodePA,
+        station_id: Text<35>,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| broadcast::delete_station(tx, &organization, &station_id))
+    }
+
+    fn claim_deliveries(
+        &self,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<ClaimedDelivery>> {
+        self.write(move |tx| broadcast::claim(tx, now, lease_until, limit))
+    }
+
+    fn record_attempt(
+        &self,
+        delivery: i64,
+        record: AttemptRecord,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| broadcast::record(tx, delivery, &record, now))
+    }
+
+    fn list_deliveries(
+        &self,
+        organization: Option<FiscalCodePA>,
+        state: Option<DeliveryState>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<Delivery>> {
+        self.read(move |conn| broadcast::list(conn, organization.as_ref(), state, page))
+    }
+
+    fn redeliver(
+        &self,
+        organization: Option<FiscalCodePA>,
+        delivery: i64,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, Delivery> {
+        self.write(move |tx| broadcast::redeliver(tx, organization.as_ref(), delivery, now))
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(unavailable)
+        })
+    }
+
+    fn close(&self) -> StoreFuture<'_, ()> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            inner.closed.store(true, Ordering::Release);
+            inner.readers.lock().expect("reader pool").clear();
+            inner.writer.close().await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Text;
+    use crate::domain::messages::{CountryCode, Email, MapEntry, StampRequest};
+    use crate::domain::position::tests::{at, option, position};
+    use crate::domain::position::{Account, Conflict, Iupd, PositionStatus};
+
+    fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    fn org() -> FiscalCodePA {
+        FiscalCodePA::parse("77777777777").unwrap()
+    }
+
+    fn sample() -> DebtPosition {
+        let mut p = position(vec![
+            option(1, 1500, at(2030, 1, 1), false),
+            option(2, 700, at(2030, 2, 1), true),
+        ]);
+        p.options[0].transfers[0].account = Account::Stamp(StampRequest {
+            hash_document: "cXVhbHNpYXNpIGNvc2E=".into(),
+            stamp_type: "01".into(),
+            provincial_residence: CountryCode::parse("RM").unwrap(),
+        });
+        p.options[1].metadata = vec![MapEntry {
+            key: Text::new("k").unwrap(),
+            value: Text::new("v & w").unwrap(),
+        }];
+        p.debtor.subject.email = Some(Email::parse("a@b.it").unwrap());
+        p
+    }
+
+    #[tokio::test]
+    async fn round_trip_by_iupd_and_by_notice() {
+        let (_dir, store) = store();
+        let p = sample();
+        store.create_position(p.clone()).await.unwrap();
+        let by_iupd = store
+            .get_position(org(), PositionKey::Iupd(p.iupd.clone()))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_iupd, p);
+        let nav = p.options[1].nav.clone();
+        let by_nav = store
+            .get_position(org(), PositionKey::Notice(nav))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_nav, p);
+        let other = FiscalCodePA::parse("88888888888").unwrap();
+        assert_eq!(
+            store
+                .get_position(other, PositionKey::Iupd(p.iupd.clone()))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn uniqueness_per_organization() {
+        let (_dir, store) = store();
+        let p = sample();
+        store.create_position(p.clone()).await.unwrap();
+        let err = store.create_position(p.clone()).await.unwrap_err();
+        assert_eq!(
+            err,
+            StoreError::Duplicate {
+                field: "iupd",
+                value: "IUPD-1".into()
+            }
+        );
+        let mut same_iuv = p.clone();
+        same_iuv.iupd = Iupd::parse("IUPD-2").unwrap();
+        match store.create_position(same_iuv).await.unwrap_err() {
+            StoreError::Duplicate { field, .. } => {
+                assert!(field == "iuv" || field == "nav", "{field}")
+            }
+            e => panic!("{e}"),
+        }
+        // Nothing of the refused positions was kept.
+        let gone = store
+            .get_position(org(), PositionKey::Iupd(Iupd::parse("IUPD-2").unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(gone, None);
+        let mut other_org = p;
+        other_org.organization = FiscalCodePA::parse("88888888888").unwrap();
+        store.create_position(other_org).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn update_is_atomic_and_versioned() {
+        let (_dir, store) = store();
+        let p = sample();
+        store.create_position(p.clone()).await.unwrap();
+        let key = PositionKey::Iupd(p.iupd.clone());
+        let refused = store
+            .update_position(
+                org(),
+                key.clone(),
+                Box::new(|p| {
+                    p.status = PositionStatus::Invalid;
+                    Err(Conflict("no".into()))
+                }),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(refused, StoreError::Refused(Conflict("no".into())));
+        let now = at(2029, 1, 1);
+        let updated = store
+            .update_position(
+                org(),
+                key.clone(),
+                Box::new(move |p| p.publish(now).map(|_| ())),
+            )
+            .await
+            .unwrap();
+        assert_eq!(updated.status, PositionStatus::Valid);
+        assert_eq!(updated.version, 1);
+        let read = store.get_position(org(), key).await.unwrap().unwrap();
+        assert_eq!(read, updated);
+        let missing = PositionKey::Iupd(Iupd::parse("nope").unwrap());
+        assert_eq!(
+            store
+                .update_position(org(), missing, Box::new(|_| Ok(())))
+                .await
+                .unwrap_err(),
+            StoreError::NotFound
+        );
+    }
+
+    #[tokio::test]
+    async fn survives_reopen_and_refuses_after_close() {
+        let (dir, store) = store();
+        store.create_position(sample()).await.unwrap();
+        store.close().await.unwrap();
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        let key = PositionKey::Iupd(Iupd::parse("IUPD-1").unwrap());
+        assert!(reopened.get_position(org(), key).await.unwrap().is_some());
+    }
+}

@@ -1,0 +1,550 @@
+//! The receipt table: acquiring a receipt (stored, settled on its position, deliveries created,
+//! all in the caller's transaction), fetching its document and listing receipts.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::broadcast::{insert_deliveries, stations_of};
+use super::columns::*;
+use super::positions::{load_position, write_back};
+use super::unavailable;
+use crate::domain::broadcast::recipients;
+use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
+use crate::domain::{FiscalCodePA, NoticeNumber};
+use crate::store::{
+    Acquisition, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter, ReceiptSummary,
+    StoreError,
+};
+
+pub(super) fn version_number(v: ReceiptVersion) -> i64 {
+    match v {
+        ReceiptVersion::V1 => 1,
+        ReceiptVersion::V2 => 2,
+    }
+}
+
+pub(super) fn version_from(n: i64, column: &str) -> Result<ReceiptVersion, StoreError> {
+    match n {
+        1 => Ok(ReceiptVersion::V1),
+        2 => Ok(ReceiptVersion::V2),
+        other => Err(corrupt(column, other)),
+    }
+}
+
+pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition, StoreError> {
+    let request = &new.request;
+    let receipt = &request.receipt;
+    let stored: Option<String> = conn
+        .prepare_cached("SELECT status FROM receipt WHERE organization = ?1 AND receipt_id = ?2")
+        .and_then(|mut st| {
+            st.query_row(
+                params![receipt.fiscal_code.as_str(), receipt.receipt_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .map_err(unavailable)?;
+    if let Some(status) = stored {
+        let status =
+            ReceiptStatus::parse(&status).ok_or_else(|| corrupt("receipt.status", &status))?;
+        return Ok(Acquisition::AlreadyStored(status));
+    }
+
+    let key = PositionKey::Notice(receipt.notice_number.clone());
+    let mut found = load_position(conn, &receipt.fiscal_code, &key)?;
+    let settlement = receipt.settle(found.as_mut().map(|(_, p)| p), new.received_at);
+    if settlement.status == ReceiptStatus::Applied
+        && let Some((ids, position)) = &found
+    {
+        write_back(conn, ids, position)?;
+    }
+
+    let payment_time = receipt.payment_date_time.as_ref().map(|d| millis(d.time));
+    conn.prepare_cached(
+        "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id, version, iuv, nav,
+            status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, payment_date_time,
+            payment_time, stand_in, received_at, document)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            receipt.fiscal_code.as_str(),
+            receipt.receipt_id,
+            request.ids.id_pa.as_str(),
+            request.ids.id_broker_pa.as_str(),
+            request.ids.id_station.as_str(),
+            version_number(request.version),
+            receipt.creditor_reference_id.as_str(),
+            receipt.notice_number.as_str(),
+            settlement.status.as_str(),
+            settlement.flag.as_ref().map(|f| f.code),
+            settlement.flag.as_ref().map(|f| f.description.as_str()),
+            receipt.payment_amount.get(),
+            receipt.debtor.entity_id.as_str(),
+            receipt.payer.as_ref().map(|p| p.entity_id.as_str()),
+            receipt.id_psp.as_str(),
+            receipt.psp_company_name.as_str(),
+            receipt.payment_date_time.as_ref().map(|d| d.lexical.as_str()),
+            payment_time,
+            request.stand_in,
+            millis(new.received_at),
+            new.document,
+        ])
+    })
+    .map_err(unavailable)?;
+    let receipt_row = conn.last_insert_rowid();
+
+    // A duplicate is audit only: nobody is told about it.
+    let deliveries = if settlement.status == ReceiptStatus::Duplicate {
+        Vec::new()
+    } else {
+        let mut concerned = vec![&receipt.fiscal_code];
+        for b in receipt.beneficiaries() {
+            if !concerned.contains(&b) {
+                concerned.push(b);
+            }
+        }
+        let mut stations = Vec::new();
+        for org in concerned {
+            stations.extend(stations_of(conn, Some(org), true)?);
+        }
+        let routes = recipients(receipt, &request.ids, &stations);
+        insert_deliveries(
+            conn,
+            receipt_row,
+            &routes,
+            new.received_at,
+            new.first_retry_at,
+        )?
+    };
+    Ok(Acquisition::Stored {
+        settlement,
+        deliveries,
+    })
+}
+
+pub(super) fn document(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    iuv: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    conn.prepare_cached(
+        "SELECT document FROM receipt
+         WHERE id IN (SELECT id FROM receipt WHERE organization = ?1 AND iuv = ?2
+                      UNION SELECT id FROM receipt WHERE recipient = ?1 AND iuv = ?2)
+         ORDER BY status <> 'APPLIED', received_at, id LIMIT 1",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![organization.as_str(), iuv], |r| r.get(0))
+            .optional()
+    })
+    .map_err(unavailable)
+}
+
+const SUMMARY_COLUMNS: &str = "organization, receipt_id, recipient, iuv, nav, version, status, flag, \
+    flag_description, amount, debtor, payer, psp_id, psp_company, payment_date_time, stand_in, received_at";
+
+fn summary(r: &Row<'_>) -> rusqlite::Result<Result<ReceiptSummary, StoreError>> {
+    let organization: String = r.get(0)?;
+    let nav: String = r.get(4)?;
+    let status: String = r.get(6)?;
+    let version: i64 = r.get(5)?;
+    let amount: i64 = r.get(9)?;
+    let received_at: i64 = r.get(16)?;
+    let (receipt_id, recipient, iuv) = (r.get(1)?, r.get(2)?, r.get(3)?);
+    let (flag, flag_description) = (r.get(7)?, r.get(8)?);
+    let (debtor, payer, psp_id, psp_company) = (r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?);
+    let (payment_date_time, stand_in) = (r.get(14)?, r.get(15)?);
+    Ok((|| {
+        Ok(ReceiptSummary {
+            organization: FiscalCodePA::parse(&organization)
+                .map_err(|e| corrupt("receipt.organization", e))?,
+            receipt_id,
+            recipient,
+            iuv,
+            notice_number: NoticeNumber::parse(&nav)
+                .map_err(|e| corrupt("receipt.nav", e))?
+                .to_string(),
+            version: version_from(version, "receipt.version")?,
+            status: ReceiptStatus::parse(&status)
+                .ok_or_else(|| corrupt("receipt.status", &status))?,
+            flag,
+            flag_description,
+            amount: cents(amount, "receipt.amount")?,
+            debtor,
+            payer,
+            psp_id,
+            psp_company,
+            payment_date_time,
+            stand_in,
+            received_at: from_millis(received_at, "receipt.received_at")?,
+        })
+    })())
+}
+
+pub(super) fn list(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    filter: &ReceiptFilter,
+    page: PageRequest,
+) -> Result<Page<ReceiptSummary>, StoreError> {
+    // Filters are bound as NULL when absent, so one statement serves every combination.
+    let condition = "(organization = ?1 OR recipient = ?1)
+        AND (?2 IS NULL OR status = ?2)
+        AND (?3 IS NULL OR debtor = ?3)
+        AND (?4 IS NULL OR payment_time >= ?4)
+        AND (?5 IS NULL OR payment_time <= ?5)";
+    let bound = params![
+        organization.as_str(),
+        filter.status.map(ReceiptStatus::as_str),
+        filter.debtor.as_deref(),
+        filter.paid_from.map(millis),
+        filter.paid_to.map(millis),
+    ];
+    let items_found: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM receipt WHERE {condition}"))
+        .and_then(|mut st| st.query_row(bound, |r| r.get(0)))
+        .map_err(unavailable)?;
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM receipt WHERE {condition}
+             ORDER BY received_at DESC, id DESC LIMIT ?6 OFFSET ?7"
+        ))
+        .map_err(unavailable)?;
+    let offset = i64::from(page.page) * i64::from(page.limit);
+    let rows = st
+        .query_map(
+            params![
+                organization.as_str(),
+                filter.status.map(ReceiptStatus::as_str),
+                filter.debtor.as_deref(),
+                filter.paid_from.map(millis),
+                filter.paid_to.map(millis),
+                page.limit,
+                offset,
+            ],
+            summary,
+        )
+        .map_err(unavailable)?;
+    let mut items = Vec::new();
+    for row in rows {
+        items.push(row.map_err(unavailable)??);
+    }
+    Ok(Page {
+        items,
+        request: page,
+        items_found: items_found as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::super::SqliteStore;
+    use crate::domain::FiscalCodePA;
+    use crate::domain::Text;
+    use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl};
+    use crate::domain::messages::RequestIds;
+    use crate::domain::position::tests::{at, option, position};
+    use crate::domain::position::{DebtPosition, PositionStatus};
+    use crate::domain::receipt::tests::{receipt, transfer};
+    use crate::domain::receipt::{ReceiptAccount, ReceiptStatus, ReceiptVersion, SendRtRequest};
+    use crate::store::*;
+
+    const ORG: &str = "77777777777";
+
+    fn org() -> FiscalCodePA {
+        FiscalCodePA::parse(ORG).unwrap()
+    }
+
+    async fn store_with(p: DebtPosition) -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        store.create_position(p).await.unwrap();
+        (dir, store)
+    }
+
+    fn valid(p: DebtPosition) -> DebtPosition {
+        DebtPosition {
+            status: PositionStatus::Valid,
+            ..p
+        }
+    }
+
+    fn new_receipt(
+        id: &str,
+        nav: &crate::domain::NoticeNumber,
+        beneficiaries: &[&str],
+    ) -> NewReceipt {
+        let iban = || ReceiptAccount::Iban(Text::new("IT60X0542811101000000123456").unwrap());
+        let transfers = beneficiaries
+            .iter()
+            .enumerate()
+            .map(|(i, o)| transfer(i as i64 + 1, o, iban()))
+            .collect();
+        let mut r = receipt(transfers);
+        r.receipt_id = id.into();
+        r.notice_number = nav.clone();
+        r.creditor_reference_id = Text::new(&nav.as_str()[1..]).unwrap();
+        NewReceipt {
+            request: SendRtRequest {
+                ids: RequestIds {
+                    id_pa: Text::new(ORG).unwrap(),
+                    id_broker_pa: Text::new(ORG).unwrap(),
+                    id_station: Text::new("77777777777_01").unwrap(),
+                },
+                receipt: r,
+                version: ReceiptVersion::V2,
+                stand_in: None,
+            },
+            document: format!("<doc>{id}</doc>").into_bytes(),
+            received_at: at(2029, 6, 1),
+            first_retry_at: at(2029, 6, 1) + chrono::Duration::seconds(10),
+        }
+    }
+
+    fn station(org: &str, id: &str) -> BroadcastStation {
+        BroadcastStation {
+            organization: FiscalCodePA::parse(org).unwrap(),
+            station_id: Text::new(id).unwrap(),
+            broker_id: Text::new(org).unwrap(),
+            url: StationUrl::parse("http://127.0.0.1:9/s").unwrap(),
+            version: ReceiptVersion::V2,
+            timeout: Duration::from_millis(500),
+            enabled: true,
+        }
+    }
+
+    fn status(a: &Acquisition) -> ReceiptStatus {
+        match a {
+            Acquisition::Stored { settlement, .. } => settlement.status,
+            Acquisition::AlreadyStored(s) => *s,
+        }
+    }
+
+    #[tokio::test]
+    async fn applied_once_then_idempotent_then_duplicate() {
+        let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
+        let nav = p.options[0].nav.clone();
+        let (_dir, store) = store_with(p).await;
+        let first = store
+            .acquire_receipt(new_receipt("t1", &nav, &[ORG]))
+            .await
+            .unwrap();
+        assert_eq!(status(&first), ReceiptStatus::Applied);
+        let key = PositionKey::Notice(nav.clone());
+        let paid = store
+            .get_position(org(), key.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(paid.status, PositionStatus::Paid);
+        assert_eq!(paid.options[0].payment.as_ref().unwrap().receipt_id, "t1");
+
+        let again = store
+            .acquire_receipt(new_receipt("t1", &nav, &[ORG]))
+            .await
+            .unwrap();
+        assert_eq!(again, Acquisition::AlreadyStored(ReceiptStatus::Applied));
+        let dup = store
+            .acquire_receipt(new_receipt("t2", &nav, &[ORG]))
+            .await
+            .unwrap();
+        assert_eq!(status(&dup), ReceiptStatus::Duplicate);
+        assert_eq!(store.get_position(org(), key).await.unwrap().unwrap(), paid);
+
+        let iuv = nav.as_str()[1..].to_owned();
+        let doc = store
+            .receipt_document(org(), iuv.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(doc, b"<doc>t1</doc>");
+        let all = PageRequest { page: 0, limit: 10 };
+        let listed = store
+            .list_receipts(org(), ReceiptFilter::default(), all)
+            .await
+            .unwrap();
+        assert_eq!(listed.items_found, 2);
+        let only_dup = ReceiptFilter {
+            status: Some(ReceiptStatus::Duplicate),
+            ..Default::default()
+        };
+        let listed = store.list_receipts(org(), only_dup, all).await.unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].receipt_id, "t2");
+        let other = ReceiptFilter {
+            debtor: Some("NOBODY".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .list_receipts(org(), other, all)
+                .await
+                .unwrap()
+                .items_found,
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_notice_is_stored_flagged() {
+        let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
+        let (_dir, store) = store_with(p).await;
+        let stranger = crate::domain::NoticeNumber::parse("301999999999999999").unwrap();
+        let a = store
+            .acquire_receipt(new_receipt("x", &stranger, &[ORG]))
+            .await
+            .unwrap();
+        let Acquisition::Stored { settlement, .. } = a else {
+            panic!()
+        };
+        assert_eq!(settlement.flag.unwrap().code, "UNKNOWN_NOTICE");
+        let doc = store
+            .receipt_document(org(), "01999999999999999".into())
+            .await
+            .unwrap();
+        assert!(doc.is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_receipts_for_one_option_apply_exactly_once() {
+        let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
+        let nav = p.options[0].nav.clone();
+        let (_dir, store) = store_with(p).await;
+        let store = std::sync::Arc::new(store);
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                let r = new_receipt(&format!("c{i}"), &nav, &[ORG]);
+                tokio::spawn(async move { store.acquire_receipt(r).await.unwrap() })
+            })
+            .collect();
+        let mut applied = 0;
+        for t in tasks {
+            match status(&t.await.unwrap()) {
+                ReceiptStatus::Applied => applied += 1,
+                ReceiptStatus::Duplicate => {}
+                s => panic!("{s:?}"),
+            }
+        }
+        assert_eq!(applied, 1);
+    }
+
+    #[tokio::test]
+    async fn deliveries_are_created_claimed_recorded_and_requeued() {
+        let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
+        let nav = p.options[0].nav.clone();
+        let (_dir, store) = store_with(p).await;
+        assert!(
+            store
+                .put_broadcast_station(station("88888888888", "S1"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .put_broadcast_station(station("88888888888", "S1"))
+                .await
+                .unwrap()
+        );
+        let mut off = station("88888888888", "OFF");
+        off.enabled = false;
+        store.put_broadcast_station(off).await.unwrap();
+        store
+            .put_broadcast_station(station("99999999999", "NOT_CONCERNED"))
+            .await
+            .unwrap();
+        assert_eq!(store.broadcast_stations(None).await.unwrap().len(), 3);
+
+        let a = store
+            .acquire_receipt(new_receipt("d1", &nav, &[ORG, "88888888888"]))
+            .await
+            .unwrap();
+        let Acquisition::Stored { deliveries, .. } = a else {
+            panic!()
+        };
+        assert_eq!(deliveries.len(), 1);
+        assert_eq!(deliveries[0].station.station_id.as_str(), "S1");
+        let id = deliveries[0].id;
+
+        let t0 = at(2029, 6, 1);
+        let lease = t0 + chrono::Duration::seconds(60);
+        // Not due before its first retry time.
+        assert!(
+            store
+                .claim_deliveries(t0, lease, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let due = t0 + chrono::Duration::seconds(10);
+        let claimed = store.claim_deliveries(due, lease, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].document, b"<doc>d1</doc>");
+        // Leased: a second claim finds nothing.
+        assert!(
+            store
+                .claim_deliveries(due, lease, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let retry = AttemptRecord::Retry {
+            error: "HTTP 500".into(),
+            next_attempt_at: due,
+        };
+        store.record_attempt(id, retry, due).await.unwrap();
+        store
+            .record_attempt(id, AttemptRecord::Delivered, due)
+            .await
+            .unwrap();
+        // A late result after success changes nothing.
+        let late = AttemptRecord::GiveUp {
+            error: "late".into(),
+        };
+        store.record_attempt(id, late, due).await.unwrap();
+        let all = PageRequest { page: 0, limit: 10 };
+        let s1 = FiscalCodePA::parse("88888888888").unwrap();
+        let listed = store
+            .list_deliveries(Some(s1.clone()), None, all)
+            .await
+            .unwrap();
+        assert_eq!(listed.items.len(), 1);
+        let d = &listed.items[0];
+        assert_eq!(
+            (d.state, d.attempts, d.receipt_id.as_str()),
+            (DeliveryState::Delivered, 2, "d1")
+        );
+        assert!(
+            store
+                .list_deliveries(Some(org()), None, all)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+
+        let again = store.redeliver(Some(s1.clone()), id, due).await.unwrap();
+        assert_eq!((again.state, again.attempts), (DeliveryState::Pending, 0));
+        assert!(matches!(
+            store.redeliver(Some(s1.clone()), id, due).await,
+            Err(StoreError::Refused(_))
+        ));
+        assert_eq!(
+            store.redeliver(Some(org()), id, due).await,
+            Err(StoreError::NotFound)
+        );
+        store
+            .delete_broadcast_station(s1.clone(), Text::new("S1").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .delete_broadcast_station(s1, Text::new("S1").unwrap())
+                .await,
+            Err(StoreError::NotFound)
+        );
+    }
+}

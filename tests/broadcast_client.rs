@@ -1,0 +1,190 @@
+//! `StationClient` against stub broadcast stations on loopback: what each kind of station answer
+//! becomes, the headers sent, the time bound and the cap on the answer's size.
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use gpd_gateway::broadcast::{AttemptOutcome, StationClient};
+use gpd_gateway::domain::receipt::ReceiptVersion;
+use gpd_gateway::xml::{PAFORNODE_NS, SOAP_ENV_NS};
+use harness::stub_station::{Behaviour, StubStation};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A request body of `version`; the client sends it as is.
+fn request(version: ReceiptVersion) -> Vec<u8> {
+    let element = match version {
+        ReceiptVersion::V1 => "paSendRTReq",
+        ReceiptVersion::V2 => "paSendRTV2Request",
+    };
+    format!(
+        r#"<soapenv:Envelope xmlns:soapenv="{SOAP_ENV_NS}"><soapenv:Body><paf:{element} xmlns:paf="{PAFORNODE_NS}"><idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA><idStation>77777777777_01</idStation><receipt><receiptId>r-1 è</receiptId></receipt></paf:{element}></soapenv:Body></soapenv:Envelope>"#
+    )
+    .into_bytes()
+}
+
+async fn deliver(client: &StationClient, url: &str, version: ReceiptVersion) -> AttemptOutcome {
+    client
+        .deliver(url, version, request(version), TIMEOUT)
+        .await
+}
+
+#[tokio::test]
+async fn ok_is_delivered_with_the_versions_action() {
+    let station = StubStation::start(Behaviour::Ok).await;
+    let client = StationClient::new();
+    for version in [ReceiptVersion::V2, ReceiptVersion::V1] {
+        assert_eq!(
+            deliver(&client, &station.url(), version).await,
+            AttemptOutcome::Delivered
+        );
+    }
+    let received = station.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].soap_action.as_deref(), Some("paSendRTV2"));
+    assert_eq!(received[1].soap_action.as_deref(), Some("paSendRT"));
+    assert_eq!(
+        received[0].body.as_bytes(),
+        request(ReceiptVersion::V2).as_slice()
+    );
+    assert_eq!(
+        received[1].body.as_bytes(),
+        request(ReceiptVersion::V1).as_slice()
+    );
+    station.stop().await;
+}
+
+#[tokio::test]
+async fn ko_is_rejected_with_the_fault() {
+    let station = StubStation::start(Behaviour::Ko).await;
+    let client = StationClient::new();
+    for version in [ReceiptVersion::V1, ReceiptVersion::V2] {
+        assert_eq!(
+            deliver(&client, &station.url(), version).await,
+            AttemptOutcome::Rejected {
+                fault_code: "PAA_SYSTEM_ERROR".to_owned(),
+                description: "station unavailable".to_owned()
+            }
+        );
+    }
+    station.stop().await;
+}
+
+#[tokio::test]
+async fn a_500_or_garbage_fails() {
+    let station = StubStation::start(Behaviour::Status500).await;
+    let client = StationClient::new();
+    assert_eq!(
+        deliver(&client, &station.url(), ReceiptVersion::V2).await,
+        AttemptOutcome::Failed("HTTP 500".to_owned())
+    );
+    station.set_behaviour(Behaviour::Garbage);
+    match deliver(&client, &station.url(), ReceiptVersion::V2).await {
+        AttemptOutcome::Failed(reason) => {
+            assert!(reason.starts_with("invalid answer: "), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Back up: the same client delivers.
+    station.set_behaviour(Behaviour::Ok);
+    assert_eq!(
+        deliver(&client, &station.url(), ReceiptVersion::V2).await,
+        AttemptOutcome::Delivered
+    );
+    assert_eq!(station.wait_for(3, TIMEOUT).await.len(), 3);
+    station.stop().await;
+}
+
+#[tokio::test]
+async fn slow_and_silent_stations_time_out() {
+    let station = StubStation::start(Behaviour::Slow(Duration::from_millis(100))).await;
+    let client = StationClient::new();
+    let url = station.url();
+    let v2 = ReceiptVersion::V2;
+    assert_eq!(
+        client
+            .deliver(&url, v2, request(v2), Duration::from_secs(2))
+            .await,
+        AttemptOutcome::Delivered
+    );
+    station.set_behaviour(Behaviour::Slow(Duration::from_secs(5)));
+    let start = Instant::now();
+    assert_eq!(
+        client
+            .deliver(&url, v2, request(v2), Duration::from_millis(300))
+            .await,
+        AttemptOutcome::Failed("timed out after 300 ms".to_owned())
+    );
+    assert!(start.elapsed() < Duration::from_secs(2));
+    station.set_behaviour(Behaviour::Silent);
+    assert_eq!(
+        client
+            .deliver(&url, v2, request(v2), Duration::from_millis(200))
+            .await,
+        AttemptOutcome::Failed("timed out after 200 ms".to_owned())
+    );
+    // The silent station did read the request.
+    let received = station.wait_for(3, TIMEOUT).await;
+    assert_eq!(received[2].body.as_bytes(), request(v2).as_slice());
+    station.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_fails() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let url = format!("http://{address}/station");
+    match deliver(&StationClient::new(), &url, ReceiptVersion::V1).await {
+        AttemptOutcome::Failed(reason) => {
+            assert!(reason.to_lowercase().contains("refused"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn https_to_a_plain_station_fails_its_handshake() {
+    let station = StubStation::start(Behaviour::Ok).await;
+    let url = station.url().replace("http://", "https://");
+    match deliver(&StationClient::new(), &url, ReceiptVersion::V2).await {
+        AttemptOutcome::Failed(reason) => assert!(!reason.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    station.stop().await;
+}
+
+/// A station answering 200 with `head` and then `size` bytes of body.
+async fn oversized(head: &'static str, size: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/station", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buffer = [0; 4096];
+        let _ = stream.read(&mut buffer).await;
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(&vec![b' '; size]).await;
+    });
+    url
+}
+
+#[tokio::test]
+async fn the_answer_is_capped() {
+    let client = StationClient::new();
+    let declared = oversized(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n",
+        2_000_000,
+    )
+    .await;
+    let streamed = oversized("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", 2_000_000).await;
+    for url in [declared, streamed] {
+        assert_eq!(
+            deliver(&client, &url, ReceiptVersion::V2).await,
+            AttemptOutcome::Failed("answer larger than 1048576 bytes".to_owned()),
+            "{url}"
+        );
+    }
+}
