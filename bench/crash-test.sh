@@ -14,8 +14,9 @@
 #      directory while the load goes on, and lets the load finish;
 #   4. checks that every receipt answered OK is in the store (GET …/receipts/{iuv}: 200 with its
 #      receiptId) and that the stub received every one of them, waiting up to DELIVERY_DEADLINE
-#      seconds for the outbox to drain; also that no receipt was answered KO and that the stub
-#      was always addressed as itself.
+#      seconds for that and for the outbox to have nothing PENDING; also that no receipt was
+#      answered KO, that the stub was always addressed as itself and that the gateway did not
+#      panic.
 #
 # The stub answers every STUB_FAIL_EVERY-th request HTTP 503, so part of the deliveries go
 # through the durable outbox and its retry worker, across the crash too.
@@ -194,7 +195,7 @@ one_run() (
   ((acked_at_kill > 0)) || fail "no receipt was acknowledged in the ${kill_ms} ms before the kill"
   restart_started=$SECONDS
   start_gateway "$dir/gateway-2.log"
-  log "run $run: gateway answering again after $((SECONDS - restart_started)) s"
+  log "run $run: gateway answering again after $((SECONDS - restart_started)) s, with $(deliveries PENDING) deliveries PENDING"
 
   deadline=$((SECONDS + LOAD_SECONDS + 120))
   while kill -0 "$LOAD_PID" 2>/dev/null; do
@@ -218,13 +219,16 @@ one_run() (
     fail "acknowledged receipts LOST from the store: $(sed -n 's/^CHECK //p' "$dir/check.txt") (list: $dir/check.txt)"
   fi
 
-  log "run $run: waiting up to ${DELIVERY_DEADLINE}s for each of them to reach the stub station"
+  log "run $run: waiting up to ${DELIVERY_DEADLINE}s for each of them to reach the stub station and for no delivery to be PENDING"
+  drain_started=$SECONDS
   deadline=$((SECONDS + DELIVERY_DEADLINE))
   while :; do
     sort -u "$dir/station-received.log" >"$dir/station.ids"
     comm -23 "$dir/acked.ids" "$dir/station.ids" >"$dir/undelivered.ids"
     undelivered=$(wc -l <"$dir/undelivered.ids")
-    ((undelivered == 0 || SECONDS >= deadline)) && break
+    pending=$(deliveries PENDING)
+    [[ $undelivered == 0 && $pending == 0 ]] && break
+    ((SECONDS < deadline)) || break
     sleep 0.5
   done
   states=
@@ -234,11 +238,15 @@ one_run() (
     head -20 "$dir/undelivered.ids" >&2
     fail "$undelivered acknowledged receipts never reached the station in ${DELIVERY_DEADLINE} s (deliveries: $states; list: $dir/undelivered.ids)"
   fi
+  [[ $pending == 0 ]] || fail "deliveries still PENDING after ${DELIVERY_DEADLINE} s although every acknowledged receipt reached the station: $states"
+  drained=$((SECONDS - drain_started))
   received=$(wc -l <"$dir/station-received.log")
   addressed=$(curl -fsS -m 5 "http://$HOST:$STUB_PORT/" | sed -n 's/^addressed //p')
   others=$(awk -v want="$ORG/$ORG/$STATION_ID" '$1 != want' <<<"$addressed")
   [[ -z $others ]] || fail "the stub was addressed as someone else: $(paste -sd';' <<<"$others")"
-  log "run $run: passed — killed at ${kill_ms} ms with $acked_at_kill acknowledged; $acked acknowledged in all, all stored, all delivered ($received deliveries acknowledged by the stub, $((received - $(wc -l <"$dir/station.ids"))) repeated; deliveries: $states)"
+  ! grep -n 'panicked' "$dir"/gateway-*.log >&2 || fail "the gateway panicked (see above)"
+  errors=$(cat "$dir"/gateway-*.log | grep -c 'ERROR' || true)
+  log "run $run: passed — killed at ${kill_ms} ms with $acked_at_kill acknowledged; $acked acknowledged in all, all stored, all delivered ${drained} s after the load ($received deliveries acknowledged by the stub, $((received - $(wc -l <"$dir/station.ids"))) repeated; deliveries: $states; $errors ERROR lines in the gateway logs)"
 )
 
 for run in $(seq "$RUNS"); do

@@ -146,20 +146,24 @@ GW_PID=$!
 wait_http "http://$HOST:$GATEWAY_PORT/health" "$GW_PID" "$WORK/gateway.log" 30
 
 # ---------------------------------------------------------------------------------------------
-declare -A RPS OKN KON FAILN P50 P90 P99 MAXL CPU ELAPSED
+declare -A RPS OKN KON FAILN P50 P90 P99 MAXL CPU ELAPSED BUSY
 RAW=
 CLK_TCK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of the process
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat; } # busy idle (steal left out)
 NEXT=1 # the next unused position
 
 load() { # key url pid count extra-args… : runs receipt_load for positions NEXT.., records RESULT
   local key=$1 url=$2 pid=$3 count=$4 out before after line
   shift 4
   before=$(cpu_ticks "$pid")
+  read -r busy0 idle0 < <(machine_ticks)
   out=$(timeout $((DURATION + RATE_DURATION + 120)) "$BIN/examples/receipt_load" --target "$url" \
     --version "$VERSION" --first "$NEXT" --count "$count" --concurrency "$CONCURRENCY" \
     --ok-log "$WORK/acked-$key.log" "$@" 2>>"$WORK/load.log") || true
   after=$(cpu_ticks "$pid")
+  read -r busy1 idle1 < <(machine_ticks)
+  BUSY[$key]=$(awk -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) 'BEGIN {printf "%.0f %%", (b + i > 0) ? 100 * b / (b + i) : 0}')
   echo "$out" >"$WORK/load-$key.txt"
   line=$(sed -n 's/^RESULT //p' <<<"$out")
   [[ -n $line ]] || { echo "$out" >&2; tail -5 "$WORK/load.log" >&2; die "receipt_load printed no RESULT line for $key"; }
@@ -280,9 +284,9 @@ station_plus_2() { # percentile-array-name -> (c) + 2 ms
 }
 
 row() { # label key
-  printf '| %s | %.0f | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' "$1" "${RPS[$2]}" "${ELAPSED[$2]}" \
+  printf '| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' "$1" "${RPS[$2]}" "${ELAPSED[$2]}" \
     "$(ms "${P50[$2]}")" "$(ms "${P90[$2]}")" "$(ms "${P99[$2]}")" "$(ms "${MAXL[$2]}")" "${CPU[$2]}" \
-    "${OKN[$2]}" "${KON[$2]}" "${FAILN[$2]}"
+    "${BUSY[$2]}" "${OKN[$2]}" "${KON[$2]}" "${FAILN[$2]}"
 }
 rate_row() { # label key
   printf '| %s | %.0f | %s | %s | %s | %s | %s / %s / %s |\n' "$1" "${RPS[$2]}" "$(ms "${P50[$2]}")" \
@@ -312,8 +316,8 @@ $STATION_ID of $ORG for (b).
 
 ## Throughput at saturation (up to ${DURATION} s or ${SAT_N} receipts each)
 
-| run | receipts OK/s | seconds | p50 ms | p90 ms | p99 ms | max ms | server CPU µs/receipt | OK / KO / no answer |
-|---|---|---|---|---|---|---|---|---|
+| run | receipts OK/s | seconds | p50 ms | p90 ms | p99 ms | max ms | server CPU µs/receipt | machine CPU busy | OK / KO / no answer |
+|---|---|---|---|---|---|---|---|---|---|
 $(row "(a) gateway, no broadcast station" sat-a)
 $(row "(b) gateway + one stub station" sat-b)
 $(row "(c) stub station alone" sat-c)
@@ -353,7 +357,8 @@ Deliveries after the drain: PENDING $PENDING, DELIVERED $DELIVERED, ${NOT_DELIVE
 answered $STATION_LINES requests. Gateway memory after the runs: VmRSS $(mb "$RSS_KB") MB, peak $(mb "$HWM_KB") MB.
 
 "server CPU µs/receipt" is the measured process's user + system time during the run (gateway for
-(a) and (b), stub for (c)) divided by the receipts sent, in 10 ms clock ticks.
+(a) and (b), stub for (c)) divided by the receipts sent, in 10 ms clock ticks; "machine CPU busy"
+is the share of all $(nproc) CPUs not idle during the run (100 %: the run was CPU-bound).
 
 <details><summary>raw figures (latencies in µs)</summary>
 
