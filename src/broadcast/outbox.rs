@@ -141,7 +141,7 @@ impl Broadcaster {
             let this = self.clone();
             attempts.spawn(async move {
                 match stored_receipt(&c.document) {
-                    Ok(request) => this.attempt(&request.receipt, c.target).await,
+                    Ok(request) => this.attempt(&request.forwarded_receipt(), c.target).await,
                     Err(e) => {
                         tracing::error!(delivery = c.target.id, "stored receipt unreadable: {e}");
                         let record = AttemptRecord::GiveUp {

@@ -270,6 +270,17 @@ pub struct SendRtRequest {
     pub stand_in: Option<bool>,
 }
 
+impl SendRtRequest {
+    /// The receipt as forwarded to other stations: with the effective Stand-In flag inside it,
+    /// where every current schema puts it.
+    pub fn forwarded_receipt(&self) -> Receipt {
+        Receipt {
+            stand_in: self.stand_in,
+            ..self.receipt.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -442,6 +453,22 @@ pub(crate) mod tests {
             );
             assert_eq!(p.status, PositionStatus::Valid);
         }
+    }
+
+    #[test]
+    fn the_legacy_stand_in_flag_moves_into_the_forwarded_receipt() {
+        let request = SendRtRequest {
+            ids: RequestIds {
+                id_pa: text("77777777777"),
+                id_broker_pa: text("77777777777"),
+                id_station: text("77777777777_01"),
+            },
+            receipt: receipt(vec![]),
+            version: ReceiptVersion::V2,
+            stand_in: Some(true),
+        };
+        assert_eq!(request.receipt.stand_in, None);
+        assert_eq!(request.forwarded_receipt().stand_in, Some(true));
     }
 
     #[test]

@@ -98,7 +98,7 @@ async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> V
             };
             let answer = match decoded {
                 Ok(request) => {
-                    let receipt = request.receipt.clone();
+                    let receipt = request.forwarded_receipt();
                     primitives::send_rt::answer(ctx, request, body)
                         .await
                         .map(|deliveries| (receipt, deliveries))

@@ -5,14 +5,13 @@
 //! children in exact XSD order; it validates against the official paForNode XSD. The answer is
 //! read like the Node reads ours: only an `outcome` OK without a fault counts as delivered.
 
-use std::fmt::{self, Write as _};
-
-use chrono::{Datelike, NaiveDate};
+use std::fmt;
 
 use super::envelope::{Element, read_envelope};
+use super::writer::{Writer, XsdDate};
 use super::{PAFORNODE_NS, SOAP_ENV_NS};
 use crate::domain::Text;
-use crate::domain::messages::{MapEntry, Operation, RequestIds, Subject};
+use crate::domain::messages::{Operation, RequestIds};
 use crate::domain::receipt::{
     Receipt, ReceiptAccount, ReceiptOutcome, ReceiptTransfer, ReceiptVersion,
 };
@@ -55,7 +54,7 @@ pub fn send_rt_request(
         return Err(NoV1Form);
     }
     let op = operation(version);
-    let mut w = Writer::request(op);
+    let mut w = Writer::request(op, 4096);
     w.leaf("idPA", recipient.id_pa.as_str());
     w.leaf("idBrokerPA", recipient.id_broker_pa.as_str());
     w.leaf("idStation", recipient.id_station.as_str());
@@ -75,25 +74,31 @@ pub fn send_rt_request(
     w.value("paymentAmount", r.payment_amount);
     w.leaf("description", r.description.as_str());
     w.leaf("companyName", r.company_name.as_str());
-    w.text("officeName", r.office_name.as_ref());
+    w.optional("officeName", r.office_name.as_ref().map(Text::as_str));
     w.subject("debtor", &r.debtor);
     w.open("transferList");
     for transfer in &r.transfers {
-        w.transfer(transfer, v2);
+        write_transfer(&mut w, transfer, v2);
     }
     w.close("transferList");
     w.leaf("idPSP", r.id_psp.as_str());
-    w.text("pspFiscalCode", r.psp_fiscal_code.as_ref());
-    w.text("pspPartitaIVA", r.psp_partita_iva.as_ref());
+    w.optional(
+        "pspFiscalCode",
+        r.psp_fiscal_code.as_ref().map(Text::as_str),
+    );
+    w.optional(
+        "pspPartitaIVA",
+        r.psp_partita_iva.as_ref().map(Text::as_str),
+    );
     w.leaf("PSPCompanyName", r.psp_company_name.as_str());
     w.leaf("idChannel", r.id_channel.as_str());
     w.leaf("channelDescription", r.channel_description.as_str());
     if let Some(payer) = &r.payer {
         w.subject("payer", payer);
     }
-    w.text("paymentMethod", r.payment_method.as_ref());
+    w.optional("paymentMethod", r.payment_method.as_ref().map(Text::as_str));
     if v2 {
-        w.text("paymentNote", r.payment_note.as_ref());
+        w.optional("paymentNote", r.payment_note.as_ref().map(Text::as_str));
     }
     if let Some(fee) = r.fee {
         w.value("fee", fee);
@@ -102,8 +107,8 @@ pub fn send_rt_request(
         if let Some(fee) = r.primary_ci_incurred_fee {
             w.value("primaryCiIncurredFee", fee);
         }
-        w.text("idBundle", r.id_bundle.as_ref());
-        w.text("idCiBundle", r.id_ci_bundle.as_ref());
+        w.optional("idBundle", r.id_bundle.as_ref().map(Text::as_str));
+        w.optional("idCiBundle", r.id_ci_bundle.as_ref().map(Text::as_str));
     }
     if let Some(at) = &r.payment_date_time {
         w.leaf("paymentDateTime", &at.lexical);
@@ -119,7 +124,7 @@ pub fn send_rt_request(
         w.leaf("standIn", if stand_in { "true" } else { "false" });
     }
     w.close("receipt");
-    Ok(w.finish(op))
+    Ok(w.finish_request(op))
 }
 
 /// SOAPAction header value for the version ("paSendRT" / "paSendRTV2").
@@ -209,153 +214,32 @@ fn child<'a>(element: &'a Element, name: &str) -> Option<&'a Element> {
     element.children.iter().find(|c| c.name == name)
 }
 
-/// A compact XML writer: tags are written as given, text is escaped.
-struct Writer {
-    out: String,
-}
-
-impl Writer {
-    /// The XML declaration, the envelope and `op`'s open request wrapper.
-    fn request(op: Operation) -> Writer {
-        let mut out = String::with_capacity(4096);
-        out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv=""#);
-        out.push_str(SOAP_ENV_NS);
-        out.push_str(r#"" xmlns:paf=""#);
-        out.push_str(PAFORNODE_NS);
-        out.push_str(r#""><soapenv:Header/><soapenv:Body><paf:"#);
-        out.push_str(op.request_element());
-        out.push('>');
-        Writer { out }
+/// ctTransferPA (V1, IBAN only) or ctTransferPAReceiptV2.
+fn write_transfer(w: &mut Writer, t: &ReceiptTransfer, v2: bool) {
+    w.open("transfer");
+    w.value("idTransfer", t.id);
+    w.value("transferAmount", t.amount);
+    w.leaf("fiscalCodePA", t.fiscal_code_pa.as_str());
+    if v2 {
+        w.optional("companyName", t.company_name.as_ref().map(Text::as_str));
     }
-
-    fn finish(mut self, op: Operation) -> Vec<u8> {
-        self.out.push_str("</paf:");
-        self.out.push_str(op.request_element());
-        self.out.push_str("></soapenv:Body></soapenv:Envelope>");
-        self.out.into_bytes()
+    match &t.account {
+        ReceiptAccount::Iban(iban) => w.leaf("IBAN", iban.as_str()),
+        ReceiptAccount::MbdAttachment(base64) => w.leaf("MBDAttachment", base64),
     }
-
-    fn open(&mut self, name: &str) {
-        self.out.push('<');
-        self.out.push_str(name);
-        self.out.push('>');
-    }
-
-    fn close(&mut self, name: &str) {
-        self.out.push_str("</");
-        self.out.push_str(name);
-        self.out.push('>');
-    }
-
-    fn leaf(&mut self, name: &str, text: &str) {
-        self.open(name);
-        push_escaped(&mut self.out, text);
-        self.close(name);
-    }
-
-    fn text<const N: usize>(&mut self, name: &str, text: Option<&Text<N>>) {
-        if let Some(text) = text {
-            self.leaf(name, text.as_str());
-        }
-    }
-
-    /// A leaf whose Display is markup-free: amounts, numbers, dates.
-    fn value(&mut self, name: &str, value: impl fmt::Display) {
-        self.open(name);
-        // Writing into a String cannot fail.
-        let _ = write!(self.out, "{value}");
-        self.close(name);
-    }
-
-    /// ctSubject.
-    fn subject(&mut self, name: &str, s: &Subject) {
-        self.open(name);
-        self.open("uniqueIdentifier");
-        self.leaf("entityUniqueIdentifierType", s.entity_type.as_str());
-        self.leaf("entityUniqueIdentifierValue", s.entity_id.as_str());
-        self.close("uniqueIdentifier");
-        self.leaf("fullName", s.full_name.as_str());
-        self.text("streetName", s.street_name.as_ref());
-        self.text("civicNumber", s.civic_number.as_ref());
-        self.text("postalCode", s.postal_code.as_ref());
-        self.text("city", s.city.as_ref());
-        self.text("stateProvinceRegion", s.state_province_region.as_ref());
-        if let Some(country) = &s.country {
-            self.leaf("country", country.as_str());
-        }
-        if let Some(email) = &s.email {
-            self.leaf("e-mail", email.as_str());
-        }
-        self.close(name);
-    }
-
-    /// ctTransferPA (V1, IBAN only) or ctTransferPAReceiptV2.
-    fn transfer(&mut self, t: &ReceiptTransfer, v2: bool) {
-        self.open("transfer");
-        self.value("idTransfer", t.id);
-        self.value("transferAmount", t.amount);
-        self.leaf("fiscalCodePA", t.fiscal_code_pa.as_str());
-        if v2 {
-            self.text("companyName", t.company_name.as_ref());
-        }
-        match &t.account {
-            ReceiptAccount::Iban(iban) => self.leaf("IBAN", iban.as_str()),
-            ReceiptAccount::MbdAttachment(base64) => self.leaf("MBDAttachment", base64),
-        }
-        self.leaf("remittanceInformation", t.remittance_information.as_str());
-        self.leaf("transferCategory", t.transfer_category.as_str());
-        self.metadata(&t.metadata);
-        self.close("transfer");
-    }
-
-    /// ctMetadata, only when there are entries.
-    fn metadata(&mut self, entries: &[MapEntry]) {
-        if entries.is_empty() {
-            return;
-        }
-        self.open("metadata");
-        for entry in entries {
-            self.open("mapEntry");
-            self.leaf("key", entry.key.as_str());
-            self.leaf("value", entry.value.as_str());
-            self.close("mapEntry");
-        }
-        self.close("metadata");
-    }
-}
-
-/// Appends `text` escaped for element content. A carriage return is kept as a reference (a
-/// parser would turn a raw one into a newline); characters XML cannot carry become U+FFFD.
-fn push_escaped(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' | '\n' => out.push(c),
-            '\0'..='\u{1f}' | '\u{FFFE}' | '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-}
-
-/// xsd:date without time zone.
-struct XsdDate(NaiveDate);
-
-impl fmt::Display for XsdDate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
-    }
+    w.leaf("remittanceInformation", t.remittance_information.as_str());
+    w.leaf("transferCategory", t.transfer_category.as_str());
+    w.metadata(&t.metadata);
+    w.close("transfer");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::messages::{EntityId, EntityType};
+    use crate::domain::Cents;
+    use crate::domain::messages::MapEntry;
     use crate::domain::receipt::SendRtRequest;
-    use crate::domain::{Cents, FiscalCodePA, NoticeNumber, TransferId};
+    use crate::domain::receipt::tests::{receipt, transfer};
     use crate::xml::receipts::{decode_send_rt, decode_send_rt_v2};
     use crate::xml::samples;
     use crate::xml::xsd_check::Xmllint;
@@ -430,57 +314,8 @@ mod tests {
     }
 
     fn minimal() -> Receipt {
-        Receipt {
-            receipt_id: "r1".to_owned(),
-            notice_number: NoticeNumber::parse("311111111112222222").unwrap(),
-            fiscal_code: FiscalCodePA::parse("77777777777").unwrap(),
-            outcome: ReceiptOutcome::Ok,
-            creditor_reference_id: text("11111111112222222"),
-            payment_amount: Cents::new(1000).unwrap(),
-            description: text("d"),
-            company_name: text("c"),
-            office_name: None,
-            debtor: Subject {
-                entity_type: EntityType::F,
-                entity_id: EntityId::parse("RSSMRA80A01H501U").unwrap(),
-                full_name: text("Mario Rossi"),
-                street_name: None,
-                civic_number: None,
-                postal_code: None,
-                city: None,
-                state_province_region: None,
-                country: None,
-                email: None,
-            },
-            transfers: vec![ReceiptTransfer {
-                id: TransferId::new(1).unwrap(),
-                amount: Cents::new(1000).unwrap(),
-                fiscal_code_pa: FiscalCodePA::parse("77777777777").unwrap(),
-                company_name: None,
-                account: ReceiptAccount::Iban(text("IT60X0542811101000000123456")),
-                remittance_information: text("r"),
-                transfer_category: text("9/0101108TS/"),
-                metadata: vec![],
-            }],
-            id_psp: text("psp"),
-            psp_fiscal_code: None,
-            psp_partita_iva: None,
-            psp_company_name: text("PSP"),
-            id_channel: text("ch"),
-            channel_description: text("app"),
-            payer: None,
-            payment_method: None,
-            payment_note: None,
-            fee: None,
-            primary_ci_incurred_fee: None,
-            id_bundle: None,
-            id_ci_bundle: None,
-            payment_date_time: None,
-            application_date: None,
-            transfer_date: None,
-            metadata: vec![],
-            stand_in: None,
-        }
+        let iban = ReceiptAccount::Iban(text("IT60X0542811101000000123456"));
+        receipt(vec![transfer(1, "77777777777", iban)])
     }
 
     #[test]
@@ -557,7 +392,7 @@ mod tests {
             r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" "#,
             r#"xmlns:paf="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Header/><soapenv:Body>"#,
             r#"<paf:paSendRTV2Request><idPA>99999999999</idPA><idBrokerPA>12345678901</idBrokerPA>"#,
-            r#"<idStation>12345678901_07</idStation><receipt><receiptId>r1</receiptId>"#,
+            r#"<idStation>12345678901_07</idStation><receipt><receiptId>token</receiptId>"#,
         )));
         assert!(doc.ends_with(concat!(
             r#"<channelDescription>app</channelDescription><fee>1.50</fee>"#,
@@ -607,15 +442,6 @@ mod tests {
             let request = round_trip(&xmllint, &format!("escape-{version:?}"), &receipt, version);
             assert_eq!(request.receipt, receipt);
         }
-        let mut out = String::new();
-        push_escaped(
-            &mut out,
-            "a&b<c>d\"e'f\tg\nh\ri\u{1}j\u{FFFF}k\u{FFFE}l\u{FFFD}è",
-        );
-        assert_eq!(
-            out,
-            "a&amp;b&lt;c&gt;d\"e'f\tg\nh&#13;i\u{FFFD}j\u{FFFD}k\u{FFFD}l\u{FFFD}è"
-        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod receipts;
 pub mod requests;
 pub mod responses;
+mod writer;
 
 #[cfg(test)]
 mod samples;

@@ -3,17 +3,10 @@
 //! children in exact XSD sequence order, unprefixed below the `paf:` wrapper, and validates
 //! against the official paForNode XSD given the preconditions noted on each function (the
 //! domain types carry the rest: bounded texts, 11-digit fiscal codes, amounts `\d+\.\d{2}`).
-//!
-//! The writer appends straight into a pre-sized `String`: this is on every request's path.
 
-use std::fmt::{self, Write as _};
-
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
-
-use super::{PAFORNODE_NS, SOAP_ENV_NS};
+use super::writer::{Writer, XsdDate, XsdDateTime};
 use crate::domain::messages::{
-    CountryCode, Email, MapEntry, Operation, PaymentData, Subject, TransferAccount, TransferData,
-    VerifyResponse,
+    Operation, PaymentData, TransferAccount, TransferData, VerifyResponse,
 };
 use crate::domain::{Fault, FaultCode, Text};
 
@@ -25,9 +18,6 @@ pub enum SoapFaultCode {
     /// We failed.
     Server,
 }
-
-/// The Node accepts at most this many metadata entries in a block (ctMetadata).
-const MAX_METADATA: usize = 15;
 
 /// paVerifyPaymentNoticeRes: OK with its single payment option, or KO.
 ///
@@ -113,7 +103,7 @@ pub fn get_payment_response(op: Operation, result: &Result<PaymentData, Fault>) 
     w.subject("debtor", &data.debtor);
     w.open("transferList");
     for transfer in &data.transfers {
-        w.transfer(transfer, v2);
+        write_transfer(&mut w, transfer, v2);
     }
     w.close("transferList");
     w.metadata(&data.metadata);
@@ -166,203 +156,30 @@ pub fn soap_fault(code: SoapFaultCode, message: &str) -> Vec<u8> {
     w.end_envelope()
 }
 
-/// A compact XML writer: tags are written as given, text is escaped.
-struct Writer {
-    out: String,
-}
-
-impl Writer {
-    /// The XML declaration and the envelope up to the open Body.
-    fn envelope(capacity: usize) -> Writer {
-        let mut out = String::with_capacity(capacity);
-        out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv=""#);
-        out.push_str(SOAP_ENV_NS);
-        out.push_str(r#"" xmlns:paf=""#);
-        out.push_str(PAFORNODE_NS);
-        out.push_str(r#""><soapenv:Header/><soapenv:Body>"#);
-        Writer { out }
+/// ctTransferPA (V1) or ctTransferPAV2; a V1 transfer must have an IBAN.
+fn write_transfer(w: &mut Writer, t: &TransferData, v2: bool) {
+    debug_assert!(!t.amount.is_zero(), "transfer amount must not be zero");
+    w.open("transfer");
+    w.value("idTransfer", t.id_transfer);
+    w.value("transferAmount", t.amount);
+    w.leaf("fiscalCodePA", t.fiscal_code_pa.as_str());
+    if v2 {
+        w.optional("companyName", t.company_name.as_ref().map(Text::as_str));
     }
-
-    /// The envelope and `op`'s open response wrapper.
-    fn response(op: Operation, capacity: usize) -> Writer {
-        let mut w = Writer::envelope(capacity);
-        w.out.push_str("<paf:");
-        w.out.push_str(op.response_element());
-        w.out.push('>');
-        w
-    }
-
-    /// Closes `op`'s response wrapper and the envelope.
-    fn finish(mut self, op: Operation) -> Vec<u8> {
-        self.out.push_str("</paf:");
-        self.out.push_str(op.response_element());
-        self.out.push('>');
-        self.end_envelope()
-    }
-
-    fn end_envelope(mut self) -> Vec<u8> {
-        self.out.push_str("</soapenv:Body></soapenv:Envelope>");
-        self.out.into_bytes()
-    }
-
-    fn open(&mut self, name: &str) {
-        self.out.push('<');
-        self.out.push_str(name);
-        self.out.push('>');
-    }
-
-    fn close(&mut self, name: &str) {
-        self.out.push_str("</");
-        self.out.push_str(name);
-        self.out.push('>');
-    }
-
-    fn leaf(&mut self, name: &str, text: &str) {
-        self.open(name);
-        push_escaped(&mut self.out, text);
-        self.close(name);
-    }
-
-    fn optional(&mut self, name: &str, text: Option<&str>) {
-        if let Some(text) = text {
-            self.leaf(name, text);
+    match &t.account {
+        TransferAccount::Iban(iban) => w.leaf("IBAN", iban.as_str()),
+        TransferAccount::Stamp(stamp) => {
+            w.open("richiestaMarcaDaBollo");
+            w.leaf("hashDocumento", &stamp.hash_document);
+            w.leaf("tipoBollo", &stamp.stamp_type);
+            w.leaf("provinciaResidenza", stamp.provincial_residence.as_str());
+            w.close("richiestaMarcaDaBollo");
         }
     }
-
-    /// xsd:boolean, written as `true` / `false`.
-    fn boolean(&mut self, name: &str, value: bool) {
-        self.leaf(name, if value { "true" } else { "false" });
-    }
-
-    /// A leaf whose Display is markup-free: amounts, numbers, dates.
-    fn value(&mut self, name: &str, value: impl fmt::Display) {
-        self.open(name);
-        // Writing into a String cannot fail.
-        let _ = write!(self.out, "{value}");
-        self.close(name);
-    }
-
-    /// ctSubject.
-    fn subject(&mut self, name: &str, s: &Subject) {
-        self.open(name);
-        self.open("uniqueIdentifier");
-        self.leaf("entityUniqueIdentifierType", s.entity_type.as_str());
-        self.leaf("entityUniqueIdentifierValue", s.entity_id.as_str());
-        self.close("uniqueIdentifier");
-        self.leaf("fullName", s.full_name.as_str());
-        self.optional("streetName", s.street_name.as_ref().map(Text::as_str));
-        self.optional("civicNumber", s.civic_number.as_ref().map(Text::as_str));
-        self.optional("postalCode", s.postal_code.as_ref().map(Text::as_str));
-        self.optional("city", s.city.as_ref().map(Text::as_str));
-        self.optional(
-            "stateProvinceRegion",
-            s.state_province_region.as_ref().map(Text::as_str),
-        );
-        self.optional("country", s.country.as_ref().map(CountryCode::as_str));
-        self.optional("e-mail", s.email.as_ref().map(Email::as_str));
-        self.close(name);
-    }
-
-    /// ctTransferPA (V1) or ctTransferPAV2; a V1 transfer must have an IBAN.
-    fn transfer(&mut self, t: &TransferData, v2: bool) {
-        debug_assert!(!t.amount.is_zero(), "transfer amount must not be zero");
-        self.open("transfer");
-        self.value("idTransfer", t.id_transfer);
-        self.value("transferAmount", t.amount);
-        self.leaf("fiscalCodePA", t.fiscal_code_pa.as_str());
-        if v2 {
-            self.optional("companyName", t.company_name.as_ref().map(Text::as_str));
-        }
-        match &t.account {
-            TransferAccount::Iban(iban) => self.leaf("IBAN", iban.as_str()),
-            TransferAccount::Stamp(stamp) => {
-                self.open("richiestaMarcaDaBollo");
-                self.leaf("hashDocumento", &stamp.hash_document);
-                self.leaf("tipoBollo", &stamp.stamp_type);
-                self.leaf("provinciaResidenza", stamp.provincial_residence.as_str());
-                self.close("richiestaMarcaDaBollo");
-            }
-        }
-        self.leaf("remittanceInformation", t.remittance_information.as_str());
-        self.leaf("transferCategory", t.transfer_category.as_str());
-        self.metadata(&t.metadata);
-        self.close("transfer");
-    }
-
-    /// ctMetadata, only when there are entries.
-    fn metadata(&mut self, entries: &[MapEntry]) {
-        debug_assert!(entries.len() <= MAX_METADATA, "at most 15 metadata entries");
-        if entries.is_empty() {
-            return;
-        }
-        self.open("metadata");
-        for entry in entries {
-            self.open("mapEntry");
-            self.leaf("key", entry.key.as_str());
-            self.leaf("value", entry.value.as_str());
-            self.close("mapEntry");
-        }
-        self.close("metadata");
-    }
-}
-
-/// Appends `text` escaped for element content. Characters XML cannot carry at all (controls
-/// other than tab and newline, U+FFFE, U+FFFF) become U+FFFD, so the output stays well-formed
-/// and each text keeps its length; a carriage return is kept as a reference, which parsers
-/// would otherwise turn into a newline.
-fn push_escaped(out: &mut String, text: &str) {
-    let mut clean = 0;
-    for (i, b) in text.bytes().enumerate() {
-        let replacement = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            b'\'' => "&apos;",
-            b'\r' => "&#13;",
-            b'\t' | b'\n' => continue,
-            0..=0x1f => "\u{FFFD}",
-            // The lead byte of U+FFFE and U+FFFF (EF BF BE/BF).
-            0xef if matches!(text.as_bytes().get(i + 1..i + 3), Some([0xbf, 0xbe | 0xbf])) => {
-                out.push_str(&text[clean..i]);
-                out.push('\u{FFFD}');
-                clean = i + 3;
-                continue;
-            }
-            _ => continue,
-        };
-        out.push_str(&text[clean..i]);
-        out.push_str(replacement);
-        clean = i + 1;
-    }
-    out.push_str(&text[clean..]);
-}
-
-/// xsd:date without time zone.
-struct XsdDate(NaiveDate);
-
-impl fmt::Display for XsdDate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
-    }
-}
-
-/// xsd:dateTime to the second, without time zone.
-struct XsdDateTime(NaiveDateTime);
-
-impl fmt::Display for XsdDateTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = self.0;
-        write!(
-            f,
-            "{}T{:02}:{:02}:{:02}",
-            XsdDate(t.date()),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
-    }
+    w.leaf("remittanceInformation", t.remittance_information.as_str());
+    w.leaf("transferCategory", t.transfer_category.as_str());
+    w.metadata(&t.metadata);
+    w.close("transfer");
 }
 
 #[cfg(test)]
@@ -370,7 +187,9 @@ mod tests {
     use super::*;
     use crate::xml::envelope::{Element, Payload, read_envelope};
     use crate::xml::samples;
+    use crate::xml::writer::push_escaped;
     use crate::xml::xsd_check::{Check, Xmllint};
+    use crate::xml::{PAFORNODE_NS, SOAP_ENV_NS};
 
     /// Validates `doc` with xmllint and reads it back.
     fn check(xmllint: &Xmllint, name: &str, doc: &[u8]) -> Payload {
