@@ -53,8 +53,9 @@ impl Broadcaster {
     }
 
     /// Attempts a just-acquired receipt's deliveries in parallel and returns when they have all
-    /// ended or the budget is spent; attempts still running then finish (and are recorded) in
-    /// the background.
+    /// been answered or the budget is spent; attempts still running then finish in the
+    /// background. Results are recorded in the background too: the Node's answer does not wait
+    /// for that commit, and a result lost to a crash only means one more (at-least-once) attempt.
     pub async fn deliver_now(&self, receipt: Receipt, deliveries: Vec<DeliveryTarget>) {
         if deliveries.is_empty() {
             return;
@@ -64,7 +65,11 @@ impl Broadcaster {
         for target in deliveries {
             let this = self.clone();
             let receipt = receipt.clone();
-            attempts.spawn(async move { this.attempt(&receipt, target).await });
+            attempts.spawn(async move {
+                let id = target.id;
+                let record = this.call(&receipt, &target).await;
+                tokio::spawn(async move { this.record(id, record).await });
+            });
         }
         let all_done = async { while attempts.join_next().await.is_some() {} };
         if tokio::time::timeout(self.config.budget, all_done)
@@ -78,6 +83,12 @@ impl Broadcaster {
 
     /// One attempt of one delivery, with its result recorded.
     async fn attempt(&self, receipt: &Receipt, target: DeliveryTarget) {
+        let record = self.call(receipt, &target).await;
+        self.record(target.id, record).await;
+    }
+
+    /// Sends one delivery to its station; what to record of the answer.
+    async fn call(&self, receipt: &Receipt, target: &DeliveryTarget) -> AttemptRecord {
         let station = &target.station;
         let outcome = match send_rt_request(&station.recipient_ids(), receipt, station.version) {
             Ok(body) => {
@@ -90,7 +101,7 @@ impl Broadcaster {
             Err(e) => AttemptOutcome::Failed(e.to_string()),
         };
         let attempts = target.attempts + 1;
-        let record = match outcome {
+        match outcome {
             AttemptOutcome::Delivered => AttemptRecord::Delivered,
             AttemptOutcome::Rejected {
                 fault_code,
@@ -112,14 +123,17 @@ impl Broadcaster {
                     None => AttemptRecord::GiveUp { error },
                 }
             }
-        };
+        }
+    }
+
+    async fn record(&self, delivery: i64, record: AttemptRecord) {
         if let Err(e) = self
             .store
-            .record_attempt(target.id, record, self.clock.now())
+            .record_attempt(delivery, record, self.clock.now())
             .await
         {
             // The delivery stays PENDING: it is attempted again once its lease ends.
-            tracing::error!(error = %e, delivery = target.id, "could not record a delivery attempt");
+            tracing::error!(error = %e, delivery, "could not record a delivery attempt");
         }
     }
 

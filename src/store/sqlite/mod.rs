@@ -4,6 +4,7 @@
 //! embedded in the binary. One module per group of tables.
 
 mod broadcast;
+mod checkpoint;
 mod columns;
 mod positions;
 mod receipts;
@@ -94,7 +95,10 @@ impl SqliteStore {
         }
         migrate(&mut conn)?;
         drop(conn);
-        let writer = Writer::start(open_connection(&path, false).map_err(unavailable)?)?;
+        let writer = Writer::start(
+            open_connection(&path, false).map_err(unavailable)?,
+            open_connection(&path, false).map_err(unavailable)?,
+        )?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,

@@ -12,6 +12,7 @@ use std::thread;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::checkpoint::Checkpointer;
 use super::unavailable;
 use crate::store::StoreError;
 
@@ -87,11 +88,16 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn start(conn: Connection) -> Result<Writer, StoreError> {
+    /// Starts the writer on `conn`, with WAL checkpoints made by `checkpoints` (a second
+    /// connection to the same database) instead of by the writer's commits.
+    pub(super) fn start(conn: Connection, checkpoints: Connection) -> Result<Writer, StoreError> {
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(unavailable)?;
+        let checkpointer = Checkpointer::start(checkpoints)?;
         let (tx, rx) = mpsc::channel();
         thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, checkpointer, rx))
             .map_err(unavailable)?;
         Ok(Writer {
             queue: Mutex::new(Some(tx)),
@@ -158,7 +164,7 @@ fn closed() -> StoreError {
     unavailable("the store is closed")
 }
 
-fn run(conn: Connection, queue: mpsc::Receiver<Command>) {
+fn run(conn: Connection, checkpointer: Checkpointer, queue: mpsc::Receiver<Command>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = queue.recv() {
         let mut close = None;
@@ -177,8 +183,12 @@ fn run(conn: Connection, queue: mpsc::Receiver<Command>) {
             commit_batch(&conn, batch.drain(..));
         }
         if let Some(reply) = close {
+            checkpointer.stop();
             let _ = reply.send(shutdown(conn));
             return;
+        }
+        if checkpointer.log_outgrown() {
+            checkpointer.checkpoint_now(&conn);
         }
     }
 }
@@ -215,7 +225,8 @@ mod tests {
         let conn = Connection::open(dir.path().join("w.sqlite")).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (v INTEGER PRIMARY KEY);")
             .unwrap();
-        (dir, Writer::start(conn).unwrap())
+        let checkpoints = Connection::open(dir.path().join("w.sqlite")).unwrap();
+        (dir, Writer::start(conn, checkpoints).unwrap())
     }
 
     fn insert(v: i64) -> impl FnOnce(&Connection) -> Result<i64, StoreError> + Send {
