@@ -13,6 +13,10 @@ use gpd_gateway::replay::ReplayOptions;
 use gpd_gateway::store::sqlite::SqliteStore;
 use gpd_gateway::store::{PageRequest, Store};
 
+// Measured: see docs/decisions.md (allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "gpd-gateway",
