@@ -1,6 +1,7 @@
 //! The service contract, compiled in: `GET /partner?wsdl` serves the WSDL with its address set
 //! to the host that was asked, and `GET /xsd/{name}` the schemas it imports (relative imports
-//! resolve against those URLs).
+//! resolve against those URLs). `GET /openapi.json` serves the OpenAPI 3 description of the
+//! creditor REST API.
 
 use hyper::header::HeaderValue;
 
@@ -20,6 +21,13 @@ pub const SCHEMAS: &[(&str, &str)] = &[
 ];
 
 const XML: &str = "text/xml; charset=utf-8";
+
+/// The REST API's description, kept next to the handlers it describes.
+const OPENAPI: &str = include_str!("../api/openapi.json");
+
+pub fn openapi() -> Answer {
+    Answer::new(200, "application/json", OPENAPI.as_bytes())
+}
 
 pub fn wsdl(host: Option<&HeaderValue>) -> Answer {
     let host = host

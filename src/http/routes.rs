@@ -68,6 +68,10 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             ),
             _ => method_not_allowed("GET, POST"),
         },
+        ["openapi.json"] => match *method {
+            Method::GET => contract::openapi(),
+            _ => method_not_allowed("GET"),
+        },
         ["xsd", name] => match *method {
             Method::GET => contract::xsd(name),
             _ => method_not_allowed("GET"),

@@ -1,0 +1,342 @@
+//! The OpenAPI document served at /openapi.json against the running gateway: every documented
+//! operation is called, every answer (success and error) must be documented for its status
+//! and match its schema, and methods a path does not document get 405.
+
+mod harness;
+#[path = "common/openapi.rs"]
+mod schema;
+
+use std::collections::BTreeSet;
+
+use gpd_gateway::client::Response;
+use harness::receipts::{ReceiptRequest, iuv};
+use harness::stub_station::{Behaviour, StubStation};
+use harness::{TestServer, json, text};
+use schema::OpenApi;
+use serde_json::{Value, json};
+
+const ORG: &str = "77777777777";
+
+/// Calls operations by their documented template and checks each answer against the document.
+struct Walk<'a> {
+    server: &'a TestServer,
+    api: OpenApi,
+    called: BTreeSet<(String, String)>,
+}
+
+impl Walk<'_> {
+    async fn call(
+        &mut self,
+        method: &str,
+        template: &str,
+        values: &[(&str, &str)],
+        query: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut path = template.to_owned();
+        for (name, value) in values {
+            path = path.replace(&format!("{{{name}}}"), value);
+        }
+        assert!(!path.contains('{'), "{template}: a path value is missing");
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let headers: &[(&str, &str)] = if body.is_empty() {
+            &[]
+        } else {
+            &[("Content-Type", "application/json")]
+        };
+        let r = self
+            .server
+            .request(method, &format!("{path}{query}"), headers, body.as_bytes())
+            .await;
+        let content_type = r.header("content-type").unwrap_or("").to_owned();
+        let schema = self
+            .api
+            .response_schema(method, template, r.status, &content_type)
+            .unwrap_or_else(|e| panic!("{e}: {}", text(&r)));
+        if let Some(schema) = schema
+            && content_type.contains("json")
+        {
+            let errors = self.api.check(schema, &json(&r));
+            assert!(
+                errors.is_empty(),
+                "{method} {path} {}: {errors:#?}\n{}",
+                r.status,
+                text(&r)
+            );
+        }
+        self.called.insert((method.to_owned(), template.to_owned()));
+        r
+    }
+}
+
+fn position(iupd: &str, base: u64) -> Value {
+    json!({"iupd": iupd, "type": "F", "fiscalCode": "RSSMRA80A01H501U", "fullName": "Mario Rossi",
+           "companyName": "Comune di Esempio", "switchToExpired": false,
+           "paymentOption": [{"iuv": iuv("01", base), "amount": 1000, "description": "TARI", "isPartialPayment": false,
+               "dueDate": "2099-12-31T23:59:59",
+               "paymentOptionMetadata": [{"key": "k", "value": "v"}],
+               "transfer": [{"idTransfer": "1", "amount": 1000, "remittanceInformation": "TARI",
+                             "category": "9/0101108TS/", "iban": "IT60X0542811101000000123456"}]}]})
+}
+
+/// Every `$ref` in the document points at something.
+fn refs_resolve(api: &OpenApi, value: &Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                api.resolve(r);
+            }
+            map.values().for_each(|v| refs_resolve(api, v));
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs_resolve(api, v)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_documented_operation_answers_as_documented() {
+    let server = TestServer::start().await;
+    let r = server.get("/openapi.json").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let api = OpenApi::new(json(&r));
+    assert_eq!(api.doc["openapi"], "3.0.3");
+    refs_resolve(&api, &api.doc);
+    let documented: BTreeSet<(String, String)> = api.operations().into_iter().collect();
+    let mut w = Walk {
+        server: &server,
+        api,
+        called: BTreeSet::new(),
+    };
+
+    let positions = "/organizations/{fiscalCode}/debtpositions";
+    let one = "/organizations/{fiscalCode}/debtpositions/{iupd}";
+    let org = [("fiscalCode", ORG)];
+    let a = [("fiscalCode", ORG), ("iupd", "OA-1")];
+    let b = [("fiscalCode", ORG), ("iupd", "OA-2")];
+
+    let r = w
+        .call("POST", positions, &org, "", Some(position("OA-1", 8_001)))
+        .await;
+    assert_eq!(r.status, 201);
+    let nav = json(&r)["paymentOption"][0]["nav"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = w
+        .call(
+            "POST",
+            positions,
+            &org,
+            "?toPublish=true",
+            Some(position("OA-2", 8_002)),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let r = w
+        .call("POST", positions, &org, "", Some(position("OA-1", 8_003)))
+        .await;
+    assert_eq!(r.status, 409);
+    let r = w
+        .call("POST", positions, &org, "", Some(json!({"iupd": "x"})))
+        .await;
+    assert_eq!(r.status, 400);
+    let r = w
+        .call(
+            "POST",
+            positions,
+            &[("fiscalCode", "12345678901")],
+            "",
+            Some(position("OA-9", 8_009)),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
+    assert_eq!(w.call("GET", one, &a, "", None).await.status, 200);
+    assert_eq!(
+        w.call(
+            "GET",
+            one,
+            &[("fiscalCode", ORG), ("iupd", "NONE")],
+            "",
+            None
+        )
+        .await
+        .status,
+        404
+    );
+
+    let publish = "/organizations/{fiscalCode}/debtpositions/{iupd}/publish";
+    assert_eq!(w.call("POST", publish, &a, "", None).await.status, 200);
+    assert_eq!(w.call("POST", publish, &a, "", None).await.status, 409);
+
+    let paid = "/organizations/{fiscalCode}/paymentoptions/paids/{nav}";
+    let r = w
+        .call(
+            "POST",
+            paid,
+            &[("fiscalCode", ORG), ("nav", &nav)],
+            "",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let r = w
+        .call(
+            "POST",
+            paid,
+            &[("fiscalCode", ORG), ("nav", &nav)],
+            "",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+
+    let invalidate = "/organizations/{fiscalCode}/debtpositions/{iupd}/invalidate";
+    assert_eq!(w.call("POST", invalidate, &a, "", None).await.status, 409);
+
+    let stub = StubStation::start(Behaviour::Ok).await;
+    let stations = "/organizations/{fiscalCode}/broadcast-stations";
+    let station = "/organizations/{fiscalCode}/broadcast-stations/{stationId}";
+    let st = [("fiscalCode", ORG), ("stationId", "OA_STATION")];
+    let body = json!({"brokerId": ORG, "url": stub.url(), "timeoutMs": 2000});
+    assert_eq!(
+        w.call("PUT", station, &st, "", Some(body.clone()))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        w.call("PUT", station, &st, "", Some(body)).await.status,
+        200
+    );
+    let bad = json!({"brokerId": ORG, "url": "ftp://x", "primitiveVersion": 3});
+    assert_eq!(w.call("PUT", station, &st, "", Some(bad)).await.status, 400);
+    assert_eq!(w.call("GET", stations, &org, "", None).await.status, 200);
+
+    // A receipt for OA-2 (published), over SOAP.
+    let receipt = ReceiptRequest::v2("OA-R1", &iuv("01", 8_002), 1000);
+    let r = server.soap(Some(receipt.action()), &receipt.xml()).await;
+    assert!(text(&r).contains("<outcome>OK</outcome>"), "{}", text(&r));
+    assert_eq!(w.call("POST", invalidate, &b, "", None).await.status, 409);
+
+    let receipts = "/organizations/{fiscalCode}/receipts";
+    let r = w
+        .call("GET", receipts, &org, "?status=APPLIED&limit=10", None)
+        .await;
+    assert_eq!(json(&r)["results"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        w.call("GET", receipts, &org, "?limit=0", None).await.status,
+        400
+    );
+    let one_receipt = "/organizations/{fiscalCode}/receipts/{iuv}";
+    let iuv_b = iuv("01", 8_002);
+    let r = w
+        .call(
+            "GET",
+            one_receipt,
+            &[("fiscalCode", ORG), ("iuv", &iuv_b)],
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(text(&r).contains("OA-R1"));
+    assert_eq!(
+        w.call(
+            "GET",
+            one_receipt,
+            &[("fiscalCode", ORG), ("iuv", "0")],
+            "",
+            None
+        )
+        .await
+        .status,
+        404
+    );
+
+    let deliveries = "/organizations/{fiscalCode}/deliveries";
+    let redeliver = "/organizations/{fiscalCode}/deliveries/{id}/redeliver";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let id = loop {
+        let r = w.call("GET", deliveries, &org, "", None).await;
+        let d = &json(&r)["results"][0];
+        if d["attempts"].as_u64() >= Some(1) && d["state"] != "PENDING"
+            || std::time::Instant::now() > deadline
+        {
+            break d["id"].to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let r = w
+        .call(
+            "POST",
+            redeliver,
+            &[("fiscalCode", ORG), ("id", &id)],
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(
+        w.call(
+            "POST",
+            redeliver,
+            &[("fiscalCode", ORG), ("id", &id)],
+            "",
+            None
+        )
+        .await
+        .status,
+        409
+    );
+    assert_eq!(
+        w.call(
+            "POST",
+            redeliver,
+            &[("fiscalCode", ORG), ("id", "x")],
+            "",
+            None
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        w.call("GET", deliveries, &org, "?state=LOST", None)
+            .await
+            .status,
+        400
+    );
+
+    assert_eq!(w.call("DELETE", station, &st, "", None).await.status, 204);
+    assert_eq!(w.call("DELETE", station, &st, "", None).await.status, 404);
+
+    assert_eq!(w.call("GET", "/health", &[], "", None).await.status, 200);
+    assert_eq!(w.call("GET", "/openapi.json", &[], "", None).await.status, 200);
+
+    let missed: Vec<_> = documented.difference(&w.called).collect();
+    assert!(
+        missed.is_empty(),
+        "documented but not exercised: {missed:?}"
+    );
+
+    // A method a path does not document is not answered.
+    for (_, template) in &documented {
+        let path = template
+            .replace("{fiscalCode}", ORG)
+            .replace("{iupd}", "OA-1")
+            .replace("{nav}", &nav)
+            .replace("{iuv}", &iuv_b)
+            .replace("{stationId}", "OA_STATION")
+            .replace("{id}", &id);
+        for method in ["GET", "PUT", "POST", "DELETE", "PATCH"] {
+            if !documented.contains(&(method.to_owned(), template.clone())) {
+                let r = server.request(method, &path, &[], b"").await;
+                assert_eq!(r.status, 405, "{method} {path}: {}", text(&r));
+            }
+        }
+    }
+    server.stop().await;
+    stub.stop().await;
+}
