@@ -38,7 +38,7 @@ enum Command {
         /// Configuration file (TOML); without it, the built-in example configuration.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Seed example positions for the example creditors.
+        /// Seed example positions for the example creditors, and print an API key for them.
         #[arg(long)]
         demo: bool,
     },
@@ -58,6 +58,9 @@ enum Command {
         /// Keep every answer received in this directory.
         #[arg(long)]
         save: Option<PathBuf>,
+        /// API key for the REST calls that set cases up.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Inspect and re-queue receipt deliveries to broadcast stations.
     Deliveries {
@@ -159,12 +162,14 @@ fn main() -> ExitCode {
             filter,
             verbose,
             save,
+            key,
         } => runtime.block_on(replay(ReplayOptions {
             dir,
             target,
             filter,
             verbose,
             save,
+            key,
         })),
         Command::Deliveries { action } => runtime.block_on(deliveries(action)),
         Command::Keys { action } => runtime.block_on(keys(action)),
@@ -200,6 +205,10 @@ async fn serve(
         for line in gpd_gateway::demo::seed(&ctx).await? {
             tracing::info!("demo position {line}");
         }
+        let (key, secret) = gpd_gateway::demo::api_key(&ctx).await?;
+        tracing::info!(key = %key.id, "demo API key for {}", key.scope);
+        // Printed, not logged: no log line ever carries a secret.
+        eprintln!("demo API key: {}", secret.reveal());
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await

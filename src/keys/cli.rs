@@ -1,5 +1,6 @@
 //! `gpd-gateway keys create|list|revoke`: API keys for operators, read and changed directly in
-//! the store, with the gateway running or not.
+//! the store. The gateway may be running: it looks keys up at every request, so a new key works
+//! and a revoked one stops working at once.
 
 use std::fmt::Write as _;
 
