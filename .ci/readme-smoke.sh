@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the README's quick-start examples against `serve --demo` on a spare port and checks the
-# answers, then stops the gateway with SIGTERM and checks it exits cleanly.
+# Runs the README's quick-start examples against `serve --demo` on a spare port, with the demo
+# API key it prints, and checks the answers and the API key rules; then stops the gateway with
+# SIGTERM and checks it exits cleanly.
 # Usage: .ci/readme-smoke.sh path/to/gpd-gateway
 set -euo pipefail
 bin=${1:?usage: $0 path/to/gpd-gateway}
@@ -23,8 +24,12 @@ expect() { # expect NAME TEXT OUTPUT
     echo "readme-smoke: $1 ok"
 }
 
+# The key the README tells to copy from the log.
+KEY=$(sed -n 's/^demo API key: //p' "$log")
+expect "demo API key printed" "gpd_" "$KEY"
+
 created=$(curl -s -X POST "$base/organizations/77777777777/debtpositions?toPublish=true" \
-    -H 'Content-Type: application/json' -d @- <<'JSON'
+    -H "Ocp-Apim-Subscription-Key: $KEY" -H 'Content-Type: application/json' -d @- <<'JSON'
 {
   "iupd": "README-1", "type": "F", "fiscalCode": "RSSMRA80A01H501U", "fullName": "Mario Rossi",
   "companyName": "Comune di Esempio", "switchToExpired": false,
@@ -74,21 +79,44 @@ stamp=$(curl -s "$base/partner" -H 'Content-Type: text/xml' -H 'SOAPAction: paGe
 XML
 )
 expect "getPaymentV2 with a stamp" '<richiestaMarcaDaBollo>' "$stamp"
-expect "read the position" '"iupd":"README-1"' "$(curl -s "$base/organizations/77777777777/debtpositions/README-1")"
+expect "read the position" '"iupd":"README-1"' \
+    "$(curl -s -H "Ocp-Apim-Subscription-Key: $KEY" "$base/organizations/77777777777/debtpositions/README-1")"
 expect "WSDL" 'paVerifyPaymentNotice' "$(curl -s "$base/partner?wsdl")"
 station=$(curl -s -X PUT "$base/organizations/88888888888/broadcast-stations/88888888888_01" \
-  -H 'Content-Type: application/json' \
+  -H "Ocp-Apim-Subscription-Key: $KEY" -H 'Content-Type: application/json' \
   -d '{"brokerId": "88888888888", "url": "https://ec.example.it/paForNode",
        "primitiveVersion": 2, "timeoutMs": 1000, "enabled": true}')
 expect "register a broadcast station" '"stationId":"88888888888_01"' "$station"
 expect "list broadcast stations" '"url":"https://ec.example.it/paForNode"' \
-    "$(curl -s "$base/organizations/88888888888/broadcast-stations")"
+    "$(curl -s -H "Ocp-Apim-Subscription-Key: $KEY" "$base/organizations/88888888888/broadcast-stations")"
 expect "list receipts" '"items_found":0' \
-    "$(curl -s "$base/organizations/77777777777/receipts?status=FLAGGED&page=0&limit=50")"
+    "$(curl -s -H "Ocp-Apim-Subscription-Key: $KEY" "$base/organizations/77777777777/receipts?status=FLAGGED&page=0&limit=50")"
 expect "list deliveries" '"results":[]' \
-    "$(curl -s "$base/organizations/88888888888/deliveries?state=FAILED")"
-expect "delete a broadcast station" '204' "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE \
+    "$(curl -s -H "Ocp-Apim-Subscription-Key: $KEY" "$base/organizations/88888888888/deliveries?state=FAILED")"
+expect "delete a broadcast station" '204' "$(curl -s -o /dev/null -w '%{http_code}' \
+    -H "Ocp-Apim-Subscription-Key: $KEY" -X DELETE \
     "$base/organizations/88888888888/broadcast-stations/88888888888_01")"
+
+# API keys: the other header, no key, a key made while serving for one creditor only, revoked.
+status() { # status [CURL ARGS...] URL -> the HTTP status code
+    curl -s -o /dev/null -w '%{http_code}' "$@"
+}
+receipts="$base/organizations/77777777777/receipts"
+expect "Authorization: Bearer" 200 "$(status -H "Authorization: Bearer $KEY" "$receipts")"
+expect "no key is 401" 401 "$(status "$receipts")"
+expect "401 challenge" 'www-authenticate: bearer' "$(curl -s -D - -o /dev/null "$receipts" | tr 'A-Z' 'a-z')"
+expect "a wrong key is 401" 401 "$(status -H 'Ocp-Apim-Subscription-Key: wrong' "$receipts")"
+other=$("$bin" keys create --data "$data" --org 88888888888 --label readme-smoke 2>/dev/null)
+expect "keys create" "gpd_" "$other"
+expect "own creditor with a new key" 200 \
+    "$(status -H "Ocp-Apim-Subscription-Key: $other" "$base/organizations/88888888888/broadcast-stations")"
+expect "another creditor is 403" 403 "$(status -H "Ocp-Apim-Subscription-Key: $other" "$receipts")"
+id=$(cut -d_ -f2 <<<"$other")
+expect "keys list" "$id" "$("$bin" keys list --data "$data")"
+expect "keys revoke" "$id" "$("$bin" keys revoke "$id" --data "$data")"
+expect "a revoked key is 401" 401 \
+    "$(status -H "Ocp-Apim-Subscription-Key: $other" "$base/organizations/88888888888/broadcast-stations")"
+expect "public paths need no key" 200 "$(status "$base/health")"
 
 kill -TERM "$pid"
 wait "$pid"

@@ -116,7 +116,8 @@ wait_http() { # url pid logfile seconds
 
 deliveries() { # state -> items_found, or "n/a" when the API does not answer
   local body
-  body=$(curl -fsS -m 5 "http://$HOST:$GATEWAY_PORT/organizations/$ORG/deliveries?state=$1&page=0&limit=1" 2>/dev/null) ||
+  body=$(curl -fsS -m 5 -H "Ocp-Apim-Subscription-Key: $KEY" \
+    "http://$HOST:$GATEWAY_PORT/organizations/$ORG/deliveries?state=$1&page=0&limit=1" 2>/dev/null) ||
     { echo n/a; return; }
   sed -n 's/.*"items_found"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p' <<<"$body"
 }
@@ -168,6 +169,8 @@ one_run() (
 
   log "run $run: seeding $POSITIONS positions"
   timeout 600 "$BIN/examples/seed_positions" --data "$dir/data" --count "$POSITIONS" >"$dir/seed.txt"
+  # The API key for the REST calls (station registration, delivery and receipt checks).
+  KEY=$("$BIN/gpd-gateway" keys create --data "$dir/data" --org "$ORG" --label crash-test 2>/dev/null)
   fail_every=()
   ((STUB_FAIL_EVERY > 0)) && fail_every=(--fail-every "$STUB_FAIL_EVERY")
   "$BIN/examples/stub_station" --listen "$HOST:$STUB_PORT" --log "$dir/station-received.log" \
@@ -176,6 +179,7 @@ one_run() (
   wait_http "http://$HOST:$STUB_PORT/" "$STUB_PID" "$dir/stub.log" 10
   start_gateway "$dir/gateway-1.log"
   status=$(curl -sS -m 5 -o "$dir/put-station.txt" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    -H "Ocp-Apim-Subscription-Key: $KEY" \
     -d "{\"url\": \"http://$HOST:$STUB_PORT/partner\", \"brokerId\": \"$ORG\", \"primitiveVersion\": $VERSION, \"timeoutMs\": 1000, \"enabled\": true}" \
     "http://$HOST:$GATEWAY_PORT/organizations/$ORG/broadcast-stations/$STATION_ID")
   [[ $status == 200 || $status == 201 ]] || { cat "$dir/put-station.txt" >&2; fail "PUT broadcast station answered HTTP $status"; }
@@ -214,7 +218,7 @@ one_run() (
 
   log "run $run: checking that the $acked acknowledged receipts are in the store"
   if ! "$BIN/examples/receipt_load" --target "http://$HOST:$GATEWAY_PORT" --check "$dir/acked.log" \
-    --concurrency 16 >"$dir/check.txt" 2>&1; then
+    --key "$KEY" --concurrency 16 >"$dir/check.txt" 2>&1; then
     grep '^MISSING' "$dir/check.txt" | head -20 >&2
     fail "acknowledged receipts LOST from the store: $(sed -n 's/^CHECK //p' "$dir/check.txt") (list: $dir/check.txt)"
   fi

@@ -135,6 +135,8 @@ done
 
 log "seeding $POSITIONS positions into $DATA"
 log "$(timeout 600 "$BIN/examples/seed_positions" --data "$DATA" --count "$POSITIONS")"
+# The API key for the REST calls below (station registration, delivery and receipt checks).
+KEY=$("$BIN/gpd-gateway" keys create --data "$DATA" --org "$ORG" --label bench 2>/dev/null)
 
 log "starting the stub station on $HOST:$STUB_PORT (delay $STUB_DELAY_MS ms)"
 "$BIN/examples/stub_station" --listen "$HOST:$STUB_PORT" --delay-ms "$STUB_DELAY_MS" \
@@ -198,7 +200,8 @@ ms() { awk -v u="$1" 'BEGIN {printf "%.2f", u / 1000}'; }
 
 deliveries() { # state -> items_found, or "n/a" when the API does not answer
   local body
-  body=$(curl -fsS -m 5 "http://$HOST:$GATEWAY_PORT/organizations/$ORG/deliveries?state=$1&page=0&limit=1" 2>/dev/null) ||
+  body=$(curl -fsS -m 5 -H "Ocp-Apim-Subscription-Key: $KEY" \
+    "http://$HOST:$GATEWAY_PORT/organizations/$ORG/deliveries?state=$1&page=0&limit=1" 2>/dev/null) ||
     { echo n/a; return; }
   sed -n 's/.*"items_found"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p' <<<"$body"
 }
@@ -209,7 +212,7 @@ STUB_URL=http://$HOST:$STUB_PORT/partner
 # One receipt end to end before measuring: OK, then readable back.
 out=$("$BIN/examples/receipt_load" --target "$GW_URL" --version "$VERSION" --first "$NEXT" --count 1 \
   --concurrency 1 --ok-log "$WORK/acked-probe.log" 2>&1) || { echo "$out" >&2; die "the probe receipt was not answered OK"; }
-"$BIN/examples/receipt_load" --target "$GW_URL" --check "$WORK/acked-probe.log" >"$WORK/check-probe.txt" 2>&1 ||
+"$BIN/examples/receipt_load" --target "$GW_URL" --check "$WORK/acked-probe.log" --key "$KEY" >"$WORK/check-probe.txt" 2>&1 ||
   { cat "$WORK/check-probe.txt" >&2; die "the probe receipt, answered OK, is not readable back"; }
 NEXT=$((NEXT + 1))
 log "probe receipt answered OK and readable back"
@@ -217,6 +220,7 @@ log "probe receipt answered OK and readable back"
 put_station() { # enabled: registers (or updates) the stub as broadcast station of $ORG
   local status
   status=$(curl -sS -m 5 -o "$WORK/put-station.txt" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+    -H "Ocp-Apim-Subscription-Key: $KEY" \
     -d "{\"url\": \"$STUB_URL\", \"brokerId\": \"$ORG\", \"primitiveVersion\": $VERSION, \"timeoutMs\": 1000, \"enabled\": $1}" \
     "http://$HOST:$GATEWAY_PORT/organizations/$ORG/broadcast-stations/$STATION_ID")
   [[ $status == 200 || $status == 201 ]] || { cat "$WORK/put-station.txt" >&2; die "PUT broadcast station (enabled: $1) answered HTTP $status"; }

@@ -18,13 +18,14 @@
 //! PAA_SYSTEM_ERROR, as the Node does.
 //!
 //! `--check FILE` reads such a log instead and checks that each receipt is in the store
-//! (`GET /organizations/{org}/receipts/{iuv}` answers 200 with the receiptId in the body).
+//! (`GET /organizations/{org}/receipts/{iuv}`, with the API key of `--key`, answers 200 with the
+//! receiptId in the body).
 //!
 //! ```sh
 //! cargo run --release --example receipt_load -- --target http://127.0.0.1:18080 \
 //!     --count 50000 --first 1 --concurrency 64 --ok-log /tmp/acked.log
 //! cargo run --release --example receipt_load -- --target http://127.0.0.1:18080 \
-//!     --check /tmp/acked.log
+//!     --check /tmp/acked.log --key "$KEY"
 //! ```
 //!
 //! The last line of the output is machine-readable: `RESULT key=value …` (or `CHECK …`).
@@ -53,7 +54,7 @@ use gpd_gateway::xml::receipts::{decode_send_rt, decode_send_rt_v2};
 const USAGE: &str = "usage: receipt_load --target URL --count N [--first K] [--concurrency C] \
 [--version 1|2] [--duration SECS] [--rate R] [--ok-log FILE] [--retries R] [--timeout-ms MS] \
 [--give-up SECS] [--run-id ID] [--threads T] [--org FISCAL_CODE] [--station ID]
-       receipt_load --target URL --check FILE [--concurrency C] [--org FISCAL_CODE]";
+       receipt_load --target URL --check FILE --key API_KEY [--concurrency C] [--org FISCAL_CODE]";
 
 struct Args {
     addr: SocketAddr,
@@ -74,6 +75,7 @@ struct Args {
     org: String,
     station: String,
     check: Option<String>,
+    key: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -96,6 +98,7 @@ fn parse_args() -> Result<Args, String> {
         org: "77777777777".into(),
         station: "77777777777_01".into(),
         check: None,
+        key: None,
     };
     let mut target = None;
     let mut args = std::env::args().skip(1);
@@ -132,6 +135,7 @@ fn parse_args() -> Result<Args, String> {
             "--org" => a.org = value("--org")?,
             "--station" => a.station = value("--station")?,
             "--check" => a.check = Some(value("--check")?),
+            "--key" => a.key = Some(value("--key")?),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -865,12 +869,14 @@ async fn check_worker(
                     }
                 }
             }
-            let request = Request::builder()
+            let mut request = Request::builder()
                 .method(Method::GET)
                 .uri(&uri)
-                .header(header::HOST, &args.authority)
-                .body(Empty::new())
-                .expect("valid request");
+                .header(header::HOST, &args.authority);
+            if let Some(key) = &args.key {
+                request = request.header("Ocp-Apim-Subscription-Key", key);
+            }
+            let request = request.body(Empty::new()).expect("valid request");
             match exchange(sender.as_mut().expect("connected"), request, args.timeout).await {
                 Ok((200, body)) => {
                     let needle = format!(">{receipt_id}<");

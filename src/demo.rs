@@ -1,6 +1,7 @@
 //! `serve --demo`: a few example positions for the configured example creditors, created
 //! through the same validation as the REST API, so that the README's examples work at once.
-//! Seeding again finds them there and leaves them alone.
+//! Seeding again finds them there and leaves them alone. Also an API key for those examples,
+//! made anew at every start (see [`api_key`]).
 
 use chrono::Duration;
 use serde_json::{Value, json};
@@ -8,6 +9,8 @@ use serde_json::{Value, json};
 use crate::api::convert;
 use crate::api::model::PositionIn;
 use crate::context::Context;
+use crate::domain::Text;
+use crate::domain::api_key::{ApiKey, ApiKeySecret, KeyScope};
 use crate::store::StoreError;
 
 pub const ORGANIZATION: &str = "77777777777";
@@ -122,4 +125,68 @@ pub async fn seed(ctx: &Context) -> Result<Vec<String>, String> {
         }
     }
     Ok(lines)
+}
+
+/// The label of the keys `serve --demo` makes.
+pub const KEY_LABEL: &str = "serve --demo";
+
+/// A new API key bound to every configured creditor; the one an earlier `--demo` start made is
+/// revoked. Only hashes are stored, so an earlier key could not be shown again; and a fixed,
+/// published demo key would open any demo instance reachable from elsewhere.
+pub async fn api_key(ctx: &Context) -> Result<(ApiKey, ApiKeySecret), String> {
+    let now = ctx.clock.now();
+    let keys = ctx.store.list_api_keys().await.map_err(|e| e.to_string())?;
+    for key in keys {
+        let demo = key.label.as_ref().is_some_and(|l| l.as_str() == KEY_LABEL);
+        if demo && !key.is_revoked() {
+            ctx.store
+                .revoke_api_key(key.id, now)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    let scope =
+        KeyScope::organizations(ctx.config.creditors.keys().cloned()).map_err(|e| e.to_string())?;
+    let label = Text::new(KEY_LABEL).expect("a valid label");
+    crate::keys::issue(ctx.store.as_ref(), scope, Some(label), now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::context::Clock;
+    use crate::store::sqlite::SqliteStore;
+
+    #[tokio::test]
+    async fn each_start_replaces_the_demo_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let ctx = Context::new(Config::example(), store, Clock::system());
+        let (own, _) = crate::keys::issue(
+            ctx.store.as_ref(),
+            KeyScope::AllOrganizations,
+            None,
+            ctx.clock.now(),
+        )
+        .await
+        .unwrap();
+        let (first, first_secret) = api_key(&ctx).await.unwrap();
+        assert_eq!(first.scope.to_string(), "77777777777,88888888888");
+        let (second, second_secret) = api_key(&ctx).await.unwrap();
+        assert_ne!(first_secret, second_secret);
+        let found = |s: ApiKeySecret| {
+            let store = ctx.store.clone();
+            async move { store.api_key_by_hash(s.hash()).await.unwrap().unwrap() }
+        };
+        assert!(found(first_secret).await.is_revoked());
+        assert!(!found(second_secret).await.is_revoked());
+        assert_eq!(second.label.unwrap().as_str(), KEY_LABEL);
+        // Other keys are left alone.
+        let listed = ctx.store.list_api_keys().await.unwrap();
+        assert_eq!(listed.len(), 3);
+        assert!(!listed.iter().find(|k| k.id == own.id).unwrap().is_revoked());
+    }
 }

@@ -1,7 +1,8 @@
-//! The `gpd-gateway` command: `serve` runs the gateway, `replay` runs fixtures against one.
+//! The `gpd-gateway` command: `serve` runs the gateway, `replay` runs fixtures against one,
+//! `deliveries` and `keys` work on a data directory.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -41,7 +42,7 @@ enum Command {
         /// Configuration file (TOML); without it, the built-in example configuration.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Seed example positions for the example creditors.
+        /// Seed example positions for the example creditors, and print an API key for them.
         #[arg(long)]
         demo: bool,
     },
@@ -61,11 +62,52 @@ enum Command {
         /// Keep every answer received in this directory.
         #[arg(long)]
         save: Option<PathBuf>,
+        /// API key for the REST calls that set cases up.
+        #[arg(long)]
+        key: Option<String>,
     },
     /// Inspect and re-queue receipt deliveries to broadcast stations.
     Deliveries {
         #[command(subcommand)]
         action: DeliveriesAction,
+    },
+    /// Create, list and revoke the API keys of the REST API.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Create a key and print its secret: the only time it is shown.
+    Create {
+        /// Directory of the embedded store (created if missing).
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// An organization (fiscal code) the key may act for; repeat for several.
+        #[arg(long = "org", value_name = "FISCAL_CODE")]
+        orgs: Vec<String>,
+        /// The key acts for every organization, including those configured later.
+        #[arg(long)]
+        all_organizations: bool,
+        /// A note shown by `keys list` (up to 70 characters).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List the keys (id, dates, organizations, label), never their secrets.
+    List {
+        /// Directory of the embedded store.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+    },
+    /// Revoke a key: it is refused from its next request on.
+    Revoke {
+        /// The key's id, as listed.
+        id: String,
+        /// Directory of the embedded store.
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
     },
 }
 
@@ -124,14 +166,17 @@ fn main() -> ExitCode {
             filter,
             verbose,
             save,
+            key,
         } => runtime.block_on(replay(ReplayOptions {
             dir,
             target,
             filter,
             verbose,
             save,
+            key,
         })),
         Command::Deliveries { action } => runtime.block_on(deliveries(action)),
+        Command::Keys { action } => runtime.block_on(keys(action)),
     };
     match result {
         Ok(code) => code,
@@ -164,6 +209,10 @@ async fn serve(
         for line in gpd_gateway::demo::seed(&ctx).await? {
             tracing::info!("demo position {line}");
         }
+        let (key, secret) = gpd_gateway::demo::api_key(&ctx).await?;
+        tracing::info!(key = %key.id, "demo API key for {}", key.scope);
+        // Printed, not logged: no log line ever carries a secret.
+        eprintln!("demo API key: {}", secret.reveal());
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -195,14 +244,16 @@ async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
+/// The store of an existing data directory.
+fn open_existing(data: &Path) -> Result<SqliteStore, String> {
+    if !data.join(SqliteStore::FILE_NAME).exists() {
+        return Err(format!("no store in {}", data.display()));
+    }
+    SqliteStore::open(data).map_err(|e| e.to_string())
+}
+
 async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {
     use gpd_gateway::broadcast::cli;
-    let open = |data: &PathBuf| {
-        if !data.join(SqliteStore::FILE_NAME).exists() {
-            return Err(format!("no store in {}", data.display()));
-        }
-        SqliteStore::open(data).map_err(|e| e.to_string())
-    };
     let (store, output) = match action {
         DeliveriesAction::List {
             data,
@@ -215,13 +266,48 @@ async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {
                 .map(|o| FiscalCodePA::parse(&o).map_err(|e| format!("--org must {e}")))
                 .transpose()?;
             let state = gpd_gateway::api::broadcast::delivery_state(state.as_deref())?;
-            let store = open(&data)?;
+            let store = open_existing(&data)?;
             let out = cli::list(&store, org, state, PageRequest { page, limit }).await;
             (store, out)
         }
         DeliveriesAction::Redeliver { id, data } => {
-            let store = open(&data)?;
+            let store = open_existing(&data)?;
             let out = cli::redeliver(&store, id, Clock::system().now()).await;
+            (store, out)
+        }
+    };
+    store.close().await.map_err(|e| e.to_string())?;
+    print!("{}", output?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn keys(action: KeysAction) -> Result<ExitCode, String> {
+    use gpd_gateway::keys::cli;
+    let now = Clock::system().now();
+    let (store, output) = match action {
+        KeysAction::Create {
+            data,
+            orgs,
+            all_organizations,
+            label,
+        } => {
+            let scope = cli::scope(&orgs, all_organizations)?;
+            let label = cli::label(label)?;
+            let store = SqliteStore::open(&data).map_err(|e| e.to_string())?;
+            let out = cli::create(&store, scope, label, now).await.map(|c| {
+                eprintln!("{}", c.note);
+                format!("{}\n", c.secret)
+            });
+            (store, out)
+        }
+        KeysAction::List { data } => {
+            let store = open_existing(&data)?;
+            let out = cli::list(&store).await;
+            (store, out)
+        }
+        KeysAction::Revoke { id, data } => {
+            let store = open_existing(&data)?;
+            let out = cli::revoke(&store, &id, now).await.map(|l| l + "\n");
             (store, out)
         }
     };

@@ -19,6 +19,7 @@ async fn every_fixture_passes() {
     let opts = ReplayOptions {
         dir: fixtures.clone(),
         target: server.base.clone(),
+        key: Some(server.key.clone()),
         filter: None,
         verbose: false,
         save: Some(answers.path().to_owned()),
@@ -75,6 +76,7 @@ async fn a_wrong_expectation_fails_with_a_diff() {
     let opts = ReplayOptions {
         dir: dir.path().to_owned(),
         target: server.base.clone(),
+        key: Some(server.key.clone()),
         filter: None,
         verbose: false,
         save: None,

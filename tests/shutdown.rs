@@ -1,7 +1,7 @@
 //! The real binary: starts, serves, and on SIGTERM lets an in-flight request finish before it
 //! exits cleanly with the store closed.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,6 +38,20 @@ fn sigterm_drains_in_flight_requests() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // `--demo` prints its API key before it listens.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    let key = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "no demo key: {log}"
+        );
+        log.push_str(&line);
+        if let Some(key) = line.trim_end().strip_prefix("demo API key: ") {
+            break key.to_owned();
+        }
+    };
     wait_until_up(port);
 
     // A request whose body is still on its way when the signal arrives.
@@ -45,7 +59,7 @@ fn sigterm_drains_in_flight_requests() {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(
         stream,
-        "POST /organizations/77777777777/paymentoptions/paids/301000000000000144 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        "POST /organizations/77777777777/paymentoptions/paids/301000000000000144 HTTP/1.1\r\nHost: x\r\nOcp-Apim-Subscription-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
         body.len(),
         &body[..5]
     )
@@ -67,15 +81,11 @@ fn sigterm_drains_in_flight_requests() {
     assert!(answer.contains("\"status\":\"PAID\""), "{answer}");
 
     let exit = child.wait().unwrap();
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    stderr.read_to_string(&mut log).unwrap();
     assert!(exit.success(), "{log}");
     assert!(log.contains("store closed"), "{log}");
+    // The key is shown once, on its own line, and never logged.
+    assert_eq!(log.matches(key.as_str()).count(), 1, "{log}");
     // New connections are refused once it has stopped, and the data is intact on disk.
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
     assert!(data.path().join("gpd-gateway.sqlite").exists());

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+pub mod auth;
 pub mod broadcast;
 pub mod convert;
 pub mod model;

@@ -1,8 +1,9 @@
 //! Pure protocol types and rules: amounts, identifiers, the debt-position model and its status
-//! machine, the SOAP messages, the receipts and fault codes. Nothing here does I/O or knows
-//! about HTTP, XML or SQL; every other module builds on these types.
+//! machine, the SOAP messages, the receipts and fault codes, the API keys. Nothing here does
+//! I/O or knows about HTTP, XML or SQL; every other module builds on these types.
 
 pub mod amount;
+pub mod api_key;
 pub mod broadcast;
 pub mod fault;
 pub mod ids;

@@ -1,8 +1,12 @@
 //! From method and path to the handler. Paths are matched segment by segment; a known path with
 //! the wrong method gets 405 with `Allow`, anything else 404, both with a problem body.
+//!
+//! Every path but the [public](is_public) ones needs an API key, checked before routing: no
+//! valid key is 401 and a key bound to other creditors is 403, whatever the path or method, so
+//! neither 404 nor 405 tells a caller without the right key what exists.
 
 use hyper::http::request::Parts;
-use hyper::{Method, header};
+use hyper::{HeaderMap, Method, header};
 
 use super::server::Answer;
 use super::{contract, soap};
@@ -10,6 +14,85 @@ use crate::api::{self, Reply, StateAction};
 use crate::context::Context;
 
 pub const SOAP_PATH: &str = "/partner";
+
+/// The paths answered without an API key: the Node's SOAP endpoint and its contract (the Node
+/// is authenticated by the connection, not by our keys), liveness, and published documents.
+pub fn is_public(path: &str) -> bool {
+    matches!(
+        segments(path).as_slice(),
+        ["partner"] | ["health"] | ["xsd", _] | ["openapi.json"]
+    )
+}
+
+/// Every creditor route the router answers, as (method, path pattern): for documentation and
+/// for the test that walks them all with every kind of key. A debug build panics on a request
+/// answered by a route missing here.
+#[rustfmt::skip]
+pub const ORGANIZATION_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/organizations/{organizationFiscalCode}/debtpositions"),
+    ("GET", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
+    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}/publish"),
+    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}/invalidate"),
+    ("POST", "/organizations/{organizationFiscalCode}/paymentoptions/paids/{nav}"),
+    ("GET", "/organizations/{organizationFiscalCode}/receipts"),
+    ("GET", "/organizations/{organizationFiscalCode}/receipts/{iuv}"),
+    ("GET", "/organizations/{organizationFiscalCode}/broadcast-stations"),
+    ("PUT", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
+    ("DELETE", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
+    ("GET", "/organizations/{organizationFiscalCode}/deliveries"),
+    ("POST", "/organizations/{organizationFiscalCode}/deliveries/{id}/redeliver"),
+];
+
+fn segments(path: &str) -> Vec<&str> {
+    path.trim_matches('/').split('/').collect()
+}
+
+/// Whether `pattern` (with `{name}` placeholders) matches these path segments.
+pub fn pattern_matches(pattern: &str, segments: &[&str]) -> bool {
+    let parts = self::segments(pattern);
+    parts.len() == segments.len()
+        && parts
+            .iter()
+            .zip(segments)
+            .all(|(p, s)| p.starts_with('{') || p == s)
+}
+
+/// Whether a request to an organization path was answered by a route in
+/// [`ORGANIZATION_ROUTES`] (a 405 needs only its path there).
+fn listed(method: &Method, segments: &[&str], status: u16) -> bool {
+    segments.first() != Some(&"organizations")
+        || ORGANIZATION_ROUTES
+            .iter()
+            .any(|(m, p)| pattern_matches(p, segments) && (status == 405 || *m == method.as_str()))
+}
+
+/// The API key the request presents: `Ocp-Apim-Subscription-Key` (the header of PagoPA's API
+/// gateway, which GPD clients already send) or `Authorization: Bearer`. Two different keys, or
+/// a header that cannot carry one, are refused rather than guessed between.
+fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
+    let mut keys = Vec::new();
+    for value in headers.get_all("ocp-apim-subscription-key") {
+        let value = value
+            .to_str()
+            .map_err(|_| "Ocp-Apim-Subscription-Key must be plain text")?;
+        keys.push(value.trim());
+    }
+    for value in headers.get_all(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| "Authorization must be plain text")?;
+        match value.trim().split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                keys.push(token.trim())
+            }
+            _ => return Err("Authorization must be 'Bearer' followed by the API key"),
+        }
+    }
+    if keys.windows(2).any(|pair| pair[0] != pair[1]) {
+        return Err("two different API keys were sent");
+    }
+    Ok(keys.first().copied())
+}
 
 fn json(reply: Reply) -> Answer {
     Answer::new(reply.status, reply.content_type, reply.body)
@@ -48,8 +131,18 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
     let path = parts.uri.path();
     let query = parts.uri.query();
     let method = &parts.method;
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    match segments.as_slice() {
+    let segments = segments(path);
+    if !is_public(path) {
+        let organization = match segments.as_slice() {
+            ["organizations", org, ..] => Some(*org),
+            _ => None,
+        };
+        let presented = presented_key(&parts.headers);
+        if let Err(refused) = api::auth::check(ctx, presented, organization).await {
+            return json(refused);
+        }
+    }
+    let answer = match segments.as_slice() {
         ["partner"] => match *method {
             Method::POST => {
                 let action = parts
@@ -140,8 +233,13 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             Method::POST => json(api::broadcast::redeliver(ctx, org, id).await),
             _ => method_not_allowed("POST"),
         },
-        _ => Answer::problem(404, "Not Found", &format!("no resource at {path}")),
-    }
+        _ => return Answer::problem(404, "Not Found", &format!("no resource at {path}")),
+    };
+    debug_assert!(
+        listed(method, &segments, answer.status.as_u16()),
+        "{method} {path} is answered by a route missing from ORGANIZATION_ROUTES"
+    );
+    answer
 }
 
 #[cfg(test)]
@@ -155,5 +253,119 @@ mod tests {
         assert_eq!(to_publish(Some("a=1&toPublish=false")).ok(), Some(false));
         assert!(to_publish(Some("toPublish=yes")).is_err());
         assert!(to_publish(Some("toPublish")).is_err());
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        map
+    }
+
+    #[test]
+    fn a_key_comes_from_either_header() {
+        let key =
+            |pairs: &[(&str, &str)]| presented_key(&headers(pairs)).map(|k| k.map(str::to_owned));
+        assert_eq!(key(&[]), Ok(None));
+        assert_eq!(
+            key(&[("Ocp-Apim-Subscription-Key", "K1")]),
+            Ok(Some("K1".into()))
+        );
+        assert_eq!(
+            key(&[("ocp-apim-subscription-key", " K1 ")]),
+            Ok(Some("K1".into()))
+        );
+        assert_eq!(
+            key(&[("Authorization", "Bearer K1")]),
+            Ok(Some("K1".into()))
+        );
+        assert_eq!(
+            key(&[("Authorization", "bearer  K1")]),
+            Ok(Some("K1".into()))
+        );
+        assert_eq!(
+            key(&[
+                ("Authorization", "Bearer K1"),
+                ("Ocp-Apim-Subscription-Key", "K1")
+            ]),
+            Ok(Some("K1".into()))
+        );
+        for refused in [
+            &[
+                ("Authorization", "Bearer K1"),
+                ("Ocp-Apim-Subscription-Key", "K2"),
+            ][..],
+            &[
+                ("Ocp-Apim-Subscription-Key", "K1"),
+                ("Ocp-Apim-Subscription-Key", "K2"),
+            ],
+            &[("Authorization", "Basic dXNlcjpwdw==")],
+            &[("Authorization", "K1")],
+        ] {
+            assert!(key(refused).is_err(), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn public_paths() {
+        for public in [
+            "/partner",
+            "/health",
+            "/xsd/paForNode.xsd",
+            "/openapi.json",
+            "/partner/",
+        ] {
+            assert!(is_public(public), "{public}");
+        }
+        for private in [
+            "/",
+            "/organizations/77777777777/receipts",
+            "/organizations",
+            "/partner/x",
+            "/xsd",
+            "/healthz",
+            "/metrics",
+        ] {
+            assert!(!is_public(private), "{private}");
+        }
+    }
+
+    #[test]
+    fn route_patterns() {
+        let p = "/organizations/{organizationFiscalCode}/debtpositions/{iupd}";
+        assert!(pattern_matches(
+            p,
+            &["organizations", "7", "debtpositions", "X"]
+        ));
+        assert!(!pattern_matches(
+            p,
+            &["organizations", "7", "debtpositions"]
+        ));
+        assert!(!pattern_matches(
+            p,
+            &["organizations", "7", "receipts", "X"]
+        ));
+        for (method, pattern) in ORGANIZATION_ROUTES {
+            assert!(pattern.starts_with("/organizations/{organizationFiscalCode}/"));
+            assert!(method.parse::<Method>().is_ok(), "{method}");
+        }
+        let get = Method::GET;
+        assert!(listed(&get, &["organizations", "7", "receipts"], 200));
+        assert!(listed(
+            &Method::PATCH,
+            &["organizations", "7", "receipts"],
+            405
+        ));
+        assert!(!listed(
+            &Method::PATCH,
+            &["organizations", "7", "receipts"],
+            200
+        ));
+        assert!(!listed(&get, &["organizations", "7", "unlisted"], 200));
+        assert!(listed(&get, &["health"], 200));
     }
 }

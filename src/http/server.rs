@@ -125,6 +125,10 @@ async fn handle(
     if let Some(allow) = answer.allow {
         response = response.header(header::ALLOW, allow);
     }
+    if answer.status == StatusCode::UNAUTHORIZED {
+        // Every 401 names the scheme that would work (RFC 9110 section 11.6.1).
+        response = response.header(header::WWW_AUTHENTICATE, r#"Bearer realm="gpd-gateway""#);
+    }
     Ok(response
         .body(Full::new(answer.body))
         .expect("valid response"))

@@ -3,10 +3,10 @@
 //! every answer that differs.
 //!
 //! For each case (see [`case`] for the layout): the debt positions of `positions.json` are
-//! created over the REST API, the `[[step]]`s of `case.toml` run (REST calls, earlier SOAP
-//! requests, pauses), `request.xml` is POSTed to `{target}/partner`, the answer is compared
-//! with `response.xml` element by element ([`xmldiff`]) together with the HTTP status, and the
-//! `[[after]]` steps check the effect. Identifiers come from `{{…}}` tokens
+//! created over the REST API (with the API key of `--key`), the `[[step]]`s of `case.toml` run
+//! (REST calls, earlier SOAP requests, pauses), `request.xml` is POSTed to `{target}/partner`,
+//! the answer is compared with `response.xml` element by element ([`xmldiff`]) together with
+//! the HTTP status, and the `[[after]]` steps check the effect. Identifiers come from `{{…}}` tokens
 //! ([`tokens`]) so that the same fixtures can be replayed again and again against one server.
 
 pub mod case;
@@ -36,6 +36,8 @@ pub struct ReplayOptions {
     pub verbose: bool,
     /// Keep every answer received, as `<primitive>__<case>.xml` in this directory.
     pub save: Option<PathBuf>,
+    /// API key sent with the REST calls (`Ocp-Apim-Subscription-Key`); SOAP requests need none.
+    pub key: Option<String>,
 }
 
 /// The outcome of a replay: how many cases passed and failed, and everything printed.
@@ -111,7 +113,7 @@ pub async fn run(opts: &ReplayOptions, out: &mut dyn Write) -> Result<ReplaySumm
         let loaded =
             Tokens::new(run_id, index as u64 + 1, now).and_then(|tokens| case::load(dir, &tokens));
         let (verdict, description) = match loaded {
-            Ok(case) => (replay_case(&opts.target, &case).await, case.description),
+            Ok(case) => (replay_case(opts, &case).await, case.description),
             Err(e) => (Verdict::failed(format!("fixture: {e}")), None),
         };
         if let (Some(save), Some(response)) = (&opts.save, &verdict.response) {
@@ -243,12 +245,12 @@ impl Verdict {
     }
 }
 
-async fn replay_case(target: &str, case: &Case) -> Verdict {
-    if let Err(problem) = set_up(target, case).await {
+async fn replay_case(opts: &ReplayOptions, case: &Case) -> Verdict {
+    if let Err(problem) = set_up(opts, case).await {
         return Verdict::failed(format!("setup: {problem}"));
     }
     let sent = post_soap(
-        target,
+        &opts.target,
         &case.content_type,
         case.soap_action.as_deref(),
         &case.request,
@@ -266,7 +268,7 @@ async fn replay_case(target: &str, case: &Case) -> Verdict {
     };
     let mut problems = check_answer(case, &response);
     // Run whatever the answer was: the effect on the server tells more about a difference.
-    if let Err(problem) = run_steps(target, case, &case.after).await {
+    if let Err(problem) = run_steps(opts, case, &case.after).await {
         problems.push(format!("after: {problem}"));
     }
     Verdict {
@@ -335,7 +337,7 @@ fn excerpt(text: &str, max: usize) -> String {
 }
 
 /// Creates the case's positions and runs its steps; the error says which call failed and why.
-async fn set_up(target: &str, case: &Case) -> Result<(), String> {
+async fn set_up(opts: &ReplayOptions, case: &Case) -> Result<(), String> {
     let path = format!(
         "/organizations/{}/debtpositions?toPublish={}",
         case.organization, case.publish
@@ -343,13 +345,13 @@ async fn set_up(target: &str, case: &Case) -> Result<(), String> {
     let created = Check::default();
     for position in &case.positions {
         let body = serde_json::to_vec(position).expect("a JSON value serialises");
-        call(target, "POST", &path, Some(body), &created).await?;
+        call(opts, "POST", &path, Some(body), &created).await?;
     }
-    run_steps(target, case, &case.steps).await
+    run_steps(opts, case, &case.steps).await
 }
 
 /// Runs steps in order, stopping at the first that fails.
-async fn run_steps(target: &str, case: &Case, steps: &[Step]) -> Result<(), String> {
+async fn run_steps(opts: &ReplayOptions, case: &Case, steps: &[Step]) -> Result<(), String> {
     for step in steps {
         match step {
             Step::Sleep { ms } => tokio::time::sleep(Duration::from_millis(*ms)).await,
@@ -360,7 +362,7 @@ async fn run_steps(target: &str, case: &Case, steps: &[Step]) -> Result<(), Stri
                 check,
             } => {
                 let body = body.as_ref().map(|b| b.clone().into_bytes());
-                call(target, method, path, body, check).await?;
+                call(opts, method, path, body, check).await?;
             }
             Step::Soap {
                 file,
@@ -370,10 +372,14 @@ async fn run_steps(target: &str, case: &Case, steps: &[Step]) -> Result<(), Stri
                 outcome,
             } => {
                 let what = format!("POST /partner ({file})");
-                let response =
-                    post_soap(target, &case.content_type, soap_action.as_deref(), request)
-                        .await
-                        .map_err(|e| format!("{what}: {e}"))?;
+                let response = post_soap(
+                    &opts.target,
+                    &case.content_type,
+                    soap_action.as_deref(),
+                    request,
+                )
+                .await
+                .map_err(|e| format!("{what}: {e}"))?;
                 check_step(&what, &response, check)?;
                 if let Some(wanted) = outcome {
                     let actual = outcome_of(&response.body);
@@ -409,24 +415,29 @@ fn outcome_of(body: &[u8]) -> Option<String> {
 
 /// One REST call, checked against `check`.
 async fn call(
-    target: &str,
+    opts: &ReplayOptions,
     method: &str,
     path: &str,
     body: Option<Vec<u8>>,
     check: &Check,
 ) -> Result<(), String> {
-    let headers: &[(&str, &str)] = if body.is_some() {
-        &[
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json"),
-        ]
-    } else {
-        &[("Accept", "application/json")]
-    };
+    let mut headers = vec![("Accept", "application/json")];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    if let Some(key) = &opts.key {
+        headers.push(("Ocp-Apim-Subscription-Key", key));
+    }
     let what = format!("{method} {path}");
-    let response = client::send(target, method, path, headers, body.unwrap_or_default())
-        .await
-        .map_err(|e| format!("{what}: {e}"))?;
+    let response = client::send(
+        &opts.target,
+        method,
+        path,
+        &headers,
+        body.unwrap_or_default(),
+    )
+    .await
+    .map_err(|e| format!("{what}: {e}"))?;
     check_step(&what, &response, check)
 }
 

@@ -100,6 +100,7 @@ fn opts(dir: &Path, target: &str) -> ReplayOptions {
         filter: None,
         verbose: false,
         save: None,
+        key: None,
     }
 }
 

@@ -8,6 +8,7 @@ use std::pin::Pin;
 
 use chrono::NaiveDateTime;
 
+use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::{Conflict, DebtPosition, Iupd};
 use crate::domain::{FiscalCodePA, NoticeNumber, Text};
@@ -145,6 +146,22 @@ pub trait Store: Send + Sync + 'static {
         delivery: i64,
         now: NaiveDateTime,
     ) -> StoreFuture<'_, Delivery>;
+
+    /// Stores a new API key: its public part and the hash of its secret, never the secret.
+    /// `Duplicate` when its id or its hash is already taken.
+    fn create_api_key(&self, key: ApiKey, hash: KeyHash) -> StoreFuture<'_, ()>;
+
+    /// The key whose secret hashes to `hash`, revoked or not. Every REST request asks: it is one
+    /// indexed read and never a write, and it sees keys created or revoked by another process
+    /// (the `keys` command) at once.
+    fn api_key_by_hash(&self, hash: KeyHash) -> StoreFuture<'_, Option<ApiKey>>;
+
+    /// Every API key, revoked ones included, oldest first.
+    fn list_api_keys(&self) -> StoreFuture<'_, Vec<ApiKey>>;
+
+    /// Revokes a key from `now` on and returns it; `NotFound` for an unknown id. Revoking a
+    /// revoked key keeps its first revocation time.
+    fn revoke_api_key(&self, id: KeyId, now: NaiveDateTime) -> StoreFuture<'_, ApiKey>;
 
     /// Cheap liveness check.
     fn ping(&self) -> StoreFuture<'_, ()>;

@@ -1,5 +1,8 @@
 //! Starts the real gateway on a loopback port for end-to-end tests, with a fresh store in a
-//! temporary directory, and talks to it over HTTP.
+//! temporary directory, and talks to it over HTTP. Each server has an API key that acts for
+//! every organization, and `request` (with `get`, `post_json`…) sends it to every path that
+//! needs one, unless the caller sends its own key header; `request_as` and
+//! `request_without_key` are for the tests of keys themselves.
 #![allow(dead_code)]
 
 pub mod receipts;
@@ -11,6 +14,8 @@ use gpd_gateway::broadcast::outbox::Worker;
 use gpd_gateway::client::{self, Response};
 use gpd_gateway::config::Config;
 use gpd_gateway::context::{Clock, Context};
+use gpd_gateway::domain::FiscalCodePA;
+use gpd_gateway::domain::api_key::{ApiKeySecret, KeyScope};
 use gpd_gateway::store::sqlite::SqliteStore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -18,6 +23,8 @@ use tokio::task::JoinHandle;
 pub struct TestServer {
     pub base: String,
     pub ctx: Arc<Context>,
+    /// The secret of a key for all organizations, sent by [`TestServer::request`].
+    pub key: String,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
     worker: Option<Worker>,
@@ -51,9 +58,20 @@ impl TestServer {
             let _ = rx.await;
         }));
         let worker = Some(ctx.broadcaster.spawn_worker());
+        // For every organization, not just the configured ones, so that a test can still see
+        // how an unknown creditor is answered (404) with a key.
+        let (_, key) = gpd_gateway::keys::issue(
+            ctx.store.as_ref(),
+            KeyScope::AllOrganizations,
+            None,
+            ctx.clock.now(),
+        )
+        .await
+        .expect("test API key");
         TestServer {
             base,
             ctx,
+            key: key.reveal().to_owned(),
             shutdown: Some(tx),
             handle: Some(handle),
             worker,
@@ -61,7 +79,44 @@ impl TestServer {
         }
     }
 
+    /// Sends a request with the server's key, except to public paths and when `headers` already
+    /// carry `Authorization` or `Ocp-Apim-Subscription-Key`.
     pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        let has_key = headers.iter().any(|(name, _)| {
+            name.eq_ignore_ascii_case("authorization")
+                || name.eq_ignore_ascii_case("ocp-apim-subscription-key")
+        });
+        let route = path.split('?').next().unwrap_or(path);
+        if has_key || gpd_gateway::http::routes::is_public(route) {
+            return self.request_without_key(method, path, headers, body).await;
+        }
+        self.request_as(&self.key, method, path, headers, body)
+            .await
+    }
+
+    /// Sends a request with `key` in `Ocp-Apim-Subscription-Key`.
+    pub async fn request_as(
+        &self,
+        key: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
+        let mut with_key = headers.to_vec();
+        with_key.push(("Ocp-Apim-Subscription-Key", key));
+        self.request_without_key(method, path, &with_key, body)
+            .await
+    }
+
+    /// Sends a request exactly as given: no key added.
+    pub async fn request_without_key(
         &self,
         method: &str,
         path: &str,
@@ -71,6 +126,35 @@ impl TestServer {
         client::send(&self.base, method, path, headers, body.to_vec())
             .await
             .expect("request reaches the server")
+    }
+
+    /// A new key for these organizations (an empty list: for all of them); returns its secret.
+    pub async fn create_key(&self, organizations: &[&str]) -> String {
+        let scope = if organizations.is_empty() {
+            KeyScope::AllOrganizations
+        } else {
+            KeyScope::organizations(
+                organizations
+                    .iter()
+                    .map(|o| FiscalCodePA::parse(o).expect("fiscal code")),
+            )
+            .expect("scope")
+        };
+        let (_, secret) =
+            gpd_gateway::keys::issue(self.ctx.store.as_ref(), scope, None, self.ctx.clock.now())
+                .await
+                .expect("API key");
+        secret.reveal().to_owned()
+    }
+
+    /// Revokes the key with this secret.
+    pub async fn revoke_key(&self, secret: &str) {
+        let id = ApiKeySecret::parse(secret).expect("a key").id();
+        self.ctx
+            .store
+            .revoke_api_key(id, self.ctx.clock.now())
+            .await
+            .expect("revoked");
     }
 
     pub async fn soap(&self, action: Option<&str>, body: &str) -> Response {

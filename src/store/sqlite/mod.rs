@@ -3,6 +3,7 @@
 //! small pool of read-only connections. The schema is migrated at open from the SQL files
 //! embedded in the binary. One module per group of tables.
 
+mod api_keys;
 mod broadcast;
 mod checkpoint;
 mod columns;
@@ -24,6 +25,7 @@ use super::{
     Acquisition, AttemptRecord, ClaimedDelivery, Delivery, Mutation, NewReceipt, Page, PageRequest,
     PositionKey, ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture,
 };
+use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::DebtPosition;
 use crate::domain::{FiscalCodePA, Text};
@@ -34,6 +36,7 @@ use writer::Writer;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_debt_positions.sql"),
     include_str!("../migrations/0002_receipts_broadcast.sql"),
+    include_str!("../migrations/0003_api_keys.sql"),
 ];
 
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
@@ -311,6 +314,22 @@ impl Store for SqliteStore {
         now: NaiveDateTime,
     ) -> StoreFuture<'_, Delivery> {
         self.write(move |tx| broadcast::redeliver(tx, organization.as_ref(), delivery, now))
+    }
+
+    fn create_api_key(&self, key: ApiKey, hash: KeyHash) -> StoreFuture<'_, ()> {
+        self.write(move |tx| api_keys::create(tx, &key, &hash))
+    }
+
+    fn api_key_by_hash(&self, hash: KeyHash) -> StoreFuture<'_, Option<ApiKey>> {
+        self.read(move |conn| api_keys::by_hash(conn, &hash))
+    }
+
+    fn list_api_keys(&self) -> StoreFuture<'_, Vec<ApiKey>> {
+        self.read(api_keys::list)
+    }
+
+    fn revoke_api_key(&self, id: KeyId, now: NaiveDateTime) -> StoreFuture<'_, ApiKey> {
+        self.write(move |tx| api_keys::revoke(tx, &id, now))
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {

@@ -1,0 +1,251 @@
+//! API keys as the REST API sees them: the secret a client presents, the public id inside it,
+//! the hash that is stored instead of the secret, and the creditors a key may act for. Making a
+//! new secret needs randomness and lives in `crate::keys`; everything here is pure.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::NaiveDateTime;
+
+use super::{FiscalCodePA, Text};
+
+/// Every secret starts with this, so that a leaked one is easy to recognise (and to grep for).
+pub const PREFIX: &str = "gpd_";
+/// Hex digits of the public id (48 bits: unique among the keys of one gateway).
+const ID_HEX: usize = 12;
+/// Hex digits of the secret part (160 random bits).
+const SECRET_HEX: usize = 40;
+
+/// Random bytes behind the id and the secret part of a new key.
+pub const ID_BYTES: usize = ID_HEX / 2;
+pub const SECRET_BYTES: usize = SECRET_HEX / 2;
+
+/// The public part of a key: shown by `keys list`, written in logs, used to revoke it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(String);
+
+impl KeyId {
+    pub fn parse(s: &str) -> Result<KeyId, KeyError> {
+        if is_lower_hex(s, ID_HEX) {
+            Ok(KeyId(s.to_owned()))
+        } else {
+            Err(KeyError("a key id is 12 lowercase hexadecimal digits"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError(pub &'static str);
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A whole key as a client sends it: `gpd_<id>_<secret>`. Its `Debug` hides the secret part,
+/// so that it cannot end up in a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeySecret(String);
+
+impl ApiKeySecret {
+    /// The key made of these random bytes.
+    pub fn from_random(id: [u8; ID_BYTES], secret: [u8; SECRET_BYTES]) -> ApiKeySecret {
+        ApiKeySecret(format!("{PREFIX}{}_{}", hex(&id), hex(&secret)))
+    }
+
+    /// A presented value in the shape of a key; anything else cannot be one of ours.
+    pub fn parse(presented: &str) -> Option<ApiKeySecret> {
+        let rest = presented.strip_prefix(PREFIX)?;
+        let (id, secret) = rest.split_once('_')?;
+        (is_lower_hex(id, ID_HEX) && is_lower_hex(secret, SECRET_HEX))
+            .then(|| ApiKeySecret(presented.to_owned()))
+    }
+
+    /// The public id written inside the key.
+    pub fn id(&self) -> KeyId {
+        KeyId(self.0[PREFIX.len()..PREFIX.len() + ID_HEX].to_owned())
+    }
+
+    /// What is stored: the SHA-256 of the whole key.
+    pub fn hash(&self) -> KeyHash {
+        let digest = ring::digest::digest(&ring::digest::SHA256, self.0.as_bytes());
+        KeyHash(digest.as_ref().try_into().expect("SHA-256 is 32 bytes"))
+    }
+
+    /// The secret itself, to show once to whoever created the key.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKeySecret({PREFIX}{}_…)", self.id())
+    }
+}
+
+/// SHA-256 of a key. The secrets carry 160 random bits, so a plain (unsalted, fast) hash is
+/// enough: nobody can search that space, and a lookup by hash stays one index read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyHash(pub [u8; 32]);
+
+/// The creditors a key may act for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyScope {
+    /// Every creditor, including those configured later: for an intermediary acting for all
+    /// its creditors, or for operators' tools. Only ever given explicitly.
+    AllOrganizations,
+    /// These creditors only (never empty).
+    Organizations(BTreeSet<FiscalCodePA>),
+}
+
+impl KeyScope {
+    pub fn organizations(
+        codes: impl IntoIterator<Item = FiscalCodePA>,
+    ) -> Result<KeyScope, KeyError> {
+        let codes: BTreeSet<FiscalCodePA> = codes.into_iter().collect();
+        if codes.is_empty() {
+            return Err(KeyError("a key must be bound to at least one organization"));
+        }
+        Ok(KeyScope::Organizations(codes))
+    }
+
+    /// Whether the key may act for the organization named in a request path (as written there).
+    pub fn allows(&self, organization: &str) -> bool {
+        match self {
+            KeyScope::AllOrganizations => true,
+            KeyScope::Organizations(codes) => codes.iter().any(|c| c.as_str() == organization),
+        }
+    }
+}
+
+impl fmt::Display for KeyScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyScope::AllOrganizations => f.write_str("all organizations"),
+            KeyScope::Organizations(codes) => {
+                let codes: Vec<&str> = codes.iter().map(FiscalCodePA::as_str).collect();
+                f.write_str(&codes.join(","))
+            }
+        }
+    }
+}
+
+/// A key as stored, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: KeyId,
+    pub label: Option<Text<70>>,
+    pub scope: KeyScope,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+impl ApiKey {
+    /// Revocation takes effect at once, whatever time it was recorded with.
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fc(s: &str) -> FiscalCodePA {
+        FiscalCodePA::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_new_key_parses_back_with_its_id() {
+        let key = ApiKeySecret::from_random([0xab, 0, 1, 2, 3, 0xff], [7; SECRET_BYTES]);
+        assert_eq!(
+            key.reveal(),
+            "gpd_ab00010203ff_0707070707070707070707070707070707070707"
+        );
+        assert_eq!(key.id().as_str(), "ab00010203ff");
+        assert_eq!(ApiKeySecret::parse(key.reveal()), Some(key.clone()));
+        assert_eq!(KeyId::parse("ab00010203ff"), Ok(key.id()));
+    }
+
+    #[test]
+    fn anything_not_shaped_like_a_key_is_refused() {
+        let good = "gpd_ab00010203ff_0707070707070707070707070707070707070707";
+        assert!(ApiKeySecret::parse(good).is_some());
+        for bad in [
+            "",
+            "gpd_",
+            "ab00010203ff_0707070707070707070707070707070707070707",
+            "xyz_ab00010203ff_0707070707070707070707070707070707070707",
+            "gpd_AB00010203FF_0707070707070707070707070707070707070707",
+            "gpd_ab00010203f_0707070707070707070707070707070707070707",
+            "gpd_ab00010203ff_07070707070707070707070707070707070707070",
+            "gpd_ab00010203ff-0707070707070707070707070707070707070707",
+            "gpd_ab00010203ff_070707070707070707070707070707070707070g",
+            "gpd_ab00010203ff_0707070707070707070707070707070707070707 ",
+        ] {
+            assert!(ApiKeySecret::parse(bad).is_none(), "{bad:?}");
+        }
+        assert!(KeyId::parse("ab00010203f").is_err());
+        assert!(KeyId::parse("AB00010203FF").is_err());
+    }
+
+    #[test]
+    fn the_hash_is_sha256_of_the_whole_key() {
+        let key = ApiKeySecret::from_random([0; ID_BYTES], [0; SECRET_BYTES]);
+        let other = ApiKeySecret::from_random([0; ID_BYTES], [1; SECRET_BYTES]);
+        assert_ne!(key.hash(), other.hash());
+        // sha256("abc"), the FIPS 180-2 example, through the same function.
+        let abc = ApiKeySecret("abc".into()).hash();
+        assert_eq!(
+            hex(&abc.0),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let key = ApiKeySecret::from_random([1; ID_BYTES], [0xee; SECRET_BYTES]);
+        let shown = format!("{key:?}");
+        assert!(shown.contains("010101010101"), "{shown}");
+        assert!(!shown.contains("eeee"), "{shown}");
+    }
+
+    #[test]
+    fn a_scope_allows_its_organizations_only() {
+        let scope = KeyScope::organizations([fc("88888888888"), fc("77777777777")]).unwrap();
+        assert!(scope.allows("77777777777"));
+        assert!(scope.allows("88888888888"));
+        assert!(!scope.allows("99999999999"));
+        assert!(!scope.allows("7777777777"));
+        assert!(!scope.allows(""));
+        assert_eq!(scope.to_string(), "77777777777,88888888888");
+        assert!(KeyScope::AllOrganizations.allows("99999999999"));
+        assert!(KeyScope::AllOrganizations.allows("not-a-code"));
+        assert_eq!(
+            KeyScope::organizations([]),
+            Err(KeyError("a key must be bound to at least one organization"))
+        );
+    }
+}

@@ -1,0 +1,373 @@
+//! API keys over HTTP: every creditor route walked with no key, bad keys, a revoked key, another
+//! creditor's key and the creditor's own keys in both headers; the order of 401/403 against
+//! 404/405; the public paths; and no secret in the logs.
+
+mod harness;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use gpd_gateway::client::Response;
+use gpd_gateway::domain::api_key::ApiKeySecret;
+use gpd_gateway::http::routes::{ORGANIZATION_ROUTES, pattern_matches};
+use harness::{TestServer, json};
+
+const ORG: &str = "77777777777";
+const OTHER: &str = "88888888888";
+
+/// Every creditor route, as (method, path pattern). The walk fails when this differs from what
+/// the router answers, so a new route is added here with its placeholders' values in `sample`.
+#[rustfmt::skip]
+const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/organizations/{organizationFiscalCode}/debtpositions"),
+    ("GET", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
+    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}/publish"),
+    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}/invalidate"),
+    ("POST", "/organizations/{organizationFiscalCode}/paymentoptions/paids/{nav}"),
+    ("GET", "/organizations/{organizationFiscalCode}/receipts"),
+    ("GET", "/organizations/{organizationFiscalCode}/receipts/{iuv}"),
+    ("GET", "/organizations/{organizationFiscalCode}/broadcast-stations"),
+    ("PUT", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
+    ("DELETE", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
+    ("GET", "/organizations/{organizationFiscalCode}/deliveries"),
+    ("POST", "/organizations/{organizationFiscalCode}/deliveries/{id}/redeliver"),
+];
+
+/// A value for each path placeholder (any value will do: the keys are checked first).
+fn sample(placeholder: &str, org: &str) -> String {
+    match placeholder {
+        "organizationFiscalCode" => org.to_owned(),
+        "iupd" => "DEMO-TARI-2025".to_owned(),
+        "nav" => "301000000000000144".to_owned(),
+        "iuv" => "01000000000000144".to_owned(),
+        "stationId" => format!("{org}_01"),
+        "id" => "1".to_owned(),
+        other => panic!("no sample value for {{{other}}}: add one"),
+    }
+}
+
+fn path(pattern: &str, org: &str) -> String {
+    pattern
+        .split('/')
+        .map(|part| match part.strip_prefix('{') {
+            Some(name) => sample(name.trim_end_matches('}'), org),
+            None => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// What the caller sends: the key header(s), and a JSON body for the methods that take one.
+async fn send(server: &TestServer, method: &str, path: &str, auth: &[(&str, &str)]) -> Response {
+    let mut headers = auth.to_vec();
+    let body: &[u8] = if matches!(method, "POST" | "PUT" | "PATCH") {
+        headers.push(("Content-Type", "application/json"));
+        b"{}"
+    } else {
+        b""
+    };
+    server
+        .request_without_key(method, path, &headers, body)
+        .await
+}
+
+fn problem(r: &Response, status: u16, what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.body_text());
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/problem+json"),
+        "{what}"
+    );
+    assert_eq!(json(r)["status"], status, "{what}");
+    let challenge = r.header("www-authenticate");
+    if status == 401 {
+        assert!(
+            challenge.is_some_and(|c| c.starts_with("Bearer")),
+            "{what}: {challenge:?}"
+        );
+    } else {
+        assert_eq!(challenge, None, "{what}");
+    }
+}
+
+fn bearer(key: &str) -> String {
+    format!("Bearer {key}")
+}
+
+struct Keys {
+    own: String,
+    other: String,
+    both: String,
+    revoked: String,
+}
+
+async fn keys(server: &TestServer) -> Keys {
+    let revoked = server.create_key(&[ORG]).await;
+    server.revoke_key(&revoked).await;
+    Keys {
+        own: server.create_key(&[ORG]).await,
+        other: server.create_key(&[OTHER]).await,
+        both: server.create_key(&[OTHER, ORG]).await,
+        revoked,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_creditor_route_needs_the_creditors_key() {
+    let listed: BTreeSet<_> = ORGANIZATION_ROUTES.iter().collect();
+    let walked: BTreeSet<_> = ROUTES.iter().collect();
+    assert_eq!(walked, listed, "ROUTES must list every creditor route");
+
+    let server = TestServer::start().await;
+    let keys = keys(&server).await;
+    // Shaped like a key, never issued.
+    let stranger = ApiKeySecret::from_random([1; 6], [2; 20]);
+    let stranger = stranger.reveal();
+    let everything = server.key.clone();
+    for (method, pattern) in ROUTES {
+        let path = path(pattern, ORG);
+        let what = |who: &str| format!("{method} {path} {who}");
+        let refused = [
+            (vec![], "without a key"),
+            (
+                vec![("Ocp-Apim-Subscription-Key", "garbage")],
+                "with garbage",
+            ),
+            (
+                vec![("Authorization", "Bearer garbage")],
+                "with a garbage bearer",
+            ),
+            (
+                vec![("Authorization", "Basic dXNlcjpwYXNz")],
+                "with basic auth",
+            ),
+            (
+                vec![("Ocp-Apim-Subscription-Key", stranger)],
+                "with an unknown key",
+            ),
+            (
+                vec![("Ocp-Apim-Subscription-Key", keys.revoked.as_str())],
+                "with a revoked key",
+            ),
+        ];
+        for (auth, who) in &refused {
+            problem(&send(&server, method, &path, auth).await, 401, &what(who));
+        }
+        let revoked = bearer(&keys.revoked);
+        let r = send(&server, method, &path, &[("Authorization", &revoked)]).await;
+        problem(&r, 401, &what("with a revoked bearer key"));
+
+        let r = send(
+            &server,
+            method,
+            &path,
+            &[("Ocp-Apim-Subscription-Key", &keys.other)],
+        )
+        .await;
+        problem(&r, 403, &what("with another creditor's key"));
+        assert!(
+            json(&r)["detail"].as_str().unwrap().contains(ORG),
+            "{}",
+            r.body_text()
+        );
+        let other = bearer(&keys.other);
+        let r = send(&server, method, &path, &[("Authorization", &other)]).await;
+        problem(&r, 403, &what("with another creditor's bearer key"));
+
+        // The creditor's keys get through to the handler, in either header.
+        let own = bearer(&keys.own);
+        let mut statuses = Vec::new();
+        for auth in [
+            ("Ocp-Apim-Subscription-Key", keys.own.as_str()),
+            ("Authorization", own.as_str()),
+            ("Ocp-Apim-Subscription-Key", keys.both.as_str()),
+            ("Ocp-Apim-Subscription-Key", everything.as_str()),
+        ] {
+            let r = send(&server, method, &path, &[auth]).await;
+            assert!(
+                ![401, 403, 405].contains(&r.status),
+                "{}: {} {}",
+                what(auth.0),
+                r.status,
+                r.body_text()
+            );
+            assert!(
+                !r.body_text().contains("no resource at"),
+                "{}",
+                what(auth.0)
+            );
+            statuses.push(r.status);
+        }
+        assert!(
+            statuses.windows(2).all(|s| s[0] == s[1]),
+            "{}: {statuses:?}",
+            what("")
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_are_checked_before_methods_and_paths() {
+    let server = TestServer::start().await;
+    let keys = keys(&server).await;
+    let own = [("Ocp-Apim-Subscription-Key", keys.own.as_str())];
+    let other = [("Ocp-Apim-Subscription-Key", keys.other.as_str())];
+    // A method no route takes: 401 and 403 first, then 405 naming every method of the path,
+    // which must be the methods ROUTES lists for it.
+    let patterns: BTreeSet<&str> = ROUTES.iter().map(|(_, p)| *p).collect();
+    for pattern in patterns {
+        let path = path(pattern, ORG);
+        problem(&send(&server, "PATCH", &path, &[]).await, 401, &path);
+        problem(&send(&server, "PATCH", &path, &other).await, 403, &path);
+        let r = send(&server, "PATCH", &path, &own).await;
+        problem(&r, 405, &path);
+        let allowed: BTreeSet<&str> = r.header("allow").unwrap().split(", ").collect();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let listed: BTreeSet<&str> = ROUTES
+            .iter()
+            .filter(|(_, p)| pattern_matches(p, &segments))
+            .map(|(m, _)| *m)
+            .collect();
+        assert_eq!(allowed, listed, "{path}: ROUTES must list every method");
+    }
+    // Nothing at these paths: still 401 without a key, 403 with another creditor's.
+    for path in [
+        format!("/organizations/{ORG}/nothing"),
+        format!("/organizations/{ORG}"),
+        format!("/organizations/{ORG}/debtpositions/X/Y/Z"),
+    ] {
+        problem(&send(&server, "GET", &path, &[]).await, 401, &path);
+        problem(&send(&server, "GET", &path, &other).await, 403, &path);
+        problem(&send(&server, "GET", &path, &own).await, 404, &path);
+    }
+    for path in ["/", "/nothing/here", "/organizations"] {
+        problem(&send(&server, "GET", path, &[]).await, 401, path);
+        problem(&send(&server, "GET", path, &own).await, 404, path);
+    }
+    // An organization this key is not for, even a malformed or unserved one: 403, not 400/404.
+    for org in ["99999999999", "1234", "7777777777a"] {
+        let path = format!("/organizations/{org}/receipts");
+        problem(&send(&server, "GET", &path, &own).await, 403, &path);
+    }
+    // Two different keys at once are refused, whichever they are.
+    let both = bearer(&keys.other);
+    let r = send(
+        &server,
+        "GET",
+        &format!("/organizations/{ORG}/receipts"),
+        &[own[0], ("Authorization", &both)],
+    )
+    .await;
+    problem(&r, 401, "two keys");
+    assert!(
+        json(&r)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("two different")
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_paths_need_no_key() {
+    let server = TestServer::start().await;
+    for (method, path) in [
+        ("GET", "/health"),
+        ("GET", "/partner?wsdl"),
+        ("GET", "/xsd/paForNode.xsd"),
+        ("GET", "/openapi.json"),
+    ] {
+        let r = server.request_without_key(method, path, &[], b"").await;
+        assert_eq!(r.status, 200, "{method} {path}: {}", r.body_text());
+    }
+    let r = server
+        .request_without_key("GET", "/xsd/unknown.xsd", &[], b"")
+        .await;
+    assert_eq!(r.status, 404);
+    // The Node's SOAP endpoint: answered as SOAP whatever key comes with it.
+    let envelope = br#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body/></soapenv:Envelope>"#;
+    for headers in [
+        &[("Content-Type", "text/xml")][..],
+        &[
+            ("Content-Type", "text/xml"),
+            ("Authorization", "Bearer garbage"),
+        ],
+    ] {
+        let r = server
+            .request_without_key("POST", "/partner", headers, envelope)
+            .await;
+        assert!(![401, 403].contains(&r.status), "{}", r.body_text());
+        assert!(r.body_text().contains("Envelope"), "{}", r.body_text());
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_revoked_while_serving_stops_at_once() {
+    let server = TestServer::start().await;
+    let key = server.create_key(&[ORG]).await;
+    let path = format!("/organizations/{ORG}/broadcast-stations");
+    let r = server.request_as(&key, "GET", &path, &[], b"").await;
+    assert_eq!(r.status, 200, "{}", r.body_text());
+    server.revoke_key(&key).await;
+    let r = server.request_as(&key, "GET", &path, &[], b"").await;
+    problem(&r, 401, "revoked");
+    // The harness's own key still works, and is what `get` sends.
+    assert_eq!(server.get(&path).await.status, 200);
+    server.stop().await;
+}
+
+/// Everything logged by this test binary, at debug level.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter("gpd_gateway=debug")
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .init();
+        logs
+    })
+    .clone()
+}
+
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_name_keys_by_id_never_by_secret() {
+    let logs = captured_logs();
+    let server = TestServer::start().await;
+    let keys = keys(&server).await;
+    let everything = server.key.clone();
+    let path = format!("/organizations/{ORG}/receipts");
+    for key in [&keys.own, &keys.other, &keys.revoked, &everything] {
+        server.request_as(key, "GET", &path, &[], b"").await;
+    }
+    server.stop().await;
+    let logged = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let other_id = ApiKeySecret::parse(&keys.other).unwrap().id();
+    assert!(
+        logged.contains(&format!("key={other_id}")),
+        "the refused key is named: {logged}"
+    );
+    for secret in [&keys.own, &keys.other, &keys.revoked, &everything] {
+        // The id is public; what follows it is the secret.
+        let hidden = &secret[secret.rfind('_').unwrap()..];
+        assert!(!logged.contains(hidden), "a secret was logged: {logged}");
+    }
+}
