@@ -92,6 +92,20 @@ impl TestServer {
         .await
     }
 
+    pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> Response {
+        self.request(
+            "PUT",
+            path,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request("DELETE", path, &[], b"").await
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.request("GET", path, &[], b"").await
     }
