@@ -16,4 +16,5 @@ pub mod http;
 pub mod primitives;
 pub mod replay;
 pub mod store;
+pub mod sweeper;
 pub mod xml;

@@ -1,9 +1,11 @@
 //! A debt position's life over REST after creation: update (merge, back to DRAFT, publish
-//! again), delete, list with filters, ordering and paging, and optimistic concurrency with
-//! ETag / If-Match.
+//! again), delete, list with filters, ordering and paging, optimistic concurrency with
+//! ETag / If-Match, and the statuses time changes (computed on read, stored by the sweeper).
 
 mod harness;
 
+use gpd_gateway::domain::position::PositionStatus;
+use gpd_gateway::store::PositionKey;
 use harness::{TestServer, json, text};
 use serde_json::{Value, json};
 
@@ -431,4 +433,109 @@ async fn list_filters_orders_and_pages() {
         404
     );
     server.stop().await;
+}
+
+/// Waits until the stored (not computed) status of `iupd` is `status`.
+async fn stored_status(server: &TestServer, iupd: &str, status: PositionStatus) -> bool {
+    let org = gpd_gateway::domain::FiscalCodePA::parse(ORG).unwrap();
+    let key = PositionKey::Iupd(gpd_gateway::domain::position::Iupd::parse(iupd).unwrap());
+    for _ in 0..100 {
+        let p = server
+            .ctx
+            .store
+            .get_position(org.clone(), key.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        if p.status == status {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn time_moves_statuses_for_reads_lists_and_the_store() {
+    let server = TestServer::start().await;
+    let now = chrono::Utc::now().naive_utc();
+    let at = |days: i64| {
+        (now + chrono::Duration::days(days))
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    };
+    let mut later = position("T-1", vec![option(50, 100, &at(10))]);
+    later["validityDate"] = json!(at(1));
+    create(&server, &later, true).await;
+    let mut expiring = position("T-2", vec![option(51, 100, &at(2))]);
+    expiring["switchToExpired"] = json!(true);
+    create(&server, &expiring, true).await;
+    assert_eq!(json(&server.get(&path("T-1")).await)["status"], "PUBLISHED");
+    assert_eq!(json(&server.get(&path("T-2")).await)["status"], "VALID");
+    let tags = [
+        server
+            .get(&path("T-1"))
+            .await
+            .header("etag")
+            .unwrap()
+            .to_owned(),
+        server
+            .get(&path("T-2"))
+            .await
+            .header("etag")
+            .unwrap()
+            .to_owned(),
+    ];
+
+    // Five days later: the same store, a clock five days ahead.
+    let dir = server.stop_and_keep_data().await;
+    let clock = gpd_gateway::context::Clock::shifted(chrono::Duration::days(5));
+    let server = TestServer::start_on(dir, gpd_gateway::config::Config::example(), clock).await;
+    let t1 = server.get(&path("T-1")).await;
+    assert_eq!(json(&t1)["status"], "VALID");
+    let t2 = server.get(&path("T-2")).await;
+    assert_eq!(json(&t2)["status"], "EXPIRED");
+    assert_eq!(
+        iupds_of(&list(&server, "?status=EXPIRED").await),
+        ["T-2"],
+        "lists agree with reads"
+    );
+    assert_eq!(iupds_of(&list(&server, "?status=VALID").await), ["T-1"]);
+    let nav = format!("3{}", iuv(51));
+    let verify = format!(
+        r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><ns2:paVerifyPaymentNoticeReq xmlns:ns2="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><idPA>{ORG}</idPA><idBrokerPA>77777777777</idBrokerPA><idStation>77777777777_01</idStation><qrCode><fiscalCode>{ORG}</fiscalCode><noticeNumber>{nav}</noticeNumber></qrCode></ns2:paVerifyPaymentNoticeReq></S:Body></S:Envelope>"#
+    );
+    let answer = text(&server.soap(Some("paVerifyPaymentNotice"), &verify).await);
+    assert!(answer.contains("PAA_PAGAMENTO_SCADUTO"), "{answer}");
+
+    // The sweeper stores what reads show, without a new version.
+    assert!(stored_status(&server, "T-1", PositionStatus::Valid).await);
+    assert!(stored_status(&server, "T-2", PositionStatus::Expired).await);
+    assert_eq!(t1.header("etag"), Some(tags[0].as_str()));
+    assert_eq!(
+        server.get(&path("T-2")).await.header("etag"),
+        Some(tags[1].as_str())
+    );
+    // An expired position can be updated, and published again.
+    let mut renewed = position("T-2", vec![option(51, 100, &at(30))]);
+    renewed["switchToExpired"] = json!(true);
+    let r = put_if(
+        &server,
+        &format!("{}?toPublish=true", path("T-2")),
+        &tags[1],
+        &renewed,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(json(&r)["status"], "VALID");
+    server.stop().await;
+}
+
+fn iupds_of(v: &Value) -> Vec<String> {
+    v["payment_position_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["iupd"].as_str().unwrap().to_owned())
+        .collect()
 }

@@ -12,6 +12,7 @@ use gpd_gateway::client::{self, Response};
 use gpd_gateway::config::Config;
 use gpd_gateway::context::{Clock, Context};
 use gpd_gateway::store::sqlite::SqliteStore;
+use gpd_gateway::sweeper::Sweeper;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -21,6 +22,7 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
     worker: Option<Worker>,
+    sweeper: Option<Sweeper>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -34,7 +36,8 @@ impl TestServer {
         TestServer::start_on(tempfile::tempdir().expect("temp dir"), config, clock).await
     }
 
-    /// The gateway on an existing data directory (a restart), with the retry worker running.
+    /// The gateway on an existing data directory (a restart), with the retry worker and the
+    /// status sweeper running.
     pub async fn start_on(dir: tempfile::TempDir, config: Config, clock: Clock) -> TestServer {
         let store = SqliteStore::open(dir.path()).expect("store");
         let ctx = Arc::new(Context::new(config, Arc::new(store), clock));
@@ -51,12 +54,18 @@ impl TestServer {
             let _ = rx.await;
         }));
         let worker = Some(ctx.broadcaster.spawn_worker());
+        let sweeper = Some(Sweeper::spawn(
+            ctx.store.clone(),
+            ctx.clock,
+            ctx.config.lifecycle.sweep_interval,
+        ));
         TestServer {
             base,
             ctx,
             shutdown: Some(tx),
             handle: Some(handle),
             worker,
+            sweeper,
             dir: Some(dir),
         }
     }
@@ -124,6 +133,9 @@ impl TestServer {
     pub async fn stop_and_keep_data(mut self) -> tempfile::TempDir {
         if let Some(w) = self.worker.take() {
             w.stop().await;
+        }
+        if let Some(s) = self.sweeper.take() {
+            s.stop().await;
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
