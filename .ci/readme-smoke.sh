@@ -81,6 +81,39 @@ XML
 expect "getPaymentV2 with a stamp" '<richiestaMarcaDaBollo>' "$stamp"
 expect "read the position" '"iupd":"README-1"' \
     "$(curl -s -H "Ocp-Apim-Subscription-Key: $KEY" "$base/organizations/77777777777/debtpositions/README-1")"
+expect "ETag of the position" 'etag: "0"' \
+    "$(curl -si "$base/organizations/77777777777/debtpositions/README-1" -H "Ocp-Apim-Subscription-Key: $KEY" | tr 'A-Z' 'a-z')"
+update() { # update IF-MATCH
+    curl -s -X PUT "$base/organizations/77777777777/debtpositions/README-1?toPublish=true" \
+        -H "Ocp-Apim-Subscription-Key: $KEY" -H 'Content-Type: application/json' -H "If-Match: $1" -d @- <<'JSON'
+{
+  "iupd": "README-1", "type": "F", "fiscalCode": "RSSMRA80A01H501U", "fullName": "Mario Rossi",
+  "companyName": "Comune di Esempio", "switchToExpired": false,
+  "paymentOption": [{
+    "iuv": "01000000000010050", "amount": 12000, "description": "Canone 2026 - rettifica",
+    "isPartialPayment": false, "dueDate": "2099-12-31T23:59:59",
+    "transfer": [{
+      "idTransfer": "1", "amount": 12000, "remittanceInformation": "Canone 2026",
+      "category": "9/0101108TS/", "iban": "IT60X0542811101000000123456"
+    }]
+  }]
+}
+JSON
+}
+updated=$(update '"0"')
+expect "update the position" '"amount":12000' "$updated"
+expect "update and publish again" '"status":"VALID"' "$updated"
+expect "update with a stale If-Match" '"status":412' "$(update '"0"')"
+fee=$(curl -s -X PUT "$base/organizations/77777777777/paymentoptions/301000000000010050/notificationfee" \
+    -H "Ocp-Apim-Subscription-Key: $KEY" -H 'Content-Type: application/json' -d '{"notificationFee": 250}')
+expect "set the notification fee" '"notificationFee":250' "$fee"
+expect "the fee is added to the amount" '"amount":12250' "$fee"
+listed=$(curl -s "$base/organizations/77777777777/debtpositions?status=VALID&orderby=IUPD&ordering=ASC&page=0&limit=10" \
+    -H "Ocp-Apim-Subscription-Key: $KEY")
+expect "list positions" '"iupd":"README-1"' "$listed"
+expect "list page info" '"page_info":{"page":0,"limit":10' "$listed"
+expect "delete a position" 'successfully deleted' \
+    "$(curl -s -X DELETE "$base/organizations/77777777777/debtpositions/DEMO-BOZZA" -H "Ocp-Apim-Subscription-Key: $KEY")"
 expect "WSDL" 'paVerifyPaymentNotice' "$(curl -s "$base/partner?wsdl")"
 station=$(curl -s -X PUT "$base/organizations/88888888888/broadcast-stations/88888888888_01" \
   -H "Ocp-Apim-Subscription-Key: $KEY" -H 'Content-Type: application/json' \

@@ -25,6 +25,15 @@ pub struct Config {
     pub creditors: BTreeMap<FiscalCodePA, Creditor>,
     pub limits: Limits,
     pub broadcast: Broadcast,
+    pub lifecycle: Lifecycle,
+}
+
+/// The life of debt positions over time.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    /// How often the sweeper stores the statuses time has changed (PUBLISHED -> VALID,
+    /// -> EXPIRED); reads compute them anyway, so this only bounds how stale the stored ones are.
+    pub sweep_interval: Duration,
 }
 
 /// How receipts are forwarded to broadcast stations.
@@ -86,6 +95,22 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     broadcast: RawBroadcast,
+    #[serde(default)]
+    lifecycle: RawLifecycle,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLifecycle {
+    sweep_interval_ms: u64,
+}
+
+impl Default for RawLifecycle {
+    fn default() -> Self {
+        RawLifecycle {
+            sweep_interval_ms: 60_000,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -317,12 +342,22 @@ impl Config {
             header_timeout: Duration::from_millis(l.header_timeout_ms),
         };
         let broadcast = broadcast(raw.broadcast, &creditors).map_err(|(k, p)| err(k, p))?;
+        if raw.lifecycle.sweep_interval_ms == 0 {
+            return Err(err(
+                "lifecycle.sweep_interval_ms".into(),
+                "must be greater than 0".into(),
+            ));
+        }
+        let lifecycle = Lifecycle {
+            sweep_interval: Duration::from_millis(raw.lifecycle.sweep_interval_ms),
+        };
         Ok(Config {
             broker_id,
             stations,
             creditors,
             limits,
             broadcast,
+            lifecycle,
         })
     }
 
@@ -443,6 +478,21 @@ segregation_codes = ["01"]
     fn minimal_file_gets_default_limits() {
         let c = Config::parse(BASE, "t").unwrap();
         assert_eq!(c.limits.max_body_bytes, 1 << 20);
+        assert_eq!(c.lifecycle.sweep_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn sweep_interval() {
+        let c = Config::parse(
+            &format!("{BASE}\n[lifecycle]\nsweep_interval_ms = 500\n"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.lifecycle.sweep_interval, Duration::from_millis(500));
+        let e = refuse(&format!("{BASE}\n[lifecycle]\nsweep_interval_ms = 0\n"));
+        assert_eq!(e.key, "lifecycle.sweep_interval_ms");
+        let e = refuse(&format!("{BASE}\n[lifecycle]\nsweep_every = 5\n"));
+        assert!(e.problem.contains("sweep_every"), "{e}");
     }
 
     #[test]

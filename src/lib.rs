@@ -17,4 +17,5 @@ pub mod keys;
 pub mod primitives;
 pub mod replay;
 pub mod store;
+pub mod sweeper;
 pub mod xml;

@@ -13,6 +13,7 @@ use gpd_gateway::domain::FiscalCodePA;
 use gpd_gateway::replay::ReplayOptions;
 use gpd_gateway::store::sqlite::SqliteStore;
 use gpd_gateway::store::{PageRequest, Store};
+use gpd_gateway::sweeper::Sweeper;
 
 // Measured: see docs/decisions.md (allocator).
 #[global_allocator]
@@ -219,9 +220,15 @@ async fn serve(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listen, "gpd-gateway listening");
     let worker = ctx.broadcaster.spawn_worker();
+    let sweeper = Sweeper::spawn(
+        ctx.store.clone(),
+        ctx.clock,
+        ctx.config.lifecycle.sweep_interval,
+    );
     gpd_gateway::http::serve(listener, ctx, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
+    sweeper.stop().await;
     worker.stop().await;
     store.close().await.map_err(|e| e.to_string())?;
     tracing::info!("store closed, bye");

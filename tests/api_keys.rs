@@ -21,10 +21,14 @@ const OTHER: &str = "88888888888";
 #[rustfmt::skip]
 const ROUTES: &[(&str, &str)] = &[
     ("POST", "/organizations/{organizationFiscalCode}/debtpositions"),
+    ("GET", "/organizations/{organizationFiscalCode}/debtpositions"),
     ("GET", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
+    ("PUT", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
+    ("DELETE", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
     ("POST", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}/publish"),
     ("POST", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}/invalidate"),
     ("POST", "/organizations/{organizationFiscalCode}/paymentoptions/paids/{nav}"),
+    ("PUT", "/organizations/{organizationFiscalCode}/paymentoptions/{nav}/notificationfee"),
     ("GET", "/organizations/{organizationFiscalCode}/receipts"),
     ("GET", "/organizations/{organizationFiscalCode}/receipts/{iuv}"),
     ("GET", "/organizations/{organizationFiscalCode}/broadcast-stations"),

@@ -33,20 +33,32 @@ impl Walk<'_> {
         query: &str,
         body: Option<Value>,
     ) -> Response {
+        self.call_with(method, template, values, query, &[], body)
+            .await
+    }
+
+    async fn call_with(
+        &mut self,
+        method: &str,
+        template: &str,
+        values: &[(&str, &str)],
+        query: &str,
+        extra: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Response {
         let mut path = template.to_owned();
         for (name, value) in values {
             path = path.replace(&format!("{{{name}}}"), value);
         }
         assert!(!path.contains('{'), "{template}: a path value is missing");
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let headers: &[(&str, &str)] = if body.is_empty() {
-            &[]
-        } else {
-            &[("Content-Type", "application/json")]
-        };
+        let mut headers = extra.to_vec();
+        if !body.is_empty() {
+            headers.push(("Content-Type", "application/json"));
+        }
         let r = self
             .server
-            .request(method, &format!("{path}{query}"), headers, body.as_bytes())
+            .request(method, &format!("{path}{query}"), &headers, body.as_bytes())
             .await;
         let content_type = r.header("content-type").unwrap_or("").to_owned();
         let schema = self
@@ -194,6 +206,107 @@ async fn every_documented_operation_answers_as_documented() {
 
     let invalidate = "/organizations/{fiscalCode}/debtpositions/{iupd}/invalidate";
     assert_eq!(w.call("POST", invalidate, &a, "", None).await.status, 409);
+    assert_eq!(
+        w.call("PUT", one, &a, "", Some(position("OA-1", 8_001)))
+            .await
+            .status,
+        409
+    );
+    let fee = "/organizations/{fiscalCode}/paymentoptions/{nav}/notificationfee";
+    let on_paid = [("fiscalCode", ORG), ("nav", nav.as_str())];
+    let r = w
+        .call(
+            "PUT",
+            fee,
+            &on_paid,
+            "",
+            Some(json!({"notificationFee": 100})),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+
+    // A third position: updated (with and without a current ETag), its fee set, then deleted.
+    let c = [("fiscalCode", ORG), ("iupd", "OA-3")];
+    let r = w
+        .call(
+            "POST",
+            positions,
+            &org,
+            "?toPublish=true",
+            Some(position("OA-3", 8_004)),
+        )
+        .await;
+    let etag = r.header("etag").expect("ETag").to_owned();
+    let nav_c = json(&r)["paymentOption"][0]["nav"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stale = [("If-Match", "\"999\"")];
+    let r = w
+        .call_with("PUT", one, &c, "", &stale, Some(position("OA-3", 8_004)))
+        .await;
+    assert_eq!(r.status, 412);
+    let current = [("If-Match", etag.as_str())];
+    let r = w
+        .call_with(
+            "PUT",
+            one,
+            &c,
+            "?toPublish=true",
+            &current,
+            Some(position("OA-3", 8_004)),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(
+        w.call("PUT", one, &c, "", Some(json!({"iupd": 1})))
+            .await
+            .status,
+        400
+    );
+    let on_c = [("fiscalCode", ORG), ("nav", nav_c.as_str())];
+    let r = w
+        .call("PUT", fee, &on_c, "", Some(json!({"notificationFee": 150})))
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(json(&r)["amount"], 1150);
+    assert_eq!(
+        w.call("PUT", fee, &on_c, "", Some(json!({"fee": 1})))
+            .await
+            .status,
+        400
+    );
+    let r = w
+        .call(
+            "GET",
+            positions,
+            &org,
+            "?status=VALID&orderby=IUPD&ordering=ASC",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let listed: Vec<Value> = json(&r)["payment_position_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["iupd"].clone())
+        .collect();
+    assert_eq!(listed, [json!("OA-2"), json!("OA-3")]);
+    assert_eq!(
+        w.call("GET", positions, &org, "?orderby=AMOUNT", None)
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        w.call_with("DELETE", one, &c, "", &stale, None)
+            .await
+            .status,
+        412
+    );
+    assert_eq!(w.call("DELETE", one, &c, "", None).await.status, 200);
+    assert_eq!(w.call("DELETE", one, &a, "", None).await.status, 409);
 
     let stub = StubStation::start(Behaviour::Ok).await;
     let stations = "/organizations/{fiscalCode}/broadcast-stations";

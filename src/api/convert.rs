@@ -102,6 +102,36 @@ pub fn new_position(
     creditor: &Creditor,
     now: NaiveDateTime,
 ) -> Result<DebtPosition, Vec<FieldError>> {
+    let position = position_from(input, creditor, now)?;
+    let problems = position.check_dates_for_create(now);
+    if problems.is_empty() {
+        Ok(position)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Validates the new content of an existing position of `creditor` (an update at `now`).
+pub fn updated_position(
+    input: PositionIn,
+    creditor: &Creditor,
+    now: NaiveDateTime,
+) -> Result<DebtPosition, Vec<FieldError>> {
+    let position = position_from(input, creditor, now)?;
+    let problems = position.check_dates_for_update(now);
+    if problems.is_empty() {
+        Ok(position)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A position as the creditor describes it, checked against every rule but the dates'.
+fn position_from(
+    input: PositionIn,
+    creditor: &Creditor,
+    now: NaiveDateTime,
+) -> Result<DebtPosition, Vec<FieldError>> {
     let mut e = Errors::default();
     let iupd = Iupd::parse(&input.iupd).map_err(|m| e.push("iupd", m)).ok();
     let entity_type = EntityType::parse(&input.debtor_type);
@@ -189,8 +219,7 @@ pub fn new_position(
         version: 0,
         options,
     };
-    let mut problems = position.check_structure();
-    problems.extend(position.check_dates_for_create(now));
+    let problems = position.check_structure();
     if problems.is_empty() {
         Ok(position)
     } else {
@@ -438,7 +467,8 @@ pub fn position_out(p: &DebtPosition, now: NaiveDateTime, with_debtor: bool) -> 
     }
 }
 
-fn option_out(p: &DebtPosition, o: &PaymentOption) -> OptionOut {
+/// One option as JSON (GPD's PaymentOptionModelResponse).
+pub fn option_out(p: &DebtPosition, o: &PaymentOption) -> OptionOut {
     let pay = o.payment.as_ref();
     OptionOut {
         nav: o.nav.to_string(),

@@ -7,49 +7,50 @@ use serde::Serialize;
 pub mod auth;
 pub mod broadcast;
 pub mod convert;
+pub mod lifecycle;
 pub mod model;
+pub mod notification_fee;
 mod query;
 pub mod receipts;
 
 use crate::config::Creditor;
 use crate::context::Context;
-use crate::domain::position::{Conflict, FieldError, Iupd, NotPayable, OptionPayment};
+use crate::domain::position::{Conflict, FieldError, Iupd, NotPayable, OptionPayment, Refusal};
 use crate::domain::{Cents, NoticeNumber};
-use crate::store::{PositionKey, StoreError};
+use crate::store::{Expected, PositionKey, StoreError};
 use model::{MarkPaidIn, PositionIn, Problem};
 
-/// A JSON answer: status code and body.
+/// A JSON answer: status code, body and the few headers a handler adds (`ETag`).
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
     pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Reply {
-    pub fn json(status: u16, value: &impl Serialize) -> Reply {
+    fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
         Reply {
             status,
-            body: serde_json::to_vec(value).expect("serializable"),
-            content_type: "application/json",
+            body,
+            content_type,
+            headers: Vec::new(),
         }
+    }
+
+    pub fn json(status: u16, value: &impl Serialize) -> Reply {
+        let body = serde_json::to_vec(value).expect("serializable");
+        Reply::new(status, "application/json", body)
     }
 
     /// A stored SOAP document, as it was received.
     pub fn xml(body: Vec<u8>) -> Reply {
-        Reply {
-            status: 200,
-            body,
-            content_type: "text/xml; charset=utf-8",
-        }
+        Reply::new(200, "text/xml; charset=utf-8", body)
     }
 
     pub fn no_content() -> Reply {
-        Reply {
-            status: 204,
-            body: Vec::new(),
-            content_type: "application/json",
-        }
+        Reply::new(204, "application/json", Vec::new())
     }
 
     pub fn problem(status: u16, title: &str, detail: impl Into<String>) -> Reply {
@@ -58,12 +59,51 @@ impl Reply {
             status,
             detail: detail.into(),
         };
-        Reply {
-            status,
-            body: serde_json::to_vec(&p).expect("serializable"),
-            content_type: "application/problem+json",
+        let body = serde_json::to_vec(&p).expect("serializable");
+        Reply::new(status, "application/problem+json", body)
+    }
+
+    /// Adds the `ETag` of a position at `version`.
+    pub fn with_etag(mut self, version: i64) -> Reply {
+        self.headers.push(("etag", etag(version)));
+        self
+    }
+}
+
+/// The entity tag of a position's version: a strong tag, the version in quotes.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// Reads an `If-Match` header into the versions a write may apply to: `*` (or no header)
+/// admits any; otherwise the versions of the strong tags listed (a weak or foreign tag never
+/// matches, as RFC 9110 wants).
+pub fn if_match(header: Option<&str>) -> Result<Expected, Reply> {
+    let Some(value) = header else {
+        return Ok(Expected::Any);
+    };
+    let mut versions = Vec::new();
+    for tag in value.split(',').map(str::trim) {
+        if tag == "*" {
+            return Ok(Expected::Any);
+        }
+        let opaque = tag.strip_prefix("W/").unwrap_or(tag);
+        let Some(inner) = opaque
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .filter(|t| !t.contains('"'))
+        else {
+            return Err(bad_request(format!(
+                "If-Match: '{value}' must be * or entity tags such as \"3\""
+            )));
+        };
+        if !tag.starts_with("W/")
+            && let Ok(v) = inner.parse::<i64>()
+        {
+            versions.push(v);
         }
     }
+    Ok(Expected::OneOf(versions))
 }
 
 pub(crate) fn bad_request(detail: impl Into<String>) -> Reply {
@@ -89,6 +129,16 @@ pub(crate) fn store_failure(e: StoreError) -> Reply {
         StoreError::Duplicate { .. } => conflict(e.to_string()),
         StoreError::NotFound => Reply::problem(404, "Not Found", "not found"),
         StoreError::Refused(Conflict(detail)) => conflict(detail),
+        StoreError::Unprocessable(detail) => Reply::problem(422, "Unprocessable Entity", detail),
+        StoreError::VersionMismatch { current } => Reply::problem(
+            412,
+            "Precondition Failed",
+            format!(
+                "If-Match: the position has changed; its current version has ETag {}",
+                etag(current)
+            ),
+        )
+        .with_etag(current),
         StoreError::Unavailable(m) => {
             tracing::error!(error = %m, "store unavailable");
             Reply::problem(
@@ -133,6 +183,14 @@ fn iupd(value: &str) -> Result<Iupd, Reply> {
     Iupd::parse(value).map_err(|m| bad_request(format!("iupd: {m}")))
 }
 
+fn not_found_option(org: &str, nav: &NoticeNumber) -> Reply {
+    Reply::problem(
+        404,
+        "Not Found",
+        format!("no payment option {nav} for organization {org}"),
+    )
+}
+
 fn not_found_position(org: &str, iupd: &Iupd) -> Reply {
     Reply::problem(
         404,
@@ -160,7 +218,7 @@ pub async fn create_position(ctx: &Context, org: &str, to_publish: bool, body: &
         position.apply_publication(now);
     }
     match ctx.store.create_position(position).await {
-        Ok(p) => Reply::json(201, &convert::position_out(&p, now, true)),
+        Ok(p) => Reply::json(201, &convert::position_out(&p, now, true)).with_etag(p.version),
         Err(e) => store_failure(e),
     }
 }
@@ -179,38 +237,43 @@ pub async fn get_position(ctx: &Context, org: &str, iupd_value: &str) -> Reply {
         )
         .await
     {
-        Ok(Some(p)) => Reply::json(200, &convert::position_out(&p, ctx.clock.now(), false)),
+        Ok(Some(p)) => Reply::json(200, &convert::position_out(&p, ctx.clock.now(), false))
+            .with_etag(p.version),
         Ok(None) => not_found_position(org, &iupd),
         Err(e) => store_failure(e),
     }
 }
 
-/// `POST …/debtpositions/{iupd}/publish` and `…/invalidate`.
+/// `POST …/debtpositions/{iupd}/publish` and `…/invalidate`, honouring `If-Match`.
 pub async fn change_state(
     ctx: &Context,
     org: &str,
     iupd_value: &str,
     action: StateAction,
+    if_match_header: Option<&str>,
 ) -> Reply {
-    let (creditor, iupd) = match creditor(ctx, org).and_then(|c| Ok((c, iupd(iupd_value)?))) {
+    let checked =
+        creditor(ctx, org).and_then(|c| Ok((c, iupd(iupd_value)?, if_match(if_match_header)?)));
+    let (creditor, iupd, expected) = match checked {
         Ok(x) => x,
         Err(r) => return r,
     };
     let now = ctx.clock.now();
     let change: crate::store::Mutation = match action {
-        StateAction::Publish => Box::new(move |p| p.publish(now)),
-        StateAction::Invalidate => Box::new(move |p| p.invalidate(now)),
+        StateAction::Publish => Box::new(move |p| Ok(p.publish(now)?)),
+        StateAction::Invalidate => Box::new(move |p| Ok(p.invalidate(now)?)),
     };
     match ctx
         .store
-        .update_position(
+        .update_position_if(
             creditor.fiscal_code.clone(),
             PositionKey::Iupd(iupd.clone()),
+            expected,
             change,
         )
         .await
     {
-        Ok(p) => Reply::json(200, &convert::position_out(&p, now, true)),
+        Ok(p) => Reply::json(200, &convert::position_out(&p, now, true)).with_etag(p.version),
         Err(StoreError::NotFound) => not_found_position(org, &iupd),
         Err(e) => store_failure(e),
     }
@@ -259,7 +322,7 @@ pub async fn mark_paid(ctx: &Context, org: &str, nav_value: &str, body: &[u8]) -
             fee: Cents::ZERO,
         };
         p.mark_paid(index, payment, now)
-            .map_err(|reason| Conflict(not_payable(reason).into()))
+            .map_err(|reason| Refusal::Conflict(Conflict(not_payable(reason).into())))
     });
     match ctx
         .store
@@ -270,12 +333,8 @@ pub async fn mark_paid(ctx: &Context, org: &str, nav_value: &str, body: &[u8]) -
         )
         .await
     {
-        Ok(p) => Reply::json(200, &convert::position_out(&p, now, true)),
-        Err(StoreError::NotFound) => Reply::problem(
-            404,
-            "Not Found",
-            format!("no payment option {nav} for organization {org}"),
-        ),
+        Ok(p) => Reply::json(200, &convert::position_out(&p, now, true)).with_etag(p.version),
+        Err(StoreError::NotFound) => not_found_option(org, &nav),
         Err(e) => store_failure(e),
     }
 }
@@ -287,5 +346,27 @@ fn not_payable(reason: NotPayable) -> &'static str {
         NotPayable::Expired => "the payment option has expired",
         NotPayable::AlreadyPaid => "the payment option is already paid",
         NotPayable::Superseded => "another payment option of this position was paid",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_values() {
+        let ok = |h: Option<&str>| if_match(h).ok().unwrap();
+        assert_eq!(ok(None), Expected::Any);
+        assert_eq!(ok(Some("*")), Expected::Any);
+        assert_eq!(ok(Some("\"3\"")), Expected::OneOf(vec![3]));
+        assert_eq!(ok(Some("\"3\", \"5\"")), Expected::OneOf(vec![3, 5]));
+        // Weak and foreign tags are well-formed but match nothing.
+        assert_eq!(ok(Some("W/\"3\"")), Expected::OneOf(vec![]));
+        assert_eq!(ok(Some("\"abc\"")), Expected::OneOf(vec![]));
+        for bad in ["3", "\"3", "\"3\"x", ""] {
+            let r = if_match(Some(bad)).unwrap_err();
+            assert_eq!(r.status, 400, "{bad}");
+        }
+        assert_eq!(etag(7), "\"7\"");
     }
 }

@@ -49,11 +49,16 @@ impl Query {
 
     /// `page` (from 0) and `limit` (1..=100, default 50).
     pub fn page(&self) -> Result<PageRequest, Reply> {
-        let page = self.number("page", 0, u32::MAX / MAX_LIMIT)?;
-        let limit = self.number("limit", DEFAULT_LIMIT, MAX_LIMIT)?;
+        self.page_within(DEFAULT_LIMIT, MAX_LIMIT)
+    }
+
+    /// `page` (from 0) and `limit` (1..=`max`, default `default`).
+    pub fn page_within(&self, default: u32, max: u32) -> Result<PageRequest, Reply> {
+        let page = self.number("page", 0, u32::MAX / max)?;
+        let limit = self.number("limit", default, max)?;
         if limit == 0 {
             return Err(bad_request(format!(
-                "limit: must be a number from 1 to {MAX_LIMIT}"
+                "limit: must be a number from 1 to {max}"
             )));
         }
         Ok(PageRequest { page, limit })

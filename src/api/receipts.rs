@@ -119,7 +119,11 @@ pub async fn get_receipt(ctx: &Context, org: &str, iuv: &str) -> Reply {
 }
 
 /// A `from` / `to` bound: a date (the whole day) or a date-time.
-fn bound(q: &Query, key: &str, end_of_day: bool) -> Result<Option<NaiveDateTime>, Reply> {
+pub(super) fn bound(
+    q: &Query,
+    key: &str,
+    end_of_day: bool,
+) -> Result<Option<NaiveDateTime>, Reply> {
     let Some(v) = q.get(key) else { return Ok(None) };
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
         let t = if end_of_day {

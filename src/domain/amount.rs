@@ -51,6 +51,11 @@ impl Cents {
         Cents::new(self.0.checked_add(other.0)?).ok()
     }
 
+    /// `self - other`, or None when it would be negative.
+    pub fn checked_sub(self, other: Cents) -> Option<Cents> {
+        Cents::new(self.0 - other.0).ok()
+    }
+
     /// Parses the XSD lexical form `\d+\.\d{2}` (stAmount); no sign, no exponent, no spaces.
     pub fn parse_xsd(s: &str) -> Result<Cents, AmountError> {
         let (int, frac) = s.split_once('.').ok_or(AmountError::Syntax)?;
@@ -109,6 +114,14 @@ mod tests {
             Cents::parse_xsd("99999999999999999999.00"),
             Err(AmountError::TooLarge)
         );
+    }
+
+    #[test]
+    fn subtraction_stays_non_negative() {
+        let (five, two) = (Cents(5), Cents(2));
+        assert_eq!(five.checked_sub(two), Some(Cents(3)));
+        assert_eq!(two.checked_sub(five), None);
+        assert_eq!(two.checked_sub(two), Some(Cents::ZERO));
     }
 
     #[test]

@@ -57,6 +57,23 @@ impl PositionStatus {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
+
+    /// The stored statuses of the positions that read as `self` at some instant:
+    /// [`DebtPosition::status_at`] only moves PUBLISHED to VALID and (PUBLISHED or) VALID to
+    /// EXPIRED.
+    pub fn stored_as(self) -> &'static [PositionStatus] {
+        use PositionStatus::*;
+        match self {
+            Valid => &[Published, Valid],
+            Expired => &[Published, Valid, Expired],
+            Draft => &[Draft],
+            Published => &[Published],
+            PartiallyPaid => &[PartiallyPaid],
+            Paid => &[Paid],
+            Reported => &[Reported],
+            Invalid => &[Invalid],
+        }
+    }
 }
 
 impl fmt::Display for PositionStatus {
@@ -299,6 +316,20 @@ impl fmt::Display for FieldError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict(pub String);
 
+/// Why a change to a position is refused: its state forbids it (a conflict), or its content
+/// makes it impossible whatever the state (unprocessable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    Conflict(Conflict),
+    Unprocessable(String),
+}
+
+impl From<Conflict> for Refusal {
+    fn from(c: Conflict) -> Self {
+        Refusal::Conflict(c)
+    }
+}
+
 /// Why a notice cannot be paid now; each maps to one PAA fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotPayable {
@@ -440,6 +471,32 @@ impl DebtPosition {
         errors
     }
 
+    /// The date rules of an update (GPD's, looser than creation's): due dates not before the
+    /// validity date, nor before now when the options expire; retention not before due.
+    pub fn check_dates_for_update(&self, now: NaiveDateTime) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        for (i, option) in self.options.iter().enumerate() {
+            if self.validity_date.is_some_and(|v| option.due_date < v) {
+                errors.push(FieldError::new(
+                    format!("paymentOption[{i}].dueDate"),
+                    "must not be before the validity date",
+                ));
+            } else if self.switch_to_expired && option.due_date < now {
+                errors.push(FieldError::new(
+                    format!("paymentOption[{i}].dueDate"),
+                    "must not be before now when switchToExpired is true",
+                ));
+            }
+            if option.retention_date.is_some_and(|r| r < option.due_date) {
+                errors.push(FieldError::new(
+                    format!("paymentOption[{i}].retentionDate"),
+                    "must not be before the due date",
+                ));
+            }
+        }
+        errors
+    }
+
     pub fn max_due_date(&self) -> Option<NaiveDateTime> {
         self.options.iter().map(|o| o.due_date).max()
     }
@@ -448,12 +505,23 @@ impl DebtPosition {
         self.options.iter().map(|o| o.due_date).min()
     }
 
-    fn nothing_paid(&self) -> bool {
+    pub(crate) fn nothing_paid(&self) -> bool {
         self.options.iter().all(PaymentOption::is_unpaid)
     }
 
+    /// The instant after which a VALID position is EXPIRED: its last due date, when its options
+    /// switch to expired and none is paid; None when it never expires.
+    pub fn expires_after(&self) -> Option<NaiveDateTime> {
+        if self.switch_to_expired && self.nothing_paid() {
+            self.max_due_date()
+        } else {
+            None
+        }
+    }
+
     /// The status as of `now`: a PUBLISHED position whose validity date has come is VALID, and
-    /// a VALID one whose options all expire and are all past due is EXPIRED.
+    /// a VALID one past [`DebtPosition::expires_after`] is EXPIRED. The one rule for statuses
+    /// that change with time: reads, the sweeper and the store's list filters follow it.
     pub fn status_at(&self, now: NaiveDateTime) -> PositionStatus {
         let status = match self.status {
             PositionStatus::Published if self.validity_date.is_none_or(|v| v <= now) => {
@@ -461,11 +529,7 @@ impl DebtPosition {
             }
             s => s,
         };
-        if status == PositionStatus::Valid
-            && self.switch_to_expired
-            && self.nothing_paid()
-            && self.max_due_date().is_some_and(|d| d < now)
-        {
+        if status == PositionStatus::Valid && self.expires_after().is_some_and(|d| d < now) {
             PositionStatus::Expired
         } else {
             status

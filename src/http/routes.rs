@@ -30,10 +30,14 @@ pub fn is_public(path: &str) -> bool {
 #[rustfmt::skip]
 pub const ORGANIZATION_ROUTES: &[(&str, &str)] = &[
     ("POST", "/organizations/{organizationFiscalCode}/debtpositions"),
+    ("GET", "/organizations/{organizationFiscalCode}/debtpositions"),
     ("GET", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
+    ("PUT", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
+    ("DELETE", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
     ("POST", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}/publish"),
     ("POST", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}/invalidate"),
     ("POST", "/organizations/{organizationFiscalCode}/paymentoptions/paids/{nav}"),
+    ("PUT", "/organizations/{organizationFiscalCode}/paymentoptions/{nav}/notificationfee"),
     ("GET", "/organizations/{organizationFiscalCode}/receipts"),
     ("GET", "/organizations/{organizationFiscalCode}/receipts/{iuv}"),
     ("GET", "/organizations/{organizationFiscalCode}/broadcast-stations"),
@@ -95,7 +99,23 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
 }
 
 fn json(reply: Reply) -> Answer {
-    Answer::new(reply.status, reply.content_type, reply.body)
+    let mut answer = Answer::new(reply.status, reply.content_type, reply.body);
+    answer.headers = reply.headers;
+    answer
+}
+
+/// The `If-Match` header as text; one that is not visible ASCII is refused.
+fn if_match(parts: &Parts) -> Result<Option<&str>, Answer> {
+    match parts.headers.get(header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some).map_err(|_| {
+            Answer::problem(
+                400,
+                "Bad Request",
+                "If-Match: must be * or entity tags such as \"3\"",
+            )
+        }),
+    }
 }
 
 fn method_not_allowed(allow: &'static str) -> Answer {
@@ -181,11 +201,22 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                 Ok(publish) => json(api::create_position(ctx, org, publish, body).await),
                 Err(a) => a,
             },
-            _ => method_not_allowed("POST"),
+            Method::GET => json(api::lifecycle::list_positions(ctx, org, query).await),
+            _ => method_not_allowed("GET, POST"),
         },
         ["organizations", org, "debtpositions", iupd] => match *method {
             Method::GET => json(api::get_position(ctx, org, iupd).await),
-            _ => method_not_allowed("GET"),
+            Method::PUT => match to_publish(query).and_then(|p| Ok((p, if_match(parts)?))) {
+                Ok((publish, tag)) => {
+                    json(api::lifecycle::update_position(ctx, org, iupd, publish, tag, body).await)
+                }
+                Err(a) => a,
+            },
+            Method::DELETE => match if_match(parts) {
+                Ok(tag) => json(api::lifecycle::delete_position(ctx, org, iupd, tag).await),
+                Err(a) => a,
+            },
+            _ => method_not_allowed("GET, PUT, DELETE"),
         },
         [
             "organizations",
@@ -200,13 +231,28 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                 } else {
                     StateAction::Invalidate
                 };
-                json(api::change_state(ctx, org, iupd, action).await)
+                match if_match(parts) {
+                    Ok(tag) => json(api::change_state(ctx, org, iupd, action, tag).await),
+                    Err(a) => a,
+                }
             }
             _ => method_not_allowed("POST"),
         },
         ["organizations", org, "paymentoptions", "paids", nav] => match *method {
             Method::POST => json(api::mark_paid(ctx, org, nav, body).await),
             _ => method_not_allowed("POST"),
+        },
+        [
+            "organizations",
+            org,
+            "paymentoptions",
+            nav,
+            "notificationfee",
+        ] => match *method {
+            Method::PUT => {
+                json(api::notification_fee::put_notification_fee(ctx, org, nav, body).await)
+            }
+            _ => method_not_allowed("PUT"),
         },
         ["organizations", org, "receipts"] => match *method {
             Method::GET => json(api::receipts::list_receipts(ctx, org, query).await),

@@ -75,6 +75,7 @@ pub struct Answer {
     pub content_type: &'static str,
     pub body: Bytes,
     pub allow: Option<&'static str>,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Answer {
@@ -84,6 +85,7 @@ impl Answer {
             content_type,
             body: body.into(),
             allow: None,
+            headers: Vec::new(),
         }
     }
 
@@ -124,6 +126,9 @@ async fn handle(
         .header(header::CONTENT_TYPE, answer.content_type);
     if let Some(allow) = answer.allow {
         response = response.header(header::ALLOW, allow);
+    }
+    for (name, value) in answer.headers {
+        response = response.header(name, value);
     }
     if answer.status == StatusCode::UNAUTHORIZED {
         // Every 401 names the scheme that would work (RFC 9110 section 11.6.1).

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
-use crate::domain::position::{Conflict, DebtPosition, Iupd};
+use crate::domain::position::{Conflict, DebtPosition, Iupd, Refusal};
 use crate::domain::{FiscalCodePA, NoticeNumber, Text};
 
 pub mod records;
@@ -28,7 +28,29 @@ pub enum PositionKey {
 }
 
 /// A change applied to a position inside one transaction; refusing leaves it untouched.
-pub type Mutation = Box<dyn FnOnce(&mut DebtPosition) -> Result<(), Conflict> + Send>;
+pub type Mutation = Box<dyn FnOnce(&mut DebtPosition) -> Result<(), Refusal> + Send>;
+
+/// A check a position must pass, inside the transaction, before it is deleted.
+pub type Guard = Box<dyn FnOnce(&DebtPosition) -> Result<(), Refusal> + Send>;
+
+/// Which versions of a position a write may apply to (an `If-Match` precondition).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Expected {
+    /// Whatever the latest version is.
+    #[default]
+    Any,
+    /// Only one of these; an empty list matches none.
+    OneOf(Vec<i64>),
+}
+
+impl Expected {
+    pub fn admits(&self, version: i64) -> bool {
+        match self {
+            Expected::Any => true,
+            Expected::OneOf(versions) => versions.contains(&version),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
@@ -40,6 +62,12 @@ pub enum StoreError {
     NotFound,
     /// The mutation refused the change.
     Refused(Conflict),
+    /// The mutation found the change impossible on this content.
+    Unprocessable(String),
+    /// The position is no longer at the version the write expected.
+    VersionMismatch {
+        current: i64,
+    },
     /// The store could not be used (I/O, corruption, closed). Callers answer with a system error.
     Unavailable(String),
 }
@@ -52,6 +80,13 @@ impl fmt::Display for StoreError {
             }
             StoreError::NotFound => f.write_str("not found"),
             StoreError::Refused(c) => f.write_str(&c.0),
+            StoreError::Unprocessable(m) => f.write_str(m),
+            StoreError::VersionMismatch { current } => {
+                write!(
+                    f,
+                    "the position has changed: it is now at version {current}"
+                )
+            }
             StoreError::Unavailable(m) => write!(f, "store unavailable: {m}"),
         }
     }
@@ -70,13 +105,54 @@ pub trait Store: Send + Sync + 'static {
         key: PositionKey,
     ) -> StoreFuture<'_, Option<DebtPosition>>;
 
-    /// Reads, changes and writes back one position atomically; the written position is returned.
+    /// Reads, changes and writes back one position atomically, if its version is one
+    /// `expected` admits (else `VersionMismatch`); the written position is returned, its
+    /// version one higher. The write compares and sets the version: no other write in between
+    /// is ever overwritten.
+    fn update_position_if(
+        &self,
+        organization: FiscalCodePA,
+        key: PositionKey,
+        expected: Expected,
+        change: Mutation,
+    ) -> StoreFuture<'_, DebtPosition>;
+
+    /// [`Store::update_position_if`] on whatever version is the latest.
     fn update_position(
         &self,
         organization: FiscalCodePA,
         key: PositionKey,
         change: Mutation,
+    ) -> StoreFuture<'_, DebtPosition> {
+        self.update_position_if(organization, key, Expected::Any, change)
+    }
+
+    /// Deletes a position with its options and transfers, if its version is one `expected`
+    /// admits and `guard` lets it go, atomically; the deleted position is returned.
+    fn delete_position(
+        &self,
+        organization: FiscalCodePA,
+        iupd: Iupd,
+        expected: Expected,
+        guard: Guard,
     ) -> StoreFuture<'_, DebtPosition>;
+
+    /// One page of the creditor's positions matching `filter`, in `order`. Statuses are
+    /// those in force at `now` ([`DebtPosition::status_at`]), for the filter and the ordering
+    /// alike; filtering, ordering and paging happen in the store, on indexes.
+    fn list_positions(
+        &self,
+        organization: FiscalCodePA,
+        filter: PositionFilter,
+        order: PositionOrder,
+        page: PageRequest,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, Page<DebtPosition>>;
+
+    /// Writes into up to `limit` positions the status that time gave them as of `now`
+    /// ([`DebtPosition::settle`]); returns how many changed. Versions are left alone: every
+    /// read already showed that status. Call again while it returns `limit`.
+    fn sweep_statuses(&self, now: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32>;
 
     /// Stores a receipt, applies it to its payment option and creates its deliveries, in one
     /// transaction: when this returns Ok the receipt is durable.

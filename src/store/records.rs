@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
+use crate::domain::position::PositionStatus;
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion, SendRtRequest, Settlement};
 use crate::domain::{Cents, FiscalCodePA};
 
@@ -115,6 +116,46 @@ pub struct ReceiptFilter {
     /// Payment date-time, inclusive bounds.
     pub paid_from: Option<NaiveDateTime>,
     pub paid_to: Option<NaiveDateTime>,
+}
+
+/// Filters for listing debt positions; all optional, combined with AND. Bounds are inclusive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PositionFilter {
+    /// The status in force at the time of the listing.
+    pub status: Option<PositionStatus>,
+    /// A position matches when one of its options falls due in the window.
+    pub due_from: Option<NaiveDateTime>,
+    pub due_to: Option<NaiveDateTime>,
+    /// The position's payment date (set when it becomes PAID).
+    pub paid_from: Option<NaiveDateTime>,
+    pub paid_to: Option<NaiveDateTime>,
+}
+
+/// What positions are listed by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PositionOrderBy {
+    #[default]
+    InsertedDate,
+    Iupd,
+    Status,
+    CompanyName,
+}
+
+/// The order of a list of positions; ties are broken by creation order, in the same direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PositionOrder {
+    pub by: PositionOrderBy,
+    pub descending: bool,
+}
+
+impl Default for PositionOrder {
+    /// GPD's default: newest first.
+    fn default() -> Self {
+        PositionOrder {
+            by: PositionOrderBy::InsertedDate,
+            descending: true,
+        }
+    }
 }
 
 /// Which page of a list: `page` counts from 0.

@@ -17,6 +17,7 @@ use gpd_gateway::context::{Clock, Context};
 use gpd_gateway::domain::FiscalCodePA;
 use gpd_gateway::domain::api_key::{ApiKeySecret, KeyScope};
 use gpd_gateway::store::sqlite::SqliteStore;
+use gpd_gateway::sweeper::Sweeper;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -28,6 +29,7 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
     worker: Option<Worker>,
+    sweeper: Option<Sweeper>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -41,7 +43,8 @@ impl TestServer {
         TestServer::start_on(tempfile::tempdir().expect("temp dir"), config, clock).await
     }
 
-    /// The gateway on an existing data directory (a restart), with the retry worker running.
+    /// The gateway on an existing data directory (a restart), with the retry worker and the
+    /// status sweeper running.
     pub async fn start_on(dir: tempfile::TempDir, config: Config, clock: Clock) -> TestServer {
         let store = SqliteStore::open(dir.path()).expect("store");
         let ctx = Arc::new(Context::new(config, Arc::new(store), clock));
@@ -68,6 +71,11 @@ impl TestServer {
         )
         .await
         .expect("test API key");
+        let sweeper = Some(Sweeper::spawn(
+            ctx.store.clone(),
+            ctx.clock,
+            ctx.config.lifecycle.sweep_interval,
+        ));
         TestServer {
             base,
             ctx,
@@ -75,6 +83,7 @@ impl TestServer {
             shutdown: Some(tx),
             handle: Some(handle),
             worker,
+            sweeper,
             dir: Some(dir),
         }
     }
@@ -176,6 +185,20 @@ impl TestServer {
         .await
     }
 
+    pub async fn put_json(&self, path: &str, body: &serde_json::Value) -> Response {
+        self.request(
+            "PUT",
+            path,
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request("DELETE", path, &[], b"").await
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.request("GET", path, &[], b"").await
     }
@@ -194,6 +217,9 @@ impl TestServer {
     pub async fn stop_and_keep_data(mut self) -> tempfile::TempDir {
         if let Some(w) = self.worker.take() {
             w.stop().await;
+        }
+        if let Some(s) = self.sweeper.take() {
+            s.stop().await;
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

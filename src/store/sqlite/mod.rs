@@ -7,6 +7,7 @@ mod api_keys;
 mod broadcast;
 mod checkpoint;
 mod columns;
+mod lifecycle;
 mod positions;
 mod receipts;
 mod writer;
@@ -22,14 +23,15 @@ use tokio::sync::Semaphore;
 use chrono::NaiveDateTime;
 
 use super::{
-    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, Mutation, NewReceipt, Page, PageRequest,
-    PositionKey, ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture,
+    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, Expected, Guard, Mutation, NewReceipt,
+    Page, PageRequest, PositionFilter, PositionKey, PositionOrder, ReceiptFilter, ReceiptSummary,
+    Store, StoreError, StoreFuture,
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
-use crate::domain::position::DebtPosition;
+use crate::domain::position::{DebtPosition, Iupd};
 use crate::domain::{FiscalCodePA, Text};
-use positions::{insert_position, load_position, write_back};
+use positions::{insert_position, load_position, replace_position};
 use writer::Writer;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -37,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_debt_positions.sql"),
     include_str!("../migrations/0002_receipts_broadcast.sql"),
     include_str!("../migrations/0003_api_keys.sql"),
+    include_str!("../migrations/0004_position_lifecycle.sql"),
 ];
 
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
@@ -223,20 +226,51 @@ impl Store for SqliteStore {
         })
     }
 
-    fn update_position(
+    fn update_position_if(
         &self,
         organization: FiscalCodePA,
         key: PositionKey,
+        expected: Expected,
         change: Mutation,
     ) -> StoreFuture<'_, DebtPosition> {
         self.write(move |tx| {
             let (ids, mut position) =
                 load_position(tx, &organization, &key)?.ok_or(StoreError::NotFound)?;
-            change(&mut position).map_err(StoreError::Refused)?;
-            write_back(tx, &ids, &position)?;
+            if !expected.admits(position.version) {
+                return Err(StoreError::VersionMismatch {
+                    current: position.version,
+                });
+            }
+            change(&mut position).map_err(lifecycle::refused)?;
+            replace_position(tx, &ids, &position)?;
             position.version += 1;
             Ok(position)
         })
+    }
+
+    fn delete_position(
+        &self,
+        organization: FiscalCodePA,
+        iupd: Iupd,
+        expected: Expected,
+        guard: Guard,
+    ) -> StoreFuture<'_, DebtPosition> {
+        self.write(move |tx| lifecycle::delete(tx, &organization, iupd, &expected, guard))
+    }
+
+    fn list_positions(
+        &self,
+        organization: FiscalCodePA,
+        filter: PositionFilter,
+        order: PositionOrder,
+        page: PageRequest,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, Page<DebtPosition>> {
+        self.read(move |conn| lifecycle::list(conn, &organization, &filter, order, page, now))
+    }
+
+    fn sweep_statuses(&self, now: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32> {
+        self.write(move |tx| lifecycle::sweep(tx, now, limit))
     }
 
     fn acquire_receipt(&self, receipt: NewReceipt) -> StoreFuture<'_, Acquisition> {
@@ -457,7 +491,7 @@ mod tests {
                 key.clone(),
                 Box::new(|p| {
                     p.status = PositionStatus::Invalid;
-                    Err(Conflict("no".into()))
+                    Err(Conflict("no".into()).into())
                 }),
             )
             .await
@@ -465,11 +499,7 @@ mod tests {
         assert_eq!(refused, StoreError::Refused(Conflict("no".into())));
         let now = at(2029, 1, 1);
         let updated = store
-            .update_position(
-                org(),
-                key.clone(),
-                Box::new(move |p| p.publish(now).map(|_| ())),
-            )
+            .update_position(org(), key.clone(), Box::new(move |p| Ok(p.publish(now)?)))
             .await
             .unwrap();
         assert_eq!(updated.status, PositionStatus::Valid);

@@ -20,8 +20,8 @@ pub(super) fn insert_position(tx: &Connection, p: &DebtPosition) -> Result<(), S
         "INSERT INTO debt_position (organization, iupd, status, company_name, office_name, debtor_type,
             debtor_fiscal_code, debtor_full_name, street_name, civic_number, postal_code, city, province, region,
             country, email, phone, switch_to_expired, pay_stand_in, validity_date, publish_date, payment_date,
-            inserted_date, last_updated_date, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+            inserted_date, last_updated_date, version, expires_after)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -50,10 +50,15 @@ pub(super) fn insert_position(tx: &Connection, p: &DebtPosition) -> Result<(), S
             millis(p.inserted_date),
             millis(p.last_updated_date),
             p.version,
+            p.expires_after().map(millis),
         ])
     })
     .map_err(|e| map_unique(e, "iupd", p.iupd.as_str()))?;
-    let position_id = tx.last_insert_rowid();
+    insert_options(tx, tx.last_insert_rowid(), p)
+}
+
+/// Inserts the options of `p`, with their transfers, under the position row `position_id`.
+fn insert_options(tx: &Connection, position_id: i64, p: &DebtPosition) -> Result<(), StoreError> {
     for o in &p.options {
         let pay = o.payment.as_ref();
         tx.prepare_cached(
@@ -209,8 +214,27 @@ pub(super) fn load_position(
             }),
     }
     .map_err(unavailable)?;
-    let Some(row) = row else { return Ok(None) };
+    row.map(|row| assemble(conn, row)).transpose()
+}
 
+/// Loads the position stored in row `id`.
+pub(super) fn load_position_by_id(
+    conn: &Connection,
+    id: i64,
+) -> Result<Option<(RowIds, DebtPosition)>, StoreError> {
+    let row = conn
+        .prepare_cached(concat!(
+            "SELECT ",
+            position_columns!(),
+            " FROM debt_position WHERE id = ?1"
+        ))
+        .and_then(|mut st| st.query_row([id], position_row).optional())
+        .map_err(unavailable)?;
+    row.map(|row| assemble(conn, row)).transpose()
+}
+
+/// The position of a row, with its options and transfers.
+fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition), StoreError> {
     let mut option_ids = Vec::new();
     let mut options = Vec::new();
     {
@@ -313,13 +337,13 @@ pub(super) fn load_position(
         version: row.version,
         options,
     };
-    Ok(Some((
+    Ok((
         RowIds {
             position: row.id,
             options: option_ids,
         },
         position,
-    )))
+    ))
 }
 
 enum RowError {
@@ -424,7 +448,7 @@ pub(super) fn write_back(
     let changed = tx
         .prepare_cached(
             "UPDATE debt_position SET status = ?1, validity_date = ?2, publish_date = ?3, payment_date = ?4,
-                last_updated_date = ?5, version = version + 1
+                last_updated_date = ?5, expires_after = ?8, version = version + 1
              WHERE id = ?6 AND version = ?7",
         )
         .and_then(|mut st| {
@@ -436,6 +460,7 @@ pub(super) fn write_back(
                 millis(p.last_updated_date),
                 ids.position,
                 p.version,
+                p.expires_after().map(millis),
             ])
         })
         .map_err(unavailable)?;
@@ -473,4 +498,64 @@ pub(super) fn write_back(
         }
     }
     Ok(())
+}
+
+/// Writes back the whole position (a creditor's update may change anything): the position row
+/// in place, if it is still at `p.version` (compare and set), and its options and transfers
+/// anew.
+pub(super) fn replace_position(
+    tx: &Connection,
+    ids: &RowIds,
+    p: &DebtPosition,
+) -> Result<(), StoreError> {
+    let d = &p.debtor;
+    let s = &d.subject;
+    let changed = tx
+        .prepare_cached(
+            "UPDATE debt_position SET status = ?1, company_name = ?2, office_name = ?3, debtor_type = ?4,
+                debtor_fiscal_code = ?5, debtor_full_name = ?6, street_name = ?7, civic_number = ?8,
+                postal_code = ?9, city = ?10, province = ?11, region = ?12, country = ?13, email = ?14,
+                phone = ?15, switch_to_expired = ?16, pay_stand_in = ?17, validity_date = ?18,
+                publish_date = ?19, payment_date = ?20, last_updated_date = ?21, expires_after = ?22,
+                version = version + 1
+             WHERE id = ?23 AND version = ?24",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                p.status.as_str(),
+                p.company_name.as_str(),
+                p.office_name.as_ref().map(Text::as_str),
+                s.entity_type.as_str(),
+                s.entity_id.as_str(),
+                s.full_name.as_str(),
+                s.street_name.as_ref().map(Text::as_str),
+                s.civic_number.as_ref().map(Text::as_str),
+                s.postal_code.as_ref().map(Text::as_str),
+                s.city.as_ref().map(Text::as_str),
+                s.state_province_region.as_ref().map(Text::as_str),
+                d.region.as_ref().map(Text::as_str),
+                s.country.as_ref().map(CountryCode::as_str),
+                s.email.as_ref().map(Email::as_str),
+                d.phone.as_ref().map(Text::as_str),
+                p.switch_to_expired,
+                p.pay_stand_in,
+                p.validity_date.map(millis),
+                p.publish_date.map(millis),
+                p.payment_date.map(millis),
+                millis(p.last_updated_date),
+                p.expires_after().map(millis),
+                ids.position,
+                p.version,
+            ])
+        })
+        .map_err(unavailable)?;
+    if changed != 1 {
+        return Err(unavailable(
+            "the position changed while it was being updated",
+        ));
+    }
+    tx.prepare_cached("DELETE FROM payment_option WHERE position_id = ?1")
+        .and_then(|mut st| st.execute([ids.position]))
+        .map_err(unavailable)?;
+    insert_options(tx, ids.position, p)
 }

@@ -1,0 +1,359 @@
+//! A position after its creation: `PUT` replaces its content (GPD's merge, see
+//! `DebtPosition::update_from`), `DELETE` removes it, and the list of a creditor's positions
+//! takes GPD's filters, ordering and paging. Writes honour `If-Match` against the position's
+//! `ETag` (its version).
+
+use chrono::{Duration, NaiveDateTime};
+use serde::Serialize;
+
+use super::model::{PositionIn, PositionOut};
+use super::query::Query;
+use super::receipts::{PageInfo, bound};
+use super::{
+    Reply, bad_request, convert, creditor, if_match, invalid, iupd, not_found_position, parse_json,
+    store_failure,
+};
+use crate::context::Context;
+use crate::domain::position::PositionStatus;
+use crate::store::{
+    PageRequest, PositionFilter, PositionKey, PositionOrder, PositionOrderBy, StoreError,
+};
+
+/// `PUT /organizations/{fiscalCode}/debtpositions/{iupd}[?toPublish=true]`
+pub async fn update_position(
+    ctx: &Context,
+    org: &str,
+    iupd_value: &str,
+    to_publish: bool,
+    if_match_header: Option<&str>,
+    body: &[u8],
+) -> Reply {
+    let checked = creditor(ctx, org).and_then(|c| {
+        let iupd = iupd(iupd_value)?;
+        let expected = if_match(if_match_header)?;
+        let input: PositionIn = parse_json(body)?;
+        Ok((c, iupd, expected, input))
+    });
+    let (creditor, iupd, expected, input) = match checked {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if input.iupd != iupd.as_str() {
+        return bad_request(format!(
+            "iupd: '{}' must be the IUPD of the path ({iupd})",
+            input.iupd
+        ));
+    }
+    let now = ctx.clock.now();
+    let new = match convert::updated_position(input, creditor, now) {
+        Ok(p) => p,
+        Err(errors) => return invalid(&errors),
+    };
+    let change: crate::store::Mutation = Box::new(move |p| p.update_from(new, to_publish, now));
+    match ctx
+        .store
+        .update_position_if(
+            creditor.fiscal_code.clone(),
+            PositionKey::Iupd(iupd.clone()),
+            expected,
+            change,
+        )
+        .await
+    {
+        Ok(p) => Reply::json(200, &convert::position_out(&p, now, true)).with_etag(p.version),
+        Err(StoreError::NotFound) => not_found_position(org, &iupd),
+        Err(e) => store_failure(e),
+    }
+}
+
+/// What GPD answers to a deletion.
+pub const DELETED: &str = "The debt position was successfully deleted";
+
+/// `DELETE /organizations/{fiscalCode}/debtpositions/{iupd}`
+pub async fn delete_position(
+    ctx: &Context,
+    org: &str,
+    iupd_value: &str,
+    if_match_header: Option<&str>,
+) -> Reply {
+    let checked =
+        creditor(ctx, org).and_then(|c| Ok((c, iupd(iupd_value)?, if_match(if_match_header)?)));
+    let (creditor, iupd, expected) = match checked {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let now = ctx.clock.now();
+    match ctx
+        .store
+        .delete_position(
+            creditor.fiscal_code.clone(),
+            iupd.clone(),
+            expected,
+            Box::new(move |p| Ok(p.check_deletable(now)?)),
+        )
+        .await
+    {
+        Ok(_) => Reply::json(200, &DELETED),
+        Err(StoreError::NotFound) => not_found_position(org, &iupd),
+        Err(e) => store_failure(e),
+    }
+}
+
+#[derive(Serialize)]
+struct PositionPage {
+    payment_position_list: Vec<PositionOut>,
+    page_info: PageInfo,
+}
+
+/// GPD's page size: 1..=50, 10 when not given.
+const MAX_LIMIT: u32 = 50;
+const DEFAULT_LIMIT: u32 = 10;
+/// The widest date window a list may ask for (GPD's), in days.
+const MAX_WINDOW_DAYS: i64 = 30;
+
+const KNOWN: [&str; 11] = [
+    "page",
+    "limit",
+    "due_date_from",
+    "due_date_to",
+    "payment_date_from",
+    "payment_date_to",
+    "payment_date_time_from",
+    "payment_date_time_to",
+    "status",
+    "orderby",
+    "ordering",
+];
+
+/// A list request, read from the query string.
+#[derive(Debug, PartialEq, Eq)]
+struct ListRequest {
+    filter: PositionFilter,
+    order: PositionOrder,
+    page: PageRequest,
+}
+
+/// The bounds of one date window (`{name}_from`, `{name}_to`): one given bound implies the
+/// other 30 days away, and the window may not be inverted nor wider than 30 days.
+fn window(
+    q: &Query,
+    name: &str,
+    date_time_only: bool,
+) -> Result<Option<(NaiveDateTime, NaiveDateTime)>, Reply> {
+    let (from_key, to_key) = (format!("{name}_from"), format!("{name}_to"));
+    let read = |key: &str, end_of_day: bool| {
+        if date_time_only && let Some(v) = q.get(key) {
+            return convert::parse_datetime(v).map(Some).ok_or_else(|| {
+                bad_request(format!(
+                    "{key}: '{v}' must be a date-time like 2025-12-31T23:59:59"
+                ))
+            });
+        }
+        bound(q, key, end_of_day)
+    };
+    let span = Duration::days(MAX_WINDOW_DAYS);
+    let (from, to) = match (read(&from_key, false)?, read(&to_key, true)?) {
+        (None, None) => return Ok(None),
+        (Some(from), None) => (from, from + span),
+        (None, Some(to)) => (to - span, to),
+        (Some(from), Some(to)) => (from, to),
+    };
+    if from > to {
+        return Err(bad_request(format!(
+            "{to_key}: must not be before {from_key}"
+        )));
+    }
+    if (to - from).num_days() > MAX_WINDOW_DAYS {
+        return Err(bad_request(format!(
+            "{to_key}: the window from {from_key} may span at most {MAX_WINDOW_DAYS} days"
+        )));
+    }
+    Ok(Some((from, to)))
+}
+
+fn list_request(query: Option<&str>) -> Result<ListRequest, Reply> {
+    let q = Query::parse(query, &KNOWN)?;
+    let page = q.page_within(DEFAULT_LIMIT, MAX_LIMIT)?;
+    // As in GPD, the three date filters exclude one another.
+    let given: Vec<&str> = ["due_date", "payment_date", "payment_date_time"]
+        .into_iter()
+        .filter(|g| q.get(&format!("{g}_from")).is_some() || q.get(&format!("{g}_to")).is_some())
+        .collect();
+    if given.len() > 1 {
+        return Err(bad_request(format!(
+            "{}: only one of these date filters can be used at a time",
+            given.join(", ")
+        )));
+    }
+    let due = window(&q, "due_date", false)?;
+    let paid = match window(&q, "payment_date", false)? {
+        Some(w) => Some(w),
+        None => window(&q, "payment_date_time", true)?,
+    };
+    let status = match q.get("status") {
+        None => None,
+        Some(s) => Some(PositionStatus::parse(s).ok_or_else(|| {
+            let all: Vec<&str> = PositionStatus::ALL.iter().map(|s| s.as_str()).collect();
+            bad_request(format!("status: '{s}' must be one of {}", all.join(", ")))
+        })?),
+    };
+    let by = match q.get("orderby") {
+        None | Some("INSERTED_DATE") => PositionOrderBy::InsertedDate,
+        Some("IUPD") => PositionOrderBy::Iupd,
+        Some("STATUS") => PositionOrderBy::Status,
+        Some("COMPANY_NAME") => PositionOrderBy::CompanyName,
+        Some(other) => {
+            return Err(bad_request(format!(
+                "orderby: '{other}' must be INSERTED_DATE, IUPD, STATUS or COMPANY_NAME"
+            )));
+        }
+    };
+    let descending = match q.get("ordering") {
+        None | Some("DESC") => true,
+        Some("ASC") => false,
+        Some(other) => {
+            return Err(bad_request(format!(
+                "ordering: '{other}' must be ASC or DESC"
+            )));
+        }
+    };
+    Ok(ListRequest {
+        filter: PositionFilter {
+            status,
+            due_from: due.map(|w| w.0),
+            due_to: due.map(|w| w.1),
+            paid_from: paid.map(|w| w.0),
+            paid_to: paid.map(|w| w.1),
+        },
+        order: PositionOrder { by, descending },
+        page,
+    })
+}
+
+/// `GET /organizations/{fiscalCode}/debtpositions?page&limit&due_date_from&due_date_to&…`
+pub async fn list_positions(ctx: &Context, org: &str, query: Option<&str>) -> Reply {
+    let (creditor, request) = match creditor(ctx, org).and_then(|c| Ok((c, list_request(query)?))) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let now = ctx.clock.now();
+    match ctx
+        .store
+        .list_positions(
+            creditor.fiscal_code.clone(),
+            request.filter,
+            request.order,
+            request.page,
+            now,
+        )
+        .await
+    {
+        Ok(page) => {
+            let page_info = PageInfo {
+                page: page.request.page,
+                limit: page.request.limit,
+                items_found: page.items_found,
+                total_pages: page.total_pages(),
+            };
+            let list = page
+                .items
+                .iter()
+                .map(|p| convert::position_out(p, now, false))
+                .collect();
+            Reply::json(
+                200,
+                &PositionPage {
+                    payment_position_list: list,
+                    page_info,
+                },
+            )
+        }
+        Err(e) => store_failure(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        convert::parse_datetime(s).unwrap()
+    }
+
+    fn detail(query: &str) -> String {
+        let r = list_request(Some(query)).unwrap_err();
+        assert_eq!(r.status, 400, "{query}");
+        let p: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        p["detail"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn defaults_follow_gpd() {
+        let r = list_request(None).ok().unwrap();
+        assert_eq!(r.page, PageRequest { page: 0, limit: 10 });
+        assert_eq!(r.order, PositionOrder::default());
+        assert_eq!(r.filter, PositionFilter::default());
+    }
+
+    #[test]
+    fn filters_and_windows() {
+        let r = list_request(Some(
+            "status=VALID&due_date_from=2025-07-01&due_date_to=2025-07-31&orderby=IUPD&ordering=ASC&page=2&limit=50",
+        ))
+        .ok()
+        .unwrap();
+        assert_eq!(r.filter.status, Some(PositionStatus::Valid));
+        assert_eq!(r.filter.due_from, Some(at("2025-07-01T00:00:00")));
+        assert_eq!(r.filter.due_to, Some(at("2025-07-31T23:59:59.999")));
+        assert_eq!(
+            r.order,
+            PositionOrder {
+                by: PositionOrderBy::Iupd,
+                descending: false
+            }
+        );
+        assert_eq!(r.page, PageRequest { page: 2, limit: 50 });
+        // One bound implies the other, 30 days away.
+        let r = list_request(Some("payment_date_to=2025-07-31T10:00:00"))
+            .ok()
+            .unwrap();
+        assert_eq!(r.filter.paid_from, Some(at("2025-07-01T10:00:00")));
+        let r = list_request(Some("payment_date_time_from=2025-07-01T10:00:00"))
+            .ok()
+            .unwrap();
+        assert_eq!(r.filter.paid_to, Some(at("2025-07-31T10:00:00")));
+    }
+
+    #[test]
+    fn bad_values_name_the_parameter() {
+        for (query, parameter) in [
+            ("status=LOST", "status"),
+            ("orderby=AMOUNT", "orderby"),
+            ("ordering=UP", "ordering"),
+            ("limit=51", "limit"),
+            ("limit=0", "limit"),
+            ("page=-1", "page"),
+            ("due_date_from=yesterday", "due_date_from"),
+            (
+                "payment_date_time_from=2025-07-01",
+                "payment_date_time_from",
+            ),
+            (
+                "due_date_from=2025-07-10&due_date_to=2025-07-01",
+                "due_date_to",
+            ),
+            (
+                "due_date_from=2025-07-01&due_date_to=2025-08-15",
+                "due_date_to",
+            ),
+            (
+                "due_date_from=2025-07-01&payment_date_to=2025-07-02",
+                "due_date, payment_date",
+            ),
+            ("sort=IUPD", "sort"),
+        ] {
+            let d = detail(query);
+            assert!(d.contains(parameter), "{query}: {d}");
+        }
+    }
+}
