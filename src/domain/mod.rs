@@ -9,6 +9,7 @@ pub mod ids;
 pub mod messages;
 pub mod position;
 pub mod receipt;
+pub mod service;
 pub mod text;
 
 pub use amount::Cents;
