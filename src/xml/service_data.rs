@@ -176,8 +176,13 @@ pub fn read_service_data(bytes: &[u8]) -> Result<ServiceData, String> {
 fn push_text(t: &str, depth: usize, field: &mut String) -> Result<(), String> {
     match depth {
         2 => field.push_str(t),
-        // Text beside the fields, or around the root.
-        0 | 1 if !is_blank(t) => {
+        0 if !is_blank(t) => {
+            return Err(
+                "the service document is not well-formed XML: text outside the root element"
+                    .to_owned(),
+            );
+        }
+        1 if !is_blank(t) => {
             return Err(
                 "the service element holds text of its own; it must hold only field elements"
                     .to_owned(),
