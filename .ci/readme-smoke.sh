@@ -114,6 +114,25 @@ expect "list positions" '"iupd":"README-1"' "$listed"
 expect "list page info" '"page_info":{"page":0,"limit":10' "$listed"
 expect "delete a position" 'successfully deleted' \
     "$(curl -s -X DELETE "$base/organizations/77777777777/debtpositions/DEMO-BOZZA" -H "Ocp-Apim-Subscription-Key: $KEY")"
+doc='<service xmlns="http://PuntoAccessoPSP.spcoop.gov.it/GeneralService"><importo>25.00</importo><causale>restauro della fontana</causale></service>'
+demand=$(curl -s "$base/partner" -H 'Content-Type: text/xml' -H 'SOAPAction: paDemandPaymentNotice' -d @- <<XML
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
+                  xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd">
+  <soapenv:Body>
+    <pafn:paDemandPaymentNoticeRequest>
+      <idPA>77777777777</idPA>
+      <idBrokerPA>77777777777</idBrokerPA>
+      <idStation>77777777777_01</idStation>
+      <idServizio>DONAZ</idServizio>
+      <idSoggettoServizio>00001</idSoggettoServizio>
+      <datiSpecificiServizioRequest>$(printf '%s' "$doc" | base64 -w0)</datiSpecificiServizioRequest>
+    </pafn:paDemandPaymentNoticeRequest>
+  </soapenv:Body>
+</soapenv:Envelope>
+XML
+)
+expect "spontaneous payment" '<noticeNumber>302000000000000184</noticeNumber>' "$demand"
+expect "verify the spontaneous payment" '<amount>25.00</amount>' "$(verify 302000000000000184)"
 expect "WSDL" 'paVerifyPaymentNotice' "$(curl -s "$base/partner?wsdl")"
 station=$(curl -s -X PUT "$base/organizations/88888888888/broadcast-stations/88888888888_01" \
   -H "Ocp-Apim-Subscription-Key: $KEY" -H 'Content-Type: application/json' \

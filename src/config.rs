@@ -10,8 +10,13 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::domain::broadcast::{BroadcastStation, RetryPolicy, StationUrl, station_timeout};
+use crate::domain::position::Iban;
 use crate::domain::receipt::ReceiptVersion;
-use crate::domain::{FiscalCodePA, SegregationCode, Text};
+use crate::domain::service::{
+    AccountRule, AmountRule, DebtorFields, FieldKind, FieldSpec, Service, ServiceId, ServiceSpec,
+    Share, Template, TransferRule,
+};
+use crate::domain::{Cents, FiscalCodePA, SegregationCode, Text};
 
 /// The documented default configuration, compiled in.
 pub const EXAMPLE_TOML: &str = include_str!("../config/example.toml");
@@ -56,6 +61,15 @@ pub struct Creditor {
     pub office_name: Option<Text<140>>,
     pub stations: BTreeSet<String>,
     pub segregation_codes: BTreeSet<SegregationCode>,
+    /// The spontaneous-payment services (paDemandPaymentNotice), ids unique.
+    pub services: Vec<Service>,
+}
+
+impl Creditor {
+    /// The service an idServizio names.
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.id().as_str() == id)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -182,6 +196,89 @@ struct RawCreditor {
     #[serde(default = "default_aux_digit")]
     aux_digit: u8,
     segregation_codes: Vec<String>,
+    #[serde(default, rename = "service")]
+    services: Vec<RawService>,
+}
+
+/// `[[creditor.service]]`: a spontaneous-payment service.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    id: String,
+    description: String,
+    #[serde(default = "default_due_in_days")]
+    due_in_days: u16,
+    segregation_code: Option<String>,
+    amount: RawAmount,
+    debtor: Option<RawDebtor>,
+    #[serde(default, rename = "field")]
+    fields: Vec<RawField>,
+    #[serde(default, rename = "transfer")]
+    transfers: Vec<RawTransfer>,
+}
+
+fn default_due_in_days() -> u16 {
+    30
+}
+
+/// `amount = "16.00"` or `amount = { field = "importo", min = "1.00", max = "500.00" }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawAmount {
+    Fixed(String),
+    Field(RawAmountField),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAmountField {
+    field: String,
+    min: Option<String>,
+    max: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDebtor {
+    fiscal_code: String,
+    full_name: Option<String>,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    name: String,
+    #[serde(default)]
+    required: bool,
+    #[serde(default = "default_kind")]
+    kind: String,
+    max_length: Option<usize>,
+    #[serde(default)]
+    values: Vec<String>,
+}
+
+fn default_kind() -> String {
+    "text".to_owned()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransfer {
+    fiscal_code: Option<String>,
+    amount: String,
+    iban: Option<String>,
+    postal_iban: Option<String>,
+    stamp: Option<RawStamp>,
+    category: String,
+    remittance: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStamp {
+    hash_field: String,
+    province_field: String,
 }
 
 fn default_aux_digit() -> u8 {
@@ -306,12 +403,25 @@ impl Config {
                     "must list at least one segregation code".into(),
                 ));
             }
+            let mut services: Vec<Service> = Vec::new();
+            for (j, raw) in c.services.into_iter().enumerate() {
+                let service = service(raw, &fiscal_code, &segregation_codes)
+                    .map_err(|(k, p)| err(key(&format!("service[{j}].{k}")), p))?;
+                if services.iter().any(|s| s.id() == service.id()) {
+                    return Err(err(
+                        key(&format!("service[{j}].id")),
+                        format!("service {} is configured twice", service.id()),
+                    ));
+                }
+                services.push(service);
+            }
             let creditor = Creditor {
                 fiscal_code: fiscal_code.clone(),
                 company_name,
                 office_name,
                 stations: bound,
                 segregation_codes,
+                services,
             };
             if creditors.insert(fiscal_code.clone(), creditor).is_some() {
                 return Err(err(
@@ -375,6 +485,131 @@ pub fn primitive_version(n: u64) -> Result<ReceiptVersion, String> {
         2 => Ok(ReceiptVersion::V2),
         _ => Err("must be 1 (paSendRT) or 2 (paSendRTV2)".into()),
     }
+}
+
+/// An amount as written in the configuration: euro with two decimals, as on the wire.
+fn euro(s: &str) -> Result<Cents, String> {
+    Cents::parse_xsd(s).map_err(|e| format!("{e} (euro, e.g. \"16.00\")"))
+}
+
+/// A `[[creditor.service]]`; errors are (key below the service, problem).
+fn service(
+    raw: RawService,
+    creditor: &FiscalCodePA,
+    segregation_codes: &BTreeSet<SegregationCode>,
+) -> Result<Service, (String, String)> {
+    let e = |k: &str, p: String| (k.to_owned(), p);
+    let id = ServiceId::parse(&raw.id).map_err(|p| e("id", p.to_owned()))?;
+    let segregation_code = match raw.segregation_code {
+        Some(s) => {
+            let code = SegregationCode::parse(&s)
+                .map_err(|x| e("segregation_code", format!("must {x}")))?;
+            if !segregation_codes.contains(&code) {
+                return Err(e(
+                    "segregation_code",
+                    format!("{code} is not one of the creditor's segregation_codes"),
+                ));
+            }
+            code
+        }
+        None => *segregation_codes.first().expect("checked non-empty"),
+    };
+    let amount = match raw.amount {
+        RawAmount::Fixed(a) => AmountRule::Fixed(euro(&a).map_err(|p| e("amount", p))?),
+        RawAmount::Field(f) => AmountRule::Field {
+            field: f.field,
+            min: match f.min {
+                Some(m) => euro(&m).map_err(|p| e("amount.min", p))?,
+                None => Cents::new(1).expect("1 cent"),
+            },
+            max: match f.max {
+                Some(m) => euro(&m).map_err(|p| e("amount.max", p))?,
+                None => Cents::MAX,
+            },
+        },
+    };
+    let mut fields = Vec::with_capacity(raw.fields.len());
+    for (i, f) in raw.fields.into_iter().enumerate() {
+        let kind = match f.kind.as_str() {
+            "text" => FieldKind::Text,
+            "amount" => FieldKind::Amount,
+            "integer" => FieldKind::Integer,
+            _ => {
+                return Err(e(
+                    &format!("field[{i}].kind"),
+                    "must be text, amount or integer".to_owned(),
+                ));
+            }
+        };
+        fields.push(FieldSpec {
+            name: f.name,
+            required: f.required,
+            kind,
+            max_length: f.max_length,
+            values: f.values,
+        });
+    }
+    let mut transfers = Vec::with_capacity(raw.transfers.len());
+    for (i, t) in raw.transfers.into_iter().enumerate() {
+        let k = |x: &str| format!("transfer[{i}].{x}");
+        let organization = match t.fiscal_code {
+            Some(fc) => {
+                FiscalCodePA::parse(&fc).map_err(|x| e(&k("fiscal_code"), format!("must {x}")))?
+            }
+            None => creditor.clone(),
+        };
+        let share = if t.amount == "rest" {
+            Share::Rest
+        } else {
+            Share::Fixed(
+                euro(&t.amount)
+                    .map_err(|p| e(&k("amount"), format!("must be \"rest\" or an amount: {p}")))?,
+            )
+        };
+        let iban = |s: String, key: &str| Iban::parse(&s).map_err(|p| e(&k(key), p.to_owned()));
+        let account = match (t.iban, t.postal_iban, t.stamp) {
+            (Some(i), postal, None) => AccountRule::Iban {
+                iban: iban(i, "iban")?,
+                postal_iban: postal.map(|p| iban(p, "postal_iban")).transpose()?,
+            },
+            (None, None, Some(stamp)) => AccountRule::Stamp {
+                hash_field: stamp.hash_field,
+                province_field: stamp.province_field,
+            },
+            (None, Some(_), None) => {
+                return Err(e(&k("postal_iban"), "needs an iban too".to_owned()));
+            }
+            (None, None, None) => return Err(e(&k("iban"), "needs an iban or a stamp".to_owned())),
+            _ => {
+                return Err(e(
+                    &k("stamp"),
+                    "a transfer has an iban or a stamp, not both".to_owned(),
+                ));
+            }
+        };
+        transfers.push(TransferRule {
+            organization,
+            share,
+            account,
+            category: Text::new(t.category).map_err(|p| e(&k("category"), p.to_string()))?,
+            remittance: Template::parse(&t.remittance).map_err(|p| e(&k("remittance"), p))?,
+        });
+    }
+    let spec = ServiceSpec {
+        id,
+        fields,
+        amount,
+        description: Template::parse(&raw.description).map_err(|p| e("description", p))?,
+        due_in_days: raw.due_in_days,
+        segregation_code,
+        debtor: raw.debtor.map(|d| DebtorFields {
+            fiscal_code: d.fiscal_code,
+            full_name: d.full_name,
+            email: d.email,
+        }),
+        transfers,
+    };
+    Service::new(spec).map_err(|x| (x.key, x.problem))
 }
 
 fn broadcast(
@@ -567,6 +802,105 @@ primitive_version = 1
         );
         let twice = format!("{BASE}{station}{}", &station[station.find("[[").unwrap()..]);
         assert_eq!(refuse(&twice).key, "broadcast.station[1].station_id");
+    }
+
+    const SERVICE: &str = r#"
+[[creditor.service]]
+id = "DONAZ"
+description = "Donazione {causale}"
+amount = { field = "importo", min = "1.00" }
+[[creditor.service.field]]
+name = "importo"
+required = true
+kind = "amount"
+[[creditor.service.field]]
+name = "causale"
+[[creditor.service.transfer]]
+amount = "rest"
+iban = "IT60X0542811101000000123456"
+category = "9/0101108TS/"
+remittance = "Donazione"
+"#;
+
+    #[test]
+    fn services_are_read_with_defaults() {
+        let c = Config::example();
+        let creditor = c.creditor("77777777777").unwrap();
+        let donation = creditor.service("DONAZ").unwrap();
+        assert_eq!(donation.segregation_code().to_string(), "02");
+        assert!(creditor.service("CERTA").is_some());
+        assert!(creditor.service("NOPE!").is_none());
+        let c = Config::parse(&format!("{BASE}{SERVICE}"), "t").unwrap();
+        let service = c.creditor("77777777777").unwrap().service("DONAZ").unwrap();
+        let spec = service.spec();
+        assert_eq!(spec.due_in_days, 30);
+        assert_eq!(service.segregation_code().to_string(), "01");
+        assert_eq!(
+            spec.amount,
+            AmountRule::Field {
+                field: "importo".into(),
+                min: Cents::new(100).unwrap(),
+                max: Cents::MAX
+            }
+        );
+        assert_eq!(spec.transfers[0].organization.as_str(), "77777777777");
+        assert_eq!(spec.fields[1].kind, FieldKind::Text);
+        assert!(!spec.fields[1].required);
+    }
+
+    #[test]
+    fn service_errors_name_the_key() {
+        let bad = |from: &str, to: &str| {
+            let text = format!("{BASE}{}", SERVICE.replacen(from, to, 1));
+            let e = refuse(&text);
+            (e.key, e.problem)
+        };
+        let key = |from: &str, to: &str| bad(from, to).0;
+        assert_eq!(key("\"DONAZ\"", "\"DON\""), "creditor[0].service[0].id");
+        assert_eq!(
+            key("min = \"1.00\"", "min = \"1\""),
+            "creditor[0].service[0].amount.min"
+        );
+        assert_eq!(
+            key("kind = \"amount\"", "kind = \"money\""),
+            "creditor[0].service[0].field[0].kind"
+        );
+        assert_eq!(
+            key("amount = \"rest\"", "amount = \"1.00\""),
+            "creditor[0].service[0].transfer"
+        );
+        assert_eq!(
+            key("iban = \"IT60X0542811101000000123456\"", "iban = \"IT 60\""),
+            "creditor[0].service[0].transfer[0].iban"
+        );
+        assert_eq!(
+            key("iban = \"IT60X0542811101000000123456\"", ""),
+            "creditor[0].service[0].transfer[0].iban"
+        );
+        assert_eq!(
+            key("{causale}", "{motivo}"),
+            "creditor[0].service[0].description"
+        );
+        assert_eq!(
+            key(
+                "id = \"DONAZ\"",
+                "id = \"DONAZ\"\nsegregation_code = \"02\""
+            ),
+            "creditor[0].service[0].segregation_code"
+        );
+        let (k, p) = bad("required = true\n", "");
+        assert_eq!(k, "creditor[0].service[0].amount.field");
+        assert_eq!(p, "field 'importo' must be required");
+        let twice = format!("{BASE}{SERVICE}{SERVICE}");
+        assert_eq!(refuse(&twice).key, "creditor[0].service[1].id");
+        assert!(
+            refuse(&format!(
+                "{BASE}{}",
+                SERVICE.replace("category", "categoria")
+            ))
+            .problem
+            .contains("categoria")
+        );
     }
 
     #[test]

@@ -677,17 +677,6 @@ async fn not_soap_is_400_with_a_soap_fault() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn operations_of_later_versions_ask_the_node_to_retry() {
-    let server = TestServer::start().await;
-    let body = verify_request(ORG, BROKER, STATION, ORG, &nav(1, 80))
-        .replace("paVerifyPaymentNoticeReq", "paDemandPaymentNoticeRequest");
-    let r = server.soap(Some("paDemandPaymentNotice"), &body).await;
-    assert_eq!(r.status, 200);
-    assert_ko(&text(&r), "PAA_SYSTEM_ERROR");
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
 async fn hostile_bodies_never_break_the_server() {
     let server = TestServer::start().await;
     let deep = format!("{}{}", "<a>".repeat(100_000), "</a>".repeat(100_000));

@@ -1350,6 +1350,35 @@ const SEND_RT_V2_REQ: &str = r#"    <paf:paSendRTV2Request>
       </receipt>
     </paf:paSendRTV2Request>"#;
 
+const DEMAND_REQ: &str = r#"    <paf:paDemandPaymentNoticeRequest>
+      <idPA>77777777777</idPA>
+      <idBrokerPA>15376371009</idBrokerPA>
+      <idStation>15376371009_01</idStation>
+      <idServizio>DONAZ</idServizio>
+      <idSoggettoServizio>00001</idSoggettoServizio>
+      <datiSpecificiServizioRequest>PHNlcnZpY2UgeG1sbnM9Imh0dHA6Ly9QdW50b0FjY2Vzc29QU1Auc3Bjb29wLmdvdi5pdC9HZW5lcmFsU2VydmljZSI+PGltcG9ydG8+MTAuMDA8L2ltcG9ydG8+PC9zZXJ2aWNlPg==</datiSpecificiServizioRequest>
+    </paf:paDemandPaymentNoticeRequest>"#;
+
+const DEMAND_OK: &str = r#"    <paf:paDemandPaymentNoticeResponse>
+      <outcome>OK</outcome>
+      <qrCode>
+        <fiscalCode>77777777777</fiscalCode>
+        <noticeNumber>302000000000000173</noticeNumber>
+      </qrCode>
+      <paymentList>
+        <paymentOptionDescription>
+          <amount>10.00</amount>
+          <options>EQ</options>
+          <dueDate>2026-12-31</dueDate>
+          <detailDescription>Donazione</detailDescription>
+          <allCCP>false</allCCP>
+        </paymentOptionDescription>
+      </paymentList>
+      <paymentDescription>Donazione</paymentDescription>
+      <fiscalCodePA>77777777777</fiscalCodePA>
+      <companyName>Comune di Esempio</companyName>
+    </paf:paDemandPaymentNoticeResponse>"#;
+
 const KO_RES: &str = r#"    <paf:paGetPaymentRes>
       <outcome>KO</outcome>
       <fault>
@@ -1375,6 +1404,8 @@ fn valid_samples() -> Vec<(&'static str, String)> {
         ),
         ("sendRTV2 request", envelope(SEND_RT_V2_REQ)),
         ("getPayment KO response", envelope(KO_RES)),
+        ("demand request", envelope(DEMAND_REQ)),
+        ("demand OK response", envelope(DEMAND_OK)),
         (
             "verify request, default namespace and xmlns=\"\" children, no Header",
             r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body>
@@ -1457,6 +1488,19 @@ fn invalid_samples() -> Vec<(&'static str, String, &'static str)> {
             "two elements in Body",
             envelope(&format!("{VERIFY_REQ}\n{VERIFY_REQ}")),
             r#"paVerifyPaymentNoticeReq': This element is not expected"#,
+        ),
+        (
+            "idServizio of four characters",
+            envelope(&DEMAND_REQ.replace(">DONAZ<", ">DONA<")),
+            r#"'idServizio': [facet 'length']"#,
+        ),
+        (
+            "demand response with two payment options",
+            envelope(&DEMAND_OK.replace(
+                "</paymentOptionDescription>",
+                "</paymentOptionDescription><paymentOptionDescription><amount>1.00</amount><options>EQ</options><allCCP>false</allCCP></paymentOptionDescription>",
+            )),
+            r#"Element 'paymentOptionDescription': This element is not expected"#,
         ),
         (
             "stamp type 02",

@@ -79,6 +79,9 @@ pub fn check_digits(aux_digit: u8, segregation: SegregationCode, iuv_base: &str)
 pub struct Iuv(String);
 
 impl Iuv {
+    /// The largest IUV base: 13 digits.
+    pub const MAX_BASE: u64 = 9_999_999_999_999;
+
     /// Parses and checks the mod-93 check digits.
     pub fn parse(s: &str) -> Result<Self, IdError> {
         if !all_digits(s, 17) {
@@ -99,7 +102,7 @@ impl Iuv {
 
     /// Builds an IUV from its parts, computing the check digits.
     pub fn from_parts(segregation: SegregationCode, base: u64) -> Result<Self, IdError> {
-        if base >= 10u64.pow(13) {
+        if base > Self::MAX_BASE {
             return Err(IdError("have an IUV base of at most 13 digits"));
         }
         let base = format!("{base:013}");
@@ -282,6 +285,26 @@ mod tests {
             prop_assert_eq!(nav.aux_digit(), 3);
             prop_assert_eq!(nav.iuv(), Some(iuv.clone()));
             prop_assert_eq!(iuv.segregation_code(), SegregationCode(seg));
+        }
+
+        /// The check digits are the remainder of the whole 16-digit number, computed directly.
+        #[test]
+        fn check_digits_are_the_remainder_mod_93(seg in 0u8..100, base in 0u64..10_000_000_000_000) {
+            let number = 3 * 10u64.pow(15) + u64::from(seg) * 10u64.pow(13) + base;
+            let iuv = Iuv::from_parts(SegregationCode(seg), base).unwrap();
+            prop_assert_eq!(iuv.as_str()[15..].parse::<u64>().unwrap(), number % 93);
+            prop_assert_eq!(&iuv.as_str()[..2], format!("{seg:02}"));
+            prop_assert_eq!(&iuv.as_str()[2..15], format!("{base:013}"));
+        }
+
+        /// Changing any one digit of an IUV is detected.
+        #[test]
+        fn a_changed_digit_is_detected(seg in 0u8..100, base in 0u64..10_000_000_000_000, at in 0usize..17, d in 1u8..10) {
+            let iuv = Iuv::from_parts(SegregationCode(seg), base).unwrap();
+            let mut digits = iuv.as_str().as_bytes().to_vec();
+            digits[at] = b'0' + (digits[at] - b'0' + d) % 10;
+            let changed = String::from_utf8(digits).unwrap();
+            prop_assert!(Iuv::parse(&changed).is_err(), "{} accepted", changed);
         }
 
         #[test]

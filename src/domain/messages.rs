@@ -5,6 +5,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::ids::IdError;
+use super::service::ServiceData;
 use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 
 /// The paForNode operations, named by their SOAPAction.
@@ -101,6 +102,42 @@ pub struct QrCode {
 pub struct VerifyRequest {
     pub ids: RequestIds,
     pub qr_code: QrCode,
+}
+
+/// stIdentificativoServizio / stIdentificativoSoggettoServizio: exactly 5 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Code5(String);
+
+impl Code5 {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        if s.chars().count() == 5 {
+            Ok(Code5(s.to_owned()))
+        } else {
+            Err(IdError("be exactly 5 characters"))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// paDemandPaymentNoticeRequest: a citizen asks for a notice of one of the creditor's services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemandRequest {
+    pub ids: RequestIds,
+    /// idServizio.
+    pub service_id: Code5,
+    /// idSoggettoServizio: who in the creditor offers the service; not used.
+    pub service_subject: Code5,
+    /// datiSpecificiServizioRequest, decoded and read.
+    pub service_data: ServiceData,
+}
+
+/// paDemandPaymentNoticeResponse when OK: the new notice and what verify would say of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemandResponse {
+    pub qr_code: QrCode,
+    pub payment: VerifyResponse,
 }
 
 /// Which accounts the payer's PSP can credit (stTransferType).

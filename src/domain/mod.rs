@@ -12,6 +12,7 @@ pub mod messages;
 pub mod notification_fee;
 pub mod position;
 pub mod receipt;
+pub mod service;
 pub mod text;
 
 pub use amount::Cents;

@@ -117,15 +117,12 @@ async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> V
             responses::send_rt_response(op, &answer)
         }
         Operation::DemandPaymentNotice => {
-            let id = requests::id_pa_hint(root).unwrap_or_else(|| ctx.config.broker_id.to_string());
-            // A system error makes the Node retry later instead of dropping the request.
-            let fault = Fault::new(
-                FaultCode::SystemError,
-                id,
-                format!("{} is not handled by this gateway version", op.action()),
-            );
-            log_outcome(op, Some(&fault));
-            responses::ko_response(op, &fault)
+            let answer = match requests::decode_demand(root) {
+                Ok(req) => primitives::demand::answer(ctx, &req).await,
+                Err(e) => Err(syntax_fault(ctx, e)),
+            };
+            log_outcome(op, answer.as_ref().err());
+            responses::demand_response(&answer)
         }
     }
 }

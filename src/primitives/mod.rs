@@ -2,6 +2,7 @@
 //! the typed OK response or the fault to send. Checks shared by every primitive (who is asking,
 //! which notice) live here; one file per primitive holds the rest.
 
+pub mod demand;
 pub mod get_payment;
 pub mod send_rt;
 pub mod verify;

@@ -5,6 +5,7 @@
 //! `positions.json` and `case.toml` (both optional), and any SOAP request a step sends. The
 //! directory above a case names the primitive, which is also the default SOAPAction.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -61,8 +62,25 @@ struct SettingsFile {
     publish: Option<bool>,
     status: Option<u16>,
     ignore: Vec<String>,
+    capture: BTreeMap<String, String>,
     step: Vec<StepFile>,
     after: Vec<StepFile>,
+}
+
+/// Only the `capture` table of `case.toml`, read before anything is expanded.
+#[derive(Debug, Default, Deserialize)]
+struct CaptureNames {
+    #[serde(default)]
+    capture: BTreeMap<String, toml::Value>,
+}
+
+/// A value of the answer that the server chose (a notice number it issued): the element at
+/// `path` below the payload must be there, its text is not compared, and `[[after]]` steps
+/// name it `{{NAME}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capture {
+    pub name: String,
+    pub path: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +131,48 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// The step with each `(token, value)` put in: the values captured from the answer.
+    pub fn with_values(&self, values: &[(String, String)]) -> Step {
+        let put = |text: &str| {
+            values
+                .iter()
+                .fold(text.to_owned(), |t, (token, value)| t.replace(token, value))
+        };
+        let check = |c: &Check| Check {
+            status: c.status,
+            body_contains: c.body_contains.as_deref().map(put),
+        };
+        match self {
+            Step::Call {
+                method,
+                path,
+                body,
+                check: c,
+            } => Step::Call {
+                method: method.clone(),
+                path: put(path),
+                body: body.as_deref().map(put),
+                check: check(c),
+            },
+            Step::Soap {
+                file,
+                request,
+                soap_action,
+                check: c,
+                outcome,
+            } => Step::Soap {
+                file: file.clone(),
+                request: put(request),
+                soap_action: soap_action.clone(),
+                check: check(c),
+                outcome: outcome.clone(),
+            },
+            Step::Sleep { ms } => Step::Sleep { ms: *ms },
+        }
+    }
+}
+
 /// What a step's answer must show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Check {
@@ -133,6 +193,7 @@ pub struct Case {
     pub publish: bool,
     pub status: u16,
     pub ignore: Vec<String>,
+    pub capture: Vec<Capture>,
     pub steps: Vec<Step>,
     /// Checks run once the answer was compared.
     pub after: Vec<Step>,
@@ -163,8 +224,39 @@ fn read(dir: &Path, name: &str, tokens: &Tokens) -> Result<Option<String>, Strin
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The names a case captures from its answer, checked: capital letters, digits and `_`,
+/// none a built-in token's.
+fn capture_names(dir: &Path) -> Result<Vec<String>, String> {
+    let file = dir.join(SETTINGS);
+    let text = match fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+    };
+    // A file that does not parse is reported once expanded, with the other settings.
+    let Ok(settings) = toml::from_str::<CaptureNames>(&text) else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<String> = settings.capture.into_keys().collect();
+    for name in &names {
+        let valid = name.starts_with(|c: char| c.is_ascii_uppercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !valid || Tokens::is_builtin(name) {
+            return Err(format!(
+                "{}: capture {name}: a name is capital letters, digits and '_', and not RUN, IUV, NAV, NOW or TODAY",
+                file.display()
+            ));
+        }
+    }
+    Ok(names)
+}
+
 /// Reads the case in `dir`; the error says which file is wrong and why.
 pub fn load(dir: &Path, tokens: &Tokens) -> Result<Case, String> {
+    let names = capture_names(dir)?;
+    let tokens = &tokens.deferring(names.clone());
     let request = read(dir, REQUEST, tokens)?
         .ok_or_else(|| format!("{}: missing", dir.join(REQUEST).display()))?;
     let response = read(dir, RESPONSE, tokens)?
@@ -217,6 +309,27 @@ pub fn load(dir: &Path, tokens: &Tokens) -> Result<Case, String> {
     };
     let steps = steps_of(settings.step, "step")?;
     let after = steps_of(settings.after, "after")?;
+    // Captured values exist only once the answer is in.
+    let early = [
+        (REQUEST, request.clone()),
+        (RESPONSE, response.clone()),
+        (POSITIONS, serde_json::to_string(&positions).expect("JSON")),
+        ("[[step]]", format!("{steps:?}")),
+    ];
+    for name in &names {
+        let token = format!("{{{{{name}}}}}");
+        if let Some((file, _)) = early.iter().find(|(_, text)| text.contains(&token)) {
+            return Err(format!(
+                "{}: {token} is captured from the answer: only [[after]] steps can use it",
+                dir.join(file).display()
+            ));
+        }
+    }
+    let capture = settings
+        .capture
+        .into_iter()
+        .map(|(name, path)| Capture { name, path })
+        .collect();
     Ok(Case {
         description: settings.description,
         soap_action,
@@ -229,6 +342,7 @@ pub fn load(dir: &Path, tokens: &Tokens) -> Result<Case, String> {
         publish: settings.publish.unwrap_or(true),
         status: settings.status.unwrap_or(200),
         ignore: settings.ignore,
+        capture,
         steps,
         after,
         positions,
@@ -380,6 +494,58 @@ mod tests {
         assert_eq!(
             primitive_of(&r.join("paGetPayment/ok")).as_deref(),
             Some("paGetPayment")
+        );
+    }
+
+    #[test]
+    fn captured_values_are_left_for_the_after_steps() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("paDemandPaymentNotice/ok");
+        write(&dir, REQUEST, "<r>{{RUN}}</r>");
+        write(&dir, RESPONSE, "<r/>");
+        write(&dir, "verify.xml", "<v>{{NOTICE}} {{RUN}}</v>");
+        write(
+            &dir,
+            SETTINGS,
+            r#"
+capture = { NOTICE = "qrCode/noticeNumber" }
+[[after]]
+soap = "verify.xml"
+soap_action = "paVerifyPaymentNotice"
+expect_body_contains = "<noticeNumber>{{NOTICE}}</noticeNumber>"
+"#,
+        );
+        let case = load(&dir, &tokens()).unwrap();
+        assert_eq!(
+            case.capture,
+            vec![Capture {
+                name: "NOTICE".into(),
+                path: "qrCode/noticeNumber".into()
+            }]
+        );
+        let values = [("{{NOTICE}}".to_owned(), "301".to_owned())];
+        match case.after[0].with_values(&values) {
+            Step::Soap { request, check, .. } => {
+                assert_eq!(request, "<v>301 000123</v>");
+                assert_eq!(
+                    check.body_contains.as_deref(),
+                    Some("<noticeNumber>301</noticeNumber>")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Not before the answer, and not under a built-in token's name.
+        write(&dir, REQUEST, "<r>{{NOTICE}}</r>");
+        let e = load(&dir, &tokens()).unwrap_err();
+        assert!(e.contains("only [[after]] steps"), "{e}");
+        write(&dir, REQUEST, "<r/>");
+        write(&dir, SETTINGS, "capture = { RUN = \"a\" }");
+        assert!(load(&dir, &tokens()).unwrap_err().contains("capture RUN"));
+        write(&dir, SETTINGS, "capture = { notice = \"a\" }");
+        assert!(
+            load(&dir, &tokens())
+                .unwrap_err()
+                .contains("capture notice")
         );
     }
 

@@ -6,7 +6,8 @@
 //! created over the REST API (with the API key of `--key`), the `[[step]]`s of `case.toml` run
 //! (REST calls, earlier SOAP requests, pauses), `request.xml` is POSTed to `{target}/partner`,
 //! the answer is compared with `response.xml` element by element ([`xmldiff`]) together with
-//! the HTTP status, and the `[[after]]` steps check the effect. Identifiers come from `{{…}}` tokens
+//! the HTTP status, and the `[[after]]` steps check the effect, using values captured from the
+//! answer (a notice number the server issued) where the case says so. Identifiers come from `{{…}}` tokens
 //! ([`tokens`]) so that the same fixtures can be replayed again and again against one server.
 
 pub mod case;
@@ -267,9 +268,15 @@ async fn replay_case(opts: &ReplayOptions, case: &Case) -> Verdict {
         }
     };
     let mut problems = check_answer(case, &response);
-    // Run whatever the answer was: the effect on the server tells more about a difference.
-    if let Err(problem) = run_steps(opts, case, &case.after).await {
-        problems.push(format!("after: {problem}"));
+    match captured(case, &response) {
+        // Run whatever the answer was: the effect on the server tells more about a difference.
+        Ok(values) => {
+            let after: Vec<Step> = case.after.iter().map(|s| s.with_values(&values)).collect();
+            if let Err(problem) = run_steps(opts, case, &after).await {
+                problems.push(format!("after: {problem}"));
+            }
+        }
+        Err(problem) => problems.push(problem),
     }
     Verdict {
         problems,
@@ -314,9 +321,11 @@ fn check_answer(case: &Case, response: &client::Response) -> Vec<String> {
             return problems;
         }
     };
+    let mut ignore = case.ignore.clone();
+    ignore.extend(case.capture.iter().map(|c| c.path.clone()));
     match xmldiff::parse(&response.body) {
         Ok(actual) => problems.extend(
-            xmldiff::compare(&expected, &actual, &case.ignore)
+            xmldiff::compare(&expected, &actual, &ignore)
                 .iter()
                 .map(ToString::to_string),
         ),
@@ -395,6 +404,40 @@ async fn run_steps(opts: &ReplayOptions, case: &Case, steps: &[Step]) -> Result<
         }
     }
     Ok(())
+}
+
+/// The values the case captures from the answer, as (`{{NAME}}`, text).
+fn captured(case: &Case, response: &client::Response) -> Result<Vec<(String, String)>, String> {
+    if case.capture.is_empty() {
+        return Ok(Vec::new());
+    }
+    let payload = xmldiff::parse(&response.body).ok().and_then(|envelope| {
+        envelope
+            .children
+            .into_iter()
+            .find(|e| e.name == "Body")?
+            .children
+            .into_iter()
+            .next()
+    });
+    case.capture
+        .iter()
+        .map(|c| {
+            let mut element = payload.as_ref();
+            for name in c.path.trim_matches('/').split('/') {
+                element = element.and_then(|e| e.children.iter().find(|x| x.name == name));
+            }
+            match element.map(|e| e.text.trim()) {
+                Some(text) if !text.is_empty() => {
+                    Ok((format!("{{{{{}}}}}", c.name), text.to_owned()))
+                }
+                _ => Err(format!(
+                    "capture {}: the answer has no text at {}",
+                    c.name, c.path
+                )),
+            }
+        })
+        .collect()
 }
 
 /// The text of `outcome` in the SOAP Body's payload, if the answer has one.

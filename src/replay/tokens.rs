@@ -67,6 +67,8 @@ pub struct Tokens {
     run: u64,
     case: u64,
     now: NaiveDateTime,
+    /// Names of tokens known only once the answer is in (a case's `capture`): left as written.
+    deferred: Vec<String>,
 }
 
 /// A token that cannot be expanded; the caller adds the file name.
@@ -92,7 +94,28 @@ impl Tokens {
         if case >= CASE_LIMIT {
             return Err(format!("more than {} cases in one run", CASE_LIMIT - 1));
         }
-        Ok(Tokens { run, case, now })
+        Ok(Tokens {
+            run,
+            case,
+            now,
+            deferred: Vec::new(),
+        })
+    }
+
+    /// The same tokens, leaving `{{NAME}}` as written for each of `names`.
+    pub fn deferring(&self, names: Vec<String>) -> Tokens {
+        Tokens {
+            deferred: names,
+            ..self.clone()
+        }
+    }
+
+    /// Whether `name` is a token this expands itself (and so cannot be a captured one).
+    pub fn is_builtin(name: &str) -> bool {
+        name == "RUN"
+            || ["IUV:", "NAV:", "NOW", "TODAY"]
+                .iter()
+                .any(|p| name.starts_with(p))
     }
 
     pub fn run(&self) -> String {
@@ -105,7 +128,7 @@ impl Tokens {
         Iuv::from_parts(segregation, base).expect("the base has at most 13 digits")
     }
 
-    /// Replaces every token of `text`.
+    /// Replaces every token of `text`, but the deferred ones.
     pub fn expand(&self, text: &str) -> Result<String, TokenError> {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
@@ -120,6 +143,11 @@ impl Tokens {
                 });
             };
             let name = &after[..end];
+            if self.deferred.iter().any(|d| d == name) {
+                out.push_str(&rest[start..start + 2 + end + 2]);
+                rest = &after[end + 2..];
+                continue;
+            }
             let value = self.value(name).map_err(|reason| TokenError {
                 token: format!("{{{{{name}}}}}"),
                 reason,

@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::{Conflict, DebtPosition, Iupd, Refusal};
-use crate::domain::{FiscalCodePA, NoticeNumber, Text};
+use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
 pub mod records;
 pub mod sqlite;
@@ -26,6 +26,10 @@ pub enum PositionKey {
     Iupd(Iupd),
     Notice(NoticeNumber),
 }
+
+/// Builds the position that gets a newly issued IUV; called again with the next IUV when the
+/// first clashes with a stored one.
+pub type IuvBuilder = Box<dyn Fn(Iuv) -> DebtPosition + Send>;
 
 /// A change applied to a position inside one transaction; refusing leaves it untouched.
 pub type Mutation = Box<dyn FnOnce(&mut DebtPosition) -> Result<(), Refusal> + Send>;
@@ -98,6 +102,16 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a new position with its options and transfers; IUPD, IUV and notice number are
     /// unique per organization.
     fn create_position(&self, position: DebtPosition) -> StoreFuture<'_, DebtPosition>;
+
+    /// Issues a new IUV of `segregation` for the organization and inserts the position `build`
+    /// makes with it, in one transaction. The IUV is the next of the creditor's sequence that
+    /// no option (IUV or notice number) or receipt of the creditor has: never one issued before.
+    fn create_with_new_iuv(
+        &self,
+        organization: FiscalCodePA,
+        segregation: SegregationCode,
+        build: IuvBuilder,
+    ) -> StoreFuture<'_, DebtPosition>;
 
     fn get_position(
         &self,

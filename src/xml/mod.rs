@@ -4,11 +4,13 @@
 //! which validate against that XSD. Elements are matched by namespace URI and local name,
 //! never by prefix. Nothing here knows the store or HTTP.
 
+pub mod base64;
 pub mod broadcast;
 pub mod envelope;
 pub mod receipts;
 pub mod requests;
 pub mod responses;
+pub mod service_data;
 mod writer;
 
 #[cfg(test)]

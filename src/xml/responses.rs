@@ -6,7 +6,7 @@
 
 use super::writer::{Writer, XsdDate, XsdDateTime};
 use crate::domain::messages::{
-    Operation, PaymentData, TransferAccount, TransferData, VerifyResponse,
+    DemandResponse, Operation, PaymentData, TransferAccount, TransferData, VerifyResponse,
 };
 use crate::domain::{Fault, FaultCode, Text};
 
@@ -28,9 +28,35 @@ pub fn verify_response(result: &Result<VerifyResponse, Fault>) -> Vec<u8> {
         Ok(r) => r,
         Err(fault) => return ko_response(op, fault),
     };
-    debug_assert!(!r.amount.is_zero(), "verify amount must not be zero");
     let mut w = Writer::response(op, 1024);
     w.leaf("outcome", "OK");
+    write_payment_description(&mut w, r);
+    w.finish(op)
+}
+
+/// paDemandPaymentNoticeResponse: OK with the new notice (qrCode) and, as verify would answer
+/// for it, its single payment option; or KO.
+///
+/// Precondition: a non-zero amount (stAmountNotZero).
+pub fn demand_response(result: &Result<DemandResponse, Fault>) -> Vec<u8> {
+    let op = Operation::DemandPaymentNotice;
+    let r = match result {
+        Ok(r) => r,
+        Err(fault) => return ko_response(op, fault),
+    };
+    let mut w = Writer::response(op, 1024);
+    w.leaf("outcome", "OK");
+    w.open("qrCode");
+    w.leaf("fiscalCode", r.qr_code.fiscal_code.as_str());
+    w.leaf("noticeNumber", r.qr_code.notice_number.as_str());
+    w.close("qrCode");
+    write_payment_description(&mut w, &r.payment);
+    w.finish(op)
+}
+
+/// paymentList (one option, EQ) to officeName: the tail verify and demand share.
+fn write_payment_description(w: &mut Writer, r: &VerifyResponse) {
+    debug_assert!(!r.amount.is_zero(), "the amount must not be zero");
     w.open("paymentList");
     w.open("paymentOptionDescription");
     w.value("amount", r.amount);
@@ -44,7 +70,6 @@ pub fn verify_response(result: &Result<VerifyResponse, Fault>) -> Vec<u8> {
     w.leaf("fiscalCodePA", r.fiscal_code_pa.as_str());
     w.leaf("companyName", r.company_name.as_str());
     w.optional("officeName", r.office_name.as_ref().map(Text::as_str));
-    w.finish(op)
 }
 
 /// paGetPaymentRes (`op` = GetPayment) or paGetPaymentV2Response (any other `op`, meant to be
@@ -260,6 +285,37 @@ mod tests {
             &verify_response(&Ok(without_office)),
         );
         assert!(!names(&payload.root).contains(&"officeName"));
+    }
+
+    #[test]
+    fn demand_ok_validates() {
+        let xmllint = Xmllint::new();
+        let doc = demand_response(&Ok(samples::demand_response()));
+        let payload = check(&xmllint, "demand", &doc);
+        assert_eq!(payload.name, "paDemandPaymentNoticeResponse");
+        let root = &payload.root;
+        assert_eq!(
+            names(root),
+            [
+                "outcome",
+                "qrCode",
+                "paymentList",
+                "paymentDescription",
+                "fiscalCodePA",
+                "companyName",
+                "officeName"
+            ]
+        );
+        let qr = child(root, "qrCode");
+        assert_eq!(names(qr), ["fiscalCode", "noticeNumber"]);
+        assert_eq!(child(qr, "noticeNumber").text, "302000000000000173");
+        let option = child(child(root, "paymentList"), "paymentOptionDescription");
+        assert_eq!(child(option, "amount").text, "116.00");
+        let fault = Fault::new(FaultCode::Semantica, "77777777777", "x");
+        assert_eq!(
+            demand_response(&Err(fault.clone())),
+            ko_response(Operation::DemandPaymentNotice, &fault)
+        );
     }
 
     #[test]

@@ -4,10 +4,10 @@
 use chrono::NaiveDate;
 
 use crate::domain::messages::{
-    CountryCode, Email, EntityId, EntityType, MapEntry, PaymentData, StampRequest, Subject,
-    TransferAccount, TransferData, VerifyResponse,
+    CountryCode, DemandResponse, Email, EntityId, EntityType, MapEntry, PaymentData, QrCode,
+    StampRequest, Subject, TransferAccount, TransferData, VerifyResponse,
 };
-use crate::domain::{Cents, FiscalCodePA, Text, TransferId};
+use crate::domain::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 
 /// SoapUI style: `soapenv`/`pafn` declared on the Envelope, Header, pretty-printed.
 pub const VERIFY_SOAPENV_PAFN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -265,3 +265,28 @@ pub const SEND_RT_V1_FULL: &str = concat!(
     r#"<transferDate>2030-06-02Z</transferDate><metadata><mapEntry><key>a</key><value>b</value></mapEntry></metadata>"#,
     r#"<standIn>0</standIn></receipt></ns2:paSendRTReq></S:Body></S:Envelope>"#
 );
+
+/// The decoded service document of [`DEMAND_DONATION`].
+pub const DONATION_DOCUMENT: &str = r#"<service xmlns="http://PuntoAccessoPSP.spcoop.gov.it/GeneralService"><importo>25.00</importo><causale>restauro della fontana</causale></service>"#;
+
+/// A paDemandPaymentNoticeRequest for the example configuration's donation service, its
+/// document as base64 ([`DONATION_DOCUMENT`]).
+pub const DEMAND_DONATION: &str = concat!(
+    r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" "#,
+    r#"xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body>"#,
+    r#"<pafn:paDemandPaymentNoticeRequest><idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA>"#,
+    r#"<idStation>77777777777_01</idStation><idServizio>DONAZ</idServizio><idSoggettoServizio>00001</idSoggettoServizio>"#,
+    r#"<datiSpecificiServizioRequest>PHNlcnZpY2UgeG1sbnM9Imh0dHA6Ly9QdW50b0FjY2Vzc29QU1Auc3Bjb29wLmdvdi5pdC9HZW5lcmFsU2VydmljZSI+"#,
+    r#"PGltcG9ydG8+MjUuMDA8L2ltcG9ydG8+PGNhdXNhbGU+cmVzdGF1cm8gZGVsbGEgZm9udGFuYTwvY2F1c2FsZT48L3NlcnZpY2U+</datiSpecificiServizioRequest>"#,
+    r#"</pafn:paDemandPaymentNoticeRequest></soapenv:Body></soapenv:Envelope>"#
+);
+
+pub fn demand_response() -> DemandResponse {
+    DemandResponse {
+        qr_code: QrCode {
+            fiscal_code: fiscal_code(),
+            notice_number: NoticeNumber::parse("302000000000000173").unwrap(),
+        },
+        payment: verify_response(),
+    }
+}

@@ -10,6 +10,7 @@ mod columns;
 mod lifecycle;
 mod positions;
 mod receipts;
+mod sequence;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -23,14 +24,14 @@ use tokio::sync::Semaphore;
 use chrono::NaiveDateTime;
 
 use super::{
-    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, Expected, Guard, Mutation, NewReceipt,
-    Page, PageRequest, PositionFilter, PositionKey, PositionOrder, ReceiptFilter, ReceiptSummary,
-    Store, StoreError, StoreFuture,
+    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, Expected, Guard, IuvBuilder, Mutation,
+    NewReceipt, Page, PageRequest, PositionFilter, PositionKey, PositionOrder, ReceiptFilter,
+    ReceiptSummary, Store, StoreError, StoreFuture,
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::{DebtPosition, Iupd};
-use crate::domain::{FiscalCodePA, Text};
+use crate::domain::{FiscalCodePA, SegregationCode, Text};
 use positions::{insert_position, load_position, replace_position};
 use writer::Writer;
 
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_receipts_broadcast.sql"),
     include_str!("../migrations/0003_api_keys.sql"),
     include_str!("../migrations/0004_position_lifecycle.sql"),
+    include_str!("../migrations/0005_iuv_sequence.sql"),
 ];
 
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
@@ -216,6 +218,15 @@ impl Store for SqliteStore {
         })
     }
 
+    fn create_with_new_iuv(
+        &self,
+        organization: FiscalCodePA,
+        segregation: SegregationCode,
+        build: IuvBuilder,
+    ) -> StoreFuture<'_, DebtPosition> {
+        self.write(move |tx| sequence::create_with_new_iuv(tx, &organization, segregation, build))
+    }
+
     fn get_position(
         &self,
         organization: FiscalCodePA,
@@ -386,10 +397,10 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Text;
     use crate::domain::messages::{CountryCode, Email, MapEntry, StampRequest};
     use crate::domain::position::tests::{at, option, position};
     use crate::domain::position::{Account, Conflict, Iupd, PositionStatus};
+    use crate::domain::{Iuv, Text};
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -514,6 +525,115 @@ mod tests {
                 .unwrap_err(),
             StoreError::NotFound
         );
+    }
+
+    /// A position whose single option takes the given IUV.
+    fn with_iuv(iuv: Iuv) -> DebtPosition {
+        let mut p = position(vec![option(1, 1500, at(2030, 1, 1), false)]);
+        p.iupd = Iupd::parse(&format!("D-{iuv}")).unwrap();
+        p.options[0].nav = iuv.notice_number();
+        p.options[0].iuv = iuv;
+        p
+    }
+
+    fn seg(s: &str) -> SegregationCode {
+        SegregationCode::parse(s).unwrap()
+    }
+
+    async fn issue(store: &SqliteStore, organization: FiscalCodePA, code: &str) -> Iuv {
+        let p = store
+            .create_with_new_iuv(
+                organization.clone(),
+                seg(code),
+                Box::new(move |iuv| {
+                    let mut p = with_iuv(iuv);
+                    p.organization = organization.clone();
+                    p
+                }),
+            )
+            .await
+            .unwrap();
+        p.options[0].iuv.clone()
+    }
+
+    #[tokio::test]
+    async fn issued_iuvs_follow_a_sequence_per_creditor_and_segregation_code() {
+        let (_dir, store) = store();
+        let other = FiscalCodePA::parse("88888888888").unwrap();
+        assert_eq!(
+            issue(&store, org(), "02").await,
+            Iuv::from_parts(seg("02"), 1).unwrap()
+        );
+        assert_eq!(
+            issue(&store, org(), "02").await,
+            Iuv::from_parts(seg("02"), 2).unwrap()
+        );
+        assert_eq!(
+            issue(&store, org(), "01").await,
+            Iuv::from_parts(seg("01"), 1).unwrap()
+        );
+        assert_eq!(
+            issue(&store, other, "02").await,
+            Iuv::from_parts(seg("02"), 1).unwrap()
+        );
+        let stored = store
+            .get_position(
+                org(),
+                PositionKey::Notice(Iuv::from_parts(seg("02"), 2).unwrap().notice_number()),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.iupd.as_str(),
+            format!("D-{}", Iuv::from_parts(seg("02"), 2).unwrap())
+        );
+    }
+
+    #[tokio::test]
+    async fn issued_iuvs_skip_those_taken_and_survive_a_restart() {
+        let (dir, store) = store();
+        // The creditor chose IUVs 3 and 4 itself, and an IUPD that clashes with the one for 5.
+        for base in [3, 4] {
+            store
+                .create_position(with_iuv(Iuv::from_parts(seg("02"), base).unwrap()))
+                .await
+                .unwrap();
+        }
+        let mut clash = with_iuv(Iuv::from_parts(seg("01"), 9).unwrap());
+        clash.iupd = Iupd::parse(&format!("D-{}", Iuv::from_parts(seg("02"), 5).unwrap())).unwrap();
+        store.create_position(clash).await.unwrap();
+        let issued: Vec<Iuv> = [
+            issue(&store, org(), "02").await,
+            issue(&store, org(), "02").await,
+            issue(&store, org(), "02").await,
+        ]
+        .into();
+        let bases = [1, 2, 6].map(|b| Iuv::from_parts(seg("02"), b).unwrap());
+        assert_eq!(issued, bases);
+        store.close().await.unwrap();
+        let reopened = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(
+            issue(&reopened, org(), "02").await,
+            Iuv::from_parts(seg("02"), 7).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_never_share_an_iuv() {
+        let (_dir, store) = store();
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { issue(&store, org(), "02").await })
+            })
+            .collect();
+        let mut issued = std::collections::HashSet::new();
+        for t in tasks {
+            assert!(issued.insert(t.await.unwrap()));
+        }
+        assert_eq!(issued.len(), 40);
+        assert!(issued.contains(&Iuv::from_parts(seg("02"), 40).unwrap()));
     }
 
     #[tokio::test]

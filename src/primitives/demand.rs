@@ -1,0 +1,76 @@
+//! paDemandPaymentNotice (spontaneous payments): a citizen asks one of the creditor's services
+//! for a notice. The service's rules turn the request's fields into an amount, a description
+//! and transfers; the position is created with a new IUV and published in one store call, and
+//! the answer carries its notice number and what a verify of it would say.
+
+use super::check_ids;
+use crate::context::Context;
+use crate::domain::messages::{DemandRequest, DemandResponse, QrCode, VerifyResponse};
+use crate::domain::{Fault, FaultCode};
+
+pub async fn answer(ctx: &Context, req: &DemandRequest) -> Result<DemandResponse, Fault> {
+    let creditor = check_ids(ctx, &req.ids)?;
+    let id = req.ids.id_pa.as_str();
+    let service = creditor.service(req.service_id.as_str()).ok_or_else(|| {
+        Fault::new(
+            FaultCode::PagamentoSconosciuto,
+            id,
+            format!(
+                "idServizio {} is not a service of creditor {id}",
+                req.service_id.as_str()
+            ),
+        )
+    })?;
+    let now = ctx.clock.now();
+    let demand = service
+        .demand(&req.service_data, now.date())
+        .map_err(|v| Fault::new(FaultCode::Semantica, id, v.0))?;
+    let (organization, company, office) = (
+        creditor.fiscal_code.clone(),
+        creditor.company_name.clone(),
+        creditor.office_name.clone(),
+    );
+    let build = Box::new(move |iuv| {
+        demand.clone().into_position(
+            iuv,
+            organization.clone(),
+            company.clone(),
+            office.clone(),
+            now,
+        )
+    });
+    let position = ctx
+        .store
+        .create_with_new_iuv(creditor.fiscal_code.clone(), service.segregation_code(), build)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, service = %service.id(), "a spontaneous payment could not be created");
+            Fault::new(
+                FaultCode::SystemError,
+                id,
+                "the notice could not be created; ask again",
+            )
+        })?;
+    tracing::info!(
+        service = %service.id(),
+        iuv = %position.options[0].iuv,
+        "spontaneous payment created"
+    );
+    let option = &position.options[0];
+    Ok(DemandResponse {
+        qr_code: QrCode {
+            fiscal_code: position.organization.clone(),
+            notice_number: option.nav.clone(),
+        },
+        payment: VerifyResponse {
+            amount: option.amount,
+            due_date: option.due_date.date(),
+            detail_description: option.description.clone(),
+            all_ccp: option.all_postal(),
+            payment_description: option.description.clone(),
+            fiscal_code_pa: position.organization.clone(),
+            company_name: position.company_name.clone(),
+            office_name: position.office_name.clone(),
+        },
+    })
+}
