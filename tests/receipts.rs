@@ -286,6 +286,45 @@ async fn wrong_ids_and_bad_receipts_get_their_fault() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn a_beneficiary_sees_the_receipt_whichever_copy_came_first() {
+    let server = TestServer::start().await;
+    let iuv = iuv("01", 9_400);
+    create(
+        &server,
+        position("R-SHARED", vec![(iuv.clone(), 100, false)]),
+    )
+    .await;
+    // The Node's copy for the notice's creditor comes first.
+    let mut receipt = ReceiptRequest::v2("shared-1", &iuv, 100);
+    receipt.transfers = vec![to(ORG, 60), to("88888888888", 40)];
+    assert_eq!(send(&server, &receipt).await, ok());
+    let theirs = json(&server.get("/organizations/88888888888/receipts").await);
+    assert_eq!(theirs["page_info"]["items_found"], 1, "{theirs}");
+    assert_eq!(theirs["results"][0]["receiptId"], "shared-1");
+    assert_eq!(theirs["results"][0]["recipient"], ORG);
+    let document = server
+        .get(&format!("/organizations/88888888888/receipts/{iuv}"))
+        .await;
+    assert_eq!(document.status, 200);
+    assert!(text(&document).contains("shared-1"));
+    // Then the beneficiary's own copy: the same receipt, nothing new.
+    let mut copy = receipt.clone();
+    copy.id_pa = "88888888888".into();
+    copy.id_station = "77777777777_02".into();
+    assert_eq!(send(&server, &copy).await, ok());
+    for org in [ORG, "88888888888"] {
+        let listed = json(&server.get(&format!("/organizations/{org}/receipts")).await);
+        assert_eq!(listed["page_info"]["items_found"], 1, "{org}: {listed}");
+    }
+    // A creditor with no part in it sees nothing.
+    let other = server
+        .get(&format!("/organizations/99999999999/receipts/{iuv}"))
+        .await;
+    assert_ne!(other.status, 200);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_receipts_for_one_option_apply_exactly_once() {
     let server = std::sync::Arc::new(TestServer::start().await);

@@ -172,15 +172,16 @@ pub trait Store: Send + Sync + 'static {
     /// transaction: when this returns Ok the receipt is durable.
     fn acquire_receipt(&self, receipt: NewReceipt) -> StoreFuture<'_, Acquisition>;
 
-    /// The stored document of the receipt for an IUV of the creditor (as notice owner or as
-    /// recipient): the applied one first, else the earliest received.
+    /// The stored document of the receipt for an IUV of the creditor (as notice owner, as the
+    /// recipient the Node addressed, or as beneficiary of a transfer): the applied one first,
+    /// else the earliest received.
     fn receipt_document(
         &self,
         organization: FiscalCodePA,
         iuv: String,
     ) -> StoreFuture<'_, Option<Vec<u8>>>;
 
-    /// The creditor's receipts (as notice owner or recipient), newest first.
+    /// The creditor's receipts (as notice owner, recipient or beneficiary), newest first.
     fn list_receipts(
         &self,
         organization: FiscalCodePA,

@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_api_keys.sql"),
     include_str!("../migrations/0004_position_lifecycle.sql"),
     include_str!("../migrations/0005_iuv_sequence.sql"),
+    include_str!("../migrations/0006_receipt_beneficiaries.sql"),
 ];
 
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a

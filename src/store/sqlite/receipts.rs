@@ -92,6 +92,15 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
     })
     .map_err(unavailable)?;
     let receipt_row = conn.last_insert_rowid();
+    for beneficiary in receipt.beneficiaries() {
+        if beneficiary != &receipt.fiscal_code {
+            conn.prepare_cached(
+                "INSERT INTO receipt_beneficiary (organization, receipt) VALUES (?1, ?2)",
+            )
+            .and_then(|mut st| st.execute(params![beneficiary.as_str(), receipt_row]))
+            .map_err(unavailable)?;
+        }
+    }
 
     // A duplicate is audit only: nobody is told about it.
     let deliveries = if settlement.status == ReceiptStatus::Duplicate {
@@ -130,7 +139,9 @@ pub(super) fn document(
     conn.prepare_cached(
         "SELECT document FROM receipt
          WHERE id IN (SELECT id FROM receipt WHERE organization = ?1 AND iuv = ?2
-                      UNION SELECT id FROM receipt WHERE recipient = ?1 AND iuv = ?2)
+                      UNION SELECT id FROM receipt WHERE recipient = ?1 AND iuv = ?2
+                      UNION SELECT r.id FROM receipt_beneficiary b JOIN receipt r ON r.id = b.receipt
+                            WHERE b.organization = ?1 AND r.iuv = ?2)
          ORDER BY status <> 'APPLIED', received_at, id LIMIT 1",
     )
     .and_then(|mut st| {
@@ -188,7 +199,8 @@ pub(super) fn list(
     page: PageRequest,
 ) -> Result<Page<ReceiptSummary>, StoreError> {
     // Filters are bound as NULL when absent, so one statement serves every combination.
-    let condition = "(organization = ?1 OR recipient = ?1)
+    let condition = "(organization = ?1 OR recipient = ?1
+            OR id IN (SELECT receipt FROM receipt_beneficiary WHERE organization = ?1))
         AND (?2 IS NULL OR status = ?2)
         AND (?3 IS NULL OR debtor = ?3)
         AND (?4 IS NULL OR payment_time >= ?4)
