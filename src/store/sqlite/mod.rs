@@ -156,6 +156,33 @@ impl SqliteStore {
             .writer
             .submit_blocking(move |tx| positions.iter().try_for_each(|p| insert_position(tx, p)))
     }
+
+    /// Inserts a batch of new positions in one transaction, each in its own savepoint: a
+    /// position that breaks a uniqueness rule (also against an earlier one of the same batch) is
+    /// left out and its error is returned in its place, while the others are committed together.
+    /// Any other failure refuses the whole batch. The answer comes once the batch is durable.
+    pub fn import_positions(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
+        self.write(move |tx| {
+            positions
+                .iter()
+                .map(|p| {
+                    writer::statement(tx, "SAVEPOINT position")?;
+                    match insert_position(tx, p) {
+                        Ok(()) => writer::statement(tx, "RELEASE position").map(Ok),
+                        Err(refused @ StoreError::Duplicate { .. }) => {
+                            writer::statement(tx, "ROLLBACK TO position")?;
+                            writer::statement(tx, "RELEASE position")?;
+                            Ok(Err(refused))
+                        }
+                        Err(e) => Err(e),
+                    }
+                })
+                .collect()
+        })
+    }
 }
 
 fn in_read_transaction<T>(
@@ -461,6 +488,51 @@ mod tests {
                 .unwrap_err(),
             StoreError::NotFound
         );
+    }
+
+    #[tokio::test]
+    async fn an_imported_batch_leaves_out_only_its_duplicates() {
+        let (_dir, store) = store();
+        let existing = sample();
+        store.create_position(existing.clone()).await.unwrap();
+        let fresh = |iupd: &str, base: u64| {
+            let mut p = position(vec![option(base, 1000, at(2030, 1, 1), false)]);
+            p.iupd = Iupd::parse(iupd).unwrap();
+            p
+        };
+        let outcome = store
+            .import_positions(vec![
+                fresh("A", 10),
+                existing.clone(), // the IUPD is taken
+                fresh("B", 1),    // the IUV of `existing`'s first option
+                fresh("C", 11),
+                fresh("A", 12), // the IUPD of the first one of this batch
+                fresh("D", 11), // the IUV of "C"
+            ])
+            .await
+            .unwrap();
+        let refused: Vec<_> = outcome
+            .iter()
+            .map(|r| match r {
+                Ok(()) => None,
+                Err(StoreError::Duplicate { field, .. }) => Some(*field),
+                Err(e) => panic!("{e}"),
+            })
+            .collect();
+        assert_eq!(refused[0], None);
+        assert_eq!(refused[1], Some("iupd"));
+        assert!(matches!(refused[2], Some("iuv" | "nav")), "{refused:?}");
+        assert_eq!(refused[3], None);
+        assert_eq!(refused[4], Some("iupd"));
+        assert!(matches!(refused[5], Some("iuv" | "nav")), "{refused:?}");
+        let get =
+            |iupd: &str| store.get_position(org(), PositionKey::Iupd(Iupd::parse(iupd).unwrap()));
+        for (iupd, kept) in [("A", true), ("B", false), ("C", true), ("D", false)] {
+            assert_eq!(get(iupd).await.unwrap().is_some(), kept, "{iupd}");
+        }
+        // The first "A" stands, with its own option, not the refused one's.
+        let a = get("A").await.unwrap().unwrap();
+        assert_eq!(a.options[0].iuv, fresh("A", 10).options[0].iuv);
     }
 
     #[tokio::test]
