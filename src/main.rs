@@ -275,12 +275,8 @@ async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {
 
 async fn import(opts: import::Options) -> Result<ExitCode, String> {
     let summary = import::run(&opts).await?;
-    import::report::write_summary(
-        &mut std::io::stderr().lock(),
-        &summary,
-        opts.rejects.as_deref(),
-    )
-    .map_err(|e| e.to_string())?;
+    import::report::write_summary(&mut std::io::stderr().lock(), &summary)
+        .map_err(|e| e.to_string())?;
     Ok(ExitCode::from(summary.exit_code()))
 }
 

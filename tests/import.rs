@@ -364,3 +364,61 @@ async fn importing_while_the_gateway_serves_the_same_directory() {
     }
     server.stop().await;
 }
+
+/// The fenced block of `lang` in the README's "Bulk import" section.
+fn readme_example(lang: &str) -> String {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find("## Bulk import").expect("the section")..];
+    let start = section.find(&format!("```{lang}\n")).expect("the example") + lang.len() + 4;
+    let len = section[start..].find("```").expect("its end");
+    section[start..start + len].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readme_examples_import_as_described() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    for lang in ["jsonl", "csv"] {
+        let file = dir.path().join(format!("example.{lang}"));
+        std::fs::write(&file, readme_example(lang)).unwrap();
+        let run = import(
+            &[
+                path(&file),
+                "--org",
+                ORG,
+                "--data",
+                path(data.path()),
+                "--publish",
+            ],
+            None,
+        );
+        assert_eq!(run.code, 0, "{lang}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("imported 2 of 2 positions"),
+            "{}",
+            run.stderr
+        );
+    }
+    let server = TestServer::start_on(data, Config::example(), Clock::system()).await;
+    for iupd in ["BULK-1", "BULK-2", "BULK-4"] {
+        assert_eq!(
+            status_of(&server, iupd).await.as_deref(),
+            Some("VALID"),
+            "{iupd}"
+        );
+    }
+    let plan = json(
+        &server
+            .get(&format!("/organizations/{ORG}/debtpositions/BULK-3"))
+            .await,
+    );
+    let options = plan["paymentOption"].as_array().unwrap();
+    assert_eq!(options.len(), 2);
+    assert_eq!(options[0]["transfer"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        options[0]["transfer"][1]["remittanceInformation"],
+        "TARI 2026 rata 1, quota provinciale"
+    );
+    assert_eq!(options[1]["amount"], 4000);
+    server.stop().await;
+}

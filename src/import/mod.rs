@@ -98,10 +98,12 @@ pub struct Summary {
     pub imported: u64,
     /// In the order of the file.
     pub rejected: Vec<Rejection>,
-    /// Why the import stopped before the end of the file, if it did. Batches committed before
-    /// stay imported; nothing after the last line reported was read.
+    /// Why the import stopped before the end of the file, if it did; the batches committed
+    /// before stay imported.
     pub stopped: Option<String>,
     pub elapsed: Duration,
+    /// Where the rejected positions were written, if not listed with the summary.
+    pub rejects_file: Option<PathBuf>,
 }
 
 impl Summary {
@@ -197,7 +199,7 @@ pub fn creditor(config: &Config, org: &str) -> Result<Creditor, String> {
 
 /// The whole command: checks the options, opens the input and the store, imports, closes the
 /// store and writes the rejected rows to `--rejects` if given. An `Err` means nothing was
-/// imported.
+/// imported (the store was not opened).
 pub async fn run(opts: &Options) -> Result<Summary, String> {
     let config = match &opts.config {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
@@ -252,8 +254,14 @@ pub async fn run(opts: &Options) -> Result<Summary, String> {
         summary.stopped.get_or_insert(e.to_string());
     }
     if let (Some(file), Some(path)) = (rejects, &opts.rejects) {
-        report::write_rejects(file, &summary.rejected)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        match report::write_rejects(file, &summary.rejected) {
+            Ok(()) => summary.rejects_file = Some(path.clone()),
+            // Listed with the summary instead.
+            Err(e) => {
+                let e = format!("cannot write {}: {e}", path.display());
+                summary.stopped.get_or_insert(e);
+            }
+        }
     }
     Ok(summary)
 }
@@ -266,6 +274,8 @@ struct Batch {
     positions: Vec<DebtPosition>,
     /// Refused by validation, in the order read.
     rejected: Vec<Rejection>,
+    /// Bytes of the input read when the batch was cut, for the progress bar.
+    consumed: u64,
 }
 
 enum Message {
@@ -289,7 +299,7 @@ pub async fn import(
     let (tx, mut rx) = mpsc::channel::<Message>(2);
     let spawned = std::thread::Builder::new()
         .name("import-reader".into())
-        .spawn(move || read_batches(records, &settings, &tx));
+        .spawn(move || read_batches(records, &consumed, &settings, &tx));
     let mut summary = Summary::default();
     if let Err(e) = spawned {
         summary.stopped = Some(format!("cannot start the reader: {e}"));
@@ -339,7 +349,7 @@ pub async fn import(
             }
         }
         progress.update(
-            consumed.load(Ordering::Relaxed),
+            batch.consumed,
             summary.imported,
             summary.rejected.len() as u64,
         );
@@ -350,8 +360,18 @@ pub async fn import(
     summary
 }
 
-fn read_batches(records: Records, settings: &Settings, tx: &mpsc::Sender<Message>) {
-    let send = |m: Message| tx.blocking_send(m).is_ok();
+fn read_batches(
+    records: Records,
+    consumed: &AtomicU64,
+    settings: &Settings,
+    tx: &mpsc::Sender<Message>,
+) {
+    let send = |mut m: Message| {
+        if let Message::Batch(b) = &mut m {
+            b.consumed = consumed.load(Ordering::Relaxed);
+        }
+        tx.blocking_send(m).is_ok()
+    };
     let mut batch = Batch::default();
     for record in records {
         match record {

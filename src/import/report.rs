@@ -3,7 +3,6 @@
 //! rejected positions either listed after it or written to a CSV file (`line,iupd,reason`).
 
 use std::io::{self, Write};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Rejection, Summary};
@@ -90,12 +89,8 @@ fn per_second(count: u64, elapsed: Duration) -> u64 {
 }
 
 /// The summary: one line of counts, the reason the import stopped if it did, then each
-/// rejected position on a line of its own unless they went to `rejects_file`.
-pub fn write_summary(
-    out: &mut impl Write,
-    summary: &Summary,
-    rejects_file: Option<&Path>,
-) -> io::Result<()> {
+/// rejected position on a line of its own unless they went to a file.
+pub fn write_summary(out: &mut impl Write, summary: &Summary) -> io::Result<()> {
     let read = summary.imported + summary.rejected.len() as u64;
     writeln!(
         out,
@@ -106,12 +101,9 @@ pub fn write_summary(
         summary.rejected.len(),
     )?;
     if let Some(why) = &summary.stopped {
-        writeln!(
-            out,
-            "import stopped: {why}; the positions after the last line above were not read"
-        )?;
+        writeln!(out, "import stopped: {why}")?;
     }
-    match rejects_file {
+    match &summary.rejects_file {
         Some(path) if !summary.rejected.is_empty() => {
             writeln!(out, "rejected positions written to {}", path.display())?
         }
@@ -185,17 +177,22 @@ mod tests {
             ],
             stopped: None,
             elapsed: Duration::from_secs(2),
+            rejects_file: None,
         };
         let mut out = Vec::new();
-        write_summary(&mut out, &summary, None).unwrap();
+        write_summary(&mut out, &summary).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "imported 8 of 10 positions in 2.0 s (4/s), 2 rejected\n\
              line 3 (iupd A): iupd A already exists for this organization\n\
              line 9: body: expected value at line 1 column 1\n"
         );
+        let summary = Summary {
+            rejects_file: Some("r.csv".into()),
+            ..summary
+        };
         let mut out = Vec::new();
-        write_summary(&mut out, &summary, Some(Path::new("r.csv"))).unwrap();
+        write_summary(&mut out, &summary).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "imported 8 of 10 positions in 2.0 s (4/s), 2 rejected\n\
@@ -206,10 +203,10 @@ mod tests {
             ..summary
         };
         let mut out = Vec::new();
-        write_summary(&mut out, &stopped, Some(Path::new("r.csv"))).unwrap();
+        write_summary(&mut out, &stopped).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
-            text.contains("\nimport stopped: store unavailable: disk I/O error;"),
+            text.contains("\nimport stopped: store unavailable: disk I/O error\n"),
             "{text}"
         );
     }
