@@ -26,7 +26,7 @@ use super::{
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::DebtPosition;
 use crate::domain::{FiscalCodePA, Text};
-use positions::{insert_position, load_position, write_back};
+use positions::{insert_position, load_position, taken_key, write_back};
 use writer::Writer;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -157,10 +157,10 @@ impl SqliteStore {
             .submit_blocking(move |tx| positions.iter().try_for_each(|p| insert_position(tx, p)))
     }
 
-    /// Inserts a batch of new positions in one transaction, each in its own savepoint: a
-    /// position that breaks a uniqueness rule (also against an earlier one of the same batch) is
-    /// left out and its error is returned in its place, while the others are committed together.
-    /// Any other failure refuses the whole batch. The answer comes once the batch is durable.
+    /// Inserts a batch of new positions in one transaction: a position whose IUPD, IUV or
+    /// notice number is taken (also by an earlier one of the same batch) is left out and its
+    /// error returned in its place, while the others are committed together. Any other failure
+    /// refuses the whole batch. The answer comes once the batch is durable.
     pub fn import_positions(
         &self,
         positions: Vec<DebtPosition>,
@@ -168,17 +168,10 @@ impl SqliteStore {
         self.write(move |tx| {
             positions
                 .iter()
-                .map(|p| {
-                    writer::statement(tx, "SAVEPOINT position")?;
-                    match insert_position(tx, p) {
-                        Ok(()) => writer::statement(tx, "RELEASE position").map(Ok),
-                        Err(refused @ StoreError::Duplicate { .. }) => {
-                            writer::statement(tx, "ROLLBACK TO position")?;
-                            writer::statement(tx, "RELEASE position")?;
-                            Ok(Err(refused))
-                        }
-                        Err(e) => Err(e),
-                    }
+                .map(|p| match taken_key(tx, p)? {
+                    Some(duplicate) => Ok(Err(duplicate)),
+                    // Checked first, so a failure here is not the position's: the batch fails.
+                    None => insert_position(tx, p).map(Ok),
                 })
                 .collect()
         })

@@ -69,7 +69,7 @@ fn in_savepoint<T>(
     result
 }
 
-pub(super) fn statement(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+fn statement(conn: &Connection, sql: &str) -> Result<(), StoreError> {
     conn.prepare_cached(sql)
         .and_then(|mut st| st.execute([]))
         .map(|_| ())
