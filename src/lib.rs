@@ -13,6 +13,7 @@ pub mod context;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod import;
 pub mod keys;
 pub mod primitives;
 pub mod replay;

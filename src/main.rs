@@ -1,5 +1,6 @@
 //! The `gpd-gateway` command: `serve` runs the gateway, `replay` runs fixtures against one,
-//! `deliveries` and `keys` work on a data directory.
+//! `import` loads positions in bulk, `deliveries` inspects the broadcast outbox and `keys`
+//! manages API keys; they work on a data directory.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use clap::{Parser, Subcommand};
 use gpd_gateway::config::Config;
 use gpd_gateway::context::{Clock, Context};
 use gpd_gateway::domain::FiscalCodePA;
+use gpd_gateway::import;
 use gpd_gateway::replay::ReplayOptions;
 use gpd_gateway::store::sqlite::SqliteStore;
 use gpd_gateway::store::{PageRequest, Store};
@@ -66,6 +68,32 @@ enum Command {
         /// API key for the REST calls that set cases up.
         #[arg(long)]
         key: Option<String>,
+    },
+    /// Import debt positions in bulk from JSON lines or CSV (README, "Bulk import").
+    Import {
+        /// The file: .jsonl / .ndjson (one position per line) or .csv; `-` for standard input.
+        file: PathBuf,
+        /// Fiscal code of the creditor the positions belong to.
+        #[arg(long)]
+        org: String,
+        /// jsonl or csv, instead of what the file's extension says.
+        #[arg(long)]
+        format: Option<import::Format>,
+        /// Directory of the embedded store (created if missing).
+        #[arg(long, default_value = "./data")]
+        data: PathBuf,
+        /// Configuration file (TOML) naming the creditors; without it, the built-in example.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Import the positions published (VALID) rather than as drafts.
+        #[arg(long)]
+        publish: bool,
+        /// Positions committed per transaction.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch_size: u32,
+        /// Write the rejected positions to this CSV file (line,iupd,reason) instead of listing them.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
     },
     /// Inspect and re-queue receipt deliveries to broadcast stations.
     Deliveries {
@@ -175,6 +203,25 @@ fn main() -> ExitCode {
             verbose,
             save,
             key,
+        })),
+        Command::Import {
+            file,
+            org,
+            format,
+            data,
+            config,
+            publish,
+            batch_size,
+            rejects,
+        } => runtime.block_on(import(import::Options {
+            file,
+            format,
+            org,
+            data,
+            config,
+            publish,
+            batch_size: batch_size as usize,
+            rejects,
         })),
         Command::Deliveries { action } => runtime.block_on(deliveries(action)),
         Command::Keys { action } => runtime.block_on(keys(action)),
@@ -321,6 +368,13 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
     store.close().await.map_err(|e| e.to_string())?;
     print!("{}", output?);
     Ok(ExitCode::SUCCESS)
+}
+
+async fn import(opts: import::Options) -> Result<ExitCode, String> {
+    let summary = import::run(&opts).await?;
+    import::report::write_summary(&mut std::io::stderr().lock(), &summary)
+        .map_err(|e| e.to_string())?;
+    Ok(ExitCode::from(summary.exit_code()))
 }
 
 async fn replay(opts: ReplayOptions) -> Result<ExitCode, String> {

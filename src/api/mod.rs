@@ -167,14 +167,20 @@ pub(crate) fn creditor<'a>(ctx: &'a Context, fiscal_code: &str) -> Result<&'a Cr
 }
 
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+    decode_json(body).map_err(bad_request)
+}
+
+/// Reads a JSON document; the error names the JSON path of the problem (`body` for the whole),
+/// as the API's 400 answers do. Shared with the bulk import, so a file gets the same messages.
+pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." || path.is_empty() {
-            bad_request(format!("body: {inner}"))
+            format!("body: {inner}")
         } else {
-            bad_request(format!("{path}: {inner}"))
+            format!("{path}: {inner}")
         }
     })
 }

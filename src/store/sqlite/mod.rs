@@ -32,7 +32,7 @@ use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::{DebtPosition, Iupd};
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
-use positions::{insert_position, load_position, replace_position};
+use positions::{insert_position, load_position, replace_position, taken_key};
 use writer::Writer;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -168,6 +168,26 @@ impl SqliteStore {
         self.inner
             .writer
             .submit_blocking(move |tx| positions.iter().try_for_each(|p| insert_position(tx, p)))
+    }
+
+    /// Inserts a batch of new positions in one transaction: a position whose IUPD, IUV or
+    /// notice number is taken (also by an earlier one of the same batch) is left out and its
+    /// error returned in its place, while the others are committed together. Any other failure
+    /// refuses the whole batch. The answer comes once the batch is durable.
+    pub fn import_positions(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
+        self.write(move |tx| {
+            positions
+                .iter()
+                .map(|p| match taken_key(tx, p)? {
+                    Some(duplicate) => Ok(Err(duplicate)),
+                    // Checked first, so a failure here is not the position's: the batch fails.
+                    None => insert_position(tx, p).map(Ok),
+                })
+                .collect()
+        })
     }
 }
 
@@ -635,6 +655,51 @@ mod tests {
         }
         assert_eq!(issued.len(), 40);
         assert!(issued.contains(&Iuv::from_parts(seg("02"), 40).unwrap()));
+    }
+
+    #[tokio::test]
+    async fn an_imported_batch_leaves_out_only_its_duplicates() {
+        let (_dir, store) = store();
+        let existing = sample();
+        store.create_position(existing.clone()).await.unwrap();
+        let fresh = |iupd: &str, base: u64| {
+            let mut p = position(vec![option(base, 1000, at(2030, 1, 1), false)]);
+            p.iupd = Iupd::parse(iupd).unwrap();
+            p
+        };
+        let outcome = store
+            .import_positions(vec![
+                fresh("A", 10),
+                existing.clone(), // the IUPD is taken
+                fresh("B", 1),    // the IUV of `existing`'s first option
+                fresh("C", 11),
+                fresh("A", 12), // the IUPD of the first one of this batch
+                fresh("D", 11), // the IUV of "C"
+            ])
+            .await
+            .unwrap();
+        let refused: Vec<_> = outcome
+            .iter()
+            .map(|r| match r {
+                Ok(()) => None,
+                Err(StoreError::Duplicate { field, .. }) => Some(*field),
+                Err(e) => panic!("{e}"),
+            })
+            .collect();
+        assert_eq!(refused[0], None);
+        assert_eq!(refused[1], Some("iupd"));
+        assert!(matches!(refused[2], Some("iuv" | "nav")), "{refused:?}");
+        assert_eq!(refused[3], None);
+        assert_eq!(refused[4], Some("iupd"));
+        assert!(matches!(refused[5], Some("iuv" | "nav")), "{refused:?}");
+        let get =
+            |iupd: &str| store.get_position(org(), PositionKey::Iupd(Iupd::parse(iupd).unwrap()));
+        for (iupd, kept) in [("A", true), ("B", false), ("C", true), ("D", false)] {
+            assert_eq!(get(iupd).await.unwrap().is_some(), kept, "{iupd}");
+        }
+        // The first "A" stands, with its own option, not the refused one's.
+        let a = get("A").await.unwrap().unwrap();
+        assert_eq!(a.options[0].iuv, fresh("A", 10).options[0].iuv);
     }
 
     #[tokio::test]
