@@ -139,7 +139,6 @@ pub(super) fn document(
     conn.prepare_cached(
         "SELECT document FROM receipt
          WHERE id IN (SELECT id FROM receipt WHERE organization = ?1 AND iuv = ?2
-                      UNION SELECT id FROM receipt WHERE recipient = ?1 AND iuv = ?2
                       UNION SELECT r.id FROM receipt_beneficiary b JOIN receipt r ON r.id = b.receipt
                             WHERE b.organization = ?1 AND r.iuv = ?2)
          ORDER BY status <> 'APPLIED', received_at, id LIMIT 1",
@@ -199,7 +198,7 @@ pub(super) fn list(
     page: PageRequest,
 ) -> Result<Page<ReceiptSummary>, StoreError> {
     // Filters are bound as NULL when absent, so one statement serves every combination.
-    let condition = "(organization = ?1 OR recipient = ?1
+    let condition = "(organization = ?1
             OR id IN (SELECT receipt FROM receipt_beneficiary WHERE organization = ?1))
         AND (?2 IS NULL OR status = ?2)
         AND (?3 IS NULL OR debtor = ?3)
