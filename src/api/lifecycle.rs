@@ -10,14 +10,12 @@ use super::model::{PositionIn, PositionOut};
 use super::query::Query;
 use super::receipts::{PageInfo, bound};
 use super::{
-    Reply, bad_request, convert, creditor, if_match, invalid, iupd, not_found_position, parse_json,
-    store_failure,
+    Reply, bad_request, change_position, convert, creditor, if_match, invalid, iupd,
+    not_found_position, parse_json, store_failure,
 };
 use crate::context::Context;
 use crate::domain::position::PositionStatus;
-use crate::store::{
-    PageRequest, PositionFilter, PositionKey, PositionOrder, PositionOrderBy, StoreError,
-};
+use crate::store::{PageRequest, PositionFilter, PositionOrder, PositionOrderBy, StoreError};
 
 /// `PUT /organizations/{fiscalCode}/debtpositions/{iupd}[?toPublish=true]`
 pub async fn update_position(
@@ -50,20 +48,7 @@ pub async fn update_position(
         Err(errors) => return invalid(&errors),
     };
     let change: crate::store::Mutation = Box::new(move |p| p.update_from(new, to_publish, now));
-    match ctx
-        .store
-        .update_position_if(
-            creditor.fiscal_code.clone(),
-            PositionKey::Iupd(iupd.clone()),
-            expected,
-            change,
-        )
-        .await
-    {
-        Ok(p) => Reply::json(200, &convert::position_out(&p, now, true)).with_etag(p.version),
-        Err(StoreError::NotFound) => not_found_position(org, &iupd),
-        Err(e) => store_failure(e),
-    }
+    change_position(ctx, creditor, iupd, expected, change, now).await
 }
 
 /// What GPD answers to a deletion.

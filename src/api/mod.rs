@@ -17,7 +17,7 @@ use crate::config::Creditor;
 use crate::context::Context;
 use crate::domain::position::{Conflict, FieldError, Iupd, NotPayable, OptionPayment, Refusal};
 use crate::domain::{Cents, NoticeNumber};
-use crate::store::{Expected, PositionKey, StoreError};
+use crate::store::{Expected, Mutation, PositionKey, StoreError};
 use model::{MarkPaidIn, PositionIn, Problem};
 
 /// A JSON answer: status code, body and the few headers a handler adds (`ETag`).
@@ -269,10 +269,24 @@ pub async fn change_state(
         StateAction::Publish => Box::new(move |p| Ok(p.publish(now)?)),
         StateAction::Invalidate => Box::new(move |p| Ok(p.invalidate(now)?)),
     };
+    change_position(ctx, creditor, iupd, expected, change, now).await
+}
+
+/// Applies `change` to the creditor's position `iupd` if its version is `expected`; the answer
+/// is the changed position with its new ETag.
+pub(crate) async fn change_position(
+    ctx: &Context,
+    creditor: &Creditor,
+    iupd: Iupd,
+    expected: Expected,
+    change: Mutation,
+    now: chrono::NaiveDateTime,
+) -> Reply {
+    let organization = creditor.fiscal_code.clone();
     match ctx
         .store
         .update_position_if(
-            creditor.fiscal_code.clone(),
+            organization.clone(),
             PositionKey::Iupd(iupd.clone()),
             expected,
             change,
@@ -280,7 +294,7 @@ pub async fn change_state(
         .await
     {
         Ok(p) => Reply::json(200, &convert::position_out(&p, now, true)).with_etag(p.version),
-        Err(StoreError::NotFound) => not_found_position(org, &iupd),
+        Err(StoreError::NotFound) => not_found_position(organization.as_str(), &iupd),
         Err(e) => store_failure(e),
     }
 }
