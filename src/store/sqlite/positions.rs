@@ -480,11 +480,14 @@ fn transfer_from_row(r: &Row<'_>) -> Result<Transfer, RowError> {
     })
 }
 
-/// Writes back what a mutation may change: statuses, dates, payments and amounts.
-pub(super) fn write_back(
+/// Writes back what a payment changes: the position row (status, dates) and the one paid
+/// option. Its transfers and the other options are untouched by a payment, and rewriting them
+/// would cost a page each in the log.
+pub(super) fn write_payment(
     tx: &Connection,
     ids: &RowIds,
     p: &DebtPosition,
+    paid: usize,
 ) -> Result<(), StoreError> {
     let changed = tx
         .prepare_cached(
@@ -510,34 +513,26 @@ pub(super) fn write_back(
             "the position changed while it was being updated",
         ));
     }
-    for (o, &option_id) in p.options.iter().zip(&ids.options) {
-        let pay = o.payment.as_ref();
-        tx.prepare_cached(
-            "UPDATE payment_option SET amount = ?1, notification_fee = ?2, status = ?3, payment_date = ?4,
-                payment_method = ?5, psp_company = ?6, receipt_id = ?7, fee = ?8, last_updated_date = ?9
-             WHERE id = ?10",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                o.amount.get(),
-                o.notification_fee.map(Cents::get),
-                o.status.as_str(),
-                pay.map(|x| millis(x.payment_date)),
-                pay.and_then(|x| x.payment_method.as_deref()),
-                pay.and_then(|x| x.psp_company.as_deref()),
-                pay.map(|x| x.receipt_id.as_str()),
-                pay.map_or(0, |x| x.fee.get()),
-                millis(o.last_updated_date),
-                option_id,
-            ])
-        })
-        .map_err(unavailable)?;
-        for t in &o.transfers {
-            tx.prepare_cached("UPDATE transfer SET amount = ?1, status = ?2 WHERE option_id = ?3 AND transfer_id = ?4")
-                .and_then(|mut st| st.execute(params![t.amount.get(), t.status.as_str(), option_id, t.id.get()]))
-                .map_err(unavailable)?;
-        }
-    }
+    let o = &p.options[paid];
+    let pay = o.payment.as_ref();
+    tx.prepare_cached(
+        "UPDATE payment_option SET status = ?1, payment_date = ?2, payment_method = ?3, psp_company = ?4,
+            receipt_id = ?5, fee = ?6, last_updated_date = ?7
+         WHERE id = ?8",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            o.status.as_str(),
+            pay.map(|x| millis(x.payment_date)),
+            pay.and_then(|x| x.payment_method.as_deref()),
+            pay.and_then(|x| x.psp_company.as_deref()),
+            pay.map(|x| x.receipt_id.as_str()),
+            pay.map_or(0, |x| x.fee.get()),
+            millis(o.last_updated_date),
+            ids.options[paid],
+        ])
+    })
+    .map_err(unavailable)?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::broadcast::{insert_deliveries, stations_of};
 use super::columns::*;
-use super::positions::{load_position, write_back};
+use super::positions::{load_position, write_payment};
 use super::unavailable;
 use crate::domain::broadcast::recipients;
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
@@ -54,8 +54,9 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
     let settlement = receipt.settle(found.as_mut().map(|(_, p)| p), new.received_at);
     if settlement.status == ReceiptStatus::Applied
         && let Some((ids, position)) = &found
+        && let Some(paid) = position.option_index(&receipt.notice_number)
     {
-        write_back(conn, ids, position)?;
+        write_payment(conn, ids, position, paid)?;
     }
 
     let payment_time = receipt.payment_date_time.as_ref().map(|d| millis(d.time));
