@@ -270,3 +270,42 @@ async fn update_without_own_transfer_cannot_keep_the_fee() {
     assert_eq!(read["paymentOption"][0]["amount"], 1100);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn if_match_makes_the_fee_conditional_on_the_position_version() {
+    let server = TestServer::start().await;
+    create(&server, &position("F-5", 5, vec![transfer("1", 1000, ORG)])).await;
+    let read = server
+        .get(&format!("/organizations/{ORG}/debtpositions/F-5"))
+        .await;
+    let etag = read.header("etag").expect("ETag").to_owned();
+    let body = json!({"notificationFee": 100}).to_string();
+    let put = |tag: String| {
+        let server = &server;
+        let body = body.clone();
+        async move {
+            let headers = [
+                ("Content-Type", "application/json"),
+                ("If-Match", tag.as_str()),
+            ];
+            server
+                .request("PUT", &fee_path(5), &headers, body.as_bytes())
+                .await
+        }
+    };
+    let r = put(etag.clone()).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let new_etag = r.header("etag").expect("ETag").to_owned();
+    assert_ne!(new_etag, etag);
+    // The same If-Match again: the position has moved on.
+    let r = put(etag).await;
+    assert_eq!(r.status, 412, "{}", text(&r));
+    assert_eq!(r.header("etag"), Some(new_etag.as_str()));
+    let read = json(
+        &server
+            .get(&format!("/organizations/{ORG}/debtpositions/F-5"))
+            .await,
+    );
+    assert_eq!(read["paymentOption"][0]["amount"], 1100, "applied once");
+    server.stop().await;
+}

@@ -277,6 +277,17 @@ async fn every_documented_operation_answers_as_documented() {
         400
     );
     let r = w
+        .call_with(
+            "PUT",
+            fee,
+            &on_c,
+            "",
+            &stale,
+            Some(json!({"notificationFee": 1})),
+        )
+        .await;
+    assert_eq!(r.status, 412);
+    let r = w
         .call(
             "GET",
             positions,

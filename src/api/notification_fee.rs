@@ -1,10 +1,13 @@
 //! `PUT /organizations/{fiscalCode}/paymentoptions/{nav}/notificationfee`: SEND's notification
 //! fee for one payment option, `{"notificationFee": cents}`. It replaces the previous fee; the
-//! amounts move as `DebtPosition::set_notification_fee` says. The answer is the option.
+//! amounts move as `DebtPosition::set_notification_fee` says. The answer is the option, with
+//! its position's new `ETag`; `If-Match` (the position's ETag) makes the change conditional.
 
 use serde::Deserialize;
 
-use super::{Reply, bad_request, convert, creditor, not_found_option, parse_json, store_failure};
+use super::{
+    Reply, bad_request, convert, creditor, if_match, not_found_option, parse_json, store_failure,
+};
 use crate::context::Context;
 use crate::domain::{Cents, NoticeNumber};
 use crate::store::{PositionKey, StoreError};
@@ -15,9 +18,16 @@ struct NotificationFeeIn {
     notification_fee: i64,
 }
 
-pub async fn put_notification_fee(ctx: &Context, org: &str, nav_value: &str, body: &[u8]) -> Reply {
-    let creditor = match creditor(ctx, org) {
-        Ok(c) => c,
+pub async fn put_notification_fee(
+    ctx: &Context,
+    org: &str,
+    nav_value: &str,
+    if_match_header: Option<&str>,
+    body: &[u8],
+) -> Reply {
+    let checked = creditor(ctx, org).and_then(|c| Ok((c, if_match(if_match_header)?)));
+    let (creditor, expected) = match checked {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let Ok(nav) = NoticeNumber::parse(nav_value) else {
@@ -37,16 +47,17 @@ pub async fn put_notification_fee(ctx: &Context, org: &str, nav_value: &str, bod
         Box::new(move |p| p.set_notification_fee(&target, fee, now));
     match ctx
         .store
-        .update_position(
+        .update_position_if(
             creditor.fiscal_code.clone(),
             PositionKey::Notice(nav.clone()),
+            expected,
             change,
         )
         .await
     {
         Ok(p) => {
             let option = &p.options[p.option_index(&nav).expect("found by this notice")];
-            Reply::json(200, &convert::option_out(&p, option))
+            Reply::json(200, &convert::option_out(&p, option)).with_etag(p.version)
         }
         Err(StoreError::NotFound) => not_found_option(org, &nav),
         Err(e) => store_failure(e),

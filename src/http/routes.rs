@@ -249,9 +249,12 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             nav,
             "notificationfee",
         ] => match *method {
-            Method::PUT => {
-                json(api::notification_fee::put_notification_fee(ctx, org, nav, body).await)
-            }
+            Method::PUT => match if_match(parts) {
+                Ok(tag) => json(
+                    api::notification_fee::put_notification_fee(ctx, org, nav, tag, body).await,
+                ),
+                Err(a) => a,
+            },
             _ => method_not_allowed("PUT"),
         },
         ["organizations", org, "receipts"] => match *method {
