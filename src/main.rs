@@ -120,6 +120,9 @@ enum KeysAction {
         /// The key acts for every organization, including those configured later.
         #[arg(long)]
         all_organizations: bool,
+        /// The gateway's configuration (TOML): when given, each --org must be one of its creditors.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         /// A note shown by `keys list` (up to 70 characters).
         #[arg(long)]
         label: Option<String>,
@@ -343,9 +346,13 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
             data,
             orgs,
             all_organizations,
+            config,
             label,
         } => {
             let scope = cli::scope(&orgs, all_organizations)?;
+            if let Some(path) = config {
+                cli::served(&scope, &Config::load(&path).map_err(|e| e.to_string())?)?;
+            }
             let label = cli::label(label)?;
             let store = SqliteStore::open(&data).map_err(|e| e.to_string())?;
             let out = cli::create(&store, scope, label, now).await.map(|c| {

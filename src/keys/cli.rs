@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use chrono::NaiveDateTime;
 
+use crate::config::Config;
 use crate::domain::api_key::{ApiKey, KeyId, KeyScope};
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::Store;
@@ -31,6 +32,28 @@ pub fn scope(orgs: &[String], all_organizations: bool) -> Result<KeyScope, Strin
         (true, false) => Err("name the organizations (--org) or give --all-organizations".into()),
         (false, true) => Err("--org and --all-organizations exclude each other".into()),
     }
+}
+
+/// Refuses a key for organizations `config` does not serve: it could never be used with it.
+pub fn served(scope: &KeyScope, config: &Config) -> Result<(), String> {
+    let KeyScope::Organizations(codes) = scope else {
+        return Ok(());
+    };
+    let unknown: Vec<&str> = codes
+        .iter()
+        .filter(|c| !config.creditors.contains_key(*c))
+        .map(FiscalCodePA::as_str)
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let mut served: Vec<&str> = config.creditors.keys().map(FiscalCodePA::as_str).collect();
+    served.sort_unstable();
+    Err(format!(
+        "--org {}: not served by this configuration (its creditors: {})",
+        unknown.join(", "),
+        served.join(", ")
+    ))
 }
 
 pub fn label(label: Option<String>) -> Result<Option<Text<70>>, String> {
@@ -119,6 +142,20 @@ mod tests {
         assert_eq!(label(Some("ok".into())).unwrap().unwrap().as_str(), "ok");
         assert!(label(Some(" ".into())).is_err());
         assert!(label(Some("x".repeat(71))).is_err());
+    }
+
+    #[test]
+    fn a_configuration_limits_the_organizations() {
+        let config = Config::example();
+        let orgs = |o: &[&str]| scope(&o.iter().map(|s| s.to_string()).collect::<Vec<_>>(), false);
+        assert_eq!(served(&orgs(&["77777777777"]).unwrap(), &config), Ok(()));
+        let refused = served(&orgs(&["77777777777", "12345678901"]).unwrap(), &config).unwrap_err();
+        assert!(
+            refused.starts_with("--org 12345678901: not served"),
+            "{refused}"
+        );
+        assert!(refused.contains("77777777777"), "{refused}");
+        assert_eq!(served(&KeyScope::AllOrganizations, &config), Ok(()));
     }
 
     #[tokio::test]
