@@ -104,7 +104,7 @@ async fn json_lines_good_rows_are_imported_bad_ones_reported() {
         "imported 2 of 5 positions in ",
         "line 2 (iupd J-2): paymentOption[0].amount: must be at least 1 cent; paymentOption[0].transfer[0].amount: must be at least 1 cent",
         "line 3 (iupd J-3): paymentOption[0].iuv: segregation code 09 is not one of this creditor's (01, 02)",
-        "line 5 (iupd J-1): iupd J-1 already exists for this organization",
+        "line 5 (iupd J-1): iupd J-1 was imported from line 1 of this file",
     ];
     for e in expected {
         assert!(run.stderr.contains(e), "{e}\n--- in ---\n{}", run.stderr);

@@ -9,6 +9,7 @@ mod csv_table;
 mod json_lines;
 pub mod report;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Read};
@@ -26,8 +27,8 @@ use crate::config::{Config, Creditor};
 use crate::context::Clock;
 use crate::domain::FiscalCodePA;
 use crate::domain::position::{DebtPosition, FieldError};
-use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, StoreError};
 use report::Progress;
 
 /// The input formats.
@@ -278,6 +279,37 @@ struct Batch {
     consumed: u64,
 }
 
+/// A value that must be unique per creditor: its JSON field, as the store names it, and a hash
+/// of the value (a 100,000-position file has some 500,000 of them; only a value the store
+/// already reported as taken is looked up, so a collision could at worst name a wrong line).
+type Key = (&'static str, u64);
+
+fn key(field: &'static str, value: &str) -> Key {
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(value, &mut h);
+    (field, std::hash::Hasher::finish(&h))
+}
+
+fn keys_of(p: &DebtPosition) -> Vec<Key> {
+    let mut keys = vec![key("iupd", p.iupd.as_str())];
+    for o in &p.options {
+        keys.push(key("iuv", o.iuv.as_str()));
+        keys.push(key("nav", o.nav.as_str()));
+    }
+    keys
+}
+
+/// The store's reason, or the line of this file the clashing value was imported from.
+fn duplicate_reason(e: &StoreError, imported: &HashMap<Key, u64>) -> String {
+    match e {
+        StoreError::Duplicate { field, value } => match imported.get(&key(field, value)) {
+            Some(line) => format!("{field} {value} was imported from line {line} of this file"),
+            None => e.to_string(),
+        },
+        _ => e.to_string(),
+    }
+}
+
 enum Message {
     Batch(Batch),
     /// The input cannot be read further.
@@ -301,6 +333,8 @@ pub async fn import(
         .name("import-reader".into())
         .spawn(move || read_batches(records, &consumed, &settings, &tx));
     let mut summary = Summary::default();
+    // Where each imported IUPD, IUV and notice number came from, to name it in a later clash.
+    let mut imported: HashMap<Key, u64> = HashMap::new();
     if let Err(e) = spawned {
         summary.stopped = Some(format!("cannot start the reader: {e}"));
         return summary;
@@ -320,15 +354,22 @@ pub async fn import(
         };
         summary.rejected.extend(batch.rejected);
         if !batch.positions.is_empty() {
+            let keys: Vec<Vec<Key>> = batch.positions.iter().map(keys_of).collect();
             match store.import_positions(batch.positions).await {
                 Ok(outcomes) => {
-                    for ((line, iupd), outcome) in batch.rows.into_iter().zip(outcomes) {
+                    let rows = batch.rows.into_iter().zip(keys).zip(outcomes);
+                    for (((line, iupd), keys), outcome) in rows {
                         match outcome {
-                            Ok(()) => summary.imported += 1,
+                            Ok(()) => {
+                                summary.imported += 1;
+                                for key in keys {
+                                    imported.insert(key, line);
+                                }
+                            }
                             Err(e) => summary.rejected.push(Rejection {
                                 line,
+                                reason: duplicate_reason(&e, &imported),
                                 iupd: Some(iupd),
-                                reason: e.to_string(),
                             }),
                         }
                     }

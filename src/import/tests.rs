@@ -97,11 +97,17 @@ async fn good_rows_are_imported_and_every_bad_one_is_reported_in_file_order() {
         (
             5,
             Some("P1"),
-            "iupd P1 already exists for this organization"
+            "iupd P1 was imported from line 1 of this file"
         )
     );
-    assert_eq!((got[3].0, got[3].1), (6, Some("P5")));
-    assert!(got[3].2.contains(&iuv(3)), "{}", got[3].2);
+    assert_eq!(
+        got[3],
+        (
+            6,
+            Some("P5"),
+            format!("iuv {} was imported from line 3 of this file", iuv(3)).as_str()
+        )
+    );
     assert_eq!(summary.exit_code(), 3);
     for (iupd, expected) in [
         ("P1", Some(PositionStatus::Draft)),
@@ -275,4 +281,27 @@ fn formats_from_extension_or_name_and_creditors_from_the_configuration() {
         creditor(&config, "1234").unwrap_err(),
         "--org must be exactly 11 digits"
     );
+}
+
+#[tokio::test]
+async fn a_value_taken_before_this_file_is_reported_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mut runs = Vec::new();
+    for text in [line("Q1", &iuv(11), 1000), line("Q1", &iuv(12), 1000)] {
+        let summary = import(
+            source(Cursor::new(text), Format::JsonLines),
+            &store,
+            settings(false, 10),
+            &mut Progress::new(false, None),
+        )
+        .await;
+        runs.push(summary);
+    }
+    assert_eq!((runs[0].imported, runs[1].imported), (1, 0));
+    assert_eq!(
+        runs[1].rejected[0].reason,
+        "iupd Q1 already exists for this organization"
+    );
+    store.close().await.unwrap();
 }
