@@ -715,4 +715,46 @@ mod tests {
         let key = PositionKey::Iupd(Iupd::parse("IUPD-1").unwrap());
         assert!(reopened.get_position(org(), key).await.unwrap().is_some());
     }
+
+    #[tokio::test]
+    async fn receipts_stored_before_the_beneficiaries_table_keep_their_recipient() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SqliteStore::FILE_NAME);
+        {
+            // A data file at schema version 5, holding a receipt addressed to a beneficiary.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+            for sql in &MIGRATIONS[..5] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            conn.execute(
+                "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id,
+                    version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at, document)
+                 VALUES ('77777777777', 'R-OLD', '88888888888', '88888888888', '88888888888_01',
+                    2, '01000000000000144', '301000000000000144', 'FLAGGED', 100, 'X', 'PSP', 'PSP',
+                    0, x'3c782f3e')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let beneficiary = FiscalCodePA::parse("88888888888").unwrap();
+        let listed = store
+            .list_receipts(
+                beneficiary.clone(),
+                ReceiptFilter::default(),
+                PageRequest { page: 0, limit: 10 },
+            )
+            .await
+            .unwrap();
+        assert_eq!(listed.items_found, 1);
+        assert_eq!(listed.items[0].receipt_id, "R-OLD");
+        let document = store
+            .receipt_document(beneficiary, "01000000000000144".into())
+            .await
+            .unwrap();
+        assert_eq!(document.as_deref(), Some(&b"<x/>"[..]));
+        store.close().await.unwrap();
+    }
 }
