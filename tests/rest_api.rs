@@ -3,32 +3,11 @@
 
 mod harness;
 
+use harness::positions::{iuv, position};
 use harness::{TestServer, json};
 use serde_json::{Value, json};
 
 const ORG: &str = "77777777777";
-
-fn iuv(seg: u8, base: u64) -> String {
-    gpd_gateway::domain::Iuv::from_parts(
-        gpd_gateway::domain::SegregationCode::parse(&format!("{seg:02}")).unwrap(),
-        base,
-    )
-    .unwrap()
-    .to_string()
-}
-
-fn position(iupd: &str, iuv: &str, amount: i64) -> Value {
-    json!({
-        "iupd": iupd, "type": "F", "fiscalCode": "RSSMRA80A01H501U", "fullName": "Mario Rossi",
-        "companyName": "Comune di Esempio", "switchToExpired": false,
-        "paymentOption": [{
-            "iuv": iuv, "amount": amount, "description": "TARI 2025", "isPartialPayment": false,
-            "dueDate": "2099-12-31T23:59:59",
-            "transfer": [{"idTransfer": "1", "amount": amount, "remittanceInformation": "TARI",
-                          "category": "9/0101108TS/", "iban": "IT60X0542811101000000123456"}]
-        }]
-    })
-}
 
 fn detail(v: &Value) -> String {
     v["detail"].as_str().unwrap_or_default().to_owned()

@@ -5,8 +5,8 @@
 mod common;
 mod harness;
 
-use gpd_gateway::domain::{Iuv, SegregationCode};
 use gpd_gateway::store::PositionKey;
+use harness::positions::iuv;
 use harness::{TestServer, text};
 use serde_json::{Value, json};
 
@@ -14,12 +14,6 @@ const ORG: &str = "77777777777";
 const OTHER: &str = "88888888888";
 const BROKER: &str = "77777777777";
 const STATION: &str = "77777777777_01";
-
-fn iuv(seg: u8, base: u64) -> String {
-    Iuv::from_parts(SegregationCode::parse(&format!("{seg:02}")).unwrap(), base)
-        .unwrap()
-        .to_string()
-}
 
 fn nav(seg: u8, base: u64) -> String {
     format!("3{}", iuv(seg, base))

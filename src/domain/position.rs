@@ -139,13 +139,16 @@ impl TransferStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Iupd(String);
 
+/// Letters, digits, '_', '-' and '.': what creditors' own identifiers (IUPD, service ids) are
+/// made of.
+pub(crate) fn is_code(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+}
+
 impl Iupd {
     pub fn parse(s: &str) -> Result<Self, &'static str> {
-        if !s.is_empty()
-            && s.len() <= 100
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-        {
+        if !s.is_empty() && s.len() <= 100 && is_code(s) {
             Ok(Iupd(s.to_owned()))
         } else {
             Err("must be 1 to 100 letters, digits, '_', '-' or '.'")

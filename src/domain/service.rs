@@ -13,7 +13,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use super::messages::{CountryCode, Email, EntityId, EntityType, StampRequest, Subject};
 use super::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, MAX_TRANSFERS, OptionStatus, PaymentOption,
-    PositionStatus, Transfer, TransferStatus,
+    PositionStatus, Transfer, TransferStatus, is_code,
 };
 use super::{Cents, FiscalCodePA, Iuv, SegregationCode, Text, TransferId};
 
@@ -27,10 +27,7 @@ pub struct ServiceId(String);
 
 impl ServiceId {
     pub fn parse(s: &str) -> Result<Self, &'static str> {
-        if s.len() == 5
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-        {
+        if s.len() == 5 && is_code(s) {
             Ok(ServiceId(s.to_owned()))
         } else {
             Err("must be exactly 5 letters, digits, '_', '-' or '.'")
