@@ -128,7 +128,7 @@ awk '/^\[\[?broadcast[].]/ {skip = 1; next} /^\[/ {skip = 0} !skip' config/examp
 cat >>"$CONFIG" <<EOF
 
 [broadcast]
-budget_ms = 2000
+allowed_networks = ["127.0.0.0/8"]
 max_attempts = $MAX_ATTEMPTS
 backoff_base_ms = $BACKOFF_BASE_MS
 backoff_max_ms = $BACKOFF_MAX_MS

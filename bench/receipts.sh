@@ -145,8 +145,10 @@ STUB_PID=$!
 wait_http "http://$HOST:$STUB_PORT/" "$STUB_PID" "$WORK/stub.log" 10
 
 log "starting the gateway on $HOST:$GATEWAY_PORT"
+# The example configuration, with the stub station's network (loopback) allowed.
+sed 's|^allowed_networks = \[\]|allowed_networks = ["127.0.0.0/8"]|' config/example.toml >"$WORK/gateway.toml"
 RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY_PORT" --data "$DATA" \
-  >"$WORK/gateway.log" 2>&1 &
+  --config "$WORK/gateway.toml" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
 wait_http "http://$HOST:$GATEWAY_PORT/health" "$GW_PID" "$WORK/gateway.log" 30
 

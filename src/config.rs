@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::domain::broadcast::{BroadcastStation, RetryPolicy, StationUrl, station_timeout};
+use crate::domain::destination::DestinationPolicy;
 use crate::domain::position::Iban;
 use crate::domain::receipt::ReceiptVersion;
 use crate::domain::service::{
@@ -44,8 +45,10 @@ pub struct Lifecycle {
 /// How receipts are forwarded to broadcast stations.
 #[derive(Debug, Clone)]
 pub struct Broadcast {
-    /// How long the Node's paSendRT waits for the synchronous deliveries, in all.
-    pub budget: Duration,
+    /// Attempts started at once to one station, at most; more wait for the retry worker.
+    pub max_in_flight_per_station: usize,
+    /// Where receipts may be sent beyond https to public addresses.
+    pub destinations: DestinationPolicy,
     pub retry: RetryPolicy,
     /// How often the retry worker looks for due deliveries.
     pub poll_interval: Duration,
@@ -130,7 +133,10 @@ impl Default for RawLifecycle {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawBroadcast {
-    budget_ms: u64,
+    /// Read only to say it is gone: the Node's answer no longer waits for deliveries.
+    budget_ms: Option<u64>,
+    max_in_flight_per_station: usize,
+    allowed_networks: Vec<String>,
     max_attempts: u32,
     backoff_base_ms: u64,
     backoff_max_ms: u64,
@@ -142,7 +148,9 @@ struct RawBroadcast {
 impl Default for RawBroadcast {
     fn default() -> Self {
         RawBroadcast {
-            budget_ms: 2_000,
+            budget_ms: None,
+            max_in_flight_per_station: 32,
+            allowed_networks: Vec::new(),
             max_attempts: 10,
             backoff_base_ms: 30_000,
             backoff_max_ms: 3_600_000,
@@ -626,7 +634,27 @@ fn broadcast(
             Ok(Duration::from_millis(v))
         }
     };
-    let budget = positive(raw.budget_ms, "budget_ms")?;
+    if raw.budget_ms.is_some() {
+        return Err((
+            "broadcast.budget_ms".into(),
+            "is no longer used: the Node is answered as soon as a receipt is stored, and \
+             deliveries run beside the answer; remove the key"
+                .into(),
+        ));
+    }
+    if raw.max_in_flight_per_station == 0 {
+        return Err((
+            "broadcast.max_in_flight_per_station".into(),
+            "must be at least 1".into(),
+        ));
+    }
+    let mut destinations = DestinationPolicy::default();
+    for (i, network) in raw.allowed_networks.iter().enumerate() {
+        let net = network
+            .parse()
+            .map_err(|e| (format!("broadcast.allowed_networks[{i}]"), e))?;
+        destinations.allowed_networks.push(net);
+    }
     let base = positive(raw.backoff_base_ms, "backoff_base_ms")?;
     let max_delay = positive(raw.backoff_max_ms, "backoff_max_ms")?;
     let poll_interval = positive(raw.poll_interval_ms, "poll_interval_ms")?;
@@ -648,7 +676,10 @@ fn broadcast(
             organization,
             station_id: Text::new(s.station_id).map_err(|e| (key("station_id"), e.to_string()))?,
             broker_id: Text::new(s.broker_id).map_err(|e| (key("broker_id"), e.to_string()))?,
-            url: StationUrl::parse(&s.url).map_err(|e| (key("url"), e.to_owned()))?,
+            url: StationUrl::parse(&s.url)
+                .map_err(|e| e.to_owned())
+                .and_then(|u| destinations.check_url(&u).map(|()| u).map_err(|e| e.0))
+                .map_err(|e| (key("url"), e))?,
             version: primitive_version(u64::from(s.primitive_version))
                 .map_err(|e| (key("primitive_version"), e))?,
             timeout: station_timeout(s.timeout_ms).map_err(|e| (key("timeout_ms"), e))?,
@@ -666,7 +697,8 @@ fn broadcast(
         stations.push(station);
     }
     Ok(Broadcast {
-        budget,
+        max_in_flight_per_station: raw.max_in_flight_per_station,
+        destinations,
         retry: RetryPolicy {
             max_attempts: raw.max_attempts,
             base,
@@ -765,12 +797,14 @@ segregation_codes = ["01"]
     #[test]
     fn broadcast_defaults_and_stations() {
         let c = Config::parse(BASE, "t").unwrap();
-        assert_eq!(c.broadcast.budget, Duration::from_secs(2));
+        assert_eq!(c.broadcast.max_in_flight_per_station, 32);
+        assert!(c.broadcast.destinations.allowed_networks.is_empty());
         assert_eq!(c.broadcast.retry.max_attempts, 10);
         assert!(c.broadcast.stations.is_empty());
         let station = r#"
 [broadcast]
-budget_ms = 500
+max_in_flight_per_station = 4
+allowed_networks = ["127.0.0.0/8"]
 [[broadcast.station]]
 organization = "77777777777"
 station_id = "EC_01"
@@ -780,7 +814,7 @@ primitive_version = 1
 "#;
         let c = Config::parse(&format!("{BASE}{station}"), "t").unwrap();
         let s = &c.broadcast.stations[0];
-        assert_eq!(c.broadcast.budget, Duration::from_millis(500));
+        assert_eq!(c.broadcast.max_in_flight_per_station, 4);
         assert_eq!(
             (s.version, s.timeout, s.enabled),
             (ReceiptVersion::V1, Duration::from_secs(1), true)
@@ -797,8 +831,24 @@ primitive_version = 1
             "broadcast.station[0].organization"
         );
         assert_eq!(
-            bad("budget_ms = 500", "budget_ms = 0"),
+            bad("max_in_flight_per_station = 4", "budget_ms = 2000"),
             "broadcast.budget_ms"
+        );
+        assert_eq!(
+            bad(
+                "max_in_flight_per_station = 4",
+                "max_in_flight_per_station = 0"
+            ),
+            "broadcast.max_in_flight_per_station"
+        );
+        assert_eq!(
+            bad("[\"127.0.0.0/8\"]", "[\"127.0.0.0/40\"]"),
+            "broadcast.allowed_networks[0]"
+        );
+        // Loopback over http only because its network is allowed.
+        assert_eq!(
+            bad("allowed_networks = [\"127.0.0.0/8\"]", ""),
+            "broadcast.station[0].url"
         );
         let twice = format!("{BASE}{station}{}", &station[station.find("[[").unwrap()..]);
         assert_eq!(refuse(&twice).key, "broadcast.station[1].station_id");

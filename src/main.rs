@@ -256,6 +256,15 @@ async fn serve(
         Clock::system(),
     ));
     ctx.broadcaster.seed_stations().await?;
+    let filled = gpd_gateway::primitives::send_rt::fill_in_digests(ctx.store.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    if filled > 0 {
+        tracing::info!(
+            receipts = filled,
+            "content digests given to receipts stored before them"
+        );
+    }
     if demo {
         for line in gpd_gateway::demo::seed(&ctx).await? {
             tracing::info!("demo position {line}");

@@ -6,6 +6,7 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use gpd_gateway::broadcast::{AttemptOutcome, StationClient};
+use gpd_gateway::domain::destination::DestinationPolicy;
 use gpd_gateway::domain::receipt::ReceiptVersion;
 use gpd_gateway::xml::{PAFORNODE_NS, SOAP_ENV_NS};
 use harness::stub_station::{Behaviour, StubStation};
@@ -26,6 +27,35 @@ fn request(version: ReceiptVersion) -> Vec<u8> {
     .into_bytes()
 }
 
+/// A client allowed to reach the stub stations: loopback, over plain http.
+fn loopback_client() -> StationClient {
+    StationClient::new(policy(&["127.0.0.0/8"]))
+}
+
+fn policy(networks: &[&str]) -> DestinationPolicy {
+    DestinationPolicy {
+        allowed_networks: networks.iter().map(|n| n.parse().unwrap()).collect(),
+    }
+}
+
+/// A host name (not `localhost`, which the URL check already refuses) that resolves to a
+/// loopback address on this machine: its own name, as /etc/hosts has it.
+fn name_of_this_machine() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let resolved: Vec<std::net::SocketAddr> =
+        std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), 0))
+            .map(|a| a.collect())
+            .unwrap_or_default();
+    assert!(
+        resolved.iter().any(|a| a.ip().is_loopback()),
+        "{name} resolves to {resolved:?}, not loopback"
+    );
+    name
+}
+
 async fn deliver(client: &StationClient, url: &str, version: ReceiptVersion) -> AttemptOutcome {
     client
         .deliver(url, version, request(version), TIMEOUT)
@@ -35,7 +65,7 @@ async fn deliver(client: &StationClient, url: &str, version: ReceiptVersion) -> 
 #[tokio::test]
 async fn ok_is_delivered_with_the_versions_action() {
     let station = StubStation::start(Behaviour::Ok).await;
-    let client = StationClient::new();
+    let client = loopback_client();
     for version in [ReceiptVersion::V2, ReceiptVersion::V1] {
         assert_eq!(
             deliver(&client, &station.url(), version).await,
@@ -60,7 +90,7 @@ async fn ok_is_delivered_with_the_versions_action() {
 #[tokio::test]
 async fn ko_is_rejected_with_the_fault() {
     let station = StubStation::start(Behaviour::Ko).await;
-    let client = StationClient::new();
+    let client = loopback_client();
     for version in [ReceiptVersion::V1, ReceiptVersion::V2] {
         assert_eq!(
             deliver(&client, &station.url(), version).await,
@@ -76,7 +106,7 @@ async fn ko_is_rejected_with_the_fault() {
 #[tokio::test]
 async fn a_500_or_garbage_fails() {
     let station = StubStation::start(Behaviour::Status500).await;
-    let client = StationClient::new();
+    let client = loopback_client();
     assert_eq!(
         deliver(&client, &station.url(), ReceiptVersion::V2).await,
         AttemptOutcome::Failed("HTTP 500".to_owned())
@@ -101,7 +131,7 @@ async fn a_500_or_garbage_fails() {
 #[tokio::test]
 async fn slow_and_silent_stations_time_out() {
     let station = StubStation::start(Behaviour::Slow(Duration::from_millis(100))).await;
-    let client = StationClient::new();
+    let client = loopback_client();
     let url = station.url();
     let v2 = ReceiptVersion::V2;
     assert_eq!(
@@ -138,7 +168,7 @@ async fn a_refused_connection_fails() {
     let address = listener.local_addr().unwrap();
     drop(listener);
     let url = format!("http://{address}/station");
-    match deliver(&StationClient::new(), &url, ReceiptVersion::V1).await {
+    match deliver(&loopback_client(), &url, ReceiptVersion::V1).await {
         AttemptOutcome::Failed(reason) => {
             assert!(reason.to_lowercase().contains("refused"), "{reason}")
         }
@@ -150,7 +180,7 @@ async fn a_refused_connection_fails() {
 async fn https_to_a_plain_station_fails_its_handshake() {
     let station = StubStation::start(Behaviour::Ok).await;
     let url = station.url().replace("http://", "https://");
-    match deliver(&StationClient::new(), &url, ReceiptVersion::V2).await {
+    match deliver(&loopback_client(), &url, ReceiptVersion::V2).await {
         AttemptOutcome::Failed(reason) => assert!(!reason.is_empty()),
         other => panic!("{other:?}"),
     }
@@ -173,7 +203,7 @@ async fn oversized(head: &'static str, size: usize) -> String {
 
 #[tokio::test]
 async fn the_answer_is_capped() {
-    let client = StationClient::new();
+    let client = loopback_client();
     let declared = oversized(
         "HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n",
         2_000_000,
@@ -187,4 +217,38 @@ async fn the_answer_is_capped() {
             "{url}"
         );
     }
+}
+
+#[tokio::test]
+async fn receipts_go_only_where_the_policy_lets_them() {
+    let station = StubStation::start(Behaviour::Ok).await;
+    let by_name = station.url().replace("127.0.0.1", &name_of_this_machine());
+    let refused = |outcome: AttemptOutcome| match outcome {
+        AttemptOutcome::Refused(reason) => reason,
+        other => panic!("{other:?}"),
+    };
+    // By default: no loopback, whether the URL holds the address or a name resolving to it.
+    let strict = StationClient::new(DestinationPolicy::default());
+    let reason = refused(deliver(&strict, &station.url(), ReceiptVersion::V2).await);
+    assert!(
+        reason.contains("127.0.0.1 is a loopback address"),
+        "{reason}"
+    );
+    let https_by_name = by_name.replace("http://", "https://");
+    let reason = refused(deliver(&strict, &https_by_name, ReceiptVersion::V2).await);
+    assert!(
+        reason.contains("resolves to 127.0.0.1 is a loopback address"),
+        "{reason}"
+    );
+    // Plain http only into an allowed network, checked on the address the name resolves to.
+    let elsewhere = StationClient::new(policy(&["10.0.0.0/8"]));
+    let reason = refused(deliver(&elsewhere, &by_name, ReceiptVersion::V2).await);
+    assert!(reason.contains("loopback"), "{reason}");
+    assert!(station.received().is_empty(), "nothing was sent");
+    // Allowed: delivered through the same resolver.
+    assert_eq!(
+        deliver(&loopback_client(), &by_name, ReceiptVersion::V2).await,
+        AttemptOutcome::Delivered
+    );
+    station.stop().await;
 }

@@ -415,3 +415,171 @@ async fn receipt_lists_filter_and_refuse_bad_parameters() {
     );
     server.stop().await;
 }
+
+/// The same receipt as the Node might serialise it another time: another prefix, no indentation.
+fn reserialised(receipt: &ReceiptRequest) -> String {
+    receipt
+        .xml()
+        .replace("pafn:", "ns2:")
+        .replace("xmlns:pafn", "xmlns:ns2")
+        .lines()
+        .map(str::trim)
+        .collect()
+}
+
+async fn receipts_with(server: &TestServer, query: &str) -> Value {
+    let r = server
+        .get(&format!("/organizations/{ORG}/receipts?{query}"))
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    json(&r)
+}
+
+#[tokio::test]
+async fn a_receipt_is_its_notice_and_id_and_a_copy_with_other_content_is_a_conflict() {
+    let server = TestServer::start().await;
+    let (first, second) = (iuv("01", 9_800), iuv("01", 9_801));
+    create(
+        &server,
+        position("R-ID-1", vec![(first.clone(), 10_000, false)]),
+    )
+    .await;
+    create(
+        &server,
+        position("R-ID-2", vec![(second.clone(), 10_000, false)]),
+    )
+    .await;
+
+    let paid = ReceiptRequest::v2("same-id", &first, 10_000);
+    assert_eq!(send(&server, &paid).await, ok());
+    // Re-serialised by the Node: the same receipt, nothing changes.
+    let r = server.soap(Some(paid.action()), &reserialised(&paid)).await;
+    assert!(text(&r).contains("<outcome>OK</outcome>"), "{}", text(&r));
+
+    // The same receiptId on another notice is another receipt, and pays that notice.
+    let other_notice = ReceiptRequest::v2("same-id", &second, 10_000);
+    assert_eq!(send(&server, &other_notice).await, ok());
+    assert_eq!(status_of(&server, "R-ID-2").await["status"], "PAID");
+
+    // Same creditor, notice and id, 1.00 instead of 100.00: kept, not applied, refused.
+    let mut forged = paid.clone();
+    forged.transfers[0].cents = 100;
+    let r = server.soap(Some(forged.action()), &forged.xml()).await;
+    common::validate_envelope(&r.body).unwrap();
+    let body = text(&r);
+    assert!(
+        body.contains("<faultCode>PAA_SEMANTICA</faultCode>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("amount 100.00 before, 1.00 now") && body.contains("CONFLICT"),
+        "{body}"
+    );
+    // Sent again, the same answer and still one copy of it.
+    assert_eq!(send(&server, &forged).await, ko("PAA_SEMANTICA"));
+    let position = status_of(&server, "R-ID-1").await;
+    assert_eq!(position["status"], "PAID");
+    assert_eq!(position["paymentOption"][0]["amount"], 10_000);
+
+    let conflicts = receipts_with(&server, "status=CONFLICT").await;
+    assert_eq!(conflicts["page_info"]["items_found"], 1);
+    assert_eq!(conflicts["results"][0]["receiptId"], "same-id");
+    assert_eq!(conflicts["results"][0]["paymentAmount"], 100);
+    let all = receipts_with(&server, "").await;
+    assert_eq!(all["page_info"]["items_found"], 3);
+    // The document served for the notice is the applied one.
+    let r = server
+        .get(&format!("/organizations/{ORG}/receipts/{first}"))
+        .await;
+    assert_eq!(text(&r), paid.xml());
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_copies_of_one_receipt_and_fifty_receipts_for_one_notice() {
+    let server = std::sync::Arc::new(TestServer::start().await);
+    let (a, b) = (iuv("01", 9_900), iuv("01", 9_901));
+    create(&server, position("R-50-A", vec![(a.clone(), 100, false)])).await;
+    create(&server, position("R-50-B", vec![(b.clone(), 100, false)])).await;
+    let race = async |receipts: Vec<ReceiptRequest>| {
+        let tasks: Vec<_> = receipts
+            .into_iter()
+            .map(|r| {
+                let server = server.clone();
+                tokio::spawn(async move { send(&server, &r).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        answers
+    };
+    let copies = race(vec![ReceiptRequest::v2("copy", &a, 100); 50]).await;
+    assert!(copies.iter().all(|a| *a == ok()), "{copies:?}");
+    let rivals = (0..50)
+        .map(|i| ReceiptRequest::v2(&format!("rival-{i}"), &b, 100))
+        .collect();
+    let rivals = race(rivals).await;
+    assert_eq!(rivals.iter().filter(|a| **a == ok()).count(), 1);
+    assert_eq!(
+        rivals
+            .iter()
+            .filter(|a| **a == ko("PAA_RECEIPT_DUPLICATA"))
+            .count(),
+        49
+    );
+    assert_eq!(
+        receipts_with(&server, "status=APPLIED").await["page_info"]["items_found"],
+        2
+    );
+    assert_eq!(
+        receipts_with(&server, "status=DUPLICATE").await["page_info"]["items_found"],
+        49
+    );
+    assert_eq!(
+        receipts_with(&server, "").await["page_info"]["items_found"],
+        51
+    );
+}
+
+#[tokio::test]
+async fn receipts_stored_before_digests_are_told_apart_after_a_restart() {
+    let server = TestServer::start().await;
+    let notice = iuv("01", 9_950);
+    create(
+        &server,
+        position("R-OLD", vec![(notice.clone(), 10_000, false)]),
+    )
+    .await;
+    let paid = ReceiptRequest::v2("old-1", &notice, 10_000);
+    assert_eq!(send(&server, &paid).await, ok());
+    let data = server.stop_and_keep_data().await;
+    {
+        // As a data file written before digests were kept leaves it.
+        let file = data
+            .path()
+            .join(gpd_gateway::store::sqlite::SqliteStore::FILE_NAME);
+        let conn = rusqlite::Connection::open(file).unwrap();
+        assert_eq!(
+            conn.execute("UPDATE receipt SET digest = NULL", [])
+                .unwrap(),
+            1
+        );
+    }
+    let server = TestServer::start_on(
+        data,
+        harness::loopback_stations(gpd_gateway::config::Config::example()),
+        gpd_gateway::context::Clock::system(),
+    )
+    .await;
+    assert_eq!(send(&server, &paid).await, ok());
+    let mut forged = paid.clone();
+    forged.transfers[0].cents = 100;
+    assert_eq!(send(&server, &forged).await, ko("PAA_SEMANTICA"));
+    assert_eq!(
+        receipts_with(&server, "status=CONFLICT").await["page_info"]["items_found"],
+        1
+    );
+    server.stop().await;
+}

@@ -112,6 +112,9 @@ pub async fn put_station(ctx: &Context, org: &str, id: &str, body: &[u8]) -> Rep
     else {
         return bad_request(errors.join("; "));
     };
+    if let Err(refused) = ctx.broadcaster.vet_url(&url).await {
+        return bad_request(format!("url: receipts may not be sent there: {refused}"));
+    }
     let station = BroadcastStation {
         organization: creditor.fiscal_code.clone(),
         station_id,

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod health;
 pub mod outbox;
 
 pub use client::{AttemptOutcome, StationClient};

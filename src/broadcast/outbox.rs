@@ -1,9 +1,11 @@
 //! Delivering receipts from the outbox. A receipt's deliveries are created in its own
-//! transaction; [`Broadcaster::deliver_now`] attempts them in parallel while the Node waits,
-//! within the configured budget, and the retry worker ([`Broadcaster::spawn_worker`]) takes
-//! whatever is still PENDING when it falls due, with exponential backoff, across restarts.
-//! Every attempt's result is recorded; a delivery is made at least once.
+//! transaction; once it is committed, [`Broadcaster::start`] attempts them in the background,
+//! beside the Node's answer and never before it, and the retry worker
+//! ([`Broadcaster::spawn_worker`]) takes whatever is still PENDING when it falls due, with
+//! exponential backoff, across restarts. Stations that are down are left to the worker (see
+//! [`super::health`]). Every attempt's result is recorded; a delivery is made at least once.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,14 +13,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::client::{AttemptOutcome, StationClient};
+use super::health::{StationHealth, StationKey};
 use crate::config::Broadcast;
 use crate::context::Clock;
-use crate::domain::broadcast::MAX_STATION_TIMEOUT;
-use crate::domain::receipt::{Receipt, SendRtRequest};
+use crate::domain::broadcast::{ATTEMPT_LEASE, StationUrl};
+use crate::domain::destination::RefusedDestination;
+use crate::domain::receipt::Receipt;
 use crate::store::{AttemptRecord, DeliveryTarget, Store};
 use crate::xml::broadcast::send_rt_request;
-use crate::xml::envelope::read_envelope;
-use crate::xml::receipts::{decode_send_rt, decode_send_rt_v2};
+use crate::xml::receipts::decode_stored_send_rt;
 
 /// How many deliveries the worker takes and attempts at once.
 const WORKER_BATCH: u32 = 32;
@@ -29,16 +32,23 @@ pub struct Broadcaster {
     client: StationClient,
     config: Broadcast,
     clock: Clock,
+    health: StationHealth,
 }
 
 impl Broadcaster {
     pub fn new(store: Arc<dyn Store>, config: Broadcast, clock: Clock) -> Broadcaster {
         Broadcaster {
             store,
-            client: StationClient::new(),
+            client: StationClient::new(config.destinations.clone()),
+            health: StationHealth::new(config.max_in_flight_per_station),
             config,
             clock,
         }
+    }
+
+    /// Whether receipts may be sent to a station at `url` (see [`StationClient::vet`]).
+    pub async fn vet_url(&self, url: &StationUrl) -> Result<(), RefusedDestination> {
+        self.client.vet(url).await
     }
 
     /// Writes the configured stations into the routing table.
@@ -52,43 +62,51 @@ impl Broadcaster {
         Ok(())
     }
 
-    /// Attempts a just-acquired receipt's deliveries in parallel and returns when they have all
-    /// been answered or the budget is spent; attempts still running then finish in the
-    /// background. Results are recorded in the background too: the Node's answer does not wait
-    /// for that commit, and a result lost to a crash only means one more (at-least-once) attempt.
-    pub async fn deliver_now(&self, receipt: Receipt, deliveries: Vec<DeliveryTarget>) {
-        if deliveries.is_empty() {
-            return;
-        }
+    /// Starts a just-acquired receipt's deliveries in the background and returns at once: the
+    /// Node's answer never waits for a station. A delivery to a station that is down, or that
+    /// has too many attempts running already, is left to the retry worker; so is one whose
+    /// attempt is lost to a crash (at least once).
+    pub fn start(&self, receipt: Receipt, deliveries: Vec<DeliveryTarget>) {
         let receipt = Arc::new(receipt);
-        let mut attempts = tokio::task::JoinSet::new();
         for target in deliveries {
+            let station = StationKey::of(&target.station);
+            let Some(permit) = self.health.try_start(&station) else {
+                tracing::debug!(station = %target.station.station_id, "station down or busy: delivery left to the retry worker");
+                continue;
+            };
             let this = self.clone();
             let receipt = receipt.clone();
-            attempts.spawn(async move {
-                let id = target.id;
-                let record = this.call(&receipt, &target).await;
-                tokio::spawn(async move { this.record(id, record).await });
+            tokio::spawn(async move {
+                this.attempt(&receipt, target).await;
+                drop(permit);
             });
-        }
-        let all_done = async { while attempts.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.config.budget, all_done)
-            .await
-            .is_err()
-        {
-            tracing::debug!("broadcast budget spent; remaining attempts go on in the background");
-            attempts.detach_all();
         }
     }
 
-    /// One attempt of one delivery, with its result recorded.
+    /// One attempt of one delivery, with its result recorded and the station's health updated.
     async fn attempt(&self, receipt: &Receipt, target: DeliveryTarget) {
-        let record = self.call(receipt, &target).await;
+        let station = StationKey::of(&target.station);
+        let (record, answered) = self.call(receipt, &target).await;
+        if let Some(answered) = answered
+            && self.health.record(&station, answered)
+        {
+            let id = &target.station.station_id;
+            if answered {
+                tracing::info!(station = %id, "broadcast station answers again");
+            } else {
+                tracing::warn!(station = %id, "broadcast station down: its deliveries go to the retry worker until it answers");
+            }
+        }
         self.record(target.id, record).await;
     }
 
-    /// Sends one delivery to its station; what to record of the answer.
-    async fn call(&self, receipt: &Receipt, target: &DeliveryTarget) -> AttemptRecord {
+    /// Sends one delivery to its station; what to record of the result, and whether the
+    /// station answered (None: nothing learnt of its health).
+    async fn call(
+        &self,
+        receipt: &Receipt,
+        target: &DeliveryTarget,
+    ) -> (AttemptRecord, Option<bool>) {
         let station = &target.station;
         let outcome = match send_rt_request(&station.recipient_ids(), receipt, station.version) {
             Ok(body) => {
@@ -98,30 +116,36 @@ impl Broadcaster {
             }
             // Routing marks these undeliverable before any attempt; a stored station can only
             // disagree if its row was edited by hand.
-            Err(e) => AttemptOutcome::Failed(e.to_string()),
+            Err(e) => AttemptOutcome::Refused(e.to_string()),
         };
         let attempts = target.attempts + 1;
         match outcome {
-            AttemptOutcome::Delivered => AttemptRecord::Delivered,
+            AttemptOutcome::Delivered => (AttemptRecord::Delivered, Some(true)),
             AttemptOutcome::Rejected {
                 fault_code,
                 description,
             } => {
                 tracing::warn!(station = %station.station_id, fault = %fault_code, "broadcast station rejected a receipt");
-                AttemptRecord::Rejected {
+                let record = AttemptRecord::Rejected {
                     fault_code,
                     description,
-                }
+                };
+                (record, Some(true))
+            }
+            AttemptOutcome::Refused(error) => {
+                tracing::warn!(station = %station.station_id, error = %error, "receipt delivery refused, not retried");
+                (AttemptRecord::GiveUp { error }, None)
             }
             AttemptOutcome::Failed(error) => {
                 tracing::info!(station = %station.station_id, attempts, error = %error, "receipt delivery failed");
-                match self.config.retry.next_delay(attempts) {
+                let record = match self.config.retry.next_delay(attempts) {
                     Some(delay) => AttemptRecord::Retry {
                         error,
                         next_attempt_at: self.clock.now() + chrono_duration(delay),
                     },
                     None => AttemptRecord::GiveUp { error },
-                }
+                };
+                (record, Some(false))
             }
         }
     }
@@ -138,10 +162,11 @@ impl Broadcaster {
     }
 
     /// One round of the retry worker: takes the deliveries due now and attempts them; returns
-    /// how many it took.
+    /// how many it took. Of a station that is down, one delivery is attempted (a probe); the
+    /// others it took stay leased, so they come back when the lease ends, no attempt counted.
     pub async fn retry_due(&self) -> usize {
         let now = self.clock.now();
-        let lease = now + chrono_duration(MAX_STATION_TIMEOUT + Duration::from_secs(5));
+        let lease = now + chrono_duration(ATTEMPT_LEASE);
         let claimed = match self.store.claim_deliveries(now, lease, WORKER_BATCH).await {
             Ok(c) => c,
             Err(e) => {
@@ -150,21 +175,23 @@ impl Broadcaster {
             }
         };
         let count = claimed.len();
+        let mut probed = HashSet::new();
         let mut attempts = tokio::task::JoinSet::new();
         for c in claimed {
+            let station = StationKey::of(&c.target.station);
+            if self.health.is_down(&station) && !probed.insert(station) {
+                continue;
+            }
             let this = self.clone();
             attempts.spawn(async move {
-                match stored_receipt(&c.document) {
+                match decode_stored_send_rt(&c.document) {
                     Ok(request) => this.attempt(&request.forwarded_receipt(), c.target).await,
                     Err(e) => {
                         tracing::error!(delivery = c.target.id, "stored receipt unreadable: {e}");
                         let record = AttemptRecord::GiveUp {
                             error: format!("the stored receipt cannot be read: {e}"),
                         };
-                        let _ = this
-                            .store
-                            .record_attempt(c.target.id, record, this.clock.now())
-                            .await;
+                        this.record(c.target.id, record).await;
                     }
                 }
             });
@@ -213,15 +240,4 @@ impl Worker {
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
-/// The receipt of a stored paSendRT(V2) document, as it was parsed when it arrived.
-fn stored_receipt(document: &[u8]) -> Result<SendRtRequest, String> {
-    let payload = read_envelope(document).map_err(|e| e.to_string())?;
-    let decode = match payload.name.as_str() {
-        "paSendRTReq" => decode_send_rt,
-        "paSendRTV2Request" => decode_send_rt_v2,
-        other => return Err(format!("unexpected element {other}")),
-    };
-    decode(&payload.root).map_err(|e| e.to_string())
 }

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
+
 use super::receipt::{Receipt, ReceiptVersion};
 use super::{FiscalCodePA, Text};
 use crate::domain::messages::RequestIds;
@@ -35,6 +37,21 @@ impl StationUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+
+    /// The host: a name, an IPv4 address or an IPv6 address without its brackets.
+    pub fn host(&self) -> &str {
+        let rest = self.0.split_once("://").map_or("", |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        if let Some(v6) = host_port.strip_prefix('[') {
+            return v6.split(']').next().unwrap_or_default();
+        }
+        host_port.split(':').next().unwrap_or_default()
+    }
 }
 
 impl fmt::Display for StationUrl {
@@ -45,6 +62,22 @@ impl fmt::Display for StationUrl {
 
 /// The longest a station may take to answer: the Node gives us 15 s for a receipt in all.
 pub const MAX_STATION_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long after an attempt's end its result may take to be recorded.
+const RECORD_MARGIN: Duration = Duration::from_secs(2);
+
+/// How long a delivery is left to the attempt that took it before anyone else may: the longest
+/// attempt and the margin for recording its result.
+pub const ATTEMPT_LEASE: Duration =
+    Duration::from_secs(MAX_STATION_TIMEOUT.as_secs() + RECORD_MARGIN.as_secs());
+
+/// When the retry worker may first take a new delivery: once the attempt started beside the
+/// Node's answer has surely ended and been recorded. A delivery that was not attempted then
+/// (its station down or busy) waits for this too.
+pub fn first_retry_at(station: &BroadcastStation, created_at: NaiveDateTime) -> NaiveDateTime {
+    created_at
+        + chrono::Duration::from_std(station.timeout + RECORD_MARGIN).expect("at most seconds")
+}
 
 /// A creditor's broadcast station: its own system, which wants every receipt that concerns the
 /// creditor, as `idPA` = the creditor, on `idBrokerPA` / `idStation`.
@@ -208,6 +241,19 @@ mod tests {
             version,
             timeout: Duration::from_secs(1),
             enabled: true,
+        }
+    }
+
+    #[test]
+    fn url_host_and_scheme() {
+        for (url, host, https) in [
+            ("https://a.example.org/x", "a.example.org", true),
+            ("http://u:p@10.0.0.1:8080/x?y", "10.0.0.1", false),
+            ("https://[::1]:8443/x", "::1", true),
+            ("https://h#f", "h", true),
+        ] {
+            let u = StationUrl::parse(url).unwrap();
+            assert_eq!((u.host(), u.is_https()), (host, https), "{url}");
         }
     }
 

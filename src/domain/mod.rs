@@ -5,6 +5,7 @@
 pub mod amount;
 pub mod api_key;
 pub mod broadcast;
+pub mod destination;
 pub mod fault;
 pub mod ids;
 pub mod lifecycle;
@@ -12,6 +13,7 @@ pub mod messages;
 pub mod notification_fee;
 pub mod position;
 pub mod receipt;
+pub mod receipt_digest;
 pub mod service;
 pub mod text;
 

@@ -139,13 +139,17 @@ pub enum ReceiptStatus {
     Flagged,
     /// A second, different receipt for an option already paid: kept for audit only.
     Duplicate,
+    /// A copy of a receipt already stored (same creditor, notice and receipt id) whose content
+    /// differs: kept beside the first for audit, applied to nothing.
+    Conflict,
 }
 
 impl ReceiptStatus {
-    pub const ALL: [ReceiptStatus; 3] = [
+    pub const ALL: [ReceiptStatus; 4] = [
         ReceiptStatus::Applied,
         ReceiptStatus::Flagged,
         ReceiptStatus::Duplicate,
+        ReceiptStatus::Conflict,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -153,6 +157,7 @@ impl ReceiptStatus {
             ReceiptStatus::Applied => "APPLIED",
             ReceiptStatus::Flagged => "FLAGGED",
             ReceiptStatus::Duplicate => "DUPLICATE",
+            ReceiptStatus::Conflict => "CONFLICT",
         }
     }
 

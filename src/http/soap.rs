@@ -97,23 +97,10 @@ async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> V
                 receipts::decode_send_rt_v2(root)
             };
             let answer = match decoded {
-                Ok(request) => {
-                    let receipt = request.forwarded_receipt();
-                    primitives::send_rt::answer(ctx, request, body)
-                        .await
-                        .map(|deliveries| (receipt, deliveries))
-                }
+                Ok(request) => primitives::send_rt::answer(ctx, request, body).await,
                 Err(e) => Err(syntax_fault(ctx, e)),
             };
             log_outcome(op, answer.as_ref().err());
-            let answer = match answer {
-                Ok((receipt, deliveries)) => {
-                    // Stored already: what the stations answer cannot change our answer.
-                    ctx.broadcaster.deliver_now(receipt, deliveries).await;
-                    Ok(())
-                }
-                Err(fault) => Err(fault),
-            };
             responses::send_rt_response(op, &answer)
         }
         Operation::DemandPaymentNotice => {

@@ -1,27 +1,24 @@
 //! paSendRT and paSendRTV2: the Node's receipt. It is acquired durably (stored, settled on its
-//! payment option, deliveries to broadcast stations created) before the Node hears OK. A
-//! receipt cannot be refused: only a receipt that could not be stored gets PAA_SYSTEM_ERROR,
-//! so that the Node sends it again.
-
-use chrono::Duration;
+//! payment option, deliveries to broadcast stations created) before the Node hears OK, and its
+//! deliveries start beside the answer, never before it. A receipt cannot be refused: only a
+//! receipt that could not be stored gets PAA_SYSTEM_ERROR, so that the Node sends it again. A
+//! receipt is (creditor, notice number, receiptId); a copy of one with other content is kept as
+//! CONFLICT and answered PAA_SEMANTICA.
 
 use super::check_ids;
 use crate::context::Context;
-use crate::domain::broadcast::MAX_STATION_TIMEOUT;
 use crate::domain::receipt::{ReceiptStatus, SendRtRequest};
+use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{Fault, FaultCode};
-use crate::store::{Acquisition, DeliveryTarget, NewReceipt};
+use crate::store::{Acquisition, NewReceipt, Store, StoreError};
+use crate::xml::receipts::decode_stored_send_rt;
 
-/// Acquires the receipt; on OK, the deliveries to attempt now (each already in the outbox).
-pub async fn answer(
-    ctx: &Context,
-    request: SendRtRequest,
-    document: &[u8],
-) -> Result<Vec<DeliveryTarget>, Fault> {
+/// Acquires the receipt and, once it is stored, starts its deliveries without waiting for them.
+pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> Result<(), Fault> {
     check_ids(ctx, &request.ids)?;
     let id = request.ids.id_pa.to_string();
     let id = id.as_str();
-    let receipt = &request.receipt;
+    let receipt = request.forwarded_receipt();
     if receipt.receipt_id.trim().is_empty() {
         return Err(Fault::new(
             FaultCode::Semantica,
@@ -42,20 +39,13 @@ pub async fn answer(
         ));
     }
     let now = ctx.clock.now();
-    // The worker leaves the deliveries alone until the attempts made now have surely ended.
-    let first_retry_at = now
-        + Duration::from_std(ctx.config.broadcast.budget + MAX_STATION_TIMEOUT)
-            .expect("small durations");
     let new = NewReceipt {
         request,
         document: document.to_vec(),
+        digest: receipt.content_digest(),
         received_at: now,
-        first_retry_at,
     };
-    let (receipt_id, notice) = (
-        new.request.receipt.receipt_id.clone(),
-        new.request.receipt.notice_number.to_string(),
-    );
+    let (receipt_id, notice) = (&receipt.receipt_id, receipt.notice_number.as_str());
     let duplicate = || {
         Fault::new(
             FaultCode::ReceiptDuplicata,
@@ -65,26 +55,44 @@ pub async fn answer(
             ),
         )
     };
+    let conflict = |why: &str| {
+        tracing::warn!(notice = %notice, "receipt kept as CONFLICT: {why}");
+        Fault::new(
+            FaultCode::Semantica,
+            id,
+            format!(
+                "receipt {receipt_id} for notice {notice} was received before with other content ({why}); this copy was kept as CONFLICT and not applied"
+            ),
+        )
+    };
     match ctx.store.acquire_receipt(new).await {
         Ok(Acquisition::AlreadyStored(ReceiptStatus::Duplicate)) => Err(duplicate()),
-        Ok(Acquisition::AlreadyStored(_)) => Ok(Vec::new()),
+        Ok(Acquisition::AlreadyStored(ReceiptStatus::Conflict)) => {
+            Err(conflict("this copy was received before too"))
+        }
+        Ok(Acquisition::AlreadyStored(ReceiptStatus::Applied | ReceiptStatus::Flagged)) => Ok(()),
+        Ok(Acquisition::Conflict { earlier }) => Err(conflict(&receipt.differences_from(&earlier))),
         Ok(Acquisition::Stored {
             settlement,
             deliveries,
-        }) => match settlement.status {
-            ReceiptStatus::Duplicate => Err(duplicate()),
-            ReceiptStatus::Flagged => {
-                let flag = settlement.flag.as_ref();
-                tracing::warn!(
-                    notice = %notice,
-                    flag = flag.map_or("", |f| f.code),
-                    "receipt stored and flagged: {}",
-                    flag.map_or("", |f| f.description.as_str())
-                );
-                Ok(deliveries)
+        }) => {
+            match settlement.status {
+                ReceiptStatus::Duplicate => return Err(duplicate()),
+                ReceiptStatus::Flagged => {
+                    let flag = settlement.flag.as_ref();
+                    tracing::warn!(
+                        notice = %notice,
+                        flag = flag.map_or("", |f| f.code),
+                        "receipt stored and flagged: {}",
+                        flag.map_or("", |f| f.description.as_str())
+                    );
+                }
+                ReceiptStatus::Applied | ReceiptStatus::Conflict => {}
             }
-            ReceiptStatus::Applied => Ok(deliveries),
-        },
+            // Stored: what the stations answer, or whether they answer, cannot change ours.
+            ctx.broadcaster.start(receipt, deliveries);
+            Ok(())
+        }
         Err(e) => {
             tracing::error!(error = %e, notice = %notice, "a receipt could not be stored");
             Err(Fault::new(
@@ -93,5 +101,36 @@ pub async fn answer(
                 "the receipt could not be stored; send it again",
             ))
         }
+    }
+}
+
+/// How many stored receipts one round of [`fill_in_digests`] reads.
+const DIGEST_BATCH: u32 = 500;
+
+/// Gives receipts stored before content digests were kept the digest of their document, so
+/// that a repeat of one is told from a conflicting copy. Run at start, before the Node is
+/// answered; returns how many receipts it filled in.
+pub async fn fill_in_digests(store: &dyn Store) -> Result<usize, StoreError> {
+    let mut filled = 0;
+    loop {
+        let missing = store.receipts_missing_digest(DIGEST_BATCH).await?;
+        if missing.is_empty() {
+            return Ok(filled);
+        }
+        filled += missing.len();
+        let digests = missing
+            .into_iter()
+            .map(|(row, document)| {
+                let digest = match decode_stored_send_rt(&document) {
+                    Ok(request) => request.forwarded_receipt().content_digest(),
+                    Err(e) => {
+                        tracing::warn!(receipt = row, "stored receipt unreadable ({e}): any other copy of it will be a conflict");
+                        ReceiptDigest::of_unreadable(&document)
+                    }
+                };
+                (row, digest)
+            })
+            .collect();
+        store.set_receipt_digests(digests).await?;
     }
 }

@@ -11,6 +11,7 @@ use chrono::NaiveDateTime;
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::{Conflict, DebtPosition, Iupd, Refusal};
+use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
 pub mod records;
@@ -180,6 +181,13 @@ pub trait Store: Send + Sync + 'static {
         organization: FiscalCodePA,
         iuv: String,
     ) -> StoreFuture<'_, Option<Vec<u8>>>;
+
+    /// Up to `limit` receipts stored before content digests were kept, as (row, document),
+    /// oldest first; for [`Store::set_receipt_digests`] to fill in.
+    fn receipts_missing_digest(&self, limit: u32) -> StoreFuture<'_, Vec<(i64, Vec<u8>)>>;
+
+    /// Records the content digests of receipts that had none.
+    fn set_receipt_digests(&self, digests: Vec<(i64, ReceiptDigest)>) -> StoreFuture<'_, ()>;
 
     /// The creditor's receipts (as notice owner, recipient or beneficiary), newest first.
     fn list_receipts(

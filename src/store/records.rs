@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::PositionStatus;
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion, SendRtRequest, Settlement};
+use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::domain::{Cents, FiscalCodePA};
 
 /// A receipt to acquire: the request as parsed and exactly as received.
@@ -13,10 +14,9 @@ use crate::domain::{Cents, FiscalCodePA};
 pub struct NewReceipt {
     pub request: SendRtRequest,
     pub document: Vec<u8>,
+    /// The digest of the receipt's content, which tells a repeat from a conflicting copy.
+    pub digest: ReceiptDigest,
     pub received_at: NaiveDateTime,
-    /// When the retry worker may first take the deliveries this receipt creates: after the
-    /// synchronous attempts made while the Node waits have had their chance.
-    pub first_retry_at: NaiveDateTime,
 }
 
 /// The outcome of acquiring a receipt; in both cases the receipt is durably stored.
@@ -27,8 +27,12 @@ pub enum Acquisition {
         settlement: Settlement,
         deliveries: Vec<DeliveryTarget>,
     },
-    /// The same receipt id was stored before: nothing changed.
+    /// The same receipt (creditor, notice, receipt id and content) was stored before, with
+    /// this status: nothing changed.
     AlreadyStored(ReceiptStatus),
+    /// A receipt with the same creditor, notice and receipt id but other content was stored
+    /// before: this one is stored now as CONFLICT, applied to nothing and delivered nowhere.
+    Conflict { earlier: ReceiptFacts },
 }
 
 /// A delivery to attempt: its row, the station (as copied when the delivery was created) and

@@ -124,6 +124,17 @@ pub fn decode_send_rt_v2(root: &Element) -> Result<SendRtRequest, SyntaxError> {
     decode_send(root, ReceiptVersion::V2)
 }
 
+/// Decodes a stored paSendRT(V2) document, whole envelope, as it was parsed when it arrived.
+pub fn decode_stored_send_rt(document: &[u8]) -> Result<SendRtRequest, String> {
+    let payload = super::envelope::read_envelope(document).map_err(|e| e.to_string())?;
+    let decode = match payload.name.as_str() {
+        "paSendRTReq" => decode_send_rt,
+        "paSendRTV2Request" => decode_send_rt_v2,
+        other => return Err(format!("unexpected element {other}")),
+    };
+    decode(&payload.root).map_err(|e| e.to_string())
+}
+
 fn decode_send(root: &Element, version: ReceiptVersion) -> Result<SendRtRequest, SyntaxError> {
     decode(root, |root| {
         let [

@@ -22,6 +22,14 @@ use gpd_gateway::sweeper::Sweeper;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// `config` with broadcast stations allowed on loopback, over plain http: where the tests'
+/// stub stations listen. By default receipts only go to public addresses over https.
+pub fn loopback_stations(mut config: Config) -> Config {
+    config.broadcast.destinations.allowed_networks =
+        vec!["127.0.0.0/8".parse().expect("a network")];
+    config
+}
+
 pub struct TestServer {
     pub base: String,
     pub ctx: Arc<Context>,
@@ -35,9 +43,9 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// The gateway with the built-in example configuration.
+    /// The gateway with the built-in example configuration, and stations on loopback allowed.
     pub async fn start() -> TestServer {
-        TestServer::start_with(Config::example(), Clock::system()).await
+        TestServer::start_with(loopback_stations(Config::example()), Clock::system()).await
     }
 
     pub async fn start_with(config: Config, clock: Clock) -> TestServer {
@@ -53,6 +61,9 @@ impl TestServer {
             .seed_stations()
             .await
             .expect("seed stations");
+        gpd_gateway::primitives::send_rt::fill_in_digests(ctx.store.as_ref())
+            .await
+            .expect("receipt digests");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -9,7 +9,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::columns::*;
 use super::receipts::{version_from, version_number};
 use super::unavailable;
-use crate::domain::broadcast::{BroadcastStation, DeliveryState, Route, StationUrl};
+use crate::domain::broadcast::{
+    BroadcastStation, DeliveryState, Route, StationUrl, first_retry_at,
+};
 use crate::domain::position::Conflict;
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::{
@@ -121,13 +123,16 @@ pub(super) fn insert_deliveries(
     receipt_row: i64,
     routes: &[Route<'_>],
     now: NaiveDateTime,
-    first_retry_at: NaiveDateTime,
 ) -> Result<Vec<DeliveryTarget>, StoreError> {
     let mut pending = Vec::new();
     for route in routes {
         let s = route.station;
         let (state, next, error) = match &route.deliverable {
-            Ok(()) => (DeliveryState::Pending, Some(millis(first_retry_at)), None),
+            Ok(()) => (
+                DeliveryState::Pending,
+                Some(millis(first_retry_at(s, now))),
+                None,
+            ),
             Err(reason) => (DeliveryState::Undeliverable, None, Some(reason.as_str())),
         };
         conn.prepare_cached(

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
 use rusqlite::config::DbConfig;
+use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::Semaphore;
 
 use chrono::NaiveDateTime;
@@ -31,6 +31,7 @@ use super::{
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::{DebtPosition, Iupd};
+use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
 use positions::{insert_position, load_position, replace_position, taken_key};
 use writer::Writer;
@@ -43,6 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_position_lifecycle.sql"),
     include_str!("../migrations/0005_iuv_sequence.sql"),
     include_str!("../migrations/0006_receipt_beneficiaries.sql"),
+    include_str!("../migrations/0007_receipt_identity.sql"),
 ];
 
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
@@ -220,14 +222,30 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             MIGRATIONS.len()
         )));
     }
+    // A migration may rebuild a table that others refer to, which SQLite allows only with
+    // foreign keys off; each one then checks that every reference still holds.
+    conn.pragma_update(None, "foreign_keys", false)
+        .map_err(unavailable)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        let failed = |e: rusqlite::Error| unavailable(format!("migration {}: {e}", i + 1));
         let tx = conn.transaction().map_err(unavailable)?;
-        tx.execute_batch(sql)
-            .map_err(|e| unavailable(format!("migration {}: {e}", i + 1)))?;
+        tx.execute_batch(sql).map_err(failed)?;
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()
+            .map_err(failed)?;
+        if let Some(table) = broken {
+            return Err(unavailable(format!(
+                "migration {}: a row of {table} refers to a missing row",
+                i + 1
+            )));
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(unavailable)?;
         tx.commit().map_err(unavailable)?;
     }
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(unavailable)?;
     Ok(())
 }
 
@@ -315,6 +333,14 @@ impl Store for SqliteStore {
         iuv: String,
     ) -> StoreFuture<'_, Option<Vec<u8>>> {
         self.read(move |conn| receipts::document(conn, &organization, &iuv))
+    }
+
+    fn receipts_missing_digest(&self, limit: u32) -> StoreFuture<'_, Vec<(i64, Vec<u8>)>> {
+        self.read(move |conn| receipts::missing_digests(conn, limit))
+    }
+
+    fn set_receipt_digests(&self, digests: Vec<(i64, ReceiptDigest)>) -> StoreFuture<'_, ()> {
+        self.write(move |tx| receipts::set_digests(tx, &digests))
     }
 
     fn list_receipts(
@@ -755,6 +781,53 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(document.as_deref(), Some(&b"<x/>"[..]));
+        store.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn receipts_stored_before_digests_keep_their_rows_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SqliteStore::FILE_NAME);
+        {
+            // A data file at schema version 6: a receipt, its beneficiary and a delivery.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+            for sql in &MIGRATIONS[..6] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 6).unwrap();
+            conn.execute_batch(
+                "INSERT INTO receipt (id, organization, receipt_id, recipient, broker_id, station_id,
+                    version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at, document)
+                 VALUES (7, '77777777777', 'R-OLD', '77777777777', '77777777777', '77777777777_01',
+                    2, '01000000000000144', '301000000000000144', 'APPLIED', 100, 'X', 'PSP', 'PSP',
+                    0, x'3c782f3e');
+                 INSERT INTO receipt_beneficiary (organization, receipt) VALUES ('88888888888', 7);
+                 INSERT INTO delivery (receipt, organization, station_id, broker_id, url,
+                    primitive_version, timeout_ms, state, created_at, updated_at)
+                 VALUES (7, '88888888888', 'S', '88888888888', 'https://s.example.org/', 2, 1000,
+                    'DELIVERED', 0, 0);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let missing = store.receipts_missing_digest(10).await.unwrap();
+        assert_eq!(missing, vec![(7, b"<x/>".to_vec())]);
+        let digest = ReceiptDigest([9; 32]);
+        store.set_receipt_digests(vec![(7, digest)]).await.unwrap();
+        assert!(store.receipts_missing_digest(10).await.unwrap().is_empty());
+        let beneficiary = FiscalCodePA::parse("88888888888").unwrap();
+        let page = PageRequest { page: 0, limit: 10 };
+        let listed = store
+            .list_receipts(beneficiary.clone(), ReceiptFilter::default(), page)
+            .await
+            .unwrap();
+        assert_eq!(listed.items[0].receipt_id, "R-OLD");
+        let deliveries = store
+            .list_deliveries(Some(beneficiary), None, page)
+            .await
+            .unwrap();
+        assert_eq!(deliveries.items[0].receipt_id, "R-OLD");
         store.close().await.unwrap();
     }
 }

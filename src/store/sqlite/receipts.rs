@@ -8,7 +8,8 @@ use super::columns::*;
 use super::positions::{load_position, write_payment};
 use super::unavailable;
 use crate::domain::broadcast::recipients;
-use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
+use crate::domain::receipt::{Receipt, ReceiptStatus, ReceiptVersion, Settlement};
+use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::domain::{FiscalCodePA, NoticeNumber};
 use crate::store::{
     Acquisition, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter, ReceiptSummary,
@@ -33,20 +34,60 @@ pub(super) fn version_from(n: i64, column: &str) -> Result<ReceiptVersion, Store
 pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition, StoreError> {
     let request = &new.request;
     let receipt = &request.receipt;
-    let stored: Option<String> = conn
-        .prepare_cached("SELECT status FROM receipt WHERE organization = ?1 AND receipt_id = ?2")
+    // Every copy stored under this identity; at most one per distinct content.
+    let copies = conn
+        .prepare_cached(
+            "SELECT status, digest, amount, iuv, psp_id, debtor, payment_date_time FROM receipt
+             WHERE organization = ?1 AND nav = ?2 AND receipt_id = ?3 ORDER BY id",
+        )
         .and_then(|mut st| {
-            st.query_row(
-                params![receipt.fiscal_code.as_str(), receipt.receipt_id],
-                |r| r.get(0),
-            )
-            .optional()
+            st.query_map(
+                params![
+                    receipt.fiscal_code.as_str(),
+                    receipt.notice_number.as_str(),
+                    receipt.receipt_id
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<Vec<u8>>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        ReceiptFacts {
+                            amount: String::new(),
+                            iuv: r.get(3)?,
+                            psp_id: r.get(4)?,
+                            debtor: r.get(5)?,
+                            payment_date_time: r.get(6)?,
+                        },
+                    ))
+                },
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(unavailable)?;
-    if let Some(status) = stored {
+    let mut earlier = None;
+    for (status, digest, amount, mut facts) in copies {
         let status =
             ReceiptStatus::parse(&status).ok_or_else(|| corrupt("receipt.status", &status))?;
-        return Ok(Acquisition::AlreadyStored(status));
+        if digest.as_deref() == Some(&new.digest.0[..]) {
+            return Ok(Acquisition::AlreadyStored(status));
+        }
+        if earlier.is_none() {
+            facts.amount = cents(amount, "receipt.amount")?.to_string();
+            earlier = Some(facts);
+        }
+    }
+    if let Some(earlier) = earlier {
+        let row = insert(
+            conn,
+            &new,
+            &Settlement {
+                status: ReceiptStatus::Conflict,
+                flag: None,
+            },
+        )?;
+        insert_beneficiaries(conn, receipt, row)?;
+        return Ok(Acquisition::Conflict { earlier });
     }
 
     let key = PositionKey::Notice(receipt.notice_number.clone());
@@ -59,12 +100,42 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         write_payment(conn, ids, position, paid)?;
     }
 
+    let receipt_row = insert(conn, &new, &settlement)?;
+    insert_beneficiaries(conn, receipt, receipt_row)?;
+
+    // A duplicate is audit only: nobody is told about it.
+    let deliveries = if settlement.status == ReceiptStatus::Duplicate {
+        Vec::new()
+    } else {
+        let mut concerned = vec![&receipt.fiscal_code];
+        for b in receipt.beneficiaries() {
+            if !concerned.contains(&b) {
+                concerned.push(b);
+            }
+        }
+        let mut stations = Vec::new();
+        for org in concerned {
+            stations.extend(stations_of(conn, Some(org), true)?);
+        }
+        let routes = recipients(receipt, &request.ids, &stations);
+        insert_deliveries(conn, receipt_row, &routes, new.received_at)?
+    };
+    Ok(Acquisition::Stored {
+        settlement,
+        deliveries,
+    })
+}
+
+/// Inserts the receipt row; its id.
+fn insert(conn: &Connection, new: &NewReceipt, settlement: &Settlement) -> Result<i64, StoreError> {
+    let request = &new.request;
+    let receipt = &request.receipt;
     let payment_time = receipt.payment_date_time.as_ref().map(|d| millis(d.time));
     conn.prepare_cached(
         "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id, version, iuv, nav,
             status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, payment_date_time,
-            payment_time, stand_in, received_at, document)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+            payment_time, stand_in, received_at, document, digest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -89,47 +160,52 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
             request.stand_in,
             millis(new.received_at),
             new.document,
+            &new.digest.0[..],
         ])
     })
     .map_err(unavailable)?;
-    let receipt_row = conn.last_insert_rowid();
+    Ok(conn.last_insert_rowid())
+}
+
+/// Lets each beneficiary creditor other than the notice's own see the receipt.
+fn insert_beneficiaries(conn: &Connection, receipt: &Receipt, row: i64) -> Result<(), StoreError> {
     for beneficiary in receipt.beneficiaries() {
         if beneficiary != &receipt.fiscal_code {
             conn.prepare_cached(
                 "INSERT INTO receipt_beneficiary (organization, receipt) VALUES (?1, ?2)",
             )
-            .and_then(|mut st| st.execute(params![beneficiary.as_str(), receipt_row]))
+            .and_then(|mut st| st.execute(params![beneficiary.as_str(), row]))
             .map_err(unavailable)?;
         }
     }
+    Ok(())
+}
 
-    // A duplicate is audit only: nobody is told about it.
-    let deliveries = if settlement.status == ReceiptStatus::Duplicate {
-        Vec::new()
-    } else {
-        let mut concerned = vec![&receipt.fiscal_code];
-        for b in receipt.beneficiaries() {
-            if !concerned.contains(&b) {
-                concerned.push(b);
-            }
-        }
-        let mut stations = Vec::new();
-        for org in concerned {
-            stations.extend(stations_of(conn, Some(org), true)?);
-        }
-        let routes = recipients(receipt, &request.ids, &stations);
-        insert_deliveries(
-            conn,
-            receipt_row,
-            &routes,
-            new.received_at,
-            new.first_retry_at,
-        )?
-    };
-    Ok(Acquisition::Stored {
-        settlement,
-        deliveries,
+/// Up to `limit` receipts stored before digests were kept: (row id, document).
+pub(super) fn missing_digests(
+    conn: &Connection,
+    limit: u32,
+) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    conn.prepare_cached(
+        "SELECT id, document FROM receipt WHERE digest IS NULL ORDER BY id LIMIT ?1",
+    )
+    .and_then(|mut st| {
+        st.query_map(params![limit], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
     })
+    .map_err(unavailable)
+}
+
+pub(super) fn set_digests(
+    conn: &Connection,
+    digests: &[(i64, ReceiptDigest)],
+) -> Result<(), StoreError> {
+    for (id, digest) in digests {
+        conn.prepare_cached("UPDATE receipt SET digest = ?2 WHERE id = ?1 AND digest IS NULL")
+            .and_then(|mut st| st.execute(params![id, &digest.0[..]]))
+            .map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 pub(super) fn document(
@@ -299,6 +375,7 @@ mod tests {
         r.notice_number = nav.clone();
         r.creditor_reference_id = Text::new(&nav.as_str()[1..]).unwrap();
         NewReceipt {
+            digest: r.content_digest(),
             request: SendRtRequest {
                 ids: RequestIds {
                     id_pa: Text::new(ORG).unwrap(),
@@ -311,7 +388,6 @@ mod tests {
             },
             document: format!("<doc>{id}</doc>").into_bytes(),
             received_at: at(2029, 6, 1),
-            first_retry_at: at(2029, 6, 1) + chrono::Duration::seconds(10),
         }
     }
 
@@ -331,6 +407,7 @@ mod tests {
         match a {
             Acquisition::Stored { settlement, .. } => settlement.status,
             Acquisition::AlreadyStored(s) => *s,
+            Acquisition::Conflict { .. } => ReceiptStatus::Conflict,
         }
     }
 
@@ -396,6 +473,71 @@ mod tests {
                 .unwrap()
                 .items_found,
             0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_receipt_is_its_creditor_notice_and_id_and_its_content() {
+        let p = valid(position(vec![
+            option(1, 300, at(2030, 1, 1), true),
+            option(2, 300, at(2030, 1, 1), true),
+        ]));
+        let (first, second) = (p.options[0].nav.clone(), p.options[1].nav.clone());
+        let (_dir, store) = store_with(p).await;
+        let paid = store
+            .acquire_receipt(new_receipt("same", &first, &[ORG]))
+            .await
+            .unwrap();
+        assert_eq!(status(&paid), ReceiptStatus::Applied);
+        // The same id on another notice is another receipt.
+        let other = store
+            .acquire_receipt(new_receipt("same", &second, &[ORG]))
+            .await
+            .unwrap();
+        assert_eq!(status(&other), ReceiptStatus::Applied);
+        // Same identity, same content, another serialisation: nothing changes.
+        let mut again = new_receipt("same", &first, &[ORG]);
+        again.document = b"<other-bytes/>".to_vec();
+        assert_eq!(
+            store.acquire_receipt(again).await.unwrap(),
+            Acquisition::AlreadyStored(ReceiptStatus::Applied)
+        );
+        // Same identity, other content: kept beside the first as CONFLICT.
+        let mut changed = new_receipt("same", &first, &[ORG]);
+        changed.request.receipt.payment_amount = crate::domain::Cents::new(100).unwrap();
+        changed.digest = changed.request.receipt.content_digest();
+        let Acquisition::Conflict { earlier } =
+            store.acquire_receipt(changed.clone()).await.unwrap()
+        else {
+            panic!("a conflict")
+        };
+        assert_eq!(earlier.amount, "3.00");
+        assert_eq!(
+            store.acquire_receipt(changed).await.unwrap(),
+            Acquisition::AlreadyStored(ReceiptStatus::Conflict)
+        );
+        let all = PageRequest { page: 0, limit: 10 };
+        let conflicts = ReceiptFilter {
+            status: Some(ReceiptStatus::Conflict),
+            ..Default::default()
+        };
+        let listed = store.list_receipts(org(), conflicts, all).await.unwrap();
+        assert_eq!(listed.items_found, 1);
+        assert_eq!(listed.items[0].amount.get(), 100);
+        let everything = store
+            .list_receipts(org(), ReceiptFilter::default(), all)
+            .await
+            .unwrap();
+        assert_eq!(everything.items_found, 3);
+        // The position kept the first receipt's payment.
+        let position = store
+            .get_position(org(), PositionKey::Notice(first))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            position.options[0].payment.as_ref().unwrap().receipt_id,
+            "same"
         );
     }
 
