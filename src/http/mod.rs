@@ -5,6 +5,7 @@
 //! place, [`routes::is_public`].
 
 pub mod contract;
+mod health;
 pub mod routes;
 pub mod server;
 mod soap;

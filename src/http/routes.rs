@@ -9,18 +9,19 @@ use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
 
 use super::server::Answer;
-use super::{contract, soap};
+use super::{contract, health, soap};
 use crate::api::{self, Reply, StateAction};
 use crate::context::Context;
 
 pub const SOAP_PATH: &str = "/partner";
 
 /// The paths answered without an API key: the Node's SOAP endpoint and its contract (the Node
-/// is authenticated by the connection, not by our keys), liveness, and published documents.
+/// is authenticated by the connection, not by our keys), liveness and readiness, and published
+/// documents.
 pub fn is_public(path: &str) -> bool {
     matches!(
         segments(path).as_slice(),
-        ["partner"] | ["health"] | ["xsd", _] | ["openapi.json"]
+        ["partner"] | ["health"] | ["ready"] | ["xsd", _] | ["openapi.json"]
     )
 }
 
@@ -174,12 +175,16 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             Method::GET if query.is_some_and(|q| q.eq_ignore_ascii_case("wsdl")) => {
                 contract::wsdl(parts.headers.get(header::HOST))
             }
-            Method::GET => Answer::problem(
+            // The Node's endpoint answers SOAP, whatever is asked of it.
+            Method::GET => soap::client_fault(
                 404,
-                "Not Found",
                 "GET /partner?wsdl returns the WSDL; operations are POSTed",
             ),
-            _ => method_not_allowed("GET, POST"),
+            _ => {
+                let mut a = soap::client_fault(405, "/partner supports GET (?wsdl) and POST");
+                a.allow = Some("GET, POST");
+                a
+            }
         },
         ["openapi.json"] => match *method {
             Method::GET => contract::openapi(),
@@ -190,10 +195,11 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             _ => method_not_allowed("GET"),
         },
         ["health"] => match *method {
-            Method::GET => match ctx.store.ping().await {
-                Ok(()) => Answer::new(200, "application/json", &br#"{"status":"UP"}"#[..]),
-                Err(_) => Answer::new(503, "application/json", &br#"{"status":"DOWN"}"#[..]),
-            },
+            Method::GET => health::health(ctx).await,
+            _ => method_not_allowed("GET"),
+        },
+        ["ready"] => match *method {
+            Method::GET => health::ready(ctx).await,
             _ => method_not_allowed("GET"),
         },
         ["organizations", org, "debtpositions"] => match *method {
@@ -364,6 +370,7 @@ mod tests {
         for public in [
             "/partner",
             "/health",
+            "/ready",
             "/xsd/paForNode.xsd",
             "/openapi.json",
             "/partner/",

@@ -104,8 +104,11 @@ async fn handle(
     let logged = tracing::enabled!(tracing::Level::DEBUG)
         .then(|| (req.method().clone(), req.uri().path().to_owned()));
     let limits = &ctx.config.limits;
+    // The Node always gets SOAP: on /partner a timeout is a SOAP Fault, not a problem body.
+    let soap = req.uri().path() == routes::SOAP_PATH;
     let answer = match tokio::time::timeout(limits.request_timeout, answer(&ctx, req)).await {
         Ok(a) => a,
+        Err(_) if soap => super::soap::server_fault(503, "the request was not completed in time"),
         Err(_) => Answer::problem(
             503,
             "Service Unavailable",
@@ -160,11 +163,12 @@ async fn answer(ctx: &Context, req: Request<Incoming>) -> Answer {
             return too_large(max, soap);
         }
         Err(e) => {
-            return Answer::problem(
-                400,
-                "Bad Request",
-                &format!("the request body could not be read: {e}"),
-            );
+            let message = format!("the request body could not be read: {e}");
+            return if soap {
+                super::soap::client_fault(400, &message)
+            } else {
+                Answer::problem(400, "Bad Request", &message)
+            };
         }
     };
     routes::route(ctx, &parts, &body).await

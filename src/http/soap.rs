@@ -57,7 +57,37 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> A
             ),
         };
     };
-    ok(respond(ctx, op, &payload.root, body).await)
+    // Answered with the operation's own KO when the store does not answer in time, so that
+    // the Node gets a SOAP answer it can act on (a KO PAA_SYSTEM_ERROR is retried), never the
+    // server's generic timeout.
+    let within = ctx.config.limits.request_timeout.mul_f32(0.8);
+    match tokio::time::timeout(within, respond(ctx, op, &payload.root, body)).await {
+        Ok(answer) => ok(answer),
+        Err(_) => {
+            let id = requests::id_pa_hint(&payload.root)
+                .unwrap_or_else(|| ctx.config.broker_id.to_string());
+            tracing::warn!(
+                operation = op.action(),
+                "not answered within {} ms: KO PAA_SYSTEM_ERROR",
+                within.as_millis()
+            );
+            let fault = Fault::new(
+                FaultCode::SystemError,
+                id,
+                "the request could not be completed in time; send it again",
+            );
+            ok(responses::ko_response(op, &fault))
+        }
+    }
+}
+
+/// An HTTP error with a SOAP 1.1 Fault body (our fault), for what no operation's KO can say.
+pub fn server_fault(status: u16, message: &str) -> Answer {
+    Answer::new(
+        status,
+        XML,
+        responses::soap_fault(SoapFaultCode::Server, message),
+    )
 }
 
 fn ok(body: Vec<u8>) -> Answer {

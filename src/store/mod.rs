@@ -265,6 +265,10 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap liveness check.
     fn ping(&self) -> StoreFuture<'_, ()>;
 
+    /// Whether the store can take writes now (one small write committed through the path every
+    /// other write takes) and its schema is the one this binary expects.
+    fn readiness(&self, now: NaiveDateTime) -> StoreFuture<'_, Readiness>;
+
     /// Flushes and closes; later calls fail with `Unavailable`.
     fn close(&self) -> StoreFuture<'_, ()>;
 }

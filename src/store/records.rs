@@ -183,3 +183,12 @@ impl<T> Page<T> {
             .div_ceil(u64::from(self.request.limit.max(1)))
     }
 }
+
+/// Whether the store can serve: each part is Ok, or the reason it cannot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    /// A write went through and was committed.
+    pub writes: Result<(), String>,
+    /// The schema is the one this binary's migrations make.
+    pub schema: Result<(), String>,
+}

@@ -46,3 +46,10 @@ ALTER TABLE receipt_new RENAME TO receipt;
 CREATE UNIQUE INDEX receipt_identity ON receipt (organization, nav, receipt_id, digest);
 CREATE INDEX receipt_by_iuv ON receipt (organization, iuv);
 CREATE INDEX receipt_missing_digest ON receipt (id) WHERE digest IS NULL;
+
+-- One row, rewritten by the readiness check: a write through the same path as every other, so
+-- that a full disk, a lock held elsewhere or a stopped writer show before a receipt meets them.
+CREATE TABLE store_probe (
+    id                  INTEGER PRIMARY KEY CHECK (id = 1),
+    written_at          INTEGER NOT NULL
+);

@@ -25,8 +25,8 @@ use chrono::NaiveDateTime;
 
 use super::{
     Acquisition, AttemptRecord, ClaimedDelivery, Delivery, Expected, Guard, IuvBuilder, Mutation,
-    NewReceipt, Page, PageRequest, PositionFilter, PositionKey, PositionOrder, ReceiptFilter,
-    ReceiptSummary, Store, StoreError, StoreFuture,
+    NewReceipt, Page, PageRequest, PositionFilter, PositionKey, PositionOrder, Readiness,
+    ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture,
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
@@ -428,6 +428,37 @@ impl Store for SqliteStore {
         self.read(|conn| {
             conn.query_row("SELECT 1", [], |_| Ok(()))
                 .map_err(unavailable)
+        })
+    }
+
+    fn readiness(&self, now: NaiveDateTime) -> StoreFuture<'_, Readiness> {
+        let expected = MIGRATIONS.len() as i64;
+        let schema = self.read(move |conn| {
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(unavailable)?;
+            if version == expected {
+                Ok(Ok(()))
+            } else {
+                Ok(Err(format!(
+                    "the data file has schema version {version}, this binary needs {expected}"
+                )))
+            }
+        });
+        let write = self.write(move |tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO store_probe (id, written_at) VALUES (1, ?1)",
+                [columns::millis(now)],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        });
+        Box::pin(async move {
+            let (schema, write) = tokio::join!(schema, write);
+            Ok(Readiness {
+                writes: write.map_err(|e| e.to_string()),
+                schema: schema.unwrap_or_else(|e| Err(e.to_string())),
+            })
         })
     }
 

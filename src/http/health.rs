@@ -1,0 +1,54 @@
+//! Liveness and readiness, for orchestrators and load balancers. `/health` says the process
+//! answers and can read its store; `/ready` says it can serve the Node now: the store takes and
+//! commits a write, and its schema is this binary's. A gateway that is alive but not ready (a
+//! full disk, a lock held by another process, a stopped writer, a data file migrated by a newer
+//! binary) answers 503 naming the failing part, so traffic goes elsewhere while it recovers.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::server::Answer;
+use crate::context::Context;
+
+const JSON: &str = "application/json";
+
+/// How long the readiness write may take; a load balancer's check is usually short.
+const READY_WITHIN: Duration = Duration::from_secs(2);
+
+/// `GET /health`
+pub async fn health(ctx: &Context) -> Answer {
+    match ctx.store.ping().await {
+        Ok(()) => Answer::new(200, JSON, &br#"{"status":"UP"}"#[..]),
+        Err(_) => Answer::new(503, JSON, &br#"{"status":"DOWN"}"#[..]),
+    }
+}
+
+/// `GET /ready`: `{"status": "UP"|"DOWN", "checks": {"store": {...}, "schema": {...}}}`.
+pub async fn ready(ctx: &Context) -> Answer {
+    let (writes, schema) =
+        match tokio::time::timeout(READY_WITHIN, ctx.store.readiness(ctx.clock.now())).await {
+            Ok(Ok(r)) => (r.writes, r.schema),
+            Ok(Err(e)) => (Err(e.to_string()), Err(e.to_string())),
+            Err(_) => (
+                Err(format!(
+                    "a write was not committed within {} s",
+                    READY_WITHIN.as_secs()
+                )),
+                Ok(()),
+            ),
+        };
+    let check = |part: &Result<(), String>| match part {
+        Ok(()) => json!({"status": "UP"}),
+        Err(reason) => json!({"status": "DOWN", "reason": reason}),
+    };
+    let up = writes.is_ok() && schema.is_ok();
+    if let Err(reason) = &writes {
+        tracing::warn!(reason = %reason, "not ready: the store takes no writes");
+    }
+    let body = json!({
+        "status": if up { "UP" } else { "DOWN" },
+        "checks": {"store": check(&writes), "schema": check(&schema)},
+    });
+    Answer::new(if up { 200 } else { 503 }, JSON, body.to_string())
+}
