@@ -206,8 +206,12 @@ impl Broadcaster {
         let this = self.clone();
         let task = tokio::spawn(async move {
             loop {
-                // A full batch means more may be due: go again without waiting.
+                // A full batch means more may be due: go again without waiting, unless asked
+                // to stop (a backlog must not keep the worker from stopping).
                 let full = this.retry_due().await == WORKER_BATCH as usize;
+                if *stopped.borrow() {
+                    break;
+                }
                 if full {
                     continue;
                 }
