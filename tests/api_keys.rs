@@ -279,6 +279,7 @@ async fn public_paths_need_no_key() {
     let server = TestServer::start().await;
     for (method, path) in [
         ("GET", "/health"),
+        ("GET", "/info"),
         ("GET", "/partner?wsdl"),
         ("GET", "/xsd/paForNode.xsd"),
         ("GET", "/openapi.json"),

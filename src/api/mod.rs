@@ -106,6 +106,18 @@ pub fn if_match(header: Option<&str>) -> Result<Expected, Reply> {
     Ok(Expected::OneOf(versions))
 }
 
+/// A boolean query parameter: `true` or `false` in any case (Spring's reading, which GPD's
+/// clients rely on), nothing else.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    if value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 pub(crate) fn bad_request(detail: impl Into<String>) -> Reply {
     Reply::problem(400, "Bad Request", detail)
 }

@@ -16,11 +16,12 @@ use crate::context::Context;
 pub const SOAP_PATH: &str = "/partner";
 
 /// The paths answered without an API key: the Node's SOAP endpoint and its contract (the Node
-/// is authenticated by the connection, not by our keys), liveness, and published documents.
+/// is authenticated by the connection, not by our keys), liveness, what the gateway is (GPD's
+/// `/info`), and published documents.
 pub fn is_public(path: &str) -> bool {
     matches!(
         segments(path).as_slice(),
-        ["partner"] | ["health"] | ["xsd", _] | ["openapi.json"]
+        ["partner"] | ["health"] | ["info"] | ["xsd", _] | ["openapi.json"]
     )
 }
 
@@ -128,7 +129,8 @@ fn method_not_allowed(allow: &'static str) -> Answer {
     a
 }
 
-/// Reads `toPublish` from the query: absent means false.
+/// Reads `toPublish` from the query: absent means false; `true` and `false` in any case, as
+/// GPD's framework reads booleans.
 fn to_publish(query: Option<&str>) -> Result<bool, Answer> {
     let value = query
         .unwrap_or("")
@@ -137,13 +139,14 @@ fn to_publish(query: Option<&str>) -> Result<bool, Answer> {
         .find(|(k, _)| *k == "toPublish")
         .map(|(_, v)| v);
     match value {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(other) => Err(Answer::problem(
-            400,
-            "Bad Request",
-            &format!("toPublish: '{other}' must be true or false"),
-        )),
+        None => Ok(false),
+        Some(v) => api::parse_bool(v).ok_or_else(|| {
+            Answer::problem(
+                400,
+                "Bad Request",
+                &format!("toPublish: '{v}' must be true or false"),
+            )
+        }),
     }
 }
 
@@ -187,6 +190,10 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         },
         ["xsd", name] => match *method {
             Method::GET => contract::xsd(name),
+            _ => method_not_allowed("GET"),
+        },
+        ["info"] => match *method {
+            Method::GET => contract::info(&ctx.config.instance.environment),
             _ => method_not_allowed("GET"),
         },
         ["health"] => match *method {
@@ -300,6 +307,11 @@ mod tests {
         assert_eq!(to_publish(None).ok(), Some(false));
         assert_eq!(to_publish(Some("toPublish=true")).ok(), Some(true));
         assert_eq!(to_publish(Some("a=1&toPublish=false")).ok(), Some(false));
+        assert_eq!(to_publish(Some("toPublish=TRUE")).ok(), Some(true));
+        assert_eq!(to_publish(Some("toPublish=True")).ok(), Some(true));
+        assert_eq!(to_publish(Some("toPublish=fAlSe")).ok(), Some(false));
+        assert!(to_publish(Some("toPublish=1")).is_err());
+        assert!(to_publish(Some("toPublish=truee")).is_err());
         assert!(to_publish(Some("toPublish=yes")).is_err());
         assert!(to_publish(Some("toPublish")).is_err());
     }
@@ -364,6 +376,7 @@ mod tests {
         for public in [
             "/partner",
             "/health",
+            "/info",
             "/xsd/paForNode.xsd",
             "/openapi.json",
             "/partner/",
@@ -377,6 +390,7 @@ mod tests {
             "/partner/x",
             "/xsd",
             "/healthz",
+            "/info/x",
             "/metrics",
         ] {
             assert!(!is_public(private), "{private}");
