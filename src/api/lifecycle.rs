@@ -15,7 +15,9 @@ use super::{
 };
 use crate::context::Context;
 use crate::domain::position::PositionStatus;
-use crate::store::{PageRequest, PositionFilter, PositionOrder, PositionOrderBy, StoreError};
+use crate::store::{
+    PageRequest, PositionFilter, PositionKey, PositionOrder, PositionOrderBy, StoreError,
+};
 
 /// `PUT /organizations/{fiscalCode}/debtpositions/{iupd}[?toPublish=true]`
 pub async fn update_position(
@@ -26,26 +28,40 @@ pub async fn update_position(
     if_match_header: Option<&str>,
     body: &[u8],
 ) -> Reply {
-    let checked = creditor(ctx, org).and_then(|c| {
-        let iupd = iupd(iupd_value)?;
-        let expected = if_match(if_match_header)?;
-        let input: PositionIn = parse_json(body)?;
-        Ok((c, iupd, expected, input))
-    });
-    let (creditor, iupd, expected, input) = match checked {
+    let checked =
+        creditor(ctx, org).and_then(|c| Ok((c, iupd(iupd_value)?, if_match(if_match_header)?)));
+    let (creditor, iupd, expected) = match checked {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if input.iupd != iupd.as_str() {
-        return bad_request(format!(
-            "iupd: '{}' must be the IUPD of the path ({iupd})",
-            input.iupd
-        ));
-    }
     let now = ctx.clock.now();
-    let new = match convert::updated_position(input, creditor, now) {
+    let content = parse_json::<PositionIn>(body).and_then(|input| {
+        if input.iupd != iupd.as_str() {
+            return Err(bad_request(format!(
+                "iupd: '{}' must be the IUPD of the path ({iupd})",
+                input.iupd
+            )));
+        }
+        convert::updated_position(input, creditor, now).map_err(|errors| invalid(&errors))
+    });
+    let new = match content {
         Ok(p) => p,
-        Err(errors) => return invalid(&errors),
+        // GPD finds the position before it looks at the body: an unknown one is 404 whatever
+        // was sent. Looked up only when the body is refused, so a valid update reads once.
+        Err(refused) => {
+            return match ctx
+                .store
+                .get_position(
+                    creditor.fiscal_code.clone(),
+                    PositionKey::Iupd(iupd.clone()),
+                )
+                .await
+            {
+                Ok(Some(_)) => refused,
+                Ok(None) => not_found_position(org, &iupd),
+                Err(e) => store_failure(e),
+            };
+        }
     };
     let change: crate::store::Mutation = Box::new(move |p| p.update_from(new, to_publish, now));
     change_position(ctx, creditor, iupd, expected, change, now).await

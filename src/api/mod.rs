@@ -16,7 +16,7 @@ pub mod receipts;
 use crate::config::Creditor;
 use crate::context::Context;
 use crate::domain::position::{Conflict, FieldError, Iupd, NotPayable, OptionPayment, Refusal};
-use crate::domain::{Cents, NoticeNumber};
+use crate::domain::{Cents, Iuv, NoticeNumber};
 use crate::store::{Expected, Mutation, PositionKey, StoreError};
 use model::{MarkPaidIn, PositionIn, Problem};
 
@@ -201,12 +201,21 @@ fn iupd(value: &str) -> Result<Iupd, Reply> {
     Iupd::parse(value).map_err(|m| bad_request(format!("iupd: {m}")))
 }
 
-fn not_found_option(org: &str, nav: &NoticeNumber) -> Reply {
+fn not_found_option(org: &str, identifier: &str) -> Reply {
     Reply::problem(
         404,
         "Not Found",
-        format!("no payment option {nav} for organization {org}"),
+        format!("no payment option {identifier} for organization {org}"),
     )
+}
+
+/// The notice number a path's option identifier stands for: a notice number, or an IUV (the
+/// notice number is always 3 + IUV here), as GPD finds an option by either. `None` when it can
+/// be neither, which can match no option (404, as in GPD, not 400).
+fn option_notice(identifier: &str) -> Option<NoticeNumber> {
+    NoticeNumber::parse(identifier)
+        .ok()
+        .or_else(|| Iuv::parse(identifier).ok().map(|iuv| iuv.notice_number()))
 }
 
 fn not_found_position(org: &str, iupd: &Iupd) -> Reply {
@@ -318,14 +327,15 @@ pub enum StateAction {
 }
 
 /// `POST /organizations/{fiscalCode}/paymentoptions/paids/{nav}`: the creditor records that an
-/// option was paid outside pagoPA. Body `{"paymentDate": "…"}` (optional, default now).
+/// option (by notice number or IUV) was paid outside pagoPA. Body `{"paymentDate": "…"}`
+/// (optional, default now).
 pub async fn mark_paid(ctx: &Context, org: &str, nav_value: &str, body: &[u8]) -> Reply {
     let creditor = match creditor(ctx, org) {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Ok(nav) = NoticeNumber::parse(nav_value) else {
-        return bad_request(format!("nav: '{nav_value}' must be exactly 18 digits"));
+    let Some(nav) = option_notice(nav_value) else {
+        return not_found_option(org, nav_value);
     };
     let input: MarkPaidIn = if body.iter().all(u8::is_ascii_whitespace) {
         MarkPaidIn { payment_date: None }
@@ -366,7 +376,7 @@ pub async fn mark_paid(ctx: &Context, org: &str, nav_value: &str, body: &[u8]) -
         .await
     {
         Ok(p) => Reply::json(200, &convert::position_out(&p, now, true)).with_etag(p.version),
-        Err(StoreError::NotFound) => not_found_option(org, &nav),
+        Err(StoreError::NotFound) => not_found_option(org, nav_value),
         Err(e) => store_failure(e),
     }
 }
@@ -384,6 +394,24 @@ fn not_payable(reason: NotPayable) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_option_is_named_by_its_notice_number_or_its_iuv() {
+        let nav = "301000000000000144";
+        assert_eq!(option_notice(nav).unwrap().as_str(), nav);
+        assert_eq!(option_notice(&nav[1..]).unwrap().as_str(), nav);
+        // Other aux digits are notice numbers too; they simply match nothing here.
+        assert!(option_notice("001000000000000144").is_some());
+        for nothing in [
+            "",
+            "3010",
+            "01000000000000145",
+            "30100000000000014x",
+            "3010000000000001440",
+        ] {
+            assert_eq!(option_notice(nothing), None, "{nothing}");
+        }
+    }
 
     #[test]
     fn if_match_values() {

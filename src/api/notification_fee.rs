@@ -1,15 +1,17 @@
 //! `PUT /organizations/{fiscalCode}/paymentoptions/{nav}/notificationfee`: SEND's notification
-//! fee for one payment option, `{"notificationFee": cents}`. It replaces the previous fee; the
+//! fee for one payment option (named by its notice number or its IUV, as GPD takes either),
+//! `{"notificationFee": cents}`. It replaces the previous fee; the
 //! amounts move as `DebtPosition::set_notification_fee` says. The answer is the option, with
 //! its position's new `ETag`; `If-Match` (the position's ETag) makes the change conditional.
 
 use serde::Deserialize;
 
 use super::{
-    Reply, bad_request, convert, creditor, if_match, not_found_option, parse_json, store_failure,
+    Reply, bad_request, convert, creditor, if_match, not_found_option, option_notice, parse_json,
+    store_failure,
 };
 use crate::context::Context;
-use crate::domain::{Cents, NoticeNumber};
+use crate::domain::Cents;
 use crate::store::{PositionKey, StoreError};
 
 #[derive(Deserialize)]
@@ -30,8 +32,8 @@ pub async fn put_notification_fee(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Ok(nav) = NoticeNumber::parse(nav_value) else {
-        return bad_request(format!("nav: '{nav_value}' must be exactly 18 digits"));
+    let Some(nav) = option_notice(nav_value) else {
+        return not_found_option(org, nav_value);
     };
     let input: NotificationFeeIn = match parse_json(body) {
         Ok(i) => i,
@@ -59,7 +61,7 @@ pub async fn put_notification_fee(
             let option = &p.options[p.option_index(&nav).expect("found by this notice")];
             Reply::json(200, &convert::option_out(&p, option)).with_etag(p.version)
         }
-        Err(StoreError::NotFound) => not_found_option(org, &nav),
+        Err(StoreError::NotFound) => not_found_option(org, nav_value),
         Err(e) => store_failure(e),
     }
 }
