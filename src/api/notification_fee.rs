@@ -7,11 +7,12 @@
 use serde::Deserialize;
 
 use super::{
-    Reply, bad_request, convert, creditor, if_match, not_found_option, option_notice, parse_json,
-    store_failure,
+    Reply, bad_request, convert, creditor, forbidden_notice, if_match, not_found_option,
+    option_notice, parse_json, store_failure, within_reach,
 };
 use crate::context::Context;
 use crate::domain::Cents;
+use crate::domain::api_key::SegregationScope;
 use crate::store::{PositionKey, StoreError};
 
 #[derive(Deserialize)]
@@ -23,6 +24,7 @@ struct NotificationFeeIn {
 pub async fn put_notification_fee(
     ctx: &Context,
     org: &str,
+    segregation: &SegregationScope,
     nav_value: &str,
     if_match_header: Option<&str>,
     body: &[u8],
@@ -35,6 +37,9 @@ pub async fn put_notification_fee(
     let Some(nav) = option_notice(nav_value) else {
         return not_found_option(org, nav_value);
     };
+    if !segregation.allows_notice(&nav) {
+        return forbidden_notice(org, nav_value, segregation);
+    }
     let input: NotificationFeeIn = match parse_json(body) {
         Ok(i) => i,
         Err(r) => return r,
@@ -47,6 +52,7 @@ pub async fn put_notification_fee(
     let target = nav.clone();
     let change: crate::store::Mutation =
         Box::new(move |p| p.set_notification_fee(&target, fee, now));
+    let change = within_reach(org, segregation, change);
     match ctx
         .store
         .update_position_if(

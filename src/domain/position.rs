@@ -319,12 +319,14 @@ impl fmt::Display for FieldError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict(pub String);
 
-/// Why a change to a position is refused: its state forbids it (a conflict), or its content
-/// makes it impossible whatever the state (unprocessable).
+/// Why a change to a position is refused: its state forbids it (a conflict), its content
+/// makes it impossible whatever the state (unprocessable), or the caller may not touch it
+/// (forbidden: options of segregation codes its key does not have).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     Conflict(Conflict),
     Unprocessable(String),
+    Forbidden(String),
 }
 
 impl From<Conflict> for Refusal {

@@ -3,7 +3,9 @@
 //!
 //! Every path but the [public](is_public) ones needs an API key, checked before routing: no
 //! valid key is 401 and a key bound to other creditors is 403, whatever the path or method, so
-//! neither 404 nor 405 tells a caller without the right key what exists.
+//! neither 404 nor 405 tells a caller without the right key what exists. A key limited to some
+//! segregation codes is 403 on what concerns all the creditor's notices (broadcast stations,
+//! deliveries); elsewhere the handlers refuse what is of other codes.
 
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
@@ -12,6 +14,7 @@ use super::server::Answer;
 use super::{contract, soap};
 use crate::api::{self, Reply, StateAction};
 use crate::context::Context;
+use crate::domain::api_key::SegregationScope;
 
 pub const SOAP_PATH: &str = "/partner";
 
@@ -155,16 +158,31 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
     let query = parts.uri.query();
     let method = &parts.method;
     let segments = segments(path);
+    // What the key may touch of its creditors; public paths touch none of it.
+    let mut seg = SegregationScope::All;
     if !is_public(path) {
         let organization = match segments.as_slice() {
             ["organizations", org, ..] => Some(*org),
             _ => None,
         };
         let presented = presented_key(&parts.headers);
-        if let Err(refused) = api::auth::check(ctx, presented, organization).await {
+        let key = match api::auth::check(ctx, presented, organization).await {
+            Ok(key) => key,
+            Err(refused) => return json(refused),
+        };
+        let whole = match segments.as_slice() {
+            ["organizations", _, "broadcast-stations", ..] => Some("broadcast stations"),
+            ["organizations", _, "deliveries", ..] => Some("deliveries"),
+            _ => None,
+        };
+        if let Some(what) = whole
+            && let Err(refused) = api::auth::whole_creditor(&key, what)
+        {
             return json(refused);
         }
+        seg = key.segregation;
     }
+    let seg = &seg;
     let answer = match segments.as_slice() {
         ["partner"] => match *method {
             Method::POST => {
@@ -205,22 +223,22 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         },
         ["organizations", org, "debtpositions"] => match *method {
             Method::POST => match to_publish(query) {
-                Ok(publish) => json(api::create_position(ctx, org, publish, body).await),
+                Ok(publish) => json(api::create_position(ctx, org, seg, publish, body).await),
                 Err(a) => a,
             },
-            Method::GET => json(api::lifecycle::list_positions(ctx, org, query).await),
+            Method::GET => json(api::lifecycle::list_positions(ctx, org, seg, query).await),
             _ => method_not_allowed("GET, POST"),
         },
         ["organizations", org, "debtpositions", iupd] => match *method {
-            Method::GET => json(api::get_position(ctx, org, iupd).await),
+            Method::GET => json(api::get_position(ctx, org, seg, iupd).await),
             Method::PUT => match to_publish(query).and_then(|p| Ok((p, if_match(parts)?))) {
-                Ok((publish, tag)) => {
-                    json(api::lifecycle::update_position(ctx, org, iupd, publish, tag, body).await)
-                }
+                Ok((publish, tag)) => json(
+                    api::lifecycle::update_position(ctx, org, seg, iupd, publish, tag, body).await,
+                ),
                 Err(a) => a,
             },
             Method::DELETE => match if_match(parts) {
-                Ok(tag) => json(api::lifecycle::delete_position(ctx, org, iupd, tag).await),
+                Ok(tag) => json(api::lifecycle::delete_position(ctx, org, seg, iupd, tag).await),
                 Err(a) => a,
             },
             _ => method_not_allowed("GET, PUT, DELETE"),
@@ -239,14 +257,14 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                     StateAction::Invalidate
                 };
                 match if_match(parts) {
-                    Ok(tag) => json(api::change_state(ctx, org, iupd, action, tag).await),
+                    Ok(tag) => json(api::change_state(ctx, org, seg, iupd, action, tag).await),
                     Err(a) => a,
                 }
             }
             _ => method_not_allowed("POST"),
         },
         ["organizations", org, "paymentoptions", "paids", nav] => match *method {
-            Method::POST => json(api::mark_paid(ctx, org, nav, body).await),
+            Method::POST => json(api::mark_paid(ctx, org, seg, nav, body).await),
             _ => method_not_allowed("POST"),
         },
         [
@@ -258,18 +276,19 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         ] => match *method {
             Method::PUT => match if_match(parts) {
                 Ok(tag) => json(
-                    api::notification_fee::put_notification_fee(ctx, org, nav, tag, body).await,
+                    api::notification_fee::put_notification_fee(ctx, org, seg, nav, tag, body)
+                        .await,
                 ),
                 Err(a) => a,
             },
             _ => method_not_allowed("PUT"),
         },
         ["organizations", org, "receipts"] => match *method {
-            Method::GET => json(api::receipts::list_receipts(ctx, org, query).await),
+            Method::GET => json(api::receipts::list_receipts(ctx, org, seg, query).await),
             _ => method_not_allowed("GET"),
         },
         ["organizations", org, "receipts", iuv] => match *method {
-            Method::GET => json(api::receipts::get_receipt(ctx, org, iuv).await),
+            Method::GET => json(api::receipts::get_receipt(ctx, org, seg, iuv).await),
             _ => method_not_allowed("GET"),
         },
         ["organizations", org, "broadcast-stations"] => match *method {
