@@ -639,6 +639,18 @@ async fn a_limited_key_cannot_reach_other_codes_through_a_position() {
         )
         .await;
     problem(&r, 403, "update adding code 02");
+    // Of an unknown position, the same update is 404, as any other.
+    grown["iupd"] = "NONE".into();
+    let r = server
+        .request_as(
+            &key,
+            "PUT",
+            &format!("{create}/NONE"),
+            &[("Content-Type", "application/json")],
+            grown.to_string().as_bytes(),
+        )
+        .await;
+    problem(&r, 404, "update of an unknown position");
     // The stored position is untouched and still the key's.
     let r = server
         .request_as(&key, "GET", &format!("{create}/OWN"), &[], b"")

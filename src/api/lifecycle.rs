@@ -71,12 +71,17 @@ pub async fn update_position(
             };
         }
     };
-    // Both the stored options and the new ones must be within the key's codes; the stored ones
-    // are checked in the transaction, and a new one of another code makes the whole update 403.
-    if !segregation.allows_position(&new) {
-        return forbidden_position(org, &iupd, segregation);
-    }
-    let change: crate::store::Mutation = Box::new(move |p| p.update_from(new, to_publish, now));
+    // Both the stored options and the new ones must be within the key's codes, checked once
+    // the position is found (an unknown one stays 404): a new option of another code makes the
+    // whole update 403.
+    let new_in_reach = segregation.allows_position(&new);
+    let refusal = position_out_of_reach(org, &iupd, segregation);
+    let change: crate::store::Mutation = Box::new(move |p| {
+        if !new_in_reach {
+            return Err(Refusal::Forbidden(refusal));
+        }
+        p.update_from(new, to_publish, now)
+    });
     let change = within_reach(org, segregation, change);
     change_position(ctx, creditor, iupd, expected, change, now).await
 }
