@@ -32,6 +32,14 @@ pub struct Config {
     pub limits: Limits,
     pub broadcast: Broadcast,
     pub lifecycle: Lifecycle,
+    pub instance: Instance,
+}
+
+/// What this deployment says of itself (`GET /info`).
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// The environment's name (`local`, `dev`, `uat`, `prod`…), as GPD's `AppInfo` has it.
+    pub environment: String,
 }
 
 /// The life of debt positions over time.
@@ -114,6 +122,22 @@ struct RawConfig {
     broadcast: RawBroadcast,
     #[serde(default)]
     lifecycle: RawLifecycle,
+    #[serde(default)]
+    instance: RawInstance,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawInstance {
+    environment: String,
+}
+
+impl Default for RawInstance {
+    fn default() -> Self {
+        RawInstance {
+            environment: "local".into(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -469,6 +493,16 @@ impl Config {
         let lifecycle = Lifecycle {
             sweep_interval: Duration::from_millis(raw.lifecycle.sweep_interval_ms),
         };
+        let environment = raw.instance.environment;
+        if environment.is_empty()
+            || environment.chars().count() > 50
+            || !environment.chars().all(|c| c.is_ascii_graphic())
+        {
+            return Err(err(
+                "instance.environment".into(),
+                "must be 1 to 50 visible ASCII characters, without spaces".into(),
+            ));
+        }
         Ok(Config {
             broker_id,
             stations,
@@ -476,6 +510,7 @@ impl Config {
             limits,
             broadcast,
             lifecycle,
+            instance: Instance { environment },
         })
     }
 
@@ -746,6 +781,20 @@ segregation_codes = ["01"]
         let c = Config::parse(BASE, "t").unwrap();
         assert_eq!(c.limits.max_body_bytes, 1 << 20);
         assert_eq!(c.lifecycle.sweep_interval, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn environment() {
+        assert_eq!(
+            Config::parse(BASE, "t").unwrap().instance.environment,
+            "local"
+        );
+        let c = Config::parse(&format!("{BASE}\n[instance]\nenvironment = \"uat\"\n"), "t");
+        assert_eq!(c.unwrap().instance.environment, "uat");
+        for bad in ["\"\"", "\"u a t\"", "\"è\""] {
+            let e = refuse(&format!("{BASE}\n[instance]\nenvironment = {bad}\n"));
+            assert_eq!(e.key, "instance.environment", "{bad}");
+        }
     }
 
     #[test]

@@ -120,7 +120,12 @@ enum KeysAction {
         /// The key acts for every organization, including those configured later.
         #[arg(long)]
         all_organizations: bool,
-        /// The gateway's configuration (TOML): when given, each --org must be one of its creditors.
+        /// Only the notices of these segregation codes of the --org creditors (the first two
+        /// digits of their IUVs), such as 01,02: others are refused with 403 and left out of lists.
+        #[arg(long, value_name = "CODES")]
+        segregation_codes: Option<String>,
+        /// The gateway's configuration (TOML): when given, each --org must be one of its creditors
+        /// (and each segregation code one of theirs).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// A note shown by `keys list` (up to 70 characters).
@@ -355,19 +360,25 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
             data,
             orgs,
             all_organizations,
+            segregation_codes,
             config,
             label,
         } => {
             let scope = cli::scope(&orgs, all_organizations)?;
+            let segregation = cli::segregation(segregation_codes.as_deref(), &scope)?;
             if let Some(path) = config {
-                cli::served(&scope, &Config::load(&path).map_err(|e| e.to_string())?)?;
+                let config = Config::load(&path).map_err(|e| e.to_string())?;
+                cli::served(&scope, &config)?;
+                cli::codes_served(&scope, &segregation, &config)?;
             }
             let label = cli::label(label)?;
             let store = SqliteStore::open(&data).map_err(|e| e.to_string())?;
-            let out = cli::create(&store, scope, label, now).await.map(|c| {
-                eprintln!("{}", c.note);
-                format!("{}\n", c.secret)
-            });
+            let out = cli::create(&store, scope, segregation, label, now)
+                .await
+                .map(|c| {
+                    eprintln!("{}", c.note);
+                    format!("{}\n", c.secret)
+                });
             (store, out)
         }
         KeysAction::List { data } => {

@@ -1,6 +1,6 @@
 //! API keys over HTTP: every creditor route walked with no key, bad keys, a revoked key, another
-//! creditor's key and the creditor's own keys in both headers; the order of 401/403 against
-//! 404/405; the public paths; and no secret in the logs.
+//! creditor's key, keys limited to segregation codes and the creditor's own keys in both
+//! headers; the order of 401/403 against 404/405; the public paths; and no secret in the logs.
 
 mod harness;
 
@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use gpd_gateway::client::Response;
 use gpd_gateway::domain::api_key::ApiKeySecret;
 use gpd_gateway::http::routes::{ORGANIZATION_ROUTES, pattern_matches};
-use harness::{TestServer, json};
+use harness::positions::position;
+use harness::receipts::{ReceiptRequest, iuv};
+use harness::{TestServer, json, text};
+use serde_json::Value;
 
 const ORG: &str = "77777777777";
 const OTHER: &str = "88888888888";
@@ -279,6 +282,7 @@ async fn public_paths_need_no_key() {
     let server = TestServer::start().await;
     for (method, path) in [
         ("GET", "/health"),
+        ("GET", "/info"),
         ("GET", "/partner?wsdl"),
         ("GET", "/xsd/paForNode.xsd"),
         ("GET", "/openapi.json"),
@@ -374,4 +378,285 @@ async fn logs_name_keys_by_id_never_by_secret() {
         let hidden = &secret[secret.rfind('_').unwrap()..];
         assert!(!logged.contains(hidden), "a secret was logged: {logged}");
     }
+}
+
+/// The IUV of the sample notice (`sample("iuv")`, code 01) and a notice of code 02.
+const SAMPLE_IUV: &str = "01000000000000144";
+
+/// What a key limited to some codes gets on each route, with the sample position (code 01)
+/// and a position of code 02 stored, and a receipt for each.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_limited_to_segregation_codes_reach_those_only() {
+    let server = TestServer::start().await;
+    assert_eq!(iuv("01", 1), SAMPLE_IUV);
+    let other_iuv = iuv("02", 1);
+    let create = format!("/organizations/{ORG}/debtpositions?toPublish=true");
+    for (iupd, iuv) in [
+        ("DEMO-TARI-2025", SAMPLE_IUV),
+        ("SEG-02", other_iuv.as_str()),
+    ] {
+        let r = server.post_json(&create, &position(iupd, iuv, 1000)).await;
+        assert_eq!(r.status, 201, "{}", text(&r));
+    }
+    for (id, iuv) in [("R-01", iuv("01", 9)), ("R-02", iuv("02", 9))] {
+        let receipt = ReceiptRequest::v2(id, &iuv, 1000);
+        let r = server.soap(Some(receipt.action()), &receipt.xml()).await;
+        assert!(text(&r).contains("<outcome>OK</outcome>"), "{}", text(&r));
+    }
+    let only_02 = server.create_segregated_key(ORG, &["02"]).await;
+    let only_01 = server.create_segregated_key(ORG, &["01"]).await;
+    let both = server.create_segregated_key(ORG, &["02", "01"]).await;
+    // Another creditor's codes do not open this one.
+    let elsewhere = server.create_segregated_key(OTHER, &["01"]).await;
+    let listed = |r: &Response, key: &str| -> Vec<String> {
+        let v = json(r);
+        let items = v["payment_position_list"]
+            .as_array()
+            .or(v["results"].as_array())
+            .unwrap_or_else(|| panic!("a list: {v}"));
+        items
+            .iter()
+            .map(|i| {
+                let iuv = i["iuv"].as_str().or(i["paymentOption"][0]["iuv"].as_str());
+                iuv.unwrap_or_else(|| panic!("{key}: {i}"))[..2].to_owned()
+            })
+            .collect()
+    };
+
+    let sample_path = format!("/organizations/{ORG}/debtpositions/DEMO-TARI-2025");
+    for (method, pattern) in ROUTES {
+        let path = path(pattern, ORG);
+        let what = |who: &str| format!("{method} {path} {who}");
+        // The sample position again, if a route walked before deleted it.
+        let r = server
+            .post_json(&create, &position("DEMO-TARI-2025", SAMPLE_IUV, 1000))
+            .await;
+        assert!([201, 409].contains(&r.status), "{}", text(&r));
+        // A body that names the sample's code, for the routes that take one.
+        let body: Vec<u8> = match (*method, *pattern) {
+            ("POST", p) if p.ends_with("/debtpositions") => {
+                position("SEG-NEW", &iuv("01", 77), 1000)
+                    .to_string()
+                    .into_bytes()
+            }
+            ("PUT", p) if p.ends_with("/{iupd}") => position("DEMO-TARI-2025", SAMPLE_IUV, 2000)
+                .to_string()
+                .into_bytes(),
+            ("PUT", p) if p.ends_with("/notificationfee") => {
+                br#"{"notificationFee": 100}"#.to_vec()
+            }
+            ("PUT", p) if p.contains("broadcast-stations") => {
+                format!(r#"{{"brokerId": "{ORG}", "url": "http://127.0.0.1:9/x"}}"#).into_bytes()
+            }
+            ("POST" | "PUT", _) => b"{}".to_vec(),
+            _ => Vec::new(),
+        };
+        let send = |key: String| {
+            let (server, path, body) = (&server, path.clone(), body.clone());
+            async move {
+                let headers = [
+                    ("Content-Type", "application/json"),
+                    ("Ocp-Apim-Subscription-Key", key.as_str()),
+                ];
+                server
+                    .request_without_key(method, &path, &headers, &body)
+                    .await
+            }
+        };
+        let list = *method == "GET"
+            && (pattern.ends_with("/debtpositions") || pattern.ends_with("/receipts"));
+        let whole_creditor =
+            pattern.contains("broadcast-stations") || pattern.contains("deliveries");
+
+        let r = send(elsewhere.clone()).await;
+        problem(&r, 403, &what("with another creditor's limited key"));
+
+        server
+            .delete(&format!("/organizations/{ORG}/debtpositions/SEG-NEW"))
+            .await;
+        let before = text(&server.get(&sample_path).await);
+        let r = send(only_02.clone()).await;
+        if list {
+            // Lists are filtered, never refused: what the key sees is of its codes only.
+            assert_eq!(r.status, 200, "{}: {}", what("02"), text(&r));
+            assert_eq!(listed(&r, "02"), ["02"], "{}", what("02"));
+            for (query, seen) in [
+                ("segregationCodes=02,03", vec!["02"]),
+                ("segregationCodes=01", vec![]),
+            ] {
+                let r = server
+                    .request_as(&only_02, "GET", &format!("{path}?{query}"), &[], b"")
+                    .await;
+                assert_eq!(r.status, 200, "{}", text(&r));
+                assert_eq!(listed(&r, query), seen, "{} {query}", what("02"));
+            }
+            let r = server
+                .request_as(
+                    &only_02,
+                    "GET",
+                    &format!("{path}?segregationCodes=2"),
+                    &[],
+                    b"",
+                )
+                .await;
+            problem(&r, 400, &what("with a malformed segregationCodes"));
+        } else {
+            problem(&r, 403, &what("with a key for code 02"));
+            let detail = json(&r)["detail"].as_str().unwrap().to_owned();
+            assert!(detail.contains("02"), "{}: {detail}", what("02"));
+            // Nothing of code 01 was written by the refused request.
+            assert_eq!(
+                text(&server.get(&sample_path).await),
+                before,
+                "{}",
+                what("02")
+            );
+            let created = server
+                .get(&format!("/organizations/{ORG}/debtpositions/SEG-NEW"))
+                .await;
+            assert_eq!(created.status, 404, "{}", what("02"));
+        }
+
+        // Keys with the sample's code get through to the handler, as the unlimited key does,
+        // except on what concerns every code of the creditor.
+        for key in [&only_01, &both] {
+            let r = send(key.clone()).await;
+            if whole_creditor {
+                problem(&r, 403, &what("with a limited key"));
+            } else {
+                assert!(
+                    ![401, 403, 405].contains(&r.status),
+                    "{}: {} {}",
+                    what("01"),
+                    r.status,
+                    text(&r)
+                );
+            }
+        }
+    }
+
+    // Lists of a key for both codes, or of an unlimited key narrowed by the parameter.
+    let positions = format!("/organizations/{ORG}/debtpositions");
+    let r = server.request_as(&both, "GET", &positions, &[], b"").await;
+    let mut codes = listed(&r, "both");
+    codes.sort();
+    codes.dedup();
+    assert_eq!(codes, ["01", "02"]);
+    let r = server
+        .get(&format!("{positions}?segregationCodes=02"))
+        .await;
+    assert_eq!(listed(&r, "all"), ["02"]);
+    let receipts = format!("/organizations/{ORG}/receipts?segregationCodes=01,02");
+    assert_eq!(
+        json(&server.get(&receipts).await)["results"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_limited_key_cannot_reach_other_codes_through_a_position() {
+    let server = TestServer::start().await;
+    let mixed: Value = {
+        let mut p = position("MIX", &iuv("01", 5), 1000);
+        let mut second = p["paymentOption"][0].clone();
+        second["iuv"] = iuv("02", 5).into();
+        p["paymentOption"][0]["isPartialPayment"] = true.into();
+        second["isPartialPayment"] = true.into();
+        p["paymentOption"].as_array_mut().unwrap().push(second);
+        p
+    };
+    let create = format!("/organizations/{ORG}/debtpositions");
+    let key = server.create_segregated_key(ORG, &["01"]).await;
+    // Creating a position with an option of another code: 403, and nothing stored.
+    let r = server
+        .request_as(
+            &key,
+            "POST",
+            &create,
+            &[("Content-Type", "application/json")],
+            mixed.to_string().as_bytes(),
+        )
+        .await;
+    problem(&r, 403, "create with an option of code 02");
+    assert_eq!(server.get(&format!("{create}/MIX")).await.status, 404);
+
+    let r = server.post_json(&create, &mixed).await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let one = format!("{create}/MIX");
+    // Every option of the position must be within the key's codes, even when the path names an
+    // option of its own code.
+    let nav_01 = format!("3{}", iuv("01", 5));
+    for (method, path, body) in [
+        ("GET", one.clone(), String::new()),
+        ("PUT", one.clone(), mixed.to_string()),
+        ("DELETE", one.clone(), String::new()),
+        ("POST", format!("{one}/publish"), String::new()),
+        (
+            "POST",
+            format!("/organizations/{ORG}/paymentoptions/paids/{nav_01}"),
+            "{}".into(),
+        ),
+        (
+            "PUT",
+            format!("/organizations/{ORG}/paymentoptions/{nav_01}/notificationfee"),
+            r#"{"notificationFee": 10}"#.into(),
+        ),
+    ] {
+        let r = server
+            .request_as(
+                &key,
+                method,
+                &path,
+                &[("Content-Type", "application/json")],
+                body.as_bytes(),
+            )
+            .await;
+        problem(&r, 403, &format!("{method} {path}"));
+    }
+    let r = server.request_as(&key, "GET", &create, &[], b"").await;
+    assert_eq!(json(&r)["payment_position_list"], serde_json::json!([]));
+    // An update that would add an option of another code to a position of the key's own: 403.
+    let r = server
+        .post_json(&create, &position("OWN", &iuv("01", 6), 1000))
+        .await;
+    assert_eq!(r.status, 201);
+    let mut grown = mixed.clone();
+    grown["iupd"] = "OWN".into();
+    grown["paymentOption"][0]["iuv"] = iuv("01", 6).into();
+    grown["paymentOption"][1]["iuv"] = iuv("02", 6).into();
+    let r = server
+        .request_as(
+            &key,
+            "PUT",
+            &format!("{create}/OWN"),
+            &[("Content-Type", "application/json")],
+            grown.to_string().as_bytes(),
+        )
+        .await;
+    problem(&r, 403, "update adding code 02");
+    // Of an unknown position, the same update is 404, as any other.
+    grown["iupd"] = "NONE".into();
+    let r = server
+        .request_as(
+            &key,
+            "PUT",
+            &format!("{create}/NONE"),
+            &[("Content-Type", "application/json")],
+            grown.to_string().as_bytes(),
+        )
+        .await;
+    problem(&r, 404, "update of an unknown position");
+    // The stored position is untouched and still the key's.
+    let r = server
+        .request_as(&key, "GET", &format!("{create}/OWN"), &[], b"")
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(json(&r)["paymentOption"].as_array().unwrap().len(), 1);
+    assert_eq!(json(&r)["status"], "DRAFT");
+    server.stop().await;
 }

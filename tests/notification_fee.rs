@@ -211,7 +211,8 @@ async fn refusals() {
             &json!({"notificationFee": 1}),
         )
         .await;
-    assert_eq!(r.status, 400);
+    // As in GPD: an identifier that names no option is not found, whatever its shape.
+    assert_eq!(r.status, 404);
 
     let nav = format!("3{}", iuv(3));
     let paid = server

@@ -436,8 +436,60 @@ async fn every_documented_operation_answers_as_documented() {
     assert_eq!(w.call("DELETE", station, &st, "", None).await.status, 204);
     assert_eq!(w.call("DELETE", station, &st, "", None).await.status, 404);
 
+    // A key limited to segregation code 02 (everything above is of code 01): every operation
+    // that reads or changes something of code 01 is refused with a documented 403; the lists
+    // answer, narrowed to code 02, which has nothing here.
+    let limited = server.create_segregated_key(ORG, &["02"]).await;
+    let as_limited = [("Ocp-Apim-Subscription-Key", limited.as_str())];
+    let values = [
+        ("fiscalCode", ORG),
+        ("iupd", "OA-1"),
+        ("nav", nav.as_str()),
+        ("iuv", iuv_b.as_str()),
+        ("stationId", "OA_STATION"),
+        ("id", id.as_str()),
+    ];
+    for (method, template) in &documented {
+        if !template.starts_with("/organizations/") {
+            continue;
+        }
+        let body = match (method.as_str(), template.as_str()) {
+            ("POST", t) if t.ends_with("/debtpositions") => Some(position("OA-9", 8_010)),
+            ("PUT", t) if t.ends_with("/{iupd}") => Some(position("OA-1", 8_001)),
+            ("PUT", t) if t.ends_with("/notificationfee") => Some(json!({"notificationFee": 1})),
+            ("PUT", _) => Some(json!({"brokerId": ORG, "url": stub.url()})),
+            ("POST", _) => Some(json!({})),
+            _ => None,
+        };
+        let r = w
+            .call_with(method, template, &values, "", &as_limited, body)
+            .await;
+        let list = method == "GET"
+            && (template.ends_with("/debtpositions") || template.ends_with("/receipts"));
+        if list {
+            assert_eq!(r.status, 200, "{method} {template}: {}", text(&r));
+            let v = json(&r);
+            let items = v["payment_position_list"]
+                .as_array()
+                .or(v["results"].as_array());
+            assert_eq!(items.map(Vec::len), Some(0), "{method} {template}: {v}");
+        } else {
+            assert_eq!(r.status, 403, "{method} {template}: {}", text(&r));
+        }
+    }
+    let r = w
+        .call("GET", positions, &org, "?segregationCodes=01,02", None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(json(&r)["page_info"]["items_found"], 2);
+    let r = w
+        .call("GET", receipts, &org, "?segregationCodes=1", None)
+        .await;
+    assert_eq!(r.status, 400);
+
     assert_eq!(w.call("GET", "/health", &[], "", None).await.status, 200);
     assert_eq!(w.call("GET", "/ready", &[], "", None).await.status, 200);
+    assert_eq!(w.call("GET", "/info", &[], "", None).await.status, 200);
     assert_eq!(
         w.call("GET", "/openapi.json", &[], "", None).await.status,
         200

@@ -9,7 +9,7 @@
 
 use super::{Reply, store_failure};
 use crate::context::Context;
-use crate::domain::api_key::{ApiKeySecret, KeyId};
+use crate::domain::api_key::{ApiKey, ApiKeySecret, SegregationScope};
 
 const INVALID: &str = "the API key is not valid (unknown or revoked)";
 
@@ -18,12 +18,13 @@ fn unauthorized(detail: &str) -> Reply {
 }
 
 /// Checks the key the request presented (`Err` when its headers could not carry one, with why)
-/// and, when the path names one, the organization it acts for. Returns the key's id.
+/// and, when the path names one, the organization it acts for. Returns the key, whose
+/// segregation codes the handlers apply to what they touch.
 pub async fn check(
     ctx: &Context,
     presented: Result<Option<&str>, &'static str>,
     organization: Option<&str>,
-) -> Result<KeyId, Reply> {
+) -> Result<ApiKey, Reply> {
     let presented = match presented {
         Ok(Some(value)) => value,
         Ok(None) => {
@@ -56,7 +57,26 @@ pub async fn check(
             format!("API key {} may not act for organization {org}", key.id),
         ));
     }
-    Ok(key.id)
+    Ok(key)
+}
+
+/// Refuses a key limited to some segregation codes on what concerns every notice of the
+/// creditor (`what`: its broadcast stations, its deliveries): those carry receipts of any code.
+pub fn whole_creditor(key: &ApiKey, what: &str) -> Result<(), Reply> {
+    match key.segregation {
+        SegregationScope::All => Ok(()),
+        SegregationScope::Only(_) => {
+            tracing::warn!(key = %key.id, what, "segregation-limited API key used for the whole creditor");
+            Err(Reply::problem(
+                403,
+                "Forbidden",
+                format!(
+                    "API key {} acts for segregation codes {} only; {what} concern every notice of the organization",
+                    key.id, key.segregation
+                ),
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -93,7 +113,7 @@ mod tests {
 
         assert_eq!(
             check(&ctx, Ok(Some(secret.reveal())), own).await.unwrap(),
-            bound.id
+            bound
         );
         // Paths that name no organization need a valid key only.
         assert!(check(&ctx, Ok(Some(secret.reveal())), None).await.is_ok());
@@ -103,7 +123,7 @@ mod tests {
                 .is_ok()
         );
 
-        let refused = |r: Result<KeyId, Reply>| r.expect_err("refused");
+        let refused = |r: Result<ApiKey, Reply>| r.expect_err("refused");
         let none = refused(check(&ctx, Ok(None), own).await);
         assert_eq!(none.status, 401);
         assert!(detail(&none).contains("Ocp-Apim-Subscription-Key"));

@@ -340,7 +340,15 @@ fn transfer(e: &mut Errors, path: &str, t: TransferIn, owner: &FiscalCodePA) -> 
             .ok()
     };
     let iban = t.iban.filter(|v| !v.is_empty());
-    let postal = t.postal_iban.filter(|v| !v.is_empty());
+    // GPD refuses a blank postal IBAN rather than reading it as absent.
+    if t.postal_iban
+        .as_deref()
+        .is_some_and(|v| v.trim().is_empty())
+    {
+        e.push(format!("{path}.postalIban"), "must not be blank");
+        return None;
+    }
+    let postal = t.postal_iban;
     let account = match (iban, postal, t.stamp) {
         (Some(iban), postal, None) => {
             let iban = iban_of(e, "iban", iban);

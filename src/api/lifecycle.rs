@@ -3,6 +3,8 @@
 //! takes GPD's filters, ordering and paging. Writes honour `If-Match` against the position's
 //! `ETag` (its version).
 
+use std::collections::BTreeSet;
+
 use chrono::{Duration, NaiveDateTime};
 use serde::Serialize;
 
@@ -10,44 +12,77 @@ use super::model::{PositionIn, PositionOut};
 use super::query::Query;
 use super::receipts::{PageInfo, bound};
 use super::{
-    Reply, bad_request, change_position, convert, creditor, if_match, invalid, iupd,
-    not_found_position, parse_json, store_failure,
+    Reply, bad_request, change_position, convert, creditor, forbidden_position, if_match, invalid,
+    iupd, not_found_position, parse_json, position_out_of_reach, store_failure, within_reach,
 };
 use crate::context::Context;
-use crate::domain::position::PositionStatus;
-use crate::store::{PageRequest, PositionFilter, PositionOrder, PositionOrderBy, StoreError};
+use crate::domain::SegregationCode;
+use crate::domain::api_key::SegregationScope;
+use crate::domain::position::{PositionStatus, Refusal};
+use crate::store::{
+    PageRequest, PositionFilter, PositionKey, PositionOrder, PositionOrderBy, StoreError,
+};
 
 /// `PUT /organizations/{fiscalCode}/debtpositions/{iupd}[?toPublish=true]`
 pub async fn update_position(
     ctx: &Context,
     org: &str,
+    segregation: &SegregationScope,
     iupd_value: &str,
     to_publish: bool,
     if_match_header: Option<&str>,
     body: &[u8],
 ) -> Reply {
-    let checked = creditor(ctx, org).and_then(|c| {
-        let iupd = iupd(iupd_value)?;
-        let expected = if_match(if_match_header)?;
-        let input: PositionIn = parse_json(body)?;
-        Ok((c, iupd, expected, input))
-    });
-    let (creditor, iupd, expected, input) = match checked {
+    let checked =
+        creditor(ctx, org).and_then(|c| Ok((c, iupd(iupd_value)?, if_match(if_match_header)?)));
+    let (creditor, iupd, expected) = match checked {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if input.iupd != iupd.as_str() {
-        return bad_request(format!(
-            "iupd: '{}' must be the IUPD of the path ({iupd})",
-            input.iupd
-        ));
-    }
     let now = ctx.clock.now();
-    let new = match convert::updated_position(input, creditor, now) {
+    let content = parse_json::<PositionIn>(body).and_then(|input| {
+        if input.iupd != iupd.as_str() {
+            return Err(bad_request(format!(
+                "iupd: '{}' must be the IUPD of the path ({iupd})",
+                input.iupd
+            )));
+        }
+        convert::updated_position(input, creditor, now).map_err(|errors| invalid(&errors))
+    });
+    let new = match content {
         Ok(p) => p,
-        Err(errors) => return invalid(&errors),
+        // GPD finds the position before it looks at the body: an unknown one is 404 whatever
+        // was sent. Looked up only when the body is refused, so a valid update reads once.
+        Err(refused) => {
+            return match ctx
+                .store
+                .get_position(
+                    creditor.fiscal_code.clone(),
+                    PositionKey::Iupd(iupd.clone()),
+                )
+                .await
+            {
+                Ok(Some(p)) if !segregation.allows_position(&p) => {
+                    forbidden_position(org, &iupd, segregation)
+                }
+                Ok(Some(_)) => refused,
+                Ok(None) => not_found_position(org, &iupd),
+                Err(e) => store_failure(e),
+            };
+        }
     };
-    let change: crate::store::Mutation = Box::new(move |p| p.update_from(new, to_publish, now));
+    // Both the stored options and the new ones must be within the key's codes, checked once
+    // the position is found (an unknown one stays 404): a new option of another code makes the
+    // whole update 403.
+    let new_in_reach = segregation.allows_position(&new);
+    let refusal = position_out_of_reach(org, &iupd, segregation);
+    let change: crate::store::Mutation = Box::new(move |p| {
+        if !new_in_reach {
+            return Err(Refusal::Forbidden(refusal));
+        }
+        p.update_from(new, to_publish, now)
+    });
+    let change = within_reach(org, segregation, change);
     change_position(ctx, creditor, iupd, expected, change, now).await
 }
 
@@ -58,6 +93,7 @@ pub const DELETED: &str = "The debt position was successfully deleted";
 pub async fn delete_position(
     ctx: &Context,
     org: &str,
+    segregation: &SegregationScope,
     iupd_value: &str,
     if_match_header: Option<&str>,
 ) -> Reply {
@@ -68,13 +104,21 @@ pub async fn delete_position(
         Err(r) => return r,
     };
     let now = ctx.clock.now();
+    let (owner, reach) = (org.to_owned(), segregation.clone());
     match ctx
         .store
         .delete_position(
             creditor.fiscal_code.clone(),
             iupd.clone(),
             expected,
-            Box::new(move |p| Ok(p.check_deletable(now)?)),
+            Box::new(move |p| {
+                if !reach.allows_position(p) {
+                    return Err(Refusal::Forbidden(position_out_of_reach(
+                        &owner, &p.iupd, &reach,
+                    )));
+                }
+                Ok(p.check_deletable(now)?)
+            }),
         )
         .await
     {
@@ -96,7 +140,7 @@ const DEFAULT_LIMIT: u32 = 10;
 /// The widest date window a list may ask for (GPD's), in days.
 const MAX_WINDOW_DAYS: i64 = 30;
 
-const KNOWN: [&str; 11] = [
+const KNOWN: [&str; 12] = [
     "page",
     "limit",
     "due_date_from",
@@ -108,6 +152,7 @@ const KNOWN: [&str; 11] = [
     "status",
     "orderby",
     "ordering",
+    "segregationCodes",
 ];
 
 /// A list request, read from the query string.
@@ -156,7 +201,22 @@ fn window(
     Ok(Some((from, to)))
 }
 
-fn list_request(query: Option<&str>) -> Result<ListRequest, Reply> {
+/// The segregation codes a list shows: GPD's `segregationCodes` (`01,02`), within the key's.
+pub(super) fn segregation_codes(
+    q: &Query,
+    segregation: &SegregationScope,
+) -> Result<Option<BTreeSet<SegregationCode>>, Reply> {
+    let asked = match q.get("segregationCodes") {
+        None => None,
+        Some(list) => Some(
+            SegregationScope::parse_list(list)
+                .map_err(|e| bad_request(format!("segregationCodes: '{list}' must be {e}")))?,
+        ),
+    };
+    Ok(segregation.within(asked))
+}
+
+fn list_request(query: Option<&str>, segregation: &SegregationScope) -> Result<ListRequest, Reply> {
     let q = Query::parse(query, &KNOWN)?;
     let page = q.page_within(DEFAULT_LIMIT, MAX_LIMIT)?;
     // As in GPD, the three date filters exclude one another.
@@ -209,6 +269,7 @@ fn list_request(query: Option<&str>) -> Result<ListRequest, Reply> {
             due_to: due.map(|w| w.1),
             paid_from: paid.map(|w| w.0),
             paid_to: paid.map(|w| w.1),
+            segregation_codes: segregation_codes(&q, segregation)?,
         },
         order: PositionOrder { by, descending },
         page,
@@ -216,8 +277,14 @@ fn list_request(query: Option<&str>) -> Result<ListRequest, Reply> {
 }
 
 /// `GET /organizations/{fiscalCode}/debtpositions?page&limit&due_date_from&due_date_to&…`
-pub async fn list_positions(ctx: &Context, org: &str, query: Option<&str>) -> Reply {
-    let (creditor, request) = match creditor(ctx, org).and_then(|c| Ok((c, list_request(query)?))) {
+pub async fn list_positions(
+    ctx: &Context,
+    org: &str,
+    segregation: &SegregationScope,
+    query: Option<&str>,
+) -> Reply {
+    let checked = creditor(ctx, org).and_then(|c| Ok((c, list_request(query, segregation)?)));
+    let (creditor, request) = match checked {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -266,7 +333,7 @@ mod tests {
     }
 
     fn detail(query: &str) -> String {
-        let r = list_request(Some(query)).unwrap_err();
+        let r = list_request(Some(query), &SegregationScope::All).unwrap_err();
         assert_eq!(r.status, 400, "{query}");
         let p: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         p["detail"].as_str().unwrap().to_owned()
@@ -274,7 +341,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_gpd() {
-        let r = list_request(None).ok().unwrap();
+        let r = list_request(None, &SegregationScope::All).ok().unwrap();
         assert_eq!(r.page, PageRequest { page: 0, limit: 10 });
         assert_eq!(r.order, PositionOrder::default());
         assert_eq!(r.filter, PositionFilter::default());
@@ -284,7 +351,7 @@ mod tests {
     fn filters_and_windows() {
         let r = list_request(Some(
             "status=VALID&due_date_from=2025-07-01&due_date_to=2025-07-31&orderby=IUPD&ordering=ASC&page=2&limit=50",
-        ))
+        ), &SegregationScope::All)
         .ok()
         .unwrap();
         assert_eq!(r.filter.status, Some(PositionStatus::Valid));
@@ -299,13 +366,19 @@ mod tests {
         );
         assert_eq!(r.page, PageRequest { page: 2, limit: 50 });
         // One bound implies the other, 30 days away.
-        let r = list_request(Some("payment_date_to=2025-07-31T10:00:00"))
-            .ok()
-            .unwrap();
+        let r = list_request(
+            Some("payment_date_to=2025-07-31T10:00:00"),
+            &SegregationScope::All,
+        )
+        .ok()
+        .unwrap();
         assert_eq!(r.filter.paid_from, Some(at("2025-07-01T10:00:00")));
-        let r = list_request(Some("payment_date_time_from=2025-07-01T10:00:00"))
-            .ok()
-            .unwrap();
+        let r = list_request(
+            Some("payment_date_time_from=2025-07-01T10:00:00"),
+            &SegregationScope::All,
+        )
+        .ok()
+        .unwrap();
         assert_eq!(r.filter.paid_to, Some(at("2025-07-31T10:00:00")));
     }
 

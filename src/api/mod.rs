@@ -15,8 +15,9 @@ pub mod receipts;
 
 use crate::config::Creditor;
 use crate::context::Context;
+use crate::domain::api_key::SegregationScope;
 use crate::domain::position::{Conflict, FieldError, Iupd, NotPayable, OptionPayment, Refusal};
-use crate::domain::{Cents, NoticeNumber};
+use crate::domain::{Cents, Iuv, NoticeNumber};
 use crate::store::{Expected, Mutation, PositionKey, StoreError};
 use model::{MarkPaidIn, PositionIn, Problem};
 
@@ -106,6 +107,18 @@ pub fn if_match(header: Option<&str>) -> Result<Expected, Reply> {
     Ok(Expected::OneOf(versions))
 }
 
+/// A boolean query parameter: `true` or `false` in any case (Spring's reading, which GPD's
+/// clients rely on), nothing else.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    if value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 pub(crate) fn bad_request(detail: impl Into<String>) -> Reply {
     Reply::problem(400, "Bad Request", detail)
 }
@@ -120,6 +133,46 @@ fn invalid(errors: &[FieldError]) -> Reply {
     )
 }
 
+pub(crate) fn forbidden(detail: impl Into<String>) -> Reply {
+    Reply::problem(403, "Forbidden", detail)
+}
+
+/// The refusal of a notice (IUV or notice number, as written) outside the key's codes.
+fn forbidden_notice(org: &str, identifier: &str, segregation: &SegregationScope) -> Reply {
+    forbidden(format!(
+        "the API key acts for segregation codes {segregation} of organization {org} only; \
+         {identifier} is of another"
+    ))
+}
+
+/// The refusal of a position with options outside the key's codes.
+fn forbidden_position(org: &str, iupd: &Iupd, segregation: &SegregationScope) -> Reply {
+    forbidden(position_out_of_reach(org, iupd, segregation))
+}
+
+fn position_out_of_reach(org: &str, iupd: &Iupd, segregation: &SegregationScope) -> String {
+    format!(
+        "the API key acts for segregation codes {segregation} of organization {org} only; \
+         debt position {iupd} has payment options of another"
+    )
+}
+
+/// Wraps a change so that it refuses a position the key may not touch, inside the same
+/// transaction as the change: the check sees the options the change would apply to.
+fn within_reach(org: &str, segregation: &SegregationScope, change: Mutation) -> Mutation {
+    let (org, segregation) = (org.to_owned(), segregation.clone());
+    Box::new(move |p| {
+        if !segregation.allows_position(p) {
+            return Err(Refusal::Forbidden(position_out_of_reach(
+                &org,
+                &p.iupd,
+                &segregation,
+            )));
+        }
+        change(p)
+    })
+}
+
 fn conflict(detail: impl Into<String>) -> Reply {
     Reply::problem(409, "Conflict", detail)
 }
@@ -130,6 +183,7 @@ pub(crate) fn store_failure(e: StoreError) -> Reply {
         StoreError::NotFound => Reply::problem(404, "Not Found", "not found"),
         StoreError::Refused(Conflict(detail)) => conflict(detail),
         StoreError::Unprocessable(detail) => Reply::problem(422, "Unprocessable Entity", detail),
+        StoreError::Forbidden(detail) => forbidden(detail),
         StoreError::VersionMismatch { current } => Reply::problem(
             412,
             "Precondition Failed",
@@ -189,12 +243,21 @@ fn iupd(value: &str) -> Result<Iupd, Reply> {
     Iupd::parse(value).map_err(|m| bad_request(format!("iupd: {m}")))
 }
 
-fn not_found_option(org: &str, nav: &NoticeNumber) -> Reply {
+fn not_found_option(org: &str, identifier: &str) -> Reply {
     Reply::problem(
         404,
         "Not Found",
-        format!("no payment option {nav} for organization {org}"),
+        format!("no payment option {identifier} for organization {org}"),
     )
+}
+
+/// The notice number a path's option identifier stands for: a notice number, or an IUV (the
+/// notice number is always 3 + IUV here), as GPD finds an option by either. `None` when it can
+/// be neither, which can match no option (404, as in GPD, not 400).
+fn option_notice(identifier: &str) -> Option<NoticeNumber> {
+    NoticeNumber::parse(identifier)
+        .ok()
+        .or_else(|| Iuv::parse(identifier).ok().map(|iuv| iuv.notice_number()))
 }
 
 fn not_found_position(org: &str, iupd: &Iupd) -> Reply {
@@ -205,8 +268,15 @@ fn not_found_position(org: &str, iupd: &Iupd) -> Reply {
     )
 }
 
-/// `POST /organizations/{fiscalCode}/debtpositions[?toPublish=true]`
-pub async fn create_position(ctx: &Context, org: &str, to_publish: bool, body: &[u8]) -> Reply {
+/// `POST /organizations/{fiscalCode}/debtpositions[?toPublish=true]`; a key limited to some
+/// segregation codes may create options of those only.
+pub async fn create_position(
+    ctx: &Context,
+    org: &str,
+    segregation: &SegregationScope,
+    to_publish: bool,
+    body: &[u8],
+) -> Reply {
     let creditor = match creditor(ctx, org) {
         Ok(c) => c,
         Err(r) => return r,
@@ -220,6 +290,9 @@ pub async fn create_position(ctx: &Context, org: &str, to_publish: bool, body: &
         Ok(p) => p,
         Err(errors) => return invalid(&errors),
     };
+    if !segregation.allows_position(&position) {
+        return forbidden_position(org, &position.iupd, segregation);
+    }
     if to_publish {
         position.apply_publication(now);
     }
@@ -230,7 +303,12 @@ pub async fn create_position(ctx: &Context, org: &str, to_publish: bool, body: &
 }
 
 /// `GET /organizations/{fiscalCode}/debtpositions/{iupd}`
-pub async fn get_position(ctx: &Context, org: &str, iupd_value: &str) -> Reply {
+pub async fn get_position(
+    ctx: &Context,
+    org: &str,
+    segregation: &SegregationScope,
+    iupd_value: &str,
+) -> Reply {
     let (creditor, iupd) = match creditor(ctx, org).and_then(|c| Ok((c, iupd(iupd_value)?))) {
         Ok(x) => x,
         Err(r) => return r,
@@ -243,6 +321,9 @@ pub async fn get_position(ctx: &Context, org: &str, iupd_value: &str) -> Reply {
         )
         .await
     {
+        Ok(Some(p)) if !segregation.allows_position(&p) => {
+            forbidden_position(org, &iupd, segregation)
+        }
         Ok(Some(p)) => Reply::json(200, &convert::position_out(&p, ctx.clock.now(), false))
             .with_etag(p.version),
         Ok(None) => not_found_position(org, &iupd),
@@ -254,6 +335,7 @@ pub async fn get_position(ctx: &Context, org: &str, iupd_value: &str) -> Reply {
 pub async fn change_state(
     ctx: &Context,
     org: &str,
+    segregation: &SegregationScope,
     iupd_value: &str,
     action: StateAction,
     if_match_header: Option<&str>,
@@ -269,6 +351,7 @@ pub async fn change_state(
         StateAction::Publish => Box::new(move |p| Ok(p.publish(now)?)),
         StateAction::Invalidate => Box::new(move |p| Ok(p.invalidate(now)?)),
     };
+    let change = within_reach(org, segregation, change);
     change_position(ctx, creditor, iupd, expected, change, now).await
 }
 
@@ -306,15 +389,26 @@ pub enum StateAction {
 }
 
 /// `POST /organizations/{fiscalCode}/paymentoptions/paids/{nav}`: the creditor records that an
-/// option was paid outside pagoPA. Body `{"paymentDate": "…"}` (optional, default now).
-pub async fn mark_paid(ctx: &Context, org: &str, nav_value: &str, body: &[u8]) -> Reply {
+/// option (by notice number or IUV) was paid outside pagoPA. Body `{"paymentDate": "…"}`
+/// (optional, default now).
+pub async fn mark_paid(
+    ctx: &Context,
+    org: &str,
+    segregation: &SegregationScope,
+    nav_value: &str,
+    body: &[u8],
+) -> Reply {
     let creditor = match creditor(ctx, org) {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Ok(nav) = NoticeNumber::parse(nav_value) else {
-        return bad_request(format!("nav: '{nav_value}' must be exactly 18 digits"));
+    let Some(nav) = option_notice(nav_value) else {
+        return not_found_option(org, nav_value);
     };
+    // As GPD: the notice's own code first, whether or not it exists.
+    if !segregation.allows_notice(&nav) {
+        return forbidden_notice(org, nav_value, segregation);
+    }
     let input: MarkPaidIn = if body.iter().all(u8::is_ascii_whitespace) {
         MarkPaidIn { payment_date: None }
     } else {
@@ -344,6 +438,7 @@ pub async fn mark_paid(ctx: &Context, org: &str, nav_value: &str, body: &[u8]) -
         p.mark_paid(index, payment, now)
             .map_err(|reason| Refusal::Conflict(Conflict(not_payable(reason).into())))
     });
+    let change = within_reach(org, segregation, change);
     match ctx
         .store
         .update_position(
@@ -354,7 +449,7 @@ pub async fn mark_paid(ctx: &Context, org: &str, nav_value: &str, body: &[u8]) -
         .await
     {
         Ok(p) => Reply::json(200, &convert::position_out(&p, now, true)).with_etag(p.version),
-        Err(StoreError::NotFound) => not_found_option(org, &nav),
+        Err(StoreError::NotFound) => not_found_option(org, nav_value),
         Err(e) => store_failure(e),
     }
 }
@@ -372,6 +467,24 @@ fn not_payable(reason: NotPayable) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_option_is_named_by_its_notice_number_or_its_iuv() {
+        let nav = "301000000000000144";
+        assert_eq!(option_notice(nav).unwrap().as_str(), nav);
+        assert_eq!(option_notice(&nav[1..]).unwrap().as_str(), nav);
+        // Other aux digits are notice numbers too; they simply match nothing here.
+        assert!(option_notice("001000000000000144").is_some());
+        for nothing in [
+            "",
+            "3010",
+            "01000000000000145",
+            "30100000000000014x",
+            "3010000000000001440",
+        ] {
+            assert_eq!(option_notice(nothing), None, "{nothing}");
+        }
+    }
 
     #[test]
     fn if_match_values() {

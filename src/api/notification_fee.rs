@@ -1,15 +1,18 @@
 //! `PUT /organizations/{fiscalCode}/paymentoptions/{nav}/notificationfee`: SEND's notification
-//! fee for one payment option, `{"notificationFee": cents}`. It replaces the previous fee; the
+//! fee for one payment option (named by its notice number or its IUV, as GPD takes either),
+//! `{"notificationFee": cents}`. It replaces the previous fee; the
 //! amounts move as `DebtPosition::set_notification_fee` says. The answer is the option, with
 //! its position's new `ETag`; `If-Match` (the position's ETag) makes the change conditional.
 
 use serde::Deserialize;
 
 use super::{
-    Reply, bad_request, convert, creditor, if_match, not_found_option, parse_json, store_failure,
+    Reply, bad_request, convert, creditor, forbidden_notice, if_match, not_found_option,
+    option_notice, parse_json, store_failure, within_reach,
 };
 use crate::context::Context;
-use crate::domain::{Cents, NoticeNumber};
+use crate::domain::Cents;
+use crate::domain::api_key::SegregationScope;
 use crate::store::{PositionKey, StoreError};
 
 #[derive(Deserialize)]
@@ -21,6 +24,7 @@ struct NotificationFeeIn {
 pub async fn put_notification_fee(
     ctx: &Context,
     org: &str,
+    segregation: &SegregationScope,
     nav_value: &str,
     if_match_header: Option<&str>,
     body: &[u8],
@@ -30,9 +34,12 @@ pub async fn put_notification_fee(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Ok(nav) = NoticeNumber::parse(nav_value) else {
-        return bad_request(format!("nav: '{nav_value}' must be exactly 18 digits"));
+    let Some(nav) = option_notice(nav_value) else {
+        return not_found_option(org, nav_value);
     };
+    if !segregation.allows_notice(&nav) {
+        return forbidden_notice(org, nav_value, segregation);
+    }
     let input: NotificationFeeIn = match parse_json(body) {
         Ok(i) => i,
         Err(r) => return r,
@@ -45,6 +52,7 @@ pub async fn put_notification_fee(
     let target = nav.clone();
     let change: crate::store::Mutation =
         Box::new(move |p| p.set_notification_fee(&target, fee, now));
+    let change = within_reach(org, segregation, change);
     match ctx
         .store
         .update_position_if(
@@ -59,7 +67,7 @@ pub async fn put_notification_fee(
             let option = &p.options[p.option_index(&nav).expect("found by this notice")];
             Reply::json(200, &convert::option_out(&p, option)).with_etag(p.version)
         }
-        Err(StoreError::NotFound) => not_found_option(org, &nav),
+        Err(StoreError::NotFound) => not_found_option(org, nav_value),
         Err(e) => store_failure(e),
     }
 }

@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::convert::{format_datetime, parse_datetime};
 use super::query::Query;
-use super::{Reply, bad_request, creditor, store_failure};
+use super::{Reply, bad_request, creditor, forbidden_notice, store_failure};
 use crate::context::Context;
+use crate::domain::api_key::SegregationScope;
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
 use crate::store::{Page, ReceiptFilter, ReceiptSummary};
 
@@ -95,13 +96,22 @@ fn receipt_out(r: ReceiptSummary) -> ReceiptOut {
 }
 
 /// `GET /organizations/{fiscalCode}/receipts/{iuv}`
-pub async fn get_receipt(ctx: &Context, org: &str, iuv: &str) -> Reply {
+pub async fn get_receipt(
+    ctx: &Context,
+    org: &str,
+    segregation: &SegregationScope,
+    iuv: &str,
+) -> Reply {
     let creditor = match creditor(ctx, org) {
         Ok(c) => c,
         Err(r) => return r,
     };
     if iuv.is_empty() || iuv.len() > 35 {
         return bad_request("iuv: must be 1 to 35 characters");
+    }
+    // As GPD's receipts API: the IUV's code first, whether or not a receipt exists.
+    if !segregation.allows_iuv(iuv) {
+        return forbidden_notice(org, iuv, segregation);
     }
     match ctx
         .store
@@ -140,13 +150,26 @@ pub(super) fn bound(
     })
 }
 
-/// `GET /organizations/{fiscalCode}/receipts?page&limit&status&debtor&from&to`
-pub async fn list_receipts(ctx: &Context, org: &str, query: Option<&str>) -> Reply {
+/// `GET /organizations/{fiscalCode}/receipts?page&limit&status&debtor&from&to&segregationCodes`
+pub async fn list_receipts(
+    ctx: &Context,
+    org: &str,
+    segregation: &SegregationScope,
+    query: Option<&str>,
+) -> Reply {
     let creditor = match creditor(ctx, org) {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let known = ["page", "limit", "status", "debtor", "from", "to"];
+    let known = [
+        "page",
+        "limit",
+        "status",
+        "debtor",
+        "from",
+        "to",
+        "segregationCodes",
+    ];
     let parsed = Query::parse(query, &known).and_then(|q| {
         let status = match q.get("status") {
             None => None,
@@ -161,6 +184,7 @@ pub async fn list_receipts(ctx: &Context, org: &str, query: Option<&str>) -> Rep
             debtor: q.get("debtor").map(str::to_owned),
             paid_from: bound(&q, "from", false)?,
             paid_to: bound(&q, "to", true)?,
+            segregation_codes: super::lifecycle::segregation_codes(&q, segregation)?,
         };
         Ok((filter, q.page()?))
     });

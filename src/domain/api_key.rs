@@ -1,13 +1,15 @@
 //! API keys as the REST API sees them: the secret a client presents, the public id inside it,
-//! the hash that is stored instead of the secret, and the creditors a key may act for. Making a
-//! new secret needs randomness and lives in `crate::keys`; everything here is pure.
+//! the hash that is stored instead of the secret, the creditors a key may act for and, within
+//! them, the segregation codes of the notices it may touch. Making a new secret needs
+//! randomness and lives in `crate::keys`; everything here is pure.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::NaiveDateTime;
 
-use super::{FiscalCodePA, Text};
+use super::position::DebtPosition;
+use super::{FiscalCodePA, NoticeNumber, SegregationCode, Text};
 
 /// Every secret starts with this, so that a leaked one is easy to recognise (and to grep for).
 pub const PREFIX: &str = "gpd_";
@@ -152,12 +154,108 @@ impl fmt::Display for KeyScope {
     }
 }
 
+/// The segregation codes a key may act on, within its creditors: as PagoPA's API gateway lets
+/// an intermediary act for some codes of a creditor only. A code is the first two digits of an
+/// IUV (aux digit 3), so of a notice number after its aux digit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SegregationScope {
+    /// Every code: what a key has unless made with some.
+    #[default]
+    All,
+    /// These codes only (never empty).
+    Only(BTreeSet<SegregationCode>),
+}
+
+impl SegregationScope {
+    pub fn only(
+        codes: impl IntoIterator<Item = SegregationCode>,
+    ) -> Result<SegregationScope, KeyError> {
+        let codes: BTreeSet<SegregationCode> = codes.into_iter().collect();
+        if codes.is_empty() {
+            return Err(KeyError(
+                "a key's segregation codes cannot be an empty list",
+            ));
+        }
+        Ok(SegregationScope::Only(codes))
+    }
+
+    /// Reads `01,02` (GPD's `segregationCodes`: two digits each, comma-separated).
+    pub fn parse_list(list: &str) -> Result<BTreeSet<SegregationCode>, KeyError> {
+        list.split(',')
+            .map(|c| {
+                SegregationCode::parse(c)
+                    .map_err(|_| KeyError("two-digit codes separated by commas, such as 01,02"))
+            })
+            .collect()
+    }
+
+    pub fn allows(&self, code: SegregationCode) -> bool {
+        match self {
+            SegregationScope::All => true,
+            SegregationScope::Only(codes) => codes.contains(&code),
+        }
+    }
+
+    /// Whether an IUV as written may be touched: its first two characters are an allowed code.
+    pub fn allows_iuv(&self, iuv: &str) -> bool {
+        match self {
+            SegregationScope::All => true,
+            SegregationScope::Only(_) => iuv
+                .get(..2)
+                .and_then(|c| SegregationCode::parse(c).ok())
+                .is_some_and(|c| self.allows(c)),
+        }
+    }
+
+    /// Whether a notice may be touched: the code after its aux digit is allowed.
+    pub fn allows_notice(&self, notice: &NoticeNumber) -> bool {
+        self.allows_iuv(&notice.as_str()[1..])
+    }
+
+    /// Whether a position may be touched: every option's IUV is of an allowed code (GPD looks
+    /// at the first option only; a key must not reach the others through it).
+    pub fn allows_position(&self, position: &DebtPosition) -> bool {
+        position
+            .options
+            .iter()
+            .all(|o| self.allows(o.iuv.segregation_code()))
+    }
+
+    /// The codes a list shows when these are `asked` (`None`: no filter), within the key's;
+    /// `None` when nothing narrows it.
+    pub fn within(
+        &self,
+        asked: Option<BTreeSet<SegregationCode>>,
+    ) -> Option<BTreeSet<SegregationCode>> {
+        match (self, asked) {
+            (SegregationScope::All, asked) => asked,
+            (SegregationScope::Only(codes), None) => Some(codes.clone()),
+            (SegregationScope::Only(codes), Some(asked)) => {
+                Some(codes.intersection(&asked).copied().collect())
+            }
+        }
+    }
+}
+
+impl fmt::Display for SegregationScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SegregationScope::All => f.write_str("all segregation codes"),
+            SegregationScope::Only(codes) => {
+                let codes: Vec<String> = codes.iter().map(ToString::to_string).collect();
+                f.write_str(&codes.join(","))
+            }
+        }
+    }
+}
+
 /// A key as stored, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: KeyId,
     pub label: Option<Text<70>>,
     pub scope: KeyScope,
+    pub segregation: SegregationScope,
     pub created_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
 }
@@ -230,6 +328,46 @@ mod tests {
         let shown = format!("{key:?}");
         assert!(shown.contains("010101010101"), "{shown}");
         assert!(!shown.contains("eeee"), "{shown}");
+    }
+
+    fn codes(list: &str) -> BTreeSet<SegregationCode> {
+        SegregationScope::parse_list(list).unwrap()
+    }
+
+    #[test]
+    fn segregation_codes_narrow_a_key() {
+        let only = SegregationScope::only(codes("01,02")).unwrap();
+        assert!(only.allows_iuv("01000000000000144"));
+        assert!(only.allows_iuv("02"));
+        assert!(!only.allows_iuv("03000000000000144"));
+        assert!(!only.allows_iuv("0"));
+        assert!(!only.allows_iuv("x1"));
+        assert!(!only.allows_iuv(""));
+        let notice = NoticeNumber::parse("302000000000000144").unwrap();
+        assert!(only.allows_notice(&notice));
+        let notice = NoticeNumber::parse("301000000000000144").unwrap();
+        assert!(
+            !SegregationScope::only(codes("02"))
+                .unwrap()
+                .allows_notice(&notice)
+        );
+        assert!(SegregationScope::All.allows_iuv("anything"));
+        assert_eq!(only.to_string(), "01,02");
+
+        assert_eq!(only.within(None), Some(codes("01,02")));
+        assert_eq!(only.within(Some(codes("02,03"))), Some(codes("02")));
+        assert_eq!(only.within(Some(codes("03"))), Some(BTreeSet::new()));
+        assert_eq!(SegregationScope::All.within(None), None);
+        assert_eq!(
+            SegregationScope::All.within(Some(codes("03"))),
+            Some(codes("03"))
+        );
+
+        assert_eq!(codes("02,01,02"), codes("01,02"));
+        for bad in ["", "1", "01,", "01;02", "001", "01, 02"] {
+            assert!(SegregationScope::parse_list(bad).is_err(), "{bad:?}");
+        }
+        assert!(SegregationScope::only([]).is_err());
     }
 
     #[test]

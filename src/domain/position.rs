@@ -319,12 +319,14 @@ impl fmt::Display for FieldError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict(pub String);
 
-/// Why a change to a position is refused: its state forbids it (a conflict), or its content
-/// makes it impossible whatever the state (unprocessable).
+/// Why a change to a position is refused: its state forbids it (a conflict), its content
+/// makes it impossible whatever the state (unprocessable), or the caller may not touch it
+/// (forbidden: options of segregation codes its key does not have).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     Conflict(Conflict),
     Unprocessable(String),
+    Forbidden(String),
 }
 
 impl From<Conflict> for Refusal {
@@ -602,7 +604,6 @@ impl DebtPosition {
 
     /// Whether the option at `index` can be paid as of `now`, and if not, why.
     pub fn payability(&self, index: usize, now: NaiveDateTime) -> Result<(), NotPayable> {
-        let option = &self.options[index];
         match self.status_at(now) {
             PositionStatus::Draft | PositionStatus::Published => return Err(NotPayable::Unknown),
             PositionStatus::Invalid => return Err(NotPayable::Cancelled),
@@ -610,6 +611,12 @@ impl DebtPosition {
             PositionStatus::Paid | PositionStatus::Reported => return Err(NotPayable::AlreadyPaid),
             PositionStatus::Valid | PositionStatus::PartiallyPaid => {}
         }
+        self.option_payability(index, now)
+    }
+
+    /// The checks of [`Self::payability`] on the option itself and its siblings.
+    fn option_payability(&self, index: usize, now: NaiveDateTime) -> Result<(), NotPayable> {
+        let option = &self.options[index];
         if !option.is_unpaid() {
             return Err(NotPayable::AlreadyPaid);
         }
@@ -625,13 +632,19 @@ impl DebtPosition {
 
     /// Marks the option at `index` paid and moves the position: a single option, or the last
     /// installment of the plan, makes it PAID; an earlier installment makes it PARTIALLY_PAID.
+    /// As in GPD, a PUBLISHED position (validity date still ahead) can be marked paid: the
+    /// creditor was paid outside pagoPA, whenever the notice would have become payable.
     pub fn mark_paid(
         &mut self,
         index: usize,
         payment: OptionPayment,
         now: NaiveDateTime,
     ) -> Result<(), NotPayable> {
-        match self.payability(index, now) {
+        let checked = match self.status_at(now) {
+            PositionStatus::Published => self.option_payability(index, now),
+            _ => self.payability(index, now),
+        };
+        match checked {
             Ok(()) | Err(NotPayable::Expired) => {}
             Err(e) => return Err(e),
         }
@@ -824,6 +837,27 @@ pub(crate) mod tests {
         assert_eq!(p.payability(0, at(2025, 7, 2)), Err(NotPayable::Expired));
         p.switch_to_expired = false;
         assert_eq!(p.status_at(at(2025, 7, 2)), PositionStatus::Valid);
+    }
+
+    #[test]
+    fn a_published_position_can_be_marked_paid_not_a_draft() {
+        let now = at(2025, 6, 1);
+        let mut draft = position(vec![option(1, 1000, at(2025, 7, 1), false)]);
+        draft.validity_date = Some(at(2025, 6, 10));
+        assert_eq!(
+            draft.clone().mark_paid(0, payment(now), now),
+            Err(NotPayable::Unknown)
+        );
+        let mut p = draft;
+        p.publish(now).unwrap();
+        assert_eq!(p.status_at(now), PositionStatus::Published);
+        p.mark_paid(0, payment(now), now).unwrap();
+        assert_eq!(p.status_at(now), PositionStatus::Paid);
+        assert_eq!(p.options[0].status, OptionStatus::Paid);
+        assert_eq!(
+            p.mark_paid(0, payment(now), now),
+            Err(NotPayable::AlreadyPaid)
+        );
     }
 
     #[test]

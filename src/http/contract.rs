@@ -1,7 +1,7 @@
 //! The service contract, compiled in: `GET /partner?wsdl` serves the WSDL with its address set
 //! to the host that was asked, and `GET /xsd/{name}` the schemas it imports (relative imports
 //! resolve against those URLs). `GET /openapi.json` serves the OpenAPI 3 description of the
-//! creditor REST API.
+//! creditor REST API, and `GET /info` what this gateway is, in GPD's `AppInfo` shape.
 
 use hyper::header::HeaderValue;
 
@@ -27,6 +27,16 @@ const OPENAPI: &str = include_str!("../api/openapi.json");
 
 pub fn openapi() -> Answer {
     Answer::new(200, "application/json", OPENAPI.as_bytes())
+}
+
+/// GPD's `AppInfo`: the application's name and version, and the configured environment.
+pub fn info(environment: &str) -> Answer {
+    let body = serde_json::json!({
+        "name": env!("CARGO_PKG_NAME"),
+        "version": env!("CARGO_PKG_VERSION"),
+        "environment": environment,
+    });
+    Answer::new(200, "application/json", body.to_string())
 }
 
 pub fn wsdl(host: Option<&HeaderValue>) -> Answer {

@@ -3,7 +3,9 @@
 //!
 //! Every path but the [public](is_public) ones needs an API key, checked before routing: no
 //! valid key is 401 and a key bound to other creditors is 403, whatever the path or method, so
-//! neither 404 nor 405 tells a caller without the right key what exists.
+//! neither 404 nor 405 tells a caller without the right key what exists. A key limited to some
+//! segregation codes is 403 on what concerns all the creditor's notices (broadcast stations,
+//! deliveries); elsewhere the handlers refuse what is of other codes.
 
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
@@ -12,16 +14,17 @@ use super::server::Answer;
 use super::{contract, health, soap};
 use crate::api::{self, Reply, StateAction};
 use crate::context::Context;
+use crate::domain::api_key::SegregationScope;
 
 pub const SOAP_PATH: &str = "/partner";
 
 /// The paths answered without an API key: the Node's SOAP endpoint and its contract (the Node
-/// is authenticated by the connection, not by our keys), liveness and readiness, and published
-/// documents.
+/// is authenticated by the connection, not by our keys), liveness and readiness, what the
+/// gateway is (GPD's `/info`), and published documents.
 pub fn is_public(path: &str) -> bool {
     matches!(
         segments(path).as_slice(),
-        ["partner"] | ["health"] | ["ready"] | ["xsd", _] | ["openapi.json"]
+        ["partner"] | ["health"] | ["ready"] | ["info"] | ["xsd", _] | ["openapi.json"]
     )
 }
 
@@ -129,7 +132,8 @@ fn method_not_allowed(allow: &'static str) -> Answer {
     a
 }
 
-/// Reads `toPublish` from the query: absent means false.
+/// Reads `toPublish` from the query: absent means false; `true` and `false` in any case, as
+/// GPD's framework reads booleans.
 fn to_publish(query: Option<&str>) -> Result<bool, Answer> {
     let value = query
         .unwrap_or("")
@@ -138,13 +142,14 @@ fn to_publish(query: Option<&str>) -> Result<bool, Answer> {
         .find(|(k, _)| *k == "toPublish")
         .map(|(_, v)| v);
     match value {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(other) => Err(Answer::problem(
-            400,
-            "Bad Request",
-            &format!("toPublish: '{other}' must be true or false"),
-        )),
+        None => Ok(false),
+        Some(v) => api::parse_bool(v).ok_or_else(|| {
+            Answer::problem(
+                400,
+                "Bad Request",
+                &format!("toPublish: '{v}' must be true or false"),
+            )
+        }),
     }
 }
 
@@ -153,16 +158,31 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
     let query = parts.uri.query();
     let method = &parts.method;
     let segments = segments(path);
+    // What the key may touch of its creditors; public paths touch none of it.
+    let mut seg = SegregationScope::All;
     if !is_public(path) {
         let organization = match segments.as_slice() {
             ["organizations", org, ..] => Some(*org),
             _ => None,
         };
         let presented = presented_key(&parts.headers);
-        if let Err(refused) = api::auth::check(ctx, presented, organization).await {
+        let key = match api::auth::check(ctx, presented, organization).await {
+            Ok(key) => key,
+            Err(refused) => return json(refused),
+        };
+        let whole = match segments.as_slice() {
+            ["organizations", _, "broadcast-stations", ..] => Some("broadcast stations"),
+            ["organizations", _, "deliveries", ..] => Some("deliveries"),
+            _ => None,
+        };
+        if let Some(what) = whole
+            && let Err(refused) = api::auth::whole_creditor(&key, what)
+        {
             return json(refused);
         }
+        seg = key.segregation;
     }
+    let seg = &seg;
     let answer = match segments.as_slice() {
         ["partner"] => match *method {
             Method::POST => {
@@ -194,6 +214,10 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             Method::GET => contract::xsd(name),
             _ => method_not_allowed("GET"),
         },
+        ["info"] => match *method {
+            Method::GET => contract::info(&ctx.config.instance.environment),
+            _ => method_not_allowed("GET"),
+        },
         ["health"] => match *method {
             Method::GET => health::health(ctx).await,
             _ => method_not_allowed("GET"),
@@ -204,22 +228,22 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         },
         ["organizations", org, "debtpositions"] => match *method {
             Method::POST => match to_publish(query) {
-                Ok(publish) => json(api::create_position(ctx, org, publish, body).await),
+                Ok(publish) => json(api::create_position(ctx, org, seg, publish, body).await),
                 Err(a) => a,
             },
-            Method::GET => json(api::lifecycle::list_positions(ctx, org, query).await),
+            Method::GET => json(api::lifecycle::list_positions(ctx, org, seg, query).await),
             _ => method_not_allowed("GET, POST"),
         },
         ["organizations", org, "debtpositions", iupd] => match *method {
-            Method::GET => json(api::get_position(ctx, org, iupd).await),
+            Method::GET => json(api::get_position(ctx, org, seg, iupd).await),
             Method::PUT => match to_publish(query).and_then(|p| Ok((p, if_match(parts)?))) {
-                Ok((publish, tag)) => {
-                    json(api::lifecycle::update_position(ctx, org, iupd, publish, tag, body).await)
-                }
+                Ok((publish, tag)) => json(
+                    api::lifecycle::update_position(ctx, org, seg, iupd, publish, tag, body).await,
+                ),
                 Err(a) => a,
             },
             Method::DELETE => match if_match(parts) {
-                Ok(tag) => json(api::lifecycle::delete_position(ctx, org, iupd, tag).await),
+                Ok(tag) => json(api::lifecycle::delete_position(ctx, org, seg, iupd, tag).await),
                 Err(a) => a,
             },
             _ => method_not_allowed("GET, PUT, DELETE"),
@@ -238,14 +262,14 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                     StateAction::Invalidate
                 };
                 match if_match(parts) {
-                    Ok(tag) => json(api::change_state(ctx, org, iupd, action, tag).await),
+                    Ok(tag) => json(api::change_state(ctx, org, seg, iupd, action, tag).await),
                     Err(a) => a,
                 }
             }
             _ => method_not_allowed("POST"),
         },
         ["organizations", org, "paymentoptions", "paids", nav] => match *method {
-            Method::POST => json(api::mark_paid(ctx, org, nav, body).await),
+            Method::POST => json(api::mark_paid(ctx, org, seg, nav, body).await),
             _ => method_not_allowed("POST"),
         },
         [
@@ -257,18 +281,19 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         ] => match *method {
             Method::PUT => match if_match(parts) {
                 Ok(tag) => json(
-                    api::notification_fee::put_notification_fee(ctx, org, nav, tag, body).await,
+                    api::notification_fee::put_notification_fee(ctx, org, seg, nav, tag, body)
+                        .await,
                 ),
                 Err(a) => a,
             },
             _ => method_not_allowed("PUT"),
         },
         ["organizations", org, "receipts"] => match *method {
-            Method::GET => json(api::receipts::list_receipts(ctx, org, query).await),
+            Method::GET => json(api::receipts::list_receipts(ctx, org, seg, query).await),
             _ => method_not_allowed("GET"),
         },
         ["organizations", org, "receipts", iuv] => match *method {
-            Method::GET => json(api::receipts::get_receipt(ctx, org, iuv).await),
+            Method::GET => json(api::receipts::get_receipt(ctx, org, seg, iuv).await),
             _ => method_not_allowed("GET"),
         },
         ["organizations", org, "broadcast-stations"] => match *method {
@@ -306,6 +331,11 @@ mod tests {
         assert_eq!(to_publish(None).ok(), Some(false));
         assert_eq!(to_publish(Some("toPublish=true")).ok(), Some(true));
         assert_eq!(to_publish(Some("a=1&toPublish=false")).ok(), Some(false));
+        assert_eq!(to_publish(Some("toPublish=TRUE")).ok(), Some(true));
+        assert_eq!(to_publish(Some("toPublish=True")).ok(), Some(true));
+        assert_eq!(to_publish(Some("toPublish=fAlSe")).ok(), Some(false));
+        assert!(to_publish(Some("toPublish=1")).is_err());
+        assert!(to_publish(Some("toPublish=truee")).is_err());
         assert!(to_publish(Some("toPublish=yes")).is_err());
         assert!(to_publish(Some("toPublish")).is_err());
     }
@@ -371,6 +401,7 @@ mod tests {
             "/partner",
             "/health",
             "/ready",
+            "/info",
             "/xsd/paForNode.xsd",
             "/openapi.json",
             "/partner/",
@@ -384,6 +415,7 @@ mod tests {
             "/partner/x",
             "/xsd",
             "/healthz",
+            "/info/x",
             "/metrics",
         ] {
             assert!(!is_public(private), "{private}");

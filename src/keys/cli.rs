@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use chrono::NaiveDateTime;
 
 use crate::config::Config;
-use crate::domain::api_key::{ApiKey, KeyId, KeyScope};
+use crate::domain::api_key::{ApiKey, KeyId, KeyScope, SegregationScope};
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::Store;
 
@@ -56,6 +56,49 @@ pub fn served(scope: &KeyScope, config: &Config) -> Result<(), String> {
     ))
 }
 
+/// The codes of `--segregation-codes` (`01,02`), for a key bound to named organizations only:
+/// a code means something within a creditor, not across every creditor to come.
+pub fn segregation(codes: Option<&str>, scope: &KeyScope) -> Result<SegregationScope, String> {
+    let Some(codes) = codes else {
+        return Ok(SegregationScope::All);
+    };
+    if *scope == KeyScope::AllOrganizations {
+        return Err("--segregation-codes needs the organizations named with --org".into());
+    }
+    SegregationScope::parse_list(codes)
+        .and_then(SegregationScope::only)
+        .map_err(|e| format!("--segregation-codes {codes}: {e}"))
+}
+
+/// Refuses segregation codes that some `--org` creditor of `config` does not have: the key
+/// could never touch a notice of theirs.
+pub fn codes_served(
+    scope: &KeyScope,
+    segregation: &SegregationScope,
+    config: &Config,
+) -> Result<(), String> {
+    let (KeyScope::Organizations(orgs), SegregationScope::Only(codes)) = (scope, segregation)
+    else {
+        return Ok(());
+    };
+    for org in orgs {
+        let Some(creditor) = config.creditors.get(org) else {
+            continue;
+        };
+        let missing: Vec<String> = codes
+            .difference(&creditor.segregation_codes)
+            .map(ToString::to_string)
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "--segregation-codes {}: not segregation codes of {org} in this configuration",
+                missing.join(",")
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn label(label: Option<String>) -> Result<Option<Text<70>>, String> {
     label
         .map(|l| Text::new(l).map_err(|e| format!("--label {e}")))
@@ -69,8 +112,12 @@ fn line(k: &ApiKey) -> String {
             |t| t.format("%Y-%m-%dT%H:%M:%S").to_string(),
         )
     };
+    let codes = match &k.segregation {
+        SegregationScope::All => String::new(),
+        only => format!(" (segregation codes {only})"),
+    };
     format!(
-        "{}  {:<19}  {:<19}  {}  {}",
+        "{}  {:<19}  {:<19}  {}{codes}  {}",
         k.id,
         when(Some(k.created_at)),
         when(k.revoked_at),
@@ -82,14 +129,19 @@ fn line(k: &ApiKey) -> String {
 pub async fn create(
     store: &dyn Store,
     scope: KeyScope,
+    segregation: SegregationScope,
     label: Option<Text<70>>,
     now: NaiveDateTime,
 ) -> Result<Created, String> {
-    let (key, secret) = super::issue(store, scope, label, now).await?;
+    let (key, secret) = super::issue_limited(store, scope, segregation, label, now).await?;
+    let codes = match &key.segregation {
+        SegregationScope::All => String::new(),
+        only => format!(", segregation codes {only}"),
+    };
     Ok(Created {
         secret: secret.reveal().to_owned(),
         note: format!(
-            "created API key {} for {}; the key printed on standard output is shown only this once",
+            "created API key {} for {}{codes}; the key printed on standard output is shown only this once",
             key.id, key.scope
         ),
     })
@@ -145,6 +197,44 @@ mod tests {
     }
 
     #[test]
+    fn segregation_codes_for_named_organizations() {
+        let one = scope(&["77777777777".to_string()], false).unwrap();
+        assert_eq!(segregation(None, &one), Ok(SegregationScope::All));
+        let codes = segregation(Some("02,01"), &one).unwrap();
+        assert_eq!(codes.to_string(), "01,02");
+        assert!(
+            segregation(Some("1,2"), &one)
+                .unwrap_err()
+                .starts_with("--segregation-codes 1,2: ")
+        );
+        assert!(segregation(Some(""), &one).is_err());
+        assert!(segregation(Some("01"), &KeyScope::AllOrganizations).is_err());
+
+        let key = ApiKey {
+            id: KeyId::parse("0123456789ab").unwrap(),
+            label: None,
+            scope: one.clone(),
+            segregation: codes.clone(),
+            created_at: at(2030, 1, 2),
+            revoked_at: None,
+        };
+        assert_eq!(
+            line(&key),
+            "0123456789ab  2030-01-02T12:00:00  -                    \
+             77777777777 (segregation codes 01,02)  -"
+        );
+
+        // The example's creditor 77777777777 has 01 and 02.
+        let config = Config::example();
+        assert_eq!(codes_served(&one, &codes, &config), Ok(()));
+        let other = segregation(Some("02,03"), &one).unwrap();
+        assert_eq!(
+            codes_served(&one, &other, &config),
+            Err("--segregation-codes 03: not segregation codes of 77777777777 in this configuration".into())
+        );
+    }
+
+    #[test]
     fn a_configuration_limits_the_organizations() {
         let config = Config::example();
         let orgs = |o: &[&str]| scope(&o.iter().map(|s| s.to_string()).collect::<Vec<_>>(), false);
@@ -168,14 +258,22 @@ mod tests {
         ])
         .unwrap();
         let label = Some(Text::new("back office").unwrap());
-        let created = create(&store, scope, label, at(2030, 1, 2)).await.unwrap();
+        let created = create(&store, scope, SegregationScope::All, label, at(2030, 1, 2))
+            .await
+            .unwrap();
         let secret = ApiKeySecret::parse(&created.secret).expect("a key");
         let id = secret.id().to_string();
         assert!(created.note.contains(&id), "{}", created.note);
         assert!(!created.note.contains(&created.secret));
-        let operator = create(&store, KeyScope::AllOrganizations, None, at(2030, 1, 3))
-            .await
-            .unwrap();
+        let operator = create(
+            &store,
+            KeyScope::AllOrganizations,
+            SegregationScope::All,
+            None,
+            at(2030, 1, 3),
+        )
+        .await
+        .unwrap();
         assert_ne!(operator.secret, created.secret);
 
         let listed = list(&store).await.unwrap();

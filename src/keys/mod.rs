@@ -8,13 +8,27 @@ use chrono::NaiveDateTime;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::domain::Text;
-use crate::domain::api_key::{ApiKey, ApiKeySecret, ID_BYTES, KeyScope, SECRET_BYTES};
+use crate::domain::api_key::{
+    ApiKey, ApiKeySecret, ID_BYTES, KeyScope, SECRET_BYTES, SegregationScope,
+};
 use crate::store::{Store, StoreError};
 
-/// Makes a key, stores it and returns it with its secret (which nothing keeps).
+/// Makes a key for every segregation code of its creditors, stores it and returns it with its
+/// secret (which nothing keeps).
 pub async fn issue(
     store: &dyn Store,
     scope: KeyScope,
+    label: Option<Text<70>>,
+    now: NaiveDateTime,
+) -> Result<(ApiKey, ApiKeySecret), String> {
+    issue_limited(store, scope, SegregationScope::All, label, now).await
+}
+
+/// [`issue`], for some segregation codes of the creditors only.
+pub async fn issue_limited(
+    store: &dyn Store,
+    scope: KeyScope,
+    segregation: SegregationScope,
     label: Option<Text<70>>,
     now: NaiveDateTime,
 ) -> Result<(ApiKey, ApiKeySecret), String> {
@@ -32,6 +46,7 @@ pub async fn issue(
             id: secret.id(),
             label: label.clone(),
             scope: scope.clone(),
+            segregation: segregation.clone(),
             created_at: now,
             revoked_at: None,
         };

@@ -69,6 +69,8 @@ pub enum StoreError {
     Refused(Conflict),
     /// The mutation found the change impossible on this content.
     Unprocessable(String),
+    /// The mutation found the position out of the caller's reach.
+    Forbidden(String),
     /// The position is no longer at the version the write expected.
     VersionMismatch {
         current: i64,
@@ -85,7 +87,7 @@ impl fmt::Display for StoreError {
             }
             StoreError::NotFound => f.write_str("not found"),
             StoreError::Refused(c) => f.write_str(&c.0),
-            StoreError::Unprocessable(m) => f.write_str(m),
+            StoreError::Unprocessable(m) | StoreError::Forbidden(m) => f.write_str(m),
             StoreError::VersionMismatch { current } => {
                 write!(
                     f,

@@ -1,13 +1,15 @@
 //! What the store takes and gives for receipts, broadcast stations and deliveries: plain
 //! records shared by every backend, built on the domain's types.
 
+use std::collections::BTreeSet;
+
 use chrono::NaiveDateTime;
 
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::PositionStatus;
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
-use crate::domain::{Cents, FiscalCodePA};
+use crate::domain::{Cents, FiscalCodePA, SegregationCode};
 
 /// A receipt to acquire: the request as parsed and exactly as received.
 #[derive(Debug, Clone)]
@@ -120,6 +122,8 @@ pub struct ReceiptFilter {
     /// Payment date-time, inclusive bounds.
     pub paid_from: Option<NaiveDateTime>,
     pub paid_to: Option<NaiveDateTime>,
+    /// Only the receipts whose IUV starts with one of these segregation codes (none: nothing).
+    pub segregation_codes: Option<BTreeSet<SegregationCode>>,
 }
 
 /// Filters for listing debt positions; all optional, combined with AND. Bounds are inclusive.
@@ -133,6 +137,19 @@ pub struct PositionFilter {
     /// The position's payment date (set when it becomes PAID).
     pub paid_from: Option<NaiveDateTime>,
     pub paid_to: Option<NaiveDateTime>,
+    /// Only the positions whose every option has one of these segregation codes (none:
+    /// nothing).
+    pub segregation_codes: Option<BTreeSet<SegregationCode>>,
+}
+
+/// Segregation codes as the list statements bind them: `,01,02,`, so that a code is found
+/// with `instr` whatever the number of codes, in one cached statement.
+pub fn codes_pattern(codes: &BTreeSet<SegregationCode>) -> String {
+    let mut pattern = String::from(",");
+    for code in codes {
+        pattern.push_str(&format!("{code},"));
+    }
+    pattern
 }
 
 /// What positions are listed by.

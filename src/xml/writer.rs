@@ -186,7 +186,8 @@ impl fmt::Display for XsdDate {
     }
 }
 
-/// xsd:dateTime to the second, without time zone.
+/// xsd:dateTime without time zone, with the fraction of a second when there is one (as the
+/// creditor sent it: `.408`).
 pub(super) struct XsdDateTime(pub(super) NaiveDateTime);
 
 impl fmt::Display for XsdDateTime {
@@ -199,6 +200,26 @@ impl fmt::Display for XsdDateTime {
             t.hour(),
             t.minute(),
             t.second()
-        )
+        )?;
+        // 3, 6 or 9 digits, as the REST answers write them; nothing for a whole second.
+        write!(f, "{}", t.format("%.f"))
+    }
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::*;
+
+    #[test]
+    fn date_times_keep_their_fraction() {
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").unwrap();
+        for (given, written) in [
+            ("2030-12-31T23:59:59", "2030-12-31T23:59:59"),
+            ("2030-12-31T23:59:59.408", "2030-12-31T23:59:59.408"),
+            ("2030-12-31T23:59:59.4", "2030-12-31T23:59:59.400"),
+            ("0999-01-02T03:04:05.000001", "0999-01-02T03:04:05.000001"),
+        ] {
+            assert_eq!(XsdDateTime(at(given)).to_string(), written, "{given}");
+        }
     }
 }

@@ -15,8 +15,8 @@ use gpd_gateway::broadcast::outbox::Worker;
 use gpd_gateway::client::{self, Response};
 use gpd_gateway::config::Config;
 use gpd_gateway::context::{Clock, Context};
-use gpd_gateway::domain::FiscalCodePA;
-use gpd_gateway::domain::api_key::{ApiKeySecret, KeyScope};
+use gpd_gateway::domain::api_key::{ApiKeySecret, KeyScope, SegregationScope};
+use gpd_gateway::domain::{FiscalCodePA, SegregationCode};
 use gpd_gateway::store::sqlite::SqliteStore;
 use gpd_gateway::sweeper::Sweeper;
 use tokio::sync::oneshot;
@@ -165,6 +165,27 @@ impl TestServer {
             gpd_gateway::keys::issue(self.ctx.store.as_ref(), scope, None, self.ctx.clock.now())
                 .await
                 .expect("API key");
+        secret.reveal().to_owned()
+    }
+
+    /// A new key for one organization, limited to these segregation codes; returns its secret.
+    pub async fn create_segregated_key(&self, organization: &str, codes: &[&str]) -> String {
+        let scope =
+            KeyScope::organizations([FiscalCodePA::parse(organization).expect("fiscal code")])
+                .expect("scope");
+        let codes = codes
+            .iter()
+            .map(|c| SegregationCode::parse(c).expect("segregation code"));
+        let segregation = SegregationScope::only(codes).expect("codes");
+        let (_, secret) = gpd_gateway::keys::issue_limited(
+            self.ctx.store.as_ref(),
+            scope,
+            segregation,
+            None,
+            self.ctx.clock.now(),
+        )
+        .await
+        .expect("API key");
         secret.reveal().to_owned()
     }
 

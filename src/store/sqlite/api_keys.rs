@@ -1,5 +1,5 @@
-//! The API key tables: a key (id, hash of its secret, label, dates) and the organizations it is
-//! bound to. Created and revoked through the writer; looked up by hash on every REST request
+//! The API key tables: a key (id, hash of its secret, label, dates, segregation codes) and the
+//! organizations it is bound to. Created and revoked through the writer; looked up by hash on every REST request
 //! through the read pool.
 
 use chrono::NaiveDateTime;
@@ -8,10 +8,10 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 use super::columns::*;
 use super::unavailable;
 use crate::domain::FiscalCodePA;
-use crate::domain::api_key::{ApiKey, KeyHash, KeyId, KeyScope};
+use crate::domain::api_key::{ApiKey, KeyHash, KeyId, KeyScope, SegregationScope};
 use crate::store::StoreError;
 
-const COLUMNS: &str = "id, label, all_organizations, created_at, revoked_at";
+const COLUMNS: &str = "id, label, all_organizations, created_at, revoked_at, segregation_codes";
 
 /// A key from a row in [`COLUMNS`] order, its organizations read with a second statement.
 fn key_at(conn: &Connection, r: &Row<'_>) -> Result<ApiKey, StoreError> {
@@ -24,9 +24,16 @@ fn key_at(conn: &Connection, r: &Row<'_>) -> Result<ApiKey, StoreError> {
         KeyScope::organizations(organizations_of(conn, &id)?)
             .map_err(|e| corrupt("api_key_organization", e))?
     };
+    let segregation = match r.get::<_, Option<String>>(5).map_err(unavailable)? {
+        None => SegregationScope::All,
+        Some(list) => SegregationScope::parse_list(&list)
+            .and_then(SegregationScope::only)
+            .map_err(|e| corrupt("api_key.segregation_codes", e))?,
+    };
     Ok(ApiKey {
         label: opt_text(r.get(1).map_err(unavailable)?, "api_key.label")?,
         scope,
+        segregation,
         created_at: from_millis(r.get(3).map_err(unavailable)?, "api_key.created_at")?,
         revoked_at: opt_millis(r.get(4).map_err(unavailable)?, "api_key.revoked_at")?,
         id,
@@ -52,15 +59,20 @@ fn organizations_of(conn: &Connection, id: &KeyId) -> Result<Vec<FiscalCodePA>, 
 pub(super) fn create(conn: &Connection, key: &ApiKey, hash: &KeyHash) -> Result<(), StoreError> {
     let inserted = conn
         .prepare_cached(&format!(
-            "INSERT INTO api_key ({COLUMNS}, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            "INSERT INTO api_key ({COLUMNS}, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
         ))
         .and_then(|mut st| {
+            let segregation = match &key.segregation {
+                SegregationScope::All => None,
+                only => Some(only.to_string()),
+            };
             st.execute(params![
                 key.id.as_str(),
                 key.label.as_ref().map(|l| l.as_str()),
                 key.scope == KeyScope::AllOrganizations,
                 millis(key.created_at),
                 key.revoked_at.map(millis),
+                segregation,
                 &hash.0[..],
             ])
         });
@@ -132,7 +144,9 @@ pub(super) fn revoke(
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::api_key::{ApiKey, ApiKeySecret, KeyId, KeyScope, SECRET_BYTES};
+    use crate::domain::api_key::{
+        ApiKey, ApiKeySecret, KeyId, KeyScope, SECRET_BYTES, SegregationScope,
+    };
     use crate::domain::position::tests::at;
     use crate::domain::{FiscalCodePA, Text};
     use crate::store::sqlite::SqliteStore;
@@ -144,6 +158,7 @@ mod tests {
             id: secret.id(),
             label: Some(Text::new(format!("key {n}")).unwrap()),
             scope,
+            segregation: SegregationScope::All,
             created_at: at(2030, 1, n.into()),
             revoked_at: None,
         };
@@ -162,6 +177,8 @@ mod tests {
         let (all, all_secret) = key(2, KeyScope::AllOrganizations);
         let (mut unlabelled, _) = key(3, orgs(&["77777777777"]));
         unlabelled.label = None;
+        unlabelled.segregation =
+            SegregationScope::only(SegregationScope::parse_list("02,01").unwrap()).unwrap();
         for (k, s) in [(&bound, &bound_secret), (&all, &all_secret)] {
             store.create_api_key(k.clone(), s.hash()).await.unwrap();
         }
@@ -229,5 +246,43 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[tokio::test]
+    async fn keys_stored_before_segregation_codes_keep_every_code() {
+        use rusqlite::Connection;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SqliteStore::FILE_NAME);
+        let (old, secret) = key(5, orgs(&["77777777777"]));
+        {
+            // A data file at schema version 3, the first with API keys, holding one.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+            for sql in &super::super::MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            conn.execute(
+                "INSERT INTO api_key (id, hash, label, all_organizations, created_at)
+                 VALUES (?1, ?2, 'key 5', 0, ?3)",
+                rusqlite::params![
+                    old.id.as_str(),
+                    &secret.hash().0[..],
+                    super::millis(old.created_at)
+                ],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO api_key_organization (key_id, organization) VALUES (?1, '77777777777')",
+                [old.id.as_str()],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let found = store.api_key_by_hash(secret.hash()).await.unwrap();
+        assert_eq!(found, Some(old));
+        assert_eq!(found.unwrap().segregation, SegregationScope::All);
+        store.close().await.unwrap();
     }
 }

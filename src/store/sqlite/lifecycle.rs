@@ -73,6 +73,14 @@ pub(super) fn list(
         conditions.push("payment_date <= :paid_to".into());
         bound.push((":paid_to", millis(to).into()));
     }
+    if let Some(codes) = &filter.segregation_codes {
+        conditions.push(
+            "NOT EXISTS (SELECT 1 FROM payment_option o WHERE o.position_id = debt_position.id
+                AND instr(:codes, ',' || substr(o.iuv, 1, 2) || ',') = 0)"
+                .into(),
+        );
+        bound.push((":codes", crate::store::codes_pattern(codes).into()));
+    }
     let condition = conditions.join(" AND ");
     let count_uses_now = condition.contains(":now");
 
@@ -167,6 +175,7 @@ pub(super) fn refused(r: Refusal) -> StoreError {
     match r {
         Refusal::Conflict(c) => StoreError::Refused(c),
         Refusal::Unprocessable(m) => StoreError::Unprocessable(m),
+        Refusal::Forbidden(m) => StoreError::Forbidden(m),
     }
 }
 

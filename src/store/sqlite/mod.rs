@@ -45,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_iuv_sequence.sql"),
     include_str!("../migrations/0006_receipt_beneficiaries.sql"),
     include_str!("../migrations/0007_receipt_identity.sql"),
+    include_str!("../migrations/0009_api_key_segregation_codes.sql"),
 ];
 
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a

@@ -280,13 +280,19 @@ pub(super) fn list(
         AND (?2 IS NULL OR status = ?2)
         AND (?3 IS NULL OR debtor = ?3)
         AND (?4 IS NULL OR payment_time >= ?4)
-        AND (?5 IS NULL OR payment_time <= ?5)";
+        AND (?5 IS NULL OR payment_time <= ?5)
+        AND (?6 IS NULL OR instr(?6, ',' || substr(iuv, 1, 2) || ',') > 0)";
+    let codes = filter
+        .segregation_codes
+        .as_ref()
+        .map(crate::store::codes_pattern);
     let bound = params![
         organization.as_str(),
         filter.status.map(ReceiptStatus::as_str),
         filter.debtor.as_deref(),
         filter.paid_from.map(millis),
         filter.paid_to.map(millis),
+        codes,
     ];
     let items_found: i64 = conn
         .prepare_cached(&format!("SELECT count(*) FROM receipt WHERE {condition}"))
@@ -295,7 +301,7 @@ pub(super) fn list(
     let mut st = conn
         .prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM receipt WHERE {condition}
-             ORDER BY received_at DESC, id DESC LIMIT ?6 OFFSET ?7"
+             ORDER BY received_at DESC, id DESC LIMIT ?7 OFFSET ?8"
         ))
         .map_err(unavailable)?;
     let offset = i64::from(page.page) * i64::from(page.limit);
@@ -307,6 +313,7 @@ pub(super) fn list(
                 filter.debtor.as_deref(),
                 filter.paid_from.map(millis),
                 filter.paid_to.map(millis),
+                codes,
                 page.limit,
                 offset,
             ],
