@@ -36,6 +36,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
     ("GET", "/organizations/{organizationFiscalCode}/deliveries"),
     ("POST", "/organizations/{organizationFiscalCode}/deliveries/{id}/redeliver"),
+    ("GET", "/payments/{organizationFiscalCode}/receipts"),
+    ("GET", "/payments/{organizationFiscalCode}/receipts/{iuv}"),
 ];
 
 /// A value for each path placeholder (any value will do: the keys are checked first).

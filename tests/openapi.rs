@@ -379,6 +379,56 @@ async fn every_documented_operation_answers_as_documented() {
         404
     );
 
+    // The same receipt through gpd-payments' API.
+    let payments = "/payments/{organizationfiscalcode}/receipts";
+    let pay_org = [("organizationfiscalcode", ORG)];
+    let r = w.call("GET", payments, &pay_org, "?pageSize=5", None).await;
+    assert_eq!(
+        json(&r)["results"][0]["iuv"],
+        iuv_b.as_str(),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(
+        w.call("GET", payments, &pay_org, "?pageSize=0", None)
+            .await
+            .status,
+        400
+    );
+    let pay_one = "/payments/{organizationfiscalcode}/receipts/{iuv}";
+    let r = w
+        .call(
+            "GET",
+            pay_one,
+            &[("organizationfiscalcode", ORG), ("iuv", &iuv_b)],
+            "",
+            None,
+        )
+        .await;
+    assert!(text(&r).contains("OA-R1"));
+    for (query, status) in [("?segregationCodes=02", 403), ("?segregationCodes=x", 400)] {
+        let r = w
+            .call(
+                "GET",
+                pay_one,
+                &[("organizationfiscalcode", ORG), ("iuv", &iuv_b)],
+                query,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, status, "{query}");
+    }
+    let r = w
+        .call(
+            "GET",
+            pay_one,
+            &[("organizationfiscalcode", ORG), ("iuv", "0")],
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
     let deliveries = "/organizations/{fiscalCode}/deliveries";
     let redeliver = "/organizations/{fiscalCode}/deliveries/{id}/redeliver";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod lifecycle;
 pub mod model;
 pub mod notification_fee;
+pub mod payments;
 mod query;
 pub mod receipts;
 

@@ -161,6 +161,7 @@ pub async fn list_receipts(ctx: &Context, org: &str, query: Option<&str>) -> Rep
             debtor: q.get("debtor").map(str::to_owned),
             paid_from: bound(&q, "from", false)?,
             paid_to: bound(&q, "to", true)?,
+            ..Default::default()
         };
         Ok((filter, q.page()?))
     });

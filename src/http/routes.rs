@@ -45,7 +45,19 @@ pub const ORGANIZATION_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
     ("GET", "/organizations/{organizationFiscalCode}/deliveries"),
     ("POST", "/organizations/{organizationFiscalCode}/deliveries/{id}/redeliver"),
+    ("GET", "/payments/{organizationFiscalCode}/receipts"),
+    ("GET", "/payments/{organizationFiscalCode}/receipts/{iuv}"),
 ];
+
+/// The creditor a path acts for: `/organizations/{fc}/…`, gpd-payments' `/payments/{fc}/…`
+/// and the upload API's `/brokers/{broker}/organizations/{fc}/…`.
+fn organization_of<'a>(segments: &[&'a str]) -> Option<&'a str> {
+    match segments {
+        ["organizations", org, ..] | ["payments", org, ..] => Some(*org),
+        ["brokers", _, "organizations", org, ..] => Some(*org),
+        _ => None,
+    }
+}
 
 fn segments(path: &str) -> Vec<&str> {
     path.trim_matches('/').split('/').collect()
@@ -64,7 +76,7 @@ pub fn pattern_matches(pattern: &str, segments: &[&str]) -> bool {
 /// Whether a request to an organization path was answered by a route in
 /// [`ORGANIZATION_ROUTES`] (a 405 needs only its path there).
 fn listed(method: &Method, segments: &[&str], status: u16) -> bool {
-    segments.first() != Some(&"organizations")
+    organization_of(segments).is_none()
         || ORGANIZATION_ROUTES
             .iter()
             .any(|(m, p)| pattern_matches(p, segments) && (status == 405 || *m == method.as_str()))
@@ -153,10 +165,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
     let method = &parts.method;
     let segments = segments(path);
     if !is_public(path) {
-        let organization = match segments.as_slice() {
-            ["organizations", org, ..] => Some(*org),
-            _ => None,
-        };
+        let organization = organization_of(&segments);
         let presented = presented_key(&parts.headers);
         if let Err(refused) = api::auth::check(ctx, presented, organization).await {
             return json(refused);
@@ -282,6 +291,14 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             Method::POST => json(api::broadcast::redeliver(ctx, org, id).await),
             _ => method_not_allowed("POST"),
         },
+        ["payments", org, "receipts"] => match *method {
+            Method::GET => json(api::payments::list_receipts(ctx, org, query).await),
+            _ => method_not_allowed("GET"),
+        },
+        ["payments", org, "receipts", iuv] => match *method {
+            Method::GET => json(api::payments::get_receipt(ctx, org, iuv, query).await),
+            _ => method_not_allowed("GET"),
+        },
         _ => return Answer::problem(404, "Not Found", &format!("no resource at {path}")),
     };
     debug_assert!(
@@ -399,7 +416,9 @@ mod tests {
             &["organizations", "7", "receipts", "X"]
         ));
         for (method, pattern) in ORGANIZATION_ROUTES {
-            assert!(pattern.starts_with("/organizations/{organizationFiscalCode}/"));
+            assert!(pattern.contains("/{organizationFiscalCode}/"));
+            let parts = segments(pattern);
+            assert!(organization_of(&parts) == Some("{organizationFiscalCode}"));
             assert!(method.parse::<Method>().is_ok(), "{method}");
         }
         let get = Method::GET;

@@ -111,8 +111,16 @@ pub struct ReceiptSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReceiptFilter {
     pub status: Option<ReceiptStatus>,
+    /// Only receipts in one of these statuses, when not empty.
+    pub statuses: Vec<ReceiptStatus>,
     /// Debtor's unique identifier (fiscal code or VAT number).
     pub debtor: Option<String>,
+    /// The IUV starts with this.
+    pub iuv_prefix: Option<String>,
+    /// The IUV or the debtor's identifier starts with this.
+    pub debtor_or_iuv_prefix: Option<String>,
+    /// The IUV's segregation code (its first two digits) is one of these, when not empty.
+    pub segregation_codes: Vec<crate::domain::SegregationCode>,
     /// Payment date-time, inclusive bounds.
     pub paid_from: Option<NaiveDateTime>,
     pub paid_to: Option<NaiveDateTime>,
