@@ -22,6 +22,8 @@ const OTHER: &str = "88888888888";
 const ROUTES: &[(&str, &str)] = &[
     ("POST", "/organizations/{organizationFiscalCode}/debtpositions"),
     ("GET", "/organizations/{organizationFiscalCode}/debtpositions"),
+    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/bulk"),
+    ("PATCH", "/organizations/{organizationFiscalCode}/debtpositions/transfers"),
     ("GET", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
     ("PUT", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
     ("DELETE", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
@@ -225,9 +227,9 @@ async fn keys_are_checked_before_methods_and_paths() {
     let patterns: BTreeSet<&str> = ROUTES.iter().map(|(_, p)| *p).collect();
     for pattern in patterns {
         let path = path(pattern, ORG);
-        problem(&send(&server, "PATCH", &path, &[]).await, 401, &path);
-        problem(&send(&server, "PATCH", &path, &other).await, 403, &path);
-        let r = send(&server, "PATCH", &path, &own).await;
+        problem(&send(&server, "OPTIONS", &path, &[]).await, 401, &path);
+        problem(&send(&server, "OPTIONS", &path, &other).await, 403, &path);
+        let r = send(&server, "OPTIONS", &path, &own).await;
         problem(&r, 405, &path);
         let allowed: BTreeSet<&str> = r.header("allow").unwrap().split(", ").collect();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();

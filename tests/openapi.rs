@@ -429,6 +429,31 @@ async fn every_documented_operation_answers_as_documented() {
         .await;
     assert_eq!(r.status, 404);
 
+    // Bulk create: all or nothing; then an IBAN change that finds nothing to change.
+    let bulk = "/organizations/{fiscalCode}/debtpositions/bulk";
+    let two = json!({"paymentPositions": [position("OA-B1", 8_101), position("OA-B2", 8_102)]});
+    let r = w
+        .call("POST", bulk, &org, "?toPublish=true", Some(two.clone()))
+        .await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    assert_eq!(w.call("POST", bulk, &org, "", Some(two)).await.status, 409);
+    let none = json!({"paymentPositions": []});
+    assert_eq!(w.call("POST", bulk, &org, "", Some(none)).await.status, 400);
+    let transfers = "/organizations/{fiscalCode}/debtpositions/transfers";
+    let new_iban = json!({"newIban": "IT02A0301503200000003517230"});
+    let r = w
+        .call(
+            "PATCH",
+            transfers,
+            &org,
+            "?oldIban=IT00A0000000000000000000000",
+            Some(new_iban.clone()),
+        )
+        .await;
+    assert_eq!(json(&r)["updatedTransfers"], 0, "{}", text(&r));
+    let r = w.call("PATCH", transfers, &org, "", Some(new_iban)).await;
+    assert_eq!(r.status, 400);
+
     let deliveries = "/organizations/{fiscalCode}/deliveries";
     let redeliver = "/organizations/{fiscalCode}/deliveries/{id}/redeliver";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -522,12 +547,20 @@ async fn every_documented_operation_answers_as_documented() {
     for (_, template) in &documented {
         let path = template
             .replace("{fiscalCode}", ORG)
+            .replace("{organizationfiscalcode}", ORG)
             .replace("{iupd}", "OA-1")
             .replace("{nav}", &nav)
             .replace("{iuv}", &iuv_b)
             .replace("{stationId}", "OA_STATION")
             .replace("{id}", &id);
+        // GPD's fixed names under debtpositions leave other methods to the IUPD routes.
+        let fixed = template.ends_with("/debtpositions/bulk")
+            || template.ends_with("/debtpositions/transfers");
         for method in ["GET", "PUT", "POST", "DELETE", "PATCH"] {
+            let by_iupd = (method.to_owned(), one.to_owned());
+            if fixed && documented.contains(&by_iupd) {
+                continue;
+            }
             if !documented.contains(&(method.to_owned(), template.clone())) {
                 let r = server.request(method, &path, &[], b"").await;
                 assert_eq!(r.status, 405, "{method} {path}: {}", text(&r));

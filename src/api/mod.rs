@@ -6,6 +6,7 @@ use serde::Serialize;
 
 pub mod auth;
 pub mod broadcast;
+pub mod bulk;
 pub mod convert;
 pub mod lifecycle;
 pub mod model;
@@ -48,6 +49,11 @@ impl Reply {
     /// A stored SOAP document, as it was received.
     pub fn xml(body: Vec<u8>) -> Reply {
         Reply::new(200, "text/xml; charset=utf-8", body)
+    }
+
+    /// A status with no body (GPD's 201 to a bulk create).
+    pub fn empty(status: u16) -> Reply {
+        Reply::new(status, "application/json", Vec::new())
     }
 
     pub fn no_content() -> Reply {

@@ -31,6 +31,8 @@ pub fn is_public(path: &str) -> bool {
 pub const ORGANIZATION_ROUTES: &[(&str, &str)] = &[
     ("POST", "/organizations/{organizationFiscalCode}/debtpositions"),
     ("GET", "/organizations/{organizationFiscalCode}/debtpositions"),
+    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/bulk"),
+    ("PATCH", "/organizations/{organizationFiscalCode}/debtpositions/transfers"),
     ("GET", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
     ("PUT", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
     ("DELETE", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
@@ -213,6 +215,16 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             Method::GET => json(api::lifecycle::list_positions(ctx, org, query).await),
             _ => method_not_allowed("GET, POST"),
         },
+        // GPD's fixed names under debtpositions: other methods fall through to the IUPD routes.
+        ["organizations", org, "debtpositions", "bulk"] if *method == Method::POST => {
+            match to_publish(query) {
+                Ok(publish) => json(api::bulk::create_positions(ctx, org, publish, body).await),
+                Err(a) => a,
+            }
+        }
+        ["organizations", org, "debtpositions", "transfers"] if *method == Method::PATCH => {
+            json(api::bulk::update_ibans(ctx, org, query, body).await)
+        }
         ["organizations", org, "debtpositions", iupd] => match *method {
             Method::GET => json(api::get_position(ctx, org, iupd).await),
             Method::PUT => match to_publish(query).and_then(|p| Ok((p, if_match(parts)?))) {
@@ -225,7 +237,11 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                 Ok(tag) => json(api::lifecycle::delete_position(ctx, org, iupd, tag).await),
                 Err(a) => a,
             },
-            _ => method_not_allowed("GET, PUT, DELETE"),
+            _ => method_not_allowed(match *iupd {
+                "bulk" => "GET, POST, PUT, DELETE",
+                "transfers" => "GET, PUT, DELETE, PATCH",
+                _ => "GET, PUT, DELETE",
+            }),
         },
         [
             "organizations",

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
-use crate::domain::position::{Conflict, DebtPosition, Iupd, Refusal};
+use crate::domain::position::{Conflict, DebtPosition, Iban, Iupd, Refusal};
 use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
 pub mod records;
@@ -102,6 +102,22 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a new position with its options and transfers; IUPD, IUV and notice number are
     /// unique per organization.
     fn create_position(&self, position: DebtPosition) -> StoreFuture<'_, DebtPosition>;
+
+    /// Inserts several new positions in one transaction, all or nothing: when any of them has
+    /// an IUPD, IUV or notice number that is taken (in the store or by an earlier one of the
+    /// list), none is stored and each refused one is returned with its index and why.
+    fn create_positions(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> StoreFuture<'_, Result<(), Vec<(usize, StoreError)>>>;
+
+    /// The IUPDs of the creditor's positions with an unpaid option that has a transfer credited
+    /// to `iban`, oldest first.
+    fn positions_paying_iban(
+        &self,
+        organization: FiscalCodePA,
+        iban: Iban,
+    ) -> StoreFuture<'_, Vec<Iupd>>;
 
     /// Issues a new IUV of `segregation` for the organization and inserts the position `build`
     /// makes with it, in one transaction. The IUV is the next of the creditor's sequence that

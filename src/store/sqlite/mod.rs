@@ -30,7 +30,7 @@ use super::{
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
-use crate::domain::position::{DebtPosition, Iupd};
+use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
 use positions::{insert_position, load_position, replace_position, taken_key};
 use writer::Writer;
@@ -237,6 +237,21 @@ impl Store for SqliteStore {
             insert_position(tx, &position)?;
             Ok(position)
         })
+    }
+
+    fn create_positions(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> StoreFuture<'_, Result<(), Vec<(usize, StoreError)>>> {
+        self.write(move |tx| positions::create_all(tx, &positions))
+    }
+
+    fn positions_paying_iban(
+        &self,
+        organization: FiscalCodePA,
+        iban: Iban,
+    ) -> StoreFuture<'_, Vec<Iupd>> {
+        self.read(move |conn| positions::paying_iban(conn, &organization, &iban))
     }
 
     fn create_with_new_iuv(
