@@ -38,6 +38,12 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
     ("GET", "/organizations/{organizationFiscalCode}/deliveries"),
     ("POST", "/organizations/{organizationFiscalCode}/deliveries/{id}/redeliver"),
+    ("POST", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("PUT", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("DELETE", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file/{fileId}/status"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file/{fileId}/report"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/files"),
     ("GET", "/payments/{organizationFiscalCode}/receipts"),
     ("GET", "/payments/{organizationFiscalCode}/receipts/{iuv}"),
 ];
@@ -51,6 +57,8 @@ fn sample(placeholder: &str, org: &str) -> String {
         "iuv" => "01000000000000144".to_owned(),
         "stationId" => format!("{org}_01"),
         "id" => "1".to_owned(),
+        "brokerCode" => "77777777777".to_owned(),
+        "fileId" => "0123456789abcdef".to_owned(),
         other => panic!("no sample value for {{{other}}}: add one"),
     }
 }

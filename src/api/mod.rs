@@ -14,6 +14,7 @@ pub mod notification_fee;
 pub mod payments;
 mod query;
 pub mod receipts;
+pub mod upload;
 
 use crate::config::Creditor;
 use crate::context::Context;

@@ -14,6 +14,7 @@ pub mod position;
 pub mod receipt;
 pub mod service;
 pub mod text;
+pub mod upload;
 
 pub use amount::Cents;
 pub use fault::{Fault, FaultCode};

@@ -9,9 +9,10 @@ use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
 
 use super::server::Answer;
-use super::{contract, soap};
+use super::{contract, multipart, soap, zip};
 use crate::api::{self, Reply, StateAction};
 use crate::context::Context;
+use crate::domain::upload::UploadOperation;
 
 pub const SOAP_PATH: &str = "/partner";
 
@@ -47,6 +48,12 @@ pub const ORGANIZATION_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
     ("GET", "/organizations/{organizationFiscalCode}/deliveries"),
     ("POST", "/organizations/{organizationFiscalCode}/deliveries/{id}/redeliver"),
+    ("POST", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("PUT", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("DELETE", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file/{fileId}/status"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file/{fileId}/report"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/files"),
     ("GET", "/payments/{organizationFiscalCode}/receipts"),
     ("GET", "/payments/{organizationFiscalCode}/receipts/{iuv}"),
 ];
@@ -159,6 +166,31 @@ fn to_publish(query: Option<&str>) -> Result<bool, Answer> {
             &format!("toPublish: '{other}' must be true or false"),
         )),
     }
+}
+
+/// The JSON document of an upload: the multipart part named `file`, a zip holding a `.json`
+/// file (GPD's form) or the JSON itself.
+fn uploaded_document(parts: &Parts, body: &[u8]) -> Result<Vec<u8>, String> {
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let form = multipart::parts(content_type, body)?;
+    let file = form
+        .iter()
+        .find(|p| p.name == "file")
+        .ok_or("multipart body: no part named file")?;
+    if zip::is_zip(file.body) {
+        return zip::first_json(file.body).map(|(_, content)| content);
+    }
+    if file.body.trim_ascii_start().starts_with(b"{") {
+        return Ok(file.body.to_vec());
+    }
+    Err(format!(
+        "file: {} must be a zip holding a .json file, or the JSON itself",
+        file.filename.as_deref().unwrap_or("the part")
+    ))
 }
 
 pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
@@ -313,6 +345,60 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         },
         ["payments", org, "receipts", iuv] => match *method {
             Method::GET => json(api::payments::get_receipt(ctx, org, iuv, query).await),
+            _ => method_not_allowed("GET"),
+        },
+        [
+            "brokers",
+            broker,
+            "organizations",
+            org,
+            "debtpositions",
+            "file",
+        ] => {
+            let operation = match *method {
+                Method::POST => UploadOperation::Create,
+                Method::PUT => UploadOperation::Update,
+                Method::DELETE => UploadOperation::Delete,
+                _ => return method_not_allowed("POST, PUT, DELETE"),
+            };
+            match uploaded_document(parts, body) {
+                Ok(document) => {
+                    json(api::upload::accept(ctx, broker, org, operation, &document).await)
+                }
+                Err(why) => Answer::problem(400, "Bad Request", &why),
+            }
+        }
+        [
+            "brokers",
+            broker,
+            "organizations",
+            org,
+            "debtpositions",
+            "file",
+            id,
+            what @ ("status" | "report"),
+        ] => match *method {
+            Method::GET if *what == "status" => {
+                json(api::upload::status(ctx, broker, org, id).await)
+            }
+            Method::GET => json(api::upload::report(ctx, broker, org, id).await),
+            _ => method_not_allowed("GET"),
+        },
+        [
+            "brokers",
+            broker,
+            "organizations",
+            org,
+            "debtpositions",
+            "files",
+        ] => match *method {
+            Method::GET => {
+                let token = parts
+                    .headers
+                    .get("x-continuation-token")
+                    .and_then(|v| v.to_str().ok());
+                json(api::upload::list(ctx, broker, org, query, token).await)
+            }
             _ => method_not_allowed("GET"),
         },
         _ => return Answer::problem(404, "Not Found", &format!("no resource at {path}")),

@@ -270,6 +270,47 @@ pub trait Store: Send + Sync + 'static {
     /// revoked key keeps its first revocation time.
     fn revoke_api_key(&self, id: KeyId, now: NaiveDateTime) -> StoreFuture<'_, ApiKey>;
 
+    /// Keeps an uploaded file, to be processed from its first item.
+    fn create_upload(&self, upload: NewUpload) -> StoreFuture<'_, ()>;
+
+    /// The creditor's uploaded file `id`, with its progress.
+    fn upload(&self, organization: FiscalCodePA, id: String)
+    -> StoreFuture<'_, Option<UploadFile>>;
+
+    /// The files not yet processed to the end, oldest first.
+    fn uploads_in_progress(&self) -> StoreFuture<'_, Vec<UploadFile>>;
+
+    /// The JSON document of file `id`.
+    fn upload_content(&self, id: String) -> StoreFuture<'_, Vec<u8>>;
+
+    /// Applies `items`, the file's items from index `first` on, each in its own savepoint, and
+    /// records their outcomes (`describe` names each result) and the file's progress, all in
+    /// one transaction. Refused (`VersionMismatch`) when the file's progress is no longer
+    /// `first`: someone else applied these items, and nothing is applied twice.
+    fn apply_upload_items(
+        &self,
+        id: String,
+        first: u32,
+        items: Vec<UploadItem>,
+        describe: DescribeItem,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()>;
+
+    /// The outcomes of file `id`'s items, in file order.
+    fn upload_outcomes(&self, id: String) -> StoreFuture<'_, Vec<UploadOutcome>>;
+
+    /// The creditor's files uploaded by `broker` in `[from, to]`, oldest first, from after
+    /// `after` (the start and id of the last one seen), at most `limit`.
+    fn list_uploads(
+        &self,
+        organization: FiscalCodePA,
+        broker: String,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+        after: Option<(NaiveDateTime, String)>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<UploadFile>>;
+
     /// Cheap liveness check.
     fn ping(&self) -> StoreFuture<'_, ()>;
 

@@ -11,6 +11,7 @@ mod lifecycle;
 mod positions;
 mod receipts;
 mod sequence;
+mod uploads;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -24,9 +25,10 @@ use tokio::sync::Semaphore;
 use chrono::NaiveDateTime;
 
 use super::{
-    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, Expected, Guard, IuvBuilder, Mutation,
-    NewReceipt, Page, PageRequest, PositionFilter, PositionKey, PositionOrder, ReceiptFilter,
-    ReceiptSummary, Store, StoreError, StoreFuture,
+    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, DescribeItem, Expected, Guard,
+    IuvBuilder, Mutation, NewReceipt, NewUpload, Page, PageRequest, PositionFilter, PositionKey,
+    PositionOrder, ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture, UploadFile,
+    UploadItem, UploadOutcome,
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
@@ -43,6 +45,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_position_lifecycle.sql"),
     include_str!("../migrations/0005_iuv_sequence.sql"),
     include_str!("../migrations/0006_receipt_beneficiaries.sql"),
+    include_str!("../migrations/0008_upload_files.sql"),
 ];
 
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
@@ -411,6 +414,53 @@ impl Store for SqliteStore {
 
     fn revoke_api_key(&self, id: KeyId, now: NaiveDateTime) -> StoreFuture<'_, ApiKey> {
         self.write(move |tx| api_keys::revoke(tx, &id, now))
+    }
+
+    fn create_upload(&self, upload: NewUpload) -> StoreFuture<'_, ()> {
+        self.write(move |tx| uploads::create(tx, &upload))
+    }
+
+    fn upload(
+        &self,
+        organization: FiscalCodePA,
+        id: String,
+    ) -> StoreFuture<'_, Option<UploadFile>> {
+        self.read(move |conn| uploads::get(conn, &organization, &id))
+    }
+
+    fn uploads_in_progress(&self) -> StoreFuture<'_, Vec<UploadFile>> {
+        self.read(uploads::in_progress)
+    }
+
+    fn upload_content(&self, id: String) -> StoreFuture<'_, Vec<u8>> {
+        self.read(move |conn| uploads::content(conn, &id))
+    }
+
+    fn apply_upload_items(
+        &self,
+        id: String,
+        first: u32,
+        items: Vec<UploadItem>,
+        describe: DescribeItem,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| uploads::apply_items(tx, &id, first, items, &describe, now))
+    }
+
+    fn upload_outcomes(&self, id: String) -> StoreFuture<'_, Vec<UploadOutcome>> {
+        self.read(move |conn| uploads::outcomes(conn, &id))
+    }
+
+    fn list_uploads(
+        &self,
+        organization: FiscalCodePA,
+        broker: String,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+        after: Option<(NaiveDateTime, String)>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<UploadFile>> {
+        self.read(move |conn| uploads::list(conn, &organization, &broker, (from, to), after, limit))
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
