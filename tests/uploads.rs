@@ -371,3 +371,70 @@ async fn a_file_left_half_done_is_finished_after_a_restart() {
     assert_eq!(json(&r)["page_info"]["items_found"], ITEMS, "{}", text(&r));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_files_list_pages_with_a_continuation_token() {
+    let server = TestServer::start().await;
+    let mut ids = Vec::new();
+    for _ in 0..101 {
+        let (status, id) = upload(
+            &server,
+            "POST",
+            "empty.json",
+            br#"{"paymentPositions": []}"#,
+        )
+        .await;
+        assert_eq!(status, 202, "{id}");
+        ids.push(id);
+    }
+    // A file without items is done at once, with nothing to report.
+    assert_eq!(
+        finished(&server, &ids[0]).await["operationStatus"],
+        "COMPLETED"
+    );
+    assert_eq!(report(&server, &ids[0]).await["responses"], json!([]));
+
+    let r = server.get(&format!("{}/files?size=100", base())).await;
+    let first = json(&r);
+    assert_eq!(
+        (&first["size"], &first["hasMore"]),
+        (&json!(100), &json!(true))
+    );
+    let token = r
+        .header("x-continuation-token")
+        .expect("a token")
+        .to_owned();
+    let r = server
+        .request(
+            "GET",
+            &format!("{}/files", base()),
+            &[("x-continuation-token", &token)],
+            b"",
+        )
+        .await;
+    let second = json(&r);
+    assert_eq!(
+        (&second["size"], &second["hasMore"]),
+        (&json!(1), &json!(false))
+    );
+    let mut listed: Vec<String> = first["fileIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["fileIds"].as_array().unwrap())
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    ids.sort();
+    assert_eq!(listed, ids);
+    let r = server
+        .request(
+            "GET",
+            &format!("{}/files", base()),
+            &[("x-continuation-token", "garbage")],
+            b"",
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", text(&r));
+    server.stop().await;
+}

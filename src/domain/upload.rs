@@ -40,7 +40,7 @@ pub enum OperationStatus {
     Completed,
     /// Some items refused, some applied.
     CompletedWithWarnings,
-    /// Every item refused (or the file had none).
+    /// Every item refused.
     CompletedUnsuccessfully,
 }
 
@@ -50,7 +50,7 @@ impl OperationStatus {
     pub fn of(submitted: u32, processed: u32, refused: u32) -> OperationStatus {
         if processed < submitted {
             OperationStatus::InProgress
-        } else if refused == 0 && submitted > 0 {
+        } else if refused == 0 {
             OperationStatus::Completed
         } else if refused < submitted {
             OperationStatus::CompletedWithWarnings
@@ -85,10 +85,8 @@ mod tests {
             OperationStatus::of(3, 3, 3),
             OperationStatus::CompletedUnsuccessfully
         );
-        assert_eq!(
-            OperationStatus::of(0, 0, 0),
-            OperationStatus::CompletedUnsuccessfully
-        );
+        // A file without items has nothing refused.
+        assert_eq!(OperationStatus::of(0, 0, 0), OperationStatus::Completed);
         for o in UploadOperation::ALL {
             assert_eq!(UploadOperation::parse(o.as_str()), Some(o));
         }
