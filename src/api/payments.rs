@@ -201,7 +201,12 @@ pub async fn get_receipt(ctx: &Context, org: &str, iuv: &str, query: Option<&str
         .receipt_document(creditor.fiscal_code.clone(), iuv.to_owned())
         .await
     {
-        Ok(Some(document)) => Reply::xml(document),
+        Ok(Some(document)) => {
+            // gpd-payments' type for it; the document is the same as our own API's.
+            let mut reply = Reply::xml(document);
+            reply.content_type = "application/xml";
+            reply
+        }
         Ok(None) => Reply::problem(
             404,
             "Not Found",
