@@ -131,13 +131,13 @@ fn outcome(
     }
 }
 
-/// Works file `file` through from its first unprocessed item, at most `chunks` chunks (`None`:
-/// to the end). Returns how many items were processed. A file another worker advanced in the
-/// meantime is left to it.
+/// Works file `file` through from its first unprocessed item, a chunk at a time while
+/// `go_on(chunks done so far)` says so, to its end at most. Returns how many items were
+/// processed. A file another worker advanced in the meantime is left to it.
 pub async fn process(
     ctx: &Context,
     file: &UploadFile,
-    chunks: Option<usize>,
+    go_on: impl Fn(usize) -> bool,
 ) -> Result<u32, StoreError> {
     let content = ctx.store.upload_content(file.id.clone()).await?;
     let creditor = ctx.config.creditors.get(&file.organization);
@@ -147,7 +147,7 @@ pub async fn process(
     let mut first = file.processed as usize;
     let mut done = 0;
     let total = file.submitted as usize;
-    while first < total && chunks.is_none_or(|c| done < c) {
+    while first < total && go_on(done) {
         let end = (first + CHUNK).min(total);
         let now = ctx.clock.now();
         let mut names = Vec::with_capacity(end - first);
@@ -193,16 +193,13 @@ pub async fn process(
 /// Works every file in progress through to its end, a chunk at a time, until `stop` is set.
 pub async fn process_all(ctx: &Context, stop: &watch::Receiver<bool>) -> Result<u32, StoreError> {
     let mut total = 0;
-    for mut file in ctx.store.uploads_in_progress().await? {
-        while !*stop.borrow() {
-            let n = process(ctx, &file, Some(1)).await?;
-            if n == 0 {
-                break;
-            }
-            file.processed += n;
-            total += n;
+    for file in ctx.store.uploads_in_progress().await? {
+        if *stop.borrow() {
+            break;
         }
-        tracing::info!(file = %file.id, items = file.processed, "uploaded file processed");
+        let n = process(ctx, &file, |_| !*stop.borrow()).await?;
+        tracing::info!(file = %file.id, items = n, "uploaded file items processed");
+        total += n;
     }
     Ok(total)
 }
