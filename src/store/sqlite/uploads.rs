@@ -247,3 +247,100 @@ pub(super) fn apply_items(
     .map_err(unavailable)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::SqliteStore;
+    use crate::domain::FiscalCodePA;
+    use crate::domain::position::Iupd;
+    use crate::domain::position::tests::{at, option, position};
+    use crate::domain::upload::UploadOperation;
+    use crate::store::{
+        DescribeItem, NewUpload, PositionKey, Store, StoreError, UploadItem, UploadOutcome,
+    };
+
+    fn describe() -> DescribeItem {
+        Box::new(|i, result| UploadOutcome {
+            iupd: Some(format!("item {i}")),
+            status: if result.is_ok() { 201 } else { 409 },
+            message: result.err().map(|e| e.to_string()).unwrap_or_default(),
+        })
+    }
+
+    fn created(iupd: &str, base: u64) -> UploadItem {
+        let mut p = position(vec![option(base, 100, at(2030, 1, 1), false)]);
+        p.iupd = Iupd::parse(iupd).unwrap();
+        UploadItem::Create(Box::new(p))
+    }
+
+    #[tokio::test]
+    async fn a_chunk_is_applied_once_and_progress_moves_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let org = FiscalCodePA::parse("77777777777").unwrap();
+        let now = at(2025, 6, 1);
+        store
+            .create_upload(NewUpload {
+                id: "f1".into(),
+                broker: "77777777777".into(),
+                organization: org.clone(),
+                operation: UploadOperation::Create,
+                content: b"{}".to_vec(),
+                submitted: 3,
+                started_at: now,
+            })
+            .await
+            .unwrap();
+        let first = vec![created("A", 1), created("B", 2)];
+        store
+            .apply_upload_items("f1".into(), 0, first, describe(), now)
+            .await
+            .unwrap();
+        // A second worker with the same view of the file: refused whole, nothing applied.
+        let again = vec![created("C", 3)];
+        let refused = store
+            .apply_upload_items("f1".into(), 0, again, describe(), now)
+            .await;
+        assert_eq!(refused, Err(StoreError::VersionMismatch { current: 2 }));
+        let key = |s: &str| PositionKey::Iupd(Iupd::parse(s).unwrap());
+        assert!(
+            store
+                .get_position(org.clone(), key("C"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let file = store
+            .upload(org.clone(), "f1".into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((file.processed, file.refused, file.ended_at), (2, 0, None));
+
+        // The last item clashes with the first: refused alone, and the file ends.
+        let last = vec![created("A", 4)];
+        store
+            .apply_upload_items("f1".into(), 2, last, describe(), at(2025, 6, 2))
+            .await
+            .unwrap();
+        let file = store
+            .upload(org.clone(), "f1".into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (file.processed, file.refused, file.ended_at),
+            (3, 1, Some(at(2025, 6, 2)))
+        );
+        let outcomes = store.upload_outcomes("f1".into()).await.unwrap();
+        let statuses: Vec<u16> = outcomes.iter().map(|o| o.status).collect();
+        assert_eq!(statuses, [201, 201, 409]);
+        assert!(store.uploads_in_progress().await.unwrap().is_empty());
+        // Past the end: nothing more to apply.
+        let beyond = store
+            .apply_upload_items("f1".into(), 3, vec![created("D", 5)], describe(), now)
+            .await;
+        assert!(beyond.is_err());
+        assert!(store.get_position(org, key("D")).await.unwrap().is_none());
+    }
+}
