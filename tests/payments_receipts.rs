@@ -177,6 +177,7 @@ async fn receipts_in_gpd_payments_shapes() {
             "?from=2025-06-15T00:00:00&to=2025-07-31".into(),
             vec![b.clone()],
         ),
+        ("?from=2025-07-01T08:01".into(), vec![c.clone()]),
         ("?debtor=NOBODY".into(), vec![]),
     ];
     for (query, expected) in cases {

@@ -133,7 +133,9 @@ pub(super) fn bound(
         };
         return Ok(t);
     }
-    parse_datetime(v).map(Some).ok_or_else(|| {
+    // gpd-payments also takes a date-time without seconds.
+    let minutes = || NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M").ok();
+    parse_datetime(v).or_else(minutes).map(Some).ok_or_else(|| {
         bad_request(format!(
             "{key}: '{v}' must be a date (2025-12-31) or a date-time (2025-12-31T23:59:59)"
         ))
