@@ -14,6 +14,8 @@ pub struct Context {
     pub store: Arc<dyn Store>,
     pub clock: Clock,
     pub broadcaster: Broadcaster,
+    /// Wakes the upload worker when a file arrives.
+    pub uploads: Arc<tokio::sync::Notify>,
 }
 
 impl Context {
@@ -24,6 +26,7 @@ impl Context {
             store,
             clock,
             broadcaster,
+            uploads: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

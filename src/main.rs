@@ -284,6 +284,7 @@ async fn serve(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listen, "gpd-gateway listening");
     let worker = ctx.broadcaster.spawn_worker();
+    let uploads = gpd_gateway::import::upload::UploadWorker::spawn(ctx.clone());
     let sweeper = Sweeper::spawn(
         ctx.store.clone(),
         ctx.clock,
@@ -293,6 +294,7 @@ async fn serve(
         .await
         .map_err(|e| e.to_string())?;
     sweeper.stop().await;
+    uploads.stop().await;
     worker.stop().await;
     store.close().await.map_err(|e| e.to_string())?;
     tracing::info!("store closed, bye");

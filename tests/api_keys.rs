@@ -14,7 +14,7 @@ use gpd_gateway::http::routes::{ORGANIZATION_ROUTES, pattern_matches};
 use harness::positions::position;
 use harness::receipts::{ReceiptRequest, iuv};
 use harness::{TestServer, json, text};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const ORG: &str = "77777777777";
 const OTHER: &str = "88888888888";
@@ -25,6 +25,8 @@ const OTHER: &str = "88888888888";
 const ROUTES: &[(&str, &str)] = &[
     ("POST", "/organizations/{organizationFiscalCode}/debtpositions"),
     ("GET", "/organizations/{organizationFiscalCode}/debtpositions"),
+    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/bulk"),
+    ("PATCH", "/organizations/{organizationFiscalCode}/debtpositions/transfers"),
     ("GET", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
     ("PUT", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
     ("DELETE", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
@@ -39,6 +41,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
     ("GET", "/organizations/{organizationFiscalCode}/deliveries"),
     ("POST", "/organizations/{organizationFiscalCode}/deliveries/{id}/redeliver"),
+    ("POST", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("PUT", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("DELETE", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file/{fileId}/status"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file/{fileId}/report"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/files"),
+    ("GET", "/payments/{organizationFiscalCode}/receipts"),
+    ("GET", "/payments/{organizationFiscalCode}/receipts/{iuv}"),
 ];
 
 /// A value for each path placeholder (any value will do: the keys are checked first).
@@ -50,6 +60,8 @@ fn sample(placeholder: &str, org: &str) -> String {
         "iuv" => "01000000000000144".to_owned(),
         "stationId" => format!("{org}_01"),
         "id" => "1".to_owned(),
+        "brokerCode" => "77777777777".to_owned(),
+        "fileId" => "0123456789abcdef".to_owned(),
         other => panic!("no sample value for {{{other}}}: add one"),
     }
 }
@@ -226,9 +238,9 @@ async fn keys_are_checked_before_methods_and_paths() {
     let patterns: BTreeSet<&str> = ROUTES.iter().map(|(_, p)| *p).collect();
     for pattern in patterns {
         let path = path(pattern, ORG);
-        problem(&send(&server, "PATCH", &path, &[]).await, 401, &path);
-        problem(&send(&server, "PATCH", &path, &other).await, 403, &path);
-        let r = send(&server, "PATCH", &path, &own).await;
+        problem(&send(&server, "OPTIONS", &path, &[]).await, 401, &path);
+        problem(&send(&server, "OPTIONS", &path, &other).await, 403, &path);
+        let r = send(&server, "OPTIONS", &path, &own).await;
         problem(&r, 405, &path);
         let allowed: BTreeSet<&str> = r.header("allow").unwrap().split(", ").collect();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -439,6 +451,11 @@ async fn keys_limited_to_segregation_codes_reach_those_only() {
                     .to_string()
                     .into_bytes()
             }
+            ("POST", p) if p.ends_with("/debtpositions/bulk") => {
+                json!({"paymentPositions": [position("SEG-NEW", &iuv("01", 77), 1000)]})
+                    .to_string()
+                    .into_bytes()
+            }
             ("PUT", p) if p.ends_with("/{iupd}") => position("DEMO-TARI-2025", SAMPLE_IUV, 2000)
                 .to_string()
                 .into_bytes(),
@@ -465,8 +482,10 @@ async fn keys_limited_to_segregation_codes_reach_those_only() {
         };
         let list = *method == "GET"
             && (pattern.ends_with("/debtpositions") || pattern.ends_with("/receipts"));
-        let whole_creditor =
-            pattern.contains("broadcast-stations") || pattern.contains("deliveries");
+        let whole_creditor = pattern.contains("broadcast-stations")
+            || pattern.contains("deliveries")
+            || (*method == "PATCH" && pattern.ends_with("/debtpositions/transfers"))
+            || pattern.starts_with("/brokers/");
 
         let r = send(elsewhere.clone()).await;
         problem(&r, 403, &what("with another creditor's limited key"));

@@ -16,6 +16,18 @@ use schema::OpenApi;
 use serde_json::{Value, json};
 
 const ORG: &str = "77777777777";
+const FORM_TYPE: &str = "multipart/form-data; boundary=walk-boundary";
+
+/// A multipart form with one part, `file`.
+fn multipart(filename: &str, content: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--walk-boundary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(content);
+    body.extend_from_slice(b"\r\n--walk-boundary--\r\n");
+    body
+}
 
 /// Calls operations by their documented template and checks each answer against the document.
 struct Walk<'a> {
@@ -56,9 +68,23 @@ impl Walk<'_> {
         if !body.is_empty() {
             headers.push(("Content-Type", "application/json"));
         }
+        self.call_raw(method, template, &path, query, &headers, body.as_bytes())
+            .await
+    }
+
+    /// Sends `body` as it is, with `headers`, to `path` (the template filled in).
+    async fn call_raw(
+        &mut self,
+        method: &str,
+        template: &str,
+        path: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         let r = self
             .server
-            .request(method, &format!("{path}{query}"), &headers, body.as_bytes())
+            .request(method, &format!("{path}{query}"), headers, body)
             .await;
         let content_type = r.header("content-type").unwrap_or("").to_owned();
         let schema = self
@@ -379,6 +405,150 @@ async fn every_documented_operation_answers_as_documented() {
         404
     );
 
+    // The same receipt through gpd-payments' API.
+    let payments = "/payments/{organizationfiscalcode}/receipts";
+    let pay_org = [("organizationfiscalcode", ORG)];
+    let r = w.call("GET", payments, &pay_org, "?pageSize=5", None).await;
+    assert_eq!(
+        json(&r)["results"][0]["iuv"],
+        iuv_b.as_str(),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(
+        w.call("GET", payments, &pay_org, "?pageSize=0", None)
+            .await
+            .status,
+        400
+    );
+    let pay_one = "/payments/{organizationfiscalcode}/receipts/{iuv}";
+    let r = w
+        .call(
+            "GET",
+            pay_one,
+            &[("organizationfiscalcode", ORG), ("iuv", &iuv_b)],
+            "",
+            None,
+        )
+        .await;
+    assert!(text(&r).contains("OA-R1"));
+    for (query, status) in [("?segregationCodes=02", 403), ("?segregationCodes=x", 400)] {
+        let r = w
+            .call(
+                "GET",
+                pay_one,
+                &[("organizationfiscalcode", ORG), ("iuv", &iuv_b)],
+                query,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, status, "{query}");
+    }
+    let r = w
+        .call(
+            "GET",
+            pay_one,
+            &[("organizationfiscalcode", ORG), ("iuv", "0")],
+            "",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
+    // Bulk create: all or nothing; then an IBAN change that finds nothing to change.
+    let bulk = "/organizations/{fiscalCode}/debtpositions/bulk";
+    let two = json!({"paymentPositions": [position("OA-B1", 8_101), position("OA-B2", 8_102)]});
+    let r = w
+        .call("POST", bulk, &org, "?toPublish=true", Some(two.clone()))
+        .await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    assert_eq!(w.call("POST", bulk, &org, "", Some(two)).await.status, 409);
+    let none = json!({"paymentPositions": []});
+    assert_eq!(w.call("POST", bulk, &org, "", Some(none)).await.status, 400);
+    let transfers = "/organizations/{fiscalCode}/debtpositions/transfers";
+    let new_iban = json!({"newIban": "IT02A0301503200000003517230"});
+    let r = w
+        .call(
+            "PATCH",
+            transfers,
+            &org,
+            "?oldIban=IT00A0000000000000000000000",
+            Some(new_iban.clone()),
+        )
+        .await;
+    assert_eq!(json(&r)["updatedTransfers"], 0, "{}", text(&r));
+    let r = w.call("PATCH", transfers, &org, "", Some(new_iban)).await;
+    assert_eq!(r.status, 400);
+
+    // The upload API: a file of one position, its status until done, its report, the list.
+    let file = "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file";
+    let file_path = format!("/brokers/{ORG}/organizations/{ORG}/debtpositions/file");
+    let document = json!({"paymentPositions": [position("OA-F1", 8_201)]}).to_string();
+    let zip = gpd_gateway::http::zip::stored("positions.json", document.as_bytes());
+    let form = multipart("positions.zip", &zip);
+    let form_type = [("Content-Type", FORM_TYPE)];
+    let r = w
+        .call_raw("POST", file, &file_path, "", &form_type, &form)
+        .await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    let location = r.header("location").unwrap().to_owned();
+    let file_id = location.split('/').nth_back(1).unwrap().to_owned();
+    let ids = [
+        ("brokerCode", ORG),
+        ("fiscalCode", ORG),
+        ("fileId", &file_id),
+    ];
+    let status =
+        "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file/{fileId}/status";
+    let report =
+        "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file/{fileId}/report";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while json(&w.call("GET", status, &ids, "", None).await)["operationStatus"] == "IN_PROGRESS"
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = w.call("GET", report, &ids, "", None).await;
+    assert_eq!(json(&r)["responses"][0]["statusCode"], 201, "{}", text(&r));
+    let unknown = [("brokerCode", ORG), ("fiscalCode", ORG), ("fileId", "nope")];
+    assert_eq!(w.call("GET", status, &unknown, "", None).await.status, 404);
+    assert_eq!(w.call("GET", report, &unknown, "", None).await.status, 404);
+    let update = json!({"paymentPositions": [position("OA-F1", 8_201)]}).to_string();
+    let form = multipart("positions.json", update.as_bytes());
+    let r = w
+        .call_raw("PUT", file, &file_path, "", &form_type, &form)
+        .await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    let delete = json!({"paymentPositionIUPDs": ["OA-F1"]}).to_string();
+    let form = multipart(
+        "iupds.zip",
+        &gpd_gateway::http::zip::stored("d.json", delete.as_bytes()),
+    );
+    let r = w
+        .call_raw("DELETE", file, &file_path, "", &form_type, &form)
+        .await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    let r = w
+        .call_raw("POST", file, &file_path, "", &[], b"not a form")
+        .await;
+    assert_eq!(r.status, 400);
+    let elsewhere = format!("/brokers/99999999999/organizations/{ORG}/debtpositions/file");
+    let form = multipart("positions.json", document.as_bytes());
+    let r = w
+        .call_raw("POST", file, &elsewhere, "", &form_type, &form)
+        .await;
+    assert_eq!(r.status, 404);
+    let files = "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/files";
+    let broker_org = [("brokerCode", ORG), ("fiscalCode", ORG)];
+    let r = w.call("GET", files, &broker_org, "", None).await;
+    assert_eq!(json(&r)["size"], 3, "{}", text(&r));
+    assert_eq!(
+        w.call("GET", files, &broker_org, "?size=5", None)
+            .await
+            .status,
+        400
+    );
+
     let deliveries = "/organizations/{fiscalCode}/deliveries";
     let redeliver = "/organizations/{fiscalCode}/deliveries/{id}/redeliver";
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -525,12 +695,22 @@ async fn every_documented_operation_answers_as_documented() {
     for (_, template) in &documented {
         let path = template
             .replace("{fiscalCode}", ORG)
+            .replace("{organizationfiscalcode}", ORG)
+            .replace("{brokerCode}", ORG)
+            .replace("{fileId}", &file_id)
             .replace("{iupd}", "OA-1")
             .replace("{nav}", &nav)
             .replace("{iuv}", &iuv_b)
             .replace("{stationId}", "OA_STATION")
             .replace("{id}", &id);
+        // GPD's fixed names under debtpositions leave other methods to the IUPD routes.
+        let fixed = template.ends_with("/debtpositions/bulk")
+            || template.ends_with("/debtpositions/transfers");
         for method in ["GET", "PUT", "POST", "DELETE", "PATCH"] {
+            let by_iupd = (method.to_owned(), one.to_owned());
+            if fixed && documented.contains(&by_iupd) {
+                continue;
+            }
             if !documented.contains(&(method.to_owned(), template.clone())) {
                 let r = server.request(method, &path, &[], b"").await;
                 assert_eq!(r.status, 405, "{method} {path}: {}", text(&r));

@@ -6,12 +6,15 @@ use serde::Serialize;
 
 pub mod auth;
 pub mod broadcast;
+pub mod bulk;
 pub mod convert;
 pub mod lifecycle;
 pub mod model;
 pub mod notification_fee;
+pub mod payments;
 mod query;
 pub mod receipts;
+pub mod upload;
 
 use crate::config::Creditor;
 use crate::context::Context;
@@ -48,6 +51,11 @@ impl Reply {
     /// A stored SOAP document, as it was received.
     pub fn xml(body: Vec<u8>) -> Reply {
         Reply::new(200, "text/xml; charset=utf-8", body)
+    }
+
+    /// A status with no body (GPD's 201 to a bulk create).
+    pub fn empty(status: u16) -> Reply {
+        Reply::new(status, "application/json", Vec::new())
     }
 
     pub fn no_content() -> Reply {
@@ -146,7 +154,7 @@ fn forbidden_notice(org: &str, identifier: &str, segregation: &SegregationScope)
 }
 
 /// The refusal of a position with options outside the key's codes.
-fn forbidden_position(org: &str, iupd: &Iupd, segregation: &SegregationScope) -> Reply {
+pub(super) fn forbidden_position(org: &str, iupd: &Iupd, segregation: &SegregationScope) -> Reply {
     forbidden(position_out_of_reach(org, iupd, segregation))
 }
 

@@ -143,7 +143,9 @@ pub(super) fn bound(
         };
         return Ok(t);
     }
-    parse_datetime(v).map(Some).ok_or_else(|| {
+    // gpd-payments also takes a date-time without seconds.
+    let minutes = || NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M").ok();
+    parse_datetime(v).or_else(minutes).map(Some).ok_or_else(|| {
         bad_request(format!(
             "{key}: '{v}' must be a date (2025-12-31) or a date-time (2025-12-31T23:59:59)"
         ))
@@ -175,7 +177,7 @@ pub async fn list_receipts(
             None => None,
             Some(s) => Some(ReceiptStatus::parse(s).ok_or_else(|| {
                 bad_request(format!(
-                    "status: '{s}' must be APPLIED, FLAGGED or DUPLICATE"
+                    "status: '{s}' must be APPLIED, FLAGGED, DUPLICATE or CONFLICT"
                 ))
             })?),
         };
@@ -185,6 +187,7 @@ pub async fn list_receipts(
             paid_from: bound(&q, "from", false)?,
             paid_to: bound(&q, "to", true)?,
             segregation_codes: super::lifecycle::segregation_codes(&q, segregation)?,
+            ..Default::default()
         };
         Ok((filter, q.page()?))
     });

@@ -16,6 +16,7 @@ pub mod receipt;
 pub mod receipt_digest;
 pub mod service;
 pub mod text;
+pub mod upload;
 
 pub use amount::Cents;
 pub use fault::{Fault, FaultCode};

@@ -668,6 +668,51 @@ impl DebtPosition {
         self.touch(now);
         Ok(())
     }
+
+    /// Credits `new` instead of `old` in the transfers of every option that can still change
+    /// (unpaid, of a position that is neither closed, cancelled nor expired at `now`), at most
+    /// `limit` transfers; returns how many changed. Paid and reported money stays where it went.
+    pub fn replace_iban(
+        &mut self,
+        old: &Iban,
+        new: &Iban,
+        limit: usize,
+        now: NaiveDateTime,
+    ) -> usize {
+        match self.status_at(now) {
+            PositionStatus::Draft
+            | PositionStatus::Published
+            | PositionStatus::Valid
+            | PositionStatus::PartiallyPaid => {}
+            PositionStatus::Paid
+            | PositionStatus::Reported
+            | PositionStatus::Invalid
+            | PositionStatus::Expired => return 0,
+        }
+        let mut changed = 0;
+        for option in self.options.iter_mut().filter(|o| o.is_unpaid()) {
+            let mut touched = false;
+            for transfer in &mut option.transfers {
+                if changed == limit {
+                    break;
+                }
+                if let Account::Iban { iban, .. } = &mut transfer.account
+                    && iban == old
+                {
+                    *iban = new.clone();
+                    changed += 1;
+                    touched = true;
+                }
+            }
+            if touched {
+                option.last_updated_date = now;
+            }
+        }
+        if changed > 0 {
+            self.touch(now);
+        }
+        changed
+    }
 }
 
 #[cfg(test)]
@@ -916,5 +961,36 @@ pub(crate) mod tests {
         assert_eq!(p.status_at(now), PositionStatus::Valid);
         assert_eq!(p.payability(0, now), Err(NotPayable::Expired));
         assert_eq!(p.payability(1, now), Ok(()));
+    }
+
+    #[test]
+    fn replace_iban_changes_only_what_can_still_change() {
+        let old = Iban::parse("IT60X0542811101000000123456").unwrap();
+        let new = Iban::parse("IT02A0301503200000003517230").unwrap();
+        let now = at(2025, 6, 1);
+        let mut p = position(vec![
+            option(1, 100, at(2030, 1, 1), true),
+            option(2, 100, at(2030, 2, 1), true),
+            option(3, 100, at(2030, 3, 1), true),
+        ]);
+        p.publish(now).unwrap();
+        p.mark_paid(0, payment(now), now).unwrap();
+        // A limit stops in the middle; the paid installment keeps its IBAN.
+        assert_eq!(p.replace_iban(&old, &new, 1, now), 1);
+        assert_eq!(p.replace_iban(&old, &new, 10, now), 1);
+        assert_eq!(p.replace_iban(&old, &new, 10, now), 0);
+        let ibans: Vec<_> = p
+            .options
+            .iter()
+            .map(|o| match &o.transfers[0].account {
+                Account::Iban { iban, .. } => iban.as_str().to_owned(),
+                Account::Stamp(_) => unreachable!(),
+            })
+            .collect();
+        assert_eq!(ibans, [old.as_str(), new.as_str(), new.as_str()]);
+        let mut invalid = position(vec![option(4, 100, at(2030, 1, 1), false)]);
+        invalid.publish(now).unwrap();
+        invalid.invalidate(now).unwrap();
+        assert_eq!(invalid.replace_iban(&old, &new, 10, now), 0);
     }
 }

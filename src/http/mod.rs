@@ -1,13 +1,16 @@
 //! The HTTP side: a hyper server with body and time limits and graceful shutdown ([`server`]),
-//! a router from method and path to handlers ([`routes`]), the SOAP endpoint glue ([`soap`])
-//! and the published contract files ([`contract`]). Handlers get bytes and typed parameters;
-//! the rules live in `primitives` and `api`. Which paths need an API key is decided in one
-//! place, [`routes::is_public`].
+//! a router from method and path to handlers ([`routes`]), the SOAP endpoint glue ([`soap`]),
+//! the published contract files ([`contract`]), and the upload API's multipart bodies and zips
+//! ([`multipart`], [`zip`]). Handlers get bytes and typed parameters; the rules live in
+//! `primitives` and `api`. Which paths need an API key is decided in one place,
+//! [`routes::is_public`].
 
 pub mod contract;
 mod health;
+pub mod multipart;
 pub mod routes;
 pub mod server;
 mod soap;
+pub mod zip;
 
 pub use server::serve;

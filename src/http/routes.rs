@@ -5,16 +5,18 @@
 //! valid key is 401 and a key bound to other creditors is 403, whatever the path or method, so
 //! neither 404 nor 405 tells a caller without the right key what exists. A key limited to some
 //! segregation codes is 403 on what concerns all the creditor's notices (broadcast stations,
-//! deliveries); elsewhere the handlers refuse what is of other codes.
+//! deliveries, the IBAN change across positions, files of positions); elsewhere the handlers
+//! refuse what is of other codes.
 
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
 
 use super::server::Answer;
-use super::{contract, health, soap};
+use super::{contract, health, multipart, soap, zip};
 use crate::api::{self, Reply, StateAction};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
+use crate::domain::upload::UploadOperation;
 
 pub const SOAP_PATH: &str = "/partner";
 
@@ -35,6 +37,8 @@ pub fn is_public(path: &str) -> bool {
 pub const ORGANIZATION_ROUTES: &[(&str, &str)] = &[
     ("POST", "/organizations/{organizationFiscalCode}/debtpositions"),
     ("GET", "/organizations/{organizationFiscalCode}/debtpositions"),
+    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/bulk"),
+    ("PATCH", "/organizations/{organizationFiscalCode}/debtpositions/transfers"),
     ("GET", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
     ("PUT", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
     ("DELETE", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
@@ -49,7 +53,25 @@ pub const ORGANIZATION_ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
     ("GET", "/organizations/{organizationFiscalCode}/deliveries"),
     ("POST", "/organizations/{organizationFiscalCode}/deliveries/{id}/redeliver"),
+    ("POST", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("PUT", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("DELETE", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file/{fileId}/status"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file/{fileId}/report"),
+    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/files"),
+    ("GET", "/payments/{organizationFiscalCode}/receipts"),
+    ("GET", "/payments/{organizationFiscalCode}/receipts/{iuv}"),
 ];
+
+/// The creditor a path acts for: `/organizations/{fc}/…`, gpd-payments' `/payments/{fc}/…`
+/// and the upload API's `/brokers/{broker}/organizations/{fc}/…`.
+fn organization_of<'a>(segments: &[&'a str]) -> Option<&'a str> {
+    match segments {
+        ["organizations", org, ..] | ["payments", org, ..] => Some(*org),
+        ["brokers", _, "organizations", org, ..] => Some(*org),
+        _ => None,
+    }
+}
 
 fn segments(path: &str) -> Vec<&str> {
     path.trim_matches('/').split('/').collect()
@@ -68,7 +90,7 @@ pub fn pattern_matches(pattern: &str, segments: &[&str]) -> bool {
 /// Whether a request to an organization path was answered by a route in
 /// [`ORGANIZATION_ROUTES`] (a 405 needs only its path there).
 fn listed(method: &Method, segments: &[&str], status: u16) -> bool {
-    segments.first() != Some(&"organizations")
+    organization_of(segments).is_none()
         || ORGANIZATION_ROUTES
             .iter()
             .any(|(m, p)| pattern_matches(p, segments) && (status == 405 || *m == method.as_str()))
@@ -153,6 +175,31 @@ fn to_publish(query: Option<&str>) -> Result<bool, Answer> {
     }
 }
 
+/// The JSON document of an upload: the multipart part named `file`, a zip holding a `.json`
+/// file (GPD's form) or the JSON itself.
+fn uploaded_document(parts: &Parts, body: &[u8]) -> Result<Vec<u8>, String> {
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let form = multipart::parts(content_type, body)?;
+    let file = form
+        .iter()
+        .find(|p| p.name == "file")
+        .ok_or("multipart body: no part named file")?;
+    if zip::is_zip(file.body) {
+        return zip::first_json(file.body).map(|(_, content)| content);
+    }
+    if file.body.trim_ascii_start().starts_with(b"{") {
+        return Ok(file.body.to_vec());
+    }
+    Err(format!(
+        "file: {} must be a zip holding a .json file, or the JSON itself",
+        file.filename.as_deref().unwrap_or("the part")
+    ))
+}
+
 pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
     let path = parts.uri.path();
     let query = parts.uri.query();
@@ -161,10 +208,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
     // What the key may touch of its creditors; public paths touch none of it.
     let mut seg = SegregationScope::All;
     if !is_public(path) {
-        let organization = match segments.as_slice() {
-            ["organizations", org, ..] => Some(*org),
-            _ => None,
-        };
+        let organization = organization_of(&segments);
         let presented = presented_key(&parts.headers);
         let key = match api::auth::check(ctx, presented, organization).await {
             Ok(key) => key,
@@ -173,6 +217,10 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         let whole = match segments.as_slice() {
             ["organizations", _, "broadcast-stations", ..] => Some("broadcast stations"),
             ["organizations", _, "deliveries", ..] => Some("deliveries"),
+            ["organizations", _, "debtpositions", "transfers"] if *method == Method::PATCH => {
+                Some("IBAN changes across positions")
+            }
+            ["brokers", ..] => Some("files of positions"),
             _ => None,
         };
         if let Some(what) = whole
@@ -234,6 +282,18 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             Method::GET => json(api::lifecycle::list_positions(ctx, org, seg, query).await),
             _ => method_not_allowed("GET, POST"),
         },
+        // GPD's fixed names under debtpositions: other methods fall through to the IUPD routes.
+        ["organizations", org, "debtpositions", "bulk"] if *method == Method::POST => {
+            match to_publish(query) {
+                Ok(publish) => {
+                    json(api::bulk::create_positions(ctx, org, seg, publish, body).await)
+                }
+                Err(a) => a,
+            }
+        }
+        ["organizations", org, "debtpositions", "transfers"] if *method == Method::PATCH => {
+            json(api::bulk::update_ibans(ctx, org, query, body).await)
+        }
         ["organizations", org, "debtpositions", iupd] => match *method {
             Method::GET => json(api::get_position(ctx, org, seg, iupd).await),
             Method::PUT => match to_publish(query).and_then(|p| Ok((p, if_match(parts)?))) {
@@ -246,7 +306,11 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                 Ok(tag) => json(api::lifecycle::delete_position(ctx, org, seg, iupd, tag).await),
                 Err(a) => a,
             },
-            _ => method_not_allowed("GET, PUT, DELETE"),
+            _ => method_not_allowed(match *iupd {
+                "bulk" => "GET, POST, PUT, DELETE",
+                "transfers" => "GET, PUT, DELETE, PATCH",
+                _ => "GET, PUT, DELETE",
+            }),
         },
         [
             "organizations",
@@ -312,6 +376,68 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         ["organizations", org, "deliveries", id, "redeliver"] => match *method {
             Method::POST => json(api::broadcast::redeliver(ctx, org, id).await),
             _ => method_not_allowed("POST"),
+        },
+        ["payments", org, "receipts"] => match *method {
+            Method::GET => json(api::payments::list_receipts(ctx, org, seg, query).await),
+            _ => method_not_allowed("GET"),
+        },
+        ["payments", org, "receipts", iuv] => match *method {
+            Method::GET => json(api::payments::get_receipt(ctx, org, seg, iuv, query).await),
+            _ => method_not_allowed("GET"),
+        },
+        [
+            "brokers",
+            broker,
+            "organizations",
+            org,
+            "debtpositions",
+            "file",
+        ] => {
+            let operation = match *method {
+                Method::POST => UploadOperation::Create,
+                Method::PUT => UploadOperation::Update,
+                Method::DELETE => UploadOperation::Delete,
+                _ => return method_not_allowed("POST, PUT, DELETE"),
+            };
+            match uploaded_document(parts, body) {
+                Ok(document) => {
+                    json(api::upload::accept(ctx, broker, org, operation, &document).await)
+                }
+                Err(why) => Answer::problem(400, "Bad Request", &why),
+            }
+        }
+        [
+            "brokers",
+            broker,
+            "organizations",
+            org,
+            "debtpositions",
+            "file",
+            id,
+            what @ ("status" | "report"),
+        ] => match *method {
+            Method::GET if *what == "status" => {
+                json(api::upload::status(ctx, broker, org, id).await)
+            }
+            Method::GET => json(api::upload::report(ctx, broker, org, id).await),
+            _ => method_not_allowed("GET"),
+        },
+        [
+            "brokers",
+            broker,
+            "organizations",
+            org,
+            "debtpositions",
+            "files",
+        ] => match *method {
+            Method::GET => {
+                let token = parts
+                    .headers
+                    .get("x-continuation-token")
+                    .and_then(|v| v.to_str().ok());
+                json(api::upload::list(ctx, broker, org, query, token).await)
+            }
+            _ => method_not_allowed("GET"),
         },
         _ => return Answer::problem(404, "Not Found", &format!("no resource at {path}")),
     };
@@ -438,7 +564,9 @@ mod tests {
             &["organizations", "7", "receipts", "X"]
         ));
         for (method, pattern) in ORGANIZATION_ROUTES {
-            assert!(pattern.starts_with("/organizations/{organizationFiscalCode}/"));
+            assert!(pattern.contains("/{organizationFiscalCode}/"));
+            let parts = segments(pattern);
+            assert!(organization_of(&parts) == Some("{organizationFiscalCode}"));
             assert!(method.parse::<Method>().is_ok(), "{method}");
         }
         let get = Method::GET;

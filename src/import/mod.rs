@@ -8,6 +8,7 @@
 mod csv_table;
 mod json_lines;
 pub mod report;
+pub mod upload;
 
 use std::collections::HashMap;
 use std::fmt;

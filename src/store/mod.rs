@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
-use crate::domain::position::{Conflict, DebtPosition, Iupd, Refusal};
+use crate::domain::position::{Conflict, DebtPosition, Iban, Iupd, Refusal};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
@@ -105,6 +105,22 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts a new position with its options and transfers; IUPD, IUV and notice number are
     /// unique per organization.
     fn create_position(&self, position: DebtPosition) -> StoreFuture<'_, DebtPosition>;
+
+    /// Inserts several new positions in one transaction, all or nothing: when any of them has
+    /// an IUPD, IUV or notice number that is taken (in the store or by an earlier one of the
+    /// list), none is stored and each refused one is returned with its index and why.
+    fn create_positions(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> StoreFuture<'_, Result<(), Vec<(usize, StoreError)>>>;
+
+    /// The IUPDs of the creditor's positions with an unpaid option that has a transfer credited
+    /// to `iban`, oldest first.
+    fn positions_paying_iban(
+        &self,
+        organization: FiscalCodePA,
+        iban: Iban,
+    ) -> StoreFuture<'_, Vec<Iupd>>;
 
     /// Issues a new IUV of `segregation` for the organization and inserts the position `build`
     /// makes with it, in one transaction. The IUV is the next of the creditor's sequence that
@@ -263,6 +279,47 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes a key from `now` on and returns it; `NotFound` for an unknown id. Revoking a
     /// revoked key keeps its first revocation time.
     fn revoke_api_key(&self, id: KeyId, now: NaiveDateTime) -> StoreFuture<'_, ApiKey>;
+
+    /// Keeps an uploaded file, to be processed from its first item.
+    fn create_upload(&self, upload: NewUpload) -> StoreFuture<'_, ()>;
+
+    /// The creditor's uploaded file `id`, with its progress.
+    fn upload(&self, organization: FiscalCodePA, id: String)
+    -> StoreFuture<'_, Option<UploadFile>>;
+
+    /// The files not yet processed to the end, oldest first.
+    fn uploads_in_progress(&self) -> StoreFuture<'_, Vec<UploadFile>>;
+
+    /// The JSON document of file `id`.
+    fn upload_content(&self, id: String) -> StoreFuture<'_, Vec<u8>>;
+
+    /// Applies `items`, the file's items from index `first` on, each in its own savepoint, and
+    /// records their outcomes (`describe` names each result) and the file's progress, all in
+    /// one transaction. Refused (`VersionMismatch`) when the file's progress is no longer
+    /// `first`: someone else applied these items, and nothing is applied twice.
+    fn apply_upload_items(
+        &self,
+        id: String,
+        first: u32,
+        items: Vec<UploadItem>,
+        describe: DescribeItem,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()>;
+
+    /// The outcomes of file `id`'s items, in file order.
+    fn upload_outcomes(&self, id: String) -> StoreFuture<'_, Vec<UploadOutcome>>;
+
+    /// The creditor's files uploaded by `broker` in `[from, to]`, oldest first, from after
+    /// `after` (the start and id of the last one seen), at most `limit`.
+    fn list_uploads(
+        &self,
+        organization: FiscalCodePA,
+        broker: String,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+        after: Option<(NaiveDateTime, String)>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<UploadFile>>;
 
     /// Cheap liveness check.
     fn ping(&self) -> StoreFuture<'_, ()>;

@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDateTime;
 
+use super::{Guard, Mutation, StoreError};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
-use crate::domain::position::PositionStatus;
+use crate::domain::position::{DebtPosition, Iupd, PositionStatus};
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::domain::{Cents, FiscalCodePA, SegregationCode};
@@ -117,8 +118,14 @@ pub struct ReceiptSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReceiptFilter {
     pub status: Option<ReceiptStatus>,
+    /// Only receipts in one of these statuses, when not empty.
+    pub statuses: Vec<ReceiptStatus>,
     /// Debtor's unique identifier (fiscal code or VAT number).
     pub debtor: Option<String>,
+    /// The IUV starts with this.
+    pub iuv_prefix: Option<String>,
+    /// The IUV or the debtor's identifier starts with this.
+    pub debtor_or_iuv_prefix: Option<String>,
     /// Payment date-time, inclusive bounds.
     pub paid_from: Option<NaiveDateTime>,
     pub paid_to: Option<NaiveDateTime>,
@@ -209,3 +216,51 @@ pub struct Readiness {
     /// The schema is the one this binary's migrations make.
     pub schema: Result<(), String>,
 }
+
+/// A file of positions to process, as uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUpload {
+    pub id: String,
+    pub broker: String,
+    pub organization: FiscalCodePA,
+    pub operation: crate::domain::upload::UploadOperation,
+    /// The JSON document, taken out of its zip.
+    pub content: Vec<u8>,
+    pub submitted: u32,
+    pub started_at: NaiveDateTime,
+}
+
+/// An uploaded file and how far its processing is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadFile {
+    pub id: String,
+    pub broker: String,
+    pub organization: FiscalCodePA,
+    pub operation: crate::domain::upload::UploadOperation,
+    pub submitted: u32,
+    pub processed: u32,
+    /// How many of the processed items were refused.
+    pub refused: u32,
+    pub started_at: NaiveDateTime,
+    /// Set once every item is processed.
+    pub ended_at: Option<NaiveDateTime>,
+}
+
+/// One item of a file, ready for the store: a change to apply, or one refused before it.
+pub enum UploadItem {
+    Create(Box<DebtPosition>),
+    Update { iupd: Iupd, change: Mutation },
+    Delete { iupd: Iupd, guard: Guard },
+    Refused(UploadOutcome),
+}
+
+/// What became of one item of a file: the status and detail the REST API would answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadOutcome {
+    pub iupd: Option<String>,
+    pub status: u16,
+    pub message: String,
+}
+
+/// Turns the store's result of applying an item (by its index in the chunk) into its outcome.
+pub type DescribeItem = Box<dyn Fn(usize, Result<(), StoreError>) -> UploadOutcome + Send>;

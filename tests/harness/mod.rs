@@ -17,6 +17,7 @@ use gpd_gateway::config::Config;
 use gpd_gateway::context::{Clock, Context};
 use gpd_gateway::domain::api_key::{ApiKeySecret, KeyScope, SegregationScope};
 use gpd_gateway::domain::{FiscalCodePA, SegregationCode};
+use gpd_gateway::import::upload::UploadWorker;
 use gpd_gateway::store::sqlite::SqliteStore;
 use gpd_gateway::sweeper::Sweeper;
 use tokio::sync::oneshot;
@@ -39,6 +40,7 @@ pub struct TestServer {
     handle: Option<JoinHandle<std::io::Result<()>>>,
     worker: Option<Worker>,
     sweeper: Option<Sweeper>,
+    uploads: Option<UploadWorker>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -88,6 +90,7 @@ impl TestServer {
             ctx.clock,
             ctx.config.lifecycle.sweep_interval,
         ));
+        let uploads = Some(UploadWorker::spawn(ctx.clone()));
         TestServer {
             base,
             ctx,
@@ -96,6 +99,7 @@ impl TestServer {
             handle: Some(handle),
             worker,
             sweeper,
+            uploads,
             dir: Some(dir),
         }
     }
@@ -253,6 +257,9 @@ impl TestServer {
         }
         if let Some(s) = self.sweeper.take() {
             s.stop().await;
+        }
+        if let Some(u) = self.uploads.take() {
+            u.stop().await;
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

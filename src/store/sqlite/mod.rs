@@ -11,6 +11,7 @@ mod lifecycle;
 mod positions;
 mod receipts;
 mod sequence;
+mod uploads;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -24,13 +25,14 @@ use tokio::sync::Semaphore;
 use chrono::NaiveDateTime;
 
 use super::{
-    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, Expected, Guard, IuvBuilder, Mutation,
-    NewReceipt, Page, PageRequest, PositionFilter, PositionKey, PositionOrder, Readiness,
-    ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture,
+    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, DescribeItem, Expected, Guard,
+    IuvBuilder, Mutation, NewReceipt, NewUpload, Page, PageRequest, PositionFilter, PositionKey,
+    PositionOrder, Readiness, ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture,
+    UploadFile, UploadItem, UploadOutcome,
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
-use crate::domain::position::{DebtPosition, Iupd};
+use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
 use positions::{insert_position, load_position, replace_position, taken_key};
@@ -45,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0005_iuv_sequence.sql"),
     include_str!("../migrations/0006_receipt_beneficiaries.sql"),
     include_str!("../migrations/0007_receipt_identity.sql"),
+    include_str!("../migrations/0008_upload_files.sql"),
     include_str!("../migrations/0009_api_key_segregation_codes.sql"),
 ];
 
@@ -258,6 +261,21 @@ impl Store for SqliteStore {
         })
     }
 
+    fn create_positions(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> StoreFuture<'_, Result<(), Vec<(usize, StoreError)>>> {
+        self.write(move |tx| positions::create_all(tx, &positions))
+    }
+
+    fn positions_paying_iban(
+        &self,
+        organization: FiscalCodePA,
+        iban: Iban,
+    ) -> StoreFuture<'_, Vec<Iupd>> {
+        self.read(move |conn| positions::paying_iban(conn, &organization, &iban))
+    }
+
     fn create_with_new_iuv(
         &self,
         organization: FiscalCodePA,
@@ -423,6 +441,53 @@ impl Store for SqliteStore {
 
     fn revoke_api_key(&self, id: KeyId, now: NaiveDateTime) -> StoreFuture<'_, ApiKey> {
         self.write(move |tx| api_keys::revoke(tx, &id, now))
+    }
+
+    fn create_upload(&self, upload: NewUpload) -> StoreFuture<'_, ()> {
+        self.write(move |tx| uploads::create(tx, &upload))
+    }
+
+    fn upload(
+        &self,
+        organization: FiscalCodePA,
+        id: String,
+    ) -> StoreFuture<'_, Option<UploadFile>> {
+        self.read(move |conn| uploads::get(conn, &organization, &id))
+    }
+
+    fn uploads_in_progress(&self) -> StoreFuture<'_, Vec<UploadFile>> {
+        self.read(uploads::in_progress)
+    }
+
+    fn upload_content(&self, id: String) -> StoreFuture<'_, Vec<u8>> {
+        self.read(move |conn| uploads::content(conn, &id))
+    }
+
+    fn apply_upload_items(
+        &self,
+        id: String,
+        first: u32,
+        items: Vec<UploadItem>,
+        describe: DescribeItem,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| uploads::apply_items(tx, &id, first, items, &describe, now))
+    }
+
+    fn upload_outcomes(&self, id: String) -> StoreFuture<'_, Vec<UploadOutcome>> {
+        self.read(move |conn| uploads::outcomes(conn, &id))
+    }
+
+    fn list_uploads(
+        &self,
+        organization: FiscalCodePA,
+        broker: String,
+        from: NaiveDateTime,
+        to: NaiveDateTime,
+        after: Option<(NaiveDateTime, String)>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<UploadFile>> {
+        self.read(move |conn| uploads::list(conn, &organization, &broker, (from, to), after, limit))
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {

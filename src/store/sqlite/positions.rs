@@ -138,6 +138,66 @@ fn insert_options(tx: &Connection, position_id: i64, p: &DebtPosition) -> Result
 /// The uniqueness rule a new position would break, checked the way its insert would fail (IUPD,
 /// then each option's IUV and notice number): lets a bulk insert leave a duplicate out without a
 /// savepoint per position, whose page journaling was most of the cost of an import.
+/// Inserts every position or none: the refused ones (a key taken) are returned with their
+/// index, after undoing the inserts of the others.
+pub(super) fn create_all(
+    tx: &Connection,
+    positions: &[DebtPosition],
+) -> Result<Result<(), Vec<(usize, StoreError)>>, StoreError> {
+    tx.execute_batch("SAVEPOINT create_all")
+        .map_err(unavailable)?;
+    let mut refused = Vec::new();
+    let mut inserted = || -> Result<(), StoreError> {
+        for (i, p) in positions.iter().enumerate() {
+            match taken_key(tx, p)? {
+                Some(duplicate) => refused.push((i, duplicate)),
+                None => insert_position(tx, p)?,
+            }
+        }
+        Ok(())
+    };
+    let outcome = inserted();
+    if outcome.is_err() || !refused.is_empty() {
+        tx.execute_batch("ROLLBACK TO create_all")
+            .map_err(unavailable)?;
+    }
+    tx.execute_batch("RELEASE create_all")
+        .map_err(unavailable)?;
+    outcome?;
+    Ok(if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(refused)
+    })
+}
+
+/// The IUPDs of the creditor's positions with an unpaid option paying `iban`.
+pub(super) fn paying_iban(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    iban: &Iban,
+) -> Result<Vec<Iupd>, StoreError> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT p.iupd FROM debt_position p WHERE p.id IN (
+                SELECT o.position_id FROM payment_option o JOIN transfer t ON t.option_id = o.id
+                WHERE o.organization = ?1 AND o.status = 'PO_UNPAID' AND t.iban = ?2)
+             ORDER BY p.id",
+        )
+        .map_err(unavailable)?;
+    let rows = st
+        .query_map(params![organization.as_str(), iban.as_str()], |r| {
+            r.get::<_, String>(0)
+        })
+        .map_err(unavailable)?;
+    let mut iupds = Vec::new();
+    for row in rows {
+        let value = row.map_err(unavailable)?;
+        iupds.push(Iupd::parse(&value).map_err(|e| corrupt("debt_position.iupd", e))?);
+    }
+    Ok(iupds)
+}
+
 pub(super) fn taken_key(
     tx: &Connection,
     p: &DebtPosition,

@@ -1,7 +1,8 @@
 //! The receipt table: acquiring a receipt (stored, settled on its position, deliveries created,
 //! all in the caller's transaction), fetching its document and listing receipts.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use super::broadcast::{insert_deliveries, stations_of};
 use super::columns::*;
@@ -274,51 +275,74 @@ pub(super) fn list(
     filter: &ReceiptFilter,
     page: PageRequest,
 ) -> Result<Page<ReceiptSummary>, StoreError> {
-    // Filters are bound as NULL when absent, so one statement serves every combination.
-    let condition = "(organization = ?1
-            OR id IN (SELECT receipt FROM receipt_beneficiary WHERE organization = ?1))
-        AND (?2 IS NULL OR status = ?2)
-        AND (?3 IS NULL OR debtor = ?3)
-        AND (?4 IS NULL OR payment_time >= ?4)
-        AND (?5 IS NULL OR payment_time <= ?5)
-        AND (?6 IS NULL OR instr(?6, ',' || substr(iuv, 1, 2) || ',') > 0)";
-    let codes = filter
-        .segregation_codes
-        .as_ref()
-        .map(crate::store::codes_pattern);
-    let bound = params![
-        organization.as_str(),
-        filter.status.map(ReceiptStatus::as_str),
-        filter.debtor.as_deref(),
-        filter.paid_from.map(millis),
-        filter.paid_to.map(millis),
-        codes,
+    // Only the filters given become conditions, each with its own named value.
+    let mut conditions = vec![
+        "(organization = :org
+            OR id IN (SELECT receipt FROM receipt_beneficiary WHERE organization = :org))"
+            .to_owned(),
     ];
+    let mut bound: Vec<(&'static str, Value)> = vec![(":org", organization.to_string().into())];
+    if let Some(status) = filter.status {
+        conditions.push("status = :status".into());
+        bound.push((":status", status.as_str().to_owned().into()));
+    }
+    if !filter.statuses.is_empty() {
+        // Statuses are our own constants, never the caller's text.
+        let listed: Vec<String> = filter
+            .statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        conditions.push(format!("status IN ({})", listed.join(", ")));
+    }
+    if let Some(debtor) = &filter.debtor {
+        conditions.push("debtor = :debtor".into());
+        bound.push((":debtor", debtor.clone().into()));
+    }
+    if let Some(prefix) = &filter.iuv_prefix {
+        conditions.push("substr(iuv, 1, length(:iuv_prefix)) = :iuv_prefix".into());
+        bound.push((":iuv_prefix", prefix.clone().into()));
+    }
+    if let Some(prefix) = &filter.debtor_or_iuv_prefix {
+        conditions.push(
+            "(substr(iuv, 1, length(:either)) = :either
+                OR substr(debtor, 1, length(:either)) = :either)"
+                .into(),
+        );
+        bound.push((":either", prefix.clone().into()));
+    }
+    if let Some(codes) = &filter.segregation_codes {
+        // Segregation codes are two digits, parsed: safe to write into the statement.
+        let codes: Vec<String> = codes.iter().map(|c| format!("'{c}'")).collect();
+        conditions.push(format!("substr(iuv, 1, 2) IN ({})", codes.join(", ")));
+    }
+    if let Some(from) = filter.paid_from {
+        conditions.push("payment_time >= :paid_from".into());
+        bound.push((":paid_from", millis(from).into()));
+    }
+    if let Some(to) = filter.paid_to {
+        conditions.push("payment_time <= :paid_to".into());
+        bound.push((":paid_to", millis(to).into()));
+    }
+    let condition = conditions.join(" AND ");
+    let mut refs: Vec<(&str, &dyn ToSql)> =
+        bound.iter().map(|(k, v)| (*k, v as &dyn ToSql)).collect();
     let items_found: i64 = conn
         .prepare_cached(&format!("SELECT count(*) FROM receipt WHERE {condition}"))
-        .and_then(|mut st| st.query_row(bound, |r| r.get(0)))
+        .and_then(|mut st| st.query_row(refs.as_slice(), |r| r.get(0)))
         .map_err(unavailable)?;
     let mut st = conn
         .prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM receipt WHERE {condition}
-             ORDER BY received_at DESC, id DESC LIMIT ?7 OFFSET ?8"
+             ORDER BY received_at DESC, id DESC LIMIT :limit OFFSET :offset"
         ))
         .map_err(unavailable)?;
-    let offset = i64::from(page.page) * i64::from(page.limit);
+    let limit = Value::from(i64::from(page.limit));
+    let offset = Value::from(i64::from(page.page) * i64::from(page.limit));
+    refs.push((":limit", &limit));
+    refs.push((":offset", &offset));
     let rows = st
-        .query_map(
-            params![
-                organization.as_str(),
-                filter.status.map(ReceiptStatus::as_str),
-                filter.debtor.as_deref(),
-                filter.paid_from.map(millis),
-                filter.paid_to.map(millis),
-                codes,
-                page.limit,
-                offset,
-            ],
-            summary,
-        )
+        .query_map(refs.as_slice(), summary)
         .map_err(unavailable)?;
     let mut items = Vec::new();
     for row in rows {

@@ -1,0 +1,379 @@
+//! GPD's upload API (`gpd_massive_v2.json`): a broker uploads a file of positions to create,
+//! update or delete for a creditor; the file is stored at once (202, with the status URL in
+//! `Location`) and worked through in the background (`import::upload`). Its status, its report
+//! (every item's outcome, refused ones with why) and the list of a creditor's files are read
+//! here. The http layer has already taken the JSON document out of the multipart body and zip.
+
+use chrono::{Days, NaiveDate, NaiveDateTime};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::query::Query;
+use super::{Reply, bad_request, creditor, store_failure};
+use crate::context::Context;
+use crate::domain::upload::{OperationStatus, UploadOperation};
+use crate::store::{NewUpload, UploadFile};
+
+/// How long a client is told to wait before asking for the status (GPD's `Retry-After`).
+const RETRY_AFTER_MS: u32 = 500;
+/// `size` of the files list: GPD's bounds.
+const FILES_DEFAULT: u32 = 100;
+const FILES_MIN: u32 = 100;
+const FILES_MAX: u32 = 500;
+/// The widest window of the files list, in days (GPD's).
+const FILES_WINDOW_DAYS: u64 = 7;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PositionsFile {
+    payment_positions: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IupdsFile {
+    #[serde(rename = "paymentPositionIUPDs")]
+    payment_position_iupds: Vec<Value>,
+}
+
+/// The items of a file's JSON document: positions to create or update, IUPDs to delete. Each
+/// item is read on its own later, so one bad item is refused alone.
+pub fn read_items(operation: UploadOperation, document: &[u8]) -> Result<Vec<Value>, String> {
+    match operation {
+        UploadOperation::Create | UploadOperation::Update => {
+            super::decode_json::<PositionsFile>(document).map(|f| f.payment_positions)
+        }
+        UploadOperation::Delete => {
+            super::decode_json::<IupdsFile>(document).map(|f| f.payment_position_iupds)
+        }
+    }
+}
+
+/// How an item is named in the report: its IUPD, or its place in the file.
+pub fn item_name(operation: UploadOperation, index: usize, item: &Value) -> String {
+    let iupd = match operation {
+        UploadOperation::Create | UploadOperation::Update => item.get("iupd"),
+        UploadOperation::Delete => Some(item),
+    };
+    match iupd.and_then(Value::as_str) {
+        Some(iupd) => iupd.to_owned(),
+        None => match operation {
+            UploadOperation::Create | UploadOperation::Update => {
+                format!("paymentPositions[{index}]")
+            }
+            UploadOperation::Delete => format!("paymentPositionIUPDs[{index}]"),
+        },
+    }
+}
+
+fn broker_of<'a>(ctx: &Context, broker: &'a str) -> Result<&'a str, Reply> {
+    if broker == ctx.config.broker_id.as_str() {
+        Ok(broker)
+    } else {
+        Err(Reply::problem(
+            404,
+            "Not Found",
+            format!("broker {broker} is not served by this gateway"),
+        ))
+    }
+}
+
+fn new_id() -> Result<String, Reply> {
+    let mut bytes = [0u8; 16];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| {
+        Reply::problem(
+            503,
+            "Service Unavailable",
+            "no randomness for a file id; retry",
+        )
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn status_path(broker: &str, org: &str, id: &str) -> String {
+    format!("brokers/{broker}/organizations/{org}/debtpositions/file/{id}/status")
+}
+
+/// `POST|PUT|DELETE /brokers/{broker}/organizations/{fiscalCode}/debtpositions/file`: the
+/// file's JSON `document` (already out of its zip) is checked for shape and stored; its items
+/// are processed in the background.
+pub async fn accept(
+    ctx: &Context,
+    broker: &str,
+    org: &str,
+    operation: UploadOperation,
+    document: &[u8],
+) -> Reply {
+    let checked = broker_of(ctx, broker).and_then(|b| Ok((b, creditor(ctx, org)?)));
+    let (broker, creditor) = match checked {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let items = match read_items(operation, document) {
+        Ok(items) => items,
+        Err(e) => return bad_request(format!("file: {e}")),
+    };
+    let id = match new_id() {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let upload = NewUpload {
+        id: id.clone(),
+        broker: broker.to_owned(),
+        organization: creditor.fiscal_code.clone(),
+        operation,
+        content: document.to_vec(),
+        submitted: items.len() as u32,
+        started_at: ctx.clock.now(),
+    };
+    if let Err(e) = ctx.store.create_upload(upload).await {
+        return store_failure(e);
+    }
+    ctx.uploads.notify_one();
+    let mut reply = Reply::empty(202);
+    reply
+        .headers
+        .push(("location", status_path(broker, org, &id)));
+    reply
+        .headers
+        .push(("retry-after", format!("{RETRY_AFTER_MS} ms")));
+    reply
+}
+
+async fn file(ctx: &Context, broker: &str, org: &str, id: &str) -> Result<UploadFile, Reply> {
+    broker_of(ctx, broker)?;
+    let creditor = creditor(ctx, org)?;
+    let not_found = || {
+        Reply::problem(
+            404,
+            "Not Found",
+            format!("no file {id} of broker {broker} for organization {org}"),
+        )
+    };
+    match ctx
+        .store
+        .upload(creditor.fiscal_code.clone(), id.to_owned())
+        .await
+    {
+        Ok(Some(f)) if f.broker == broker => Ok(f),
+        Ok(_) => Err(not_found()),
+        Err(e) => Err(store_failure(e)),
+    }
+}
+
+fn operation_status(f: &UploadFile) -> OperationStatus {
+    OperationStatus::of(f.submitted, f.processed, f.refused)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadStatusOut {
+    #[serde(rename = "uploadID")]
+    upload_id: String,
+    processed_item: u32,
+    submitted_item: u32,
+    /// GPD's v2 format: `yyyy-MM-dd HH:mm:ss`.
+    start_time: String,
+    operation_status: &'static str,
+}
+
+/// `GET …/debtpositions/file/{fileId}/status`
+pub async fn status(ctx: &Context, broker: &str, org: &str, id: &str) -> Reply {
+    match file(ctx, broker, org, id).await {
+        Ok(f) => Reply::json(
+            200,
+            &UploadStatusOut {
+                upload_id: f.id.clone(),
+                processed_item: f.processed,
+                submitted_item: f.submitted,
+                start_time: f.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                operation_status: operation_status(&f).as_str(),
+            },
+        ),
+        Err(r) => r,
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseEntry {
+    status_code: u16,
+    status_message: String,
+    iupds: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadReportOut {
+    file_id: String,
+    processed_item: u32,
+    submitted_item: u32,
+    responses: Vec<ResponseEntry>,
+    start_time: String,
+    end_time: String,
+}
+
+fn report_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
+}
+
+/// `GET …/debtpositions/file/{fileId}/report`: 425 until every item is processed; then the
+/// outcomes, items with the same status and message together, in file order.
+pub async fn report(ctx: &Context, broker: &str, org: &str, id: &str) -> Reply {
+    let f = match file(ctx, broker, org, id).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Some(ended_at) = f.ended_at else {
+        return Reply::problem(
+            425,
+            "Too Early",
+            format!(
+                "file {id} is still being processed ({} of {} items); ask again later",
+                f.processed, f.submitted
+            ),
+        );
+    };
+    let outcomes = match ctx.store.upload_outcomes(f.id.clone()).await {
+        Ok(o) => o,
+        Err(e) => return store_failure(e),
+    };
+    let mut responses: Vec<ResponseEntry> = Vec::new();
+    for (i, o) in outcomes.into_iter().enumerate() {
+        let name = o.iupd.unwrap_or_else(|| format!("item {i}"));
+        match responses
+            .iter_mut()
+            .find(|r| r.status_code == o.status && r.status_message == o.message)
+        {
+            Some(entry) => entry.iupds.push(name),
+            None => responses.push(ResponseEntry {
+                status_code: o.status,
+                status_message: o.message,
+                iupds: vec![name],
+            }),
+        }
+    }
+    Reply::json(
+        200,
+        &UploadReportOut {
+            file_id: f.id,
+            processed_item: f.processed,
+            submitted_item: f.submitted,
+            responses,
+            start_time: report_time(f.started_at),
+            end_time: report_time(ended_at),
+        },
+    )
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileIdListOut {
+    file_ids: Vec<String>,
+    size: usize,
+    has_more: bool,
+}
+
+fn day(q: &Query, key: &str) -> Result<Option<NaiveDate>, Reply> {
+    q.get(key)
+        .map(|v| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| bad_request(format!("{key}: '{v}' must be a date such as 2025-09-01")))
+        })
+        .transpose()
+}
+
+/// The continuation token: the start (milliseconds) and id of the last file listed.
+fn token(f: &UploadFile) -> String {
+    format!("{}.{}", f.started_at.and_utc().timestamp_millis(), f.id)
+}
+
+fn parse_token(value: &str) -> Result<(NaiveDateTime, String), Reply> {
+    value
+        .split_once('.')
+        .and_then(|(ms, id)| {
+            let t = chrono::DateTime::from_timestamp_millis(ms.parse().ok()?)?;
+            Some((t.naive_utc(), id.to_owned()))
+        })
+        .ok_or_else(|| bad_request("x-continuation-token: not a token this list gave"))
+}
+
+/// `GET /brokers/{broker}/organizations/{fiscalCode}/debtpositions/files?from&to&size`, with
+/// `x-continuation-token` for the next page: the ids of the files uploaded in the window
+/// (dates, 7 days at most; the last 7 days by default), oldest first.
+pub async fn list(
+    ctx: &Context,
+    broker: &str,
+    org: &str,
+    query: Option<&str>,
+    continuation: Option<&str>,
+) -> Reply {
+    let checked = broker_of(ctx, broker).and_then(|b| {
+        let creditor = creditor(ctx, org)?;
+        let q = Query::parse(query, &["from", "to", "size"])?;
+        let today = ctx.clock.now().date();
+        let window = Days::new(FILES_WINDOW_DAYS - 1);
+        let (from, to) = match (day(&q, "from")?, day(&q, "to")?) {
+            (Some(f), Some(t)) => (f, t),
+            (Some(f), None) => (f, f + window),
+            (None, Some(t)) => (t - window, t),
+            (None, None) => (today - window, today),
+        };
+        if from > to || (to - from).num_days() >= FILES_WINDOW_DAYS as i64 {
+            return Err(bad_request(format!(
+                "from, to: the window must run forward and span at most {FILES_WINDOW_DAYS} days"
+            )));
+        }
+        let size = match q.get("size") {
+            None => FILES_DEFAULT,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (FILES_MIN..=FILES_MAX).contains(n))
+                .ok_or_else(|| {
+                    bad_request(format!(
+                        "size: '{v}' must be a number from {FILES_MIN} to {FILES_MAX}"
+                    ))
+                })?,
+        };
+        let after = continuation.map(parse_token).transpose()?;
+        let start = from.and_hms_opt(0, 0, 0).expect("midnight");
+        let end = to.and_hms_milli_opt(23, 59, 59, 999).expect("end of day");
+        Ok((b, creditor, start, end, size, after))
+    });
+    let (broker, creditor, from, to, size, after) = match checked {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    // One more than asked: whether there is a next page.
+    let mut files = match ctx
+        .store
+        .list_uploads(
+            creditor.fiscal_code.clone(),
+            broker.to_owned(),
+            from,
+            to,
+            after,
+            size + 1,
+        )
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => return store_failure(e),
+    };
+    let has_more = files.len() > size as usize;
+    files.truncate(size as usize);
+    let mut reply = Reply::json(
+        200,
+        &FileIdListOut {
+            file_ids: files.iter().map(|f| f.id.clone()).collect(),
+            size: files.len(),
+            has_more,
+        },
+    );
+    if has_more && let Some(last) = files.last() {
+        reply.headers.push(("x-continuation-token", token(last)));
+    }
+    reply
+}
