@@ -102,7 +102,7 @@ async fn handle(
     let started = Instant::now();
     // What the debug line needs, kept only when that line will be written.
     let logged = tracing::enabled!(tracing::Level::DEBUG)
-        .then(|| (req.method().clone(), req.uri().path().to_owned()));
+        .then(|| (req.method().clone(), masked_path(req.uri().path())));
     let limits = &ctx.config.limits;
     let answer = match tokio::time::timeout(limits.request_timeout, answer(&ctx, req)).await {
         Ok(a) => a,
@@ -170,11 +170,64 @@ async fn answer(ctx: &Context, req: Request<Incoming>) -> Answer {
     routes::route(ctx, &parts, &body).await
 }
 
+/// A request path fit for the logs: the words of our routes and the creditor's fiscal code (a
+/// public identifier) as they are, every other segment (IUPDs, which often embed a debtor's
+/// fiscal code, notice numbers, ids) reduced to its first and last two characters.
+fn masked_path(path: &str) -> String {
+    let words = |segment: &str| {
+        routes::ORGANIZATION_ROUTES
+            .iter()
+            .flat_map(|(_, pattern)| pattern.split('/'))
+            .chain(["partner", "health", "xsd", "openapi.json"])
+            .any(|w| !w.starts_with('{') && w == segment)
+    };
+    let mut out = String::with_capacity(path.len());
+    let mut previous = "";
+    for segment in path.split('/').skip(1) {
+        out.push('/');
+        let creditor = previous == "organizations"
+            && segment.len() == 11
+            && segment.bytes().all(|b| b.is_ascii_digit());
+        if segment.is_empty() || creditor || words(segment) {
+            out.push_str(segment);
+        } else if segment.chars().count() >= 8 {
+            let chars: Vec<char> = segment.chars().collect();
+            out.extend(&chars[..2]);
+            out.push_str("...");
+            out.extend(&chars[chars.len() - 2..]);
+        } else {
+            out.push_str("***");
+        }
+        previous = segment;
+    }
+    out
+}
+
 fn too_large(max: usize, soap: bool) -> Answer {
     let message = format!("the request body exceeds the limit of {max} bytes");
     if soap {
         super::soap::client_fault(413, &message)
     } else {
         Answer::problem(413, "Payload Too Large", &message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked_path;
+
+    #[test]
+    fn logged_paths_hide_what_is_not_a_route_word() {
+        assert_eq!(
+            masked_path("/organizations/77777777777/debtpositions/IUPD-RSSMRA80A01H501U/publish"),
+            "/organizations/77777777777/debtpositions/IU...1U/publish"
+        );
+        assert_eq!(
+            masked_path("/organizations/RSSMRA80A01H501U/receipts/abc"),
+            "/organizations/RS...1U/receipts/***"
+        );
+        assert_eq!(masked_path("/partner"), "/partner");
+        assert_eq!(masked_path("/health/"), "/health/");
+        assert_eq!(masked_path("/àèìòùàèì"), "/àè...èì");
     }
 }

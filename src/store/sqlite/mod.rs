@@ -76,6 +76,11 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
     // lookup), which more than doubled the cost of a read.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+    if !read_only {
+        // Deleted rows (debtors' names and fiscal codes) are overwritten with zeros, not left
+        // in free pages of the file.
+        conn.execute_batch("PRAGMA secure_delete = ON;")?;
+    }
     if read_only {
         // 8 MiB of page cache per reader keeps the upper levels of every index in memory.
         conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8192;")?;
@@ -89,9 +94,11 @@ impl SqliteStore {
 
     /// Opens (creating if needed) the store in `dir` and brings its schema up to date.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
-        std::fs::create_dir_all(dir)
+        private_dir(dir)
             .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(Self::FILE_NAME);
+        private_files(&path)
+            .map_err(|e| unavailable(format!("cannot restrict {}: {e}", path.display())))?;
         let mut conn = Connection::open(&path).map_err(unavailable)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -189,6 +196,41 @@ impl SqliteStore {
                 .collect()
         })
     }
+}
+
+/// Creates the data directory readable by its owner only; an existing one is left as it is.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Makes the database file, and its WAL and shared-memory files if present, readable and
+/// writable by the owner only. The file is created here when missing, so that it never exists
+/// with wider permissions; SQLite gives the WAL and shm files it creates the database's mode.
+fn private_files(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                other => other?,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn in_read_transaction<T>(
@@ -431,6 +473,42 @@ mod tests {
 
     fn org() -> FiscalCodePA {
         FiscalCodePA::parse("77777777777").unwrap()
+    }
+
+    #[test]
+    fn writing_connections_zero_what_they_delete() {
+        let (dir, _store) = store();
+        let path = dir.path().join(SqliteStore::FILE_NAME);
+        let secure = |read_only| -> i64 {
+            open_connection(&path, read_only)
+                .unwrap()
+                .query_row("PRAGMA secure_delete", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(secure(false), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directory_and_files_are_the_owner_s_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("a").join("data");
+        let _store = SqliteStore::open(&dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        for name in [
+            "gpd-gateway.sqlite",
+            "gpd-gateway.sqlite-wal",
+            "gpd-gateway.sqlite-shm",
+        ] {
+            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+        }
+        // Files left wider by an earlier version are narrowed at the next open.
+        let file = dir.join(SqliteStore::FILE_NAME);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        private_files(&file).unwrap();
+        assert_eq!(mode(&file), 0o600);
     }
 
     fn sample() -> DebtPosition {
