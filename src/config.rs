@@ -31,6 +31,47 @@ pub struct Config {
     pub limits: Limits,
     pub broadcast: Broadcast,
     pub lifecycle: Lifecycle,
+    pub server: Server,
+}
+
+/// How the gateway is reached from outside.
+#[derive(Debug, Clone, Default)]
+pub struct Server {
+    /// The base URL clients use (through a proxy, say); the WSDL's address is this plus
+    /// `/partner`. Without it, the address the gateway listens on.
+    pub public_url: Option<PublicUrl>,
+}
+
+/// An absolute http(s) URL without query or fragment, kept without its trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    pub fn parse(s: &str) -> Result<PublicUrl, &'static str> {
+        let rest = s
+            .strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"))
+            .ok_or("must be an absolute http:// or https:// URL")?;
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty() || host.contains('@') {
+            return Err("must name a host (and no user)");
+        }
+        if s.len() > 2048 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("must be at most 2048 visible ASCII characters");
+        }
+        if s.contains(['?', '#']) {
+            return Err("must have no query or fragment");
+        }
+        // Not allowed unescaped in a URL (RFC 3986), and markup in the WSDL.
+        if s.contains(['"', '<', '>', '\\', '^', '`', '{', '|', '}']) {
+            return Err("must not contain \" < > \\ ^ ` { | }");
+        }
+        Ok(PublicUrl(s.trim_end_matches('/').to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The life of debt positions over time.
@@ -111,6 +152,14 @@ struct RawConfig {
     broadcast: RawBroadcast,
     #[serde(default)]
     lifecycle: RawLifecycle,
+    #[serde(default)]
+    server: RawServer,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    public_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -461,6 +510,14 @@ impl Config {
         let lifecycle = Lifecycle {
             sweep_interval: Duration::from_millis(raw.lifecycle.sweep_interval_ms),
         };
+        let server = Server {
+            public_url: raw
+                .server
+                .public_url
+                .map(|u| PublicUrl::parse(&u))
+                .transpose()
+                .map_err(|e| err("server.public_url".into(), e.into()))?,
+        };
         Ok(Config {
             broker_id,
             stations,
@@ -468,6 +525,7 @@ impl Config {
             limits,
             broadcast,
             lifecycle,
+            server,
         })
     }
 
@@ -901,6 +959,34 @@ remittance = "Donazione"
             .problem
             .contains("categoria")
         );
+    }
+
+    #[test]
+    fn public_url_is_an_absolute_http_url() {
+        assert!(
+            Config::parse(BASE, "t")
+                .unwrap()
+                .server
+                .public_url
+                .is_none()
+        );
+        let with = |url: &str| format!("{BASE}\n[server]\npublic_url = \"{url}\"\n");
+        let c = Config::parse(&with("https://gw.example.it/pagopa/"), "t").unwrap();
+        assert_eq!(
+            c.server.public_url.unwrap().as_str(),
+            "https://gw.example.it/pagopa"
+        );
+        for bad in [
+            "gw.example.it",
+            "ftp://gw.example.it",
+            "https://",
+            "https://a b",
+            "https://gw/<x>?a=1",
+            "https://u@gw",
+            "/partner",
+        ] {
+            assert_eq!(refuse(&with(bad)).key, "server.public_url", "{bad}");
+        }
     }
 
     #[test]

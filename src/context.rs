@@ -1,7 +1,9 @@
 //! What every request handler needs: the configuration, the store, the clock and the
 //! broadcaster that forwards receipts.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
 
 use chrono::{Duration, NaiveDateTime, Utc};
 
@@ -14,6 +16,8 @@ pub struct Context {
     pub store: Arc<dyn Store>,
     pub clock: Clock,
     pub broadcaster: Broadcaster,
+    /// The WSDL as served, its address filled in once the listening address is known.
+    pub wsdl: OnceLock<Bytes>,
 }
 
 impl Context {
@@ -24,6 +28,7 @@ impl Context {
             store,
             clock,
             broadcaster,
+            wsdl: OnceLock::new(),
         }
     }
 }

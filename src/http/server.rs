@@ -28,6 +28,9 @@ pub async fn serve(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    if let Ok(address) = listener.local_addr() {
+        let _ = ctx.wsdl.set(super::contract::wsdl_document(&ctx, address));
+    }
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
