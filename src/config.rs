@@ -116,6 +116,10 @@ impl Creditor {
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// Connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Request body bytes held at once over all requests; a body that does not fit gets 503.
+    pub max_inflight_body_bytes: usize,
     pub request_timeout: Duration,
     pub header_timeout: Duration,
 }
@@ -338,6 +342,8 @@ fn default_aux_digit() -> u8 {
 #[serde(deny_unknown_fields, default)]
 struct RawLimits {
     max_body_bytes: usize,
+    max_connections: usize,
+    max_inflight_body_bytes: usize,
     request_timeout_ms: u64,
     header_timeout_ms: u64,
 }
@@ -346,6 +352,8 @@ impl Default for RawLimits {
     fn default() -> Self {
         RawLimits {
             max_body_bytes: 1 << 20,
+            max_connections: 4096,
+            max_inflight_body_bytes: 32 << 20,
             request_timeout_ms: 10_000,
             header_timeout_ms: 5_000,
         }
@@ -495,8 +503,25 @@ impl Config {
             };
             return Err(err(k.into(), "must be greater than 0".into()));
         }
+        if l.max_connections == 0 {
+            return Err(err(
+                "limits.max_connections".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        if l.max_inflight_body_bytes < l.max_body_bytes {
+            return Err(err(
+                "limits.max_inflight_body_bytes".into(),
+                format!(
+                    "must be at least limits.max_body_bytes ({})",
+                    l.max_body_bytes
+                ),
+            ));
+        }
         let limits = Limits {
             max_body_bytes: l.max_body_bytes,
+            max_connections: l.max_connections,
+            max_inflight_body_bytes: l.max_inflight_body_bytes,
             request_timeout: Duration::from_millis(l.request_timeout_ms),
             header_timeout: Duration::from_millis(l.header_timeout_ms),
         };
@@ -771,6 +796,8 @@ segregation_codes = ["01"]
     fn minimal_file_gets_default_limits() {
         let c = Config::parse(BASE, "t").unwrap();
         assert_eq!(c.limits.max_body_bytes, 1 << 20);
+        assert_eq!(c.limits.max_connections, 4096);
+        assert_eq!(c.limits.max_inflight_body_bytes, 32 << 20);
         assert_eq!(c.lifecycle.sweep_interval, Duration::from_secs(60));
     }
 
@@ -806,6 +833,12 @@ segregation_codes = ["01"]
         );
         let e = refuse(&format!("{BASE}\n[limits]\nmax_body_bytes = 10\n"));
         assert_eq!(e.key, "limits.max_body_bytes");
+        let e = refuse(&format!("{BASE}\n[limits]\nmax_connections = 0\n"));
+        assert_eq!(e.key, "limits.max_connections");
+        let e = refuse(&format!(
+            "{BASE}\n[limits]\nmax_body_bytes = 4096\nmax_inflight_body_bytes = 2048\n"
+        ));
+        assert_eq!(e.key, "limits.max_inflight_body_bytes");
     }
 
     #[test]

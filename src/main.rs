@@ -251,6 +251,10 @@ async fn serve(
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::example(),
     };
+    match gpd_gateway::http::limits::raise_open_files_limit() {
+        Some((soft, hard)) => tracing::info!(soft, hard, "open-files limit"),
+        None => tracing::warn!("the open-files limit could not be read"),
+    }
     let store = SqliteStore::open(&data).map_err(|e| e.to_string())?;
     tracing::info!(path = %store.path().display(), "store opened");
     let ctx = Arc::new(Context::new(
