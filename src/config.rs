@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::domain::broadcast::{BroadcastStation, RetryPolicy, StationUrl, station_timeout};
 use crate::domain::position::Iban;
+use crate::domain::rate::Rate;
 use crate::domain::receipt::ReceiptVersion;
 use crate::domain::service::{
     AccountRule, AmountRule, DebtorFields, FieldKind, FieldSpec, Service, ServiceId, ServiceSpec,
@@ -104,12 +105,22 @@ pub struct Creditor {
     pub segregation_codes: BTreeSet<SegregationCode>,
     /// The spontaneous-payment services (paDemandPaymentNotice), ids unique.
     pub services: Vec<Service>,
+    /// The most spontaneous positions the creditor may have unpaid (and payable) at once;
+    /// past it paDemandPaymentNotice is answered PAA_SYSTEM_ERROR.
+    pub max_unpaid_spontaneous: u32,
+    /// How often each service (by id) may be asked for a notice, on each instance.
+    pub service_rates: BTreeMap<String, Rate>,
 }
 
 impl Creditor {
     /// The service an idServizio names.
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.id().as_str() == id)
+    }
+
+    /// The rate of the service an idServizio names.
+    pub fn service_rate(&self, id: &str) -> Option<Rate> {
+        self.service_rates.get(id).copied()
     }
 }
 
@@ -249,8 +260,14 @@ struct RawCreditor {
     #[serde(default = "default_aux_digit")]
     aux_digit: u8,
     segregation_codes: Vec<String>,
+    #[serde(default = "default_max_unpaid_spontaneous")]
+    max_unpaid_spontaneous: u32,
     #[serde(default, rename = "service")]
     services: Vec<RawService>,
+}
+
+fn default_max_unpaid_spontaneous() -> u32 {
+    10_000
 }
 
 /// `[[creditor.service]]`: a spontaneous-payment service.
@@ -268,10 +285,22 @@ struct RawService {
     fields: Vec<RawField>,
     #[serde(default, rename = "transfer")]
     transfers: Vec<RawTransfer>,
+    #[serde(default = "default_rate_per_second")]
+    rate_per_second: u32,
+    #[serde(default = "default_burst")]
+    burst: u32,
 }
 
 fn default_due_in_days() -> u16 {
     30
+}
+
+fn default_rate_per_second() -> u32 {
+    20
+}
+
+fn default_burst() -> u32 {
+    40
 }
 
 /// `amount = "16.00"` or `amount = { field = "importo", min = "1.00", max = "500.00" }`.
@@ -460,10 +489,26 @@ impl Config {
                     "must list at least one segregation code".into(),
                 ));
             }
+            if c.max_unpaid_spontaneous == 0 {
+                return Err(err(
+                    key("max_unpaid_spontaneous"),
+                    "must be at least 1".into(),
+                ));
+            }
             let mut services: Vec<Service> = Vec::new();
+            let mut service_rates = BTreeMap::new();
             for (j, raw) in c.services.into_iter().enumerate() {
+                let rate = Rate::new(raw.rate_per_second, raw.burst).map_err(|p| {
+                    let k = if raw.rate_per_second == 0 {
+                        "rate_per_second"
+                    } else {
+                        "burst"
+                    };
+                    err(key(&format!("service[{j}].{k}")), p.into())
+                })?;
                 let service = service(raw, &fiscal_code, &segregation_codes)
                     .map_err(|(k, p)| err(key(&format!("service[{j}].{k}")), p))?;
+                service_rates.insert(service.id().as_str().to_owned(), rate);
                 if services.iter().any(|s| s.id() == service.id()) {
                     return Err(err(
                         key(&format!("service[{j}].id")),
@@ -479,6 +524,8 @@ impl Config {
                 stations: bound,
                 segregation_codes,
                 services,
+                max_unpaid_spontaneous: c.max_unpaid_spontaneous,
+                service_rates,
             };
             if creditors.insert(fiscal_code.clone(), creditor).is_some() {
                 return Err(err(
@@ -937,6 +984,43 @@ remittance = "Donazione"
         assert_eq!(spec.transfers[0].organization.as_str(), "77777777777");
         assert_eq!(spec.fields[1].kind, FieldKind::Text);
         assert!(!spec.fields[1].required);
+    }
+
+    #[test]
+    fn spontaneous_limits() {
+        let c = Config::parse(&format!("{BASE}{SERVICE}"), "t").unwrap();
+        let creditor = c.creditor("77777777777").unwrap();
+        assert_eq!(creditor.max_unpaid_spontaneous, 10_000);
+        assert_eq!(
+            creditor.service_rate("DONAZ"),
+            Some(Rate::new(20, 40).unwrap())
+        );
+        let text = format!("{BASE}{SERVICE}")
+            .replace("\"01\"]\n", "\"01\"]\nmax_unpaid_spontaneous = 5\n")
+            .replace(
+                "id = \"DONAZ\"\n",
+                "id = \"DONAZ\"\nrate_per_second = 2\nburst = 3\n",
+            );
+        let c = Config::parse(&text, "t").unwrap();
+        let creditor = c.creditor("77777777777").unwrap();
+        assert_eq!(creditor.max_unpaid_spontaneous, 5);
+        assert_eq!(
+            creditor.service_rate("DONAZ"),
+            Some(Rate::new(2, 3).unwrap())
+        );
+        let bad = |from: &str, to: &str| refuse(&text.replace(from, to)).key;
+        assert_eq!(
+            bad("max_unpaid_spontaneous = 5", "max_unpaid_spontaneous = 0"),
+            "creditor[0].max_unpaid_spontaneous"
+        );
+        assert_eq!(
+            bad("rate_per_second = 2", "rate_per_second = 0"),
+            "creditor[0].service[0].rate_per_second"
+        );
+        assert_eq!(
+            bad("burst = 3", "burst = 0"),
+            "creditor[0].service[0].burst"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use chrono::{Duration, NaiveDateTime, Utc};
 
 use crate::broadcast::outbox::Broadcaster;
 use crate::config::Config;
+use crate::domain::rate::Buckets;
 use crate::store::Store;
 
 pub struct Context {
@@ -18,6 +19,8 @@ pub struct Context {
     pub broadcaster: Broadcaster,
     /// The WSDL as served, its address filled in once the listening address is known.
     pub wsdl: OnceLock<Bytes>,
+    /// What is left of each spontaneous-payment service's rate: (creditor, idServizio).
+    pub demand_rates: Buckets<(String, String)>,
 }
 
 impl Context {
@@ -29,6 +32,7 @@ impl Context {
             clock,
             broadcaster,
             wsdl: OnceLock::new(),
+            demand_rates: Buckets::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod notification_fee;
 pub mod position;
+pub mod rate;
 pub mod receipt;
 pub mod service;
 pub mod text;

@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0004_position_lifecycle.sql"),
     include_str!("../migrations/0005_iuv_sequence.sql"),
     include_str!("../migrations/0006_receipt_beneficiaries.sql"),
+    include_str!("../migrations/0010_spontaneous_marker.sql"),
 ];
 
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
@@ -288,6 +289,15 @@ impl Store for SqliteStore {
         build: IuvBuilder,
     ) -> StoreFuture<'_, DebtPosition> {
         self.write(move |tx| sequence::create_with_new_iuv(tx, &organization, segregation, build))
+    }
+
+    fn count_unpaid_spontaneous(
+        &self,
+        organization: FiscalCodePA,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, u32> {
+        self.read(move |conn| sequence::count_unpaid(conn, &organization, now, limit))
     }
 
     fn get_position(
@@ -686,6 +696,40 @@ mod tests {
         assert_eq!(
             stored.iupd.as_str(),
             format!("D-{}", Iuv::from_parts(seg("02"), 2).unwrap())
+        );
+    }
+
+    #[tokio::test]
+    async fn unpaid_spontaneous_positions_are_counted_up_to_a_limit() {
+        let (_dir, store) = store();
+        let valid = |mut p: DebtPosition| {
+            p.status = PositionStatus::Valid;
+            p.switch_to_expired = true;
+            p
+        };
+        for _ in 0..2 {
+            store
+                .create_with_new_iuv(org(), seg("02"), Box::new(move |iuv| valid(with_iuv(iuv))))
+                .await
+                .unwrap();
+        }
+        // Made by the creditor itself: not counted.
+        store
+            .create_position(valid(with_iuv(Iuv::from_parts(seg("01"), 7).unwrap())))
+            .await
+            .unwrap();
+        let count = |now, limit| store.count_unpaid_spontaneous(org(), now, limit);
+        assert_eq!(count(at(2026, 1, 1), 100).await.unwrap(), 2);
+        assert_eq!(count(at(2026, 1, 1), 1).await.unwrap(), 1);
+        // Past their due date (2030-01-01) they are no longer payable.
+        assert_eq!(count(at(2030, 1, 2), 100).await.unwrap(), 0);
+        let other = FiscalCodePA::parse("88888888888").unwrap();
+        assert_eq!(
+            store
+                .count_unpaid_spontaneous(other, at(2026, 1, 1), 100)
+                .await
+                .unwrap(),
+            0
         );
     }
 
