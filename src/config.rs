@@ -130,9 +130,21 @@ pub struct Limits {
     /// Connections open at once; more are answered 503 and closed.
     pub max_connections: usize,
     /// Request body bytes held at once over all requests; a body that does not fit gets 503.
+    /// Bodies over 64 KiB may only take three quarters of it.
     pub max_inflight_body_bytes: usize,
     pub request_timeout: Duration,
     pub header_timeout: Duration,
+}
+
+/// Bodies up to this size (every request of the Node but the largest receipts) may use the
+/// whole in-flight budget; larger ones only [`large_body_budget`] of it.
+pub const SMALL_BODY: usize = 64 * 1024;
+
+/// The part of the in-flight budget bodies over [`SMALL_BODY`] may hold: three quarters, so
+/// that however many large uploads stall, small requests such as the Node's verifies still
+/// find room.
+pub fn large_body_budget(max_inflight_body_bytes: usize) -> usize {
+    max_inflight_body_bytes - max_inflight_body_bytes / 4
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -556,11 +568,13 @@ impl Config {
                 "must be at least 1".into(),
             ));
         }
-        if l.max_inflight_body_bytes < l.max_body_bytes {
+        // A quarter of the budget is kept for small bodies: the rest must admit the largest.
+        if large_body_budget(l.max_inflight_body_bytes) < l.max_body_bytes {
             return Err(err(
                 "limits.max_inflight_body_bytes".into(),
                 format!(
-                    "must be at least limits.max_body_bytes ({})",
+                    "must be at least 4/3 of limits.max_body_bytes ({}): a quarter is kept for \
+                     bodies of at most 64 KiB",
                     l.max_body_bytes
                 ),
             ));

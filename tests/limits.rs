@@ -232,3 +232,31 @@ async fn bodies_over_the_in_flight_budget_are_refused() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_large_uploads_leave_room_for_verifies() {
+    let server = TestServer::start_with(
+        config(&[
+            "max_inflight_body_bytes = 409600",
+            "max_body_bytes = 204800",
+        ]),
+        Clock::system(),
+    )
+    .await;
+    let notice = notice(&server).await;
+    let rest = format!("/organizations/{ORG}/debtpositions");
+    // Two large uploads hold 300 KiB: three quarters of the 400 KiB budget, all large ones get.
+    let first = stalled_upload(&server, &rest, 150 * 1024).await;
+    let second = stalled_upload(&server, &rest, 150 * 1024).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let answer = refused_before_body(&server, &rest, 70 * 1024).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    // The last quarter is there for small bodies such as the Node's.
+    for _ in 0..20 {
+        let r = send_verify(&server, &notice).await.unwrap();
+        assert_eq!(r.status, 200, "{}", text(&r));
+        assert!(text(&r).contains("<outcome>OK</outcome>"));
+    }
+    drop((first, second));
+    server.stop().await;
+}

@@ -7,10 +7,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Request body bytes the server may hold at once, over all requests.
+use crate::config::{SMALL_BODY, large_body_budget};
+
+/// Request body bytes the server may hold at once, over all requests; bodies over
+/// [`SMALL_BODY`] only up to [`large_body_budget`].
 #[derive(Debug)]
 pub struct BodyBudget {
     limit: usize,
+    large_limit: usize,
     used: AtomicUsize,
 }
 
@@ -25,13 +29,14 @@ impl BodyBudget {
     pub fn new(limit: usize) -> Arc<BodyBudget> {
         Arc::new(BodyBudget {
             limit,
+            large_limit: large_body_budget(limit),
             used: AtomicUsize::new(0),
         })
     }
 
-    /// Takes `bytes` if they fit in what is left; nothing otherwise.
+    /// Takes `bytes` for a body of that size if they fit in what is left; nothing otherwise.
     pub fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Reservation> {
-        self.take(bytes).then(|| Reservation {
+        self.take(bytes, bytes).then(|| Reservation {
             budget: self.clone(),
             bytes,
         })
@@ -42,10 +47,16 @@ impl BodyBudget {
         self.used.load(Ordering::Acquire)
     }
 
-    fn take(&self, bytes: usize) -> bool {
+    /// Takes `bytes` more for a body that will then hold `body` bytes.
+    fn take(&self, bytes: usize, body: usize) -> bool {
+        let ceiling = if body > SMALL_BODY {
+            self.large_limit
+        } else {
+            self.limit
+        };
         self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                used.checked_add(bytes).filter(|&total| total <= self.limit)
+                used.checked_add(bytes).filter(|&total| total <= ceiling)
             })
             .is_ok()
     }
@@ -58,7 +69,7 @@ impl Reservation {
         if bytes <= self.bytes {
             return true;
         }
-        if self.budget.take(bytes - self.bytes) {
+        if self.budget.take(bytes - self.bytes, bytes) {
             self.bytes = bytes;
             true
         } else {
@@ -141,6 +152,24 @@ mod tests {
         drop(b);
         assert_eq!(budget.used(), 0);
         assert!(budget.reserve(usize::MAX).is_none());
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn large_bodies_leave_a_quarter_to_small_ones() {
+        let budget = BodyBudget::new(400 * 1024);
+        let large = budget.reserve(200 * 1024).expect("fits");
+        let mut growing = budget.reserve(SMALL_BODY).expect("small");
+        // 264 KiB held; a large body may go up to 300 KiB in all, a small one to 400 KiB.
+        assert!(!growing.grow_to(SMALL_BODY + 40 * 1024));
+        assert!(growing.grow_to(SMALL_BODY + 30 * 1024));
+        assert!(budget.reserve(SMALL_BODY + 1).is_none());
+        let small: Vec<_> = (0..6).map(|_| budget.reserve(16 * 1024)).collect();
+        assert!(
+            small.iter().all(Option::is_some),
+            "small bodies use the last quarter"
+        );
+        drop((large, growing, small));
         assert_eq!(budget.used(), 0);
     }
 
