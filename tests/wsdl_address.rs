@@ -42,10 +42,14 @@ async fn hostile_host_header_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn configured_public_url_is_the_address() {
-    let text = format!(
-        "{}\n[server]\npublic_url = \"https://pagopa.example.it/gateway/\"\n",
-        gpd_gateway::config::EXAMPLE_TOML
-    );
+    let with_url = |url: &str| {
+        gpd_gateway::config::EXAMPLE_TOML.replacen(
+            "[server]\n",
+            &format!("[server]\npublic_url = '{url}'\n"),
+            1,
+        )
+    };
+    let text = with_url("https://pagopa.example.it/gateway/");
     let config = Config::parse(&text, "t").unwrap();
     let server = TestServer::start_with(config, Clock::system()).await;
     let (_, wsdl) = wsdl_with_host(&server, HOSTILE).await;
@@ -59,11 +63,7 @@ async fn configured_public_url_is_the_address() {
         "gw.example.it",
         "javascript:alert(1)",
     ] {
-        let text = format!(
-            "{}\n[server]\npublic_url = '{bad}'\n",
-            gpd_gateway::config::EXAMPLE_TOML
-        );
-        let e = Config::parse(&text, "t").unwrap_err();
+        let e = Config::parse(&with_url(bad), "t").unwrap_err();
         assert_eq!(e.key, "server.public_url", "{bad}");
     }
 }
