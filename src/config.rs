@@ -393,7 +393,7 @@ impl Default for RawLimits {
     fn default() -> Self {
         RawLimits {
             max_body_bytes: 1 << 20,
-            max_connections: 4096,
+            max_connections: 2048,
             max_inflight_body_bytes: 32 << 20,
             request_timeout_ms: 10_000,
             header_timeout_ms: 5_000,
@@ -857,7 +857,7 @@ segregation_codes = ["01"]
     fn minimal_file_gets_default_limits() {
         let c = Config::parse(BASE, "t").unwrap();
         assert_eq!(c.limits.max_body_bytes, 1 << 20);
-        assert_eq!(c.limits.max_connections, 4096);
+        assert_eq!(c.limits.max_connections, 2048);
         assert_eq!(c.limits.max_inflight_body_bytes, 32 << 20);
         assert_eq!(c.lifecycle.sweep_interval, Duration::from_secs(60));
     }

@@ -23,6 +23,9 @@ use super::routes;
 use crate::context::Context;
 use crate::xml::responses::{self, SoapFaultCode};
 
+/// The most a connection reads ahead of its handler (hyper's minimum is 8 KiB).
+const READ_BUFFER: usize = 64 * 1024;
+
 /// How long in-flight requests may take to finish once shutdown starts.
 const GRACE: Duration = Duration::from_secs(15);
 
@@ -39,9 +42,12 @@ pub async fn serve(
     let mut builder = http1::Builder::new();
     // The header deadline also bounds how long a kept-alive connection may sit idle: hyper
     // starts it whenever it waits for a request's head.
+    // Read-ahead is bounded too: hyper's default lets a connection buffer ~400 KiB of a body
+    // before the handler takes it, per connection, outside the body budget.
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(ctx.config.limits.header_timeout);
+        .header_read_timeout(ctx.config.limits.header_timeout)
+        .max_buf_size(READ_BUFFER);
     let connections = Arc::new(Semaphore::new(connection_cap(&ctx)));
     let budget = BodyBudget::new(ctx.config.limits.max_inflight_body_bytes);
     let mut shedding = Shedding::default();
