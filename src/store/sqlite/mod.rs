@@ -734,6 +734,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_spontaneous_mark_is_given_to_positions_issued_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SqliteStore::FILE_NAME);
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("ADD COLUMN spontaneous"))
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..before] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", before as i64)
+                .unwrap();
+            let valid = |mut p: DebtPosition, iupd: String| {
+                p.status = PositionStatus::Valid;
+                p.iupd = Iupd::parse(&iupd).unwrap();
+                p
+            };
+            // Issued by paDemandPaymentNotice: <idServizio>-<IUV>, with a sequence.
+            let issued = Iuv::from_parts(seg("02"), 1).unwrap();
+            insert_position(
+                &conn,
+                &valid(with_iuv(issued.clone()), format!("DONAZ-{issued}")),
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO iuv_sequence VALUES ('77777777777', '02', 2)",
+                [],
+            )
+            .unwrap();
+            // The creditor's own: one with an IUPD of the same shape but another IUV.
+            let own = Iuv::from_parts(seg("01"), 5).unwrap();
+            insert_position(&conn, &valid(with_iuv(own), format!("TARI1-{issued}"))).unwrap();
+            let plain = Iuv::from_parts(seg("01"), 6).unwrap();
+            insert_position(&conn, &valid(with_iuv(plain), "IUPD-1".into())).unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let count = store
+            .count_unpaid_spontaneous(org(), at(2026, 1, 1), 100)
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+    }
+
+    #[tokio::test]
     async fn issued_iuvs_skip_those_taken_and_survive_a_restart() {
         let (dir, store) = store();
         // The creditor chose IUVs 3 and 4 itself, and an IUPD that clashes with the one for 5.
