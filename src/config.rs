@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::domain::broadcast::{BroadcastStation, RetryPolicy, StationUrl, station_timeout};
 use crate::domain::destination::DestinationPolicy;
 use crate::domain::position::Iban;
+use crate::domain::rate::Rate;
 use crate::domain::receipt::ReceiptVersion;
 use crate::domain::service::{
     AccountRule, AmountRule, DebtorFields, FieldKind, FieldSpec, Service, ServiceId, ServiceSpec,
@@ -33,6 +34,7 @@ pub struct Config {
     pub broadcast: Broadcast,
     pub lifecycle: Lifecycle,
     pub instance: Instance,
+    pub server: Server,
 }
 
 /// What this deployment says of itself (`GET /info`).
@@ -40,6 +42,46 @@ pub struct Config {
 pub struct Instance {
     /// The environment's name (`local`, `dev`, `uat`, `prod`…), as GPD's `AppInfo` has it.
     pub environment: String,
+}
+
+/// How the gateway is reached from outside.
+#[derive(Debug, Clone, Default)]
+pub struct Server {
+    /// The base URL clients use (through a proxy, say); the WSDL's address is this plus
+    /// `/partner`. Without it, the address the gateway listens on.
+    pub public_url: Option<PublicUrl>,
+}
+
+/// An absolute http(s) URL without query or fragment, kept without its trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    pub fn parse(s: &str) -> Result<PublicUrl, &'static str> {
+        let rest = s
+            .strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"))
+            .ok_or("must be an absolute http:// or https:// URL")?;
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty() || host.contains('@') {
+            return Err("must name a host (and no user)");
+        }
+        if s.len() > 2048 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("must be at most 2048 visible ASCII characters");
+        }
+        if s.contains(['?', '#']) {
+            return Err("must have no query or fragment");
+        }
+        // Not allowed unescaped in a URL (RFC 3986), and markup in the WSDL.
+        if s.contains(['"', '<', '>', '\\', '^', '`', '{', '|', '}']) {
+            return Err("must not contain \" < > \\ ^ ` { | }");
+        }
+        Ok(PublicUrl(s.trim_end_matches('/').to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The life of debt positions over time.
@@ -74,6 +116,11 @@ pub struct Creditor {
     pub segregation_codes: BTreeSet<SegregationCode>,
     /// The spontaneous-payment services (paDemandPaymentNotice), ids unique.
     pub services: Vec<Service>,
+    /// The most spontaneous positions the creditor may have unpaid (and payable) at once;
+    /// past it paDemandPaymentNotice is answered PAA_SYSTEM_ERROR.
+    pub max_unpaid_spontaneous: u32,
+    /// How often each service (by id) may be asked for a notice, on each instance.
+    pub service_rates: BTreeMap<String, Rate>,
 }
 
 impl Creditor {
@@ -81,13 +128,34 @@ impl Creditor {
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.id().as_str() == id)
     }
+
+    /// The rate of the service an idServizio names.
+    pub fn service_rate(&self, id: &str) -> Option<Rate> {
+        self.service_rates.get(id).copied()
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_body_bytes: usize,
+    /// Connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Request body bytes held at once over all requests; a body that does not fit gets 503.
+    /// Bodies over 64 KiB may only take three quarters of it.
+    pub max_inflight_body_bytes: usize,
     pub request_timeout: Duration,
     pub header_timeout: Duration,
+}
+
+/// Bodies up to this size (every request of the Node but the largest receipts) may use the
+/// whole in-flight budget; larger ones only [`large_body_budget`] of it.
+pub const SMALL_BODY: usize = 64 * 1024;
+
+/// The part of the in-flight budget bodies over [`SMALL_BODY`] may hold: three quarters, so
+/// that however many large uploads stall, small requests such as the Node's verifies still
+/// find room.
+pub fn large_body_budget(max_inflight_body_bytes: usize) -> usize {
+    max_inflight_body_bytes - max_inflight_body_bytes / 4
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -124,6 +192,8 @@ struct RawConfig {
     lifecycle: RawLifecycle,
     #[serde(default)]
     instance: RawInstance,
+    #[serde(default)]
+    server: RawServer,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +208,12 @@ impl Default for RawInstance {
             environment: "local".into(),
         }
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    public_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -228,8 +304,14 @@ struct RawCreditor {
     #[serde(default = "default_aux_digit")]
     aux_digit: u8,
     segregation_codes: Vec<String>,
+    #[serde(default = "default_max_unpaid_spontaneous")]
+    max_unpaid_spontaneous: u32,
     #[serde(default, rename = "service")]
     services: Vec<RawService>,
+}
+
+fn default_max_unpaid_spontaneous() -> u32 {
+    10_000
 }
 
 /// `[[creditor.service]]`: a spontaneous-payment service.
@@ -247,10 +329,22 @@ struct RawService {
     fields: Vec<RawField>,
     #[serde(default, rename = "transfer")]
     transfers: Vec<RawTransfer>,
+    #[serde(default = "default_rate_per_second")]
+    rate_per_second: u32,
+    #[serde(default = "default_burst")]
+    burst: u32,
 }
 
 fn default_due_in_days() -> u16 {
     30
+}
+
+fn default_rate_per_second() -> u32 {
+    20
+}
+
+fn default_burst() -> u32 {
+    40
 }
 
 /// `amount = "16.00"` or `amount = { field = "importo", min = "1.00", max = "500.00" }`.
@@ -321,6 +415,8 @@ fn default_aux_digit() -> u8 {
 #[serde(deny_unknown_fields, default)]
 struct RawLimits {
     max_body_bytes: usize,
+    max_connections: usize,
+    max_inflight_body_bytes: usize,
     request_timeout_ms: u64,
     header_timeout_ms: u64,
 }
@@ -329,6 +425,8 @@ impl Default for RawLimits {
     fn default() -> Self {
         RawLimits {
             max_body_bytes: 1 << 20,
+            max_connections: 2048,
+            max_inflight_body_bytes: 32 << 20,
             request_timeout_ms: 10_000,
             header_timeout_ms: 5_000,
         }
@@ -435,10 +533,26 @@ impl Config {
                     "must list at least one segregation code".into(),
                 ));
             }
+            if c.max_unpaid_spontaneous == 0 {
+                return Err(err(
+                    key("max_unpaid_spontaneous"),
+                    "must be at least 1".into(),
+                ));
+            }
             let mut services: Vec<Service> = Vec::new();
+            let mut service_rates = BTreeMap::new();
             for (j, raw) in c.services.into_iter().enumerate() {
+                let rate = Rate::new(raw.rate_per_second, raw.burst).map_err(|p| {
+                    let k = if raw.rate_per_second == 0 {
+                        "rate_per_second"
+                    } else {
+                        "burst"
+                    };
+                    err(key(&format!("service[{j}].{k}")), p.into())
+                })?;
                 let service = service(raw, &fiscal_code, &segregation_codes)
                     .map_err(|(k, p)| err(key(&format!("service[{j}].{k}")), p))?;
+                service_rates.insert(service.id().as_str().to_owned(), rate);
                 if services.iter().any(|s| s.id() == service.id()) {
                     return Err(err(
                         key(&format!("service[{j}].id")),
@@ -454,6 +568,8 @@ impl Config {
                 stations: bound,
                 segregation_codes,
                 services,
+                max_unpaid_spontaneous: c.max_unpaid_spontaneous,
+                service_rates,
             };
             if creditors.insert(fiscal_code.clone(), creditor).is_some() {
                 return Err(err(
@@ -478,8 +594,27 @@ impl Config {
             };
             return Err(err(k.into(), "must be greater than 0".into()));
         }
+        if l.max_connections == 0 {
+            return Err(err(
+                "limits.max_connections".into(),
+                "must be at least 1".into(),
+            ));
+        }
+        // A quarter of the budget is kept for small bodies: the rest must admit the largest.
+        if large_body_budget(l.max_inflight_body_bytes) < l.max_body_bytes {
+            return Err(err(
+                "limits.max_inflight_body_bytes".into(),
+                format!(
+                    "must be at least 4/3 of limits.max_body_bytes ({}): a quarter is kept for \
+                     bodies of at most 64 KiB",
+                    l.max_body_bytes
+                ),
+            ));
+        }
         let limits = Limits {
             max_body_bytes: l.max_body_bytes,
+            max_connections: l.max_connections,
+            max_inflight_body_bytes: l.max_inflight_body_bytes,
             request_timeout: Duration::from_millis(l.request_timeout_ms),
             header_timeout: Duration::from_millis(l.header_timeout_ms),
         };
@@ -503,6 +638,14 @@ impl Config {
                 "must be 1 to 50 visible ASCII characters, without spaces".into(),
             ));
         }
+        let server = Server {
+            public_url: raw
+                .server
+                .public_url
+                .map(|u| PublicUrl::parse(&u))
+                .transpose()
+                .map_err(|e| err("server.public_url".into(), e.into()))?,
+        };
         Ok(Config {
             broker_id,
             stations,
@@ -511,6 +654,7 @@ impl Config {
             broadcast,
             lifecycle,
             instance: Instance { environment },
+            server,
         })
     }
 
@@ -780,6 +924,8 @@ segregation_codes = ["01"]
     fn minimal_file_gets_default_limits() {
         let c = Config::parse(BASE, "t").unwrap();
         assert_eq!(c.limits.max_body_bytes, 1 << 20);
+        assert_eq!(c.limits.max_connections, 2048);
+        assert_eq!(c.limits.max_inflight_body_bytes, 32 << 20);
         assert_eq!(c.lifecycle.sweep_interval, Duration::from_secs(60));
     }
 
@@ -829,6 +975,12 @@ segregation_codes = ["01"]
         );
         let e = refuse(&format!("{BASE}\n[limits]\nmax_body_bytes = 10\n"));
         assert_eq!(e.key, "limits.max_body_bytes");
+        let e = refuse(&format!("{BASE}\n[limits]\nmax_connections = 0\n"));
+        assert_eq!(e.key, "limits.max_connections");
+        let e = refuse(&format!(
+            "{BASE}\n[limits]\nmax_body_bytes = 4096\nmax_inflight_body_bytes = 2048\n"
+        ));
+        assert_eq!(e.key, "limits.max_inflight_body_bytes");
     }
 
     #[test]
@@ -948,6 +1100,43 @@ remittance = "Donazione"
     }
 
     #[test]
+    fn spontaneous_limits() {
+        let c = Config::parse(&format!("{BASE}{SERVICE}"), "t").unwrap();
+        let creditor = c.creditor("77777777777").unwrap();
+        assert_eq!(creditor.max_unpaid_spontaneous, 10_000);
+        assert_eq!(
+            creditor.service_rate("DONAZ"),
+            Some(Rate::new(20, 40).unwrap())
+        );
+        let text = format!("{BASE}{SERVICE}")
+            .replace("\"01\"]\n", "\"01\"]\nmax_unpaid_spontaneous = 5\n")
+            .replace(
+                "id = \"DONAZ\"\n",
+                "id = \"DONAZ\"\nrate_per_second = 2\nburst = 3\n",
+            );
+        let c = Config::parse(&text, "t").unwrap();
+        let creditor = c.creditor("77777777777").unwrap();
+        assert_eq!(creditor.max_unpaid_spontaneous, 5);
+        assert_eq!(
+            creditor.service_rate("DONAZ"),
+            Some(Rate::new(2, 3).unwrap())
+        );
+        let bad = |from: &str, to: &str| refuse(&text.replace(from, to)).key;
+        assert_eq!(
+            bad("max_unpaid_spontaneous = 5", "max_unpaid_spontaneous = 0"),
+            "creditor[0].max_unpaid_spontaneous"
+        );
+        assert_eq!(
+            bad("rate_per_second = 2", "rate_per_second = 0"),
+            "creditor[0].service[0].rate_per_second"
+        );
+        assert_eq!(
+            bad("burst = 3", "burst = 0"),
+            "creditor[0].service[0].burst"
+        );
+    }
+
+    #[test]
     fn service_errors_name_the_key() {
         let bad = |from: &str, to: &str| {
             let text = format!("{BASE}{}", SERVICE.replacen(from, to, 1));
@@ -1000,6 +1189,34 @@ remittance = "Donazione"
             .problem
             .contains("categoria")
         );
+    }
+
+    #[test]
+    fn public_url_is_an_absolute_http_url() {
+        assert!(
+            Config::parse(BASE, "t")
+                .unwrap()
+                .server
+                .public_url
+                .is_none()
+        );
+        let with = |url: &str| format!("{BASE}\n[server]\npublic_url = \"{url}\"\n");
+        let c = Config::parse(&with("https://gw.example.it/pagopa/"), "t").unwrap();
+        assert_eq!(
+            c.server.public_url.unwrap().as_str(),
+            "https://gw.example.it/pagopa"
+        );
+        for bad in [
+            "gw.example.it",
+            "ftp://gw.example.it",
+            "https://",
+            "https://a b",
+            "https://gw/<x>?a=1",
+            "https://u@gw",
+            "/partner",
+        ] {
+            assert_eq!(refuse(&with(bad)).key, "server.public_url", "{bad}");
+        }
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! What every request handler needs: the configuration, the store, the clock and the
 //! broadcaster that forwards receipts.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
 
 use chrono::{Duration, NaiveDateTime, Utc};
 
 use crate::broadcast::outbox::Broadcaster;
 use crate::config::Config;
+use crate::domain::rate::Buckets;
 use crate::store::Store;
 
 pub struct Context {
@@ -16,6 +19,10 @@ pub struct Context {
     pub broadcaster: Broadcaster,
     /// Wakes the upload worker when a file arrives.
     pub uploads: Arc<tokio::sync::Notify>,
+    /// The WSDL as served, its address filled in once the listening address is known.
+    pub wsdl: OnceLock<Bytes>,
+    /// What is left of each spontaneous-payment service's rate: (creditor, idServizio).
+    pub demand_rates: Buckets<(String, String)>,
 }
 
 impl Context {
@@ -27,6 +34,8 @@ impl Context {
             clock,
             broadcaster,
             uploads: Arc::new(tokio::sync::Notify::new()),
+            wsdl: OnceLock::new(),
+            demand_rates: Buckets::default(),
         }
     }
 }

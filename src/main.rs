@@ -2,6 +2,7 @@
 //! `import` loads positions in bulk, `deliveries` inspects the broadcast outbox and `keys`
 //! manages API keys; they work on a data directory.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -185,6 +186,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into files or log collectors.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -253,6 +256,10 @@ async fn serve(
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::example(),
     };
+    match gpd_gateway::http::limits::raise_open_files_limit() {
+        Some((soft, hard)) => tracing::info!(soft, hard, "open-files limit"),
+        None => tracing::warn!("the open-files limit could not be read"),
+    }
     let store = SqliteStore::open(&data).map_err(|e| e.to_string())?;
     tracing::info!(path = %store.path().display(), "store opened");
     let ctx = Arc::new(Context::new(

@@ -625,6 +625,12 @@ async fn every_documented_operation_answers_as_documented() {
         }
         let body = match (method.as_str(), template.as_str()) {
             ("POST", t) if t.ends_with("/debtpositions") => Some(position("OA-9", 8_010)),
+            ("POST", t) if t.ends_with("/debtpositions/bulk") => {
+                Some(json!({"paymentPositions": [position("OA-9", 8_010)]}))
+            }
+            ("PATCH", t) if t.ends_with("/debtpositions/transfers") => {
+                Some(json!({"newIban": "IT60X0542811101000000123456"}))
+            }
             ("PUT", t) if t.ends_with("/{iupd}") => Some(position("OA-1", 8_001)),
             ("PUT", t) if t.ends_with("/notificationfee") => Some(json!({"notificationFee": 1})),
             ("PUT", _) => Some(json!({"brokerId": ORG, "url": stub.url()})),
@@ -651,7 +657,8 @@ async fn every_documented_operation_answers_as_documented() {
         .call("GET", positions, &org, "?segregationCodes=01,02", None)
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(json(&r)["page_info"]["items_found"], 2);
+    // OA-2, OA-3 and the two of the bulk load, all of code 01.
+    assert_eq!(json(&r)["page_info"]["items_found"], 4);
     let r = w
         .call("GET", receipts, &org, "?segregationCodes=1", None)
         .await;

@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod notification_fee;
 pub mod position;
+pub mod rate;
 pub mod receipt;
 pub mod receipt_digest;
 pub mod service;

@@ -1,14 +1,18 @@
 //! The service contract, compiled in: `GET /partner?wsdl` serves the WSDL with its address set
-//! to the host that was asked, and `GET /xsd/{name}` the schemas it imports (relative imports
+//! from the configuration (`server.public_url`, else the address listened on), never from the
+//! request's Host header, which a client chooses; and `GET /xsd/{name}` the schemas it imports (relative imports
 //! resolve against those URLs). `GET /openapi.json` serves the OpenAPI 3 description of the
 //! creditor REST API, and `GET /info` what this gateway is, in GPD's `AppInfo` shape.
 
-use hyper::header::HeaderValue;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
 
 use super::server::Answer;
+use crate::context::Context;
 
 const WSDL: &str = include_str!("../../wsdl/paForNode.wsdl");
-/// The address written in the WSDL file, replaced by the requested host when served.
+/// The address written in the WSDL file, replaced when served.
 const WSDL_ADDRESS: &str = "http://localhost:8080/partner";
 
 /// The schema files, by the name they are served under.
@@ -39,13 +43,21 @@ pub fn info(environment: &str) -> Answer {
     Answer::new(200, "application/json", body.to_string())
 }
 
-pub fn wsdl(host: Option<&HeaderValue>) -> Answer {
-    let host = host
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.bytes().all(|b| b.is_ascii_graphic()));
-    let body = match host {
-        Some(h) => WSDL.replace(WSDL_ADDRESS, &format!("http://{h}/partner")),
-        None => WSDL.to_owned(),
+/// The WSDL with its SOAP address: `{public_url}/partner`, or `http://{listening}/partner`.
+pub fn wsdl_document(ctx: &Context, listening: SocketAddr) -> Bytes {
+    let address = match &ctx.config.server.public_url {
+        Some(url) => format!("{}/partner", url.as_str()),
+        None => format!("http://{listening}/partner"),
+    };
+    // Checked at load already; escaped all the same, as everything written into markup.
+    let escaped = quick_xml::escape::escape(address.as_str());
+    Bytes::from(WSDL.replace(WSDL_ADDRESS, &escaped))
+}
+
+pub fn wsdl(ctx: &Context) -> Answer {
+    let body = match ctx.wsdl.get() {
+        Some(doc) => doc.clone(),
+        None => Bytes::from_static(WSDL.as_bytes()),
     };
     Answer::new(200, XML, body)
 }

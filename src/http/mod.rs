@@ -1,12 +1,13 @@
-//! The HTTP side: a hyper server with body and time limits and graceful shutdown ([`server`]),
-//! a router from method and path to handlers ([`routes`]), the SOAP endpoint glue ([`soap`]),
-//! the published contract files ([`contract`]), and the upload API's multipart bodies and zips
-//! ([`multipart`], [`zip`]). Handlers get bytes and typed parameters; the rules live in
-//! `primitives` and `api`. Which paths need an API key is decided in one place,
-//! [`routes::is_public`].
+//! The HTTP side: a hyper server with body, time and connection limits ([`limits`]) and graceful
+//! shutdown ([`server`]), a router from method and path to handlers ([`routes`]), the SOAP
+//! endpoint glue ([`soap`]), liveness and readiness ([`health`]), the published contract files
+//! ([`contract`]), and the upload API's multipart bodies and zips ([`multipart`], [`zip`]).
+//! Handlers get bytes and typed parameters; the rules live in `primitives` and `api`. Which
+//! paths need an API key is decided in one place, [`routes::is_public`].
 
 pub mod contract;
 mod health;
+pub mod limits;
 pub mod multipart;
 pub mod routes;
 pub mod server;

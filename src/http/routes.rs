@@ -241,7 +241,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                 soap::partner(ctx, action, body).await
             }
             Method::GET if query.is_some_and(|q| q.eq_ignore_ascii_case("wsdl")) => {
-                contract::wsdl(parts.headers.get(header::HOST))
+                contract::wsdl(ctx)
             }
             // The Node's endpoint answers SOAP, whatever is asked of it.
             Method::GET => soap::client_fault(

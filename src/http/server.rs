@@ -1,23 +1,30 @@
 //! Accepts connections and serves HTTP/1.1 on them until shutdown: then it stops accepting,
-//! lets in-flight requests finish (bounded by a grace period) and returns.
+//! lets in-flight requests finish (bounded by a grace period) and returns. Connections over the
+//! cap and bodies over the in-flight budget are refused at once ([`limits`]).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, header};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
+use super::limits::{self, BodyBudget};
 use super::routes;
 use crate::context::Context;
+use crate::xml::responses::{self, SoapFaultCode};
+
+/// The most a connection reads ahead of its handler (hyper's minimum is 8 KiB).
+const READ_BUFFER: usize = 64 * 1024;
 
 /// How long in-flight requests may take to finish once shutdown starts.
 const GRACE: Duration = Duration::from_secs(15);
@@ -28,11 +35,22 @@ pub async fn serve(
     ctx: Arc<Context>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    if let Ok(address) = listener.local_addr() {
+        let _ = ctx.wsdl.set(super::contract::wsdl_document(&ctx, address));
+    }
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
+    // The header deadline also bounds how long a kept-alive connection may sit idle: hyper
+    // starts it whenever it waits for a request's head.
+    // Read-ahead is bounded too: hyper's default lets a connection buffer ~400 KiB of a body
+    // before the handler takes it, per connection, outside the body budget.
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(ctx.config.limits.header_timeout);
+        .header_read_timeout(ctx.config.limits.header_timeout)
+        .max_buf_size(READ_BUFFER);
+    let connections = Arc::new(Semaphore::new(connection_cap(&ctx)));
+    let budget = BodyBudget::new(ctx.config.limits.max_inflight_body_bytes);
+    let mut shedding = Shedding::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -46,15 +64,21 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let Ok(permit) = connections.clone().try_acquire_owned() else {
+                    shedding.shed(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let ctx = ctx.clone();
-                let service = service_fn(move |req| handle(ctx.clone(), req));
+                let budget = budget.clone();
+                let service = service_fn(move |req| handle(ctx.clone(), budget.clone(), req));
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let watched = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = watched.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    drop(permit);
                 });
             }
             () = &mut shutdown => break,
@@ -67,6 +91,58 @@ pub async fn serve(
         () = tokio::time::sleep(GRACE) => tracing::warn!("grace period over, closing remaining connections"),
     }
     Ok(())
+}
+
+/// The connection cap: as configured, but below the open-files limit, so that connections are
+/// shed by the cap, at once, rather than by a failing `accept` (which also starves the store of
+/// descriptors).
+fn connection_cap(ctx: &Context) -> usize {
+    let configured = ctx.config.limits.max_connections;
+    // Descriptors for the store, the listener, outbound connections to stations.
+    const RESERVED: u64 = 256;
+    match limits::open_files_limit() {
+        Some(files) if (configured as u64).saturating_add(RESERVED) > files => {
+            let cap = files.saturating_sub(RESERVED).max(1) as usize;
+            tracing::warn!(
+                configured,
+                open_files_limit = files,
+                cap,
+                "limits.max_connections lowered to fit the open-files limit"
+            );
+            cap
+        }
+        _ => configured,
+    }
+}
+
+/// Connections refused over the cap: answered 503 with what fits in the socket's buffer right
+/// away and closed, never waited on. Counted, and logged at most once a second.
+#[derive(Default)]
+struct Shedding {
+    since_logged: u64,
+    logged_at: Option<Instant>,
+}
+
+/// The whole answer to a connection over the cap.
+const SHED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\nConnection: close\r\n\r\n";
+
+impl Shedding {
+    fn shed(&mut self, stream: TcpStream) {
+        let _ = stream.try_write(SHED);
+        drop(stream);
+        self.since_logged += 1;
+        if self
+            .logged_at
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            tracing::warn!(
+                shed = self.since_logged,
+                "connection cap reached: connections closed with 503"
+            );
+            self.since_logged = 0;
+            self.logged_at = Some(Instant::now());
+        }
+    }
 }
 
 /// A finished answer: status, content type, body, extra headers.
@@ -97,16 +173,19 @@ impl Answer {
 
 async fn handle(
     ctx: Arc<Context>,
+    budget: Arc<BodyBudget>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
     // What the debug line needs, kept only when that line will be written.
     let logged = tracing::enabled!(tracing::Level::DEBUG)
-        .then(|| (req.method().clone(), req.uri().path().to_owned()));
+        .then(|| (req.method().clone(), masked_path(req.uri().path())));
     let limits = &ctx.config.limits;
     // The Node always gets SOAP: on /partner a timeout is a SOAP Fault, not a problem body.
     let soap = req.uri().path() == routes::SOAP_PATH;
-    let answer = match tokio::time::timeout(limits.request_timeout, answer(&ctx, req)).await {
+    let answer = match tokio::time::timeout(limits.request_timeout, answer(&ctx, &budget, req))
+        .await
+    {
         Ok(a) => a,
         Err(_) if soap => super::soap::server_fault(503, "the request was not completed in time"),
         Err(_) => Answer::problem(
@@ -142,7 +221,7 @@ async fn handle(
         .expect("valid response"))
 }
 
-async fn answer(ctx: &Context, req: Request<Incoming>) -> Answer {
+async fn answer(ctx: &Context, budget: &Arc<BodyBudget>, req: Request<Incoming>) -> Answer {
     let max = ctx.config.limits.max_body_bytes;
     let declared = req
         .headers()
@@ -153,25 +232,90 @@ async fn answer(ctx: &Context, req: Request<Incoming>) -> Answer {
     if declared.is_some_and(|len| len > max as u64) {
         return too_large(max, soap);
     }
-    let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, max).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
+    // The declared length is taken from the budget before a byte is read; a body of unknown
+    // length takes it as it comes.
+    let declared = declared.unwrap_or(0) as usize;
+    let Some(mut reservation) = budget.reserve(declared) else {
+        return busy(soap);
+    };
+    let (parts, mut body) = req.into_parts();
+    let mut buffer = BytesMut::with_capacity(declared);
+    while let Some(frame) = body.frame().await {
+        let data = match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue, // trailers
+            },
+            Err(e) => {
+                let message = format!("the request body could not be read: {e}");
+                return if soap {
+                    super::soap::client_fault(400, &message)
+                } else {
+                    Answer::problem(400, "Bad Request", &message)
+                };
+            }
+        };
+        let total = buffer.len() + data.len();
+        if total > max {
             return too_large(max, soap);
         }
-        Err(e) => {
-            let message = format!("the request body could not be read: {e}");
-            return if soap {
-                super::soap::client_fault(400, &message)
-            } else {
-                Answer::problem(400, "Bad Request", &message)
-            };
+        if !reservation.grow_to(total) {
+            return busy(soap);
         }
+        buffer.extend_from_slice(&data);
+    }
+    let answer = routes::route(ctx, &parts, &buffer.freeze()).await;
+    drop(reservation);
+    answer
+}
+
+/// The body would take more than the in-flight budget has left: 503, to try again shortly.
+fn busy(soap: bool) -> Answer {
+    let message = "too many request bodies in flight; try again shortly";
+    let mut answer = if soap {
+        Answer::new(
+            503,
+            "text/xml; charset=utf-8",
+            responses::soap_fault(SoapFaultCode::Server, message),
+        )
+    } else {
+        Answer::problem(503, "Service Unavailable", message)
     };
-    routes::route(ctx, &parts, &body).await
+    answer.headers.push(("retry-after", "1".to_owned()));
+    answer
+}
+
+/// A request path fit for the logs: the words of our routes and the creditor's fiscal code (a
+/// public identifier) as they are, every other segment (IUPDs, which often embed a debtor's
+/// fiscal code, notice numbers, ids) reduced to its first and last two characters.
+fn masked_path(path: &str) -> String {
+    let words = |segment: &str| {
+        routes::ORGANIZATION_ROUTES
+            .iter()
+            .flat_map(|(_, pattern)| pattern.split('/'))
+            .chain(["partner", "health", "xsd", "openapi.json"])
+            .any(|w| !w.starts_with('{') && w == segment)
+    };
+    let mut out = String::with_capacity(path.len());
+    let mut previous = "";
+    for segment in path.split('/').skip(1) {
+        out.push('/');
+        let creditor = previous == "organizations"
+            && segment.len() == 11
+            && segment.bytes().all(|b| b.is_ascii_digit());
+        if segment.is_empty() || creditor || words(segment) {
+            out.push_str(segment);
+        } else if segment.chars().count() >= 8 {
+            let chars: Vec<char> = segment.chars().collect();
+            out.extend(&chars[..2]);
+            out.push_str("...");
+            out.extend(&chars[chars.len() - 2..]);
+        } else {
+            out.push_str("***");
+        }
+        previous = segment;
+    }
+    out
 }
 
 fn too_large(max: usize, soap: bool) -> Answer {
@@ -180,5 +324,25 @@ fn too_large(max: usize, soap: bool) -> Answer {
         super::soap::client_fault(413, &message)
     } else {
         Answer::problem(413, "Payload Too Large", &message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::masked_path;
+
+    #[test]
+    fn logged_paths_hide_what_is_not_a_route_word() {
+        assert_eq!(
+            masked_path("/organizations/77777777777/debtpositions/IUPD-RSSMRA80A01H501U/publish"),
+            "/organizations/77777777777/debtpositions/IU...1U/publish"
+        );
+        assert_eq!(
+            masked_path("/organizations/RSSMRA80A01H501U/receipts/abc"),
+            "/organizations/RS...1U/receipts/***"
+        );
+        assert_eq!(masked_path("/partner"), "/partner");
+        assert_eq!(masked_path("/health/"), "/health/");
+        assert_eq!(masked_path("/àèìòùàèì"), "/àè...èì");
     }
 }

@@ -2,6 +2,13 @@
 //! for a notice. The service's rules turn the request's fields into an amount, a description
 //! and transfers; the position is created with a new IUV and published in one store call, and
 //! the answer carries its notice number and what a verify of it would say.
+//!
+//! Creation is bounded: each service has a rate (a token bucket on this instance) and each
+//! creditor a cap on its unpaid spontaneous positions (counted in the store, which every
+//! instance shares). Past either the answer is PAA_SYSTEM_ERROR, which the Node treats as
+//! temporary, naming the limit.
+
+use std::time::Instant;
 
 use super::check_ids;
 use crate::context::Context;
@@ -21,10 +28,61 @@ pub async fn answer(ctx: &Context, req: &DemandRequest) -> Result<DemandResponse
             ),
         )
     })?;
+    let rate = creditor
+        .service_rate(service.id().as_str())
+        .expect("every configured service has a rate");
+    let key = (id.to_owned(), service.id().as_str().to_owned());
+    if !ctx.demand_rates.take(key, rate, Instant::now()) {
+        tracing::warn!(
+            creditor = id,
+            service = %service.id(),
+            rate_per_second = rate.per_second(),
+            burst = rate.burst(),
+            "spontaneous payment refused: service rate exceeded"
+        );
+        return Err(Fault::new(
+            FaultCode::SystemError,
+            id,
+            format!(
+                "idServizio {} is asked more often than its limit of {} a second (burst {}); ask again later",
+                service.id(),
+                rate.per_second(),
+                rate.burst()
+            ),
+        ));
+    }
     let now = ctx.clock.now();
     let demand = service
         .demand(&req.service_data, now.date())
         .map_err(|v| Fault::new(FaultCode::Semantica, id, v.0))?;
+    let cap = creditor.max_unpaid_spontaneous;
+    let unpaid = ctx
+        .store
+        .count_unpaid_spontaneous(creditor.fiscal_code.clone(), now, cap)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "unpaid spontaneous payments could not be counted");
+            Fault::new(
+                FaultCode::SystemError,
+                id,
+                "the notice could not be created; ask again",
+            )
+        })?;
+    if unpaid >= cap {
+        tracing::warn!(
+            creditor = id,
+            service = %service.id(),
+            max_unpaid_spontaneous = cap,
+            "spontaneous payment refused: too many unpaid"
+        );
+        return Err(Fault::new(
+            FaultCode::SystemError,
+            id,
+            format!(
+                "creditor {id} has {cap} unpaid spontaneous payment notices, its limit; ask again once some are paid or expired"
+            ),
+        ));
+    }
     let (organization, company, office) = (
         creditor.fiscal_code.clone(),
         creditor.company_name.clone(),

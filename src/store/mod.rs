@@ -125,12 +125,22 @@ pub trait Store: Send + Sync + 'static {
     /// Issues a new IUV of `segregation` for the organization and inserts the position `build`
     /// makes with it, in one transaction. The IUV is the next of the creditor's sequence that
     /// no option (IUV or notice number) or receipt of the creditor has: never one issued before.
+    /// The position is recorded as spontaneous (see [`Store::count_unpaid_spontaneous`]).
     fn create_with_new_iuv(
         &self,
         organization: FiscalCodePA,
         segregation: SegregationCode,
         build: IuvBuilder,
     ) -> StoreFuture<'_, DebtPosition>;
+
+    /// How many positions made by [`Store::create_with_new_iuv`] the organization has still
+    /// payable at `now` (PUBLISHED or VALID, not past their expiry), counted up to `limit`.
+    fn count_unpaid_spontaneous(
+        &self,
+        organization: FiscalCodePA,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, u32>;
 
     fn get_position(
         &self,

@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0007_receipt_identity.sql"),
     include_str!("../migrations/0008_upload_files.sql"),
     include_str!("../migrations/0009_api_key_segregation_codes.sql"),
+    include_str!("../migrations/0010_spontaneous_marker.sql"),
 ];
 
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
@@ -82,6 +83,11 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
     // lookup), which more than doubled the cost of a read.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+    if !read_only {
+        // Deleted rows (debtors' names and fiscal codes) are overwritten with zeros, not left
+        // in free pages of the file.
+        conn.execute_batch("PRAGMA secure_delete = ON;")?;
+    }
     if read_only {
         // 8 MiB of page cache per reader keeps the upper levels of every index in memory.
         conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8192;")?;
@@ -95,9 +101,11 @@ impl SqliteStore {
 
     /// Opens (creating if needed) the store in `dir` and brings its schema up to date.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
-        std::fs::create_dir_all(dir)
+        private_dir(dir)
             .map_err(|e| unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(Self::FILE_NAME);
+        private_files(&path)
+            .map_err(|e| unavailable(format!("cannot restrict {}: {e}", path.display())))?;
         let mut conn = Connection::open(&path).map_err(unavailable)?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -197,6 +205,41 @@ impl SqliteStore {
     }
 }
 
+/// Creates the data directory readable by its owner only; an existing one is left as it is.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Makes the database file, and its WAL and shared-memory files if present, readable and
+/// writable by the owner only. The file is created here when missing, so that it never exists
+/// with wider permissions; SQLite gives the WAL and shm files it creates the database's mode.
+fn private_files(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                other => other?,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 fn in_read_transaction<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
@@ -283,6 +326,15 @@ impl Store for SqliteStore {
         build: IuvBuilder,
     ) -> StoreFuture<'_, DebtPosition> {
         self.write(move |tx| sequence::create_with_new_iuv(tx, &organization, segregation, build))
+    }
+
+    fn count_unpaid_spontaneous(
+        &self,
+        organization: FiscalCodePA,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, u32> {
+        self.read(move |conn| sequence::count_unpaid(conn, &organization, now, limit))
     }
 
     fn get_position(
@@ -556,6 +608,42 @@ mod tests {
         FiscalCodePA::parse("77777777777").unwrap()
     }
 
+    #[test]
+    fn writing_connections_zero_what_they_delete() {
+        let (dir, _store) = store();
+        let path = dir.path().join(SqliteStore::FILE_NAME);
+        let secure = |read_only| -> i64 {
+            open_connection(&path, read_only)
+                .unwrap()
+                .query_row("PRAGMA secure_delete", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(secure(false), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn directory_and_files_are_the_owner_s_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("a").join("data");
+        let _store = SqliteStore::open(&dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        for name in [
+            "gpd-gateway.sqlite",
+            "gpd-gateway.sqlite-wal",
+            "gpd-gateway.sqlite-shm",
+        ] {
+            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+        }
+        // Files left wider by an earlier version are narrowed at the next open.
+        let file = dir.join(SqliteStore::FILE_NAME);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        private_files(&file).unwrap();
+        assert_eq!(mode(&file), 0o600);
+    }
+
     fn sample() -> DebtPosition {
         let mut p = position(vec![
             option(1, 1500, at(2030, 1, 1), false),
@@ -732,6 +820,86 @@ mod tests {
             stored.iupd.as_str(),
             format!("D-{}", Iuv::from_parts(seg("02"), 2).unwrap())
         );
+    }
+
+    #[tokio::test]
+    async fn unpaid_spontaneous_positions_are_counted_up_to_a_limit() {
+        let (_dir, store) = store();
+        let valid = |mut p: DebtPosition| {
+            p.status = PositionStatus::Valid;
+            p.switch_to_expired = true;
+            p
+        };
+        for _ in 0..2 {
+            store
+                .create_with_new_iuv(org(), seg("02"), Box::new(move |iuv| valid(with_iuv(iuv))))
+                .await
+                .unwrap();
+        }
+        // Made by the creditor itself: not counted.
+        store
+            .create_position(valid(with_iuv(Iuv::from_parts(seg("01"), 7).unwrap())))
+            .await
+            .unwrap();
+        let count = |now, limit| store.count_unpaid_spontaneous(org(), now, limit);
+        assert_eq!(count(at(2026, 1, 1), 100).await.unwrap(), 2);
+        assert_eq!(count(at(2026, 1, 1), 1).await.unwrap(), 1);
+        // Past their due date (2030-01-01) they are no longer payable.
+        assert_eq!(count(at(2030, 1, 2), 100).await.unwrap(), 0);
+        let other = FiscalCodePA::parse("88888888888").unwrap();
+        assert_eq!(
+            store
+                .count_unpaid_spontaneous(other, at(2026, 1, 1), 100)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn the_spontaneous_mark_is_given_to_positions_issued_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SqliteStore::FILE_NAME);
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("ADD COLUMN spontaneous"))
+            .unwrap();
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..before] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", before as i64)
+                .unwrap();
+            let valid = |mut p: DebtPosition, iupd: String| {
+                p.status = PositionStatus::Valid;
+                p.iupd = Iupd::parse(&iupd).unwrap();
+                p
+            };
+            // Issued by paDemandPaymentNotice: <idServizio>-<IUV>, with a sequence.
+            let issued = Iuv::from_parts(seg("02"), 1).unwrap();
+            insert_position(
+                &conn,
+                &valid(with_iuv(issued.clone()), format!("DONAZ-{issued}")),
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO iuv_sequence VALUES ('77777777777', '02', 2)",
+                [],
+            )
+            .unwrap();
+            // The creditor's own: one with an IUPD of the same shape but another IUV.
+            let own = Iuv::from_parts(seg("01"), 5).unwrap();
+            insert_position(&conn, &valid(with_iuv(own), format!("TARI1-{issued}"))).unwrap();
+            let plain = Iuv::from_parts(seg("01"), 6).unwrap();
+            insert_position(&conn, &valid(with_iuv(plain), "IUPD-1".into())).unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let count = store
+            .count_unpaid_spontaneous(org(), at(2026, 1, 1), 100)
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
     }
 
     #[tokio::test]

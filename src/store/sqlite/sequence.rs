@@ -1,10 +1,14 @@
 //! IUVs the gateway issues itself: the next base of a per-creditor, per-segregation-code
 //! sequence that no option or receipt of the creditor uses yet, taken in the same transaction
 //! as the position that gets it, so that two requests never get the same IUV and a refused
-//! insert leaves the sequence where it was.
+//! insert leaves the sequence where it was. The positions made so are marked spontaneous, and
+//! counted here for the creditor's cap.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use chrono::NaiveDateTime;
+
+use super::columns::millis;
 use super::positions::insert_position;
 use super::unavailable;
 use crate::domain::position::DebtPosition;
@@ -41,7 +45,16 @@ pub(super) fn create_with_new_iuv(
         if !taken(tx, organization, &iuv)? {
             let position = build(iuv);
             debug_assert_eq!(&position.organization, organization);
-            match in_savepoint(tx, |tx| insert_position(tx, &position)) {
+            let insert = |tx: &Connection| {
+                insert_position(tx, &position)?;
+                tx.prepare_cached(
+                    "UPDATE debt_position SET spontaneous = 1 WHERE organization = ?1 AND iupd = ?2",
+                )
+                .and_then(|mut st| st.execute(params![organization.as_str(), position.iupd.as_str()]))
+                .map_err(unavailable)
+                .map(|_| ())
+            };
+            match in_savepoint(tx, insert) {
                 Ok(()) => {
                     tx.prepare_cached(
                         "INSERT INTO iuv_sequence (organization, segregation_code, next_base) VALUES (?1, ?2, ?3)
@@ -60,6 +73,28 @@ pub(super) fn create_with_new_iuv(
     Err(unavailable(format!(
         "no free IUV of segregation code {code} for {organization} in {MAX_TRIES} tries"
     )))
+}
+
+/// The creditor's spontaneous positions still payable at `now`, up to `limit`.
+pub(super) fn count_unpaid(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    now: NaiveDateTime,
+    limit: u32,
+) -> Result<u32, StoreError> {
+    // The status and spontaneous terms are the partial index's own, so that it is used.
+    conn.prepare_cached(
+        "SELECT count(*) FROM (SELECT 1 FROM debt_position
+            WHERE organization = ?1 AND spontaneous = 1 AND status IN ('PUBLISHED', 'VALID')
+              AND (expires_after IS NULL OR expires_after >= ?2)
+            LIMIT ?3)",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![organization.as_str(), millis(now), limit], |r| {
+            r.get(0)
+        })
+    })
+    .map_err(unavailable)
 }
 
 /// Whether an option or a receipt of the creditor already has this IUV (or its notice number).
