@@ -85,8 +85,11 @@ fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection>
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
     if !read_only {
         // Deleted rows (debtors' names and fiscal codes) are overwritten with zeros, not left
-        // in free pages of the file.
-        conn.execute_batch("PRAGMA secure_delete = ON;")?;
+        // in free pages of the file. The savepoint that isolates each job of a batch journals
+        // the pages it changes: in memory, not in a temporary file (measured: writing that
+        // file was a quarter of the writer's time per receipt), which also keeps page images
+        // holding personal data off the disk.
+        conn.execute_batch("PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;")?;
     }
     if read_only {
         // 8 MiB of page cache per reader keeps the upper levels of every index in memory.
