@@ -6,11 +6,11 @@
 use chrono::Duration;
 use serde_json::{Value, json};
 
-use crate::api::convert;
-use crate::api::model::PositionIn;
 use crate::context::Context;
 use crate::domain::Text;
 use crate::domain::api_key::{ApiKey, ApiKeySecret, KeyScope};
+use crate::json::convert;
+use crate::json::model::PositionIn;
 use crate::store::StoreError;
 
 pub const ORGANIZATION: &str = "77777777777";
@@ -110,8 +110,13 @@ pub async fn seed(ctx: &Context) -> Result<Vec<String>, String> {
     let mut lines = Vec::new();
     for example in examples(&due) {
         let input: PositionIn = serde_json::from_value(example.body).map_err(|e| e.to_string())?;
-        let mut position = convert::new_position(input, creditor, now)
-            .map_err(|e| format!("demo position is invalid: {}", e[0]))?;
+        let mut position = convert::new_position(
+            input,
+            &creditor.fiscal_code,
+            &creditor.segregation_codes,
+            now,
+        )
+        .map_err(|e| format!("demo position is invalid: {}", e[0]))?;
         if example.publish {
             position.apply_publication(now);
         }

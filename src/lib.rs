@@ -3,7 +3,7 @@
 //!
 //! Data flows one way: `http` parses bytes and hands typed values to `primitives` and `api`,
 //! which apply `domain` rules through the `store::Store` trait; `xml` converts between bytes and
-//! domain values and knows nothing of the store.
+//! domain values and knows nothing of the store, as `json` does for the REST API's GPD shapes.
 
 pub mod api;
 pub mod broadcast;
@@ -14,6 +14,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod json;
 pub mod keys;
 pub mod primitives;
 pub mod replay;

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::model::PositionIn;
 use super::query::Query;
-use super::{Reply, bad_request, conflict, convert, creditor, parse_json, store_failure};
+use super::{Reply, bad_request, conflict, creditor, parse_json, store_failure};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::position::{Conflict, FieldError, Iban, Refusal};
+use crate::json::convert;
+use crate::json::model::PositionIn;
 use crate::store::{PositionKey, StoreError};
 
 /// The most positions one bulk request may carry (GPD's `MAX_DEBT_POSITIONS`).
@@ -52,7 +53,7 @@ pub async fn create_positions(
     let mut positions = Vec::with_capacity(count);
     let mut errors: Vec<FieldError> = Vec::new();
     for (i, p) in input.payment_positions.into_iter().enumerate() {
-        match convert::new_position(p, creditor, now) {
+        match convert::new_position(p, &creditor.fiscal_code, &creditor.segregation_codes, now) {
             Ok(mut p) => {
                 if to_publish {
                     p.apply_publication(now);

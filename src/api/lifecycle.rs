@@ -8,17 +8,18 @@ use std::collections::BTreeSet;
 use chrono::{Duration, NaiveDateTime};
 use serde::Serialize;
 
-use super::model::{PositionIn, PositionOut};
 use super::query::Query;
 use super::receipts::{PageInfo, bound};
 use super::{
-    Reply, bad_request, change_position, convert, creditor, forbidden_position, if_match, invalid,
-    iupd, not_found_position, parse_json, position_out_of_reach, store_failure, within_reach,
+    Reply, bad_request, change_position, creditor, forbidden_position, if_match, invalid, iupd,
+    not_found_position, parse_json, position_out_of_reach, store_failure, within_reach,
 };
 use crate::context::Context;
 use crate::domain::SegregationCode;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::position::{PositionStatus, Refusal};
+use crate::json::convert;
+use crate::json::model::{PositionIn, PositionOut};
 use crate::store::{
     PageRequest, PositionFilter, PositionKey, PositionOrder, PositionOrderBy, StoreError,
 };
@@ -47,7 +48,13 @@ pub async fn update_position(
                 input.iupd
             )));
         }
-        convert::updated_position(input, creditor, now).map_err(|errors| invalid(&errors))
+        convert::updated_position(
+            input,
+            &creditor.fiscal_code,
+            &creditor.segregation_codes,
+            now,
+        )
+        .map_err(|errors| invalid(&errors))
     });
     let new = match content {
         Ok(p) => p,

@@ -7,9 +7,7 @@ use serde::Serialize;
 pub mod auth;
 pub mod broadcast;
 pub mod bulk;
-pub mod convert;
 pub mod lifecycle;
-pub mod model;
 pub mod notification_fee;
 pub mod payments;
 mod query;
@@ -21,8 +19,9 @@ use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::position::{Conflict, FieldError, Iupd, NotPayable, OptionPayment, Refusal};
 use crate::domain::{Cents, Iuv, NoticeNumber};
+use crate::json::model::{MarkPaidIn, PositionIn, Problem};
+use crate::json::{self, convert};
 use crate::store::{Expected, Mutation, PositionKey, StoreError};
-use model::{MarkPaidIn, PositionIn, Problem};
 
 /// A JSON answer: status code, body and the few headers a handler adds (`ETag`).
 #[derive(Debug)]
@@ -229,22 +228,7 @@ pub(crate) fn creditor<'a>(ctx: &'a Context, fiscal_code: &str) -> Result<&'a Cr
 }
 
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
-    decode_json(body).map_err(bad_request)
-}
-
-/// Reads a JSON document; the error names the JSON path of the problem (`body` for the whole),
-/// as the API's 400 answers do. Shared with the bulk import, so a file gets the same messages.
-pub fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            format!("body: {inner}")
-        } else {
-            format!("{path}: {inner}")
-        }
-    })
+    json::decode(body).map_err(bad_request)
 }
 
 fn iupd(value: &str) -> Result<Iupd, Reply> {
@@ -294,7 +278,12 @@ pub async fn create_position(
         Err(r) => return r,
     };
     let now = ctx.clock.now();
-    let mut position = match convert::new_position(input, creditor, now) {
+    let mut position = match convert::new_position(
+        input,
+        &creditor.fiscal_code,
+        &creditor.segregation_codes,
+        now,
+    ) {
         Ok(p) => p,
         Err(errors) => return invalid(&errors),
     };

@@ -7,12 +7,13 @@
 use serde::Deserialize;
 
 use super::{
-    Reply, bad_request, convert, creditor, forbidden_notice, if_match, not_found_option,
-    option_notice, parse_json, store_failure, within_reach,
+    Reply, bad_request, creditor, forbidden_notice, if_match, not_found_option, option_notice,
+    parse_json, store_failure, within_reach,
 };
 use crate::context::Context;
 use crate::domain::Cents;
 use crate::domain::api_key::SegregationScope;
+use crate::json::convert;
 use crate::store::{PositionKey, StoreError};
 
 #[derive(Deserialize)]

@@ -6,13 +6,13 @@
 
 use chrono::{Days, NaiveDate, NaiveDateTime};
 use ring::rand::{SecureRandom, SystemRandom};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::query::Query;
 use super::{Reply, bad_request, creditor, store_failure};
 use crate::context::Context;
 use crate::domain::upload::{OperationStatus, UploadOperation};
+use crate::json;
 use crate::store::{NewUpload, UploadFile};
 
 /// How long a client is told to wait before asking for the status (GPD's `Retry-After`).
@@ -23,49 +23,6 @@ const FILES_MIN: u32 = 100;
 const FILES_MAX: u32 = 500;
 /// The widest window of the files list, in days (GPD's).
 const FILES_WINDOW_DAYS: u64 = 7;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct PositionsFile {
-    payment_positions: Vec<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IupdsFile {
-    #[serde(rename = "paymentPositionIUPDs")]
-    payment_position_iupds: Vec<Value>,
-}
-
-/// The items of a file's JSON document: positions to create or update, IUPDs to delete. Each
-/// item is read on its own later, so one bad item is refused alone.
-pub fn read_items(operation: UploadOperation, document: &[u8]) -> Result<Vec<Value>, String> {
-    match operation {
-        UploadOperation::Create | UploadOperation::Update => {
-            super::decode_json::<PositionsFile>(document).map(|f| f.payment_positions)
-        }
-        UploadOperation::Delete => {
-            super::decode_json::<IupdsFile>(document).map(|f| f.payment_position_iupds)
-        }
-    }
-}
-
-/// How an item is named in the report: its IUPD, or its place in the file.
-pub fn item_name(operation: UploadOperation, index: usize, item: &Value) -> String {
-    let iupd = match operation {
-        UploadOperation::Create | UploadOperation::Update => item.get("iupd"),
-        UploadOperation::Delete => Some(item),
-    };
-    match iupd.and_then(Value::as_str) {
-        Some(iupd) => iupd.to_owned(),
-        None => match operation {
-            UploadOperation::Create | UploadOperation::Update => {
-                format!("paymentPositions[{index}]")
-            }
-            UploadOperation::Delete => format!("paymentPositionIUPDs[{index}]"),
-        },
-    }
-}
 
 fn broker_of<'a>(ctx: &Context, broker: &'a str) -> Result<&'a str, Reply> {
     if broker == ctx.config.broker_id.as_str() {
@@ -110,7 +67,7 @@ pub async fn accept(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let items = match read_items(operation, document) {
+    let items = match json::upload::read_items(operation, document) {
         Ok(items) => items,
         Err(e) => return bad_request(format!("file: {e}")),
     };

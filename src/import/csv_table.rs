@@ -12,7 +12,7 @@ use std::io::BufRead;
 use csv::{ByteRecord, StringRecord};
 
 use super::Record;
-use crate::api::model::{OptionIn, PositionIn, Stamp, TransferIn};
+use crate::json::model::{OptionIn, PositionIn, Stamp, TransferIn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Level {

@@ -5,8 +5,8 @@
 use std::io::{self, BufRead, Read};
 
 use super::Record;
-use crate::api::decode_json;
-use crate::api::model::PositionIn;
+use crate::json;
+use crate::json::model::PositionIn;
 
 pub(super) struct JsonLines<R> {
     input: R,
@@ -62,7 +62,7 @@ impl<R: BufRead> Iterator for JsonLines<R> {
             if text.is_empty() {
                 continue;
             }
-            let input = decode_json::<PositionIn>(text);
+            let input = json::decode::<PositionIn>(text);
             let iupd = match &input {
                 Ok(p) => Some(p.iupd.clone()),
                 Err(_) => iupd_of(text),

@@ -22,12 +22,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::api::convert;
-use crate::api::model::PositionIn;
 use crate::config::{Config, Creditor};
 use crate::context::Clock;
 use crate::domain::FiscalCodePA;
 use crate::domain::position::{DebtPosition, FieldError};
+use crate::json::convert;
+use crate::json::model::PositionIn;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 use report::Progress;
@@ -457,8 +457,13 @@ fn position(
     };
     let input = input.map_err(refuse)?;
     let now = settings.clock.now();
-    let mut p = convert::new_position(input, &settings.creditor, now)
-        .map_err(|errors| refuse(describe(&errors, line, &lines)))?;
+    let mut p = convert::new_position(
+        input,
+        &settings.creditor.fiscal_code,
+        &settings.creditor.segregation_codes,
+        now,
+    )
+    .map_err(|errors| refuse(describe(&errors, line, &lines)))?;
     if settings.publish {
         p.apply_publication(now);
     }

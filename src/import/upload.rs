@@ -14,13 +14,13 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::api::model::PositionIn;
-use crate::api::upload::{item_name, read_items};
-use crate::api::{convert, decode_json};
 use crate::config::Creditor;
 use crate::context::Context;
 use crate::domain::position::{FieldError, Iupd};
 use crate::domain::upload::UploadOperation;
+use crate::json::model::PositionIn;
+use crate::json::upload::{item_name, read_items};
+use crate::json::{self, convert};
 use crate::store::{DescribeItem, StoreError, UploadFile, UploadItem, UploadOutcome};
 
 /// Items per transaction.
@@ -46,7 +46,7 @@ fn listed(errors: &[FieldError]) -> String {
 
 fn position_in(value: Value) -> Result<PositionIn, String> {
     let bytes = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
-    decode_json(&bytes)
+    json::decode(&bytes)
 }
 
 /// The change one item asks for, or why it cannot be made.
@@ -63,7 +63,12 @@ fn item(
                 Ok(i) => i,
                 Err(m) => return refused(name, 400, m),
             };
-            match convert::new_position(input, creditor, now) {
+            match convert::new_position(
+                input,
+                &creditor.fiscal_code,
+                &creditor.segregation_codes,
+                now,
+            ) {
                 Ok(mut p) => {
                     p.apply_publication(now);
                     UploadItem::Create(Box::new(p))
@@ -80,7 +85,12 @@ fn item(
                 Ok(i) => i,
                 Err(m) => return refused(name, 400, format!("iupd: {m}")),
             };
-            match convert::updated_position(input, creditor, now) {
+            match convert::updated_position(
+                input,
+                &creditor.fiscal_code,
+                &creditor.segregation_codes,
+                now,
+            ) {
                 Ok(new) => UploadItem::Update {
                     iupd,
                     change: Box::new(move |p| p.update_from(new, true, now)),

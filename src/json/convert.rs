@@ -1,12 +1,13 @@
 //! From request JSON to validated domain values (collecting every problem with its JSON path),
 //! and from domain values back to response JSON.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, NaiveDateTime};
 
 use super::model::{
     MetadataEntry, OptionIn, OptionOut, PositionIn, PositionOut, Stamp, TransferIn, TransferOut,
 };
-use crate::config::Creditor;
 use crate::domain::messages::{
     CountryCode, Email, EntityId, EntityType, MapEntry, StampRequest, Subject,
 };
@@ -14,7 +15,7 @@ use crate::domain::position::{
     Account, DebtPosition, Debtor, FieldError, Iban, Iupd, OptionStatus, PaymentOption,
     PositionStatus, Transfer, TransferStatus,
 };
-use crate::domain::{Cents, FiscalCodePA, Iuv, Text, TransferId};
+use crate::domain::{Cents, FiscalCodePA, Iuv, SegregationCode, Text, TransferId};
 
 /// Reads `YYYY-MM-DDTHH:MM:SS[.fff]` as UTC, with an optional `Z` or offset (converted to UTC).
 pub fn parse_datetime(s: &str) -> Option<NaiveDateTime> {
@@ -96,40 +97,37 @@ fn valid_base64(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
-/// Validates a new position for `creditor`; `now` is the creation instant.
+/// Validates a new position of the creditor `owner`, whose IUVs carry one of
+/// `segregation_codes`; `now` is the creation instant.
 pub fn new_position(
     input: PositionIn,
-    creditor: &Creditor,
+    owner: &FiscalCodePA,
+    segregation_codes: &BTreeSet<SegregationCode>,
     now: NaiveDateTime,
 ) -> Result<DebtPosition, Vec<FieldError>> {
-    let position = position_from(input, creditor, now)?;
+    let position = position_from(input, owner, segregation_codes, now)?;
     let problems = position.check_dates_for_create(now);
-    if problems.is_empty() {
-        Ok(position)
-    } else {
-        Err(problems)
-    }
+    unless(problems, position)
 }
 
-/// Validates the new content of an existing position of `creditor` (an update at `now`).
+/// Validates the new content of an existing position of `owner` (an update at `now`), as
+/// `new_position` does.
 pub fn updated_position(
     input: PositionIn,
-    creditor: &Creditor,
+    owner: &FiscalCodePA,
+    segregation_codes: &BTreeSet<SegregationCode>,
     now: NaiveDateTime,
 ) -> Result<DebtPosition, Vec<FieldError>> {
-    let position = position_from(input, creditor, now)?;
+    let position = position_from(input, owner, segregation_codes, now)?;
     let problems = position.check_dates_for_update(now);
-    if problems.is_empty() {
-        Ok(position)
-    } else {
-        Err(problems)
-    }
+    unless(problems, position)
 }
 
 /// A position as the creditor describes it, checked against every rule but the dates'.
 fn position_from(
     input: PositionIn,
-    creditor: &Creditor,
+    owner: &FiscalCodePA,
+    segregation_codes: &BTreeSet<SegregationCode>,
     now: NaiveDateTime,
 ) -> Result<DebtPosition, Vec<FieldError>> {
     let mut e = Errors::default();
@@ -174,7 +172,8 @@ fn position_from(
         .into_iter()
         .enumerate()
         .filter_map(|(i, o)| {
-            payment_option(&mut e, &format!("paymentOption[{i}]"), o, creditor, now)
+            let path = format!("paymentOption[{i}]");
+            payment_option(&mut e, &path, o, owner, segregation_codes, now)
         })
         .collect();
 
@@ -188,7 +187,7 @@ fn position_from(
     }
     let (street_name, civic_number, postal_code, city, state_province_region) = subject_rest;
     let position = DebtPosition {
-        organization: creditor.fiscal_code.clone(),
+        organization: owner.clone(),
         iupd,
         company_name,
         office_name,
@@ -220,6 +219,14 @@ fn position_from(
         options,
     };
     let problems = position.check_structure();
+    unless(problems, position)
+}
+
+/// The position, unless a check found problems.
+fn unless(
+    problems: Vec<FieldError>,
+    position: DebtPosition,
+) -> Result<DebtPosition, Vec<FieldError>> {
     if problems.is_empty() {
         Ok(position)
     } else {
@@ -231,16 +238,13 @@ fn payment_option(
     e: &mut Errors,
     path: &str,
     o: OptionIn,
-    creditor: &Creditor,
+    owner: &FiscalCodePA,
+    segregation_codes: &BTreeSet<SegregationCode>,
     now: NaiveDateTime,
 ) -> Option<PaymentOption> {
     let iuv = match Iuv::parse(&o.iuv) {
-        Ok(iuv) if !creditor.segregation_codes.contains(&iuv.segregation_code()) => {
-            let codes: Vec<String> = creditor
-                .segregation_codes
-                .iter()
-                .map(|c| c.to_string())
-                .collect();
+        Ok(iuv) if !segregation_codes.contains(&iuv.segregation_code()) => {
+            let codes: Vec<String> = segregation_codes.iter().map(|c| c.to_string()).collect();
             e.push(
                 format!("{path}.iuv"),
                 format!(
@@ -284,14 +288,7 @@ fn payment_option(
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .filter_map(|(j, t)| {
-            transfer(
-                e,
-                &format!("{path}.transfer[{j}]"),
-                t,
-                &creditor.fiscal_code,
-            )
-        })
+        .filter_map(|(j, t)| transfer(e, &format!("{path}.transfer[{j}]"), t, owner))
         .collect();
     let iuv = iuv?;
     Some(PaymentOption {

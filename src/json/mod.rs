@@ -1,0 +1,25 @@
+//! GPD's JSON wire format, beside the SOAP one in `xml`: `model` holds the shapes of GPD's
+//! PaymentPositionModel and friends as serde types, `convert` turns a request shape into a
+//! validated domain position (or the list of field errors, each with its JSON path) and a
+//! domain position back into the response shape, and `upload` reads the upload API's files.
+//! Used by the REST API, the bulk import and the demo data; it knows only `domain`, never
+//! HTTP, the store or how errors are answered.
+
+pub mod convert;
+pub mod model;
+pub mod upload;
+
+/// Reads a JSON document; the error names the JSON path of the problem (`body` for the whole),
+/// as the API's 400 answers do. Shared with the bulk import, so a file gets the same messages.
+pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            format!("body: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
