@@ -1,15 +1,15 @@
-//! A minimal HTTP/1.1 client for the replay tool and for tests: one request per TCP connection,
-//! plain `http://` only, the whole exchange bounded by a timeout. It is not a general client (no
-//! TLS, no redirects, no pooling); it exists so that the testers' tool needs nothing beyond hyper.
+//! The HTTP client of the replay tool and of the tests: one request per TCP connection, plain
+//! `http://` only, the whole exchange bounded by a timeout, the answer read whole into a
+//! [`Response`]. It sends through reqwest (the client the broadcast stations already use) set
+//! up to change nothing on the way: no pooling, no redirects, no proxy, no default headers.
 
+use std::error::Error as _;
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// How long one exchange (connect, send, read the whole answer) may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,7 +46,7 @@ pub enum ClientError {
     /// No TCP connection to the target.
     Connect(String, std::io::Error),
     /// The HTTP exchange failed after connecting.
-    Http(hyper::Error),
+    Http(reqwest::Error),
     /// The exchange did not complete within [`TIMEOUT`].
     Timeout,
 }
@@ -57,10 +57,19 @@ impl fmt::Display for ClientError {
             ClientError::Url(m) => write!(f, "bad target URL: {m}"),
             ClientError::Request(m) => write!(f, "bad request: {m}"),
             ClientError::Connect(addr, e) => write!(f, "cannot connect to {addr}: {e}"),
-            ClientError::Http(e) => write!(f, "HTTP exchange failed: {e}"),
+            ClientError::Http(e) => {
+                // reqwest's own text is only "error sending request"; the causes say what.
+                write!(f, "HTTP exchange failed: {e}")?;
+                causes(e).try_for_each(|cause| write!(f, ": {cause}"))
+            }
             ClientError::Timeout => write!(f, "no complete answer within {} s", TIMEOUT.as_secs()),
         }
     }
+}
+
+/// What lies under a reqwest error, outermost first.
+fn causes(e: &reqwest::Error) -> impl Iterator<Item = &(dyn std::error::Error + 'static)> {
+    std::iter::successors(e.source(), |c| (*c).source())
 }
 
 impl std::error::Error for ClientError {
@@ -147,48 +156,69 @@ pub async fn send(
         )));
     }
     let uri = format!("{}{}", target.prefix, path_and_query);
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(uri.as_str())
-        .header(hyper::header::HOST, target.authority.as_str());
+    let bad = |e: &dyn fmt::Display| ClientError::Request(format!("{method} {uri}: {e}"));
+    let verb = Method::from_bytes(method.as_bytes()).map_err(|e| bad(&e))?;
+    let mut fields = HeaderMap::new();
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(&e))?;
+        let value = HeaderValue::from_str(value).map_err(|e| bad(&e))?;
+        fields.append(name, value);
+    }
+    let mut request = client()
+        .request(verb, format!("http://{}{uri}", target.authority))
+        .headers(fields);
+    // A GET, HEAD, DELETE or OPTIONS without a body says no Content-Length at all.
     let sends_length = !body.is_empty() || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS");
     if sends_length {
-        builder = builder.header(hyper::header::CONTENT_LENGTH, body.len());
+        request = request.body(body);
     }
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let request = builder
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| ClientError::Request(format!("{method} {uri}: {e}")))?;
+    let request = request.build().map_err(|e| bad(&e))?;
     match tokio::time::timeout(TIMEOUT, exchange(&target.address, request)).await {
         Ok(result) => result,
         Err(_) => Err(ClientError::Timeout),
     }
 }
 
-async fn exchange(address: &str, request: Request<Full<Bytes>>) -> Result<Response, ClientError> {
-    let stream = TcpStream::connect(address)
-        .await
-        .map_err(|e| ClientError::Connect(address.to_owned(), e))?;
-    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
-        .title_case_headers(true)
-        .handshake(TokioIo::new(stream))
-        .await
-        .map_err(ClientError::Http)?;
-    // The connection task ends with the exchange (or when the timeout drops it).
-    let driver = tokio::spawn(connection);
-    let result = async {
-        let response = sender.send_request(request).await?;
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await?.to_bytes();
-        Ok::<_, hyper::Error>((parts, body))
-    }
-    .await;
-    driver.abort();
-    let (parts, body) = result.map_err(ClientError::Http)?;
-    let headers = parts
-        .headers
+/// The one client of the process. It keeps no idle connection, so that each exchange has its
+/// own, and none outlives the runtime that opened it (each test has its own).
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        // Only http:// is sent, but reqwest wants a TLS configuration all the same.
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .pool_max_idle_per_host(0)
+            .http1_title_case_headers()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            // Not even reqwest's `Accept: */*`: the request goes out with the caller's headers.
+            .default_headers(HeaderMap::new())
+            .build()
+            .expect("the HTTP client's configuration is static and valid")
+    })
+}
+
+async fn exchange(address: &str, request: reqwest::Request) -> Result<Response, ClientError> {
+    let response = client().execute(request).await.map_err(|e| {
+        let io = causes(&e).find_map(|c| c.downcast_ref::<std::io::Error>());
+        match io {
+            Some(io) if e.is_connect() => ClientError::Connect(
+                address.to_owned(),
+                std::io::Error::new(io.kind(), io.to_string()),
+            ),
+            _ => ClientError::Http(e),
+        }
+    })?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
         .iter()
         .map(|(name, value)| {
             (
@@ -197,8 +227,9 @@ async fn exchange(address: &str, request: Request<Full<Bytes>>) -> Result<Respon
             )
         })
         .collect();
+    let body = response.bytes().await.map_err(ClientError::Http)?;
     Ok(Response {
-        status: parts.status.as_u16(),
+        status,
         headers,
         body: body.to_vec(),
     })
