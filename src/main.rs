@@ -407,7 +407,11 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
 }
 
 async fn import(opts: import::Options) -> Result<ExitCode, String> {
-    let summary = import::run(&opts).await?;
+    let open: import::OpenStore = Box::new(|data| {
+        let store = SqliteStore::open(data).map_err(|e| e.to_string())?;
+        Ok(Arc::new(store) as Arc<dyn gpd_gateway::store::Store>)
+    });
+    let summary = import::run(&opts, open).await?;
     import::report::write_summary(&mut std::io::stderr().lock(), &summary)
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::from(summary.exit_code()))
