@@ -9,8 +9,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
-use gpd_gateway::context::{Clock, Context};
+use gpd_gateway::context::Context;
 use gpd_gateway::domain::FiscalCodePA;
 use gpd_gateway::import;
 use gpd_gateway::replay::ReplayOptions;
