@@ -11,6 +11,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod messages;
 pub mod notification_fee;
+pub mod party;
 pub mod position;
 pub mod rate;
 pub mod receipt;

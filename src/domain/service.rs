@@ -10,10 +10,10 @@ use std::fmt;
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 
-use super::messages::{CountryCode, Email, EntityId, EntityType, StampRequest, Subject};
+use super::party::{CountryCode, Email, EntityId, EntityType, Subject};
 use super::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, MAX_TRANSFERS, OptionStatus, PaymentOption,
-    PositionStatus, Transfer, TransferStatus, is_code,
+    PositionStatus, StampRequest, Transfer, TransferStatus, is_code,
 };
 use super::{Cents, FiscalCodePA, Iuv, SegregationCode, Text, TransferId};
 

@@ -289,9 +289,8 @@ fn st_outcome(s: &str) -> Result<ReceiptOutcome, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::messages::{
-        CountryCode, Email, EntityId, EntityType, MapEntry, RequestIds, Subject,
-    };
+    use crate::domain::messages::RequestIds;
+    use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
     use crate::domain::receipt::IsoDateTime;
     use crate::domain::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
     use crate::xml::envelope::read_envelope;

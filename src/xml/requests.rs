@@ -19,9 +19,9 @@ use super::service_data::{MAX_ENCODED_CHARS, read_service_data};
 use super::{is_blank, is_xml_space};
 use crate::domain::ids::IdError;
 use crate::domain::messages::{
-    Code5, CountryCode, DemandRequest, Email, EntityId, EntityType, GetPaymentRequest, MapEntry,
-    QrCode, RequestIds, Subject, TransferType, VerifyRequest,
+    Code5, DemandRequest, GetPaymentRequest, QrCode, RequestIds, TransferType, VerifyRequest,
 };
+use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use crate::domain::receipt::IsoDateTime;
 use crate::domain::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 

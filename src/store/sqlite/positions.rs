@@ -5,10 +5,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::columns::*;
 use super::unavailable;
-use crate::domain::messages::{CountryCode, Email, EntityId, EntityType, StampRequest, Subject};
+use crate::domain::party::{CountryCode, Email, EntityId, EntityType, Subject};
 use crate::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
-    PositionStatus, Transfer, TransferStatus,
+    PositionStatus, StampRequest, Transfer, TransferStatus,
 };
 use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
 use crate::store::{PositionKey, StoreError};
