@@ -7,7 +7,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use super::ids::IdError;
 use super::party::{MapEntry, Subject};
 use super::position::StampRequest;
-use super::service::ServiceData;
+use super::service::demand::ServiceData;
 use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 
 /// The paForNode operations, named by their SOAPAction.
