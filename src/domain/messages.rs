@@ -6,7 +6,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use super::ids::IdError;
 use super::party::{MapEntry, Subject};
-use super::position::StampRequest;
+use super::position::{DebtPosition, StampRequest};
 use super::service::demand::ServiceData;
 use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 
@@ -175,6 +175,24 @@ pub struct VerifyResponse {
     pub office_name: Option<Text<140>>,
 }
 
+impl VerifyResponse {
+    /// What verify says of `position`'s option `index`; demand says the same of the notice it
+    /// has just created. The option's description serves both description elements.
+    pub fn of_option(position: &DebtPosition, index: usize) -> VerifyResponse {
+        let option = &position.options[index];
+        VerifyResponse {
+            amount: option.amount,
+            due_date: option.due_date.date(),
+            detail_description: option.description.clone(),
+            all_ccp: option.all_postal(),
+            payment_description: option.description.clone(),
+            fiscal_code_pa: position.organization.clone(),
+            company_name: position.company_name.clone(),
+            office_name: position.office_name.clone(),
+        }
+    }
+}
+
 /// Where a transfer's money goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferAccount {
@@ -215,6 +233,7 @@ pub struct PaymentData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::position::tests::{at, option, position};
 
     #[test]
     fn soap_action_quoted_or_not() {
@@ -248,5 +267,23 @@ mod tests {
             Operation::VerifyPaymentNotice.response_element(),
             "paVerifyPaymentNoticeRes"
         );
+    }
+
+    #[test]
+    fn verify_describes_the_option_asked_for() {
+        let mut p = position(vec![
+            option(1, 1000, at(2030, 1, 1), true),
+            option(2, 2500, at(2030, 2, 1), true),
+        ]);
+        p.options[1].description = Text::new("Rata 2").unwrap();
+        let r = VerifyResponse::of_option(&p, 1);
+        assert_eq!(r.amount.get(), 2500);
+        assert_eq!(r.due_date, at(2030, 2, 1).date());
+        assert_eq!(r.detail_description.as_str(), "Rata 2");
+        assert_eq!(r.payment_description.as_str(), "Rata 2");
+        assert_eq!(r.fiscal_code_pa, p.organization);
+        assert_eq!(r.company_name.as_str(), "Comune di Esempio");
+        assert_eq!(r.office_name, None);
+        assert!(!r.all_ccp, "no transfer has a postal account");
     }
 }
