@@ -66,8 +66,7 @@ impl Broadcaster {
     /// Node's answer never waits for a station. A delivery to a station that is down, or that
     /// has too many attempts running already, is left to the retry worker; so is one whose
     /// attempt is lost to a crash (at least once).
-    pub fn start(&self, receipt: Receipt, deliveries: Vec<DeliveryTarget>) {
-        let receipt = Arc::new(receipt);
+    pub fn start(&self, receipt: Arc<Receipt>, deliveries: Vec<DeliveryTarget>) {
         for target in deliveries {
             let station = StationKey::of(&target.station);
             let Some(permit) = self.health.try_start(&station) else {
