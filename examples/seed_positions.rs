@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use gpd_gateway::domain::messages::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
+use gpd_gateway::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use gpd_gateway::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionStatus, PaymentOption, PositionStatus,
     Transfer, TransferStatus,

@@ -14,9 +14,10 @@ use crate::domain::destination::DestinationPolicy;
 use crate::domain::position::Iban;
 use crate::domain::rate::Rate;
 use crate::domain::receipt::ReceiptVersion;
+use crate::domain::service::template::Template;
 use crate::domain::service::{
     AccountRule, AmountRule, DebtorFields, FieldKind, FieldSpec, Service, ServiceId, ServiceSpec,
-    Share, Template, TransferRule,
+    Share, TransferRule,
 };
 use crate::domain::{Cents, FiscalCodePA, SegregationCode, Text};
 

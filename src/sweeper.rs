@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::context::Clock;
+use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 
 /// Positions settled per store transaction.

@@ -14,8 +14,8 @@ use tokio::task::JoinHandle;
 
 use super::client::{AttemptOutcome, StationClient};
 use super::health::{StationHealth, StationKey};
+use crate::clock::Clock;
 use crate::config::Broadcast;
-use crate::context::Clock;
 use crate::domain::broadcast::{ATTEMPT_LEASE, StationUrl};
 use crate::domain::destination::RefusedDestination;
 use crate::domain::receipt::Receipt;

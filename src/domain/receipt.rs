@@ -4,7 +4,8 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::messages::{MapEntry, RequestIds, Subject};
+use super::messages::RequestIds;
+use super::party::{MapEntry, Subject};
 use super::position::{DebtPosition, NotPayable, OptionPayment};
 use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 
@@ -345,7 +346,7 @@ impl SendRtRequest {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::messages::{EntityId, EntityType};
+    use crate::domain::party::{EntityId, EntityType};
 
     fn text<const N: usize>(s: &str) -> Text<N> {
         Text::new(s).unwrap()

@@ -24,8 +24,8 @@ use tokio::sync::mpsc;
 
 use crate::api::convert;
 use crate::api::model::PositionIn;
+use crate::clock::Clock;
 use crate::config::{Config, Creditor};
-use crate::context::Clock;
 use crate::domain::FiscalCodePA;
 use crate::domain::position::{DebtPosition, FieldError};
 use crate::store::{Store, StoreError};

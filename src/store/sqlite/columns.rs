@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDateTime};
 use serde_json::json;
 
 use super::unavailable;
-use crate::domain::messages::MapEntry;
+use crate::domain::party::MapEntry;
 use crate::domain::receipt::ReceiptVersion;
 use crate::domain::{Cents, Text};
 use crate::store::StoreError;

@@ -581,9 +581,9 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::messages::{CountryCode, Email, MapEntry, StampRequest};
+    use crate::domain::party::{CountryCode, Email, MapEntry};
     use crate::domain::position::tests::{at, option, position};
-    use crate::domain::position::{Account, Conflict, Iupd, PositionStatus};
+    use crate::domain::position::{Account, Conflict, Iupd, PositionStatus, StampRequest};
     use crate::domain::{Iuv, Text};
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
