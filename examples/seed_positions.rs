@@ -16,12 +16,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use gpd_gateway::domain::messages::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
+use gpd_gateway::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use gpd_gateway::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionStatus, PaymentOption, PositionStatus,
     Transfer, TransferStatus,
 };
 use gpd_gateway::domain::{Cents, FiscalCodePA, Iuv, SegregationCode, Text, TransferId};
+use gpd_gateway::store::Store;
 use gpd_gateway::store::sqlite::SqliteStore;
 
 const USAGE: &str = "usage: seed_positions --data DIR --count N [--batch B]";
@@ -177,15 +178,21 @@ fn run() -> Result<(), String> {
     }
     assert_eq!(sample.status, PositionStatus::Valid);
 
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut batch = Vec::with_capacity(args.batch);
     let mut next = 1u64;
     while next <= args.count {
         batch.clear();
         let end = (next + args.batch as u64 - 1).min(args.count);
         batch.extend((next..=end).map(|base| position(base, now, due)));
-        store
-            .create_positions_blocking(std::mem::take(&mut batch))
+        let outcomes = runtime
+            .block_on(store.import_positions(std::mem::take(&mut batch)))
             .map_err(|e| format!("positions {next}..={end}: {e}"))?;
+        if let Some(e) = outcomes.into_iter().find_map(Result::err) {
+            return Err(format!("positions {next}..={end}: {e}"));
+        }
         next = end + 1;
     }
     let elapsed = started.elapsed();

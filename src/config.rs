@@ -14,9 +14,10 @@ use crate::domain::destination::DestinationPolicy;
 use crate::domain::position::Iban;
 use crate::domain::rate::Rate;
 use crate::domain::receipt::ReceiptVersion;
+use crate::domain::service::template::Template;
 use crate::domain::service::{
     AccountRule, AmountRule, DebtorFields, FieldKind, FieldSpec, Service, ServiceId, ServiceSpec,
-    Share, Template, TransferRule,
+    Share, TransferRule,
 };
 use crate::domain::{Cents, FiscalCodePA, SegregationCode, Text};
 
@@ -666,14 +667,6 @@ impl Config {
 }
 
 /// A primitive version as configured or sent over the API: 1 (paSendRT) or 2 (paSendRTV2).
-pub fn primitive_version(n: u64) -> Result<ReceiptVersion, String> {
-    match n {
-        1 => Ok(ReceiptVersion::V1),
-        2 => Ok(ReceiptVersion::V2),
-        _ => Err("must be 1 (paSendRT) or 2 (paSendRTV2)".into()),
-    }
-}
-
 /// An amount as written in the configuration: euro with two decimals, as on the wire.
 fn euro(s: &str) -> Result<Cents, String> {
     Cents::parse_xsd(s).map_err(|e| format!("{e} (euro, e.g. \"16.00\")"))
@@ -859,7 +852,7 @@ fn broadcast(
                 .map_err(|e| e.to_owned())
                 .and_then(|u| destinations.check_url(&u).map(|()| u).map_err(|e| e.0))
                 .map_err(|e| (key("url"), e))?,
-            version: primitive_version(u64::from(s.primitive_version))
+            version: ReceiptVersion::from_number(u64::from(s.primitive_version))
                 .map_err(|e| (key("primitive_version"), e))?,
             timeout: station_timeout(s.timeout_ms).map_err(|e| (key("timeout_ms"), e))?,
             enabled: s.enabled,

@@ -5,9 +5,8 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 
-use chrono::{Duration, NaiveDateTime, Utc};
-
 use crate::broadcast::outbox::Broadcaster;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::rate::Buckets;
 use crate::store::Store;
@@ -37,29 +36,5 @@ impl Context {
             wsdl: OnceLock::new(),
             demand_rates: Buckets::default(),
         }
-    }
-}
-
-/// UTC wall clock, optionally shifted (tests move time forward to see positions expire).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Clock {
-    offset: Duration,
-}
-
-impl Clock {
-    pub fn system() -> Clock {
-        Clock::default()
-    }
-
-    pub fn shifted(offset: Duration) -> Clock {
-        Clock { offset }
-    }
-
-    /// Now, as a naive UTC date-time (GPD's convention), to the millisecond.
-    pub fn now(&self) -> NaiveDateTime {
-        let now = Utc::now() + self.offset;
-        chrono::DateTime::from_timestamp_millis(now.timestamp_millis())
-            .expect("in range")
-            .naive_utc()
     }
 }

@@ -161,8 +161,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::clock::Clock;
     use crate::config::Config;
-    use crate::context::Clock;
     use crate::store::sqlite::SqliteStore;
 
     #[tokio::test]

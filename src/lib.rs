@@ -8,6 +8,7 @@
 pub mod api;
 pub mod broadcast;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod demo;

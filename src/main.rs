@@ -4,13 +4,14 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{Arg, Args, Parser, Subcommand};
+use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
-use gpd_gateway::context::{Clock, Context};
+use gpd_gateway::context::Context;
 use gpd_gateway::domain::FiscalCodePA;
 use gpd_gateway::import;
 use gpd_gateway::replay::ReplayOptions;
@@ -33,6 +34,52 @@ struct Cli {
     command: Command,
 }
 
+/// `--data`: the data directory of every command that opens the store.
+#[derive(Args)]
+struct DataDir {
+    /// Directory of the embedded store (created if missing).
+    #[arg(long, default_value = "./data")]
+    data: PathBuf,
+}
+
+impl DataDir {
+    /// The store of the directory, created if missing.
+    fn open(&self) -> Result<SqliteStore, String> {
+        SqliteStore::open(&self.data).map_err(|e| e.to_string())
+    }
+
+    /// The store of an existing data directory.
+    fn open_existing(&self) -> Result<SqliteStore, String> {
+        if !self.data.join(SqliteStore::FILE_NAME).exists() {
+            return Err(format!("no store in {}", self.data.display()));
+        }
+        self.open()
+    }
+}
+
+/// How `--data` reads for the commands that only open a store already there.
+fn existing_store(data: Arg) -> Arg {
+    data.help("Directory of the embedded store")
+}
+
+/// `--config`: the gateway's configuration file.
+#[derive(Args)]
+struct ConfigFile {
+    /// Configuration file (TOML); without it, the built-in example configuration.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+impl ConfigFile {
+    /// The configuration the file gives, or the built-in example without one.
+    fn load(&self) -> Result<Config, String> {
+        match &self.config {
+            Some(path) => Config::load(path).map_err(|e| e.to_string()),
+            None => Ok(Config::example()),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway: SOAP for the pagoPA Node on /partner, REST for creditors.
@@ -40,12 +87,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Directory of the embedded store (created if missing).
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
-        /// Configuration file (TOML); without it, the built-in example configuration.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        config: ConfigFile,
         /// Seed example positions for the example creditors, and print an API key for them.
         #[arg(long)]
         demo: bool,
@@ -71,6 +116,9 @@ enum Command {
         key: Option<String>,
     },
     /// Import debt positions in bulk from JSON lines or CSV (README, "Bulk import").
+    #[command(mut_arg("config", |a| a.help(
+        "Configuration file (TOML) naming the creditors; without it, the built-in example"
+    )))]
     Import {
         /// The file: .jsonl / .ndjson (one position per line) or .csv; `-` for standard input.
         file: PathBuf,
@@ -80,12 +128,10 @@ enum Command {
         /// jsonl or csv, instead of what the file's extension says.
         #[arg(long)]
         format: Option<import::Format>,
-        /// Directory of the embedded store (created if missing).
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
-        /// Configuration file (TOML) naming the creditors; without it, the built-in example.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        config: ConfigFile,
         /// Import the positions published (VALID) rather than as drafts.
         #[arg(long)]
         publish: bool,
@@ -111,10 +157,13 @@ enum Command {
 #[derive(Subcommand)]
 enum KeysAction {
     /// Create a key and print its secret: the only time it is shown.
+    #[command(mut_arg("config", |a| a.value_name("FILE").help(
+        "The gateway's configuration (TOML): when given, each --org must be one of its \
+         creditors (and each segregation code one of theirs)"
+    )))]
     Create {
-        /// Directory of the embedded store (created if missing).
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
         /// An organization (fiscal code) the key may act for; repeat for several.
         #[arg(long = "org", value_name = "FISCAL_CODE")]
         orgs: Vec<String>,
@@ -125,37 +174,35 @@ enum KeysAction {
         /// digits of their IUVs), such as 01,02: others are refused with 403 and left out of lists.
         #[arg(long, value_name = "CODES")]
         segregation_codes: Option<String>,
-        /// The gateway's configuration (TOML): when given, each --org must be one of its creditors
-        /// (and each segregation code one of theirs).
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigFile,
         /// A note shown by `keys list` (up to 70 characters).
         #[arg(long)]
         label: Option<String>,
     },
     /// List the keys (id, dates, organizations, label), never their secrets.
+    #[command(mut_arg("data", existing_store))]
     List {
-        /// Directory of the embedded store.
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
     },
     /// Revoke a key: it is refused from its next request on.
+    #[command(mut_arg("data", existing_store))]
     Revoke {
         /// The key's id, as listed.
         id: String,
-        /// Directory of the embedded store.
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
     },
 }
 
 #[derive(Subcommand)]
 enum DeliveriesAction {
     /// List deliveries, newest first.
+    #[command(mut_arg("data", existing_store))]
     List {
-        /// Directory of the embedded store.
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
         /// Only deliveries to this creditor's stations.
         #[arg(long)]
         org: Option<String>,
@@ -170,12 +217,12 @@ enum DeliveriesAction {
         limit: u32,
     },
     /// Make a delivery PENDING again, due now, with a fresh attempt count.
+    #[command(mut_arg("data", existing_store))]
     Redeliver {
         /// The delivery's id, as listed.
         id: i64,
-        /// Directory of the embedded store.
-        #[arg(long, default_value = "./data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: DataDir,
     },
 }
 
@@ -228,8 +275,8 @@ fn main() -> ExitCode {
             file,
             format,
             org,
-            data,
-            config,
+            data: data.data,
+            config: config.config,
             publish,
             batch_size: batch_size as usize,
             rejects,
@@ -248,19 +295,16 @@ fn main() -> ExitCode {
 
 async fn serve(
     listen: SocketAddr,
-    data: PathBuf,
-    config: Option<PathBuf>,
+    data: DataDir,
+    config: ConfigFile,
     demo: bool,
 ) -> Result<ExitCode, String> {
-    let config = match &config {
-        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
-        None => Config::example(),
-    };
+    let config = config.load()?;
     match gpd_gateway::http::limits::raise_open_files_limit() {
         Some((soft, hard)) => tracing::info!(soft, hard, "open-files limit"),
         None => tracing::warn!("the open-files limit could not be read"),
     }
-    let store = SqliteStore::open(&data).map_err(|e| e.to_string())?;
+    let store = data.open()?;
     tracing::info!(path = %store.path().display(), "store opened");
     let ctx = Arc::new(Context::new(
         config,
@@ -324,14 +368,6 @@ async fn shutdown_signal() {
     let _ = interrupt.await;
 }
 
-/// The store of an existing data directory.
-fn open_existing(data: &Path) -> Result<SqliteStore, String> {
-    if !data.join(SqliteStore::FILE_NAME).exists() {
-        return Err(format!("no store in {}", data.display()));
-    }
-    SqliteStore::open(data).map_err(|e| e.to_string())
-}
-
 async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {
     use gpd_gateway::broadcast::cli;
     let (store, output) = match action {
@@ -346,12 +382,12 @@ async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {
                 .map(|o| FiscalCodePA::parse(&o).map_err(|e| format!("--org must {e}")))
                 .transpose()?;
             let state = gpd_gateway::api::broadcast::delivery_state(state.as_deref())?;
-            let store = open_existing(&data)?;
+            let store = data.open_existing()?;
             let out = cli::list(&store, org, state, PageRequest { page, limit }).await;
             (store, out)
         }
         DeliveriesAction::Redeliver { id, data } => {
-            let store = open_existing(&data)?;
+            let store = data.open_existing()?;
             let out = cli::redeliver(&store, id, Clock::system().now()).await;
             (store, out)
         }
@@ -375,13 +411,13 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
         } => {
             let scope = cli::scope(&orgs, all_organizations)?;
             let segregation = cli::segregation(segregation_codes.as_deref(), &scope)?;
-            if let Some(path) = config {
-                let config = Config::load(&path).map_err(|e| e.to_string())?;
+            if config.config.is_some() {
+                let config = config.load()?;
                 cli::served(&scope, &config)?;
                 cli::codes_served(&scope, &segregation, &config)?;
             }
             let label = cli::label(label)?;
-            let store = SqliteStore::open(&data).map_err(|e| e.to_string())?;
+            let store = data.open()?;
             let out = cli::create(&store, scope, segregation, label, now)
                 .await
                 .map(|c| {
@@ -391,12 +427,12 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
             (store, out)
         }
         KeysAction::List { data } => {
-            let store = open_existing(&data)?;
+            let store = data.open_existing()?;
             let out = cli::list(&store).await;
             (store, out)
         }
         KeysAction::Revoke { id, data } => {
-            let store = open_existing(&data)?;
+            let store = data.open_existing()?;
             let out = cli::revoke(&store, &id, now).await.map(|l| l + "\n");
             (store, out)
         }
@@ -407,7 +443,11 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
 }
 
 async fn import(opts: import::Options) -> Result<ExitCode, String> {
-    let summary = import::run(&opts).await?;
+    let open: import::OpenStore = Box::new(|data| {
+        let store = SqliteStore::open(data).map_err(|e| e.to_string())?;
+        Ok(Arc::new(store) as Arc<dyn gpd_gateway::store::Store>)
+    });
+    let summary = import::run(&opts, open).await?;
     import::report::write_summary(&mut std::io::stderr().lock(), &summary)
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::from(summary.exit_code()))

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::context::Clock;
+use crate::clock::Clock;
 use crate::store::{Store, StoreError};
 
 /// Positions settled per store transaction.
@@ -94,11 +94,7 @@ mod tests {
                 p
             })
             .collect();
-        let blocking = store.clone();
-        tokio::task::spawn_blocking(move || blocking.create_positions_blocking(positions))
-            .await
-            .unwrap()
-            .unwrap();
+        store.create_positions(positions).await.unwrap().unwrap();
         let store: Arc<dyn Store> = Arc::new(store);
         let sweeper = Sweeper::spawn(store.clone(), Clock::system(), Duration::from_secs(3600));
         let org = FiscalCodePA::parse("77777777777").unwrap();

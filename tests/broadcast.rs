@@ -8,8 +8,8 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use gpd_gateway::client::Response;
+use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
-use gpd_gateway::context::Clock;
 use gpd_gateway::domain::broadcast::RetryPolicy;
 use harness::receipts::{ReceiptRequest, iuv, to};
 use harness::stub_station::{Behaviour, StubStation};

@@ -82,7 +82,7 @@ async fn info_says_name_version_and_environment_without_a_key() {
         gpd_gateway::config::EXAMPLE_TOML.replace("[instance]\nenvironment = \"local\"", "")
     );
     let config = gpd_gateway::config::Config::parse(&toml, "test").unwrap();
-    let server = TestServer::start_with(config, gpd_gateway::context::Clock::system()).await;
+    let server = TestServer::start_with(config, gpd_gateway::clock::Clock::system()).await;
     let r = server.request_without_key("GET", "/info", &[], b"").await;
     assert_eq!(json(&r)["environment"], "uat");
     server.stop().await;

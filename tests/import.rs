@@ -7,8 +7,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use gpd_gateway::clock::Clock;
 use gpd_gateway::config::{Config, EXAMPLE_TOML};
-use gpd_gateway::context::Clock;
 use harness::positions::{iuv, position};
 use harness::{TestServer, json};
 

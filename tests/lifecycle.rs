@@ -489,7 +489,7 @@ async fn time_moves_statuses_for_reads_lists_and_the_store() {
 
     // Five days later: the same store, a clock five days ahead.
     let dir = server.stop_and_keep_data().await;
-    let clock = gpd_gateway::context::Clock::shifted(chrono::Duration::days(5));
+    let clock = gpd_gateway::clock::Clock::shifted(chrono::Duration::days(5));
     let server = TestServer::start_on(dir, gpd_gateway::config::Config::example(), clock).await;
     let t1 = server.get(&path("T-1")).await;
     assert_eq!(json(&t1)["status"], "VALID");

@@ -8,8 +8,8 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use gpd_gateway::client;
+use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
-use gpd_gateway::context::Clock;
 use harness::positions::{iuv, position};
 use harness::{TestServer, text};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

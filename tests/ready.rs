@@ -8,8 +8,8 @@ mod harness;
 
 use std::time::Duration;
 
+use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
-use gpd_gateway::context::Clock;
 use gpd_gateway::store::sqlite::SqliteStore;
 use harness::receipts::{ReceiptRequest, iuv};
 use harness::{TestServer, json, text};

@@ -570,7 +570,7 @@ async fn receipts_stored_before_digests_are_told_apart_after_a_restart() {
     let server = TestServer::start_on(
         data,
         harness::loopback_stations(gpd_gateway::config::Config::example()),
-        gpd_gateway::context::Clock::system(),
+        gpd_gateway::clock::Clock::system(),
     )
     .await;
     assert_eq!(send(&server, &paid).await, ok());

@@ -7,8 +7,9 @@ mod harness;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
-use gpd_gateway::context::{Clock, Context};
+use gpd_gateway::context::Context;
 use gpd_gateway::domain::upload::UploadOperation;
 use gpd_gateway::http::zip;
 use gpd_gateway::store::sqlite::SqliteStore;

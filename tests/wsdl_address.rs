@@ -3,8 +3,8 @@
 
 mod harness;
 
+use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
-use gpd_gateway::context::Clock;
 use harness::TestServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

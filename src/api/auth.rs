@@ -84,8 +84,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::clock::Clock;
     use crate::config::Config;
-    use crate::context::Clock;
     use crate::domain::FiscalCodePA;
     use crate::domain::api_key::KeyScope;
     use crate::store::sqlite::SqliteStore;

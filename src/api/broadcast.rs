@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use super::convert::format_datetime;
 use super::query::Query;
-use super::receipts::{paged, version_number};
+use super::receipts::paged;
 use super::{Reply, bad_request, creditor, parse_json, store_failure};
-use crate::config::primitive_version;
 use crate::context::Context;
 use crate::domain::Text;
 use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl, station_timeout};
+use crate::domain::receipt::ReceiptVersion;
 use crate::store::{Delivery, StoreError};
 
 #[derive(Serialize)]
@@ -32,7 +32,7 @@ fn station_out(s: &BroadcastStation) -> StationOut {
         station_id: s.station_id.to_string(),
         broker_id: s.broker_id.to_string(),
         url: s.url.to_string(),
-        primitive_version: version_number(s.version),
+        primitive_version: s.version.number(),
         timeout_ms: s.timeout.as_millis() as u64,
         enabled: s.enabled,
     }
@@ -101,7 +101,7 @@ pub async fn put_station(ctx: &Context, org: &str, id: &str, body: &[u8]) -> Rep
     let url = StationUrl::parse(&input.url)
         .map_err(|e| errors.push(format!("url: {e}")))
         .ok();
-    let version = primitive_version(input.primitive_version)
+    let version = ReceiptVersion::from_number(input.primitive_version)
         .map_err(|e| errors.push(format!("primitiveVersion: {e}")))
         .ok();
     let timeout: Option<Duration> = station_timeout(input.timeout_ms)
@@ -188,7 +188,7 @@ pub fn delivery_out(d: Delivery) -> DeliveryOut {
         station_id: d.station.station_id.to_string(),
         broker_id: d.station.broker_id.to_string(),
         url: d.station.url.to_string(),
-        primitive_version: version_number(d.station.version),
+        primitive_version: d.station.version.number(),
         state: d.state.as_str(),
         attempts: d.attempts,
         next_attempt_at: d.next_attempt_at.map(format_datetime),

@@ -10,7 +10,7 @@ use super::query::Query;
 use super::{Reply, bad_request, creditor, forbidden_notice, store_failure};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
-use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
+use crate::domain::receipt::ReceiptStatus;
 use crate::store::{Page, ReceiptFilter, ReceiptSummary};
 
 #[derive(Serialize)]
@@ -66,13 +66,6 @@ pub fn paged<T, U>(page: Page<T>, f: impl Fn(T) -> U) -> Paged<U> {
     }
 }
 
-pub fn version_number(v: ReceiptVersion) -> u8 {
-    match v {
-        ReceiptVersion::V1 => 1,
-        ReceiptVersion::V2 => 2,
-    }
-}
-
 fn receipt_out(r: ReceiptSummary) -> ReceiptOut {
     ReceiptOut {
         organization_fiscal_code: r.organization.to_string(),
@@ -80,7 +73,7 @@ fn receipt_out(r: ReceiptSummary) -> ReceiptOut {
         iuv: r.iuv,
         notice_number: r.notice_number,
         recipient: r.recipient,
-        primitive_version: version_number(r.version),
+        primitive_version: r.version.number(),
         status: r.status.as_str(),
         flag: r.flag,
         flag_description: r.flag_description,

@@ -14,8 +14,8 @@ use tokio::task::JoinHandle;
 
 use super::client::{AttemptOutcome, StationClient};
 use super::health::{StationHealth, StationKey};
+use crate::clock::Clock;
 use crate::config::Broadcast;
-use crate::context::Clock;
 use crate::domain::broadcast::{ATTEMPT_LEASE, StationUrl};
 use crate::domain::destination::RefusedDestination;
 use crate::domain::receipt::Receipt;
@@ -66,8 +66,7 @@ impl Broadcaster {
     /// Node's answer never waits for a station. A delivery to a station that is down, or that
     /// has too many attempts running already, is left to the retry worker; so is one whose
     /// attempt is lost to a crash (at least once).
-    pub fn start(&self, receipt: Receipt, deliveries: Vec<DeliveryTarget>) {
-        let receipt = Arc::new(receipt);
+    pub fn start(&self, receipt: Arc<Receipt>, deliveries: Vec<DeliveryTarget>) {
         for target in deliveries {
             let station = StationKey::of(&target.station);
             let Some(permit) = self.health.try_start(&station) else {

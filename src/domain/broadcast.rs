@@ -171,9 +171,7 @@ pub fn recipients<'a>(
     sender: &RequestIds,
     stations: &'a [BroadcastStation],
 ) -> Vec<Route<'a>> {
-    let beneficiaries = receipt.beneficiaries();
-    let concerned =
-        |org: &FiscalCodePA| &receipt.fiscal_code == org || beneficiaries.contains(&org);
+    let concerned = receipt.concerned_creditors();
     let mut routes: Vec<Route<'a>> = Vec::new();
     for station in stations {
         let is_sender = station.organization.as_str() == sender.id_pa.as_str()
@@ -182,7 +180,7 @@ pub fn recipients<'a>(
             r.station.organization == station.organization
                 && r.station.station_id == station.station_id
         });
-        if !station.enabled || is_sender || seen || !concerned(&station.organization) {
+        if !station.enabled || is_sender || seen || !concerned.contains(&&station.organization) {
             continue;
         }
         let deliverable = if station.version == ReceiptVersion::V1 && receipt.has_mbd_attachment() {

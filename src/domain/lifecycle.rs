@@ -135,7 +135,7 @@ mod tests {
         p.version = 4;
         let mut new = position(vec![option(1, 1200, at(2025, 9, 1), false)]);
         new.company_name = Text::new("Comune Nuovo").unwrap();
-        new.options[0].metadata = vec![crate::domain::messages::MapEntry {
+        new.options[0].metadata = vec![crate::domain::party::MapEntry {
             key: Text::new("k").unwrap(),
             value: Text::new("v2").unwrap(),
         }];

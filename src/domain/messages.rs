@@ -5,7 +5,9 @@
 use chrono::{NaiveDate, NaiveDateTime};
 
 use super::ids::IdError;
-use super::service::ServiceData;
+use super::party::{MapEntry, Subject};
+use super::position::{DebtPosition, StampRequest};
+use super::service::demand::ServiceData;
 use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 
 /// The paForNode operations, named by their SOAPAction.
@@ -173,132 +175,22 @@ pub struct VerifyResponse {
     pub office_name: Option<Text<140>>,
 }
 
-/// A metadata entry (ctMapEntry).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MapEntry {
-    pub key: Text<140>,
-    pub value: Text<140>,
-}
-
-/// Natural (F) or legal (G) person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntityType {
-    F,
-    G,
-}
-
-impl EntityType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntityType::F => "F",
-            EntityType::G => "G",
+impl VerifyResponse {
+    /// What verify says of `position`'s option `index`; demand says the same of the notice it
+    /// has just created. The option's description serves both description elements.
+    pub fn of_option(position: &DebtPosition, index: usize) -> VerifyResponse {
+        let option = &position.options[index];
+        VerifyResponse {
+            amount: option.amount,
+            due_date: option.due_date.date(),
+            detail_description: option.description.clone(),
+            all_ccp: option.all_postal(),
+            payment_description: option.description.clone(),
+            fiscal_code_pa: position.organization.clone(),
+            company_name: position.company_name.clone(),
+            office_name: position.office_name.clone(),
         }
     }
-    pub fn parse(s: &str) -> Option<EntityType> {
-        match s {
-            "F" => Some(EntityType::F),
-            "G" => Some(EntityType::G),
-            _ => None,
-        }
-    }
-}
-
-/// A fiscal code or VAT number of a subject (stEntityUniqueIdentifierValue): 2..16 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntityId(String);
-
-impl EntityId {
-    pub fn parse(s: &str) -> Result<Self, IdError> {
-        let n = s.chars().count();
-        if s.trim().is_empty() || !(2..=16).contains(&n) {
-            Err(IdError("be 2 to 16 characters"))
-        } else {
-            Ok(EntityId(s.to_owned()))
-        }
-    }
-    /// Accepts what the XSD facet accepts (2..16 characters), whitespace included, as the wire
-    /// decoders must.
-    pub fn parse_xsd(s: &str) -> Result<Self, IdError> {
-        if (2..=16).contains(&s.chars().count()) {
-            Ok(EntityId(s.to_owned()))
-        } else {
-            Err(IdError("be 2 to 16 characters"))
-        }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Two capital letters (stNazioneProvincia): a country or a province.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CountryCode(String);
-
-impl CountryCode {
-    pub fn parse(s: &str) -> Result<Self, IdError> {
-        if s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()) {
-            Ok(CountryCode(s.to_owned()))
-        } else {
-            Err(IdError("be two capital letters"))
-        }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// An e-mail address as the XSD accepts it (stEMail).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Email(String);
-
-impl Email {
-    pub fn parse(s: &str) -> Result<Self, IdError> {
-        let local_ok = |p: &str| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.+-".contains(&b))
-        };
-        let label_ok =
-            |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        let valid = s.len() <= 256
-            && s.split_once('@')
-                .is_some_and(|(local, domain)| local_ok(local) && domain.split('.').all(label_ok));
-        if valid {
-            Ok(Email(s.to_owned()))
-        } else {
-            Err(IdError(
-                "be an e-mail address (name@domain) of at most 256 characters",
-            ))
-        }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A payer or debtor (ctSubject).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Subject {
-    pub entity_type: EntityType,
-    pub entity_id: EntityId,
-    pub full_name: Text<70>,
-    pub street_name: Option<Text<70>>,
-    pub civic_number: Option<Text<16>>,
-    pub postal_code: Option<Text<16>>,
-    pub city: Option<Text<35>>,
-    pub state_province_region: Option<Text<35>>,
-    pub country: Option<CountryCode>,
-    pub email: Option<Email>,
-}
-
-/// A digital revenue stamp (marca da bollo) requested in place of an IBAN.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StampRequest {
-    /// Base64 digest of the document to stamp, 4..72 characters.
-    pub hash_document: String,
-    /// Stamp type; the XSD knows only "01".
-    pub stamp_type: String,
-    pub provincial_residence: CountryCode,
 }
 
 /// Where a transfer's money goes.
@@ -341,6 +233,7 @@ pub struct PaymentData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::position::tests::{at, option, position};
 
     #[test]
     fn soap_action_quoted_or_not() {
@@ -377,17 +270,20 @@ mod tests {
     }
 
     #[test]
-    fn email_follows_the_xsd_pattern() {
-        assert!(Email::parse("mario.rossi+tag@example-mail.it").is_ok());
-        for bad in ["mario", "@x.it", "a@", "a@b..it", "a b@c.it", "a@b.it."] {
-            assert!(Email::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn entity_id_is_2_to_16() {
-        assert!(EntityId::parse("A").is_err());
-        assert!(EntityId::parse("RSSMRA80A01H501U").is_ok());
-        assert!(EntityId::parse("RSSMRA80A01H501UX").is_err());
+    fn verify_describes_the_option_asked_for() {
+        let mut p = position(vec![
+            option(1, 1000, at(2030, 1, 1), true),
+            option(2, 2500, at(2030, 2, 1), true),
+        ]);
+        p.options[1].description = Text::new("Rata 2").unwrap();
+        let r = VerifyResponse::of_option(&p, 1);
+        assert_eq!(r.amount.get(), 2500);
+        assert_eq!(r.due_date, at(2030, 2, 1).date());
+        assert_eq!(r.detail_description.as_str(), "Rata 2");
+        assert_eq!(r.payment_description.as_str(), "Rata 2");
+        assert_eq!(r.fiscal_code_pa, p.organization);
+        assert_eq!(r.company_name.as_str(), "Comune di Esempio");
+        assert_eq!(r.office_name, None);
+        assert!(!r.all_ccp, "no transfer has a postal account");
     }
 }

@@ -1,6 +1,7 @@
-//! Pure protocol types and rules: amounts, identifiers, the debt-position model and its status
-//! machine, the SOAP messages, the receipts and fault codes, the API keys. Nothing here does
-//! I/O or knows about HTTP, XML or SQL; every other module builds on these types.
+//! Pure protocol types and rules: amounts, identifiers, the parties, the debt-position model and
+//! its status machine, the SOAP messages, the spontaneous-payment services, the receipts and
+//! fault codes, the API keys. Nothing here does I/O or knows about HTTP, XML or SQL; every
+//! other module builds on these types.
 
 pub mod amount;
 pub mod api_key;
@@ -11,6 +12,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod messages;
 pub mod notification_fee;
+pub mod party;
 pub mod position;
 pub mod rate;
 pub mod receipt;

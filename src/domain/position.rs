@@ -8,7 +8,7 @@ use std::fmt;
 
 use chrono::NaiveDateTime;
 
-use super::messages::{MapEntry, StampRequest, Subject};
+use super::party::{CountryCode, MapEntry, Subject};
 use super::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
 
 /// The reserved metadata key under which SEND's notification fee travels.
@@ -183,6 +183,16 @@ impl Iban {
     pub fn as_text(&self) -> &Text<35> {
         &self.0
     }
+}
+
+/// A digital revenue stamp (marca da bollo) requested in place of an IBAN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StampRequest {
+    /// Base64 digest of the document to stamp, 4..72 characters.
+    pub hash_document: String,
+    /// Stamp type; the XSD knows only "01".
+    pub stamp_type: String,
+    pub provincial_residence: CountryCode,
 }
 
 /// Where a transfer's money goes: a bank account (optionally with a postal account for
@@ -719,7 +729,7 @@ impl DebtPosition {
 pub(crate) mod tests {
     use super::*;
     use crate::domain::ids::SegregationCode;
-    use crate::domain::messages::{EntityId, EntityType};
+    use crate::domain::party::{EntityId, EntityType};
     use chrono::{Duration, NaiveDate};
 
     pub fn at(y: i32, m: u32, d: u32) -> NaiveDateTime {

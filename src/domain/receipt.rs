@@ -4,7 +4,8 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::messages::{MapEntry, RequestIds, Subject};
+use super::messages::RequestIds;
+use super::party::{MapEntry, Subject};
 use super::position::{DebtPosition, NotPayable, OptionPayment};
 use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 
@@ -15,6 +16,24 @@ pub enum ReceiptVersion {
     V1,
     /// paSendRTV2Request with a ctReceiptV2.
     V2,
+}
+
+impl ReceiptVersion {
+    /// The primitive version as the configuration, the REST API and the store number it.
+    pub fn number(self) -> u8 {
+        match self {
+            ReceiptVersion::V1 => 1,
+            ReceiptVersion::V2 => 2,
+        }
+    }
+
+    pub fn from_number(n: u64) -> Result<ReceiptVersion, String> {
+        match n {
+            1 => Ok(ReceiptVersion::V1),
+            2 => Ok(ReceiptVersion::V2),
+            _ => Err("must be 1 (paSendRT) or 2 (paSendRTV2)".into()),
+        }
+    }
 }
 
 /// stOutcome of the receipt; always OK in practice (the new model has no negative receipts).
@@ -122,6 +141,24 @@ impl Receipt {
         seen
     }
 
+    /// The creditors the receipt concerns: the notice's creditor, then each beneficiary of its
+    /// transfers, once each. They may be its recipient, see it and have it forwarded.
+    pub fn concerned_creditors(&self) -> Vec<&FiscalCodePA> {
+        let mut concerned = vec![&self.fiscal_code];
+        for beneficiary in self.beneficiaries() {
+            if !concerned.contains(&beneficiary) {
+                concerned.push(beneficiary);
+            }
+        }
+        concerned
+    }
+
+    pub fn concerns(&self, organization: &str) -> bool {
+        self.concerned_creditors()
+            .iter()
+            .any(|c| c.as_str() == organization)
+    }
+
     /// Whether a transfer paid a revenue stamp, which only a V2 recipient can be told about.
     pub fn has_mbd_attachment(&self) -> bool {
         self.transfers
@@ -164,6 +201,15 @@ impl ReceiptStatus {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
+
+    /// Whether receipts of this status are forwarded to broadcast stations: a duplicate or a
+    /// conflicting copy is kept for audit only, and nobody is told about it.
+    pub fn is_forwarded(self) -> bool {
+        match self {
+            ReceiptStatus::Applied | ReceiptStatus::Flagged => true,
+            ReceiptStatus::Duplicate | ReceiptStatus::Conflict => false,
+        }
+    }
 }
 
 /// Why a receipt was flagged instead of applied. The payment happened (Stand-In, another
@@ -189,6 +235,20 @@ impl Flag {
 pub struct Settlement {
     pub status: ReceiptStatus,
     pub flag: Option<Flag>,
+    /// The option the receipt paid (its index in the position, which was changed in place):
+    /// the change to write back.
+    pub paid_option: Option<usize>,
+}
+
+impl Settlement {
+    /// Kept with `status`, changing nothing.
+    pub fn kept(status: ReceiptStatus) -> Settlement {
+        Settlement {
+            status,
+            flag: None,
+            paid_option: None,
+        }
+    }
 }
 
 impl Receipt {
@@ -211,8 +271,8 @@ impl Receipt {
     /// a duplicate; anything else is flagged and leaves the position as it was.
     pub fn settle(&self, position: Option<&mut DebtPosition>, now: NaiveDateTime) -> Settlement {
         let flagged = |flag| Settlement {
-            status: ReceiptStatus::Flagged,
             flag: Some(flag),
+            ..Settlement::kept(ReceiptStatus::Flagged)
         };
         let notice = &self.notice_number;
         if self.outcome == ReceiptOutcome::Ko {
@@ -232,10 +292,7 @@ impl Receipt {
             ));
         };
         if !position.options[index].is_unpaid() {
-            return Settlement {
-                status: ReceiptStatus::Duplicate,
-                flag: None,
-            };
+            return Settlement::kept(ReceiptStatus::Duplicate);
         }
         let refused = match position.payability(index, now) {
             Ok(()) => {
@@ -243,8 +300,8 @@ impl Receipt {
                     .mark_paid(index, self.option_payment(now), now)
                     .expect("payable");
                 return Settlement {
-                    status: ReceiptStatus::Applied,
-                    flag: None,
+                    paid_option: Some(index),
+                    ..Settlement::kept(ReceiptStatus::Applied)
                 };
             }
             Err(reason) => reason,
@@ -289,7 +346,7 @@ impl SendRtRequest {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::domain::messages::{EntityId, EntityType};
+    use crate::domain::party::{EntityId, EntityType};
 
     fn text<const N: usize>(s: &str) -> Text<N> {
         Text::new(s).unwrap()

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use super::messages::{MapEntry, Subject};
+use super::party::{MapEntry, Subject};
 use super::receipt::{IsoDateTime, Receipt, ReceiptAccount, ReceiptOutcome};
 
 /// The digest of a receipt's content.
@@ -267,7 +267,7 @@ mod tests {
             |r| r.stand_in = Some(true),
             |r| r.fee = Some(Cents::new(0).unwrap()),
             |r| r.transfers[0].amount = Cents::new(99).unwrap(),
-            |r| r.debtor.email = Some(crate::domain::messages::Email::parse("a@b.it").unwrap()),
+            |r| r.debtor.email = Some(crate::domain::party::Email::parse("a@b.it").unwrap()),
             |r| {
                 r.metadata.push(MapEntry {
                     key: crate::domain::Text::new("k").unwrap(),

@@ -11,8 +11,9 @@ use crate::primitives;
 use crate::xml::PAFORNODE_NS;
 use crate::xml::envelope::{Element, read_envelope};
 use crate::xml::receipts;
-use crate::xml::requests::{self, SyntaxError};
+use crate::xml::requests;
 use crate::xml::responses::{self, SoapFaultCode};
+use crate::xml::sequence::{self, SyntaxError};
 
 const XML: &str = "text/xml; charset=utf-8";
 
@@ -38,7 +39,7 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> A
         };
         return match soap_action.and_then(Operation::from_soap_action) {
             Some(op) => {
-                let id = requests::id_pa_hint(&payload.root)
+                let id = sequence::id_pa_hint(&payload.root)
                     .unwrap_or_else(|| ctx.config.broker_id.to_string());
                 let description = format!(
                     "the body holds {name}, expected {{{PAFORNODE_NS}}}{}",
@@ -64,7 +65,7 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> A
     match tokio::time::timeout(within, respond(ctx, op, &payload.root, body)).await {
         Ok(answer) => ok(answer),
         Err(_) => {
-            let id = requests::id_pa_hint(&payload.root)
+            let id = sequence::id_pa_hint(&payload.root)
                 .unwrap_or_else(|| ctx.config.broker_id.to_string());
             tracing::warn!(
                 operation = op.action(),

@@ -22,13 +22,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::clock::Clock;
 use crate::config::{Config, Creditor};
-use crate::context::Clock;
 use crate::domain::FiscalCodePA;
 use crate::domain::position::{DebtPosition, FieldError};
 use crate::json::convert;
 use crate::json::model::PositionIn;
-use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 use report::Progress;
 
@@ -199,10 +198,13 @@ pub fn creditor(config: &Config, org: &str) -> Result<Creditor, String> {
         .ok_or_else(|| format!("organization {org} is not served by this gateway (see --config)"))
 }
 
-/// The whole command: checks the options, opens the input and the store, imports, closes the
-/// store and writes the rejected rows to `--rejects` if given. An `Err` means nothing was
-/// imported (the store was not opened).
-pub async fn run(opts: &Options) -> Result<Summary, String> {
+/// Opens the store on a data directory: the caller's choice of backend.
+pub type OpenStore = Box<dyn FnOnce(&Path) -> Result<Arc<dyn Store>, String>>;
+
+/// The whole command: checks the options, opens the input and then the store (`open`, on
+/// `--data`), imports, closes the store and writes the rejected rows to `--rejects` if given.
+/// An `Err` means nothing was imported (the store was not opened).
+pub async fn run(opts: &Options, open: OpenStore) -> Result<Summary, String> {
     let config = match &opts.config {
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::example(),
@@ -242,7 +244,7 @@ pub async fn run(opts: &Options) -> Result<Summary, String> {
         None => None,
     };
     let source = Source::new(input, format, config.limits.max_body_bytes)?;
-    let store = SqliteStore::open(&opts.data).map_err(|e| e.to_string())?;
+    let store = open(&opts.data)?;
     let settings = Settings {
         creditor,
         publish: opts.publish,
@@ -250,7 +252,7 @@ pub async fn run(opts: &Options) -> Result<Summary, String> {
         clock: Clock::system(),
     };
     let mut progress = Progress::new(io::stderr().is_terminal(), size);
-    let mut summary = import(source, &store, settings, &mut progress).await;
+    let mut summary = import(source, store.as_ref(), settings, &mut progress).await;
     progress.finish();
     if let Err(e) = store.close().await {
         summary.stopped.get_or_insert(e.to_string());
@@ -323,7 +325,7 @@ enum Message {
 /// ahead, so parsing and committing overlap.
 pub async fn import(
     source: Source,
-    store: &SqliteStore,
+    store: &dyn Store,
     settings: Settings,
     progress: &mut Progress,
 ) -> Summary {

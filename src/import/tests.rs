@@ -4,6 +4,7 @@ use super::*;
 use crate::domain::position::{Iupd, PositionStatus};
 use crate::domain::{Iuv, SegregationCode};
 use crate::store::PositionKey;
+use crate::store::sqlite::SqliteStore;
 
 const ORG: &str = "77777777777";
 

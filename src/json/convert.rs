@@ -8,12 +8,10 @@ use chrono::{DateTime, NaiveDateTime};
 use super::model::{
     MetadataEntry, OptionIn, OptionOut, PositionIn, PositionOut, Stamp, TransferIn, TransferOut,
 };
-use crate::domain::messages::{
-    CountryCode, Email, EntityId, EntityType, MapEntry, StampRequest, Subject,
-};
+use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use crate::domain::position::{
     Account, DebtPosition, Debtor, FieldError, Iban, Iupd, OptionStatus, PaymentOption,
-    PositionStatus, Transfer, TransferStatus,
+    PositionStatus, StampRequest, Transfer, TransferStatus,
 };
 use crate::domain::{Cents, FiscalCodePA, Iuv, SegregationCode, Text, TransferId};
 

@@ -114,21 +114,11 @@ pub async fn answer(ctx: &Context, req: &DemandRequest) -> Result<DemandResponse
         iuv = %position.options[0].iuv,
         "spontaneous payment created"
     );
-    let option = &position.options[0];
     Ok(DemandResponse {
         qr_code: QrCode {
             fiscal_code: position.organization.clone(),
-            notice_number: option.nav.clone(),
+            notice_number: position.options[0].nav.clone(),
         },
-        payment: VerifyResponse {
-            amount: option.amount,
-            due_date: option.due_date.date(),
-            detail_description: option.description.clone(),
-            all_ccp: option.all_postal(),
-            payment_description: option.description.clone(),
-            fiscal_code_pa: position.organization.clone(),
-            company_name: position.company_name.clone(),
-            office_name: position.office_name.clone(),
-        },
+        payment: VerifyResponse::of_option(&position, 0),
     })
 }

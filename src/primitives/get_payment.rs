@@ -5,9 +5,9 @@
 use super::payable_option;
 use crate::context::Context;
 use crate::domain::messages::{
-    GetPaymentRequest, MapEntry, Operation, PaymentData, TransferAccount, TransferData,
-    TransferType,
+    GetPaymentRequest, Operation, PaymentData, TransferAccount, TransferData, TransferType,
 };
+use crate::domain::party::MapEntry;
 use crate::domain::position::{Account, DebtPosition, NOTIFICATION_FEE_KEY, Transfer};
 use crate::domain::{Fault, FaultCode, Text};
 

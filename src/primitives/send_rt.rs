@@ -5,9 +5,15 @@
 //! receipt is (creditor, notice number, receiptId); a copy of one with other content is kept as
 //! CONFLICT and answered PAA_SEMANTICA.
 
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+
 use super::check_ids;
 use crate::context::Context;
-use crate::domain::receipt::{ReceiptStatus, SendRtRequest};
+use crate::domain::FiscalCodePA;
+use crate::domain::broadcast::recipients;
+use crate::domain::receipt::{Receipt, ReceiptStatus, SendRtRequest};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{Fault, FaultCode};
 use crate::store::{Acquisition, NewReceipt, Store, StoreError};
@@ -26,9 +32,7 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
             "receipt/receiptId is empty: a receipt needs an id",
         ));
     }
-    let concerned = receipt.fiscal_code.as_str() == id
-        || receipt.beneficiaries().iter().any(|b| b.as_str() == id);
-    if !concerned {
+    if !receipt.concerns(id) {
         return Err(Fault::new(
             FaultCode::Semantica,
             id,
@@ -38,13 +42,8 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
             ),
         ));
     }
-    let now = ctx.clock.now();
-    let new = NewReceipt {
-        request,
-        document: document.to_vec(),
-        digest: receipt.content_digest(),
-        received_at: now,
-    };
+    let receipt = Arc::new(receipt);
+    let new = prepare(request, receipt.clone(), document.to_vec(), ctx.clock.now());
     let (receipt_id, notice) = (&receipt.receipt_id, receipt.notice_number.as_str());
     let duplicate = || {
         Fault::new(
@@ -101,6 +100,40 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
                 "the receipt could not be stored; send it again",
             ))
         }
+    }
+}
+
+/// The receipt's acquisition as the store is to apply it, with this use case's decisions: how
+/// it settles its position (domain rules), which creditors see it, and which stations get it
+/// (none for a receipt kept for audit only). `receipt` is the request's forwarded receipt.
+pub fn prepare(
+    request: SendRtRequest,
+    receipt: Arc<Receipt>,
+    document: Vec<u8>,
+    now: NaiveDateTime,
+) -> NewReceipt {
+    let concerned: Vec<FiscalCodePA> = receipt.concerned_creditors().into_iter().cloned().collect();
+    let beneficiaries = concerned
+        .iter()
+        .filter(|c| **c != receipt.fiscal_code)
+        .cloned()
+        .collect();
+    let (settling, routed, sender) = (receipt.clone(), receipt.clone(), request.ids.clone());
+    NewReceipt {
+        digest: receipt.content_digest(),
+        request,
+        document,
+        received_at: now,
+        beneficiaries,
+        concerned,
+        settle: Box::new(move |position| settling.settle(position, now)),
+        route: Box::new(move |settlement, stations| {
+            if settlement.status.is_forwarded() {
+                recipients(&routed, &sender, stations)
+            } else {
+                Vec::new()
+            }
+        }),
     }
 }
 

@@ -8,15 +8,5 @@ use crate::domain::messages::{VerifyRequest, VerifyResponse};
 
 pub async fn answer(ctx: &Context, req: &VerifyRequest) -> Result<VerifyResponse, Fault> {
     let (position, index) = payable_option(ctx, &req.ids, &req.qr_code).await?;
-    let option = &position.options[index];
-    Ok(VerifyResponse {
-        amount: option.amount,
-        due_date: option.due_date.date(),
-        detail_description: option.description.clone(),
-        all_ccp: option.all_postal(),
-        payment_description: option.description.clone(),
-        fiscal_code_pa: position.organization.clone(),
-        company_name: position.company_name.clone(),
-        office_name: position.office_name.clone(),
-    })
+    Ok(VerifyResponse::of_option(&position, index))
 }

@@ -106,6 +106,15 @@ pub trait Store: Send + Sync + 'static {
     /// unique per organization.
     fn create_position(&self, position: DebtPosition) -> StoreFuture<'_, DebtPosition>;
 
+    /// Inserts a batch of new positions in one transaction: a position whose IUPD, IUV or
+    /// notice number is taken (also by an earlier one of the same batch) is left out and its
+    /// error returned in its place, while the others are committed together. Any other failure
+    /// refuses the whole batch. The answer comes once the batch is durable.
+    fn import_positions(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> StoreFuture<'_, Vec<Result<(), StoreError>>>;
+
     /// Inserts several new positions in one transaction, all or nothing: when any of them has
     /// an IUPD, IUV or notice number that is taken (in the store or by an earlier one of the
     /// list), none is stored and each refused one is returned with its index and why.

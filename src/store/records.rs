@@ -6,20 +6,35 @@ use std::collections::BTreeSet;
 use chrono::NaiveDateTime;
 
 use super::{Guard, Mutation, StoreError};
-use crate::domain::broadcast::{BroadcastStation, DeliveryState};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState, Route};
 use crate::domain::position::{DebtPosition, Iupd, PositionStatus};
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::domain::{Cents, FiscalCodePA, SegregationCode};
 
-/// A receipt to acquire: the request as parsed and exactly as received.
-#[derive(Debug, Clone)]
+/// Decides, inside the receipt's transaction, what the receipt does to the position its notice
+/// names (None: no such notice here), changing the position in place when it pays.
+pub type Settle = Box<dyn FnOnce(Option<&mut DebtPosition>) -> Settlement + Send>;
+
+/// Decides, inside the transaction, which deliveries the receipt makes, from its settlement and
+/// the enabled stations of the creditors it concerns.
+pub type Routing =
+    Box<dyn for<'a> FnOnce(&Settlement, &'a [BroadcastStation]) -> Vec<Route<'a>> + Send>;
+
+/// A receipt to acquire: the request as parsed and exactly as received, with the decisions of
+/// the receipt use case, which the store applies and persists in one transaction.
 pub struct NewReceipt {
     pub request: SendRtRequest,
     pub document: Vec<u8>,
     /// The digest of the receipt's content, which tells a repeat from a conflicting copy.
     pub digest: ReceiptDigest,
     pub received_at: NaiveDateTime,
+    /// The creditors, besides the notice's own, that see the receipt among theirs.
+    pub beneficiaries: Vec<FiscalCodePA>,
+    /// The creditors whose broadcast stations `route` chooses from.
+    pub concerned: Vec<FiscalCodePA>,
+    pub settle: Settle,
+    pub route: Routing,
 }
 
 /// The outcome of acquiring a receipt; in both cases the receipt is durably stored.

@@ -237,7 +237,7 @@ fn write_transfer(w: &mut Writer, t: &ReceiptTransfer, v2: bool) {
 mod tests {
     use super::*;
     use crate::domain::Cents;
-    use crate::domain::messages::MapEntry;
+    use crate::domain::party::MapEntry;
     use crate::domain::receipt::SendRtRequest;
     use crate::domain::receipt::tests::{receipt, transfer};
     use crate::xml::receipts::{decode_send_rt, decode_send_rt_v2};

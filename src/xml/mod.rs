@@ -1,7 +1,7 @@
 //! The SOAP 1.1 wire format of the paForNode primitives. `envelope` reads an untrusted request
 //! body into a small element tree, `requests` decodes a payload into domain requests with the
-//! official XSD's rules (`receipts` the paSendRT ones), and `responses` writes the answers,
-//! which validate against that XSD. Elements are matched by namespace URI and local name,
+//! official XSD's rules (`receipts` the paSendRT ones), both built from the `sequence`
+//! toolkit, and `responses` writes the answers, which validate against that XSD. Elements are matched by namespace URI and local name,
 //! never by prefix. Nothing here knows the store or HTTP.
 
 pub mod base64;
@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod receipts;
 pub mod requests;
 pub mod responses;
+pub mod sequence;
 pub mod service_data;
 mod writer;
 

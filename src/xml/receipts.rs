@@ -1,12 +1,12 @@
 //! Decodes paSendRTReq (V1, ctReceipt) and paSendRTV2Request (V2, ctReceiptV2) into a
-//! `SendRtRequest`, with the official XSD's rules and the `requests` machinery.
+//! `SendRtRequest`, with the official XSD's rules and the `sequence` toolkit.
 //!
 //! One deliberate leniency: both wrappers accept an optional `standin` boolean after
 //! `receipt`, which the SANP 3.6–3.8 schemas had and 3.9 moved into the receipt as `standIn`.
 //! A Node still on those schemas must not get PAA_SINTASSI_XSD for a valid receipt.
 
 use super::envelope::Element;
-use super::requests::{
+use super::sequence::{
     Child, SyntaxError, decode, each, leaf_value, metadata, one, optional, optional_leaf, repeated,
     request_ids, required, sequence, st_amount, st_amount_not_zero, st_base64_binary, st_boolean,
     st_date_time, st_fiscal_code_pa, st_id_transfer, st_iso_date, st_notice_number, st_text,
@@ -289,9 +289,8 @@ fn st_outcome(s: &str) -> Result<ReceiptOutcome, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::messages::{
-        CountryCode, Email, EntityId, EntityType, MapEntry, RequestIds, Subject,
-    };
+    use crate::domain::messages::RequestIds;
+    use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
     use crate::domain::receipt::IsoDateTime;
     use crate::domain::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
     use crate::xml::envelope::read_envelope;

@@ -4,9 +4,10 @@
 use chrono::NaiveDate;
 
 use crate::domain::messages::{
-    CountryCode, DemandResponse, Email, EntityId, EntityType, MapEntry, PaymentData, QrCode,
-    StampRequest, Subject, TransferAccount, TransferData, VerifyResponse,
+    DemandResponse, PaymentData, QrCode, TransferAccount, TransferData, VerifyResponse,
 };
+use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
+use crate::domain::position::StampRequest;
 use crate::domain::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 
 /// SoapUI style: `soapenv`/`pafn` declared on the Envelope, Header, pretty-printed.

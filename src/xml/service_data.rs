@@ -10,7 +10,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 use super::is_blank;
-use crate::domain::service::{FieldValue, ServiceData, ServiceField};
+use crate::domain::service::demand::{FieldValue, ServiceData, ServiceField};
 
 /// The namespace of the `service` root (PagoPA's general-service.xsd).
 pub const GENERAL_SERVICE_NS: &str = "http://PuntoAccessoPSP.spcoop.gov.it/GeneralService";

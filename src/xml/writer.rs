@@ -8,7 +8,8 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 use super::{PAFORNODE_NS, SOAP_ENV_NS};
 use crate::domain::Text;
-use crate::domain::messages::{CountryCode, Email, MapEntry, Operation, Subject};
+use crate::domain::messages::Operation;
+use crate::domain::party::{CountryCode, Email, MapEntry, Subject};
 
 /// The Node accepts at most this many metadata entries in a block (ctMetadata).
 pub(super) const MAX_METADATA: usize = 15;

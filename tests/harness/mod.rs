@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use gpd_gateway::broadcast::outbox::Worker;
 use gpd_gateway::client::{self, Response};
+use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
-use gpd_gateway::context::{Clock, Context};
+use gpd_gateway::context::Context;
 use gpd_gateway::domain::api_key::{ApiKeySecret, KeyScope, SegregationScope};
 use gpd_gateway::domain::{FiscalCodePA, SegregationCode};
 use gpd_gateway::import::upload::UploadWorker;

@@ -7,7 +7,6 @@ use chrono::NaiveDateTime;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::columns::*;
-use super::receipts::{version_from, version_number};
 use super::unavailable;
 use crate::domain::broadcast::{
     BroadcastStation, DeliveryState, Route, StationUrl, first_retry_at,
@@ -91,7 +90,7 @@ pub(super) fn put_station(
             s.station_id.as_str(),
             s.broker_id.as_str(),
             s.url.as_str(),
-            version_number(s.version),
+            s.version.number(),
             s.timeout.as_millis() as i64,
             s.enabled,
             millis(now),
@@ -147,7 +146,7 @@ pub(super) fn insert_deliveries(
                 s.station_id.as_str(),
                 s.broker_id.as_str(),
                 s.url.as_str(),
-                version_number(s.version),
+                s.version.number(),
                 s.timeout.as_millis() as i64,
                 state.as_str(),
                 next,

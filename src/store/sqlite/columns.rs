@@ -5,7 +5,8 @@ use chrono::{DateTime, NaiveDateTime};
 use serde_json::json;
 
 use super::unavailable;
-use crate::domain::messages::MapEntry;
+use crate::domain::party::MapEntry;
+use crate::domain::receipt::ReceiptVersion;
 use crate::domain::{Cents, Text};
 use crate::store::StoreError;
 
@@ -93,4 +94,12 @@ pub(super) fn map_unique(
         };
     }
     unavailable(e)
+}
+
+/// A primitive version read from `column`.
+pub(super) fn version_from(n: i64, column: &str) -> Result<ReceiptVersion, StoreError> {
+    u64::try_from(n)
+        .ok()
+        .and_then(|n| ReceiptVersion::from_number(n).ok())
+        .ok_or_else(|| corrupt(column, n))
 }

@@ -175,37 +175,6 @@ impl SqliteStore {
         let pending = self.inner.writer.submit(f);
         Box::pin(pending)
     }
-
-    /// Inserts many positions in one transaction (bulk loads); all or nothing. Blocks the
-    /// calling thread: not for use on an async runtime's worker.
-    pub fn create_positions_blocking(
-        &self,
-        positions: Vec<DebtPosition>,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .writer
-            .submit_blocking(move |tx| positions.iter().try_for_each(|p| insert_position(tx, p)))
-    }
-
-    /// Inserts a batch of new positions in one transaction: a position whose IUPD, IUV or
-    /// notice number is taken (also by an earlier one of the same batch) is left out and its
-    /// error returned in its place, while the others are committed together. Any other failure
-    /// refuses the whole batch. The answer comes once the batch is durable.
-    pub fn import_positions(
-        &self,
-        positions: Vec<DebtPosition>,
-    ) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
-        self.write(move |tx| {
-            positions
-                .iter()
-                .map(|p| match taken_key(tx, p)? {
-                    Some(duplicate) => Ok(Err(duplicate)),
-                    // Checked first, so a failure here is not the position's: the batch fails.
-                    None => insert_position(tx, p).map(Ok),
-                })
-                .collect()
-        })
-    }
 }
 
 /// Creates the data directory readable by its owner only; an existing one is left as it is.
@@ -304,6 +273,22 @@ impl Store for SqliteStore {
         self.write(move |tx| {
             insert_position(tx, &position)?;
             Ok(position)
+        })
+    }
+
+    fn import_positions(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> StoreFuture<'_, Vec<Result<(), StoreError>>> {
+        self.write(move |tx| {
+            positions
+                .iter()
+                .map(|p| match taken_key(tx, p)? {
+                    Some(duplicate) => Ok(Err(duplicate)),
+                    // Checked first, so a failure here is not the position's: the batch fails.
+                    None => insert_position(tx, p).map(Ok),
+                })
+                .collect()
         })
     }
 
@@ -596,9 +581,9 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::messages::{CountryCode, Email, MapEntry, StampRequest};
+    use crate::domain::party::{CountryCode, Email, MapEntry};
     use crate::domain::position::tests::{at, option, position};
-    use crate::domain::position::{Account, Conflict, Iupd, PositionStatus};
+    use crate::domain::position::{Account, Conflict, Iupd, PositionStatus, StampRequest};
     use crate::domain::{Iuv, Text};
 
     fn store() -> (tempfile::TempDir, SqliteStore) {

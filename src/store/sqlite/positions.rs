@@ -1,57 +1,102 @@
 //! The debt-position tables: inserting a position with its options and transfers, loading it
 //! back by IUPD or notice number, and writing back what a mutation may change.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::sync::LazyLock;
+
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use super::columns::*;
 use super::unavailable;
-use crate::domain::messages::{CountryCode, Email, EntityId, EntityType, StampRequest, Subject};
+use crate::domain::party::{CountryCode, Email, EntityId, EntityType, Subject};
 use crate::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
-    PositionStatus, Transfer, TransferStatus,
+    PositionStatus, StampRequest, Transfer, TransferStatus,
 };
 use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
 use crate::store::{PositionKey, StoreError};
 
-pub(super) fn insert_position(tx: &Connection, p: &DebtPosition) -> Result<(), StoreError> {
+/// The columns of `debt_position` that a position's content fills, in the order
+/// `with_content` gives their values: the one list behind the insert, a creditor's update and
+/// the reads. The row's identity (organization, IUPD), creation date and version are apart.
+const CONTENT: [&str; 22] = [
+    "status",
+    "company_name",
+    "office_name",
+    "debtor_type",
+    "debtor_fiscal_code",
+    "debtor_full_name",
+    "street_name",
+    "civic_number",
+    "postal_code",
+    "city",
+    "province",
+    "region",
+    "country",
+    "email",
+    "phone",
+    "switch_to_expired",
+    "pay_stand_in",
+    "validity_date",
+    "publish_date",
+    "payment_date",
+    "last_updated_date",
+    "expires_after",
+];
+
+/// Calls `f` with the values of `p` for the [`CONTENT`] columns, in that order.
+fn with_content<T>(p: &DebtPosition, f: impl FnOnce(&[&dyn ToSql]) -> T) -> T {
     let d = &p.debtor;
     let s = &d.subject;
-    tx.prepare_cached(
-        "INSERT INTO debt_position (organization, iupd, status, company_name, office_name, debtor_type,
-            debtor_fiscal_code, debtor_full_name, street_name, civic_number, postal_code, city, province, region,
-            country, email, phone, switch_to_expired, pay_stand_in, validity_date, publish_date, payment_date,
-            inserted_date, last_updated_date, version, expires_after)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+    f(params![
+        p.status.as_str(),
+        p.company_name.as_str(),
+        p.office_name.as_ref().map(Text::as_str),
+        s.entity_type.as_str(),
+        s.entity_id.as_str(),
+        s.full_name.as_str(),
+        s.street_name.as_ref().map(Text::as_str),
+        s.civic_number.as_ref().map(Text::as_str),
+        s.postal_code.as_ref().map(Text::as_str),
+        s.city.as_ref().map(Text::as_str),
+        s.state_province_region.as_ref().map(Text::as_str),
+        d.region.as_ref().map(Text::as_str),
+        s.country.as_ref().map(CountryCode::as_str),
+        s.email.as_ref().map(Email::as_str),
+        d.phone.as_ref().map(Text::as_str),
+        p.switch_to_expired,
+        p.pay_stand_in,
+        p.validity_date.map(millis),
+        p.publish_date.map(millis),
+        p.payment_date.map(millis),
+        millis(p.last_updated_date),
+        p.expires_after().map(millis),
+    ])
+}
+
+/// `?1, ?2, …, ?n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+static INSERT_POSITION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO debt_position ({}, organization, iupd, inserted_date, version) VALUES ({})",
+        CONTENT.join(", "),
+        placeholders(CONTENT.len() + 4)
     )
-    .and_then(|mut st| {
-        st.execute(params![
-            p.organization.as_str(),
-            p.iupd.as_str(),
-            p.status.as_str(),
-            p.company_name.as_str(),
-            p.office_name.as_ref().map(Text::as_str),
-            s.entity_type.as_str(),
-            s.entity_id.as_str(),
-            s.full_name.as_str(),
-            s.street_name.as_ref().map(Text::as_str),
-            s.civic_number.as_ref().map(Text::as_str),
-            s.postal_code.as_ref().map(Text::as_str),
-            s.city.as_ref().map(Text::as_str),
-            s.state_province_region.as_ref().map(Text::as_str),
-            d.region.as_ref().map(Text::as_str),
-            s.country.as_ref().map(CountryCode::as_str),
-            s.email.as_ref().map(Email::as_str),
-            d.phone.as_ref().map(Text::as_str),
-            p.switch_to_expired,
-            p.pay_stand_in,
-            p.validity_date.map(millis),
-            p.publish_date.map(millis),
-            p.payment_date.map(millis),
-            millis(p.inserted_date),
-            millis(p.last_updated_date),
-            p.version,
-            p.expires_after().map(millis),
-        ])
+});
+
+pub(super) fn insert_position(tx: &Connection, p: &DebtPosition) -> Result<(), StoreError> {
+    with_content(p, |content| {
+        let (organization, iupd) = (p.organization.as_str(), p.iupd.as_str());
+        let inserted = millis(p.inserted_date);
+        let mut values = content.to_vec();
+        values.extend_from_slice(params![organization, iupd, inserted, p.version]);
+        tx.prepare_cached(&INSERT_POSITION)
+            .and_then(|mut st| st.execute(&values[..]))
     })
     .map_err(|e| map_unique(e, "iupd", p.iupd.as_str()))?;
     insert_options(tx, tx.last_insert_rowid(), p)
@@ -242,14 +287,16 @@ pub(super) struct RowIds {
     pub(super) options: Vec<i64>,
 }
 
-macro_rules! position_columns {
-    () => {
-        "id, organization, iupd, status, company_name, office_name, debtor_type,
-    debtor_fiscal_code, debtor_full_name, street_name, civic_number, postal_code, city, province, region, country,
-    email, phone, switch_to_expired, pay_stand_in, validity_date, publish_date, payment_date, inserted_date,
-    last_updated_date, version"
-    };
-}
+/// The columns a position is read from: identity, creation and version, then [`CONTENT`].
+static POSITION_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "id, organization, iupd, inserted_date, version, {}",
+        CONTENT.join(", ")
+    )
+});
+
+/// Where [`CONTENT`] starts in [`POSITION_COLUMNS`].
+const C: usize = 5;
 
 struct PositionRow {
     id: i64,
@@ -268,22 +315,51 @@ struct PositionRow {
 fn position_row(r: &Row<'_>) -> rusqlite::Result<PositionRow> {
     let mut debtor: [Option<String>; 12] = Default::default();
     for (i, slot) in debtor.iter_mut().enumerate() {
-        *slot = r.get(6 + i)?;
+        *slot = r.get(C + 3 + i)?;
     }
     Ok(PositionRow {
         id: r.get(0)?,
         organization: r.get(1)?,
         iupd: r.get(2)?,
-        status: r.get(3)?,
-        company_name: r.get(4)?,
-        office_name: r.get(5)?,
+        status: r.get(C)?,
+        company_name: r.get(C + 1)?,
+        office_name: r.get(C + 2)?,
         debtor,
-        switch_to_expired: r.get(18)?,
-        pay_stand_in: r.get(19)?,
-        dates: [r.get(20)?, r.get(21)?, r.get(22)?, r.get(23)?, r.get(24)?],
-        version: r.get(25)?,
+        switch_to_expired: r.get(C + 15)?,
+        pay_stand_in: r.get(C + 16)?,
+        dates: [
+            r.get(C + 17)?,
+            r.get(C + 18)?,
+            r.get(C + 19)?,
+            r.get(3)?,
+            r.get(C + 20)?,
+        ],
+        version: r.get(4)?,
     })
 }
+
+static BY_IUPD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM debt_position WHERE organization = ?1 AND iupd = ?2",
+        *POSITION_COLUMNS
+    )
+});
+
+static BY_NOTICE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM debt_position WHERE id =
+            (SELECT position_id FROM payment_option INDEXED BY payment_option_notice
+             WHERE organization = ?1 AND nav = ?2)",
+        *POSITION_COLUMNS
+    )
+});
+
+static BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {} FROM debt_position WHERE id = ?1",
+        *POSITION_COLUMNS
+    )
+});
 
 pub(super) fn load_position(
     conn: &Connection,
@@ -291,28 +367,14 @@ pub(super) fn load_position(
     key: &PositionKey,
 ) -> Result<Option<(RowIds, DebtPosition)>, StoreError> {
     let row = match key {
-        PositionKey::Iupd(iupd) => conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                position_columns!(),
-                " FROM debt_position WHERE organization = ?1 AND iupd = ?2"
-            ))
-            .and_then(|mut st| {
-                st.query_row(params![organization.as_str(), iupd.as_str()], position_row)
-                    .optional()
-            }),
-        PositionKey::Notice(nav) => conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                position_columns!(),
-                " FROM debt_position WHERE id =
-                    (SELECT position_id FROM payment_option INDEXED BY payment_option_notice
-                     WHERE organization = ?1 AND nav = ?2)"
-            ))
-            .and_then(|mut st| {
-                st.query_row(params![organization.as_str(), nav.as_str()], position_row)
-                    .optional()
-            }),
+        PositionKey::Iupd(iupd) => conn.prepare_cached(&BY_IUPD).and_then(|mut st| {
+            st.query_row(params![organization.as_str(), iupd.as_str()], position_row)
+                .optional()
+        }),
+        PositionKey::Notice(nav) => conn.prepare_cached(&BY_NOTICE).and_then(|mut st| {
+            st.query_row(params![organization.as_str(), nav.as_str()], position_row)
+                .optional()
+        }),
     }
     .map_err(unavailable)?;
     row.map(|row| assemble(conn, row)).transpose()
@@ -324,11 +386,7 @@ pub(super) fn load_position_by_id(
     id: i64,
 ) -> Result<Option<(RowIds, DebtPosition)>, StoreError> {
     let row = conn
-        .prepare_cached(concat!(
-            "SELECT ",
-            position_columns!(),
-            " FROM debt_position WHERE id = ?1"
-        ))
+        .prepare_cached(&BY_ID)
         .and_then(|mut st| st.query_row([id], position_row).optional())
         .map_err(unavailable)?;
     row.map(|row| assemble(conn, row)).transpose()
@@ -596,6 +654,18 @@ pub(super) fn write_payment(
     Ok(())
 }
 
+static REPLACE_POSITION: LazyLock<String> = LazyLock::new(|| {
+    let set: Vec<String> = (CONTENT.iter().enumerate())
+        .map(|(i, column)| format!("{column} = ?{}", i + 1))
+        .collect();
+    format!(
+        "UPDATE debt_position SET {}, version = version + 1 WHERE id = ?{} AND version = ?{}",
+        set.join(", "),
+        CONTENT.len() + 1,
+        CONTENT.len() + 2
+    )
+});
+
 /// Writes back the whole position (a creditor's update may change anything): the position row
 /// in place, if it is still at `p.version` (compare and set), and its options and transfers
 /// anew.
@@ -604,47 +674,13 @@ pub(super) fn replace_position(
     ids: &RowIds,
     p: &DebtPosition,
 ) -> Result<(), StoreError> {
-    let d = &p.debtor;
-    let s = &d.subject;
-    let changed = tx
-        .prepare_cached(
-            "UPDATE debt_position SET status = ?1, company_name = ?2, office_name = ?3, debtor_type = ?4,
-                debtor_fiscal_code = ?5, debtor_full_name = ?6, street_name = ?7, civic_number = ?8,
-                postal_code = ?9, city = ?10, province = ?11, region = ?12, country = ?13, email = ?14,
-                phone = ?15, switch_to_expired = ?16, pay_stand_in = ?17, validity_date = ?18,
-                publish_date = ?19, payment_date = ?20, last_updated_date = ?21, expires_after = ?22,
-                version = version + 1
-             WHERE id = ?23 AND version = ?24",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
-                p.status.as_str(),
-                p.company_name.as_str(),
-                p.office_name.as_ref().map(Text::as_str),
-                s.entity_type.as_str(),
-                s.entity_id.as_str(),
-                s.full_name.as_str(),
-                s.street_name.as_ref().map(Text::as_str),
-                s.civic_number.as_ref().map(Text::as_str),
-                s.postal_code.as_ref().map(Text::as_str),
-                s.city.as_ref().map(Text::as_str),
-                s.state_province_region.as_ref().map(Text::as_str),
-                d.region.as_ref().map(Text::as_str),
-                s.country.as_ref().map(CountryCode::as_str),
-                s.email.as_ref().map(Email::as_str),
-                d.phone.as_ref().map(Text::as_str),
-                p.switch_to_expired,
-                p.pay_stand_in,
-                p.validity_date.map(millis),
-                p.publish_date.map(millis),
-                p.payment_date.map(millis),
-                millis(p.last_updated_date),
-                p.expires_after().map(millis),
-                ids.position,
-                p.version,
-            ])
-        })
-        .map_err(unavailable)?;
+    let changed = with_content(p, |content| {
+        let mut values = content.to_vec();
+        values.extend_from_slice(params![ids.position, p.version]);
+        tx.prepare_cached(&REPLACE_POSITION)
+            .and_then(|mut st| st.execute(&values[..]))
+    })
+    .map_err(unavailable)?;
     if changed != 1 {
         return Err(unavailable(
             "the position changed while it was being updated",

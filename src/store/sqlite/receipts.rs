@@ -1,6 +1,8 @@
-//! The receipt table: acquiring a receipt (stored, settled on its position, deliveries created,
-//! all in the caller's transaction), fetching its document and listing receipts.
+//! The receipt table: acquiring a receipt (stored, its settlement and deliveries, as the receipt
+//! use case decides them, persisted in the caller's transaction), fetching its document and
+//! listing receipts.
 
+use chrono::NaiveDateTime;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
@@ -8,8 +10,7 @@ use super::broadcast::{insert_deliveries, stations_of};
 use super::columns::*;
 use super::positions::{load_position, write_payment};
 use super::unavailable;
-use crate::domain::broadcast::recipients;
-use crate::domain::receipt::{Receipt, ReceiptStatus, ReceiptVersion, Settlement};
+use crate::domain::receipt::{ReceiptStatus, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::domain::{FiscalCodePA, NoticeNumber};
 use crate::store::{
@@ -17,23 +18,17 @@ use crate::store::{
     StoreError,
 };
 
-pub(super) fn version_number(v: ReceiptVersion) -> i64 {
-    match v {
-        ReceiptVersion::V1 => 1,
-        ReceiptVersion::V2 => 2,
-    }
-}
-
-pub(super) fn version_from(n: i64, column: &str) -> Result<ReceiptVersion, StoreError> {
-    match n {
-        1 => Ok(ReceiptVersion::V1),
-        2 => Ok(ReceiptVersion::V2),
-        other => Err(corrupt(column, other)),
-    }
-}
-
 pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition, StoreError> {
-    let request = &new.request;
+    let NewReceipt {
+        request,
+        document,
+        digest,
+        received_at,
+        beneficiaries,
+        concerned,
+        settle,
+        route,
+    } = new;
     let receipt = &request.receipt;
     // Every copy stored under this identity; at most one per distinct content.
     let copies = conn
@@ -67,10 +62,10 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         })
         .map_err(unavailable)?;
     let mut earlier = None;
-    for (status, digest, amount, mut facts) in copies {
+    for (status, stored_digest, amount, mut facts) in copies {
         let status =
             ReceiptStatus::parse(&status).ok_or_else(|| corrupt("receipt.status", &status))?;
-        if digest.as_deref() == Some(&new.digest.0[..]) {
+        if stored_digest.as_deref() == Some(&digest.0[..]) {
             return Ok(Acquisition::AlreadyStored(status));
         }
         if earlier.is_none() {
@@ -78,58 +73,54 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
             earlier = Some(facts);
         }
     }
+    let row = ReceiptRow {
+        request: &request,
+        document: &document,
+        digest,
+        received_at,
+    };
     if let Some(earlier) = earlier {
-        let row = insert(
-            conn,
-            &new,
-            &Settlement {
-                status: ReceiptStatus::Conflict,
-                flag: None,
-            },
-        )?;
-        insert_beneficiaries(conn, receipt, row)?;
+        let conflict = Settlement::kept(ReceiptStatus::Conflict);
+        let id = insert(conn, &row, &conflict)?;
+        insert_beneficiaries(conn, &beneficiaries, id)?;
         return Ok(Acquisition::Conflict { earlier });
     }
 
     let key = PositionKey::Notice(receipt.notice_number.clone());
     let mut found = load_position(conn, &receipt.fiscal_code, &key)?;
-    let settlement = receipt.settle(found.as_mut().map(|(_, p)| p), new.received_at);
-    if settlement.status == ReceiptStatus::Applied
-        && let Some((ids, position)) = &found
-        && let Some(paid) = position.option_index(&receipt.notice_number)
-    {
+    let settlement = settle(found.as_mut().map(|(_, p)| p));
+    if let (Some(paid), Some((ids, position))) = (settlement.paid_option, &found) {
         write_payment(conn, ids, position, paid)?;
     }
-
-    let receipt_row = insert(conn, &new, &settlement)?;
-    insert_beneficiaries(conn, receipt, receipt_row)?;
-
-    // A duplicate is audit only: nobody is told about it.
-    let deliveries = if settlement.status == ReceiptStatus::Duplicate {
-        Vec::new()
-    } else {
-        let mut concerned = vec![&receipt.fiscal_code];
-        for b in receipt.beneficiaries() {
-            if !concerned.contains(&b) {
-                concerned.push(b);
-            }
-        }
-        let mut stations = Vec::new();
-        for org in concerned {
-            stations.extend(stations_of(conn, Some(org), true)?);
-        }
-        let routes = recipients(receipt, &request.ids, &stations);
-        insert_deliveries(conn, receipt_row, &routes, new.received_at)?
-    };
+    let id = insert(conn, &row, &settlement)?;
+    insert_beneficiaries(conn, &beneficiaries, id)?;
+    let mut stations = Vec::new();
+    for org in &concerned {
+        stations.extend(stations_of(conn, Some(org), true)?);
+    }
+    let routes = route(&settlement, &stations);
+    let deliveries = insert_deliveries(conn, id, &routes, received_at)?;
     Ok(Acquisition::Stored {
         settlement,
         deliveries,
     })
 }
 
+/// What the receipt row is made of, besides its settlement.
+struct ReceiptRow<'a> {
+    request: &'a SendRtRequest,
+    document: &'a [u8],
+    digest: ReceiptDigest,
+    received_at: NaiveDateTime,
+}
+
 /// Inserts the receipt row; its id.
-fn insert(conn: &Connection, new: &NewReceipt, settlement: &Settlement) -> Result<i64, StoreError> {
-    let request = &new.request;
+fn insert(
+    conn: &Connection,
+    row: &ReceiptRow<'_>,
+    settlement: &Settlement,
+) -> Result<i64, StoreError> {
+    let request = row.request;
     let receipt = &request.receipt;
     let payment_time = receipt.payment_date_time.as_ref().map(|d| millis(d.time));
     conn.prepare_cached(
@@ -145,7 +136,7 @@ fn insert(conn: &Connection, new: &NewReceipt, settlement: &Settlement) -> Resul
             request.ids.id_pa.as_str(),
             request.ids.id_broker_pa.as_str(),
             request.ids.id_station.as_str(),
-            version_number(request.version),
+            request.version.number(),
             receipt.creditor_reference_id.as_str(),
             receipt.notice_number.as_str(),
             settlement.status.as_str(),
@@ -159,25 +150,27 @@ fn insert(conn: &Connection, new: &NewReceipt, settlement: &Settlement) -> Resul
             receipt.payment_date_time.as_ref().map(|d| d.lexical.as_str()),
             payment_time,
             request.stand_in,
-            millis(new.received_at),
-            new.document,
-            &new.digest.0[..],
+            millis(row.received_at),
+            row.document,
+            &row.digest.0[..],
         ])
     })
     .map_err(unavailable)?;
     Ok(conn.last_insert_rowid())
 }
 
-/// Lets each beneficiary creditor other than the notice's own see the receipt.
-fn insert_beneficiaries(conn: &Connection, receipt: &Receipt, row: i64) -> Result<(), StoreError> {
-    for beneficiary in receipt.beneficiaries() {
-        if beneficiary != &receipt.fiscal_code {
-            conn.prepare_cached(
-                "INSERT INTO receipt_beneficiary (organization, receipt) VALUES (?1, ?2)",
-            )
-            .and_then(|mut st| st.execute(params![beneficiary.as_str(), row]))
-            .map_err(unavailable)?;
-        }
+/// Lets each of `beneficiaries` see the receipt among its own.
+fn insert_beneficiaries(
+    conn: &Connection,
+    beneficiaries: &[FiscalCodePA],
+    row: i64,
+) -> Result<(), StoreError> {
+    for beneficiary in beneficiaries {
+        conn.prepare_cached(
+            "INSERT INTO receipt_beneficiary (organization, receipt) VALUES (?1, ?2)",
+        )
+        .and_then(|mut st| st.execute(params![beneficiary.as_str(), row]))
+        .map_err(unavailable)?;
     }
     Ok(())
 }
@@ -395,6 +388,16 @@ mod tests {
         nav: &crate::domain::NoticeNumber,
         beneficiaries: &[&str],
     ) -> NewReceipt {
+        new_receipt_paying(id, nav, beneficiaries, 300)
+    }
+
+    /// A receipt as the receipt use case prepares it, of `cents` in all.
+    fn new_receipt_paying(
+        id: &str,
+        nav: &crate::domain::NoticeNumber,
+        beneficiaries: &[&str],
+        cents: i64,
+    ) -> NewReceipt {
         let iban = || ReceiptAccount::Iban(Text::new("IT60X0542811101000000123456").unwrap());
         let transfers = beneficiaries
             .iter()
@@ -405,21 +408,20 @@ mod tests {
         r.receipt_id = id.into();
         r.notice_number = nav.clone();
         r.creditor_reference_id = Text::new(&nav.as_str()[1..]).unwrap();
-        NewReceipt {
-            digest: r.content_digest(),
-            request: SendRtRequest {
-                ids: RequestIds {
-                    id_pa: Text::new(ORG).unwrap(),
-                    id_broker_pa: Text::new(ORG).unwrap(),
-                    id_station: Text::new("77777777777_01").unwrap(),
-                },
-                receipt: r,
-                version: ReceiptVersion::V2,
-                stand_in: None,
+        r.payment_amount = crate::domain::Cents::new(cents).unwrap();
+        let request = SendRtRequest {
+            ids: RequestIds {
+                id_pa: Text::new(ORG).unwrap(),
+                id_broker_pa: Text::new(ORG).unwrap(),
+                id_station: Text::new("77777777777_01").unwrap(),
             },
-            document: format!("<doc>{id}</doc>").into_bytes(),
-            received_at: at(2029, 6, 1),
-        }
+            receipt: r,
+            version: ReceiptVersion::V2,
+            stand_in: None,
+        };
+        let receipt = std::sync::Arc::new(request.forwarded_receipt());
+        let document = format!("<doc>{id}</doc>").into_bytes();
+        crate::primitives::send_rt::prepare(request, receipt, document, at(2029, 6, 1))
     }
 
     fn station(org: &str, id: &str) -> BroadcastStation {
@@ -534,17 +536,14 @@ mod tests {
             Acquisition::AlreadyStored(ReceiptStatus::Applied)
         );
         // Same identity, other content: kept beside the first as CONFLICT.
-        let mut changed = new_receipt("same", &first, &[ORG]);
-        changed.request.receipt.payment_amount = crate::domain::Cents::new(100).unwrap();
-        changed.digest = changed.request.receipt.content_digest();
-        let Acquisition::Conflict { earlier } =
-            store.acquire_receipt(changed.clone()).await.unwrap()
+        let changed = || new_receipt_paying("same", &first, &[ORG], 100);
+        let Acquisition::Conflict { earlier } = store.acquire_receipt(changed()).await.unwrap()
         else {
             panic!("a conflict")
         };
         assert_eq!(earlier.amount, "3.00");
         assert_eq!(
-            store.acquire_receipt(changed).await.unwrap(),
+            store.acquire_receipt(changed()).await.unwrap(),
             Acquisition::AlreadyStored(ReceiptStatus::Conflict)
         );
         let all = PageRequest { page: 0, limit: 10 };

@@ -130,22 +130,6 @@ impl Writer {
         }
     }
 
-    /// [`Writer::submit`] for threads that are not async tasks.
-    pub(super) fn submit_blocking<T, F>(&self, f: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
-        if self
-            .send(Command::Job(Box::new(Pending { f, reply })))
-            .is_err()
-        {
-            return Err(closed());
-        }
-        answer.blocking_recv().unwrap_or_else(|_| Err(closed()))
-    }
-
     /// Lets queued jobs finish, folds the WAL back into the database file and stops the thread.
     pub(super) async fn close(&self) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
