@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::convert::format_datetime;
 use super::query::Query;
 use super::receipts::paged;
 use super::{Reply, bad_request, creditor, parse_json, store_failure};
@@ -14,6 +13,7 @@ use crate::context::Context;
 use crate::domain::Text;
 use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl, station_timeout};
 use crate::domain::receipt::ReceiptVersion;
+use crate::json::convert::format_datetime;
 use crate::store::{Delivery, StoreError};
 
 #[derive(Serialize)]

@@ -5,12 +5,12 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-use super::convert::{format_datetime, parse_datetime};
 use super::query::Query;
 use super::{Reply, bad_request, creditor, forbidden_notice, store_failure};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::receipt::ReceiptStatus;
+use crate::json::convert::{format_datetime, parse_datetime};
 use crate::store::{Page, ReceiptFilter, ReceiptSummary};
 
 #[derive(Serialize)]
