@@ -1,7 +1,8 @@
 //! The HTTP client of the replay tool and of the tests: one request per TCP connection, plain
 //! `http://` only, the whole exchange bounded by a timeout, the answer read whole into a
 //! [`Response`]. It sends through reqwest (the client the broadcast stations already use) set
-//! up to change nothing on the way: no pooling, no redirects, no proxy, no default headers.
+//! up to change nothing on the way: no pooling, no redirects, no proxy. The one header it adds
+//! is reqwest's `Accept: */*` when the caller gives no `Accept`, which means the same as none.
 
 use std::error::Error as _;
 use std::fmt;
@@ -9,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// How long one exchange (connect, send, read the whole answer) may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,13 +57,20 @@ impl fmt::Display for ClientError {
             ClientError::Url(m) => write!(f, "bad target URL: {m}"),
             ClientError::Request(m) => write!(f, "bad request: {m}"),
             ClientError::Connect(addr, e) => write!(f, "cannot connect to {addr}: {e}"),
-            ClientError::Http(e) => {
-                // reqwest's own text is only "error sending request"; the causes say what.
-                write!(f, "HTTP exchange failed: {e}")?;
-                causes(e).try_for_each(|cause| write!(f, ": {cause}"))
-            }
+            ClientError::Http(e) => write!(f, "HTTP exchange failed: {}", Described(e)),
             ClientError::Timeout => write!(f, "no complete answer within {} s", TIMEOUT.as_secs()),
         }
+    }
+}
+
+/// A reqwest error with its causes: its own text is only "error sending request" and the
+/// like; the causes say what.
+struct Described<'a>(&'a reqwest::Error);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        causes(self.0).try_for_each(|cause| write!(f, ": {cause}"))
     }
 }
 
@@ -158,21 +165,20 @@ pub async fn send(
     let uri = format!("{}{}", target.prefix, path_and_query);
     let bad = |e: &dyn fmt::Display| ClientError::Request(format!("{method} {uri}: {e}"));
     let verb = Method::from_bytes(method.as_bytes()).map_err(|e| bad(&e))?;
-    let mut fields = HeaderMap::new();
+    let mut request = client().request(verb, format!("http://{}{uri}", target.authority));
     for (name, value) in headers {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(&e))?;
-        let value = HeaderValue::from_str(value).map_err(|e| bad(&e))?;
-        fields.append(name, value);
+        request = request.header(*name, *value);
     }
-    let mut request = client()
-        .request(verb, format!("http://{}{uri}", target.authority))
-        .headers(fields);
     // A GET, HEAD, DELETE or OPTIONS without a body says no Content-Length at all.
     let sends_length = !body.is_empty() || !matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS");
     if sends_length {
-        request = request.body(body);
+        // Said even when 0: reqwest leaves it out for an empty body.
+        request = request
+            .header(reqwest::header::CONTENT_LENGTH, body.len())
+            .body(body);
     }
-    let request = request.build().map_err(|e| bad(&e))?;
+    // An invalid header name or value shows here, with the cause under reqwest's "builder error".
+    let request = request.build().map_err(|e| bad(&Described(&e)))?;
     match tokio::time::timeout(TIMEOUT, exchange(&target.address, request)).await {
         Ok(result) => result,
         Err(_) => Err(ClientError::Timeout),
@@ -198,8 +204,6 @@ fn client() -> &'static reqwest::Client {
             .http1_title_case_headers()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            // Not even reqwest's `Accept: */*`: the request goes out with the caller's headers.
-            .default_headers(HeaderMap::new())
             .build()
             .expect("the HTTP client's configuration is static and valid")
     })
@@ -344,6 +348,39 @@ mod tests {
         assert!(received.contains("Content-Length: 7\r\n"), "{received}");
         assert!(received.contains("Soapaction: \"x\"\r\n"), "{received}");
         assert!(received.ends_with("{\"a\":1}"), "{received}");
+    }
+
+    #[tokio::test]
+    async fn content_length_only_where_a_body_is_expected() {
+        let answer: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+        let (url, server) = one_shot_server(answer);
+        let response = send(&url, "POST", "/x", &[], Vec::new()).await.unwrap();
+        assert_eq!(response.status, 204);
+        let received = server.join().unwrap();
+        assert!(received.contains("Content-Length: 0\r\n"), "{received}");
+        assert_eq!(received.matches("Content-Length").count(), 1, "{received}");
+        let (url, server) = one_shot_server(answer);
+        send(&url, "GET", "/x", &[], Vec::new()).await.unwrap();
+        let received = server.join().unwrap();
+        assert!(
+            !received.to_ascii_lowercase().contains("content-length"),
+            "{received}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_header_is_refused_before_sending() {
+        let e = send(
+            "http://127.0.0.1:9",
+            "GET",
+            "/",
+            &[("bad name", "v")],
+            Vec::new(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, ClientError::Request(_)), "{e}");
+        assert!(e.to_string().contains("GET /"), "{e}");
     }
 
     #[tokio::test]
