@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::domain::broadcast::{BroadcastStation, RetryPolicy, StationUrl, station_timeout};
+use crate::domain::creditor::Creditor;
 use crate::domain::destination::DestinationPolicy;
 use crate::domain::position::Iban;
 use crate::domain::rate::Rate;
@@ -106,34 +107,6 @@ pub struct Broadcast {
     /// Stations written into the routing table at start (replacing a stored one of the same
     /// creditor and id); the REST API manages the table from there.
     pub stations: Vec<BroadcastStation>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Creditor {
-    pub fiscal_code: FiscalCodePA,
-    pub company_name: Text<140>,
-    pub office_name: Option<Text<140>>,
-    pub stations: BTreeSet<String>,
-    pub segregation_codes: BTreeSet<SegregationCode>,
-    /// The spontaneous-payment services (paDemandPaymentNotice), ids unique.
-    pub services: Vec<Service>,
-    /// The most spontaneous positions the creditor may have unpaid (and payable) at once;
-    /// past it paDemandPaymentNotice is answered PAA_SYSTEM_ERROR.
-    pub max_unpaid_spontaneous: u32,
-    /// How often each service (by id) may be asked for a notice, on each instance.
-    pub service_rates: BTreeMap<String, Rate>,
-}
-
-impl Creditor {
-    /// The service an idServizio names.
-    pub fn service(&self, id: &str) -> Option<&Service> {
-        self.services.iter().find(|s| s.id().as_str() == id)
-    }
-
-    /// The rate of the service an idServizio names.
-    pub fn service_rate(&self, id: &str) -> Option<Rate> {
-        self.service_rates.get(id).copied()
-    }
 }
 
 #[derive(Debug, Clone)]

@@ -14,9 +14,9 @@ mod query;
 pub mod receipts;
 pub mod upload;
 
-use crate::config::Creditor;
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
+use crate::domain::creditor::Creditor;
 use crate::domain::position::{Conflict, FieldError, Iupd, NotPayable, OptionPayment, Refusal};
 use crate::domain::{Cents, Iuv, NoticeNumber};
 use crate::json::model::{MarkPaidIn, PositionIn, Problem};

@@ -6,6 +6,7 @@
 pub mod amount;
 pub mod api_key;
 pub mod broadcast;
+pub mod creditor;
 pub mod destination;
 pub mod fault;
 pub mod ids;

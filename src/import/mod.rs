@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
-use crate::config::{Config, Creditor};
+use crate::config::Config;
 use crate::domain::FiscalCodePA;
+use crate::domain::creditor::Creditor;
 use crate::domain::position::{DebtPosition, FieldError};
 use crate::json::convert;
 use crate::json::model::PositionIn;

@@ -14,8 +14,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::Creditor;
 use crate::context::Context;
+use crate::domain::creditor::Creditor;
 use crate::domain::position::{FieldError, Iupd};
 use crate::domain::upload::UploadOperation;
 use crate::json::model::PositionIn;

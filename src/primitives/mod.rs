@@ -7,8 +7,8 @@ pub mod get_payment;
 pub mod send_rt;
 pub mod verify;
 
-use crate::config::Creditor;
 use crate::context::Context;
+use crate::domain::creditor::Creditor;
 use crate::domain::messages::{QrCode, RequestIds};
 use crate::domain::position::{DebtPosition, NotPayable};
 use crate::domain::{Fault, FaultCode};
