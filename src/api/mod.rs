@@ -2,8 +2,6 @@
 //! apply the domain rules through the store and return a JSON [`Reply`]. Errors are problem
 //! bodies (`title`, `status`, `detail`) that name the offending field.
 
-use serde::Serialize;
-
 pub mod auth;
 pub mod broadcast;
 pub mod bulk;
@@ -12,71 +10,19 @@ pub mod notification_fee;
 pub mod payments;
 mod query;
 pub mod receipts;
+mod reply;
 pub mod upload;
+
+pub use reply::Reply;
 
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::creditor::Creditor;
 use crate::domain::position::{Conflict, FieldError, Iupd, NotPayable, OptionPayment, Refusal};
 use crate::domain::{Cents, Iuv, NoticeNumber};
-use crate::json::model::{MarkPaidIn, PositionIn, Problem};
+use crate::json::model::{MarkPaidIn, PositionIn};
 use crate::json::{self, convert};
 use crate::store::{Expected, Mutation, PositionKey, StoreError};
-
-/// A JSON answer: status code, body and the few headers a handler adds (`ETag`).
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub body: Vec<u8>,
-    pub content_type: &'static str,
-    pub headers: Vec<(&'static str, String)>,
-}
-
-impl Reply {
-    fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
-        Reply {
-            status,
-            body,
-            content_type,
-            headers: Vec::new(),
-        }
-    }
-
-    pub fn json(status: u16, value: &impl Serialize) -> Reply {
-        let body = serde_json::to_vec(value).expect("serializable");
-        Reply::new(status, "application/json", body)
-    }
-
-    /// A stored SOAP document, as it was received.
-    pub fn xml(body: Vec<u8>) -> Reply {
-        Reply::new(200, "text/xml; charset=utf-8", body)
-    }
-
-    /// A status with no body (GPD's 201 to a bulk create).
-    pub fn empty(status: u16) -> Reply {
-        Reply::new(status, "application/json", Vec::new())
-    }
-
-    pub fn no_content() -> Reply {
-        Reply::new(204, "application/json", Vec::new())
-    }
-
-    pub fn problem(status: u16, title: &str, detail: impl Into<String>) -> Reply {
-        let p = Problem {
-            title: title.to_owned(),
-            status,
-            detail: detail.into(),
-        };
-        let body = serde_json::to_vec(&p).expect("serializable");
-        Reply::new(status, "application/problem+json", body)
-    }
-
-    /// Adds the `ETag` of a position at `version`.
-    pub fn with_etag(mut self, version: i64) -> Reply {
-        self.headers.push(("etag", etag(version)));
-        self
-    }
-}
 
 /// The entity tag of a position's version: a strong tag, the version in quotes.
 pub fn etag(version: i64) -> String {

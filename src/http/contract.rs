@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 
-use super::server::Answer;
+use crate::api::Reply;
 use crate::context::Context;
 
 const WSDL: &str = include_str!("../../wsdl/paForNode.wsdl");
@@ -29,18 +29,18 @@ const XML: &str = "text/xml; charset=utf-8";
 /// The REST API's description, kept next to the handlers it describes.
 const OPENAPI: &str = include_str!("../api/openapi.json");
 
-pub fn openapi() -> Answer {
-    Answer::new(200, "application/json", OPENAPI.as_bytes())
+pub fn openapi() -> Reply {
+    Reply::new(200, "application/json", OPENAPI.as_bytes())
 }
 
 /// GPD's `AppInfo`: the application's name and version, and the configured environment.
-pub fn info(environment: &str) -> Answer {
+pub fn info(environment: &str) -> Reply {
     let body = serde_json::json!({
         "name": env!("CARGO_PKG_NAME"),
         "version": env!("CARGO_PKG_VERSION"),
         "environment": environment,
     });
-    Answer::new(200, "application/json", body.to_string())
+    Reply::new(200, "application/json", body.to_string())
 }
 
 /// The WSDL with its SOAP address: `{public_url}/partner`, or `http://{listening}/partner`.
@@ -54,17 +54,17 @@ pub fn wsdl_document(ctx: &Context, listening: SocketAddr) -> Bytes {
     Bytes::from(WSDL.replace(WSDL_ADDRESS, &escaped))
 }
 
-pub fn wsdl(ctx: &Context) -> Answer {
+pub fn wsdl(ctx: &Context) -> Reply {
     let body = match ctx.wsdl.get() {
         Some(doc) => doc.clone(),
         None => Bytes::from_static(WSDL.as_bytes()),
     };
-    Answer::new(200, XML, body)
+    Reply::new(200, XML, body)
 }
 
-pub fn xsd(name: &str) -> Answer {
+pub fn xsd(name: &str) -> Reply {
     match SCHEMAS.iter().find(|(n, _)| *n == name) {
-        Some((_, text)) => Answer::new(200, XML, *text),
-        None => Answer::problem(404, "Not Found", &format!("no schema named {name}")),
+        Some((_, text)) => Reply::new(200, XML, *text),
+        None => Reply::problem(404, "Not Found", format!("no schema named {name}")),
     }
 }

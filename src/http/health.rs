@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::server::Answer;
+use crate::api::Reply;
 use crate::context::Context;
 
 const JSON: &str = "application/json";
@@ -17,15 +17,15 @@ const JSON: &str = "application/json";
 const READY_WITHIN: Duration = Duration::from_secs(2);
 
 /// `GET /health`
-pub async fn health(ctx: &Context) -> Answer {
+pub async fn health(ctx: &Context) -> Reply {
     match ctx.store.ping().await {
-        Ok(()) => Answer::new(200, JSON, &br#"{"status":"UP"}"#[..]),
-        Err(_) => Answer::new(503, JSON, &br#"{"status":"DOWN"}"#[..]),
+        Ok(()) => Reply::new(200, JSON, &br#"{"status":"UP"}"#[..]),
+        Err(_) => Reply::new(503, JSON, &br#"{"status":"DOWN"}"#[..]),
     }
 }
 
 /// `GET /ready`: `{"status": "UP"|"DOWN", "checks": {"store": {...}, "schema": {...}}}`.
-pub async fn ready(ctx: &Context) -> Answer {
+pub async fn ready(ctx: &Context) -> Reply {
     let (writes, schema) =
         match tokio::time::timeout(READY_WITHIN, ctx.store.readiness(ctx.clock.now())).await {
             Ok(Ok(r)) => (r.writes, r.schema),
@@ -50,5 +50,5 @@ pub async fn ready(ctx: &Context) -> Answer {
         "status": if up { "UP" } else { "DOWN" },
         "checks": {"store": check(&writes), "schema": check(&schema)},
     });
-    Answer::new(if up { 200 } else { 503 }, JSON, body.to_string())
+    Reply::new(if up { 200 } else { 503 }, JSON, body.to_string())
 }

@@ -11,7 +11,6 @@
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
 
-use super::server::Answer;
 use super::{contract, health, multipart, soap, zip};
 use crate::api::{self, Reply, StateAction};
 use crate::context::Context;
@@ -124,18 +123,12 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
     Ok(keys.first().copied())
 }
 
-fn json(reply: Reply) -> Answer {
-    let mut answer = Answer::new(reply.status, reply.content_type, reply.body);
-    answer.headers = reply.headers;
-    answer
-}
-
 /// The `If-Match` header as text; one that is not visible ASCII is refused.
-fn if_match(parts: &Parts) -> Result<Option<&str>, Answer> {
+fn if_match(parts: &Parts) -> Result<Option<&str>, Reply> {
     match parts.headers.get(header::IF_MATCH) {
         None => Ok(None),
         Some(v) => v.to_str().map(Some).map_err(|_| {
-            Answer::problem(
+            Reply::problem(
                 400,
                 "Bad Request",
                 "If-Match: must be * or entity tags such as \"3\"",
@@ -144,19 +137,18 @@ fn if_match(parts: &Parts) -> Result<Option<&str>, Answer> {
     }
 }
 
-fn method_not_allowed(allow: &'static str) -> Answer {
-    let mut a = Answer::problem(
+fn method_not_allowed(allow: &'static str) -> Reply {
+    Reply::problem(
         405,
         "Method Not Allowed",
-        &format!("this resource supports {allow}"),
-    );
-    a.allow = Some(allow);
-    a
+        format!("this resource supports {allow}"),
+    )
+    .with_header("allow", allow)
 }
 
 /// Reads `toPublish` from the query: absent means false; `true` and `false` in any case, as
 /// GPD's framework reads booleans.
-fn to_publish(query: Option<&str>) -> Result<bool, Answer> {
+fn to_publish(query: Option<&str>) -> Result<bool, Reply> {
     let value = query
         .unwrap_or("")
         .split('&')
@@ -166,10 +158,10 @@ fn to_publish(query: Option<&str>) -> Result<bool, Answer> {
     match value {
         None => Ok(false),
         Some(v) => api::parse_bool(v).ok_or_else(|| {
-            Answer::problem(
+            Reply::problem(
                 400,
                 "Bad Request",
-                &format!("toPublish: '{v}' must be true or false"),
+                format!("toPublish: '{v}' must be true or false"),
             )
         }),
     }
@@ -200,7 +192,7 @@ fn uploaded_document(parts: &Parts, body: &[u8]) -> Result<Vec<u8>, String> {
     ))
 }
 
-pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
+pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
     let path = parts.uri.path();
     let query = parts.uri.query();
     let method = &parts.method;
@@ -212,7 +204,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         let presented = presented_key(&parts.headers);
         let key = match api::auth::check(ctx, presented, organization).await {
             Ok(key) => key,
-            Err(refused) => return json(refused),
+            Err(refused) => return refused,
         };
         let whole = match segments.as_slice() {
             ["organizations", _, "broadcast-stations", ..] => Some("broadcast stations"),
@@ -226,7 +218,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         if let Some(what) = whole
             && let Err(refused) = api::auth::whole_creditor(&key, what)
         {
-            return json(refused);
+            return refused;
         }
         seg = key.segregation;
     }
@@ -248,11 +240,8 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                 404,
                 "GET /partner?wsdl returns the WSDL; operations are POSTed",
             ),
-            _ => {
-                let mut a = soap::client_fault(405, "/partner supports GET (?wsdl) and POST");
-                a.allow = Some("GET, POST");
-                a
-            }
+            _ => soap::client_fault(405, "/partner supports GET (?wsdl) and POST")
+                .with_header("allow", "GET, POST"),
         },
         ["openapi.json"] => match *method {
             Method::GET => contract::openapi(),
@@ -276,34 +265,32 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
         },
         ["organizations", org, "debtpositions"] => match *method {
             Method::POST => match to_publish(query) {
-                Ok(publish) => json(api::create_position(ctx, org, seg, publish, body).await),
+                Ok(publish) => api::create_position(ctx, org, seg, publish, body).await,
                 Err(a) => a,
             },
-            Method::GET => json(api::lifecycle::list_positions(ctx, org, seg, query).await),
+            Method::GET => api::lifecycle::list_positions(ctx, org, seg, query).await,
             _ => method_not_allowed("GET, POST"),
         },
         // GPD's fixed names under debtpositions: other methods fall through to the IUPD routes.
         ["organizations", org, "debtpositions", "bulk"] if *method == Method::POST => {
             match to_publish(query) {
-                Ok(publish) => {
-                    json(api::bulk::create_positions(ctx, org, seg, publish, body).await)
-                }
+                Ok(publish) => api::bulk::create_positions(ctx, org, seg, publish, body).await,
                 Err(a) => a,
             }
         }
         ["organizations", org, "debtpositions", "transfers"] if *method == Method::PATCH => {
-            json(api::bulk::update_ibans(ctx, org, query, body).await)
+            api::bulk::update_ibans(ctx, org, query, body).await
         }
         ["organizations", org, "debtpositions", iupd] => match *method {
-            Method::GET => json(api::get_position(ctx, org, seg, iupd).await),
+            Method::GET => api::get_position(ctx, org, seg, iupd).await,
             Method::PUT => match to_publish(query).and_then(|p| Ok((p, if_match(parts)?))) {
-                Ok((publish, tag)) => json(
-                    api::lifecycle::update_position(ctx, org, seg, iupd, publish, tag, body).await,
-                ),
+                Ok((publish, tag)) => {
+                    api::lifecycle::update_position(ctx, org, seg, iupd, publish, tag, body).await
+                }
                 Err(a) => a,
             },
             Method::DELETE => match if_match(parts) {
-                Ok(tag) => json(api::lifecycle::delete_position(ctx, org, seg, iupd, tag).await),
+                Ok(tag) => api::lifecycle::delete_position(ctx, org, seg, iupd, tag).await,
                 Err(a) => a,
             },
             _ => method_not_allowed(match *iupd {
@@ -326,14 +313,14 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                     StateAction::Invalidate
                 };
                 match if_match(parts) {
-                    Ok(tag) => json(api::change_state(ctx, org, seg, iupd, action, tag).await),
+                    Ok(tag) => api::change_state(ctx, org, seg, iupd, action, tag).await,
                     Err(a) => a,
                 }
             }
             _ => method_not_allowed("POST"),
         },
         ["organizations", org, "paymentoptions", "paids", nav] => match *method {
-            Method::POST => json(api::mark_paid(ctx, org, seg, nav, body).await),
+            Method::POST => api::mark_paid(ctx, org, seg, nav, body).await,
             _ => method_not_allowed("POST"),
         },
         [
@@ -344,45 +331,44 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             "notificationfee",
         ] => match *method {
             Method::PUT => match if_match(parts) {
-                Ok(tag) => json(
-                    api::notification_fee::put_notification_fee(ctx, org, seg, nav, tag, body)
-                        .await,
-                ),
+                Ok(tag) => {
+                    api::notification_fee::put_notification_fee(ctx, org, seg, nav, tag, body).await
+                }
                 Err(a) => a,
             },
             _ => method_not_allowed("PUT"),
         },
         ["organizations", org, "receipts"] => match *method {
-            Method::GET => json(api::receipts::list_receipts(ctx, org, seg, query).await),
+            Method::GET => api::receipts::list_receipts(ctx, org, seg, query).await,
             _ => method_not_allowed("GET"),
         },
         ["organizations", org, "receipts", iuv] => match *method {
-            Method::GET => json(api::receipts::get_receipt(ctx, org, seg, iuv).await),
+            Method::GET => api::receipts::get_receipt(ctx, org, seg, iuv).await,
             _ => method_not_allowed("GET"),
         },
         ["organizations", org, "broadcast-stations"] => match *method {
-            Method::GET => json(api::broadcast::list_stations(ctx, org).await),
+            Method::GET => api::broadcast::list_stations(ctx, org).await,
             _ => method_not_allowed("GET"),
         },
         ["organizations", org, "broadcast-stations", station] => match *method {
-            Method::PUT => json(api::broadcast::put_station(ctx, org, station, body).await),
-            Method::DELETE => json(api::broadcast::delete_station(ctx, org, station).await),
+            Method::PUT => api::broadcast::put_station(ctx, org, station, body).await,
+            Method::DELETE => api::broadcast::delete_station(ctx, org, station).await,
             _ => method_not_allowed("PUT, DELETE"),
         },
         ["organizations", org, "deliveries"] => match *method {
-            Method::GET => json(api::broadcast::list_deliveries(ctx, org, query).await),
+            Method::GET => api::broadcast::list_deliveries(ctx, org, query).await,
             _ => method_not_allowed("GET"),
         },
         ["organizations", org, "deliveries", id, "redeliver"] => match *method {
-            Method::POST => json(api::broadcast::redeliver(ctx, org, id).await),
+            Method::POST => api::broadcast::redeliver(ctx, org, id).await,
             _ => method_not_allowed("POST"),
         },
         ["payments", org, "receipts"] => match *method {
-            Method::GET => json(api::payments::list_receipts(ctx, org, seg, query).await),
+            Method::GET => api::payments::list_receipts(ctx, org, seg, query).await,
             _ => method_not_allowed("GET"),
         },
         ["payments", org, "receipts", iuv] => match *method {
-            Method::GET => json(api::payments::get_receipt(ctx, org, seg, iuv, query).await),
+            Method::GET => api::payments::get_receipt(ctx, org, seg, iuv, query).await,
             _ => method_not_allowed("GET"),
         },
         [
@@ -400,10 +386,8 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                 _ => return method_not_allowed("POST, PUT, DELETE"),
             };
             match uploaded_document(parts, body) {
-                Ok(document) => {
-                    json(api::upload::accept(ctx, broker, org, operation, &document).await)
-                }
-                Err(why) => Answer::problem(400, "Bad Request", &why),
+                Ok(document) => api::upload::accept(ctx, broker, org, operation, &document).await,
+                Err(why) => Reply::problem(400, "Bad Request", &why),
             }
         }
         [
@@ -416,10 +400,8 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
             id,
             what @ ("status" | "report"),
         ] => match *method {
-            Method::GET if *what == "status" => {
-                json(api::upload::status(ctx, broker, org, id).await)
-            }
-            Method::GET => json(api::upload::report(ctx, broker, org, id).await),
+            Method::GET if *what == "status" => api::upload::status(ctx, broker, org, id).await,
+            Method::GET => api::upload::report(ctx, broker, org, id).await,
             _ => method_not_allowed("GET"),
         },
         [
@@ -435,14 +417,14 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Answer {
                     .headers
                     .get("x-continuation-token")
                     .and_then(|v| v.to_str().ok());
-                json(api::upload::list(ctx, broker, org, query, token).await)
+                api::upload::list(ctx, broker, org, query, token).await
             }
             _ => method_not_allowed("GET"),
         },
-        _ => return Answer::problem(404, "Not Found", &format!("no resource at {path}")),
+        _ => return Reply::problem(404, "Not Found", format!("no resource at {path}")),
     };
     debug_assert!(
-        listed(method, &segments, answer.status.as_u16()),
+        listed(method, &segments, answer.status),
         "{method} {path} is answered by a route missing from ORGANIZATION_ROUTES"
     );
     answer

@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 
 use super::limits::{self, BodyBudget};
 use super::routes;
+use crate::api::Reply;
 use crate::context::Context;
 use crate::xml::responses::{self, SoapFaultCode};
 
@@ -145,32 +146,6 @@ impl Shedding {
     }
 }
 
-/// A finished answer: status, content type, body, extra headers.
-pub struct Answer {
-    pub status: StatusCode,
-    pub content_type: &'static str,
-    pub body: Bytes,
-    pub allow: Option<&'static str>,
-    pub headers: Vec<(&'static str, String)>,
-}
-
-impl Answer {
-    pub fn new(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Answer {
-        Answer {
-            status: StatusCode::from_u16(status).expect("valid status"),
-            content_type,
-            body: body.into(),
-            allow: None,
-            headers: Vec::new(),
-        }
-    }
-
-    pub fn problem(status: u16, title: &str, detail: &str) -> Answer {
-        let reply = crate::api::Reply::problem(status, title, detail);
-        Answer::new(reply.status, reply.content_type, reply.body)
-    }
-}
-
 async fn handle(
     ctx: Arc<Context>,
     budget: Arc<BodyBudget>,
@@ -188,7 +163,7 @@ async fn handle(
     {
         Ok(a) => a,
         Err(_) if soap => super::soap::server_fault(503, "the request was not completed in time"),
-        Err(_) => Answer::problem(
+        Err(_) => Reply::problem(
             503,
             "Service Unavailable",
             "the request was not completed in time",
@@ -198,7 +173,7 @@ async fn handle(
         tracing::debug!(
             method = %method,
             path = %path,
-            status = answer.status.as_u16(),
+            status = answer.status,
             micros = started.elapsed().as_micros() as u64,
             "request"
         );
@@ -206,13 +181,10 @@ async fn handle(
     let mut response = Response::builder()
         .status(answer.status)
         .header(header::CONTENT_TYPE, answer.content_type);
-    if let Some(allow) = answer.allow {
-        response = response.header(header::ALLOW, allow);
-    }
     for (name, value) in answer.headers {
         response = response.header(name, value);
     }
-    if answer.status == StatusCode::UNAUTHORIZED {
+    if answer.status == StatusCode::UNAUTHORIZED.as_u16() {
         // Every 401 names the scheme that would work (RFC 9110 section 11.6.1).
         response = response.header(header::WWW_AUTHENTICATE, r#"Bearer realm="gpd-gateway""#);
     }
@@ -221,7 +193,7 @@ async fn handle(
         .expect("valid response"))
 }
 
-async fn answer(ctx: &Context, budget: &Arc<BodyBudget>, req: Request<Incoming>) -> Answer {
+async fn answer(ctx: &Context, budget: &Arc<BodyBudget>, req: Request<Incoming>) -> Reply {
     let max = ctx.config.limits.max_body_bytes;
     let declared = req
         .headers()
@@ -251,7 +223,7 @@ async fn answer(ctx: &Context, budget: &Arc<BodyBudget>, req: Request<Incoming>)
                 return if soap {
                     super::soap::client_fault(400, &message)
                 } else {
-                    Answer::problem(400, "Bad Request", &message)
+                    Reply::problem(400, "Bad Request", &message)
                 };
             }
         };
@@ -270,16 +242,16 @@ async fn answer(ctx: &Context, budget: &Arc<BodyBudget>, req: Request<Incoming>)
 }
 
 /// The body would take more than the in-flight budget has left: 503, to try again shortly.
-fn busy(soap: bool) -> Answer {
+fn busy(soap: bool) -> Reply {
     let message = "too many request bodies in flight; try again shortly";
     let mut answer = if soap {
-        Answer::new(
+        Reply::new(
             503,
             "text/xml; charset=utf-8",
             responses::soap_fault(SoapFaultCode::Server, message),
         )
     } else {
-        Answer::problem(503, "Service Unavailable", message)
+        Reply::problem(503, "Service Unavailable", message)
     };
     answer.headers.push(("retry-after", "1".to_owned()));
     answer
@@ -318,12 +290,12 @@ fn masked_path(path: &str) -> String {
     out
 }
 
-fn too_large(max: usize, soap: bool) -> Answer {
+fn too_large(max: usize, soap: bool) -> Reply {
     let message = format!("the request body exceeds the limit of {max} bytes");
     if soap {
         super::soap::client_fault(413, &message)
     } else {
-        Answer::problem(413, "Payload Too Large", &message)
+        Reply::problem(413, "Payload Too Large", &message)
     }
 }
 

@@ -3,7 +3,7 @@
 //! the operation's own KO; only a body that is not a SOAP 1.1 envelope gets HTTP 400 and a
 //! SOAP Fault.
 
-use super::server::Answer;
+use crate::api::Reply;
 use crate::context::Context;
 use crate::domain::messages::Operation;
 use crate::domain::{Fault, FaultCode};
@@ -18,15 +18,15 @@ use crate::xml::sequence::{self, SyntaxError};
 const XML: &str = "text/xml; charset=utf-8";
 
 /// An HTTP error with a SOAP 1.1 Fault body (the client's fault).
-pub fn client_fault(status: u16, message: &str) -> Answer {
-    Answer::new(
+pub fn client_fault(status: u16, message: &str) -> Reply {
+    Reply::new(
         status,
         XML,
         responses::soap_fault(SoapFaultCode::Client, message),
     )
 }
 
-pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> Answer {
+pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> Reply {
     let payload = match read_envelope(body) {
         Ok(p) => p,
         Err(e) => return client_fault(400, &e.to_string()),
@@ -83,16 +83,16 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> A
 }
 
 /// An HTTP error with a SOAP 1.1 Fault body (our fault), for what no operation's KO can say.
-pub fn server_fault(status: u16, message: &str) -> Answer {
-    Answer::new(
+pub fn server_fault(status: u16, message: &str) -> Reply {
+    Reply::new(
         status,
         XML,
         responses::soap_fault(SoapFaultCode::Server, message),
     )
 }
 
-fn ok(body: Vec<u8>) -> Answer {
-    Answer::new(200, XML, body)
+fn ok(body: Vec<u8>) -> Reply {
+    Reply::new(200, XML, body)
 }
 
 fn syntax_fault(ctx: &Context, e: SyntaxError) -> Fault {
