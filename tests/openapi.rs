@@ -727,3 +727,65 @@ async fn every_documented_operation_answers_as_documented() {
     server.stop().await;
     stub.stop().await;
 }
+
+/// No object of the document names a key twice: a JSON parser would silently keep one of them
+/// (two definitions merged into one file, say), and the other would be documented nowhere.
+#[test]
+fn no_key_is_written_twice() {
+    use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
+
+    struct Unique;
+    struct UniqueVisitor;
+    impl<'de> Deserialize<'de> for Unique {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Unique, D::Error> {
+            d.deserialize_any(UniqueVisitor)
+        }
+    }
+    impl<'de> Visitor<'de> for UniqueVisitor {
+        type Value = Unique;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
+            let mut seen = BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(A::Error::custom(format!("key {key} written twice")));
+                }
+                map.next_value::<Unique>()?;
+            }
+            Ok(Unique)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
+            while seq.next_element::<Unique>()?.is_some() {}
+            Ok(Unique)
+        }
+        fn visit_str<E: Error>(self, _: &str) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_bool<E: Error>(self, _: bool) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_i64<E: Error>(self, _: i64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_u64<E: Error>(self, _: u64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_f64<E: Error>(self, _: f64) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+        fn visit_unit<E: Error>(self) -> Result<Unique, E> {
+            Ok(Unique)
+        }
+    }
+    let document = include_str!("../src/api/openapi.json");
+    if let Err(e) = serde_json::from_str::<Unique>(document) {
+        panic!("src/api/openapi.json: {e}");
+    }
+    let twice = r#"{"a": {"b": 1, "b": 2}}"#;
+    assert!(
+        serde_json::from_str::<Unique>(twice).is_err(),
+        "the check finds one"
+    );
+}
