@@ -22,7 +22,6 @@ use super::limits::{self, BodyBudget};
 use super::routes;
 use crate::api::Reply;
 use crate::context::Context;
-use crate::xml::responses::{self, SoapFaultCode};
 
 /// The most a connection reads ahead of its handler (hyper's minimum is 8 KiB).
 const READ_BUFFER: usize = 64 * 1024;
@@ -244,17 +243,12 @@ async fn answer(ctx: &Context, budget: &Arc<BodyBudget>, req: Request<Incoming>)
 /// The body would take more than the in-flight budget has left: 503, to try again shortly.
 fn busy(soap: bool) -> Reply {
     let message = "too many request bodies in flight; try again shortly";
-    let mut answer = if soap {
-        Reply::new(
-            503,
-            "text/xml; charset=utf-8",
-            responses::soap_fault(SoapFaultCode::Server, message),
-        )
+    let answer = if soap {
+        super::soap::server_fault(503, message)
     } else {
         Reply::problem(503, "Service Unavailable", message)
     };
-    answer.headers.push(("retry-after", "1".to_owned()));
-    answer
+    answer.with_header("retry-after", "1")
 }
 
 /// A request path fit for the logs: the words of our routes and the creditor's fiscal code (a
@@ -265,7 +259,7 @@ fn masked_path(path: &str) -> String {
         routes::ORGANIZATION_ROUTES
             .iter()
             .flat_map(|(_, pattern)| pattern.split('/'))
-            .chain(["partner", "health", "xsd", "openapi.json"])
+            .chain(["partner", "health", "ready", "info", "xsd", "openapi.json"])
             .any(|w| !w.starts_with('{') && w == segment)
     };
     let mut out = String::with_capacity(path.len());

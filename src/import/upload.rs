@@ -44,11 +44,6 @@ fn listed(errors: &[FieldError]) -> String {
         .join("; ")
 }
 
-fn position_in(value: Value) -> Result<PositionIn, String> {
-    let bytes = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
-    json::decode(&bytes)
-}
-
 /// The change one item asks for, or why it cannot be made.
 fn item(
     operation: UploadOperation,
@@ -59,7 +54,7 @@ fn item(
 ) -> UploadItem {
     match operation {
         UploadOperation::Create => {
-            let input = match position_in(value) {
+            let input = match json::decode_value::<PositionIn>(value) {
                 Ok(i) => i,
                 Err(m) => return refused(name, 400, m),
             };
@@ -77,7 +72,7 @@ fn item(
             }
         }
         UploadOperation::Update => {
-            let input = match position_in(value) {
+            let input = match json::decode_value::<PositionIn>(value) {
                 Ok(i) => i,
                 Err(m) => return refused(name, 400, m),
             };
@@ -153,7 +148,7 @@ pub async fn process(
     let content = ctx.store.upload_content(file.id.clone()).await?;
     let creditor = ctx.config.creditors.get(&file.organization);
     // Checked at upload; a file can only fail here if the configuration changed since.
-    let items = read_items(file.operation, &content).map_err(|e| e.to_string());
+    let mut items = read_items(file.operation, &content).map_err(|e| e.to_string());
     let operation = file.operation;
     let mut first = file.processed as usize;
     let mut done = 0;
@@ -164,10 +159,12 @@ pub async fn process(
         let mut names = Vec::with_capacity(end - first);
         let mut batch = Vec::with_capacity(end - first);
         for index in first..end {
+            // Each item is taken once, as its chunk is made.
             let value = items
-                .as_ref()
+                .as_mut()
                 .ok()
-                .and_then(|i| i.get(index).cloned())
+                .and_then(|i| i.get_mut(index))
+                .map(std::mem::take)
                 .unwrap_or(Value::Null);
             let name = item_name(operation, index, &value);
             names.push(name.clone());

@@ -13,7 +13,17 @@ pub mod upload;
 /// as the API's 400 answers do. Shared with the bulk import, so a file gets the same messages.
 pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    named(serde_path_to_error::deserialize(de))
+}
+
+/// [`decode`] for a value already read (an item of a file of positions).
+pub fn decode_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+    named(serde_path_to_error::deserialize(value))
+}
+
+/// The error named by the path of the field it is about.
+fn named<T>(result: Result<T, serde_path_to_error::Error<serde_json::Error>>) -> Result<T, String> {
+    result.map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." || path.is_empty() {
