@@ -514,19 +514,9 @@ impl Config {
                 ));
             }
             let mut services: Vec<Service> = Vec::new();
-            let mut service_rates = BTreeMap::new();
             for (j, raw) in c.services.into_iter().enumerate() {
-                let rate = Rate::new(raw.rate_per_second, raw.burst).map_err(|p| {
-                    let k = if raw.rate_per_second == 0 {
-                        "rate_per_second"
-                    } else {
-                        "burst"
-                    };
-                    err(key(&format!("service[{j}].{k}")), p.into())
-                })?;
                 let service = service(raw, &fiscal_code, &segregation_codes)
                     .map_err(|(k, p)| err(key(&format!("service[{j}].{k}")), p))?;
-                service_rates.insert(service.id().as_str().to_owned(), rate);
                 if services.iter().any(|s| s.id() == service.id()) {
                     return Err(err(
                         key(&format!("service[{j}].id")),
@@ -543,7 +533,6 @@ impl Config {
                 segregation_codes,
                 services,
                 max_unpaid_spontaneous: c.max_unpaid_spontaneous,
-                service_rates,
             };
             if creditors.insert(fiscal_code.clone(), creditor).is_some() {
                 return Err(err(
@@ -653,6 +642,14 @@ fn service(
 ) -> Result<Service, (String, String)> {
     let e = |k: &str, p: String| (k.to_owned(), p);
     let id = ServiceId::parse(&raw.id).map_err(|p| e("id", p.to_owned()))?;
+    let rate = Rate::new(raw.rate_per_second, raw.burst).map_err(|p| {
+        let k = if raw.rate_per_second == 0 {
+            "rate_per_second"
+        } else {
+            "burst"
+        };
+        e(k, p.to_owned())
+    })?;
     let segregation_code = match raw.segregation_code {
         Some(s) => {
             let code = SegregationCode::parse(&s)
@@ -761,6 +758,7 @@ fn service(
             email: d.email,
         }),
         transfers,
+        rate,
     };
     Service::new(spec).map_err(|x| (x.key, x.problem))
 }
@@ -1071,7 +1069,7 @@ remittance = "Donazione"
         let creditor = c.creditor("77777777777").unwrap();
         assert_eq!(creditor.max_unpaid_spontaneous, 10_000);
         assert_eq!(
-            creditor.service_rate("DONAZ"),
+            creditor.service("DONAZ").map(Service::rate),
             Some(Rate::new(20, 40).unwrap())
         );
         let text = format!("{BASE}{SERVICE}")
@@ -1084,7 +1082,7 @@ remittance = "Donazione"
         let creditor = c.creditor("77777777777").unwrap();
         assert_eq!(creditor.max_unpaid_spontaneous, 5);
         assert_eq!(
-            creditor.service_rate("DONAZ"),
+            creditor.service("DONAZ").map(Service::rate),
             Some(Rate::new(2, 3).unwrap())
         );
         let bad = |from: &str, to: &str| refuse(&text.replace(from, to)).key;

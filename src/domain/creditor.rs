@@ -2,9 +2,8 @@
 //! the segregation codes it issues IUVs with, and its spontaneous-payment services with their
 //! limits. Built from the configuration, used by the primitives, the REST API and the codecs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use super::rate::Rate;
 use super::service::Service;
 use super::{FiscalCodePA, SegregationCode, Text};
 
@@ -20,18 +19,11 @@ pub struct Creditor {
     /// The most spontaneous positions the creditor may have unpaid (and payable) at once;
     /// past it paDemandPaymentNotice is answered PAA_SYSTEM_ERROR.
     pub max_unpaid_spontaneous: u32,
-    /// How often each service (by id) may be asked for a notice, on each instance.
-    pub service_rates: BTreeMap<String, Rate>,
 }
 
 impl Creditor {
     /// The service an idServizio names.
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.id().as_str() == id)
-    }
-
-    /// The rate of the service an idServizio names.
-    pub fn service_rate(&self, id: &str) -> Option<Rate> {
-        self.service_rates.get(id).copied()
     }
 }

@@ -28,9 +28,7 @@ pub async fn answer(ctx: &Context, req: &DemandRequest) -> Result<DemandResponse
             ),
         )
     })?;
-    let rate = creditor
-        .service_rate(service.id().as_str())
-        .expect("every configured service has a rate");
+    let rate = service.rate();
     let key = (id.to_owned(), service.id().as_str().to_owned());
     if !ctx.demand_rates.take(key, rate, Instant::now()) {
         tracing::warn!(

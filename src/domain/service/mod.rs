@@ -13,6 +13,7 @@ use std::fmt;
 
 use self::template::Template;
 use super::position::{Iban, MAX_TRANSFERS, is_code};
+use super::rate::Rate;
 use super::{Cents, FiscalCodePA, SegregationCode, Text};
 
 /// An idServizio (stIdentificativoServizio): exactly 5 characters. Ours are also letters,
@@ -129,6 +130,8 @@ pub struct ServiceSpec {
     pub segregation_code: SegregationCode,
     pub debtor: Option<DebtorFields>,
     pub transfers: Vec<TransferRule>,
+    /// How often the service may be asked for a notice, on each instance.
+    pub rate: Rate,
 }
 
 /// A consistent service; see [`ServiceSpec`] for its parts.
@@ -332,6 +335,11 @@ impl Service {
     pub fn spec(&self) -> &ServiceSpec {
         &self.0
     }
+
+    /// How often the service may be asked for a notice, on each instance.
+    pub fn rate(&self) -> Rate {
+        self.0.rate
+    }
 }
 
 /// A present value against its field's rules; the error completes "field 'x' …".
@@ -400,6 +408,7 @@ mod tests {
         let mut other = iban_transfer(Share::Fixed(cents(200)), "Quota fissa");
         other.organization = FiscalCodePA::parse("88888888888").unwrap();
         ServiceSpec {
+            rate: Rate::new(20, 40).unwrap(),
             id: ServiceId::parse("DONAZ").unwrap(),
             fields: vec![
                 field("importo", true, FieldKind::Amount),
@@ -430,6 +439,7 @@ mod tests {
         let mut tipo = field("tipo", true, FieldKind::Text);
         tipo.values = vec!["NASCITA".into(), "RESIDENZA".into()];
         ServiceSpec {
+            rate: Rate::new(20, 40).unwrap(),
             id: ServiceId::parse("CERTA").unwrap(),
             fields: vec![
                 tipo,
