@@ -164,16 +164,6 @@ pub struct PositionFilter {
     pub segregation_codes: Option<BTreeSet<SegregationCode>>,
 }
 
-/// Segregation codes as the list statements bind them: `,01,02,`, so that a code is found
-/// with `instr` whatever the number of codes, in one cached statement.
-pub fn codes_pattern(codes: &BTreeSet<SegregationCode>) -> String {
-    let mut pattern = String::from(",");
-    for code in codes {
-        pattern.push_str(&format!("{code},"));
-    }
-    pattern
-}
-
 /// What positions are listed by.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum PositionOrderBy {

@@ -7,7 +7,7 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, ToSql, params};
 
-use super::columns::millis;
+use super::columns::{codes_pattern, millis};
 use super::positions::{load_position, load_position_by_id};
 use super::unavailable;
 use crate::domain::FiscalCodePA;
@@ -79,7 +79,7 @@ pub(super) fn list(
                 AND instr(:codes, ',' || substr(o.iuv, 1, 2) || ',') = 0)"
                 .into(),
         );
-        bound.push((":codes", crate::store::codes_pattern(codes).into()));
+        bound.push((":codes", codes_pattern(codes).into()));
     }
     let condition = conditions.join(" AND ");
     let count_uses_now = condition.contains(":now");

@@ -305,9 +305,8 @@ pub(super) fn list(
         bound.push((":either", prefix.clone().into()));
     }
     if let Some(codes) = &filter.segregation_codes {
-        // Segregation codes are two digits, parsed: safe to write into the statement.
-        let codes: Vec<String> = codes.iter().map(|c| format!("'{c}'")).collect();
-        conditions.push(format!("substr(iuv, 1, 2) IN ({})", codes.join(", ")));
+        conditions.push("instr(:codes, ',' || substr(iuv, 1, 2) || ',') > 0".into());
+        bound.push((":codes", codes_pattern(codes).into()));
     }
     if let Some(from) = filter.paid_from {
         conditions.push("payment_time >= :paid_from".into());
