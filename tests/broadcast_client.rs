@@ -6,6 +6,7 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use gpd_gateway::broadcast::{AttemptOutcome, StationClient};
+use gpd_gateway::domain::broadcast::StationUrl;
 use gpd_gateway::domain::destination::DestinationPolicy;
 use gpd_gateway::domain::receipt::ReceiptVersion;
 use gpd_gateway::xml::{PAFORNODE_NS, SOAP_ENV_NS};
@@ -56,9 +57,13 @@ fn name_of_this_machine() -> String {
     name
 }
 
+fn station_url(url: &str) -> StationUrl {
+    StationUrl::parse(url).expect("a station URL")
+}
+
 async fn deliver(client: &StationClient, url: &str, version: ReceiptVersion) -> AttemptOutcome {
     client
-        .deliver(url, version, request(version), TIMEOUT)
+        .deliver(&station_url(url), version, request(version), TIMEOUT)
         .await
 }
 
@@ -136,7 +141,7 @@ async fn slow_and_silent_stations_time_out() {
     let v2 = ReceiptVersion::V2;
     assert_eq!(
         client
-            .deliver(&url, v2, request(v2), Duration::from_secs(2))
+            .deliver(&station_url(&url), v2, request(v2), Duration::from_secs(2))
             .await,
         AttemptOutcome::Delivered
     );
@@ -144,7 +149,12 @@ async fn slow_and_silent_stations_time_out() {
     let start = Instant::now();
     assert_eq!(
         client
-            .deliver(&url, v2, request(v2), Duration::from_millis(300))
+            .deliver(
+                &station_url(&url),
+                v2,
+                request(v2),
+                Duration::from_millis(300)
+            )
             .await,
         AttemptOutcome::Failed("timed out after 300 ms".to_owned())
     );
@@ -152,7 +162,12 @@ async fn slow_and_silent_stations_time_out() {
     station.set_behaviour(Behaviour::Silent);
     assert_eq!(
         client
-            .deliver(&url, v2, request(v2), Duration::from_millis(200))
+            .deliver(
+                &station_url(&url),
+                v2,
+                request(v2),
+                Duration::from_millis(200)
+            )
             .await,
         AttemptOutcome::Failed("timed out after 200 ms".to_owned())
     );

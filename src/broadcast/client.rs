@@ -102,21 +102,17 @@ impl StationClient {
     /// sending and reading the whole answer together take at most `timeout`.
     pub async fn deliver(
         &self,
-        url: &str,
+        url: &StationUrl,
         version: ReceiptVersion,
         body: Vec<u8>,
         timeout: Duration,
     ) -> AttemptOutcome {
         // A URL holding an address never reaches the resolver: it is checked here.
-        let checked = StationUrl::parse(url)
-            .map_err(|e| RefusedDestination(format!("station URL {e}")))
-            .and_then(|u| self.policy.check_url(&u).map(|()| u));
-        let url = match checked {
-            Ok(url) => url,
-            Err(refused) => return AttemptOutcome::Refused(refused.0),
-        };
+        if let Err(refused) = self.policy.check_url(url) {
+            return AttemptOutcome::Refused(refused.0);
+        }
         let (status, answer) =
-            match tokio::time::timeout(timeout, self.exchange(&url, version, body)).await {
+            match tokio::time::timeout(timeout, self.exchange(url, version, body)).await {
                 Err(_) => {
                     return AttemptOutcome::Failed(format!(
                         "timed out after {} ms",

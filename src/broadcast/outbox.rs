@@ -110,7 +110,7 @@ impl Broadcaster {
         let outcome = match send_rt_request(&station.recipient_ids(), receipt, station.version) {
             Ok(body) => {
                 self.client
-                    .deliver(station.url.as_str(), station.version, body, station.timeout)
+                    .deliver(&station.url, station.version, body, station.timeout)
                     .await
             }
             // Routing marks these undeliverable before any attempt; a stored station can only
