@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::query::Query;
 use super::receipts::{PageInfo, bound};
 use super::{
-    Reply, bad_request, change_position, creditor, forbidden_position, if_match, invalid, iupd,
-    not_found_position, parse_json, position_out_of_reach, store_failure, within_reach,
+    Reply, bad_request, change_position, creditor, if_match, invalid, iupd, not_found_position,
+    parse_json, position_out_of_reach, reachable_position, store_failure, within_reach,
 };
 use crate::context::Context;
 use crate::domain::SegregationCode;
@@ -20,9 +20,7 @@ use crate::domain::api_key::SegregationScope;
 use crate::domain::position::{PositionStatus, Refusal};
 use crate::json::convert;
 use crate::json::model::{PositionIn, PositionOut};
-use crate::store::{
-    PageRequest, PositionFilter, PositionKey, PositionOrder, PositionOrderBy, StoreError,
-};
+use crate::store::{PageRequest, PositionFilter, PositionOrder, PositionOrderBy, StoreError};
 
 /// `PUT /organizations/{fiscalCode}/debtpositions/{iupd}[?toPublish=true]`
 pub async fn update_position(
@@ -61,20 +59,9 @@ pub async fn update_position(
         // GPD finds the position before it looks at the body: an unknown one is 404 whatever
         // was sent. Looked up only when the body is refused, so a valid update reads once.
         Err(refused) => {
-            return match ctx
-                .store
-                .get_position(
-                    creditor.fiscal_code.clone(),
-                    PositionKey::Iupd(iupd.clone()),
-                )
-                .await
-            {
-                Ok(Some(p)) if !segregation.allows_position(&p) => {
-                    forbidden_position(org, &iupd, segregation)
-                }
-                Ok(Some(_)) => refused,
-                Ok(None) => not_found_position(org, &iupd),
-                Err(e) => store_failure(e),
+            return match reachable_position(ctx, creditor, org, &iupd, segregation).await {
+                Ok(_) => refused,
+                Err(r) => r,
             };
         }
     };

@@ -18,7 +18,9 @@ pub use reply::Reply;
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::creditor::Creditor;
-use crate::domain::position::{Conflict, FieldError, Iupd, NotPayable, OptionPayment, Refusal};
+use crate::domain::position::{
+    Conflict, DebtPosition, FieldError, Iupd, NotPayable, OptionPayment, Refusal,
+};
 use crate::domain::{Cents, Iuv, NoticeNumber};
 use crate::json::model::{MarkPaidIn, PositionIn};
 use crate::json::{self, convert};
@@ -256,21 +258,34 @@ pub async fn get_position(
         Ok(x) => x,
         Err(r) => return r,
     };
+    match reachable_position(ctx, creditor, org, &iupd, segregation).await {
+        Ok(p) => Reply::json(200, &convert::position_out(&p, ctx.clock.now(), false))
+            .with_etag(p.version),
+        Err(r) => r,
+    }
+}
+
+/// The creditor's position `iupd`, if it exists and the key's segregation codes reach it; the
+/// answer to give otherwise (404, 403, or the store's failure).
+pub(super) async fn reachable_position(
+    ctx: &Context,
+    creditor: &Creditor,
+    org: &str,
+    iupd: &Iupd,
+    segregation: &SegregationScope,
+) -> Result<DebtPosition, Reply> {
+    let key = PositionKey::Iupd(iupd.clone());
     match ctx
         .store
-        .get_position(
-            creditor.fiscal_code.clone(),
-            PositionKey::Iupd(iupd.clone()),
-        )
+        .get_position(creditor.fiscal_code.clone(), key)
         .await
     {
         Ok(Some(p)) if !segregation.allows_position(&p) => {
-            forbidden_position(org, &iupd, segregation)
+            Err(forbidden_position(org, iupd, segregation))
         }
-        Ok(Some(p)) => Reply::json(200, &convert::position_out(&p, ctx.clock.now(), false))
-            .with_etag(p.version),
-        Ok(None) => not_found_position(org, &iupd),
-        Err(e) => store_failure(e),
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(not_found_position(org, iupd)),
+        Err(e) => Err(store_failure(e)),
     }
 }
 
