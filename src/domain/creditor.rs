@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::service::Service;
+use super::service::{Service, SpecError};
 use super::{FiscalCodePA, SegregationCode, Text};
 
 #[derive(Debug, Clone)]
@@ -22,6 +22,33 @@ pub struct Creditor {
 }
 
 impl Creditor {
+    /// The creditor with its spontaneous-payment services: ids unique, each issuing IUVs with
+    /// one of the creditor's segregation codes. An error names the service by its place
+    /// (`service[1].id`).
+    pub fn with_services(mut self, services: Vec<Service>) -> Result<Creditor, SpecError> {
+        for (j, service) in services.iter().enumerate() {
+            let refused = |k: &str, problem: String| SpecError {
+                key: format!("service[{j}].{k}"),
+                problem,
+            };
+            let code = service.segregation_code();
+            if !self.segregation_codes.contains(&code) {
+                return Err(refused(
+                    "segregation_code",
+                    format!("{code} is not one of the creditor's segregation_codes"),
+                ));
+            }
+            if services[..j].iter().any(|s| s.id() == service.id()) {
+                return Err(refused(
+                    "id",
+                    format!("service {} is configured twice", service.id()),
+                ));
+            }
+        }
+        self.services = services;
+        Ok(self)
+    }
+
     /// The service an idServizio names.
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.id().as_str() == id)

@@ -1,0 +1,105 @@
+//! `[[creditor]]`: a creditor served by the gateway and its spontaneous-payment services, made
+//! the domain's [`Creditor`] as it is read. Whether its stations are the broker's is checked
+//! once the whole file is read.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde::de::Deserializer;
+
+use super::service::RawService;
+use super::value::{FromToml, Refusal, at_least_one, parsed, require};
+use crate::domain::creditor::Creditor;
+use crate::domain::{FiscalCodePA, SegregationCode, Text};
+
+/// A creditor read, with its stations in the order written, so that a station the broker does
+/// not have is named by its place.
+pub(super) struct CreditorEntry {
+    pub(super) creditor: Creditor,
+    pub(super) stations: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCreditor {
+    #[serde(deserialize_with = "parsed")]
+    fiscal_code: FiscalCodePA,
+    #[serde(deserialize_with = "parsed")]
+    company_name: Text<140>,
+    #[serde(default, deserialize_with = "parsed")]
+    office_name: Option<Text<140>>,
+    #[serde(deserialize_with = "stations")]
+    stations: Vec<String>,
+    #[serde(default, rename = "aux_digit", deserialize_with = "aux_digit")]
+    _aux_digit: (),
+    #[serde(deserialize_with = "segregation_codes")]
+    segregation_codes: BTreeSet<SegregationCode>,
+    #[serde(default = "ten_thousand", deserialize_with = "at_least_one")]
+    max_unpaid_spontaneous: u32,
+    #[serde(default, rename = "service")]
+    services: Vec<RawService>,
+}
+
+fn ten_thousand() -> u32 {
+    10_000
+}
+
+fn stations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    require(
+        Vec::deserialize(d)?,
+        |s| !s.is_empty(),
+        "must list at least one station",
+    )
+}
+
+/// Notice numbers are the aux digit and the IUV; 3 is the only one supported.
+fn aux_digit<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    require(
+        u8::deserialize(d)?,
+        |n| *n == 3,
+        "only aux digit 3 is supported",
+    )
+    .map(|_| ())
+}
+
+fn segregation_codes<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeSet<SegregationCode>, D::Error> {
+    let codes: Vec<SegregationCode> = parsed(d)?;
+    require(
+        codes.into_iter().collect(),
+        |c: &BTreeSet<_>| !c.is_empty(),
+        "must list at least one segregation code",
+    )
+}
+
+impl FromToml for CreditorEntry {
+    type Raw = RawCreditor;
+    fn from_toml(raw: RawCreditor) -> Result<Self, Refusal> {
+        // A service's IUVs have the creditor's first segregation code unless it names one.
+        let first = *raw.segregation_codes.first().expect("checked non-empty");
+        let services = raw
+            .services
+            .into_iter()
+            .enumerate()
+            .map(|(j, s)| {
+                s.into_service(&raw.fiscal_code, first)
+                    .map_err(|r| r.under(&format!("service[{j}]")))
+            })
+            .collect::<Result<_, _>>()?;
+        let creditor = Creditor {
+            fiscal_code: raw.fiscal_code,
+            company_name: raw.company_name,
+            office_name: raw.office_name,
+            stations: raw.stations.iter().cloned().collect(),
+            segregation_codes: raw.segregation_codes,
+            services: Vec::new(),
+            max_unpaid_spontaneous: raw.max_unpaid_spontaneous,
+        }
+        .with_services(services)?;
+        Ok(CreditorEntry {
+            creditor,
+            stations: raw.stations,
+        })
+    }
+}
