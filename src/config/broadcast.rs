@@ -119,10 +119,10 @@ fn no_longer_used<'de, D: Deserializer<'de>>(_: D) -> Result<(), D::Error> {
     .into_error())
 }
 
-/// `[[broadcast.station]]`.
+/// `[[broadcast.station]]`, read straight into the domain's station.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawStation {
+#[serde(remote = "BroadcastStation", deny_unknown_fields)]
+struct Station {
     #[serde(deserialize_with = "parsed")]
     organization: FiscalCodePA,
     #[serde(deserialize_with = "parsed")]
@@ -131,10 +131,18 @@ pub(super) struct RawStation {
     broker_id: Text<35>,
     #[serde(deserialize_with = "parsed")]
     url: StationUrl,
-    #[serde(default = "pasendrt_v2", deserialize_with = "parsed")]
-    primitive_version: ReceiptVersion,
-    #[serde(default = "one_second", deserialize_with = "station_millis")]
-    timeout_ms: Duration,
+    #[serde(
+        rename = "primitive_version",
+        default = "pasendrt_v2",
+        deserialize_with = "parsed"
+    )]
+    version: ReceiptVersion,
+    #[serde(
+        rename = "timeout_ms",
+        default = "one_second",
+        deserialize_with = "station_millis"
+    )]
+    timeout: Duration,
     #[serde(default = "enabled")]
     enabled: bool,
 }
@@ -152,16 +160,7 @@ fn enabled() -> bool {
 }
 
 impl FromToml for BroadcastStation {
-    type Raw = RawStation;
-    fn from_toml(s: RawStation) -> Result<Self, Refusal> {
-        Ok(BroadcastStation {
-            organization: s.organization,
-            station_id: s.station_id,
-            broker_id: s.broker_id,
-            url: s.url,
-            version: s.primitive_version,
-            timeout: s.timeout_ms,
-            enabled: s.enabled,
-        })
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Station::deserialize(d)
     }
 }

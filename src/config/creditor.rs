@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::Deserializer;
 
 use super::service::RawService;
-use super::value::{FromToml, Refusal, at_least_one, parsed, require};
+use super::value::{FromToml, Refusal, at_least_one, checked, parsed, require};
 use crate::domain::creditor::Creditor;
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
 
@@ -21,7 +21,7 @@ pub(super) struct CreditorEntry {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawCreditor {
+struct RawCreditor {
     #[serde(deserialize_with = "parsed")]
     fiscal_code: FiscalCodePA,
     #[serde(deserialize_with = "parsed")]
@@ -74,8 +74,13 @@ fn segregation_codes<'de, D: Deserializer<'de>>(
 }
 
 impl FromToml for CreditorEntry {
-    type Raw = RawCreditor;
-    fn from_toml(raw: RawCreditor) -> Result<Self, Refusal> {
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, CreditorEntry::new)
+    }
+}
+
+impl CreditorEntry {
+    fn new(raw: RawCreditor) -> Result<Self, Refusal> {
         // A service's IUVs have the creditor's first segregation code unless it names one.
         let first = *raw.segregation_codes.first().expect("checked non-empty");
         let services = raw

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::Deserializer;
 
-use super::value::{FromToml, Refusal, at_least_one, millis, parsed, require};
+use super::value::{FromToml, Refusal, at_least_one, checked, millis, parsed, require};
 
 /// What this deployment says of itself (`GET /info`).
 #[derive(Debug, Clone, Deserialize)]
@@ -77,9 +77,8 @@ impl PublicUrl {
 }
 
 impl FromToml for PublicUrl {
-    type Raw = String;
-    fn from_toml(s: String) -> Result<Self, Refusal> {
-        PublicUrl::parse(&s).map_err(Refusal::new)
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |s: String| PublicUrl::parse(&s).map_err(Refusal::new))
     }
 }
 

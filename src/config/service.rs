@@ -3,8 +3,9 @@
 //! creditor's and leaves every rule between the parts to [`Service::new`].
 
 use serde::Deserialize;
+use serde::de::Deserializer;
 
-use super::value::{FromToml, Refusal, euro, parsed};
+use super::value::{FromToml, Refusal, checked, euro, parsed};
 use crate::domain::position::Iban;
 use crate::domain::rate::Rate;
 use crate::domain::service::template::Template;
@@ -94,60 +95,57 @@ impl RawService {
 /// `amount = "16.00"` or `amount = { field = "importo", min = "1.00", max = "500.00" }`.
 #[derive(Deserialize)]
 #[serde(untagged)]
-pub(super) enum RawAmount {
+enum RawAmount {
     Fixed(String),
     Field(RawAmountField),
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct RawAmountField {
+struct RawAmountField {
     field: String,
     min: Option<String>,
     max: Option<String>,
 }
 
 impl FromToml for AmountRule {
-    type Raw = RawAmount;
-    fn from_toml(raw: RawAmount) -> Result<Self, Refusal> {
-        let bound = |s: Option<String>, key: &str, default: Cents| match s {
-            Some(s) => Cents::from_toml(s).map_err(|r| r.under(key)),
-            None => Ok(default),
-        };
-        Ok(match raw {
-            RawAmount::Fixed(a) => AmountRule::Fixed(Cents::from_toml(a)?),
-            RawAmount::Field(f) => AmountRule::Field {
-                field: f.field,
-                min: bound(f.min, "min", Cents::new(1).expect("1 cent"))?,
-                max: bound(f.max, "max", Cents::MAX)?,
-            },
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |raw: RawAmount| {
+            let bound = |s: Option<String>, key: &str, default: Cents| match s {
+                Some(s) => euro(&s).map_err(|p| Refusal::at(key, p)),
+                None => Ok(default),
+            };
+            Ok(match raw {
+                RawAmount::Fixed(a) => AmountRule::Fixed(euro(&a).map_err(Refusal::new)?),
+                RawAmount::Field(f) => AmountRule::Field {
+                    field: f.field,
+                    min: bound(f.min, "min", Cents::new(1).expect("1 cent"))?,
+                    max: bound(f.max, "max", Cents::MAX)?,
+                },
+            })
         })
     }
 }
 
+/// `debtor = { … }`, read straight into the domain's.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDebtor {
+#[serde(remote = "DebtorFields", deny_unknown_fields)]
+struct Debtor {
     fiscal_code: String,
     full_name: Option<String>,
     email: Option<String>,
 }
 
 impl FromToml for DebtorFields {
-    type Raw = RawDebtor;
-    fn from_toml(d: RawDebtor) -> Result<Self, Refusal> {
-        Ok(DebtorFields {
-            fiscal_code: d.fiscal_code,
-            full_name: d.full_name,
-            email: d.email,
-        })
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Debtor::deserialize(d)
     }
 }
 
-/// `[[creditor.service.field]]`.
+/// `[[creditor.service.field]]`, read straight into the domain's.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawField {
+#[serde(remote = "FieldSpec", deny_unknown_fields)]
+struct Field {
     name: String,
     #[serde(default)]
     required: bool,
@@ -163,40 +161,31 @@ fn text() -> FieldKind {
 }
 
 impl FromToml for FieldSpec {
-    type Raw = RawField;
-    fn from_toml(f: RawField) -> Result<Self, Refusal> {
-        Ok(FieldSpec {
-            name: f.name,
-            required: f.required,
-            kind: f.kind,
-            max_length: f.max_length,
-            values: f.values,
-        })
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Field::deserialize(d)
     }
 }
 
 impl FromToml for FieldKind {
-    type Raw = String;
-    fn from_toml(kind: String) -> Result<Self, Refusal> {
-        match kind.as_str() {
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |kind: String| match kind.as_str() {
             "text" => Ok(FieldKind::Text),
             "amount" => Ok(FieldKind::Amount),
             "integer" => Ok(FieldKind::Integer),
             _ => Err(Refusal::new("must be text, amount or integer")),
-        }
+        })
     }
 }
 
 /// A transfer's `amount`: what the fixed shares leave, or a fixed share.
 impl FromToml for Share {
-    type Raw = String;
-    fn from_toml(s: String) -> Result<Self, Refusal> {
-        if s == "rest" {
-            return Ok(Share::Rest);
-        }
-        euro(&s)
-            .map(Share::Fixed)
-            .map_err(|p| Refusal::new(format!("must be \"rest\" or an amount: {p}")))
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |s: String| match s.as_str() {
+            "rest" => Ok(Share::Rest),
+            s => euro(s)
+                .map(Share::Fixed)
+                .map_err(|p| Refusal::new(format!("must be \"rest\" or an amount: {p}"))),
+        })
     }
 }
 

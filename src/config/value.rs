@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeOwned, Deserializer};
+use serde::de::{self, Deserializer};
 
 use crate::domain::broadcast::{StationUrl, station_timeout};
 use crate::domain::destination::{DestinationPolicy, IpNetwork};
@@ -102,38 +102,47 @@ pub(super) fn one_line(e: &toml::de::Error) -> String {
         .join(" ")
 }
 
-/// A domain value as the file writes it: `Raw` is what TOML holds, `from_toml` the domain's
-/// own check of it.
+/// A domain value as the file writes it, read by the domain's own check of it.
 pub(super) trait FromToml: Sized {
-    type Raw: DeserializeOwned;
-    fn from_toml(raw: Self::Raw) -> Result<Self, Refusal>;
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
 }
 
 /// For `#[serde(deserialize_with = "parsed")]`: the field's value, made the domain's.
 pub(super) fn parsed<'de, D: Deserializer<'de>, T: FromToml>(d: D) -> Result<T, D::Error> {
-    T::from_toml(T::Raw::deserialize(d)?).map_err(Refusal::into_error)
+    T::read(d)
+}
+
+/// What TOML holds, made a domain value by `check`.
+pub(super) fn checked<'de, D, R, T>(
+    d: D,
+    check: impl FnOnce(R) -> Result<T, Refusal>,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    R: Deserialize<'de>,
+{
+    check(R::deserialize(d)?).map_err(Refusal::into_error)
 }
 
 /// A value read through [`FromToml`], so that each item of a list is refused with its index.
-pub(super) struct Parsed<T>(T);
+struct Parsed<T>(T);
 
 impl<'de, T: FromToml> Deserialize<'de> for Parsed<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        parsed(d).map(Parsed)
+        T::read(d).map(Parsed)
     }
 }
 
 impl<T: FromToml> FromToml for Vec<T> {
-    type Raw = Vec<Parsed<T>>;
-    fn from_toml(raw: Self::Raw) -> Result<Self, Refusal> {
-        Ok(raw.into_iter().map(|p| p.0).collect())
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items = Vec::<Parsed<T>>::deserialize(d)?;
+        Ok(items.into_iter().map(|p| p.0).collect())
     }
 }
 
 impl<T: FromToml> FromToml for Option<T> {
-    type Raw = Option<Parsed<T>>;
-    fn from_toml(raw: Self::Raw) -> Result<Self, Refusal> {
-        Ok(raw.map(|p| p.0))
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Option::<Parsed<T>>::deserialize(d)?.map(|p| p.0))
     }
 }
 
@@ -182,9 +191,8 @@ pub(super) fn euro(s: &str) -> Result<Cents, String> {
 macro_rules! from_string {
     ($($t:ty => $parse:expr;)*) => {$(
         impl FromToml for $t {
-            type Raw = String;
-            fn from_toml(s: String) -> Result<Self, Refusal> {
-                ($parse)(s.as_str()).map_err(Refusal::new)
+            fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                checked(d, |s: String| ($parse)(s.as_str()).map_err(Refusal::new))
             }
         }
     )*};
@@ -202,26 +210,26 @@ from_string! {
 }
 
 impl<const N: usize> FromToml for Text<N> {
-    type Raw = String;
-    fn from_toml(s: String) -> Result<Self, Refusal> {
-        Text::new(s).map_err(|e| Refusal::new(e.to_string()))
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |s: String| {
+            Text::new(s).map_err(|e| Refusal::new(e.to_string()))
+        })
     }
 }
 
 /// `primitive_version`: 1 (paSendRT) or 2 (paSendRTV2).
 impl FromToml for ReceiptVersion {
-    type Raw = u8;
-    fn from_toml(n: u8) -> Result<Self, Refusal> {
-        ReceiptVersion::from_number(u64::from(n)).map_err(Refusal::new)
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, |n: u8| {
+            ReceiptVersion::from_number(u64::from(n)).map_err(Refusal::new)
+        })
     }
 }
 
 /// `allowed_networks`: the networks a station may be in beyond the public internet.
 impl FromToml for DestinationPolicy {
-    type Raw = Vec<Parsed<IpNetwork>>;
-    fn from_toml(networks: Self::Raw) -> Result<Self, Refusal> {
-        Ok(DestinationPolicy {
-            allowed_networks: Vec::from_toml(networks)?,
-        })
+    fn read<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let allowed_networks = Vec::read(d)?;
+        Ok(DestinationPolicy { allowed_networks })
     }
 }
