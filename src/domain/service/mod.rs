@@ -138,8 +138,9 @@ pub struct ServiceSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service(ServiceSpec);
 
-/// Why a spec is not a consistent service: `key` names the part (`field[1].name`,
-/// `transfer[0].amount`, …).
+/// Why a spec is not a consistent service, or a creditor's services do not agree with it
+/// ([`Creditor::with_services`](super::creditor::Creditor::with_services)): `key` names the part
+/// (`field[1].name`, `transfer[0].amount`, `service[1].id`, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpecError {
     pub key: String,
