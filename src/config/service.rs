@@ -22,7 +22,7 @@ pub(super) struct RawService {
     id: ServiceId,
     #[serde(deserialize_with = "parsed")]
     description: Template,
-    #[serde(default = "thirty")]
+    #[serde(default = "thirty_days")]
     due_in_days: u16,
     #[serde(default, deserialize_with = "parsed")]
     segregation_code: Option<SegregationCode>,
@@ -34,21 +34,21 @@ pub(super) struct RawService {
     fields: Vec<FieldSpec>,
     #[serde(default, rename = "transfer")]
     transfers: Vec<RawTransfer>,
-    #[serde(default = "twenty")]
+    #[serde(default = "twenty_a_second")]
     rate_per_second: u32,
-    #[serde(default = "forty")]
+    #[serde(default = "burst_of_forty")]
     burst: u32,
 }
 
-fn thirty() -> u16 {
+fn thirty_days() -> u16 {
     30
 }
 
-fn twenty() -> u32 {
+fn twenty_a_second() -> u32 {
     20
 }
 
-fn forty() -> u32 {
+fn burst_of_forty() -> u32 {
     40
 }
 
