@@ -8,8 +8,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ToSql, params};
 
 use super::columns::{codes_pattern, millis};
+use super::connection::unavailable;
 use super::positions::{load_position, load_position_by_id};
-use super::unavailable;
 use crate::domain::FiscalCodePA;
 use crate::domain::position::{DebtPosition, Iupd, Refusal};
 use crate::store::{

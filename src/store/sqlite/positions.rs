@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use super::columns::*;
-use super::unavailable;
+use super::connection::unavailable;
 use crate::domain::party::{CountryCode, Email, EntityId, EntityType, Subject};
 use crate::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
