@@ -124,6 +124,24 @@ pub struct Subject {
     pub email: Option<Email>,
 }
 
+impl Subject {
+    /// A subject known by identifier and name only, with no address or e-mail.
+    pub fn named(entity_type: EntityType, entity_id: EntityId, full_name: Text<70>) -> Subject {
+        Subject {
+            entity_type,
+            entity_id,
+            full_name,
+            street_name: None,
+            civic_number: None,
+            postal_code: None,
+            city: None,
+            state_province_region: None,
+            country: None,
+            email: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

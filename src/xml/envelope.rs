@@ -10,7 +10,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
 use quick_xml::reader::NsReader;
 
-use super::{PAFORNODE_NS, SOAP_ENV_NS, is_blank};
+use super::{PAFORNODE_NS, SOAP_ENV_NS, is_blank, strict_reader};
 use crate::domain::messages::Operation;
 
 /// Deepest element nesting accepted, the Envelope counting as 1.
@@ -84,16 +84,8 @@ fn not_soap(why: impl Into<String>) -> EnvelopeError {
 
 /// Reads `body` as a SOAP 1.1 envelope and returns the element inside its Body.
 pub fn read_envelope(body: &[u8]) -> Result<Payload, EnvelopeError> {
-    let text = std::str::from_utf8(body).map_err(|e| {
-        malformed(format!(
-            "not UTF-8 (invalid byte at offset {})",
-            e.valid_up_to()
-        ))
-    })?;
-    let mut reader = NsReader::from_str(text);
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    config.check_comments = true;
+    let mut reader = strict_reader(body)
+        .map_err(|offset| malformed(format!("not UTF-8 (invalid byte at offset {offset})")))?;
     let mut parser = Parser {
         frames: Vec::with_capacity(16),
         open: Vec::with_capacity(8),

@@ -7,9 +7,8 @@
 use quick_xml::escape::resolve_xml_entity;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
 
-use super::is_blank;
+use super::{is_blank, strict_reader};
 use crate::domain::service::demand::{FieldValue, ServiceData, ServiceField};
 
 /// The namespace of the `service` root (PagoPA's general-service.xsd).
@@ -30,16 +29,9 @@ pub fn read_service_data(bytes: &[u8]) -> Result<ServiceData, String> {
             "the service document is larger than {MAX_DOCUMENT_BYTES} bytes"
         ));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        format!(
-            "the service document is not UTF-8 (invalid byte at offset {})",
-            e.valid_up_to()
-        )
+    let mut reader = strict_reader(bytes).map_err(|offset| {
+        format!("the service document is not UTF-8 (invalid byte at offset {offset})")
     })?;
-    let mut reader = NsReader::from_str(text);
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    config.check_comments = true;
     let malformed = |e: String| format!("the service document is not well-formed XML: {e}");
     // The open elements: 1 = service, 2 = a field, 3 = inside a field.
     let mut depth = 0;
