@@ -40,6 +40,20 @@ fn strict_reader(bytes: &[u8]) -> Result<quick_xml::reader::NsReader<&[u8]>, usi
     Ok(reader)
 }
 
+/// The text a character or entity reference stands for (`&#233;`, `&amp;`), written into
+/// `utf8` for a character; an entity other than XML's five predefined ones is an error.
+fn resolved_reference<'a>(
+    reference: &quick_xml::events::BytesRef<'_>,
+    utf8: &'a mut [u8; 4],
+) -> Result<&'a str, String> {
+    match reference.resolve_char_ref() {
+        Ok(Some(c)) => Ok(c.encode_utf8(utf8)),
+        Ok(None) => quick_xml::escape::resolve_xml_entity(reference)
+            .ok_or_else(|| format!("undeclared entity '&{};'", &**reference)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Whether `s` is only XML whitespace.
 fn is_blank(s: &str) -> bool {
     s.chars().all(is_xml_space)

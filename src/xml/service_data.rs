@@ -4,11 +4,10 @@
 //! envelope: UTF-8 only, no DTD, no entity but the predefined ones, bounded size and depth.
 //! Whether the fields suit the service is `domain::service`'s business.
 
-use quick_xml::escape::resolve_xml_entity;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
-use super::{is_blank, strict_reader};
+use super::{is_blank, resolved_reference, strict_reader};
 use crate::domain::service::demand::{FieldValue, ServiceData, ServiceField};
 
 /// The namespace of the `service` root (PagoPA's general-service.xsd).
@@ -125,12 +124,7 @@ pub fn read_service_data(bytes: &[u8]) -> Result<ServiceData, String> {
             }
             Event::GeneralRef(r) => {
                 let mut utf8 = [0; 4];
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.encode_utf8(&mut utf8),
-                    Ok(None) => resolve_xml_entity(&r)
-                        .ok_or_else(|| malformed(format!("undeclared entity '&{};'", &*r)))?,
-                    Err(e) => return Err(malformed(e.to_string())),
-                };
+                let resolved = resolved_reference(&r, &mut utf8).map_err(malformed)?;
                 push_text(resolved, depth, &mut text_of_field)?;
             }
             Event::Decl(decl) if first => {
