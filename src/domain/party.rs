@@ -5,6 +5,7 @@
 
 use super::Text;
 use super::ids::IdError;
+use super::text::str_newtype;
 
 /// A metadata entry (ctMapEntry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +59,6 @@ impl EntityId {
             Err(IdError("be 2 to 16 characters"))
         }
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// Two capital letters (stNazioneProvincia): a country or a province.
@@ -74,9 +72,6 @@ impl CountryCode {
         } else {
             Err(IdError("be two capital letters"))
         }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -103,9 +98,6 @@ impl Email {
                 "be an e-mail address (name@domain) of at most 256 characters",
             ))
         }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -141,6 +133,8 @@ impl Subject {
         }
     }
 }
+
+str_newtype!(EntityId, CountryCode, Email);
 
 #[cfg(test)]
 mod tests {
