@@ -17,7 +17,6 @@ use gpd_gateway::import;
 use gpd_gateway::replay::ReplayOptions;
 use gpd_gateway::store::sqlite::SqliteStore;
 use gpd_gateway::store::{PageRequest, Store};
-use gpd_gateway::sweeper::Sweeper;
 
 // Measured: see docs/decisions.md (allocator).
 #[global_allocator]
@@ -303,8 +302,8 @@ async fn serve(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listen, "gpd-gateway listening");
     let worker = ctx.broadcaster.spawn_worker();
-    let uploads = gpd_gateway::import::upload::UploadWorker::spawn(ctx.clone());
-    let sweeper = Sweeper::spawn(
+    let uploads = gpd_gateway::import::upload::spawn_worker(ctx.clone());
+    let sweeper = gpd_gateway::sweeper::spawn(
         ctx.store.clone(),
         ctx.clock,
         ctx.config.lifecycle.sweep_interval,
