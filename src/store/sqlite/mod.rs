@@ -8,6 +8,7 @@ mod broadcast;
 mod checkpoint;
 mod columns;
 mod connection;
+mod filter;
 mod lifecycle;
 mod positions;
 mod receipts;
