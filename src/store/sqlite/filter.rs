@@ -2,8 +2,11 @@
 //! condition whose values are bound by name. The statement's text depends only on which
 //! filters are given (one cached statement per set of them), never on the caller's values.
 
+use chrono::NaiveDateTime;
 use rusqlite::ToSql;
 use rusqlite::types::Value;
+
+use super::columns::millis;
 
 pub(super) struct Where {
     conditions: Vec<String>,
@@ -41,6 +44,24 @@ impl Where {
             self.and(condition).bind(name, value);
         }
         self
+    }
+
+    /// `column` from `from` and up to `to` (instants, in milliseconds), for the bounds given;
+    /// `names` are the parameters of the two bounds.
+    pub(super) fn range(
+        &mut self,
+        column: &str,
+        names: [&'static str; 2],
+        from: Option<NaiveDateTime>,
+        to: Option<NaiveDateTime>,
+    ) -> &mut Where {
+        let [from_name, to_name] = names;
+        self.when(
+            &format!("{column} >= {from_name}"),
+            from_name,
+            from.map(millis),
+        )
+        .when(&format!("{column} <= {to_name}"), to_name, to.map(millis))
     }
 
     /// Adds the conditions of `inner` as one, written by `wrap` (a subquery), with its values.

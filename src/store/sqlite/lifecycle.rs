@@ -54,27 +54,22 @@ pub(super) fn list(
     }
     if filter.due_from.is_some() || filter.due_to.is_some() {
         let mut due = Where::new("organization = :org");
-        due.when(
-            "due_date >= :due_from",
-            ":due_from",
-            filter.due_from.map(millis),
-        )
-        .when("due_date <= :due_to", ":due_to", filter.due_to.map(millis));
+        due.range(
+            "due_date",
+            [":due_from", ":due_to"],
+            filter.due_from,
+            filter.due_to,
+        );
         filters.nested(due, |due| {
             format!("id IN (SELECT position_id FROM payment_option WHERE {due})")
         });
     }
-    filters
-        .when(
-            "payment_date >= :paid_from",
-            ":paid_from",
-            filter.paid_from.map(millis),
-        )
-        .when(
-            "payment_date <= :paid_to",
-            ":paid_to",
-            filter.paid_to.map(millis),
-        );
+    filters.range(
+        "payment_date",
+        [":paid_from", ":paid_to"],
+        filter.paid_from,
+        filter.paid_to,
+    );
     if let Some(codes) = &filter.segregation_codes {
         filters
             .and(

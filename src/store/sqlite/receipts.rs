@@ -305,15 +305,11 @@ pub(super) fn list(
             ":codes",
             filter.segregation_codes.as_ref().map(codes_pattern),
         )
-        .when(
-            "payment_time >= :paid_from",
-            ":paid_from",
-            filter.paid_from.map(millis),
-        )
-        .when(
-            "payment_time <= :paid_to",
-            ":paid_to",
-            filter.paid_to.map(millis),
+        .range(
+            "payment_time",
+            [":paid_from", ":paid_to"],
+            filter.paid_from,
+            filter.paid_to,
         );
     let condition = filters.sql();
     let mut refs = filters.params();
