@@ -28,6 +28,21 @@ fn iupd(value: &str) -> Result<Iupd, Reply> {
     Iupd::parse(value).map_err(|m| bad_request(format!("iupd: {m}")))
 }
 
+/// What a write to one position names: its creditor, its IUPD and the versions it may apply
+/// to, read in that order.
+fn write_target<'a>(
+    ctx: &'a Context,
+    org: &str,
+    iupd_value: &str,
+    if_match_header: Option<&str>,
+) -> Result<(&'a Creditor, Iupd, Expected), Reply> {
+    Ok((
+        creditor(ctx, org)?,
+        iupd(iupd_value)?,
+        if_match(if_match_header)?,
+    ))
+}
+
 fn not_found_position(org: &str, iupd: &Iupd) -> Reply {
     not_found(format!("no debt position {iupd} for organization {org}"))
 }
@@ -117,9 +132,7 @@ pub async fn change_state(
     action: StateAction,
     if_match_header: Option<&str>,
 ) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
-    let iupd = iupd(iupd_value)?;
-    let expected = if_match(if_match_header)?;
+    let (creditor, iupd, expected) = write_target(ctx, org, iupd_value, if_match_header)?;
     let now = ctx.clock.now();
     let change: Mutation = match action {
         StateAction::Publish => Box::new(move |p| Ok(p.publish(now)?)),
@@ -165,9 +178,7 @@ pub async fn update_position(
     if_match_header: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
-    let iupd = iupd(iupd_value)?;
-    let expected = if_match(if_match_header)?;
+    let (creditor, iupd, expected) = write_target(ctx, org, iupd_value, if_match_header)?;
     let now = ctx.clock.now();
     let content = parse_json::<PositionIn>(body).and_then(|input| {
         if input.iupd != iupd.as_str() {
@@ -219,9 +230,7 @@ pub async fn delete_position(
     iupd_value: &str,
     if_match_header: Option<&str>,
 ) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
-    let iupd = iupd(iupd_value)?;
-    let expected = if_match(if_match_header)?;
+    let (creditor, iupd, expected) = write_target(ctx, org, iupd_value, if_match_header)?;
     let now = ctx.clock.now();
     let reach = reach_check(org, segregation);
     ctx.store
@@ -430,11 +439,14 @@ mod tests {
 
     #[test]
     fn filters_and_windows() {
-        let r = list_request(Some(
+        let read = |query: &str| {
+            list_request(Some(query), &SegregationScope::All)
+                .ok()
+                .unwrap()
+        };
+        let r = read(
             "status=VALID&due_date_from=2025-07-01&due_date_to=2025-07-31&orderby=IUPD&ordering=ASC&page=2&limit=50",
-        ), &SegregationScope::All)
-        .ok()
-        .unwrap();
+        );
         assert_eq!(r.filter.status, Some(PositionStatus::Valid));
         assert_eq!(r.filter.due_from, Some(at("2025-07-01T00:00:00")));
         assert_eq!(r.filter.due_to, Some(at("2025-07-31T23:59:59.999")));
@@ -447,19 +459,9 @@ mod tests {
         );
         assert_eq!(r.page, PageRequest { page: 2, limit: 50 });
         // One bound implies the other, 30 days away.
-        let r = list_request(
-            Some("payment_date_to=2025-07-31T10:00:00"),
-            &SegregationScope::All,
-        )
-        .ok()
-        .unwrap();
+        let r = read("payment_date_to=2025-07-31T10:00:00");
         assert_eq!(r.filter.paid_from, Some(at("2025-07-01T10:00:00")));
-        let r = list_request(
-            Some("payment_date_time_from=2025-07-01T10:00:00"),
-            &SegregationScope::All,
-        )
-        .ok()
-        .unwrap();
+        let r = read("payment_date_time_from=2025-07-01T10:00:00");
         assert_eq!(r.filter.paid_to, Some(at("2025-07-31T10:00:00")));
     }
 
