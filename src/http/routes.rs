@@ -2,15 +2,15 @@
 //! (method, path pattern, who may call it, handler). A request walks the table once: the first
 //! route whose pattern and method match answers; a path some route matches with another
 //! method gets 405 with `Allow` (the methods of every route matching it), anything else 404,
-//! both with a problem body. A literal segment is listed before the placeholder it would also
-//! match (GPD's `bulk` and `transfers` under `debtpositions`), whose other methods it leaves to
-//! the placeholder's routes, as GPD's framework does.
+//! both with a problem body (a SOAP fault on `/partner`). A literal segment is listed before
+//! the placeholder it would also match (GPD's `bulk` and `transfers` under `debtpositions`),
+//! whose other methods it leaves to the placeholder's routes, as GPD's framework does.
 //!
-//! Every path but the [public](Scope::Public) ones needs an API key, checked before routing:
-//! no valid key is 401 and a key bound to other creditors is 403, whatever the path or method,
-//! so neither 404 nor 405 tells a caller without the right key what exists. A key limited to
-//! some segregation codes is 403 on the [routes of the whole creditor](Scope::WholeCreditor);
-//! elsewhere the handlers refuse what is of other codes.
+//! Every path but the [public](Scope::Public) ones needs an API key, checked before anything
+//! is answered: no valid key is 401 and a key bound to other creditors is 403, whatever the
+//! path or method, so neither 404 nor 405 tells a caller without the right key what exists. A
+//! key limited to some segregation codes is 403 on the [routes of the whole
+//! creditor](Scope::WholeCreditor); elsewhere the handlers refuse what is of other codes.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -111,6 +111,12 @@ macro_rules! routes {
 
 use Scope::{Creditor, Public, WholeCreditor};
 
+/// What concerns every notice of the creditor, named as a refusal names it.
+const STATIONS: Scope = WholeCreditor("broadcast stations");
+const DELIVERIES: Scope = WholeCreditor("deliveries");
+const IBAN_CHANGES: Scope = WholeCreditor("IBAN changes across positions");
+const FILES: Scope = WholeCreditor("files of positions");
+
 /// Every route the gateway answers, in the order a request tries them.
 #[rustfmt::skip]
 pub static ROUTES: &[Route] = routes! {
@@ -133,8 +139,7 @@ pub static ROUTES: &[Route] = routes! {
         let publish = to_publish(c.query())?;
         bulk::create_positions(c.ctx, c.org(), c.segregation, publish, c.body).await
     };
-    PATCH "/organizations/{fiscalCode}/debtpositions/transfers"
-        WholeCreditor("IBAN changes across positions") => |c| {
+    PATCH "/organizations/{fiscalCode}/debtpositions/transfers" IBAN_CHANGES => |c| {
         bulk::update_ibans(c.ctx, c.org(), c.query(), c.body).await
     };
     GET "/organizations/{fiscalCode}/debtpositions/{iupd}" Creditor => |c| {
@@ -168,21 +173,19 @@ pub static ROUTES: &[Route] = routes! {
     GET "/organizations/{fiscalCode}/receipts/{iuv}" Creditor => |c| {
         receipts::get_receipt(c.ctx, c.org(), c.segregation, c.param("iuv")).await
     };
-    GET "/organizations/{fiscalCode}/broadcast-stations" WholeCreditor("broadcast stations") => |c| {
+    GET "/organizations/{fiscalCode}/broadcast-stations" STATIONS => |c| {
         broadcast::list_stations(c.ctx, c.org()).await
     };
-    PUT "/organizations/{fiscalCode}/broadcast-stations/{stationId}"
-        WholeCreditor("broadcast stations") => |c| {
+    PUT "/organizations/{fiscalCode}/broadcast-stations/{stationId}" STATIONS => |c| {
         broadcast::put_station(c.ctx, c.org(), c.param("stationId"), c.body).await
     };
-    DELETE "/organizations/{fiscalCode}/broadcast-stations/{stationId}"
-        WholeCreditor("broadcast stations") => |c| {
+    DELETE "/organizations/{fiscalCode}/broadcast-stations/{stationId}" STATIONS => |c| {
         broadcast::delete_station(c.ctx, c.org(), c.param("stationId")).await
     };
-    GET "/organizations/{fiscalCode}/deliveries" WholeCreditor("deliveries") => |c| {
+    GET "/organizations/{fiscalCode}/deliveries" DELIVERIES => |c| {
         broadcast::list_deliveries(c.ctx, c.org(), c.query()).await
     };
-    POST "/organizations/{fiscalCode}/deliveries/{id}/redeliver" WholeCreditor("deliveries") => |c| {
+    POST "/organizations/{fiscalCode}/deliveries/{id}/redeliver" DELIVERIES => |c| {
         broadcast::redeliver(c.ctx, c.org(), c.param("id")).await
     };
     GET "/payments/{organizationfiscalcode}/receipts" Creditor => |c| {
@@ -192,21 +195,20 @@ pub static ROUTES: &[Route] = routes! {
         payments::get_receipt(c.ctx, c.org(), c.segregation, c.param("iuv"), c.query()).await
     };
     POST "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file"
-        WholeCreditor("files of positions") => |c| upload_file(c, UploadOperation::Create).await;
+        FILES => |c| upload_file(c, UploadOperation::Create).await;
     PUT "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file"
-        WholeCreditor("files of positions") => |c| upload_file(c, UploadOperation::Update).await;
+        FILES => |c| upload_file(c, UploadOperation::Update).await;
     DELETE "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file"
-        WholeCreditor("files of positions") => |c| upload_file(c, UploadOperation::Delete).await;
+        FILES => |c| upload_file(c, UploadOperation::Delete).await;
     GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file/{fileId}/status"
-        WholeCreditor("files of positions") => |c| {
+        FILES => |c| {
         upload::status(c.ctx, c.param("brokerCode"), c.org(), c.param("fileId")).await
     };
     GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file/{fileId}/report"
-        WholeCreditor("files of positions") => |c| {
+        FILES => |c| {
         upload::report(c.ctx, c.param("brokerCode"), c.org(), c.param("fileId")).await
     };
-    GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/files"
-        WholeCreditor("files of positions") => |c| {
+    GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/files" FILES => |c| {
         let token = c.header("x-continuation-token");
         upload::list(c.ctx, c.param("brokerCode"), c.org(), c.query(), token).await
     };
