@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
@@ -261,12 +262,20 @@ fn segments(path: &str) -> Vec<&str> {
 
 /// Whether `pattern` (with `{name}` placeholders) matches these path segments.
 pub fn pattern_matches(pattern: &str, segments: &[&str]) -> bool {
-    let mut parts = pattern.trim_matches('/').split('/');
-    segments
-        .iter()
-        .all(|s| parts.next().is_some_and(|p| p.starts_with('{') || p == *s))
-        && parts.next().is_none()
+    parts_match(&self::segments(pattern), segments)
 }
+
+fn parts_match(parts: &[&str], segments: &[&str]) -> bool {
+    parts.len() == segments.len()
+        && parts
+            .iter()
+            .zip(segments)
+            .all(|(p, s)| p.starts_with('{') || p == s)
+}
+
+/// The patterns of [`ROUTES`], split once: a request compares segments only.
+static PATTERNS: LazyLock<Vec<Vec<&'static str>>> =
+    LazyLock::new(|| ROUTES.iter().map(|r| segments(r.pattern)).collect());
 
 /// The methods of the table, in the order `Allow` lists them.
 const METHODS: [Method; 5] = [
@@ -296,10 +305,8 @@ fn find(method: &Method, segments: &[&str]) -> Found {
         allowed: 0,
         all_whole: true,
     };
-    for route in ROUTES
-        .iter()
-        .filter(|r| pattern_matches(r.pattern, segments))
-    {
+    let matching = ROUTES.iter().zip(PATTERNS.iter());
+    for (route, _) in matching.filter(|(_, parts)| parts_match(parts, segments)) {
         found.first.get_or_insert(route);
         if found.route.is_none() && route.method == *method {
             found.route = Some(route);
