@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use super::positions::new_position;
 use super::query::Query;
 use super::reply::{bad_request, conflict};
 use super::{Reply, creditor, forbidden_position, invalid, parse_json};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::position::{Conflict, FieldError, Iban, Refusal};
-use crate::json::convert;
 use crate::json::model::PositionIn;
 use crate::store::{PositionKey, StoreError};
 
@@ -50,13 +50,8 @@ pub async fn create_positions(
     let mut positions = Vec::with_capacity(count);
     let mut errors: Vec<FieldError> = Vec::new();
     for (i, p) in input.payment_positions.into_iter().enumerate() {
-        match convert::new_position(p, &creditor.fiscal_code, &creditor.segregation_codes, now) {
-            Ok(mut p) => {
-                if to_publish {
-                    p.apply_publication(now);
-                }
-                positions.push(p);
-            }
+        match new_position(creditor, p, to_publish, now) {
+            Ok(p) => positions.push(p),
             Err(found) => {
                 errors.extend(found.into_iter().map(|e| {
                     FieldError::new(format!("paymentPositions[{i}].{}", e.field), e.message)

@@ -17,7 +17,7 @@ use super::{
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::creditor::Creditor;
-use crate::domain::position::{DebtPosition, Iupd, PositionStatus, Refusal};
+use crate::domain::position::{DebtPosition, FieldError, Iupd, PositionStatus, Refusal};
 use crate::json::convert;
 use crate::json::model::{PositionIn, PositionOut};
 use crate::store::{
@@ -52,6 +52,26 @@ fn written(status: u16, p: &DebtPosition, now: NaiveDateTime) -> Reply {
     Reply::json(status, &convert::position_out(p, now, true)).with_etag(p.version)
 }
 
+/// A new position of the creditor, published at once with `toPublish`; every field error of
+/// its body otherwise.
+pub(super) fn new_position(
+    creditor: &Creditor,
+    input: PositionIn,
+    to_publish: bool,
+    now: NaiveDateTime,
+) -> Result<DebtPosition, Vec<FieldError>> {
+    let mut position = convert::new_position(
+        input,
+        &creditor.fiscal_code,
+        &creditor.segregation_codes,
+        now,
+    )?;
+    if to_publish {
+        position.apply_publication(now);
+    }
+    Ok(position)
+}
+
 /// `POST /organizations/{fiscalCode}/debtpositions[?toPublish=true]`; a key limited to some
 /// segregation codes may create options of those only.
 pub async fn create_position(
@@ -64,18 +84,9 @@ pub async fn create_position(
     let creditor = creditor(ctx, org)?;
     let input: PositionIn = parse_json(body)?;
     let now = ctx.clock.now();
-    let mut position = convert::new_position(
-        input,
-        &creditor.fiscal_code,
-        &creditor.segregation_codes,
-        now,
-    )
-    .map_err(invalid)?;
+    let position = new_position(creditor, input, to_publish, now).map_err(invalid)?;
     if !segregation.allows_position(&position) {
         return Err(forbidden_position(org, &position.iupd, segregation));
-    }
-    if to_publish {
-        position.apply_publication(now);
     }
     let p = ctx.store.create_position(position).await?;
     Ok(written(201, &p, now))
