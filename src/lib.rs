@@ -6,6 +6,7 @@
 //! domain values and knows nothing of the store, as `json` does for the REST API's GPD shapes.
 
 pub mod api;
+pub mod background;
 pub mod broadcast;
 pub mod client;
 pub mod clock;

@@ -17,7 +17,6 @@ use gpd_gateway::import;
 use gpd_gateway::replay::ReplayOptions;
 use gpd_gateway::store::sqlite::SqliteStore;
 use gpd_gateway::store::{PageRequest, Store};
-use gpd_gateway::sweeper::Sweeper;
 
 // Measured: see docs/decisions.md (allocator).
 #[global_allocator]
@@ -96,25 +95,7 @@ enum Command {
         demo: bool,
     },
     /// Replay fixtures (request, expected response, positions) against a running gateway.
-    Replay {
-        /// Fixture directory: all cases below it are run.
-        dir: PathBuf,
-        /// Base URL of the gateway.
-        #[arg(long, default_value = "http://127.0.0.1:8080")]
-        target: String,
-        /// Run only the cases whose path contains this text.
-        #[arg(long)]
-        filter: Option<String>,
-        /// Print every case, not only the failures.
-        #[arg(long)]
-        verbose: bool,
-        /// Keep every answer received in this directory.
-        #[arg(long)]
-        save: Option<PathBuf>,
-        /// API key for the REST calls that set cases up.
-        #[arg(long)]
-        key: Option<String>,
-    },
+    Replay(ReplayOptions),
     /// Import debt positions in bulk from JSON lines or CSV (README, "Bulk import").
     #[command(mut_arg("config", |a| a.help(
         "Configuration file (TOML) naming the creditors; without it, the built-in example"
@@ -247,21 +228,7 @@ fn main() -> ExitCode {
             config,
             demo,
         } => runtime.block_on(serve(listen, data, config, demo)),
-        Command::Replay {
-            dir,
-            target,
-            filter,
-            verbose,
-            save,
-            key,
-        } => runtime.block_on(replay(ReplayOptions {
-            dir,
-            target,
-            filter,
-            verbose,
-            save,
-            key,
-        })),
+        Command::Replay(options) => runtime.block_on(replay(options)),
         Command::Import {
             file,
             org,
@@ -335,8 +302,8 @@ async fn serve(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listen, "gpd-gateway listening");
     let worker = ctx.broadcaster.spawn_worker();
-    let uploads = gpd_gateway::import::upload::UploadWorker::spawn(ctx.clone());
-    let sweeper = Sweeper::spawn(
+    let uploads = gpd_gateway::import::upload::spawn_worker(ctx.clone());
+    let sweeper = gpd_gateway::sweeper::spawn(
         ctx.store.clone(),
         ctx.clock,
         ctx.config.lifecycle.sweep_interval,

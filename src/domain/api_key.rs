@@ -9,6 +9,7 @@ use std::fmt;
 use chrono::NaiveDateTime;
 
 use super::position::DebtPosition;
+use super::text::str_newtype;
 use super::{FiscalCodePA, NoticeNumber, SegregationCode, Text};
 
 /// Every secret starts with this, so that a leaked one is easy to recognise (and to grep for).
@@ -33,16 +34,6 @@ impl KeyId {
         } else {
             Err(KeyError("a key id is 12 lowercase hexadecimal digits"))
         }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -266,6 +257,8 @@ impl ApiKey {
         self.revoked_at.is_some()
     }
 }
+
+str_newtype!(KeyId);
 
 #[cfg(test)]
 mod tests {

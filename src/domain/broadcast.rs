@@ -2,12 +2,12 @@
 //! states a delivery goes through and the retry schedule. Pure rules; the store keeps the
 //! table and the outbox, `crate::broadcast` sends.
 
-use std::fmt;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
 use super::receipt::{Receipt, ReceiptVersion};
+use super::text::str_newtype;
 use super::{FiscalCodePA, Text};
 use crate::domain::messages::RequestIds;
 
@@ -34,10 +34,6 @@ impl StationUrl {
         Ok(StationUrl(s.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     pub fn is_https(&self) -> bool {
         self.0.starts_with("https://")
     }
@@ -51,12 +47,6 @@ impl StationUrl {
             return v6.split(']').next().unwrap_or_default();
         }
         host_port.split(':').next().unwrap_or_default()
-    }
-}
-
-impl fmt::Display for StationUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -219,6 +209,8 @@ impl RetryPolicy {
         Some(self.base.saturating_mul(factor).min(self.max_delay))
     }
 }
+
+str_newtype!(StationUrl);
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use super::text::str_newtype;
+
 /// Why a value is not a valid identifier; the text completes "must …".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdError(pub &'static str);
@@ -28,15 +30,6 @@ impl FiscalCodePA {
         } else {
             Err(IdError("be exactly 11 digits"))
         }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for FiscalCodePA {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -114,19 +107,9 @@ impl Iuv {
         SegregationCode::parse(&self.0[..2]).expect("validated")
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The notice number (NAV) of this IUV: aux digit 3 followed by the IUV.
     pub fn notice_number(&self) -> NoticeNumber {
         NoticeNumber(format!("3{}", self.0))
-    }
-}
-
-impl fmt::Display for Iuv {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -155,16 +138,6 @@ impl NoticeNumber {
         } else {
             None
         }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for NoticeNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -196,6 +169,8 @@ impl fmt::Display for TransferId {
         write!(f, "{}", self.0)
     }
 }
+
+str_newtype!(FiscalCodePA, Iuv, NoticeNumber);
 
 #[cfg(test)]
 mod tests {

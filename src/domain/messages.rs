@@ -8,6 +8,7 @@ use super::ids::IdError;
 use super::party::{MapEntry, Subject};
 use super::position::{DebtPosition, StampRequest};
 use super::service::demand::ServiceData;
+use super::text::str_newtype;
 use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
 
 /// The paForNode operations, named by their SOAPAction.
@@ -118,9 +119,6 @@ impl Code5 {
             Err(IdError("be exactly 5 characters"))
         }
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// paDemandPaymentNoticeRequest: a citizen asks for a notice of one of the creditor's services.
@@ -229,6 +227,8 @@ pub struct PaymentData {
     pub transfers: Vec<TransferData>,
     pub metadata: Vec<MapEntry>,
 }
+
+str_newtype!(Code5);
 
 #[cfg(test)]
 mod tests {

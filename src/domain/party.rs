@@ -5,6 +5,7 @@
 
 use super::Text;
 use super::ids::IdError;
+use super::text::str_newtype;
 
 /// A metadata entry (ctMapEntry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,9 +59,6 @@ impl EntityId {
             Err(IdError("be 2 to 16 characters"))
         }
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// Two capital letters (stNazioneProvincia): a country or a province.
@@ -74,9 +72,6 @@ impl CountryCode {
         } else {
             Err(IdError("be two capital letters"))
         }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -104,9 +99,6 @@ impl Email {
             ))
         }
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// A payer or debtor (ctSubject).
@@ -123,6 +115,26 @@ pub struct Subject {
     pub country: Option<CountryCode>,
     pub email: Option<Email>,
 }
+
+impl Subject {
+    /// A subject known by identifier and name only, with no address or e-mail.
+    pub fn named(entity_type: EntityType, entity_id: EntityId, full_name: Text<70>) -> Subject {
+        Subject {
+            entity_type,
+            entity_id,
+            full_name,
+            street_name: None,
+            civic_number: None,
+            postal_code: None,
+            city: None,
+            state_province_region: None,
+            country: None,
+            email: None,
+        }
+    }
+}
+
+str_newtype!(EntityId, CountryCode, Email);
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ use std::fmt;
 use chrono::NaiveDateTime;
 
 use super::party::{CountryCode, MapEntry, Subject};
+use super::text::str_newtype;
 use super::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
 
 /// The reserved metadata key under which SEND's notification fee travels.
@@ -153,15 +154,6 @@ impl Iupd {
         } else {
             Err("must be 1 to 100 letters, digits, '_', '-' or '.'")
         }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Iupd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -724,6 +716,8 @@ impl DebtPosition {
         changed
     }
 }
+
+str_newtype!(Iupd);
 
 #[cfg(test)]
 pub(crate) mod tests {

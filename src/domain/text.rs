@@ -62,6 +62,25 @@ impl<const MAX: usize> fmt::Display for Text<MAX> {
     }
 }
 
+/// For newtypes over a checked `String`: `as_str`, and `Display` writing it as it is. Their
+/// constructors differ (each checks its own rule); reading them back does not.
+macro_rules! str_newtype {
+    ($($name:ident),+ $(,)?) => {$(
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )+};
+}
+pub(crate) use str_newtype;
+
 #[cfg(test)]
 mod tests {
     use super::*;

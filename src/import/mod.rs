@@ -11,14 +11,13 @@ pub mod report;
 pub mod upload;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 
@@ -31,6 +30,7 @@ use crate::json::convert;
 use crate::json::model::PositionIn;
 use crate::store::{Store, StoreError};
 use report::Progress;
+pub use report::{Rejection, Summary};
 
 /// The input formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,44 +82,6 @@ pub struct Options {
     pub batch_size: usize,
     /// Where to write the rejected rows (CSV); without it they are listed on standard error.
     pub rejects: Option<PathBuf>,
-}
-
-/// A position the import did not keep, with why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// The line it starts on (1-based; for CSV, the header is line 1).
-    pub line: u64,
-    /// Its IUPD as written, when it could be read.
-    pub iupd: Option<String>,
-    pub reason: String,
-}
-
-/// How an import went.
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub imported: u64,
-    /// In the order of the file.
-    pub rejected: Vec<Rejection>,
-    /// Why the import stopped before the end of the file, if it did; the batches committed
-    /// before stay imported.
-    pub stopped: Option<String>,
-    pub elapsed: Duration,
-    /// Where the rejected positions were written, if not listed with the summary.
-    pub rejects_file: Option<PathBuf>,
-}
-
-impl Summary {
-    /// 0: everything imported; 1: the import stopped (see `stopped`); 3: some positions were
-    /// rejected, all the others imported. (2 is a usage error, from the argument parser.)
-    pub fn exit_code(&self) -> u8 {
-        if self.stopped.is_some() {
-            1
-        } else if self.rejected.is_empty() {
-            0
-        } else {
-            3
-        }
-    }
 }
 
 /// A position as read from the input, before validation.
@@ -498,15 +460,6 @@ fn line_of(field: &str, lines: &[Vec<u64>]) -> Option<u64> {
     {
         Some((j, _)) => option.get(j.parse::<usize>().ok()?).copied(),
         None => option.first().copied(),
-    }
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.iupd {
-            Some(iupd) => write!(f, "line {} (iupd {iupd}): {}", self.line, self.reason),
-            None => write!(f, "line {}: {}", self.line, self.reason),
-        }
     }
 }
 

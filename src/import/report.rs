@@ -2,10 +2,57 @@
 //! terminal; a line redrawn in place, at most ten times a second), then a summary, and the
 //! rejected positions either listed after it or written to a CSV file (`line,iupd,reason`).
 
+use std::fmt;
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{Rejection, Summary};
+/// A position the import did not keep, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The line it starts on (1-based; for CSV, the header is line 1).
+    pub line: u64,
+    /// Its IUPD as written, when it could be read.
+    pub iupd: Option<String>,
+    pub reason: String,
+}
+
+/// How an import went.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub imported: u64,
+    /// In the order of the file.
+    pub rejected: Vec<Rejection>,
+    /// Why the import stopped before the end of the file, if it did; the batches committed
+    /// before stay imported.
+    pub stopped: Option<String>,
+    pub elapsed: Duration,
+    /// Where the rejected positions were written, if not listed with the summary.
+    pub rejects_file: Option<PathBuf>,
+}
+
+impl Summary {
+    /// 0: everything imported; 1: the import stopped (see `stopped`); 3: some positions were
+    /// rejected, all the others imported. (2 is a usage error, from the argument parser.)
+    pub fn exit_code(&self) -> u8 {
+        if self.stopped.is_some() {
+            1
+        } else if self.rejected.is_empty() {
+            0
+        } else {
+            3
+        }
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.iupd {
+            Some(iupd) => write!(f, "line {} (iupd {iupd}): {}", self.line, self.reason),
+            None => write!(f, "line {}: {}", self.line, self.reason),
+        }
+    }
+}
 
 const WIDTH: usize = 30;
 const EVERY: Duration = Duration::from_millis(100);

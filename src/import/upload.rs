@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
+use crate::background::{After, Background};
 use crate::context::Context;
 use crate::domain::creditor::Creditor;
 use crate::domain::position::{FieldError, Iupd};
@@ -212,37 +212,17 @@ pub async fn process_all(ctx: &Context, stop: &watch::Receiver<bool>) -> Result<
     Ok(total)
 }
 
-/// The running upload worker: at start it resumes the files left in progress, then it wakes up
-/// for each new file (and every few seconds).
-pub struct UploadWorker {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl UploadWorker {
-    pub fn spawn(ctx: Arc<Context>) -> UploadWorker {
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            loop {
-                if let Err(e) = process_all(&ctx, &stopped).await {
-                    tracing::error!(error = %e, "uploaded files not processed; retrying");
-                }
-                tokio::select! {
-                    _ = ctx.uploads.notified() => {}
-                    _ = tokio::time::sleep(POLL) => {}
-                    _ = stopped.changed() => break,
-                }
-                if *stopped.borrow() {
-                    break;
-                }
+/// Starts the upload worker: at start it resumes the files left in progress, then it wakes up
+/// for each new file (and every few seconds). Stopping waits for the chunk in progress, if any;
+/// the file resumes at the next start.
+pub fn spawn_worker(ctx: Arc<Context>) -> Background {
+    Background::spawn(POLL, Some(ctx.uploads.clone()), move |stopped| {
+        let ctx = ctx.clone();
+        async move {
+            if let Err(e) = process_all(&ctx, &stopped).await {
+                tracing::error!(error = %e, "uploaded files not processed; retrying");
             }
-        });
-        UploadWorker { stop, task }
-    }
-
-    /// Stops after the chunk in progress, if any: the file resumes at the next start.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
+            After::Pause
+        }
+    })
 }

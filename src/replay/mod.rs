@@ -23,21 +23,31 @@ use crate::client;
 use case::{Case, Check, Step};
 use tokens::Tokens;
 
-/// What to replay and where.
-#[derive(Debug, Clone)]
+/// What to replay and where: the `replay` command's arguments.
+#[derive(Debug, Clone, clap::Args)]
 pub struct ReplayOptions {
     /// A fixtures directory, a primitive directory or a single case directory.
+    #[arg(help = "Fixture directory: all cases below it are run")]
     pub dir: PathBuf,
     /// Base URL of the gateway, e.g. `http://127.0.0.1:8080`.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8080",
+        help = "Base URL of the gateway"
+    )]
     pub target: String,
     /// Only cases whose path contains this text.
+    #[arg(long, help = "Run only the cases whose path contains this text")]
     pub filter: Option<String>,
     /// Also list the cases that pass (with their description), and for a failed case the
     /// request sent and the whole answer received. Without it only failures are printed.
+    #[arg(long, help = "Print every case, not only the failures")]
     pub verbose: bool,
     /// Keep every answer received, as `<primitive>__<case>.xml` in this directory.
+    #[arg(long, help = "Keep every answer received in this directory")]
     pub save: Option<PathBuf>,
     /// API key sent with the REST calls (`Ocp-Apim-Subscription-Key`); SOAP requests need none.
+    #[arg(long, help = "API key for the REST calls that set cases up")]
     pub key: Option<String>,
 }
 

@@ -2,7 +2,6 @@
 //! [`sqlite`]; a PostgreSQL backend for several instances implements the same trait. Methods
 //! return boxed futures so that the trait can be used as `dyn Store` from the async server.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -10,13 +9,15 @@ use chrono::NaiveDateTime;
 
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
-use crate::domain::position::{Conflict, DebtPosition, Iban, Iupd, Refusal};
+use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
+mod error;
 pub mod records;
 pub mod sqlite;
 
+pub use error::StoreError;
 pub use records::*;
 
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -31,12 +32,6 @@ pub enum PositionKey {
 /// Builds the position that gets a newly issued IUV; called again with the next IUV when the
 /// first clashes with a stored one.
 pub type IuvBuilder = Box<dyn Fn(Iuv) -> DebtPosition + Send>;
-
-/// A change applied to a position inside one transaction; refusing leaves it untouched.
-pub type Mutation = Box<dyn FnOnce(&mut DebtPosition) -> Result<(), Refusal> + Send>;
-
-/// A check a position must pass, inside the transaction, before it is deleted.
-pub type Guard = Box<dyn FnOnce(&DebtPosition) -> Result<(), Refusal> + Send>;
 
 /// Which versions of a position a write may apply to (an `If-Match` precondition).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,50 +51,6 @@ impl Expected {
         }
     }
 }
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreError {
-    /// A uniqueness rule: `field` is the JSON name of the clashing value.
-    Duplicate {
-        field: &'static str,
-        value: String,
-    },
-    NotFound,
-    /// The mutation refused the change.
-    Refused(Conflict),
-    /// The mutation found the change impossible on this content.
-    Unprocessable(String),
-    /// The mutation found the position out of the caller's reach.
-    Forbidden(String),
-    /// The position is no longer at the version the write expected.
-    VersionMismatch {
-        current: i64,
-    },
-    /// The store could not be used (I/O, corruption, closed). Callers answer with a system error.
-    Unavailable(String),
-}
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreError::Duplicate { field, value } => {
-                write!(f, "{field} {value} already exists for this organization")
-            }
-            StoreError::NotFound => f.write_str("not found"),
-            StoreError::Refused(c) => f.write_str(&c.0),
-            StoreError::Unprocessable(m) | StoreError::Forbidden(m) => f.write_str(m),
-            StoreError::VersionMismatch { current } => {
-                write!(
-                    f,
-                    "the position has changed: it is now at version {current}"
-                )
-            }
-            StoreError::Unavailable(m) => write!(f, "store unavailable: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 pub trait Store: Send + Sync + 'static {
     /// Inserts a new position with its options and transfers; IUPD, IUV and notice number are

@@ -5,12 +5,18 @@ use std::collections::BTreeSet;
 
 use chrono::NaiveDateTime;
 
-use super::{Guard, Mutation, StoreError};
+use super::error::StoreError;
 use crate::domain::broadcast::{BroadcastStation, DeliveryState, Route};
-use crate::domain::position::{DebtPosition, Iupd, PositionStatus};
+use crate::domain::position::{DebtPosition, Iupd, PositionStatus, Refusal};
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::domain::{Cents, FiscalCodePA, SegregationCode};
+
+/// A change applied to a position inside one transaction; refusing leaves it untouched.
+pub type Mutation = Box<dyn FnOnce(&mut DebtPosition) -> Result<(), Refusal> + Send>;
+
+/// A check a position must pass, inside the transaction, before it is deleted.
+pub type Guard = Box<dyn FnOnce(&DebtPosition) -> Result<(), Refusal> + Send>;
 
 /// Decides, inside the receipt's transaction, what the receipt does to the position its notice
 /// names (None: no such notice here), changing the position in place when it pays.

@@ -76,11 +76,9 @@ pub fn send_rt_request(
     w.leaf("companyName", r.company_name.as_str());
     w.optional("officeName", r.office_name.as_ref().map(Text::as_str));
     w.subject("debtor", &r.debtor);
-    w.open("transferList");
-    for transfer in &r.transfers {
-        write_transfer(&mut w, transfer, v2);
-    }
-    w.close("transferList");
+    w.list("transferList", &r.transfers, |w, t| {
+        write_transfer(w, t, v2)
+    });
     w.leaf("idPSP", r.id_psp.as_str());
     w.optional(
         "pspFiscalCode",

@@ -10,7 +10,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
 use quick_xml::reader::NsReader;
 
-use super::{PAFORNODE_NS, SOAP_ENV_NS, is_blank};
+use super::{PAFORNODE_NS, SOAP_ENV_NS, is_blank, resolved_reference, strict_reader};
 use crate::domain::messages::Operation;
 
 /// Deepest element nesting accepted, the Envelope counting as 1.
@@ -84,16 +84,8 @@ fn not_soap(why: impl Into<String>) -> EnvelopeError {
 
 /// Reads `body` as a SOAP 1.1 envelope and returns the element inside its Body.
 pub fn read_envelope(body: &[u8]) -> Result<Payload, EnvelopeError> {
-    let text = std::str::from_utf8(body).map_err(|e| {
-        malformed(format!(
-            "not UTF-8 (invalid byte at offset {})",
-            e.valid_up_to()
-        ))
-    })?;
-    let mut reader = NsReader::from_str(text);
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    config.check_comments = true;
+    let mut reader = strict_reader(body)
+        .map_err(|offset| malformed(format!("not UTF-8 (invalid byte at offset {offset})")))?;
     let mut parser = Parser {
         frames: Vec::with_capacity(16),
         open: Vec::with_capacity(8),
@@ -124,13 +116,7 @@ pub fn read_envelope(body: &[u8]) -> Result<Payload, EnvelopeError> {
             Event::CData(t) => parser.text(&t.xml10_content())?,
             Event::GeneralRef(r) => {
                 let mut utf8 = [0; 4];
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.encode_utf8(&mut utf8),
-                    Ok(None) => resolve_xml_entity(&r)
-                        .ok_or_else(|| malformed(format!("undeclared entity '&{};'", &*r)))?,
-                    Err(e) => return Err(malformed(format!("{e}"))),
-                };
-                parser.text(resolved)?;
+                parser.text(resolved_reference(&r, &mut utf8).map_err(malformed)?)?;
             }
             Event::Decl(decl) if first => match decl.encoding() {
                 None => {}

@@ -29,6 +29,31 @@ fn is_xml_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
+/// A namespace-aware reader of `bytes` that checks end names and comments, as well-formed XML
+/// requires; the error is the offset of the first byte that is not UTF-8.
+fn strict_reader(bytes: &[u8]) -> Result<quick_xml::reader::NsReader<&[u8]>, usize> {
+    let text = std::str::from_utf8(bytes).map_err(|e| e.valid_up_to())?;
+    let mut reader = quick_xml::reader::NsReader::from_str(text);
+    let config = reader.config_mut();
+    config.check_end_names = true;
+    config.check_comments = true;
+    Ok(reader)
+}
+
+/// The text a character or entity reference stands for (`&#233;`, `&amp;`), written into
+/// `utf8` for a character; an entity other than XML's five predefined ones is an error.
+fn resolved_reference<'a>(
+    reference: &quick_xml::events::BytesRef<'_>,
+    utf8: &'a mut [u8; 4],
+) -> Result<&'a str, String> {
+    match reference.resolve_char_ref() {
+        Ok(Some(c)) => Ok(c.encode_utf8(utf8)),
+        Ok(None) => quick_xml::escape::resolve_xml_entity(reference)
+            .ok_or_else(|| format!("undeclared entity '&{};'", &**reference)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Whether `s` is only XML whitespace.
 fn is_blank(s: &str) -> bool {
     s.chars().all(is_xml_space)

@@ -126,11 +126,9 @@ pub fn get_payment_response(op: Operation, result: &Result<PaymentData, Fault>) 
     w.leaf("companyName", data.company_name.as_str());
     w.optional("officeName", data.office_name.as_ref().map(Text::as_str));
     w.subject("debtor", &data.debtor);
-    w.open("transferList");
-    for transfer in &data.transfers {
-        write_transfer(&mut w, transfer, v2);
-    }
-    w.close("transferList");
+    w.list("transferList", &data.transfers, |w, t| {
+        write_transfer(w, t, v2)
+    });
     w.metadata(&data.metadata);
     w.close("data");
     w.finish(op)

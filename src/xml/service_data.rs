@@ -4,12 +4,10 @@
 //! envelope: UTF-8 only, no DTD, no entity but the predefined ones, bounded size and depth.
 //! Whether the fields suit the service is `domain::service`'s business.
 
-use quick_xml::escape::resolve_xml_entity;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
 
-use super::is_blank;
+use super::{is_blank, resolved_reference, strict_reader};
 use crate::domain::service::demand::{FieldValue, ServiceData, ServiceField};
 
 /// The namespace of the `service` root (PagoPA's general-service.xsd).
@@ -30,16 +28,9 @@ pub fn read_service_data(bytes: &[u8]) -> Result<ServiceData, String> {
             "the service document is larger than {MAX_DOCUMENT_BYTES} bytes"
         ));
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        format!(
-            "the service document is not UTF-8 (invalid byte at offset {})",
-            e.valid_up_to()
-        )
+    let mut reader = strict_reader(bytes).map_err(|offset| {
+        format!("the service document is not UTF-8 (invalid byte at offset {offset})")
     })?;
-    let mut reader = NsReader::from_str(text);
-    let config = reader.config_mut();
-    config.check_end_names = true;
-    config.check_comments = true;
     let malformed = |e: String| format!("the service document is not well-formed XML: {e}");
     // The open elements: 1 = service, 2 = a field, 3 = inside a field.
     let mut depth = 0;
@@ -133,12 +124,7 @@ pub fn read_service_data(bytes: &[u8]) -> Result<ServiceData, String> {
             }
             Event::GeneralRef(r) => {
                 let mut utf8 = [0; 4];
-                let resolved = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.encode_utf8(&mut utf8),
-                    Ok(None) => resolve_xml_entity(&r)
-                        .ok_or_else(|| malformed(format!("undeclared entity '&{};'", &*r)))?,
-                    Err(e) => return Err(malformed(e.to_string())),
-                };
+                let resolved = resolved_reference(&r, &mut utf8).map_err(malformed)?;
                 push_text(resolved, depth, &mut text_of_field)?;
             }
             Event::Decl(decl) if first => {

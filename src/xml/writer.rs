@@ -82,6 +82,15 @@ impl Writer {
         self.out.push('>');
     }
 
+    /// An element holding one child written by `item` for each of `items`.
+    pub(super) fn list<T>(&mut self, name: &str, items: &[T], mut item: impl FnMut(&mut Self, &T)) {
+        self.open(name);
+        for each in items {
+            item(self, each);
+        }
+        self.close(name);
+    }
+
     pub(super) fn leaf(&mut self, name: &str, text: &str) {
         self.open(name);
         push_escaped(&mut self.out, text);

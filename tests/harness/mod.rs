@@ -11,6 +11,7 @@ pub mod stub_station;
 
 use std::sync::Arc;
 
+use gpd_gateway::background::Background;
 use gpd_gateway::broadcast::outbox::Worker;
 use gpd_gateway::client::{self, Response};
 use gpd_gateway::clock::Clock;
@@ -18,9 +19,7 @@ use gpd_gateway::config::Config;
 use gpd_gateway::context::Context;
 use gpd_gateway::domain::api_key::{ApiKeySecret, KeyScope, SegregationScope};
 use gpd_gateway::domain::{FiscalCodePA, SegregationCode};
-use gpd_gateway::import::upload::UploadWorker;
 use gpd_gateway::store::sqlite::SqliteStore;
-use gpd_gateway::sweeper::Sweeper;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -40,8 +39,8 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
     worker: Option<Worker>,
-    sweeper: Option<Sweeper>,
-    uploads: Option<UploadWorker>,
+    sweeper: Option<Background>,
+    uploads: Option<Background>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -86,12 +85,12 @@ impl TestServer {
         )
         .await
         .expect("test API key");
-        let sweeper = Some(Sweeper::spawn(
+        let sweeper = Some(gpd_gateway::sweeper::spawn(
             ctx.store.clone(),
             ctx.clock,
             ctx.config.lifecycle.sweep_interval,
         ));
-        let uploads = Some(UploadWorker::spawn(ctx.clone()));
+        let uploads = Some(gpd_gateway::import::upload::spawn_worker(ctx.clone()));
         TestServer {
             base,
             ctx,

@@ -204,33 +204,18 @@ impl Service {
             None => None,
         };
         Ok(Subject {
-            entity_type,
-            entity_id,
-            full_name,
-            street_name: None,
-            civic_number: None,
-            postal_code: None,
-            city: None,
-            state_province_region: None,
-            country: None,
             email,
+            ..Subject::named(entity_type, entity_id, full_name)
         })
     }
 }
 
 fn anonymous() -> Subject {
-    Subject {
-        entity_type: EntityType::F,
-        entity_id: EntityId::parse(ANONYMOUS).expect("7 characters"),
-        full_name: Text::new(ANONYMOUS).expect("non-empty"),
-        street_name: None,
-        civic_number: None,
-        postal_code: None,
-        city: None,
-        state_province_region: None,
-        country: None,
-        email: None,
-    }
+    Subject::named(
+        EntityType::F,
+        EntityId::parse(ANONYMOUS).expect("7 characters"),
+        Text::new(ANONYMOUS).expect("non-empty"),
+    )
 }
 
 fn stamp(

@@ -9,12 +9,12 @@ pub mod demand;
 pub mod template;
 
 use std::collections::HashSet;
-use std::fmt;
 
 use self::template::Template;
 use super::position::{Iban, MAX_TRANSFERS, is_code};
 use super::rate::Rate;
 use super::{Cents, FiscalCodePA, SegregationCode, Text};
+use crate::domain::text::str_newtype;
 
 /// An idServizio (stIdentificativoServizio): exactly 5 characters. Ours are also letters,
 /// digits, `_`, `-` or `.`, so that they can stand in the IUPD of the positions they create.
@@ -28,15 +28,6 @@ impl ServiceId {
         } else {
             Err("must be exactly 5 letters, digits, '_', '-' or '.'")
         }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ServiceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -365,6 +356,8 @@ fn check_value(f: &FieldSpec, value: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+str_newtype!(ServiceId);
 
 #[cfg(test)]
 mod tests {

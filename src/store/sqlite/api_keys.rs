@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
 use super::columns::*;
-use super::unavailable;
+use super::connection::unavailable;
 use crate::domain::FiscalCodePA;
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId, KeyScope, SegregationScope};
 use crate::store::StoreError;

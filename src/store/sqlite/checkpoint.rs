@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::unavailable;
+use super::connection::unavailable;
 use crate::store::StoreError;
 
 /// How often the background pass runs.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::json;
 
-use super::unavailable;
+use super::connection::unavailable;
 use crate::domain::party::MapEntry;
 use crate::domain::receipt::ReceiptVersion;
 use crate::domain::{Cents, SegregationCode, Text};

@@ -8,8 +8,9 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, ToSql, params};
 
 use super::columns::{codes_pattern, millis};
+use super::connection::unavailable;
+use super::filter::Where;
 use super::positions::{load_position, load_position_by_id};
-use super::unavailable;
 use crate::domain::FiscalCodePA;
 use crate::domain::position::{DebtPosition, Iupd, Refusal};
 use crate::store::{
@@ -35,8 +36,8 @@ pub(super) fn list(
     page: PageRequest,
     now: NaiveDateTime,
 ) -> Result<Page<DebtPosition>, StoreError> {
-    let mut conditions = vec!["organization = :org".to_owned()];
-    let mut bound: Vec<(&'static str, Value)> = vec![(":org", organization.to_string().into())];
+    let mut filters = Where::new("organization = :org");
+    filters.bind(":org", organization.to_string());
     if let Some(status) = filter.status {
         // The stored statuses first, so that the (organization, status) index narrows the rows.
         let stored: Vec<String> = status
@@ -44,48 +45,44 @@ pub(super) fn list(
             .iter()
             .map(|s| format!("'{}'", s.as_str()))
             .collect();
-        conditions.push(format!(
-            "status IN ({}) AND {EFFECTIVE_STATUS} = :status",
-            stored.join(", ")
-        ));
-        bound.push((":status", status.as_str().to_owned().into()));
+        filters
+            .and(format!(
+                "status IN ({}) AND {EFFECTIVE_STATUS} = :status",
+                stored.join(", ")
+            ))
+            .bind(":status", status.as_str().to_owned());
     }
     if filter.due_from.is_some() || filter.due_to.is_some() {
-        let mut due = vec!["organization = :org".to_owned()];
-        if let Some(from) = filter.due_from {
-            due.push("due_date >= :due_from".into());
-            bound.push((":due_from", millis(from).into()));
-        }
-        if let Some(to) = filter.due_to {
-            due.push("due_date <= :due_to".into());
-            bound.push((":due_to", millis(to).into()));
-        }
-        conditions.push(format!(
-            "id IN (SELECT position_id FROM payment_option WHERE {})",
-            due.join(" AND ")
-        ));
-    }
-    if let Some(from) = filter.paid_from {
-        conditions.push("payment_date >= :paid_from".into());
-        bound.push((":paid_from", millis(from).into()));
-    }
-    if let Some(to) = filter.paid_to {
-        conditions.push("payment_date <= :paid_to".into());
-        bound.push((":paid_to", millis(to).into()));
-    }
-    if let Some(codes) = &filter.segregation_codes {
-        conditions.push(
-            "NOT EXISTS (SELECT 1 FROM payment_option o WHERE o.position_id = debt_position.id
-                AND instr(:codes, ',' || substr(o.iuv, 1, 2) || ',') = 0)"
-                .into(),
+        let mut due = Where::new("organization = :org");
+        due.range(
+            "due_date",
+            [":due_from", ":due_to"],
+            filter.due_from,
+            filter.due_to,
         );
-        bound.push((":codes", codes_pattern(codes).into()));
+        filters.nested(due, |due| {
+            format!("id IN (SELECT position_id FROM payment_option WHERE {due})")
+        });
     }
-    let condition = conditions.join(" AND ");
+    filters.range(
+        "payment_date",
+        [":paid_from", ":paid_to"],
+        filter.paid_from,
+        filter.paid_to,
+    );
+    if let Some(codes) = &filter.segregation_codes {
+        filters
+            .and(
+                "NOT EXISTS (SELECT 1 FROM payment_option o WHERE o.position_id = debt_position.id
+                AND instr(:codes, ',' || substr(o.iuv, 1, 2) || ',') = 0)",
+            )
+            .bind(":codes", codes_pattern(codes));
+    }
+    let condition = filters.sql();
     let count_uses_now = condition.contains(":now");
 
     let items_found: i64 = {
-        let mut params = named(&bound);
+        let mut params = filters.params();
         let now_ms = Value::from(millis(now));
         if count_uses_now {
             params.push((":now", &now_ms));
@@ -111,7 +108,7 @@ pub(super) fn list(
     let now_ms = Value::from(millis(now));
     let limit = Value::from(i64::from(page.limit));
     let offset = Value::from(i64::from(page.page) * i64::from(page.limit));
-    let mut params = named(&bound);
+    let mut params = filters.params();
     if sql.contains(":now") {
         params.push((":now", &now_ms));
     }
@@ -136,10 +133,6 @@ pub(super) fn list(
         request: page,
         items_found: items_found as u64,
     })
-}
-
-fn named<'a>(bound: &'a [(&'static str, Value)]) -> Vec<(&'static str, &'a dyn ToSql)> {
-    bound.iter().map(|(k, v)| (*k, v as &dyn ToSql)).collect()
 }
 
 pub(super) fn delete(

@@ -7,6 +7,8 @@ mod api_keys;
 mod broadcast;
 mod checkpoint;
 mod columns;
+mod connection;
+mod filter;
 mod lifecycle;
 mod positions;
 mod receipts;
@@ -18,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::Semaphore;
 
@@ -35,6 +36,7 @@ use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
+use connection::{open_connection, private_dir, private_files, unavailable};
 use positions::{insert_position, load_position, replace_position, taken_key};
 use writer::Writer;
 
@@ -69,33 +71,6 @@ struct Inner {
     closed: AtomicBool,
     /// One permit per reader connection: a read waits here, not on the blocking pool.
     read_permits: Semaphore,
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // Plans fixed at prepare time: otherwise SQLite marks statements whose plan may depend on a
-    // bound value for re-planning, and re-prepares them at every new value (measured: every
-    // lookup), which more than doubled the cost of a read.
-    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
-    if !read_only {
-        // Deleted rows (debtors' names and fiscal codes) are overwritten with zeros, not left
-        // in free pages of the file. The savepoint that isolates each job of a batch journals
-        // the pages it changes: in memory, not in a temporary file (measured: writing that
-        // file was a quarter of the writer's time per receipt), which also keeps page images
-        // holding personal data off the disk.
-        conn.execute_batch("PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;")?;
-    }
-    if read_only {
-        // 8 MiB of page cache per reader keeps the upper levels of every index in memory.
-        conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -8192;")?;
-    }
-    Ok(conn)
 }
 
 impl SqliteStore {
@@ -175,41 +150,6 @@ impl SqliteStore {
         let pending = self.inner.writer.submit(f);
         Box::pin(pending)
     }
-}
-
-/// Creates the data directory readable by its owner only; an existing one is left as it is.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
-}
-
-/// Makes the database file, and its WAL and shared-memory files if present, readable and
-/// writable by the owner only. The file is created here when missing, so that it never exists
-/// with wider permissions; SQLite gives the WAL and shm files it creates the database's mode.
-fn private_files(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?;
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = path.as_os_str().to_owned();
-            name.push(suffix);
-            match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                other => other?,
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
 }
 
 fn in_read_transaction<T>(

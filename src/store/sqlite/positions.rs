@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use super::columns::*;
-use super::unavailable;
+use super::connection::unavailable;
 use crate::domain::party::{CountryCode, Email, EntityId, EntityType, Subject};
 use crate::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
@@ -180,9 +180,6 @@ fn insert_options(tx: &Connection, position_id: i64, p: &DebtPosition) -> Result
     Ok(())
 }
 
-/// The uniqueness rule a new position would break, checked the way its insert would fail (IUPD,
-/// then each option's IUV and notice number): lets a bulk insert leave a duplicate out without a
-/// savepoint per position, whose page journaling was most of the cost of an import.
 /// Inserts every position or none: the refused ones (a key taken) are returned with their
 /// index, after undoing the inserts of the others.
 pub(super) fn create_all(
@@ -243,6 +240,9 @@ pub(super) fn paying_iban(
     Ok(iupds)
 }
 
+/// The uniqueness rule a new position would break, checked the way its insert would fail (IUPD,
+/// then each option's IUV and notice number): lets a bulk insert leave a duplicate out without a
+/// savepoint per position, whose page journaling was most of the cost of an import.
 pub(super) fn taken_key(
     tx: &Connection,
     p: &DebtPosition,

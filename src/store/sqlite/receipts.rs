@@ -4,10 +4,11 @@
 
 use chrono::NaiveDateTime;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::broadcast::{insert_deliveries, stations_of};
 use super::columns::*;
+use super::filter::Where;
 use super::positions::{load_position, write_payment};
 use super::unavailable;
 use crate::domain::receipt::{ReceiptStatus, SendRtRequest, Settlement};
@@ -268,17 +269,15 @@ pub(super) fn list(
     filter: &ReceiptFilter,
     page: PageRequest,
 ) -> Result<Page<ReceiptSummary>, StoreError> {
-    // Only the filters given become conditions, each with its own named value.
-    let mut conditions = vec![
+    let mut filters = Where::new(
         "(organization = :org
-            OR id IN (SELECT receipt FROM receipt_beneficiary WHERE organization = :org))"
-            .to_owned(),
-    ];
-    let mut bound: Vec<(&'static str, Value)> = vec![(":org", organization.to_string().into())];
-    if let Some(status) = filter.status {
-        conditions.push("status = :status".into());
-        bound.push((":status", status.as_str().to_owned().into()));
-    }
+            OR id IN (SELECT receipt FROM receipt_beneficiary WHERE organization = :org))",
+    );
+    filters.bind(":org", organization.to_string()).when(
+        "status = :status",
+        ":status",
+        filter.status.map(|s| s.as_str().to_owned()),
+    );
     if !filter.statuses.is_empty() {
         // Statuses are our own constants, never the caller's text.
         let listed: Vec<String> = filter
@@ -286,39 +285,34 @@ pub(super) fn list(
             .iter()
             .map(|s| format!("'{}'", s.as_str()))
             .collect();
-        conditions.push(format!("status IN ({})", listed.join(", ")));
+        filters.and(format!("status IN ({})", listed.join(", ")));
     }
-    if let Some(debtor) = &filter.debtor {
-        conditions.push("debtor = :debtor".into());
-        bound.push((":debtor", debtor.clone().into()));
-    }
-    if let Some(prefix) = &filter.iuv_prefix {
-        conditions.push("substr(iuv, 1, length(:iuv_prefix)) = :iuv_prefix".into());
-        bound.push((":iuv_prefix", prefix.clone().into()));
-    }
-    if let Some(prefix) = &filter.debtor_or_iuv_prefix {
-        conditions.push(
+    filters
+        .when("debtor = :debtor", ":debtor", filter.debtor.clone())
+        .when(
+            "substr(iuv, 1, length(:iuv_prefix)) = :iuv_prefix",
+            ":iuv_prefix",
+            filter.iuv_prefix.clone(),
+        )
+        .when(
             "(substr(iuv, 1, length(:either)) = :either
-                OR substr(debtor, 1, length(:either)) = :either)"
-                .into(),
+                OR substr(debtor, 1, length(:either)) = :either)",
+            ":either",
+            filter.debtor_or_iuv_prefix.clone(),
+        )
+        .when(
+            "instr(:codes, ',' || substr(iuv, 1, 2) || ',') > 0",
+            ":codes",
+            filter.segregation_codes.as_ref().map(codes_pattern),
+        )
+        .range(
+            "payment_time",
+            [":paid_from", ":paid_to"],
+            filter.paid_from,
+            filter.paid_to,
         );
-        bound.push((":either", prefix.clone().into()));
-    }
-    if let Some(codes) = &filter.segregation_codes {
-        conditions.push("instr(:codes, ',' || substr(iuv, 1, 2) || ',') > 0".into());
-        bound.push((":codes", codes_pattern(codes).into()));
-    }
-    if let Some(from) = filter.paid_from {
-        conditions.push("payment_time >= :paid_from".into());
-        bound.push((":paid_from", millis(from).into()));
-    }
-    if let Some(to) = filter.paid_to {
-        conditions.push("payment_time <= :paid_to".into());
-        bound.push((":paid_to", millis(to).into()));
-    }
-    let condition = conditions.join(" AND ");
-    let mut refs: Vec<(&str, &dyn ToSql)> =
-        bound.iter().map(|(k, v)| (*k, v as &dyn ToSql)).collect();
+    let condition = filters.sql();
+    let mut refs = filters.params();
     let items_found: i64 = conn
         .prepare_cached(&format!("SELECT count(*) FROM receipt WHERE {condition}"))
         .and_then(|mut st| st.query_row(refs.as_slice(), |r| r.get(0)))

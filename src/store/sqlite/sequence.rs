@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use chrono::NaiveDateTime;
 
 use super::columns::millis;
+use super::connection::unavailable;
 use super::positions::insert_position;
-use super::unavailable;
 use crate::domain::position::DebtPosition;
 use crate::domain::{FiscalCodePA, Iuv, SegregationCode};
 use crate::store::{IuvBuilder, StoreError};

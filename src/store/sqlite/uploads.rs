@@ -5,9 +5,9 @@ use chrono::NaiveDateTime;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::columns::*;
+use super::connection::unavailable;
 use super::lifecycle::{delete, refused};
 use super::positions::{insert_position, load_position, replace_position, taken_key};
-use super::unavailable;
 use crate::domain::FiscalCodePA;
 use crate::domain::upload::UploadOperation;
 use crate::store::{

@@ -13,7 +13,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::checkpoint::Checkpointer;
-use super::unavailable;
+use super::connection::unavailable;
 use crate::store::StoreError;
 
 /// The most jobs committed together; bounds the latency one transaction adds to its first job.
