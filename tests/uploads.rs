@@ -338,14 +338,17 @@ async fn a_file_left_half_done_is_finished_after_a_restart() {
             UploadOperation::Create,
             document.as_bytes(),
         )
-        .await;
+        .await
+        .unwrap();
         assert_eq!(r.status, 202);
         let file = ctx.store.uploads_in_progress().await.unwrap().remove(0);
         let done = gpd_gateway::import::upload::process(&ctx, &file, |done| done < 1)
             .await
             .unwrap();
         assert_eq!(u64::from(done), gpd_gateway::import::upload::CHUNK as u64);
-        let early = gpd_gateway::api::upload::report(&ctx, BROKER, ORG, &file.id).await;
+        let early = gpd_gateway::api::upload::report(&ctx, BROKER, ORG, &file.id)
+            .await
+            .unwrap_err();
         assert_eq!(early.status, 425);
         ctx.store.close().await.unwrap();
         file.id

@@ -7,7 +7,8 @@
 //! key created or revoked by the `keys` command (another process) counts at once. Logs name a
 //! key by its id, never by its secret.
 
-use super::{Reply, store_failure};
+use super::Reply;
+use super::reply::forbidden;
 use crate::context::Context;
 use crate::domain::api_key::{ApiKey, ApiKeySecret, SegregationScope};
 
@@ -38,11 +39,11 @@ pub async fn check(
     let Some(secret) = ApiKeySecret::parse(presented) else {
         return Err(unauthorized(INVALID));
     };
-    let key = match ctx.store.api_key_by_hash(secret.hash()).await {
-        Ok(Some(key)) => key,
-        Ok(None) => return Err(unauthorized(INVALID)),
-        Err(e) => return Err(store_failure(e)),
-    };
+    let key = ctx
+        .store
+        .api_key_by_hash(secret.hash())
+        .await?
+        .ok_or_else(|| unauthorized(INVALID))?;
     if key.is_revoked() {
         tracing::debug!(key = %key.id, "revoked API key presented");
         return Err(unauthorized(INVALID));
@@ -51,11 +52,10 @@ pub async fn check(
         && !key.scope.allows(org)
     {
         tracing::warn!(key = %key.id, organization = org, "API key used for another organization");
-        return Err(Reply::problem(
-            403,
-            "Forbidden",
-            format!("API key {} may not act for organization {org}", key.id),
-        ));
+        return Err(forbidden(format!(
+            "API key {} may not act for organization {org}",
+            key.id
+        )));
     }
     Ok(key)
 }
@@ -67,14 +67,10 @@ pub fn whole_creditor(key: &ApiKey, what: &str) -> Result<(), Reply> {
         SegregationScope::All => Ok(()),
         SegregationScope::Only(_) => {
             tracing::warn!(key = %key.id, what, "segregation-limited API key used for the whole creditor");
-            Err(Reply::problem(
-                403,
-                "Forbidden",
-                format!(
-                    "API key {} acts for segregation codes {} only; {what} concern every notice of the organization",
-                    key.id, key.segregation
-                ),
-            ))
+            Err(forbidden(format!(
+                "API key {} acts for segregation codes {} only; {what} concern every notice of the organization",
+                key.id, key.segregation
+            )))
         }
     }
 }

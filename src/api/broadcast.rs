@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::query::Query;
-use super::receipts::paged;
-use super::{Reply, bad_request, creditor, parse_json, store_failure};
+use super::query::{Query, paged};
+use super::reply::{bad_request, not_found, not_found_as};
+use super::{Reply, creditor, parse_json};
 use crate::context::Context;
 use crate::domain::Text;
 use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl, station_timeout};
 use crate::domain::receipt::ReceiptVersion;
 use crate::json::convert::format_datetime;
-use crate::store::{Delivery, StoreError};
+use crate::store::Delivery;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -64,19 +64,14 @@ fn yes() -> bool {
 }
 
 /// `GET /organizations/{fiscalCode}/broadcast-stations`
-pub async fn list_stations(ctx: &Context, org: &str) -> Reply {
-    let creditor = match creditor(ctx, org) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match ctx
+pub async fn list_stations(ctx: &Context, org: &str) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let stations = ctx
         .store
         .broadcast_stations(Some(creditor.fiscal_code.clone()))
-        .await
-    {
-        Ok(stations) => Reply::json(200, &stations.iter().map(station_out).collect::<Vec<_>>()),
-        Err(e) => store_failure(e),
-    }
+        .await?;
+    let out: Vec<_> = stations.iter().map(station_out).collect();
+    Ok(Reply::json(200, &out))
 }
 
 fn station_id(value: &str) -> Result<Text<35>, Reply> {
@@ -85,15 +80,10 @@ fn station_id(value: &str) -> Result<Text<35>, Reply> {
 
 /// `PUT /organizations/{fiscalCode}/broadcast-stations/{stationId}`: creates (201) or
 /// replaces (200) the station.
-pub async fn put_station(ctx: &Context, org: &str, id: &str, body: &[u8]) -> Reply {
-    let (creditor, station_id) = match creditor(ctx, org).and_then(|c| Ok((c, station_id(id)?))) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let input: StationIn = match parse_json(body) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
+pub async fn put_station(ctx: &Context, org: &str, id: &str, body: &[u8]) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let station_id = station_id(id)?;
+    let input: StationIn = parse_json(body)?;
     let mut errors = Vec::new();
     let broker_id = Text::new(input.broker_id)
         .map_err(|e| errors.push(format!("brokerId: {e}")))
@@ -110,10 +100,12 @@ pub async fn put_station(ctx: &Context, org: &str, id: &str, body: &[u8]) -> Rep
     let (Some(broker_id), Some(url), Some(version), Some(timeout)) =
         (broker_id, url, version, timeout)
     else {
-        return bad_request(errors.join("; "));
+        return Err(bad_request(errors.join("; ")));
     };
     if let Err(refused) = ctx.broadcaster.vet_url(&url).await {
-        return bad_request(format!("url: receipts may not be sent there: {refused}"));
+        return Err(bad_request(format!(
+            "url: receipts may not be sent there: {refused}"
+        )));
     }
     let station = BroadcastStation {
         organization: creditor.fiscal_code.clone(),
@@ -125,32 +117,22 @@ pub async fn put_station(ctx: &Context, org: &str, id: &str, body: &[u8]) -> Rep
         enabled: input.enabled,
     };
     let out = station_out(&station);
-    match ctx.store.put_broadcast_station(station).await {
-        Ok(created) => Reply::json(if created { 201 } else { 200 }, &out),
-        Err(e) => store_failure(e),
-    }
+    let created = ctx.store.put_broadcast_station(station).await?;
+    Ok(Reply::json(if created { 201 } else { 200 }, &out))
 }
 
 /// `DELETE /organizations/{fiscalCode}/broadcast-stations/{stationId}`. Deliveries already
 /// created for the station keep their copy of it.
-pub async fn delete_station(ctx: &Context, org: &str, id: &str) -> Reply {
-    let (creditor, station_id) = match creditor(ctx, org).and_then(|c| Ok((c, station_id(id)?))) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match ctx
-        .store
+pub async fn delete_station(ctx: &Context, org: &str, id: &str) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let station_id = station_id(id)?;
+    ctx.store
         .delete_broadcast_station(creditor.fiscal_code.clone(), station_id)
         .await
-    {
-        Ok(()) => Reply::no_content(),
-        Err(StoreError::NotFound) => Reply::problem(
-            404,
-            "Not Found",
-            format!("organization {org} has no broadcast station {id}"),
-        ),
-        Err(e) => store_failure(e),
-    }
+        .map_err(not_found_as(|| {
+            not_found(format!("organization {org} has no broadcast station {id}"))
+        }))?;
+    Ok(Reply::no_content())
 }
 
 #[derive(Serialize)]
@@ -214,52 +196,37 @@ pub fn delivery_state(value: Option<&str>) -> Result<Option<DeliveryState>, Stri
 
 /// `GET /organizations/{fiscalCode}/deliveries?state&page&limit`: deliveries to the
 /// creditor's stations, newest first.
-pub async fn list_deliveries(ctx: &Context, org: &str, query: Option<&str>) -> Reply {
-    let creditor = match creditor(ctx, org) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let parsed = Query::parse(query, &["state", "page", "limit"]).and_then(|q| {
-        Ok((
-            delivery_state(q.get("state")).map_err(bad_request)?,
-            q.page()?,
-        ))
-    });
-    let (state, page) = match parsed {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match ctx
+pub async fn list_deliveries(
+    ctx: &Context,
+    org: &str,
+    query: Option<&str>,
+) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let q = Query::parse(query, &["state", "page", "limit"])?;
+    let state = delivery_state(q.get("state")).map_err(bad_request)?;
+    let page = q.page()?;
+    let listed = ctx
         .store
         .list_deliveries(Some(creditor.fiscal_code.clone()), state, page)
-        .await
-    {
-        Ok(page) => Reply::json(200, &paged(page, delivery_out)),
-        Err(e) => store_failure(e),
-    }
+        .await?;
+    Ok(Reply::json(200, &paged(listed, delivery_out)))
 }
 
 /// `POST /organizations/{fiscalCode}/deliveries/{id}/redeliver`: the delivery becomes PENDING
 /// again and is attempted by the retry worker at its next round, with a fresh attempt count.
-pub async fn redeliver(ctx: &Context, org: &str, id: &str) -> Reply {
-    let creditor = match creditor(ctx, org) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn redeliver(ctx: &Context, org: &str, id: &str) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
     let Ok(id) = id.parse::<i64>() else {
-        return bad_request(format!("id: '{id}' must be a delivery number"));
+        return Err(bad_request(format!("id: '{id}' must be a delivery number")));
     };
-    match ctx
+    let delivery = ctx
         .store
         .redeliver(Some(creditor.fiscal_code.clone()), id, ctx.clock.now())
         .await
-    {
-        Ok(d) => Reply::json(200, &delivery_out(d)),
-        Err(StoreError::NotFound) => Reply::problem(
-            404,
-            "Not Found",
-            format!("no delivery {id} to a station of organization {org}"),
-        ),
-        Err(e) => store_failure(e),
-    }
+        .map_err(not_found_as(|| {
+            not_found(format!(
+                "no delivery {id} to a station of organization {org}"
+            ))
+        }))?;
+    Ok(Reply::json(200, &delivery_out(delivery)))
 }

@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use super::positions::new_position;
 use super::query::Query;
-use super::{Reply, bad_request, conflict, creditor, parse_json, store_failure};
+use super::reply::{bad_request, conflict};
+use super::{Reply, creditor, forbidden_position, invalid, parse_json};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::position::{Conflict, FieldError, Iban, Refusal};
-use crate::json::convert;
 use crate::json::model::PositionIn;
 use crate::store::{PositionKey, StoreError};
 
@@ -36,30 +37,21 @@ pub async fn create_positions(
     segregation: &SegregationScope,
     to_publish: bool,
     body: &[u8],
-) -> Reply {
-    let checked =
-        creditor(ctx, org).and_then(|c| Ok((c, parse_json::<MultiplePositionsIn>(body)?)));
-    let (creditor, input) = match checked {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let input: MultiplePositionsIn = parse_json(body)?;
     let count = input.payment_positions.len();
     if !(1..=MAX_POSITIONS).contains(&count) {
-        return bad_request(format!(
+        return Err(bad_request(format!(
             "paymentPositions: must hold 1 to {MAX_POSITIONS} positions, holds {count}"
-        ));
+        )));
     }
     let now = ctx.clock.now();
     let mut positions = Vec::with_capacity(count);
     let mut errors: Vec<FieldError> = Vec::new();
     for (i, p) in input.payment_positions.into_iter().enumerate() {
-        match convert::new_position(p, &creditor.fiscal_code, &creditor.segregation_codes, now) {
-            Ok(mut p) => {
-                if to_publish {
-                    p.apply_publication(now);
-                }
-                positions.push(p);
-            }
+        match new_position(creditor, p, to_publish, now) {
+            Ok(p) => positions.push(p),
             Err(found) => {
                 errors.extend(found.into_iter().map(|e| {
                     FieldError::new(format!("paymentPositions[{i}].{}", e.field), e.message)
@@ -68,23 +60,25 @@ pub async fn create_positions(
         }
     }
     if !errors.is_empty() {
-        return super::invalid(&errors);
+        return Err(invalid(errors));
     }
     // All or nothing here too: one position of a code the key does not act for refuses all.
     if let Some(p) = positions.iter().find(|p| !segregation.allows_position(p)) {
-        return super::forbidden_position(org, &p.iupd, segregation);
+        return Err(forbidden_position(org, &p.iupd, segregation));
     }
-    match ctx.store.create_positions(positions).await {
-        Ok(Ok(())) => Reply::empty(201),
-        Ok(Err(refused)) => conflict(
-            refused
-                .iter()
-                .map(|(i, e)| format!("paymentPositions[{i}]: {e}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        Err(e) => store_failure(e),
-    }
+    ctx.store
+        .create_positions(positions)
+        .await?
+        .map_err(|refused| {
+            conflict(
+                refused
+                    .iter()
+                    .map(|(i, e)| format!("paymentPositions[{i}]: {e}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+    Ok(Reply::empty(201))
 }
 
 #[derive(Deserialize)]
@@ -109,39 +103,34 @@ fn iban(field: &str, value: Option<&str>) -> Result<Iban, Reply> {
 /// `{"newIban": "…"}`: credits `newIban` instead of `oldIban` in the transfers of every option
 /// still to be paid, at most `limit` (default and most 1000) transfers. Each position changed
 /// gets a new version; the caller repeats until `updatedTransfers` is 0.
-pub async fn update_ibans(ctx: &Context, org: &str, query: Option<&str>, body: &[u8]) -> Reply {
-    let checked = creditor(ctx, org).and_then(|c| {
-        let q = Query::parse(query, &["oldIban", "limit"])?;
-        let old = iban("oldIban", q.get("oldIban"))?;
-        let limit = match q.get("limit") {
-            None => MAX_TRANSFERS,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_TRANSFERS).contains(n))
-                .ok_or_else(|| {
-                    bad_request(format!(
-                        "limit: '{v}' must be a number from 1 to {MAX_TRANSFERS}"
-                    ))
-                })?,
-        };
-        let input: NewIbanIn = parse_json(body)?;
-        let new = iban("newIban", Some(&input.new_iban))?;
-        Ok((c, old, new, limit as usize))
-    });
-    let (creditor, old, new, limit) = match checked {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn update_ibans(
+    ctx: &Context,
+    org: &str,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let q = Query::parse(query, &["oldIban", "limit"])?;
+    let old = iban("oldIban", q.get("oldIban"))?;
+    let limit = match q.get("limit") {
+        None => MAX_TRANSFERS,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_TRANSFERS).contains(n))
+            .ok_or_else(|| {
+                bad_request(format!(
+                    "limit: '{v}' must be a number from 1 to {MAX_TRANSFERS}"
+                ))
+            })?,
+    } as usize;
+    let input: NewIbanIn = parse_json(body)?;
+    let new = iban("newIban", Some(&input.new_iban))?;
     let organization = creditor.fiscal_code.clone();
-    let iupds = match ctx
+    let iupds = ctx
         .store
         .positions_paying_iban(organization.clone(), old.clone())
-        .await
-    {
-        Ok(i) => i,
-        Err(e) => return store_failure(e),
-    };
+        .await?;
     let updated = Arc::new(AtomicUsize::new(0));
     for iupd in iupds {
         let left = limit - updated.load(Ordering::Relaxed);
@@ -167,15 +156,15 @@ pub async fn update_ibans(ctx: &Context, org: &str, query: Option<&str>, body: &
         {
             // Paid, closed or deleted in the meantime: nothing of it to change.
             Ok(_) | Err(StoreError::Refused(_)) | Err(StoreError::NotFound) => {}
-            Err(e) => return store_failure(e),
+            Err(e) => return Err(e.into()),
         }
     }
     let updated = updated.load(Ordering::Relaxed);
-    Reply::json(
+    Ok(Reply::json(
         200,
         &IbanChangeOut {
             description: format!("Updated IBAN on {updated} Transfers"),
             updated_transfers: updated,
         },
-    )
+    ))
 }

@@ -6,10 +6,10 @@
 
 use serde::Serialize;
 
-use super::lifecycle::segregation_codes;
-use super::query::Query;
-use super::receipts::bound;
-use super::{Reply, bad_request, creditor, store_failure};
+use super::query::{Query, bound, segregation_codes};
+use super::receipts::{path_iuv, receipt_document};
+use super::reply::{bad_request, forbidden};
+use super::{Reply, creditor};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::receipt::ReceiptStatus;
@@ -86,11 +86,8 @@ pub async fn list_receipts(
     org: &str,
     segregation: &SegregationScope,
     query: Option<&str>,
-) -> Reply {
-    let creditor = match creditor(ctx, org) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
     let known = [
         "pageNum",
         "pageSize",
@@ -101,54 +98,44 @@ pub async fn list_receipts(
         "segregationCodes",
         "debtorOrIuv",
     ];
-    let parsed = Query::parse(query, &known).and_then(|q| {
-        let page = PageRequest {
-            page: number(&q, "pageNum", 0, 0, u32::MAX / MAX_PAGE_SIZE)?,
-            limit: number(&q, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?,
-        };
-        let (from, to) = (bound(&q, "from", false)?, bound(&q, "to", true)?);
-        if let (Some(f), Some(t)) = (from, to)
-            && f > t
-        {
-            return Err(bad_request("from: must not be after to"));
-        }
-        let filter = ReceiptFilter {
-            statuses: ReceiptStatus::ALL
-                .into_iter()
-                .filter(|s| gpd_status(*s).is_some())
-                .collect(),
-            debtor: q.get("debtor").map(str::to_owned),
-            iuv_prefix: prefix(&q, "service")?,
-            debtor_or_iuv_prefix: prefix(&q, "debtorOrIuv")?,
-            segregation_codes: segregation_codes(&q, segregation)?,
-            paid_from: from,
-            paid_to: to,
-            ..Default::default()
-        };
-        Ok((filter, page))
-    });
-    let (filter, page) = match parsed {
-        Ok(x) => x,
-        Err(r) => return r,
+    let q = Query::parse(query, &known)?;
+    let page = PageRequest {
+        page: number(&q, "pageNum", 0, 0, u32::MAX / MAX_PAGE_SIZE)?,
+        limit: number(&q, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?,
     };
-    let listed = match ctx
+    let (from, to) = (bound(&q, "from", false)?, bound(&q, "to", true)?);
+    if let (Some(f), Some(t)) = (from, to)
+        && f > t
+    {
+        return Err(bad_request("from: must not be after to"));
+    }
+    let filter = ReceiptFilter {
+        statuses: ReceiptStatus::ALL
+            .into_iter()
+            .filter(|s| gpd_status(*s).is_some())
+            .collect(),
+        debtor: q.get("debtor").map(str::to_owned),
+        iuv_prefix: prefix(&q, "service")?,
+        debtor_or_iuv_prefix: prefix(&q, "debtorOrIuv")?,
+        segregation_codes: segregation_codes(&q, segregation)?,
+        paid_from: from,
+        paid_to: to,
+        ..Default::default()
+    };
+    let listed = ctx
         .store
         .list_receipts(creditor.fiscal_code.clone(), filter, page)
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => return store_failure(e),
-    };
+        .await?;
     let total_pages = listed.total_pages();
     // As gpd-payments: a page past the last is an error, but an empty list is page 0 of none.
     if page.page > 0 && u64::from(page.page) >= total_pages {
-        return bad_request(format!(
+        return Err(bad_request(format!(
             "pageNum: {} is past the last page ({total_pages} pages)",
             page.page
-        ));
+        )));
     }
     let results: Vec<ReceiptModel> = listed.items.into_iter().filter_map(receipt_model).collect();
-    Reply::json(
+    Ok(Reply::json(
         200,
         &PaymentsResult {
             current_page_number: page.page,
@@ -156,7 +143,7 @@ pub async fn list_receipts(
             total_pages,
             results,
         },
-    )
+    ))
 }
 
 /// `GET /payments/{organizationfiscalcode}/receipts/{iuv}[?segregationCodes]`: the receipt's
@@ -167,55 +154,28 @@ pub async fn get_receipt(
     segregation: &SegregationScope,
     iuv: &str,
     query: Option<&str>,
-) -> Reply {
-    let creditor = match creditor(ctx, org) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if iuv.is_empty() || iuv.len() > 35 {
-        return bad_request("iuv: must be 1 to 35 characters");
-    }
+) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let iuv = path_iuv(iuv)?;
     // The codes asked for (`segregationCodes`), within the key's.
-    let codes = match Query::parse(query, &["segregationCodes"])
-        .and_then(|q| segregation_codes(&q, segregation))
-    {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if let Some(codes) = codes
+    let q = Query::parse(query, &["segregationCodes"])?;
+    if let Some(codes) = segregation_codes(&q, segregation)?
         && !codes.iter().any(|c| iuv.starts_with(&c.to_string()))
     {
-        return Reply::problem(
-            403,
-            "Forbidden",
-            format!(
-                "IUV {iuv} of organization {org} is not of the segregation codes {}",
-                codes
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-        );
+        return Err(forbidden(format!(
+            "IUV {iuv} of organization {org} is not of the segregation codes {}",
+            codes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        )));
     }
-    match ctx
-        .store
-        .receipt_document(creditor.fiscal_code.clone(), iuv.to_owned())
-        .await
-    {
-        Ok(Some(document)) => {
-            // gpd-payments' type for it; the document is the same as our own API's.
-            let mut reply = Reply::xml(document);
-            reply.content_type = "application/xml";
-            reply
-        }
-        Ok(None) => Reply::problem(
-            404,
-            "Not Found",
-            format!("no receipt for IUV {iuv} of organization {org}"),
-        ),
-        Err(e) => store_failure(e),
-    }
+    let document = receipt_document(ctx, creditor, org, iuv).await?;
+    // gpd-payments' type for it; the document is the same as our own API's.
+    let mut reply = Reply::xml(document);
+    reply.content_type = "application/xml";
+    Ok(reply)
 }
 
 #[cfg(test)]

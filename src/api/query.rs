@@ -1,8 +1,16 @@
-//! Query strings of the list endpoints: `key=value` pairs, percent-decoded, and the paging
-//! parameters every list shares.
+//! Query strings of the list endpoints: `key=value` pairs, percent-decoded, the paging
+//! parameters, date bounds and segregation codes the lists share, and the page they answer.
 
-use super::{Reply, bad_request};
-use crate::store::PageRequest;
+use std::collections::BTreeSet;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::Serialize;
+
+use super::reply::{Reply, bad_request};
+use crate::domain::SegregationCode;
+use crate::domain::api_key::SegregationScope;
+use crate::json::convert::parse_datetime;
+use crate::store::{Page, PageRequest};
 
 /// Largest page a list returns.
 pub const MAX_LIMIT: u32 = 100;
@@ -62,6 +70,74 @@ impl Query {
             )));
         }
         Ok(PageRequest { page, limit })
+    }
+}
+
+/// A `from` / `to` bound: a date (the whole day) or a date-time.
+pub fn bound(q: &Query, key: &str, end_of_day: bool) -> Result<Option<NaiveDateTime>, Reply> {
+    let Some(v) = q.get(key) else { return Ok(None) };
+    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        let t = if end_of_day {
+            d.and_hms_milli_opt(23, 59, 59, 999)
+        } else {
+            d.and_hms_opt(0, 0, 0)
+        };
+        return Ok(t);
+    }
+    // gpd-payments also takes a date-time without seconds.
+    let minutes = || NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M").ok();
+    parse_datetime(v).or_else(minutes).map(Some).ok_or_else(|| {
+        bad_request(format!(
+            "{key}: '{v}' must be a date (2025-12-31) or a date-time (2025-12-31T23:59:59)"
+        ))
+    })
+}
+
+/// The segregation codes a list shows: GPD's `segregationCodes` (`01,02`), within the key's.
+pub fn segregation_codes(
+    q: &Query,
+    segregation: &SegregationScope,
+) -> Result<Option<BTreeSet<SegregationCode>>, Reply> {
+    let asked = match q.get("segregationCodes") {
+        None => None,
+        Some(list) => Some(
+            SegregationScope::parse_list(list)
+                .map_err(|e| bad_request(format!("segregationCodes: '{list}' must be {e}")))?,
+        ),
+    };
+    Ok(segregation.within(asked))
+}
+
+#[derive(Serialize)]
+pub struct PageInfo {
+    pub page: u32,
+    pub limit: u32,
+    pub items_found: u64,
+    pub total_pages: u64,
+}
+
+impl PageInfo {
+    pub fn of<T>(page: &Page<T>) -> PageInfo {
+        PageInfo {
+            page: page.request.page,
+            limit: page.request.limit,
+            items_found: page.items_found,
+            total_pages: page.total_pages(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Paged<T> {
+    pub results: Vec<T>,
+    pub page_info: PageInfo,
+}
+
+/// A store page as JSON, each item converted by `f`.
+pub fn paged<T, U>(page: Page<T>, f: impl Fn(T) -> U) -> Paged<U> {
+    Paged {
+        page_info: PageInfo::of(&page),
+        results: page.items.into_iter().map(f).collect(),
     }
 }
 

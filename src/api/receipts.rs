@@ -2,16 +2,17 @@
 //! receipt exactly as the Node sent it (XML), `GET /organizations/{fiscalCode}/receipts` lists
 //! them, flagged and duplicate ones included, with filters and paging.
 
-use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-use super::query::Query;
-use super::{Reply, bad_request, creditor, forbidden_notice, store_failure};
+use super::query::{Query, bound, paged, segregation_codes};
+use super::reply::{bad_request, not_found};
+use super::{Reply, creditor, forbidden_notice};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
+use crate::domain::creditor::Creditor;
 use crate::domain::receipt::ReceiptStatus;
-use crate::json::convert::{format_datetime, parse_datetime};
-use crate::store::{Page, ReceiptFilter, ReceiptSummary};
+use crate::json::convert::format_datetime;
+use crate::store::{ReceiptFilter, ReceiptSummary};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -38,34 +39,6 @@ struct ReceiptOut {
     received_at: String,
 }
 
-#[derive(Serialize)]
-pub struct PageInfo {
-    pub page: u32,
-    pub limit: u32,
-    pub items_found: u64,
-    pub total_pages: u64,
-}
-
-#[derive(Serialize)]
-pub struct Paged<T> {
-    pub results: Vec<T>,
-    pub page_info: PageInfo,
-}
-
-/// A store page as JSON, each item converted by `f`.
-pub fn paged<T, U>(page: Page<T>, f: impl Fn(T) -> U) -> Paged<U> {
-    let page_info = PageInfo {
-        page: page.request.page,
-        limit: page.request.limit,
-        items_found: page.items_found,
-        total_pages: page.total_pages(),
-    };
-    Paged {
-        results: page.items.into_iter().map(f).collect(),
-        page_info,
-    }
-}
-
 fn receipt_out(r: ReceiptSummary) -> ReceiptOut {
     ReceiptOut {
         organization_fiscal_code: r.organization.to_string(),
@@ -88,61 +61,41 @@ fn receipt_out(r: ReceiptSummary) -> ReceiptOut {
     }
 }
 
+/// The IUV of a path: 1 to 35 characters.
+pub(super) fn path_iuv(iuv: &str) -> Result<&str, Reply> {
+    if iuv.is_empty() || iuv.len() > 35 {
+        return Err(bad_request("iuv: must be 1 to 35 characters"));
+    }
+    Ok(iuv)
+}
+
+/// The creditor's receipt for `iuv`, exactly as the Node sent it.
+pub(super) async fn receipt_document(
+    ctx: &Context,
+    creditor: &Creditor,
+    org: &str,
+    iuv: &str,
+) -> Result<Vec<u8>, Reply> {
+    ctx.store
+        .receipt_document(creditor.fiscal_code.clone(), iuv.to_owned())
+        .await?
+        .ok_or_else(|| not_found(format!("no receipt for IUV {iuv} of organization {org}")))
+}
+
 /// `GET /organizations/{fiscalCode}/receipts/{iuv}`
 pub async fn get_receipt(
     ctx: &Context,
     org: &str,
     segregation: &SegregationScope,
     iuv: &str,
-) -> Reply {
-    let creditor = match creditor(ctx, org) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    if iuv.is_empty() || iuv.len() > 35 {
-        return bad_request("iuv: must be 1 to 35 characters");
-    }
+) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let iuv = path_iuv(iuv)?;
     // As GPD's receipts API: the IUV's code first, whether or not a receipt exists.
     if !segregation.allows_iuv(iuv) {
-        return forbidden_notice(org, iuv, segregation);
+        return Err(forbidden_notice(org, iuv, segregation));
     }
-    match ctx
-        .store
-        .receipt_document(creditor.fiscal_code.clone(), iuv.to_owned())
-        .await
-    {
-        Ok(Some(document)) => Reply::xml(document),
-        Ok(None) => Reply::problem(
-            404,
-            "Not Found",
-            format!("no receipt for IUV {iuv} of organization {org}"),
-        ),
-        Err(e) => store_failure(e),
-    }
-}
-
-/// A `from` / `to` bound: a date (the whole day) or a date-time.
-pub(super) fn bound(
-    q: &Query,
-    key: &str,
-    end_of_day: bool,
-) -> Result<Option<NaiveDateTime>, Reply> {
-    let Some(v) = q.get(key) else { return Ok(None) };
-    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-        let t = if end_of_day {
-            d.and_hms_milli_opt(23, 59, 59, 999)
-        } else {
-            d.and_hms_opt(0, 0, 0)
-        };
-        return Ok(t);
-    }
-    // gpd-payments also takes a date-time without seconds.
-    let minutes = || NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M").ok();
-    parse_datetime(v).or_else(minutes).map(Some).ok_or_else(|| {
-        bad_request(format!(
-            "{key}: '{v}' must be a date (2025-12-31) or a date-time (2025-12-31T23:59:59)"
-        ))
-    })
+    Ok(Reply::xml(receipt_document(ctx, creditor, org, iuv).await?))
 }
 
 /// `GET /organizations/{fiscalCode}/receipts?page&limit&status&debtor&from&to&segregationCodes`
@@ -151,11 +104,8 @@ pub async fn list_receipts(
     org: &str,
     segregation: &SegregationScope,
     query: Option<&str>,
-) -> Reply {
-    let creditor = match creditor(ctx, org) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
     let known = [
         "page",
         "limit",
@@ -165,35 +115,27 @@ pub async fn list_receipts(
         "to",
         "segregationCodes",
     ];
-    let parsed = Query::parse(query, &known).and_then(|q| {
-        let status = match q.get("status") {
-            None => None,
-            Some(s) => Some(ReceiptStatus::parse(s).ok_or_else(|| {
-                bad_request(format!(
-                    "status: '{s}' must be APPLIED, FLAGGED, DUPLICATE or CONFLICT"
-                ))
-            })?),
-        };
-        let filter = ReceiptFilter {
-            status,
-            debtor: q.get("debtor").map(str::to_owned),
-            paid_from: bound(&q, "from", false)?,
-            paid_to: bound(&q, "to", true)?,
-            segregation_codes: super::lifecycle::segregation_codes(&q, segregation)?,
-            ..Default::default()
-        };
-        Ok((filter, q.page()?))
-    });
-    let (filter, page) = match parsed {
-        Ok(x) => x,
-        Err(r) => return r,
+    let q = Query::parse(query, &known)?;
+    let status = match q.get("status") {
+        None => None,
+        Some(s) => Some(ReceiptStatus::parse(s).ok_or_else(|| {
+            bad_request(format!(
+                "status: '{s}' must be APPLIED, FLAGGED, DUPLICATE or CONFLICT"
+            ))
+        })?),
     };
-    match ctx
+    let filter = ReceiptFilter {
+        status,
+        debtor: q.get("debtor").map(str::to_owned),
+        paid_from: bound(&q, "from", false)?,
+        paid_to: bound(&q, "to", true)?,
+        segregation_codes: segregation_codes(&q, segregation)?,
+        ..Default::default()
+    };
+    let page = q.page()?;
+    let listed = ctx
         .store
         .list_receipts(creditor.fiscal_code.clone(), filter, page)
-        .await
-    {
-        Ok(page) => Reply::json(200, &paged(page, receipt_out)),
-        Err(e) => store_failure(e),
-    }
+        .await?;
+    Ok(Reply::json(200, &paged(listed, receipt_out)))
 }

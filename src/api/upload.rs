@@ -9,7 +9,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 
 use super::query::Query;
-use super::{Reply, bad_request, creditor, store_failure};
+use super::reply::{bad_request, not_found};
+use super::{Reply, creditor};
 use crate::context::Context;
 use crate::domain::upload::{OperationStatus, UploadOperation};
 use crate::json;
@@ -28,11 +29,9 @@ fn broker_of<'a>(ctx: &Context, broker: &'a str) -> Result<&'a str, Reply> {
     if broker == ctx.config.broker_id.as_str() {
         Ok(broker)
     } else {
-        Err(Reply::problem(
-            404,
-            "Not Found",
-            format!("broker {broker} is not served by this gateway"),
-        ))
+        Err(not_found(format!(
+            "broker {broker} is not served by this gateway"
+        )))
     }
 }
 
@@ -61,20 +60,12 @@ pub async fn accept(
     org: &str,
     operation: UploadOperation,
     document: &[u8],
-) -> Reply {
-    let checked = broker_of(ctx, broker).and_then(|b| Ok((b, creditor(ctx, org)?)));
-    let (broker, creditor) = match checked {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let items = match json::upload::read_items(operation, document) {
-        Ok(items) => items,
-        Err(e) => return bad_request(format!("file: {e}")),
-    };
-    let id = match new_id() {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> Result<Reply, Reply> {
+    let broker = broker_of(ctx, broker)?;
+    let creditor = creditor(ctx, org)?;
+    let items = json::upload::read_items(operation, document)
+        .map_err(|e| bad_request(format!("file: {e}")))?;
+    let id = new_id()?;
     let upload = NewUpload {
         id: id.clone(),
         broker: broker.to_owned(),
@@ -84,39 +75,25 @@ pub async fn accept(
         submitted: items.len() as u32,
         started_at: ctx.clock.now(),
     };
-    if let Err(e) = ctx.store.create_upload(upload).await {
-        return store_failure(e);
-    }
+    ctx.store.create_upload(upload).await?;
     ctx.uploads.notify_one();
-    let mut reply = Reply::empty(202);
-    reply
-        .headers
-        .push(("location", status_path(broker, org, &id)));
-    reply
-        .headers
-        .push(("retry-after", format!("{RETRY_AFTER_MS} ms")));
-    reply
+    Ok(Reply::empty(202)
+        .with_header("location", status_path(broker, org, &id))
+        .with_header("retry-after", format!("{RETRY_AFTER_MS} ms")))
 }
 
 async fn file(ctx: &Context, broker: &str, org: &str, id: &str) -> Result<UploadFile, Reply> {
     broker_of(ctx, broker)?;
     let creditor = creditor(ctx, org)?;
-    let not_found = || {
-        Reply::problem(
-            404,
-            "Not Found",
-            format!("no file {id} of broker {broker} for organization {org}"),
-        )
-    };
-    match ctx
-        .store
+    ctx.store
         .upload(creditor.fiscal_code.clone(), id.to_owned())
-        .await
-    {
-        Ok(Some(f)) if f.broker == broker => Ok(f),
-        Ok(_) => Err(not_found()),
-        Err(e) => Err(store_failure(e)),
-    }
+        .await?
+        .filter(|f| f.broker == broker)
+        .ok_or_else(|| {
+            not_found(format!(
+                "no file {id} of broker {broker} for organization {org}"
+            ))
+        })
 }
 
 fn operation_status(f: &UploadFile) -> OperationStatus {
@@ -136,20 +113,18 @@ struct UploadStatusOut {
 }
 
 /// `GET …/debtpositions/file/{fileId}/status`
-pub async fn status(ctx: &Context, broker: &str, org: &str, id: &str) -> Reply {
-    match file(ctx, broker, org, id).await {
-        Ok(f) => Reply::json(
-            200,
-            &UploadStatusOut {
-                upload_id: f.id.clone(),
-                processed_item: f.processed,
-                submitted_item: f.submitted,
-                start_time: f.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                operation_status: operation_status(&f).as_str(),
-            },
-        ),
-        Err(r) => r,
-    }
+pub async fn status(ctx: &Context, broker: &str, org: &str, id: &str) -> Result<Reply, Reply> {
+    let f = file(ctx, broker, org, id).await?;
+    Ok(Reply::json(
+        200,
+        &UploadStatusOut {
+            upload_id: f.id.clone(),
+            processed_item: f.processed,
+            submitted_item: f.submitted,
+            start_time: f.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            operation_status: operation_status(&f).as_str(),
+        },
+    ))
 }
 
 #[derive(Serialize)]
@@ -177,25 +152,19 @@ fn report_time(t: NaiveDateTime) -> String {
 
 /// `GET …/debtpositions/file/{fileId}/report`: 425 until every item is processed; then the
 /// outcomes, items with the same status and message together, in file order.
-pub async fn report(ctx: &Context, broker: &str, org: &str, id: &str) -> Reply {
-    let f = match file(ctx, broker, org, id).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+pub async fn report(ctx: &Context, broker: &str, org: &str, id: &str) -> Result<Reply, Reply> {
+    let f = file(ctx, broker, org, id).await?;
     let Some(ended_at) = f.ended_at else {
-        return Reply::problem(
+        return Err(Reply::problem(
             425,
             "Too Early",
             format!(
                 "file {id} is still being processed ({} of {} items); ask again later",
                 f.processed, f.submitted
             ),
-        );
+        ));
     };
-    let outcomes = match ctx.store.upload_outcomes(f.id.clone()).await {
-        Ok(o) => o,
-        Err(e) => return store_failure(e),
-    };
+    let outcomes = ctx.store.upload_outcomes(f.id.clone()).await?;
     let mut responses: Vec<ResponseEntry> = Vec::new();
     for (i, o) in outcomes.into_iter().enumerate() {
         let name = o.iupd.unwrap_or_else(|| format!("item {i}"));
@@ -211,7 +180,7 @@ pub async fn report(ctx: &Context, broker: &str, org: &str, id: &str) -> Reply {
             }),
         }
     }
-    Reply::json(
+    Ok(Reply::json(
         200,
         &UploadReportOut {
             file_id: f.id,
@@ -221,7 +190,7 @@ pub async fn report(ctx: &Context, broker: &str, org: &str, id: &str) -> Reply {
             start_time: report_time(f.started_at),
             end_time: report_time(ended_at),
         },
-    )
+    ))
 }
 
 #[derive(Serialize)]
@@ -265,46 +234,40 @@ pub async fn list(
     org: &str,
     query: Option<&str>,
     continuation: Option<&str>,
-) -> Reply {
-    let checked = broker_of(ctx, broker).and_then(|b| {
-        let creditor = creditor(ctx, org)?;
-        let q = Query::parse(query, &["from", "to", "size"])?;
-        let today = ctx.clock.now().date();
-        let window = Days::new(FILES_WINDOW_DAYS - 1);
-        let (from, to) = match (day(&q, "from")?, day(&q, "to")?) {
-            (Some(f), Some(t)) => (f, t),
-            (Some(f), None) => (f, f + window),
-            (None, Some(t)) => (t - window, t),
-            (None, None) => (today - window, today),
-        };
-        if from > to || (to - from).num_days() >= FILES_WINDOW_DAYS as i64 {
-            return Err(bad_request(format!(
-                "from, to: the window must run forward and span at most {FILES_WINDOW_DAYS} days"
-            )));
-        }
-        let size = match q.get("size") {
-            None => FILES_DEFAULT,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (FILES_MIN..=FILES_MAX).contains(n))
-                .ok_or_else(|| {
-                    bad_request(format!(
-                        "size: '{v}' must be a number from {FILES_MIN} to {FILES_MAX}"
-                    ))
-                })?,
-        };
-        let after = continuation.map(parse_token).transpose()?;
-        let start = from.and_hms_opt(0, 0, 0).expect("midnight");
-        let end = to.and_hms_milli_opt(23, 59, 59, 999).expect("end of day");
-        Ok((b, creditor, start, end, size, after))
-    });
-    let (broker, creditor, from, to, size, after) = match checked {
-        Ok(x) => x,
-        Err(r) => return r,
+) -> Result<Reply, Reply> {
+    let broker = broker_of(ctx, broker)?;
+    let creditor = creditor(ctx, org)?;
+    let q = Query::parse(query, &["from", "to", "size"])?;
+    let today = ctx.clock.now().date();
+    let window = Days::new(FILES_WINDOW_DAYS - 1);
+    let (from, to) = match (day(&q, "from")?, day(&q, "to")?) {
+        (Some(f), Some(t)) => (f, t),
+        (Some(f), None) => (f, f + window),
+        (None, Some(t)) => (t - window, t),
+        (None, None) => (today - window, today),
     };
+    if from > to || (to - from).num_days() >= FILES_WINDOW_DAYS as i64 {
+        return Err(bad_request(format!(
+            "from, to: the window must run forward and span at most {FILES_WINDOW_DAYS} days"
+        )));
+    }
+    let size = match q.get("size") {
+        None => FILES_DEFAULT,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (FILES_MIN..=FILES_MAX).contains(n))
+            .ok_or_else(|| {
+                bad_request(format!(
+                    "size: '{v}' must be a number from {FILES_MIN} to {FILES_MAX}"
+                ))
+            })?,
+    };
+    let after = continuation.map(parse_token).transpose()?;
+    let from = from.and_hms_opt(0, 0, 0).expect("midnight");
+    let to = to.and_hms_milli_opt(23, 59, 59, 999).expect("end of day");
     // One more than asked: whether there is a next page.
-    let mut files = match ctx
+    let mut files = ctx
         .store
         .list_uploads(
             creditor.fiscal_code.clone(),
@@ -314,11 +277,7 @@ pub async fn list(
             after,
             size + 1,
         )
-        .await
-    {
-        Ok(f) => f,
-        Err(e) => return store_failure(e),
-    };
+        .await?;
     let has_more = files.len() > size as usize;
     files.truncate(size as usize);
     let mut reply = Reply::json(
@@ -330,7 +289,7 @@ pub async fn list(
         },
     );
     if has_more && let Some(last) = files.last() {
-        reply.headers.push(("x-continuation-token", token(last)));
+        reply = reply.with_header("x-continuation-token", token(last));
     }
-    reply
+    Ok(reply)
 }

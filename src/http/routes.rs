@@ -1,66 +1,250 @@
-//! From method and path to the handler. Paths are matched segment by segment; a known path with
-//! the wrong method gets 405 with `Allow`, anything else 404, both with a problem body.
+//! From method and path to the handler, through one table: [`ROUTES`] lists every route as
+//! (method, path pattern, who may call it, handler). A request walks the table once: the first
+//! route whose pattern and method match answers; a path some route matches with another
+//! method gets 405 with `Allow` (the methods of every route matching it), anything else 404,
+//! both with a problem body (a SOAP fault on `/partner`). A literal segment is listed before
+//! the placeholder it would also match (GPD's `bulk` and `transfers` under `debtpositions`),
+//! whose other methods it leaves to the placeholder's routes, as GPD's framework does.
 //!
-//! Every path but the [public](is_public) ones needs an API key, checked before routing: no
-//! valid key is 401 and a key bound to other creditors is 403, whatever the path or method, so
-//! neither 404 nor 405 tells a caller without the right key what exists. A key limited to some
-//! segregation codes is 403 on what concerns all the creditor's notices (broadcast stations,
-//! deliveries, the IBAN change across positions, files of positions); elsewhere the handlers
-//! refuse what is of other codes.
+//! Every path but the [public](Scope::Public) ones needs an API key, checked before anything
+//! is answered: no valid key is 401 and a key bound to other creditors is 403, whatever the
+//! path or method, so neither 404 nor 405 tells a caller without the right key what exists. A
+//! key limited to some segregation codes is 403 on the [routes of the whole
+//! creditor](Scope::WholeCreditor); elsewhere the handlers refuse what is of other codes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::LazyLock;
 
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
 
 use super::{contract, health, multipart, soap, zip};
-use crate::api::{self, Reply, StateAction};
+use crate::api::positions::{self, StateAction};
+use crate::api::{self, Reply, broadcast, bulk, payment_options, payments, receipts, upload};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::upload::UploadOperation;
 
 pub const SOAP_PATH: &str = "/partner";
 
-/// The paths answered without an API key: the Node's SOAP endpoint and its contract (the Node
-/// is authenticated by the connection, not by our keys), liveness and readiness, what the
-/// gateway is (GPD's `/info`), and published documents.
-pub fn is_public(path: &str) -> bool {
-    matches!(
-        segments(path).as_slice(),
-        ["partner"] | ["health"] | ["ready"] | ["info"] | ["xsd", _] | ["openapi.json"]
-    )
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// No API key: the Node's SOAP endpoint and its contract (the Node is authenticated by the
+    /// connection, not by our keys), liveness and readiness, what the gateway is (GPD's
+    /// `/info`), and published documents.
+    Public,
+    /// A key for the creditor of the path; the handler refuses what lies outside its
+    /// segregation codes.
+    Creditor,
+    /// A key for the creditor of the path and all its segregation codes: what it names
+    /// concerns every notice of the creditor.
+    WholeCreditor(&'static str),
 }
 
-/// Every creditor route the router answers, as (method, path pattern): for documentation and
-/// for the test that walks them all with every kind of key. A debug build panics on a request
-/// answered by a route missing here.
+type Handled<'a> = Pin<Box<dyn Future<Output = Result<Reply, Reply>> + Send + 'a>>;
+
+/// One route: a request with this method and a path matching this pattern (`{name}` matches
+/// any one segment) is answered by `handler`, if `scope` lets the caller in.
+pub struct Route {
+    pub method: Method,
+    pub pattern: &'static str,
+    pub scope: Scope,
+    handler: for<'a> fn(Call<'a>) -> Handled<'a>,
+}
+
+/// A request as a handler sees it.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    ctx: &'a Context,
+    parts: &'a Parts,
+    body: &'a [u8],
+    pattern: &'static str,
+    segments: &'a [&'a str],
+    /// What the key may touch of its creditors; all of it on public paths, which touch none.
+    segregation: &'a SegregationScope,
+}
+
+impl<'a> Call<'a> {
+    /// The path segment at the pattern's `{name}`.
+    fn param(&self, name: &str) -> &'a str {
+        self.pattern
+            .trim_matches('/')
+            .split('/')
+            .zip(self.segments)
+            .find(|(p, _)| p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) == Some(name))
+            .map(|(_, s)| *s)
+            .unwrap_or_else(|| panic!("{} has no {{{name}}}", self.pattern))
+    }
+
+    /// The creditor of the path, whatever the placeholder's name.
+    fn org(&self) -> &'a str {
+        organization_of(self.segments).expect("a creditor route")
+    }
+
+    fn query(&self) -> Option<&'a str> {
+        self.parts.uri.query()
+    }
+
+    fn header(&self, name: impl header::AsHeaderName) -> Option<&'a str> {
+        self.parts.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The table's rows: `METHOD "pattern" Scope => |call| body`, the body an expression of type
+/// `Result<Reply, Reply>` that may await and use `?`.
+macro_rules! routes {
+    ($($method:ident $pattern:literal $scope:expr => |$c:ident| $body:expr;)*) => {
+        &[$(Route {
+            method: Method::$method,
+            pattern: $pattern,
+            scope: $scope,
+            handler: {
+                fn handle($c: Call<'_>) -> Handled<'_> {
+                    Box::pin(async move { $body })
+                }
+                handle
+            },
+        },)*]
+    };
+}
+
+use Scope::{Creditor, Public, WholeCreditor};
+
+/// What concerns every notice of the creditor, named as a refusal names it.
+const STATIONS: Scope = WholeCreditor("broadcast stations");
+const DELIVERIES: Scope = WholeCreditor("deliveries");
+const IBAN_CHANGES: Scope = WholeCreditor("IBAN changes across positions");
+const FILES: Scope = WholeCreditor("files of positions");
+
+/// Every route the gateway answers, in the order a request tries them.
 #[rustfmt::skip]
-pub const ORGANIZATION_ROUTES: &[(&str, &str)] = &[
-    ("POST", "/organizations/{organizationFiscalCode}/debtpositions"),
-    ("GET", "/organizations/{organizationFiscalCode}/debtpositions"),
-    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/bulk"),
-    ("PATCH", "/organizations/{organizationFiscalCode}/debtpositions/transfers"),
-    ("GET", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
-    ("PUT", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
-    ("DELETE", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}"),
-    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}/publish"),
-    ("POST", "/organizations/{organizationFiscalCode}/debtpositions/{iupd}/invalidate"),
-    ("POST", "/organizations/{organizationFiscalCode}/paymentoptions/paids/{nav}"),
-    ("PUT", "/organizations/{organizationFiscalCode}/paymentoptions/{nav}/notificationfee"),
-    ("GET", "/organizations/{organizationFiscalCode}/receipts"),
-    ("GET", "/organizations/{organizationFiscalCode}/receipts/{iuv}"),
-    ("GET", "/organizations/{organizationFiscalCode}/broadcast-stations"),
-    ("PUT", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
-    ("DELETE", "/organizations/{organizationFiscalCode}/broadcast-stations/{stationId}"),
-    ("GET", "/organizations/{organizationFiscalCode}/deliveries"),
-    ("POST", "/organizations/{organizationFiscalCode}/deliveries/{id}/redeliver"),
-    ("POST", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
-    ("PUT", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
-    ("DELETE", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file"),
-    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file/{fileId}/status"),
-    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/file/{fileId}/report"),
-    ("GET", "/brokers/{brokerCode}/organizations/{organizationFiscalCode}/debtpositions/files"),
-    ("GET", "/payments/{organizationFiscalCode}/receipts"),
-    ("GET", "/payments/{organizationFiscalCode}/receipts/{iuv}"),
-];
+pub static ROUTES: &[Route] = routes! {
+    POST "/partner" Public => |c| Ok(soap::partner(c.ctx, c.header("soapaction"), c.body).await);
+    GET "/partner" Public => |c| Ok(partner_get(c));
+    GET "/xsd/{name}" Public => |c| Ok(contract::xsd(c.param("name")));
+    GET "/openapi.json" Public => |_c| Ok(contract::openapi());
+    GET "/info" Public => |c| Ok(contract::info(&c.ctx.config.instance.environment));
+    GET "/health" Public => |c| Ok(health::health(c.ctx).await);
+    GET "/ready" Public => |c| Ok(health::ready(c.ctx).await);
+
+    POST "/organizations/{fiscalCode}/debtpositions" Creditor => |c| {
+        let publish = to_publish(c.query())?;
+        positions::create_position(c.ctx, c.org(), c.segregation, publish, c.body).await
+    };
+    GET "/organizations/{fiscalCode}/debtpositions" Creditor => |c| {
+        positions::list_positions(c.ctx, c.org(), c.segregation, c.query()).await
+    };
+    POST "/organizations/{fiscalCode}/debtpositions/bulk" Creditor => |c| {
+        let publish = to_publish(c.query())?;
+        bulk::create_positions(c.ctx, c.org(), c.segregation, publish, c.body).await
+    };
+    PATCH "/organizations/{fiscalCode}/debtpositions/transfers" IBAN_CHANGES => |c| {
+        bulk::update_ibans(c.ctx, c.org(), c.query(), c.body).await
+    };
+    GET "/organizations/{fiscalCode}/debtpositions/{iupd}" Creditor => |c| {
+        positions::get_position(c.ctx, c.org(), c.segregation, c.param("iupd")).await
+    };
+    PUT "/organizations/{fiscalCode}/debtpositions/{iupd}" Creditor => |c| {
+        let publish = to_publish(c.query())?;
+        let (iupd, tag) = (c.param("iupd"), if_match(c.parts)?);
+        positions::update_position(c.ctx, c.org(), c.segregation, iupd, publish, tag, c.body).await
+    };
+    DELETE "/organizations/{fiscalCode}/debtpositions/{iupd}" Creditor => |c| {
+        let (iupd, tag) = (c.param("iupd"), if_match(c.parts)?);
+        positions::delete_position(c.ctx, c.org(), c.segregation, iupd, tag).await
+    };
+    POST "/organizations/{fiscalCode}/debtpositions/{iupd}/publish" Creditor => |c| {
+        change_state(c, StateAction::Publish).await
+    };
+    POST "/organizations/{fiscalCode}/debtpositions/{iupd}/invalidate" Creditor => |c| {
+        change_state(c, StateAction::Invalidate).await
+    };
+    POST "/organizations/{fiscalCode}/paymentoptions/paids/{nav}" Creditor => |c| {
+        payment_options::mark_paid(c.ctx, c.org(), c.segregation, c.param("nav"), c.body).await
+    };
+    PUT "/organizations/{fiscalCode}/paymentoptions/{nav}/notificationfee" Creditor => |c| {
+        let (nav, tag) = (c.param("nav"), if_match(c.parts)?);
+        payment_options::put_notification_fee(c.ctx, c.org(), c.segregation, nav, tag, c.body).await
+    };
+    GET "/organizations/{fiscalCode}/receipts" Creditor => |c| {
+        receipts::list_receipts(c.ctx, c.org(), c.segregation, c.query()).await
+    };
+    GET "/organizations/{fiscalCode}/receipts/{iuv}" Creditor => |c| {
+        receipts::get_receipt(c.ctx, c.org(), c.segregation, c.param("iuv")).await
+    };
+    GET "/organizations/{fiscalCode}/broadcast-stations" STATIONS => |c| {
+        broadcast::list_stations(c.ctx, c.org()).await
+    };
+    PUT "/organizations/{fiscalCode}/broadcast-stations/{stationId}" STATIONS => |c| {
+        broadcast::put_station(c.ctx, c.org(), c.param("stationId"), c.body).await
+    };
+    DELETE "/organizations/{fiscalCode}/broadcast-stations/{stationId}" STATIONS => |c| {
+        broadcast::delete_station(c.ctx, c.org(), c.param("stationId")).await
+    };
+    GET "/organizations/{fiscalCode}/deliveries" DELIVERIES => |c| {
+        broadcast::list_deliveries(c.ctx, c.org(), c.query()).await
+    };
+    POST "/organizations/{fiscalCode}/deliveries/{id}/redeliver" DELIVERIES => |c| {
+        broadcast::redeliver(c.ctx, c.org(), c.param("id")).await
+    };
+    GET "/payments/{organizationfiscalcode}/receipts" Creditor => |c| {
+        payments::list_receipts(c.ctx, c.org(), c.segregation, c.query()).await
+    };
+    GET "/payments/{organizationfiscalcode}/receipts/{iuv}" Creditor => |c| {
+        payments::get_receipt(c.ctx, c.org(), c.segregation, c.param("iuv"), c.query()).await
+    };
+    POST "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file"
+        FILES => |c| upload_file(c, UploadOperation::Create).await;
+    PUT "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file"
+        FILES => |c| upload_file(c, UploadOperation::Update).await;
+    DELETE "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file"
+        FILES => |c| upload_file(c, UploadOperation::Delete).await;
+    GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file/{fileId}/status"
+        FILES => |c| {
+        upload::status(c.ctx, c.param("brokerCode"), c.org(), c.param("fileId")).await
+    };
+    GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file/{fileId}/report"
+        FILES => |c| {
+        upload::report(c.ctx, c.param("brokerCode"), c.org(), c.param("fileId")).await
+    };
+    GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/files" FILES => |c| {
+        let token = c.header("x-continuation-token");
+        upload::list(c.ctx, c.param("brokerCode"), c.org(), c.query(), token).await
+    };
+};
+
+/// `GET /partner?wsdl` is the contract; the Node's endpoint answers SOAP whatever else is
+/// asked of it.
+fn partner_get(c: Call<'_>) -> Reply {
+    if c.query().is_some_and(|q| q.eq_ignore_ascii_case("wsdl")) {
+        contract::wsdl(c.ctx)
+    } else {
+        soap::client_fault(
+            404,
+            "GET /partner?wsdl returns the WSDL; operations are POSTed",
+        )
+    }
+}
+
+async fn change_state(c: Call<'_>, action: StateAction) -> Result<Reply, Reply> {
+    let (iupd, tag) = (c.param("iupd"), if_match(c.parts)?);
+    positions::change_state(c.ctx, c.org(), c.segregation, iupd, action, tag).await
+}
+
+async fn upload_file(c: Call<'_>, operation: UploadOperation) -> Result<Reply, Reply> {
+    let document = uploaded_document(c.parts, c.body).map_err(api::bad_request)?;
+    upload::accept(c.ctx, c.param("brokerCode"), c.org(), operation, &document).await
+}
+
+/// Whether the path is answered without an API key.
+pub fn is_public(path: &str) -> bool {
+    let segments = segments(path);
+    ROUTES
+        .iter()
+        .any(|r| r.scope == Scope::Public && pattern_matches(r.pattern, &segments))
+}
 
 /// The creditor a path acts for: `/organizations/{fc}/…`, gpd-payments' `/payments/{fc}/…`
 /// and the upload API's `/brokers/{broker}/organizations/{fc}/…`.
@@ -78,7 +262,10 @@ fn segments(path: &str) -> Vec<&str> {
 
 /// Whether `pattern` (with `{name}` placeholders) matches these path segments.
 pub fn pattern_matches(pattern: &str, segments: &[&str]) -> bool {
-    let parts = self::segments(pattern);
+    parts_match(&self::segments(pattern), segments)
+}
+
+fn parts_match(parts: &[&str], segments: &[&str]) -> bool {
     parts.len() == segments.len()
         && parts
             .iter()
@@ -86,13 +273,59 @@ pub fn pattern_matches(pattern: &str, segments: &[&str]) -> bool {
             .all(|(p, s)| p.starts_with('{') || p == s)
 }
 
-/// Whether a request to an organization path was answered by a route in
-/// [`ORGANIZATION_ROUTES`] (a 405 needs only its path there).
-fn listed(method: &Method, segments: &[&str], status: u16) -> bool {
-    organization_of(segments).is_none()
-        || ORGANIZATION_ROUTES
-            .iter()
-            .any(|(m, p)| pattern_matches(p, segments) && (status == 405 || *m == method.as_str()))
+/// The patterns of [`ROUTES`], split once: a request compares segments only.
+static PATTERNS: LazyLock<Vec<Vec<&'static str>>> =
+    LazyLock::new(|| ROUTES.iter().map(|r| segments(r.pattern)).collect());
+
+/// The methods of the table, in the order `Allow` lists them.
+const METHODS: [Method; 5] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::PATCH,
+];
+
+/// What the table says of a path: the route for the method, if any, and every route matching
+/// the path.
+struct Found {
+    route: Option<&'static Route>,
+    /// A route matching the path with any method: the first one.
+    first: Option<&'static Route>,
+    /// The methods of the routes matching the path, as bits in [`METHODS`] order.
+    allowed: u8,
+    /// Whether every route matching the path concerns the whole creditor.
+    all_whole: bool,
+}
+
+fn find(method: &Method, segments: &[&str]) -> Found {
+    let mut found = Found {
+        route: None,
+        first: None,
+        allowed: 0,
+        all_whole: true,
+    };
+    let matching = ROUTES.iter().zip(PATTERNS.iter());
+    for (route, _) in matching.filter(|(_, parts)| parts_match(parts, segments)) {
+        found.first.get_or_insert(route);
+        if found.route.is_none() && route.method == *method {
+            found.route = Some(route);
+        }
+        let bit = METHODS.iter().position(|m| *m == route.method);
+        found.allowed |= 1 << bit.expect("a method of METHODS");
+        found.all_whole &= matches!(route.scope, Scope::WholeCreditor(_));
+    }
+    found
+}
+
+fn allow(bits: u8) -> String {
+    let listed: Vec<&str> = METHODS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, m)| m.as_str())
+        .collect();
+    listed.join(", ")
 }
 
 /// The API key the request presents: `Ocp-Apim-Subscription-Key` (the header of PagoPA's API
@@ -137,15 +370,6 @@ fn if_match(parts: &Parts) -> Result<Option<&str>, Reply> {
     }
 }
 
-fn method_not_allowed(allow: &'static str) -> Reply {
-    Reply::problem(
-        405,
-        "Method Not Allowed",
-        format!("this resource supports {allow}"),
-    )
-    .with_header("allow", allow)
-}
-
 /// Reads `toPublish` from the query: absent means false; `true` and `false` in any case, as
 /// GPD's framework reads booleans.
 fn to_publish(query: Option<&str>) -> Result<bool, Reply> {
@@ -157,7 +381,7 @@ fn to_publish(query: Option<&str>) -> Result<bool, Reply> {
         .map(|(_, v)| v);
     match value {
         None => Ok(false),
-        Some(v) => api::parse_bool(v).ok_or_else(|| {
+        Some(v) => parse_bool(v).ok_or_else(|| {
             Reply::problem(
                 400,
                 "Bad Request",
@@ -192,242 +416,75 @@ fn uploaded_document(parts: &Parts, body: &[u8]) -> Result<Vec<u8>, String> {
     ))
 }
 
+/// A boolean query parameter: `true` or `false` in any case (Spring's reading, which GPD's
+/// clients rely on), nothing else.
+fn parse_bool(value: &str) -> Option<bool> {
+    if value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn method_not_allowed(allow: String) -> Reply {
+    Reply::problem(
+        405,
+        "Method Not Allowed",
+        format!("this resource supports {allow}"),
+    )
+    .with_header("allow", allow)
+}
+
 pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
     let path = parts.uri.path();
-    let query = parts.uri.query();
-    let method = &parts.method;
     let segments = segments(path);
-    // What the key may touch of its creditors; public paths touch none of it.
-    let mut seg = SegregationScope::All;
-    if !is_public(path) {
+    let found = find(&parts.method, &segments);
+    let public = found.first.is_some_and(|r| r.scope == Scope::Public);
+    let mut segregation = SegregationScope::All;
+    if !public {
         let organization = organization_of(&segments);
         let presented = presented_key(&parts.headers);
         let key = match api::auth::check(ctx, presented, organization).await {
             Ok(key) => key,
             Err(refused) => return refused,
         };
-        let whole = match segments.as_slice() {
-            ["organizations", _, "broadcast-stations", ..] => Some("broadcast stations"),
-            ["organizations", _, "deliveries", ..] => Some("deliveries"),
-            ["organizations", _, "debtpositions", "transfers"] if *method == Method::PATCH => {
-                Some("IBAN changes across positions")
-            }
-            ["brokers", ..] => Some("files of positions"),
-            _ => None,
+        // What concerns the whole creditor: the route's, or, for a method no route of the
+        // path takes, every route's of the path.
+        let whole = match (found.route, found.first) {
+            (Some(route), _) => route.scope,
+            (None, Some(first)) if found.all_whole => first.scope,
+            _ => Scope::Creditor,
         };
-        if let Some(what) = whole
+        if let Scope::WholeCreditor(what) = whole
             && let Err(refused) = api::auth::whole_creditor(&key, what)
         {
             return refused;
         }
-        seg = key.segregation;
+        segregation = key.segregation;
     }
-    let seg = &seg;
-    let answer = match segments.as_slice() {
-        ["partner"] => match *method {
-            Method::POST => {
-                let action = parts
-                    .headers
-                    .get("soapaction")
-                    .and_then(|v| v.to_str().ok());
-                soap::partner(ctx, action, body).await
+    let Some(route) = found.route else {
+        return match found.first {
+            None => Reply::problem(404, "Not Found", format!("no resource at {path}")),
+            Some(first) if first.pattern == SOAP_PATH => {
+                soap::client_fault(405, "/partner supports GET (?wsdl) and POST")
+                    .with_header("allow", allow(found.allowed))
             }
-            Method::GET if query.is_some_and(|q| q.eq_ignore_ascii_case("wsdl")) => {
-                contract::wsdl(ctx)
-            }
-            // The Node's endpoint answers SOAP, whatever is asked of it.
-            Method::GET => soap::client_fault(
-                404,
-                "GET /partner?wsdl returns the WSDL; operations are POSTed",
-            ),
-            _ => soap::client_fault(405, "/partner supports GET (?wsdl) and POST")
-                .with_header("allow", "GET, POST"),
-        },
-        ["openapi.json"] => match *method {
-            Method::GET => contract::openapi(),
-            _ => method_not_allowed("GET"),
-        },
-        ["xsd", name] => match *method {
-            Method::GET => contract::xsd(name),
-            _ => method_not_allowed("GET"),
-        },
-        ["info"] => match *method {
-            Method::GET => contract::info(&ctx.config.instance.environment),
-            _ => method_not_allowed("GET"),
-        },
-        ["health"] => match *method {
-            Method::GET => health::health(ctx).await,
-            _ => method_not_allowed("GET"),
-        },
-        ["ready"] => match *method {
-            Method::GET => health::ready(ctx).await,
-            _ => method_not_allowed("GET"),
-        },
-        ["organizations", org, "debtpositions"] => match *method {
-            Method::POST => match to_publish(query) {
-                Ok(publish) => api::create_position(ctx, org, seg, publish, body).await,
-                Err(a) => a,
-            },
-            Method::GET => api::lifecycle::list_positions(ctx, org, seg, query).await,
-            _ => method_not_allowed("GET, POST"),
-        },
-        // GPD's fixed names under debtpositions: other methods fall through to the IUPD routes.
-        ["organizations", org, "debtpositions", "bulk"] if *method == Method::POST => {
-            match to_publish(query) {
-                Ok(publish) => api::bulk::create_positions(ctx, org, seg, publish, body).await,
-                Err(a) => a,
-            }
-        }
-        ["organizations", org, "debtpositions", "transfers"] if *method == Method::PATCH => {
-            api::bulk::update_ibans(ctx, org, query, body).await
-        }
-        ["organizations", org, "debtpositions", iupd] => match *method {
-            Method::GET => api::get_position(ctx, org, seg, iupd).await,
-            Method::PUT => match to_publish(query).and_then(|p| Ok((p, if_match(parts)?))) {
-                Ok((publish, tag)) => {
-                    api::lifecycle::update_position(ctx, org, seg, iupd, publish, tag, body).await
-                }
-                Err(a) => a,
-            },
-            Method::DELETE => match if_match(parts) {
-                Ok(tag) => api::lifecycle::delete_position(ctx, org, seg, iupd, tag).await,
-                Err(a) => a,
-            },
-            _ => method_not_allowed(match *iupd {
-                "bulk" => "GET, POST, PUT, DELETE",
-                "transfers" => "GET, PUT, DELETE, PATCH",
-                _ => "GET, PUT, DELETE",
-            }),
-        },
-        [
-            "organizations",
-            org,
-            "debtpositions",
-            iupd,
-            action @ ("publish" | "invalidate"),
-        ] => match *method {
-            Method::POST => {
-                let action = if *action == "publish" {
-                    StateAction::Publish
-                } else {
-                    StateAction::Invalidate
-                };
-                match if_match(parts) {
-                    Ok(tag) => api::change_state(ctx, org, seg, iupd, action, tag).await,
-                    Err(a) => a,
-                }
-            }
-            _ => method_not_allowed("POST"),
-        },
-        ["organizations", org, "paymentoptions", "paids", nav] => match *method {
-            Method::POST => api::mark_paid(ctx, org, seg, nav, body).await,
-            _ => method_not_allowed("POST"),
-        },
-        [
-            "organizations",
-            org,
-            "paymentoptions",
-            nav,
-            "notificationfee",
-        ] => match *method {
-            Method::PUT => match if_match(parts) {
-                Ok(tag) => {
-                    api::notification_fee::put_notification_fee(ctx, org, seg, nav, tag, body).await
-                }
-                Err(a) => a,
-            },
-            _ => method_not_allowed("PUT"),
-        },
-        ["organizations", org, "receipts"] => match *method {
-            Method::GET => api::receipts::list_receipts(ctx, org, seg, query).await,
-            _ => method_not_allowed("GET"),
-        },
-        ["organizations", org, "receipts", iuv] => match *method {
-            Method::GET => api::receipts::get_receipt(ctx, org, seg, iuv).await,
-            _ => method_not_allowed("GET"),
-        },
-        ["organizations", org, "broadcast-stations"] => match *method {
-            Method::GET => api::broadcast::list_stations(ctx, org).await,
-            _ => method_not_allowed("GET"),
-        },
-        ["organizations", org, "broadcast-stations", station] => match *method {
-            Method::PUT => api::broadcast::put_station(ctx, org, station, body).await,
-            Method::DELETE => api::broadcast::delete_station(ctx, org, station).await,
-            _ => method_not_allowed("PUT, DELETE"),
-        },
-        ["organizations", org, "deliveries"] => match *method {
-            Method::GET => api::broadcast::list_deliveries(ctx, org, query).await,
-            _ => method_not_allowed("GET"),
-        },
-        ["organizations", org, "deliveries", id, "redeliver"] => match *method {
-            Method::POST => api::broadcast::redeliver(ctx, org, id).await,
-            _ => method_not_allowed("POST"),
-        },
-        ["payments", org, "receipts"] => match *method {
-            Method::GET => api::payments::list_receipts(ctx, org, seg, query).await,
-            _ => method_not_allowed("GET"),
-        },
-        ["payments", org, "receipts", iuv] => match *method {
-            Method::GET => api::payments::get_receipt(ctx, org, seg, iuv, query).await,
-            _ => method_not_allowed("GET"),
-        },
-        [
-            "brokers",
-            broker,
-            "organizations",
-            org,
-            "debtpositions",
-            "file",
-        ] => {
-            let operation = match *method {
-                Method::POST => UploadOperation::Create,
-                Method::PUT => UploadOperation::Update,
-                Method::DELETE => UploadOperation::Delete,
-                _ => return method_not_allowed("POST, PUT, DELETE"),
-            };
-            match uploaded_document(parts, body) {
-                Ok(document) => api::upload::accept(ctx, broker, org, operation, &document).await,
-                Err(why) => Reply::problem(400, "Bad Request", &why),
-            }
-        }
-        [
-            "brokers",
-            broker,
-            "organizations",
-            org,
-            "debtpositions",
-            "file",
-            id,
-            what @ ("status" | "report"),
-        ] => match *method {
-            Method::GET if *what == "status" => api::upload::status(ctx, broker, org, id).await,
-            Method::GET => api::upload::report(ctx, broker, org, id).await,
-            _ => method_not_allowed("GET"),
-        },
-        [
-            "brokers",
-            broker,
-            "organizations",
-            org,
-            "debtpositions",
-            "files",
-        ] => match *method {
-            Method::GET => {
-                let token = parts
-                    .headers
-                    .get("x-continuation-token")
-                    .and_then(|v| v.to_str().ok());
-                api::upload::list(ctx, broker, org, query, token).await
-            }
-            _ => method_not_allowed("GET"),
-        },
-        _ => return Reply::problem(404, "Not Found", format!("no resource at {path}")),
+            Some(_) => method_not_allowed(allow(found.allowed)),
+        };
     };
-    debug_assert!(
-        listed(method, &segments, answer.status),
-        "{method} {path} is answered by a route missing from ORGANIZATION_ROUTES"
-    );
-    answer
+    let call = Call {
+        ctx,
+        parts,
+        body,
+        pattern: route.pattern,
+        segments: &segments,
+        segregation: &segregation,
+    };
+    (route.handler)(call)
+        .await
+        .unwrap_or_else(|refused| refused)
 }
 
 #[cfg(test)]
@@ -464,29 +521,18 @@ mod tests {
         let key =
             |pairs: &[(&str, &str)]| presented_key(&headers(pairs)).map(|k| k.map(str::to_owned));
         assert_eq!(key(&[]), Ok(None));
-        assert_eq!(
-            key(&[("Ocp-Apim-Subscription-Key", "K1")]),
-            Ok(Some("K1".into()))
-        );
-        assert_eq!(
-            key(&[("ocp-apim-subscription-key", " K1 ")]),
-            Ok(Some("K1".into()))
-        );
-        assert_eq!(
-            key(&[("Authorization", "Bearer K1")]),
-            Ok(Some("K1".into()))
-        );
-        assert_eq!(
-            key(&[("Authorization", "bearer  K1")]),
-            Ok(Some("K1".into()))
-        );
-        assert_eq!(
-            key(&[
+        for accepted in [
+            &[("Ocp-Apim-Subscription-Key", "K1")][..],
+            &[("ocp-apim-subscription-key", " K1 ")],
+            &[("Authorization", "Bearer K1")],
+            &[("Authorization", "bearer  K1")],
+            &[
                 ("Authorization", "Bearer K1"),
-                ("Ocp-Apim-Subscription-Key", "K1")
-            ]),
-            Ok(Some("K1".into()))
-        );
+                ("Ocp-Apim-Subscription-Key", "K1"),
+            ],
+        ] {
+            assert_eq!(key(accepted), Ok(Some("K1".into())), "{accepted:?}");
+        }
         for refused in [
             &[
                 ("Authorization", "Bearer K1"),
@@ -532,7 +578,7 @@ mod tests {
 
     #[test]
     fn route_patterns() {
-        let p = "/organizations/{organizationFiscalCode}/debtpositions/{iupd}";
+        let p = "/organizations/{fiscalCode}/debtpositions/{iupd}";
         assert!(pattern_matches(
             p,
             &["organizations", "7", "debtpositions", "X"]
@@ -545,25 +591,50 @@ mod tests {
             p,
             &["organizations", "7", "receipts", "X"]
         ));
-        for (method, pattern) in ORGANIZATION_ROUTES {
-            assert!(pattern.contains("/{organizationFiscalCode}/"));
-            let parts = segments(pattern);
-            assert!(organization_of(&parts) == Some("{organizationFiscalCode}"));
-            assert!(method.parse::<Method>().is_ok(), "{method}");
+        for route in ROUTES {
+            let parts = segments(route.pattern);
+            let creditor = organization_of(&parts);
+            if route.scope == Scope::Public {
+                assert_eq!(creditor, None, "{}", route.pattern);
+            } else {
+                assert!(
+                    creditor.is_some_and(|c| c.starts_with('{')),
+                    "{}",
+                    route.pattern
+                );
+            }
+            assert!(METHODS.contains(&route.method), "{}", route.pattern);
+            let twice = ROUTES
+                .iter()
+                .filter(|r| r.method == route.method && r.pattern == route.pattern);
+            assert_eq!(twice.count(), 1, "{} {}", route.method, route.pattern);
         }
-        let get = Method::GET;
-        assert!(listed(&get, &["organizations", "7", "receipts"], 200));
-        assert!(listed(
-            &Method::PATCH,
-            &["organizations", "7", "receipts"],
-            405
-        ));
-        assert!(!listed(
-            &Method::PATCH,
-            &["organizations", "7", "receipts"],
-            200
-        ));
-        assert!(!listed(&get, &["organizations", "7", "unlisted"], 200));
-        assert!(listed(&get, &["health"], 200));
+    }
+
+    #[test]
+    fn a_path_finds_its_route_or_its_methods() {
+        let org = |rest: &[&'static str]| [&["organizations", "7"][..], rest].concat();
+        let found = find(&Method::GET, &org(&["debtpositions", "bulk"]));
+        assert_eq!(
+            found.route.unwrap().pattern,
+            "/organizations/{fiscalCode}/debtpositions/{iupd}"
+        );
+        let found = find(&Method::POST, &org(&["debtpositions", "bulk"]));
+        assert_eq!(
+            found.route.unwrap().pattern,
+            "/organizations/{fiscalCode}/debtpositions/bulk"
+        );
+        let found = find(&Method::PATCH, &org(&["debtpositions", "bulk"]));
+        assert!(found.route.is_none());
+        assert_eq!(allow(found.allowed), "GET, POST, PUT, DELETE");
+        assert!(!found.all_whole);
+        let found = find(&Method::POST, &org(&["debtpositions", "transfers"]));
+        assert_eq!(allow(found.allowed), "GET, PUT, DELETE, PATCH");
+        let found = find(&Method::GET, &org(&["broadcast-stations", "S"]));
+        assert_eq!(allow(found.allowed), "PUT, DELETE");
+        assert!(found.all_whole && found.route.is_none());
+        let found = find(&Method::GET, &org(&["unlisted"]));
+        assert!(found.first.is_none() && found.allowed == 0);
+        assert_eq!(allow(find(&Method::PUT, &["partner"]).allowed), "GET, POST");
     }
 }

@@ -256,10 +256,9 @@ fn busy(soap: bool) -> Reply {
 /// fiscal code, notice numbers, ids) reduced to its first and last two characters.
 fn masked_path(path: &str) -> String {
     let words = |segment: &str| {
-        routes::ORGANIZATION_ROUTES
+        routes::ROUTES
             .iter()
-            .flat_map(|(_, pattern)| pattern.split('/'))
-            .chain(["partner", "health", "ready", "info", "xsd", "openapi.json"])
+            .flat_map(|route| route.pattern.split('/'))
             .any(|w| !w.starts_with('{') && w == segment)
     };
     let mut out = String::with_capacity(path.len());

@@ -104,55 +104,53 @@ fn syntax_fault(ctx: &Context, e: SyntaxError) -> Fault {
 }
 
 async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> Vec<u8> {
+    let fault = |e| syntax_fault(ctx, e);
     match op {
         Operation::VerifyPaymentNotice => {
-            let answer = match requests::decode_verify(root) {
-                Ok(req) => primitives::verify::answer(ctx, &req).await,
-                Err(e) => Err(syntax_fault(ctx, e)),
+            let answer = async {
+                let req = requests::decode_verify(root).map_err(fault)?;
+                primitives::verify::answer(ctx, &req).await
             };
-            log_outcome(op, answer.as_ref().err());
-            responses::verify_response(&answer)
+            responses::verify_response(&logged(op, answer.await))
         }
         Operation::GetPayment | Operation::GetPaymentV2 => {
-            let answer = match requests::decode_get_payment(root) {
-                Ok(req) => primitives::get_payment::answer(ctx, op, &req).await,
-                Err(e) => Err(syntax_fault(ctx, e)),
+            let answer = async {
+                let req = requests::decode_get_payment(root).map_err(fault)?;
+                primitives::get_payment::answer(ctx, op, &req).await
             };
-            log_outcome(op, answer.as_ref().err());
-            responses::get_payment_response(op, &answer)
+            responses::get_payment_response(op, &logged(op, answer.await))
         }
         Operation::SendRt | Operation::SendRtV2 => {
-            let decoded = if op == Operation::SendRt {
-                receipts::decode_send_rt(root)
-            } else {
-                receipts::decode_send_rt_v2(root)
+            let answer = async {
+                let request = if op == Operation::SendRt {
+                    receipts::decode_send_rt(root)
+                } else {
+                    receipts::decode_send_rt_v2(root)
+                };
+                primitives::send_rt::answer(ctx, request.map_err(fault)?, body).await
             };
-            let answer = match decoded {
-                Ok(request) => primitives::send_rt::answer(ctx, request, body).await,
-                Err(e) => Err(syntax_fault(ctx, e)),
-            };
-            log_outcome(op, answer.as_ref().err());
-            responses::send_rt_response(op, &answer)
+            responses::send_rt_response(op, &logged(op, answer.await))
         }
         Operation::DemandPaymentNotice => {
-            let answer = match requests::decode_demand(root) {
-                Ok(req) => primitives::demand::answer(ctx, &req).await,
-                Err(e) => Err(syntax_fault(ctx, e)),
+            let answer = async {
+                let req = requests::decode_demand(root).map_err(fault)?;
+                primitives::demand::answer(ctx, &req).await
             };
-            log_outcome(op, answer.as_ref().err());
-            responses::demand_response(&answer)
+            responses::demand_response(&logged(op, answer.await))
         }
     }
 }
 
-fn log_outcome(op: Operation, fault: Option<&Fault>) {
-    match fault {
-        None => tracing::debug!(operation = op.action(), outcome = "OK", "primitive"),
-        Some(f) => tracing::debug!(
+/// The answer to `op`, its outcome logged.
+fn logged<T>(op: Operation, answer: Result<T, Fault>) -> Result<T, Fault> {
+    match &answer {
+        Ok(_) => tracing::debug!(operation = op.action(), outcome = "OK", "primitive"),
+        Err(f) => tracing::debug!(
             operation = op.action(),
             outcome = "KO",
             fault = f.code.code(),
             "primitive"
         ),
     }
+    answer
 }

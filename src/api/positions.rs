@@ -1,26 +1,183 @@
-//! A position after its creation: `PUT` replaces its content (GPD's merge, see
-//! `DebtPosition::update_from`), `DELETE` removes it, and the list of a creditor's positions
-//! takes GPD's filters, ordering and paging. Writes honour `If-Match` against the position's
-//! `ETag` (its version).
-
-use std::collections::BTreeSet;
+//! Debt positions, `/organizations/{fiscalCode}/debtpositions[/{iupd}]`: create (optionally
+//! published), read, `PUT` to replace its content (GPD's merge, see
+//! `DebtPosition::update_from`), publish, invalidate, `DELETE`, and the list of a creditor's
+//! positions with GPD's filters, ordering and paging. Writes honour `If-Match` against the
+//! position's `ETag` (its version); a key limited to some segregation codes reaches the
+//! positions whose options are all of those codes.
 
 use chrono::{Duration, NaiveDateTime};
 use serde::Serialize;
 
-use super::query::Query;
-use super::receipts::{PageInfo, bound};
+use super::query::{PageInfo, Query, bound, segregation_codes};
+use super::reply::{bad_request, not_found, not_found_as};
 use super::{
-    Reply, bad_request, change_position, creditor, if_match, invalid, iupd, not_found_position,
-    parse_json, position_out_of_reach, reachable_position, store_failure, within_reach,
+    Reply, creditor, forbidden_position, if_match, invalid, parse_json, position_out_of_reach,
+    reach_check, within_reach,
 };
 use crate::context::Context;
-use crate::domain::SegregationCode;
 use crate::domain::api_key::SegregationScope;
-use crate::domain::position::{PositionStatus, Refusal};
+use crate::domain::creditor::Creditor;
+use crate::domain::position::{DebtPosition, FieldError, Iupd, PositionStatus, Refusal};
 use crate::json::convert;
 use crate::json::model::{PositionIn, PositionOut};
-use crate::store::{PageRequest, PositionFilter, PositionOrder, PositionOrderBy, StoreError};
+use crate::store::{
+    Expected, Mutation, PageRequest, PositionFilter, PositionKey, PositionOrder, PositionOrderBy,
+};
+
+fn iupd(value: &str) -> Result<Iupd, Reply> {
+    Iupd::parse(value).map_err(|m| bad_request(format!("iupd: {m}")))
+}
+
+/// What a write to one position names: its creditor, its IUPD and the versions it may apply
+/// to, read in that order.
+fn write_target<'a>(
+    ctx: &'a Context,
+    org: &str,
+    iupd_value: &str,
+    if_match_header: Option<&str>,
+) -> Result<(&'a Creditor, Iupd, Expected), Reply> {
+    Ok((
+        creditor(ctx, org)?,
+        iupd(iupd_value)?,
+        if_match(if_match_header)?,
+    ))
+}
+
+fn not_found_position(org: &str, iupd: &Iupd) -> Reply {
+    not_found(format!("no debt position {iupd} for organization {org}"))
+}
+
+/// A position as answered to a write, with its new `ETag`.
+fn written(status: u16, p: &DebtPosition, now: NaiveDateTime) -> Reply {
+    Reply::json(status, &convert::position_out(p, now, true)).with_etag(p.version)
+}
+
+/// A new position of the creditor, published at once with `toPublish`; every field error of
+/// its body otherwise.
+pub(super) fn new_position(
+    creditor: &Creditor,
+    input: PositionIn,
+    to_publish: bool,
+    now: NaiveDateTime,
+) -> Result<DebtPosition, Vec<FieldError>> {
+    let mut position = convert::new_position(
+        input,
+        &creditor.fiscal_code,
+        &creditor.segregation_codes,
+        now,
+    )?;
+    if to_publish {
+        position.apply_publication(now);
+    }
+    Ok(position)
+}
+
+/// `POST /organizations/{fiscalCode}/debtpositions[?toPublish=true]`; a key limited to some
+/// segregation codes may create options of those only.
+pub async fn create_position(
+    ctx: &Context,
+    org: &str,
+    segregation: &SegregationScope,
+    to_publish: bool,
+    body: &[u8],
+) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let input: PositionIn = parse_json(body)?;
+    let now = ctx.clock.now();
+    let position = new_position(creditor, input, to_publish, now).map_err(invalid)?;
+    if !segregation.allows_position(&position) {
+        return Err(forbidden_position(org, &position.iupd, segregation));
+    }
+    let p = ctx.store.create_position(position).await?;
+    Ok(written(201, &p, now))
+}
+
+/// `GET /organizations/{fiscalCode}/debtpositions/{iupd}`
+pub async fn get_position(
+    ctx: &Context,
+    org: &str,
+    segregation: &SegregationScope,
+    iupd_value: &str,
+) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let iupd = iupd(iupd_value)?;
+    let p = reachable_position(ctx, creditor, org, &iupd, segregation).await?;
+    Ok(Reply::json(200, &convert::position_out(&p, ctx.clock.now(), false)).with_etag(p.version))
+}
+
+/// The creditor's position `iupd`, if it exists and the key's segregation codes reach it; the
+/// answer to give otherwise (404, 403, or the store's failure).
+async fn reachable_position(
+    ctx: &Context,
+    creditor: &Creditor,
+    org: &str,
+    iupd: &Iupd,
+    segregation: &SegregationScope,
+) -> Result<DebtPosition, Reply> {
+    let key = PositionKey::Iupd(iupd.clone());
+    match ctx
+        .store
+        .get_position(creditor.fiscal_code.clone(), key)
+        .await?
+    {
+        Some(p) if !segregation.allows_position(&p) => {
+            Err(forbidden_position(org, iupd, segregation))
+        }
+        Some(p) => Ok(p),
+        None => Err(not_found_position(org, iupd)),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateAction {
+    Publish,
+    Invalidate,
+}
+
+/// `POST …/debtpositions/{iupd}/publish` and `…/invalidate`, honouring `If-Match`.
+pub async fn change_state(
+    ctx: &Context,
+    org: &str,
+    segregation: &SegregationScope,
+    iupd_value: &str,
+    action: StateAction,
+    if_match_header: Option<&str>,
+) -> Result<Reply, Reply> {
+    let (creditor, iupd, expected) = write_target(ctx, org, iupd_value, if_match_header)?;
+    let now = ctx.clock.now();
+    let change: Mutation = match action {
+        StateAction::Publish => Box::new(move |p| Ok(p.publish(now)?)),
+        StateAction::Invalidate => Box::new(move |p| Ok(p.invalidate(now)?)),
+    };
+    let change = within_reach(org, segregation, change);
+    change_position(ctx, creditor, iupd, expected, change, now).await
+}
+
+/// Applies `change` to the creditor's position `iupd` if its version is `expected`; the answer
+/// is the changed position with its new ETag.
+async fn change_position(
+    ctx: &Context,
+    creditor: &Creditor,
+    iupd: Iupd,
+    expected: Expected,
+    change: Mutation,
+    now: NaiveDateTime,
+) -> Result<Reply, Reply> {
+    let organization = creditor.fiscal_code.clone();
+    let p = ctx
+        .store
+        .update_position_if(
+            organization.clone(),
+            PositionKey::Iupd(iupd.clone()),
+            expected,
+            change,
+        )
+        .await
+        .map_err(not_found_as(|| {
+            not_found_position(organization.as_str(), &iupd)
+        }))?;
+    Ok(written(200, &p, now))
+}
 
 /// `PUT /organizations/{fiscalCode}/debtpositions/{iupd}[?toPublish=true]`
 pub async fn update_position(
@@ -31,13 +188,8 @@ pub async fn update_position(
     to_publish: bool,
     if_match_header: Option<&str>,
     body: &[u8],
-) -> Reply {
-    let checked =
-        creditor(ctx, org).and_then(|c| Ok((c, iupd(iupd_value)?, if_match(if_match_header)?)));
-    let (creditor, iupd, expected) = match checked {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Reply, Reply> {
+    let (creditor, iupd, expected) = write_target(ctx, org, iupd_value, if_match_header)?;
     let now = ctx.clock.now();
     let content = parse_json::<PositionIn>(body).and_then(|input| {
         if input.iupd != iupd.as_str() {
@@ -52,17 +204,15 @@ pub async fn update_position(
             &creditor.segregation_codes,
             now,
         )
-        .map_err(|errors| invalid(&errors))
+        .map_err(invalid)
     });
     let new = match content {
         Ok(p) => p,
         // GPD finds the position before it looks at the body: an unknown one is 404 whatever
         // was sent. Looked up only when the body is refused, so a valid update reads once.
         Err(refused) => {
-            return match reachable_position(ctx, creditor, org, &iupd, segregation).await {
-                Ok(_) => refused,
-                Err(r) => r,
-            };
+            reachable_position(ctx, creditor, org, &iupd, segregation).await?;
+            return Err(refused);
         }
     };
     // Both the stored options and the new ones must be within the key's codes, checked once
@@ -70,7 +220,7 @@ pub async fn update_position(
     // whole update 403.
     let new_in_reach = segregation.allows_position(&new);
     let refusal = position_out_of_reach(org, &iupd, segregation);
-    let change: crate::store::Mutation = Box::new(move |p| {
+    let change: Mutation = Box::new(move |p| {
         if !new_in_reach {
             return Err(Refusal::Forbidden(refusal));
         }
@@ -90,36 +240,23 @@ pub async fn delete_position(
     segregation: &SegregationScope,
     iupd_value: &str,
     if_match_header: Option<&str>,
-) -> Reply {
-    let checked =
-        creditor(ctx, org).and_then(|c| Ok((c, iupd(iupd_value)?, if_match(if_match_header)?)));
-    let (creditor, iupd, expected) = match checked {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Reply, Reply> {
+    let (creditor, iupd, expected) = write_target(ctx, org, iupd_value, if_match_header)?;
     let now = ctx.clock.now();
-    let (owner, reach) = (org.to_owned(), segregation.clone());
-    match ctx
-        .store
+    let reach = reach_check(org, segregation);
+    ctx.store
         .delete_position(
             creditor.fiscal_code.clone(),
             iupd.clone(),
             expected,
             Box::new(move |p| {
-                if !reach.allows_position(p) {
-                    return Err(Refusal::Forbidden(position_out_of_reach(
-                        &owner, &p.iupd, &reach,
-                    )));
-                }
+                reach(p)?;
                 Ok(p.check_deletable(now)?)
             }),
         )
         .await
-    {
-        Ok(_) => Reply::json(200, &DELETED),
-        Err(StoreError::NotFound) => not_found_position(org, &iupd),
-        Err(e) => store_failure(e),
-    }
+        .map_err(not_found_as(|| not_found_position(org, &iupd)))?;
+    Ok(Reply::json(200, &DELETED))
 }
 
 #[derive(Serialize)]
@@ -195,21 +332,6 @@ fn window(
     Ok(Some((from, to)))
 }
 
-/// The segregation codes a list shows: GPD's `segregationCodes` (`01,02`), within the key's.
-pub(super) fn segregation_codes(
-    q: &Query,
-    segregation: &SegregationScope,
-) -> Result<Option<BTreeSet<SegregationCode>>, Reply> {
-    let asked = match q.get("segregationCodes") {
-        None => None,
-        Some(list) => Some(
-            SegregationScope::parse_list(list)
-                .map_err(|e| bad_request(format!("segregationCodes: '{list}' must be {e}")))?,
-        ),
-    };
-    Ok(segregation.within(asked))
-}
-
 fn list_request(query: Option<&str>, segregation: &SegregationScope) -> Result<ListRequest, Reply> {
     let q = Query::parse(query, &KNOWN)?;
     let page = q.page_within(DEFAULT_LIMIT, MAX_LIMIT)?;
@@ -276,14 +398,11 @@ pub async fn list_positions(
     org: &str,
     segregation: &SegregationScope,
     query: Option<&str>,
-) -> Reply {
-    let checked = creditor(ctx, org).and_then(|c| Ok((c, list_request(query, segregation)?)));
-    let (creditor, request) = match checked {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+) -> Result<Reply, Reply> {
+    let creditor = creditor(ctx, org)?;
+    let request = list_request(query, segregation)?;
     let now = ctx.clock.now();
-    match ctx
+    let page = ctx
         .store
         .list_positions(
             creditor.fiscal_code.clone(),
@@ -292,30 +411,18 @@ pub async fn list_positions(
             request.page,
             now,
         )
-        .await
-    {
-        Ok(page) => {
-            let page_info = PageInfo {
-                page: page.request.page,
-                limit: page.request.limit,
-                items_found: page.items_found,
-                total_pages: page.total_pages(),
-            };
-            let list = page
+        .await?;
+    Ok(Reply::json(
+        200,
+        &PositionPage {
+            page_info: PageInfo::of(&page),
+            payment_position_list: page
                 .items
                 .iter()
                 .map(|p| convert::position_out(p, now, false))
-                .collect();
-            Reply::json(
-                200,
-                &PositionPage {
-                    payment_position_list: list,
-                    page_info,
-                },
-            )
-        }
-        Err(e) => store_failure(e),
-    }
+                .collect(),
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -343,11 +450,14 @@ mod tests {
 
     #[test]
     fn filters_and_windows() {
-        let r = list_request(Some(
+        let read = |query: &str| {
+            list_request(Some(query), &SegregationScope::All)
+                .ok()
+                .unwrap()
+        };
+        let r = read(
             "status=VALID&due_date_from=2025-07-01&due_date_to=2025-07-31&orderby=IUPD&ordering=ASC&page=2&limit=50",
-        ), &SegregationScope::All)
-        .ok()
-        .unwrap();
+        );
         assert_eq!(r.filter.status, Some(PositionStatus::Valid));
         assert_eq!(r.filter.due_from, Some(at("2025-07-01T00:00:00")));
         assert_eq!(r.filter.due_to, Some(at("2025-07-31T23:59:59.999")));
@@ -360,19 +470,9 @@ mod tests {
         );
         assert_eq!(r.page, PageRequest { page: 2, limit: 50 });
         // One bound implies the other, 30 days away.
-        let r = list_request(
-            Some("payment_date_to=2025-07-31T10:00:00"),
-            &SegregationScope::All,
-        )
-        .ok()
-        .unwrap();
+        let r = read("payment_date_to=2025-07-31T10:00:00");
         assert_eq!(r.filter.paid_from, Some(at("2025-07-01T10:00:00")));
-        let r = list_request(
-            Some("payment_date_time_from=2025-07-01T10:00:00"),
-            &SegregationScope::All,
-        )
-        .ok()
-        .unwrap();
+        let r = read("payment_date_time_from=2025-07-01T10:00:00");
         assert_eq!(r.filter.paid_to, Some(at("2025-07-31T10:00:00")));
     }
 
