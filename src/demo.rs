@@ -110,13 +110,8 @@ pub async fn seed(ctx: &Context) -> Result<Vec<String>, String> {
     let mut lines = Vec::new();
     for example in examples(&due) {
         let input: PositionIn = serde_json::from_value(example.body).map_err(|e| e.to_string())?;
-        let mut position = convert::new_position(
-            input,
-            &creditor.fiscal_code,
-            &creditor.segregation_codes,
-            now,
-        )
-        .map_err(|e| format!("demo position is invalid: {}", e[0]))?;
+        let mut position = convert::new_position(input, creditor, now)
+            .map_err(|e| format!("demo position is invalid: {}", e[0]))?;
         if example.publish {
             position.apply_publication(now);
         }

@@ -60,12 +60,7 @@ pub(super) fn new_position(
     to_publish: bool,
     now: NaiveDateTime,
 ) -> Result<DebtPosition, Vec<FieldError>> {
-    let mut position = convert::new_position(
-        input,
-        &creditor.fiscal_code,
-        &creditor.segregation_codes,
-        now,
-    )?;
+    let mut position = convert::new_position(input, creditor, now)?;
     if to_publish {
         position.apply_publication(now);
     }
@@ -198,13 +193,7 @@ pub async fn update_position(
                 input.iupd
             )));
         }
-        convert::updated_position(
-            input,
-            &creditor.fiscal_code,
-            &creditor.segregation_codes,
-            now,
-        )
-        .map_err(invalid)
+        convert::updated_position(input, creditor, now).map_err(invalid)
     });
     let new = match content {
         Ok(p) => p,

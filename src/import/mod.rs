@@ -422,13 +422,8 @@ fn position(
     };
     let input = input.map_err(refuse)?;
     let now = settings.clock.now();
-    let mut p = convert::new_position(
-        input,
-        &settings.creditor.fiscal_code,
-        &settings.creditor.segregation_codes,
-        now,
-    )
-    .map_err(|errors| refuse(describe(&errors, line, &lines)))?;
+    let mut p = convert::new_position(input, &settings.creditor, now)
+        .map_err(|errors| refuse(describe(&errors, line, &lines)))?;
     if settings.publish {
         p.apply_publication(now);
     }

@@ -58,12 +58,7 @@ fn item(
                 Ok(i) => i,
                 Err(m) => return refused(name, 400, m),
             };
-            match convert::new_position(
-                input,
-                &creditor.fiscal_code,
-                &creditor.segregation_codes,
-                now,
-            ) {
+            match convert::new_position(input, creditor, now) {
                 Ok(mut p) => {
                     p.apply_publication(now);
                     UploadItem::Create(Box::new(p))
@@ -80,12 +75,7 @@ fn item(
                 Ok(i) => i,
                 Err(m) => return refused(name, 400, format!("iupd: {m}")),
             };
-            match convert::updated_position(
-                input,
-                &creditor.fiscal_code,
-                &creditor.segregation_codes,
-                now,
-            ) {
+            match convert::updated_position(input, creditor, now) {
                 Ok(new) => UploadItem::Update {
                     iupd,
                     change: Box::new(move |p| p.update_from(new, true, now)),

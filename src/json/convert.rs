@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDateTime};
 use super::model::{
     MetadataEntry, OptionIn, OptionOut, PositionIn, PositionOut, Stamp, TransferIn, TransferOut,
 };
+use crate::domain::creditor::Creditor;
 use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use crate::domain::position::{
     Account, DebtPosition, Debtor, FieldError, Iban, Iupd, OptionStatus, PaymentOption,
@@ -95,39 +96,35 @@ fn valid_base64(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
-/// Validates a new position of the creditor `owner`, whose IUVs carry one of
-/// `segregation_codes`; `now` is the creation instant.
+/// Validates a new position of `creditor`, whose IUVs carry one of its segregation codes;
+/// `now` is the creation instant.
 pub fn new_position(
     input: PositionIn,
-    owner: &FiscalCodePA,
-    segregation_codes: &BTreeSet<SegregationCode>,
+    creditor: &Creditor,
     now: NaiveDateTime,
 ) -> Result<DebtPosition, Vec<FieldError>> {
-    let position = position_from(input, owner, segregation_codes, now)?;
-    let problems = position.check_dates_for_create(now);
-    unless(problems, position)
+    let position = position_from(input, creditor, now)?;
+    unless(position.check_dates_for_create(now), position)
 }
 
-/// Validates the new content of an existing position of `owner` (an update at `now`), as
+/// Validates the new content of an existing position of `creditor` (an update at `now`), as
 /// `new_position` does.
 pub fn updated_position(
     input: PositionIn,
-    owner: &FiscalCodePA,
-    segregation_codes: &BTreeSet<SegregationCode>,
+    creditor: &Creditor,
     now: NaiveDateTime,
 ) -> Result<DebtPosition, Vec<FieldError>> {
-    let position = position_from(input, owner, segregation_codes, now)?;
-    let problems = position.check_dates_for_update(now);
-    unless(problems, position)
+    let position = position_from(input, creditor, now)?;
+    unless(position.check_dates_for_update(now), position)
 }
 
 /// A position as the creditor describes it, checked against every rule but the dates'.
 fn position_from(
     input: PositionIn,
-    owner: &FiscalCodePA,
-    segregation_codes: &BTreeSet<SegregationCode>,
+    creditor: &Creditor,
     now: NaiveDateTime,
 ) -> Result<DebtPosition, Vec<FieldError>> {
+    let owner = &creditor.fiscal_code;
     let mut e = Errors::default();
     let iupd = Iupd::parse(&input.iupd).map_err(|m| e.push("iupd", m)).ok();
     let entity_type = EntityType::parse(&input.debtor_type);
@@ -171,7 +168,7 @@ fn position_from(
         .enumerate()
         .filter_map(|(i, o)| {
             let path = format!("paymentOption[{i}]");
-            payment_option(&mut e, &path, o, owner, segregation_codes, now)
+            payment_option(&mut e, &path, o, owner, &creditor.segregation_codes, now)
         })
         .collect();
 
