@@ -346,6 +346,57 @@ async fn pending_deliveries_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
+    let mut config = fast_config();
+    config.broadcast.retry.max_attempts = 10;
+    let server = TestServer::start_with(config.clone(), Clock::system()).await;
+    let station = StubStation::start(Behaviour::Status500).await;
+    register(&server, OTHER, "OLD", &station, 2, 500).await;
+    send_ok(&server, &shared_receipt("upgrade-1", 10_007)).await;
+    station.wait_for(1, Duration::from_secs(10)).await;
+    let data = server.stop_and_keep_data().await;
+    {
+        // As a data file of schema version 10 leaves it: deliveries without requests.
+        let file = data
+            .path()
+            .join(gpd_gateway::store::sqlite::SqliteStore::FILE_NAME);
+        let conn = rusqlite::Connection::open(file).unwrap();
+        conn.execute_batch(
+            "DROP INDEX delivery_missing_request;
+             ALTER TABLE delivery DROP COLUMN request;
+             PRAGMA user_version = 10;",
+        )
+        .unwrap();
+    }
+
+    station.set_behaviour(Behaviour::Ok);
+    let server = TestServer::start_on(data, config, Clock::system()).await;
+    wait_for_state(&server, OTHER, 1, "DELIVERED").await;
+    let received = station.received();
+    let last = received.last().unwrap();
+    assert_eq!(element(&last.body, "receiptId"), "upgrade-1");
+    // The request written from the stored document is the one the first attempt sent.
+    assert_eq!(last.body, received[0].body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_sends_the_bytes_of_the_first_attempt() {
+    let server = TestServer::start_with(fast_config(), Clock::system()).await;
+    let station = StubStation::start(Behaviour::Status500).await;
+    register(&server, OTHER, "FLAKY", &station, 1, 500).await;
+    send_ok(&server, &shared_receipt("same-bytes", 10_008)).await;
+    station.wait_for(1, Duration::from_secs(10)).await;
+    station.set_behaviour(Behaviour::Ok);
+    wait_for_state(&server, OTHER, 1, "DELIVERED").await;
+    let received = station.received();
+    assert!(received.len() >= 2);
+    assert!(received.iter().all(|r| r.body == received[0].body));
+    assert!(received[0].body.contains("paSendRTReq"));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn the_routing_table_is_managed_over_rest_and_seeded_from_config() {
     let mut config = harness::loopback_stations(Config::example());
     config.broadcast.stations = gpd_gateway::config::Config::parse(
