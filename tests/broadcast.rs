@@ -315,13 +315,19 @@ async fn failed_deliveries_are_retried_with_backoff_until_delivered_or_given_up(
     server.stop().await;
 }
 
-#[tokio::test]
-async fn pending_deliveries_survive_a_restart() {
+/// A gateway that allows ten attempts, with a V2 station `id` of OTHER answering 500 for now.
+async fn with_a_failing_station(id: &str) -> (Config, TestServer, StubStation) {
     let mut config = fast_config();
     config.broadcast.retry.max_attempts = 10;
     let server = TestServer::start_with(config.clone(), Clock::system()).await;
     let station = StubStation::start(Behaviour::Status500).await;
-    register(&server, OTHER, "LATER", &station, 2, 500).await;
+    register(&server, OTHER, id, &station, 2, 500).await;
+    (config, server, station)
+}
+
+#[tokio::test]
+async fn pending_deliveries_survive_a_restart() {
+    let (config, server, station) = with_a_failing_station("LATER").await;
     send_ok(&server, &shared_receipt("restart-1", 10_005)).await;
     send_ok(&server, &shared_receipt("restart-2", 10_006)).await;
     assert_eq!(deliveries(&server, OTHER, "state=PENDING").await.len(), 2);
@@ -347,11 +353,7 @@ async fn pending_deliveries_survive_a_restart() {
 
 #[tokio::test]
 async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
-    let mut config = fast_config();
-    config.broadcast.retry.max_attempts = 10;
-    let server = TestServer::start_with(config.clone(), Clock::system()).await;
-    let station = StubStation::start(Behaviour::Status500).await;
-    register(&server, OTHER, "OLD", &station, 2, 500).await;
+    let (config, server, station) = with_a_failing_station("OLD").await;
     send_ok(&server, &shared_receipt("upgrade-1", 10_007)).await;
     station.wait_for(1, Duration::from_secs(10)).await;
     let data = server.stop_and_keep_data().await;

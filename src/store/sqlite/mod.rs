@@ -952,28 +952,32 @@ mod tests {
         assert!(reopened.get_position(org(), key).await.unwrap().is_some());
     }
 
+    /// A data file in `dir` at schema `version` (its first `version` migrations applied),
+    /// holding the rows `insert` writes.
+    fn data_file_at(dir: &Path, version: usize, insert: &str) {
+        let conn = Connection::open(dir.join(SqliteStore::FILE_NAME)).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn.execute_batch(insert).unwrap();
+    }
+
     #[tokio::test]
     async fn receipts_stored_before_the_beneficiaries_table_keep_their_recipient() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(SqliteStore::FILE_NAME);
-        {
-            // A data file at schema version 5, holding a receipt addressed to a beneficiary.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
-            for sql in &MIGRATIONS[..5] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 5).unwrap();
-            conn.execute(
-                "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id,
-                    version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at, document)
-                 VALUES ('77777777777', 'R-OLD', '88888888888', '88888888888', '88888888888_01',
-                    2, '01000000000000144', '301000000000000144', 'FLAGGED', 100, 'X', 'PSP', 'PSP',
-                    0, x'3c782f3e')",
-                [],
-            )
-            .unwrap();
-        }
+        // A receipt addressed to a beneficiary.
+        data_file_at(
+            dir.path(),
+            5,
+            "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id,
+                version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at, document)
+             VALUES ('77777777777', 'R-OLD', '88888888888', '88888888888', '88888888888_01',
+                2, '01000000000000144', '301000000000000144', 'FLAGGED', 100, 'X', 'PSP', 'PSP',
+                0, x'3c782f3e')",
+        );
         let store = SqliteStore::open(dir.path()).unwrap();
         let beneficiary = FiscalCodePA::parse("88888888888").unwrap();
         let listed = store
@@ -997,37 +1001,28 @@ mod tests {
     #[tokio::test]
     async fn deliveries_created_before_requests_were_stored_get_theirs_then_are_claimed() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(SqliteStore::FILE_NAME);
-        {
-            // A data file at schema version 10: a receipt and its deliveries as they were
-            // created then, without requests.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
-            for sql in &MIGRATIONS[..10] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 10).unwrap();
-            conn.execute_batch(
-                "INSERT INTO receipt (id, organization, receipt_id, recipient, broker_id, station_id,
-                    version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at,
-                    document, digest)
-                 VALUES (7, '77777777777', 'R-OLD', '77777777777', '77777777777', '77777777777_01',
-                    2, '01000000000000144', '301000000000000144', 'APPLIED', 100, 'X', 'PSP', 'PSP',
-                    0, x'3c782f3e', zeroblob(32));
-                 INSERT INTO delivery (id, receipt, organization, station_id, broker_id, url,
-                    primitive_version, timeout_ms, state, next_attempt_at, last_error, created_at,
-                    updated_at)
-                 VALUES (1, 7, '88888888888', 'DUE', '88888888888', 'https://s.example.org/', 2,
-                        1000, 'PENDING', 0, NULL, 0, 0),
-                    (2, 7, '88888888888', 'DONE', '88888888888', 'https://s.example.org/', 2,
-                        1000, 'DELIVERED', NULL, NULL, 0, 0),
-                    (3, 7, '88888888888', 'V1', '88888888888', 'https://s.example.org/', 1,
-                        1000, 'UNDELIVERABLE', NULL, 'a stamp', 0, 0),
-                    (4, 7, '88888888888', 'UNREADABLE', '88888888888', 'https://s.example.org/', 2,
-                        1000, 'PENDING', 0, NULL, 0, 0);",
-            )
-            .unwrap();
-        }
+        // A receipt and its deliveries as they were created before requests were stored.
+        data_file_at(
+            dir.path(),
+            10,
+            "INSERT INTO receipt (id, organization, receipt_id, recipient, broker_id, station_id,
+                version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at,
+                document, digest)
+             VALUES (7, '77777777777', 'R-OLD', '77777777777', '77777777777', '77777777777_01',
+                2, '01000000000000144', '301000000000000144', 'APPLIED', 100, 'X', 'PSP', 'PSP',
+                0, x'3c782f3e', zeroblob(32));
+             INSERT INTO delivery (id, receipt, organization, station_id, broker_id, url,
+                primitive_version, timeout_ms, state, next_attempt_at, last_error, created_at,
+                updated_at)
+             VALUES (1, 7, '88888888888', 'DUE', '88888888888', 'https://s.example.org/', 2,
+                    1000, 'PENDING', 0, NULL, 0, 0),
+                (2, 7, '88888888888', 'DONE', '88888888888', 'https://s.example.org/', 2,
+                    1000, 'DELIVERED', NULL, NULL, 0, 0),
+                (3, 7, '88888888888', 'V1', '88888888888', 'https://s.example.org/', 1,
+                    1000, 'UNDELIVERABLE', NULL, 'a stamp', 0, 0),
+                (4, 7, '88888888888', 'UNREADABLE', '88888888888', 'https://s.example.org/', 2,
+                    1000, 'PENDING', 0, NULL, 0, 0);",
+        );
         let store = SqliteStore::open(dir.path()).unwrap();
         let now = at(2029, 6, 1);
         let lease = now + chrono::Duration::seconds(60);
@@ -1098,29 +1093,21 @@ mod tests {
     #[tokio::test]
     async fn receipts_stored_before_digests_keep_their_rows_and_links() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(SqliteStore::FILE_NAME);
-        {
-            // A data file at schema version 6: a receipt, its beneficiary and a delivery.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
-            for sql in &MIGRATIONS[..6] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 6).unwrap();
-            conn.execute_batch(
-                "INSERT INTO receipt (id, organization, receipt_id, recipient, broker_id, station_id,
-                    version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at, document)
-                 VALUES (7, '77777777777', 'R-OLD', '77777777777', '77777777777', '77777777777_01',
-                    2, '01000000000000144', '301000000000000144', 'APPLIED', 100, 'X', 'PSP', 'PSP',
-                    0, x'3c782f3e');
-                 INSERT INTO receipt_beneficiary (organization, receipt) VALUES ('88888888888', 7);
-                 INSERT INTO delivery (receipt, organization, station_id, broker_id, url,
-                    primitive_version, timeout_ms, state, created_at, updated_at)
-                 VALUES (7, '88888888888', 'S', '88888888888', 'https://s.example.org/', 2, 1000,
-                    'DELIVERED', 0, 0);",
-            )
-            .unwrap();
-        }
+        // A receipt, its beneficiary and a delivery.
+        data_file_at(
+            dir.path(),
+            6,
+            "INSERT INTO receipt (id, organization, receipt_id, recipient, broker_id, station_id,
+                version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at, document)
+             VALUES (7, '77777777777', 'R-OLD', '77777777777', '77777777777', '77777777777_01',
+                2, '01000000000000144', '301000000000000144', 'APPLIED', 100, 'X', 'PSP', 'PSP',
+                0, x'3c782f3e');
+             INSERT INTO receipt_beneficiary (organization, receipt) VALUES ('88888888888', 7);
+             INSERT INTO delivery (receipt, organization, station_id, broker_id, url,
+                primitive_version, timeout_ms, state, created_at, updated_at)
+             VALUES (7, '88888888888', 'S', '88888888888', 'https://s.example.org/', 2, 1000,
+                'DELIVERED', 0, 0);",
+        );
         let store = SqliteStore::open(dir.path()).unwrap();
         let missing = store.receipts_missing_digest(10).await.unwrap();
         assert_eq!(missing, vec![(7, b"<x/>".to_vec())]);
