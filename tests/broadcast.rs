@@ -315,13 +315,19 @@ async fn failed_deliveries_are_retried_with_backoff_until_delivered_or_given_up(
     server.stop().await;
 }
 
-#[tokio::test]
-async fn pending_deliveries_survive_a_restart() {
+/// A gateway that allows ten attempts, with a V2 station `id` of OTHER answering 500 for now.
+async fn with_a_failing_station(id: &str) -> (Config, TestServer, StubStation) {
     let mut config = fast_config();
     config.broadcast.retry.max_attempts = 10;
     let server = TestServer::start_with(config.clone(), Clock::system()).await;
     let station = StubStation::start(Behaviour::Status500).await;
-    register(&server, OTHER, "LATER", &station, 2, 500).await;
+    register(&server, OTHER, id, &station, 2, 500).await;
+    (config, server, station)
+}
+
+#[tokio::test]
+async fn pending_deliveries_survive_a_restart() {
+    let (config, server, station) = with_a_failing_station("LATER").await;
     send_ok(&server, &shared_receipt("restart-1", 10_005)).await;
     send_ok(&server, &shared_receipt("restart-2", 10_006)).await;
     assert_eq!(deliveries(&server, OTHER, "state=PENDING").await.len(), 2);
@@ -342,6 +348,53 @@ async fn pending_deliveries_survive_a_restart() {
         ids.contains(&"restart-1".to_owned()) && ids.contains(&"restart-2".to_owned()),
         "{ids:?}"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
+    let (config, server, station) = with_a_failing_station("OLD").await;
+    send_ok(&server, &shared_receipt("upgrade-1", 10_007)).await;
+    station.wait_for(1, Duration::from_secs(10)).await;
+    let data = server.stop_and_keep_data().await;
+    {
+        // As a data file of schema version 10 leaves it: deliveries without requests.
+        let file = data
+            .path()
+            .join(gpd_gateway::store::sqlite::SqliteStore::FILE_NAME);
+        let conn = rusqlite::Connection::open(file).unwrap();
+        conn.execute_batch(
+            "DROP INDEX delivery_missing_request;
+             ALTER TABLE delivery DROP COLUMN request;
+             PRAGMA user_version = 10;",
+        )
+        .unwrap();
+    }
+
+    station.set_behaviour(Behaviour::Ok);
+    let server = TestServer::start_on(data, config, Clock::system()).await;
+    wait_for_state(&server, OTHER, 1, "DELIVERED").await;
+    let received = station.received();
+    let last = received.last().unwrap();
+    assert_eq!(element(&last.body, "receiptId"), "upgrade-1");
+    // The request written from the stored document is the one the first attempt sent.
+    assert_eq!(last.body, received[0].body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_sends_the_bytes_of_the_first_attempt() {
+    let server = TestServer::start_with(fast_config(), Clock::system()).await;
+    let station = StubStation::start(Behaviour::Status500).await;
+    register(&server, OTHER, "FLAKY", &station, 1, 500).await;
+    send_ok(&server, &shared_receipt("same-bytes", 10_008)).await;
+    station.wait_for(1, Duration::from_secs(10)).await;
+    station.set_behaviour(Behaviour::Ok);
+    wait_for_state(&server, OTHER, 1, "DELIVERED").await;
+    let received = station.received();
+    assert!(received.len() >= 2);
+    assert!(received.iter().all(|r| r.body == received[0].body));
+    assert!(received[0].body.contains("paSendRTReq"));
     server.stop().await;
 }
 

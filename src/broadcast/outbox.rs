@@ -1,9 +1,11 @@
 //! Delivering receipts from the outbox. A receipt's deliveries are created in its own
-//! transaction; once it is committed, [`Broadcaster::start`] attempts them in the background,
-//! beside the Node's answer and never before it, and the retry worker
-//! ([`Broadcaster::spawn_worker`]) takes whatever is still PENDING when it falls due, with
-//! exponential backoff, across restarts. Stations that are down are left to the worker (see
-//! [`super::health`]). Every attempt's result is recorded; a delivery is made at least once.
+//! transaction, each with the request it sends ([`delivery_request`]); once it is committed,
+//! [`Broadcaster::start`] attempts them in the background, beside the Node's answer and never
+//! before it, and the retry worker ([`Broadcaster::spawn_worker`]) takes whatever is still
+//! PENDING when it falls due, with exponential backoff, across restarts. Every attempt sends the
+//! stored request as is: the receipt is not read again. Stations that are down are left to the
+//! worker (see [`super::health`]). Every attempt's result is recorded; a delivery is made at
+//! least once.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,15 +18,25 @@ use super::client::{AttemptOutcome, StationClient};
 use super::health::{StationHealth, StationKey};
 use crate::clock::Clock;
 use crate::config::Broadcast;
-use crate::domain::broadcast::{ATTEMPT_LEASE, StationUrl};
+use crate::domain::broadcast::{ATTEMPT_LEASE, BroadcastStation, StationUrl};
 use crate::domain::destination::RefusedDestination;
 use crate::domain::receipt::Receipt;
-use crate::store::{AttemptRecord, DeliveryTarget, Store};
+use crate::store::{AttemptRecord, DeliveryTarget, Store, StoreError};
 use crate::xml::broadcast::send_rt_request;
 use crate::xml::receipts::decode_stored_send_rt;
 
 /// How many deliveries the worker takes and attempts at once.
 const WORKER_BATCH: u32 = 32;
+
+/// How many deliveries one round of [`Broadcaster::fill_in_requests`] reads.
+const FILL_BATCH: u32 = 500;
+
+/// The request a delivery of `receipt` to `station` sends, at its first attempt and at every
+/// retry: paSendRT or paSendRTV2 as the station speaks, with the station's ids (Err: that
+/// version cannot carry the receipt).
+pub fn delivery_request(station: &BroadcastStation, receipt: &Receipt) -> Result<Vec<u8>, String> {
+    send_rt_request(&station.recipient_ids(), receipt, station.version).map_err(|e| e.to_string())
+}
 
 #[derive(Clone)]
 pub struct Broadcaster {
@@ -66,7 +78,7 @@ impl Broadcaster {
     /// Node's answer never waits for a station. A delivery to a station that is down, or that
     /// has too many attempts running already, is left to the retry worker; so is one whose
     /// attempt is lost to a crash (at least once).
-    pub fn start(&self, receipt: Arc<Receipt>, deliveries: Vec<DeliveryTarget>) {
+    pub fn start(&self, deliveries: Vec<DeliveryTarget>) {
         for target in deliveries {
             let station = StationKey::of(&target.station);
             let Some(permit) = self.health.try_start(&station) else {
@@ -74,50 +86,48 @@ impl Broadcaster {
                 continue;
             };
             let this = self.clone();
-            let receipt = receipt.clone();
             tokio::spawn(async move {
-                this.attempt(&receipt, target).await;
+                this.attempt(target).await;
                 drop(permit);
             });
         }
     }
 
     /// One attempt of one delivery, with its result recorded and the station's health updated.
-    async fn attempt(&self, receipt: &Receipt, target: DeliveryTarget) {
-        let station = StationKey::of(&target.station);
-        let (record, answered) = self.call(receipt, &target).await;
+    async fn attempt(&self, target: DeliveryTarget) {
+        let DeliveryTarget {
+            id: delivery,
+            station,
+            attempts,
+            request,
+        } = target;
+        let (record, answered) = self.call(&station, attempts, request).await;
         if let Some(answered) = answered
-            && self.health.record(&station, answered)
+            && self.health.record(&StationKey::of(&station), answered)
         {
-            let id = &target.station.station_id;
+            let id = &station.station_id;
             if answered {
                 tracing::info!(station = %id, "broadcast station answers again");
             } else {
                 tracing::warn!(station = %id, "broadcast station down: its deliveries go to the retry worker until it answers");
             }
         }
-        self.record(target.id, record).await;
+        self.record(delivery, record).await;
     }
 
-    /// Sends one delivery to its station; what to record of the result, and whether the
-    /// station answered (None: nothing learnt of its health).
+    /// Sends a delivery's request to its station, after `attempts` made; what to record of the
+    /// result, and whether the station answered (None: nothing learnt of its health).
     async fn call(
         &self,
-        receipt: &Receipt,
-        target: &DeliveryTarget,
+        station: &BroadcastStation,
+        attempts: u32,
+        request: Vec<u8>,
     ) -> (AttemptRecord, Option<bool>) {
-        let station = &target.station;
-        let outcome = match send_rt_request(&station.recipient_ids(), receipt, station.version) {
-            Ok(body) => {
-                self.client
-                    .deliver(&station.url, station.version, body, station.timeout)
-                    .await
-            }
-            // Routing marks these undeliverable before any attempt; a stored station can only
-            // disagree if its row was edited by hand.
-            Err(e) => AttemptOutcome::Refused(e.to_string()),
-        };
-        let attempts = target.attempts + 1;
+        let outcome = self
+            .client
+            .deliver(&station.url, station.version, request, station.timeout)
+            .await;
+        let attempts = attempts + 1;
         match outcome {
             AttemptOutcome::Delivered => (AttemptRecord::Delivered, Some(true)),
             AttemptOutcome::Rejected {
@@ -176,27 +186,49 @@ impl Broadcaster {
         let count = claimed.len();
         let mut probed = HashSet::new();
         let mut attempts = tokio::task::JoinSet::new();
-        for c in claimed {
-            let station = StationKey::of(&c.target.station);
+        for target in claimed {
+            let station = StationKey::of(&target.station);
             if self.health.is_down(&station) && !probed.insert(station) {
                 continue;
             }
             let this = self.clone();
-            attempts.spawn(async move {
-                match decode_stored_send_rt(&c.document) {
-                    Ok(request) => this.attempt(&request.forwarded_receipt(), c.target).await,
-                    Err(e) => {
-                        tracing::error!(delivery = c.target.id, "stored receipt unreadable: {e}");
-                        let record = AttemptRecord::GiveUp {
-                            error: format!("the stored receipt cannot be read: {e}"),
-                        };
-                        this.record(c.target.id, record).await;
-                    }
-                }
-            });
+            attempts.spawn(async move { this.attempt(target).await });
         }
         while attempts.join_next().await.is_some() {}
         count
+    }
+
+    /// Gives deliveries created before requests were stored with them the request their
+    /// station is sent, written from their receipts' documents; a pending one whose document no
+    /// longer reads is given up. Returns how many deliveries it read.
+    pub async fn fill_in_requests(&self) -> Result<usize, StoreError> {
+        let (mut after, mut read) = (0, 0);
+        loop {
+            let missing = self
+                .store
+                .deliveries_missing_request(after, FILL_BATCH)
+                .await?;
+            let Some(last) = missing.last() else {
+                return Ok(read);
+            };
+            after = last.id;
+            read += missing.len();
+            let requests = missing
+                .into_iter()
+                .map(|d| {
+                    let request = decode_stored_send_rt(&d.document)
+                        .map_err(|e| format!("the stored receipt cannot be read: {e}"))
+                        .and_then(|sent| delivery_request(&d.station, &sent.forwarded_receipt()));
+                    if let Err(e) = &request {
+                        tracing::error!(delivery = d.id, "no request for the delivery: {e}");
+                    }
+                    (d.id, request)
+                })
+                .collect();
+            self.store
+                .set_delivery_requests(requests, self.clock.now())
+                .await?;
+        }
     }
 
     /// Runs the retry worker until the returned handle is stopped.
@@ -204,7 +236,27 @@ impl Broadcaster {
         let (stop, mut stopped) = watch::channel(false);
         let this = self.clone();
         let task = tokio::spawn(async move {
+            // Deliveries of a store written before requests were kept get theirs first: until
+            // then they are not taken.
+            let mut filled = false;
             loop {
+                if !filled {
+                    filled = match this.fill_in_requests().await {
+                        Ok(read) => {
+                            if read > 0 {
+                                tracing::info!(
+                                    deliveries = read,
+                                    "requests written for deliveries created before they were stored"
+                                );
+                            }
+                            true
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot write the requests of older deliveries");
+                            false
+                        }
+                    };
+                }
                 // A full batch means more may be due: go again without waiting, unless asked
                 // to stop (a backlog must not keep the worker from stopping).
                 let full = this.retry_due().await == WORKER_BATCH as usize;

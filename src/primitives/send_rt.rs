@@ -10,13 +10,14 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 
 use super::check_ids;
+use crate::broadcast::outbox::delivery_request;
 use crate::context::Context;
 use crate::domain::FiscalCodePA;
 use crate::domain::broadcast::recipients;
 use crate::domain::receipt::{Receipt, ReceiptStatus, SendRtRequest};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{Fault, FaultCode};
-use crate::store::{Acquisition, NewReceipt, Store, StoreError};
+use crate::store::{Acquisition, NewDelivery, NewReceipt, Store, StoreError};
 use crate::xml::receipts::decode_stored_send_rt;
 
 /// Acquires the receipt and, once it is stored, starts its deliveries without waiting for them.
@@ -89,7 +90,7 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
                 ReceiptStatus::Applied | ReceiptStatus::Conflict => {}
             }
             // Stored: what the stations answer, or whether they answer, cannot change ours.
-            ctx.broadcaster.start(receipt, deliveries);
+            ctx.broadcaster.start(deliveries);
             Ok(())
         }
         Err(e) => {
@@ -105,7 +106,8 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
 
 /// The receipt's acquisition as the store is to apply it, with this use case's decisions: how
 /// it settles its position (domain rules), which creditors see it, and which stations get it
-/// (none for a receipt kept for audit only). `receipt` is the request's forwarded receipt.
+/// (none for a receipt kept for audit only), each with the request its delivery sends.
+/// `receipt` is the request's forwarded receipt.
 pub fn prepare(
     request: SendRtRequest,
     receipt: Arc<Receipt>,
@@ -128,11 +130,18 @@ pub fn prepare(
         concerned,
         settle: Box::new(move |position| settling.settle(position, now)),
         route: Box::new(move |settlement, stations| {
-            if settlement.status.is_forwarded() {
-                recipients(&routed, &sender, stations)
-            } else {
-                Vec::new()
+            if !settlement.status.is_forwarded() {
+                return Vec::new();
             }
+            recipients(&routed, &sender, stations)
+                .into_iter()
+                .map(|route| NewDelivery {
+                    station: route.station,
+                    request: route
+                        .deliverable
+                        .and_then(|()| delivery_request(route.station, &routed)),
+                })
+                .collect()
         }),
     }
 }

@@ -200,14 +200,34 @@ pub trait Store: Send + Sync + 'static {
         station_id: Text<35>,
     ) -> StoreFuture<'_, ()>;
 
-    /// Takes up to `limit` PENDING deliveries due at `now`, pushing their next attempt to
-    /// `lease_until` so that no one else takes them while they are attempted.
+    /// Takes up to `limit` PENDING deliveries due at `now`, with their stored requests, pushing
+    /// their next attempt to `lease_until` so that no one else takes them while they are
+    /// attempted. A delivery without a request yet (see
+    /// [`Store::deliveries_missing_request`]) is not taken.
     fn claim_deliveries(
         &self,
         now: NaiveDateTime,
         lease_until: NaiveDateTime,
         limit: u32,
-    ) -> StoreFuture<'_, Vec<ClaimedDelivery>>;
+    ) -> StoreFuture<'_, Vec<DeliveryTarget>>;
+
+    /// Up to `limit` deliveries, not UNDELIVERABLE, created before requests were stored with
+    /// them, of rows after `after`, in row order; for [`Store::set_delivery_requests`] to fill
+    /// in.
+    fn deliveries_missing_request(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<DeliveryWithoutRequest>>;
+
+    /// Stores the requests of deliveries that had none. A delivery whose request cannot be
+    /// written (`Err`: why) keeps none and, if PENDING, is given up: FAILED with that error, one
+    /// attempt more.
+    fn set_delivery_requests(
+        &self,
+        requests: Vec<(i64, Result<Vec<u8>, String>)>,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()>;
 
     /// Records an attempt's result (one more attempt made).
     fn record_attempt(
@@ -226,7 +246,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreFuture<'_, Page<Delivery>>;
 
     /// Makes a delivery PENDING again, due at `now`, with its attempts counted from zero.
-    /// Refused for UNDELIVERABLE (no form the station can take) and for PENDING ones.
+    /// Refused for UNDELIVERABLE (no form the station can take), for PENDING ones and for one
+    /// without a request (its receipt's document could not be read).
     fn redeliver(
         &self,
         organization: Option<FiscalCodePA>,

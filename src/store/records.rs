@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDateTime;
 
 use super::error::StoreError;
-use crate::domain::broadcast::{BroadcastStation, DeliveryState, Route};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::{DebtPosition, Iupd, PositionStatus, Refusal};
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
@@ -25,7 +25,15 @@ pub type Settle = Box<dyn FnOnce(Option<&mut DebtPosition>) -> Settlement + Send
 /// Decides, inside the transaction, which deliveries the receipt makes, from its settlement and
 /// the enabled stations of the creditors it concerns.
 pub type Routing =
-    Box<dyn for<'a> FnOnce(&Settlement, &'a [BroadcastStation]) -> Vec<Route<'a>> + Send>;
+    Box<dyn for<'a> FnOnce(&Settlement, &'a [BroadcastStation]) -> Vec<NewDelivery<'a>> + Send>;
+
+/// A delivery a receipt makes: to `station`, with the request that every attempt sends it, or
+/// why none can be written (recorded UNDELIVERABLE, never attempted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery<'a> {
+    pub station: &'a BroadcastStation,
+    pub request: Result<Vec<u8>, String>,
+}
 
 /// A receipt to acquire: the request as parsed and exactly as received, with the decisions of
 /// the receipt use case, which the store applies and persists in one transaction.
@@ -59,19 +67,22 @@ pub enum Acquisition {
     Conflict { earlier: ReceiptFacts },
 }
 
-/// A delivery to attempt: its row, the station (as copied when the delivery was created) and
-/// the attempts already made.
+/// A delivery to attempt: its row, the station (as copied when the delivery was created), the
+/// attempts already made and the request stored with it, sent as is at every attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryTarget {
     pub id: i64,
     pub station: BroadcastStation,
     pub attempts: u32,
+    pub request: Vec<u8>,
 }
 
-/// A delivery the retry worker took, with the stored receipt document to rebuild it from.
-#[derive(Debug, Clone)]
-pub struct ClaimedDelivery {
-    pub target: DeliveryTarget,
+/// A delivery created before requests were stored with deliveries: its row, its station as
+/// copied then, and its receipt's stored document, to write the request from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryWithoutRequest {
+    pub id: i64,
+    pub station: BroadcastStation,
     pub document: Vec<u8>,
 }
 

@@ -1,20 +1,20 @@
 //! The broadcast tables: the creditors' stations and the delivery outbox (created with the
-//! receipt, claimed by the retry worker, updated after each attempt, listed and re-queued).
+//! receipt and the request each delivery sends, claimed by the retry worker, updated after each
+//! attempt, listed and re-queued).
 
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use super::columns::*;
 use super::unavailable;
-use crate::domain::broadcast::{
-    BroadcastStation, DeliveryState, Route, StationUrl, first_retry_at,
-};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl, first_retry_at};
 use crate::domain::position::Conflict;
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::{
-    AttemptRecord, ClaimedDelivery, Delivery, DeliveryTarget, Page, PageRequest, StoreError,
+    AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, NewDelivery, Page,
+    PageRequest, StoreError,
 };
 
 const STATION_COLUMNS: &str =
@@ -35,6 +35,32 @@ fn station_at(r: &Row<'_>, at: usize) -> Result<BroadcastStation, StoreError> {
         timeout: Duration::from_millis(timeout_ms.max(1) as u64),
         enabled: r.get(at + 6).map_err(unavailable)?,
     })
+}
+
+/// Runs `sql`, whose first six parameters are the station's columns in [`STATION_COLUMNS`]
+/// order (the station table and every delivery, which copies them, write them alike), with
+/// `rest` after them.
+fn execute_with_station(
+    conn: &Connection,
+    sql: &str,
+    s: &BroadcastStation,
+    rest: &[&dyn ToSql],
+) -> Result<usize, StoreError> {
+    let (organization, station_id) = (s.organization.as_str(), s.station_id.as_str());
+    let (broker_id, url) = (s.broker_id.as_str(), s.url.as_str());
+    let (version, timeout_ms) = (s.version.number(), s.timeout.as_millis() as i64);
+    let mut values: Vec<&dyn ToSql> = vec![
+        &organization,
+        &station_id,
+        &broker_id,
+        &url,
+        &version,
+        &timeout_ms,
+    ];
+    values.extend_from_slice(rest);
+    conn.prepare_cached(sql)
+        .and_then(|mut st| st.execute(values.as_slice()))
+        .map_err(unavailable)
 }
 
 pub(super) fn stations_of(
@@ -80,23 +106,15 @@ pub(super) fn put_station(
         })
         .map_err(unavailable)?
         .is_some();
-    conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO broadcast_station ({STATION_COLUMNS}, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-    ))
-    .and_then(|mut st| {
-        st.execute(params![
-            s.organization.as_str(),
-            s.station_id.as_str(),
-            s.broker_id.as_str(),
-            s.url.as_str(),
-            s.version.number(),
-            s.timeout.as_millis() as i64,
-            s.enabled,
-            millis(now),
-        ])
-    })
-    .map_err(unavailable)?;
+    execute_with_station(
+        conn,
+        &format!(
+            "INSERT OR REPLACE INTO broadcast_station ({STATION_COLUMNS}, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ),
+        s,
+        params![s.enabled, millis(now)],
+    )?;
     Ok(!existed)
 }
 
@@ -115,51 +133,48 @@ pub(super) fn delete_station(
     Ok(())
 }
 
-/// Creates one delivery per route: PENDING (first retry at `first_retry_at`) or UNDELIVERABLE.
-/// Returns the pending ones, to attempt now.
+/// Creates the deliveries with their requests: PENDING (first retry at `first_retry_at`), or
+/// UNDELIVERABLE when there is no request. Returns the pending ones, to attempt now.
 pub(super) fn insert_deliveries(
     conn: &Connection,
     receipt_row: i64,
-    routes: &[Route<'_>],
+    deliveries: Vec<NewDelivery<'_>>,
     now: NaiveDateTime,
 ) -> Result<Vec<DeliveryTarget>, StoreError> {
     let mut pending = Vec::new();
-    for route in routes {
-        let s = route.station;
-        let (state, next, error) = match &route.deliverable {
-            Ok(()) => (
+    for delivery in deliveries {
+        let s = delivery.station;
+        let (state, next, error, request) = match &delivery.request {
+            Ok(request) => (
                 DeliveryState::Pending,
                 Some(millis(first_retry_at(s, now))),
                 None,
+                Some(request),
             ),
-            Err(reason) => (DeliveryState::Undeliverable, None, Some(reason.as_str())),
+            Err(reason) => (DeliveryState::Undeliverable, None, Some(reason), None),
         };
-        conn.prepare_cached(
-            "INSERT INTO delivery (receipt, organization, station_id, broker_id, url, primitive_version,
-                timeout_ms, state, next_attempt_at, last_error, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-        )
-        .and_then(|mut st| {
-            st.execute(params![
+        execute_with_station(
+            conn,
+            "INSERT INTO delivery (organization, station_id, broker_id, url, primitive_version,
+                timeout_ms, receipt, state, next_attempt_at, last_error, request, created_at,
+                updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+            s,
+            params![
                 receipt_row,
-                s.organization.as_str(),
-                s.station_id.as_str(),
-                s.broker_id.as_str(),
-                s.url.as_str(),
-                s.version.number(),
-                s.timeout.as_millis() as i64,
                 state.as_str(),
                 next,
                 error,
-                millis(now),
-            ])
-        })
-        .map_err(unavailable)?;
-        if state == DeliveryState::Pending {
+                request,
+                millis(now)
+            ],
+        )?;
+        if let Ok(request) = delivery.request {
             pending.push(DeliveryTarget {
                 id: conn.last_insert_rowid(),
                 station: s.clone(),
                 attempts: 0,
+                request,
             });
         }
     }
@@ -170,11 +185,19 @@ pub(super) fn insert_deliveries(
 const DELIVERY_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
     d.primitive_version, d.timeout_ms, 1, d.attempts";
 
+/// A delivery's id and station, from [`DELIVERY_COLUMNS`].
+fn id_and_station(r: &Row<'_>) -> Result<(i64, BroadcastStation), StoreError> {
+    Ok((r.get(0).map_err(unavailable)?, station_at(r, 1)?))
+}
+
+/// A delivery from [`DELIVERY_COLUMNS`] and its request.
 fn target(r: &Row<'_>) -> Result<DeliveryTarget, StoreError> {
+    let (id, station) = id_and_station(r)?;
     Ok(DeliveryTarget {
-        id: r.get(0).map_err(unavailable)?,
-        station: station_at(r, 1)?,
+        id,
+        station,
         attempts: r.get(8).map_err(unavailable)?,
+        request: r.get(9).map_err(unavailable)?,
     })
 }
 
@@ -183,30 +206,77 @@ pub(super) fn claim(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: u32,
-) -> Result<Vec<ClaimedDelivery>, StoreError> {
+) -> Result<Vec<DeliveryTarget>, StoreError> {
     let mut claimed = Vec::new();
     {
         let mut st = conn
             .prepare_cached(&format!(
-                "SELECT {DELIVERY_COLUMNS}, r.document FROM delivery d JOIN receipt r ON r.id = d.receipt
-                 WHERE d.state = 'PENDING' AND d.next_attempt_at <= ?1
+                "SELECT {DELIVERY_COLUMNS}, d.request FROM delivery d
+                 WHERE d.state = 'PENDING' AND d.next_attempt_at <= ?1 AND d.request IS NOT NULL
                  ORDER BY d.next_attempt_at LIMIT ?2"
             ))
             .map_err(unavailable)?;
         let mut rows = st.query(params![millis(now), limit]).map_err(unavailable)?;
         while let Some(r) = rows.next().map_err(unavailable)? {
-            claimed.push(ClaimedDelivery {
-                target: target(r)?,
-                document: r.get(9).map_err(unavailable)?,
-            });
+            claimed.push(target(r)?);
         }
     }
     for c in &claimed {
         conn.prepare_cached("UPDATE delivery SET next_attempt_at = ?1 WHERE id = ?2")
-            .and_then(|mut st| st.execute(params![millis(lease_until), c.target.id]))
+            .and_then(|mut st| st.execute(params![millis(lease_until), c.id]))
             .map_err(unavailable)?;
     }
     Ok(claimed)
+}
+
+/// Up to `limit` deliveries after row `after` that have no request and could have one, with
+/// their receipts' documents.
+pub(super) fn missing_requests(
+    conn: &Connection,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<DeliveryWithoutRequest>, StoreError> {
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {DELIVERY_COLUMNS}, r.document FROM delivery d JOIN receipt r ON r.id = d.receipt
+             WHERE d.request IS NULL AND d.state <> 'UNDELIVERABLE' AND d.id > ?1
+             ORDER BY d.id LIMIT ?2"
+        ))
+        .map_err(unavailable)?;
+    let mut rows = st.query(params![after, limit]).map_err(unavailable)?;
+    let mut missing = Vec::new();
+    while let Some(r) = rows.next().map_err(unavailable)? {
+        let (id, station) = id_and_station(r)?;
+        missing.push(DeliveryWithoutRequest {
+            id,
+            station,
+            document: r.get(9).map_err(unavailable)?,
+        });
+    }
+    Ok(missing)
+}
+
+pub(super) fn set_requests(
+    conn: &Connection,
+    requests: &[(i64, Result<Vec<u8>, String>)],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    for (id, request) in requests {
+        match request {
+            Ok(request) => {
+                conn.prepare_cached(
+                    "UPDATE delivery SET request = ?2 WHERE id = ?1 AND request IS NULL",
+                )
+                .and_then(|mut st| st.execute(params![id, request]))
+                .map_err(unavailable)?;
+            }
+            Err(error) => {
+                let error = error.clone();
+                record(conn, *id, &AttemptRecord::GiveUp { error }, now)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn record(
@@ -376,11 +446,18 @@ pub(super) fn redeliver(
         }
         DeliveryState::Delivered | DeliveryState::Rejected | DeliveryState::Failed => {}
     }
-    conn.prepare_cached(
-        "UPDATE delivery SET state = 'PENDING', next_attempt_at = ?1, attempts = 0, updated_at = ?1
-         WHERE id = ?2",
-    )
-    .and_then(|mut st| st.execute(params![millis(now), id]))
-    .map_err(unavailable)?;
+    let requeued = conn
+        .prepare_cached(
+            "UPDATE delivery SET state = 'PENDING', next_attempt_at = ?1, attempts = 0, updated_at = ?1
+             WHERE id = ?2 AND request IS NOT NULL",
+        )
+        .and_then(|mut st| st.execute(params![millis(now), id]))
+        .map_err(unavailable)?;
+    if requeued == 0 {
+        return Err(StoreError::Refused(Conflict(
+            "the delivery has no request to send: its receipt's stored document cannot be read"
+                .into(),
+        )));
+    }
     one(conn, organization, id)
 }

@@ -26,10 +26,10 @@ use tokio::sync::Semaphore;
 use chrono::NaiveDateTime;
 
 use super::{
-    Acquisition, AttemptRecord, ClaimedDelivery, Delivery, DescribeItem, Expected, Guard,
-    IuvBuilder, Mutation, NewReceipt, NewUpload, Page, PageRequest, PositionFilter, PositionKey,
-    PositionOrder, Readiness, ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture,
-    UploadFile, UploadItem, UploadOutcome,
+    Acquisition, AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, DescribeItem,
+    Expected, Guard, IuvBuilder, Mutation, NewReceipt, NewUpload, Page, PageRequest,
+    PositionFilter, PositionKey, PositionOrder, Readiness, ReceiptFilter, ReceiptSummary, Store,
+    StoreError, StoreFuture, UploadFile, UploadItem, UploadOutcome,
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
@@ -52,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0008_upload_files.sql"),
     include_str!("../migrations/0009_api_key_segregation_codes.sql"),
     include_str!("../migrations/0010_spontaneous_marker.sql"),
+    include_str!("../migrations/0011_delivery_request.sql"),
 ];
 
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
@@ -376,8 +377,24 @@ impl Store for SqliteStore {
         now: NaiveDateTime,
         lease_until: NaiveDateTime,
         limit: u32,
-    ) -> StoreFuture<'_, Vec<ClaimedDelivery>> {
+    ) -> StoreFuture<'_, Vec<DeliveryTarget>> {
         self.write(move |tx| broadcast::claim(tx, now, lease_until, limit))
+    }
+
+    fn deliveries_missing_request(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<DeliveryWithoutRequest>> {
+        self.read(move |conn| broadcast::missing_requests(conn, after, limit))
+    }
+
+    fn set_delivery_requests(
+        &self,
+        requests: Vec<(i64, Result<Vec<u8>, String>)>,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| broadcast::set_requests(tx, &requests, now))
     }
 
     fn record_attempt(
@@ -935,28 +952,32 @@ mod tests {
         assert!(reopened.get_position(org(), key).await.unwrap().is_some());
     }
 
+    /// A data file in `dir` at schema `version` (its first `version` migrations applied),
+    /// holding the rows `insert` writes.
+    fn data_file_at(dir: &Path, version: usize, insert: &str) {
+        let conn = Connection::open(dir.join(SqliteStore::FILE_NAME)).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        conn.execute_batch(insert).unwrap();
+    }
+
     #[tokio::test]
     async fn receipts_stored_before_the_beneficiaries_table_keep_their_recipient() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(SqliteStore::FILE_NAME);
-        {
-            // A data file at schema version 5, holding a receipt addressed to a beneficiary.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
-            for sql in &MIGRATIONS[..5] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 5).unwrap();
-            conn.execute(
-                "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id,
-                    version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at, document)
-                 VALUES ('77777777777', 'R-OLD', '88888888888', '88888888888', '88888888888_01',
-                    2, '01000000000000144', '301000000000000144', 'FLAGGED', 100, 'X', 'PSP', 'PSP',
-                    0, x'3c782f3e')",
-                [],
-            )
-            .unwrap();
-        }
+        // A receipt addressed to a beneficiary.
+        data_file_at(
+            dir.path(),
+            5,
+            "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id,
+                version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at, document)
+             VALUES ('77777777777', 'R-OLD', '88888888888', '88888888888', '88888888888_01',
+                2, '01000000000000144', '301000000000000144', 'FLAGGED', 100, 'X', 'PSP', 'PSP',
+                0, x'3c782f3e')",
+        );
         let store = SqliteStore::open(dir.path()).unwrap();
         let beneficiary = FiscalCodePA::parse("88888888888").unwrap();
         let listed = store
@@ -978,31 +999,115 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn deliveries_created_before_requests_were_stored_get_theirs_then_are_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        // A receipt and its deliveries as they were created before requests were stored.
+        data_file_at(
+            dir.path(),
+            10,
+            "INSERT INTO receipt (id, organization, receipt_id, recipient, broker_id, station_id,
+                version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at,
+                document, digest)
+             VALUES (7, '77777777777', 'R-OLD', '77777777777', '77777777777', '77777777777_01',
+                2, '01000000000000144', '301000000000000144', 'APPLIED', 100, 'X', 'PSP', 'PSP',
+                0, x'3c782f3e', zeroblob(32));
+             INSERT INTO delivery (id, receipt, organization, station_id, broker_id, url,
+                primitive_version, timeout_ms, state, next_attempt_at, last_error, created_at,
+                updated_at)
+             VALUES (1, 7, '88888888888', 'DUE', '88888888888', 'https://s.example.org/', 2,
+                    1000, 'PENDING', 0, NULL, 0, 0),
+                (2, 7, '88888888888', 'DONE', '88888888888', 'https://s.example.org/', 2,
+                    1000, 'DELIVERED', NULL, NULL, 0, 0),
+                (3, 7, '88888888888', 'V1', '88888888888', 'https://s.example.org/', 1,
+                    1000, 'UNDELIVERABLE', NULL, 'a stamp', 0, 0),
+                (4, 7, '88888888888', 'UNREADABLE', '88888888888', 'https://s.example.org/', 2,
+                    1000, 'PENDING', 0, NULL, 0, 0);",
+        );
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let now = at(2029, 6, 1);
+        let lease = now + chrono::Duration::seconds(60);
+        // Until it has a request, a pending delivery is not taken.
+        assert!(
+            store
+                .claim_deliveries(now, lease, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let missing = store.deliveries_missing_request(0, 10).await.unwrap();
+        let ids: Vec<i64> = missing.iter().map(|d| d.id).collect();
+        assert_eq!(ids, [1, 2, 4]);
+        assert_eq!(missing[0].station.station_id.as_str(), "DUE");
+        assert_eq!(missing[0].document, b"<x/>");
+        assert_eq!(
+            store.deliveries_missing_request(2, 10).await.unwrap()[0].id,
+            4
+        );
+        let unreadable = Err("the stored receipt cannot be read".to_owned());
+        let requests = vec![
+            (1, Ok(b"<due/>".to_vec())),
+            (2, Ok(b"<done/>".to_vec())),
+            (4, unreadable),
+        ];
+        store.set_delivery_requests(requests, now).await.unwrap();
+        assert_eq!(
+            store.deliveries_missing_request(0, 10).await.unwrap()[0].id,
+            4
+        );
+
+        let claimed = store.claim_deliveries(now, lease, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(
+            (claimed[0].id, &claimed[0].request[..]),
+            (1, &b"<due/>"[..])
+        );
+        let all = PageRequest { page: 0, limit: 10 };
+        let listed = store.list_deliveries(None, None, all).await.unwrap();
+        let given_up = listed.items.iter().find(|d| d.id == 4).unwrap();
+        assert_eq!(
+            (
+                given_up.state,
+                given_up.attempts,
+                given_up.last_error.as_deref()
+            ),
+            (
+                DeliveryState::Failed,
+                1,
+                Some("the stored receipt cannot be read")
+            )
+        );
+        // A delivered one is re-queued with its request; one without any cannot be.
+        let again = store.redeliver(None, 2, lease).await.unwrap();
+        assert_eq!(again.state, DeliveryState::Pending);
+        let later = lease + chrono::Duration::seconds(1);
+        let claimed = store.claim_deliveries(later, later, 10).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert!(claimed.iter().any(|c| c.request == b"<done/>"));
+        assert!(matches!(
+            store.redeliver(None, 4, later).await,
+            Err(StoreError::Refused(_))
+        ));
+        store.close().await.unwrap();
+    }
+
+    #[tokio::test]
     async fn receipts_stored_before_digests_keep_their_rows_and_links() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(SqliteStore::FILE_NAME);
-        {
-            // A data file at schema version 6: a receipt, its beneficiary and a delivery.
-            let conn = Connection::open(&path).unwrap();
-            conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
-            for sql in &MIGRATIONS[..6] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.pragma_update(None, "user_version", 6).unwrap();
-            conn.execute_batch(
-                "INSERT INTO receipt (id, organization, receipt_id, recipient, broker_id, station_id,
-                    version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at, document)
-                 VALUES (7, '77777777777', 'R-OLD', '77777777777', '77777777777', '77777777777_01',
-                    2, '01000000000000144', '301000000000000144', 'APPLIED', 100, 'X', 'PSP', 'PSP',
-                    0, x'3c782f3e');
-                 INSERT INTO receipt_beneficiary (organization, receipt) VALUES ('88888888888', 7);
-                 INSERT INTO delivery (receipt, organization, station_id, broker_id, url,
-                    primitive_version, timeout_ms, state, created_at, updated_at)
-                 VALUES (7, '88888888888', 'S', '88888888888', 'https://s.example.org/', 2, 1000,
-                    'DELIVERED', 0, 0);",
-            )
-            .unwrap();
-        }
+        // A receipt, its beneficiary and a delivery.
+        data_file_at(
+            dir.path(),
+            6,
+            "INSERT INTO receipt (id, organization, receipt_id, recipient, broker_id, station_id,
+                version, iuv, nav, status, amount, debtor, psp_id, psp_company, received_at, document)
+             VALUES (7, '77777777777', 'R-OLD', '77777777777', '77777777777', '77777777777_01',
+                2, '01000000000000144', '301000000000000144', 'APPLIED', 100, 'X', 'PSP', 'PSP',
+                0, x'3c782f3e');
+             INSERT INTO receipt_beneficiary (organization, receipt) VALUES ('88888888888', 7);
+             INSERT INTO delivery (receipt, organization, station_id, broker_id, url,
+                primitive_version, timeout_ms, state, created_at, updated_at)
+             VALUES (7, '88888888888', 'S', '88888888888', 'https://s.example.org/', 2, 1000,
+                'DELIVERED', 0, 0);",
+        );
         let store = SqliteStore::open(dir.path()).unwrap();
         let missing = store.receipts_missing_digest(10).await.unwrap();
         assert_eq!(missing, vec![(7, b"<x/>".to_vec())]);

@@ -99,8 +99,8 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
     for org in &concerned {
         stations.extend(stations_of(conn, Some(org), true)?);
     }
-    let routes = route(&settlement, &stations);
-    let deliveries = insert_deliveries(conn, id, &routes, received_at)?;
+    let deliveries = route(&settlement, &stations);
+    let deliveries = insert_deliveries(conn, id, deliveries, received_at)?;
     Ok(Acquisition::Stored {
         settlement,
         deliveries,
@@ -658,7 +658,10 @@ mod tests {
         let due = t0 + chrono::Duration::seconds(10);
         let claimed = store.claim_deliveries(due, lease, 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
-        assert_eq!(claimed[0].document, b"<doc>d1</doc>");
+        // With the request the delivery was created with: a retry sends the first attempt's bytes.
+        assert_eq!(claimed[0].request, deliveries[0].request);
+        let request = String::from_utf8(claimed[0].request.clone()).unwrap();
+        assert!(request.contains("<idStation>S1</idStation><receipt><receiptId>d1</receiptId>"));
         // Leased: a second claim finds nothing.
         assert!(
             store
