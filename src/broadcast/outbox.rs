@@ -9,13 +9,12 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use super::client::{AttemptOutcome, StationClient};
 use super::health::{StationHealth, StationKey};
+use crate::background::{After, Background};
 use crate::clock::Clock;
 use crate::config::Broadcast;
 use crate::domain::broadcast::{ATTEMPT_LEASE, BroadcastStation, StationUrl};
@@ -232,64 +231,44 @@ impl Broadcaster {
     }
 
     /// Runs the retry worker until the returned handle is stopped.
-    pub fn spawn_worker(&self) -> Worker {
-        let (stop, mut stopped) = watch::channel(false);
+    pub fn spawn_worker(&self) -> Background {
         let this = self.clone();
-        let task = tokio::spawn(async move {
-            // Deliveries of a store written before requests were kept get theirs first: until
-            // then they are not taken.
-            let mut filled = false;
-            loop {
-                if !filled {
-                    filled = match this.fill_in_requests().await {
-                        Ok(read) => {
-                            if read > 0 {
-                                tracing::info!(
-                                    deliveries = read,
-                                    "requests written for deliveries created before they were stored"
-                                );
-                            }
-                            true
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot write the requests of older deliveries");
-                            false
-                        }
-                    };
+        // Deliveries of a store written before requests were kept get theirs first: until then
+        // they are not taken.
+        let filled = Arc::new(AtomicBool::new(false));
+        Background::spawn(self.config.poll_interval, None, move |_| {
+            let this = this.clone();
+            let filled = filled.clone();
+            async move {
+                if !filled.load(Ordering::Relaxed) && this.fill_in_older_requests().await {
+                    filled.store(true, Ordering::Relaxed);
                 }
-                // A full batch means more may be due: go again without waiting, unless asked
-                // to stop (a backlog must not keep the worker from stopping).
-                let full = this.retry_due().await == WORKER_BATCH as usize;
-                if *stopped.borrow() {
-                    break;
-                }
-                if full {
-                    continue;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(this.config.poll_interval) => {}
-                    _ = stopped.changed() => break,
-                }
-                if *stopped.borrow() {
-                    break;
+                // A full batch means more may be due.
+                if this.retry_due().await == WORKER_BATCH as usize {
+                    After::Again
+                } else {
+                    After::Pause
                 }
             }
-        });
-        Worker { stop, task }
+        })
     }
-}
 
-/// The running retry worker.
-pub struct Worker {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Worker {
-    /// Stops taking deliveries; attempts in progress are left to finish or to be retried.
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
+    /// [`Broadcaster::fill_in_requests`], logged; false when it has to be tried again.
+    async fn fill_in_older_requests(&self) -> bool {
+        match self.fill_in_requests().await {
+            Ok(0) => true,
+            Ok(read) => {
+                tracing::info!(
+                    deliveries = read,
+                    "requests written for deliveries created before they were stored"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write the requests of older deliveries");
+                false
+            }
+        }
     }
 }
 

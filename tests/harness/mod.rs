@@ -12,7 +12,6 @@ pub mod stub_station;
 use std::sync::Arc;
 
 use gpd_gateway::background::Background;
-use gpd_gateway::broadcast::outbox::Worker;
 use gpd_gateway::client::{self, Response};
 use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
@@ -38,7 +37,7 @@ pub struct TestServer {
     pub key: String,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
-    worker: Option<Worker>,
+    worker: Option<Background>,
     sweeper: Option<Background>,
     uploads: Option<Background>,
     dir: Option<tempfile::TempDir>,
