@@ -27,7 +27,7 @@ use crate::domain::api_key::SegregationScope;
 use crate::domain::creditor::Creditor;
 use crate::domain::position::{DebtPosition, FieldError, Iupd, Refusal};
 use crate::json;
-use crate::store::{Expected, Mutation};
+use crate::store::{Expected, Mutation, PositionKey};
 
 /// Reads an `If-Match` header into the versions a write may apply to: `*` (or no header)
 /// admits any; otherwise the versions of the strong tags listed (a weak or foreign tag never
@@ -158,6 +158,24 @@ impl<'a> OnCreditor<'a> {
             reach(p)?;
             change(p)
         })
+    }
+
+    /// Applies `change` to the creditor's position `key` if its version is `expected` and the
+    /// key reaches it; `missing` is the answer when there is no such position.
+    async fn change_within_reach(
+        &self,
+        key: PositionKey,
+        expected: Expected,
+        change: Mutation,
+        missing: impl FnOnce() -> Reply,
+    ) -> Result<DebtPosition, Reply> {
+        let organization = self.creditor.fiscal_code.clone();
+        let change = self.within_reach(change);
+        self.ctx
+            .store
+            .update_position_if(organization, key, expected, change)
+            .await
+            .map_err(reply::not_found_as(missing))
     }
 }
 

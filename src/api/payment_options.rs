@@ -12,7 +12,7 @@
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use super::reply::{bad_request, not_found, not_found_as};
+use super::reply::{bad_request, not_found};
 use super::{OnCreditor, Reply, if_match, parse_json};
 use crate::domain::position::{Conflict, DebtPosition, NotPayable, OptionPayment, Refusal};
 use crate::domain::{Cents, Iuv, NoticeNumber};
@@ -54,16 +54,9 @@ async fn change_option(
     expected: Expected,
     change: Mutation,
 ) -> Result<DebtPosition, Reply> {
-    on.ctx
-        .store
-        .update_position_if(
-            on.creditor.fiscal_code.clone(),
-            PositionKey::Notice(nav.clone()),
-            expected,
-            on.within_reach(change),
-        )
-        .await
-        .map_err(not_found_as(|| not_found_option(on.org(), identifier)))
+    let key = PositionKey::Notice(nav.clone());
+    let missing = || not_found_option(on.org(), identifier);
+    on.change_within_reach(key, expected, change, missing).await
 }
 
 /// `POST /organizations/{fiscalCode}/paymentoptions/paids/{nav}`

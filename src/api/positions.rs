@@ -129,17 +129,11 @@ async fn change_position(
     change: Mutation,
     now: NaiveDateTime,
 ) -> Result<Reply, Reply> {
+    let key = PositionKey::Iupd(iupd.clone());
+    let missing = || not_found_position(on.org(), &iupd);
     let p = on
-        .ctx
-        .store
-        .update_position_if(
-            on.creditor.fiscal_code.clone(),
-            PositionKey::Iupd(iupd.clone()),
-            expected,
-            on.within_reach(change),
-        )
-        .await
-        .map_err(not_found_as(|| not_found_position(on.org(), &iupd)))?;
+        .change_within_reach(key, expected, change, missing)
+        .await?;
     Ok(written(200, &p, now))
 }
 
