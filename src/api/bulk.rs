@@ -110,18 +110,7 @@ pub async fn update_ibans(
     let ctx = on.ctx;
     let q = Query::parse(query, &["oldIban", "limit"])?;
     let old = iban("oldIban", q.get("oldIban"))?;
-    let limit = match q.get("limit") {
-        None => MAX_TRANSFERS,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_TRANSFERS).contains(n))
-            .ok_or_else(|| {
-                bad_request(format!(
-                    "limit: '{v}' must be a number from 1 to {MAX_TRANSFERS}"
-                ))
-            })?,
-    } as usize;
+    let limit = q.number("limit", MAX_TRANSFERS, 1, MAX_TRANSFERS)? as usize;
     let input: NewIbanIn = parse_json(body)?;
     let new = iban("newIban", Some(&input.new_iban))?;
     let organization = on.creditor.fiscal_code.clone();

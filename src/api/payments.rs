@@ -56,19 +56,6 @@ fn receipt_model(r: ReceiptSummary) -> Option<ReceiptModel> {
     })
 }
 
-fn number(q: &Query, key: &str, default: u32, min: u32, max: u32) -> Result<u32, Reply> {
-    match q.get(key) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| {
-                bad_request(format!("{key}: '{v}' must be a number from {min} to {max}"))
-            }),
-    }
-}
-
 /// A prefix filter: given, it may not be empty.
 fn prefix(q: &Query, key: &str) -> Result<Option<String>, Reply> {
     match q.get(key) {
@@ -92,8 +79,8 @@ pub async fn list_receipts(on: OnCreditor<'_>, query: Option<&str>) -> Result<Re
     ];
     let q = Query::parse(query, &known)?;
     let page = PageRequest {
-        page: number(&q, "pageNum", 0, 0, u32::MAX / MAX_PAGE_SIZE)?,
-        limit: number(&q, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?,
+        page: q.number("pageNum", 0, 0, u32::MAX / MAX_PAGE_SIZE)?,
+        limit: q.number("pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?,
     };
     let (from, to) = (bound(&q, "from", false)?, bound(&q, "to", true)?);
     if let (Some(f), Some(t)) = (from, to)

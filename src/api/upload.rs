@@ -257,18 +257,7 @@ pub async fn list(
             "from, to: the window must run forward and span at most {FILES_WINDOW_DAYS} days"
         )));
     }
-    let size = match q.get("size") {
-        None => FILES_DEFAULT,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (FILES_MIN..=FILES_MAX).contains(n))
-            .ok_or_else(|| {
-                bad_request(format!(
-                    "size: '{v}' must be a number from {FILES_MIN} to {FILES_MAX}"
-                ))
-            })?,
-    };
+    let size = q.number("size", FILES_DEFAULT, FILES_MIN, FILES_MAX)?;
     let after = continuation.map(parse_token).transpose()?;
     let from = from.and_hms_opt(0, 0, 0).expect("midnight");
     let to = to.and_hms_milli_opt(23, 59, 59, 999).expect("end of day");
