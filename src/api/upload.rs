@@ -30,6 +30,7 @@ const FILES_WINDOW_DAYS: u64 = 7;
 pub struct Broker<'a>(&'a str);
 
 impl<'a> Broker<'a> {
+    /// `broker`, if it is the broker of this gateway; 404 otherwise.
     pub fn served(ctx: &Context, broker: &'a str) -> Result<Broker<'a>, Reply> {
         if broker == ctx.config.broker_id.as_str() {
             Ok(Broker(broker))
