@@ -7,9 +7,12 @@ mod harness;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gpd_gateway::api::OnCreditor;
+use gpd_gateway::api::upload::Broker;
 use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
 use gpd_gateway::context::Context;
+use gpd_gateway::domain::api_key::SegregationScope;
 use gpd_gateway::domain::upload::UploadOperation;
 use gpd_gateway::http::zip;
 use gpd_gateway::store::sqlite::SqliteStore;
@@ -331,10 +334,12 @@ async fn a_file_left_half_done_is_finished_after_a_restart() {
             Arc::new(store),
             Clock::system(),
         ));
+        let all = SegregationScope::All;
+        let on = OnCreditor::new(&ctx, ORG, &all).unwrap();
+        let broker = Broker::served(&ctx, BROKER).unwrap();
         let r = gpd_gateway::api::upload::accept(
-            &ctx,
-            BROKER,
-            ORG,
+            on,
+            broker,
             UploadOperation::Create,
             document.as_bytes(),
         )
@@ -346,7 +351,7 @@ async fn a_file_left_half_done_is_finished_after_a_restart() {
             .await
             .unwrap();
         assert_eq!(u64::from(done), gpd_gateway::import::upload::CHUNK as u64);
-        let early = gpd_gateway::api::upload::report(&ctx, BROKER, ORG, &file.id)
+        let early = gpd_gateway::api::upload::report(on, broker, &file.id)
             .await
             .unwrap_err();
         assert_eq!(early.status, 425);

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::query::{Query, paged};
 use super::reply::{bad_request, not_found, not_found_as};
-use super::{Reply, creditor, parse_json};
-use crate::context::Context;
+use super::{OnCreditor, Reply, parse_json};
 use crate::domain::Text;
 use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl, station_timeout};
 use crate::domain::receipt::ReceiptVersion;
@@ -64,11 +63,11 @@ fn yes() -> bool {
 }
 
 /// `GET /organizations/{fiscalCode}/broadcast-stations`
-pub async fn list_stations(ctx: &Context, org: &str) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
-    let stations = ctx
+pub async fn list_stations(on: OnCreditor<'_>) -> Result<Reply, Reply> {
+    let stations = on
+        .ctx
         .store
-        .broadcast_stations(Some(creditor.fiscal_code.clone()))
+        .broadcast_stations(Some(on.creditor.fiscal_code.clone()))
         .await?;
     let out: Vec<_> = stations.iter().map(station_out).collect();
     Ok(Reply::json(200, &out))
@@ -80,8 +79,7 @@ fn station_id(value: &str) -> Result<Text<35>, Reply> {
 
 /// `PUT /organizations/{fiscalCode}/broadcast-stations/{stationId}`: creates (201) or
 /// replaces (200) the station.
-pub async fn put_station(ctx: &Context, org: &str, id: &str, body: &[u8]) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
+pub async fn put_station(on: OnCreditor<'_>, id: &str, body: &[u8]) -> Result<Reply, Reply> {
     let station_id = station_id(id)?;
     let input: StationIn = parse_json(body)?;
     let mut errors = Vec::new();
@@ -102,13 +100,13 @@ pub async fn put_station(ctx: &Context, org: &str, id: &str, body: &[u8]) -> Res
     else {
         return Err(bad_request(errors.join("; ")));
     };
-    if let Err(refused) = ctx.broadcaster.vet_url(&url).await {
+    if let Err(refused) = on.ctx.broadcaster.vet_url(&url).await {
         return Err(bad_request(format!(
             "url: receipts may not be sent there: {refused}"
         )));
     }
     let station = BroadcastStation {
-        organization: creditor.fiscal_code.clone(),
+        organization: on.creditor.fiscal_code.clone(),
         station_id,
         broker_id,
         url,
@@ -117,17 +115,18 @@ pub async fn put_station(ctx: &Context, org: &str, id: &str, body: &[u8]) -> Res
         enabled: input.enabled,
     };
     let out = station_out(&station);
-    let created = ctx.store.put_broadcast_station(station).await?;
+    let created = on.ctx.store.put_broadcast_station(station).await?;
     Ok(Reply::json(if created { 201 } else { 200 }, &out))
 }
 
 /// `DELETE /organizations/{fiscalCode}/broadcast-stations/{stationId}`. Deliveries already
 /// created for the station keep their copy of it.
-pub async fn delete_station(ctx: &Context, org: &str, id: &str) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
+pub async fn delete_station(on: OnCreditor<'_>, id: &str) -> Result<Reply, Reply> {
     let station_id = station_id(id)?;
-    ctx.store
-        .delete_broadcast_station(creditor.fiscal_code.clone(), station_id)
+    let org = on.org();
+    on.ctx
+        .store
+        .delete_broadcast_station(on.creditor.fiscal_code.clone(), station_id)
         .await
         .map_err(not_found_as(|| {
             not_found(format!("organization {org} has no broadcast station {id}"))
@@ -196,32 +195,28 @@ pub fn delivery_state(value: Option<&str>) -> Result<Option<DeliveryState>, Stri
 
 /// `GET /organizations/{fiscalCode}/deliveries?state&page&limit`: deliveries to the
 /// creditor's stations, newest first.
-pub async fn list_deliveries(
-    ctx: &Context,
-    org: &str,
-    query: Option<&str>,
-) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
+pub async fn list_deliveries(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Reply> {
     let q = Query::parse(query, &["state", "page", "limit"])?;
     let state = delivery_state(q.get("state")).map_err(bad_request)?;
     let page = q.page()?;
-    let listed = ctx
+    let listed = on
+        .ctx
         .store
-        .list_deliveries(Some(creditor.fiscal_code.clone()), state, page)
+        .list_deliveries(Some(on.creditor.fiscal_code.clone()), state, page)
         .await?;
     Ok(Reply::json(200, &paged(listed, delivery_out)))
 }
 
 /// `POST /organizations/{fiscalCode}/deliveries/{id}/redeliver`: the delivery becomes PENDING
 /// again and is attempted by the retry worker at its next round, with a fresh attempt count.
-pub async fn redeliver(ctx: &Context, org: &str, id: &str) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
+pub async fn redeliver(on: OnCreditor<'_>, id: &str) -> Result<Reply, Reply> {
+    let (ctx, org) = (on.ctx, on.org());
     let Ok(id) = id.parse::<i64>() else {
         return Err(bad_request(format!("id: '{id}' must be a delivery number")));
     };
     let delivery = ctx
         .store
-        .redeliver(Some(creditor.fiscal_code.clone()), id, ctx.clock.now())
+        .redeliver(Some(on.creditor.fiscal_code.clone()), id, ctx.clock.now())
         .await
         .map_err(not_found_as(|| {
             not_found(format!(

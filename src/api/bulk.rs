@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::positions::new_position;
 use super::query::Query;
 use super::reply::{bad_request, conflict};
-use super::{Reply, creditor, forbidden_position, invalid, parse_json};
-use crate::context::Context;
-use crate::domain::api_key::SegregationScope;
+use super::{OnCreditor, Reply, invalid, parse_json};
 use crate::domain::position::{Conflict, FieldError, Iban, Refusal};
 use crate::json::model::PositionIn;
 use crate::store::{PositionKey, StoreError};
@@ -32,13 +30,10 @@ struct MultiplePositionsIn {
 /// `{"paymentPositions": [...]}`, 1 to 100 positions, each validated as a single create. Any
 /// invalid or clashing position and nothing is stored; the answer names each, by index.
 pub async fn create_positions(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
+    on: OnCreditor<'_>,
     to_publish: bool,
     body: &[u8],
 ) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
     let input: MultiplePositionsIn = parse_json(body)?;
     let count = input.payment_positions.len();
     if !(1..=MAX_POSITIONS).contains(&count) {
@@ -46,11 +41,11 @@ pub async fn create_positions(
             "paymentPositions: must hold 1 to {MAX_POSITIONS} positions, holds {count}"
         )));
     }
-    let now = ctx.clock.now();
+    let now = on.ctx.clock.now();
     let mut positions = Vec::with_capacity(count);
     let mut errors: Vec<FieldError> = Vec::new();
     for (i, p) in input.payment_positions.into_iter().enumerate() {
-        match new_position(creditor, p, to_publish, now) {
+        match new_position(on.creditor, p, to_publish, now) {
             Ok(p) => positions.push(p),
             Err(found) => {
                 errors.extend(found.into_iter().map(|e| {
@@ -63,10 +58,14 @@ pub async fn create_positions(
         return Err(invalid(errors));
     }
     // All or nothing here too: one position of a code the key does not act for refuses all.
-    if let Some(p) = positions.iter().find(|p| !segregation.allows_position(p)) {
-        return Err(forbidden_position(org, &p.iupd, segregation));
+    if let Some(p) = positions
+        .iter()
+        .find(|p| !on.segregation.allows_position(p))
+    {
+        return Err(on.forbidden_position(&p.iupd));
     }
-    ctx.store
+    on.ctx
+        .store
         .create_positions(positions)
         .await?
         .map_err(|refused| {
@@ -104,29 +103,17 @@ fn iban(field: &str, value: Option<&str>) -> Result<Iban, Reply> {
 /// still to be paid, at most `limit` (default and most 1000) transfers. Each position changed
 /// gets a new version; the caller repeats until `updatedTransfers` is 0.
 pub async fn update_ibans(
-    ctx: &Context,
-    org: &str,
+    on: OnCreditor<'_>,
     query: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
+    let ctx = on.ctx;
     let q = Query::parse(query, &["oldIban", "limit"])?;
     let old = iban("oldIban", q.get("oldIban"))?;
-    let limit = match q.get("limit") {
-        None => MAX_TRANSFERS,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=MAX_TRANSFERS).contains(n))
-            .ok_or_else(|| {
-                bad_request(format!(
-                    "limit: '{v}' must be a number from 1 to {MAX_TRANSFERS}"
-                ))
-            })?,
-    } as usize;
+    let limit = q.number("limit", MAX_TRANSFERS, 1, MAX_TRANSFERS)? as usize;
     let input: NewIbanIn = parse_json(body)?;
     let new = iban("newIban", Some(&input.new_iban))?;
-    let organization = creditor.fiscal_code.clone();
+    let organization = on.creditor.fiscal_code.clone();
     let iupds = ctx
         .store
         .positions_paying_iban(organization.clone(), old.clone())

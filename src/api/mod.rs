@@ -1,9 +1,10 @@
 //! The creditor REST API (GPD v1 shapes), one file per resource: debt positions
 //! ([`positions`], [`bulk`]), payment options ([`payment_options`]), receipts ([`receipts`] and
 //! gpd-payments' [`payments`]), broadcast stations and deliveries ([`broadcast`]) and files of
-//! positions ([`upload`]); who may call them is [`auth`]. Handlers take the path parameters and
-//! the raw body, apply the domain rules through the store and return `Result<Reply, Reply>`,
-//! the error a problem body (`title`, `status`, `detail`) that names the offending field.
+//! positions ([`upload`]); who may call them is [`auth`]. Handlers take the call on the
+//! creditor of the path ([`OnCreditor`]), the other path parameters and the raw body, apply the
+//! domain rules through the store and return `Result<Reply, Reply>`, the error a problem body
+//! (`title`, `status`, `detail`) that names the offending field.
 //!
 //! Shared here: the creditor of the path, the JSON body, `If-Match`, and the refusals of what
 //! lies outside an API key's segregation codes.
@@ -26,7 +27,7 @@ use crate::domain::api_key::SegregationScope;
 use crate::domain::creditor::Creditor;
 use crate::domain::position::{DebtPosition, FieldError, Iupd, Refusal};
 use crate::json;
-use crate::store::{Expected, Mutation};
+use crate::store::{Expected, Mutation, PositionKey};
 
 /// Reads an `If-Match` header into the versions a write may apply to: `*` (or no header)
 /// admits any; otherwise the versions of the strong tags listed (a weak or foreign tag never
@@ -59,20 +60,6 @@ pub fn if_match(header: Option<&str>) -> Result<Expected, Reply> {
     Ok(Expected::OneOf(versions))
 }
 
-/// The creditor named in the path, if we serve it.
-fn creditor<'a>(ctx: &'a Context, fiscal_code: &str) -> Result<&'a Creditor, Reply> {
-    let Ok(parsed) = crate::domain::FiscalCodePA::parse(fiscal_code) else {
-        return Err(bad_request(format!(
-            "organizationFiscalCode: '{fiscal_code}' must be exactly 11 digits"
-        )));
-    };
-    ctx.config.creditors.get(&parsed).ok_or_else(|| {
-        reply::not_found(format!(
-            "organization {fiscal_code} is not served by this gateway"
-        ))
-    })
-}
-
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
     json::decode(body).map_err(bad_request)
 }
@@ -88,17 +75,108 @@ fn invalid(errors: Vec<FieldError>) -> Reply {
     )
 }
 
-/// The refusal of a notice (IUV or notice number, as written) outside the key's codes.
-fn forbidden_notice(org: &str, identifier: &str, segregation: &SegregationScope) -> Reply {
-    reply::forbidden(format!(
-        "the API key acts for segregation codes {segregation} of organization {org} only; \
-         {identifier} is of another"
-    ))
+/// A call on one of the configured creditors, by a key that may act for it: what every
+/// handler of a creditor's resources starts from.
+#[derive(Clone, Copy)]
+pub struct OnCreditor<'a> {
+    pub ctx: &'a Context,
+    pub creditor: &'a Creditor,
+    /// What the key may touch of the creditor's notices.
+    pub segregation: &'a SegregationScope,
 }
 
-/// The refusal of a position with options outside the key's codes.
-fn forbidden_position(org: &str, iupd: &Iupd, segregation: &SegregationScope) -> Reply {
-    reply::forbidden(position_out_of_reach(org, iupd, segregation))
+impl<'a> OnCreditor<'a> {
+    /// A call on the creditor named in the path (`fiscal_code`), if we serve it.
+    pub fn new(
+        ctx: &'a Context,
+        fiscal_code: &str,
+        segregation: &'a SegregationScope,
+    ) -> Result<OnCreditor<'a>, Reply> {
+        let Ok(parsed) = crate::domain::FiscalCodePA::parse(fiscal_code) else {
+            return Err(bad_request(format!(
+                "organizationFiscalCode: '{fiscal_code}' must be exactly 11 digits"
+            )));
+        };
+        let creditor = ctx.config.creditors.get(&parsed).ok_or_else(|| {
+            reply::not_found(format!(
+                "organization {fiscal_code} is not served by this gateway"
+            ))
+        })?;
+        Ok(OnCreditor {
+            ctx,
+            creditor,
+            segregation,
+        })
+    }
+
+    /// The creditor's fiscal code, as the path writes it (11 digits, nothing else).
+    pub fn org(&self) -> &'a str {
+        self.creditor.fiscal_code.as_str()
+    }
+
+    /// The refusal of a notice (IUV or notice number, as written) outside the key's codes.
+    fn forbidden_notice(&self, identifier: &str) -> Reply {
+        reply::forbidden(format!(
+            "the API key acts for segregation codes {} of organization {} only; \
+             {identifier} is of another",
+            self.segregation,
+            self.org()
+        ))
+    }
+
+    /// The refusal of a position with options outside the key's codes.
+    fn forbidden_position(&self, iupd: &Iupd) -> Reply {
+        reply::forbidden(self.position_out_of_reach(iupd))
+    }
+
+    fn position_out_of_reach(&self, iupd: &Iupd) -> String {
+        position_out_of_reach(self.org(), iupd, self.segregation)
+    }
+
+    /// The check, run inside the store's transaction, that the key reaches a stored position:
+    /// it sees the options a change or a deletion would apply to.
+    fn reach_check(&self) -> impl Fn(&DebtPosition) -> Result<(), Refusal> + Send + 'static {
+        let (org, segregation) = (self.org().to_owned(), self.segregation.clone());
+        move |p| {
+            if segregation.allows_position(p) {
+                Ok(())
+            } else {
+                Err(Refusal::Forbidden(position_out_of_reach(
+                    &org,
+                    &p.iupd,
+                    &segregation,
+                )))
+            }
+        }
+    }
+
+    /// Wraps a change so that it refuses a position the key may not touch, inside the same
+    /// transaction as the change.
+    fn within_reach(&self, change: Mutation) -> Mutation {
+        let reach = self.reach_check();
+        Box::new(move |p| {
+            reach(p)?;
+            change(p)
+        })
+    }
+
+    /// Applies `change` to the creditor's position `key` if its version is `expected` and the
+    /// key reaches it; `missing` is the answer when there is no such position.
+    async fn change_within_reach(
+        &self,
+        key: PositionKey,
+        expected: Expected,
+        change: Mutation,
+        missing: impl FnOnce() -> Reply,
+    ) -> Result<DebtPosition, Reply> {
+        let organization = self.creditor.fiscal_code.clone();
+        let change = self.within_reach(change);
+        self.ctx
+            .store
+            .update_position_if(organization, key, expected, change)
+            .await
+            .map_err(reply::not_found_as(missing))
+    }
 }
 
 fn position_out_of_reach(org: &str, iupd: &Iupd, segregation: &SegregationScope) -> String {
@@ -106,36 +184,6 @@ fn position_out_of_reach(org: &str, iupd: &Iupd, segregation: &SegregationScope)
         "the API key acts for segregation codes {segregation} of organization {org} only; \
          debt position {iupd} has payment options of another"
     )
-}
-
-/// The check, run inside the store's transaction, that the key reaches a stored position: it
-/// sees the options a change or a deletion would apply to.
-fn reach_check(
-    org: &str,
-    segregation: &SegregationScope,
-) -> impl Fn(&DebtPosition) -> Result<(), Refusal> + Send + 'static {
-    let (org, segregation) = (org.to_owned(), segregation.clone());
-    move |p| {
-        if segregation.allows_position(p) {
-            Ok(())
-        } else {
-            Err(Refusal::Forbidden(position_out_of_reach(
-                &org,
-                &p.iupd,
-                &segregation,
-            )))
-        }
-    }
-}
-
-/// Wraps a change so that it refuses a position the key may not touch, inside the same
-/// transaction as the change.
-fn within_reach(org: &str, segregation: &SegregationScope, change: Mutation) -> Mutation {
-    let reach = reach_check(org, segregation);
-    Box::new(move |p| {
-        reach(p)?;
-        change(p)
-    })
 }
 
 #[cfg(test)]

@@ -12,11 +12,8 @@
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use super::reply::{bad_request, not_found, not_found_as};
-use super::{Reply, creditor, forbidden_notice, if_match, parse_json, within_reach};
-use crate::context::Context;
-use crate::domain::api_key::SegregationScope;
-use crate::domain::creditor::Creditor;
+use super::reply::{bad_request, not_found};
+use super::{OnCreditor, Reply, if_match, parse_json};
 use crate::domain::position::{Conflict, DebtPosition, NotPayable, OptionPayment, Refusal};
 use crate::domain::{Cents, Iuv, NoticeNumber};
 use crate::json::convert;
@@ -40,56 +37,37 @@ fn option_notice(identifier: &str) -> Option<NoticeNumber> {
 
 /// The notice the path names, if the key's codes reach it. As GPD: the notice's own code is
 /// checked first, whether or not the option exists.
-fn reachable_notice(
-    org: &str,
-    identifier: &str,
-    segregation: &SegregationScope,
-) -> Result<NoticeNumber, Reply> {
-    let nav = option_notice(identifier).ok_or_else(|| not_found_option(org, identifier))?;
-    if !segregation.allows_notice(&nav) {
-        return Err(forbidden_notice(org, identifier, segregation));
+fn reachable_notice(on: OnCreditor<'_>, identifier: &str) -> Result<NoticeNumber, Reply> {
+    let nav = option_notice(identifier).ok_or_else(|| not_found_option(on.org(), identifier))?;
+    if !on.segregation.allows_notice(&nav) {
+        return Err(on.forbidden_notice(identifier));
     }
     Ok(nav)
 }
 
 /// Applies `change` to the position holding the option `nav` (`identifier` in the path), if
-/// its version is `expected`.
+/// its version is `expected` and the key reaches the position.
 async fn change_option(
-    ctx: &Context,
-    creditor: &Creditor,
-    org: &str,
+    on: OnCreditor<'_>,
     identifier: &str,
     nav: &NoticeNumber,
     expected: Expected,
     change: Mutation,
 ) -> Result<DebtPosition, Reply> {
-    ctx.store
-        .update_position_if(
-            creditor.fiscal_code.clone(),
-            PositionKey::Notice(nav.clone()),
-            expected,
-            change,
-        )
-        .await
-        .map_err(not_found_as(|| not_found_option(org, identifier)))
+    let key = PositionKey::Notice(nav.clone());
+    let missing = || not_found_option(on.org(), identifier);
+    on.change_within_reach(key, expected, change, missing).await
 }
 
 /// `POST /organizations/{fiscalCode}/paymentoptions/paids/{nav}`
-pub async fn mark_paid(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
-    nav_value: &str,
-    body: &[u8],
-) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
-    let nav = reachable_notice(org, nav_value, segregation)?;
+pub async fn mark_paid(on: OnCreditor<'_>, nav_value: &str, body: &[u8]) -> Result<Reply, Reply> {
+    let nav = reachable_notice(on, nav_value)?;
     let input: MarkPaidIn = if body.iter().all(u8::is_ascii_whitespace) {
         MarkPaidIn { payment_date: None }
     } else {
         parse_json(body)?
     };
-    let now = ctx.clock.now();
+    let now = on.ctx.clock.now();
     let payment_date: NaiveDateTime = match input.payment_date.as_deref() {
         None => now,
         Some(d) => convert::parse_datetime(d).ok_or_else(|| {
@@ -109,8 +87,7 @@ pub async fn mark_paid(
         p.mark_paid(index, payment, now)
             .map_err(|reason| Refusal::Conflict(Conflict(not_payable(reason).into())))
     });
-    let change = within_reach(org, segregation, change);
-    let p = change_option(ctx, creditor, org, nav_value, &nav, Expected::Any, change).await?;
+    let p = change_option(on, nav_value, &nav, Expected::Any, change).await?;
     Ok(Reply::json(200, &convert::position_out(&p, now, true)).with_etag(p.version))
 }
 
@@ -132,24 +109,20 @@ struct NotificationFeeIn {
 
 /// `PUT /organizations/{fiscalCode}/paymentoptions/{nav}/notificationfee`
 pub async fn put_notification_fee(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
+    on: OnCreditor<'_>,
     nav_value: &str,
     if_match_header: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
     let expected = if_match(if_match_header)?;
-    let nav = reachable_notice(org, nav_value, segregation)?;
+    let nav = reachable_notice(on, nav_value)?;
     let input: NotificationFeeIn = parse_json(body)?;
     let fee = Cents::new(input.notification_fee)
         .map_err(|e| bad_request(format!("notificationFee: {e}")))?;
-    let now = ctx.clock.now();
+    let now = on.ctx.clock.now();
     let target = nav.clone();
     let change: Mutation = Box::new(move |p| p.set_notification_fee(&target, fee, now));
-    let change = within_reach(org, segregation, change);
-    let p = change_option(ctx, creditor, org, nav_value, &nav, expected, change).await?;
+    let p = change_option(on, nav_value, &nav, expected, change).await?;
     let option = &p.options[p.option_index(&nav).expect("found by this notice")];
     Ok(Reply::json(200, &convert::option_out(&p, option)).with_etag(p.version))
 }

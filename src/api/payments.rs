@@ -9,9 +9,7 @@ use serde::Serialize;
 use super::query::{Query, bound, segregation_codes};
 use super::receipts::{path_iuv, receipt_document};
 use super::reply::{bad_request, forbidden};
-use super::{Reply, creditor};
-use crate::context::Context;
-use crate::domain::api_key::SegregationScope;
+use super::{OnCreditor, Reply};
 use crate::domain::receipt::ReceiptStatus;
 use crate::store::{PageRequest, ReceiptFilter, ReceiptSummary};
 
@@ -58,19 +56,6 @@ fn receipt_model(r: ReceiptSummary) -> Option<ReceiptModel> {
     })
 }
 
-fn number(q: &Query, key: &str, default: u32, min: u32, max: u32) -> Result<u32, Reply> {
-    match q.get(key) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| {
-                bad_request(format!("{key}: '{v}' must be a number from {min} to {max}"))
-            }),
-    }
-}
-
 /// A prefix filter: given, it may not be empty.
 fn prefix(q: &Query, key: &str) -> Result<Option<String>, Reply> {
     match q.get(key) {
@@ -81,13 +66,7 @@ fn prefix(q: &Query, key: &str) -> Result<Option<String>, Reply> {
 
 /// `GET /payments/{organizationfiscalcode}/receipts?pageNum&pageSize&debtor&service&from&to
 /// &segregationCodes&debtorOrIuv`
-pub async fn list_receipts(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
-    query: Option<&str>,
-) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
+pub async fn list_receipts(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Reply> {
     let known = [
         "pageNum",
         "pageSize",
@@ -100,8 +79,8 @@ pub async fn list_receipts(
     ];
     let q = Query::parse(query, &known)?;
     let page = PageRequest {
-        page: number(&q, "pageNum", 0, 0, u32::MAX / MAX_PAGE_SIZE)?,
-        limit: number(&q, "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?,
+        page: q.number("pageNum", 0, 0, u32::MAX / MAX_PAGE_SIZE)?,
+        limit: q.number("pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)?,
     };
     let (from, to) = (bound(&q, "from", false)?, bound(&q, "to", true)?);
     if let (Some(f), Some(t)) = (from, to)
@@ -117,14 +96,15 @@ pub async fn list_receipts(
         debtor: q.get("debtor").map(str::to_owned),
         iuv_prefix: prefix(&q, "service")?,
         debtor_or_iuv_prefix: prefix(&q, "debtorOrIuv")?,
-        segregation_codes: segregation_codes(&q, segregation)?,
+        segregation_codes: segregation_codes(&q, on.segregation)?,
         paid_from: from,
         paid_to: to,
         ..Default::default()
     };
-    let listed = ctx
+    let listed = on
+        .ctx
         .store
-        .list_receipts(creditor.fiscal_code.clone(), filter, page)
+        .list_receipts(on.creditor.fiscal_code.clone(), filter, page)
         .await?;
     let total_pages = listed.total_pages();
     // As gpd-payments: a page past the last is an error, but an empty list is page 0 of none.
@@ -149,21 +129,19 @@ pub async fn list_receipts(
 /// `GET /payments/{organizationfiscalcode}/receipts/{iuv}[?segregationCodes]`: the receipt's
 /// XML, as the Node sent it.
 pub async fn get_receipt(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
+    on: OnCreditor<'_>,
     iuv: &str,
     query: Option<&str>,
 ) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
     let iuv = path_iuv(iuv)?;
     // The codes asked for (`segregationCodes`), within the key's.
     let q = Query::parse(query, &["segregationCodes"])?;
-    if let Some(codes) = segregation_codes(&q, segregation)?
+    if let Some(codes) = segregation_codes(&q, on.segregation)?
         && !codes.iter().any(|c| iuv.starts_with(&c.to_string()))
     {
         return Err(forbidden(format!(
-            "IUV {iuv} of organization {org} is not of the segregation codes {}",
+            "IUV {iuv} of organization {} is not of the segregation codes {}",
+            on.org(),
             codes
                 .iter()
                 .map(ToString::to_string)
@@ -171,7 +149,7 @@ pub async fn get_receipt(
                 .join(",")
         )));
     }
-    let document = receipt_document(ctx, creditor, org, iuv).await?;
+    let document = receipt_document(on, iuv).await?;
     // gpd-payments' type for it; the document is the same as our own API's.
     let mut reply = Reply::xml(document);
     reply.content_type = "application/xml";
@@ -181,6 +159,7 @@ pub async fn get_receipt(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::api_key::SegregationScope;
 
     #[test]
     fn every_status_is_shown_or_left_out_on_purpose() {

@@ -10,11 +10,7 @@ use serde::Serialize;
 
 use super::query::{PageInfo, Query, bound, segregation_codes};
 use super::reply::{bad_request, not_found, not_found_as};
-use super::{
-    Reply, creditor, forbidden_position, if_match, invalid, parse_json, position_out_of_reach,
-    reach_check, within_reach,
-};
-use crate::context::Context;
+use super::{OnCreditor, Reply, if_match, invalid, parse_json};
 use crate::domain::api_key::SegregationScope;
 use crate::domain::creditor::Creditor;
 use crate::domain::position::{DebtPosition, FieldError, Iupd, PositionStatus, Refusal};
@@ -28,19 +24,13 @@ fn iupd(value: &str) -> Result<Iupd, Reply> {
     Iupd::parse(value).map_err(|m| bad_request(format!("iupd: {m}")))
 }
 
-/// What a write to one position names: its creditor, its IUPD and the versions it may apply
-/// to, read in that order.
-fn write_target<'a>(
-    ctx: &'a Context,
-    org: &str,
+/// What a write to one position names: its IUPD and the versions it may apply to, read in
+/// that order.
+fn write_target(
     iupd_value: &str,
     if_match_header: Option<&str>,
-) -> Result<(&'a Creditor, Iupd, Expected), Reply> {
-    Ok((
-        creditor(ctx, org)?,
-        iupd(iupd_value)?,
-        if_match(if_match_header)?,
-    ))
+) -> Result<(Iupd, Expected), Reply> {
+    Ok((iupd(iupd_value)?, if_match(if_match_header)?))
 }
 
 fn not_found_position(org: &str, iupd: &Iupd) -> Reply {
@@ -70,56 +60,41 @@ pub(super) fn new_position(
 /// `POST /organizations/{fiscalCode}/debtpositions[?toPublish=true]`; a key limited to some
 /// segregation codes may create options of those only.
 pub async fn create_position(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
+    on: OnCreditor<'_>,
     to_publish: bool,
     body: &[u8],
 ) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
     let input: PositionIn = parse_json(body)?;
-    let now = ctx.clock.now();
-    let position = new_position(creditor, input, to_publish, now).map_err(invalid)?;
-    if !segregation.allows_position(&position) {
-        return Err(forbidden_position(org, &position.iupd, segregation));
+    let now = on.ctx.clock.now();
+    let position = new_position(on.creditor, input, to_publish, now).map_err(invalid)?;
+    if !on.segregation.allows_position(&position) {
+        return Err(on.forbidden_position(&position.iupd));
     }
-    let p = ctx.store.create_position(position).await?;
+    let p = on.ctx.store.create_position(position).await?;
     Ok(written(201, &p, now))
 }
 
 /// `GET /organizations/{fiscalCode}/debtpositions/{iupd}`
-pub async fn get_position(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
-    iupd_value: &str,
-) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
+pub async fn get_position(on: OnCreditor<'_>, iupd_value: &str) -> Result<Reply, Reply> {
     let iupd = iupd(iupd_value)?;
-    let p = reachable_position(ctx, creditor, org, &iupd, segregation).await?;
-    Ok(Reply::json(200, &convert::position_out(&p, ctx.clock.now(), false)).with_etag(p.version))
+    let p = reachable_position(on, &iupd).await?;
+    let now = on.ctx.clock.now();
+    Ok(Reply::json(200, &convert::position_out(&p, now, false)).with_etag(p.version))
 }
 
 /// The creditor's position `iupd`, if it exists and the key's segregation codes reach it; the
 /// answer to give otherwise (404, 403, or the store's failure).
-async fn reachable_position(
-    ctx: &Context,
-    creditor: &Creditor,
-    org: &str,
-    iupd: &Iupd,
-    segregation: &SegregationScope,
-) -> Result<DebtPosition, Reply> {
+async fn reachable_position(on: OnCreditor<'_>, iupd: &Iupd) -> Result<DebtPosition, Reply> {
     let key = PositionKey::Iupd(iupd.clone());
-    match ctx
+    match on
+        .ctx
         .store
-        .get_position(creditor.fiscal_code.clone(), key)
+        .get_position(on.creditor.fiscal_code.clone(), key)
         .await?
     {
-        Some(p) if !segregation.allows_position(&p) => {
-            Err(forbidden_position(org, iupd, segregation))
-        }
+        Some(p) if !on.segregation.allows_position(&p) => Err(on.forbidden_position(iupd)),
         Some(p) => Ok(p),
-        None => Err(not_found_position(org, iupd)),
+        None => Err(not_found_position(on.org(), iupd)),
     }
 }
 
@@ -131,61 +106,47 @@ pub enum StateAction {
 
 /// `POST …/debtpositions/{iupd}/publish` and `…/invalidate`, honouring `If-Match`.
 pub async fn change_state(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
+    on: OnCreditor<'_>,
     iupd_value: &str,
     action: StateAction,
     if_match_header: Option<&str>,
 ) -> Result<Reply, Reply> {
-    let (creditor, iupd, expected) = write_target(ctx, org, iupd_value, if_match_header)?;
-    let now = ctx.clock.now();
+    let (iupd, expected) = write_target(iupd_value, if_match_header)?;
+    let now = on.ctx.clock.now();
     let change: Mutation = match action {
         StateAction::Publish => Box::new(move |p| Ok(p.publish(now)?)),
         StateAction::Invalidate => Box::new(move |p| Ok(p.invalidate(now)?)),
     };
-    let change = within_reach(org, segregation, change);
-    change_position(ctx, creditor, iupd, expected, change, now).await
+    change_position(on, iupd, expected, change, now).await
 }
 
-/// Applies `change` to the creditor's position `iupd` if its version is `expected`; the answer
-/// is the changed position with its new ETag.
+/// Applies `change` to the creditor's position `iupd` if its version is `expected` and the key
+/// reaches it; the answer is the changed position with its new ETag.
 async fn change_position(
-    ctx: &Context,
-    creditor: &Creditor,
+    on: OnCreditor<'_>,
     iupd: Iupd,
     expected: Expected,
     change: Mutation,
     now: NaiveDateTime,
 ) -> Result<Reply, Reply> {
-    let organization = creditor.fiscal_code.clone();
-    let p = ctx
-        .store
-        .update_position_if(
-            organization.clone(),
-            PositionKey::Iupd(iupd.clone()),
-            expected,
-            change,
-        )
-        .await
-        .map_err(not_found_as(|| {
-            not_found_position(organization.as_str(), &iupd)
-        }))?;
+    let key = PositionKey::Iupd(iupd.clone());
+    let missing = || not_found_position(on.org(), &iupd);
+    let p = on
+        .change_within_reach(key, expected, change, missing)
+        .await?;
     Ok(written(200, &p, now))
 }
 
 /// `PUT /organizations/{fiscalCode}/debtpositions/{iupd}[?toPublish=true]`
 pub async fn update_position(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
+    on: OnCreditor<'_>,
     iupd_value: &str,
     to_publish: bool,
     if_match_header: Option<&str>,
     body: &[u8],
 ) -> Result<Reply, Reply> {
-    let (creditor, iupd, expected) = write_target(ctx, org, iupd_value, if_match_header)?;
-    let now = ctx.clock.now();
+    let (iupd, expected) = write_target(iupd_value, if_match_header)?;
+    let now = on.ctx.clock.now();
     let content = parse_json::<PositionIn>(body).and_then(|input| {
         if input.iupd != iupd.as_str() {
             return Err(bad_request(format!(
@@ -193,30 +154,29 @@ pub async fn update_position(
                 input.iupd
             )));
         }
-        convert::updated_position(input, creditor, now).map_err(invalid)
+        convert::updated_position(input, on.creditor, now).map_err(invalid)
     });
     let new = match content {
         Ok(p) => p,
         // GPD finds the position before it looks at the body: an unknown one is 404 whatever
         // was sent. Looked up only when the body is refused, so a valid update reads once.
         Err(refused) => {
-            reachable_position(ctx, creditor, org, &iupd, segregation).await?;
+            reachable_position(on, &iupd).await?;
             return Err(refused);
         }
     };
     // Both the stored options and the new ones must be within the key's codes, checked once
     // the position is found (an unknown one stays 404): a new option of another code makes the
     // whole update 403.
-    let new_in_reach = segregation.allows_position(&new);
-    let refusal = position_out_of_reach(org, &iupd, segregation);
+    let new_in_reach = on.segregation.allows_position(&new);
+    let refusal = on.position_out_of_reach(&iupd);
     let change: Mutation = Box::new(move |p| {
         if !new_in_reach {
             return Err(Refusal::Forbidden(refusal));
         }
         p.update_from(new, to_publish, now)
     });
-    let change = within_reach(org, segregation, change);
-    change_position(ctx, creditor, iupd, expected, change, now).await
+    change_position(on, iupd, expected, change, now).await
 }
 
 /// What GPD answers to a deletion.
@@ -224,18 +184,17 @@ pub const DELETED: &str = "The debt position was successfully deleted";
 
 /// `DELETE /organizations/{fiscalCode}/debtpositions/{iupd}`
 pub async fn delete_position(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
+    on: OnCreditor<'_>,
     iupd_value: &str,
     if_match_header: Option<&str>,
 ) -> Result<Reply, Reply> {
-    let (creditor, iupd, expected) = write_target(ctx, org, iupd_value, if_match_header)?;
-    let now = ctx.clock.now();
-    let reach = reach_check(org, segregation);
-    ctx.store
+    let (iupd, expected) = write_target(iupd_value, if_match_header)?;
+    let now = on.ctx.clock.now();
+    let reach = on.reach_check();
+    on.ctx
+        .store
         .delete_position(
-            creditor.fiscal_code.clone(),
+            on.creditor.fiscal_code.clone(),
             iupd.clone(),
             expected,
             Box::new(move |p| {
@@ -244,7 +203,7 @@ pub async fn delete_position(
             }),
         )
         .await
-        .map_err(not_found_as(|| not_found_position(org, &iupd)))?;
+        .map_err(not_found_as(|| not_found_position(on.org(), &iupd)))?;
     Ok(Reply::json(200, &DELETED))
 }
 
@@ -382,19 +341,14 @@ fn list_request(query: Option<&str>, segregation: &SegregationScope) -> Result<L
 }
 
 /// `GET /organizations/{fiscalCode}/debtpositions?page&limit&due_date_from&due_date_to&…`
-pub async fn list_positions(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
-    query: Option<&str>,
-) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
-    let request = list_request(query, segregation)?;
-    let now = ctx.clock.now();
-    let page = ctx
+pub async fn list_positions(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Reply> {
+    let request = list_request(query, on.segregation)?;
+    let now = on.ctx.clock.now();
+    let page = on
+        .ctx
         .store
         .list_positions(
-            creditor.fiscal_code.clone(),
+            on.creditor.fiscal_code.clone(),
             request.filter,
             request.order,
             request.page,

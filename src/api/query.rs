@@ -46,12 +46,17 @@ impl Query {
             .map(|(_, v)| v.as_str())
     }
 
-    fn number(&self, key: &str, default: u32, max: u32) -> Result<u32, Reply> {
+    /// A number from `min` to `max`; `default` when not given.
+    pub fn number(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, Reply> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v.parse::<u32>().ok().filter(|n| *n <= max).ok_or_else(|| {
-                bad_request(format!("{key}: '{v}' must be a number from 0 to {max}"))
-            }),
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| {
+                    bad_request(format!("{key}: '{v}' must be a number from {min} to {max}"))
+                }),
         }
     }
 
@@ -62,8 +67,8 @@ impl Query {
 
     /// `page` (from 0) and `limit` (1..=`max`, default `default`).
     pub fn page_within(&self, default: u32, max: u32) -> Result<PageRequest, Reply> {
-        let page = self.number("page", 0, u32::MAX / max)?;
-        let limit = self.number("limit", default, max)?;
+        let page = self.number("page", 0, 0, u32::MAX / max)?;
+        let limit = self.number("limit", default, 0, max)?;
         if limit == 0 {
             return Err(bad_request(format!(
                 "limit: must be a number from 1 to {max}"

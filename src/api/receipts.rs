@@ -6,10 +6,7 @@ use serde::Serialize;
 
 use super::query::{Query, bound, paged, segregation_codes};
 use super::reply::{bad_request, not_found};
-use super::{Reply, creditor, forbidden_notice};
-use crate::context::Context;
-use crate::domain::api_key::SegregationScope;
-use crate::domain::creditor::Creditor;
+use super::{OnCreditor, Reply};
 use crate::domain::receipt::ReceiptStatus;
 use crate::json::convert::format_datetime;
 use crate::store::{ReceiptFilter, ReceiptSummary};
@@ -70,42 +67,27 @@ pub(super) fn path_iuv(iuv: &str) -> Result<&str, Reply> {
 }
 
 /// The creditor's receipt for `iuv`, exactly as the Node sent it.
-pub(super) async fn receipt_document(
-    ctx: &Context,
-    creditor: &Creditor,
-    org: &str,
-    iuv: &str,
-) -> Result<Vec<u8>, Reply> {
-    ctx.store
-        .receipt_document(creditor.fiscal_code.clone(), iuv.to_owned())
+pub(super) async fn receipt_document(on: OnCreditor<'_>, iuv: &str) -> Result<Vec<u8>, Reply> {
+    let org = on.org();
+    on.ctx
+        .store
+        .receipt_document(on.creditor.fiscal_code.clone(), iuv.to_owned())
         .await?
         .ok_or_else(|| not_found(format!("no receipt for IUV {iuv} of organization {org}")))
 }
 
 /// `GET /organizations/{fiscalCode}/receipts/{iuv}`
-pub async fn get_receipt(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
-    iuv: &str,
-) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
+pub async fn get_receipt(on: OnCreditor<'_>, iuv: &str) -> Result<Reply, Reply> {
     let iuv = path_iuv(iuv)?;
     // As GPD's receipts API: the IUV's code first, whether or not a receipt exists.
-    if !segregation.allows_iuv(iuv) {
-        return Err(forbidden_notice(org, iuv, segregation));
+    if !on.segregation.allows_iuv(iuv) {
+        return Err(on.forbidden_notice(iuv));
     }
-    Ok(Reply::xml(receipt_document(ctx, creditor, org, iuv).await?))
+    Ok(Reply::xml(receipt_document(on, iuv).await?))
 }
 
 /// `GET /organizations/{fiscalCode}/receipts?page&limit&status&debtor&from&to&segregationCodes`
-pub async fn list_receipts(
-    ctx: &Context,
-    org: &str,
-    segregation: &SegregationScope,
-    query: Option<&str>,
-) -> Result<Reply, Reply> {
-    let creditor = creditor(ctx, org)?;
+pub async fn list_receipts(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Reply> {
     let known = [
         "page",
         "limit",
@@ -129,13 +111,14 @@ pub async fn list_receipts(
         debtor: q.get("debtor").map(str::to_owned),
         paid_from: bound(&q, "from", false)?,
         paid_to: bound(&q, "to", true)?,
-        segregation_codes: segregation_codes(&q, segregation)?,
+        segregation_codes: segregation_codes(&q, on.segregation)?,
         ..Default::default()
     };
     let page = q.page()?;
-    let listed = ctx
+    let listed = on
+        .ctx
         .store
-        .list_receipts(creditor.fiscal_code.clone(), filter, page)
+        .list_receipts(on.creditor.fiscal_code.clone(), filter, page)
         .await?;
     Ok(Reply::json(200, &paged(listed, receipt_out)))
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::query::Query;
 use super::reply::{bad_request, not_found};
-use super::{Reply, creditor};
+use super::{OnCreditor, Reply};
 use crate::context::Context;
 use crate::domain::upload::{OperationStatus, UploadOperation};
 use crate::json;
@@ -25,13 +25,20 @@ const FILES_MAX: u32 = 500;
 /// The widest window of the files list, in days (GPD's).
 const FILES_WINDOW_DAYS: u64 = 7;
 
-fn broker_of<'a>(ctx: &Context, broker: &'a str) -> Result<&'a str, Reply> {
-    if broker == ctx.config.broker_id.as_str() {
-        Ok(broker)
-    } else {
-        Err(not_found(format!(
-            "broker {broker} is not served by this gateway"
-        )))
+/// The broker named in the path, one this gateway serves.
+#[derive(Debug, Clone, Copy)]
+pub struct Broker<'a>(&'a str);
+
+impl<'a> Broker<'a> {
+    /// `broker`, if it is the broker of this gateway; 404 otherwise.
+    pub fn served(ctx: &Context, broker: &'a str) -> Result<Broker<'a>, Reply> {
+        if broker == ctx.config.broker_id.as_str() {
+            Ok(Broker(broker))
+        } else {
+            Err(not_found(format!(
+                "broker {broker} is not served by this gateway"
+            )))
+        }
     }
 }
 
@@ -55,21 +62,19 @@ fn status_path(broker: &str, org: &str, id: &str) -> String {
 /// file's JSON `document` (already out of its zip) is checked for shape and stored; its items
 /// are processed in the background.
 pub async fn accept(
-    ctx: &Context,
-    broker: &str,
-    org: &str,
+    on: OnCreditor<'_>,
+    Broker(broker): Broker<'_>,
     operation: UploadOperation,
     document: &[u8],
 ) -> Result<Reply, Reply> {
-    let broker = broker_of(ctx, broker)?;
-    let creditor = creditor(ctx, org)?;
+    let ctx = on.ctx;
     let items = json::upload::read_items(operation, document)
         .map_err(|e| bad_request(format!("file: {e}")))?;
     let id = new_id()?;
     let upload = NewUpload {
         id: id.clone(),
         broker: broker.to_owned(),
-        organization: creditor.fiscal_code.clone(),
+        organization: on.creditor.fiscal_code.clone(),
         operation,
         content: document.to_vec(),
         submitted: items.len() as u32,
@@ -78,20 +83,24 @@ pub async fn accept(
     ctx.store.create_upload(upload).await?;
     ctx.uploads.notify_one();
     Ok(Reply::empty(202)
-        .with_header("location", status_path(broker, org, &id))
+        .with_header("location", status_path(broker, on.org(), &id))
         .with_header("retry-after", format!("{RETRY_AFTER_MS} ms")))
 }
 
-async fn file(ctx: &Context, broker: &str, org: &str, id: &str) -> Result<UploadFile, Reply> {
-    broker_of(ctx, broker)?;
-    let creditor = creditor(ctx, org)?;
-    ctx.store
-        .upload(creditor.fiscal_code.clone(), id.to_owned())
+async fn file(
+    on: OnCreditor<'_>,
+    Broker(broker): Broker<'_>,
+    id: &str,
+) -> Result<UploadFile, Reply> {
+    on.ctx
+        .store
+        .upload(on.creditor.fiscal_code.clone(), id.to_owned())
         .await?
         .filter(|f| f.broker == broker)
         .ok_or_else(|| {
             not_found(format!(
-                "no file {id} of broker {broker} for organization {org}"
+                "no file {id} of broker {broker} for organization {}",
+                on.org()
             ))
         })
 }
@@ -113,8 +122,8 @@ struct UploadStatusOut {
 }
 
 /// `GET …/debtpositions/file/{fileId}/status`
-pub async fn status(ctx: &Context, broker: &str, org: &str, id: &str) -> Result<Reply, Reply> {
-    let f = file(ctx, broker, org, id).await?;
+pub async fn status(on: OnCreditor<'_>, broker: Broker<'_>, id: &str) -> Result<Reply, Reply> {
+    let f = file(on, broker, id).await?;
     Ok(Reply::json(
         200,
         &UploadStatusOut {
@@ -152,8 +161,8 @@ fn report_time(t: NaiveDateTime) -> String {
 
 /// `GET …/debtpositions/file/{fileId}/report`: 425 until every item is processed; then the
 /// outcomes, items with the same status and message together, in file order.
-pub async fn report(ctx: &Context, broker: &str, org: &str, id: &str) -> Result<Reply, Reply> {
-    let f = file(ctx, broker, org, id).await?;
+pub async fn report(on: OnCreditor<'_>, broker: Broker<'_>, id: &str) -> Result<Reply, Reply> {
+    let f = file(on, broker, id).await?;
     let Some(ended_at) = f.ended_at else {
         return Err(Reply::problem(
             425,
@@ -164,7 +173,7 @@ pub async fn report(ctx: &Context, broker: &str, org: &str, id: &str) -> Result<
             ),
         ));
     };
-    let outcomes = ctx.store.upload_outcomes(f.id.clone()).await?;
+    let outcomes = on.ctx.store.upload_outcomes(f.id.clone()).await?;
     let mut responses: Vec<ResponseEntry> = Vec::new();
     for (i, o) in outcomes.into_iter().enumerate() {
         let name = o.iupd.unwrap_or_else(|| format!("item {i}"));
@@ -229,14 +238,12 @@ fn parse_token(value: &str) -> Result<(NaiveDateTime, String), Reply> {
 /// `x-continuation-token` for the next page: the ids of the files uploaded in the window
 /// (dates, 7 days at most; the last 7 days by default), oldest first.
 pub async fn list(
-    ctx: &Context,
-    broker: &str,
-    org: &str,
+    on: OnCreditor<'_>,
+    Broker(broker): Broker<'_>,
     query: Option<&str>,
     continuation: Option<&str>,
 ) -> Result<Reply, Reply> {
-    let broker = broker_of(ctx, broker)?;
-    let creditor = creditor(ctx, org)?;
+    let ctx = on.ctx;
     let q = Query::parse(query, &["from", "to", "size"])?;
     let today = ctx.clock.now().date();
     let window = Days::new(FILES_WINDOW_DAYS - 1);
@@ -251,18 +258,7 @@ pub async fn list(
             "from, to: the window must run forward and span at most {FILES_WINDOW_DAYS} days"
         )));
     }
-    let size = match q.get("size") {
-        None => FILES_DEFAULT,
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (FILES_MIN..=FILES_MAX).contains(n))
-            .ok_or_else(|| {
-                bad_request(format!(
-                    "size: '{v}' must be a number from {FILES_MIN} to {FILES_MAX}"
-                ))
-            })?,
-    };
+    let size = q.number("size", FILES_DEFAULT, FILES_MIN, FILES_MAX)?;
     let after = continuation.map(parse_token).transpose()?;
     let from = from.and_hms_opt(0, 0, 0).expect("midnight");
     let to = to.and_hms_milli_opt(23, 59, 59, 999).expect("end of day");
@@ -270,7 +266,7 @@ pub async fn list(
     let mut files = ctx
         .store
         .list_uploads(
-            creditor.fiscal_code.clone(),
+            on.creditor.fiscal_code.clone(),
             broker.to_owned(),
             from,
             to,

@@ -21,7 +21,8 @@ use hyper::{HeaderMap, Method, header};
 
 use super::{contract, health, multipart, soap, zip};
 use crate::api::positions::{self, StateAction};
-use crate::api::{self, Reply, broadcast, bulk, payment_options, payments, receipts, upload};
+use crate::api::upload::{self, Broker};
+use crate::api::{self, OnCreditor, Reply, broadcast, bulk, payment_options, payments, receipts};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::upload::UploadOperation;
@@ -78,9 +79,17 @@ impl<'a> Call<'a> {
             .unwrap_or_else(|| panic!("{} has no {{{name}}}", self.pattern))
     }
 
-    /// The creditor of the path, whatever the placeholder's name.
-    fn org(&self) -> &'a str {
-        organization_of(self.segments).expect("a creditor route")
+    /// The call on the creditor of the path, whatever the placeholder's name. A route asks for
+    /// it after what it checks before the creditor (`toPublish`, `If-Match`, an upload's file).
+    fn on_creditor(&self) -> Result<OnCreditor<'a>, Reply> {
+        let org = organization_of(self.segments).expect("a creditor route");
+        OnCreditor::new(self.ctx, org, self.segregation)
+    }
+
+    /// The broker of an upload path, then the call on its creditor, in that order.
+    fn on_broker_creditor(&self) -> Result<(OnCreditor<'a>, Broker<'a>), Reply> {
+        let broker = Broker::served(self.ctx, self.param("brokerCode"))?;
+        Ok((self.on_creditor()?, broker))
     }
 
     fn query(&self) -> Option<&'a str> {
@@ -131,29 +140,29 @@ pub static ROUTES: &[Route] = routes! {
 
     POST "/organizations/{fiscalCode}/debtpositions" Creditor => |c| {
         let publish = to_publish(c.query())?;
-        positions::create_position(c.ctx, c.org(), c.segregation, publish, c.body).await
+        positions::create_position(c.on_creditor()?, publish, c.body).await
     };
     GET "/organizations/{fiscalCode}/debtpositions" Creditor => |c| {
-        positions::list_positions(c.ctx, c.org(), c.segregation, c.query()).await
+        positions::list_positions(c.on_creditor()?, c.query()).await
     };
     POST "/organizations/{fiscalCode}/debtpositions/bulk" Creditor => |c| {
         let publish = to_publish(c.query())?;
-        bulk::create_positions(c.ctx, c.org(), c.segregation, publish, c.body).await
+        bulk::create_positions(c.on_creditor()?, publish, c.body).await
     };
     PATCH "/organizations/{fiscalCode}/debtpositions/transfers" IBAN_CHANGES => |c| {
-        bulk::update_ibans(c.ctx, c.org(), c.query(), c.body).await
+        bulk::update_ibans(c.on_creditor()?, c.query(), c.body).await
     };
     GET "/organizations/{fiscalCode}/debtpositions/{iupd}" Creditor => |c| {
-        positions::get_position(c.ctx, c.org(), c.segregation, c.param("iupd")).await
+        positions::get_position(c.on_creditor()?, c.param("iupd")).await
     };
     PUT "/organizations/{fiscalCode}/debtpositions/{iupd}" Creditor => |c| {
         let publish = to_publish(c.query())?;
         let (iupd, tag) = (c.param("iupd"), if_match(c.parts)?);
-        positions::update_position(c.ctx, c.org(), c.segregation, iupd, publish, tag, c.body).await
+        positions::update_position(c.on_creditor()?, iupd, publish, tag, c.body).await
     };
     DELETE "/organizations/{fiscalCode}/debtpositions/{iupd}" Creditor => |c| {
         let (iupd, tag) = (c.param("iupd"), if_match(c.parts)?);
-        positions::delete_position(c.ctx, c.org(), c.segregation, iupd, tag).await
+        positions::delete_position(c.on_creditor()?, iupd, tag).await
     };
     POST "/organizations/{fiscalCode}/debtpositions/{iupd}/publish" Creditor => |c| {
         change_state(c, StateAction::Publish).await
@@ -162,38 +171,38 @@ pub static ROUTES: &[Route] = routes! {
         change_state(c, StateAction::Invalidate).await
     };
     POST "/organizations/{fiscalCode}/paymentoptions/paids/{nav}" Creditor => |c| {
-        payment_options::mark_paid(c.ctx, c.org(), c.segregation, c.param("nav"), c.body).await
+        payment_options::mark_paid(c.on_creditor()?, c.param("nav"), c.body).await
     };
     PUT "/organizations/{fiscalCode}/paymentoptions/{nav}/notificationfee" Creditor => |c| {
         let (nav, tag) = (c.param("nav"), if_match(c.parts)?);
-        payment_options::put_notification_fee(c.ctx, c.org(), c.segregation, nav, tag, c.body).await
+        payment_options::put_notification_fee(c.on_creditor()?, nav, tag, c.body).await
     };
     GET "/organizations/{fiscalCode}/receipts" Creditor => |c| {
-        receipts::list_receipts(c.ctx, c.org(), c.segregation, c.query()).await
+        receipts::list_receipts(c.on_creditor()?, c.query()).await
     };
     GET "/organizations/{fiscalCode}/receipts/{iuv}" Creditor => |c| {
-        receipts::get_receipt(c.ctx, c.org(), c.segregation, c.param("iuv")).await
+        receipts::get_receipt(c.on_creditor()?, c.param("iuv")).await
     };
     GET "/organizations/{fiscalCode}/broadcast-stations" STATIONS => |c| {
-        broadcast::list_stations(c.ctx, c.org()).await
+        broadcast::list_stations(c.on_creditor()?).await
     };
     PUT "/organizations/{fiscalCode}/broadcast-stations/{stationId}" STATIONS => |c| {
-        broadcast::put_station(c.ctx, c.org(), c.param("stationId"), c.body).await
+        broadcast::put_station(c.on_creditor()?, c.param("stationId"), c.body).await
     };
     DELETE "/organizations/{fiscalCode}/broadcast-stations/{stationId}" STATIONS => |c| {
-        broadcast::delete_station(c.ctx, c.org(), c.param("stationId")).await
+        broadcast::delete_station(c.on_creditor()?, c.param("stationId")).await
     };
     GET "/organizations/{fiscalCode}/deliveries" DELIVERIES => |c| {
-        broadcast::list_deliveries(c.ctx, c.org(), c.query()).await
+        broadcast::list_deliveries(c.on_creditor()?, c.query()).await
     };
     POST "/organizations/{fiscalCode}/deliveries/{id}/redeliver" DELIVERIES => |c| {
-        broadcast::redeliver(c.ctx, c.org(), c.param("id")).await
+        broadcast::redeliver(c.on_creditor()?, c.param("id")).await
     };
     GET "/payments/{organizationfiscalcode}/receipts" Creditor => |c| {
-        payments::list_receipts(c.ctx, c.org(), c.segregation, c.query()).await
+        payments::list_receipts(c.on_creditor()?, c.query()).await
     };
     GET "/payments/{organizationfiscalcode}/receipts/{iuv}" Creditor => |c| {
-        payments::get_receipt(c.ctx, c.org(), c.segregation, c.param("iuv"), c.query()).await
+        payments::get_receipt(c.on_creditor()?, c.param("iuv"), c.query()).await
     };
     POST "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file"
         FILES => |c| upload_file(c, UploadOperation::Create).await;
@@ -203,15 +212,17 @@ pub static ROUTES: &[Route] = routes! {
         FILES => |c| upload_file(c, UploadOperation::Delete).await;
     GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file/{fileId}/status"
         FILES => |c| {
-        upload::status(c.ctx, c.param("brokerCode"), c.org(), c.param("fileId")).await
+        let (on, broker) = c.on_broker_creditor()?;
+        upload::status(on, broker, c.param("fileId")).await
     };
     GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/file/{fileId}/report"
         FILES => |c| {
-        upload::report(c.ctx, c.param("brokerCode"), c.org(), c.param("fileId")).await
+        let (on, broker) = c.on_broker_creditor()?;
+        upload::report(on, broker, c.param("fileId")).await
     };
     GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/files" FILES => |c| {
-        let token = c.header("x-continuation-token");
-        upload::list(c.ctx, c.param("brokerCode"), c.org(), c.query(), token).await
+        let (on, broker) = c.on_broker_creditor()?;
+        upload::list(on, broker, c.query(), c.header("x-continuation-token")).await
     };
 };
 
@@ -230,12 +241,13 @@ fn partner_get(c: Call<'_>) -> Reply {
 
 async fn change_state(c: Call<'_>, action: StateAction) -> Result<Reply, Reply> {
     let (iupd, tag) = (c.param("iupd"), if_match(c.parts)?);
-    positions::change_state(c.ctx, c.org(), c.segregation, iupd, action, tag).await
+    positions::change_state(c.on_creditor()?, iupd, action, tag).await
 }
 
 async fn upload_file(c: Call<'_>, operation: UploadOperation) -> Result<Reply, Reply> {
     let document = uploaded_document(c.parts, c.body).map_err(api::bad_request)?;
-    upload::accept(c.ctx, c.param("brokerCode"), c.org(), operation, &document).await
+    let (on, broker) = c.on_broker_creditor()?;
+    upload::accept(on, broker, operation, &document).await
 }
 
 /// Whether the path is answered without an API key.
