@@ -374,6 +374,36 @@ fn check_metadata(entries: &[MapEntry], path: &str, reserved: bool, errors: &mut
 }
 
 impl DebtPosition {
+    /// A new position as it starts: a DRAFT, at version 0, inserted `now`, payable only as its
+    /// creditor publishes it, and expiring with its options only when asked
+    /// (`switch_to_expired`); what else the creditor says is set on it with `..`.
+    pub fn draft(
+        organization: FiscalCodePA,
+        iupd: Iupd,
+        company_name: Text<140>,
+        debtor: Debtor,
+        options: Vec<PaymentOption>,
+        now: NaiveDateTime,
+    ) -> DebtPosition {
+        DebtPosition {
+            organization,
+            iupd,
+            company_name,
+            office_name: None,
+            debtor,
+            switch_to_expired: false,
+            pay_stand_in: true,
+            validity_date: None,
+            status: PositionStatus::Draft,
+            publish_date: None,
+            payment_date: None,
+            inserted_date: now,
+            last_updated_date: now,
+            version: 0,
+            options,
+        }
+    }
+
     /// The rules a position must satisfy whatever its dates: options, transfers, amounts, metadata.
     pub fn check_structure(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();

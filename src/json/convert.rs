@@ -12,7 +12,7 @@ use crate::domain::creditor::Creditor;
 use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use crate::domain::position::{
     Account, DebtPosition, Debtor, FieldError, Iban, Iupd, OptionStatus, PaymentOption,
-    PositionStatus, StampRequest, Transfer, TransferStatus,
+    StampRequest, Transfer, TransferStatus,
 };
 use crate::domain::{Cents, FiscalCodePA, Iuv, SegregationCode, Text, TransferId};
 
@@ -96,26 +96,31 @@ fn valid_base64(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
+/// A position as validated: every field error of its body otherwise.
+pub type Checked = Result<DebtPosition, Vec<FieldError>>;
+
 /// Validates a new position of `creditor`, whose IUVs carry one of its segregation codes;
 /// `now` is the creation instant.
-pub fn new_position(
-    input: PositionIn,
-    creditor: &Creditor,
-    now: NaiveDateTime,
-) -> Result<DebtPosition, Vec<FieldError>> {
-    let position = position_from(input, creditor, now)?;
-    unless(position.check_dates_for_create(now), position)
+pub fn new_position(input: PositionIn, creditor: &Creditor, now: NaiveDateTime) -> Checked {
+    checked(input, creditor, now, DebtPosition::check_dates_for_create)
 }
 
 /// Validates the new content of an existing position of `creditor` (an update at `now`), as
 /// `new_position` does.
-pub fn updated_position(
+pub fn updated_position(input: PositionIn, creditor: &Creditor, now: NaiveDateTime) -> Checked {
+    checked(input, creditor, now, DebtPosition::check_dates_for_update)
+}
+
+/// The position of `input`, its structure checked, then its dates by `dates` (which differ
+/// between a create and an update).
+fn checked(
     input: PositionIn,
     creditor: &Creditor,
     now: NaiveDateTime,
-) -> Result<DebtPosition, Vec<FieldError>> {
+    dates: fn(&DebtPosition, NaiveDateTime) -> Vec<FieldError>,
+) -> Checked {
     let position = position_from(input, creditor, now)?;
-    unless(position.check_dates_for_update(now), position)
+    unless(dates(&position, now), position)
 }
 
 /// A position as the creditor describes it, checked against every rule but the dates'.
@@ -181,47 +186,35 @@ fn position_from(
         return Err(e.0);
     }
     let (street_name, civic_number, postal_code, city, state_province_region) = subject_rest;
-    let position = DebtPosition {
-        organization: owner.clone(),
-        iupd,
-        company_name,
-        office_name,
-        debtor: Debtor {
-            subject: Subject {
-                entity_type,
-                entity_id,
-                full_name,
-                street_name,
-                civic_number,
-                postal_code,
-                city,
-                state_province_region,
-                country,
-                email,
-            },
-            region,
-            phone,
+    let debtor = Debtor {
+        subject: Subject {
+            entity_type,
+            entity_id,
+            full_name,
+            street_name,
+            civic_number,
+            postal_code,
+            city,
+            state_province_region,
+            country,
+            email,
         },
+        region,
+        phone,
+    };
+    let position = DebtPosition {
+        office_name,
         switch_to_expired: input.switch_to_expired,
         pay_stand_in: input.pay_stand_in.unwrap_or(true),
         validity_date,
-        status: PositionStatus::Draft,
-        publish_date: None,
-        payment_date: None,
-        inserted_date: now,
-        last_updated_date: now,
-        version: 0,
-        options,
+        ..DebtPosition::draft(owner.clone(), iupd, company_name, debtor, options, now)
     };
     let problems = position.check_structure();
     unless(problems, position)
 }
 
 /// The position, unless a check found problems.
-fn unless(
-    problems: Vec<FieldError>,
-    position: DebtPosition,
-) -> Result<DebtPosition, Vec<FieldError>> {
+fn unless(problems: Vec<FieldError>, position: DebtPosition) -> Checked {
     if problems.is_empty() {
         Ok(position)
     } else {

@@ -11,8 +11,8 @@ use super::template::Values;
 use super::{AccountRule, AmountRule, Service, ServiceId, Share, check_value, trim_xml};
 use crate::domain::party::{CountryCode, Email, EntityId, EntityType, Subject};
 use crate::domain::position::{
-    Account, DebtPosition, Debtor, Iupd, OptionStatus, PaymentOption, PositionStatus, StampRequest,
-    Transfer, TransferStatus,
+    Account, DebtPosition, Debtor, Iupd, OptionStatus, PaymentOption, StampRequest, Transfer,
+    TransferStatus,
 };
 use crate::domain::{Cents, FiscalCodePA, Iuv, Text, TransferId};
 
@@ -276,26 +276,15 @@ impl Demand {
             metadata: Vec::new(),
             last_updated_date: now,
         };
+        let debtor = Debtor {
+            subject: self.debtor,
+            region: None,
+            phone: None,
+        };
         let mut position = DebtPosition {
-            organization,
-            iupd,
-            company_name,
             office_name,
-            debtor: Debtor {
-                subject: self.debtor,
-                region: None,
-                phone: None,
-            },
             switch_to_expired: true,
-            pay_stand_in: true,
-            validity_date: None,
-            status: PositionStatus::Draft,
-            publish_date: None,
-            payment_date: None,
-            inserted_date: now,
-            last_updated_date: now,
-            version: 0,
-            options: vec![option],
+            ..DebtPosition::draft(organization, iupd, company_name, debtor, vec![option], now)
         };
         position.apply_publication(now);
         position
@@ -305,6 +294,7 @@ impl Demand {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::position::PositionStatus;
     use crate::domain::service::ServiceSpec;
     use crate::domain::service::tests::{cents, certificate, donation, org};
     use proptest::prelude::*;
