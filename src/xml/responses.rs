@@ -23,15 +23,12 @@ pub enum SoapFaultCode {
 ///
 /// Precondition: a non-zero amount (stAmountNotZero).
 pub fn verify_response(result: &Result<VerifyResponse, Fault>) -> Vec<u8> {
-    let op = Operation::VerifyPaymentNotice;
-    let r = match result {
-        Ok(r) => r,
-        Err(fault) => return ko_response(op, fault),
-    };
-    let mut w = Writer::response(op, 1024);
-    w.leaf("outcome", "OK");
-    write_payment_description(&mut w, r);
-    w.finish(op)
+    answer(
+        Operation::VerifyPaymentNotice,
+        result,
+        1024,
+        write_payment_description,
+    )
 }
 
 /// paDemandPaymentNoticeResponse: OK with the new notice (qrCode) and, as verify would answer
@@ -39,19 +36,13 @@ pub fn verify_response(result: &Result<VerifyResponse, Fault>) -> Vec<u8> {
 ///
 /// Precondition: a non-zero amount (stAmountNotZero).
 pub fn demand_response(result: &Result<DemandResponse, Fault>) -> Vec<u8> {
-    let op = Operation::DemandPaymentNotice;
-    let r = match result {
-        Ok(r) => r,
-        Err(fault) => return ko_response(op, fault),
-    };
-    let mut w = Writer::response(op, 1024);
-    w.leaf("outcome", "OK");
-    w.open("qrCode");
-    w.leaf("fiscalCode", r.qr_code.fiscal_code.as_str());
-    w.leaf("noticeNumber", r.qr_code.notice_number.as_str());
-    w.close("qrCode");
-    write_payment_description(&mut w, &r.payment);
-    w.finish(op)
+    answer(Operation::DemandPaymentNotice, result, 1024, |w, r| {
+        w.open("qrCode");
+        w.leaf("fiscalCode", r.qr_code.fiscal_code.as_str());
+        w.leaf("noticeNumber", r.qr_code.notice_number.as_str());
+        w.close("qrCode");
+        write_payment_description(w, &r.payment);
+    })
 }
 
 /// paymentList (one option, EQ) to officeName: the tail verify and demand share.
@@ -90,14 +81,11 @@ pub fn get_payment_response(op: Operation, result: &Result<PaymentData, Fault>) 
     } else {
         Operation::GetPayment
     };
-    let data = match result {
-        Ok(data) => data,
-        Err(fault) => return ko_response(op, fault),
-    };
-    let v1_stamp = data
-        .transfers
-        .iter()
-        .find(|t| !v2 && matches!(t.account, TransferAccount::Stamp(_)));
+    let v1_stamp = result.as_ref().ok().and_then(|data| {
+        data.transfers
+            .iter()
+            .find(|t| !v2 && matches!(t.account, TransferAccount::Stamp(_)))
+    });
     debug_assert!(v1_stamp.is_none(), "paGetPayment (V1) cannot carry a stamp");
     if let Some(transfer) = v1_stamp {
         let fault = Fault::new(
@@ -110,36 +98,46 @@ pub fn get_payment_response(op: Operation, result: &Result<PaymentData, Fault>) 
         );
         return ko_response(op, &fault);
     }
-    debug_assert!((1..=5).contains(&data.transfers.len()), "1 to 5 transfers");
-
-    let mut w = Writer::response(op, 4096);
-    w.leaf("outcome", "OK");
-    w.open("data");
-    w.leaf("creditorReferenceId", data.creditor_reference_id.as_str());
-    w.value("paymentAmount", data.payment_amount);
-    w.value("dueDate", XsdDate(data.due_date));
-    if let Some(retention) = data.retention_date {
-        w.value("retentionDate", XsdDateTime(retention));
-    }
-    w.boolean("lastPayment", data.last_payment);
-    w.leaf("description", data.description.as_str());
-    w.leaf("companyName", data.company_name.as_str());
-    w.optional("officeName", data.office_name.as_ref().map(Text::as_str));
-    w.subject("debtor", &data.debtor);
-    w.list("transferList", &data.transfers, |w, t| {
-        write_transfer(w, t, v2)
-    });
-    w.metadata(&data.metadata);
-    w.close("data");
-    w.finish(op)
+    answer(op, result, 4096, |w, data| {
+        debug_assert!((1..=5).contains(&data.transfers.len()), "1 to 5 transfers");
+        w.open("data");
+        w.leaf("creditorReferenceId", data.creditor_reference_id.as_str());
+        w.value("paymentAmount", data.payment_amount);
+        w.value("dueDate", XsdDate(data.due_date));
+        if let Some(retention) = data.retention_date {
+            w.value("retentionDate", XsdDateTime(retention));
+        }
+        w.boolean("lastPayment", data.last_payment);
+        w.leaf("description", data.description.as_str());
+        w.leaf("companyName", data.company_name.as_str());
+        w.optional("officeName", data.office_name.as_ref().map(Text::as_str));
+        w.subject("debtor", &data.debtor);
+        w.list("transferList", &data.transfers, |w, t| {
+            write_transfer(w, t, v2)
+        });
+        w.metadata(&data.metadata);
+        w.close("data");
+    })
 }
 
 /// paSendRTRes / paSendRTV2Response: just the outcome (and the fault when KO).
 pub fn send_rt_response(op: Operation, result: &Result<(), Fault>) -> Vec<u8> {
+    answer(op, result, 256, |_, ()| {})
+}
+
+/// `op`'s response: outcome OK followed by what `ok` writes of the value (in a writer sized
+/// for `capacity` bytes), or the KO of the fault.
+fn answer<T>(
+    op: Operation,
+    result: &Result<T, Fault>,
+    capacity: usize,
+    ok: impl FnOnce(&mut Writer, &T),
+) -> Vec<u8> {
     match result {
-        Ok(()) => {
-            let mut w = Writer::response(op, 256);
+        Ok(value) => {
+            let mut w = Writer::response(op, capacity);
             w.leaf("outcome", "OK");
+            ok(&mut w, value);
             w.finish(op)
         }
         Err(fault) => ko_response(op, fault),
