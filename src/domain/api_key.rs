@@ -103,6 +103,18 @@ impl fmt::Debug for ApiKeySecret {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyHash(pub [u8; 32]);
 
+/// The set of `items`, refused as `empty` when there are none.
+fn non_empty<T: Ord>(
+    items: impl IntoIterator<Item = T>,
+    empty: &'static str,
+) -> Result<BTreeSet<T>, KeyError> {
+    let set: BTreeSet<T> = items.into_iter().collect();
+    if set.is_empty() {
+        return Err(KeyError(empty));
+    }
+    Ok(set)
+}
+
 /// The creditors a key may act for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyScope {
@@ -117,11 +129,8 @@ impl KeyScope {
     pub fn organizations(
         codes: impl IntoIterator<Item = FiscalCodePA>,
     ) -> Result<KeyScope, KeyError> {
-        let codes: BTreeSet<FiscalCodePA> = codes.into_iter().collect();
-        if codes.is_empty() {
-            return Err(KeyError("a key must be bound to at least one organization"));
-        }
-        Ok(KeyScope::Organizations(codes))
+        non_empty(codes, "a key must be bound to at least one organization")
+            .map(KeyScope::Organizations)
     }
 
     /// Whether the key may act for the organization named in a request path (as written there).
@@ -161,13 +170,8 @@ impl SegregationScope {
     pub fn only(
         codes: impl IntoIterator<Item = SegregationCode>,
     ) -> Result<SegregationScope, KeyError> {
-        let codes: BTreeSet<SegregationCode> = codes.into_iter().collect();
-        if codes.is_empty() {
-            return Err(KeyError(
-                "a key's segregation codes cannot be an empty list",
-            ));
-        }
-        Ok(SegregationScope::Only(codes))
+        non_empty(codes, "a key's segregation codes cannot be an empty list")
+            .map(SegregationScope::Only)
     }
 
     /// Reads `01,02` (GPD's `segregationCodes`: two digits each, comma-separated).
