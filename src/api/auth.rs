@@ -7,15 +7,14 @@
 //! key created or revoked by the `keys` command (another process) counts at once. Logs name a
 //! key by its id, never by its secret.
 
-use super::Reply;
-use super::reply::forbidden;
+use super::reply::{Problem, forbidden};
 use crate::context::Context;
 use crate::domain::api_key::{ApiKey, ApiKeySecret, SegregationScope};
 
 const INVALID: &str = "the API key is not valid (unknown or revoked)";
 
-fn unauthorized(detail: &str) -> Reply {
-    Reply::problem(401, "Unauthorized", detail)
+fn unauthorized(detail: &str) -> Problem {
+    Problem::new(401, "Unauthorized", detail)
 }
 
 /// Checks the key the request presented (`Err` when its headers could not carry one, with why)
@@ -25,7 +24,7 @@ pub async fn check(
     ctx: &Context,
     presented: Result<Option<&str>, &'static str>,
     organization: Option<&str>,
-) -> Result<ApiKey, Reply> {
+) -> Result<ApiKey, Problem> {
     let presented = match presented {
         Ok(Some(value)) => value,
         Ok(None) => {
@@ -62,7 +61,7 @@ pub async fn check(
 
 /// Refuses a key limited to some segregation codes on what concerns every notice of the
 /// creditor (`what`: its broadcast stations, its deliveries): those carry receipts of any code.
-pub fn whole_creditor(key: &ApiKey, what: &str) -> Result<(), Reply> {
+pub fn whole_creditor(key: &ApiKey, what: &str) -> Result<(), Problem> {
     match key.segregation {
         SegregationScope::All => Ok(()),
         SegregationScope::Only(_) => {
@@ -86,9 +85,8 @@ mod tests {
     use crate::domain::api_key::KeyScope;
     use crate::store::sqlite::SqliteStore;
 
-    fn detail(reply: &Reply) -> String {
-        let v: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
-        v["detail"].as_str().unwrap().to_owned()
+    fn detail(problem: &Problem) -> String {
+        problem.detail.clone()
     }
 
     #[tokio::test]
@@ -119,7 +117,7 @@ mod tests {
                 .is_ok()
         );
 
-        let refused = |r: Result<ApiKey, Reply>| r.expect_err("refused");
+        let refused = |r: Result<ApiKey, Problem>| r.expect_err("refused");
         let none = refused(check(&ctx, Ok(None), own).await);
         assert_eq!(none.status, 401);
         assert!(detail(&none).contains("Ocp-Apim-Subscription-Key"));

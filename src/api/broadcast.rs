@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::query::{Query, paged};
-use super::reply::{bad_request, not_found, not_found_as};
+use super::reply::{Problem, bad_request, not_found, not_found_as};
 use super::{OnCreditor, Reply, parse_json};
 use crate::domain::Text;
 use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl, station_timeout};
@@ -63,7 +63,7 @@ fn yes() -> bool {
 }
 
 /// `GET /organizations/{fiscalCode}/broadcast-stations`
-pub async fn list_stations(on: OnCreditor<'_>) -> Result<Reply, Reply> {
+pub async fn list_stations(on: OnCreditor<'_>) -> Result<Reply, Problem> {
     let stations = on
         .ctx
         .store
@@ -73,13 +73,13 @@ pub async fn list_stations(on: OnCreditor<'_>) -> Result<Reply, Reply> {
     Ok(Reply::json(200, &out))
 }
 
-fn station_id(value: &str) -> Result<Text<35>, Reply> {
+fn station_id(value: &str) -> Result<Text<35>, Problem> {
     Text::new(value).map_err(|e| bad_request(format!("stationId: {e}")))
 }
 
 /// `PUT /organizations/{fiscalCode}/broadcast-stations/{stationId}`: creates (201) or
 /// replaces (200) the station.
-pub async fn put_station(on: OnCreditor<'_>, id: &str, body: &[u8]) -> Result<Reply, Reply> {
+pub async fn put_station(on: OnCreditor<'_>, id: &str, body: &[u8]) -> Result<Reply, Problem> {
     let station_id = station_id(id)?;
     let input: StationIn = parse_json(body)?;
     let mut errors = Vec::new();
@@ -121,7 +121,7 @@ pub async fn put_station(on: OnCreditor<'_>, id: &str, body: &[u8]) -> Result<Re
 
 /// `DELETE /organizations/{fiscalCode}/broadcast-stations/{stationId}`. Deliveries already
 /// created for the station keep their copy of it.
-pub async fn delete_station(on: OnCreditor<'_>, id: &str) -> Result<Reply, Reply> {
+pub async fn delete_station(on: OnCreditor<'_>, id: &str) -> Result<Reply, Problem> {
     let station_id = station_id(id)?;
     let org = on.org();
     on.ctx
@@ -195,7 +195,7 @@ pub fn delivery_state(value: Option<&str>) -> Result<Option<DeliveryState>, Stri
 
 /// `GET /organizations/{fiscalCode}/deliveries?state&page&limit`: deliveries to the
 /// creditor's stations, newest first.
-pub async fn list_deliveries(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Reply> {
+pub async fn list_deliveries(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Problem> {
     let q = Query::parse(query, &["state", "page", "limit"])?;
     let state = delivery_state(q.get("state")).map_err(bad_request)?;
     let page = q.page()?;
@@ -209,7 +209,7 @@ pub async fn list_deliveries(on: OnCreditor<'_>, query: Option<&str>) -> Result<
 
 /// `POST /organizations/{fiscalCode}/deliveries/{id}/redeliver`: the delivery becomes PENDING
 /// again and is attempted by the retry worker at its next round, with a fresh attempt count.
-pub async fn redeliver(on: OnCreditor<'_>, id: &str) -> Result<Reply, Reply> {
+pub async fn redeliver(on: OnCreditor<'_>, id: &str) -> Result<Reply, Problem> {
     let (ctx, org) = (on.ctx, on.org());
     let Ok(id) = id.parse::<i64>() else {
         return Err(bad_request(format!("id: '{id}' must be a delivery number")));

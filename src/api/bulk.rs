@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::positions::new_position;
 use super::query::Query;
-use super::reply::{bad_request, conflict};
+use super::reply::{Problem, bad_request, conflict};
 use super::{OnCreditor, Reply, invalid, parse_json};
 use crate::domain::position::{Conflict, FieldError, Iban, Refusal};
 use crate::json::model::PositionIn;
@@ -33,7 +33,7 @@ pub async fn create_positions(
     on: OnCreditor<'_>,
     to_publish: bool,
     body: &[u8],
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let input: MultiplePositionsIn = parse_json(body)?;
     let count = input.payment_positions.len();
     if !(1..=MAX_POSITIONS).contains(&count) {
@@ -93,7 +93,7 @@ struct IbanChangeOut {
     updated_transfers: usize,
 }
 
-fn iban(field: &str, value: Option<&str>) -> Result<Iban, Reply> {
+fn iban(field: &str, value: Option<&str>) -> Result<Iban, Problem> {
     let value = value.ok_or_else(|| bad_request(format!("{field}: is required")))?;
     Iban::parse(value).map_err(|m| bad_request(format!("{field}: '{value}' {m}")))
 }
@@ -106,7 +106,7 @@ pub async fn update_ibans(
     on: OnCreditor<'_>,
     query: Option<&str>,
     body: &[u8],
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let ctx = on.ctx;
     let q = Query::parse(query, &["oldIban", "limit"])?;
     let old = iban("oldIban", q.get("oldIban"))?;

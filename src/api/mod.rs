@@ -3,7 +3,7 @@
 //! gpd-payments' [`payments`]), broadcast stations and deliveries ([`broadcast`]) and files of
 //! positions ([`upload`]); who may call them is [`auth`]. Handlers take the call on the
 //! creditor of the path ([`OnCreditor`]), the other path parameters and the raw body, apply the
-//! domain rules through the store and return `Result<Reply, Reply>`, the error a problem body
+//! domain rules through the store and return `Result<Reply, Problem>`, the error a problem body
 //! (`title`, `status`, `detail`) that names the offending field.
 //!
 //! Shared here: the creditor of the path, the JSON body, `If-Match`, and the refusals of what
@@ -20,7 +20,7 @@ pub mod receipts;
 mod reply;
 pub mod upload;
 
-pub use reply::{Reply, bad_request, etag};
+pub use reply::{Problem, Reply, bad_request, etag};
 
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
@@ -32,7 +32,7 @@ use crate::store::{Expected, Mutation, PositionKey};
 /// Reads an `If-Match` header into the versions a write may apply to: `*` (or no header)
 /// admits any; otherwise the versions of the strong tags listed (a weak or foreign tag never
 /// matches, as RFC 9110 wants).
-pub fn if_match(header: Option<&str>) -> Result<Expected, Reply> {
+pub fn if_match(header: Option<&str>) -> Result<Expected, Problem> {
     let Some(value) = header else {
         return Ok(Expected::Any);
     };
@@ -60,12 +60,12 @@ pub fn if_match(header: Option<&str>) -> Result<Expected, Reply> {
     Ok(Expected::OneOf(versions))
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     json::decode(body).map_err(bad_request)
 }
 
 /// Every field error of a body, in one 400.
-fn invalid(errors: Vec<FieldError>) -> Reply {
+fn invalid(errors: Vec<FieldError>) -> Problem {
     bad_request(
         errors
             .iter()
@@ -91,7 +91,7 @@ impl<'a> OnCreditor<'a> {
         ctx: &'a Context,
         fiscal_code: &str,
         segregation: &'a SegregationScope,
-    ) -> Result<OnCreditor<'a>, Reply> {
+    ) -> Result<OnCreditor<'a>, Problem> {
         let Ok(parsed) = crate::domain::FiscalCodePA::parse(fiscal_code) else {
             return Err(bad_request(format!(
                 "organizationFiscalCode: '{fiscal_code}' must be exactly 11 digits"
@@ -115,7 +115,7 @@ impl<'a> OnCreditor<'a> {
     }
 
     /// The refusal of a notice (IUV or notice number, as written) outside the key's codes.
-    fn forbidden_notice(&self, identifier: &str) -> Reply {
+    fn forbidden_notice(&self, identifier: &str) -> Problem {
         reply::forbidden(format!(
             "the API key acts for segregation codes {} of organization {} only; \
              {identifier} is of another",
@@ -125,7 +125,7 @@ impl<'a> OnCreditor<'a> {
     }
 
     /// The refusal of a position with options outside the key's codes.
-    fn forbidden_position(&self, iupd: &Iupd) -> Reply {
+    fn forbidden_position(&self, iupd: &Iupd) -> Problem {
         reply::forbidden(self.position_out_of_reach(iupd))
     }
 
@@ -167,8 +167,8 @@ impl<'a> OnCreditor<'a> {
         key: PositionKey,
         expected: Expected,
         change: Mutation,
-        missing: impl FnOnce() -> Reply,
-    ) -> Result<DebtPosition, Reply> {
+        missing: impl FnOnce() -> Problem,
+    ) -> Result<DebtPosition, Problem> {
         let organization = self.creditor.fiscal_code.clone();
         let change = self.within_reach(change);
         self.ctx

@@ -12,7 +12,7 @@
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
-use super::reply::{bad_request, not_found};
+use super::reply::{Problem, bad_request, not_found};
 use super::{OnCreditor, Reply, if_match, parse_json};
 use crate::domain::position::{Conflict, DebtPosition, NotPayable, OptionPayment, Refusal};
 use crate::domain::{Cents, Iuv, NoticeNumber};
@@ -20,7 +20,7 @@ use crate::json::convert;
 use crate::json::model::MarkPaidIn;
 use crate::store::{Expected, Mutation, PositionKey};
 
-fn not_found_option(org: &str, identifier: &str) -> Reply {
+fn not_found_option(org: &str, identifier: &str) -> Problem {
     not_found(format!(
         "no payment option {identifier} for organization {org}"
     ))
@@ -37,7 +37,7 @@ fn option_notice(identifier: &str) -> Option<NoticeNumber> {
 
 /// The notice the path names, if the key's codes reach it. As GPD: the notice's own code is
 /// checked first, whether or not the option exists.
-fn reachable_notice(on: OnCreditor<'_>, identifier: &str) -> Result<NoticeNumber, Reply> {
+fn reachable_notice(on: OnCreditor<'_>, identifier: &str) -> Result<NoticeNumber, Problem> {
     let nav = option_notice(identifier).ok_or_else(|| not_found_option(on.org(), identifier))?;
     if !on.segregation.allows_notice(&nav) {
         return Err(on.forbidden_notice(identifier));
@@ -53,14 +53,14 @@ async fn change_option(
     nav: &NoticeNumber,
     expected: Expected,
     change: Mutation,
-) -> Result<DebtPosition, Reply> {
+) -> Result<DebtPosition, Problem> {
     let key = PositionKey::Notice(nav.clone());
     let missing = || not_found_option(on.org(), identifier);
     on.change_within_reach(key, expected, change, missing).await
 }
 
 /// `POST /organizations/{fiscalCode}/paymentoptions/paids/{nav}`
-pub async fn mark_paid(on: OnCreditor<'_>, nav_value: &str, body: &[u8]) -> Result<Reply, Reply> {
+pub async fn mark_paid(on: OnCreditor<'_>, nav_value: &str, body: &[u8]) -> Result<Reply, Problem> {
     let nav = reachable_notice(on, nav_value)?;
     let input: MarkPaidIn = if body.iter().all(u8::is_ascii_whitespace) {
         MarkPaidIn { payment_date: None }
@@ -113,7 +113,7 @@ pub async fn put_notification_fee(
     nav_value: &str,
     if_match_header: Option<&str>,
     body: &[u8],
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let expected = if_match(if_match_header)?;
     let nav = reachable_notice(on, nav_value)?;
     let input: NotificationFeeIn = parse_json(body)?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::query::{Query, bound, segregation_codes};
 use super::receipts::{path_iuv, receipt_document};
-use super::reply::{bad_request, forbidden};
+use super::reply::{Problem, bad_request, forbidden};
 use super::{OnCreditor, Reply};
 use crate::domain::receipt::ReceiptStatus;
 use crate::store::{PageRequest, ReceiptFilter, ReceiptSummary};
@@ -57,7 +57,7 @@ fn receipt_model(r: ReceiptSummary) -> Option<ReceiptModel> {
 }
 
 /// A prefix filter: given, it may not be empty.
-fn prefix(q: &Query, key: &str) -> Result<Option<String>, Reply> {
+fn prefix(q: &Query, key: &str) -> Result<Option<String>, Problem> {
     match q.get(key) {
         Some("") => Err(bad_request(format!("{key}: must not be empty"))),
         v => Ok(v.map(str::to_owned)),
@@ -66,7 +66,7 @@ fn prefix(q: &Query, key: &str) -> Result<Option<String>, Reply> {
 
 /// `GET /payments/{organizationfiscalcode}/receipts?pageNum&pageSize&debtor&service&from&to
 /// &segregationCodes&debtorOrIuv`
-pub async fn list_receipts(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Reply> {
+pub async fn list_receipts(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Problem> {
     let known = [
         "pageNum",
         "pageSize",
@@ -132,7 +132,7 @@ pub async fn get_receipt(
     on: OnCreditor<'_>,
     iuv: &str,
     query: Option<&str>,
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let iuv = path_iuv(iuv)?;
     // The codes asked for (`segregationCodes`), within the key's.
     let q = Query::parse(query, &["segregationCodes"])?;

@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveDateTime};
 use serde::Serialize;
 
 use super::query::{PageInfo, Query, bound, segregation_codes};
-use super::reply::{bad_request, not_found, not_found_as};
+use super::reply::{Problem, bad_request, not_found, not_found_as};
 use super::{OnCreditor, Reply, if_match, invalid, parse_json};
 use crate::domain::api_key::SegregationScope;
 use crate::domain::creditor::Creditor;
@@ -20,7 +20,7 @@ use crate::store::{
     Expected, Mutation, PageRequest, PositionFilter, PositionKey, PositionOrder, PositionOrderBy,
 };
 
-fn iupd(value: &str) -> Result<Iupd, Reply> {
+fn iupd(value: &str) -> Result<Iupd, Problem> {
     Iupd::parse(value).map_err(|m| bad_request(format!("iupd: {m}")))
 }
 
@@ -29,11 +29,11 @@ fn iupd(value: &str) -> Result<Iupd, Reply> {
 fn write_target(
     iupd_value: &str,
     if_match_header: Option<&str>,
-) -> Result<(Iupd, Expected), Reply> {
+) -> Result<(Iupd, Expected), Problem> {
     Ok((iupd(iupd_value)?, if_match(if_match_header)?))
 }
 
-fn not_found_position(org: &str, iupd: &Iupd) -> Reply {
+fn not_found_position(org: &str, iupd: &Iupd) -> Problem {
     not_found(format!("no debt position {iupd} for organization {org}"))
 }
 
@@ -63,7 +63,7 @@ pub async fn create_position(
     on: OnCreditor<'_>,
     to_publish: bool,
     body: &[u8],
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let input: PositionIn = parse_json(body)?;
     let now = on.ctx.clock.now();
     let position = new_position(on.creditor, input, to_publish, now).map_err(invalid)?;
@@ -75,7 +75,7 @@ pub async fn create_position(
 }
 
 /// `GET /organizations/{fiscalCode}/debtpositions/{iupd}`
-pub async fn get_position(on: OnCreditor<'_>, iupd_value: &str) -> Result<Reply, Reply> {
+pub async fn get_position(on: OnCreditor<'_>, iupd_value: &str) -> Result<Reply, Problem> {
     let iupd = iupd(iupd_value)?;
     let p = reachable_position(on, &iupd).await?;
     let now = on.ctx.clock.now();
@@ -84,7 +84,7 @@ pub async fn get_position(on: OnCreditor<'_>, iupd_value: &str) -> Result<Reply,
 
 /// The creditor's position `iupd`, if it exists and the key's segregation codes reach it; the
 /// answer to give otherwise (404, 403, or the store's failure).
-async fn reachable_position(on: OnCreditor<'_>, iupd: &Iupd) -> Result<DebtPosition, Reply> {
+async fn reachable_position(on: OnCreditor<'_>, iupd: &Iupd) -> Result<DebtPosition, Problem> {
     let key = PositionKey::Iupd(iupd.clone());
     match on
         .ctx
@@ -110,7 +110,7 @@ pub async fn change_state(
     iupd_value: &str,
     action: StateAction,
     if_match_header: Option<&str>,
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let (iupd, expected) = write_target(iupd_value, if_match_header)?;
     let now = on.ctx.clock.now();
     let change: Mutation = match action {
@@ -128,7 +128,7 @@ async fn change_position(
     expected: Expected,
     change: Mutation,
     now: NaiveDateTime,
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let key = PositionKey::Iupd(iupd.clone());
     let missing = || not_found_position(on.org(), &iupd);
     let p = on
@@ -144,7 +144,7 @@ pub async fn update_position(
     to_publish: bool,
     if_match_header: Option<&str>,
     body: &[u8],
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let (iupd, expected) = write_target(iupd_value, if_match_header)?;
     let now = on.ctx.clock.now();
     let content = parse_json::<PositionIn>(body).and_then(|input| {
@@ -187,7 +187,7 @@ pub async fn delete_position(
     on: OnCreditor<'_>,
     iupd_value: &str,
     if_match_header: Option<&str>,
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let (iupd, expected) = write_target(iupd_value, if_match_header)?;
     let now = on.ctx.clock.now();
     let reach = on.reach_check();
@@ -248,7 +248,7 @@ fn window(
     q: &Query,
     name: &str,
     date_time_only: bool,
-) -> Result<Option<(NaiveDateTime, NaiveDateTime)>, Reply> {
+) -> Result<Option<(NaiveDateTime, NaiveDateTime)>, Problem> {
     let (from_key, to_key) = (format!("{name}_from"), format!("{name}_to"));
     let read = |key: &str, end_of_day: bool| {
         if date_time_only && let Some(v) = q.get(key) {
@@ -280,7 +280,10 @@ fn window(
     Ok(Some((from, to)))
 }
 
-fn list_request(query: Option<&str>, segregation: &SegregationScope) -> Result<ListRequest, Reply> {
+fn list_request(
+    query: Option<&str>,
+    segregation: &SegregationScope,
+) -> Result<ListRequest, Problem> {
     let q = Query::parse(query, &KNOWN)?;
     let page = q.page_within(DEFAULT_LIMIT, MAX_LIMIT)?;
     // As in GPD, the three date filters exclude one another.
@@ -341,7 +344,7 @@ fn list_request(query: Option<&str>, segregation: &SegregationScope) -> Result<L
 }
 
 /// `GET /organizations/{fiscalCode}/debtpositions?page&limit&due_date_from&due_date_to&…`
-pub async fn list_positions(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Reply> {
+pub async fn list_positions(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Problem> {
     let request = list_request(query, on.segregation)?;
     let now = on.ctx.clock.now();
     let page = on
@@ -379,8 +382,7 @@ mod tests {
     fn detail(query: &str) -> String {
         let r = list_request(Some(query), &SegregationScope::All).unwrap_err();
         assert_eq!(r.status, 400, "{query}");
-        let p: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        p["detail"].as_str().unwrap().to_owned()
+        r.detail
     }
 
     #[test]

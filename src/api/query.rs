@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
-use super::reply::{Reply, bad_request};
+use super::reply::{Problem, bad_request};
 use crate::domain::SegregationCode;
 use crate::domain::api_key::SegregationScope;
 use crate::json::convert::parse_datetime;
@@ -20,7 +20,7 @@ const DEFAULT_LIMIT: u32 = 50;
 pub struct Query(Vec<(String, String)>);
 
 impl Query {
-    pub fn parse(query: Option<&str>, known: &[&str]) -> Result<Query, Reply> {
+    pub fn parse(query: Option<&str>, known: &[&str]) -> Result<Query, Problem> {
         let mut pairs = Vec::new();
         for part in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
@@ -47,7 +47,7 @@ impl Query {
     }
 
     /// A number from `min` to `max`; `default` when not given.
-    pub fn number(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, Reply> {
+    pub fn number(&self, key: &str, default: u32, min: u32, max: u32) -> Result<u32, Problem> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => v
@@ -61,12 +61,12 @@ impl Query {
     }
 
     /// `page` (from 0) and `limit` (1..=100, default 50).
-    pub fn page(&self) -> Result<PageRequest, Reply> {
+    pub fn page(&self) -> Result<PageRequest, Problem> {
         self.page_within(DEFAULT_LIMIT, MAX_LIMIT)
     }
 
     /// `page` (from 0) and `limit` (1..=`max`, default `default`).
-    pub fn page_within(&self, default: u32, max: u32) -> Result<PageRequest, Reply> {
+    pub fn page_within(&self, default: u32, max: u32) -> Result<PageRequest, Problem> {
         let page = self.number("page", 0, 0, u32::MAX / max)?;
         let limit = self.number("limit", default, 0, max)?;
         if limit == 0 {
@@ -79,7 +79,7 @@ impl Query {
 }
 
 /// A `from` / `to` bound: a date (the whole day) or a date-time.
-pub fn bound(q: &Query, key: &str, end_of_day: bool) -> Result<Option<NaiveDateTime>, Reply> {
+pub fn bound(q: &Query, key: &str, end_of_day: bool) -> Result<Option<NaiveDateTime>, Problem> {
     let Some(v) = q.get(key) else { return Ok(None) };
     if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d") {
         let t = if end_of_day {
@@ -102,7 +102,7 @@ pub fn bound(q: &Query, key: &str, end_of_day: bool) -> Result<Option<NaiveDateT
 pub fn segregation_codes(
     q: &Query,
     segregation: &SegregationScope,
-) -> Result<Option<BTreeSet<SegregationCode>>, Reply> {
+) -> Result<Option<BTreeSet<SegregationCode>>, Problem> {
     let asked = match q.get("segregationCodes") {
         None => None,
         Some(list) => Some(
@@ -146,7 +146,7 @@ pub fn paged<T, U>(page: Page<T>, f: impl Fn(T) -> U) -> Paged<U> {
     }
 }
 
-fn decode(s: &str) -> Result<String, Reply> {
+fn decode(s: &str) -> Result<String, Problem> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::query::{Query, bound, paged, segregation_codes};
-use super::reply::{bad_request, not_found};
+use super::reply::{Problem, bad_request, not_found};
 use super::{OnCreditor, Reply};
 use crate::domain::receipt::ReceiptStatus;
 use crate::json::convert::format_datetime;
@@ -59,7 +59,7 @@ fn receipt_out(r: ReceiptSummary) -> ReceiptOut {
 }
 
 /// The IUV of a path: 1 to 35 characters.
-pub(super) fn path_iuv(iuv: &str) -> Result<&str, Reply> {
+pub(super) fn path_iuv(iuv: &str) -> Result<&str, Problem> {
     if iuv.is_empty() || iuv.len() > 35 {
         return Err(bad_request("iuv: must be 1 to 35 characters"));
     }
@@ -67,7 +67,7 @@ pub(super) fn path_iuv(iuv: &str) -> Result<&str, Reply> {
 }
 
 /// The creditor's receipt for `iuv`, exactly as the Node sent it.
-pub(super) async fn receipt_document(on: OnCreditor<'_>, iuv: &str) -> Result<Vec<u8>, Reply> {
+pub(super) async fn receipt_document(on: OnCreditor<'_>, iuv: &str) -> Result<Vec<u8>, Problem> {
     let org = on.org();
     on.ctx
         .store
@@ -77,7 +77,7 @@ pub(super) async fn receipt_document(on: OnCreditor<'_>, iuv: &str) -> Result<Ve
 }
 
 /// `GET /organizations/{fiscalCode}/receipts/{iuv}`
-pub async fn get_receipt(on: OnCreditor<'_>, iuv: &str) -> Result<Reply, Reply> {
+pub async fn get_receipt(on: OnCreditor<'_>, iuv: &str) -> Result<Reply, Problem> {
     let iuv = path_iuv(iuv)?;
     // As GPD's receipts API: the IUV's code first, whether or not a receipt exists.
     if !on.segregation.allows_iuv(iuv) {
@@ -87,7 +87,7 @@ pub async fn get_receipt(on: OnCreditor<'_>, iuv: &str) -> Result<Reply, Reply> 
 }
 
 /// `GET /organizations/{fiscalCode}/receipts?page&limit&status&debtor&from&to&segregationCodes`
-pub async fn list_receipts(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Reply> {
+pub async fn list_receipts(on: OnCreditor<'_>, query: Option<&str>) -> Result<Reply, Problem> {
     let known = [
         "page",
         "limit",

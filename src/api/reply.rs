@@ -2,14 +2,14 @@
 //! a handler adds (`ETag`, `Allow`, `Location`…). REST handlers, the SOAP endpoint, the
 //! contract files and the health checks all answer with it; the server writes it out.
 //!
-//! REST handlers return `Result<Reply, Reply>`: the error side is a problem document, built
+//! REST handlers return `Result<Reply, Problem>`: the error side is a problem document, built
 //! here (`bad_request`, `forbidden`…) or from the store's error, so that `?` ends a handler
-//! with the answer its failure deserves.
+//! with the answer its failure deserves, and no success can be returned as a failure.
 
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::json::model::Problem;
+use crate::json::model::ProblemJson;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ impl Reply {
 
     /// A problem document (RFC 9457 shape, as GPD's `ProblemJson`).
     pub fn problem(status: u16, title: &str, detail: impl Into<String>) -> Reply {
-        let p = Problem {
+        let p = ProblemJson {
             title: title.to_owned(),
             status,
             detail: detail.into(),
@@ -71,30 +71,61 @@ impl Reply {
     }
 }
 
+/// A refused call, answered with a problem document (RFC 9457 shape, as GPD's `ProblemJson`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub status: u16,
+    pub title: &'static str,
+    pub detail: String,
+    /// The version a position is at, sent as its `ETag` (with a 412).
+    pub current: Option<i64>,
+}
+
+impl Problem {
+    pub fn new(status: u16, title: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            status,
+            title,
+            detail: detail.into(),
+            current: None,
+        }
+    }
+}
+
+impl From<Problem> for Reply {
+    fn from(p: Problem) -> Reply {
+        let reply = Reply::problem(p.status, p.title, p.detail);
+        match p.current {
+            Some(version) => reply.with_etag(version),
+            None => reply,
+        }
+    }
+}
+
 /// The entity tag of a position's version: a strong tag, the version in quotes.
 pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
 }
 
-pub fn bad_request(detail: impl Into<String>) -> Reply {
-    Reply::problem(400, "Bad Request", detail)
+pub fn bad_request(detail: impl Into<String>) -> Problem {
+    Problem::new(400, "Bad Request", detail)
 }
 
-pub fn forbidden(detail: impl Into<String>) -> Reply {
-    Reply::problem(403, "Forbidden", detail)
+pub fn forbidden(detail: impl Into<String>) -> Problem {
+    Problem::new(403, "Forbidden", detail)
 }
 
-pub fn not_found(detail: impl Into<String>) -> Reply {
-    Reply::problem(404, "Not Found", detail)
+pub fn not_found(detail: impl Into<String>) -> Problem {
+    Problem::new(404, "Not Found", detail)
 }
 
-pub fn conflict(detail: impl Into<String>) -> Reply {
-    Reply::problem(409, "Conflict", detail)
+pub fn conflict(detail: impl Into<String>) -> Problem {
+    Problem::new(409, "Conflict", detail)
 }
 
 /// The answer to a store's failure, with `NotFound` answered by `missing` (which names what
 /// was looked for).
-pub fn not_found_as(missing: impl FnOnce() -> Reply) -> impl FnOnce(StoreError) -> Reply {
+pub fn not_found_as(missing: impl FnOnce() -> Problem) -> impl FnOnce(StoreError) -> Problem {
     move |e| match e {
         StoreError::NotFound => missing(),
         e => e.into(),
@@ -103,28 +134,28 @@ pub fn not_found_as(missing: impl FnOnce() -> Reply) -> impl FnOnce(StoreError) 
 
 /// The answer to a store's failure: the refusals of a change as 403, 409, 412 (with the
 /// current `ETag`) or 422, and a store that cannot be used as 503 (logged, not shown).
-impl From<StoreError> for Reply {
-    fn from(e: StoreError) -> Reply {
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Problem {
         match e {
             StoreError::Duplicate { .. } => conflict(e.to_string()),
             StoreError::NotFound => not_found("not found"),
             StoreError::Refused(refused) => conflict(refused.0),
-            StoreError::Unprocessable(detail) => {
-                Reply::problem(422, "Unprocessable Entity", detail)
-            }
+            StoreError::Unprocessable(detail) => Problem::new(422, "Unprocessable Entity", detail),
             StoreError::Forbidden(detail) => forbidden(detail),
-            StoreError::VersionMismatch { current } => Reply::problem(
-                412,
-                "Precondition Failed",
-                format!(
-                    "If-Match: the position has changed; its current version has ETag {}",
-                    etag(current)
-                ),
-            )
-            .with_etag(current),
+            StoreError::VersionMismatch { current } => Problem {
+                current: Some(current),
+                ..Problem::new(
+                    412,
+                    "Precondition Failed",
+                    format!(
+                        "If-Match: the position has changed; its current version has ETag {}",
+                        etag(current)
+                    ),
+                )
+            },
             StoreError::Unavailable(m) => {
                 tracing::error!(error = %m, "store unavailable");
-                Reply::problem(
+                Problem::new(
                     503,
                     "Service Unavailable",
                     "the store is not available; retry later",

@@ -9,7 +9,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::Serialize;
 
 use super::query::Query;
-use super::reply::{bad_request, not_found};
+use super::reply::{Problem, bad_request, not_found};
 use super::{OnCreditor, Reply};
 use crate::context::Context;
 use crate::domain::upload::{OperationStatus, UploadOperation};
@@ -31,7 +31,7 @@ pub struct Broker<'a>(&'a str);
 
 impl<'a> Broker<'a> {
     /// `broker`, if it is the broker of this gateway; 404 otherwise.
-    pub fn served(ctx: &Context, broker: &'a str) -> Result<Broker<'a>, Reply> {
+    pub fn served(ctx: &Context, broker: &'a str) -> Result<Broker<'a>, Problem> {
         if broker == ctx.config.broker_id.as_str() {
             Ok(Broker(broker))
         } else {
@@ -42,10 +42,10 @@ impl<'a> Broker<'a> {
     }
 }
 
-fn new_id() -> Result<String, Reply> {
+fn new_id() -> Result<String, Problem> {
     let mut bytes = [0u8; 16];
     SystemRandom::new().fill(&mut bytes).map_err(|_| {
-        Reply::problem(
+        Problem::new(
             503,
             "Service Unavailable",
             "no randomness for a file id; retry",
@@ -66,7 +66,7 @@ pub async fn accept(
     Broker(broker): Broker<'_>,
     operation: UploadOperation,
     document: &[u8],
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let ctx = on.ctx;
     let items = json::upload::read_items(operation, document)
         .map_err(|e| bad_request(format!("file: {e}")))?;
@@ -91,7 +91,7 @@ async fn file(
     on: OnCreditor<'_>,
     Broker(broker): Broker<'_>,
     id: &str,
-) -> Result<UploadFile, Reply> {
+) -> Result<UploadFile, Problem> {
     on.ctx
         .store
         .upload(on.creditor.fiscal_code.clone(), id.to_owned())
@@ -122,7 +122,7 @@ struct UploadStatusOut {
 }
 
 /// `GET …/debtpositions/file/{fileId}/status`
-pub async fn status(on: OnCreditor<'_>, broker: Broker<'_>, id: &str) -> Result<Reply, Reply> {
+pub async fn status(on: OnCreditor<'_>, broker: Broker<'_>, id: &str) -> Result<Reply, Problem> {
     let f = file(on, broker, id).await?;
     Ok(Reply::json(
         200,
@@ -161,10 +161,10 @@ fn report_time(t: NaiveDateTime) -> String {
 
 /// `GET …/debtpositions/file/{fileId}/report`: 425 until every item is processed; then the
 /// outcomes, items with the same status and message together, in file order.
-pub async fn report(on: OnCreditor<'_>, broker: Broker<'_>, id: &str) -> Result<Reply, Reply> {
+pub async fn report(on: OnCreditor<'_>, broker: Broker<'_>, id: &str) -> Result<Reply, Problem> {
     let f = file(on, broker, id).await?;
     let Some(ended_at) = f.ended_at else {
-        return Err(Reply::problem(
+        return Err(Problem::new(
             425,
             "Too Early",
             format!(
@@ -210,7 +210,7 @@ struct FileIdListOut {
     has_more: bool,
 }
 
-fn day(q: &Query, key: &str) -> Result<Option<NaiveDate>, Reply> {
+fn day(q: &Query, key: &str) -> Result<Option<NaiveDate>, Problem> {
     q.get(key)
         .map(|v| {
             NaiveDate::parse_from_str(v, "%Y-%m-%d")
@@ -224,7 +224,7 @@ fn token(f: &UploadFile) -> String {
     format!("{}.{}", f.started_at.and_utc().timestamp_millis(), f.id)
 }
 
-fn parse_token(value: &str) -> Result<(NaiveDateTime, String), Reply> {
+fn parse_token(value: &str) -> Result<(NaiveDateTime, String), Problem> {
     value
         .split_once('.')
         .and_then(|(ms, id)| {
@@ -242,7 +242,7 @@ pub async fn list(
     Broker(broker): Broker<'_>,
     query: Option<&str>,
     continuation: Option<&str>,
-) -> Result<Reply, Reply> {
+) -> Result<Reply, Problem> {
     let ctx = on.ctx;
     let q = Query::parse(query, &["from", "to", "size"])?;
     let today = ctx.clock.now().date();

@@ -22,7 +22,9 @@ use hyper::{HeaderMap, Method, header};
 use super::{contract, health, multipart, soap, zip};
 use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
-use crate::api::{self, OnCreditor, Reply, broadcast, bulk, payment_options, payments, receipts};
+use crate::api::{
+    self, OnCreditor, Problem, Reply, broadcast, bulk, payment_options, payments, receipts,
+};
 use crate::context::Context;
 use crate::domain::api_key::SegregationScope;
 use crate::domain::upload::UploadOperation;
@@ -44,7 +46,7 @@ pub enum Scope {
     WholeCreditor(&'static str),
 }
 
-type Handled<'a> = Pin<Box<dyn Future<Output = Result<Reply, Reply>> + Send + 'a>>;
+type Handled<'a> = Pin<Box<dyn Future<Output = Result<Reply, Problem>> + Send + 'a>>;
 
 /// One route: a request with this method and a path matching this pattern (`{name}` matches
 /// any one segment) is answered by `handler`, if `scope` lets the caller in.
@@ -81,13 +83,13 @@ impl<'a> Call<'a> {
 
     /// The call on the creditor of the path, whatever the placeholder's name. A route asks for
     /// it after what it checks before the creditor (`toPublish`, `If-Match`, an upload's file).
-    fn on_creditor(&self) -> Result<OnCreditor<'a>, Reply> {
+    fn on_creditor(&self) -> Result<OnCreditor<'a>, Problem> {
         let org = organization_of(self.segments).expect("a creditor route");
         OnCreditor::new(self.ctx, org, self.segregation)
     }
 
     /// The broker of an upload path, then the call on its creditor, in that order.
-    fn on_broker_creditor(&self) -> Result<(OnCreditor<'a>, Broker<'a>), Reply> {
+    fn on_broker_creditor(&self) -> Result<(OnCreditor<'a>, Broker<'a>), Problem> {
         let broker = Broker::served(self.ctx, self.param("brokerCode"))?;
         Ok((self.on_creditor()?, broker))
     }
@@ -102,7 +104,7 @@ impl<'a> Call<'a> {
 }
 
 /// The table's rows: `METHOD "pattern" Scope => |call| body`, the body an expression of type
-/// `Result<Reply, Reply>` that may await and use `?`.
+/// `Result<Reply, Problem>` that may await and use `?`.
 macro_rules! routes {
     ($($method:ident $pattern:literal $scope:expr => |$c:ident| $body:expr;)*) => {
         &[$(Route {
@@ -239,12 +241,12 @@ fn partner_get(c: Call<'_>) -> Reply {
     }
 }
 
-async fn change_state(c: Call<'_>, action: StateAction) -> Result<Reply, Reply> {
+async fn change_state(c: Call<'_>, action: StateAction) -> Result<Reply, Problem> {
     let (iupd, tag) = (c.param("iupd"), if_match(c.parts)?);
     positions::change_state(c.on_creditor()?, iupd, action, tag).await
 }
 
-async fn upload_file(c: Call<'_>, operation: UploadOperation) -> Result<Reply, Reply> {
+async fn upload_file(c: Call<'_>, operation: UploadOperation) -> Result<Reply, Problem> {
     let document = uploaded_document(c.parts, c.body).map_err(api::bad_request)?;
     let (on, broker) = c.on_broker_creditor()?;
     upload::accept(on, broker, operation, &document).await
@@ -369,11 +371,11 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
 }
 
 /// The `If-Match` header as text; one that is not visible ASCII is refused.
-fn if_match(parts: &Parts) -> Result<Option<&str>, Reply> {
+fn if_match(parts: &Parts) -> Result<Option<&str>, Problem> {
     match parts.headers.get(header::IF_MATCH) {
         None => Ok(None),
         Some(v) => v.to_str().map(Some).map_err(|_| {
-            Reply::problem(
+            Problem::new(
                 400,
                 "Bad Request",
                 "If-Match: must be * or entity tags such as \"3\"",
@@ -384,7 +386,7 @@ fn if_match(parts: &Parts) -> Result<Option<&str>, Reply> {
 
 /// Reads `toPublish` from the query: absent means false; `true` and `false` in any case, as
 /// GPD's framework reads booleans.
-fn to_publish(query: Option<&str>) -> Result<bool, Reply> {
+fn to_publish(query: Option<&str>) -> Result<bool, Problem> {
     let value = query
         .unwrap_or("")
         .split('&')
@@ -394,7 +396,7 @@ fn to_publish(query: Option<&str>) -> Result<bool, Reply> {
     match value {
         None => Ok(false),
         Some(v) => parse_bool(v).ok_or_else(|| {
-            Reply::problem(
+            Problem::new(
                 400,
                 "Bad Request",
                 format!("toPublish: '{v}' must be true or false"),
@@ -460,7 +462,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
         let presented = presented_key(&parts.headers);
         let key = match api::auth::check(ctx, presented, organization).await {
             Ok(key) => key,
-            Err(refused) => return refused,
+            Err(refused) => return refused.into(),
         };
         // What concerns the whole creditor: the route's, or, for a method no route of the
         // path takes, every route's of the path.
@@ -472,7 +474,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
         if let Scope::WholeCreditor(what) = whole
             && let Err(refused) = api::auth::whole_creditor(&key, what)
         {
-            return refused;
+            return refused.into();
         }
         segregation = key.segregation;
     }
@@ -494,9 +496,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
         segments: &segments,
         segregation: &segregation,
     };
-    (route.handler)(call)
-        .await
-        .unwrap_or_else(|refused| refused)
+    (route.handler)(call).await.unwrap_or_else(Reply::from)
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ pub struct TransferOut {
 
 /// An RFC 7807 problem, GPD's ProblemJson.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Problem {
+pub struct ProblemJson {
     pub title: String,
     pub status: u16,
     pub detail: String,
