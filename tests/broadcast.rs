@@ -364,8 +364,7 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
             .join(gpd_gateway::store::sqlite::SqliteStore::FILE_NAME);
         let conn = rusqlite::Connection::open(file).unwrap();
         conn.execute_batch(
-            "DROP INDEX delivery_missing_request;
-             ALTER TABLE delivery DROP COLUMN request;
+            "DROP TABLE delivery_request;
              PRAGMA user_version = 10;",
         )
         .unwrap();

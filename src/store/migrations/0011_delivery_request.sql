@@ -1,10 +1,11 @@
 -- Each delivery keeps the request its station is sent (paSendRT or paSendRTV2, the station's
 -- ids and the receipt in its primitive version), written when the delivery is created: every
 -- attempt, the first and each retry, sends these bytes, and no attempt parses the receipt's
--- document again. NULL for an UNDELIVERABLE delivery (no form the station can take), and for
--- deliveries created before this column until the retry worker, at start, writes theirs from
--- their receipts' documents.
-ALTER TABLE delivery ADD COLUMN request BLOB;
-
-CREATE INDEX delivery_missing_request ON delivery (id)
-    WHERE request IS NULL AND state <> 'UNDELIVERABLE';
+-- document again. In a table of its own: a delivery's row is updated after every attempt, and
+-- SQLite rewrites a whole row on update, request included. An UNDELIVERABLE delivery has no
+-- request (no form the station can take), nor, until the retry worker writes theirs from their
+-- receipts' documents at start, do deliveries created before this table.
+CREATE TABLE delivery_request (
+    delivery INTEGER PRIMARY KEY REFERENCES delivery (id) ON DELETE CASCADE,
+    request BLOB NOT NULL
+);

@@ -144,34 +144,27 @@ pub(super) fn insert_deliveries(
     let mut pending = Vec::new();
     for delivery in deliveries {
         let s = delivery.station;
-        let (state, next, error, request) = match &delivery.request {
-            Ok(request) => (
+        let (state, next, error) = match &delivery.request {
+            Ok(_) => (
                 DeliveryState::Pending,
                 Some(millis(first_retry_at(s, now))),
                 None,
-                Some(request),
             ),
-            Err(reason) => (DeliveryState::Undeliverable, None, Some(reason), None),
+            Err(reason) => (DeliveryState::Undeliverable, None, Some(reason)),
         };
         execute_with_station(
             conn,
             "INSERT INTO delivery (organization, station_id, broker_id, url, primitive_version,
-                timeout_ms, receipt, state, next_attempt_at, last_error, request, created_at,
-                updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                timeout_ms, receipt, state, next_attempt_at, last_error, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
             s,
-            params![
-                receipt_row,
-                state.as_str(),
-                next,
-                error,
-                request,
-                millis(now)
-            ],
+            params![receipt_row, state.as_str(), next, error, millis(now)],
         )?;
         if let Ok(request) = delivery.request {
+            let id = conn.last_insert_rowid();
+            insert_request(conn, id, &request)?;
             pending.push(DeliveryTarget {
-                id: conn.last_insert_rowid(),
+                id,
                 station: s.clone(),
                 attempts: 0,
                 request,
@@ -211,8 +204,9 @@ pub(super) fn claim(
     {
         let mut st = conn
             .prepare_cached(&format!(
-                "SELECT {DELIVERY_COLUMNS}, d.request FROM delivery d
-                 WHERE d.state = 'PENDING' AND d.next_attempt_at <= ?1 AND d.request IS NOT NULL
+                "SELECT {DELIVERY_COLUMNS}, q.request
+                 FROM delivery d JOIN delivery_request q ON q.delivery = d.id
+                 WHERE d.state = 'PENDING' AND d.next_attempt_at <= ?1
                  ORDER BY d.next_attempt_at LIMIT ?2"
             ))
             .map_err(unavailable)?;
@@ -239,7 +233,8 @@ pub(super) fn missing_requests(
     let mut st = conn
         .prepare_cached(&format!(
             "SELECT {DELIVERY_COLUMNS}, r.document FROM delivery d JOIN receipt r ON r.id = d.receipt
-             WHERE d.request IS NULL AND d.state <> 'UNDELIVERABLE' AND d.id > ?1
+             WHERE d.id > ?1 AND d.state <> 'UNDELIVERABLE'
+               AND NOT EXISTS (SELECT 1 FROM delivery_request q WHERE q.delivery = d.id)
              ORDER BY d.id LIMIT ?2"
         ))
         .map_err(unavailable)?;
@@ -263,19 +258,24 @@ pub(super) fn set_requests(
 ) -> Result<(), StoreError> {
     for (id, request) in requests {
         match request {
-            Ok(request) => {
-                conn.prepare_cached(
-                    "UPDATE delivery SET request = ?2 WHERE id = ?1 AND request IS NULL",
-                )
-                .and_then(|mut st| st.execute(params![id, request]))
-                .map_err(unavailable)?;
-            }
+            Ok(request) => insert_request(conn, *id, request)?,
             Err(error) => {
                 let error = error.clone();
                 record(conn, *id, &AttemptRecord::GiveUp { error }, now)?;
             }
         }
     }
+    Ok(())
+}
+
+/// Stores the request of delivery `id`; one it already has is kept.
+fn insert_request(conn: &Connection, id: i64, request: &[u8]) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO delivery_request (delivery, request) VALUES (?1, ?2)
+         ON CONFLICT (delivery) DO NOTHING",
+    )
+    .and_then(|mut st| st.execute(params![id, request]))
+    .map_err(unavailable)?;
     Ok(())
 }
 
@@ -449,7 +449,7 @@ pub(super) fn redeliver(
     let requeued = conn
         .prepare_cached(
             "UPDATE delivery SET state = 'PENDING', next_attempt_at = ?1, attempts = 0, updated_at = ?1
-             WHERE id = ?2 AND request IS NOT NULL",
+             WHERE id = ?2 AND EXISTS (SELECT 1 FROM delivery_request WHERE delivery = ?2)",
         )
         .and_then(|mut st| st.execute(params![millis(now), id]))
         .map_err(unavailable)?;
