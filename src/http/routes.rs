@@ -270,6 +270,16 @@ fn organization_of<'a>(segments: &[&'a str]) -> Option<&'a str> {
     }
 }
 
+/// Splits `path` into `stack`, returning how many segments it has; None when they do not fit.
+fn split_onto<'a>(path: &'a str, stack: &mut [&'a str; STACKED_SEGMENTS]) -> Option<usize> {
+    let mut n = 0;
+    for segment in path.trim_matches('/').split('/') {
+        *stack.get_mut(n)? = segment;
+        n += 1;
+    }
+    Some(n)
+}
+
 fn segments(path: &str) -> Vec<&str> {
     path.trim_matches('/').split('/').collect()
 }
@@ -287,9 +297,34 @@ fn parts_match(parts: &[&str], segments: &[&str]) -> bool {
             .all(|(p, s)| p.starts_with('{') || p == s)
 }
 
-/// The patterns of [`ROUTES`], split once: a request compares segments only.
-static PATTERNS: LazyLock<Vec<Vec<&'static str>>> =
-    LazyLock::new(|| ROUTES.iter().map(|r| segments(r.pattern)).collect());
+/// The routes of [`ROUTES`] with their patterns split once, grouped by segment count and first
+/// segment (in table order within a group): a request compares the segments of a handful of
+/// patterns only.
+struct Group {
+    len: usize,
+    first: &'static str,
+    routes: Vec<(&'static Route, Vec<&'static str>)>,
+}
+
+static GROUPS: LazyLock<Vec<Group>> = LazyLock::new(|| {
+    let mut groups: Vec<Group> = Vec::new();
+    for route in ROUTES {
+        let parts = segments(route.pattern);
+        let (len, first) = (parts.len(), parts[0]);
+        match groups.iter_mut().find(|g| g.len == len && g.first == first) {
+            Some(group) => group.routes.push((route, parts)),
+            None => groups.push(Group {
+                len,
+                first,
+                routes: vec![(route, parts)],
+            }),
+        }
+    }
+    groups
+});
+
+/// A path's segments, on the stack when there are few (every route has fewer).
+const STACKED_SEGMENTS: usize = 8;
 
 /// The methods of the table, in the order `Allow` lists them.
 const METHODS: [Method; 5] = [
@@ -319,8 +354,11 @@ fn find(method: &Method, segments: &[&str]) -> Found {
         allowed: 0,
         all_whole: true,
     };
-    let matching = ROUTES.iter().zip(PATTERNS.iter());
-    for (route, _) in matching.filter(|(_, parts)| parts_match(parts, segments)) {
+    let group = GROUPS
+        .iter()
+        .find(|g| g.len == segments.len() && Some(&g.first) == segments.first());
+    let matching = group.into_iter().flat_map(|g| &g.routes);
+    for (route, _) in matching.filter(|(_, parts)| parts_match(&parts[1..], &segments[1..])) {
         found.first.get_or_insert(route);
         if found.route.is_none() && route.method == *method {
             found.route = Some(route);
@@ -453,12 +491,20 @@ fn method_not_allowed(allow: String) -> Reply {
 
 pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
     let path = parts.uri.path();
-    let segments = segments(path);
-    let found = find(&parts.method, &segments);
+    let mut stacked = [""; STACKED_SEGMENTS];
+    let spilled: Vec<&str>;
+    let segments: &[&str] = match split_onto(path, &mut stacked) {
+        Some(n) => &stacked[..n],
+        None => {
+            spilled = segments(path);
+            &spilled
+        }
+    };
+    let found = find(&parts.method, segments);
     let public = found.first.is_some_and(|r| r.scope == Scope::Public);
     let mut segregation = SegregationScope::All;
     if !public {
-        let organization = organization_of(&segments);
+        let organization = organization_of(segments);
         let presented = presented_key(&parts.headers);
         let key = match api::auth::check(ctx, presented, organization).await {
             Ok(key) => key,
@@ -493,7 +539,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
         parts,
         body,
         pattern: route.pattern,
-        segments: &segments,
+        segments,
         segregation: &segregation,
     };
     (route.handler)(call).await.unwrap_or_else(Reply::from)
@@ -589,6 +635,16 @@ mod tests {
     }
 
     #[test]
+    fn paths_split_on_the_stack_unless_long() {
+        let mut stack = [""; STACKED_SEGMENTS];
+        assert_eq!(split_onto("/organizations/7/receipts", &mut stack), Some(3));
+        assert_eq!(&stack[..3], ["organizations", "7", "receipts"]);
+        assert_eq!(split_onto("/1/2/3/4/5/6/7/8/9", &mut stack), None);
+        let long = segments("/organizations/7/debtpositions/a/b/c/d/e/f");
+        assert!(find(&Method::GET, &long).first.is_none());
+    }
+
+    #[test]
     fn route_patterns() {
         let p = "/organizations/{fiscalCode}/debtpositions/{iupd}";
         assert!(pattern_matches(
@@ -616,6 +672,7 @@ mod tests {
                 );
             }
             assert!(METHODS.contains(&route.method), "{}", route.pattern);
+            assert!(parts.len() <= STACKED_SEGMENTS, "{}", route.pattern);
             let twice = ROUTES
                 .iter()
                 .filter(|r| r.method == route.method && r.pattern == route.pattern);
