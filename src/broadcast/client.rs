@@ -8,6 +8,7 @@
 //! its host resolves to; plain http only towards the networks the operator allows.
 //! Connections are pooled per station and shared by clones of the client.
 
+use bytes::Bytes;
 use std::error::Error as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -104,9 +105,10 @@ impl StationClient {
         &self,
         url: &StationUrl,
         version: ReceiptVersion,
-        body: Vec<u8>,
+        body: impl Into<Bytes>,
         timeout: Duration,
     ) -> AttemptOutcome {
+        let body = body.into();
         // A URL holding an address never reaches the resolver: it is checked here.
         if let Err(refused) = self.policy.check_url(url) {
             return AttemptOutcome::Refused(refused.0);
@@ -146,7 +148,7 @@ impl StationClient {
         &self,
         url: &StationUrl,
         version: ReceiptVersion,
-        body: Vec<u8>,
+        body: Bytes,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), Exchange> {
         let client = if url.is_https() {
             &self.https
