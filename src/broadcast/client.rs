@@ -8,7 +8,6 @@
 //! its host resolves to; plain http only towards the networks the operator allows.
 //! Connections are pooled per station and shared by clones of the client.
 
-use bytes::Bytes;
 use std::error::Error as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -105,10 +104,9 @@ impl StationClient {
         &self,
         url: &StationUrl,
         version: ReceiptVersion,
-        body: impl Into<Bytes>,
+        body: Vec<u8>,
         timeout: Duration,
     ) -> AttemptOutcome {
-        let body = body.into();
         // A URL holding an address never reaches the resolver: it is checked here.
         if let Err(refused) = self.policy.check_url(url) {
             return AttemptOutcome::Refused(refused.0);
@@ -148,7 +146,7 @@ impl StationClient {
         &self,
         url: &StationUrl,
         version: ReceiptVersion,
-        body: Bytes,
+        body: Vec<u8>,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), Exchange> {
         let client = if url.is_https() {
             &self.https

@@ -2,18 +2,15 @@
 //! transaction, each with the request it sends ([`delivery_request`]); once it is committed,
 //! [`Broadcaster::start`] attempts them in the background, beside the Node's answer and never
 //! before it, and the retry worker ([`Broadcaster::spawn_worker`]) takes whatever is still
-//! PENDING when it falls due, with exponential backoff, across restarts. A delivery that is not
-//! delivered at once keeps its request, so that every retry sends the same bytes and the receipt
-//! is not read again; only one whose first attempt a crash cut short, or a delivered one sent
-//! again, gets it from the receipt's document. Stations that are down are left to the worker
-//! (see [`super::health`]). Every attempt's result is recorded; a delivery is made at least
-//! once.
+//! PENDING when it falls due, with exponential backoff, across restarts. Every attempt sends the
+//! stored request as is: the receipt is not read again. Stations that are down are left to the
+//! worker (see [`super::health`]). Every attempt's result is recorded; a delivery is made at
+//! least once.
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-use bytes::Bytes;
 
 use super::client::{AttemptOutcome, StationClient};
 use super::health::{StationHealth, StationKey};
@@ -26,13 +23,6 @@ use crate::domain::receipt::Receipt;
 use crate::store::{AttemptRecord, DeliveryTarget, Store, StoreError};
 use crate::xml::broadcast::send_rt_request;
 use crate::xml::receipts::decode_stored_send_rt;
-
-/// Which attempt of a delivery this is: a first one has no stored request yet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sent {
-    First,
-    Retry,
-}
 
 /// How many deliveries the worker takes and attempts at once.
 const WORKER_BATCH: u32 = 32;
@@ -85,55 +75,32 @@ impl Broadcaster {
 
     /// Starts a just-acquired receipt's deliveries in the background and returns at once: the
     /// Node's answer never waits for a station. A delivery to a station that is down, or that
-    /// has too many attempts running already, is left to the retry worker, its request stored
-    /// for it; so is one whose attempt is lost to a crash (at least once: the worker then
-    /// writes its request from the receipt's document).
+    /// has too many attempts running already, is left to the retry worker; so is one whose
+    /// attempt is lost to a crash (at least once).
     pub fn start(&self, deliveries: Vec<DeliveryTarget>) {
-        let mut deferred = Vec::new();
         for target in deliveries {
             let station = StationKey::of(&target.station);
             let Some(permit) = self.health.try_start(&station) else {
                 tracing::debug!(station = %target.station.station_id, "station down or busy: delivery left to the retry worker");
-                deferred.push((target.id, Ok(target.request)));
                 continue;
             };
             let this = self.clone();
             tokio::spawn(async move {
-                this.attempt(target, Sent::First).await;
+                this.attempt(target).await;
                 drop(permit);
             });
-        }
-        if !deferred.is_empty() {
-            let this = self.clone();
-            tokio::spawn(async move { this.keep_requests(deferred).await });
-        }
-    }
-
-    /// Stores requests for the retry worker; until then their deliveries are not taken.
-    async fn keep_requests(&self, requests: Vec<(i64, Result<Vec<u8>, String>)>) {
-        let now = self.clock.now();
-        if let Err(e) = self.store.set_delivery_requests(requests, now).await {
-            // The worker writes them from the receipts' documents once they are due.
-            tracing::error!(error = %e, "could not store the requests of deferred deliveries");
         }
     }
 
     /// One attempt of one delivery, with its result recorded and the station's health updated.
-    /// A first attempt that does not deliver stores its request first, for the retries: most
-    /// deliveries succeed at once and never write theirs.
-    async fn attempt(&self, target: DeliveryTarget, sent: Sent) {
+    async fn attempt(&self, target: DeliveryTarget) {
         let DeliveryTarget {
             id: delivery,
             station,
             attempts,
             request,
         } = target;
-        let request = Bytes::from(request);
-        let (record, answered) = self.call(&station, attempts, request.clone()).await;
-        if sent == Sent::First && record != AttemptRecord::Delivered {
-            self.keep_requests(vec![(delivery, Ok(request.to_vec()))])
-                .await;
-        }
+        let (record, answered) = self.call(&station, attempts, request).await;
         if let Some(answered) = answered
             && self.health.record(&StationKey::of(&station), answered)
         {
@@ -153,7 +120,7 @@ impl Broadcaster {
         &self,
         station: &BroadcastStation,
         attempts: u32,
-        request: Bytes,
+        request: Vec<u8>,
     ) -> (AttemptRecord, Option<bool>) {
         let outcome = self
             .client
@@ -224,23 +191,21 @@ impl Broadcaster {
                 continue;
             }
             let this = self.clone();
-            attempts.spawn(async move { this.attempt(target, Sent::Retry).await });
+            attempts.spawn(async move { this.attempt(target).await });
         }
         while attempts.join_next().await.is_some() {}
         count
     }
 
-    /// Gives the due deliveries that have no stored request (a first attempt a crash
-    /// interrupted, a delivered one sent again, one created before requests were stored) the
-    /// request their station is sent, written from their receipts' documents; one whose
-    /// document no longer reads is given up. Returns how many deliveries it read.
+    /// Gives deliveries created before requests were stored with them the request their
+    /// station is sent, written from their receipts' documents; a pending one whose document no
+    /// longer reads is given up. Returns how many deliveries it read.
     pub async fn fill_in_requests(&self) -> Result<usize, StoreError> {
         let (mut after, mut read) = (0, 0);
-        let now = self.clock.now();
         loop {
             let missing = self
                 .store
-                .deliveries_missing_request(now, after, FILL_BATCH)
+                .deliveries_missing_request(after, FILL_BATCH)
                 .await?;
             let Some(last) = missing.last() else {
                 return Ok(read);
@@ -268,12 +233,16 @@ impl Broadcaster {
     /// Runs the retry worker until the returned handle is stopped.
     pub fn spawn_worker(&self) -> Background {
         let this = self.clone();
+        // Deliveries of a store written before requests were kept get theirs first: until then
+        // they are not taken.
+        let filled = Arc::new(AtomicBool::new(false));
         Background::spawn(self.config.poll_interval, None, move |_| {
             let this = this.clone();
+            let filled = filled.clone();
             async move {
-                // Due deliveries without a stored request get theirs first: until then they
-                // are not taken.
-                this.fill_in_missing_requests().await;
+                if !filled.load(Ordering::Relaxed) && this.fill_in_older_requests().await {
+                    filled.store(true, Ordering::Relaxed);
+                }
                 // A full batch means more may be due.
                 if this.retry_due().await == WORKER_BATCH as usize {
                     After::Again
@@ -284,15 +253,21 @@ impl Broadcaster {
         })
     }
 
-    /// [`Broadcaster::fill_in_requests`], logged.
-    async fn fill_in_missing_requests(&self) {
+    /// [`Broadcaster::fill_in_requests`], logged; false when it has to be tried again.
+    async fn fill_in_older_requests(&self) -> bool {
         match self.fill_in_requests().await {
-            Ok(0) => {}
-            Ok(read) => tracing::info!(
-                deliveries = read,
-                "requests written from receipts' documents for deliveries due without one"
-            ),
-            Err(e) => tracing::error!(error = %e, "cannot write the requests of due deliveries"),
+            Ok(0) => true,
+            Ok(read) => {
+                tracing::info!(
+                    deliveries = read,
+                    "requests written for deliveries created before they were stored"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot write the requests of older deliveries");
+                false
+            }
         }
     }
 }

@@ -202,7 +202,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Takes up to `limit` PENDING deliveries due at `now`, with their stored requests, pushing
     /// their next attempt to `lease_until` so that no one else takes them while they are
-    /// attempted. A delivery without a stored request (see
+    /// attempted. A delivery without a request yet (see
     /// [`Store::deliveries_missing_request`]) is not taken.
     fn claim_deliveries(
         &self,
@@ -211,12 +211,11 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreFuture<'_, Vec<DeliveryTarget>>;
 
-    /// Up to `limit` PENDING deliveries due at `now` without a stored request (a first attempt
-    /// that a crash interrupted, a delivered one sent again, one created before requests were
-    /// stored), of rows after `after`, in row order; for [`Store::set_delivery_requests`].
+    /// Up to `limit` deliveries, not UNDELIVERABLE, created before requests were stored with
+    /// them, of rows after `after`, in row order; for [`Store::set_delivery_requests`] to fill
+    /// in.
     fn deliveries_missing_request(
         &self,
-        now: NaiveDateTime,
         after: i64,
         limit: u32,
     ) -> StoreFuture<'_, Vec<DeliveryWithoutRequest>>;

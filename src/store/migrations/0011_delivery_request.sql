@@ -1,11 +1,10 @@
--- The request a delivery sends its station (paSendRT or paSendRTV2, the station's ids and the
--- receipt in its primitive version), kept once its first attempt has not delivered it (or it
--- was not attempted at once): every retry sends these bytes, and no retry parses the
--- receipt's document again. Most deliveries succeed at once and never write theirs. In a table
--- of its own: a delivery's row is updated after every attempt, and SQLite rewrites a whole row
--- on update. A pending delivery due without one (its first attempt cut short by a crash, a
--- delivered one sent again, one created before this table) gets it from its receipt's
--- document before the retry worker takes it.
+-- Each delivery keeps the request its station is sent (paSendRT or paSendRTV2, the station's
+-- ids and the receipt in its primitive version), written when the delivery is created: every
+-- attempt, the first and each retry, sends these bytes, and no attempt parses the receipt's
+-- document again. In a table of its own: a delivery's row is updated after every attempt, and
+-- SQLite rewrites a whole row on update, request included. An UNDELIVERABLE delivery has no
+-- request (no form the station can take), nor, until the retry worker writes theirs from their
+-- receipts' documents at start, do deliveries created before this table.
 CREATE TABLE delivery_request (
     delivery INTEGER PRIMARY KEY REFERENCES delivery (id) ON DELETE CASCADE,
     request BLOB NOT NULL

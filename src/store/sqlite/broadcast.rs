@@ -161,8 +161,10 @@ pub(super) fn insert_deliveries(
             params![receipt_row, state.as_str(), next, error, millis(now)],
         )?;
         if let Ok(request) = delivery.request {
+            let id = conn.last_insert_rowid();
+            insert_request(conn, id, &request)?;
             pending.push(DeliveryTarget {
-                id: conn.last_insert_rowid(),
+                id,
                 station: s.clone(),
                 attempts: 0,
                 request,
@@ -221,25 +223,22 @@ pub(super) fn claim(
     Ok(claimed)
 }
 
-/// Up to `limit` pending deliveries due at `now`, after row `after`, that have no stored
-/// request, with their receipts' documents.
+/// Up to `limit` deliveries after row `after` that have no request and could have one, with
+/// their receipts' documents.
 pub(super) fn missing_requests(
     conn: &Connection,
-    now: NaiveDateTime,
     after: i64,
     limit: u32,
 ) -> Result<Vec<DeliveryWithoutRequest>, StoreError> {
     let mut st = conn
         .prepare_cached(&format!(
             "SELECT {DELIVERY_COLUMNS}, r.document FROM delivery d JOIN receipt r ON r.id = d.receipt
-             WHERE d.state = 'PENDING' AND d.next_attempt_at <= ?3 AND d.id > ?1
+             WHERE d.id > ?1 AND d.state <> 'UNDELIVERABLE'
                AND NOT EXISTS (SELECT 1 FROM delivery_request q WHERE q.delivery = d.id)
              ORDER BY d.id LIMIT ?2"
         ))
         .map_err(unavailable)?;
-    let mut rows = st
-        .query(params![after, limit, millis(now)])
-        .map_err(unavailable)?;
+    let mut rows = st.query(params![after, limit]).map_err(unavailable)?;
     let mut missing = Vec::new();
     while let Some(r) = rows.next().map_err(unavailable)? {
         let (id, station) = id_and_station(r)?;
@@ -447,11 +446,18 @@ pub(super) fn redeliver(
         }
         DeliveryState::Delivered | DeliveryState::Rejected | DeliveryState::Failed => {}
     }
-    conn.prepare_cached(
-        "UPDATE delivery SET state = 'PENDING', next_attempt_at = ?1, attempts = 0, updated_at = ?1
-         WHERE id = ?2",
-    )
-    .and_then(|mut st| st.execute(params![millis(now), id]))
-    .map_err(unavailable)?;
+    let requeued = conn
+        .prepare_cached(
+            "UPDATE delivery SET state = 'PENDING', next_attempt_at = ?1, attempts = 0, updated_at = ?1
+             WHERE id = ?2 AND EXISTS (SELECT 1 FROM delivery_request WHERE delivery = ?2)",
+        )
+        .and_then(|mut st| st.execute(params![millis(now), id]))
+        .map_err(unavailable)?;
+    if requeued == 0 {
+        return Err(StoreError::Refused(Conflict(
+            "the delivery has no request to send: its receipt's stored document cannot be read"
+                .into(),
+        )));
+    }
     one(conn, organization, id)
 }

@@ -383,11 +383,10 @@ impl Store for SqliteStore {
 
     fn deliveries_missing_request(
         &self,
-        now: NaiveDateTime,
         after: i64,
         limit: u32,
     ) -> StoreFuture<'_, Vec<DeliveryWithoutRequest>> {
-        self.read(move |conn| broadcast::missing_requests(conn, now, after, limit))
+        self.read(move |conn| broadcast::missing_requests(conn, after, limit))
     }
 
     fn set_delivery_requests(
@@ -1000,7 +999,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn due_deliveries_without_requests_get_theirs_then_are_claimed() {
+    async fn deliveries_created_before_requests_were_stored_get_theirs_then_are_claimed() {
         let dir = tempfile::tempdir().unwrap();
         // A receipt and its deliveries as they were created before requests were stored.
         data_file_at(
@@ -1035,25 +1034,25 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        // Pending and due: the delivered and undeliverable ones need none.
-        let missing = store.deliveries_missing_request(now, 0, 10).await.unwrap();
+        let missing = store.deliveries_missing_request(0, 10).await.unwrap();
         let ids: Vec<i64> = missing.iter().map(|d| d.id).collect();
-        assert_eq!(ids, [1, 4]);
+        assert_eq!(ids, [1, 2, 4]);
         assert_eq!(missing[0].station.station_id.as_str(), "DUE");
         assert_eq!(missing[0].document, b"<x/>");
         assert_eq!(
-            store.deliveries_missing_request(now, 1, 10).await.unwrap()[0].id,
+            store.deliveries_missing_request(2, 10).await.unwrap()[0].id,
             4
         );
         let unreadable = Err("the stored receipt cannot be read".to_owned());
-        let requests = vec![(1, Ok(b"<due/>".to_vec())), (4, unreadable)];
+        let requests = vec![
+            (1, Ok(b"<due/>".to_vec())),
+            (2, Ok(b"<done/>".to_vec())),
+            (4, unreadable),
+        ];
         store.set_delivery_requests(requests, now).await.unwrap();
-        assert!(
-            store
-                .deliveries_missing_request(now, 0, 10)
-                .await
-                .unwrap()
-                .is_empty()
+        assert_eq!(
+            store.deliveries_missing_request(0, 10).await.unwrap()[0].id,
+            4
         );
 
         let claimed = store.claim_deliveries(now, lease, 10).await.unwrap();
@@ -1077,22 +1076,17 @@ mod tests {
                 Some("the stored receipt cannot be read")
             )
         );
-        // A delivered one sent again is due without a request: it gets one, then is taken.
+        // A delivered one is re-queued with its request; one without any cannot be.
         let again = store.redeliver(None, 2, lease).await.unwrap();
         assert_eq!(again.state, DeliveryState::Pending);
         let later = lease + chrono::Duration::seconds(1);
         let claimed = store.claim_deliveries(later, later, 10).await.unwrap();
-        assert_eq!(claimed.iter().map(|c| c.id).collect::<Vec<_>>(), [1]);
-        let missing = store
-            .deliveries_missing_request(later, 0, 10)
-            .await
-            .unwrap();
-        assert_eq!(missing.iter().map(|d| d.id).collect::<Vec<_>>(), [2]);
-        let requests = vec![(2, Ok(b"<done/>".to_vec()))];
-        store.set_delivery_requests(requests, later).await.unwrap();
-        let latest = later + chrono::Duration::seconds(1);
-        let claimed = store.claim_deliveries(latest, latest, 10).await.unwrap();
+        assert_eq!(claimed.len(), 2);
         assert!(claimed.iter().any(|c| c.request == b"<done/>"));
+        assert!(matches!(
+            store.redeliver(None, 4, later).await,
+            Err(StoreError::Refused(_))
+        ));
         store.close().await.unwrap();
     }
 

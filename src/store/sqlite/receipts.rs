@@ -647,9 +647,6 @@ mod tests {
 
         let t0 = at(2029, 6, 1);
         let lease = t0 + chrono::Duration::seconds(60);
-        // The attempt beside the answer did not deliver: it kept its request for the retries.
-        let kept = vec![(id, Ok(deliveries[0].request.clone()))];
-        store.set_delivery_requests(kept, t0).await.unwrap();
         // Not due before its first retry time.
         assert!(
             store
