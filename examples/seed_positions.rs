@@ -115,37 +115,32 @@ fn position(base: u64, now: NaiveDateTime, due: NaiveDateTime) -> DebtPosition {
         }],
         last_updated_date: now,
     };
-    let mut p = DebtPosition {
-        organization: FiscalCodePA::parse(ORGANIZATION).expect("fiscal code"),
-        iupd: Iupd::parse(&format!("BENCH-{base}")).expect("iupd"),
-        company_name: text("Comune di Esempio"),
-        office_name: Some(text("Ufficio Tributi")),
-        debtor: Debtor {
-            subject: Subject {
-                entity_type: EntityType::F,
-                entity_id: EntityId::parse("RSSMRA80A01H501U").expect("fiscal code"),
-                full_name: text("Mario Rossi"),
-                street_name: Some(text("Via Roma")),
-                civic_number: Some(text("1")),
-                postal_code: Some(text("00100")),
-                city: Some(text("Roma")),
-                state_province_region: Some(text("RM")),
-                country: Some(CountryCode::parse("IT").expect("country")),
-                email: Some(Email::parse("mario.rossi@example.it").expect("email")),
-            },
-            region: Some(text("Lazio")),
-            phone: None,
+    let debtor = Debtor {
+        subject: Subject {
+            entity_type: EntityType::F,
+            entity_id: EntityId::parse("RSSMRA80A01H501U").expect("fiscal code"),
+            full_name: text("Mario Rossi"),
+            street_name: Some(text("Via Roma")),
+            civic_number: Some(text("1")),
+            postal_code: Some(text("00100")),
+            city: Some(text("Roma")),
+            state_province_region: Some(text("RM")),
+            country: Some(CountryCode::parse("IT").expect("country")),
+            email: Some(Email::parse("mario.rossi@example.it").expect("email")),
         },
-        switch_to_expired: false,
-        pay_stand_in: true,
-        validity_date: None,
-        status: PositionStatus::Draft,
-        publish_date: None,
-        payment_date: None,
-        inserted_date: now,
-        last_updated_date: now,
-        version: 0,
-        options: vec![option],
+        region: Some(text("Lazio")),
+        phone: None,
+    };
+    let mut p = DebtPosition {
+        office_name: Some(text("Ufficio Tributi")),
+        ..DebtPosition::draft(
+            FiscalCodePA::parse(ORGANIZATION).expect("fiscal code"),
+            Iupd::parse(&format!("BENCH-{base}")).expect("iupd"),
+            text("Comune di Esempio"),
+            debtor,
+            vec![option],
+            now,
+        )
     };
     p.apply_publication(now);
     p

@@ -800,38 +800,23 @@ pub(crate) mod tests {
     }
 
     pub fn position(options: Vec<PaymentOption>) -> DebtPosition {
-        DebtPosition {
-            organization: FiscalCodePA::parse("77777777777").unwrap(),
-            iupd: Iupd::parse("IUPD-1").unwrap(),
-            company_name: Text::new("Comune di Esempio").unwrap(),
-            office_name: None,
-            debtor: Debtor {
-                subject: Subject {
-                    entity_type: EntityType::F,
-                    entity_id: EntityId::parse("RSSMRA80A01H501U").unwrap(),
-                    full_name: Text::new("Mario Rossi").unwrap(),
-                    street_name: None,
-                    civic_number: None,
-                    postal_code: None,
-                    city: None,
-                    state_province_region: None,
-                    country: None,
-                    email: None,
-                },
-                region: None,
-                phone: None,
-            },
-            switch_to_expired: false,
-            pay_stand_in: true,
-            validity_date: None,
-            status: PositionStatus::Draft,
-            publish_date: None,
-            payment_date: None,
-            inserted_date: at(2025, 1, 1),
-            last_updated_date: at(2025, 1, 1),
-            version: 0,
+        let debtor = Debtor {
+            subject: Subject::named(
+                EntityType::F,
+                EntityId::parse("RSSMRA80A01H501U").unwrap(),
+                Text::new("Mario Rossi").unwrap(),
+            ),
+            region: None,
+            phone: None,
+        };
+        DebtPosition::draft(
+            FiscalCodePA::parse("77777777777").unwrap(),
+            Iupd::parse("IUPD-1").unwrap(),
+            Text::new("Comune di Esempio").unwrap(),
+            debtor,
             options,
-        }
+            at(2025, 1, 1),
+        )
     }
 
     fn payment(now: NaiveDateTime) -> OptionPayment {

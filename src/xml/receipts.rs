@@ -360,18 +360,7 @@ mod tests {
     }
 
     fn person(entity_type: EntityType, id: &str, name: &str) -> Subject {
-        Subject {
-            entity_type,
-            entity_id: EntityId::parse(id).unwrap(),
-            full_name: text(name),
-            street_name: None,
-            civic_number: None,
-            postal_code: None,
-            city: None,
-            state_province_region: None,
-            country: None,
-            email: None,
-        }
+        Subject::named(entity_type, EntityId::parse(id).unwrap(), text(name))
     }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
