@@ -1,32 +1,20 @@
 //! The real binary: starts, serves, and on SIGTERM lets an in-flight request finish before it
 //! exits cleanly with the store closed.
 
+mod harness;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_until_up(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use harness::binary::{BIN, free_port, wait_until_up};
 
 #[test]
 fn sigterm_drains_in_flight_requests() {
     let port = free_port();
     let data = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gpd-gateway"))
+    let mut child = Command::new(BIN)
         .args([
             "serve",
             "--demo",
@@ -103,7 +91,7 @@ fn bad_config_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.toml");
     std::fs::write(&config, "[broker]\nid = \"77777777777\"\nstations = [\"S1\"]\n[[creditor]]\nfiscal_code = \"123\"\ncompany_name = \"C\"\nstations = [\"S1\"]\nsegregation_codes = [\"01\"]\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gpd-gateway"))
+    let out = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .arg("--data")

@@ -5,6 +5,7 @@
 //! `request_without_key` are for the tests of keys themselves.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod positions;
 pub mod receipts;
 pub mod stub_station;
