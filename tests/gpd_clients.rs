@@ -6,13 +6,12 @@ mod common;
 mod harness;
 
 use harness::positions::{iuv, position};
+use harness::soap::get_payment_request;
 use harness::{TestServer, json, text};
 use serde_json::{Value, json};
 
 const ORG: &str = "77777777777";
 
-const BROKER: &str = "77777777777";
-const STATION: &str = "77777777777_01";
 
 fn detail(v: &Value) -> String {
     v["detail"].as_str().unwrap_or_default().to_owned()
@@ -280,17 +279,6 @@ async fn checks_come_in_gpds_order() {
     server.stop().await;
 }
 
-fn get_payment_request(v2: bool, notice: &str) -> String {
-    let wrapper = if v2 {
-        "paGetPaymentV2Request"
-    } else {
-        "paGetPaymentReq"
-    };
-    format!(
-        r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><ns2:{wrapper} xmlns:ns2="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><idPA>{ORG}</idPA><idBrokerPA>{BROKER}</idBrokerPA><idStation>{STATION}</idStation><qrCode><fiscalCode>{ORG}</fiscalCode><noticeNumber>{notice}</noticeNumber></qrCode></ns2:{wrapper}></S:Body></S:Envelope>"#
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn date_times_keep_the_fraction_of_a_second() {
     let server = TestServer::start().await;
@@ -323,7 +311,7 @@ async fn date_times_keep_the_fraction_of_a_second() {
     let nav = format!("3{}", iuv(1, 501));
     for (v2, action) in [(false, "paGetPayment"), (true, "paGetPaymentV2")] {
         let r = server
-            .soap(Some(action), &get_payment_request(v2, &nav))
+            .soap(Some(action), &get_payment_request(v2, &nav, ""))
             .await;
         let answer = text(&r);
         assert!(answer.contains("<outcome>OK</outcome>"), "{answer}");

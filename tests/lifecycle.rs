@@ -41,13 +41,7 @@ fn path(iupd: &str) -> String {
 }
 
 async fn create(server: &TestServer, body: &Value, publish: bool) {
-    let r = server
-        .post_json(
-            &format!("/organizations/{ORG}/debtpositions?toPublish={publish}"),
-            body,
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", text(&r));
+    server.create_position(ORG, body, publish).await;
 }
 
 fn detail(r: &gpd_gateway::client::Response) -> String {

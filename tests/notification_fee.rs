@@ -51,13 +51,7 @@ fn fee_path(base: u64) -> String {
 }
 
 async fn create(server: &TestServer, body: &Value) {
-    let r = server
-        .post_json(
-            &format!("/organizations/{ORG}/debtpositions?toPublish=true"),
-            body,
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", text(&r));
+    server.create_position(ORG, body, true).await;
 }
 
 async fn get_payment(server: &TestServer, v2: bool, base: u64) -> String {

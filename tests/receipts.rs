@@ -26,13 +26,7 @@ fn position(iupd: &str, options: Vec<(String, i64, bool)>) -> Value {
 }
 
 async fn create(server: &TestServer, body: Value) {
-    let r = server
-        .post_json(
-            &format!("/organizations/{ORG}/debtpositions?toPublish=true"),
-            &body,
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", text(&r));
+    server.create_position(ORG, &body, true).await;
 }
 
 async fn status_of(server: &TestServer, iupd: &str) -> Value {

@@ -7,6 +7,7 @@ mod harness;
 
 use gpd_gateway::store::PositionKey;
 use harness::positions::iuv;
+use harness::soap::get_payment_request;
 use harness::{TestServer, text};
 use serde_json::{Value, json};
 
@@ -44,9 +45,7 @@ fn position(iupd: &str, base: u64, transfers: Vec<Value>) -> Value {
 }
 
 async fn create(server: &TestServer, body: &Value, publish: bool) {
-    let path = format!("/organizations/{ORG}/debtpositions?toPublish={publish}");
-    let r = server.post_json(&path, body).await;
-    assert_eq!(r.status, 201, "{}", text(&r));
+    server.create_position(ORG, body, publish).await;
 }
 
 fn verify_request(
@@ -71,18 +70,6 @@ fn verify_request(
     </pafn:paVerifyPaymentNoticeReq>
   </soapenv:Body>
 </soapenv:Envelope>"#
-    )
-}
-
-/// A getPayment request in the JAX-WS style: S/ns2 prefixes, ns2 declared on the payload.
-fn get_payment_request(v2: bool, notice: &str, extra: &str) -> String {
-    let wrapper = if v2 {
-        "paGetPaymentV2Request"
-    } else {
-        "paGetPaymentReq"
-    };
-    format!(
-        r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><ns2:{wrapper} xmlns:ns2="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><idPA>{ORG}</idPA><idBrokerPA>{BROKER}</idBrokerPA><idStation>{STATION}</idStation><qrCode><fiscalCode>{ORG}</fiscalCode><noticeNumber>{notice}</noticeNumber></qrCode>{extra}</ns2:{wrapper}></S:Body></S:Envelope>"#
     )
 }
 

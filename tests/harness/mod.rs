@@ -8,6 +8,7 @@
 pub mod binary;
 pub mod positions;
 pub mod receipts;
+pub mod soap;
 pub mod stub_station;
 
 use std::sync::Arc;
@@ -151,6 +152,18 @@ impl TestServer {
         client::send(&self.base, method, path, headers, body.to_vec())
             .await
             .expect("request reaches the server")
+    }
+
+    /// Creates a position of `organization` (published with `publish`) and checks it is 201.
+    pub async fn create_position(
+        &self,
+        organization: &str,
+        body: &serde_json::Value,
+        publish: bool,
+    ) {
+        let path = format!("/organizations/{organization}/debtpositions?toPublish={publish}");
+        let r = self.post_json(&path, body).await;
+        assert_eq!(r.status, 201, "{}", text(&r));
     }
 
     /// A new key for these organizations (an empty list: for all of them); returns its secret.

@@ -1,0 +1,15 @@
+//! SOAP requests of the Node to the example configuration's creditor 77777777777, through its
+//! station 77777777777_01.
+
+/// A getPayment request in the JAX-WS style (S/ns2 prefixes, ns2 declared on the payload), V1
+/// or V2, with `extra` after the qrCode (e.g. a transferType).
+pub fn get_payment_request(v2: bool, notice: &str, extra: &str) -> String {
+    let wrapper = if v2 {
+        "paGetPaymentV2Request"
+    } else {
+        "paGetPaymentReq"
+    };
+    format!(
+        r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><ns2:{wrapper} xmlns:ns2="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA><idStation>77777777777_01</idStation><qrCode><fiscalCode>77777777777</fiscalCode><noticeNumber>{notice}</noticeNumber></qrCode>{extra}</ns2:{wrapper}></S:Body></S:Envelope>"#
+    )
+}
