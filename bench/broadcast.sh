@@ -24,8 +24,8 @@
 # SKIP_BUILD (0).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=broadcast
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 POSITIONS=${POSITIONS:-60000}
 DURATION=${DURATION:-5}
@@ -42,38 +42,18 @@ KEEP=${KEEP:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
-HOST=127.0.0.1
 ORG=77777777777
 SETUPS="none healthy hole"
 
-log() { printf '[broadcast %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-for tool in curl awk sed sort cp timeout; do
-  command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-for knob in POSITIONS DURATION RATE RATE_DURATION ROUNDS CONCURRENCY TIMEOUT_MS; do
-  [[ ${!knob} =~ ^[1-9][0-9]*$ ]] || die "$knob must be a positive integer"
-done
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- src Cargo.toml Cargo.lock examples 2>/dev/null || COMMIT+=" + uncommitted changes"
+need_tools curl awk sed sort cp timeout
+positive POSITIONS DURATION RATE RATE_DURATION ROUNDS CONCURRENCY TIMEOUT_MS
+bench_commit
 # A saturating run uses at most this many positions; a fresh copy of the data has them all.
 ((POSITIONS >= RATE * RATE_DURATION + 10000)) || die "POSITIONS=$POSITIONS is too few for RATE=$RATE"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-broadcast.XXXXXX")
 SEED=$WORK/seed
 GW_PID= STUB_PID= HOLE_PID=
-
-stop_pid() { # pid: SIGTERM, wait up to 10 s, then SIGKILL
-  local pid=$1
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   local rc=$?
@@ -85,15 +65,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-wait_http() { # url pid logfile seconds
-  local url=$1 pid=$2 logfile=$3 deadline=$((SECONDS + $4))
-  until curl -sS -m 1 -o /dev/null "$url" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; die "process $pid exited before $url answered"; }
-    ((SECONDS < deadline)) || { cat "$logfile" >&2; die "$url did not answer within $4 s"; }
-    sleep 0.1
-  done
-}
 
 EXAMPLES="seed_positions receipt_load stub_station"
 if [[ $SKIP_BUILD != 1 ]]; then
@@ -117,7 +88,6 @@ wait_http "http://$HOST:$STUB_PORT/" "$STUB_PID" "$WORK/stub.log" 10
 wait_http "http://$HOST:$HOLE_PORT/" "$HOLE_PID" "$WORK/hole.log" 10
 
 CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 start_gateway() { # setup
   rm -rf "$WORK/data"
@@ -183,9 +153,7 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 m() { median "${V[$1,$2]}"; }
-ms() { awk -v u="$1" 'BEGIN {printf "%.2f", u / 1000}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f %%", 100 * (a - b) / b}'; }
 
 DELIVERY_GW=$(awk -v h="$(m healthy sat-gw-cpu)" -v n="$(m none sat-gw-cpu)" 'BEGIN {printf "%.1f", h - n}')

@@ -32,8 +32,8 @@
 # (./target), SKIP_BUILD (0).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=crash
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${RUNS:-1}
 POSITIONS=${POSITIONS:-100000}
@@ -55,25 +55,16 @@ KEEP=${KEEP:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
-HOST=127.0.0.1
 ORG=77777777777
 
-log() { printf '[crash %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-for tool in curl awk sed sort comm timeout; do
-  command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-for knob in RUNS POSITIONS CONCURRENCY LOAD_SECONDS KILL_MIN_MS KILL_MAX_MS BACKOFF_BASE_MS \
-  BACKOFF_MAX_MS POLL_INTERVAL_MS MAX_ATTEMPTS DELIVERY_DEADLINE; do
-  [[ ${!knob} =~ ^[1-9][0-9]*$ ]] || die "$knob must be a positive integer"
-done
+need_tools curl awk sed sort comm timeout
+positive RUNS POSITIONS CONCURRENCY LOAD_SECONDS KILL_MIN_MS KILL_MAX_MS BACKOFF_BASE_MS \
+  BACKOFF_MAX_MS POLL_INTERVAL_MS MAX_ATTEMPTS DELIVERY_DEADLINE
 [[ $STUB_FAIL_EVERY =~ ^[0-9]+$ ]] || die "STUB_FAIL_EVERY must be a whole number"
 ((KILL_MIN_MS <= KILL_MAX_MS)) || die "KILL_MIN_MS must not exceed KILL_MAX_MS"
 ((KILL_MAX_MS < LOAD_SECONDS * 1000)) || die "the kill (up to KILL_MAX_MS) must come before the load ends (LOAD_SECONDS)"
 [[ $VERSION == 1 || $VERSION == 2 ]] || die "VERSION must be 1 or 2"
 
-port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 for port in "$GATEWAY_PORT" "$STUB_PORT"; do
   port_busy "$port" && die "port $port is in use: free it or set GATEWAY_PORT / STUB_PORT"
 done
@@ -92,27 +83,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-stop_pid() { # pid: SIGTERM, wait up to 10 s, then SIGKILL
-  local pid=$1
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  log "process $pid did not stop in 10 s: SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
-wait_http() { # url pid logfile seconds
-  local url=$1 pid=$2 logfile=$3 deadline=$((SECONDS + $4))
-  until curl -fsS -m 1 -o /dev/null "$url" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || { tail -20 "$logfile" >&2; die "process $pid exited before $url answered"; }
-    ((SECONDS < deadline)) || { tail -20 "$logfile" >&2; die "$url did not answer within $4 s"; }
-    sleep 0.05
-  done
-}
 
 deliveries() { # state -> items_found, or "n/a" when the API does not answer
   local body

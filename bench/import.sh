@@ -21,8 +21,8 @@
 # CARGO_TARGET_DIR (./target).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=import
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 POSITIONS=${POSITIONS:-100000}
 ROUNDS=${ROUNDS:-3}
@@ -34,9 +34,6 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
 ORG=77777777777
 
-log() { printf '[import %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-import.XXXXXX")
 cleanup() { if [[ $KEEP == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi; }
 trap cleanup EXIT
@@ -45,8 +42,7 @@ if [[ $SKIP_BUILD != 1 ]]; then
   log "building (release)"
   cargo build --release --quiet --bin gpd-gateway --example gen_positions --example seed_positions
 fi
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with local changes)" || true)
+bench_commit
 
 for format in jsonl csv; do
   "$BIN/examples/gen_positions" --count "$POSITIONS" --format "$format" --out "$WORK/positions.$format" \
@@ -88,7 +84,6 @@ for round in $(seq "$ROUNDS"); do
   rm -rf "$WORK/data-seed-$round"
 done
 
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 range() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.2f–%.2f", lo, hi}'; }
 rate() { awk -v n="$POSITIONS" -v s="$1" 'BEGIN {printf "%.0f", n / s}'; }
 row() { # label key
@@ -97,13 +92,13 @@ row() { # label key
   printf '| %s | %.2f | %s | %s | %s | %s |\n' "$1" "$m" "$(range "${SECONDS_OF[$2]}")" "$(rate "$m")" \
     "$(median "${CPU_OF[$2]}")" "${SECONDS_OF[$2]% }"
 }
-verdict() { awk -v s="$(median "${SECONDS_OF[$1]}")" 'BEGIN {print (s < 30) ? "met" : "**missed**"}'; }
+under_30s() { awk -v s="$(median "${SECONDS_OF[$1]}")" 'BEGIN {print (s < 30) ? "met" : "**missed**"}'; }
 
 REPORT=$(
   cat <<EOF
 # gpd-gateway bulk-import benchmark: $(date -u '+%Y-%m-%d %H:%M UTC')
 
-\`bench/import.sh\` at commit $COMMIT$DIRTY. Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1).
+\`bench/import.sh\` at commit $COMMIT. Machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1).
 Input: $SHAPE (examples/gen_positions, seed 1); JSON lines $(size_mb "$WORK/positions.jsonl") MB, CSV
 $(size_mb "$WORK/positions.csv") MB. \`--batch-size $BATCH\`, SQLite WAL with synchronous FULL, a fresh data directory for each
 run (store after an import: $STORE_MB MB). $ROUNDS rounds, each running (a), (b), (c) in turn.
@@ -114,7 +109,7 @@ $(row "(a) import, JSON lines" jsonl)
 $(row "(b) import, CSV" csv)
 $(row "(c) store only: seed_positions, no parsing or validation" seed)
 
-Target: $POSITIONS positions in under 30 s. JSON lines: $(verdict jsonl); CSV: $(verdict csv).
+Target: $POSITIONS positions in under 30 s. JSON lines: $(under_30s jsonl); CSV: $(under_30s csv).
 "CPU s" is the process's user + system time: above the wall time, the reader and the store's writer
 ran in parallel on the two cores.
 EOF

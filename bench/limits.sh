@@ -19,8 +19,8 @@
 # CARGO_TARGET_DIR (./target), KEEP (0; 1 keeps the temp dir with data and logs).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=limits
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 UPLOADS=${UPLOADS:-400}
 IDLE=${IDLE:-5000}
@@ -30,15 +30,9 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 KEEP=${KEEP:-0}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release/gpd-gateway
-HOST=127.0.0.1
 
-log() { printf '[limits %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-for tool in python3 curl timeout; do
-  command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-(exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null && die "port $PORT is in use: free it or set PORT"
+need_tools python3 curl timeout
+port_busy "$PORT" && die "port $PORT is in use: free it or set PORT"
 
 # The client holds UPLOADS + IDLE sockets.
 ulimit -n "$(ulimit -Hn)"
@@ -49,11 +43,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-limits.XXXXXX")
 GW_PID=
 cleanup() {
   local rc=$?
-  if [[ -n $GW_PID ]] && kill -0 "$GW_PID" 2>/dev/null; then
-    kill -TERM "$GW_PID" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$GW_PID" 2>/dev/null || true
-  fi
+  stop_pid "$GW_PID"
   if [[ $KEEP == 1 || $rc -ne 0 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$rc"
 }
@@ -76,12 +66,7 @@ log "starting the gateway on $HOST:$PORT (soft open-files limit 1024)"
 (ulimit -Sn 1024; exec "$BIN" serve --demo --listen "$HOST:$PORT" --data "$WORK/data" \
   --config "$WORK/gateway.toml") 2> "$WORK/gateway.log" &
 GW_PID=$!
-deadline=$((SECONDS + 20))
-until curl -fsS -m 1 -o /dev/null "http://$HOST:$PORT/health" 2>/dev/null; do
-  kill -0 "$GW_PID" 2>/dev/null || { cat "$WORK/gateway.log" >&2; die "the gateway exited"; }
-  ((SECONDS < deadline)) || die "the gateway did not answer within 20 s"
-  sleep 0.1
-done
+wait_http "http://$HOST:$PORT/health" "$GW_PID" "$WORK/gateway.log" 20
 FILES=$(grep -o 'soft=[0-9]* hard=[0-9]*' "$WORK/gateway.log" | head -1 || true)
 log "open-files limit as the gateway logged it: ${FILES:-not logged}"
 

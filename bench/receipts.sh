@@ -27,8 +27,8 @@
 # logs), CARGO_TARGET_DIR (./target), SKIP_BUILD (0).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=receipts
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 POSITIONS=${POSITIONS:-100000}
 DURATION=${DURATION:-5}
@@ -49,18 +49,10 @@ KEEP=${KEEP:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
-HOST=127.0.0.1
 ORG=77777777777
 
-log() { printf '[receipts %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-for tool in curl awk sed sort comm timeout; do
-  command -v "$tool" >/dev/null || die "$tool is not installed"
-done
-for knob in POSITIONS DURATION CONCURRENCY RATE RATE_DURATION ROUNDS INSERT_SECONDS DRAIN_SECONDS; do
-  [[ ${!knob} =~ ^[1-9][0-9]*$ ]] || die "$knob must be a positive integer"
-done
+need_tools curl awk sed sort comm timeout
+positive POSITIONS DURATION CONCURRENCY RATE RATE_DURATION ROUNDS INSERT_SECONDS DRAIN_SECONDS
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds"
 [[ $VERSION == 1 || $VERSION == 2 ]] || die "VERSION must be 1 or 2"
 
@@ -72,7 +64,6 @@ RESERVED_N=$((WARM_N + ROUNDS * 2 * RATE_N)) # what must be left after (a)'s sat
 SAT_N=$(((POSITIONS - WARM_N - RESERVED_N - 1) / 2))
 ((SAT_N >= 10000)) || die "POSITIONS=$POSITIONS leaves $SAT_N receipts per saturating run: raise POSITIONS"
 
-port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 for port in "$GATEWAY_PORT" "$STUB_PORT"; do
   port_busy "$port" && die "port $port is in use: free it or set GATEWAY_PORT / STUB_PORT"
 done
@@ -80,18 +71,6 @@ done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-receipts.XXXXXX")
 DATA=$WORK/data
 GW_PID= STUB_PID=
-
-stop_pid() { # pid: SIGTERM, wait up to 10 s, then SIGKILL
-  local pid=$1
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  log "process $pid did not stop in 10 s: SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   local rc=$?
@@ -107,19 +86,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_http() { # url pid logfile seconds
-  local url=$1 pid=$2 logfile=$3 deadline=$((SECONDS + $4))
-  until curl -fsS -m 1 -o /dev/null "$url" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; die "process $pid exited before $url answered"; }
-    ((SECONDS < deadline)) || { cat "$logfile" >&2; die "$url did not answer within $4 s"; }
-    sleep 0.1
-  done
-}
-
 # What is measured: the commit, and a digest of the sources as built (committed or not).
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- src Cargo.toml Cargo.lock examples 2>/dev/null ||
-  COMMIT+=" + uncommitted changes to $(git diff --name-only HEAD -- src Cargo.toml Cargo.lock examples | paste -sd, -)"
+bench_commit
 SRC_DIGEST=$(find src examples Cargo.toml Cargo.lock -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
 
 # ---------------------------------------------------------------------------------------------
@@ -156,7 +124,6 @@ wait_http "http://$HOST:$GATEWAY_PORT/health" "$GW_PID" "$WORK/gateway.log" 30
 declare -A RPS OKN KON FAILN P50 P90 P99 MAXL CPU ELAPSED BUSY WRITER LATE
 RAW=
 CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of the process
 writer_ticks() { # pid -> CPU ticks of its threads named store-writer (the store's single writer)
   local t total=0
   for t in /proc/"$1"/task/*; do
@@ -198,7 +165,6 @@ load() { # key url pid count extra-args… : runs receipt_load for positions NEX
     log "$key: $(sed -n 's/.* ko_codes=\([^ ]*\).*/\1/p' <<<" $line") $(grep '^errors' "$WORK/load-$key.txt" || true)"
   fi
 }
-ms() { awk -v u="$1" 'BEGIN {printf "%.2f", u / 1000}'; }
 
 deliveries() { # state -> items_found, or "n/a" when the API does not answer
   local body
@@ -276,7 +242,6 @@ log "(c) the stub station alone: saturation for ${DURATION}s"
 FIRST=1 load sat-c "$STUB_URL" "$STUB_PID" 50000 --duration "$DURATION"
 
 # Each fixed-rate figure is the median of its rounds; the receipt counts are summed.
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 declare -A RANGE50 RANGE99
 for x in a b c; do
   for name in RPS P50 P90 P99 MAXL OKN KON FAILN LATE; do
@@ -321,10 +286,7 @@ while read -r _ kv; do
 done < <(grep '^INSERT ' <<<"$INSERT_OUT")
 
 # ---------------------------------------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f %%", 100 * a / b}'; }
-mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
-verdict() { awk -v v="$1" -v lim="$2" -v op="$3" 'BEGIN {m = (op == "ge") ? v >= lim : (op == "le") ? v <= lim : v < lim; print m ? "met" : "**missed**"}'; }
 added() { # percentile-array-name -> (b) − (a) − (c) at the fixed rate, in ms
   local -n p=$1
   awk -v b="${p[rate-b]}" -v a="${p[rate-a]}" -v c="${p[rate-c]}" 'BEGIN {printf "%.2f", (b - a - c) / 1000}'

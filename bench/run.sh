@@ -21,8 +21,8 @@
 # CARGO_TARGET_DIR (./target), SKIP_BUILD (0).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+BENCH_NAME=bench
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
@@ -38,17 +38,10 @@ KEEP=${KEEP:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
-HOST=127.0.0.1
 
-log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+need_tools wrk curl awk sed timeout
+positive POSITIONS
 
-for tool in wrk curl awk sed timeout; do
-  command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install -y $tool)"
-done
-[[ $POSITIONS =~ ^[1-9][0-9]*$ ]] || die "POSITIONS must be a positive integer"
-
-port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 for port in "$GATEWAY_PORT" "$BARE_PORT" "$BARE2_PORT"; do
   port_busy "$port" && die "port $port is in use: free it or set GATEWAY_PORT / BARE_PORT"
 done
@@ -56,18 +49,6 @@ done
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-bench.XXXXXX")
 DATA=$WORK/data
 GW_PID= BARE_PID= BARE2_PID=
-
-stop_pid() { # pid: SIGTERM, wait up to 10 s, then SIGKILL
-  local pid=$1
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  log "process $pid did not stop in 10 s: SIGKILL"
-  kill -KILL "$pid" 2>/dev/null || true
-}
 
 cleanup() {
   local rc=$?
@@ -83,16 +64,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-
-wait_http() { # url pid logfile seconds
-  local url=$1 pid=$2 logfile=$3 deadline=$((SECONDS + $4))
-  until curl -fsS -m 1 -o /dev/null "$url" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; die "process $pid exited before $url answered"; }
-    ((SECONDS < deadline)) || { cat "$logfile" >&2; die "$url did not answer within $4 s"; }
-    sleep 0.1
-  done
-}
 
 # The SOAP templates hold {{NOTICE}}; notice numbers are 3 + IUV (segregation code 01).
 notice() { # base -> notice number, as bench/soap.lua and Iuv::from_parts compute it
@@ -110,9 +81,7 @@ VERIFY_REQ=bench/requests/verify.xml
 GPV2_REQ=bench/requests/getpaymentv2.xml
 
 # What is measured: the commit, and a digest of the sources as built (committed or not).
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null ||
-  COMMIT+=" + uncommitted changes to $(git diff --name-only HEAD -- src Cargo.toml Cargo.lock | paste -sd, -)"
+bench_commit
 # Identifies the exact source measured, committed or not.
 SRC_DIGEST=$(find src Cargo.toml Cargo.lock -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
 
@@ -176,7 +145,6 @@ done
 # ---------------------------------------------------------------------------------------------
 declare -A RPS P50 P99 P90 ERR CPU REQS
 CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of the process
 
 measure() { # key pid url template action lo hi
   local key=$1 pid=$2 url=$3 template=$4 action=$5 lo=$6 hi=$7 out before after line
@@ -220,11 +188,7 @@ BARE_HWM_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$BARE_PID/status")
 kill -0 "$GW_PID" 2>/dev/null || die "the gateway died during the runs"
 
 # ---------------------------------------------------------------------------------------------
-ms() { awk -v u="$1" 'BEGIN {printf "%.2f", u / 1000}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f %%", 100 * a / b}'; }
-mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
-verdict() { awk -v v="$1" -v lim="$2" -v op="$3" 'BEGIN {m = (op == "ge") ? v >= lim : (op == "le") ? v <= lim : v < lim; print m ? "met" : "**missed**"}'; }
 
 CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1) (family $(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1), model $(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1))"
 VERIFY_RATIO=$(ratio "${RPS[gw-verify]}" "${RPS[bare-verify]}")
