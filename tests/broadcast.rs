@@ -365,6 +365,7 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
         let conn = rusqlite::Connection::open(file).unwrap();
         conn.execute_batch(
             "DROP TABLE delivery_request;
+             DROP TABLE delivery_request_backfill;
              PRAGMA user_version = 10;",
         )
         .unwrap();

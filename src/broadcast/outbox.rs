@@ -208,6 +208,7 @@ impl Broadcaster {
                 .deliveries_missing_request(after, FILL_BATCH)
                 .await?;
             let Some(last) = missing.last() else {
+                self.store.end_request_backfill().await?;
                 return Ok(read);
             };
             after = last.id;

@@ -229,6 +229,10 @@ pub trait Store: Send + Sync + 'static {
         now: NaiveDateTime,
     ) -> StoreFuture<'_, ()>;
 
+    /// Ends the filling in of older deliveries' requests: [`Store::deliveries_missing_request`]
+    /// finds none from then on (those whose documents could not be read included).
+    fn end_request_backfill(&self) -> StoreFuture<'_, ()>;
+
     /// Records an attempt's result (one more attempt made).
     fn record_attempt(
         &self,

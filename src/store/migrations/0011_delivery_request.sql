@@ -9,3 +9,9 @@ CREATE TABLE delivery_request (
     delivery INTEGER PRIMARY KEY REFERENCES delivery (id) ON DELETE CASCADE,
     request BLOB NOT NULL
 );
+
+-- The deliveries of this data file that are older than the table, up to the last one: the
+-- retry worker writes their requests in one pass and then deletes this row, so that no later
+-- start looks for them again (nor reads again a document that cannot be read).
+CREATE TABLE delivery_request_backfill (upto INTEGER NOT NULL);
+INSERT INTO delivery_request_backfill (upto) SELECT max(id) FROM delivery HAVING count(*) > 0;

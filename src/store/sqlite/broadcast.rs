@@ -233,7 +233,8 @@ pub(super) fn missing_requests(
     let mut st = conn
         .prepare_cached(&format!(
             "SELECT {DELIVERY_COLUMNS}, r.document FROM delivery d JOIN receipt r ON r.id = d.receipt
-             WHERE d.id > ?1 AND d.state <> 'UNDELIVERABLE'
+             WHERE d.id > ?1 AND d.id <= (SELECT upto FROM delivery_request_backfill)
+               AND d.state <> 'UNDELIVERABLE'
                AND NOT EXISTS (SELECT 1 FROM delivery_request q WHERE q.delivery = d.id)
              ORDER BY d.id LIMIT ?2"
         ))
@@ -277,6 +278,11 @@ fn insert_request(conn: &Connection, id: i64, request: &[u8]) -> Result<(), Stor
     .and_then(|mut st| st.execute(params![id, request]))
     .map_err(unavailable)?;
     Ok(())
+}
+
+pub(super) fn end_request_backfill(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("DELETE FROM delivery_request_backfill")
+        .map_err(unavailable)
 }
 
 pub(super) fn record(

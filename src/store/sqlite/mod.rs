@@ -397,6 +397,10 @@ impl Store for SqliteStore {
         self.write(move |tx| broadcast::set_requests(tx, &requests, now))
     }
 
+    fn end_request_backfill(&self) -> StoreFuture<'_, ()> {
+        self.write(broadcast::end_request_backfill)
+    }
+
     fn record_attempt(
         &self,
         delivery: i64,
@@ -1053,6 +1057,15 @@ mod tests {
         assert_eq!(
             store.deliveries_missing_request(0, 10).await.unwrap()[0].id,
             4
+        );
+        // Once the pass has ended, no start looks for them again.
+        store.end_request_backfill().await.unwrap();
+        assert!(
+            store
+                .deliveries_missing_request(0, 10)
+                .await
+                .unwrap()
+                .is_empty()
         );
 
         let claimed = store.claim_deliveries(now, lease, 10).await.unwrap();
