@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 
 const ORG: &str = "77777777777";
 
-
 fn detail(v: &Value) -> String {
     v["detail"].as_str().unwrap_or_default().to_owned()
 }

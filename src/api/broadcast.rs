@@ -131,12 +131,12 @@ pub async fn delete_station(on: OnCreditor<'_>, id: &str) -> Result<Reply, Probl
         .map_err(not_found_as(|| {
             not_found(format!("organization {org} has no broadcast station {id}"))
         }))?;
-    Ok(Reply::no_content())
+    Ok(Reply::empty(204))
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DeliveryOut {
+struct DeliveryOut {
     id: i64,
     receipt_id: String,
     /// The notice's creditor and IUV.
@@ -159,7 +159,7 @@ pub struct DeliveryOut {
     delivered_at: Option<String>,
 }
 
-pub fn delivery_out(d: Delivery) -> DeliveryOut {
+fn delivery_out(d: Delivery) -> DeliveryOut {
     DeliveryOut {
         id: d.id,
         receipt_id: d.receipt_id,

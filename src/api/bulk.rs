@@ -16,7 +16,7 @@ use crate::json::model::PositionIn;
 use crate::store::{PositionKey, StoreError};
 
 /// The most positions one bulk request may carry (GPD's `MAX_DEBT_POSITIONS`).
-pub const MAX_POSITIONS: usize = 100;
+const MAX_POSITIONS: usize = 100;
 /// The most transfers one IBAN change touches (GPD's `limit`, its default too).
 pub const MAX_TRANSFERS: u32 = 1000;
 

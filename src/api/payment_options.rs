@@ -12,6 +12,7 @@
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 
+use super::positions::written;
 use super::reply::{Problem, bad_request, not_found};
 use super::{OnCreditor, Reply, if_match, parse_json};
 use crate::domain::position::{Conflict, DebtPosition, NotPayable, OptionPayment, Refusal};
@@ -88,7 +89,7 @@ pub async fn mark_paid(on: OnCreditor<'_>, nav_value: &str, body: &[u8]) -> Resu
             .map_err(|reason| Refusal::Conflict(Conflict(not_payable(reason).into())))
     });
     let p = change_option(on, nav_value, &nav, Expected::Any, change).await?;
-    Ok(Reply::json(200, &convert::position_out(&p, now, true)).with_etag(p.version))
+    Ok(written(200, &p, now))
 }
 
 fn not_payable(reason: NotPayable) -> &'static str {

@@ -10,6 +10,7 @@ use super::query::{Query, bound, segregation_codes};
 use super::receipts::{path_iuv, receipt_document};
 use super::reply::{Problem, bad_request, forbidden};
 use super::{OnCreditor, Reply};
+use crate::domain::api_key::SegregationScope;
 use crate::domain::receipt::ReceiptStatus;
 use crate::store::{PageRequest, ReceiptFilter, ReceiptSummary};
 
@@ -136,17 +137,12 @@ pub async fn get_receipt(
     let iuv = path_iuv(iuv)?;
     // The codes asked for (`segregationCodes`), within the key's.
     let q = Query::parse(query, &["segregationCodes"])?;
-    if let Some(codes) = segregation_codes(&q, on.segregation)?
-        && !codes.iter().any(|c| iuv.starts_with(&c.to_string()))
+    if let Some(codes) = segregation_codes(&q, on.segregation)?.map(SegregationScope::Only)
+        && !codes.allows_iuv(iuv)
     {
         return Err(forbidden(format!(
-            "IUV {iuv} of organization {} is not of the segregation codes {}",
+            "IUV {iuv} of organization {} is not of the segregation codes {codes}",
             on.org(),
-            codes
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
         )));
     }
     let document = receipt_document(on, iuv).await?;

@@ -38,7 +38,7 @@ fn not_found_position(org: &str, iupd: &Iupd) -> Problem {
 }
 
 /// A position as answered to a write, with its new `ETag`.
-fn written(status: u16, p: &DebtPosition, now: NaiveDateTime) -> Reply {
+pub(super) fn written(status: u16, p: &DebtPosition, now: NaiveDateTime) -> Reply {
     Reply::json(status, &convert::position_out(p, now, true)).with_etag(p.version)
 }
 

@@ -40,13 +40,9 @@ impl Reply {
         Reply::new(200, "text/xml; charset=utf-8", body)
     }
 
-    /// A status with no body (GPD's 201 to a bulk create).
+    /// A status with no body (GPD's 201 to a bulk create, a 204).
     pub fn empty(status: u16) -> Reply {
         Reply::new(status, "application/json", Bytes::new())
-    }
-
-    pub fn no_content() -> Reply {
-        Reply::new(204, "application/json", Bytes::new())
     }
 
     /// A problem document (RFC 9457 shape, as GPD's `ProblemJson`).

@@ -12,6 +12,7 @@ use super::query::Query;
 use super::reply::{Problem, bad_request, not_found};
 use super::{OnCreditor, Reply};
 use crate::context::Context;
+use crate::domain::api_key::hex;
 use crate::domain::upload::{OperationStatus, UploadOperation};
 use crate::json;
 use crate::store::{NewUpload, UploadFile};
@@ -51,7 +52,7 @@ fn new_id() -> Result<String, Problem> {
             "no randomness for a file id; retry",
         )
     })?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex(&bytes))
 }
 
 fn status_path(broker: &str, org: &str, id: &str) -> String {

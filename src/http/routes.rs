@@ -254,10 +254,7 @@ async fn upload_file(c: Call<'_>, operation: UploadOperation) -> Result<Reply, P
 
 /// Whether the path is answered without an API key.
 pub fn is_public(path: &str) -> bool {
-    let segments = segments(path);
-    ROUTES
-        .iter()
-        .any(|r| r.scope == Scope::Public && pattern_matches(r.pattern, &segments))
+    find(&Method::GET, &segments(path)).is_public()
 }
 
 /// The creditor a path acts for: `/organizations/{fc}/…`, gpd-payments' `/payments/{fc}/…`
@@ -347,6 +344,13 @@ struct Found {
     all_whole: bool,
 }
 
+impl Found {
+    /// Whether the path is answered without an API key (whatever the method).
+    fn is_public(&self) -> bool {
+        self.first.is_some_and(|r| r.scope == Scope::Public)
+    }
+}
+
 fn find(method: &Method, segments: &[&str]) -> Found {
     let mut found = Found {
         route: None,
@@ -412,13 +416,10 @@ fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
 fn if_match(parts: &Parts) -> Result<Option<&str>, Problem> {
     match parts.headers.get(header::IF_MATCH) {
         None => Ok(None),
-        Some(v) => v.to_str().map(Some).map_err(|_| {
-            Problem::new(
-                400,
-                "Bad Request",
-                "If-Match: must be * or entity tags such as \"3\"",
-            )
-        }),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| api::bad_request("If-Match: must be * or entity tags such as \"3\"")),
     }
 }
 
@@ -433,13 +434,8 @@ fn to_publish(query: Option<&str>) -> Result<bool, Problem> {
         .map(|(_, v)| v);
     match value {
         None => Ok(false),
-        Some(v) => parse_bool(v).ok_or_else(|| {
-            Problem::new(
-                400,
-                "Bad Request",
-                format!("toPublish: '{v}' must be true or false"),
-            )
-        }),
+        Some(v) => parse_bool(v)
+            .ok_or_else(|| api::bad_request(format!("toPublish: '{v}' must be true or false"))),
     }
 }
 
@@ -501,7 +497,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
         }
     };
     let found = find(&parts.method, segments);
-    let public = found.first.is_some_and(|r| r.scope == Scope::Public);
+    let public = found.is_public();
     let mut segregation = SegregationScope::All;
     if !public {
         let organization = organization_of(segments);
