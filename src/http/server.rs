@@ -157,12 +157,15 @@ async fn handle(
     let limits = &ctx.config.limits;
     // The Node always gets SOAP: on /partner a timeout is a SOAP Fault, not a problem body.
     let soap = req.uri().path() == routes::SOAP_PATH;
-    let answer = match tokio::time::timeout(limits.request_timeout, answer(&ctx, &budget, req))
-        .await
+    let answer = match tokio::time::timeout(
+        limits.request_timeout,
+        answer(&ctx, &budget, req, soap),
+    )
+    .await
     {
         Ok(a) => a,
-        Err(_) if soap => super::soap::server_fault(503, "the request was not completed in time"),
-        Err(_) => Reply::problem(
+        Err(_) => failure(
+            soap,
             503,
             "Service Unavailable",
             "the request was not completed in time",
@@ -192,14 +195,18 @@ async fn handle(
         .expect("valid response"))
 }
 
-async fn answer(ctx: &Context, budget: &Arc<BodyBudget>, req: Request<Incoming>) -> Reply {
+async fn answer(
+    ctx: &Context,
+    budget: &Arc<BodyBudget>,
+    req: Request<Incoming>,
+    soap: bool,
+) -> Reply {
     let max = ctx.config.limits.max_body_bytes;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let soap = req.uri().path() == routes::SOAP_PATH;
     if declared.is_some_and(|len| len > max as u64) {
         return too_large(max, soap);
     }
@@ -219,11 +226,7 @@ async fn answer(ctx: &Context, budget: &Arc<BodyBudget>, req: Request<Incoming>)
             },
             Err(e) => {
                 let message = format!("the request body could not be read: {e}");
-                return if soap {
-                    super::soap::client_fault(400, &message)
-                } else {
-                    Reply::problem(400, "Bad Request", &message)
-                };
+                return failure(soap, 400, "Bad Request", &message);
             }
         };
         let total = buffer.len() + data.len();
@@ -243,12 +246,7 @@ async fn answer(ctx: &Context, budget: &Arc<BodyBudget>, req: Request<Incoming>)
 /// The body would take more than the in-flight budget has left: 503, to try again shortly.
 fn busy(soap: bool) -> Reply {
     let message = "too many request bodies in flight; try again shortly";
-    let answer = if soap {
-        super::soap::server_fault(503, message)
-    } else {
-        Reply::problem(503, "Service Unavailable", message)
-    };
-    answer.with_header("retry-after", "1")
+    failure(soap, 503, "Service Unavailable", message).with_header("retry-after", "1")
 }
 
 /// A request path fit for the logs: the words of our routes and the creditor's fiscal code (a
@@ -285,10 +283,16 @@ fn masked_path(path: &str) -> String {
 
 fn too_large(max: usize, soap: bool) -> Reply {
     let message = format!("the request body exceeds the limit of {max} bytes");
-    if soap {
-        super::soap::client_fault(413, &message)
-    } else {
-        Reply::problem(413, "Payload Too Large", &message)
+    failure(soap, 413, "Payload Too Large", &message)
+}
+
+/// A request the server itself cannot take: on `/partner` a SOAP Fault (the client's below
+/// 500, ours from 500), elsewhere a problem document.
+fn failure(soap: bool, status: u16, title: &str, message: &str) -> Reply {
+    match (soap, status < 500) {
+        (true, true) => super::soap::client_fault(status, message),
+        (true, false) => super::soap::server_fault(status, message),
+        (false, _) => Reply::problem(status, title, message),
     }
 }
 

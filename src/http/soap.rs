@@ -39,8 +39,7 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
         };
         return match soap_action.and_then(Operation::from_soap_action) {
             Some(op) => {
-                let id = sequence::id_pa_hint(&payload.root)
-                    .unwrap_or_else(|| ctx.config.broker_id.to_string());
+                let id = fault_id(ctx, sequence::id_pa_hint(&payload.root));
                 let description = format!(
                     "the body holds {name}, expected {{{PAFORNODE_NS}}}{}",
                     op.request_element()
@@ -65,8 +64,7 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
     match tokio::time::timeout(within, respond(ctx, op, &payload.root, body)).await {
         Ok(answer) => ok(answer),
         Err(_) => {
-            let id = sequence::id_pa_hint(&payload.root)
-                .unwrap_or_else(|| ctx.config.broker_id.to_string());
+            let id = fault_id(ctx, sequence::id_pa_hint(&payload.root));
             tracing::warn!(
                 operation = op.action(),
                 "not answered within {} ms: KO PAA_SYSTEM_ERROR",
@@ -95,11 +93,13 @@ fn ok(body: Vec<u8>) -> Reply {
     Reply::new(200, XML, body)
 }
 
+/// The id of a fault: the request's idPA when it could be read, else our broker's.
+fn fault_id(ctx: &Context, id_pa: Option<String>) -> String {
+    id_pa.unwrap_or_else(|| ctx.config.broker_id.to_string())
+}
+
 fn syntax_fault(ctx: &Context, e: SyntaxError) -> Fault {
-    let id = e
-        .id_pa
-        .clone()
-        .unwrap_or_else(|| ctx.config.broker_id.to_string());
+    let id = fault_id(ctx, e.id_pa.clone());
     Fault::new(FaultCode::SintassiXsd, id, e.to_string())
 }
 
