@@ -115,18 +115,12 @@ pub fn prepare(
     now: NaiveDateTime,
 ) -> NewReceipt {
     let concerned: Vec<FiscalCodePA> = receipt.concerned_creditors().into_iter().cloned().collect();
-    let beneficiaries = concerned
-        .iter()
-        .filter(|c| **c != receipt.fiscal_code)
-        .cloned()
-        .collect();
     let (settling, routed, sender) = (receipt.clone(), receipt.clone(), request.ids.clone());
     NewReceipt {
         digest: receipt.content_digest(),
         request,
         document,
         received_at: now,
-        beneficiaries,
         concerned,
         settle: Box::new(move |position| settling.settle(position, now)),
         route: Box::new(move |settlement, stations| {

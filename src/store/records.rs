@@ -43,9 +43,8 @@ pub struct NewReceipt {
     /// The digest of the receipt's content, which tells a repeat from a conflicting copy.
     pub digest: ReceiptDigest,
     pub received_at: NaiveDateTime,
-    /// The creditors, besides the notice's own, that see the receipt among theirs.
-    pub beneficiaries: Vec<FiscalCodePA>,
-    /// The creditors whose broadcast stations `route` chooses from.
+    /// The creditors the receipt concerns, the notice's own first and each once: all see it
+    /// among theirs, and `route` chooses from their broadcast stations.
     pub concerned: Vec<FiscalCodePA>,
     pub settle: Settle,
     pub route: Routing,

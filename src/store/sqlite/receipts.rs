@@ -25,12 +25,13 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         document,
         digest,
         received_at,
-        beneficiaries,
         concerned,
         settle,
         route,
     } = new;
     let receipt = &request.receipt;
+    // The creditors, besides the notice's own, that see the receipt among theirs.
+    let beneficiaries = concerned.get(1..).unwrap_or_default();
     // Every copy stored under this identity; at most one per distinct content.
     let copies = conn
         .prepare_cached(
@@ -83,7 +84,7 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
     if let Some(earlier) = earlier {
         let conflict = Settlement::kept(ReceiptStatus::Conflict);
         let id = insert(conn, &row, &conflict)?;
-        insert_beneficiaries(conn, &beneficiaries, id)?;
+        insert_beneficiaries(conn, beneficiaries, id)?;
         return Ok(Acquisition::Conflict { earlier });
     }
 
@@ -94,7 +95,7 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         write_payment(conn, ids, position, paid)?;
     }
     let id = insert(conn, &row, &settlement)?;
-    insert_beneficiaries(conn, &beneficiaries, id)?;
+    insert_beneficiaries(conn, beneficiaries, id)?;
     let mut stations = Vec::new();
     for org in &concerned {
         stations.extend(stations_of(conn, Some(org), true)?);
