@@ -117,6 +117,14 @@ pub struct Limits {
     pub header_timeout: Duration,
 }
 
+impl Limits {
+    /// How long a handler may work before it answers on its own terms (a KO, a DOWN check):
+    /// enough below the server's timeout that its own 503 never wins the race.
+    pub fn answer_within(&self) -> Duration {
+        self.request_timeout.mul_f32(0.8)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

@@ -13,7 +13,8 @@ use crate::context::Context;
 
 const JSON: &str = "application/json";
 
-/// How long the readiness write may take; a load balancer's check is usually short.
+/// How long the readiness write may take; a load balancer's check is usually short. Shorter
+/// still when the request timeout is, so the check answers DOWN rather than time out.
 const READY_WITHIN: Duration = Duration::from_secs(2);
 
 /// `GET /health`
@@ -26,14 +27,15 @@ pub async fn health(ctx: &Context) -> Reply {
 
 /// `GET /ready`: `{"status": "UP"|"DOWN", "checks": {"store": {...}, "schema": {...}}}`.
 pub async fn ready(ctx: &Context) -> Reply {
+    let within = READY_WITHIN.min(ctx.config.limits.answer_within());
     let (writes, schema) =
-        match tokio::time::timeout(READY_WITHIN, ctx.store.readiness(ctx.clock.now())).await {
+        match tokio::time::timeout(within, ctx.store.readiness(ctx.clock.now())).await {
             Ok(Ok(r)) => (r.writes, r.schema),
             Ok(Err(e)) => (Err(e.to_string()), Err(e.to_string())),
             Err(_) => (
                 Err(format!(
-                    "a write was not committed within {} s",
-                    READY_WITHIN.as_secs()
+                    "a write was not committed within {} ms",
+                    within.as_millis()
                 )),
                 Ok(()),
             ),

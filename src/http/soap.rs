@@ -60,7 +60,7 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
     // Answered with the operation's own KO when the store does not answer in time, so that
     // the Node gets a SOAP answer it can act on (a KO PAA_SYSTEM_ERROR is retried), never the
     // server's generic timeout.
-    let within = ctx.config.limits.request_timeout.mul_f32(0.8);
+    let within = ctx.config.limits.answer_within();
     match tokio::time::timeout(within, respond(ctx, op, &payload.root, body)).await {
         Ok(answer) => ok(answer),
         Err(_) => {
