@@ -1,5 +1,5 @@
 //! Delivering receipts from the outbox. A receipt's deliveries are created in its own
-//! transaction, each with the request it sends ([`delivery_request`]); once it is committed,
+//! transaction, each with the request it sends ([`super::forms`]); once it is committed,
 //! [`Broadcaster::start`] attempts them in the background, beside the Node's answer and never
 //! before it, and the retry worker ([`Broadcaster::spawn_worker`]) takes whatever is still
 //! PENDING when it falls due, with exponential backoff, across restarts. Every attempt sends the
@@ -13,15 +13,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::client::{AttemptOutcome, StationClient};
+use super::forms::{FormGuess, ReceiptForms};
 use super::health::{StationHealth, StationKey};
 use crate::background::{After, Background};
 use crate::clock::Clock;
 use crate::config::Broadcast;
+use crate::domain::FiscalCodePA;
 use crate::domain::broadcast::{ATTEMPT_LEASE, BroadcastStation, StationUrl};
 use crate::domain::destination::RefusedDestination;
 use crate::domain::receipt::Receipt;
 use crate::store::{AttemptRecord, DeliveryTarget, Store, StoreError};
-use crate::xml::broadcast::send_rt_request;
 use crate::xml::receipts::decode_stored_send_rt;
 
 /// How many deliveries the worker takes and attempts at once.
@@ -30,13 +31,6 @@ const WORKER_BATCH: u32 = 32;
 /// How many deliveries one round of [`Broadcaster::fill_in_requests`] reads.
 const FILL_BATCH: u32 = 500;
 
-/// The request a delivery of `receipt` to `station` sends, at its first attempt and at every
-/// retry: paSendRT or paSendRTV2 as the station speaks, with the station's ids (Err: that
-/// version cannot carry the receipt).
-pub fn delivery_request(station: &BroadcastStation, receipt: &Receipt) -> Result<Vec<u8>, String> {
-    send_rt_request(&station.recipient_ids(), receipt, station.version).map_err(|e| e.to_string())
-}
-
 #[derive(Clone)]
 pub struct Broadcaster {
     store: Arc<dyn Store>,
@@ -44,6 +38,7 @@ pub struct Broadcaster {
     config: Broadcast,
     clock: Clock,
     health: StationHealth,
+    guess: FormGuess,
 }
 
 impl Broadcaster {
@@ -54,6 +49,7 @@ impl Broadcaster {
             health: StationHealth::new(config.max_in_flight_per_station),
             config,
             clock,
+            guess: FormGuess::default(),
         }
     }
 
@@ -73,11 +69,17 @@ impl Broadcaster {
         Ok(())
     }
 
+    /// `receipt`'s forms, with those its deliveries are expected to send already written.
+    pub fn forms(&self, receipt: Arc<Receipt>) -> ReceiptForms {
+        self.guess.forms(receipt)
+    }
+
     /// Starts a just-acquired receipt's deliveries in the background and returns at once: the
     /// Node's answer never waits for a station. A delivery to a station that is down, or that
     /// has too many attempts running already, is left to the retry worker; so is one whose
     /// attempt is lost to a crash (at least once).
-    pub fn start(&self, deliveries: Vec<DeliveryTarget>) {
+    pub fn start(&self, creditor: &FiscalCodePA, deliveries: Vec<DeliveryTarget>) {
+        self.guess.remember(creditor, &deliveries);
         for target in deliveries {
             let station = StationKey::of(&target.station);
             let Some(permit) = self.health.try_start(&station) else {
@@ -218,7 +220,10 @@ impl Broadcaster {
                 .map(|d| {
                     let request = decode_stored_send_rt(&d.document)
                         .map_err(|e| format!("the stored receipt cannot be read: {e}"))
-                        .and_then(|sent| delivery_request(&d.station, &sent.forwarded_receipt()));
+                        .and_then(|sent| {
+                            ReceiptForms::new(Arc::new(sent.forwarded_receipt()))
+                                .request(&d.station)
+                        });
                     if let Err(e) = &request {
                         tracing::error!(delivery = d.id, "no request for the delivery: {e}");
                     }

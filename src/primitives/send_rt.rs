@@ -10,11 +10,11 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 
 use super::check_ids;
-use crate::broadcast::outbox::delivery_request;
+use crate::broadcast::forms::ReceiptForms;
 use crate::context::Context;
 use crate::domain::FiscalCodePA;
 use crate::domain::broadcast::recipients;
-use crate::domain::receipt::{Receipt, ReceiptStatus, SendRtRequest};
+use crate::domain::receipt::{ReceiptStatus, SendRtRequest};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{Fault, FaultCode};
 use crate::store::{Acquisition, NewDelivery, NewReceipt, Store, StoreError};
@@ -44,7 +44,8 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
         ));
     }
     let receipt = Arc::new(receipt);
-    let new = prepare(request, receipt.clone(), document.to_vec(), ctx.clock.now());
+    let forms = ctx.broadcaster.forms(receipt.clone());
+    let new = prepare(request, forms, document.to_vec(), ctx.clock.now());
     let (receipt_id, notice) = (&receipt.receipt_id, receipt.notice_number.as_str());
     let duplicate = || {
         Fault::new(
@@ -90,7 +91,7 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
                 ReceiptStatus::Applied | ReceiptStatus::Conflict => {}
             }
             // Stored: what the stations answer, or whether they answer, cannot change ours.
-            ctx.broadcaster.start(deliveries);
+            ctx.broadcaster.start(&receipt.fiscal_code, deliveries);
             Ok(())
         }
         Err(e) => {
@@ -107,13 +108,14 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
 /// The receipt's acquisition as the store is to apply it, with this use case's decisions: how
 /// it settles its position (domain rules), which creditors see it, and which stations get it
 /// (none for a receipt kept for audit only), each with the request its delivery sends.
-/// `receipt` is the request's forwarded receipt.
+/// `forms` are the request's forwarded receipt's.
 pub fn prepare(
     request: SendRtRequest,
-    receipt: Arc<Receipt>,
+    mut forms: ReceiptForms,
     document: Vec<u8>,
     now: NaiveDateTime,
 ) -> NewReceipt {
+    let receipt = forms.receipt().clone();
     let concerned: Vec<FiscalCodePA> = receipt.concerned_creditors().into_iter().cloned().collect();
     let (settling, routed, sender) = (receipt.clone(), receipt.clone(), request.ids.clone());
     NewReceipt {
@@ -133,7 +135,7 @@ pub fn prepare(
                     station: route.station,
                     request: route
                         .deliverable
-                        .and_then(|()| delivery_request(route.station, &routed)),
+                        .and_then(|()| forms.request(route.station)),
                 })
                 .collect()
         }),

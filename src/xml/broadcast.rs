@@ -49,80 +49,113 @@ pub fn send_rt_request(
     receipt: &Receipt,
     version: ReceiptVersion,
 ) -> Result<Vec<u8>, NoV1Form> {
-    let v2 = version == ReceiptVersion::V2;
-    if !v2 && receipt.has_mbd_attachment() {
-        return Err(NoV1Form);
+    Ok(ForwardedReceipt::write(receipt, version)?.request(recipient))
+}
+
+/// A receipt written once in one primitive version, for as many recipients as need it: the
+/// request is the envelope's head with the recipient's ids, then these bytes (the `receipt`
+/// element and the envelope's end), which are the same for every recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedReceipt {
+    version: ReceiptVersion,
+    rest: Vec<u8>,
+}
+
+/// Room for a request's head: the envelope up to the receipt, ids included.
+const HEAD_CAPACITY: usize = 512;
+
+impl ForwardedReceipt {
+    pub fn version(&self) -> ReceiptVersion {
+        self.version
     }
-    let op = operation(version);
-    let mut w = Writer::request(op, 4096);
-    w.leaf("idPA", recipient.id_pa.as_str());
-    w.leaf("idBrokerPA", recipient.id_broker_pa.as_str());
-    w.leaf("idStation", recipient.id_station.as_str());
-    w.open("receipt");
-    let r = receipt;
-    w.leaf("receiptId", &r.receipt_id);
-    w.leaf("noticeNumber", r.notice_number.as_str());
-    w.leaf("fiscalCode", r.fiscal_code.as_str());
-    w.leaf(
-        "outcome",
-        match r.outcome {
-            ReceiptOutcome::Ok => "OK",
-            ReceiptOutcome::Ko => "KO",
-        },
-    );
-    w.leaf("creditorReferenceId", r.creditor_reference_id.as_str());
-    w.value("paymentAmount", r.payment_amount);
-    w.leaf("description", r.description.as_str());
-    w.leaf("companyName", r.company_name.as_str());
-    w.optional("officeName", r.office_name.as_ref().map(Text::as_str));
-    w.subject("debtor", &r.debtor);
-    w.list("transferList", &r.transfers, |w, t| {
-        write_transfer(w, t, v2)
-    });
-    w.leaf("idPSP", r.id_psp.as_str());
-    w.optional(
-        "pspFiscalCode",
-        r.psp_fiscal_code.as_ref().map(Text::as_str),
-    );
-    w.optional(
-        "pspPartitaIVA",
-        r.psp_partita_iva.as_ref().map(Text::as_str),
-    );
-    w.leaf("PSPCompanyName", r.psp_company_name.as_str());
-    w.leaf("idChannel", r.id_channel.as_str());
-    w.leaf("channelDescription", r.channel_description.as_str());
-    if let Some(payer) = &r.payer {
-        w.subject("payer", payer);
+
+    /// The request for `recipient` (see [`send_rt_request`]).
+    pub fn request(&self, recipient: &RequestIds) -> Vec<u8> {
+        let mut w = Writer::request(operation(self.version), HEAD_CAPACITY + self.rest.len());
+        w.leaf("idPA", recipient.id_pa.as_str());
+        w.leaf("idBrokerPA", recipient.id_broker_pa.as_str());
+        w.leaf("idStation", recipient.id_station.as_str());
+        let mut request = w.into_bytes();
+        request.extend_from_slice(&self.rest);
+        request
     }
-    w.optional("paymentMethod", r.payment_method.as_ref().map(Text::as_str));
-    if v2 {
-        w.optional("paymentNote", r.payment_note.as_ref().map(Text::as_str));
-    }
-    if let Some(fee) = r.fee {
-        w.value("fee", fee);
-    }
-    if v2 {
-        if let Some(fee) = r.primary_ci_incurred_fee {
-            w.value("primaryCiIncurredFee", fee);
+
+    /// `receipt` in `version`, from its `receipt` element to the envelope's end.
+    pub fn write(receipt: &Receipt, version: ReceiptVersion) -> Result<ForwardedReceipt, NoV1Form> {
+        let v2 = version == ReceiptVersion::V2;
+        if !v2 && receipt.has_mbd_attachment() {
+            return Err(NoV1Form);
         }
-        w.optional("idBundle", r.id_bundle.as_ref().map(Text::as_str));
-        w.optional("idCiBundle", r.id_ci_bundle.as_ref().map(Text::as_str));
+        let mut w = Writer::fragment(4096);
+        w.open("receipt");
+        let r = receipt;
+        w.leaf("receiptId", &r.receipt_id);
+        w.leaf("noticeNumber", r.notice_number.as_str());
+        w.leaf("fiscalCode", r.fiscal_code.as_str());
+        w.leaf(
+            "outcome",
+            match r.outcome {
+                ReceiptOutcome::Ok => "OK",
+                ReceiptOutcome::Ko => "KO",
+            },
+        );
+        w.leaf("creditorReferenceId", r.creditor_reference_id.as_str());
+        w.value("paymentAmount", r.payment_amount);
+        w.leaf("description", r.description.as_str());
+        w.leaf("companyName", r.company_name.as_str());
+        w.optional("officeName", r.office_name.as_ref().map(Text::as_str));
+        w.subject("debtor", &r.debtor);
+        w.list("transferList", &r.transfers, |w, t| {
+            write_transfer(w, t, v2)
+        });
+        w.leaf("idPSP", r.id_psp.as_str());
+        w.optional(
+            "pspFiscalCode",
+            r.psp_fiscal_code.as_ref().map(Text::as_str),
+        );
+        w.optional(
+            "pspPartitaIVA",
+            r.psp_partita_iva.as_ref().map(Text::as_str),
+        );
+        w.leaf("PSPCompanyName", r.psp_company_name.as_str());
+        w.leaf("idChannel", r.id_channel.as_str());
+        w.leaf("channelDescription", r.channel_description.as_str());
+        if let Some(payer) = &r.payer {
+            w.subject("payer", payer);
+        }
+        w.optional("paymentMethod", r.payment_method.as_ref().map(Text::as_str));
+        if v2 {
+            w.optional("paymentNote", r.payment_note.as_ref().map(Text::as_str));
+        }
+        if let Some(fee) = r.fee {
+            w.value("fee", fee);
+        }
+        if v2 {
+            if let Some(fee) = r.primary_ci_incurred_fee {
+                w.value("primaryCiIncurredFee", fee);
+            }
+            w.optional("idBundle", r.id_bundle.as_ref().map(Text::as_str));
+            w.optional("idCiBundle", r.id_ci_bundle.as_ref().map(Text::as_str));
+        }
+        if let Some(at) = &r.payment_date_time {
+            w.leaf("paymentDateTime", &at.lexical);
+        }
+        if let Some(date) = r.application_date {
+            w.value("applicationDate", XsdDate(date));
+        }
+        if let Some(date) = r.transfer_date {
+            w.value("transferDate", XsdDate(date));
+        }
+        w.metadata(&r.metadata);
+        if let Some(stand_in) = r.stand_in {
+            w.leaf("standIn", if stand_in { "true" } else { "false" });
+        }
+        w.close("receipt");
+        Ok(ForwardedReceipt {
+            version,
+            rest: w.finish_request(operation(version)),
+        })
     }
-    if let Some(at) = &r.payment_date_time {
-        w.leaf("paymentDateTime", &at.lexical);
-    }
-    if let Some(date) = r.application_date {
-        w.value("applicationDate", XsdDate(date));
-    }
-    if let Some(date) = r.transfer_date {
-        w.value("transferDate", XsdDate(date));
-    }
-    w.metadata(&r.metadata);
-    if let Some(stand_in) = r.stand_in {
-        w.leaf("standIn", if stand_in { "true" } else { "false" });
-    }
-    w.close("receipt");
-    Ok(w.finish_request(op))
 }
 
 /// SOAPAction header value for the version ("paSendRT" / "paSendRTV2").
@@ -361,6 +394,25 @@ mod tests {
         empty_id.receipt_id.clear();
         let request = round_trip(&xmllint, "empty-id", &empty_id, ReceiptVersion::V2);
         assert_eq!(request.receipt.receipt_id, "");
+    }
+
+    #[test]
+    fn one_written_receipt_serves_each_recipient_with_its_own_ids() {
+        let xmllint = Xmllint::new();
+        let receipt = full_v2();
+        let form = ForwardedReceipt::write(&receipt, ReceiptVersion::V2).unwrap();
+        let other = RequestIds {
+            id_pa: text("88888888888"),
+            id_broker_pa: text("88888888888"),
+            id_station: text("88888888888_01"),
+        };
+        for ids in [recipient(), other] {
+            let doc = form.request(&ids);
+            xmllint.validate("spliced", &doc).unwrap();
+            let request = decode(std::str::from_utf8(&doc).unwrap());
+            assert_eq!(request.ids, ids);
+            assert_eq!(request.receipt, receipt);
+        }
     }
 
     #[test]

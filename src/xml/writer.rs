@@ -49,6 +49,18 @@ impl Writer {
         w
     }
 
+    /// Nothing written yet: a fragment of a document, for [`Writer::finish_request`] to end.
+    pub(super) fn fragment(capacity: usize) -> Writer {
+        Writer {
+            out: String::with_capacity(capacity),
+        }
+    }
+
+    /// What was written so far, as is (a document's head, to be followed by a fragment).
+    pub(super) fn into_bytes(self) -> Vec<u8> {
+        self.out.into_bytes()
+    }
+
     /// Closes `op`'s request wrapper and the envelope.
     pub(super) fn finish_request(mut self, op: Operation) -> Vec<u8> {
         self.out.push_str("</paf:");

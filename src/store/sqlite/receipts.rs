@@ -414,8 +414,9 @@ mod tests {
             stand_in: None,
         };
         let receipt = std::sync::Arc::new(request.forwarded_receipt());
+        let forms = crate::broadcast::forms::ReceiptForms::new(receipt);
         let document = format!("<doc>{id}</doc>").into_bytes();
-        crate::primitives::send_rt::prepare(request, receipt, document, at(2029, 6, 1))
+        crate::primitives::send_rt::prepare(request, forms, document, at(2029, 6, 1))
     }
 
     fn station(org: &str, id: &str) -> BroadcastStation {
