@@ -156,7 +156,11 @@ mod tests {
 
     #[test]
     fn a_version_that_cannot_carry_the_receipt_is_an_error_for_its_stations_only() {
-        let stamp: ReceiptTransfer = transfer(1, "77777777777", ReceiptAccount::MbdAttachment("AA==".into()));
+        let stamp: ReceiptTransfer = transfer(
+            1,
+            "77777777777",
+            ReceiptAccount::MbdAttachment("AA==".into()),
+        );
         let mut forms = ReceiptForms::new(Arc::new(receipt(vec![stamp])));
         let v1 = forms.request(&station("77777777777_01", ReceiptVersion::V1));
         assert!(v1.unwrap_err().contains("MBDAttachment"));

@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::client::{AttemptOutcome, StationClient};
 use super::forms::{FormGuess, ReceiptForms};
 use super::health::{StationHealth, StationKey};
+use super::recorder::Recorder;
 use crate::background::{After, Background};
 use crate::clock::Clock;
 use crate::config::Broadcast;
@@ -39,11 +40,13 @@ pub struct Broadcaster {
     clock: Clock,
     health: StationHealth,
     guess: FormGuess,
+    recorder: Recorder,
 }
 
 impl Broadcaster {
     pub fn new(store: Arc<dyn Store>, config: Broadcast, clock: Clock) -> Broadcaster {
         Broadcaster {
+            recorder: Recorder::new(store.clone(), clock),
             store,
             client: StationClient::new(config.destinations.clone()),
             health: StationHealth::new(config.max_in_flight_per_station),
@@ -161,11 +164,7 @@ impl Broadcaster {
     }
 
     async fn record(&self, delivery: i64, record: AttemptRecord) {
-        if let Err(e) = self
-            .store
-            .record_attempt(delivery, record, self.clock.now())
-            .await
-        {
+        if let Err(e) = self.recorder.record(delivery, record).await {
             // The delivery stays PENDING: it is attempted again once its lease ends.
             tracing::error!(error = %e, delivery, "could not record a delivery attempt");
         }

@@ -233,11 +233,10 @@ pub trait Store: Send + Sync + 'static {
     /// finds none from then on (those whose documents could not be read included).
     fn end_request_backfill(&self) -> StoreFuture<'_, ()>;
 
-    /// Records an attempt's result (one more attempt made).
-    fn record_attempt(
+    /// Records attempts' results (one more attempt made on each delivery), all or none.
+    fn record_attempts(
         &self,
-        delivery: i64,
-        record: AttemptRecord,
+        records: Vec<(i64, AttemptRecord)>,
         now: NaiveDateTime,
     ) -> StoreFuture<'_, ()>;
 

@@ -401,13 +401,16 @@ impl Store for SqliteStore {
         self.write(broadcast::end_request_backfill)
     }
 
-    fn record_attempt(
+    fn record_attempts(
         &self,
-        delivery: i64,
-        record: AttemptRecord,
+        records: Vec<(i64, AttemptRecord)>,
         now: NaiveDateTime,
     ) -> StoreFuture<'_, ()> {
-        self.write(move |tx| broadcast::record(tx, delivery, &record, now))
+        self.write(move |tx| {
+            records
+                .iter()
+                .try_for_each(|(delivery, record)| broadcast::record(tx, *delivery, record, now))
+        })
     }
 
     fn list_deliveries(

@@ -566,6 +566,63 @@ mod tests {
         );
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn results_recorded_together_are_each_stored_before_their_caller_hears() {
+        let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
+        let (_dir, store) = store_with(p).await;
+        let store = std::sync::Arc::new(store);
+        store
+            .put_broadcast_station(station("88888888888", "S1"))
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for n in 0..40 {
+            let nav =
+                crate::domain::NoticeNumber::parse(&format!("3111111111222222{n:02}")).unwrap();
+            let a = store
+                .acquire_receipt(new_receipt(&format!("r{n}"), &nav, &[ORG, "88888888888"]))
+                .await
+                .unwrap();
+            let Acquisition::Stored { deliveries, .. } = a else {
+                panic!()
+            };
+            ids.push(deliveries[0].id);
+        }
+        let recorder =
+            crate::broadcast::recorder::Recorder::new(store.clone(), crate::clock::Clock::system());
+        let mut recording = tokio::task::JoinSet::new();
+        for (n, id) in ids.iter().enumerate() {
+            let (recorder, id) = (recorder.clone(), *id);
+            let record = if n % 2 == 0 {
+                AttemptRecord::Delivered
+            } else {
+                AttemptRecord::GiveUp {
+                    error: format!("HTTP 4{n:02}"),
+                }
+            };
+            recording.spawn(async move { recorder.record(id, record).await });
+        }
+        while let Some(stored) = recording.join_next().await {
+            stored.unwrap().unwrap();
+        }
+        let all = PageRequest {
+            page: 0,
+            limit: 100,
+        };
+        let listed = store.list_deliveries(None, None, all).await.unwrap();
+        assert_eq!(listed.items.len(), 40);
+        for d in listed.items {
+            let n = ids.iter().position(|id| *id == d.id).unwrap();
+            assert_eq!(d.attempts, 1, "{d:?}");
+            if n % 2 == 0 {
+                assert_eq!(d.state, DeliveryState::Delivered);
+            } else {
+                assert_eq!(d.state, DeliveryState::Failed);
+                assert_eq!(d.last_error, Some(format!("HTTP 4{n:02}")));
+            }
+        }
+    }
+
     #[tokio::test]
     async fn unknown_notice_is_stored_flagged() {
         let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
@@ -677,16 +734,16 @@ mod tests {
             error: "HTTP 500".into(),
             next_attempt_at: due,
         };
-        store.record_attempt(id, retry, due).await.unwrap();
+        store.record_attempts(vec![(id, retry)], due).await.unwrap();
         store
-            .record_attempt(id, AttemptRecord::Delivered, due)
+            .record_attempts(vec![(id, AttemptRecord::Delivered)], due)
             .await
             .unwrap();
         // A late result after success changes nothing.
         let late = AttemptRecord::GiveUp {
             error: "late".into(),
         };
-        store.record_attempt(id, late, due).await.unwrap();
+        store.record_attempts(vec![(id, late)], due).await.unwrap();
         let all = PageRequest { page: 0, limit: 10 };
         let s1 = FiscalCodePA::parse("88888888888").unwrap();
         let listed = store
