@@ -304,17 +304,8 @@ pub trait Store: Send + Sync + 'static {
     /// The outcomes of file `id`'s items, in file order.
     fn upload_outcomes(&self, id: String) -> StoreFuture<'_, Vec<UploadOutcome>>;
 
-    /// The creditor's files uploaded by `broker` in `[from, to]`, oldest first, from after
-    /// `after` (the start and id of the last one seen), at most `limit`.
-    fn list_uploads(
-        &self,
-        organization: FiscalCodePA,
-        broker: String,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
-        after: Option<(NaiveDateTime, String)>,
-        limit: u32,
-    ) -> StoreFuture<'_, Vec<UploadFile>>;
+    /// The creditor's uploaded files that `query` asks for.
+    fn list_uploads(&self, query: UploadQuery) -> StoreFuture<'_, Vec<UploadFile>>;
 
     /// Cheap liveness check.
     fn ping(&self) -> StoreFuture<'_, ()>;

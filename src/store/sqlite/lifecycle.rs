@@ -52,24 +52,14 @@ pub(super) fn list(
             ))
             .bind(":status", status.as_str().to_owned());
     }
-    if filter.due_from.is_some() || filter.due_to.is_some() {
+    if filter.due.is_some() {
         let mut due = Where::new("organization = :org");
-        due.range(
-            "due_date",
-            [":due_from", ":due_to"],
-            filter.due_from,
-            filter.due_to,
-        );
+        due.window("due_date", [":due_from", ":due_to"], filter.due);
         filters.nested(due, |due| {
             format!("id IN (SELECT position_id FROM payment_option WHERE {due})")
         });
     }
-    filters.range(
-        "payment_date",
-        [":paid_from", ":paid_to"],
-        filter.paid_from,
-        filter.paid_to,
-    );
+    filters.window("payment_date", [":paid_from", ":paid_to"], filter.paid);
     if let Some(codes) = &filter.segregation_codes {
         filters
             .and(
@@ -236,7 +226,7 @@ mod tests {
     use super::*;
     use crate::domain::position::PositionStatus;
     use crate::domain::position::tests::{at, option, position};
-    use crate::store::Store;
+    use crate::store::{Store, TimeWindow};
 
     fn org() -> FiscalCodePA {
         FiscalCodePA::parse("77777777777").unwrap()
@@ -383,14 +373,13 @@ mod tests {
             descending: false,
         };
         let due = PositionFilter {
-            due_from: Some(at(2025, 7, 2)),
-            due_to: Some(at(2025, 7, 4)),
+            due: TimeWindow::new(at(2025, 7, 2), at(2025, 7, 4)),
             ..Default::default()
         };
         let due = list(due, by_iupd, page(0, 10)).await.unwrap();
         assert_eq!(iupds(&due), ["P-002", "P-003", "P-004"]);
         let from_only = PositionFilter {
-            due_from: Some(at(2025, 7, 6)),
+            due: TimeWindow::new(at(2025, 7, 6), at(2099, 12, 31)),
             ..Default::default()
         };
         assert_eq!(
@@ -399,8 +388,7 @@ mod tests {
         );
 
         let paid = PositionFilter {
-            paid_from: Some(at(2025, 6, 15)),
-            paid_to: Some(at(2025, 6, 15)),
+            paid: TimeWindow::new(at(2025, 6, 15), at(2025, 6, 15)),
             ..Default::default()
         };
         assert_eq!(

@@ -29,7 +29,7 @@ use super::{
     Acquisition, AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, DescribeItem,
     Expected, Guard, IuvBuilder, Mutation, NewReceipt, NewUpload, Page, PageRequest,
     PositionFilter, PositionKey, PositionOrder, Readiness, ReceiptFilter, ReceiptSummary, Store,
-    StoreError, StoreFuture, UploadFile, UploadItem, UploadOutcome,
+    StoreError, StoreFuture, UploadFile, UploadItem, UploadOutcome, UploadQuery,
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
@@ -479,16 +479,8 @@ impl Store for SqliteStore {
         self.read(move |conn| uploads::outcomes(conn, &id))
     }
 
-    fn list_uploads(
-        &self,
-        organization: FiscalCodePA,
-        broker: String,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
-        after: Option<(NaiveDateTime, String)>,
-        limit: u32,
-    ) -> StoreFuture<'_, Vec<UploadFile>> {
-        self.read(move |conn| uploads::list(conn, &organization, &broker, (from, to), after, limit))
+    fn list_uploads(&self, query: UploadQuery) -> StoreFuture<'_, Vec<UploadFile>> {
+        self.read(move |conn| uploads::list(conn, &query))
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
