@@ -17,7 +17,7 @@ use crate::domain::position::{DebtPosition, FieldError, Iupd, PositionStatus, Re
 use crate::json::convert;
 use crate::json::model::{PositionIn, PositionOut};
 use crate::store::{
-    Expected, Mutation, PageRequest, PositionFilter, PositionKey, PositionOrder, PositionOrderBy,
+    Expected, Mutation, PositionFilter, PositionKey, PositionOrder, PositionOrderBy, PositionQuery,
     TimeWindow,
 };
 
@@ -235,14 +235,6 @@ const KNOWN: [&str; 12] = [
     "segregationCodes",
 ];
 
-/// A list request, read from the query string.
-#[derive(Debug, PartialEq, Eq)]
-struct ListRequest {
-    filter: PositionFilter,
-    order: PositionOrder,
-    page: PageRequest,
-}
-
 /// The bounds of one date window (`{name}_from`, `{name}_to`): one given bound implies the
 /// other 30 days away, and the window may not be inverted nor wider than 30 days.
 fn window(q: &Query, name: &str, date_time_only: bool) -> Result<Option<TimeWindow>, Problem> {
@@ -280,7 +272,7 @@ fn window(q: &Query, name: &str, date_time_only: bool) -> Result<Option<TimeWind
 fn list_request(
     query: Option<&str>,
     segregation: &SegregationScope,
-) -> Result<ListRequest, Problem> {
+) -> Result<PositionQuery, Problem> {
     let q = Query::parse(query, &KNOWN)?;
     let page = q.page_within(DEFAULT_LIMIT, MAX_LIMIT)?;
     // As in GPD, the three date filters exclude one another.
@@ -326,7 +318,7 @@ fn list_request(
             )));
         }
     };
-    Ok(ListRequest {
+    Ok(PositionQuery {
         filter: PositionFilter {
             status,
             due,
@@ -345,13 +337,7 @@ pub async fn list_positions(on: OnCreditor<'_>, query: Option<&str>) -> Result<R
     let page = on
         .ctx
         .store
-        .list_positions(
-            on.creditor.fiscal_code.clone(),
-            request.filter,
-            request.order,
-            request.page,
-            now,
-        )
+        .list_positions(on.creditor.fiscal_code.clone(), request, now)
         .await?;
     Ok(Reply::json(
         200,
@@ -369,6 +355,7 @@ pub async fn list_positions(on: OnCreditor<'_>, query: Option<&str>) -> Result<R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::PageRequest;
 
     fn at(s: &str) -> NaiveDateTime {
         convert::parse_datetime(s).unwrap()

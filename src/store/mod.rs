@@ -140,15 +140,13 @@ pub trait Store: Send + Sync + 'static {
         guard: Guard,
     ) -> StoreFuture<'_, DebtPosition>;
 
-    /// One page of the creditor's positions matching `filter`, in `order`. Statuses are
-    /// those in force at `now` ([`DebtPosition::status_at`]), for the filter and the ordering
-    /// alike; filtering, ordering and paging happen in the store, on indexes.
+    /// The page of the creditor's positions that `query` asks for. Statuses are those in
+    /// force at `now` ([`DebtPosition::status_at`]), for the filter and the ordering alike;
+    /// filtering, ordering and paging happen in the store, on indexes.
     fn list_positions(
         &self,
         organization: FiscalCodePA,
-        filter: PositionFilter,
-        order: PositionOrder,
-        page: PageRequest,
+        query: PositionQuery,
         now: NaiveDateTime,
     ) -> StoreFuture<'_, Page<DebtPosition>>;
 

@@ -227,6 +227,14 @@ impl Default for PositionOrder {
     }
 }
 
+/// Which of a creditor's positions to list: those matching `filter`, in `order`, one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionQuery {
+    pub filter: PositionFilter,
+    pub order: PositionOrder,
+    pub page: PageRequest,
+}
+
 /// Which page of a list: `page` counts from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {

@@ -14,8 +14,7 @@ use super::positions::{load_position, load_position_by_id};
 use crate::domain::FiscalCodePA;
 use crate::domain::position::{DebtPosition, Iupd, Refusal};
 use crate::store::{
-    Expected, Guard, Page, PageRequest, PositionFilter, PositionKey, PositionOrder,
-    PositionOrderBy, StoreError,
+    Expected, Guard, Page, PositionKey, PositionOrderBy, PositionQuery, StoreError,
 };
 use chrono::NaiveDateTime;
 
@@ -31,11 +30,10 @@ const EFFECTIVE_STATUS: &str = "(CASE
 pub(super) fn list(
     conn: &Connection,
     organization: &FiscalCodePA,
-    filter: &PositionFilter,
-    order: PositionOrder,
-    page: PageRequest,
+    query: &PositionQuery,
     now: NaiveDateTime,
 ) -> Result<Page<DebtPosition>, StoreError> {
+    let (filter, order, page) = (&query.filter, query.order, query.page);
     let mut filters = Where::new("organization = :org");
     filters.bind(":org", organization.to_string());
     if let Some(status) = filter.status {
@@ -226,7 +224,7 @@ mod tests {
     use super::*;
     use crate::domain::position::PositionStatus;
     use crate::domain::position::tests::{at, option, position};
-    use crate::store::{Store, TimeWindow};
+    use crate::store::{PageRequest, PositionFilter, PositionOrder, Store, TimeWindow};
 
     fn org() -> FiscalCodePA {
         FiscalCodePA::parse("77777777777").unwrap()
@@ -285,7 +283,15 @@ mod tests {
                     ..Default::default()
                 };
                 let listed = store
-                    .list_positions(org(), filter, PositionOrder::default(), page(0, 100), now)
+                    .list_positions(
+                        org(),
+                        PositionQuery {
+                            filter,
+                            order: PositionOrder::default(),
+                            page: page(0, 100),
+                        },
+                        now,
+                    )
                     .await
                     .unwrap();
                 let mut got: Vec<_> = iupds(&listed).into_iter().map(str::to_owned).collect();
@@ -305,7 +311,15 @@ mod tests {
                 descending: false,
             };
             let all = store
-                .list_positions(org(), PositionFilter::default(), order, page(0, 100), now)
+                .list_positions(
+                    org(),
+                    PositionQuery {
+                        filter: PositionFilter::default(),
+                        order,
+                        page: page(0, 100),
+                    },
+                    now,
+                )
                 .await
                 .unwrap();
             let shown: Vec<&str> = all
@@ -339,7 +353,12 @@ mod tests {
         store.create_position(other).await.unwrap();
         let now = at(2025, 6, 1);
         let list = |filter: PositionFilter, order: PositionOrder, p: PageRequest| {
-            store.list_positions(org(), filter, order, p, now)
+            let query = PositionQuery {
+                filter,
+                order,
+                page: p,
+            };
+            store.list_positions(org(), query, now)
         };
 
         let newest = list(
