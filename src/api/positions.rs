@@ -17,7 +17,8 @@ use crate::domain::position::{DebtPosition, FieldError, Iupd, PositionStatus, Re
 use crate::json::convert;
 use crate::json::model::{PositionIn, PositionOut};
 use crate::store::{
-    Expected, Mutation, PageRequest, PositionFilter, PositionKey, PositionOrder, PositionOrderBy,
+    Expected, Mutation, PositionFilter, PositionKey, PositionOrder, PositionOrderBy, PositionQuery,
+    TimeWindow,
 };
 
 fn iupd(value: &str) -> Result<Iupd, Problem> {
@@ -234,21 +235,9 @@ const KNOWN: [&str; 12] = [
     "segregationCodes",
 ];
 
-/// A list request, read from the query string.
-#[derive(Debug, PartialEq, Eq)]
-struct ListRequest {
-    filter: PositionFilter,
-    order: PositionOrder,
-    page: PageRequest,
-}
-
 /// The bounds of one date window (`{name}_from`, `{name}_to`): one given bound implies the
 /// other 30 days away, and the window may not be inverted nor wider than 30 days.
-fn window(
-    q: &Query,
-    name: &str,
-    date_time_only: bool,
-) -> Result<Option<(NaiveDateTime, NaiveDateTime)>, Problem> {
+fn window(q: &Query, name: &str, date_time_only: bool) -> Result<Option<TimeWindow>, Problem> {
     let (from_key, to_key) = (format!("{name}_from"), format!("{name}_to"));
     let read = |key: &str, end_of_day: bool| {
         if date_time_only && let Some(v) = q.get(key) {
@@ -267,23 +256,23 @@ fn window(
         (None, Some(to)) => (to - span, to),
         (Some(from), Some(to)) => (from, to),
     };
-    if from > to {
+    let Some(window) = TimeWindow::new(from, to) else {
         return Err(bad_request(format!(
             "{to_key}: must not be before {from_key}"
         )));
-    }
+    };
     if (to - from).num_days() > MAX_WINDOW_DAYS {
         return Err(bad_request(format!(
             "{to_key}: the window from {from_key} may span at most {MAX_WINDOW_DAYS} days"
         )));
     }
-    Ok(Some((from, to)))
+    Ok(Some(window))
 }
 
 fn list_request(
     query: Option<&str>,
     segregation: &SegregationScope,
-) -> Result<ListRequest, Problem> {
+) -> Result<PositionQuery, Problem> {
     let q = Query::parse(query, &KNOWN)?;
     let page = q.page_within(DEFAULT_LIMIT, MAX_LIMIT)?;
     // As in GPD, the three date filters exclude one another.
@@ -329,13 +318,11 @@ fn list_request(
             )));
         }
     };
-    Ok(ListRequest {
+    Ok(PositionQuery {
         filter: PositionFilter {
             status,
-            due_from: due.map(|w| w.0),
-            due_to: due.map(|w| w.1),
-            paid_from: paid.map(|w| w.0),
-            paid_to: paid.map(|w| w.1),
+            due,
+            paid,
             segregation_codes: segregation_codes(&q, segregation)?,
         },
         order: PositionOrder { by, descending },
@@ -350,13 +337,7 @@ pub async fn list_positions(on: OnCreditor<'_>, query: Option<&str>) -> Result<R
     let page = on
         .ctx
         .store
-        .list_positions(
-            on.creditor.fiscal_code.clone(),
-            request.filter,
-            request.order,
-            request.page,
-            now,
-        )
+        .list_positions(on.creditor.fiscal_code.clone(), request, now)
         .await?;
     Ok(Reply::json(
         200,
@@ -374,6 +355,7 @@ pub async fn list_positions(on: OnCreditor<'_>, query: Option<&str>) -> Result<R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::PageRequest;
 
     fn at(s: &str) -> NaiveDateTime {
         convert::parse_datetime(s).unwrap()
@@ -404,8 +386,14 @@ mod tests {
             "status=VALID&due_date_from=2025-07-01&due_date_to=2025-07-31&orderby=IUPD&ordering=ASC&page=2&limit=50",
         );
         assert_eq!(r.filter.status, Some(PositionStatus::Valid));
-        assert_eq!(r.filter.due_from, Some(at("2025-07-01T00:00:00")));
-        assert_eq!(r.filter.due_to, Some(at("2025-07-31T23:59:59.999")));
+        assert_eq!(
+            r.filter.due.map(|w| w.from()),
+            Some(at("2025-07-01T00:00:00"))
+        );
+        assert_eq!(
+            r.filter.due.map(|w| w.to()),
+            Some(at("2025-07-31T23:59:59.999"))
+        );
         assert_eq!(
             r.order,
             PositionOrder {
@@ -416,9 +404,15 @@ mod tests {
         assert_eq!(r.page, PageRequest { page: 2, limit: 50 });
         // One bound implies the other, 30 days away.
         let r = read("payment_date_to=2025-07-31T10:00:00");
-        assert_eq!(r.filter.paid_from, Some(at("2025-07-01T10:00:00")));
+        assert_eq!(
+            r.filter.paid.map(|w| w.from()),
+            Some(at("2025-07-01T10:00:00"))
+        );
         let r = read("payment_date_time_from=2025-07-01T10:00:00");
-        assert_eq!(r.filter.paid_to, Some(at("2025-07-31T10:00:00")));
+        assert_eq!(
+            r.filter.paid.map(|w| w.to()),
+            Some(at("2025-07-31T10:00:00"))
+        );
     }
 
     #[test]

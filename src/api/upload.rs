@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::domain::api_key::hex;
 use crate::domain::upload::{OperationStatus, UploadOperation};
 use crate::json;
-use crate::store::{NewUpload, UploadFile};
+use crate::store::{NewUpload, TimeWindow, UploadFile, UploadQuery};
 
 /// How long a client is told to wait before asking for the status (GPD's `Retry-After`).
 const RETRY_AFTER_MS: u32 = 500;
@@ -254,26 +254,28 @@ pub async fn list(
         (None, Some(t)) => (t - window, t),
         (None, None) => (today - window, today),
     };
-    if from > to || (to - from).num_days() >= FILES_WINDOW_DAYS as i64 {
-        return Err(bad_request(format!(
+    let started = TimeWindow::new(
+        from.and_hms_opt(0, 0, 0).expect("midnight"),
+        to.and_hms_milli_opt(23, 59, 59, 999).expect("end of day"),
+    )
+    .filter(|_| (to - from).num_days() < FILES_WINDOW_DAYS as i64)
+    .ok_or_else(|| {
+        bad_request(format!(
             "from, to: the window must run forward and span at most {FILES_WINDOW_DAYS} days"
-        )));
-    }
+        ))
+    })?;
     let size = q.number("size", FILES_DEFAULT, FILES_MIN, FILES_MAX)?;
     let after = continuation.map(parse_token).transpose()?;
-    let from = from.and_hms_opt(0, 0, 0).expect("midnight");
-    let to = to.and_hms_milli_opt(23, 59, 59, 999).expect("end of day");
     // One more than asked: whether there is a next page.
     let mut files = ctx
         .store
-        .list_uploads(
-            on.creditor.fiscal_code.clone(),
-            broker.to_owned(),
-            from,
-            to,
+        .list_uploads(UploadQuery {
+            organization: on.creditor.fiscal_code.clone(),
+            broker: broker.to_owned(),
+            started,
             after,
-            size + 1,
-        )
+            limit: size + 1,
+        })
         .await?;
     let has_more = files.len() > size as usize;
     files.truncate(size as usize);

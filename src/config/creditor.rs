@@ -83,15 +83,9 @@ impl CreditorEntry {
     fn new(raw: RawCreditor) -> Result<Self, Refusal> {
         // A service's IUVs have the creditor's first segregation code unless it names one.
         let first = *raw.segregation_codes.first().expect("checked non-empty");
-        let services = raw
-            .services
-            .into_iter()
-            .enumerate()
-            .map(|(j, s)| {
-                s.into_service(&raw.fiscal_code, first)
-                    .map_err(|r| r.under(&format!("service[{j}]")))
-            })
-            .collect::<Result<_, _>>()?;
+        let services = Refusal::each("service", raw.services, |s| {
+            s.into_service(&raw.fiscal_code, first)
+        })?;
         let creditor = Creditor {
             fiscal_code: raw.fiscal_code,
             company_name: raw.company_name,

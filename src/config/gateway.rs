@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::Deserializer;
 
+use crate::domain::broadcast::after_http_scheme;
+
 use super::value::{FromToml, Refusal, at_least_one, checked, millis, parsed, require};
 
 /// What this deployment says of itself (`GET /info`).
@@ -50,10 +52,7 @@ pub struct PublicUrl(String);
 
 impl PublicUrl {
     pub fn parse(s: &str) -> Result<PublicUrl, &'static str> {
-        let rest = s
-            .strip_prefix("https://")
-            .or_else(|| s.strip_prefix("http://"))
-            .ok_or("must be an absolute http:// or https:// URL")?;
+        let rest = after_http_scheme(s).ok_or("must be an absolute http:// or https:// URL")?;
         let host = rest.split('/').next().unwrap_or_default();
         if host.is_empty() || host.contains('@') {
             return Err("must name a host (and no user)");

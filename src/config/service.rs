@@ -68,15 +68,7 @@ impl RawService {
             };
             Refusal::at(key, p)
         })?;
-        let transfers = self
-            .transfers
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| {
-                t.into_rule(creditor)
-                    .map_err(|r| r.under(&format!("transfer[{i}]")))
-            })
-            .collect::<Result<_, _>>()?;
+        let transfers = Refusal::each("transfer", self.transfers, |t| t.into_rule(creditor))?;
         let spec = ServiceSpec {
             id: self.id,
             fields: self.fields,

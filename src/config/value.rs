@@ -47,6 +47,19 @@ impl Refusal {
         }
     }
 
+    /// Turns each of the array `key`'s `items` with `turn`; a refusal is put under `key[i]`.
+    pub(super) fn each<T, U, C: FromIterator<U>>(
+        key: &str,
+        items: Vec<T>,
+        mut turn: impl FnMut(T) -> Result<U, Refusal>,
+    ) -> Result<C, Refusal> {
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| turn(item).map_err(|r| r.under(&format!("{key}[{i}]"))))
+            .collect()
+    }
+
     pub(super) fn into_error<E: de::Error>(self) -> E {
         E::custom(self)
     }

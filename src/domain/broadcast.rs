@@ -11,16 +11,19 @@ use super::text::str_newtype;
 use super::{FiscalCodePA, Text};
 use crate::domain::messages::RequestIds;
 
+/// What follows an `https://` or `http://` scheme; None for any other scheme.
+pub fn after_http_scheme(s: &str) -> Option<&str> {
+    s.strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+}
+
 /// Where a station is reached: an absolute http(s) URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StationUrl(String);
 
 impl StationUrl {
     pub fn parse(s: &str) -> Result<Self, &'static str> {
-        let rest = s
-            .strip_prefix("https://")
-            .or_else(|| s.strip_prefix("http://"))
-            .ok_or("must be an http:// or https:// URL")?;
+        let rest = after_http_scheme(s).ok_or("must be an http:// or https:// URL")?;
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
         if host.is_empty() {
             return Err("must name a host");

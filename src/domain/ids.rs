@@ -15,6 +15,15 @@ impl fmt::Display for IdError {
     }
 }
 
+/// `s`, owned, when it passed its check (`valid`); else what it must be.
+pub(super) fn kept(s: &str, valid: bool, must: &'static str) -> Result<String, IdError> {
+    if valid {
+        Ok(s.to_owned())
+    } else {
+        Err(IdError(must))
+    }
+}
+
 fn all_digits(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -25,11 +34,7 @@ pub struct FiscalCodePA(String);
 
 impl FiscalCodePA {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if all_digits(s, 11) {
-            Ok(FiscalCodePA(s.to_owned()))
-        } else {
-            Err(IdError("be exactly 11 digits"))
-        }
+        kept(s, all_digits(s, 11), "be exactly 11 digits").map(FiscalCodePA)
     }
 }
 
@@ -120,11 +125,7 @@ pub struct NoticeNumber(String);
 
 impl NoticeNumber {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if all_digits(s, 18) {
-            Ok(NoticeNumber(s.to_owned()))
-        } else {
-            Err(IdError("be exactly 18 digits"))
-        }
+        kept(s, all_digits(s, 18), "be exactly 18 digits").map(NoticeNumber)
     }
 
     pub fn aux_digit(&self) -> u8 {

@@ -198,18 +198,24 @@ pub enum TransferAccount {
     Stamp(StampRequest),
 }
 
+/// A transfer as the Node's messages carry it, its money going to an `A`: ctTransferPA and
+/// ctTransferPAV2 in paGetPayment's answer, ctTransferPAReceiptV2 in a receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferData {
-    pub id_transfer: TransferId,
+pub struct PaTransfer<A> {
+    pub id: TransferId,
     pub amount: Cents,
     pub fiscal_code_pa: FiscalCodePA,
     /// The beneficiary's name (V2 only).
     pub company_name: Option<Text<140>>,
-    pub account: TransferAccount,
+    pub account: A,
     pub remittance_information: Text<140>,
     pub transfer_category: Text<140>,
+    /// Empty when the transfer has no metadata element (which holds 1..15 entries).
     pub metadata: Vec<MapEntry>,
 }
+
+/// A transfer of paGetPayment's answer.
+pub type TransferData = PaTransfer<TransferAccount>;
 
 /// The `data` of paGetPaymentRes / paGetPaymentV2Response. The writer emits the V1 or V2 form;
 /// a V1 answer cannot carry a stamp, the primitive refuses that case before writing.

@@ -4,7 +4,7 @@
 //! the services can all use them without importing each other.
 
 use super::Text;
-use super::ids::IdError;
+use super::ids::{IdError, kept};
 use super::text::str_newtype;
 
 /// A metadata entry (ctMapEntry).
@@ -43,21 +43,14 @@ pub struct EntityId(String);
 
 impl EntityId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        let n = s.chars().count();
-        if s.trim().is_empty() || !(2..=16).contains(&n) {
-            Err(IdError("be 2 to 16 characters"))
-        } else {
-            Ok(EntityId(s.to_owned()))
-        }
+        let sized = (2..=16).contains(&s.chars().count());
+        kept(s, sized && !s.trim().is_empty(), "be 2 to 16 characters").map(EntityId)
     }
     /// Accepts what the XSD facet accepts (2..16 characters), whitespace included, as the wire
     /// decoders must.
     pub fn parse_xsd(s: &str) -> Result<Self, IdError> {
-        if (2..=16).contains(&s.chars().count()) {
-            Ok(EntityId(s.to_owned()))
-        } else {
-            Err(IdError("be 2 to 16 characters"))
-        }
+        let sized = (2..=16).contains(&s.chars().count());
+        kept(s, sized, "be 2 to 16 characters").map(EntityId)
     }
 }
 
@@ -67,11 +60,8 @@ pub struct CountryCode(String);
 
 impl CountryCode {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase()) {
-            Ok(CountryCode(s.to_owned()))
-        } else {
-            Err(IdError("be two capital letters"))
-        }
+        let capitals = s.len() == 2 && s.bytes().all(|b| b.is_ascii_uppercase());
+        kept(s, capitals, "be two capital letters").map(CountryCode)
     }
 }
 
@@ -91,13 +81,8 @@ impl Email {
         let valid = s.len() <= 256
             && s.split_once('@')
                 .is_some_and(|(local, domain)| local_ok(local) && domain.split('.').all(label_ok));
-        if valid {
-            Ok(Email(s.to_owned()))
-        } else {
-            Err(IdError(
-                "be an e-mail address (name@domain) of at most 256 characters",
-            ))
-        }
+        let must = "be an e-mail address (name@domain) of at most 256 characters";
+        kept(s, valid, must).map(Email)
     }
 }
 

@@ -349,6 +349,16 @@ pub enum NotPayable {
     Superseded,
 }
 
+/// The amount of an option or of a transfer at `path`: zero is refused.
+fn check_amount(amount: Cents, path: &str, errors: &mut Vec<FieldError>) {
+    if amount.is_zero() {
+        errors.push(FieldError::new(
+            format!("{path}.amount"),
+            "must be at least 1 cent",
+        ));
+    }
+}
+
 fn check_metadata(entries: &[MapEntry], path: &str, reserved: bool, errors: &mut Vec<FieldError>) {
     if entries.len() > MAX_METADATA {
         errors.push(FieldError::new(
@@ -422,12 +432,7 @@ impl DebtPosition {
                     format!("duplicate IUV {}", option.iuv),
                 ));
             }
-            if option.amount.is_zero() {
-                errors.push(FieldError::new(
-                    format!("{path}.amount"),
-                    "must be at least 1 cent",
-                ));
-            }
+            check_amount(option.amount, &path, &mut errors);
             if option.transfers.is_empty() || option.transfers.len() > MAX_TRANSFERS {
                 errors.push(FieldError::new(
                     format!("{path}.transfer"),
@@ -444,12 +449,7 @@ impl DebtPosition {
                         format!("duplicate idTransfer {}", t.id),
                     ));
                 }
-                if t.amount.is_zero() {
-                    errors.push(FieldError::new(
-                        format!("{tpath}.amount"),
-                        "must be at least 1 cent",
-                    ));
-                }
+                check_amount(t.amount, &tpath, &mut errors);
                 sum = sum.and_then(|s| s.checked_add(t.amount));
                 check_metadata(
                     &t.metadata,

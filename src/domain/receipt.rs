@@ -4,10 +4,10 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::messages::RequestIds;
+use super::messages::{PaTransfer, RequestIds};
 use super::party::{MapEntry, Subject};
 use super::position::{DebtPosition, NotPayable, OptionPayment};
-use super::{Cents, FiscalCodePA, NoticeNumber, Text, TransferId};
+use super::{Cents, FiscalCodePA, NoticeNumber, Text};
 
 /// Which primitive carried the receipt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,21 +65,9 @@ pub enum ReceiptAccount {
     MbdAttachment(String),
 }
 
-/// A transfer of a receipt (ctTransferPA in V1, ctTransferPAReceiptV2 in V2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceiptTransfer {
-    pub id: TransferId,
-    /// Never zero (stAmountNotZero).
-    pub amount: Cents,
-    pub fiscal_code_pa: FiscalCodePA,
-    /// The beneficiary's name (V2 only).
-    pub company_name: Option<Text<140>>,
-    pub account: ReceiptAccount,
-    pub remittance_information: Text<140>,
-    pub transfer_category: Text<140>,
-    /// Empty when the transfer has no metadata element (which holds 1..15 entries).
-    pub metadata: Vec<MapEntry>,
-}
+/// A transfer of a receipt (ctTransferPA in V1, ctTransferPAReceiptV2 in V2); its amount is
+/// never zero (stAmountNotZero).
+pub type ReceiptTransfer = PaTransfer<ReceiptAccount>;
 
 /// A payment receipt (ctReceiptV2; ctReceipt is its V1 subset).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,6 +334,7 @@ impl SendRtRequest {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::domain::TransferId;
     use crate::domain::party::{EntityId, EntityType};
 
     fn text<const N: usize>(s: &str) -> Text<N> {

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use super::Text;
 use super::party::{MapEntry, Subject};
 use super::receipt::{IsoDateTime, Receipt, ReceiptAccount, ReceiptOutcome};
 
@@ -60,6 +61,10 @@ impl Canonical {
         }
     }
 
+    fn text<const N: usize>(&mut self, tag: &str, value: Option<&Text<N>>) {
+        self.optional(tag, value.map(Text::as_str));
+    }
+
     fn number(&mut self, tag: &str, value: i64) {
         self.field(tag, &value.to_string());
     }
@@ -85,14 +90,11 @@ impl Canonical {
         self.field("entityType", s.entity_type.as_str());
         self.field("entityId", s.entity_id.as_str());
         self.field("fullName", s.full_name.as_str());
-        self.optional("streetName", s.street_name.as_ref().map(|t| t.as_str()));
-        self.optional("civicNumber", s.civic_number.as_ref().map(|t| t.as_str()));
-        self.optional("postalCode", s.postal_code.as_ref().map(|t| t.as_str()));
-        self.optional("city", s.city.as_ref().map(|t| t.as_str()));
-        self.optional(
-            "stateProvinceRegion",
-            s.state_province_region.as_ref().map(|t| t.as_str()),
-        );
+        self.text("streetName", s.street_name.as_ref());
+        self.text("civicNumber", s.civic_number.as_ref());
+        self.text("postalCode", s.postal_code.as_ref());
+        self.text("city", s.city.as_ref());
+        self.text("stateProvinceRegion", s.state_province_region.as_ref());
         self.optional("country", s.country.as_ref().map(|c| c.as_str()));
         self.optional("e-mail", s.email.as_ref().map(|e| e.as_str()));
     }
@@ -123,14 +125,14 @@ impl Receipt {
         c.number("paymentAmount", self.payment_amount.get());
         c.field("description", self.description.as_str());
         c.field("companyName", self.company_name.as_str());
-        c.optional("officeName", self.office_name.as_ref().map(|t| t.as_str()));
+        c.text("officeName", self.office_name.as_ref());
         c.subject("debtor", Some(&self.debtor));
         c.number("transfers", self.transfers.len() as i64);
         for t in &self.transfers {
             c.number("idTransfer", i64::from(t.id.get()));
             c.number("transferAmount", t.amount.get());
             c.field("fiscalCodePA", t.fiscal_code_pa.as_str());
-            c.optional("companyName", t.company_name.as_ref().map(|n| n.as_str()));
+            c.text("companyName", t.company_name.as_ref());
             match &t.account {
                 ReceiptAccount::Iban(iban) => c.field("IBAN", iban.as_str()),
                 ReceiptAccount::MbdAttachment(b64) => {
@@ -144,34 +146,22 @@ impl Receipt {
             c.metadata("transferMetadata", &t.metadata);
         }
         c.field("idPSP", self.id_psp.as_str());
-        c.optional(
-            "pspFiscalCode",
-            self.psp_fiscal_code.as_ref().map(|t| t.as_str()),
-        );
-        c.optional(
-            "pspPartitaIVA",
-            self.psp_partita_iva.as_ref().map(|t| t.as_str()),
-        );
+        c.text("pspFiscalCode", self.psp_fiscal_code.as_ref());
+        c.text("pspPartitaIVA", self.psp_partita_iva.as_ref());
         c.field("PSPCompanyName", self.psp_company_name.as_str());
         c.field("idChannel", self.id_channel.as_str());
         c.field("channelDescription", self.channel_description.as_str());
         c.subject("payer", self.payer.as_ref());
-        c.optional(
-            "paymentMethod",
-            self.payment_method.as_ref().map(|t| t.as_str()),
-        );
-        c.optional(
-            "paymentNote",
-            self.payment_note.as_ref().map(|t| t.as_str()),
-        );
+        c.text("paymentMethod", self.payment_method.as_ref());
+        c.text("paymentNote", self.payment_note.as_ref());
         let cents = |v: Option<super::Cents>| v.map(|c| c.get().to_string());
         c.optional("fee", cents(self.fee).as_deref());
         c.optional(
             "primaryCiIncurredFee",
             cents(self.primary_ci_incurred_fee).as_deref(),
         );
-        c.optional("idBundle", self.id_bundle.as_ref().map(|t| t.as_str()));
-        c.optional("idCiBundle", self.id_ci_bundle.as_ref().map(|t| t.as_str()));
+        c.text("idBundle", self.id_bundle.as_ref());
+        c.text("idCiBundle", self.id_ci_bundle.as_ref());
         c.date_time("paymentDateTime", self.payment_date_time.as_ref());
         let date = |d: Option<chrono::NaiveDate>| d.map(|d| d.to_string());
         c.optional("applicationDate", date(self.application_date).as_deref());

@@ -96,7 +96,7 @@ fn transfer(
         }
     });
     TransferData {
-        id_transfer: t.id,
+        id: t.id,
         amount: t.amount,
         fiscal_code_pa: t.organization.clone(),
         company_name,

@@ -140,15 +140,13 @@ pub trait Store: Send + Sync + 'static {
         guard: Guard,
     ) -> StoreFuture<'_, DebtPosition>;
 
-    /// One page of the creditor's positions matching `filter`, in `order`. Statuses are
-    /// those in force at `now` ([`DebtPosition::status_at`]), for the filter and the ordering
-    /// alike; filtering, ordering and paging happen in the store, on indexes.
+    /// The page of the creditor's positions that `query` asks for. Statuses are those in
+    /// force at `now` ([`DebtPosition::status_at`]), for the filter and the ordering alike;
+    /// filtering, ordering and paging happen in the store, on indexes.
     fn list_positions(
         &self,
         organization: FiscalCodePA,
-        filter: PositionFilter,
-        order: PositionOrder,
-        page: PageRequest,
+        query: PositionQuery,
         now: NaiveDateTime,
     ) -> StoreFuture<'_, Page<DebtPosition>>;
 
@@ -303,17 +301,8 @@ pub trait Store: Send + Sync + 'static {
     /// The outcomes of file `id`'s items, in file order.
     fn upload_outcomes(&self, id: String) -> StoreFuture<'_, Vec<UploadOutcome>>;
 
-    /// The creditor's files uploaded by `broker` in `[from, to]`, oldest first, from after
-    /// `after` (the start and id of the last one seen), at most `limit`.
-    fn list_uploads(
-        &self,
-        organization: FiscalCodePA,
-        broker: String,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
-        after: Option<(NaiveDateTime, String)>,
-        limit: u32,
-    ) -> StoreFuture<'_, Vec<UploadFile>>;
+    /// The creditor's uploaded files that `query` asks for.
+    fn list_uploads(&self, query: UploadQuery) -> StoreFuture<'_, Vec<UploadFile>>;
 
     /// Cheap liveness check.
     fn ping(&self) -> StoreFuture<'_, ()>;

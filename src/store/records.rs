@@ -145,6 +145,28 @@ pub struct ReceiptSummary {
     pub received_at: NaiveDateTime,
 }
 
+/// An inclusive window of time whose start is never after its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+}
+
+impl TimeWindow {
+    /// None when `from` is after `to`.
+    pub fn new(from: NaiveDateTime, to: NaiveDateTime) -> Option<TimeWindow> {
+        (from <= to).then_some(TimeWindow { from, to })
+    }
+
+    pub fn from(&self) -> NaiveDateTime {
+        self.from
+    }
+
+    pub fn to(&self) -> NaiveDateTime {
+        self.to
+    }
+}
+
 /// Filters for listing receipts; all optional, combined with AND.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReceiptFilter {
@@ -170,11 +192,9 @@ pub struct PositionFilter {
     /// The status in force at the time of the listing.
     pub status: Option<PositionStatus>,
     /// A position matches when one of its options falls due in the window.
-    pub due_from: Option<NaiveDateTime>,
-    pub due_to: Option<NaiveDateTime>,
+    pub due: Option<TimeWindow>,
     /// The position's payment date (set when it becomes PAID).
-    pub paid_from: Option<NaiveDateTime>,
-    pub paid_to: Option<NaiveDateTime>,
+    pub paid: Option<TimeWindow>,
     /// Only the positions whose every option has one of these segregation codes (none:
     /// nothing).
     pub segregation_codes: Option<BTreeSet<SegregationCode>>,
@@ -205,6 +225,14 @@ impl Default for PositionOrder {
             descending: true,
         }
     }
+}
+
+/// Which of a creditor's positions to list: those matching `filter`, in `order`, one page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionQuery {
+    pub filter: PositionFilter,
+    pub order: PositionOrder,
+    pub page: PageRequest,
 }
 
 /// Which page of a list: `page` counts from 0.
@@ -249,6 +277,17 @@ pub struct NewUpload {
     pub content: Vec<u8>,
     pub submitted: u32,
     pub started_at: NaiveDateTime,
+}
+
+/// Which of a creditor's uploaded files to list: those `broker` started within `started`,
+/// oldest first, from after `after` (the start and id of the last one seen), at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadQuery {
+    pub organization: FiscalCodePA,
+    pub broker: String,
+    pub started: TimeWindow,
+    pub after: Option<(NaiveDateTime, String)>,
+    pub limit: u32,
 }
 
 /// An uploaded file and how far its processing is.

@@ -247,21 +247,10 @@ fn child<'a>(element: &'a Element, name: &str) -> Option<&'a Element> {
 
 /// ctTransferPA (V1, IBAN only) or ctTransferPAReceiptV2.
 fn write_transfer(w: &mut Writer, t: &ReceiptTransfer, v2: bool) {
-    w.open("transfer");
-    w.value("idTransfer", t.id);
-    w.value("transferAmount", t.amount);
-    w.leaf("fiscalCodePA", t.fiscal_code_pa.as_str());
-    if v2 {
-        w.optional("companyName", t.company_name.as_ref().map(Text::as_str));
-    }
-    match &t.account {
+    w.transfer(t, v2, |w, account| match account {
         ReceiptAccount::Iban(iban) => w.leaf("IBAN", iban.as_str()),
         ReceiptAccount::MbdAttachment(base64) => w.leaf("MBDAttachment", base64),
-    }
-    w.leaf("remittanceInformation", t.remittance_information.as_str());
-    w.leaf("transferCategory", t.transfer_category.as_str());
-    w.metadata(&t.metadata);
-    w.close("transfer");
+    });
 }
 
 #[cfg(test)]

@@ -156,13 +156,23 @@ fn decode_send(root: &Element, version: ReceiptVersion) -> Result<SendRtRequest,
     })
 }
 
+/// The children of a receipt's element in V2's slots. A valid V1 element is a V2 element
+/// without the V2-only children, so once V1's table has found V1's errors, V2's table reads
+/// the same children into its slots.
+fn versioned<'a, const V1: usize, const V2: usize>(
+    element: &'a Element,
+    version: ReceiptVersion,
+    v1: &[Child; V1],
+    v2: &[Child; V2],
+) -> Result<[&'a [Element]; V2], SyntaxError> {
+    if version == ReceiptVersion::V1 {
+        sequence(element, v1)?;
+    }
+    sequence(element, v2)
+}
+
 fn receipt(element: &Element, version: ReceiptVersion) -> Result<Receipt, SyntaxError> {
     within(element, |element| {
-        // A valid V1 receipt is a V2 receipt without the V2-only children, so once the V1
-        // table has found V1's errors the V2 table reads the same children into its slots.
-        if version == ReceiptVersion::V1 {
-            sequence(element, &RECEIPT_V1)?;
-        }
         let [
             receipt_id,
             notice_number,
@@ -193,7 +203,7 @@ fn receipt(element: &Element, version: ReceiptVersion) -> Result<Receipt, Syntax
             transfer_date,
             receipt_metadata,
             stand_in,
-        ] = sequence(element, &RECEIPT_V2)?;
+        ] = versioned(element, version, &RECEIPT_V1, &RECEIPT_V2)?;
         Ok(Receipt {
             receipt_id: leaf_value(one(receipt_id), |s| Ok(s.to_owned()))?,
             notice_number: leaf_value(one(notice_number), st_notice_number)?,
@@ -233,9 +243,6 @@ fn receipt(element: &Element, version: ReceiptVersion) -> Result<Receipt, Syntax
 
 /// One `transfer`; `each` puts its errors below `transfer[i]`.
 fn transfer(element: &Element, version: ReceiptVersion) -> Result<ReceiptTransfer, SyntaxError> {
-    if version == ReceiptVersion::V1 {
-        sequence(element, &TRANSFER_V1)?;
-    }
     let [
         id,
         amount,
@@ -246,7 +253,7 @@ fn transfer(element: &Element, version: ReceiptVersion) -> Result<ReceiptTransfe
         remittance_information,
         transfer_category,
         transfer_metadata,
-    ] = sequence(element, &TRANSFER_V2)?;
+    ] = versioned(element, version, &TRANSFER_V1, &TRANSFER_V2)?;
     let account = match (iban, mbd_attachment) {
         ([iban], []) => ReceiptAccount::Iban(leaf_value(iban, st_text::<35>)?),
         ([], [attachment]) => {

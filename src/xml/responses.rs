@@ -93,7 +93,7 @@ pub fn get_payment_response(op: Operation, result: &Result<PaymentData, Fault>) 
             transfer.fiscal_code_pa.as_str(),
             format!(
                 "transfer {} is a marca da bollo, which paGetPayment (V1) cannot carry",
-                transfer.id_transfer
+                transfer.id
             ),
         );
         return ko_response(op, &fault);
@@ -180,14 +180,7 @@ pub fn soap_fault(code: SoapFaultCode, message: &str) -> Vec<u8> {
 /// ctTransferPA (V1) or ctTransferPAV2; a V1 transfer must have an IBAN.
 fn write_transfer(w: &mut Writer, t: &TransferData, v2: bool) {
     debug_assert!(!t.amount.is_zero(), "transfer amount must not be zero");
-    w.open("transfer");
-    w.value("idTransfer", t.id_transfer);
-    w.value("transferAmount", t.amount);
-    w.leaf("fiscalCodePA", t.fiscal_code_pa.as_str());
-    if v2 {
-        w.optional("companyName", t.company_name.as_ref().map(Text::as_str));
-    }
-    match &t.account {
+    w.transfer(t, v2, |w, account| match account {
         TransferAccount::Iban(iban) => w.leaf("IBAN", iban.as_str()),
         TransferAccount::Stamp(stamp) => {
             w.open("richiestaMarcaDaBollo");
@@ -196,11 +189,7 @@ fn write_transfer(w: &mut Writer, t: &TransferData, v2: bool) {
             w.leaf("provinciaResidenza", stamp.provincial_residence.as_str());
             w.close("richiestaMarcaDaBollo");
         }
-    }
-    w.leaf("remittanceInformation", t.remittance_information.as_str());
-    w.leaf("transferCategory", t.transfer_category.as_str());
-    w.metadata(&t.metadata);
-    w.close("transfer");
+    });
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ pub fn payment_data() -> PaymentData {
         },
         transfers: vec![
             TransferData {
-                id_transfer: TransferId::new(1).unwrap(),
+                id: TransferId::new(1).unwrap(),
                 amount: Cents::new(10000).unwrap(),
                 fiscal_code_pa: fiscal_code(),
                 company_name: Some(text("Comune di Sant'Angelo")),
@@ -123,7 +123,7 @@ pub fn payment_data() -> PaymentData {
                 metadata: vec![entry("IBANAPPOGGIO", "IT60X0760103200000000123456")],
             },
             TransferData {
-                id_transfer: TransferId::new(2).unwrap(),
+                id: TransferId::new(2).unwrap(),
                 amount: Cents::new(1600).unwrap(),
                 fiscal_code_pa: FiscalCodePA::parse("88888888888").unwrap(),
                 company_name: None,

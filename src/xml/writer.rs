@@ -8,7 +8,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 
 use super::{PAFORNODE_NS, SOAP_ENV_NS};
 use crate::domain::Text;
-use crate::domain::messages::Operation;
+use crate::domain::messages::{Operation, PaTransfer};
 use crate::domain::party::{CountryCode, Email, MapEntry, Subject};
 
 /// The Node accepts at most this many metadata entries in a block (ctMetadata).
@@ -147,6 +147,28 @@ impl Writer {
         self.optional("country", s.country.as_ref().map(CountryCode::as_str));
         self.optional("e-mail", s.email.as_ref().map(Email::as_str));
         self.close(name);
+    }
+
+    /// A transfer of either message and version, its account written by `account`; the
+    /// company name only in V2.
+    pub(super) fn transfer<A>(
+        &mut self,
+        t: &PaTransfer<A>,
+        v2: bool,
+        account: impl FnOnce(&mut Self, &A),
+    ) {
+        self.open("transfer");
+        self.value("idTransfer", t.id);
+        self.value("transferAmount", t.amount);
+        self.leaf("fiscalCodePA", t.fiscal_code_pa.as_str());
+        if v2 {
+            self.optional("companyName", t.company_name.as_ref().map(Text::as_str));
+        }
+        account(self, &t.account);
+        self.leaf("remittanceInformation", t.remittance_information.as_str());
+        self.leaf("transferCategory", t.transfer_category.as_str());
+        self.metadata(&t.metadata);
+        self.close("transfer");
     }
 
     /// ctMetadata, only when there are entries.

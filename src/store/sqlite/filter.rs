@@ -7,6 +7,7 @@ use rusqlite::ToSql;
 use rusqlite::types::Value;
 
 use super::columns::millis;
+use crate::store::TimeWindow;
 
 pub(super) struct Where {
     conditions: Vec<String>,
@@ -62,6 +63,21 @@ impl Where {
             from.map(millis),
         )
         .when(&format!("{column} <= {to_name}"), to_name, to.map(millis))
+    }
+
+    /// [`Where::range`] over a window, when there is one.
+    pub(super) fn window(
+        &mut self,
+        column: &str,
+        names: [&'static str; 2],
+        window: Option<TimeWindow>,
+    ) -> &mut Where {
+        self.range(
+            column,
+            names,
+            window.map(|w| w.from()),
+            window.map(|w| w.to()),
+        )
     }
 
     /// Adds the conditions of `inner` as one, written by `wrap` (a subquery), with its values.

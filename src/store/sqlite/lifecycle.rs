@@ -14,8 +14,7 @@ use super::positions::{load_position, load_position_by_id};
 use crate::domain::FiscalCodePA;
 use crate::domain::position::{DebtPosition, Iupd, Refusal};
 use crate::store::{
-    Expected, Guard, Page, PageRequest, PositionFilter, PositionKey, PositionOrder,
-    PositionOrderBy, StoreError,
+    Expected, Guard, Page, PositionKey, PositionOrderBy, PositionQuery, StoreError,
 };
 use chrono::NaiveDateTime;
 
@@ -31,11 +30,10 @@ const EFFECTIVE_STATUS: &str = "(CASE
 pub(super) fn list(
     conn: &Connection,
     organization: &FiscalCodePA,
-    filter: &PositionFilter,
-    order: PositionOrder,
-    page: PageRequest,
+    query: &PositionQuery,
     now: NaiveDateTime,
 ) -> Result<Page<DebtPosition>, StoreError> {
+    let (filter, order, page) = (&query.filter, query.order, query.page);
     let mut filters = Where::new("organization = :org");
     filters.bind(":org", organization.to_string());
     if let Some(status) = filter.status {
@@ -52,24 +50,14 @@ pub(super) fn list(
             ))
             .bind(":status", status.as_str().to_owned());
     }
-    if filter.due_from.is_some() || filter.due_to.is_some() {
+    if filter.due.is_some() {
         let mut due = Where::new("organization = :org");
-        due.range(
-            "due_date",
-            [":due_from", ":due_to"],
-            filter.due_from,
-            filter.due_to,
-        );
+        due.window("due_date", [":due_from", ":due_to"], filter.due);
         filters.nested(due, |due| {
             format!("id IN (SELECT position_id FROM payment_option WHERE {due})")
         });
     }
-    filters.range(
-        "payment_date",
-        [":paid_from", ":paid_to"],
-        filter.paid_from,
-        filter.paid_to,
-    );
+    filters.window("payment_date", [":paid_from", ":paid_to"], filter.paid);
     if let Some(codes) = &filter.segregation_codes {
         filters
             .and(
@@ -236,7 +224,7 @@ mod tests {
     use super::*;
     use crate::domain::position::PositionStatus;
     use crate::domain::position::tests::{at, option, position};
-    use crate::store::Store;
+    use crate::store::{PageRequest, PositionFilter, PositionOrder, Store, TimeWindow};
 
     fn org() -> FiscalCodePA {
         FiscalCodePA::parse("77777777777").unwrap()
@@ -295,7 +283,15 @@ mod tests {
                     ..Default::default()
                 };
                 let listed = store
-                    .list_positions(org(), filter, PositionOrder::default(), page(0, 100), now)
+                    .list_positions(
+                        org(),
+                        PositionQuery {
+                            filter,
+                            order: PositionOrder::default(),
+                            page: page(0, 100),
+                        },
+                        now,
+                    )
                     .await
                     .unwrap();
                 let mut got: Vec<_> = iupds(&listed).into_iter().map(str::to_owned).collect();
@@ -315,7 +311,15 @@ mod tests {
                 descending: false,
             };
             let all = store
-                .list_positions(org(), PositionFilter::default(), order, page(0, 100), now)
+                .list_positions(
+                    org(),
+                    PositionQuery {
+                        filter: PositionFilter::default(),
+                        order,
+                        page: page(0, 100),
+                    },
+                    now,
+                )
                 .await
                 .unwrap();
             let shown: Vec<&str> = all
@@ -349,7 +353,12 @@ mod tests {
         store.create_position(other).await.unwrap();
         let now = at(2025, 6, 1);
         let list = |filter: PositionFilter, order: PositionOrder, p: PageRequest| {
-            store.list_positions(org(), filter, order, p, now)
+            let query = PositionQuery {
+                filter,
+                order,
+                page: p,
+            };
+            store.list_positions(org(), query, now)
         };
 
         let newest = list(
@@ -383,14 +392,13 @@ mod tests {
             descending: false,
         };
         let due = PositionFilter {
-            due_from: Some(at(2025, 7, 2)),
-            due_to: Some(at(2025, 7, 4)),
+            due: TimeWindow::new(at(2025, 7, 2), at(2025, 7, 4)),
             ..Default::default()
         };
         let due = list(due, by_iupd, page(0, 10)).await.unwrap();
         assert_eq!(iupds(&due), ["P-002", "P-003", "P-004"]);
         let from_only = PositionFilter {
-            due_from: Some(at(2025, 7, 6)),
+            due: TimeWindow::new(at(2025, 7, 6), at(2099, 12, 31)),
             ..Default::default()
         };
         assert_eq!(
@@ -399,8 +407,7 @@ mod tests {
         );
 
         let paid = PositionFilter {
-            paid_from: Some(at(2025, 6, 15)),
-            paid_to: Some(at(2025, 6, 15)),
+            paid: TimeWindow::new(at(2025, 6, 15), at(2025, 6, 15)),
             ..Default::default()
         };
         assert_eq!(

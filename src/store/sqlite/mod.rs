@@ -27,9 +27,9 @@ use chrono::NaiveDateTime;
 
 use super::{
     Acquisition, AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, DescribeItem,
-    Expected, Guard, IuvBuilder, Mutation, NewReceipt, NewUpload, Page, PageRequest,
-    PositionFilter, PositionKey, PositionOrder, Readiness, ReceiptFilter, ReceiptSummary, Store,
-    StoreError, StoreFuture, UploadFile, UploadItem, UploadOutcome,
+    Expected, Guard, IuvBuilder, Mutation, NewReceipt, NewUpload, Page, PageRequest, PositionKey,
+    PositionQuery, Readiness, ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture,
+    UploadFile, UploadItem, UploadOutcome, UploadQuery,
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
@@ -311,12 +311,10 @@ impl Store for SqliteStore {
     fn list_positions(
         &self,
         organization: FiscalCodePA,
-        filter: PositionFilter,
-        order: PositionOrder,
-        page: PageRequest,
+        query: PositionQuery,
         now: NaiveDateTime,
     ) -> StoreFuture<'_, Page<DebtPosition>> {
-        self.read(move |conn| lifecycle::list(conn, &organization, &filter, order, page, now))
+        self.read(move |conn| lifecycle::list(conn, &organization, &query, now))
     }
 
     fn sweep_statuses(&self, now: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32> {
@@ -482,16 +480,8 @@ impl Store for SqliteStore {
         self.read(move |conn| uploads::outcomes(conn, &id))
     }
 
-    fn list_uploads(
-        &self,
-        organization: FiscalCodePA,
-        broker: String,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
-        after: Option<(NaiveDateTime, String)>,
-        limit: u32,
-    ) -> StoreFuture<'_, Vec<UploadFile>> {
-        self.read(move |conn| uploads::list(conn, &organization, &broker, (from, to), after, limit))
+    fn list_uploads(&self, query: UploadQuery) -> StoreFuture<'_, Vec<UploadFile>> {
+        self.read(move |conn| uploads::list(conn, &query))
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {

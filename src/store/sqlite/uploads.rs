@@ -12,7 +12,7 @@ use crate::domain::FiscalCodePA;
 use crate::domain::upload::UploadOperation;
 use crate::store::{
     DescribeItem, Expected, NewUpload, PositionKey, StoreError, UploadFile, UploadItem,
-    UploadOutcome,
+    UploadOutcome, UploadQuery,
 };
 
 const FILE_COLUMNS: &str = "id, broker, organization, operation, submitted, processed, \
@@ -104,17 +104,10 @@ pub(super) fn content(conn: &Connection, id: &str) -> Result<Vec<u8>, StoreError
         .ok_or(StoreError::NotFound)
 }
 
-pub(super) fn list(
-    conn: &Connection,
-    organization: &FiscalCodePA,
-    broker: &str,
-    (from, to): (NaiveDateTime, NaiveDateTime),
-    after: Option<(NaiveDateTime, String)>,
-    limit: u32,
-) -> Result<Vec<UploadFile>, StoreError> {
-    let (after_time, after_id) = match after {
-        Some((t, id)) => (Some(millis(t)), id),
-        None => (None, String::new()),
+pub(super) fn list(conn: &Connection, query: &UploadQuery) -> Result<Vec<UploadFile>, StoreError> {
+    let (after_time, after_id) = match &query.after {
+        Some((t, id)) => (Some(millis(*t)), id.as_str()),
+        None => (None, ""),
     };
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM upload_file
@@ -126,13 +119,13 @@ pub(super) fn list(
         conn,
         &sql,
         params![
-            organization.as_str(),
-            broker,
-            millis(from),
-            millis(to),
+            query.organization.as_str(),
+            query.broker,
+            millis(query.started.from()),
+            millis(query.started.to()),
             after_time,
             after_id,
-            limit
+            query.limit
         ],
     )
 }
