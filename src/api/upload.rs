@@ -69,7 +69,7 @@ pub async fn accept(
     document: &[u8],
 ) -> Result<Reply, Problem> {
     let ctx = on.ctx;
-    let items = json::upload::read_items(operation, document)
+    let items = json::upload::count_items(operation, document)
         .map_err(|e| bad_request(format!("file: {e}")))?;
     let id = new_id()?;
     let upload = NewUpload {
@@ -78,7 +78,7 @@ pub async fn accept(
         organization: on.creditor.fiscal_code.clone(),
         operation,
         content: document.to_vec(),
-        submitted: items.len() as u32,
+        submitted: items as u32,
         started_at: ctx.clock.now(),
     };
     ctx.store.create_upload(upload).await?;

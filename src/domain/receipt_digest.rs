@@ -25,10 +25,6 @@ impl ReceiptDigest {
         ReceiptDigest::from_ring(ctx.finish())
     }
 
-    pub fn from_slice(bytes: &[u8]) -> Option<ReceiptDigest> {
-        bytes.try_into().ok().map(ReceiptDigest)
-    }
-
     fn from_ring(d: ring::digest::Digest) -> ReceiptDigest {
         ReceiptDigest(d.as_ref().try_into().expect("SHA-256 is 32 bytes"))
     }
@@ -300,6 +296,6 @@ mod tests {
     fn unreadable_documents_never_match_a_receipt() {
         let d = ReceiptDigest::of_unreadable(b"<x/>");
         assert_ne!(d, sample().content_digest());
-        assert_eq!(ReceiptDigest::from_slice(&d.0), Some(d));
+        assert_ne!(d, ReceiptDigest::of_unreadable(b"<x />"));
     }
 }
