@@ -4,7 +4,8 @@
 //! made anew at every start (see [`api_key`]).
 
 use chrono::Duration;
-use serde_json::{Value, json};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::context::Context;
 use crate::domain::Text;
@@ -15,88 +16,45 @@ use crate::store::StoreError;
 
 pub const ORGANIZATION: &str = "77777777777";
 
-struct Example {
-    publish: bool,
-    body: Value,
+/// The example positions (`demo/positions.json`): what they share, written into each, then
+/// each one, due a year from the start.
+const POSITIONS: &str = include_str!("demo/positions.json");
+
+#[derive(Deserialize)]
+struct Examples {
+    common: Map<String, Value>,
+    examples: Vec<Example>,
 }
 
-fn examples(due: &str) -> Vec<Example> {
-    let debtor = json!({"type": "F", "fiscalCode": "RSSMRA80A01H501U", "fullName": "Mario Rossi",
-        "streetName": "Via Roma", "civicNumber": "1", "postalCode": "00100", "city": "Roma", "province": "RM",
-        "country": "IT", "email": "mario.rossi@example.it"});
-    let with = |mut body: Value| {
-        for (k, v) in debtor.as_object().expect("object") {
-            body[k] = v.clone();
-        }
-        body["companyName"] = json!("Comune di Esempio");
-        body["officeName"] = json!("Ufficio Tributi");
-        body
-    };
-    let iban = "IT60X0542811101000000123456";
-    vec![
-        // Waste tax, split with the province: notice 301000000000000144.
-        Example {
-            publish: true,
-            body: with(
-                json!({"iupd": "DEMO-TARI-2025", "switchToExpired": false, "paymentOption": [{
-                "iuv": "01000000000000144", "amount": 15000, "description": "TARI 2025 - saldo",
-                "isPartialPayment": false, "dueDate": due,
-                "paymentOptionMetadata": [{"key": "anno", "value": "2025"}],
-                "transfer": [
-                    {"idTransfer": "1", "amount": 12000, "remittanceInformation": "TARI 2025 quota comunale",
-                     "category": "9/0101108TS/", "iban": iban, "postalIban": "IT21Q0760101600000000654321"},
-                    {"idTransfer": "2", "amount": 3000, "organizationFiscalCode": "88888888888",
-                     "remittanceInformation": "TARI 2025 tributo provinciale", "category": "9/0101108TS/",
-                     "iban": "IT02A0301503200000003517230"}]}]}),
-            ),
-        },
-        // One payment or two installments: notices 301000000000000245, …346, …447.
-        Example {
-            publish: true,
-            body: with(
-                json!({"iupd": "DEMO-IMU-2025", "switchToExpired": false, "paymentOption": [
-                {"iuv": "01000000000000245", "amount": 30000, "description": "IMU 2025 - unica soluzione",
-                 "isPartialPayment": false, "dueDate": due,
-                 "transfer": [{"idTransfer": "1", "amount": 30000, "remittanceInformation": "IMU 2025",
-                               "category": "9/0101100IM/", "iban": iban}]},
-                {"iuv": "01000000000000346", "amount": 15000, "description": "IMU 2025 - prima rata",
-                 "isPartialPayment": true, "dueDate": due,
-                 "transfer": [{"idTransfer": "1", "amount": 15000, "remittanceInformation": "IMU 2025 rata 1",
-                               "category": "9/0101100IM/", "iban": iban}]},
-                {"iuv": "01000000000000447", "amount": 15000, "description": "IMU 2025 - seconda rata",
-                 "isPartialPayment": true, "dueDate": due,
-                 "transfer": [{"idTransfer": "1", "amount": 15000, "remittanceInformation": "IMU 2025 rata 2",
-                               "category": "9/0101100IM/", "iban": iban}]}]}),
-            ),
-        },
-        // A certificate with a digital stamp: notice 301000000000000548 (paGetPaymentV2 only).
-        Example {
-            publish: true,
-            body: with(
-                json!({"iupd": "DEMO-CERTIFICATO", "switchToExpired": false, "paymentOption": [{
-                "iuv": "01000000000000548", "amount": 2600, "description": "Certificato anagrafico",
-                "isPartialPayment": false, "dueDate": due,
-                "transfer": [
-                    {"idTransfer": "1", "amount": 1000, "remittanceInformation": "Diritti di segreteria",
-                     "category": "9/0201102IM/", "iban": iban},
-                    {"idTransfer": "2", "amount": 1600, "remittanceInformation": "Imposta di bollo",
-                     "category": "9/0201133IM/",
-                     "stamp": {"hashDocument": "wHpFSLCGZjIvNSXxqtGbxg7275t446DHJZ+Ys6UFTmQ=",
-                               "stampType": "01", "provincialResidence": "RM"}}]}]}),
-            ),
-        },
-        // Not published yet: notice 301000000000000649 is unknown to the Node.
-        Example {
-            publish: false,
-            body: with(
-                json!({"iupd": "DEMO-BOZZA", "switchToExpired": false, "paymentOption": [{
-                "iuv": "01000000000000649", "amount": 5000, "description": "Mensa scolastica",
-                "isPartialPayment": false, "dueDate": due,
-                "transfer": [{"idTransfer": "1", "amount": 5000, "remittanceInformation": "Mensa scolastica",
-                              "category": "9/0101108TS/", "iban": iban}]}]}),
-            ),
-        },
-    ]
+#[derive(Deserialize)]
+struct Example {
+    publish: bool,
+    position: Map<String, Value>,
+}
+
+/// Each example as the REST API would receive it, and whether to publish it.
+fn examples(due: &str) -> Result<Vec<(bool, PositionIn)>, String> {
+    let Examples { common, examples } =
+        serde_json::from_str(POSITIONS).map_err(|e| format!("demo positions: {e}"))?;
+    examples
+        .into_iter()
+        .map(
+            |Example {
+                 publish,
+                 mut position,
+             }| {
+                position.extend(common.clone());
+                if let Some(Value::Array(options)) = position.get_mut("paymentOption") {
+                    for option in options {
+                        option["dueDate"] = Value::from(due);
+                    }
+                }
+                serde_json::from_value(Value::Object(position))
+                    .map(|input| (publish, input))
+                    .map_err(|e| format!("demo position: {e}"))
+            },
+        )
+        .collect()
 }
 
 /// Creates the example positions that are not there yet; returns one line per position.
@@ -108,11 +66,10 @@ pub async fn seed(ctx: &Context) -> Result<Vec<String>, String> {
     let now = ctx.clock.now();
     let due = convert::format_datetime(now + Duration::days(365));
     let mut lines = Vec::new();
-    for example in examples(&due) {
-        let input: PositionIn = serde_json::from_value(example.body).map_err(|e| e.to_string())?;
+    for (publish, input) in examples(&due)? {
         let mut position = convert::new_position(input, creditor, now)
             .map_err(|e| format!("demo position is invalid: {}", e[0]))?;
-        if example.publish {
+        if publish {
             position.apply_publication(now);
         }
         let iupd = position.iupd.to_string();
@@ -145,8 +102,7 @@ pub async fn api_key(ctx: &Context) -> Result<(ApiKey, ApiKeySecret), String> {
                 .map_err(|e| e.to_string())?;
         }
     }
-    let scope =
-        KeyScope::organizations(ctx.config.creditors.keys().cloned()).map_err(|e| e.to_string())?;
+    let scope = KeyScope::only(ctx.config.creditors.keys().cloned()).map_err(|e| e.to_string())?;
     let label = Text::new(KEY_LABEL).expect("a valid label");
     crate::keys::issue(ctx.store.as_ref(), scope, Some(label), now).await
 }
@@ -158,6 +114,7 @@ mod tests {
     use super::*;
     use crate::clock::Clock;
     use crate::config::Config;
+    use crate::domain::position::tests::at;
     use crate::store::sqlite::SqliteStore;
 
     #[tokio::test]
@@ -165,14 +122,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
         let ctx = Context::new(Config::example(), store, Clock::system());
-        let (own, _) = crate::keys::issue(
-            ctx.store.as_ref(),
-            KeyScope::AllOrganizations,
-            None,
-            ctx.clock.now(),
-        )
-        .await
-        .unwrap();
+        let (own, _) = crate::keys::issue(ctx.store.as_ref(), KeyScope::All, None, ctx.clock.now())
+            .await
+            .unwrap();
         let (first, first_secret) = api_key(&ctx).await.unwrap();
         assert_eq!(first.scope.to_string(), "77777777777,88888888888");
         let (second, second_secret) = api_key(&ctx).await.unwrap();
@@ -188,5 +140,20 @@ mod tests {
         let listed = ctx.store.list_api_keys().await.unwrap();
         assert_eq!(listed.len(), 3);
         assert!(!listed.iter().find(|k| k.id == own.id).unwrap().is_revoked());
+    }
+
+    #[test]
+    fn every_example_is_a_valid_position_of_the_example_creditor() {
+        let config = Config::example();
+        let creditor = config.creditor(ORGANIZATION).unwrap();
+        let examples = examples(&convert::format_datetime(at(2031, 1, 1))).unwrap();
+        let publish: Vec<bool> = examples.iter().map(|(p, _)| *p).collect();
+        assert_eq!(publish, [true, true, true, false]);
+        for (_, input) in examples {
+            let p = convert::new_position(input, creditor, at(2030, 1, 1)).unwrap();
+            assert_eq!(p.company_name.as_str(), "Comune di Esempio");
+            assert_eq!(p.debtor.subject.full_name.as_str(), "Mario Rossi");
+            assert!(p.options.iter().all(|o| o.due_date == at(2031, 1, 1)));
+        }
     }
 }

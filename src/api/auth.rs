@@ -95,14 +95,13 @@ mod tests {
         let store = SqliteStore::open(dir.path()).unwrap();
         let ctx = Context::new(Config::example(), Arc::new(store), Clock::system());
         let now = ctx.clock.now();
-        let scope = KeyScope::organizations([FiscalCodePA::parse("77777777777").unwrap()]);
+        let scope = KeyScope::only([FiscalCodePA::parse("77777777777").unwrap()]);
         let (bound, secret) = crate::keys::issue(ctx.store.as_ref(), scope.unwrap(), None, now)
             .await
             .unwrap();
-        let (_, all) =
-            crate::keys::issue(ctx.store.as_ref(), KeyScope::AllOrganizations, None, now)
-                .await
-                .unwrap();
+        let (_, all) = crate::keys::issue(ctx.store.as_ref(), KeyScope::All, None, now)
+            .await
+            .unwrap();
         let own = Some("77777777777");
 
         assert_eq!(

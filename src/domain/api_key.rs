@@ -104,77 +104,84 @@ impl fmt::Debug for ApiKeySecret {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyHash(pub [u8; 32]);
 
-/// The set of `items`, refused as `empty` when there are none.
-fn non_empty<T: Ord>(
-    items: impl IntoIterator<Item = T>,
-    empty: &'static str,
-) -> Result<BTreeSet<T>, KeyError> {
-    let set: BTreeSet<T> = items.into_iter().collect();
-    if set.is_empty() {
-        return Err(KeyError(empty));
-    }
-    Ok(set)
+/// What a key's reach is counted in: creditors, or segregation codes within them.
+pub trait ScopeItem: Ord + fmt::Display {
+    /// How a scope of all of them is shown.
+    const ALL: &'static str;
+    /// Why a scope of none of them is refused.
+    const NONE: &'static str;
 }
 
-/// The creditors a key may act for.
+impl ScopeItem for FiscalCodePA {
+    const ALL: &'static str = "all organizations";
+    const NONE: &'static str = "a key must be bound to at least one organization";
+}
+
+impl ScopeItem for SegregationCode {
+    const ALL: &'static str = "all segregation codes";
+    const NONE: &'static str = "a key's segregation codes cannot be an empty list";
+}
+
+/// A key's reach: all of a kind, or only some (never none).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyScope {
-    /// Every creditor, including those configured later: for an intermediary acting for all
-    /// its creditors, or for operators' tools. Only ever given explicitly.
-    AllOrganizations,
-    /// These creditors only (never empty).
-    Organizations(BTreeSet<FiscalCodePA>),
+pub enum Scope<T> {
+    All,
+    Only(BTreeSet<T>),
 }
 
-impl KeyScope {
-    pub fn organizations(
-        codes: impl IntoIterator<Item = FiscalCodePA>,
-    ) -> Result<KeyScope, KeyError> {
-        non_empty(codes, "a key must be bound to at least one organization")
-            .map(KeyScope::Organizations)
+impl<T: ScopeItem> Scope<T> {
+    /// Only `items`; refused when there are none.
+    pub fn only(items: impl IntoIterator<Item = T>) -> Result<Scope<T>, KeyError> {
+        let set: BTreeSet<T> = items.into_iter().collect();
+        if set.is_empty() {
+            return Err(KeyError(T::NONE));
+        }
+        Ok(Scope::Only(set))
     }
+}
 
-    /// Whether the key may act for the organization named in a request path (as written there).
-    pub fn allows(&self, organization: &str) -> bool {
+impl<T: ScopeItem> fmt::Display for Scope<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeyScope::AllOrganizations => true,
-            KeyScope::Organizations(codes) => codes.iter().any(|c| c.as_str() == organization),
+            Scope::All => f.write_str(T::ALL),
+            Scope::Only(items) => {
+                let items: Vec<String> = items.iter().map(ToString::to_string).collect();
+                f.write_str(&items.join(","))
+            }
         }
     }
 }
 
-impl fmt::Display for KeyScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// The creditors a key may act for. All of them (those configured later included) is for an
+/// intermediary acting for all its creditors, or for operators' tools: only ever given
+/// explicitly.
+pub type KeyScope = Scope<FiscalCodePA>;
+
+impl KeyScope {
+    /// Whether the key may act for the organization named in a request path (as written there).
+    pub fn allows(&self, organization: &str) -> bool {
         match self {
-            KeyScope::AllOrganizations => f.write_str("all organizations"),
-            KeyScope::Organizations(codes) => {
-                let codes: Vec<&str> = codes.iter().map(FiscalCodePA::as_str).collect();
-                f.write_str(&codes.join(","))
-            }
+            Scope::All => true,
+            Scope::Only(codes) => codes.iter().any(|c| c.as_str() == organization),
         }
     }
 }
 
 /// The segregation codes a key may act on, within its creditors: as PagoPA's API gateway lets
 /// an intermediary act for some codes of a creditor only. A code is the first two digits of an
-/// IUV (aux digit 3), so of a notice number after its aux digit.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum SegregationScope {
-    /// Every code: what a key has unless made with some.
-    #[default]
-    All,
-    /// These codes only (never empty).
-    Only(BTreeSet<SegregationCode>),
+/// IUV (aux digit 3), so of a notice number after its aux digit. All of them unless made with
+/// some.
+pub type SegregationScope = Scope<SegregationCode>;
+
+// Not derived on `Scope`: a key bound to all creditors is only ever given explicitly.
+#[allow(clippy::derivable_impls)]
+impl Default for SegregationScope {
+    fn default() -> Self {
+        Scope::All
+    }
 }
 
 impl SegregationScope {
-    pub fn only(
-        codes: impl IntoIterator<Item = SegregationCode>,
-    ) -> Result<SegregationScope, KeyError> {
-        non_empty(codes, "a key's segregation codes cannot be an empty list")
-            .map(SegregationScope::Only)
-    }
-
     /// Reads `01,02` (GPD's `segregationCodes`: two digits each, comma-separated).
     pub fn parse_list(list: &str) -> Result<BTreeSet<SegregationCode>, KeyError> {
         list.split(',')
@@ -187,16 +194,16 @@ impl SegregationScope {
 
     pub fn allows(&self, code: SegregationCode) -> bool {
         match self {
-            SegregationScope::All => true,
-            SegregationScope::Only(codes) => codes.contains(&code),
+            Scope::All => true,
+            Scope::Only(codes) => codes.contains(&code),
         }
     }
 
     /// Whether an IUV as written may be touched: its first two characters are an allowed code.
     pub fn allows_iuv(&self, iuv: &str) -> bool {
         match self {
-            SegregationScope::All => true,
-            SegregationScope::Only(_) => iuv
+            Scope::All => true,
+            Scope::Only(_) => iuv
                 .get(..2)
                 .and_then(|c| SegregationCode::parse(c).ok())
                 .is_some_and(|c| self.allows(c)),
@@ -224,22 +231,10 @@ impl SegregationScope {
         asked: Option<BTreeSet<SegregationCode>>,
     ) -> Option<BTreeSet<SegregationCode>> {
         match (self, asked) {
-            (SegregationScope::All, asked) => asked,
-            (SegregationScope::Only(codes), None) => Some(codes.clone()),
-            (SegregationScope::Only(codes), Some(asked)) => {
+            (Scope::All, asked) => asked,
+            (Scope::Only(codes), None) => Some(codes.clone()),
+            (Scope::Only(codes), Some(asked)) => {
                 Some(codes.intersection(&asked).copied().collect())
-            }
-        }
-    }
-}
-
-impl fmt::Display for SegregationScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SegregationScope::All => f.write_str("all segregation codes"),
-            SegregationScope::Only(codes) => {
-                let codes: Vec<String> = codes.iter().map(ToString::to_string).collect();
-                f.write_str(&codes.join(","))
             }
         }
     }
@@ -349,17 +344,14 @@ mod tests {
                 .unwrap()
                 .allows_notice(&notice)
         );
-        assert!(SegregationScope::All.allows_iuv("anything"));
+        assert!(Scope::All.allows_iuv("anything"));
         assert_eq!(only.to_string(), "01,02");
 
         assert_eq!(only.within(None), Some(codes("01,02")));
         assert_eq!(only.within(Some(codes("02,03"))), Some(codes("02")));
         assert_eq!(only.within(Some(codes("03"))), Some(BTreeSet::new()));
-        assert_eq!(SegregationScope::All.within(None), None);
-        assert_eq!(
-            SegregationScope::All.within(Some(codes("03"))),
-            Some(codes("03"))
-        );
+        assert_eq!(Scope::All.within(None), None);
+        assert_eq!(Scope::All.within(Some(codes("03"))), Some(codes("03")));
 
         assert_eq!(codes("02,01,02"), codes("01,02"));
         for bad in ["", "1", "01,", "01;02", "001", "01, 02"] {
@@ -370,17 +362,17 @@ mod tests {
 
     #[test]
     fn a_scope_allows_its_organizations_only() {
-        let scope = KeyScope::organizations([fc("88888888888"), fc("77777777777")]).unwrap();
+        let scope = KeyScope::only([fc("88888888888"), fc("77777777777")]).unwrap();
         assert!(scope.allows("77777777777"));
         assert!(scope.allows("88888888888"));
         assert!(!scope.allows("99999999999"));
         assert!(!scope.allows("7777777777"));
         assert!(!scope.allows(""));
         assert_eq!(scope.to_string(), "77777777777,88888888888");
-        assert!(KeyScope::AllOrganizations.allows("99999999999"));
-        assert!(KeyScope::AllOrganizations.allows("not-a-code"));
+        assert!(KeyScope::All.allows("99999999999"));
+        assert!(KeyScope::All.allows("not-a-code"));
         assert_eq!(
-            KeyScope::organizations([]),
+            KeyScope::only([]),
             Err(KeyError("a key must be bound to at least one organization"))
         );
     }

@@ -21,13 +21,13 @@ pub struct Created {
 /// The organizations of `--org` (repeated), or all of them with `--all-organizations`.
 pub fn scope(orgs: &[String], all_organizations: bool) -> Result<KeyScope, String> {
     match (orgs.is_empty(), all_organizations) {
-        (true, true) => Ok(KeyScope::AllOrganizations),
+        (true, true) => Ok(KeyScope::All),
         (false, false) => {
             let codes = orgs
                 .iter()
                 .map(|o| FiscalCodePA::parse(o).map_err(|e| format!("--org {o}: must {e}")))
                 .collect::<Result<Vec<_>, _>>()?;
-            KeyScope::organizations(codes).map_err(|e| e.to_string())
+            KeyScope::only(codes).map_err(|e| e.to_string())
         }
         (true, false) => Err("name the organizations (--org) or give --all-organizations".into()),
         (false, true) => Err("--org and --all-organizations exclude each other".into()),
@@ -36,7 +36,7 @@ pub fn scope(orgs: &[String], all_organizations: bool) -> Result<KeyScope, Strin
 
 /// Refuses a key for organizations `config` does not serve: it could never be used with it.
 pub fn served(scope: &KeyScope, config: &Config) -> Result<(), String> {
-    let KeyScope::Organizations(codes) = scope else {
+    let KeyScope::Only(codes) = scope else {
         return Ok(());
     };
     let unknown: Vec<&str> = codes
@@ -62,7 +62,7 @@ pub fn segregation(codes: Option<&str>, scope: &KeyScope) -> Result<SegregationS
     let Some(codes) = codes else {
         return Ok(SegregationScope::All);
     };
-    if *scope == KeyScope::AllOrganizations {
+    if *scope == KeyScope::All {
         return Err("--segregation-codes needs the organizations named with --org".into());
     }
     SegregationScope::parse_list(codes)
@@ -77,8 +77,7 @@ pub fn codes_served(
     segregation: &SegregationScope,
     config: &Config,
 ) -> Result<(), String> {
-    let (KeyScope::Organizations(orgs), SegregationScope::Only(codes)) = (scope, segregation)
-    else {
+    let (KeyScope::Only(orgs), SegregationScope::Only(codes)) = (scope, segregation) else {
         return Ok(());
     };
     for org in orgs {
@@ -181,7 +180,7 @@ mod tests {
     #[test]
     fn arguments() {
         let orgs = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(scope(&[], true), Ok(KeyScope::AllOrganizations));
+        assert_eq!(scope(&[], true), Ok(KeyScope::All));
         let two = scope(&orgs(&["88888888888", "77777777777", "88888888888"]), false).unwrap();
         assert_eq!(two.to_string(), "77777777777,88888888888");
         assert_eq!(
@@ -208,7 +207,7 @@ mod tests {
                 .starts_with("--segregation-codes 1,2: ")
         );
         assert!(segregation(Some(""), &one).is_err());
-        assert!(segregation(Some("01"), &KeyScope::AllOrganizations).is_err());
+        assert!(segregation(Some("01"), &KeyScope::All).is_err());
 
         let key = ApiKey {
             id: KeyId::parse("0123456789ab").unwrap(),
@@ -245,14 +244,14 @@ mod tests {
             "{refused}"
         );
         assert!(refused.contains("77777777777"), "{refused}");
-        assert_eq!(served(&KeyScope::AllOrganizations, &config), Ok(()));
+        assert_eq!(served(&KeyScope::All, &config), Ok(()));
     }
 
     #[tokio::test]
     async fn create_list_revoke() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
-        let scope = KeyScope::organizations([
+        let scope = KeyScope::only([
             FiscalCodePA::parse("88888888888").unwrap(),
             FiscalCodePA::parse("77777777777").unwrap(),
         ])
@@ -267,7 +266,7 @@ mod tests {
         assert!(!created.note.contains(&created.secret));
         let operator = create(
             &store,
-            KeyScope::AllOrganizations,
+            KeyScope::All,
             SegregationScope::All,
             None,
             at(2030, 1, 3),

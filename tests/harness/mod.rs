@@ -78,14 +78,10 @@ impl TestServer {
         let worker = Some(ctx.broadcaster.spawn_worker());
         // For every organization, not just the configured ones, so that a test can still see
         // how an unknown creditor is answered (404) with a key.
-        let (_, key) = gpd_gateway::keys::issue(
-            ctx.store.as_ref(),
-            KeyScope::AllOrganizations,
-            None,
-            ctx.clock.now(),
-        )
-        .await
-        .expect("test API key");
+        let (_, key) =
+            gpd_gateway::keys::issue(ctx.store.as_ref(), KeyScope::All, None, ctx.clock.now())
+                .await
+                .expect("test API key");
         let sweeper = Some(gpd_gateway::sweeper::spawn(
             ctx.store.clone(),
             ctx.clock,
@@ -169,9 +165,9 @@ impl TestServer {
     /// A new key for these organizations (an empty list: for all of them); returns its secret.
     pub async fn create_key(&self, organizations: &[&str]) -> String {
         let scope = if organizations.is_empty() {
-            KeyScope::AllOrganizations
+            KeyScope::All
         } else {
-            KeyScope::organizations(
+            KeyScope::only(
                 organizations
                     .iter()
                     .map(|o| FiscalCodePA::parse(o).expect("fiscal code")),
@@ -187,9 +183,8 @@ impl TestServer {
 
     /// A new key for one organization, limited to these segregation codes; returns its secret.
     pub async fn create_segregated_key(&self, organization: &str, codes: &[&str]) -> String {
-        let scope =
-            KeyScope::organizations([FiscalCodePA::parse(organization).expect("fiscal code")])
-                .expect("scope");
+        let scope = KeyScope::only([FiscalCodePA::parse(organization).expect("fiscal code")])
+            .expect("scope");
         let codes = codes
             .iter()
             .map(|c| SegregationCode::parse(c).expect("segregation code"));

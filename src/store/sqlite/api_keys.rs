@@ -19,9 +19,9 @@ fn key_at(conn: &Connection, r: &Row<'_>) -> Result<ApiKey, StoreError> {
     let id = KeyId::parse(&id).map_err(|e| corrupt("api_key.id", e))?;
     let all: bool = r.get(2).map_err(unavailable)?;
     let scope = if all {
-        KeyScope::AllOrganizations
+        KeyScope::All
     } else {
-        KeyScope::organizations(organizations_of(conn, &id)?)
+        KeyScope::only(organizations_of(conn, &id)?)
             .map_err(|e| corrupt("api_key_organization", e))?
     };
     let segregation = match r.get::<_, Option<String>>(5).map_err(unavailable)? {
@@ -69,7 +69,7 @@ pub(super) fn create(conn: &Connection, key: &ApiKey, hash: &KeyHash) -> Result<
             st.execute(params![
                 key.id.as_str(),
                 key.label.as_ref().map(|l| l.as_str()),
-                key.scope == KeyScope::AllOrganizations,
+                key.scope == KeyScope::All,
                 millis(key.created_at),
                 key.revoked_at.map(millis),
                 segregation,
@@ -86,7 +86,7 @@ pub(super) fn create(conn: &Connection, key: &ApiKey, hash: &KeyHash) -> Result<
         }
         Err(e) => return Err(unavailable(e)),
     }
-    if let KeyScope::Organizations(codes) = &key.scope {
+    if let KeyScope::Only(codes) = &key.scope {
         for code in codes {
             conn.prepare_cached(
                 "INSERT INTO api_key_organization (key_id, organization) VALUES (?1, ?2)",
@@ -166,7 +166,7 @@ mod tests {
     }
 
     fn orgs(codes: &[&str]) -> KeyScope {
-        KeyScope::organizations(codes.iter().map(|c| FiscalCodePA::parse(c).unwrap())).unwrap()
+        KeyScope::only(codes.iter().map(|c| FiscalCodePA::parse(c).unwrap())).unwrap()
     }
 
     #[tokio::test]
@@ -174,7 +174,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         let (bound, bound_secret) = key(1, orgs(&["88888888888", "77777777777"]));
-        let (all, all_secret) = key(2, KeyScope::AllOrganizations);
+        let (all, all_secret) = key(2, KeyScope::All);
         let (mut unlabelled, _) = key(3, orgs(&["77777777777"]));
         unlabelled.label = None;
         unlabelled.segregation =
@@ -202,12 +202,12 @@ mod tests {
         );
 
         // Neither the id nor the hash may be reused.
-        let (same_id, _) = key(1, KeyScope::AllOrganizations);
+        let (same_id, _) = key(1, KeyScope::All);
         assert!(matches!(
             store.create_api_key(same_id, stranger.hash()).await,
             Err(StoreError::Duplicate { .. })
         ));
-        let (other, _) = key(4, KeyScope::AllOrganizations);
+        let (other, _) = key(4, KeyScope::All);
         assert!(matches!(
             store.create_api_key(other, bound_secret.hash()).await,
             Err(StoreError::Duplicate { .. })
