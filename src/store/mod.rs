@@ -15,6 +15,7 @@ use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
 mod error;
 pub mod records;
+pub mod postgres;
 pub mod sqlite;
 
 pub use error::StoreError;

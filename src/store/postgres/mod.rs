@@ -1,0 +1,104 @@
+//! The PostgreSQL store, for several gateway instances on one database. Every instance reads
+//! and writes the same rows, so nothing that decides an answer is kept in one instance's
+//! memory: uniqueness, sequences, claims and optimistic versions are the database's to keep.
+//! Connections come from a pool; the schema is migrated at start ([`migrate`]).
+
+use std::fmt;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::store::StoreError;
+
+mod migrate;
+#[cfg(test)]
+pub mod testing;
+
+pub use migrate::VERSION as SCHEMA_VERSION;
+
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (a libpq connection string or `postgres://` URL),
+    /// brings its schema up to this binary's, and keeps up to `max_connections` connections.
+    pub async fn connect(url: &str, max_connections: usize) -> Result<PgStore, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("the store URL does not read: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .build()
+            .map_err(unavailable)?;
+        let mut client = pool.get().await.map_err(unavailable)?;
+        migrate::migrate(&mut client).await?;
+        drop(client);
+        Ok(PgStore { pool })
+    }
+}
+
+pub(super) fn unavailable(e: impl fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn instances_starting_together_migrate_once() {
+        let Some(url) = testing::fresh_database().await else {
+            return;
+        };
+        let (a, b) = tokio::join!(PgStore::connect(&url, 2), PgStore::connect(&url, 2));
+        let (a, _b) = (a.unwrap(), b.unwrap());
+        let client = a.pool.get().await.unwrap();
+        let versions: Vec<i64> = client
+            .query("SELECT version FROM schema_version ORDER BY version", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
+        // A later start finds nothing to do.
+        PgStore::connect(&url, 1).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_database_migrated_by_a_newer_binary_is_refused() {
+        let Some(url) = testing::fresh_database().await else {
+            return;
+        };
+        let store = PgStore::connect(&url, 1).await.unwrap();
+        let client = store.pool.get().await.unwrap();
+        client
+            .execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&(SCHEMA_VERSION + 1)],
+            )
+            .await
+            .unwrap();
+        let refused = PgStore::connect(&url, 1).await.err().unwrap().to_string();
+        assert!(refused.contains("newer than this binary's"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_url_is_refused_without_echoing_it() {
+        let refused = PgStore::connect("postgres://u:secret@[::1", 1)
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(refused.contains("store URL"), "{refused}");
+        assert!(!refused.contains("secret"), "{refused}");
+    }
+}
