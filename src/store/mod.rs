@@ -13,9 +13,10 @@ use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
+mod columns;
 mod error;
-pub mod records;
 pub mod postgres;
+pub mod records;
 pub mod sqlite;
 
 pub use error::StoreError;

@@ -56,9 +56,12 @@ async fn apply(client: &mut Client) -> Result<(), StoreError> {
         tx.batch_execute(sql).await.map_err(|e| {
             StoreError::Unavailable(format!("migration {version}: {}", describe(&e)))
         })?;
-        tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&version])
-            .await
-            .map_err(unavailable)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&version],
+        )
+        .await
+        .map_err(unavailable)?;
         tx.commit().await.map_err(unavailable)?;
         tracing::info!(version, "database schema migrated");
     }

@@ -23,9 +23,10 @@ pub async fn fresh_database() -> Option<String> {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let (client, connection) = tokio_postgres::connect(&format!("{cluster} dbname=postgres"), NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("GPD_TEST_POSTGRES={cluster}: {e}"));
+    let (client, connection) =
+        tokio_postgres::connect(&format!("{cluster} dbname=postgres"), NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("GPD_TEST_POSTGRES={cluster}: {e}"));
     tokio::spawn(connection);
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
