@@ -12,7 +12,7 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_schema.sql")];
 
 /// The advisory lock the migrations run under (any number, the same in every instance).
-const MIGRATION_LOCK: i64 = 0x6770_645f_6d69_67; // "gpd_mig"
+const MIGRATION_LOCK: i64 = 0x0067_7064_5f6d_6967; // "gpd_mig"
 
 /// The schema version this binary needs.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
