@@ -1,14 +1,18 @@
 //! Conversions between column values and domain values that every store makes the same way:
 //! times as milliseconds since the epoch, texts and amounts checked again on the way out,
-//! metadata as a JSON list. A stored value that no longer parses is reported as corruption,
-//! never silently replaced.
+//! metadata as a JSON list, a position from its rows. A stored value that no longer parses is
+//! reported as corruption, never silently replaced.
 
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::json;
 
-use crate::domain::party::MapEntry;
+use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
+use crate::domain::position::{
+    Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
+    PositionStatus, StampRequest, Transfer, TransferStatus,
+};
 use crate::domain::receipt::ReceiptVersion;
-use crate::domain::{Cents, Text};
+use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
 use crate::store::StoreError;
 
 pub(in crate::store) fn corrupt(column: &str, problem: impl std::fmt::Display) -> StoreError {
@@ -88,4 +92,226 @@ pub(in crate::store) fn version_from(n: i64, column: &str) -> Result<ReceiptVers
         .ok()
         .and_then(|n| ReceiptVersion::from_number(n).ok())
         .ok_or_else(|| corrupt(column, n))
+}
+
+/// The columns of `debt_position` that a position's content fills, in the order every store
+/// binds them: the one list behind the insert, a creditor's update and the reads. The row's
+/// identity (organization, IUPD), creation date and version are apart.
+pub(in crate::store) const POSITION_CONTENT: [&str; 22] = [
+    "status",
+    "company_name",
+    "office_name",
+    "debtor_type",
+    "debtor_fiscal_code",
+    "debtor_full_name",
+    "street_name",
+    "civic_number",
+    "postal_code",
+    "city",
+    "province",
+    "region",
+    "country",
+    "email",
+    "phone",
+    "switch_to_expired",
+    "pay_stand_in",
+    "validity_date",
+    "publish_date",
+    "payment_date",
+    "last_updated_date",
+    "expires_after",
+];
+
+/// A `debt_position` row as read, before it is checked.
+pub(in crate::store) struct PositionColumns {
+    pub organization: String,
+    pub iupd: String,
+    pub status: String,
+    pub company_name: String,
+    pub office_name: Option<String>,
+    /// From `debtor_type` to `phone`, in [`POSITION_CONTENT`]'s order.
+    pub debtor: [Option<String>; 12],
+    pub switch_to_expired: bool,
+    pub pay_stand_in: bool,
+    /// Validity, publication, payment, insertion and last update.
+    pub dates: [Option<i64>; 5],
+    pub version: i64,
+}
+
+/// The position of a row, with its options.
+pub(in crate::store) fn position_from_columns(
+    row: PositionColumns,
+    options: Vec<PaymentOption>,
+) -> Result<DebtPosition, StoreError> {
+    let [
+        dtype,
+        dcode,
+        dname,
+        street,
+        civic,
+        postal,
+        city,
+        province,
+        region,
+        country,
+        email,
+        phone,
+    ] = row.debtor;
+    let subject = Subject {
+        entity_type: dtype
+            .as_deref()
+            .and_then(EntityType::parse)
+            .ok_or_else(|| corrupt("debtor_type", "not F or G"))?,
+        entity_id: EntityId::parse(dcode.as_deref().unwrap_or_default())
+            .map_err(|e| corrupt("debtor_fiscal_code", e))?,
+        full_name: text(dname.unwrap_or_default(), "debtor_full_name")?,
+        street_name: opt_text(street, "street_name")?,
+        civic_number: opt_text(civic, "civic_number")?,
+        postal_code: opt_text(postal, "postal_code")?,
+        city: opt_text(city, "city")?,
+        state_province_region: opt_text(province, "province")?,
+        country: country
+            .map(|c| CountryCode::parse(&c))
+            .transpose()
+            .map_err(|e| corrupt("country", e))?,
+        email: email
+            .map(|c| Email::parse(&c))
+            .transpose()
+            .map_err(|e| corrupt("email", e))?,
+    };
+    let [validity, publish, payment, inserted, updated] = row.dates;
+    Ok(DebtPosition {
+        organization: FiscalCodePA::parse(&row.organization)
+            .map_err(|e| corrupt("organization", e))?,
+        iupd: Iupd::parse(&row.iupd).map_err(|e| corrupt("iupd", e))?,
+        company_name: text(row.company_name, "company_name")?,
+        office_name: opt_text(row.office_name, "office_name")?,
+        debtor: Debtor {
+            subject,
+            region: opt_text(region, "region")?,
+            phone: opt_text(phone, "phone")?,
+        },
+        switch_to_expired: row.switch_to_expired,
+        pay_stand_in: row.pay_stand_in,
+        validity_date: opt_millis(validity, "validity_date")?,
+        status: PositionStatus::parse(&row.status).ok_or_else(|| corrupt("status", &row.status))?,
+        publish_date: opt_millis(publish, "publish_date")?,
+        payment_date: opt_millis(payment, "payment_date")?,
+        inserted_date: from_millis(inserted.unwrap_or_default(), "inserted_date")?,
+        last_updated_date: from_millis(updated.unwrap_or_default(), "last_updated_date")?,
+        version: row.version,
+        options,
+    })
+}
+
+/// A `payment_option` row as read, before it is checked.
+pub(in crate::store) struct OptionColumns {
+    pub iuv: String,
+    pub nav: String,
+    pub amount: i64,
+    pub description: String,
+    pub is_partial_payment: bool,
+    pub due_date: i64,
+    pub retention_date: Option<i64>,
+    pub notification_fee: Option<i64>,
+    pub status: String,
+    pub payment_date: Option<i64>,
+    pub payment_method: Option<String>,
+    pub psp_company: Option<String>,
+    pub receipt_id: Option<String>,
+    pub fee: i64,
+    pub metadata: String,
+    pub last_updated_date: i64,
+}
+
+/// The option of a row, without its transfers.
+pub(in crate::store) fn option_from_columns(r: OptionColumns) -> Result<PaymentOption, StoreError> {
+    let status = OptionStatus::parse(&r.status)
+        .ok_or_else(|| corrupt("payment_option.status", &r.status))?;
+    let payment = match status {
+        OptionStatus::Unpaid => None,
+        _ => Some(OptionPayment {
+            payment_date: from_millis(
+                r.payment_date.unwrap_or_default(),
+                "payment_option.payment_date",
+            )?,
+            payment_method: r.payment_method,
+            psp_company: r.psp_company,
+            receipt_id: r.receipt_id.unwrap_or_default(),
+            fee: cents(r.fee, "payment_option.fee")?,
+        }),
+    };
+    Ok(PaymentOption {
+        iuv: Iuv::parse(&r.iuv).map_err(|e| corrupt("payment_option.iuv", e))?,
+        nav: NoticeNumber::parse(&r.nav).map_err(|e| corrupt("payment_option.nav", e))?,
+        amount: cents(r.amount, "payment_option.amount")?,
+        description: text(r.description, "payment_option.description")?,
+        is_partial_payment: r.is_partial_payment,
+        due_date: from_millis(r.due_date, "payment_option.due_date")?,
+        retention_date: opt_millis(r.retention_date, "payment_option.retention_date")?,
+        notification_fee: r
+            .notification_fee
+            .map(|v| cents(v, "payment_option.notification_fee"))
+            .transpose()?,
+        status,
+        payment,
+        transfers: Vec::new(),
+        metadata: metadata_from_json(&r.metadata, "payment_option.metadata")?,
+        last_updated_date: from_millis(r.last_updated_date, "payment_option.last_updated_date")?,
+    })
+}
+
+/// A `transfer` row as read, before it is checked.
+pub(in crate::store) struct TransferColumns {
+    pub transfer_id: i64,
+    pub organization: String,
+    pub company_name: Option<String>,
+    pub amount: i64,
+    pub remittance_information: String,
+    pub category: String,
+    pub iban: Option<String>,
+    pub postal_iban: Option<String>,
+    pub stamp_hash: Option<String>,
+    pub stamp_type: Option<String>,
+    pub stamp_province: Option<String>,
+    pub status: String,
+    pub metadata: String,
+}
+
+pub(in crate::store) fn transfer_from_columns(r: TransferColumns) -> Result<Transfer, StoreError> {
+    let account = match (r.iban, r.stamp_hash) {
+        (Some(iban), None) => Account::Iban {
+            iban: Iban::parse(&iban).map_err(|e| corrupt("transfer.iban", e))?,
+            postal_iban: r
+                .postal_iban
+                .map(|p| Iban::parse(&p))
+                .transpose()
+                .map_err(|e| corrupt("transfer.postal_iban", e))?,
+        },
+        (None, Some(hash)) => Account::Stamp(StampRequest {
+            hash_document: hash,
+            stamp_type: r.stamp_type.unwrap_or_default(),
+            provincial_residence: CountryCode::parse(&r.stamp_province.unwrap_or_default())
+                .map_err(|e| corrupt("transfer.stamp_province", e))?,
+        }),
+        _ => {
+            return Err(corrupt(
+                "transfer.iban",
+                "neither or both of IBAN and stamp",
+            ));
+        }
+    };
+    Ok(Transfer {
+        id: TransferId::new(r.transfer_id).map_err(|e| corrupt("transfer.transfer_id", e))?,
+        organization: FiscalCodePA::parse(&r.organization)
+            .map_err(|e| corrupt("transfer.organization", e))?,
+        company_name: opt_text(r.company_name, "transfer.company_name")?,
+        amount: cents(r.amount, "transfer.amount")?,
+        remittance_information: text(r.remittance_information, "transfer.remittance_information")?,
+        category: text(r.category, "transfer.category")?,
+        account,
+        metadata: metadata_from_json(&r.metadata, "transfer.metadata")?,
+        status: TransferStatus::parse(&r.status)
+            .ok_or_else(|| corrupt("transfer.status", &r.status))?,
+    })
 }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::domain::position::Conflict;
+use crate::domain::position::{Conflict, Refusal};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {
@@ -48,3 +48,12 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+/// The store's form of a domain refusal.
+pub(in crate::store) fn refused(r: Refusal) -> StoreError {
+    match r {
+        Refusal::Conflict(c) => StoreError::Refused(c),
+        Refusal::Unprocessable(m) => StoreError::Unprocessable(m),
+        Refusal::Forbidden(m) => StoreError::Forbidden(m),
+    }
+}

@@ -12,7 +12,7 @@ use super::connection::unavailable;
 use super::filter::Where;
 use super::positions::{load_position, load_position_by_id};
 use crate::domain::FiscalCodePA;
-use crate::domain::position::{DebtPosition, Iupd, Refusal};
+use crate::domain::position::{DebtPosition, Iupd};
 use crate::store::{
     Expected, Guard, Page, PositionKey, PositionOrderBy, PositionQuery, StoreError,
 };
@@ -151,14 +151,7 @@ pub(super) fn delete(
     Ok(position)
 }
 
-/// The store's form of a domain refusal.
-pub(super) fn refused(r: Refusal) -> StoreError {
-    match r {
-        Refusal::Conflict(c) => StoreError::Refused(c),
-        Refusal::Unprocessable(m) => StoreError::Unprocessable(m),
-        Refusal::Forbidden(m) => StoreError::Forbidden(m),
-    }
-}
+pub(super) use crate::store::error::refused;
 
 pub(super) fn sweep(tx: &Connection, now: NaiveDateTime, limit: u32) -> Result<u32, StoreError> {
     // The partial indexes of the sweep find the candidates; the effective status keeps only
@@ -222,8 +215,8 @@ mod tests {
 
     use super::super::SqliteStore;
     use super::*;
-    use crate::domain::position::PositionStatus;
     use crate::domain::position::tests::{at, option, position};
+    use crate::domain::position::{PositionStatus, Refusal};
     use crate::store::{PageRequest, PositionFilter, PositionOrder, Store, TimeWindow};
 
     fn org() -> FiscalCodePA {

@@ -7,41 +7,13 @@ use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use super::columns::*;
 use super::connection::unavailable;
-use crate::domain::party::{CountryCode, Email, EntityId, EntityType, Subject};
-use crate::domain::position::{
-    Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
-    PositionStatus, StampRequest, Transfer, TransferStatus,
-};
-use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
+use crate::domain::party::{CountryCode, Email};
+use crate::domain::position::{Account, DebtPosition, Iban, Iupd};
+use crate::domain::{Cents, FiscalCodePA, Text};
 use crate::store::{PositionKey, StoreError};
 
-/// The columns of `debt_position` that a position's content fills, in the order
-/// `with_content` gives their values: the one list behind the insert, a creditor's update and
-/// the reads. The row's identity (organization, IUPD), creation date and version are apart.
-const CONTENT: [&str; 22] = [
-    "status",
-    "company_name",
-    "office_name",
-    "debtor_type",
-    "debtor_fiscal_code",
-    "debtor_full_name",
-    "street_name",
-    "civic_number",
-    "postal_code",
-    "city",
-    "province",
-    "region",
-    "country",
-    "email",
-    "phone",
-    "switch_to_expired",
-    "pay_stand_in",
-    "validity_date",
-    "publish_date",
-    "payment_date",
-    "last_updated_date",
-    "expires_after",
-];
+/// The columns a position's content fills, in the order `with_content` gives their values.
+const CONTENT: [&str; 22] = POSITION_CONTENT;
 
 /// Calls `f` with the values of `p` for the [`CONTENT`] columns, in that order.
 fn with_content<T>(p: &DebtPosition, f: impl FnOnce(&[&dyn ToSql]) -> T) -> T {
@@ -300,16 +272,7 @@ const C: usize = 5;
 
 struct PositionRow {
     id: i64,
-    organization: String,
-    iupd: String,
-    status: String,
-    company_name: String,
-    office_name: Option<String>,
-    debtor: [Option<String>; 12],
-    switch_to_expired: bool,
-    pay_stand_in: bool,
-    dates: [Option<i64>; 5],
-    version: i64,
+    columns: PositionColumns,
 }
 
 fn position_row(r: &Row<'_>) -> rusqlite::Result<PositionRow> {
@@ -319,22 +282,24 @@ fn position_row(r: &Row<'_>) -> rusqlite::Result<PositionRow> {
     }
     Ok(PositionRow {
         id: r.get(0)?,
-        organization: r.get(1)?,
-        iupd: r.get(2)?,
-        status: r.get(C)?,
-        company_name: r.get(C + 1)?,
-        office_name: r.get(C + 2)?,
-        debtor,
-        switch_to_expired: r.get(C + 15)?,
-        pay_stand_in: r.get(C + 16)?,
-        dates: [
-            r.get(C + 17)?,
-            r.get(C + 18)?,
-            r.get(C + 19)?,
-            r.get(3)?,
-            r.get(C + 20)?,
-        ],
-        version: r.get(4)?,
+        columns: PositionColumns {
+            organization: r.get(1)?,
+            iupd: r.get(2)?,
+            status: r.get(C)?,
+            company_name: r.get(C + 1)?,
+            office_name: r.get(C + 2)?,
+            debtor,
+            switch_to_expired: r.get(C + 15)?,
+            pay_stand_in: r.get(C + 16)?,
+            dates: [
+                r.get(C + 17)?,
+                r.get(C + 18)?,
+                r.get(C + 19)?,
+                r.get(3)?,
+                r.get(C + 20)?,
+            ],
+            version: r.get(4)?,
+        },
     })
 }
 
@@ -407,10 +372,9 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
         let mut rows = st.query([row.id]).map_err(unavailable)?;
         while let Some(r) = rows.next().map_err(unavailable)? {
             option_ids.push(r.get::<_, i64>(0).map_err(unavailable)?);
-            options.push(option_from_row(r).map_err(|e| match e {
-                RowError::Sql(e) => unavailable(e),
-                RowError::Invalid(e) => e,
-            })?);
+            options.push(option_from_columns(
+                option_from_row(r).map_err(unavailable)?,
+            )?);
         }
     }
     {
@@ -429,73 +393,12 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
                 .iter()
                 .position(|&id| id == option_id)
                 .ok_or_else(|| corrupt("transfer.option_id", option_id))?;
-            let transfer = transfer_from_row(r).map_err(|e| match e {
-                RowError::Sql(e) => unavailable(e),
-                RowError::Invalid(e) => e,
-            })?;
+            let transfer = transfer_from_columns(transfer_from_row(r).map_err(unavailable)?)?;
             options[index].transfers.push(transfer);
         }
     }
 
-    let [
-        dtype,
-        dcode,
-        dname,
-        street,
-        civic,
-        postal,
-        city,
-        province,
-        region,
-        country,
-        email,
-        phone,
-    ] = row.debtor;
-    let subject = Subject {
-        entity_type: dtype
-            .as_deref()
-            .and_then(EntityType::parse)
-            .ok_or_else(|| corrupt("debtor_type", "not F or G"))?,
-        entity_id: EntityId::parse(dcode.as_deref().unwrap_or_default())
-            .map_err(|e| corrupt("debtor_fiscal_code", e))?,
-        full_name: text(dname.unwrap_or_default(), "debtor_full_name")?,
-        street_name: opt_text(street, "street_name")?,
-        civic_number: opt_text(civic, "civic_number")?,
-        postal_code: opt_text(postal, "postal_code")?,
-        city: opt_text(city, "city")?,
-        state_province_region: opt_text(province, "province")?,
-        country: country
-            .map(|c| CountryCode::parse(&c))
-            .transpose()
-            .map_err(|e| corrupt("country", e))?,
-        email: email
-            .map(|c| Email::parse(&c))
-            .transpose()
-            .map_err(|e| corrupt("email", e))?,
-    };
-    let [validity, publish, payment, inserted, updated] = row.dates;
-    let position = DebtPosition {
-        organization: FiscalCodePA::parse(&row.organization)
-            .map_err(|e| corrupt("organization", e))?,
-        iupd: Iupd::parse(&row.iupd).map_err(|e| corrupt("iupd", e))?,
-        company_name: text(row.company_name, "company_name")?,
-        office_name: opt_text(row.office_name, "office_name")?,
-        debtor: Debtor {
-            subject,
-            region: opt_text(region, "region")?,
-            phone: opt_text(phone, "phone")?,
-        },
-        switch_to_expired: row.switch_to_expired,
-        pay_stand_in: row.pay_stand_in,
-        validity_date: opt_millis(validity, "validity_date")?,
-        status: PositionStatus::parse(&row.status).ok_or_else(|| corrupt("status", &row.status))?,
-        publish_date: opt_millis(publish, "publish_date")?,
-        payment_date: opt_millis(payment, "payment_date")?,
-        inserted_date: from_millis(inserted.unwrap_or_default(), "inserted_date")?,
-        last_updated_date: from_millis(updated.unwrap_or_default(), "last_updated_date")?,
-        version: row.version,
-        options,
-    };
+    let position = position_from_columns(row.columns, options)?;
     Ok((
         RowIds {
             position: row.id,
@@ -505,96 +408,42 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
     ))
 }
 
-enum RowError {
-    Sql(rusqlite::Error),
-    Invalid(StoreError),
-}
-
-impl From<rusqlite::Error> for RowError {
-    fn from(e: rusqlite::Error) -> Self {
-        RowError::Sql(e)
-    }
-}
-
-impl From<StoreError> for RowError {
-    fn from(e: StoreError) -> Self {
-        RowError::Invalid(e)
-    }
-}
-
-fn option_from_row(r: &Row<'_>) -> Result<PaymentOption, RowError> {
-    let status: String = r.get(9)?;
-    let status =
-        OptionStatus::parse(&status).ok_or_else(|| corrupt("payment_option.status", &status))?;
-    let payment_date: Option<i64> = r.get(10)?;
-    let payment = match (status, payment_date) {
-        (OptionStatus::Unpaid, _) => None,
-        (_, date) => Some(OptionPayment {
-            payment_date: from_millis(date.unwrap_or_default(), "payment_option.payment_date")?,
-            payment_method: r.get(11)?,
-            psp_company: r.get(12)?,
-            receipt_id: r.get::<_, Option<String>>(13)?.unwrap_or_default(),
-            fee: cents(r.get(14)?, "payment_option.fee")?,
-        }),
-    };
-    let iuv: String = r.get(1)?;
-    let nav: String = r.get(2)?;
-    Ok(PaymentOption {
-        iuv: Iuv::parse(&iuv).map_err(|e| corrupt("payment_option.iuv", e))?,
-        nav: NoticeNumber::parse(&nav).map_err(|e| corrupt("payment_option.nav", e))?,
-        amount: cents(r.get(3)?, "payment_option.amount")?,
-        description: text(r.get(4)?, "payment_option.description")?,
+fn option_from_row(r: &Row<'_>) -> rusqlite::Result<OptionColumns> {
+    Ok(OptionColumns {
+        iuv: r.get(1)?,
+        nav: r.get(2)?,
+        amount: r.get(3)?,
+        description: r.get(4)?,
         is_partial_payment: r.get(5)?,
-        due_date: from_millis(r.get(6)?, "payment_option.due_date")?,
-        retention_date: opt_millis(r.get(7)?, "payment_option.retention_date")?,
-        notification_fee: r
-            .get::<_, Option<i64>>(8)?
-            .map(|v| cents(v, "payment_option.notification_fee"))
-            .transpose()?,
-        status,
-        payment,
-        transfers: Vec::new(),
-        metadata: metadata_from_json(&r.get::<_, String>(15)?, "payment_option.metadata")?,
-        last_updated_date: from_millis(r.get(16)?, "payment_option.last_updated_date")?,
+        due_date: r.get(6)?,
+        retention_date: r.get(7)?,
+        notification_fee: r.get(8)?,
+        status: r.get(9)?,
+        payment_date: r.get(10)?,
+        payment_method: r.get(11)?,
+        psp_company: r.get(12)?,
+        receipt_id: r.get(13)?,
+        fee: r.get(14)?,
+        metadata: r.get(15)?,
+        last_updated_date: r.get(16)?,
     })
 }
 
-fn transfer_from_row(r: &Row<'_>) -> Result<Transfer, RowError> {
-    let iban: Option<String> = r.get(7)?;
-    let postal: Option<String> = r.get(8)?;
-    let account = match (iban, r.get::<_, Option<String>>(9)?) {
-        (Some(iban), None) => Account::Iban {
-            iban: Iban::parse(&iban).map_err(|e| corrupt("transfer.iban", e))?,
-            postal_iban: postal
-                .map(|p| Iban::parse(&p))
-                .transpose()
-                .map_err(|e| corrupt("transfer.postal_iban", e))?,
-        },
-        (None, Some(hash)) => {
-            let province: String = r.get::<_, Option<String>>(11)?.unwrap_or_default();
-            Account::Stamp(StampRequest {
-                hash_document: hash,
-                stamp_type: r.get::<_, Option<String>>(10)?.unwrap_or_default(),
-                provincial_residence: CountryCode::parse(&province)
-                    .map_err(|e| corrupt("transfer.stamp_province", e))?,
-            })
-        }
-        _ => return Err(corrupt("transfer.iban", "neither or both of IBAN and stamp").into()),
-    };
-    let organization: String = r.get(2)?;
-    let status: String = r.get(12)?;
-    Ok(Transfer {
-        id: TransferId::new(r.get(1)?).map_err(|e| corrupt("transfer.transfer_id", e))?,
-        organization: FiscalCodePA::parse(&organization)
-            .map_err(|e| corrupt("transfer.organization", e))?,
-        company_name: opt_text(r.get(3)?, "transfer.company_name")?,
-        amount: cents(r.get(4)?, "transfer.amount")?,
-        remittance_information: text(r.get(5)?, "transfer.remittance_information")?,
-        category: text(r.get(6)?, "transfer.category")?,
-        account,
-        metadata: metadata_from_json(&r.get::<_, String>(13)?, "transfer.metadata")?,
-        status: TransferStatus::parse(&status)
-            .ok_or_else(|| corrupt("transfer.status", &status))?,
+fn transfer_from_row(r: &Row<'_>) -> rusqlite::Result<TransferColumns> {
+    Ok(TransferColumns {
+        transfer_id: r.get(1)?,
+        organization: r.get(2)?,
+        company_name: r.get(3)?,
+        amount: r.get(4)?,
+        remittance_information: r.get(5)?,
+        category: r.get(6)?,
+        iban: r.get(7)?,
+        postal_iban: r.get(8)?,
+        stamp_hash: r.get(9)?,
+        stamp_type: r.get(10)?,
+        stamp_province: r.get(11)?,
+        status: r.get(12)?,
+        metadata: r.get(13)?,
     })
 }
 
