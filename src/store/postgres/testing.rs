@@ -34,3 +34,17 @@ pub async fn fresh_database() -> Option<String> {
         .unwrap();
     Some(format!("{cluster} dbname={name}"))
 }
+
+/// A store on a new, empty database; None when no cluster is given.
+pub async fn fresh_store() -> Option<super::PgStore> {
+    let url = fresh_database().await?;
+    Some(super::PgStore::connect(&url, 4).await.unwrap())
+}
+
+/// Two stores on one new database, each with its own pool: two gateway instances.
+pub async fn fresh_pair() -> Option<(super::PgStore, super::PgStore)> {
+    let url = fresh_database().await?;
+    let a = super::PgStore::connect(&url, 4).await.unwrap();
+    let b = super::PgStore::connect(&url, 4).await.unwrap();
+    Some((a, b))
+}
