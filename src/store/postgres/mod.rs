@@ -11,6 +11,8 @@ use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::store::StoreError;
 
+mod filter;
+mod lifecycle;
 mod migrate;
 mod positions;
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::store::columns::*;
 use crate::store::error::refused;
 use crate::store::{Expected, Guard, Mutation, PositionKey, StoreError};
 
-type Param<'a> = Box<dyn ToSql + Sync + Send + 'a>;
+pub(super) type Param<'a> = Box<dyn ToSql + Sync + Send + 'a>;
 
 /// The values of `p` for the [`POSITION_CONTENT`] columns, in that order.
 fn content(p: &DebtPosition) -> Vec<Param<'_>> {
@@ -266,6 +266,24 @@ pub(super) async fn load_position(
         .await
         .map_err(db_error)?;
     Ok(assemble(tx, row.into_iter().collect()).await?.pop())
+}
+
+/// Loads the positions of rows `ids`, in that order (those that are gone are left out).
+pub(super) async fn load_positions_by_id(
+    tx: &Transaction<'_>,
+    ids: &[i64],
+) -> Result<Vec<(RowIds, DebtPosition)>, StoreError> {
+    let st = tx
+        .prepare_cached(&format!(
+            "SELECT {} FROM debt_position WHERE id = ANY($1)",
+            *POSITION_COLUMNS
+        ))
+        .await
+        .map_err(db_error)?;
+    let mut rows = tx.query(&st, &[&ids]).await.map_err(db_error)?;
+    let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    rows.sort_by_key(|r| at.get(&r.get::<_, i64>(0)).copied());
+    assemble(tx, rows).await
 }
 
 /// The positions of rows of `debt_position` ([`POSITION_COLUMNS`]), in their order, with
