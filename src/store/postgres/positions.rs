@@ -190,6 +190,62 @@ async fn insert_options(
     Ok(())
 }
 
+/// The uniqueness rule a new position would break, checked the way its insert would fail
+/// (IUPD, then each option's IUV and notice number), so that a bulk insert leaves a duplicate
+/// out without a failed statement. It sees what is committed and what this transaction wrote;
+/// a key another instance is inserting meanwhile is found by the insert, and the batch is
+/// tried again ([`PgStore::import_positions`]).
+pub(super) async fn taken_key(
+    tx: &Transaction<'_>,
+    p: &DebtPosition,
+) -> Result<Option<StoreError>, StoreError> {
+    let iupd = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM debt_position WHERE organization = $1 AND iupd = $2)",
+        )
+        .await
+        .map_err(db_error)?;
+    let iuv = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM payment_option WHERE organization = $1 AND iuv = $2)",
+        )
+        .await
+        .map_err(db_error)?;
+    let nav = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM payment_option WHERE organization = $1 AND nav = $2)",
+        )
+        .await
+        .map_err(db_error)?;
+    let organization = p.organization.as_str();
+    let exists = async |st, value: &str| -> Result<bool, StoreError> {
+        let row = tx.query_one(st, &[&organization, &value]).await;
+        Ok(row.map_err(db_error)?.get(0))
+    };
+    let duplicate = |field: &'static str, value: &str| {
+        Some(StoreError::Duplicate {
+            field,
+            value: value.to_owned(),
+        })
+    };
+    if exists(&iupd, p.iupd.as_str()).await? {
+        return Ok(duplicate("iupd", p.iupd.as_str()));
+    }
+    for o in &p.options {
+        if exists(&iuv, o.iuv.as_str()).await? {
+            return Ok(duplicate("iuv", o.iuv.as_str()));
+        }
+        if exists(&nav, o.nav.as_str()).await? {
+            return Ok(duplicate("nav", o.nav.as_str()));
+        }
+    }
+    Ok(None)
+}
+
+/// How often a batch is tried again after another instance took one of its keys between the
+/// check and the insert: once is enough unless a third takes another one meanwhile.
+const BATCH_TRIES: usize = 3;
+
 /// Row ids of a loaded position, for writing it back.
 pub(super) struct RowIds {
     pub(super) position: i64,
@@ -520,6 +576,107 @@ impl PgStore {
         insert_position(&tx, &position).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(position)
+    }
+
+    pub async fn import_positions(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let mut tries = 1;
+        loop {
+            match self.import_once(&positions).await {
+                // A key taken by another instance after it was checked: the next try finds it.
+                Err(StoreError::Duplicate { .. }) if tries < BATCH_TRIES => tries += 1,
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn import_once(
+        &self,
+        positions: &[DebtPosition],
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let mut outcomes = Vec::with_capacity(positions.len());
+        for p in positions {
+            outcomes.push(match taken_key(&tx, p).await? {
+                Some(duplicate) => Err(duplicate),
+                // Checked first, so a failure here is not the position's: the batch fails.
+                None => {
+                    insert_position(&tx, p).await?;
+                    Ok(())
+                }
+            });
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(outcomes)
+    }
+
+    pub async fn create_positions(
+        &self,
+        positions: Vec<DebtPosition>,
+    ) -> Result<Result<(), Vec<(usize, StoreError)>>, StoreError> {
+        let mut tries = 1;
+        loop {
+            match self.create_all_once(&positions).await {
+                // A key taken by another instance after it was checked: the next try finds it.
+                Err(StoreError::Duplicate { .. }) if tries < BATCH_TRIES => tries += 1,
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Inserts every position or none: the refused ones (a key taken) are returned with their
+    /// index, and nothing is committed.
+    async fn create_all_once(
+        &self,
+        positions: &[DebtPosition],
+    ) -> Result<Result<(), Vec<(usize, StoreError)>>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let mut refused = Vec::new();
+        for (i, p) in positions.iter().enumerate() {
+            match taken_key(&tx, p).await? {
+                Some(duplicate) => refused.push((i, duplicate)),
+                None => {
+                    insert_position(&tx, p).await?;
+                }
+            }
+        }
+        if !refused.is_empty() {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(Err(refused));
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(Ok(()))
+    }
+
+    pub async fn positions_paying_iban(
+        &self,
+        organization: FiscalCodePA,
+        iban: Iban,
+    ) -> Result<Vec<Iupd>, StoreError> {
+        let client = self.client().await?;
+        let st = client
+            .prepare_cached(
+                "SELECT p.iupd FROM debt_position p WHERE p.id IN (
+                    SELECT o.position_id FROM payment_option o JOIN transfer t ON t.option_id = o.id
+                    WHERE o.organization = $1 AND o.status = 'PO_UNPAID' AND t.iban = $2)
+                 ORDER BY p.id",
+            )
+            .await
+            .map_err(db_error)?;
+        let rows = client
+            .query(&st, &[&organization.as_str(), &iban.as_str()])
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let value: String = r.try_get(0).map_err(db_error)?;
+                Iupd::parse(&value).map_err(|e| corrupt("debt_position.iupd", e))
+            })
+            .collect()
     }
 
     pub async fn get_position(
@@ -933,5 +1090,157 @@ mod tests {
                 })
             ]
         );
+    }
+
+    fn fresh(iupd: &str, base: u64) -> DebtPosition {
+        let mut p = position(vec![option(base, 1000, at(2030, 1, 1), false)]);
+        p.iupd = Iupd::parse(iupd).unwrap();
+        p
+    }
+
+    fn duplicate_fields(outcome: &[Result<(), StoreError>]) -> Vec<Option<&'static str>> {
+        outcome
+            .iter()
+            .map(|r| match r {
+                Ok(()) => None,
+                Err(StoreError::Duplicate { field, .. }) => Some(*field),
+                Err(e) => panic!("{e}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_imported_batch_leaves_out_only_its_duplicates() {
+        let Some(store) = fresh_store().await else {
+            return;
+        };
+        let existing = sample();
+        store.create_position(existing.clone()).await.unwrap();
+        let outcome = store
+            .import_positions(vec![
+                fresh("A", 10),
+                existing.clone(), // the IUPD is taken
+                fresh("B", 1),    // the IUV of `existing`'s first option
+                fresh("C", 11),
+                fresh("A", 12), // the IUPD of the first one of this batch
+                fresh("D", 11), // the IUV of "C"
+            ])
+            .await
+            .unwrap();
+        let refused = duplicate_fields(&outcome);
+        assert_eq!(refused[0], None);
+        assert_eq!(refused[1], Some("iupd"));
+        assert!(matches!(refused[2], Some("iuv" | "nav")), "{refused:?}");
+        assert_eq!(refused[3], None);
+        assert_eq!(refused[4], Some("iupd"));
+        assert!(matches!(refused[5], Some("iuv" | "nav")), "{refused:?}");
+        let get =
+            |iupd: &str| store.get_position(org(), PositionKey::Iupd(Iupd::parse(iupd).unwrap()));
+        for (iupd, kept) in [("A", true), ("B", false), ("C", true), ("D", false)] {
+            assert_eq!(get(iupd).await.unwrap().is_some(), kept, "{iupd}");
+        }
+        // The first "A" stands, with its own option, not the refused one's.
+        let a = get("A").await.unwrap().unwrap();
+        assert_eq!(a.options[0].iuv, fresh("A", 10).options[0].iuv);
+    }
+
+    #[tokio::test]
+    async fn positions_are_created_all_or_none() {
+        let Some(store) = fresh_store().await else {
+            return;
+        };
+        let existing = sample();
+        store.create_position(existing.clone()).await.unwrap();
+        let refused = store
+            .create_positions(vec![
+                fresh("A", 10),
+                fresh("B", 1), // the IUV of `existing`'s first option
+                fresh("C", 11),
+                fresh("A", 12), // the IUPD of the first one of this list
+            ])
+            .await
+            .unwrap()
+            .unwrap_err();
+        let at: Vec<(usize, &str)> = refused
+            .iter()
+            .map(|(i, e)| match e {
+                StoreError::Duplicate { field, .. } => (*i, *field),
+                e => panic!("{e}"),
+            })
+            .collect();
+        assert_eq!(at, [(1, "iuv"), (3, "iupd")]);
+        for iupd in ["A", "B", "C"] {
+            let key = PositionKey::Iupd(Iupd::parse(iupd).unwrap());
+            assert_eq!(store.get_position(org(), key).await, Ok(None), "{iupd}");
+        }
+        store
+            .create_positions(vec![fresh("A", 10), fresh("C", 11)])
+            .await
+            .unwrap()
+            .unwrap();
+        let key = PositionKey::Iupd(Iupd::parse("C").unwrap());
+        assert!(store.get_position(org(), key).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn positions_paying_an_iban_are_those_with_an_unpaid_option_crediting_it() {
+        let Some(store) = fresh_store().await else {
+            return;
+        };
+        let iban = Iban::parse("IT60X0542811101000000123456").unwrap();
+        let other = Iban::parse("IT02A0301503200000003517230").unwrap();
+        // B: its only option paid; C: another IBAN; D: another creditor's.
+        let mut b = fresh("B", 2);
+        b.options[0].status = OptionStatus::Paid;
+        b.options[0].payment = Some(OptionPayment {
+            payment_date: at(2029, 5, 1),
+            payment_method: None,
+            psp_company: None,
+            receipt_id: "R".into(),
+            fee: Cents::new(0).unwrap(),
+        });
+        let mut c = fresh("C", 3);
+        c.options[0].transfers[0].account = Account::Iban {
+            iban: other.clone(),
+            postal_iban: None,
+        };
+        let mut d = fresh("D", 4);
+        d.organization = FiscalCodePA::parse("88888888888").unwrap();
+        for p in [fresh("Z", 5), b, c, d, fresh("A", 1)] {
+            store.create_position(p).await.unwrap();
+        }
+        let paying = store.positions_paying_iban(org(), iban).await.unwrap();
+        let names: Vec<&str> = paying.iter().map(Iupd::as_str).collect();
+        // Oldest first.
+        assert_eq!(names, ["Z", "A"]);
+        let paying = store.positions_paying_iban(org(), other).await.unwrap();
+        assert_eq!(paying, [Iupd::parse("C").unwrap()]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn instances_importing_one_batch_store_each_position_once() {
+        let Some((a, b)) = fresh_pair().await else {
+            return;
+        };
+        let batch: Vec<DebtPosition> = (1..=30).map(|n| fresh(&format!("P-{n}"), n)).collect();
+        let (x, y) = tokio::join!(
+            a.import_positions(batch.clone()),
+            b.import_positions(batch.clone())
+        );
+        let (x, y) = (duplicate_fields(&x.unwrap()), duplicate_fields(&y.unwrap()));
+        for (i, pair) in x.iter().zip(&y).enumerate() {
+            // One instance stored it; the other found its IUPD taken.
+            match pair {
+                (None, Some("iupd")) | (Some("iupd"), None) => {}
+                other => panic!("position {i}: {other:?}"),
+            }
+        }
+        let client = a.client().await.unwrap();
+        let count: i64 = client
+            .query_one("SELECT count(*) FROM debt_position", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(count, 30);
     }
 }
