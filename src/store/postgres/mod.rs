@@ -15,6 +15,7 @@ mod filter;
 mod lifecycle;
 mod migrate;
 mod positions;
+mod sequence;
 #[cfg(test)]
 pub mod testing;
 
