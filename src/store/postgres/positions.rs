@@ -317,12 +317,26 @@ pub(super) async fn load_position(
         ),
     };
     let st = tx.prepare_cached(&sql).await.map_err(db_error)?;
-    let row = tx
-        .query_opt(&st, &[&organization.as_str(), &value])
-        .await
-        .map_err(db_error)?;
-    Ok(assemble(tx, row.into_iter().collect()).await?.pop())
+    for _ in 0..NOTICE_TRIES {
+        let row = tx
+            .query_opt(&st, &[&organization.as_str(), &value])
+            .await
+            .map_err(db_error)?;
+        let found = assemble(tx, row.into_iter().collect()).await?.pop();
+        // The notice number is looked up before the lock is waited for: the write that held
+        // it may have taken that option away. The next statement reads what it committed.
+        if let (PositionKey::Notice(nav), Some((_, p))) = (key, &found)
+            && !p.options.iter().any(|o| &o.nav == nav)
+        {
+            continue;
+        }
+        return Ok(found);
+    }
+    Ok(None)
 }
+
+/// Lookups by notice number tried while the option keeps moving under them.
+const NOTICE_TRIES: usize = 3;
 
 /// Loads the positions of rows `ids`, in that order (those that are gone are left out).
 pub(super) async fn load_positions_by_id(
@@ -1242,5 +1256,46 @@ mod tests {
             .unwrap()
             .get(0);
         assert_eq!(count, 30);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_by_notice_waits_and_finds_where_the_notice_went() {
+        let Some((a, b)) = fresh_pair().await else {
+            return;
+        };
+        let p = sample();
+        a.create_position(p.clone()).await.unwrap();
+        let nav = p.options[1].nav.clone();
+        // Instance a holds the position and moves the option to another position.
+        let mut client = a.client().await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        let key = PositionKey::Iupd(p.iupd.clone());
+        let (ids, mut held) = load_position(&tx, &org(), &key, true)
+            .await
+            .unwrap()
+            .unwrap();
+        let moved = held.options.remove(1);
+        replace_position(&tx, &ids, &held).await.unwrap();
+        let mut other = fresh("OTHER", 40);
+        other.options = vec![moved];
+        insert_position(&tx, &other).await.unwrap();
+        // Instance b writes by that notice number meanwhile: it waits for a's lock.
+        let waiting = tokio::spawn(async move {
+            b.update_position(
+                org(),
+                PositionKey::Notice(nav),
+                Box::new(|p| {
+                    p.company_name = Text::new("Moved").unwrap();
+                    Ok(())
+                }),
+            )
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        tx.commit().await.unwrap();
+        let written = waiting.await.unwrap().unwrap();
+        assert_eq!(written.iupd.as_str(), "OTHER");
+        let first = a.get_position(org(), key).await.unwrap().unwrap();
+        assert_eq!(first.company_name, p.company_name);
     }
 }
