@@ -10,6 +10,7 @@ mod broadcast;
 mod creditor;
 mod gateway;
 mod service;
+mod store;
 mod value;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,6 +25,8 @@ use self::creditor::CreditorEntry;
 pub use self::gateway::{
     Instance, Lifecycle, Limits, PublicUrl, SMALL_BODY, Server, large_body_budget,
 };
+use self::store::RawStore;
+pub use self::store::{DEFAULT_CONNECTIONS, PostgresUrl, StoreSection};
 use self::value::{Refusal, located, one_line, parsed, require};
 use crate::domain::creditor::Creditor;
 use crate::domain::{FiscalCodePA, Text};
@@ -43,6 +46,7 @@ pub struct Config {
     pub lifecycle: Lifecycle,
     pub instance: Instance,
     pub server: Server,
+    pub store: StoreSection,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -82,6 +86,8 @@ struct File {
     instance: Instance,
     #[serde(default)]
     server: Server,
+    #[serde(default)]
+    store: RawStore,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -158,6 +164,7 @@ impl File {
             lifecycle: self.lifecycle,
             instance: self.instance,
             server: self.server,
+            store: self.store.check()?,
         })
     }
 }
@@ -235,6 +242,27 @@ segregation_codes = ["01"]
                 .unwrap()
                 .stations
                 .contains("77777777777_02")
+        );
+    }
+
+    #[test]
+    fn the_store_is_sqlite_unless_a_postgres_url_is_given() {
+        let c = Config::parse(BASE, "t").unwrap();
+        assert!(c.store.url.is_none());
+        let text =
+            format!("{BASE}[store]\nurl = \"postgres://gpd:pw@db/gateway\"\nmax_connections = 4\n");
+        let c = Config::parse(&text, "t").unwrap();
+        assert_eq!(
+            c.store.url.unwrap().to_string(),
+            "postgres://gpd@db:5432/gateway"
+        );
+        assert_eq!(c.store.max_connections, Some(4));
+        let e = refuse(&format!("{BASE}[store]\nurl = \"mysql://u:pw@db/x\"\n"));
+        assert_eq!(e.key, "store.url");
+        assert!(!e.to_string().contains("pw@"), "{e}");
+        assert_eq!(
+            refuse(&format!("{BASE}[store]\nmax_connections = 0\n")).key,
+            "store.max_connections"
         );
     }
 
