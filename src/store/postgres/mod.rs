@@ -12,6 +12,7 @@ use tokio_postgres::{IsolationLevel, NoTls};
 use crate::store::StoreError;
 
 mod api_keys;
+mod broadcast;
 mod filter;
 mod lifecycle;
 mod migrate;
