@@ -249,7 +249,7 @@ mod tests {
             Err(StoreError::NotFound)
         );
         // Still there for the next instance.
-        drop(store);
+        store.close().await.unwrap();
         let reopened = PgStore::connect(&url, 1).await.unwrap();
         assert_eq!(reopened.list_api_keys().await.unwrap().len(), 3);
         assert!(

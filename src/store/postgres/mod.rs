@@ -14,6 +14,7 @@ use crate::store::StoreError;
 mod api_keys;
 mod broadcast;
 mod filter;
+mod health;
 mod lifecycle;
 mod migrate;
 mod positions;
