@@ -21,6 +21,7 @@ mod positions;
 mod sequence;
 #[cfg(test)]
 pub mod testing;
+mod uploads;
 
 pub use migrate::VERSION as SCHEMA_VERSION;
 
