@@ -3,9 +3,13 @@
 //! metadata as a JSON list, a position from its rows. A stored value that no longer parses is
 //! reported as corruption, never silently replaced.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::json;
 
+use crate::domain::api_key::SegregationScope;
+use crate::domain::broadcast::{BroadcastStation, StationUrl};
 use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use crate::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
@@ -313,5 +317,50 @@ pub(in crate::store) fn transfer_from_columns(r: TransferColumns) -> Result<Tran
         metadata: metadata_from_json(&r.metadata, "transfer.metadata")?,
         status: TransferStatus::parse(&r.status)
             .ok_or_else(|| corrupt("transfer.status", &r.status))?,
+    })
+}
+
+/// A key's segregation codes as `api_key.segregation_codes` keeps them: NULL for every code,
+/// else the codes sorted and comma-separated.
+pub(in crate::store) fn segregation_list(scope: &SegregationScope) -> Option<String> {
+    match scope {
+        SegregationScope::All => None,
+        only => Some(only.to_string()),
+    }
+}
+
+/// A key's segregation codes read back from [`segregation_list`]'s form.
+pub(in crate::store) fn segregation_scope(
+    list: Option<String>,
+    column: &str,
+) -> Result<SegregationScope, StoreError> {
+    match list {
+        None => Ok(SegregationScope::All),
+        Some(list) => SegregationScope::parse_list(&list)
+            .and_then(SegregationScope::only)
+            .map_err(|e| corrupt(column, e)),
+    }
+}
+
+/// A broadcast station from its columns, as the station table and every delivery (which copies
+/// them) keep them.
+pub(in crate::store) fn station(
+    organization: String,
+    station_id: String,
+    broker_id: String,
+    url: String,
+    version: i64,
+    timeout_ms: i64,
+    enabled: bool,
+) -> Result<BroadcastStation, StoreError> {
+    Ok(BroadcastStation {
+        organization: FiscalCodePA::parse(&organization)
+            .map_err(|e| corrupt("broadcast_station.organization", e))?,
+        station_id: text(station_id, "broadcast_station.station_id")?,
+        broker_id: text(broker_id, "broadcast_station.broker_id")?,
+        url: StationUrl::parse(&url).map_err(|e| corrupt("broadcast_station.url", e))?,
+        version: version_from(version, "broadcast_station.primitive_version")?,
+        timeout: Duration::from_millis(timeout_ms.max(1) as u64),
+        enabled,
     })
 }

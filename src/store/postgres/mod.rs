@@ -11,13 +11,17 @@ use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::store::StoreError;
 
+mod api_keys;
+mod broadcast;
 mod filter;
+mod health;
 mod lifecycle;
 mod migrate;
 mod positions;
 mod sequence;
 #[cfg(test)]
 pub mod testing;
+mod uploads;
 
 pub use migrate::VERSION as SCHEMA_VERSION;
 
@@ -94,6 +98,9 @@ fn duplicate_field(constraint: &str) -> Option<&'static str> {
         "unique_iuv" => "iuv",
         "unique_nav" => "nav",
         "transfer_pkey" => "idTransfer",
+        // A clash of hashes too is told as one of key ids, as SQLite tells it: a new key's
+        // secret is random, so that clash is a key made twice.
+        "api_key_pkey" | "api_key_hash_key" => "key id",
         _ => return None,
     })
 }

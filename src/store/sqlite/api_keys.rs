@@ -8,7 +8,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 use super::columns::*;
 use super::connection::unavailable;
 use crate::domain::FiscalCodePA;
-use crate::domain::api_key::{ApiKey, KeyHash, KeyId, KeyScope, SegregationScope};
+use crate::domain::api_key::{ApiKey, KeyHash, KeyId, KeyScope};
 use crate::store::StoreError;
 
 const COLUMNS: &str = "id, label, all_organizations, created_at, revoked_at, segregation_codes";
@@ -24,12 +24,8 @@ fn key_at(conn: &Connection, r: &Row<'_>) -> Result<ApiKey, StoreError> {
         KeyScope::only(organizations_of(conn, &id)?)
             .map_err(|e| corrupt("api_key_organization", e))?
     };
-    let segregation = match r.get::<_, Option<String>>(5).map_err(unavailable)? {
-        None => SegregationScope::All,
-        Some(list) => SegregationScope::parse_list(&list)
-            .and_then(SegregationScope::only)
-            .map_err(|e| corrupt("api_key.segregation_codes", e))?,
-    };
+    let segregation =
+        segregation_scope(r.get(5).map_err(unavailable)?, "api_key.segregation_codes")?;
     Ok(ApiKey {
         label: opt_text(r.get(1).map_err(unavailable)?, "api_key.label")?,
         scope,
@@ -62,10 +58,7 @@ pub(super) fn create(conn: &Connection, key: &ApiKey, hash: &KeyHash) -> Result<
             "INSERT INTO api_key ({COLUMNS}, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
         ))
         .and_then(|mut st| {
-            let segregation = match &key.segregation {
-                SegregationScope::All => None,
-                only => Some(only.to_string()),
-            };
+            let segregation = segregation_list(&key.segregation);
             st.execute(params![
                 key.id.as_str(),
                 key.label.as_ref().map(|l| l.as_str()),

@@ -2,14 +2,12 @@
 //! receipt and the request each delivery sends, claimed by the retry worker, updated after each
 //! attempt, listed and re-queued).
 
-use std::time::Duration;
-
 use chrono::NaiveDateTime;
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
 
 use super::columns::*;
 use super::unavailable;
-use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl, first_retry_at};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState, first_retry_at};
 use crate::domain::position::Conflict;
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::{
@@ -23,18 +21,16 @@ const STATION_COLUMNS: &str =
 /// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
 fn station_at(r: &Row<'_>, at: usize) -> Result<BroadcastStation, StoreError> {
     let get = |i: usize| -> Result<String, StoreError> { r.get(at + i).map_err(unavailable) };
-    let version: i64 = r.get(at + 4).map_err(unavailable)?;
-    let timeout_ms: i64 = r.get(at + 5).map_err(unavailable)?;
-    Ok(BroadcastStation {
-        organization: FiscalCodePA::parse(&get(0)?)
-            .map_err(|e| corrupt("broadcast_station.organization", e))?,
-        station_id: text(get(1)?, "broadcast_station.station_id")?,
-        broker_id: text(get(2)?, "broadcast_station.broker_id")?,
-        url: StationUrl::parse(&get(3)?).map_err(|e| corrupt("broadcast_station.url", e))?,
-        version: version_from(version, "broadcast_station.primitive_version")?,
-        timeout: Duration::from_millis(timeout_ms.max(1) as u64),
-        enabled: r.get(at + 6).map_err(unavailable)?,
-    })
+    let number = |i: usize| -> Result<i64, StoreError> { r.get(at + i).map_err(unavailable) };
+    station(
+        get(0)?,
+        get(1)?,
+        get(2)?,
+        get(3)?,
+        number(4)?,
+        number(5)?,
+        r.get(at + 6).map_err(unavailable)?,
+    )
 }
 
 /// Runs `sql`, whose first six parameters are the station's columns in [`STATION_COLUMNS`]

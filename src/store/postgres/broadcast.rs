@@ -1,0 +1,280 @@
+//! The creditors' broadcast stations in PostgreSQL: listed, created or replaced, deleted. Every
+//! instance routes receipts by these rows, so a change by one counts for all at once.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{PgStore, db_error};
+use crate::domain::broadcast::BroadcastStation;
+use crate::domain::{FiscalCodePA, Text};
+use crate::store::StoreError;
+use crate::store::columns::*;
+
+const STATION_COLUMNS: &str =
+    "organization, station_id, broker_id, url, primitive_version, timeout_ms, enabled";
+
+/// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
+fn station_at(r: &Row, at: usize) -> Result<BroadcastStation, StoreError> {
+    let get = |i: usize| -> Result<String, StoreError> { r.try_get(at + i).map_err(db_error) };
+    let number = |i: usize| -> Result<i64, StoreError> { r.try_get(at + i).map_err(db_error) };
+    station(
+        get(0)?,
+        get(1)?,
+        get(2)?,
+        get(3)?,
+        number(4)?,
+        number(5)?,
+        r.try_get(at + 6).map_err(db_error)?,
+    )
+}
+
+/// The stations of one creditor, or of all, by creditor and station id; only the enabled ones
+/// if `enabled_only`.
+pub(super) async fn stations_of(
+    client: &impl GenericClient,
+    organization: Option<&FiscalCodePA>,
+    enabled_only: bool,
+) -> Result<Vec<BroadcastStation>, StoreError> {
+    let st = client
+        .prepare_cached(&format!(
+            "SELECT {STATION_COLUMNS} FROM broadcast_station
+             WHERE ($1::text IS NULL OR organization = $1) AND (NOT $2 OR enabled)
+             ORDER BY organization, station_id"
+        ))
+        .await
+        .map_err(db_error)?;
+    let rows = client
+        .query(
+            &st,
+            &[&organization.map(FiscalCodePA::as_str), &enabled_only],
+        )
+        .await
+        .map_err(db_error)?;
+    rows.iter().map(|r| station_at(r, 0)).collect()
+}
+
+impl PgStore {
+    pub async fn broadcast_stations(
+        &self,
+        organization: Option<FiscalCodePA>,
+    ) -> Result<Vec<BroadcastStation>, StoreError> {
+        let client = self.client().await?;
+        stations_of(&client, organization.as_ref(), false).await
+    }
+
+    /// Creates or replaces a station; true when it was created. Inserted if absent, else
+    /// updated: an insert that meets a row another instance is inserting waits for it and then
+    /// does nothing, so of two instances creating the same station at once exactly one is told
+    /// it created it. A delete in between can leave the update nothing to update: then the
+    /// insert is tried again.
+    pub async fn put_broadcast_station(
+        &self,
+        station: BroadcastStation,
+    ) -> Result<bool, StoreError> {
+        let now = chrono::Utc::now().naive_utc();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let insert = tx
+            .prepare_cached(&format!(
+                "INSERT INTO broadcast_station ({STATION_COLUMNS}, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (organization, station_id) DO NOTHING"
+            ))
+            .await
+            .map_err(db_error)?;
+        let update = tx
+            .prepare_cached(
+                "UPDATE broadcast_station SET broker_id = $3, url = $4, primitive_version = $5,
+                    timeout_ms = $6, enabled = $7, updated_at = $8
+                 WHERE organization = $1 AND station_id = $2",
+            )
+            .await
+            .map_err(db_error)?;
+        let s = &station;
+        let (version, timeout_ms) = (i64::from(s.version.number()), s.timeout.as_millis() as i64);
+        let values: [&(dyn ToSql + Sync); 8] = [
+            &s.organization.as_str(),
+            &s.station_id.as_str(),
+            &s.broker_id.as_str(),
+            &s.url.as_str(),
+            &version,
+            &timeout_ms,
+            &s.enabled,
+            &millis(now),
+        ];
+        let created = loop {
+            if tx.execute(&insert, &values).await.map_err(db_error)? == 1 {
+                break true;
+            }
+            if tx.execute(&update, &values).await.map_err(db_error)? == 1 {
+                break false;
+            }
+        };
+        tx.commit().await.map_err(db_error)?;
+        Ok(created)
+    }
+
+    /// `NotFound` when there is no such station: of two instances deleting it at once, the
+    /// second waits for the first's row lock and then finds no row.
+    pub async fn delete_broadcast_station(
+        &self,
+        organization: FiscalCodePA,
+        station_id: Text<35>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let st = tx
+            .prepare_cached(
+                "DELETE FROM broadcast_station WHERE organization = $1 AND station_id = $2",
+            )
+            .await
+            .map_err(db_error)?;
+        let deleted = tx
+            .execute(&st, &[&organization.as_str(), &station_id.as_str()])
+            .await
+            .map_err(db_error)?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await.map_err(db_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::domain::broadcast::{BroadcastStation, StationUrl};
+    use crate::domain::receipt::ReceiptVersion;
+    use crate::domain::{FiscalCodePA, Text};
+    use crate::store::StoreError;
+    use crate::store::postgres::{PgStore, testing};
+
+    fn station(organization: &str, id: &str) -> BroadcastStation {
+        BroadcastStation {
+            organization: FiscalCodePA::parse(organization).unwrap(),
+            station_id: Text::new(id).unwrap(),
+            broker_id: Text::new("77777777777").unwrap(),
+            url: StationUrl::parse("https://creditor.example/rt").unwrap(),
+            version: ReceiptVersion::V2,
+            timeout: Duration::from_secs(5),
+            enabled: true,
+        }
+    }
+
+    fn org(code: &str) -> FiscalCodePA {
+        FiscalCodePA::parse(code).unwrap()
+    }
+
+    #[tokio::test]
+    async fn stations_are_created_replaced_listed_and_deleted() {
+        let Some(url) = testing::fresh_database().await else {
+            return;
+        };
+        let store = PgStore::connect(&url, 2).await.unwrap();
+        assert!(
+            store
+                .put_broadcast_station(station("88888888888", "S1"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .put_broadcast_station(station("88888888888", "S1"))
+                .await
+                .unwrap()
+        );
+        let mut off = station("88888888888", "OFF");
+        off.enabled = false;
+        store.put_broadcast_station(off.clone()).await.unwrap();
+        store
+            .put_broadcast_station(station("99999999999", "NOT_CONCERNED"))
+            .await
+            .unwrap();
+        assert_eq!(store.broadcast_stations(None).await.unwrap().len(), 3);
+
+        // Ordered by creditor, then station id bytewise (upper case before lower).
+        let mut replaced = station("88888888888", "S1");
+        replaced.version = ReceiptVersion::V1;
+        replaced.timeout = Duration::from_millis(1500);
+        replaced.url = StationUrl::parse("https://creditor.example/v1").unwrap();
+        assert!(!store.put_broadcast_station(replaced.clone()).await.unwrap());
+        let lower = station("88888888888", "a");
+        store.put_broadcast_station(lower.clone()).await.unwrap();
+        assert_eq!(
+            store
+                .broadcast_stations(Some(org("88888888888")))
+                .await
+                .unwrap(),
+            vec![off, replaced, lower]
+        );
+        let all = store.broadcast_stations(None).await.unwrap();
+        let ids: Vec<&str> = all.iter().map(|s| s.station_id.as_str()).collect();
+        assert_eq!(ids, ["OFF", "S1", "a", "NOT_CONCERNED"]);
+        assert!(
+            store
+                .broadcast_stations(Some(org("11111111111")))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let s1 = org("88888888888");
+        store
+            .delete_broadcast_station(s1.clone(), Text::new("S1").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .delete_broadcast_station(s1, Text::new("S1").unwrap())
+                .await,
+            Err(StoreError::NotFound)
+        );
+        assert_eq!(store.broadcast_stations(None).await.unwrap().len(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_station_created_by_two_instances_at_once_is_created_once() {
+        let Some(url) = testing::fresh_database().await else {
+            return;
+        };
+        let (a, b) = (
+            PgStore::connect(&url, 1).await.unwrap(),
+            PgStore::connect(&url, 1).await.unwrap(),
+        );
+        for n in 0..20 {
+            let s = station("88888888888", &format!("S{n}"));
+            let (first, second) = tokio::join!(
+                a.put_broadcast_station(s.clone()),
+                b.put_broadcast_station(s.clone())
+            );
+            let created = [first.unwrap(), second.unwrap()];
+            assert_eq!(created.iter().filter(|c| **c).count(), 1, "{created:?}");
+        }
+        assert_eq!(a.broadcast_stations(None).await.unwrap().len(), 20);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_station_deleted_by_two_instances_at_once_is_deleted_once() {
+        let Some(url) = testing::fresh_database().await else {
+            return;
+        };
+        let (a, b) = (
+            PgStore::connect(&url, 1).await.unwrap(),
+            PgStore::connect(&url, 1).await.unwrap(),
+        );
+        for n in 0..20 {
+            let s = station("88888888888", &format!("S{n}"));
+            a.put_broadcast_station(s.clone()).await.unwrap();
+            let (first, second) = tokio::join!(
+                a.delete_broadcast_station(s.organization.clone(), s.station_id.clone()),
+                b.delete_broadcast_station(s.organization.clone(), s.station_id.clone())
+            );
+            let mut results = [first, second];
+            results.sort_by_key(Result::is_err);
+            assert_eq!(results, [Ok(()), Err(StoreError::NotFound)]);
+        }
+        assert!(b.broadcast_stations(None).await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,162 @@
+//! Whether the PostgreSQL store can serve: a liveness query, a readiness check that commits a
+//! write and compares the schema version, and the end of the pool.
+
+use chrono::NaiveDateTime;
+
+use super::{PgStore, SCHEMA_VERSION, db_error};
+use crate::store::columns::millis;
+use crate::store::{Readiness, StoreError};
+
+impl PgStore {
+    /// Cheap liveness check.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let st = client.prepare_cached("SELECT 1").await.map_err(db_error)?;
+        client.query_one(&st, &[]).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Whether a write commits now and the schema is this binary's; both asked together.
+    pub async fn readiness(&self, now: NaiveDateTime) -> Result<Readiness, StoreError> {
+        let (writes, schema) = tokio::join!(self.write_probe(now), self.schema_matches());
+        Ok(Readiness {
+            writes: writes.map_err(|e| e.to_string()),
+            schema: schema.unwrap_or_else(|e| Err(e.to_string())),
+        })
+    }
+
+    /// Rewrites the probe row in a transaction of its own, committed as every other write is.
+    /// Instances probing at once: the first insert makes the row, the others wait on it and
+    /// update it instead, so none fails on the primary key.
+    async fn write_probe(&self, now: NaiveDateTime) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let st = tx
+            .prepare_cached(
+                "INSERT INTO store_probe (id, written_at) VALUES (1, $1)
+                 ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+            )
+            .await
+            .map_err(db_error)?;
+        tx.execute(&st, &[&millis(now)]).await.map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    /// Ok(Err(why)) when the database is at another schema version than this binary's.
+    async fn schema_matches(&self) -> Result<Result<(), String>, StoreError> {
+        let client = self.client().await?;
+        let st = client
+            .prepare_cached("SELECT coalesce(max(version), 0) FROM schema_version")
+            .await
+            .map_err(db_error)?;
+        let version: i64 = client
+            .query_one(&st, &[])
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        if version == SCHEMA_VERSION {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(format!(
+                "the database is at schema version {version}, this binary needs {SCHEMA_VERSION}"
+            )))
+        }
+    }
+
+    /// Closes the pool: connections in use go when they are given back, and every later call
+    /// fails with `Unavailable`. Each write committed before its answer, so nothing is left
+    /// to flush.
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.pool.close();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::position::tests::at;
+    use crate::store::columns::millis;
+    use crate::store::postgres::{PgStore, SCHEMA_VERSION, testing};
+    use crate::store::{Readiness, StoreError};
+
+    #[tokio::test]
+    async fn ready_while_writes_commit_and_the_schema_is_this_binary_s() {
+        let Some(url) = testing::fresh_database().await else {
+            return;
+        };
+        let store = PgStore::connect(&url, 2).await.unwrap();
+        store.ping().await.unwrap();
+        let ready = Readiness {
+            writes: Ok(()),
+            schema: Ok(()),
+        };
+        assert_eq!(store.readiness(at(2030, 1, 1)).await.unwrap(), ready);
+        assert_eq!(store.readiness(at(2030, 1, 2)).await.unwrap(), ready);
+        let client = store.pool.get().await.unwrap();
+        let written: i64 = client
+            .query_one("SELECT written_at FROM store_probe WHERE id = 1", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(written, millis(at(2030, 1, 2)));
+
+        // Migrated further by a newer binary: writes still commit, the schema is not ours.
+        client
+            .execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&(SCHEMA_VERSION + 1)],
+            )
+            .await
+            .unwrap();
+        drop(client);
+        let readiness = store.readiness(at(2030, 1, 3)).await.unwrap();
+        assert_eq!(readiness.writes, Ok(()));
+        let schema = readiness.schema.unwrap_err();
+        let newer = format!("schema version {}", SCHEMA_VERSION + 1);
+        assert!(schema.contains(&newer), "{schema}");
+    }
+
+    #[tokio::test]
+    async fn refuses_after_close() {
+        let Some(url) = testing::fresh_database().await else {
+            return;
+        };
+        let store = PgStore::connect(&url, 2).await.unwrap();
+        store.ping().await.unwrap();
+        store.close().await.unwrap();
+        assert!(matches!(
+            store.ping().await,
+            Err(StoreError::Unavailable(_))
+        ));
+        let readiness = store.readiness(at(2030, 1, 1)).await.unwrap();
+        assert!(readiness.writes.is_err() && readiness.schema.is_err());
+        // The database is another instance's still.
+        PgStore::connect(&url, 1)
+            .await
+            .unwrap()
+            .ping()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn instances_probing_at_once_all_commit() {
+        for _ in 0..5 {
+            let Some(url) = testing::fresh_database().await else {
+                return;
+            };
+            let (a, b) = (
+                PgStore::connect(&url, 2).await.unwrap(),
+                PgStore::connect(&url, 2).await.unwrap(),
+            );
+            // No probe row yet: both insert it at once.
+            let (first, second) =
+                tokio::join!(a.readiness(at(2030, 1, 1)), b.readiness(at(2030, 1, 2)));
+            for readiness in [first.unwrap(), second.unwrap()] {
+                assert_eq!(readiness.writes, Ok(()));
+                assert_eq!(readiness.schema, Ok(()));
+            }
+        }
+    }
+}
