@@ -15,7 +15,7 @@ const STATION_COLUMNS: &str =
     "organization, station_id, broker_id, url, primitive_version, timeout_ms, enabled";
 
 /// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
-fn station_at(r: &Row, at: usize) -> Result<BroadcastStation, StoreError> {
+pub(super) fn station_at(r: &Row, at: usize) -> Result<BroadcastStation, StoreError> {
     let get = |i: usize| -> Result<String, StoreError> { r.try_get(at + i).map_err(db_error) };
     let number = |i: usize| -> Result<i64, StoreError> { r.try_get(at + i).map_err(db_error) };
     station(

@@ -13,6 +13,7 @@ use crate::store::StoreError;
 
 mod api_keys;
 mod broadcast;
+mod deliveries;
 mod filter;
 mod health;
 mod lifecycle;

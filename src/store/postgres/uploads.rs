@@ -17,7 +17,7 @@ const FILE_COLUMNS: &str = "id, broker, organization, operation, submitted, proc
     (SELECT count(*) FROM upload_outcome o WHERE o.file = upload_file.id AND o.status >= 400)";
 
 /// A count kept as bigint, read back as the u32 it was written from.
-fn count(r: &Row, i: usize, column: &str) -> Result<u32, StoreError> {
+pub(super) fn count(r: &Row, i: usize, column: &str) -> Result<u32, StoreError> {
     let n: i64 = r.try_get(i).map_err(db_error)?;
     u32::try_from(n).map_err(|_| corrupt(column, n))
 }
