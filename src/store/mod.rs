@@ -16,6 +16,8 @@ use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 mod columns;
 mod error;
 pub mod postgres;
+#[cfg(test)]
+pub mod receipt_fixtures;
 pub mod records;
 pub mod sqlite;
 

@@ -23,8 +23,6 @@ use crate::store::{
 
 /// Creates the deliveries with their requests: PENDING (first retry at `first_retry_at`), or
 /// UNDELIVERABLE when there is no request. Returns the pending ones, to attempt now.
-// Called by the acquisition of receipts, which is not yet in this store.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(super) async fn insert_deliveries(
     tx: &Transaction<'_>,
     receipt_row: i64,

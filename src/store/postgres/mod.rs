@@ -19,6 +19,7 @@ mod health;
 mod lifecycle;
 mod migrate;
 mod positions;
+mod receipts;
 mod sequence;
 #[cfg(test)]
 pub mod testing;

@@ -471,10 +471,6 @@ fn transfer_row(r: &Row) -> Result<(i64, TransferColumns), tokio_postgres::Error
 /// Writes back what a payment changes: the position row (status, dates) and the one paid
 /// option, if the position is still at `p.version` (compare and set). Its transfers and the
 /// other options are untouched by a payment.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "for the receipts' acquisition, ported next")
-)]
 pub(super) async fn write_payment(
     tx: &Transaction<'_>,
     ids: &RowIds,
