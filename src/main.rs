@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use clap::{Arg, Args, Parser, Subcommand};
 use gpd_gateway::clock::Clock;
-use gpd_gateway::config::Config;
+use gpd_gateway::config::{Config, DEFAULT_CONNECTIONS, PostgresUrl, StoreSection};
 use gpd_gateway::context::Context;
 use gpd_gateway::domain::FiscalCodePA;
 use gpd_gateway::import;
 use gpd_gateway::replay::ReplayOptions;
+use gpd_gateway::store::postgres::PgStore;
 use gpd_gateway::store::sqlite::SqliteStore;
 use gpd_gateway::store::{PageRequest, Store};
 
@@ -33,26 +34,56 @@ struct Cli {
     command: Command,
 }
 
-/// `--data`: the data directory of every command that opens the store.
+/// `--data` and `--store`: where every command that opens the store finds it.
 #[derive(Args)]
 struct DataDir {
     /// Directory of the embedded store (created if missing).
     #[arg(long, default_value = "./data")]
     data: PathBuf,
+    /// A PostgreSQL database instead (a postgres:// URL or a libpq connection string); it
+    /// overrides [store] url. The password may come from PGPASSWORD.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
 }
 
 impl DataDir {
-    /// The store of the directory, created if missing.
-    fn open(&self) -> Result<SqliteStore, String> {
-        SqliteStore::open(&self.data).map_err(|e| e.to_string())
+    /// The store `--store`, else `[store] url`, else `--data` names, created if missing; and
+    /// where it is, for the log (never a password).
+    async fn open_at(&self, section: &StoreSection) -> Result<(Arc<dyn Store>, String), String> {
+        // Read here rather than by clap, whose errors repeat the value (and its password).
+        let given = self
+            .store
+            .as_deref()
+            .map(|s| PostgresUrl::parse(s).map_err(|e| format!("--store: {e}")))
+            .transpose()?;
+        match given.as_ref().or(section.url.as_ref()) {
+            Some(url) => {
+                let config = url.connection(section.password_file.as_deref())?;
+                let connections = section.max_connections.unwrap_or(DEFAULT_CONNECTIONS);
+                let store = PgStore::open(config, connections)
+                    .await
+                    .map_err(|e| format!("store {url}: {e}"))?;
+                Ok((Arc::new(store), url.to_string()))
+            }
+            None => {
+                let store = SqliteStore::open(&self.data).map_err(|e| e.to_string())?;
+                let path = store.path().display().to_string();
+                Ok((Arc::new(store), path))
+            }
+        }
     }
 
-    /// The store of an existing data directory.
-    fn open_existing(&self) -> Result<SqliteStore, String> {
-        if !self.data.join(SqliteStore::FILE_NAME).exists() {
+    /// [`DataDir::open_at`], for commands that do not say where.
+    async fn open(&self, section: &StoreSection) -> Result<Arc<dyn Store>, String> {
+        Ok(self.open_at(section).await?.0)
+    }
+
+    /// The store of an existing data directory, or the database `--store` names.
+    async fn open_existing(&self) -> Result<Arc<dyn Store>, String> {
+        if self.store.is_none() && !self.data.join(SqliteStore::FILE_NAME).exists() {
             return Err(format!("no store in {}", self.data.display()));
         }
-        self.open()
+        self.open(&StoreSection::default()).await
     }
 }
 
@@ -271,13 +302,9 @@ async fn serve(
         Some((soft, hard)) => tracing::info!(soft, hard, "open-files limit"),
         None => tracing::warn!("the open-files limit could not be read"),
     }
-    let store = data.open()?;
-    tracing::info!(path = %store.path().display(), "store opened");
-    let ctx = Arc::new(Context::new(
-        config,
-        Arc::new(store.clone()),
-        Clock::system(),
-    ));
+    let (store, location) = data.open_at(&config.store).await?;
+    tracing::info!(store = %location, "store opened");
+    let ctx = Arc::new(Context::new(config, store.clone(), Clock::system()));
     ctx.broadcaster.seed_stations().await?;
     let filled = gpd_gateway::primitives::send_rt::fill_in_digests(ctx.store.as_ref())
         .await
@@ -349,13 +376,13 @@ async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {
                 .map(|o| FiscalCodePA::parse(&o).map_err(|e| format!("--org must {e}")))
                 .transpose()?;
             let state = gpd_gateway::api::broadcast::delivery_state(state.as_deref())?;
-            let store = data.open_existing()?;
-            let out = cli::list(&store, org, state, PageRequest { page, limit }).await;
+            let store = data.open_existing().await?;
+            let out = cli::list(store.as_ref(), org, state, PageRequest { page, limit }).await;
             (store, out)
         }
         DeliveriesAction::Redeliver { id, data } => {
-            let store = data.open_existing()?;
-            let out = cli::redeliver(&store, id, Clock::system().now()).await;
+            let store = data.open_existing().await?;
+            let out = cli::redeliver(store.as_ref(), id, Clock::system().now()).await;
             (store, out)
         }
     };
@@ -384,8 +411,12 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
                 cli::codes_served(&scope, &segregation, &config)?;
             }
             let label = cli::label(label)?;
-            let store = data.open()?;
-            let out = cli::create(&store, scope, segregation, label, now)
+            let section = match &config.config {
+                Some(_) => config.load()?.store,
+                None => StoreSection::default(),
+            };
+            let store = data.open(&section).await?;
+            let out = cli::create(store.as_ref(), scope, segregation, label, now)
                 .await
                 .map(|c| {
                     eprintln!("{}", c.note);
@@ -394,13 +425,15 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
             (store, out)
         }
         KeysAction::List { data } => {
-            let store = data.open_existing()?;
-            let out = cli::list(&store).await;
+            let store = data.open_existing().await?;
+            let out = cli::list(store.as_ref()).await;
             (store, out)
         }
         KeysAction::Revoke { id, data } => {
-            let store = data.open_existing()?;
-            let out = cli::revoke(&store, &id, now).await.map(|l| l + "\n");
+            let store = data.open_existing().await?;
+            let out = cli::revoke(store.as_ref(), &id, now)
+                .await
+                .map(|l| l + "\n");
             (store, out)
         }
     };

@@ -21,6 +21,7 @@ mod migrate;
 mod positions;
 mod receipts;
 mod sequence;
+mod store;
 #[cfg(test)]
 pub mod testing;
 mod uploads;
@@ -38,6 +39,14 @@ impl PgStore {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Unavailable(format!("the store URL does not read: {e}")))?;
+        PgStore::open(config, max_connections).await
+    }
+
+    /// [`PgStore::connect`] with the connection settings already read.
+    pub async fn open(
+        config: tokio_postgres::Config,
+        max_connections: usize,
+    ) -> Result<PgStore, StoreError> {
         let manager = Manager::from_config(
             config,
             NoTls,
