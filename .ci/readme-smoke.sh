@@ -3,13 +3,16 @@
 # API key it prints, and checks the answers and the API key rules; then stops the gateway with
 # SIGTERM and checks it exits cleanly.
 # Usage: .ci/readme-smoke.sh path/to/gpd-gateway
+# With STORE set (a PostgreSQL connection string), on that database instead of a data directory.
 set -euo pipefail
 bin=${1:?usage: $0 path/to/gpd-gateway}
 port=${PORT:-18089}
 base="http://127.0.0.1:$port"
 data=$(mktemp -d)
 log="$data/gateway.log"
-"$bin" serve --demo --listen "127.0.0.1:$port" --data "$data" 2>"$log" &
+store_args=(--data "$data")
+[[ -n ${STORE:-} ]] && store_args=(--store "$STORE")
+"$bin" serve --demo --listen "127.0.0.1:$port" "${store_args[@]}" 2>"$log" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 100); do
