@@ -744,32 +744,45 @@ impl PgStore {
     ) -> Result<DebtPosition, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let (ids, position) = load_position(&tx, &organization, &PositionKey::Iupd(iupd), true)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if !expected.admits(position.version) {
-            return Err(StoreError::VersionMismatch {
-                current: position.version,
-            });
-        }
-        guard(&position).map_err(refused)?;
-        // Options and transfers go with it (ON DELETE CASCADE).
-        let st = tx
-            .prepare_cached("DELETE FROM debt_position WHERE id = $1 AND version = $2")
-            .await
-            .map_err(db_error)?;
-        let deleted = tx
-            .execute(&st, &[&ids.position, &position.version])
-            .await
-            .map_err(db_error)?;
-        if deleted != 1 {
-            return Err(unavailable(
-                "the position changed while it was being deleted",
-            ));
-        }
+        let position = delete_position(&tx, &organization, iupd, &expected, guard).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(position)
     }
+}
+
+/// Deletes the creditor's position `iupd` within `tx`, once it is locked, at the version
+/// `expected` admits and passing `guard`; returns it as it was.
+pub(super) async fn delete_position(
+    tx: &Transaction<'_>,
+    organization: &FiscalCodePA,
+    iupd: Iupd,
+    expected: &Expected,
+    guard: Guard,
+) -> Result<DebtPosition, StoreError> {
+    let (ids, position) = load_position(tx, organization, &PositionKey::Iupd(iupd), true)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if !expected.admits(position.version) {
+        return Err(StoreError::VersionMismatch {
+            current: position.version,
+        });
+    }
+    guard(&position).map_err(refused)?;
+    // Options and transfers go with it (ON DELETE CASCADE).
+    let st = tx
+        .prepare_cached("DELETE FROM debt_position WHERE id = $1 AND version = $2")
+        .await
+        .map_err(db_error)?;
+    let deleted = tx
+        .execute(&st, &[&ids.position, &position.version])
+        .await
+        .map_err(db_error)?;
+    if deleted != 1 {
+        return Err(unavailable(
+            "the position changed while it was being deleted",
+        ));
+    }
+    Ok(position)
 }
 
 #[cfg(test)]

@@ -1,14 +1,25 @@
 //! Uploaded files of positions in PostgreSQL: kept from their upload on, with their progress
-//! and the outcome of each processed item, for whichever instance processes or lists them.
+//! and the outcome of each processed item, for whichever instance processes or lists them. A
+//! chunk of items, its outcomes and the file's new progress commit together, under a lock on
+//! the file's row: two instances given the same chunk apply it once.
 
+use chrono::NaiveDateTime;
+use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::{PgStore, db_error};
+use super::positions::{
+    delete_position, insert_position, load_position, replace_position, taken_key,
+};
+use super::{PgStore, db_error, unavailable};
 use crate::domain::FiscalCodePA;
 use crate::domain::upload::UploadOperation;
 use crate::store::columns::*;
-use crate::store::{NewUpload, StoreError, UploadFile, UploadOutcome, UploadQuery};
+use crate::store::error::refused;
+use crate::store::{
+    DescribeItem, Expected, NewUpload, PositionKey, StoreError, UploadFile, UploadItem,
+    UploadOutcome, UploadQuery,
+};
 
 /// A file's columns and how many of its processed items were refused; [`file_at`] reads them
 /// in this order.
@@ -38,6 +49,56 @@ fn file_at(r: &Row) -> Result<UploadFile, StoreError> {
         started_at: from_millis(r.try_get(6).map_err(db_error)?, "upload_file.started_at")?,
         ended_at: opt_millis(r.try_get(7).map_err(db_error)?, "upload_file.ended_at")?,
     })
+}
+
+/// Runs one item in a savepoint of its own: its failure undoes only its own changes. A
+/// failure that is not the item's (`Unavailable`) fails the chunk, to be tried again.
+async fn by_itself(
+    tx: &mut Transaction<'_>,
+    organization: &FiscalCodePA,
+    item: UploadItem,
+) -> Result<Result<(), StoreError>, StoreError> {
+    let savepoint = tx.savepoint("item").await.map_err(db_error)?;
+    let result = apply(&savepoint, organization, item).await;
+    match result {
+        Ok(()) => savepoint.commit().await.map_err(db_error)?,
+        Err(_) => savepoint.rollback().await.map_err(db_error)?,
+    }
+    match result {
+        Err(StoreError::Unavailable(m)) => Err(StoreError::Unavailable(m)),
+        other => Ok(other),
+    }
+}
+
+/// Applies one item as the REST API would apply the same change. Positions written or deleted
+/// are locked first ([`load_position`]), as any other writer of them does.
+async fn apply(
+    tx: &Transaction<'_>,
+    organization: &FiscalCodePA,
+    item: UploadItem,
+) -> Result<(), StoreError> {
+    match item {
+        // A key another instance takes after the check makes the insert fail as a duplicate:
+        // the item's outcome either way.
+        UploadItem::Create(p) => match taken_key(tx, &p).await? {
+            Some(duplicate) => Err(duplicate),
+            None => insert_position(tx, &p).await.map(|_| ()),
+        },
+        UploadItem::Update { iupd, change } => {
+            let key = PositionKey::Iupd(iupd);
+            let (ids, mut position) = load_position(tx, organization, &key, true)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            change(&mut position).map_err(refused)?;
+            replace_position(tx, &ids, &position).await
+        }
+        UploadItem::Delete { iupd, guard } => {
+            delete_position(tx, organization, iupd, &Expected::Any, guard)
+                .await
+                .map(|_| ())
+        }
+        UploadItem::Refused(_) => unreachable!("recorded without being applied"),
+    }
 }
 
 impl PgStore {
@@ -120,6 +181,96 @@ impl PgStore {
             .map_err(db_error)
     }
 
+    /// Applies `items`, the file's items from index `first` on, each in its own savepoint, and
+    /// records their outcomes and the file's progress in one transaction. The file's row is
+    /// locked first (`FOR UPDATE`): an instance applying the same items waits, then finds the
+    /// progress moved and is refused (`VersionMismatch`), so nothing is applied twice.
+    pub async fn apply_upload_items(
+        &self,
+        id: String,
+        first: u32,
+        items: Vec<UploadItem>,
+        describe: DescribeItem,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let mut tx = client.transaction().await.map_err(db_error)?;
+        let st = tx
+            .prepare_cached(
+                "SELECT organization, processed, submitted FROM upload_file WHERE id = $1
+                 FOR UPDATE",
+            )
+            .await
+            .map_err(db_error)?;
+        let row = tx
+            .query_opt(&st, &[&id])
+            .await
+            .map_err(db_error)?
+            .ok_or(StoreError::NotFound)?;
+        let processed = count(&row, 1, "upload_file.processed")?;
+        if processed != first {
+            return Err(StoreError::VersionMismatch {
+                current: i64::from(processed),
+            });
+        }
+        let submitted = count(&row, 2, "upload_file.submitted")?;
+        let organization: String = row.try_get(0).map_err(db_error)?;
+        let organization = FiscalCodePA::parse(&organization)
+            .map_err(|e| corrupt("upload_file.organization", e))?;
+        let count = items.len() as u32;
+        if first + count > submitted {
+            return Err(unavailable("more items than the file has"));
+        }
+        let record = tx
+            .prepare_cached(
+                "INSERT INTO upload_outcome (file, item, iupd, status, message)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .await
+            .map_err(db_error)?;
+        for (i, item) in items.into_iter().enumerate() {
+            let outcome = match item {
+                UploadItem::Refused(outcome) => outcome,
+                item => describe(i, by_itself(&mut tx, &organization, item).await?),
+            };
+            tx.execute(
+                &record,
+                &[
+                    &id,
+                    &i64::from(first + i as u32),
+                    &outcome.iupd,
+                    &i64::from(outcome.status),
+                    &outcome.message,
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        }
+        let done = first + count;
+        let st = tx
+            .prepare_cached(
+                "UPDATE upload_file SET processed = $2::bigint,
+                    ended_at = CASE WHEN $2::bigint = submitted THEN $3::bigint END
+                 WHERE id = $1 AND processed = $4",
+            )
+            .await
+            .map_err(db_error)?;
+        // Under the lock the progress is still `first`: the compare and set only restates it.
+        let changed = tx
+            .execute(
+                &st,
+                &[&id, &i64::from(done), &millis(now), &i64::from(first)],
+            )
+            .await
+            .map_err(db_error)?;
+        if changed != 1 {
+            return Err(unavailable(
+                "the file's progress moved while it was applied",
+            ));
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
     /// The outcomes of the file's items, in file order.
     pub async fn upload_outcomes(&self, id: String) -> Result<Vec<UploadOutcome>, StoreError> {
         let client = self.client().await?;
@@ -176,11 +327,15 @@ impl PgStore {
 mod tests {
     use chrono::NaiveDateTime;
 
-    use crate::domain::FiscalCodePA;
-    use crate::domain::position::tests::at;
+    use crate::domain::position::tests::{at, option, position};
+    use crate::domain::position::{Conflict, Iupd, Refusal};
     use crate::domain::upload::UploadOperation;
+    use crate::domain::{FiscalCodePA, Text};
     use crate::store::postgres::{PgStore, testing};
-    use crate::store::{NewUpload, StoreError, TimeWindow, UploadOutcome, UploadQuery};
+    use crate::store::{
+        DescribeItem, NewUpload, PositionKey, StoreError, TimeWindow, UploadItem, UploadOutcome,
+        UploadQuery,
+    };
 
     fn org() -> FiscalCodePA {
         FiscalCodePA::parse("77777777777").unwrap()
@@ -198,36 +353,42 @@ mod tests {
         }
     }
 
-    /// Records outcomes and progress as applying a chunk does (not ported yet).
-    async fn processed(store: &PgStore, id: &str, statuses: &[i64], ended: Option<NaiveDateTime>) {
-        let client = store.pool.get().await.unwrap();
-        for (item, status) in statuses.iter().enumerate() {
-            client
-                .execute(
-                    "INSERT INTO upload_outcome (file, item, iupd, status, message)
-                     VALUES ($1, $2, $3, $4, $5)",
-                    &[
-                        &id,
-                        &(item as i64),
-                        &format!("item {item}"),
-                        status,
-                        &format!("status {status}"),
-                    ],
-                )
-                .await
-                .unwrap();
-        }
-        client
-            .execute(
-                "UPDATE upload_file SET processed = $2, ended_at = $3 WHERE id = $1",
-                &[
-                    &id,
-                    &(statuses.len() as i64),
-                    &ended.map(crate::store::columns::millis),
-                ],
-            )
+    /// Records outcomes of the given statuses, for items the store is given already refused:
+    /// the file's progress moves past them.
+    async fn processed(store: &PgStore, id: &str, statuses: &[u16], now: NaiveDateTime) {
+        let items = statuses
+            .iter()
+            .enumerate()
+            .map(|(item, status)| {
+                UploadItem::Refused(UploadOutcome {
+                    iupd: Some(format!("item {item}")),
+                    status: *status,
+                    message: format!("status {status}"),
+                })
+            })
+            .collect();
+        store
+            .apply_upload_items(id.into(), 0, items, describe(), now)
             .await
             .unwrap();
+    }
+
+    fn describe() -> DescribeItem {
+        Box::new(|i, result| UploadOutcome {
+            iupd: Some(format!("item {i}")),
+            status: if result.is_ok() { 201 } else { 409 },
+            message: result.err().map(|e| e.to_string()).unwrap_or_default(),
+        })
+    }
+
+    fn created(iupd: &str, base: u64) -> UploadItem {
+        let mut p = position(vec![option(base, 100, at(2030, 1, 1), false)]);
+        p.iupd = Iupd::parse(iupd).unwrap();
+        UploadItem::Create(Box::new(p))
+    }
+
+    fn key(iupd: &str) -> PositionKey {
+        PositionKey::Iupd(Iupd::parse(iupd).unwrap())
     }
 
     #[tokio::test]
@@ -276,8 +437,8 @@ mod tests {
             ["f1", "F0", "f2"]
         );
 
-        processed(&store, "f1", &[201, 409, 201], Some(later)).await;
-        processed(&store, "f2", &[400], None).await;
+        processed(&store, "f1", &[201, 409, 201], later).await;
+        processed(&store, "f2", &[400], later).await;
         let f1 = store.upload(org(), "f1".into()).await.unwrap().unwrap();
         assert_eq!((f1.processed, f1.refused, f1.ended_at), (3, 1, Some(later)));
         let outcomes = store.upload_outcomes("f1".into()).await.unwrap();
@@ -364,6 +525,182 @@ mod tests {
             let content = b.upload_content(id).await.unwrap();
             // The one kept is whole: its own content with its own count.
             assert_eq!(content == b"other", kept.submitted == 2);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chunk_is_applied_once_and_progress_moves_with_it() {
+        let Some(store) = testing::fresh_store().await else {
+            return;
+        };
+        let now = at(2025, 6, 1);
+        store.create_upload(upload("f1", 3, now)).await.unwrap();
+        let first = vec![created("A", 1), created("B", 2)];
+        store
+            .apply_upload_items("f1".into(), 0, first, describe(), now)
+            .await
+            .unwrap();
+        // A second worker with the same view of the file: refused whole, nothing applied.
+        let again = vec![created("C", 3)];
+        let refused = store
+            .apply_upload_items("f1".into(), 0, again, describe(), now)
+            .await;
+        assert_eq!(refused, Err(StoreError::VersionMismatch { current: 2 }));
+        assert!(store.get_position(org(), key("C")).await.unwrap().is_none());
+        let file = store.upload(org(), "f1".into()).await.unwrap().unwrap();
+        assert_eq!((file.processed, file.refused, file.ended_at), (2, 0, None));
+
+        // The last item clashes with the first: refused alone, and the file ends.
+        let last = vec![created("A", 4)];
+        store
+            .apply_upload_items("f1".into(), 2, last, describe(), at(2025, 6, 2))
+            .await
+            .unwrap();
+        let file = store.upload(org(), "f1".into()).await.unwrap().unwrap();
+        assert_eq!(
+            (file.processed, file.refused, file.ended_at),
+            (3, 1, Some(at(2025, 6, 2)))
+        );
+        let outcomes = store.upload_outcomes("f1".into()).await.unwrap();
+        let statuses: Vec<u16> = outcomes.iter().map(|o| o.status).collect();
+        assert_eq!(statuses, [201, 201, 409]);
+        assert!(store.uploads_in_progress().await.unwrap().is_empty());
+        // Past the end: nothing more to apply.
+        let beyond = store
+            .apply_upload_items("f1".into(), 3, vec![created("D", 5)], describe(), now)
+            .await;
+        assert!(beyond.is_err());
+        assert!(store.get_position(org(), key("D")).await.unwrap().is_none());
+        // An unknown file.
+        let unknown = store
+            .apply_upload_items("nope".into(), 0, vec![], describe(), now)
+            .await;
+        assert_eq!(unknown, Err(StoreError::NotFound));
+    }
+
+    #[tokio::test]
+    async fn updates_and_deletes_refused_alone_leave_the_rest_applied() {
+        let Some(store) = testing::fresh_store().await else {
+            return;
+        };
+        let now = at(2025, 6, 1);
+        store.create_upload(upload("f1", 2, now)).await.unwrap();
+        let items = vec![created("A", 1), created("B", 2)];
+        store
+            .apply_upload_items("f1".into(), 0, items, describe(), now)
+            .await
+            .unwrap();
+        let before = store.get_position(org(), key("B")).await.unwrap().unwrap();
+        store.create_upload(upload("f2", 5, now)).await.unwrap();
+        let items = vec![
+            UploadItem::Update {
+                iupd: Iupd::parse("A").unwrap(),
+                change: Box::new(move |p| {
+                    p.company_name = Text::new("Changed").unwrap();
+                    Ok(())
+                }),
+            },
+            // Changed, then refused: the change is not written.
+            UploadItem::Update {
+                iupd: Iupd::parse("B").unwrap(),
+                change: Box::new(move |p| {
+                    p.company_name = Text::new("Not kept").unwrap();
+                    Err(Refusal::Conflict(Conflict("no".into())))
+                }),
+            },
+            UploadItem::Delete {
+                iupd: Iupd::parse("Z").unwrap(),
+                guard: Box::new(|_| Ok(())),
+            },
+            UploadItem::Delete {
+                iupd: Iupd::parse("B").unwrap(),
+                guard: Box::new(|_| Err(Refusal::Conflict(Conflict("paid".into())))),
+            },
+            UploadItem::Delete {
+                iupd: Iupd::parse("A").unwrap(),
+                guard: Box::new(|p| {
+                    assert_eq!(p.company_name.as_str(), "Changed");
+                    Ok(())
+                }),
+            },
+        ];
+        store
+            .apply_upload_items("f2".into(), 0, items, describe(), now)
+            .await
+            .unwrap();
+        let outcomes = store.upload_outcomes("f2".into()).await.unwrap();
+        let statuses: Vec<u16> = outcomes.iter().map(|o| o.status).collect();
+        assert_eq!(statuses, [201, 409, 409, 409, 201]);
+        assert_eq!(outcomes[1].message, "no");
+        assert_eq!(outcomes[2].message, "not found");
+        assert!(store.get_position(org(), key("A")).await.unwrap().is_none());
+        let b = store.get_position(org(), key("B")).await.unwrap().unwrap();
+        assert_eq!(b, before);
+        let file = store.upload(org(), "f2".into()).await.unwrap().unwrap();
+        assert_eq!(
+            (file.processed, file.refused, file.ended_at),
+            (5, 3, Some(now))
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_instances_applying_the_same_items_apply_them_once() {
+        let Some((a, b)) = testing::fresh_pair().await else {
+            return;
+        };
+        let now = at(2025, 6, 1);
+        a.create_upload(upload("setup", 10, now)).await.unwrap();
+        let items = (0..10).map(|n| created(&format!("P{n}"), n)).collect();
+        a.apply_upload_items("setup".into(), 0, items, describe(), now)
+            .await
+            .unwrap();
+        let version = a
+            .get_position(org(), key("P0"))
+            .await
+            .unwrap()
+            .unwrap()
+            .version;
+        // Each item bumps a position's version: applied twice, it would show.
+        let bumps = |n: u64| -> Vec<UploadItem> {
+            (0..n)
+                .map(|n| UploadItem::Update {
+                    iupd: Iupd::parse(&format!("P{n}")).unwrap(),
+                    change: Box::new(|_| Ok(())),
+                })
+                .chain([created("NEW", 100)])
+                .collect()
+        };
+        for round in 0..10 {
+            let id = format!("f{round}");
+            a.create_upload(upload(&id, 22, now)).await.unwrap();
+            for first in [0, 11] {
+                let (x, y) = tokio::join!(
+                    a.apply_upload_items(id.clone(), first, bumps(10), describe(), now),
+                    b.apply_upload_items(id.clone(), first, bumps(10), describe(), now)
+                );
+                let refused = Err(StoreError::VersionMismatch {
+                    current: i64::from(first) + 11,
+                });
+                assert!(
+                    (x.is_ok() && y == refused) || (y.is_ok() && x == refused),
+                    "{x:?} {y:?}"
+                );
+            }
+            let file = a.upload(org(), id.clone()).await.unwrap().unwrap();
+            assert_eq!((file.processed, file.ended_at), (22, Some(now)));
+            let outcomes = b.upload_outcomes(id).await.unwrap();
+            let statuses: Vec<u16> = outcomes.iter().map(|o| o.status).collect();
+            // The new position is created by the first chunk of the first round only.
+            let new = if round == 0 { 201 } else { 409 };
+            let mut expected = vec![201; 10];
+            expected.push(new);
+            expected.extend([201; 10]);
+            expected.push(409);
+            assert_eq!(statuses, expected);
+        }
+        for n in 0..10 {
+            let p = b.get_position(org(), key(&format!("P{n}"))).await.unwrap();
+            assert_eq!(p.unwrap().version, version + 20);
         }
     }
 }
