@@ -15,9 +15,9 @@ use crate::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
     PositionStatus, StampRequest, Transfer, TransferStatus,
 };
-use crate::domain::receipt::ReceiptVersion;
+use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
 use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
-use crate::store::StoreError;
+use crate::store::{ReceiptSummary, StoreError};
 
 pub(in crate::store) fn corrupt(column: &str, problem: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("stored value of {column} is invalid: {problem}"))
@@ -362,5 +362,59 @@ pub(in crate::store) fn station(
         version: version_from(version, "broadcast_station.primitive_version")?,
         timeout: Duration::from_millis(timeout_ms.max(1) as u64),
         enabled,
+    })
+}
+
+/// The columns of `receipt` a listing reads, in the order [`ReceiptSummaryColumns`] takes them.
+pub(in crate::store) const RECEIPT_SUMMARY_COLUMNS: &str = "organization, receipt_id, recipient, \
+    iuv, nav, version, status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, \
+    payment_date_time, stand_in, received_at";
+
+/// A listed `receipt` row as read, before it is checked.
+pub(in crate::store) struct ReceiptSummaryColumns {
+    pub organization: String,
+    pub receipt_id: String,
+    pub recipient: String,
+    pub iuv: String,
+    pub nav: String,
+    pub version: i64,
+    pub status: String,
+    pub flag: Option<String>,
+    pub flag_description: Option<String>,
+    pub amount: i64,
+    pub debtor: String,
+    pub payer: Option<String>,
+    pub psp_id: String,
+    pub psp_company: String,
+    pub payment_date_time: Option<String>,
+    pub stand_in: Option<bool>,
+    pub received_at: i64,
+}
+
+pub(in crate::store) fn receipt_summary_from_columns(
+    r: ReceiptSummaryColumns,
+) -> Result<ReceiptSummary, StoreError> {
+    Ok(ReceiptSummary {
+        organization: FiscalCodePA::parse(&r.organization)
+            .map_err(|e| corrupt("receipt.organization", e))?,
+        receipt_id: r.receipt_id,
+        recipient: r.recipient,
+        iuv: r.iuv,
+        notice_number: NoticeNumber::parse(&r.nav)
+            .map_err(|e| corrupt("receipt.nav", e))?
+            .to_string(),
+        version: version_from(r.version, "receipt.version")?,
+        status: ReceiptStatus::parse(&r.status)
+            .ok_or_else(|| corrupt("receipt.status", &r.status))?,
+        flag: r.flag,
+        flag_description: r.flag_description,
+        amount: cents(r.amount, "receipt.amount")?,
+        debtor: r.debtor,
+        payer: r.payer,
+        psp_id: r.psp_id,
+        psp_company: r.psp_company,
+        payment_date_time: r.payment_date_time,
+        stand_in: r.stand_in,
+        received_at: from_millis(r.received_at, "receipt.received_at")?,
     })
 }

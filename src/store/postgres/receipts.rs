@@ -5,17 +5,25 @@
 //! number): the second waits for the first to commit, then sees its copy and its payment, and
 //! is answered as it would be on one instance. The unique indexes on the receipt's identity
 //! stay the guard behind the lock.
+//!
+//! Receipts are read back as their documents and as listings (a creditor's, filtered and
+//! paged); receipts copied from a SQLite store without content digests get theirs here.
 
 use deadpool_postgres::Transaction;
+use tokio_postgres::Row;
 
 use super::broadcast::stations_of;
+use super::filter::Where;
 use super::positions::{load_position, write_payment};
-use super::{PgStore, db_error};
+use super::{PgStore, db_error, read_transaction};
 use crate::domain::FiscalCodePA;
 use crate::domain::receipt::{ReceiptStatus, Settlement};
-use crate::domain::receipt_digest::ReceiptFacts;
+use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::store::columns::*;
-use crate::store::{Acquisition, NewReceipt, PositionKey, StoreError};
+use crate::store::{
+    Acquisition, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter, ReceiptSummary,
+    StoreError,
+};
 
 impl PgStore {
     /// Stores a receipt, applies it to its payment option and creates its deliveries, in one
@@ -27,6 +35,204 @@ impl PgStore {
         tx.commit().await.map_err(db_error)?;
         Ok(acquired)
     }
+
+    /// The stored document of the receipt for an IUV of the creditor (as notice owner, or as
+    /// beneficiary of a transfer): the applied one first, else the earliest received.
+    pub async fn receipt_document(
+        &self,
+        organization: FiscalCodePA,
+        iuv: String,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let client = self.client().await?;
+        // `status <> 'APPLIED'` sorts false first, as SQLite's 0 does.
+        let st = client
+            .prepare_cached(
+                "SELECT document FROM receipt
+                 WHERE id IN (SELECT id FROM receipt WHERE organization = $1 AND iuv = $2
+                              UNION SELECT r.id FROM receipt_beneficiary b
+                                    JOIN receipt r ON r.id = b.receipt
+                                    WHERE b.organization = $1 AND r.iuv = $2)
+                 ORDER BY status <> 'APPLIED', received_at, id LIMIT 1",
+            )
+            .await
+            .map_err(db_error)?;
+        let row = client
+            .query_opt(&st, &[&organization.as_str(), &iuv])
+            .await
+            .map_err(db_error)?;
+        row.map(|r| r.try_get(0)).transpose().map_err(db_error)
+    }
+
+    /// Up to `limit` receipts stored before content digests were kept (copied from a SQLite
+    /// store), as (row, document), oldest first.
+    pub async fn receipts_missing_digest(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let client = self.client().await?;
+        let st = client
+            .prepare_cached(
+                "SELECT id, document FROM receipt WHERE digest IS NULL ORDER BY id LIMIT $1",
+            )
+            .await
+            .map_err(db_error)?;
+        let rows = client
+            .query(&st, &[&i64::from(limit)])
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(db_error)
+    }
+
+    /// Records the content digests of receipts that had none. Instances filling them in at once
+    /// compute the same digest for a row: the `digest IS NULL` condition makes the later
+    /// update of a row change nothing, and the rows are updated in id order, so that two such
+    /// transactions take their row locks in one order and never deadlock.
+    pub async fn set_receipt_digests(
+        &self,
+        mut digests: Vec<(i64, ReceiptDigest)>,
+    ) -> Result<(), StoreError> {
+        digests.sort_by_key(|(id, _)| *id);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let st = tx
+            .prepare_cached("UPDATE receipt SET digest = $2 WHERE id = $1 AND digest IS NULL")
+            .await
+            .map_err(db_error)?;
+        for (id, digest) in &digests {
+            tx.execute(&st, &[id, &&digest.0[..]])
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    /// The creditor's receipts (as notice owner or beneficiary), newest first. The count and
+    /// the page are read from one snapshot, so that receipts stored meanwhile by any instance
+    /// are in both or in neither.
+    pub async fn list_receipts(
+        &self,
+        organization: FiscalCodePA,
+        filter: ReceiptFilter,
+        page: PageRequest,
+    ) -> Result<Page<ReceiptSummary>, StoreError> {
+        let filters = receipt_filters(&organization, &filter);
+        let condition = filters.sql();
+        let (limit, offset) = (
+            i64::from(page.limit),
+            i64::from(page.page) * i64::from(page.limit),
+        );
+        let mut params = filters.params();
+        params.push(&limit);
+        let limit_at = params.len();
+        params.push(&offset);
+        let offset_at = params.len();
+
+        let mut client = self.client().await?;
+        let tx = read_transaction(&mut client).await?;
+        let count = tx
+            .prepare_cached(&format!("SELECT count(*) FROM receipt WHERE {condition}"))
+            .await
+            .map_err(db_error)?;
+        let items_found: i64 = tx
+            .query_one(&count, &filters.params())
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        let st = tx
+            .prepare_cached(&format!(
+                "SELECT {RECEIPT_SUMMARY_COLUMNS} FROM receipt WHERE {condition}
+                 ORDER BY received_at DESC, id DESC LIMIT ${limit_at} OFFSET ${offset_at}"
+            ))
+            .await
+            .map_err(db_error)?;
+        let rows = tx.query(&st, &params).await.map_err(db_error)?;
+        let items = rows.iter().map(summary).collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Page {
+            items,
+            request: page,
+            items_found: items_found as u64,
+        })
+    }
+}
+
+/// The conditions of a listing: the creditor's receipts, and each filter given.
+fn receipt_filters<'a>(organization: &'a FiscalCodePA, filter: &'a ReceiptFilter) -> Where<'a> {
+    let mut filters = Where::default();
+    let org = filters.bind(organization.as_str());
+    filters.and(format!(
+        "(organization = {org}
+          OR id IN (SELECT receipt FROM receipt_beneficiary WHERE organization = {org}))"
+    ));
+    if let Some(status) = filter.status {
+        let at = filters.bind(status.as_str());
+        filters.and(format!("status = {at}"));
+    }
+    if !filter.statuses.is_empty() {
+        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        let at = filters.bind(statuses);
+        filters.and(format!("status = ANY({at})"));
+    }
+    if let Some(debtor) = &filter.debtor {
+        let at = filters.bind(debtor.as_str());
+        filters.and(format!("debtor = {at}"));
+    }
+    // Prefixes compared as SQLite's `substr(column, 1, length(prefix)) = prefix` does: case
+    // and all, with no LIKE wildcards to escape.
+    if let Some(prefix) = &filter.iuv_prefix {
+        let at = filters.bind(prefix.as_str());
+        filters.and(format!("starts_with(iuv, {at})"));
+    }
+    if let Some(prefix) = &filter.debtor_or_iuv_prefix {
+        let at = filters.bind(prefix.as_str());
+        filters.and(format!(
+            "(starts_with(iuv, {at}) OR starts_with(debtor, {at}))"
+        ));
+    }
+    if let Some(codes) = &filter.segregation_codes {
+        // An empty set matches nothing, as `= ANY('{}')` does.
+        let codes: Vec<String> = codes.iter().map(ToString::to_string).collect();
+        let at = filters.bind(codes);
+        filters.and(format!("substr(iuv, 1, 2) = ANY({at})"));
+    }
+    if let Some(from) = filter.paid_from {
+        let at = filters.bind(millis(from));
+        filters.and(format!("payment_time >= {at}"));
+    }
+    if let Some(to) = filter.paid_to {
+        let at = filters.bind(millis(to));
+        filters.and(format!("payment_time <= {at}"));
+    }
+    filters
+}
+
+fn summary(r: &Row) -> Result<ReceiptSummary, StoreError> {
+    let get = || -> Result<ReceiptSummaryColumns, tokio_postgres::Error> {
+        Ok(ReceiptSummaryColumns {
+            organization: r.try_get(0)?,
+            receipt_id: r.try_get(1)?,
+            recipient: r.try_get(2)?,
+            iuv: r.try_get(3)?,
+            nav: r.try_get(4)?,
+            version: r.try_get(5)?,
+            status: r.try_get(6)?,
+            flag: r.try_get(7)?,
+            flag_description: r.try_get(8)?,
+            amount: r.try_get(9)?,
+            debtor: r.try_get(10)?,
+            payer: r.try_get(11)?,
+            psp_id: r.try_get(12)?,
+            psp_company: r.try_get(13)?,
+            payment_date_time: r.try_get(14)?,
+            stand_in: r.try_get(15)?,
+            received_at: r.try_get(16)?,
+        })
+    };
+    receipt_summary_from_columns(get().map_err(db_error)?)
 }
 
 async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, StoreError> {
@@ -189,6 +395,7 @@ async fn insert_beneficiaries(
 mod tests {
     use super::super::testing::{fresh_pair, fresh_store};
     use super::*;
+    use crate::domain::SegregationCode;
     use crate::domain::position::tests::{at, option, position};
     use crate::domain::position::{DebtPosition, Iupd, PositionStatus};
     use crate::store::receipt_fixtures::{ORG, new_receipt, new_receipt_paying, station, valid};
@@ -246,6 +453,40 @@ mod tests {
             .unwrap();
         assert_eq!(status(&dup), ReceiptStatus::Duplicate);
         assert_eq!(store.get_position(org(), key).await.unwrap().unwrap(), paid);
+
+        let iuv = nav.as_str()[1..].to_owned();
+        let doc = store
+            .receipt_document(org(), iuv.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(doc, b"<doc>t1</doc>");
+        let all = PageRequest { page: 0, limit: 10 };
+        let listed = store
+            .list_receipts(org(), ReceiptFilter::default(), all)
+            .await
+            .unwrap();
+        assert_eq!(listed.items_found, 2);
+        let only_dup = ReceiptFilter {
+            status: Some(ReceiptStatus::Duplicate),
+            ..Default::default()
+        };
+        let listed = store.list_receipts(org(), only_dup, all).await.unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].receipt_id, "t2");
+        let other = ReceiptFilter {
+            debtor: Some("NOBODY".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .list_receipts(org(), other, all)
+                .await
+                .unwrap()
+                .items_found,
+            0
+        );
+
         let other_content = store
             .acquire_receipt(new_receipt_paying("t1", &nav, &[ORG], 301))
             .await
@@ -281,6 +522,326 @@ mod tests {
         assert_eq!(deliveries.len(), 1);
         assert_eq!(deliveries[0].station.station_id.as_str(), "S1");
         assert!(!deliveries[0].request.is_empty());
+        let doc = store
+            .receipt_document(org(), nav.as_str()[1..].to_owned())
+            .await
+            .unwrap();
+        assert!(doc.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_receipt_is_its_creditor_notice_and_id_and_its_content() {
+        let Some(store) = fresh_store().await else {
+            return;
+        };
+        let p = valid(position(vec![
+            option(1, 300, at(2030, 1, 1), true),
+            option(2, 300, at(2030, 1, 1), true),
+        ]));
+        let (first, second) = (p.options[0].nav.clone(), p.options[1].nav.clone());
+        store.create_position(p).await.unwrap();
+        let paid = store
+            .acquire_receipt(new_receipt("same", &first, &[ORG]))
+            .await
+            .unwrap();
+        assert_eq!(status(&paid), ReceiptStatus::Applied);
+        // The same id on another notice is another receipt.
+        let other = store
+            .acquire_receipt(new_receipt("same", &second, &[ORG]))
+            .await
+            .unwrap();
+        assert_eq!(status(&other), ReceiptStatus::Applied);
+        // Same identity, same content, another serialisation: nothing changes.
+        let mut again = new_receipt("same", &first, &[ORG]);
+        again.document = b"<other-bytes/>".to_vec();
+        assert_eq!(
+            store.acquire_receipt(again).await.unwrap(),
+            Acquisition::AlreadyStored(ReceiptStatus::Applied)
+        );
+        // Same identity, other content: kept beside the first as CONFLICT.
+        let changed = || new_receipt_paying("same", &first, &[ORG], 100);
+        let Acquisition::Conflict { earlier } = store.acquire_receipt(changed()).await.unwrap()
+        else {
+            panic!("a conflict")
+        };
+        assert_eq!(earlier.amount, "3.00");
+        assert_eq!(
+            store.acquire_receipt(changed()).await.unwrap(),
+            Acquisition::AlreadyStored(ReceiptStatus::Conflict)
+        );
+        let all = PageRequest { page: 0, limit: 10 };
+        let conflicts = ReceiptFilter {
+            status: Some(ReceiptStatus::Conflict),
+            ..Default::default()
+        };
+        let listed = store.list_receipts(org(), conflicts, all).await.unwrap();
+        assert_eq!(listed.items_found, 1);
+        assert_eq!(listed.items[0].amount.get(), 100);
+        let everything = store
+            .list_receipts(org(), ReceiptFilter::default(), all)
+            .await
+            .unwrap();
+        assert_eq!(everything.items_found, 3);
+        // The position kept the first receipt's payment.
+        let position = store
+            .get_position(org(), PositionKey::Notice(first))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            position.options[0].payment.as_ref().unwrap().receipt_id,
+            "same"
+        );
+    }
+
+    /// A receipt for notice `nav` (of no position: FLAGGED), received `second`s after the
+    /// first, paid at `paid`.
+    fn flagged(
+        id: &str,
+        nav: &str,
+        second: i64,
+        paid: Option<chrono::NaiveDateTime>,
+        concerned: &[&str],
+    ) -> NewReceipt {
+        let nav = crate::domain::NoticeNumber::parse(nav).unwrap();
+        let mut r = new_receipt(id, &nav, concerned);
+        r.received_at += chrono::Duration::seconds(second);
+        r.request.receipt.payment_date_time =
+            paid.map(|time| crate::domain::receipt::IsoDateTime {
+                lexical: time.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                time,
+                zoned: false,
+            });
+        r
+    }
+
+    #[tokio::test]
+    async fn receipts_are_listed_newest_first_by_each_filter_and_paged() {
+        let Some(store) = fresh_store().await else {
+            return;
+        };
+        let receipts = [
+            flagged(
+                "r1",
+                "301000000000000001",
+                0,
+                Some(at(2030, 1, 1)),
+                &[ORG, "88888888888"],
+            ),
+            flagged("r2", "302000000000000002", 1, Some(at(2030, 2, 1)), &[ORG]),
+            flagged("r3", "303000000000000003", 2, None, &[ORG]),
+        ];
+        for r in receipts {
+            store.acquire_receipt(r).await.unwrap();
+        }
+        let all = PageRequest { page: 0, limit: 10 };
+        let ids = |filter: ReceiptFilter| {
+            let store = &store;
+            async move {
+                let listed = store.list_receipts(org(), filter, all).await.unwrap();
+                assert_eq!(listed.items_found as usize, listed.items.len());
+                listed
+                    .items
+                    .into_iter()
+                    .map(|r| r.receipt_id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(ids(ReceiptFilter::default()).await, ["r3", "r2", "r1"]);
+        let second = store
+            .list_receipts(
+                org(),
+                ReceiptFilter::default(),
+                PageRequest { page: 1, limit: 2 },
+            )
+            .await
+            .unwrap();
+        assert_eq!((second.items_found, second.items.len()), (3, 1));
+        assert_eq!(second.items[0].receipt_id, "r1");
+        let summary = &second.items[0];
+        assert_eq!(summary.iuv, "01000000000000001");
+        assert_eq!(summary.notice_number, "301000000000000001");
+        assert_eq!(summary.status, ReceiptStatus::Flagged);
+        assert_eq!(
+            summary.payment_date_time.as_deref(),
+            Some("2030-01-01T12:00:00")
+        );
+        assert_eq!(summary.received_at, at(2029, 6, 1));
+
+        let filter = |f: fn(&mut ReceiptFilter)| {
+            let mut filter = ReceiptFilter::default();
+            f(&mut filter);
+            filter
+        };
+        assert_eq!(
+            ids(filter(|f| f.iuv_prefix = Some("02".into()))).await,
+            ["r2"]
+        );
+        assert_eq!(
+            ids(filter(|f| f.iuv_prefix = Some("0300".into()))).await,
+            ["r3"]
+        );
+        assert_eq!(
+            ids(filter(|f| f.debtor_or_iuv_prefix = Some("RSS".into())))
+                .await
+                .len(),
+            3
+        );
+        assert_eq!(
+            ids(filter(|f| f.debtor_or_iuv_prefix = Some("rss".into())))
+                .await
+                .len(),
+            0
+        );
+        assert_eq!(
+            ids(filter(|f| f.debtor_or_iuv_prefix = Some("01".into()))).await,
+            ["r1"]
+        );
+        assert_eq!(
+            ids(filter(|f| f.debtor_or_iuv_prefix = Some("%".into())))
+                .await
+                .len(),
+            0
+        );
+        let codes = |c: &[&str]| {
+            Some(
+                c.iter()
+                    .map(|c| SegregationCode::parse(c).unwrap())
+                    .collect(),
+            )
+        };
+        let mut by_codes = ReceiptFilter {
+            segregation_codes: codes(&["01", "03"]),
+            ..Default::default()
+        };
+        assert_eq!(ids(by_codes.clone()).await, ["r3", "r1"]);
+        by_codes.segregation_codes = codes(&[]);
+        assert!(ids(by_codes).await.is_empty());
+        let paid_from = ReceiptFilter {
+            paid_from: Some(at(2030, 1, 15)),
+            ..Default::default()
+        };
+        assert_eq!(ids(paid_from).await, ["r2"]);
+        let paid_to = ReceiptFilter {
+            paid_to: Some(at(2030, 1, 1)),
+            ..Default::default()
+        };
+        assert_eq!(ids(paid_to).await, ["r1"]);
+        let statuses = |s: Vec<ReceiptStatus>| ReceiptFilter {
+            statuses: s,
+            ..Default::default()
+        };
+        assert!(
+            ids(statuses(vec![
+                ReceiptStatus::Applied,
+                ReceiptStatus::Duplicate
+            ]))
+            .await
+            .is_empty()
+        );
+        assert_eq!(ids(statuses(vec![ReceiptStatus::Flagged])).await.len(), 3);
+        let debtor = ReceiptFilter {
+            debtor: Some("RSSMRA80A01H501U".into()),
+            iuv_prefix: Some("03".into()),
+            ..Default::default()
+        };
+        assert_eq!(ids(debtor).await, ["r3"]);
+
+        // The beneficiary sees the receipt of its transfer, and only it.
+        let beneficiary = FiscalCodePA::parse("88888888888").unwrap();
+        let listed = store
+            .list_receipts(beneficiary.clone(), ReceiptFilter::default(), all)
+            .await
+            .unwrap();
+        assert_eq!(listed.items_found, 1);
+        assert_eq!(listed.items[0].receipt_id, "r1");
+        let doc = store
+            .receipt_document(beneficiary.clone(), "01000000000000001".into())
+            .await
+            .unwrap();
+        assert_eq!(doc.as_deref(), Some(&b"<doc>r1</doc>"[..]));
+        let not_its = store
+            .receipt_document(beneficiary, "02000000000000002".into())
+            .await
+            .unwrap();
+        assert_eq!(not_its, None);
+    }
+
+    /// Receipt `id` as a copy of a SQLite store that had no digests left it: row `id`, with
+    /// a beneficiary.
+    async fn copied_without_digest(store: &PgStore, id: i64) {
+        let client = store.client().await.unwrap();
+        client
+            .execute(
+                "INSERT INTO receipt (id, organization, receipt_id, recipient, broker_id,
+                    station_id, version, iuv, nav, status, amount, debtor, psp_id, psp_company,
+                    received_at, document)
+                 VALUES ($1, '77777777777', $2, '77777777777', '77777777777',
+                    '77777777777_01', 2, '01000000000000144', '301000000000000144', 'FLAGGED',
+                    100, 'X', 'PSP', 'PSP', 0, '<x/>')",
+                &[&id, &format!("R-OLD-{id}")],
+            )
+            .await
+            .unwrap();
+        client
+            .execute(
+                "INSERT INTO receipt_beneficiary (organization, receipt) VALUES ('88888888888', $1)",
+                &[&id],
+            )
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn receipts_stored_before_digests_get_theirs_and_keep_their_links() {
+        let Some(store) = fresh_store().await else {
+            return;
+        };
+        copied_without_digest(&store, 7).await;
+        let missing = store.receipts_missing_digest(10).await.unwrap();
+        assert_eq!(missing, vec![(7, b"<x/>".to_vec())]);
+        let digest = ReceiptDigest([9; 32]);
+        store.set_receipt_digests(vec![(7, digest)]).await.unwrap();
+        assert!(store.receipts_missing_digest(10).await.unwrap().is_empty());
+        // A digest once set stays.
+        store
+            .set_receipt_digests(vec![(7, ReceiptDigest([1; 32]))])
+            .await
+            .unwrap();
+        let client = store.client().await.unwrap();
+        let kept: Vec<u8> = client
+            .query_one("SELECT digest FROM receipt WHERE id = 7", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(kept, [9; 32]);
+        let beneficiary = FiscalCodePA::parse("88888888888").unwrap();
+        let page = PageRequest { page: 0, limit: 10 };
+        let listed = store
+            .list_receipts(beneficiary, ReceiptFilter::default(), page)
+            .await
+            .unwrap();
+        assert_eq!(listed.items[0].receipt_id, "R-OLD-7");
+    }
+
+    #[tokio::test]
+    async fn receipts_missing_digests_come_oldest_first_and_limited() {
+        let Some(store) = fresh_store().await else {
+            return;
+        };
+        for id in [5, 3, 9] {
+            copied_without_digest(&store, id).await;
+        }
+        let ids = |m: Vec<(i64, Vec<u8>)>| m.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(ids(store.receipts_missing_digest(2).await.unwrap()), [3, 5]);
+        store
+            .set_receipt_digests(vec![(3, ReceiptDigest([3; 32]))])
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(store.receipts_missing_digest(10).await.unwrap()),
+            [5, 9]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,6 +888,101 @@ mod tests {
                     .any(|s| matches!(s, ReceiptStatus::Applied | ReceiptStatus::Flagged)),
                 "{got:?}"
             );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_instances_filling_in_digests_at_once_set_each_once() {
+        let Some((a, b)) = fresh_pair().await else {
+            return;
+        };
+        for id in 1..=40 {
+            copied_without_digest(&a, id).await;
+        }
+        // Each instance fills in every row, in opposite orders: neither deadlocks or fails,
+        // and each row keeps one digest.
+        let digest = |id: i64| ReceiptDigest([id as u8; 32]);
+        let forward: Vec<_> = (1..=40).map(|id| (id, digest(id))).collect();
+        let backward: Vec<_> = (1..=40).rev().map(|id| (id, digest(id))).collect();
+        for _ in 0..3 {
+            let (x, y) = tokio::join!(
+                a.set_receipt_digests(forward.clone()),
+                b.set_receipt_digests(backward.clone())
+            );
+            x.unwrap();
+            y.unwrap();
+        }
+        assert!(a.receipts_missing_digest(100).await.unwrap().is_empty());
+        assert!(b.receipts_missing_digest(100).await.unwrap().is_empty());
+        let client = a.client().await.unwrap();
+        for row in client
+            .query("SELECT id, digest FROM receipt", &[])
+            .await
+            .unwrap()
+        {
+            let (id, stored): (i64, Vec<u8>) = (row.get(0), row.get(1));
+            assert_eq!(stored, digest(id).0);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_listing_counts_what_it_lists_while_another_instance_stores_receipts() {
+        let Some((a, b)) = fresh_pair().await else {
+            return;
+        };
+        let storing = async {
+            for n in 0..30 {
+                let nav = format!("3010000000000001{n:02}");
+                b.acquire_receipt(flagged(&format!("r{n}"), &nav, n, None, &[ORG]))
+                    .await
+                    .unwrap();
+            }
+        };
+        let listing = async {
+            let all = PageRequest {
+                page: 0,
+                limit: 100,
+            };
+            let mut seen = 0;
+            while seen < 30 {
+                let listed = a
+                    .list_receipts(org(), ReceiptFilter::default(), all)
+                    .await
+                    .unwrap();
+                assert_eq!(listed.items_found as usize, listed.items.len());
+                assert!(listed.items.len() >= seen);
+                seen = listed.items.len();
+            }
+        };
+        tokio::join!(storing, listing);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn of_two_copies_stored_at_once_the_document_is_the_one_not_in_conflict() {
+        let Some((a, b)) = fresh_pair().await else {
+            return;
+        };
+        for n in 1..=10 {
+            let p = payable(n);
+            let nav = p.options[0].nav.clone();
+            a.create_position(p).await.unwrap();
+            let mut x = new_receipt_paying("same", &nav, &[ORG], 300);
+            x.document = b"<a/>".to_vec();
+            let mut y = new_receipt_paying("same", &nav, &[ORG], 301);
+            y.document = b"<b/>".to_vec();
+            let (x, y) = tokio::join!(a.acquire_receipt(x), b.acquire_receipt(y));
+            // The copy stored first is the one not CONFLICT.
+            let (x, y) = (status(&x.unwrap()), status(&y.unwrap()));
+            let kept = match (x, y) {
+                (ReceiptStatus::Conflict, y) if y != ReceiptStatus::Conflict => &b"<b/>"[..],
+                (x, ReceiptStatus::Conflict) if x != ReceiptStatus::Conflict => &b"<a/>"[..],
+                got => panic!("{got:?}"),
+            };
+            let iuv = nav.as_str()[1..].to_owned();
+            for store in [&a, &b] {
+                let doc = store.receipt_document(org(), iuv.clone()).await.unwrap();
+                assert_eq!(doc.as_deref(), Some(kept), "{n}");
+            }
         }
     }
 }

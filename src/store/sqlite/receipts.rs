@@ -11,9 +11,9 @@ use super::columns::*;
 use super::filter::Where;
 use super::positions::{load_position, write_payment};
 use super::unavailable;
+use crate::domain::FiscalCodePA;
 use crate::domain::receipt::{ReceiptStatus, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
-use crate::domain::{FiscalCodePA, NoticeNumber};
 use crate::store::{
     Acquisition, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter, ReceiptSummary,
     StoreError,
@@ -223,45 +223,26 @@ pub(super) fn document(
     .map_err(unavailable)
 }
 
-const SUMMARY_COLUMNS: &str = "organization, receipt_id, recipient, iuv, nav, version, status, flag, \
-    flag_description, amount, debtor, payer, psp_id, psp_company, payment_date_time, stand_in, received_at";
-
 fn summary(r: &Row<'_>) -> rusqlite::Result<Result<ReceiptSummary, StoreError>> {
-    let organization: String = r.get(0)?;
-    let nav: String = r.get(4)?;
-    let status: String = r.get(6)?;
-    let version: i64 = r.get(5)?;
-    let amount: i64 = r.get(9)?;
-    let received_at: i64 = r.get(16)?;
-    let (receipt_id, recipient, iuv) = (r.get(1)?, r.get(2)?, r.get(3)?);
-    let (flag, flag_description) = (r.get(7)?, r.get(8)?);
-    let (debtor, payer, psp_id, psp_company) = (r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?);
-    let (payment_date_time, stand_in) = (r.get(14)?, r.get(15)?);
-    Ok((|| {
-        Ok(ReceiptSummary {
-            organization: FiscalCodePA::parse(&organization)
-                .map_err(|e| corrupt("receipt.organization", e))?,
-            receipt_id,
-            recipient,
-            iuv,
-            notice_number: NoticeNumber::parse(&nav)
-                .map_err(|e| corrupt("receipt.nav", e))?
-                .to_string(),
-            version: version_from(version, "receipt.version")?,
-            status: ReceiptStatus::parse(&status)
-                .ok_or_else(|| corrupt("receipt.status", &status))?,
-            flag,
-            flag_description,
-            amount: cents(amount, "receipt.amount")?,
-            debtor,
-            payer,
-            psp_id,
-            psp_company,
-            payment_date_time,
-            stand_in,
-            received_at: from_millis(received_at, "receipt.received_at")?,
-        })
-    })())
+    Ok(receipt_summary_from_columns(ReceiptSummaryColumns {
+        organization: r.get(0)?,
+        receipt_id: r.get(1)?,
+        recipient: r.get(2)?,
+        iuv: r.get(3)?,
+        nav: r.get(4)?,
+        version: r.get(5)?,
+        status: r.get(6)?,
+        flag: r.get(7)?,
+        flag_description: r.get(8)?,
+        amount: r.get(9)?,
+        debtor: r.get(10)?,
+        payer: r.get(11)?,
+        psp_id: r.get(12)?,
+        psp_company: r.get(13)?,
+        payment_date_time: r.get(14)?,
+        stand_in: r.get(15)?,
+        received_at: r.get(16)?,
+    }))
 }
 
 pub(super) fn list(
@@ -320,7 +301,7 @@ pub(super) fn list(
         .map_err(unavailable)?;
     let mut st = conn
         .prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM receipt WHERE {condition}
+            "SELECT {RECEIPT_SUMMARY_COLUMNS} FROM receipt WHERE {condition}
              ORDER BY received_at DESC, id DESC LIMIT :limit OFFSET :offset"
         ))
         .map_err(unavailable)?;
