@@ -161,14 +161,14 @@ expect "Authorization: Bearer" 200 "$(status -H "Authorization: Bearer $KEY" "$r
 expect "no key is 401" 401 "$(status "$receipts")"
 expect "401 challenge" 'www-authenticate: bearer' "$(curl -s -D - -o /dev/null "$receipts" | tr 'A-Z' 'a-z')"
 expect "a wrong key is 401" 401 "$(status -H 'Ocp-Apim-Subscription-Key: wrong' "$receipts")"
-other=$("$bin" keys create --data "$data" --org 88888888888 --label readme-smoke 2>/dev/null)
+other=$("$bin" keys create "${store_args[@]}" --org 88888888888 --label readme-smoke 2>/dev/null)
 expect "keys create" "gpd_" "$other"
 expect "own creditor with a new key" 200 \
     "$(status -H "Ocp-Apim-Subscription-Key: $other" "$base/organizations/88888888888/broadcast-stations")"
 expect "another creditor is 403" 403 "$(status -H "Ocp-Apim-Subscription-Key: $other" "$receipts")"
 id=$(cut -d_ -f2 <<<"$other")
-expect "keys list" "$id" "$("$bin" keys list --data "$data")"
-expect "keys revoke" "$id" "$("$bin" keys revoke "$id" --data "$data")"
+expect "keys list" "$id" "$("$bin" keys list "${store_args[@]}")"
+expect "keys revoke" "$id" "$("$bin" keys revoke "$id" "${store_args[@]}")"
 expect "a revoked key is 401" 401 \
     "$(status -H "Ocp-Apim-Subscription-Key: $other" "$base/organizations/88888888888/broadcast-stations")"
 expect "public paths need no key" 200 "$(status "$base/health")"
@@ -177,5 +177,5 @@ kill -TERM "$pid"
 wait "$pid"
 echo "readme-smoke: graceful shutdown ok"
 expect "deliveries from the command line" '0 of 0 deliveries' \
-    "$("$bin" deliveries list --data "$data" --state PENDING)"
+    "$("$bin" deliveries list "${store_args[@]}" --state PENDING)"
 trap 'rm -rf "$data"' EXIT

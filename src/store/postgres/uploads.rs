@@ -231,7 +231,12 @@ impl PgStore {
         for (i, item) in items.into_iter().enumerate() {
             let outcome = match item {
                 UploadItem::Refused(outcome) => outcome,
-                item => describe(i, by_itself(&mut tx, &organization, item).await?),
+                item => {
+                    // Applied before `describe` is touched: it is not Sync, so no reference to
+                    // it may be held across an await.
+                    let applied = by_itself(&mut tx, &organization, item).await?;
+                    describe(i, applied)
+                }
             };
             tx.execute(
                 &record,
