@@ -50,7 +50,7 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 /// The store's form of a domain refusal.
-pub(in crate::store) fn refused(r: Refusal) -> StoreError {
+pub(super) fn refused(r: Refusal) -> StoreError {
     match r {
         Refusal::Conflict(c) => StoreError::Refused(c),
         Refusal::Unprocessable(m) => StoreError::Unprocessable(m),

@@ -5,7 +5,7 @@
 
 use tokio_postgres::Client;
 
-use super::unavailable;
+use super::errors::{describe, unavailable};
 use crate::store::StoreError;
 
 /// The migrations, in order; a version is its place in this list, from 1.
@@ -66,12 +66,4 @@ async fn apply(client: &mut Client) -> Result<(), StoreError> {
         tracing::info!(version, "database schema migrated");
     }
     Ok(())
-}
-
-/// A database error with its message, not only its kind.
-pub(super) fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
-    }
 }
