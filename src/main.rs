@@ -269,16 +269,18 @@ fn main() -> ExitCode {
             publish,
             batch_size,
             rejects,
-        } => runtime.block_on(import(import::Options {
-            file,
-            format,
-            org,
-            data: data.data,
-            config: config.config,
-            publish,
-            batch_size: batch_size as usize,
-            rejects,
-        })),
+        } => runtime.block_on(import(
+            import::Options {
+                file,
+                format,
+                org,
+                config: config.config,
+                publish,
+                batch_size: batch_size as usize,
+                rejects,
+            },
+            data,
+        )),
         Command::Deliveries { action } => runtime.block_on(deliveries(action)),
         Command::Keys { action } => runtime.block_on(keys(action)),
     };
@@ -442,11 +444,9 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn import(opts: import::Options) -> Result<ExitCode, String> {
-    let open: import::OpenStore = Box::new(|data| {
-        let store = SqliteStore::open(data).map_err(|e| e.to_string())?;
-        Ok(Arc::new(store) as Arc<dyn gpd_gateway::store::Store>)
-    });
+async fn import(opts: import::Options, data: DataDir) -> Result<ExitCode, String> {
+    let open: import::OpenStore =
+        Box::new(move |section| Box::pin(async move { data.open(&section).await }));
     let summary = import::run(&opts, open).await?;
     import::report::write_summary(&mut std::io::stderr().lock(), &summary)
         .map_err(|e| e.to_string())?;

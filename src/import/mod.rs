@@ -12,8 +12,10 @@ pub mod upload;
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, BufReader, IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +24,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, StoreSection};
 use crate::domain::FiscalCodePA;
 use crate::domain::creditor::Creditor;
 use crate::domain::position::{DebtPosition, FieldError};
@@ -74,7 +76,6 @@ pub struct Options {
     pub format: Option<Format>,
     /// The creditor the positions belong to.
     pub org: String,
-    pub data: PathBuf,
     pub config: Option<PathBuf>,
     /// Import as published (VALID, or PUBLISHED until a future validity date) instead of DRAFT.
     pub publish: bool,
@@ -161,11 +162,13 @@ pub fn creditor(config: &Config, org: &str) -> Result<Creditor, String> {
         .ok_or_else(|| format!("organization {org} is not served by this gateway (see --config)"))
 }
 
-/// Opens the store on a data directory: the caller's choice of backend.
-pub type OpenStore = Box<dyn FnOnce(&Path) -> Result<Arc<dyn Store>, String>>;
+/// Opens the store the command names, given the configuration's `[store]`: the caller's
+/// choice of backend.
+pub type OpenStore =
+    Box<dyn FnOnce(StoreSection) -> Pin<Box<dyn Future<Output = Result<Arc<dyn Store>, String>>>>>;
 
-/// The whole command: checks the options, opens the input and then the store (`open`, on
-/// `--data`), imports, closes the store and writes the rejected rows to `--rejects` if given.
+/// The whole command: checks the options, opens the input and then the store (`open`),
+/// imports, closes the store and writes the rejected rows to `--rejects` if given.
 /// An `Err` means nothing was imported (the store was not opened).
 pub async fn run(opts: &Options, open: OpenStore) -> Result<Summary, String> {
     let config = match &opts.config {
@@ -207,7 +210,7 @@ pub async fn run(opts: &Options, open: OpenStore) -> Result<Summary, String> {
         None => None,
     };
     let source = Source::new(input, format, config.limits.max_body_bytes)?;
-    let store = open(&opts.data)?;
+    let store = open(config.store.clone()).await?;
     let settings = Settings {
         creditor,
         publish: opts.publish,
