@@ -34,8 +34,7 @@ impl ReceiptForms {
 
     fn form(&mut self, version: ReceiptVersion) -> &Result<ForwardedReceipt, NoV1Form> {
         let ReceiptForms { receipt, written } = self;
-        let slot = &mut written[usize::from(version == ReceiptVersion::V2)];
-        slot.get_or_insert_with(|| ForwardedReceipt::write(receipt, version))
+        written[slot(version)].get_or_insert_with(|| ForwardedReceipt::write(receipt, version))
     }
 
     /// The request a delivery to `station` sends, at its first attempt and at every retry:
@@ -49,26 +48,35 @@ impl ReceiptForms {
     }
 }
 
+/// The primitive versions, in the order of the per-version arrays here.
+const VERSIONS: [ReceiptVersion; 2] = [ReceiptVersion::V1, ReceiptVersion::V2];
+
+/// Where `version` stands in a per-version array.
+fn slot(version: ReceiptVersion) -> usize {
+    usize::from(version == ReceiptVersion::V2)
+}
+
 /// The most creditors remembered; past it, the guesses start again from nothing.
 const MAX_REMEMBERED: usize = 10_000;
 
-/// The versions each creditor's last receipt was delivered in, as the guess for its next one.
-/// A wrong guess costs one form written for nothing, or written on the writer after all.
+/// The versions each creditor's last receipt was delivered in (by [`slot`]), as the guess for
+/// its next one. A wrong guess costs one form written for nothing, or written on the writer
+/// after all.
 #[derive(Clone, Default)]
-pub struct FormGuess(Arc<Mutex<HashMap<FiscalCodePA, Vec<ReceiptVersion>>>>);
+pub struct FormGuess(Arc<Mutex<HashMap<FiscalCodePA, [bool; 2]>>>);
 
 impl FormGuess {
     /// `receipt`'s forms, with the versions its creditor's stations took last time written.
     pub fn forms(&self, receipt: Arc<Receipt>) -> ReceiptForms {
-        let versions = self
+        let taken = self
             .0
             .lock()
             .expect("form guess")
             .get(&receipt.fiscal_code)
-            .cloned()
+            .copied()
             .unwrap_or_default();
         let mut forms = ReceiptForms::new(receipt);
-        for version in versions {
+        for version in VERSIONS.into_iter().filter(|v| taken[slot(*v)]) {
             let _ = forms.form(version);
         }
         forms
@@ -76,21 +84,19 @@ impl FormGuess {
 
     /// Remembers the versions `creditor`'s receipt was just delivered in.
     pub fn remember(&self, creditor: &FiscalCodePA, deliveries: &[DeliveryTarget]) {
-        let mut versions: Vec<ReceiptVersion> = Vec::new();
+        let mut taken = [false; 2];
         for d in deliveries {
-            if !versions.contains(&d.station.version) {
-                versions.push(d.station.version);
-            }
+            taken[slot(d.station.version)] = true;
         }
         let mut guesses = self.0.lock().expect("form guess");
-        if versions.is_empty() {
+        if taken == [false; 2] {
             guesses.remove(creditor);
             return;
         }
         if guesses.len() >= MAX_REMEMBERED && !guesses.contains_key(creditor) {
             guesses.clear();
         }
-        guesses.insert(creditor.clone(), versions);
+        guesses.insert(creditor.clone(), taken);
     }
 }
 

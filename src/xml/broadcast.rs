@@ -65,10 +65,6 @@ pub struct ForwardedReceipt {
 const HEAD_CAPACITY: usize = 512;
 
 impl ForwardedReceipt {
-    pub fn version(&self) -> ReceiptVersion {
-        self.version
-    }
-
     /// The request for `recipient` (see [`send_rt_request`]).
     pub fn request(&self, recipient: &RequestIds) -> Vec<u8> {
         let mut w = Writer::request(operation(self.version), HEAD_CAPACITY + self.rest.len());
