@@ -69,8 +69,8 @@ impl Report {
     /// agree), then the totals.
     pub fn render(&self) -> String {
         let mut out = format!(
-            "{:<22} {:>12} {:>12}  {:<16}  {:<16}\n",
-            "table", "SQLite rows", "copied rows", "SQLite SHA-256", "copied SHA-256"
+            "{:<22} {:>12} {:>12}  {:<16}  copied SHA-256\n",
+            "table", "SQLite rows", "copied rows", "SQLite SHA-256"
         );
         for t in &self.tables {
             let _ = writeln!(
@@ -525,6 +525,41 @@ mod tests {
         )
         .unwrap();
         dir
+    }
+
+    #[test]
+    fn the_report_shows_each_table_and_which_differ() {
+        let table = |name, target_rows, target_checksum: &str| TableReport {
+            table: name,
+            source_rows: 2,
+            target_rows,
+            source_checksum: "ab".repeat(32),
+            target_checksum: target_checksum.to_owned(),
+        };
+        let report = Report {
+            tables: vec![
+                table("receipt", 2, &"ab".repeat(32)),
+                table("delivery", 2, &"cd".repeat(32)),
+                table("api_key", 1, &"ab".repeat(32)),
+            ],
+            elapsed: Duration::from_secs(2),
+            committed: false,
+        };
+        assert_eq!(report.mismatched(), ["delivery", "api_key"]);
+        let shown = report.render();
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(
+            lines[1],
+            "receipt                           2            2  abababababababab  abababababababab  same"
+        );
+        assert!(
+            lines[2].starts_with("delivery ") && lines[2].ends_with("cdcdcdcdcdcdcdcd  DIFFERENT")
+        );
+        assert!(lines[3].contains("  2            1  ") && lines[3].ends_with("DIFFERENT"));
+        assert_eq!(
+            lines[4],
+            "6 rows in 2.0 s (3 rows/s), not committed: nothing written"
+        );
     }
 
     #[tokio::test]
