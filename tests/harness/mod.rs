@@ -1,5 +1,6 @@
-//! Starts the real gateway on a loopback port for end-to-end tests, with a fresh store in a
-//! temporary directory, and talks to it over HTTP. Each server has an API key that acts for
+//! Starts the real gateway on a loopback port for end-to-end tests, with a fresh store for a
+//! temporary directory (SQLite in it, or a PostgreSQL database it names: [`store`]), and talks
+//! to it over HTTP. Each server has an API key that acts for
 //! every organization, and `request` (with `get`, `post_json`…) sends it to every path that
 //! needs one, unless the caller sends its own key header; `request_as` and
 //! `request_without_key` are for the tests of keys themselves.
@@ -9,6 +10,7 @@ pub mod binary;
 pub mod positions;
 pub mod receipts;
 pub mod soap;
+pub mod store;
 pub mod stub_station;
 
 use std::sync::Arc;
@@ -20,7 +22,6 @@ use gpd_gateway::config::Config;
 use gpd_gateway::context::Context;
 use gpd_gateway::domain::api_key::{ApiKeySecret, KeyScope, SegregationScope};
 use gpd_gateway::domain::{FiscalCodePA, SegregationCode};
-use gpd_gateway::store::sqlite::SqliteStore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -58,8 +59,8 @@ impl TestServer {
     /// The gateway on an existing data directory (a restart), with the retry worker and the
     /// status sweeper running.
     pub async fn start_on(dir: tempfile::TempDir, config: Config, clock: Clock) -> TestServer {
-        let store = SqliteStore::open(dir.path()).expect("store");
-        let ctx = Arc::new(Context::new(config, Arc::new(store), clock));
+        let store = store::open(dir.path()).await;
+        let ctx = Arc::new(Context::new(config, store, clock));
         ctx.broadcaster
             .seed_stations()
             .await
@@ -253,9 +254,10 @@ impl TestServer {
         self.dir.as_ref().expect("data directory").path()
     }
 
-    /// Stops the server gracefully and closes the store.
+    /// Stops the server gracefully, closes the store and drops its database if it has one.
     pub async fn stop(self) {
-        self.stop_and_keep_data().await;
+        let dir = self.stop_and_keep_data().await;
+        store::drop_database(dir.path()).await;
     }
 
     /// Stops like [`TestServer::stop`] and hands back the data directory, for a restart.
@@ -279,6 +281,15 @@ impl TestServer {
             .await
             .expect("store closes");
         self.dir.take().expect("data directory")
+    }
+}
+
+impl Drop for TestServer {
+    /// A server its test did not stop (it failed, or ended early) leaves no database behind.
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            store::drop_database_now(dir.path());
+        }
     }
 }
 
