@@ -21,9 +21,15 @@ struct Run {
 }
 
 fn import(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    import_into(args, &[], stdin)
+}
+
+/// [`import`] into the store `store` names ([`harness::store::args`]).
+fn import_into(args: &[&str], store: &[String], stdin: Option<&[u8]>) -> Run {
     let mut child = Command::new(BIN)
         .arg("import")
         .args(args)
+        .args(store)
         .env("RUST_LOG", "warn")
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -73,10 +79,8 @@ async fn json_lines_good_rows_are_imported_bad_ones_reported() {
     ];
     std::fs::write(&file, lines.join("\n")).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let run = import(
-        &[path(&file), "--org", ORG, "--data", path(data.path())],
-        None,
-    );
+    let store = harness::store::args(data.path()).await;
+    let run = import_into(&[path(&file), "--org", ORG], &store, None);
     assert_eq!(run.code, 3, "{}", run.stderr);
     let expected = [
         "imported 2 of 5 positions in ",
@@ -125,17 +129,17 @@ C-3,F,RSSMRA80A01H501U,Mario Rossi,Comune di Esempio,{c},abc,Unica,,2099-12-31T2
     std::fs::write(&file, csv).unwrap();
     let rejects = dir.path().join("rejects.csv");
     let data = tempfile::tempdir().unwrap();
-    let run = import(
+    let store = harness::store::args(data.path()).await;
+    let run = import_into(
         &[
             path(&file),
             "--org",
             ORG,
-            "--data",
-            path(data.path()),
             "--publish",
             "--rejects",
             path(&rejects),
         ],
+        &store,
         None,
     );
     assert_eq!(run.code, 3, "{}", run.stderr);
@@ -198,16 +202,10 @@ fn standard_input_everything_imported_exits_zero() {
         position("S-1", &iuv(1, 21), 100),
         position("S-2", &iuv(1, 22), 200)
     );
-    let run = import(
-        &[
-            "-",
-            "--format",
-            "jsonl",
-            "--org",
-            ORG,
-            "--data",
-            path(dir.path()),
-        ],
+    let store = harness::store::block_on(harness::store::args(dir.path()));
+    let run = import_into(
+        &["-", "--format", "jsonl", "--org", ORG],
+        &store,
         Some(input.as_bytes()),
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -218,9 +216,10 @@ fn standard_input_everything_imported_exits_zero() {
         run.stderr
     );
     // Without --format, standard input is refused before anything is read.
-    let run = import(&["-", "--org", ORG, "--data", path(dir.path())], Some(b""));
+    let run = import_into(&["-", "--org", ORG], &store, Some(b""));
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("needs --format"), "{}", run.stderr);
+    harness::store::block_on(harness::store::drop_database(dir.path()));
 }
 
 #[test]
@@ -286,18 +285,13 @@ async fn importing_while_the_gateway_serves_the_same_directory() {
         .collect();
     std::fs::write(&file, body).unwrap();
     // Small batches: hundreds of write transactions of the importer interleave with the server's.
-    let args = [
-        path(&file).to_owned(),
-        "--org".into(),
-        ORG.into(),
-        "--data".into(),
-        path(&data).to_owned(),
-        "--batch-size".into(),
-        "10".into(),
-    ];
+    let store = harness::store::args(&data).await;
     let importing = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        import(&args, None)
+        import_into(
+            &[path(&file), "--org", ORG, "--batch-size", "10"],
+            &store,
+            None,
+        )
     });
     // Meanwhile the gateway keeps creating positions of its own, in the other segregation code.
     let (mut created, mut during) = (0, 0);
@@ -316,7 +310,7 @@ async fn importing_while_the_gateway_serves_the_same_directory() {
     }
     let run = importing.await.unwrap();
     // Writes of both processes took turns: some of the gateway's were answered while the import
-    // ran (few, as SQLite's busy handler polls with growing sleeps), and none failed.
+    // ran (on SQLite few, as its busy handler polls with growing sleeps), and none failed.
     assert!(during >= 1, "no position created during the import");
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
@@ -354,20 +348,11 @@ fn readme_example(lang: &str) -> String {
 async fn the_readme_examples_import_as_described() {
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
+    let store = harness::store::args(data.path()).await;
     for lang in ["jsonl", "csv"] {
         let file = dir.path().join(format!("example.{lang}"));
         std::fs::write(&file, readme_example(lang)).unwrap();
-        let run = import(
-            &[
-                path(&file),
-                "--org",
-                ORG,
-                "--data",
-                path(data.path()),
-                "--publish",
-            ],
-            None,
-        );
+        let run = import_into(&[path(&file), "--org", ORG, "--publish"], &store, None);
         assert_eq!(run.code, 0, "{lang}: {}", run.stderr);
         assert!(
             run.stderr.starts_with("imported 2 of 2 positions"),

@@ -10,15 +10,9 @@ use std::time::Duration;
 
 use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
-use gpd_gateway::store::sqlite::SqliteStore;
 use harness::receipts::{ReceiptRequest, iuv};
+use harness::store::{WriteLock, schema_version, set_schema_version};
 use harness::{TestServer, json, text};
-
-fn data_file(server: &TestServer) -> rusqlite::Connection {
-    let conn = rusqlite::Connection::open(server.data_dir().join(SqliteStore::FILE_NAME)).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    conn
-}
 
 async fn ready(server: &TestServer) -> (u16, serde_json::Value) {
     let r = server.get("/ready").await;
@@ -36,8 +30,7 @@ async fn a_store_locked_by_another_process_is_not_ready_and_the_node_still_gets_
     assert_eq!(body["checks"]["store"]["status"], "UP");
 
     // Another process takes the write lock and keeps it.
-    let other = data_file(&server);
-    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let other = WriteLock::take(server.data_dir()).await;
 
     let (status, body) = ready(&server).await;
     assert_eq!(status, 503, "{body}");
@@ -62,7 +55,7 @@ async fn a_store_locked_by_another_process_is_not_ready_and_the_node_still_gets_
         text(&r)
     );
 
-    other.execute_batch("ROLLBACK").unwrap();
+    other.release().await;
     // Once the lock is gone: ready again, and the Node's retry is stored.
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -79,19 +72,16 @@ async fn a_store_locked_by_another_process_is_not_ready_and_the_node_still_gets_
 }
 
 #[tokio::test]
-async fn a_data_file_migrated_by_a_newer_binary_or_a_closed_store_is_not_ready() {
+async fn a_store_migrated_by_a_newer_binary_or_a_closed_store_is_not_ready() {
     let server = TestServer::start().await;
-    let other = data_file(&server);
-    let version: i64 = other
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    other.pragma_update(None, "user_version", 99).unwrap();
+    let version = schema_version(server.data_dir()).await;
+    set_schema_version(server.data_dir(), 99).await;
     let (status, body) = ready(&server).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["checks"]["schema"]["status"], "DOWN");
     let reason = body["checks"]["schema"]["reason"].as_str().unwrap();
     assert!(reason.contains("schema version 99"), "{reason}");
-    other.pragma_update(None, "user_version", version).unwrap();
+    set_schema_version(server.data_dir(), version).await;
     assert_eq!(ready(&server).await.0, 200);
 
     gpd_gateway::store::Store::close(server.ctx.store.as_ref())

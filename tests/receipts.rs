@@ -549,18 +549,11 @@ async fn receipts_stored_before_digests_are_told_apart_after_a_restart() {
     let paid = ReceiptRequest::v2("old-1", &notice, 10_000);
     assert_eq!(send(&server, &paid).await, ok());
     let data = server.stop_and_keep_data().await;
-    {
-        // As a data file written before digests were kept leaves it.
-        let file = data
-            .path()
-            .join(gpd_gateway::store::sqlite::SqliteStore::FILE_NAME);
-        let conn = rusqlite::Connection::open(file).unwrap();
-        assert_eq!(
-            conn.execute("UPDATE receipt SET digest = NULL", [])
-                .unwrap(),
-            1
-        );
-    }
+    // As a store written before digests were kept leaves it.
+    assert_eq!(
+        harness::store::execute(data.path(), "UPDATE receipt SET digest = NULL").await,
+        1
+    );
     let server = TestServer::start_on(
         data,
         harness::loopback_stations(gpd_gateway::config::Config::example()),

@@ -1,5 +1,5 @@
 //! The real binary: starts, serves, and on SIGTERM lets an in-flight request finish before it
-//! exits cleanly with the store closed.
+//! exits cleanly with the store closed, on SQLite or on the PostgreSQL database `--store` names.
 
 mod harness;
 
@@ -8,21 +8,20 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use gpd_gateway::domain::position::OptionStatus;
+use gpd_gateway::domain::{FiscalCodePA, NoticeNumber};
+use gpd_gateway::store::PositionKey;
 use harness::binary::{BIN, free_port, wait_until_up};
+use harness::store::block_on;
 
 #[test]
 fn sigterm_drains_in_flight_requests() {
     let port = free_port();
     let data = tempfile::tempdir().unwrap();
+    let store = block_on(harness::store::args(data.path()));
     let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data",
-        ])
-        .arg(data.path())
+        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}")])
+        .args(&store)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -74,16 +73,35 @@ fn sigterm_drains_in_flight_requests() {
     assert!(log.contains("store closed"), "{log}");
     // The key is shown once, on its own line, and never logged.
     assert_eq!(log.matches(key.as_str()).count(), 1, "{log}");
-    // New connections are refused once it has stopped, and the data is intact on disk.
+    // New connections are refused once it has stopped, and the payment is in the store.
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
-    assert!(data.path().join("gpd-gateway.sqlite").exists());
-    assert!(
-        !data.path().join("gpd-gateway.sqlite-wal").exists()
-            || std::fs::metadata(data.path().join("gpd-gateway.sqlite-wal"))
-                .unwrap()
-                .len()
-                == 0
-    );
+    if !harness::store::on_postgres() {
+        // The WAL checkpointed into the file on the way out.
+        assert!(data.path().join("gpd-gateway.sqlite").exists());
+        assert!(
+            !data.path().join("gpd-gateway.sqlite-wal").exists()
+                || std::fs::metadata(data.path().join("gpd-gateway.sqlite-wal"))
+                    .unwrap()
+                    .len()
+                    == 0
+        );
+    }
+    block_on(async {
+        let store = harness::store::open(data.path()).await;
+        let notice = NoticeNumber::parse("301000000000000144").unwrap();
+        let position = store
+            .get_position(
+                FiscalCodePA::parse("77777777777").unwrap(),
+                PositionKey::Notice(notice.clone()),
+            )
+            .await
+            .unwrap()
+            .expect("the demo position");
+        let option = position.options.iter().find(|o| o.nav == notice).unwrap();
+        assert_eq!(option.status, OptionStatus::Paid);
+        store.close().await.unwrap();
+        harness::store::drop_database(data.path()).await;
+    });
 }
 
 #[test]

@@ -17,8 +17,9 @@ use gpd_gateway::store::postgres::PgStore;
 use gpd_gateway::store::sqlite::SqliteStore;
 use harness::positions::{iuv, position};
 use harness::receipts::{ReceiptRequest, to};
+use harness::store::{connect, sqlite_only};
 use harness::stub_station::{Behaviour, StubStation};
-use harness::{TestServer, json, postgres, text};
+use harness::{TestServer, json, text};
 use serde_json::{Value, json};
 
 const ORG: &str = "77777777777";
@@ -387,7 +388,7 @@ async fn postgres_rows(
 /// them with rows.
 async fn assert_same_rows(data: &std::path::Path, url: &str) {
     let conn = rusqlite::Connection::open(data.join(SqliteStore::FILE_NAME)).unwrap();
-    let client = postgres::connect(url).await;
+    let client = connect(url).await;
     let tables = sqlite_tables(&conn);
     assert_eq!(tables.len(), 13, "{tables:?}");
     for (table, columns, key) in &tables {
@@ -403,9 +404,19 @@ async fn assert_same_rows(data: &std::path::Path, url: &str) {
     }
 }
 
+/// An empty database to copy into; None where the test does not run: without a cluster, and
+/// in the run on PostgreSQL, where the gateway that makes the SQLite source would not be on
+/// SQLite.
+async fn target_database() -> Option<String> {
+    if sqlite_only("the source of a copy is a SQLite data directory") {
+        return None;
+    }
+    gpd_gateway::store::postgres::testing::fresh_database().await
+}
+
 #[tokio::test]
 async fn a_data_file_with_every_kind_of_record_is_copied_field_by_field() {
-    let Some(url) = postgres::fresh_database().await else {
+    let Some(url) = target_database().await else {
         return;
     };
     let made = data_with_every_kind_of_record().await;
@@ -492,7 +503,7 @@ async fn a_data_file_with_every_kind_of_record_is_copied_field_by_field() {
 
 #[tokio::test]
 async fn a_database_with_data_is_refused_and_left_as_it_was() {
-    let Some(url) = postgres::fresh_database().await else {
+    let Some(url) = target_database().await else {
         return;
     };
     let server = TestServer::start().await;
@@ -514,7 +525,7 @@ async fn a_database_with_data_is_refused_and_left_as_it_was() {
         err.contains("the target database is not empty: table debt_position has rows"),
         "{err}"
     );
-    let client = postgres::connect(&url).await;
+    let client = connect(&url).await;
     let iupds: Vec<String> = client
         .query("SELECT iupd FROM debt_position", &[])
         .await

@@ -15,7 +15,6 @@ use gpd_gateway::context::Context;
 use gpd_gateway::domain::api_key::SegregationScope;
 use gpd_gateway::domain::upload::UploadOperation;
 use gpd_gateway::http::zip;
-use gpd_gateway::store::sqlite::SqliteStore;
 use harness::positions::{iuv, position};
 use harness::{TestServer, json, text};
 use serde_json::{Value, json};
@@ -328,12 +327,8 @@ async fn a_file_left_half_done_is_finished_after_a_restart() {
 
     // A gateway takes the file and gets through its first chunk, then stops.
     let id = {
-        let store = SqliteStore::open(dir.path()).unwrap();
-        let ctx = Arc::new(Context::new(
-            Config::example(),
-            Arc::new(store),
-            Clock::system(),
-        ));
+        let store = harness::store::open(dir.path()).await;
+        let ctx = Arc::new(Context::new(Config::example(), store, Clock::system()));
         let all = SegregationScope::All;
         let on = OnCreditor::new(&ctx, ORG, &all).unwrap();
         let broker = Broker::served(&ctx, BROKER).unwrap();

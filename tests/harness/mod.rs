@@ -1,5 +1,6 @@
-//! Starts the real gateway on a loopback port for end-to-end tests, with a fresh store in a
-//! temporary directory, and talks to it over HTTP. Each server has an API key that acts for
+//! Starts the real gateway on a loopback port for end-to-end tests, with a fresh store for a
+//! temporary directory (SQLite in it, or a PostgreSQL database it names: [`store`]), and talks
+//! to it over HTTP. Each server has an API key that acts for
 //! every organization, and `request` (with `get`, `post_json`…) sends it to every path that
 //! needs one, unless the caller sends its own key header; `request_as` and
 //! `request_without_key` are for the tests of keys themselves.
@@ -7,9 +8,9 @@
 
 pub mod binary;
 pub mod positions;
-pub mod postgres;
 pub mod receipts;
 pub mod soap;
+pub mod store;
 pub mod stub_station;
 
 use std::sync::Arc;
@@ -22,7 +23,6 @@ use gpd_gateway::context::Context;
 use gpd_gateway::domain::api_key::{ApiKeySecret, KeyScope, SegregationScope};
 use gpd_gateway::domain::{FiscalCodePA, SegregationCode};
 use gpd_gateway::store::Store;
-use gpd_gateway::store::sqlite::SqliteStore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -60,8 +60,8 @@ impl TestServer {
     /// The gateway on an existing data directory (a restart), with the retry worker and the
     /// status sweeper running.
     pub async fn start_on(dir: tempfile::TempDir, config: Config, clock: Clock) -> TestServer {
-        let store = SqliteStore::open(dir.path()).expect("store");
-        let mut server = TestServer::start_with_store(Arc::new(store), config, clock).await;
+        let store = store::open(dir.path()).await;
+        let mut server = TestServer::start_with_store(store, config, clock).await;
         server.dir = Some(dir);
         server
     }
@@ -266,9 +266,12 @@ impl TestServer {
         self.dir.as_ref().expect("data directory").path()
     }
 
-    /// Stops the server gracefully and closes the store.
+    /// Stops the server gracefully, closes the store and drops its database if it has one.
     pub async fn stop(mut self) {
         self.shut_down().await;
+        if let Some(dir) = self.dir.take() {
+            store::drop_database(dir.path()).await;
+        }
     }
 
     /// Stops like [`TestServer::stop`] and hands back the data directory, for a restart.
@@ -296,6 +299,15 @@ impl TestServer {
         gpd_gateway::store::Store::close(self.ctx.store.as_ref())
             .await
             .expect("store closes");
+    }
+}
+
+impl Drop for TestServer {
+    /// A server its test did not stop (it failed, or ended early) leaves no database behind.
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            store::drop_database_now(dir.path());
+        }
     }
 }
 

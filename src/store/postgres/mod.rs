@@ -22,7 +22,6 @@ mod positions;
 mod receipts;
 mod sequence;
 mod store;
-#[cfg(test)]
 pub mod testing;
 mod uploads;
 
