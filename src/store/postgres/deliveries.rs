@@ -462,34 +462,21 @@ impl PgStore {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
-    use std::time::Duration;
 
     use chrono::NaiveDateTime;
 
     use super::insert_deliveries;
-    use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl};
+    use crate::domain::FiscalCodePA;
+    use crate::domain::broadcast::DeliveryState;
     use crate::domain::position::tests::at;
-    use crate::domain::receipt::ReceiptVersion;
-    use crate::domain::{FiscalCodePA, Text};
     use crate::store::postgres::{PgStore, testing};
+    use crate::store::receipt_fixtures::station;
     use crate::store::{AttemptRecord, DeliveryTarget, NewDelivery, PageRequest, StoreError};
 
     const ORG: &str = "77777777777";
 
     fn org(code: &str) -> FiscalCodePA {
         FiscalCodePA::parse(code).unwrap()
-    }
-
-    fn station(organization: &str, id: &str) -> BroadcastStation {
-        BroadcastStation {
-            organization: org(organization),
-            station_id: Text::new(id).unwrap(),
-            broker_id: Text::new(organization).unwrap(),
-            url: StationUrl::parse("http://127.0.0.1:9/s").unwrap(),
-            version: ReceiptVersion::V2,
-            timeout: Duration::from_millis(500),
-            enabled: true,
-        }
     }
 
     /// A receipt row of the creditor [`ORG`], as the receipts' acquisition would store it;
@@ -554,135 +541,6 @@ mod tests {
         page: 0,
         limit: 100,
     };
-
-    #[tokio::test]
-    async fn deliveries_are_created_claimed_recorded_and_requeued() {
-        let Some(store) = testing::fresh_store().await else {
-            return;
-        };
-        let (s1, v1) = (station("88888888888", "S1"), station("88888888888", "V1"));
-        let t0 = at(2029, 6, 1);
-        let row = receipt(&store, "d1").await;
-        let request = b"<idStation>S1</idStation><receipt><receiptId>d1</receiptId>".to_vec();
-        let created = deliveries(
-            &store,
-            row,
-            vec![
-                NewDelivery {
-                    station: &s1,
-                    request: Ok(request.clone()),
-                },
-                NewDelivery {
-                    station: &v1,
-                    request: Err("a stamp".into()),
-                },
-            ],
-            t0,
-        )
-        .await;
-        // Only the pending one is returned, to attempt now.
-        assert_eq!(created.len(), 1);
-        assert_eq!(
-            (created[0].station.clone(), created[0].attempts),
-            (s1.clone(), 0)
-        );
-        let id = created[0].id;
-
-        let lease = t0 + chrono::Duration::seconds(60);
-        // Not due before its first retry time.
-        assert!(
-            store
-                .claim_deliveries(t0, lease, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        let due = t0 + chrono::Duration::seconds(10);
-        let claimed = store.claim_deliveries(due, lease, 10).await.unwrap();
-        assert_eq!(claimed.len(), 1);
-        // With the request the delivery was created with: a retry sends the first attempt's
-        // bytes.
-        assert_eq!(claimed[0].request, request);
-        assert_eq!(claimed[0].station, s1);
-        // Leased: a second claim finds nothing.
-        assert!(
-            store
-                .claim_deliveries(due, lease, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-
-        let retry = AttemptRecord::Retry {
-            error: "HTTP 500".into(),
-            next_attempt_at: due,
-        };
-        store.record_attempts(vec![(id, retry)], due).await.unwrap();
-        store
-            .record_attempts(vec![(id, AttemptRecord::Delivered)], due)
-            .await
-            .unwrap();
-        // A late result after success changes nothing.
-        let late = AttemptRecord::GiveUp {
-            error: "late".into(),
-        };
-        store.record_attempts(vec![(id, late)], due).await.unwrap();
-        let beneficiary = org("88888888888");
-        let listed = store
-            .list_deliveries(Some(beneficiary.clone()), None, ALL)
-            .await
-            .unwrap();
-        assert_eq!(listed.items.len(), 2);
-        let d = listed.items.iter().find(|d| d.id == id).unwrap();
-        assert_eq!(
-            (d.state, d.attempts, d.receipt_id.as_str()),
-            (DeliveryState::Delivered, 2, "d1")
-        );
-        assert_eq!(
-            (d.notice_organization.as_str(), d.iuv.as_str()),
-            (ORG, "01000000000000144")
-        );
-        assert_eq!((d.delivered_at, d.next_attempt_at), (Some(due), None));
-        assert_eq!(d.created_at, t0);
-        let undeliverable = listed.items.iter().find(|d| d.id != id).unwrap();
-        assert_eq!(
-            (undeliverable.state, undeliverable.last_error.as_deref()),
-            (DeliveryState::Undeliverable, Some("a stamp"))
-        );
-        assert!(
-            store
-                .list_deliveries(Some(org(ORG)), None, ALL)
-                .await
-                .unwrap()
-                .items
-                .is_empty()
-        );
-
-        let again = store
-            .redeliver(Some(beneficiary.clone()), id, due)
-            .await
-            .unwrap();
-        assert_eq!(
-            (again.state, again.attempts, again.next_attempt_at),
-            (DeliveryState::Pending, 0, Some(due))
-        );
-        assert!(matches!(
-            store.redeliver(Some(beneficiary.clone()), id, due).await,
-            Err(StoreError::Refused(_))
-        ));
-        assert_eq!(
-            store.redeliver(Some(org(ORG)), id, due).await,
-            Err(StoreError::NotFound)
-        );
-        assert_eq!(
-            store.redeliver(None, id + 100, due).await,
-            Err(StoreError::NotFound)
-        );
-        assert!(matches!(
-            store.redeliver(None, undeliverable.id, due).await,
-            Err(StoreError::Refused(_))
-        ));
-    }
 
     #[tokio::test]
     async fn deliveries_listed_newest_first_by_creditor_and_state_in_pages() {

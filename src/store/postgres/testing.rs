@@ -3,9 +3,14 @@
 //! PostgreSQL tests do nothing, unless `GPD_TEST_POSTGRES_REQUIRED` is set, as `.ci/run` sets
 //! it: then they fail.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio_postgres::NoTls;
+
+use super::PgStore;
+use crate::store::Store;
+use crate::store::conformance::Subject;
 
 /// The connection string of a new, empty database; None when no cluster is given.
 pub async fn fresh_database() -> Option<String> {
@@ -47,4 +52,16 @@ pub async fn fresh_pair() -> Option<(super::PgStore, super::PgStore)> {
     let a = super::PgStore::connect(&url, 4).await.unwrap();
     let b = super::PgStore::connect(&url, 4).await.unwrap();
     Some((a, b))
+}
+
+/// A store on a new, empty database, and another instance's on the same database when
+/// reopened: for the behaviours every store shares.
+pub async fn fresh_subject() -> Option<Subject> {
+    let url = fresh_database().await?;
+    let store = PgStore::connect(&url, 4).await.unwrap();
+    let reopen = move || {
+        let url = url.clone();
+        async move { Arc::new(PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store> }
+    };
+    Some(Subject::new(Arc::new(store), (), reopen))
 }
