@@ -2,7 +2,6 @@
 //! instance routes receipts by these rows, so a change by one counts for all at once.
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{PgStore, db_error};
@@ -10,24 +9,6 @@ use crate::domain::broadcast::BroadcastStation;
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::StoreError;
 use crate::store::columns::*;
-
-const STATION_COLUMNS: &str =
-    "organization, station_id, broker_id, url, primitive_version, timeout_ms, enabled";
-
-/// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
-pub(super) fn station_at(r: &Row, at: usize) -> Result<BroadcastStation, StoreError> {
-    let get = |i: usize| -> Result<String, StoreError> { r.try_get(at + i).map_err(db_error) };
-    let number = |i: usize| -> Result<i64, StoreError> { r.try_get(at + i).map_err(db_error) };
-    station(
-        get(0)?,
-        get(1)?,
-        get(2)?,
-        get(3)?,
-        number(4)?,
-        number(5)?,
-        r.try_get(at + 6).map_err(db_error)?,
-    )
-}
 
 /// The stations of one creditor, or of all, by creditor and station id; only the enabled ones
 /// if `enabled_only`.

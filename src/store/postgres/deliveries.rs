@@ -8,7 +8,6 @@ use chrono::NaiveDateTime;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
-use super::broadcast::station_at;
 use super::filter::Where;
 use super::uploads::count;
 use super::{PgStore, db_error, read_transaction};
@@ -113,42 +112,7 @@ async fn record(
     record: &AttemptRecord,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let (state, next, error, fault, delivered) = match record {
-        AttemptRecord::Delivered => (
-            DeliveryState::Delivered,
-            None,
-            None,
-            None,
-            Some(millis(now)),
-        ),
-        AttemptRecord::Rejected {
-            fault_code,
-            description,
-        } => (
-            DeliveryState::Rejected,
-            None,
-            Some(description.as_str()),
-            Some(fault_code.as_str()),
-            None,
-        ),
-        AttemptRecord::Retry {
-            error,
-            next_attempt_at,
-        } => (
-            DeliveryState::Pending,
-            Some(millis(*next_attempt_at)),
-            Some(error.as_str()),
-            None,
-            None,
-        ),
-        AttemptRecord::GiveUp { error } => (
-            DeliveryState::Failed,
-            None,
-            Some(error.as_str()),
-            None,
-            None,
-        ),
-    };
+    let columns = attempt_columns(record, now);
     let st = client
         .prepare_cached(
             "UPDATE delivery SET state = $1, next_attempt_at = $2, last_error = $3,
@@ -161,11 +125,11 @@ async fn record(
         .execute(
             &st,
             &[
-                &state.as_str(),
-                &next,
-                &error,
-                &fault,
-                &delivered,
+                &columns.state.as_str(),
+                &columns.next_attempt_at,
+                &columns.last_error,
+                &columns.fault_code,
+                &columns.delivered_at,
                 &millis(now),
                 &id,
             ],

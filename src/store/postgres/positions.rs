@@ -252,42 +252,32 @@ pub(super) struct RowIds {
     pub(super) options: Vec<i64>,
 }
 
-/// The columns a position is read from: identity, creation and version, then
-/// [`POSITION_CONTENT`].
-pub(super) static POSITION_COLUMNS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "id, organization, iupd, inserted_date, version, {}",
-        POSITION_CONTENT.join(", ")
-    )
-});
+impl ColumnRow for Row {
+    type Error = tokio_postgres::Error;
 
-/// Where [`POSITION_CONTENT`] starts in [`POSITION_COLUMNS`].
-const C: usize = 5;
-
-fn position_row(r: &Row) -> Result<(i64, PositionColumns), tokio_postgres::Error> {
-    let mut debtor: [Option<String>; 12] = Default::default();
-    for (i, slot) in debtor.iter_mut().enumerate() {
-        *slot = r.try_get(C + 3 + i)?;
+    fn string(&self, i: usize) -> Result<String, tokio_postgres::Error> {
+        self.try_get(i)
     }
-    let columns = PositionColumns {
-        organization: r.try_get(1)?,
-        iupd: r.try_get(2)?,
-        status: r.try_get(C)?,
-        company_name: r.try_get(C + 1)?,
-        office_name: r.try_get(C + 2)?,
-        debtor,
-        switch_to_expired: r.try_get(C + 15)?,
-        pay_stand_in: r.try_get(C + 16)?,
-        dates: [
-            r.try_get(C + 17)?,
-            r.try_get(C + 18)?,
-            r.try_get(C + 19)?,
-            r.try_get(3)?,
-            r.try_get(C + 20)?,
-        ],
-        version: r.try_get(4)?,
-    };
-    Ok((r.try_get(0)?, columns))
+
+    fn opt_string(&self, i: usize) -> Result<Option<String>, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn int(&self, i: usize) -> Result<i64, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn boolean(&self, i: usize) -> Result<bool, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn failure(e: tokio_postgres::Error) -> StoreError {
+        db_error(e)
+    }
 }
 
 /// Loads the creditor's position `key` names. `lock`: the row is locked until the transaction

@@ -15,24 +15,6 @@ use crate::store::{
     PageRequest, StoreError,
 };
 
-const STATION_COLUMNS: &str =
-    "organization, station_id, broker_id, url, primitive_version, timeout_ms, enabled";
-
-/// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
-fn station_at(r: &Row<'_>, at: usize) -> Result<BroadcastStation, StoreError> {
-    let get = |i: usize| -> Result<String, StoreError> { r.get(at + i).map_err(unavailable) };
-    let number = |i: usize| -> Result<i64, StoreError> { r.get(at + i).map_err(unavailable) };
-    station(
-        get(0)?,
-        get(1)?,
-        get(2)?,
-        get(3)?,
-        number(4)?,
-        number(5)?,
-        r.get(at + 6).map_err(unavailable)?,
-    )
-}
-
 /// Runs `sql`, whose first six parameters are the station's columns in [`STATION_COLUMNS`]
 /// order (the station table and every delivery, which copies them, write them alike), with
 /// `rest` after them.
@@ -287,42 +269,7 @@ pub(super) fn record(
     record: &AttemptRecord,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let (state, next, error, fault, delivered) = match record {
-        AttemptRecord::Delivered => (
-            DeliveryState::Delivered,
-            None,
-            None,
-            None,
-            Some(millis(now)),
-        ),
-        AttemptRecord::Rejected {
-            fault_code,
-            description,
-        } => (
-            DeliveryState::Rejected,
-            None,
-            Some(description.as_str()),
-            Some(fault_code.as_str()),
-            None,
-        ),
-        AttemptRecord::Retry {
-            error,
-            next_attempt_at,
-        } => (
-            DeliveryState::Pending,
-            Some(millis(*next_attempt_at)),
-            Some(error.as_str()),
-            None,
-            None,
-        ),
-        AttemptRecord::GiveUp { error } => (
-            DeliveryState::Failed,
-            None,
-            Some(error.as_str()),
-            None,
-            None,
-        ),
-    };
+    let columns = attempt_columns(record, now);
     // Only a PENDING delivery takes a result: an attempt that ends after an operator acted, or
     // after another attempt already succeeded, changes nothing.
     conn.prepare_cached(
@@ -332,11 +279,11 @@ pub(super) fn record(
     )
     .and_then(|mut st| {
         st.execute(params![
-            state.as_str(),
-            next,
-            error,
-            fault,
-            delivered,
+            columns.state.as_str(),
+            columns.next_attempt_at,
+            columns.last_error,
+            columns.fault_code,
+            columns.delivered_at,
             millis(now),
             id
         ])
