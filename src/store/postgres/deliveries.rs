@@ -326,10 +326,7 @@ impl PgStore {
             let at = filters.bind(state.as_str());
             filters.and(format!("d.state = {at}"));
         }
-        let condition = match filters.sql() {
-            all if all.is_empty() => "true".to_owned(),
-            some => some,
-        };
+        let condition = filters.sql();
         let (limit, offset) = (
             i64::from(page.limit),
             i64::from(page.page) * i64::from(page.limit),
@@ -343,18 +340,7 @@ impl PgStore {
         let mut client = self.client().await?;
         // The count and the page from one snapshot.
         let tx = read_transaction(&mut client).await?;
-        let count = tx
-            .prepare_cached(&format!(
-                "SELECT count(*) FROM delivery d WHERE {condition}"
-            ))
-            .await
-            .map_err(db_error)?;
-        let items_found: i64 = tx
-            .query_one(&count, &filters.params())
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
+        let items_found = filters.count(&tx, "delivery d").await?;
         let st = tx
             .prepare_cached(&format!(
                 "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
@@ -368,7 +354,7 @@ impl PgStore {
         Ok(Page {
             items,
             request: page,
-            items_found: items_found as u64,
+            items_found,
         })
     }
 

@@ -107,17 +107,7 @@ impl PgStore {
         let mut client = self.client().await?;
         // The count and the page from one snapshot.
         let tx = read_transaction(&mut client).await?;
-        let count = tx
-            .prepare_cached(&format!(
-                "SELECT count(*) FROM debt_position WHERE {condition}"
-            ))
-            .await
-            .map_err(db_error)?;
-        let items_found: i64 = tx
-            .query_one(&count, &filters.params())
-            .await
-            .map_err(db_error)?
-            .get(0);
+        let items_found = filters.count(&tx, "debt_position").await?;
         let st = tx.prepare_cached(&sql).await.map_err(db_error)?;
         let ids: Vec<i64> = tx
             .query(&st, &params)
@@ -135,7 +125,7 @@ impl PgStore {
         Ok(Page {
             items,
             request: page,
-            items_found: items_found as u64,
+            items_found,
         })
     }
 

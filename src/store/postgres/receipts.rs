@@ -132,16 +132,7 @@ impl PgStore {
 
         let mut client = self.client().await?;
         let tx = read_transaction(&mut client).await?;
-        let count = tx
-            .prepare_cached(&format!("SELECT count(*) FROM receipt WHERE {condition}"))
-            .await
-            .map_err(db_error)?;
-        let items_found: i64 = tx
-            .query_one(&count, &filters.params())
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
+        let items_found = filters.count(&tx, "receipt").await?;
         let st = tx
             .prepare_cached(&format!(
                 "SELECT {RECEIPT_SUMMARY_COLUMNS} FROM receipt WHERE {condition}
@@ -155,7 +146,7 @@ impl PgStore {
         Ok(Page {
             items,
             request: page,
-            items_found: items_found as u64,
+            items_found,
         })
     }
 }
