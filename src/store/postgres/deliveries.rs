@@ -371,20 +371,10 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let current = one(&tx, organization, delivery, true).await?;
-        match current.state {
-            DeliveryState::Pending => {
-                return Err(StoreError::Refused(Conflict(
-                    "the delivery is already pending".into(),
-                )));
-            }
-            DeliveryState::Undeliverable => {
-                return Err(StoreError::Refused(Conflict(format!(
-                    "the delivery is undeliverable: {}",
-                    current.last_error.unwrap_or_default()
-                ))));
-            }
-            DeliveryState::Delivered | DeliveryState::Rejected | DeliveryState::Failed => {}
-        }
+        current
+            .state
+            .may_redeliver(current.last_error.as_deref())
+            .map_err(StoreError::Refused)?;
         let st = tx
             .prepare_cached(
                 "UPDATE delivery SET state = 'PENDING', next_attempt_at = $1, attempts = 0,

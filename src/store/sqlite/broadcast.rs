@@ -381,20 +381,10 @@ pub(super) fn redeliver(
     now: NaiveDateTime,
 ) -> Result<Delivery, StoreError> {
     let current = one(conn, organization, id)?;
-    match current.state {
-        DeliveryState::Pending => {
-            return Err(StoreError::Refused(Conflict(
-                "the delivery is already pending".into(),
-            )));
-        }
-        DeliveryState::Undeliverable => {
-            return Err(StoreError::Refused(Conflict(format!(
-                "the delivery is undeliverable: {}",
-                current.last_error.unwrap_or_default()
-            ))));
-        }
-        DeliveryState::Delivered | DeliveryState::Rejected | DeliveryState::Failed => {}
-    }
+    current
+        .state
+        .may_redeliver(current.last_error.as_deref())
+        .map_err(StoreError::Refused)?;
     let requeued = conn
         .prepare_cached(
             "UPDATE delivery SET state = 'PENDING', next_attempt_at = ?1, attempts = 0, updated_at = ?1
