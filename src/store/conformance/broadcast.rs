@@ -6,9 +6,11 @@ use std::time::Duration;
 use super::{Subject, org};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl};
 use crate::domain::position::tests::{at, option, position};
+use crate::domain::receipt::ReceiptAccount;
 use crate::domain::receipt::ReceiptVersion;
+use crate::domain::receipt::tests::transfer;
 use crate::domain::{FiscalCodePA, NoticeNumber, Text};
-use crate::store::receipt_fixtures::{ORG, new_receipt, station, valid};
+use crate::store::receipt_fixtures::{ORG, new_receipt, new_receipt_of, station, valid};
 use crate::store::{Acquisition, AttemptRecord, PageRequest, Store, StoreError};
 
 /// A station of `organization` as an operator configures one.
@@ -221,6 +223,55 @@ pub async fn deliveries_are_created_claimed_recorded_and_requeued(store: &dyn St
             .await,
         Err(StoreError::NotFound)
     );
+}
+
+pub async fn a_receipt_a_station_cannot_take_is_undeliverable_and_never_requeued(
+    store: &dyn Store,
+) {
+    let s1 = creditor("88888888888");
+    let mut v1 = station("88888888888", "V1");
+    v1.version = ReceiptVersion::V1;
+    store.put_broadcast_station(v1).await.unwrap();
+    store
+        .put_broadcast_station(station("88888888888", "S1"))
+        .await
+        .unwrap();
+    // A stamp bought with the payment: paSendRT (V1) has no place for it.
+    let iban = ReceiptAccount::Iban(Text::new("IT60X0542811101000000123456").unwrap());
+    let stamp = ReceiptAccount::MbdAttachment("AA==".into());
+    let transfers = vec![transfer(1, ORG, iban), transfer(2, "88888888888", stamp)];
+    let nav = NoticeNumber::parse("301999999999999999").unwrap();
+    let a = store
+        .acquire_receipt(new_receipt_of("m1", &nav, transfers, 200))
+        .await
+        .unwrap();
+    let Acquisition::Stored { deliveries, .. } = a else {
+        panic!("{a:?}")
+    };
+    // Only the one to attempt is returned.
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].station.station_id.as_str(), "S1");
+    let all = PageRequest { page: 0, limit: 10 };
+    let listed = store.list_deliveries(Some(s1), None, all).await.unwrap();
+    assert_eq!(listed.items.len(), 2);
+    let undeliverable = listed
+        .items
+        .iter()
+        .find(|d| d.station.station_id.as_str() == "V1")
+        .unwrap();
+    assert_eq!(undeliverable.state, DeliveryState::Undeliverable);
+    assert!(undeliverable.last_error.is_some());
+    assert!(matches!(
+        store
+            .redeliver(None, undeliverable.id, at(2029, 6, 2))
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    // Never claimed.
+    let later = at(2029, 6, 2);
+    let claimed = store.claim_deliveries(later, later, 10).await.unwrap();
+    let ids: Vec<i64> = claimed.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [deliveries[0].id]);
 }
 
 pub async fn results_recorded_together_are_each_stored_before_their_caller_hears(
