@@ -18,7 +18,7 @@ use crate::domain::position::{
 };
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
 use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
-use crate::store::{AttemptRecord, ReceiptSummary, StoreError};
+use crate::store::{AttemptRecord, Delivery, ReceiptSummary, StoreError};
 
 pub(in crate::store) fn corrupt(column: &str, problem: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("stored value of {column} is invalid: {problem}"))
@@ -439,6 +439,34 @@ pub(in crate::store) fn station_at<R: ColumnRow>(
         int(5)?,
         r.boolean(at + 6).map_err(R::failure)?,
     )
+}
+
+/// A delivery as listed, from its columns: id, the station's seven, attempts, then the
+/// receipt's id, creditor and IUV, state, next attempt, error, fault code and times.
+pub(in crate::store) fn listed_delivery<R: ColumnRow>(r: &R) -> Result<Delivery, StoreError> {
+    let int = |i: usize| r.int(i).map_err(R::failure);
+    let opt_int = |i: usize| r.opt_int(i).map_err(R::failure);
+    let string = |i: usize| r.string(i).map_err(R::failure);
+    let opt_string = |i: usize| r.opt_string(i).map_err(R::failure);
+    let state = string(12)?;
+    let notice_org = string(10)?;
+    let attempts = int(8)?;
+    Ok(Delivery {
+        id: int(0)?,
+        station: station_at(r, 1)?,
+        attempts: u32::try_from(attempts).map_err(|_| corrupt("delivery.attempts", attempts))?,
+        receipt_id: string(9)?,
+        notice_organization: FiscalCodePA::parse(&notice_org)
+            .map_err(|e| corrupt("receipt.organization", e))?,
+        iuv: string(11)?,
+        state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery.state", &state))?,
+        next_attempt_at: opt_millis(opt_int(13)?, "delivery.next_attempt_at")?,
+        last_error: opt_string(14)?,
+        fault_code: opt_string(15)?,
+        created_at: from_millis(opt_int(16)?.unwrap_or_default(), "delivery.created_at")?,
+        updated_at: from_millis(opt_int(17)?.unwrap_or_default(), "delivery.updated_at")?,
+        delivered_at: opt_millis(opt_int(18)?, "delivery.delivered_at")?,
+    })
 }
 
 /// The delivery columns an attempt's result writes: state, next attempt, error, fault code,

@@ -158,28 +158,6 @@ fn target(r: &Row) -> Result<DeliveryTarget, StoreError> {
     })
 }
 
-fn listed(r: &Row) -> Result<Delivery, StoreError> {
-    let get = |i: usize| -> Result<Option<i64>, StoreError> { r.try_get(i).map_err(db_error) };
-    let state: String = r.try_get(12).map_err(db_error)?;
-    let notice_org: String = r.try_get(10).map_err(db_error)?;
-    Ok(Delivery {
-        id: r.try_get(0).map_err(db_error)?,
-        station: station_at(r, 1)?,
-        attempts: count(r, 8, "delivery.attempts")?,
-        receipt_id: r.try_get(9).map_err(db_error)?,
-        notice_organization: FiscalCodePA::parse(&notice_org)
-            .map_err(|e| corrupt("receipt.organization", e))?,
-        iuv: r.try_get(11).map_err(db_error)?,
-        state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery.state", &state))?,
-        next_attempt_at: opt_millis(get(13)?, "delivery.next_attempt_at")?,
-        last_error: r.try_get(14).map_err(db_error)?,
-        fault_code: r.try_get(15).map_err(db_error)?,
-        created_at: from_millis(get(16)?.unwrap_or_default(), "delivery.created_at")?,
-        updated_at: from_millis(get(17)?.unwrap_or_default(), "delivery.updated_at")?,
-        delivered_at: opt_millis(get(18)?, "delivery.delivered_at")?,
-    })
-}
-
 /// Delivery `id`, of the creditor's stations when one is given; locked until the end of the
 /// transaction when `lock`.
 async fn one(
@@ -209,7 +187,7 @@ async fn one(
         .await
         .map_err(db_error)?
     {
-        Some(r) => listed(&r),
+        Some(r) => listed_delivery(&r),
         None => Err(StoreError::NotFound),
     }
 }
@@ -349,7 +327,10 @@ impl PgStore {
             .await
             .map_err(db_error)?;
         let rows = tx.query(&st, &params).await.map_err(db_error)?;
-        let items = rows.iter().map(listed).collect::<Result<Vec<_>, _>>()?;
+        let items = rows
+            .iter()
+            .map(listed_delivery)
+            .collect::<Result<Vec<_>, _>>()?;
         tx.commit().await.map_err(db_error)?;
         Ok(Page {
             items,

@@ -296,28 +296,6 @@ const LISTED_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d
     d.primitive_version, d.timeout_ms, 1, d.attempts, r.receipt_id, r.organization, r.iuv, d.state, \
     d.next_attempt_at, d.last_error, d.fault_code, d.created_at, d.updated_at, d.delivered_at";
 
-fn listed(r: &Row<'_>) -> Result<Delivery, StoreError> {
-    let get = |i: usize| -> Result<Option<i64>, StoreError> { r.get(i).map_err(unavailable) };
-    let state: String = r.get(12).map_err(unavailable)?;
-    let notice_org: String = r.get(10).map_err(unavailable)?;
-    Ok(Delivery {
-        id: r.get(0).map_err(unavailable)?,
-        station: station_at(r, 1)?,
-        attempts: r.get(8).map_err(unavailable)?,
-        receipt_id: r.get(9).map_err(unavailable)?,
-        notice_organization: FiscalCodePA::parse(&notice_org)
-            .map_err(|e| corrupt("receipt.organization", e))?,
-        iuv: r.get(11).map_err(unavailable)?,
-        state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery.state", &state))?,
-        next_attempt_at: opt_millis(get(13)?, "delivery.next_attempt_at")?,
-        last_error: r.get(14).map_err(unavailable)?,
-        fault_code: r.get(15).map_err(unavailable)?,
-        created_at: from_millis(get(16)?.unwrap_or_default(), "delivery.created_at")?,
-        updated_at: from_millis(get(17)?.unwrap_or_default(), "delivery.updated_at")?,
-        delivered_at: opt_millis(get(18)?, "delivery.delivered_at")?,
-    })
-}
-
 pub(super) fn list(
     conn: &Connection,
     organization: Option<&FiscalCodePA>,
@@ -345,7 +323,7 @@ pub(super) fn list(
         .map_err(unavailable)?;
     let mut items = Vec::new();
     while let Some(r) = rows.next().map_err(unavailable)? {
-        items.push(listed(r)?);
+        items.push(listed_delivery(r)?);
     }
     Ok(Page {
         items,
@@ -369,7 +347,7 @@ fn one(
         .query(params![id, organization.map(FiscalCodePA::as_str)])
         .map_err(unavailable)?;
     match rows.next().map_err(unavailable)? {
-        Some(r) => listed(r),
+        Some(r) => listed_delivery(r),
         None => Err(StoreError::NotFound),
     }
 }
