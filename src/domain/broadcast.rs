@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
+use super::position::Conflict;
 use super::receipt::{Receipt, ReceiptVersion};
 use super::text::str_newtype;
 use super::{FiscalCodePA, Text};
@@ -145,6 +146,19 @@ impl DeliveryState {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Whether an operator may queue a delivery in this state again: not one still pending,
+    /// nor one the station can never take (`last_error` says why).
+    pub fn may_redeliver(self, last_error: Option<&str>) -> Result<(), Conflict> {
+        match self {
+            DeliveryState::Pending => Err(Conflict("the delivery is already pending".into())),
+            DeliveryState::Undeliverable => Err(Conflict(format!(
+                "the delivery is undeliverable: {}",
+                last_error.unwrap_or_default()
+            ))),
+            DeliveryState::Delivered | DeliveryState::Rejected | DeliveryState::Failed => Ok(()),
+        }
     }
 }
 
@@ -396,5 +410,20 @@ mod tests {
         assert!(station_timeout(0).is_err());
         assert!(station_timeout(15_001).is_err());
         assert_eq!(station_timeout(1500), Ok(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn only_a_delivery_that_ended_and_could_be_taken_is_queued_again() {
+        for state in DeliveryState::ALL {
+            let allowed = state.may_redeliver(Some("a stamp"));
+            match state {
+                DeliveryState::Pending | DeliveryState::Undeliverable => {
+                    assert!(allowed.is_err(), "{state:?}")
+                }
+                _ => assert_eq!(allowed, Ok(()), "{state:?}"),
+            }
+        }
+        let why = DeliveryState::Undeliverable.may_redeliver(Some("a stamp"));
+        assert!(why.unwrap_err().0.contains("a stamp"));
     }
 }

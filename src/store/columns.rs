@@ -3,13 +3,14 @@
 //! metadata as a JSON list, a position from its rows. A stored value that no longer parses is
 //! reported as corruption, never silently replaced.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::json;
 
 use crate::domain::api_key::SegregationScope;
-use crate::domain::broadcast::{BroadcastStation, StationUrl};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl};
 use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use crate::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
@@ -17,7 +18,7 @@ use crate::domain::position::{
 };
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
 use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
-use crate::store::{ReceiptSummary, StoreError};
+use crate::store::{AttemptRecord, Delivery, ReceiptSummary, StoreError};
 
 pub(in crate::store) fn corrupt(column: &str, problem: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("stored value of {column} is invalid: {problem}"))
@@ -363,6 +364,163 @@ pub(in crate::store) fn station(
         timeout: Duration::from_millis(timeout_ms.max(1) as u64),
         enabled,
     })
+}
+
+/// A result row of either store's driver, read by column index: what lets the assembly of a
+/// record from its columns be written once for both.
+pub(in crate::store) trait ColumnRow {
+    type Error;
+    fn string(&self, i: usize) -> Result<String, Self::Error>;
+    fn opt_string(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
+    fn boolean(&self, i: usize) -> Result<bool, Self::Error>;
+    /// The store's error for a column that cannot be read.
+    fn failure(e: Self::Error) -> StoreError;
+}
+
+/// The columns a position is read from: identity, creation and version, then
+/// [`POSITION_CONTENT`].
+pub(in crate::store) static POSITION_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "id, organization, iupd, inserted_date, version, {}",
+        POSITION_CONTENT.join(", ")
+    )
+});
+
+/// The row id and the columns of a position read as [`POSITION_COLUMNS`].
+pub(in crate::store) fn position_row<R: ColumnRow>(
+    r: &R,
+) -> Result<(i64, PositionColumns), R::Error> {
+    // Where the content starts.
+    const C: usize = 5;
+    let mut debtor: [Option<String>; 12] = Default::default();
+    for (i, slot) in debtor.iter_mut().enumerate() {
+        *slot = r.opt_string(C + 3 + i)?;
+    }
+    let columns = PositionColumns {
+        organization: r.string(1)?,
+        iupd: r.string(2)?,
+        status: r.string(C)?,
+        company_name: r.string(C + 1)?,
+        office_name: r.opt_string(C + 2)?,
+        debtor,
+        switch_to_expired: r.boolean(C + 15)?,
+        pay_stand_in: r.boolean(C + 16)?,
+        dates: [
+            r.opt_int(C + 17)?,
+            r.opt_int(C + 18)?,
+            r.opt_int(C + 19)?,
+            r.opt_int(3)?,
+            r.opt_int(C + 20)?,
+        ],
+        version: r.int(4)?,
+    };
+    Ok((r.int(0)?, columns))
+}
+
+/// The columns of a broadcast station, as the station table and every delivery keep them.
+pub(in crate::store) const STATION_COLUMNS: &str =
+    "organization, station_id, broker_id, url, primitive_version, timeout_ms, enabled";
+
+/// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
+pub(in crate::store) fn station_at<R: ColumnRow>(
+    r: &R,
+    at: usize,
+) -> Result<BroadcastStation, StoreError> {
+    let string = |i: usize| r.string(at + i).map_err(R::failure);
+    let int = |i: usize| r.int(at + i).map_err(R::failure);
+    station(
+        string(0)?,
+        string(1)?,
+        string(2)?,
+        string(3)?,
+        int(4)?,
+        int(5)?,
+        r.boolean(at + 6).map_err(R::failure)?,
+    )
+}
+
+/// A delivery as listed, from its columns: id, the station's seven, attempts, then the
+/// receipt's id, creditor and IUV, state, next attempt, error, fault code and times.
+pub(in crate::store) fn listed_delivery<R: ColumnRow>(r: &R) -> Result<Delivery, StoreError> {
+    let int = |i: usize| r.int(i).map_err(R::failure);
+    let opt_int = |i: usize| r.opt_int(i).map_err(R::failure);
+    let string = |i: usize| r.string(i).map_err(R::failure);
+    let opt_string = |i: usize| r.opt_string(i).map_err(R::failure);
+    let state = string(12)?;
+    let notice_org = string(10)?;
+    let attempts = int(8)?;
+    Ok(Delivery {
+        id: int(0)?,
+        station: station_at(r, 1)?,
+        attempts: u32::try_from(attempts).map_err(|_| corrupt("delivery.attempts", attempts))?,
+        receipt_id: string(9)?,
+        notice_organization: FiscalCodePA::parse(&notice_org)
+            .map_err(|e| corrupt("receipt.organization", e))?,
+        iuv: string(11)?,
+        state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery.state", &state))?,
+        next_attempt_at: opt_millis(opt_int(13)?, "delivery.next_attempt_at")?,
+        last_error: opt_string(14)?,
+        fault_code: opt_string(15)?,
+        created_at: from_millis(opt_int(16)?.unwrap_or_default(), "delivery.created_at")?,
+        updated_at: from_millis(opt_int(17)?.unwrap_or_default(), "delivery.updated_at")?,
+        delivered_at: opt_millis(opt_int(18)?, "delivery.delivered_at")?,
+    })
+}
+
+/// The delivery columns an attempt's result writes: state, next attempt, error, fault code,
+/// delivery time.
+pub(in crate::store) struct AttemptColumns<'a> {
+    pub state: DeliveryState,
+    pub next_attempt_at: Option<i64>,
+    pub last_error: Option<&'a str>,
+    pub fault_code: Option<&'a str>,
+    pub delivered_at: Option<i64>,
+}
+
+/// What an attempt's result, recorded at `now`, writes into its delivery.
+pub(in crate::store) fn attempt_columns(
+    record: &AttemptRecord,
+    now: NaiveDateTime,
+) -> AttemptColumns<'_> {
+    let unset = AttemptColumns {
+        state: DeliveryState::Pending,
+        next_attempt_at: None,
+        last_error: None,
+        fault_code: None,
+        delivered_at: None,
+    };
+    match record {
+        AttemptRecord::Delivered => AttemptColumns {
+            state: DeliveryState::Delivered,
+            delivered_at: Some(millis(now)),
+            ..unset
+        },
+        AttemptRecord::Rejected {
+            fault_code,
+            description,
+        } => AttemptColumns {
+            state: DeliveryState::Rejected,
+            last_error: Some(description),
+            fault_code: Some(fault_code),
+            ..unset
+        },
+        AttemptRecord::Retry {
+            error,
+            next_attempt_at,
+        } => AttemptColumns {
+            state: DeliveryState::Pending,
+            next_attempt_at: Some(millis(*next_attempt_at)),
+            last_error: Some(error),
+            ..unset
+        },
+        AttemptRecord::GiveUp { error } => AttemptColumns {
+            state: DeliveryState::Failed,
+            last_error: Some(error),
+            ..unset
+        },
+    }
 }
 
 /// The columns of `receipt` a listing reads, in the order [`ReceiptSummaryColumns`] takes them.

@@ -14,6 +14,8 @@ use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
 mod columns;
+#[cfg(test)]
+pub mod conformance;
 pub mod copy;
 mod error;
 pub mod postgres;

@@ -7,7 +7,7 @@ use crate::domain::messages::RequestIds;
 use crate::domain::position::tests::at;
 use crate::domain::position::{DebtPosition, PositionStatus};
 use crate::domain::receipt::tests::{receipt, transfer};
-use crate::domain::receipt::{ReceiptAccount, ReceiptVersion, SendRtRequest};
+use crate::domain::receipt::{ReceiptAccount, ReceiptTransfer, ReceiptVersion, SendRtRequest};
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::NewReceipt;
 
@@ -42,6 +42,16 @@ pub fn new_receipt_paying(
         .enumerate()
         .map(|(i, o)| transfer(i as i64 + 1, o, iban()))
         .collect();
+    new_receipt_of(id, nav, transfers, cents)
+}
+
+/// A receipt of the given transfers, as the receipt use case prepares it, of `cents` in all.
+pub fn new_receipt_of(
+    id: &str,
+    nav: &crate::domain::NoticeNumber,
+    transfers: Vec<ReceiptTransfer>,
+    cents: i64,
+) -> NewReceipt {
     let mut r = receipt(transfers);
     r.receipt_id = id.into();
     r.notice_number = nav.clone();

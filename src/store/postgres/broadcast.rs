@@ -2,7 +2,6 @@
 //! instance routes receipts by these rows, so a change by one counts for all at once.
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{PgStore, db_error};
@@ -10,24 +9,6 @@ use crate::domain::broadcast::BroadcastStation;
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::StoreError;
 use crate::store::columns::*;
-
-const STATION_COLUMNS: &str =
-    "organization, station_id, broker_id, url, primitive_version, timeout_ms, enabled";
-
-/// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
-pub(super) fn station_at(r: &Row, at: usize) -> Result<BroadcastStation, StoreError> {
-    let get = |i: usize| -> Result<String, StoreError> { r.try_get(at + i).map_err(db_error) };
-    let number = |i: usize| -> Result<i64, StoreError> { r.try_get(at + i).map_err(db_error) };
-    station(
-        get(0)?,
-        get(1)?,
-        get(2)?,
-        get(3)?,
-        number(4)?,
-        number(5)?,
-        r.try_get(at + 6).map_err(db_error)?,
-    )
-}
 
 /// The stations of one creditor, or of all, by creditor and station id; only the enabled ones
 /// if `enabled_only`.
@@ -143,96 +124,9 @@ impl PgStore {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
-    use crate::domain::broadcast::{BroadcastStation, StationUrl};
-    use crate::domain::receipt::ReceiptVersion;
-    use crate::domain::{FiscalCodePA, Text};
     use crate::store::StoreError;
+    use crate::store::conformance::broadcast::configured as station;
     use crate::store::postgres::{PgStore, testing};
-
-    fn station(organization: &str, id: &str) -> BroadcastStation {
-        BroadcastStation {
-            organization: FiscalCodePA::parse(organization).unwrap(),
-            station_id: Text::new(id).unwrap(),
-            broker_id: Text::new("77777777777").unwrap(),
-            url: StationUrl::parse("https://creditor.example/rt").unwrap(),
-            version: ReceiptVersion::V2,
-            timeout: Duration::from_secs(5),
-            enabled: true,
-        }
-    }
-
-    fn org(code: &str) -> FiscalCodePA {
-        FiscalCodePA::parse(code).unwrap()
-    }
-
-    #[tokio::test]
-    async fn stations_are_created_replaced_listed_and_deleted() {
-        let Some(url) = testing::fresh_database().await else {
-            return;
-        };
-        let store = PgStore::connect(&url, 2).await.unwrap();
-        assert!(
-            store
-                .put_broadcast_station(station("88888888888", "S1"))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .put_broadcast_station(station("88888888888", "S1"))
-                .await
-                .unwrap()
-        );
-        let mut off = station("88888888888", "OFF");
-        off.enabled = false;
-        store.put_broadcast_station(off.clone()).await.unwrap();
-        store
-            .put_broadcast_station(station("99999999999", "NOT_CONCERNED"))
-            .await
-            .unwrap();
-        assert_eq!(store.broadcast_stations(None).await.unwrap().len(), 3);
-
-        // Ordered by creditor, then station id bytewise (upper case before lower).
-        let mut replaced = station("88888888888", "S1");
-        replaced.version = ReceiptVersion::V1;
-        replaced.timeout = Duration::from_millis(1500);
-        replaced.url = StationUrl::parse("https://creditor.example/v1").unwrap();
-        assert!(!store.put_broadcast_station(replaced.clone()).await.unwrap());
-        let lower = station("88888888888", "a");
-        store.put_broadcast_station(lower.clone()).await.unwrap();
-        assert_eq!(
-            store
-                .broadcast_stations(Some(org("88888888888")))
-                .await
-                .unwrap(),
-            vec![off, replaced, lower]
-        );
-        let all = store.broadcast_stations(None).await.unwrap();
-        let ids: Vec<&str> = all.iter().map(|s| s.station_id.as_str()).collect();
-        assert_eq!(ids, ["OFF", "S1", "a", "NOT_CONCERNED"]);
-        assert!(
-            store
-                .broadcast_stations(Some(org("11111111111")))
-                .await
-                .unwrap()
-                .is_empty()
-        );
-
-        let s1 = org("88888888888");
-        store
-            .delete_broadcast_station(s1.clone(), Text::new("S1").unwrap())
-            .await
-            .unwrap();
-        assert_eq!(
-            store
-                .delete_broadcast_station(s1, Text::new("S1").unwrap())
-                .await,
-            Err(StoreError::NotFound)
-        );
-        assert_eq!(store.broadcast_stations(None).await.unwrap().len(), 3);
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_station_created_by_two_instances_at_once_is_created_once() {

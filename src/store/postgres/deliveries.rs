@@ -8,7 +8,6 @@ use chrono::NaiveDateTime;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
-use super::broadcast::station_at;
 use super::filter::Where;
 use super::uploads::count;
 use super::{PgStore, db_error, read_transaction};
@@ -113,42 +112,7 @@ async fn record(
     record: &AttemptRecord,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let (state, next, error, fault, delivered) = match record {
-        AttemptRecord::Delivered => (
-            DeliveryState::Delivered,
-            None,
-            None,
-            None,
-            Some(millis(now)),
-        ),
-        AttemptRecord::Rejected {
-            fault_code,
-            description,
-        } => (
-            DeliveryState::Rejected,
-            None,
-            Some(description.as_str()),
-            Some(fault_code.as_str()),
-            None,
-        ),
-        AttemptRecord::Retry {
-            error,
-            next_attempt_at,
-        } => (
-            DeliveryState::Pending,
-            Some(millis(*next_attempt_at)),
-            Some(error.as_str()),
-            None,
-            None,
-        ),
-        AttemptRecord::GiveUp { error } => (
-            DeliveryState::Failed,
-            None,
-            Some(error.as_str()),
-            None,
-            None,
-        ),
-    };
+    let columns = attempt_columns(record, now);
     let st = client
         .prepare_cached(
             "UPDATE delivery SET state = $1, next_attempt_at = $2, last_error = $3,
@@ -161,11 +125,11 @@ async fn record(
         .execute(
             &st,
             &[
-                &state.as_str(),
-                &next,
-                &error,
-                &fault,
-                &delivered,
+                &columns.state.as_str(),
+                &columns.next_attempt_at,
+                &columns.last_error,
+                &columns.fault_code,
+                &columns.delivered_at,
                 &millis(now),
                 &id,
             ],
@@ -191,28 +155,6 @@ fn target(r: &Row) -> Result<DeliveryTarget, StoreError> {
         station: station_at(r, 1)?,
         attempts: count(r, 8, "delivery.attempts")?,
         request: r.try_get(9).map_err(db_error)?,
-    })
-}
-
-fn listed(r: &Row) -> Result<Delivery, StoreError> {
-    let get = |i: usize| -> Result<Option<i64>, StoreError> { r.try_get(i).map_err(db_error) };
-    let state: String = r.try_get(12).map_err(db_error)?;
-    let notice_org: String = r.try_get(10).map_err(db_error)?;
-    Ok(Delivery {
-        id: r.try_get(0).map_err(db_error)?,
-        station: station_at(r, 1)?,
-        attempts: count(r, 8, "delivery.attempts")?,
-        receipt_id: r.try_get(9).map_err(db_error)?,
-        notice_organization: FiscalCodePA::parse(&notice_org)
-            .map_err(|e| corrupt("receipt.organization", e))?,
-        iuv: r.try_get(11).map_err(db_error)?,
-        state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery.state", &state))?,
-        next_attempt_at: opt_millis(get(13)?, "delivery.next_attempt_at")?,
-        last_error: r.try_get(14).map_err(db_error)?,
-        fault_code: r.try_get(15).map_err(db_error)?,
-        created_at: from_millis(get(16)?.unwrap_or_default(), "delivery.created_at")?,
-        updated_at: from_millis(get(17)?.unwrap_or_default(), "delivery.updated_at")?,
-        delivered_at: opt_millis(get(18)?, "delivery.delivered_at")?,
     })
 }
 
@@ -245,7 +187,7 @@ async fn one(
         .await
         .map_err(db_error)?
     {
-        Some(r) => listed(&r),
+        Some(r) => listed_delivery(&r),
         None => Err(StoreError::NotFound),
     }
 }
@@ -362,10 +304,7 @@ impl PgStore {
             let at = filters.bind(state.as_str());
             filters.and(format!("d.state = {at}"));
         }
-        let condition = match filters.sql() {
-            all if all.is_empty() => "true".to_owned(),
-            some => some,
-        };
+        let condition = filters.sql();
         let (limit, offset) = (
             i64::from(page.limit),
             i64::from(page.page) * i64::from(page.limit),
@@ -379,18 +318,7 @@ impl PgStore {
         let mut client = self.client().await?;
         // The count and the page from one snapshot.
         let tx = read_transaction(&mut client).await?;
-        let count = tx
-            .prepare_cached(&format!(
-                "SELECT count(*) FROM delivery d WHERE {condition}"
-            ))
-            .await
-            .map_err(db_error)?;
-        let items_found: i64 = tx
-            .query_one(&count, &filters.params())
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
+        let items_found = filters.count(&tx, "delivery d").await?;
         let st = tx
             .prepare_cached(&format!(
                 "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
@@ -399,12 +327,15 @@ impl PgStore {
             .await
             .map_err(db_error)?;
         let rows = tx.query(&st, &params).await.map_err(db_error)?;
-        let items = rows.iter().map(listed).collect::<Result<Vec<_>, _>>()?;
+        let items = rows
+            .iter()
+            .map(listed_delivery)
+            .collect::<Result<Vec<_>, _>>()?;
         tx.commit().await.map_err(db_error)?;
         Ok(Page {
             items,
             request: page,
-            items_found: items_found as u64,
+            items_found,
         })
     }
 
@@ -421,20 +352,10 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let current = one(&tx, organization, delivery, true).await?;
-        match current.state {
-            DeliveryState::Pending => {
-                return Err(StoreError::Refused(Conflict(
-                    "the delivery is already pending".into(),
-                )));
-            }
-            DeliveryState::Undeliverable => {
-                return Err(StoreError::Refused(Conflict(format!(
-                    "the delivery is undeliverable: {}",
-                    current.last_error.unwrap_or_default()
-                ))));
-            }
-            DeliveryState::Delivered | DeliveryState::Rejected | DeliveryState::Failed => {}
-        }
+        current
+            .state
+            .may_redeliver(current.last_error.as_deref())
+            .map_err(StoreError::Refused)?;
         let st = tx
             .prepare_cached(
                 "UPDATE delivery SET state = 'PENDING', next_attempt_at = $1, attempts = 0,
@@ -462,34 +383,21 @@ impl PgStore {
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
-    use std::time::Duration;
 
     use chrono::NaiveDateTime;
 
     use super::insert_deliveries;
-    use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl};
+    use crate::domain::FiscalCodePA;
+    use crate::domain::broadcast::DeliveryState;
     use crate::domain::position::tests::at;
-    use crate::domain::receipt::ReceiptVersion;
-    use crate::domain::{FiscalCodePA, Text};
     use crate::store::postgres::{PgStore, testing};
+    use crate::store::receipt_fixtures::station;
     use crate::store::{AttemptRecord, DeliveryTarget, NewDelivery, PageRequest, StoreError};
 
     const ORG: &str = "77777777777";
 
     fn org(code: &str) -> FiscalCodePA {
         FiscalCodePA::parse(code).unwrap()
-    }
-
-    fn station(organization: &str, id: &str) -> BroadcastStation {
-        BroadcastStation {
-            organization: org(organization),
-            station_id: Text::new(id).unwrap(),
-            broker_id: Text::new(organization).unwrap(),
-            url: StationUrl::parse("http://127.0.0.1:9/s").unwrap(),
-            version: ReceiptVersion::V2,
-            timeout: Duration::from_millis(500),
-            enabled: true,
-        }
     }
 
     /// A receipt row of the creditor [`ORG`], as the receipts' acquisition would store it;
@@ -554,135 +462,6 @@ mod tests {
         page: 0,
         limit: 100,
     };
-
-    #[tokio::test]
-    async fn deliveries_are_created_claimed_recorded_and_requeued() {
-        let Some(store) = testing::fresh_store().await else {
-            return;
-        };
-        let (s1, v1) = (station("88888888888", "S1"), station("88888888888", "V1"));
-        let t0 = at(2029, 6, 1);
-        let row = receipt(&store, "d1").await;
-        let request = b"<idStation>S1</idStation><receipt><receiptId>d1</receiptId>".to_vec();
-        let created = deliveries(
-            &store,
-            row,
-            vec![
-                NewDelivery {
-                    station: &s1,
-                    request: Ok(request.clone()),
-                },
-                NewDelivery {
-                    station: &v1,
-                    request: Err("a stamp".into()),
-                },
-            ],
-            t0,
-        )
-        .await;
-        // Only the pending one is returned, to attempt now.
-        assert_eq!(created.len(), 1);
-        assert_eq!(
-            (created[0].station.clone(), created[0].attempts),
-            (s1.clone(), 0)
-        );
-        let id = created[0].id;
-
-        let lease = t0 + chrono::Duration::seconds(60);
-        // Not due before its first retry time.
-        assert!(
-            store
-                .claim_deliveries(t0, lease, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        let due = t0 + chrono::Duration::seconds(10);
-        let claimed = store.claim_deliveries(due, lease, 10).await.unwrap();
-        assert_eq!(claimed.len(), 1);
-        // With the request the delivery was created with: a retry sends the first attempt's
-        // bytes.
-        assert_eq!(claimed[0].request, request);
-        assert_eq!(claimed[0].station, s1);
-        // Leased: a second claim finds nothing.
-        assert!(
-            store
-                .claim_deliveries(due, lease, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-
-        let retry = AttemptRecord::Retry {
-            error: "HTTP 500".into(),
-            next_attempt_at: due,
-        };
-        store.record_attempts(vec![(id, retry)], due).await.unwrap();
-        store
-            .record_attempts(vec![(id, AttemptRecord::Delivered)], due)
-            .await
-            .unwrap();
-        // A late result after success changes nothing.
-        let late = AttemptRecord::GiveUp {
-            error: "late".into(),
-        };
-        store.record_attempts(vec![(id, late)], due).await.unwrap();
-        let beneficiary = org("88888888888");
-        let listed = store
-            .list_deliveries(Some(beneficiary.clone()), None, ALL)
-            .await
-            .unwrap();
-        assert_eq!(listed.items.len(), 2);
-        let d = listed.items.iter().find(|d| d.id == id).unwrap();
-        assert_eq!(
-            (d.state, d.attempts, d.receipt_id.as_str()),
-            (DeliveryState::Delivered, 2, "d1")
-        );
-        assert_eq!(
-            (d.notice_organization.as_str(), d.iuv.as_str()),
-            (ORG, "01000000000000144")
-        );
-        assert_eq!((d.delivered_at, d.next_attempt_at), (Some(due), None));
-        assert_eq!(d.created_at, t0);
-        let undeliverable = listed.items.iter().find(|d| d.id != id).unwrap();
-        assert_eq!(
-            (undeliverable.state, undeliverable.last_error.as_deref()),
-            (DeliveryState::Undeliverable, Some("a stamp"))
-        );
-        assert!(
-            store
-                .list_deliveries(Some(org(ORG)), None, ALL)
-                .await
-                .unwrap()
-                .items
-                .is_empty()
-        );
-
-        let again = store
-            .redeliver(Some(beneficiary.clone()), id, due)
-            .await
-            .unwrap();
-        assert_eq!(
-            (again.state, again.attempts, again.next_attempt_at),
-            (DeliveryState::Pending, 0, Some(due))
-        );
-        assert!(matches!(
-            store.redeliver(Some(beneficiary.clone()), id, due).await,
-            Err(StoreError::Refused(_))
-        ));
-        assert_eq!(
-            store.redeliver(Some(org(ORG)), id, due).await,
-            Err(StoreError::NotFound)
-        );
-        assert_eq!(
-            store.redeliver(None, id + 100, due).await,
-            Err(StoreError::NotFound)
-        );
-        assert!(matches!(
-            store.redeliver(None, undeliverable.id, due).await,
-            Err(StoreError::Refused(_))
-        ));
-    }
 
     #[tokio::test]
     async fn deliveries_listed_newest_first_by_creditor_and_state_in_pages() {

@@ -2,11 +2,13 @@
 //! next numbered parameter, so that the statement's text depends only on which filters are
 //! given (one prepared statement per set of them), never on the caller's values.
 
+use deadpool_postgres::Transaction;
 use tokio_postgres::types::ToSql;
 
+use super::db_error;
 use super::positions::{Param, refs};
-use crate::store::TimeWindow;
 use crate::store::columns::millis;
+use crate::store::{StoreError, TimeWindow};
 
 #[derive(Default)]
 pub(super) struct Where<'a> {
@@ -36,13 +38,32 @@ impl<'a> Where<'a> {
         Some(format!("{column} >= {from} AND {column} <= {to}"))
     }
 
-    /// The conditions, joined with AND.
+    /// The conditions, joined with AND; `true` when there are none.
     pub(super) fn sql(&self) -> String {
+        if self.conditions.is_empty() {
+            return "true".to_owned();
+        }
         self.conditions.join(" AND ")
     }
 
     /// The bound values, in their parameters' order (more may be pushed after them).
     pub(super) fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         refs(&self.values)
+    }
+
+    /// How many rows of `from` (a FROM clause) the conditions keep: a listing's count, read in
+    /// the transaction that reads its page.
+    pub(super) async fn count(&self, tx: &Transaction<'_>, from: &str) -> Result<u64, StoreError> {
+        let st = tx
+            .prepare_cached(&format!("SELECT count(*) FROM {from} WHERE {}", self.sql()))
+            .await
+            .map_err(db_error)?;
+        let n: i64 = tx
+            .query_one(&st, &self.params())
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        Ok(n as u64)
     }
 }

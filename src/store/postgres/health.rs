@@ -76,9 +76,9 @@ impl PgStore {
 #[cfg(test)]
 mod tests {
     use crate::domain::position::tests::at;
+    use crate::store::Readiness;
     use crate::store::columns::millis;
     use crate::store::postgres::{PgStore, SCHEMA_VERSION, testing};
-    use crate::store::{Readiness, StoreError};
 
     #[tokio::test]
     async fn ready_while_writes_commit_and_the_schema_is_this_binary_s() {
@@ -115,29 +115,6 @@ mod tests {
         let schema = readiness.schema.unwrap_err();
         let newer = format!("schema version {}", SCHEMA_VERSION + 1);
         assert!(schema.contains(&newer), "{schema}");
-    }
-
-    #[tokio::test]
-    async fn refuses_after_close() {
-        let Some(url) = testing::fresh_database().await else {
-            return;
-        };
-        let store = PgStore::connect(&url, 2).await.unwrap();
-        store.ping().await.unwrap();
-        store.close().await.unwrap();
-        assert!(matches!(
-            store.ping().await,
-            Err(StoreError::Unavailable(_))
-        ));
-        let readiness = store.readiness(at(2030, 1, 1)).await.unwrap();
-        assert!(readiness.writes.is_err() && readiness.schema.is_err());
-        // The database is another instance's still.
-        PgStore::connect(&url, 1)
-            .await
-            .unwrap()
-            .ping()
-            .await
-            .unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

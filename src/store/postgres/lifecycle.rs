@@ -107,17 +107,7 @@ impl PgStore {
         let mut client = self.client().await?;
         // The count and the page from one snapshot.
         let tx = read_transaction(&mut client).await?;
-        let count = tx
-            .prepare_cached(&format!(
-                "SELECT count(*) FROM debt_position WHERE {condition}"
-            ))
-            .await
-            .map_err(db_error)?;
-        let items_found: i64 = tx
-            .query_one(&count, &filters.params())
-            .await
-            .map_err(db_error)?
-            .get(0);
+        let items_found = filters.count(&tx, "debt_position").await?;
         let st = tx.prepare_cached(&sql).await.map_err(db_error)?;
         let ids: Vec<i64> = tx
             .query(&st, &params)
@@ -135,7 +125,7 @@ impl PgStore {
         Ok(Page {
             items,
             request: page,
-            items_found: items_found as u64,
+            items_found,
         })
     }
 
@@ -202,327 +192,13 @@ impl PgStore {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Duration;
-
     use super::*;
-    use crate::domain::position::tests::{at, option, position};
-    use crate::domain::position::{Iupd, PositionStatus};
-    use crate::store::postgres::testing::{fresh_pair, fresh_store};
-    use crate::store::{PageRequest, PositionFilter, PositionKey, PositionOrder, TimeWindow};
-
-    fn org() -> FiscalCodePA {
-        FiscalCodePA::parse("77777777777").unwrap()
-    }
-
-    /// Position `n`: IUPD `P-n`, IUV base `n`, created `n` minutes after a fixed instant.
-    fn numbered(n: u64) -> DebtPosition {
-        let mut p = position(vec![option(n, 100 * n as i64, at(2030, 1, 1), false)]);
-        p.iupd = Iupd::parse(&format!("P-{n:03}")).unwrap();
-        p.inserted_date = at(2025, 1, 1) + Duration::minutes(n as i64);
-        p
-    }
-
-    fn page(page: u32, limit: u32) -> PageRequest {
-        PageRequest { page, limit }
-    }
-
-    fn iupds(p: &Page<DebtPosition>) -> Vec<&str> {
-        p.items.iter().map(|p| p.iupd.as_str()).collect()
-    }
-
-    #[tokio::test]
-    async fn effective_status_in_sql_agrees_with_the_domain() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let mut n = 0;
-        let mut created = Vec::new();
-        for stored in PositionStatus::ALL {
-            for validity in [None, Some(at(2025, 6, 10))] {
-                for expires in [false, true] {
-                    n += 1;
-                    let mut p = numbered(n);
-                    p.options[0].due_date = at(2025, 7, 1);
-                    p.status = stored;
-                    p.validity_date = validity;
-                    p.switch_to_expired = expires;
-                    store.create_position(p.clone()).await.unwrap();
-                    created.push(p);
-                }
-            }
-        }
-        for now in [
-            at(2025, 6, 1),
-            at(2025, 6, 10),
-            at(2025, 6, 20),
-            at(2025, 8, 1),
-        ] {
-            for status in PositionStatus::ALL {
-                let filter = PositionFilter {
-                    status: Some(status),
-                    ..Default::default()
-                };
-                let listed = store
-                    .list_positions(
-                        org(),
-                        PositionQuery {
-                            filter,
-                            order: PositionOrder::default(),
-                            page: page(0, 100),
-                        },
-                        now,
-                    )
-                    .await
-                    .unwrap();
-                let mut got: Vec<_> = iupds(&listed).into_iter().map(str::to_owned).collect();
-                let mut want: Vec<_> = created
-                    .iter()
-                    .filter(|p| p.status_at(now) == status)
-                    .map(|p| p.iupd.to_string())
-                    .collect();
-                got.sort();
-                want.sort();
-                assert_eq!(got, want, "{status} at {now}");
-                assert_eq!(listed.items_found as usize, want.len());
-            }
-            // Ordering by status orders by the status in force, with and without its filter.
-            for status in [None, Some(PositionStatus::Valid)] {
-                let order = PositionOrder {
-                    by: PositionOrderBy::Status,
-                    descending: false,
-                };
-                let filter = PositionFilter {
-                    status,
-                    ..Default::default()
-                };
-                let all = store
-                    .list_positions(
-                        org(),
-                        PositionQuery {
-                            filter,
-                            order,
-                            page: page(0, 100),
-                        },
-                        now,
-                    )
-                    .await
-                    .unwrap();
-                let shown: Vec<&str> = all
-                    .items
-                    .iter()
-                    .map(|p| p.status_at(now).as_str())
-                    .collect();
-                let mut sorted = shown.clone();
-                sorted.sort();
-                assert_eq!(shown, sorted, "at {now}");
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn filters_order_and_pages() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        for n in 1..=7 {
-            let mut p = numbered(n);
-            p.options[0].due_date = at(2025, 7, n as u32);
-            if n % 2 == 0 {
-                p.company_name = crate::domain::Text::new(format!("B{}", 10 - n)).unwrap();
-            }
-            if n == 3 {
-                p.status = PositionStatus::Paid;
-                p.payment_date = Some(at(2025, 6, 15));
-            }
-            store.create_position(p).await.unwrap();
-        }
-        let mut other = numbered(1);
-        other.organization = FiscalCodePA::parse("88888888888").unwrap();
-        store.create_position(other).await.unwrap();
-        let now = at(2025, 6, 1);
-        let list = |filter: PositionFilter, order: PositionOrder, p: PageRequest| {
-            let query = PositionQuery {
-                filter,
-                order,
-                page: p,
-            };
-            store.list_positions(org(), query, now)
-        };
-
-        let newest = list(
-            PositionFilter::default(),
-            PositionOrder::default(),
-            page(0, 3),
-        )
-        .await
-        .unwrap();
-        assert_eq!(iupds(&newest), ["P-007", "P-006", "P-005"]);
-        assert_eq!((newest.items_found, newest.total_pages()), (7, 3));
-        let last = list(
-            PositionFilter::default(),
-            PositionOrder::default(),
-            page(2, 3),
-        )
-        .await
-        .unwrap();
-        assert_eq!(iupds(&last), ["P-001"]);
-        let beyond = list(
-            PositionFilter::default(),
-            PositionOrder::default(),
-            page(5, 3),
-        )
-        .await
-        .unwrap();
-        assert!(beyond.items.is_empty());
-
-        let by_iupd = PositionOrder {
-            by: PositionOrderBy::Iupd,
-            descending: false,
-        };
-        let due = PositionFilter {
-            due: TimeWindow::new(at(2025, 7, 2), at(2025, 7, 4)),
-            ..Default::default()
-        };
-        let due = list(due, by_iupd, page(0, 10)).await.unwrap();
-        assert_eq!(iupds(&due), ["P-002", "P-003", "P-004"]);
-        let from_only = PositionFilter {
-            due: TimeWindow::new(at(2025, 7, 6), at(2099, 12, 31)),
-            ..Default::default()
-        };
-        assert_eq!(
-            iupds(&list(from_only, by_iupd, page(0, 10)).await.unwrap()),
-            ["P-006", "P-007"]
-        );
-
-        let paid = PositionFilter {
-            paid: TimeWindow::new(at(2025, 6, 15), at(2025, 6, 15)),
-            ..Default::default()
-        };
-        assert_eq!(
-            iupds(&list(paid, by_iupd, page(0, 10)).await.unwrap()),
-            ["P-003"]
-        );
-        let status = PositionFilter {
-            status: Some(PositionStatus::Draft),
-            ..Default::default()
-        };
-        assert_eq!(
-            list(status, by_iupd, page(0, 10))
-                .await
-                .unwrap()
-                .items_found,
-            6
-        );
-
-        let by_company = PositionOrder {
-            by: PositionOrderBy::CompanyName,
-            descending: false,
-        };
-        let companies = list(PositionFilter::default(), by_company, page(0, 4))
-            .await
-            .unwrap();
-        // "B2" < "B4" < "B6" < "B8" < "Comune di Esempio" (ties by creation).
-        assert_eq!(iupds(&companies), ["P-006", "P-004", "P-002", "P-001"]);
-    }
-
-    #[tokio::test]
-    async fn segregation_codes_keep_positions_whose_every_option_has_one() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        // P-001: options of codes 01 and 02; P-002: 01 only.
-        let mut mixed = numbered(1);
-        let mut second = option(9, 100, at(2030, 1, 1), false);
-        second.iuv =
-            crate::domain::Iuv::from_parts(crate::domain::SegregationCode::parse("02").unwrap(), 9)
-                .unwrap();
-        second.nav = second.iuv.notice_number();
-        mixed.options.push(second);
-        store.create_position(mixed).await.unwrap();
-        store.create_position(numbered(2)).await.unwrap();
-        let codes = |codes: &[&str]| PositionFilter {
-            segregation_codes: Some(
-                codes
-                    .iter()
-                    .map(|c| crate::domain::SegregationCode::parse(c).unwrap())
-                    .collect(),
-            ),
-            ..Default::default()
-        };
-        let by_iupd = PositionOrder {
-            by: PositionOrderBy::Iupd,
-            descending: false,
-        };
-        for (filter, want) in [
-            (codes(&["01"]), vec!["P-002"]),
-            (codes(&["01", "02"]), vec!["P-001", "P-002"]),
-            (codes(&["02"]), vec![]),
-            (codes(&[]), vec![]),
-        ] {
-            let query = PositionQuery {
-                filter,
-                order: by_iupd,
-                page: page(0, 10),
-            };
-            let listed = store
-                .list_positions(org(), query, at(2025, 6, 1))
-                .await
-                .unwrap();
-            assert_eq!(iupds(&listed), want);
-            assert_eq!(listed.items_found as usize, want.len());
-        }
-    }
-
-    #[tokio::test]
-    async fn sweep_writes_the_status_without_a_new_version() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let mut p = numbered(1);
-        p.options[0].due_date = at(2025, 7, 1);
-        p.validity_date = Some(at(2025, 6, 10));
-        p.switch_to_expired = true;
-        p.publish(at(2025, 6, 1)).unwrap();
-        store.create_position(p.clone()).await.unwrap();
-        let mut q = numbered(2);
-        q.publish(at(2025, 6, 1)).unwrap();
-        store.create_position(q).await.unwrap();
-        let key = PositionKey::Iupd(p.iupd.clone());
-        let stored = || async {
-            store
-                .get_position(org(), key.clone())
-                .await
-                .unwrap()
-                .unwrap()
-        };
-        assert_eq!(store.sweep_statuses(at(2025, 6, 5), 10).await, Ok(0));
-        assert_eq!(stored().await.status, PositionStatus::Published);
-        assert_eq!(store.sweep_statuses(at(2025, 6, 10), 10).await, Ok(1));
-        let valid = stored().await;
-        assert_eq!(valid.status, PositionStatus::Valid);
-        assert_eq!(valid.version, p.version);
-        assert_eq!(store.sweep_statuses(at(2025, 6, 11), 10).await, Ok(0));
-        assert_eq!(store.sweep_statuses(at(2025, 7, 2), 10).await, Ok(1));
-        assert_eq!(stored().await.status, PositionStatus::Expired);
-    }
-
-    #[tokio::test]
-    async fn sweep_goes_in_batches() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        for n in 1..=5 {
-            let mut p = numbered(n);
-            p.validity_date = Some(at(2025, 6, 10));
-            p.publish(at(2025, 6, 1)).unwrap();
-            store.create_position(p).await.unwrap();
-        }
-        let now = at(2025, 6, 11);
-        assert_eq!(store.sweep_statuses(now, 2).await, Ok(2));
-        assert_eq!(store.sweep_statuses(now, 2).await, Ok(2));
-        assert_eq!(store.sweep_statuses(now, 2).await, Ok(1));
-        assert_eq!(store.sweep_statuses(now, 2).await, Ok(0));
-    }
+    use crate::domain::position::PositionStatus;
+    use crate::domain::position::tests::at;
+    use crate::store::conformance::lifecycle::numbered;
+    use crate::store::conformance::org;
+    use crate::store::postgres::testing::fresh_pair;
+    use crate::store::{PageRequest, PositionFilter, PositionOrder};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn instances_sweeping_together_change_each_position_once() {
@@ -553,7 +229,10 @@ mod tests {
         let query = PositionQuery {
             filter: valid,
             order: PositionOrder::default(),
-            page: page(0, 100),
+            page: PageRequest {
+                page: 0,
+                limit: 100,
+            },
         };
         // Stored as VALID: at the publication date they would not be VALID otherwise.
         let listed = a

@@ -84,6 +84,9 @@ async fn read_transaction(client: &mut Object) -> Result<Transaction<'_>, StoreE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use testing::fresh_subject;
+
+    crate::store::conformance::suite!(fresh_subject);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn instances_starting_together_migrate_once() {

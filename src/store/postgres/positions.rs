@@ -252,42 +252,32 @@ pub(super) struct RowIds {
     pub(super) options: Vec<i64>,
 }
 
-/// The columns a position is read from: identity, creation and version, then
-/// [`POSITION_CONTENT`].
-pub(super) static POSITION_COLUMNS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "id, organization, iupd, inserted_date, version, {}",
-        POSITION_CONTENT.join(", ")
-    )
-});
+impl ColumnRow for Row {
+    type Error = tokio_postgres::Error;
 
-/// Where [`POSITION_CONTENT`] starts in [`POSITION_COLUMNS`].
-const C: usize = 5;
-
-fn position_row(r: &Row) -> Result<(i64, PositionColumns), tokio_postgres::Error> {
-    let mut debtor: [Option<String>; 12] = Default::default();
-    for (i, slot) in debtor.iter_mut().enumerate() {
-        *slot = r.try_get(C + 3 + i)?;
+    fn string(&self, i: usize) -> Result<String, tokio_postgres::Error> {
+        self.try_get(i)
     }
-    let columns = PositionColumns {
-        organization: r.try_get(1)?,
-        iupd: r.try_get(2)?,
-        status: r.try_get(C)?,
-        company_name: r.try_get(C + 1)?,
-        office_name: r.try_get(C + 2)?,
-        debtor,
-        switch_to_expired: r.try_get(C + 15)?,
-        pay_stand_in: r.try_get(C + 16)?,
-        dates: [
-            r.try_get(C + 17)?,
-            r.try_get(C + 18)?,
-            r.try_get(C + 19)?,
-            r.try_get(3)?,
-            r.try_get(C + 20)?,
-        ],
-        version: r.try_get(4)?,
-    };
-    Ok((r.try_get(0)?, columns))
+
+    fn opt_string(&self, i: usize) -> Result<Option<String>, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn int(&self, i: usize) -> Result<i64, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn boolean(&self, i: usize) -> Result<bool, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn failure(e: tokio_postgres::Error) -> StoreError {
+        db_error(e)
+    }
 }
 
 /// Loads the creditor's position `key` names. `lock`: the row is locked until the transaction
@@ -788,228 +778,11 @@ pub(super) async fn delete_position(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::party::MapEntry;
-    use crate::domain::position::tests::{at, option, position};
-    use crate::domain::position::{
-        Conflict, OptionPayment, OptionStatus, PositionStatus, Refusal, StampRequest,
-    };
+    use crate::domain::position::tests::at;
+    use crate::domain::position::{OptionPayment, OptionStatus, PositionStatus};
+    use crate::store::conformance::org;
+    use crate::store::conformance::positions::{duplicate_fields, fresh, sample};
     use crate::store::postgres::testing::{fresh_pair, fresh_store};
-
-    fn org() -> FiscalCodePA {
-        FiscalCodePA::parse("77777777777").unwrap()
-    }
-
-    fn sample() -> DebtPosition {
-        let mut p = position(vec![
-            option(1, 1500, at(2030, 1, 1), false),
-            option(2, 700, at(2030, 2, 1), true),
-        ]);
-        p.options[0].transfers[0].account = Account::Stamp(StampRequest {
-            hash_document: "cXVhbHNpYXNpIGNvc2E=".into(),
-            stamp_type: "01".into(),
-            provincial_residence: CountryCode::parse("RM").unwrap(),
-        });
-        p.options[1].metadata = vec![MapEntry {
-            key: Text::new("k").unwrap(),
-            value: Text::new("v & w").unwrap(),
-        }];
-        p.debtor.subject.email = Some(Email::parse("a@b.it").unwrap());
-        p
-    }
-
-    #[tokio::test]
-    async fn round_trip_by_iupd_and_by_notice() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let p = sample();
-        store.create_position(p.clone()).await.unwrap();
-        let by_iupd = store
-            .get_position(org(), PositionKey::Iupd(p.iupd.clone()))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(by_iupd, p);
-        let nav = p.options[1].nav.clone();
-        let by_nav = store
-            .get_position(org(), PositionKey::Notice(nav))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(by_nav, p);
-        let other = FiscalCodePA::parse("88888888888").unwrap();
-        assert_eq!(
-            store
-                .get_position(other, PositionKey::Iupd(p.iupd.clone()))
-                .await
-                .unwrap(),
-            None
-        );
-    }
-
-    #[tokio::test]
-    async fn uniqueness_per_organization() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let p = sample();
-        store.create_position(p.clone()).await.unwrap();
-        let err = store.create_position(p.clone()).await.unwrap_err();
-        assert_eq!(
-            err,
-            StoreError::Duplicate {
-                field: "iupd",
-                value: "IUPD-1".into()
-            }
-        );
-        let mut same_iuv = p.clone();
-        same_iuv.iupd = Iupd::parse("IUPD-2").unwrap();
-        match store.create_position(same_iuv).await.unwrap_err() {
-            StoreError::Duplicate { field, value } => {
-                assert!(field == "iuv" || field == "nav", "{field}");
-                let option = &p.options[0];
-                assert!(
-                    value == option.iuv.as_str() || value == option.nav.as_str(),
-                    "{value}"
-                );
-            }
-            e => panic!("{e}"),
-        }
-        // Nothing of the refused positions was kept.
-        let gone = store
-            .get_position(org(), PositionKey::Iupd(Iupd::parse("IUPD-2").unwrap()))
-            .await
-            .unwrap();
-        assert_eq!(gone, None);
-        let mut other_org = p;
-        other_org.organization = FiscalCodePA::parse("88888888888").unwrap();
-        store.create_position(other_org).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn update_is_atomic_and_versioned() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let p = sample();
-        store.create_position(p.clone()).await.unwrap();
-        let key = PositionKey::Iupd(p.iupd.clone());
-        let refused = store
-            .update_position(
-                org(),
-                key.clone(),
-                Box::new(|p| {
-                    p.status = PositionStatus::Invalid;
-                    Err(Conflict("no".into()).into())
-                }),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(refused, StoreError::Refused(Conflict("no".into())));
-        assert_eq!(store.get_position(org(), key.clone()).await, Ok(Some(p)));
-        let now = at(2029, 1, 1);
-        let updated = store
-            .update_position(org(), key.clone(), Box::new(move |p| Ok(p.publish(now)?)))
-            .await
-            .unwrap();
-        assert_eq!(updated.status, PositionStatus::Valid);
-        assert_eq!(updated.version, 1);
-        let read = store.get_position(org(), key).await.unwrap().unwrap();
-        assert_eq!(read, updated);
-        let missing = PositionKey::Iupd(Iupd::parse("nope").unwrap());
-        assert_eq!(
-            store
-                .update_position(org(), missing, Box::new(|_| Ok(())))
-                .await
-                .unwrap_err(),
-            StoreError::NotFound
-        );
-    }
-
-    #[tokio::test]
-    async fn an_update_replaces_the_options_and_a_stale_version_is_refused() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let p = sample();
-        store.create_position(p.clone()).await.unwrap();
-        let nav = PositionKey::Notice(p.options[1].nav.clone());
-        let updated = store
-            .update_position_if(
-                org(),
-                nav.clone(),
-                Expected::OneOf(vec![0]),
-                Box::new(|p| {
-                    p.options.truncate(1);
-                    Ok(())
-                }),
-            )
-            .await
-            .unwrap();
-        assert_eq!(updated.options.len(), 1);
-        // The notice number of the option dropped finds nothing any more.
-        assert_eq!(store.get_position(org(), nav).await, Ok(None));
-        let stale = store
-            .update_position_if(
-                org(),
-                PositionKey::Iupd(p.iupd.clone()),
-                Expected::OneOf(vec![0]),
-                Box::new(|_| Ok(())),
-            )
-            .await;
-        assert_eq!(stale, Err(StoreError::VersionMismatch { current: 1 }));
-    }
-
-    #[tokio::test]
-    async fn delete_checks_version_and_guard() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let p = sample();
-        store.create_position(p.clone()).await.unwrap();
-        let iupd = p.iupd.clone();
-        let stale = store
-            .delete_position(
-                org(),
-                iupd.clone(),
-                Expected::OneOf(vec![7]),
-                Box::new(|_| Ok(())),
-            )
-            .await;
-        assert_eq!(stale, Err(StoreError::VersionMismatch { current: 0 }));
-        let refused = store
-            .delete_position(
-                org(),
-                iupd.clone(),
-                Expected::Any,
-                Box::new(|_| Err(Refusal::Unprocessable("no".into()))),
-            )
-            .await;
-        assert_eq!(refused, Err(StoreError::Unprocessable("no".into())));
-        let deleted = store
-            .delete_position(
-                org(),
-                iupd.clone(),
-                Expected::OneOf(vec![0]),
-                Box::new(|_| Ok(())),
-            )
-            .await
-            .unwrap();
-        assert_eq!(deleted, p);
-        let key = PositionKey::Iupd(iupd.clone());
-        assert_eq!(store.get_position(org(), key).await, Ok(None));
-        let nav = PositionKey::Notice(p.options[0].nav.clone());
-        assert_eq!(store.get_position(org(), nav).await, Ok(None));
-        // Its IUV and IUPD are free again.
-        store.create_position(p).await.unwrap();
-        let missing = Iupd::parse("nope").unwrap();
-        assert_eq!(
-            store
-                .delete_position(org(), missing, Expected::Any, Box::new(|_| Ok(())))
-                .await,
-            Err(StoreError::NotFound)
-        );
-    }
 
     #[tokio::test]
     async fn a_payment_writes_the_position_and_the_paid_option() {
@@ -1113,131 +886,6 @@ mod tests {
                 })
             ]
         );
-    }
-
-    fn fresh(iupd: &str, base: u64) -> DebtPosition {
-        let mut p = position(vec![option(base, 1000, at(2030, 1, 1), false)]);
-        p.iupd = Iupd::parse(iupd).unwrap();
-        p
-    }
-
-    fn duplicate_fields(outcome: &[Result<(), StoreError>]) -> Vec<Option<&'static str>> {
-        outcome
-            .iter()
-            .map(|r| match r {
-                Ok(()) => None,
-                Err(StoreError::Duplicate { field, .. }) => Some(*field),
-                Err(e) => panic!("{e}"),
-            })
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn an_imported_batch_leaves_out_only_its_duplicates() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let existing = sample();
-        store.create_position(existing.clone()).await.unwrap();
-        let outcome = store
-            .import_positions(vec![
-                fresh("A", 10),
-                existing.clone(), // the IUPD is taken
-                fresh("B", 1),    // the IUV of `existing`'s first option
-                fresh("C", 11),
-                fresh("A", 12), // the IUPD of the first one of this batch
-                fresh("D", 11), // the IUV of "C"
-            ])
-            .await
-            .unwrap();
-        let refused = duplicate_fields(&outcome);
-        assert_eq!(refused[0], None);
-        assert_eq!(refused[1], Some("iupd"));
-        assert!(matches!(refused[2], Some("iuv" | "nav")), "{refused:?}");
-        assert_eq!(refused[3], None);
-        assert_eq!(refused[4], Some("iupd"));
-        assert!(matches!(refused[5], Some("iuv" | "nav")), "{refused:?}");
-        let get =
-            |iupd: &str| store.get_position(org(), PositionKey::Iupd(Iupd::parse(iupd).unwrap()));
-        for (iupd, kept) in [("A", true), ("B", false), ("C", true), ("D", false)] {
-            assert_eq!(get(iupd).await.unwrap().is_some(), kept, "{iupd}");
-        }
-        // The first "A" stands, with its own option, not the refused one's.
-        let a = get("A").await.unwrap().unwrap();
-        assert_eq!(a.options[0].iuv, fresh("A", 10).options[0].iuv);
-    }
-
-    #[tokio::test]
-    async fn positions_are_created_all_or_none() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let existing = sample();
-        store.create_position(existing.clone()).await.unwrap();
-        let refused = store
-            .create_positions(vec![
-                fresh("A", 10),
-                fresh("B", 1), // the IUV of `existing`'s first option
-                fresh("C", 11),
-                fresh("A", 12), // the IUPD of the first one of this list
-            ])
-            .await
-            .unwrap()
-            .unwrap_err();
-        let at: Vec<(usize, &str)> = refused
-            .iter()
-            .map(|(i, e)| match e {
-                StoreError::Duplicate { field, .. } => (*i, *field),
-                e => panic!("{e}"),
-            })
-            .collect();
-        assert_eq!(at, [(1, "iuv"), (3, "iupd")]);
-        for iupd in ["A", "B", "C"] {
-            let key = PositionKey::Iupd(Iupd::parse(iupd).unwrap());
-            assert_eq!(store.get_position(org(), key).await, Ok(None), "{iupd}");
-        }
-        store
-            .create_positions(vec![fresh("A", 10), fresh("C", 11)])
-            .await
-            .unwrap()
-            .unwrap();
-        let key = PositionKey::Iupd(Iupd::parse("C").unwrap());
-        assert!(store.get_position(org(), key).await.unwrap().is_some());
-    }
-
-    #[tokio::test]
-    async fn positions_paying_an_iban_are_those_with_an_unpaid_option_crediting_it() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let iban = Iban::parse("IT60X0542811101000000123456").unwrap();
-        let other = Iban::parse("IT02A0301503200000003517230").unwrap();
-        // B: its only option paid; C: another IBAN; D: another creditor's.
-        let mut b = fresh("B", 2);
-        b.options[0].status = OptionStatus::Paid;
-        b.options[0].payment = Some(OptionPayment {
-            payment_date: at(2029, 5, 1),
-            payment_method: None,
-            psp_company: None,
-            receipt_id: "R".into(),
-            fee: Cents::new(0).unwrap(),
-        });
-        let mut c = fresh("C", 3);
-        c.options[0].transfers[0].account = Account::Iban {
-            iban: other.clone(),
-            postal_iban: None,
-        };
-        let mut d = fresh("D", 4);
-        d.organization = FiscalCodePA::parse("88888888888").unwrap();
-        for p in [fresh("Z", 5), b, c, d, fresh("A", 1)] {
-            store.create_position(p).await.unwrap();
-        }
-        let paying = store.positions_paying_iban(org(), iban).await.unwrap();
-        let names: Vec<&str> = paying.iter().map(Iupd::as_str).collect();
-        // Oldest first.
-        assert_eq!(names, ["Z", "A"]);
-        let paying = store.positions_paying_iban(org(), other).await.unwrap();
-        assert_eq!(paying, [Iupd::parse("C").unwrap()]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -175,147 +175,10 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::domain::position::tests::{at, option, position};
-    use crate::domain::position::{Iupd, PositionStatus};
-    use crate::store::PositionKey;
-    use crate::store::postgres::testing::{fresh_database, fresh_store};
-
-    fn org() -> FiscalCodePA {
-        FiscalCodePA::parse("77777777777").unwrap()
-    }
-
-    /// A position whose single option takes the given IUV.
-    fn with_iuv(iuv: Iuv) -> DebtPosition {
-        let mut p = position(vec![option(1, 1500, at(2030, 1, 1), false)]);
-        p.iupd = Iupd::parse(&format!("D-{iuv}")).unwrap();
-        p.options[0].nav = iuv.notice_number();
-        p.options[0].iuv = iuv;
-        p
-    }
-
-    fn seg(s: &str) -> SegregationCode {
-        SegregationCode::parse(s).unwrap()
-    }
-
-    async fn issue(store: &PgStore, organization: FiscalCodePA, code: &str) -> Iuv {
-        let p = store
-            .create_with_new_iuv(
-                organization.clone(),
-                seg(code),
-                Box::new(move |iuv| {
-                    let mut p = with_iuv(iuv);
-                    p.organization = organization.clone();
-                    p
-                }),
-            )
-            .await
-            .unwrap();
-        p.options[0].iuv.clone()
-    }
-
-    #[tokio::test]
-    async fn issued_iuvs_follow_a_sequence_per_creditor_and_segregation_code() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let other = FiscalCodePA::parse("88888888888").unwrap();
-        assert_eq!(
-            issue(&store, org(), "02").await,
-            Iuv::from_parts(seg("02"), 1).unwrap()
-        );
-        assert_eq!(
-            issue(&store, org(), "02").await,
-            Iuv::from_parts(seg("02"), 2).unwrap()
-        );
-        assert_eq!(
-            issue(&store, org(), "01").await,
-            Iuv::from_parts(seg("01"), 1).unwrap()
-        );
-        assert_eq!(
-            issue(&store, other, "02").await,
-            Iuv::from_parts(seg("02"), 1).unwrap()
-        );
-        let stored = store
-            .get_position(
-                org(),
-                PositionKey::Notice(Iuv::from_parts(seg("02"), 2).unwrap().notice_number()),
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            stored.iupd.as_str(),
-            format!("D-{}", Iuv::from_parts(seg("02"), 2).unwrap())
-        );
-    }
-
-    #[tokio::test]
-    async fn unpaid_spontaneous_positions_are_counted_up_to_a_limit() {
-        let Some(store) = fresh_store().await else {
-            return;
-        };
-        let valid = |mut p: DebtPosition| {
-            p.status = PositionStatus::Valid;
-            p.switch_to_expired = true;
-            p
-        };
-        for _ in 0..2 {
-            store
-                .create_with_new_iuv(org(), seg("02"), Box::new(move |iuv| valid(with_iuv(iuv))))
-                .await
-                .unwrap();
-        }
-        // Made by the creditor itself: not counted.
-        store
-            .create_position(valid(with_iuv(Iuv::from_parts(seg("01"), 7).unwrap())))
-            .await
-            .unwrap();
-        let count = |now, limit| store.count_unpaid_spontaneous(org(), now, limit);
-        assert_eq!(count(at(2026, 1, 1), 100).await.unwrap(), 2);
-        assert_eq!(count(at(2026, 1, 1), 1).await.unwrap(), 1);
-        // Past their due date (2030-01-01) they are no longer payable.
-        assert_eq!(count(at(2030, 1, 2), 100).await.unwrap(), 0);
-        let other = FiscalCodePA::parse("88888888888").unwrap();
-        assert_eq!(
-            store
-                .count_unpaid_spontaneous(other, at(2026, 1, 1), 100)
-                .await
-                .unwrap(),
-            0
-        );
-    }
-
-    #[tokio::test]
-    async fn issued_iuvs_skip_those_taken_and_survive_a_restart() {
-        let Some(url) = fresh_database().await else {
-            return;
-        };
-        let store = PgStore::connect(&url, 2).await.unwrap();
-        // The creditor chose IUVs 3 and 4 itself, and an IUPD that clashes with the one for 5.
-        for base in [3, 4] {
-            store
-                .create_position(with_iuv(Iuv::from_parts(seg("02"), base).unwrap()))
-                .await
-                .unwrap();
-        }
-        let mut clash = with_iuv(Iuv::from_parts(seg("01"), 9).unwrap());
-        clash.iupd = Iupd::parse(&format!("D-{}", Iuv::from_parts(seg("02"), 5).unwrap())).unwrap();
-        store.create_position(clash).await.unwrap();
-        let issued: Vec<Iuv> = [
-            issue(&store, org(), "02").await,
-            issue(&store, org(), "02").await,
-            issue(&store, org(), "02").await,
-        ]
-        .into();
-        let bases = [1, 2, 6].map(|b| Iuv::from_parts(seg("02"), b).unwrap());
-        assert_eq!(issued, bases);
-        drop(store);
-        let reopened = PgStore::connect(&url, 2).await.unwrap();
-        assert_eq!(
-            issue(&reopened, org(), "02").await,
-            Iuv::from_parts(seg("02"), 7).unwrap()
-        );
-    }
+    use crate::domain::position::tests::at;
+    use crate::store::conformance::org;
+    use crate::store::conformance::sequence::{issue, seg};
+    use crate::store::postgres::testing::fresh_database;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn instances_issuing_together_never_share_an_iuv() {
@@ -328,7 +191,7 @@ mod tests {
         let tasks: Vec<_> = (0..40)
             .map(|i| {
                 let store = if i % 2 == 0 { a.clone() } else { b.clone() };
-                tokio::spawn(async move { issue(&store, org(), "02").await })
+                tokio::spawn(async move { issue(&*store, org(), "02").await })
             })
             .collect();
         let mut issued = HashSet::new();

@@ -5,6 +5,7 @@
 //! sets it: then they fail.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio_postgres::NoTls;
 
@@ -19,8 +20,12 @@ pub async fn fresh_database() -> Option<String> {
         return None;
     };
     static NEXT: AtomicU32 = AtomicU32::new(0);
+    // The time as well as the process: a cluster kept across runs may see a process id again.
+    let started = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
     let name = format!(
-        "gpd_test_{}_{}",
+        "gpd_test_{}_{started}_{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
@@ -71,6 +76,27 @@ pub async fn fresh_pair() -> Option<(super::PgStore, super::PgStore)> {
     let a = super::PgStore::connect(&url, 4).await.unwrap();
     let b = super::PgStore::connect(&url, 4).await.unwrap();
     Some((a, b))
+}
+
+/// A store on a new, empty database, and another instance's on the same database when
+/// reopened: for the behaviours every store shares.
+#[cfg(test)]
+pub async fn fresh_subject() -> Option<crate::store::conformance::Subject> {
+    use std::sync::Arc;
+
+    use crate::store::Store;
+
+    let url = fresh_database().await?;
+    let store = super::PgStore::connect(&url, 4).await.unwrap();
+    let reopen = move || {
+        let url = url.clone();
+        async move { Arc::new(super::PgStore::connect(&url, 4).await.unwrap()) as Arc<dyn Store> }
+    };
+    Some(crate::store::conformance::Subject::new(
+        Arc::new(store),
+        (),
+        reopen,
+    ))
 }
 
 #[cfg(test)]

@@ -15,24 +15,6 @@ use crate::store::{
     PageRequest, StoreError,
 };
 
-const STATION_COLUMNS: &str =
-    "organization, station_id, broker_id, url, primitive_version, timeout_ms, enabled";
-
-/// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
-fn station_at(r: &Row<'_>, at: usize) -> Result<BroadcastStation, StoreError> {
-    let get = |i: usize| -> Result<String, StoreError> { r.get(at + i).map_err(unavailable) };
-    let number = |i: usize| -> Result<i64, StoreError> { r.get(at + i).map_err(unavailable) };
-    station(
-        get(0)?,
-        get(1)?,
-        get(2)?,
-        get(3)?,
-        number(4)?,
-        number(5)?,
-        r.get(at + 6).map_err(unavailable)?,
-    )
-}
-
 /// Runs `sql`, whose first six parameters are the station's columns in [`STATION_COLUMNS`]
 /// order (the station table and every delivery, which copies them, write them alike), with
 /// `rest` after them.
@@ -287,42 +269,7 @@ pub(super) fn record(
     record: &AttemptRecord,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let (state, next, error, fault, delivered) = match record {
-        AttemptRecord::Delivered => (
-            DeliveryState::Delivered,
-            None,
-            None,
-            None,
-            Some(millis(now)),
-        ),
-        AttemptRecord::Rejected {
-            fault_code,
-            description,
-        } => (
-            DeliveryState::Rejected,
-            None,
-            Some(description.as_str()),
-            Some(fault_code.as_str()),
-            None,
-        ),
-        AttemptRecord::Retry {
-            error,
-            next_attempt_at,
-        } => (
-            DeliveryState::Pending,
-            Some(millis(*next_attempt_at)),
-            Some(error.as_str()),
-            None,
-            None,
-        ),
-        AttemptRecord::GiveUp { error } => (
-            DeliveryState::Failed,
-            None,
-            Some(error.as_str()),
-            None,
-            None,
-        ),
-    };
+    let columns = attempt_columns(record, now);
     // Only a PENDING delivery takes a result: an attempt that ends after an operator acted, or
     // after another attempt already succeeded, changes nothing.
     conn.prepare_cached(
@@ -332,11 +279,11 @@ pub(super) fn record(
     )
     .and_then(|mut st| {
         st.execute(params![
-            state.as_str(),
-            next,
-            error,
-            fault,
-            delivered,
+            columns.state.as_str(),
+            columns.next_attempt_at,
+            columns.last_error,
+            columns.fault_code,
+            columns.delivered_at,
             millis(now),
             id
         ])
@@ -348,28 +295,6 @@ pub(super) fn record(
 const LISTED_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
     d.primitive_version, d.timeout_ms, 1, d.attempts, r.receipt_id, r.organization, r.iuv, d.state, \
     d.next_attempt_at, d.last_error, d.fault_code, d.created_at, d.updated_at, d.delivered_at";
-
-fn listed(r: &Row<'_>) -> Result<Delivery, StoreError> {
-    let get = |i: usize| -> Result<Option<i64>, StoreError> { r.get(i).map_err(unavailable) };
-    let state: String = r.get(12).map_err(unavailable)?;
-    let notice_org: String = r.get(10).map_err(unavailable)?;
-    Ok(Delivery {
-        id: r.get(0).map_err(unavailable)?,
-        station: station_at(r, 1)?,
-        attempts: r.get(8).map_err(unavailable)?,
-        receipt_id: r.get(9).map_err(unavailable)?,
-        notice_organization: FiscalCodePA::parse(&notice_org)
-            .map_err(|e| corrupt("receipt.organization", e))?,
-        iuv: r.get(11).map_err(unavailable)?,
-        state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery.state", &state))?,
-        next_attempt_at: opt_millis(get(13)?, "delivery.next_attempt_at")?,
-        last_error: r.get(14).map_err(unavailable)?,
-        fault_code: r.get(15).map_err(unavailable)?,
-        created_at: from_millis(get(16)?.unwrap_or_default(), "delivery.created_at")?,
-        updated_at: from_millis(get(17)?.unwrap_or_default(), "delivery.updated_at")?,
-        delivered_at: opt_millis(get(18)?, "delivery.delivered_at")?,
-    })
-}
 
 pub(super) fn list(
     conn: &Connection,
@@ -398,7 +323,7 @@ pub(super) fn list(
         .map_err(unavailable)?;
     let mut items = Vec::new();
     while let Some(r) = rows.next().map_err(unavailable)? {
-        items.push(listed(r)?);
+        items.push(listed_delivery(r)?);
     }
     Ok(Page {
         items,
@@ -422,7 +347,7 @@ fn one(
         .query(params![id, organization.map(FiscalCodePA::as_str)])
         .map_err(unavailable)?;
     match rows.next().map_err(unavailable)? {
-        Some(r) => listed(r),
+        Some(r) => listed_delivery(r),
         None => Err(StoreError::NotFound),
     }
 }
@@ -434,20 +359,10 @@ pub(super) fn redeliver(
     now: NaiveDateTime,
 ) -> Result<Delivery, StoreError> {
     let current = one(conn, organization, id)?;
-    match current.state {
-        DeliveryState::Pending => {
-            return Err(StoreError::Refused(Conflict(
-                "the delivery is already pending".into(),
-            )));
-        }
-        DeliveryState::Undeliverable => {
-            return Err(StoreError::Refused(Conflict(format!(
-                "the delivery is undeliverable: {}",
-                current.last_error.unwrap_or_default()
-            ))));
-        }
-        DeliveryState::Delivered | DeliveryState::Rejected | DeliveryState::Failed => {}
-    }
+    current
+        .state
+        .may_redeliver(current.last_error.as_deref())
+        .map_err(StoreError::Refused)?;
     let requeued = conn
         .prepare_cached(
             "UPDATE delivery SET state = 'PENDING', next_attempt_at = ?1, attempts = 0, updated_at = ?1

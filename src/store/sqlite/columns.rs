@@ -38,3 +38,31 @@ pub(super) fn codes_pattern(codes: &BTreeSet<SegregationCode>) -> String {
     }
     pattern
 }
+
+impl ColumnRow for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+
+    fn string(&self, i: usize) -> rusqlite::Result<String> {
+        self.get(i)
+    }
+
+    fn opt_string(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
+    }
+
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.get(i)
+    }
+
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(i)
+    }
+
+    fn boolean(&self, i: usize) -> rusqlite::Result<bool> {
+        self.get(i)
+    }
+
+    fn failure(e: rusqlite::Error) -> StoreError {
+        unavailable(e)
+    }
+}

@@ -538,16 +538,30 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::party::{CountryCode, Email, MapEntry};
-    use crate::domain::position::tests::{at, option, position};
-    use crate::domain::position::{Account, Conflict, Iupd, PositionStatus, StampRequest};
-    use crate::domain::{Iuv, Text};
+    use crate::domain::Iuv;
+    use crate::domain::position::tests::at;
+    use crate::domain::position::{Iupd, PositionStatus};
+    use crate::store::conformance::Subject;
+    use crate::store::conformance::sequence::with_iuv;
 
     fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path()).unwrap();
         (dir, store)
     }
+
+    /// A store in a directory of its own, opened again from that directory.
+    async fn fresh_subject() -> Option<Subject> {
+        let (dir, store) = store();
+        let path = dir.path().to_owned();
+        let reopen = move || {
+            let store = SqliteStore::open(&path).unwrap();
+            async move { Arc::new(store) as Arc<dyn Store> }
+        };
+        Some(Subject::new(Arc::new(store), dir, reopen))
+    }
+
+    crate::store::conformance::suite!(fresh_subject);
 
     fn org() -> FiscalCodePA {
         FiscalCodePA::parse("77777777777").unwrap()
@@ -589,216 +603,8 @@ mod tests {
         assert_eq!(mode(&file), 0o600);
     }
 
-    fn sample() -> DebtPosition {
-        let mut p = position(vec![
-            option(1, 1500, at(2030, 1, 1), false),
-            option(2, 700, at(2030, 2, 1), true),
-        ]);
-        p.options[0].transfers[0].account = Account::Stamp(StampRequest {
-            hash_document: "cXVhbHNpYXNpIGNvc2E=".into(),
-            stamp_type: "01".into(),
-            provincial_residence: CountryCode::parse("RM").unwrap(),
-        });
-        p.options[1].metadata = vec![MapEntry {
-            key: Text::new("k").unwrap(),
-            value: Text::new("v & w").unwrap(),
-        }];
-        p.debtor.subject.email = Some(Email::parse("a@b.it").unwrap());
-        p
-    }
-
-    #[tokio::test]
-    async fn round_trip_by_iupd_and_by_notice() {
-        let (_dir, store) = store();
-        let p = sample();
-        store.create_position(p.clone()).await.unwrap();
-        let by_iupd = store
-            .get_position(org(), PositionKey::Iupd(p.iupd.clone()))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(by_iupd, p);
-        let nav = p.options[1].nav.clone();
-        let by_nav = store
-            .get_position(org(), PositionKey::Notice(nav))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(by_nav, p);
-        let other = FiscalCodePA::parse("88888888888").unwrap();
-        assert_eq!(
-            store
-                .get_position(other, PositionKey::Iupd(p.iupd.clone()))
-                .await
-                .unwrap(),
-            None
-        );
-    }
-
-    #[tokio::test]
-    async fn uniqueness_per_organization() {
-        let (_dir, store) = store();
-        let p = sample();
-        store.create_position(p.clone()).await.unwrap();
-        let err = store.create_position(p.clone()).await.unwrap_err();
-        assert_eq!(
-            err,
-            StoreError::Duplicate {
-                field: "iupd",
-                value: "IUPD-1".into()
-            }
-        );
-        let mut same_iuv = p.clone();
-        same_iuv.iupd = Iupd::parse("IUPD-2").unwrap();
-        match store.create_position(same_iuv).await.unwrap_err() {
-            StoreError::Duplicate { field, .. } => {
-                assert!(field == "iuv" || field == "nav", "{field}")
-            }
-            e => panic!("{e}"),
-        }
-        // Nothing of the refused positions was kept.
-        let gone = store
-            .get_position(org(), PositionKey::Iupd(Iupd::parse("IUPD-2").unwrap()))
-            .await
-            .unwrap();
-        assert_eq!(gone, None);
-        let mut other_org = p;
-        other_org.organization = FiscalCodePA::parse("88888888888").unwrap();
-        store.create_position(other_org).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn update_is_atomic_and_versioned() {
-        let (_dir, store) = store();
-        let p = sample();
-        store.create_position(p.clone()).await.unwrap();
-        let key = PositionKey::Iupd(p.iupd.clone());
-        let refused = store
-            .update_position(
-                org(),
-                key.clone(),
-                Box::new(|p| {
-                    p.status = PositionStatus::Invalid;
-                    Err(Conflict("no".into()).into())
-                }),
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(refused, StoreError::Refused(Conflict("no".into())));
-        let now = at(2029, 1, 1);
-        let updated = store
-            .update_position(org(), key.clone(), Box::new(move |p| Ok(p.publish(now)?)))
-            .await
-            .unwrap();
-        assert_eq!(updated.status, PositionStatus::Valid);
-        assert_eq!(updated.version, 1);
-        let read = store.get_position(org(), key).await.unwrap().unwrap();
-        assert_eq!(read, updated);
-        let missing = PositionKey::Iupd(Iupd::parse("nope").unwrap());
-        assert_eq!(
-            store
-                .update_position(org(), missing, Box::new(|_| Ok(())))
-                .await
-                .unwrap_err(),
-            StoreError::NotFound
-        );
-    }
-
-    /// A position whose single option takes the given IUV.
-    fn with_iuv(iuv: Iuv) -> DebtPosition {
-        let mut p = position(vec![option(1, 1500, at(2030, 1, 1), false)]);
-        p.iupd = Iupd::parse(&format!("D-{iuv}")).unwrap();
-        p.options[0].nav = iuv.notice_number();
-        p.options[0].iuv = iuv;
-        p
-    }
-
     fn seg(s: &str) -> SegregationCode {
         SegregationCode::parse(s).unwrap()
-    }
-
-    async fn issue(store: &SqliteStore, organization: FiscalCodePA, code: &str) -> Iuv {
-        let p = store
-            .create_with_new_iuv(
-                organization.clone(),
-                seg(code),
-                Box::new(move |iuv| {
-                    let mut p = with_iuv(iuv);
-                    p.organization = organization.clone();
-                    p
-                }),
-            )
-            .await
-            .unwrap();
-        p.options[0].iuv.clone()
-    }
-
-    #[tokio::test]
-    async fn issued_iuvs_follow_a_sequence_per_creditor_and_segregation_code() {
-        let (_dir, store) = store();
-        let other = FiscalCodePA::parse("88888888888").unwrap();
-        assert_eq!(
-            issue(&store, org(), "02").await,
-            Iuv::from_parts(seg("02"), 1).unwrap()
-        );
-        assert_eq!(
-            issue(&store, org(), "02").await,
-            Iuv::from_parts(seg("02"), 2).unwrap()
-        );
-        assert_eq!(
-            issue(&store, org(), "01").await,
-            Iuv::from_parts(seg("01"), 1).unwrap()
-        );
-        assert_eq!(
-            issue(&store, other, "02").await,
-            Iuv::from_parts(seg("02"), 1).unwrap()
-        );
-        let stored = store
-            .get_position(
-                org(),
-                PositionKey::Notice(Iuv::from_parts(seg("02"), 2).unwrap().notice_number()),
-            )
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            stored.iupd.as_str(),
-            format!("D-{}", Iuv::from_parts(seg("02"), 2).unwrap())
-        );
-    }
-
-    #[tokio::test]
-    async fn unpaid_spontaneous_positions_are_counted_up_to_a_limit() {
-        let (_dir, store) = store();
-        let valid = |mut p: DebtPosition| {
-            p.status = PositionStatus::Valid;
-            p.switch_to_expired = true;
-            p
-        };
-        for _ in 0..2 {
-            store
-                .create_with_new_iuv(org(), seg("02"), Box::new(move |iuv| valid(with_iuv(iuv))))
-                .await
-                .unwrap();
-        }
-        // Made by the creditor itself: not counted.
-        store
-            .create_position(valid(with_iuv(Iuv::from_parts(seg("01"), 7).unwrap())))
-            .await
-            .unwrap();
-        let count = |now, limit| store.count_unpaid_spontaneous(org(), now, limit);
-        assert_eq!(count(at(2026, 1, 1), 100).await.unwrap(), 2);
-        assert_eq!(count(at(2026, 1, 1), 1).await.unwrap(), 1);
-        // Past their due date (2030-01-01) they are no longer payable.
-        assert_eq!(count(at(2030, 1, 2), 100).await.unwrap(), 0);
-        let other = FiscalCodePA::parse("88888888888").unwrap();
-        assert_eq!(
-            store
-                .count_unpaid_spontaneous(other, at(2026, 1, 1), 100)
-                .await
-                .unwrap(),
-            0
-        );
     }
 
     #[tokio::test]
@@ -845,111 +651,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 1);
-    }
-
-    #[tokio::test]
-    async fn issued_iuvs_skip_those_taken_and_survive_a_restart() {
-        let (dir, store) = store();
-        // The creditor chose IUVs 3 and 4 itself, and an IUPD that clashes with the one for 5.
-        for base in [3, 4] {
-            store
-                .create_position(with_iuv(Iuv::from_parts(seg("02"), base).unwrap()))
-                .await
-                .unwrap();
-        }
-        let mut clash = with_iuv(Iuv::from_parts(seg("01"), 9).unwrap());
-        clash.iupd = Iupd::parse(&format!("D-{}", Iuv::from_parts(seg("02"), 5).unwrap())).unwrap();
-        store.create_position(clash).await.unwrap();
-        let issued: Vec<Iuv> = [
-            issue(&store, org(), "02").await,
-            issue(&store, org(), "02").await,
-            issue(&store, org(), "02").await,
-        ]
-        .into();
-        let bases = [1, 2, 6].map(|b| Iuv::from_parts(seg("02"), b).unwrap());
-        assert_eq!(issued, bases);
-        store.close().await.unwrap();
-        let reopened = SqliteStore::open(dir.path()).unwrap();
-        assert_eq!(
-            issue(&reopened, org(), "02").await,
-            Iuv::from_parts(seg("02"), 7).unwrap()
-        );
-    }
-
-    #[tokio::test]
-    async fn concurrent_requests_never_share_an_iuv() {
-        let (_dir, store) = store();
-        let tasks: Vec<_> = (0..40)
-            .map(|_| {
-                let store = store.clone();
-                tokio::spawn(async move { issue(&store, org(), "02").await })
-            })
-            .collect();
-        let mut issued = std::collections::HashSet::new();
-        for t in tasks {
-            assert!(issued.insert(t.await.unwrap()));
-        }
-        assert_eq!(issued.len(), 40);
-        assert!(issued.contains(&Iuv::from_parts(seg("02"), 40).unwrap()));
-    }
-
-    #[tokio::test]
-    async fn an_imported_batch_leaves_out_only_its_duplicates() {
-        let (_dir, store) = store();
-        let existing = sample();
-        store.create_position(existing.clone()).await.unwrap();
-        let fresh = |iupd: &str, base: u64| {
-            let mut p = position(vec![option(base, 1000, at(2030, 1, 1), false)]);
-            p.iupd = Iupd::parse(iupd).unwrap();
-            p
-        };
-        let outcome = store
-            .import_positions(vec![
-                fresh("A", 10),
-                existing.clone(), // the IUPD is taken
-                fresh("B", 1),    // the IUV of `existing`'s first option
-                fresh("C", 11),
-                fresh("A", 12), // the IUPD of the first one of this batch
-                fresh("D", 11), // the IUV of "C"
-            ])
-            .await
-            .unwrap();
-        let refused: Vec<_> = outcome
-            .iter()
-            .map(|r| match r {
-                Ok(()) => None,
-                Err(StoreError::Duplicate { field, .. }) => Some(*field),
-                Err(e) => panic!("{e}"),
-            })
-            .collect();
-        assert_eq!(refused[0], None);
-        assert_eq!(refused[1], Some("iupd"));
-        assert!(matches!(refused[2], Some("iuv" | "nav")), "{refused:?}");
-        assert_eq!(refused[3], None);
-        assert_eq!(refused[4], Some("iupd"));
-        assert!(matches!(refused[5], Some("iuv" | "nav")), "{refused:?}");
-        let get =
-            |iupd: &str| store.get_position(org(), PositionKey::Iupd(Iupd::parse(iupd).unwrap()));
-        for (iupd, kept) in [("A", true), ("B", false), ("C", true), ("D", false)] {
-            assert_eq!(get(iupd).await.unwrap().is_some(), kept, "{iupd}");
-        }
-        // The first "A" stands, with its own option, not the refused one's.
-        let a = get("A").await.unwrap().unwrap();
-        assert_eq!(a.options[0].iuv, fresh("A", 10).options[0].iuv);
-    }
-
-    #[tokio::test]
-    async fn survives_reopen_and_refuses_after_close() {
-        let (dir, store) = store();
-        store.create_position(sample()).await.unwrap();
-        store.close().await.unwrap();
-        assert!(matches!(
-            store.ping().await,
-            Err(StoreError::Unavailable(_))
-        ));
-        let reopened = SqliteStore::open(dir.path()).unwrap();
-        let key = PositionKey::Iupd(Iupd::parse("IUPD-1").unwrap());
-        assert!(reopened.get_position(org(), key).await.unwrap().is_some());
     }
 
     /// A data file in `dir` at schema `version` (its first `version` migrations applied),

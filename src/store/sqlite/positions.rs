@@ -259,48 +259,14 @@ pub(super) struct RowIds {
     pub(super) options: Vec<i64>,
 }
 
-/// The columns a position is read from: identity, creation and version, then [`CONTENT`].
-static POSITION_COLUMNS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "id, organization, iupd, inserted_date, version, {}",
-        CONTENT.join(", ")
-    )
-});
-
-/// Where [`CONTENT`] starts in [`POSITION_COLUMNS`].
-const C: usize = 5;
-
 struct PositionRow {
     id: i64,
     columns: PositionColumns,
 }
 
-fn position_row(r: &Row<'_>) -> rusqlite::Result<PositionRow> {
-    let mut debtor: [Option<String>; 12] = Default::default();
-    for (i, slot) in debtor.iter_mut().enumerate() {
-        *slot = r.get(C + 3 + i)?;
-    }
-    Ok(PositionRow {
-        id: r.get(0)?,
-        columns: PositionColumns {
-            organization: r.get(1)?,
-            iupd: r.get(2)?,
-            status: r.get(C)?,
-            company_name: r.get(C + 1)?,
-            office_name: r.get(C + 2)?,
-            debtor,
-            switch_to_expired: r.get(C + 15)?,
-            pay_stand_in: r.get(C + 16)?,
-            dates: [
-                r.get(C + 17)?,
-                r.get(C + 18)?,
-                r.get(C + 19)?,
-                r.get(3)?,
-                r.get(C + 20)?,
-            ],
-            version: r.get(4)?,
-        },
-    })
+fn read_row(r: &Row<'_>) -> rusqlite::Result<PositionRow> {
+    let (id, columns) = position_row(r)?;
+    Ok(PositionRow { id, columns })
 }
 
 static BY_IUPD: LazyLock<String> = LazyLock::new(|| {
@@ -333,11 +299,11 @@ pub(super) fn load_position(
 ) -> Result<Option<(RowIds, DebtPosition)>, StoreError> {
     let row = match key {
         PositionKey::Iupd(iupd) => conn.prepare_cached(&BY_IUPD).and_then(|mut st| {
-            st.query_row(params![organization.as_str(), iupd.as_str()], position_row)
+            st.query_row(params![organization.as_str(), iupd.as_str()], read_row)
                 .optional()
         }),
         PositionKey::Notice(nav) => conn.prepare_cached(&BY_NOTICE).and_then(|mut st| {
-            st.query_row(params![organization.as_str(), nav.as_str()], position_row)
+            st.query_row(params![organization.as_str(), nav.as_str()], read_row)
                 .optional()
         }),
     }
@@ -352,7 +318,7 @@ pub(super) fn load_position_by_id(
 ) -> Result<Option<(RowIds, DebtPosition)>, StoreError> {
     let row = conn
         .prepare_cached(&BY_ID)
-        .and_then(|mut st| st.query_row([id], position_row).optional())
+        .and_then(|mut st| st.query_row([id], read_row).optional())
         .map_err(unavailable)?;
     row.map(|row| assemble(conn, row)).transpose()
 }

@@ -1,0 +1,373 @@
+//! Receipts acquired: applied to their option once, kept as duplicates, conflicts or flagged,
+//! read back as documents and listed by each filter.
+
+use super::{Subject, org};
+use crate::domain::SegregationCode;
+use crate::domain::position::PositionStatus;
+use crate::domain::position::tests::{at, option, position};
+use crate::domain::receipt::ReceiptStatus;
+use crate::domain::{FiscalCodePA, NoticeNumber};
+use crate::store::receipt_fixtures::{ORG, new_receipt, new_receipt_paying, station, valid};
+use crate::store::{Acquisition, NewReceipt, PageRequest, PositionKey, ReceiptFilter, Store};
+
+pub fn status(a: &Acquisition) -> ReceiptStatus {
+    match a {
+        Acquisition::Stored { settlement, .. } => settlement.status,
+        Acquisition::AlreadyStored(s) => *s,
+        Acquisition::Conflict { .. } => ReceiptStatus::Conflict,
+    }
+}
+
+/// A receipt for notice `nav` (of no position: FLAGGED), received `second`s after the
+/// first, paid at `paid`.
+pub fn flagged(
+    id: &str,
+    nav: &str,
+    second: i64,
+    paid: Option<chrono::NaiveDateTime>,
+    concerned: &[&str],
+) -> NewReceipt {
+    let nav = NoticeNumber::parse(nav).unwrap();
+    let mut r = new_receipt(id, &nav, concerned);
+    r.received_at += chrono::Duration::seconds(second);
+    r.request.receipt.payment_date_time = paid.map(|time| crate::domain::receipt::IsoDateTime {
+        lexical: time.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        time,
+        zoned: false,
+    });
+    r
+}
+
+pub async fn applied_once_then_idempotent_then_duplicate_then_conflict(store: &dyn Store) {
+    let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
+    let nav = p.options[0].nav.clone();
+    store.create_position(p).await.unwrap();
+    let first = store
+        .acquire_receipt(new_receipt("t1", &nav, &[ORG]))
+        .await
+        .unwrap();
+    assert_eq!(status(&first), ReceiptStatus::Applied);
+    let key = PositionKey::Notice(nav.clone());
+    let paid = store
+        .get_position(org(), key.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(paid.status, PositionStatus::Paid);
+    assert_eq!(paid.options[0].payment.as_ref().unwrap().receipt_id, "t1");
+
+    let again = store
+        .acquire_receipt(new_receipt("t1", &nav, &[ORG]))
+        .await
+        .unwrap();
+    assert_eq!(again, Acquisition::AlreadyStored(ReceiptStatus::Applied));
+    let dup = store
+        .acquire_receipt(new_receipt("t2", &nav, &[ORG]))
+        .await
+        .unwrap();
+    assert_eq!(status(&dup), ReceiptStatus::Duplicate);
+    assert_eq!(store.get_position(org(), key).await.unwrap().unwrap(), paid);
+
+    let iuv = nav.as_str()[1..].to_owned();
+    let doc = store
+        .receipt_document(org(), iuv.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(doc, b"<doc>t1</doc>");
+    let all = PageRequest { page: 0, limit: 10 };
+    let listed = store
+        .list_receipts(org(), ReceiptFilter::default(), all)
+        .await
+        .unwrap();
+    assert_eq!(listed.items_found, 2);
+    let only_dup = ReceiptFilter {
+        status: Some(ReceiptStatus::Duplicate),
+        ..Default::default()
+    };
+    let listed = store.list_receipts(org(), only_dup, all).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].receipt_id, "t2");
+    let other = ReceiptFilter {
+        debtor: Some("NOBODY".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_receipts(org(), other, all)
+            .await
+            .unwrap()
+            .items_found,
+        0
+    );
+
+    let other_content = store
+        .acquire_receipt(new_receipt_paying("t1", &nav, &[ORG], 301))
+        .await
+        .unwrap();
+    let Acquisition::Conflict { earlier } = other_content else {
+        panic!("{other_content:?}")
+    };
+    assert_eq!(earlier.amount, "3.00");
+}
+
+pub async fn a_receipt_is_its_creditor_notice_and_id_and_its_content(store: &dyn Store) {
+    let p = valid(position(vec![
+        option(1, 300, at(2030, 1, 1), true),
+        option(2, 300, at(2030, 1, 1), true),
+    ]));
+    let (first, second) = (p.options[0].nav.clone(), p.options[1].nav.clone());
+    store.create_position(p).await.unwrap();
+    let paid = store
+        .acquire_receipt(new_receipt("same", &first, &[ORG]))
+        .await
+        .unwrap();
+    assert_eq!(status(&paid), ReceiptStatus::Applied);
+    // The same id on another notice is another receipt.
+    let other = store
+        .acquire_receipt(new_receipt("same", &second, &[ORG]))
+        .await
+        .unwrap();
+    assert_eq!(status(&other), ReceiptStatus::Applied);
+    // Same identity, same content, another serialisation: nothing changes.
+    let mut again = new_receipt("same", &first, &[ORG]);
+    again.document = b"<other-bytes/>".to_vec();
+    assert_eq!(
+        store.acquire_receipt(again).await.unwrap(),
+        Acquisition::AlreadyStored(ReceiptStatus::Applied)
+    );
+    // Same identity, other content: kept beside the first as CONFLICT.
+    let changed = || new_receipt_paying("same", &first, &[ORG], 100);
+    let Acquisition::Conflict { earlier } = store.acquire_receipt(changed()).await.unwrap() else {
+        panic!("a conflict")
+    };
+    assert_eq!(earlier.amount, "3.00");
+    assert_eq!(
+        store.acquire_receipt(changed()).await.unwrap(),
+        Acquisition::AlreadyStored(ReceiptStatus::Conflict)
+    );
+    let all = PageRequest { page: 0, limit: 10 };
+    let conflicts = ReceiptFilter {
+        status: Some(ReceiptStatus::Conflict),
+        ..Default::default()
+    };
+    let listed = store.list_receipts(org(), conflicts, all).await.unwrap();
+    assert_eq!(listed.items_found, 1);
+    assert_eq!(listed.items[0].amount.get(), 100);
+    let everything = store
+        .list_receipts(org(), ReceiptFilter::default(), all)
+        .await
+        .unwrap();
+    assert_eq!(everything.items_found, 3);
+    // The position kept the first receipt's payment.
+    let position = store
+        .get_position(org(), PositionKey::Notice(first))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        position.options[0].payment.as_ref().unwrap().receipt_id,
+        "same"
+    );
+}
+
+pub async fn a_receipt_for_an_unknown_notice_is_stored_flagged_and_forwarded(store: &dyn Store) {
+    let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
+    store.create_position(p).await.unwrap();
+    store
+        .put_broadcast_station(station("88888888888", "S1"))
+        .await
+        .unwrap();
+    let stranger = NoticeNumber::parse("301999999999999999").unwrap();
+    let a = store
+        .acquire_receipt(new_receipt("x", &stranger, &[ORG, "88888888888"]))
+        .await
+        .unwrap();
+    let Acquisition::Stored {
+        settlement,
+        deliveries,
+    } = a
+    else {
+        panic!("{a:?}")
+    };
+    assert_eq!(settlement.status, ReceiptStatus::Flagged);
+    assert_eq!(settlement.flag.unwrap().code, "UNKNOWN_NOTICE");
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].station.station_id.as_str(), "S1");
+    assert!(!deliveries[0].request.is_empty());
+    let doc = store
+        .receipt_document(org(), "01999999999999999".into())
+        .await
+        .unwrap();
+    assert!(doc.is_some());
+}
+
+pub async fn concurrent_receipts_for_one_option_apply_exactly_once(subject: &Subject) {
+    let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
+    let nav = p.options[0].nav.clone();
+    subject.create_position(p).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = subject.shared();
+            let r = new_receipt(&format!("c{i}"), &nav, &[ORG]);
+            tokio::spawn(async move { store.acquire_receipt(r).await.unwrap() })
+        })
+        .collect();
+    let mut applied = 0;
+    for t in tasks {
+        match status(&t.await.unwrap()) {
+            ReceiptStatus::Applied => applied += 1,
+            ReceiptStatus::Duplicate => {}
+            s => panic!("{s:?}"),
+        }
+    }
+    assert_eq!(applied, 1);
+}
+
+pub async fn receipts_are_listed_newest_first_by_each_filter_and_paged(store: &dyn Store) {
+    let receipts = [
+        flagged(
+            "r1",
+            "301000000000000001",
+            0,
+            Some(at(2030, 1, 1)),
+            &[ORG, "88888888888"],
+        ),
+        flagged("r2", "302000000000000002", 1, Some(at(2030, 2, 1)), &[ORG]),
+        flagged("r3", "303000000000000003", 2, None, &[ORG]),
+    ];
+    for r in receipts {
+        store.acquire_receipt(r).await.unwrap();
+    }
+    let all = PageRequest { page: 0, limit: 10 };
+    let ids = |filter: ReceiptFilter| {
+        let store = &store;
+        async move {
+            let listed = store.list_receipts(org(), filter, all).await.unwrap();
+            assert_eq!(listed.items_found as usize, listed.items.len());
+            listed
+                .items
+                .into_iter()
+                .map(|r| r.receipt_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids(ReceiptFilter::default()).await, ["r3", "r2", "r1"]);
+    let second = store
+        .list_receipts(
+            org(),
+            ReceiptFilter::default(),
+            PageRequest { page: 1, limit: 2 },
+        )
+        .await
+        .unwrap();
+    assert_eq!((second.items_found, second.items.len()), (3, 1));
+    assert_eq!(second.items[0].receipt_id, "r1");
+    let summary = &second.items[0];
+    assert_eq!(summary.iuv, "01000000000000001");
+    assert_eq!(summary.notice_number, "301000000000000001");
+    assert_eq!(summary.status, ReceiptStatus::Flagged);
+    assert_eq!(
+        summary.payment_date_time.as_deref(),
+        Some("2030-01-01T12:00:00")
+    );
+    assert_eq!(summary.received_at, at(2029, 6, 1));
+
+    let filter = |f: fn(&mut ReceiptFilter)| {
+        let mut filter = ReceiptFilter::default();
+        f(&mut filter);
+        filter
+    };
+    assert_eq!(
+        ids(filter(|f| f.iuv_prefix = Some("02".into()))).await,
+        ["r2"]
+    );
+    assert_eq!(
+        ids(filter(|f| f.iuv_prefix = Some("0300".into()))).await,
+        ["r3"]
+    );
+    assert_eq!(
+        ids(filter(|f| f.debtor_or_iuv_prefix = Some("RSS".into())))
+            .await
+            .len(),
+        3
+    );
+    assert_eq!(
+        ids(filter(|f| f.debtor_or_iuv_prefix = Some("rss".into())))
+            .await
+            .len(),
+        0
+    );
+    assert_eq!(
+        ids(filter(|f| f.debtor_or_iuv_prefix = Some("01".into()))).await,
+        ["r1"]
+    );
+    assert_eq!(
+        ids(filter(|f| f.debtor_or_iuv_prefix = Some("%".into())))
+            .await
+            .len(),
+        0
+    );
+    let codes = |c: &[&str]| {
+        Some(
+            c.iter()
+                .map(|c| SegregationCode::parse(c).unwrap())
+                .collect(),
+        )
+    };
+    let mut by_codes = ReceiptFilter {
+        segregation_codes: codes(&["01", "03"]),
+        ..Default::default()
+    };
+    assert_eq!(ids(by_codes.clone()).await, ["r3", "r1"]);
+    by_codes.segregation_codes = codes(&[]);
+    assert!(ids(by_codes).await.is_empty());
+    let paid_from = ReceiptFilter {
+        paid_from: Some(at(2030, 1, 15)),
+        ..Default::default()
+    };
+    assert_eq!(ids(paid_from).await, ["r2"]);
+    let paid_to = ReceiptFilter {
+        paid_to: Some(at(2030, 1, 1)),
+        ..Default::default()
+    };
+    assert_eq!(ids(paid_to).await, ["r1"]);
+    let statuses = |s: Vec<ReceiptStatus>| ReceiptFilter {
+        statuses: s,
+        ..Default::default()
+    };
+    assert!(
+        ids(statuses(vec![
+            ReceiptStatus::Applied,
+            ReceiptStatus::Duplicate
+        ]))
+        .await
+        .is_empty()
+    );
+    assert_eq!(ids(statuses(vec![ReceiptStatus::Flagged])).await.len(), 3);
+    let debtor = ReceiptFilter {
+        debtor: Some("RSSMRA80A01H501U".into()),
+        iuv_prefix: Some("03".into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(debtor).await, ["r3"]);
+
+    // The beneficiary sees the receipt of its transfer, and only it.
+    let beneficiary = FiscalCodePA::parse("88888888888").unwrap();
+    let listed = store
+        .list_receipts(beneficiary.clone(), ReceiptFilter::default(), all)
+        .await
+        .unwrap();
+    assert_eq!(listed.items_found, 1);
+    assert_eq!(listed.items[0].receipt_id, "r1");
+    let doc = store
+        .receipt_document(beneficiary.clone(), "01000000000000001".into())
+        .await
+        .unwrap();
+    assert_eq!(doc.as_deref(), Some(&b"<doc>r1</doc>"[..]));
+    let not_its = store
+        .receipt_document(beneficiary, "02000000000000002".into())
+        .await
+        .unwrap();
+    assert_eq!(not_its, None);
+}
