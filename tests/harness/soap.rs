@@ -13,3 +13,10 @@ pub fn get_payment_request(v2: bool, notice: &str, extra: &str) -> String {
         r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><ns2:{wrapper} xmlns:ns2="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA><idStation>77777777777_01</idStation><qrCode><fiscalCode>77777777777</fiscalCode><noticeNumber>{notice}</noticeNumber></qrCode>{extra}</ns2:{wrapper}></S:Body></S:Envelope>"#
     )
 }
+
+/// A paVerifyPaymentNotice request for one of the creditor's notices.
+pub fn verify_request(notice: &str) -> String {
+    format!(
+        r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><ns2:paVerifyPaymentNoticeReq xmlns:ns2="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA><idStation>77777777777_01</idStation><qrCode><fiscalCode>77777777777</fiscalCode><noticeNumber>{notice}</noticeNumber></qrCode></ns2:paVerifyPaymentNoticeReq></S:Body></S:Envelope>"#
+    )
+}
