@@ -676,6 +676,9 @@ async fn an_instance_killed_under_load_loses_nothing_and_its_claims_pass_on() {
     }
 }
 
+/// The script that makes, starts and stops the tests' clusters.
+const POSTGRES_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/postgres.sh");
+
 /// A cluster of the test's own, which it may stop and start; stopped when dropped.
 struct OwnCluster {
     dir: tempfile::TempDir,
@@ -684,7 +687,6 @@ struct OwnCluster {
 impl OwnCluster {
     /// Started, or None where PostgreSQL is not installed (and not required).
     fn start() -> Option<OwnCluster> {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/postgres.sh");
         let installed =
             std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|mut d| d.next().is_some());
         if !installed {
@@ -698,42 +700,28 @@ impl OwnCluster {
         let cluster = OwnCluster {
             dir: tempfile::tempdir().unwrap(),
         };
-        cluster.run(script, "start");
+        cluster.run("start");
         Some(cluster)
     }
 
-    fn run(&self, script: &str, action: &str) -> String {
-        let out = Command::new(script)
-            .args([action])
+    /// `.ci/postgres.sh ACTION DIR`: start (made the first time) or stop.
+    fn run(&self, action: &str) {
+        let out = Command::new(POSTGRES_SH)
+            .arg(action)
             .arg(self.dir.path())
             .output()
             .unwrap();
         assert!(out.status.success(), "postgres.sh {action}: {out:?}");
-        String::from_utf8(out.stdout).unwrap()
     }
 
     fn url(&self) -> String {
         format!("host={} user=postgres", self.dir.path().display())
     }
-
-    fn stop(&self) {
-        self.run(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/postgres.sh"),
-            "stop",
-        );
-    }
-
-    fn restart(&self) {
-        self.run(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/postgres.sh"),
-            "start",
-        );
-    }
 }
 
 impl Drop for OwnCluster {
     fn drop(&mut self) {
-        let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/postgres.sh"))
+        let _ = Command::new(POSTGRES_SH)
             .arg("stop")
             .arg(self.dir.path())
             .output();
@@ -759,7 +747,7 @@ async fn the_database_stopped_and_started_under_load() {
         .await;
 
     let t0 = Instant::now();
-    own.stop();
+    own.run("stop");
     let down = Instant::now();
     eprintln!("stopped in {:?}", down - t0);
     let system_error = Answer::Ko("PAA_SYSTEM_ERROR".into());
@@ -776,7 +764,7 @@ async fn the_database_stopped_and_started_under_load() {
         .await;
     }
     let up = Instant::now();
-    own.restart();
+    own.run("start");
     let back = Instant::now();
     eprintln!("down for {:?}, started in {:?}", up - down, back - up);
     for base in [a, b] {
