@@ -1,6 +1,7 @@
 //! The `gpd-gateway` command: `serve` runs the gateway, `replay` runs fixtures against one,
-//! `import` loads positions in bulk, `deliveries` inspects the broadcast outbox and `keys`
-//! manages API keys; they work on a data directory.
+//! `import` loads positions in bulk, `deliveries` inspects the broadcast outbox, `keys`
+//! manages API keys and `store copy` moves a data directory into PostgreSQL; they work on a
+//! data directory.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -15,6 +16,7 @@ use gpd_gateway::context::Context;
 use gpd_gateway::domain::FiscalCodePA;
 use gpd_gateway::import;
 use gpd_gateway::replay::ReplayOptions;
+use gpd_gateway::store::copy;
 use gpd_gateway::store::postgres::PgStore;
 use gpd_gateway::store::sqlite::SqliteStore;
 use gpd_gateway::store::{PageRequest, Store};
@@ -164,6 +166,38 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Copy the embedded store into PostgreSQL.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Copy a data directory's SQLite store into an empty PostgreSQL database.
+    #[command(
+        long_about = "Copy a data directory's SQLite store into an empty PostgreSQL \
+        database: every row of every table as it is (positions, receipts with their raw XML, \
+        deliveries and their requests, broadcast stations, API key hashes, IUV sequences, \
+        uploads), ids included, in one transaction. Stop the gateway first: the data file is \
+        only read, and what is written to it during the copy is not copied. A database with \
+        data in any table is refused. Before committing, each table is read back and its row \
+        count and SHA-256 over its rows compared with the data file's; on any difference \
+        nothing is written and the exit status is 1."
+    )]
+    Copy {
+        /// The data directory whose store is copied (its gateway stopped).
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The PostgreSQL database: a postgres:// URL or a libpq connection string. The password
+        /// may come from --password-file or PGPASSWORD instead.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// A file holding the database password (its first line), as [store] password_file.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -283,6 +317,7 @@ fn main() -> ExitCode {
         )),
         Command::Deliveries { action } => runtime.block_on(deliveries(action)),
         Command::Keys { action } => runtime.block_on(keys(action)),
+        Command::Store { action } => runtime.block_on(store(action)),
     };
     match result {
         Ok(code) => code,
@@ -442,6 +477,29 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
     store.close().await.map_err(|e| e.to_string())?;
     print!("{}", output?);
     Ok(ExitCode::SUCCESS)
+}
+
+async fn store(action: StoreAction) -> Result<ExitCode, String> {
+    let StoreAction::Copy {
+        from,
+        to,
+        password_file,
+    } = action;
+    // Read here rather than by clap, whose errors repeat the value (and its password).
+    let url = PostgresUrl::parse(&to).map_err(|e| format!("--to: {e}"))?;
+    let config = url.connection(password_file.as_deref())?;
+    eprintln!("copying the store of {} into {url}", from.display());
+    let mut progress = copy::Progress::new(std::io::stderr().is_terminal());
+    let report = copy::run(&from, config, &mut progress).await?;
+    print!("{}", report.render());
+    if report.committed {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(format!(
+            "the copy of {} differs from the data file: nothing was written",
+            report.mismatched().join(", ")
+        ))
+    }
 }
 
 async fn import(opts: import::Options, data: DataDir) -> Result<ExitCode, String> {

@@ -14,6 +14,7 @@ use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
 mod columns;
+pub mod copy;
 mod error;
 pub mod postgres;
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod binary;
 pub mod positions;
+pub mod postgres;
 pub mod receipts;
 pub mod soap;
 pub mod stub_station;
@@ -20,6 +21,7 @@ use gpd_gateway::config::Config;
 use gpd_gateway::context::Context;
 use gpd_gateway::domain::api_key::{ApiKeySecret, KeyScope, SegregationScope};
 use gpd_gateway::domain::{FiscalCodePA, SegregationCode};
+use gpd_gateway::store::Store;
 use gpd_gateway::store::sqlite::SqliteStore;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -59,7 +61,18 @@ impl TestServer {
     /// status sweeper running.
     pub async fn start_on(dir: tempfile::TempDir, config: Config, clock: Clock) -> TestServer {
         let store = SqliteStore::open(dir.path()).expect("store");
-        let ctx = Arc::new(Context::new(config, Arc::new(store), clock));
+        let mut server = TestServer::start_with_store(Arc::new(store), config, clock).await;
+        server.dir = Some(dir);
+        server
+    }
+
+    /// The gateway on `store` (a PostgreSQL database, say), as [`TestServer::start_on`].
+    pub async fn start_with_store(
+        store: Arc<dyn Store>,
+        config: Config,
+        clock: Clock,
+    ) -> TestServer {
+        let ctx = Arc::new(Context::new(config, store, clock));
         ctx.broadcaster
             .seed_stations()
             .await
@@ -97,7 +110,7 @@ impl TestServer {
             worker,
             sweeper,
             uploads,
-            dir: Some(dir),
+            dir: None,
         }
     }
 
@@ -254,12 +267,17 @@ impl TestServer {
     }
 
     /// Stops the server gracefully and closes the store.
-    pub async fn stop(self) {
-        self.stop_and_keep_data().await;
+    pub async fn stop(mut self) {
+        self.shut_down().await;
     }
 
     /// Stops like [`TestServer::stop`] and hands back the data directory, for a restart.
     pub async fn stop_and_keep_data(mut self) -> tempfile::TempDir {
+        self.shut_down().await;
+        self.dir.take().expect("data directory")
+    }
+
+    async fn shut_down(&mut self) {
         if let Some(w) = self.worker.take() {
             w.stop().await;
         }
@@ -278,7 +296,6 @@ impl TestServer {
         gpd_gateway::store::Store::close(self.ctx.store.as_ref())
             .await
             .expect("store closes");
-        self.dir.take().expect("data directory")
     }
 }
 

@@ -14,6 +14,18 @@ pub fn get_payment_request(v2: bool, notice: &str, extra: &str) -> String {
     )
 }
 
+/// A paDemandPaymentNotice of creditor 77777777777 on its station for `service`, with these
+/// fields of its service data.
+pub fn demand_request(service: &str, fields: &str) -> String {
+    let data = gpd_gateway::xml::base64::encode(
+        format!(r#"<service xmlns="http://PuntoAccessoPSP.spcoop.gov.it/GeneralService">{fields}</service>"#)
+            .as_bytes(),
+    );
+    format!(
+        r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body><pafn:paDemandPaymentNoticeRequest><idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA><idStation>77777777777_01</idStation><idServizio>{service}</idServizio><idSoggettoServizio>00001</idSoggettoServizio><datiSpecificiServizioRequest>{data}</datiSpecificiServizioRequest></pafn:paDemandPaymentNoticeRequest></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
 /// A paVerifyPaymentNotice request for one of the creditor's notices.
 pub fn verify_request(notice: &str) -> String {
     format!(

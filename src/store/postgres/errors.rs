@@ -53,7 +53,7 @@ fn key_value(detail: Option<&str>) -> Option<String> {
 }
 
 /// A database error with its message, not only its kind.
-pub(super) fn describe(e: &tokio_postgres::Error) -> String {
+pub(in crate::store) fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
         None => e.to_string(),

@@ -17,7 +17,7 @@ use errors::{db_error, unavailable};
 mod api_keys;
 mod broadcast;
 mod deliveries;
-mod errors;
+pub(in crate::store) mod errors;
 mod filter;
 mod health;
 mod leadership;
@@ -86,7 +86,7 @@ impl PgStore {
     }
 
     /// A connection of the pool.
-    async fn client(&self) -> Result<Object, StoreError> {
+    pub(in crate::store) async fn client(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(unavailable)
     }
 }

@@ -55,6 +55,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_delivery_request.sql"),
 ];
 
+/// The schema version this binary brings a data file to.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// Read-only connections, and so concurrent reads: more would only contend for the CPU, and a
 /// fixed pool means no connection is ever opened on the request path once warm.
 const READERS: usize = 4;
