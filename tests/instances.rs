@@ -55,9 +55,14 @@ async fn connect(url: &str) -> tokio_postgres::Client {
 /// A new, empty database in `cluster`; its connection string.
 async fn fresh_database(cluster: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    // Process ids come round again on a cluster kept across runs: the time tells them apart.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
     let name = format!(
-        "gpd_instances_{}_{}",
+        "gpd_instances_{}_{}_{}",
         std::process::id(),
+        since.as_micros(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
     connect(&format!("{cluster} dbname=postgres"))
