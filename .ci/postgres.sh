@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests, from Debian's package.
-#   .ci/postgres.sh start DIR   initialises a cluster in DIR and starts it; prints the
-#                               connection string the tests take in GPD_TEST_POSTGRES
+#   .ci/postgres.sh start DIR   initialises a cluster in DIR (unless it has one) and starts
+#                               it; prints the connection string the tests take in
+#                               GPD_TEST_POSTGRES
 #   .ci/postgres.sh stop DIR    stops it
 # initdb refuses to run as root, so the cluster belongs to the postgres user. It listens on a
 # Unix socket in DIR only: nothing outside this machine, nor another test run, can reach it.
@@ -20,7 +21,8 @@ case $action in
 start)
     mkdir -p "$dir"
     [[ $(id -u) == 0 ]] && chown postgres: "$dir"
-    as_postgres "$bin/initdb" -D "$dir/data" -A trust -U postgres >"$dir/initdb.log"
+    [[ -d $dir/data ]] ||
+        as_postgres "$bin/initdb" -D "$dir/data" -A trust -U postgres >"$dir/initdb.log"
     # Durability as in production (fsync, synchronous_commit on): the tests check it.
     as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
         -o "-k $dir -c listen_addresses='' -c max_connections=300" start >/dev/null

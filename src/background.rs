@@ -1,14 +1,17 @@
 //! A task that works in rounds beside the server until it is stopped: the status sweeper, the
 //! upload worker and the delivery retry worker. A round runs at start, then after a pause, or
 //! at once when woken or when the last round says more is waiting. Stopping lets the round in
-//! progress finish, so that nothing is left half done.
+//! progress finish, so that nothing is left half done. A job that one instance at a time is to
+//! run ([`Background::spawn_led`]) runs its rounds only while it holds the store's lead.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Mutex, Notify, watch};
 use tokio::task::JoinHandle;
+
+use crate::store::{Leadership, Store};
 
 /// Whether more work is waiting after a round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,10 +66,82 @@ impl Background {
         Background { stop, task }
     }
 
+    /// [`Background::spawn`] for a job that one instance at a time runs: each round first makes
+    /// sure this instance leads `job` (keeping the lead it has, or taking it when free), and is
+    /// skipped when another instance does. When the leader dies, another takes over at its
+    /// next round.
+    pub fn spawn_led<F, R>(
+        store: Arc<dyn Store>,
+        job: &'static str,
+        pause: Duration,
+        wake: Option<Arc<Notify>>,
+        round: F,
+    ) -> Background
+    where
+        F: FnMut(watch::Receiver<bool>) -> R + Send + 'static,
+        R: Future<Output = After> + Send + 'static,
+    {
+        // The lead and the round together: a round is made only when the lead is held.
+        let led = Arc::new(Mutex::new((
+            Leader {
+                store,
+                job,
+                lead: None,
+            },
+            round,
+        )));
+        Background::spawn(pause, wake, move |stopped| {
+            let led = led.clone();
+            async move {
+                let work = {
+                    let (leader, round) = &mut *led.lock().await;
+                    if !leader.leads().await {
+                        return After::Pause;
+                    }
+                    round(stopped)
+                };
+                work.await
+            }
+        })
+    }
+
     /// Asks the task to stop and waits for the round in progress, if any, to end.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+    }
+}
+
+/// A job's lead as one instance holds it, across rounds.
+struct Leader {
+    store: Arc<dyn Store>,
+    job: &'static str,
+    lead: Option<Leadership>,
+}
+
+impl Leader {
+    /// Whether this instance leads the job now.
+    async fn leads(&mut self) -> bool {
+        let job = self.job;
+        if let Some(lead) = &self.lead {
+            if lead.holds().await {
+                return true;
+            }
+            tracing::warn!(job, "lead of the job lost: another instance may take it");
+            self.lead = None;
+        }
+        match self.store.lead(job).await {
+            Ok(Some(lead)) => {
+                tracing::info!(job, "this instance runs the job");
+                self.lead = Some(lead);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(job, error = %e, "cannot ask for the lead of the job");
+                false
+            }
+        }
     }
 }
 
@@ -96,6 +171,43 @@ mod tests {
         task.stop().await;
         // Stopped while pausing: no round after the stop.
         assert_eq!(rounds.load(Ordering::SeqCst), 4);
+    }
+
+    /// Waits until `count` reaches `n`.
+    async fn reaches(count: &AtomicU32, n: u32) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while count.load(Ordering::SeqCst) < n {
+            assert!(tokio::time::Instant::now() < deadline, "stuck at {count:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_led_job_runs_on_one_instance_and_passes_on_when_it_stops() {
+        let Some((a, b)) = crate::store::postgres::testing::fresh_pair().await else {
+            return;
+        };
+        let counted = |store: Arc<dyn Store>| {
+            let rounds = Arc::new(AtomicU32::new(0));
+            let count = rounds.clone();
+            let task =
+                Background::spawn_led(store, "job", Duration::from_millis(5), None, move |_| {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    async { After::Pause }
+                });
+            (task, rounds)
+        };
+        let (first, first_rounds) = counted(Arc::new(a));
+        reaches(&first_rounds, 1).await;
+        let (second, second_rounds) = counted(Arc::new(b));
+        // Many rounds of each, and only the leader's ran.
+        let now = first_rounds.load(Ordering::SeqCst);
+        reaches(&first_rounds, now + 20).await;
+        assert_eq!(second_rounds.load(Ordering::SeqCst), 0);
+        // Stopped, the leader lets go of its lead: the other takes the job over.
+        first.stop().await;
+        reaches(&second_rounds, 3).await;
+        second.stop().await;
     }
 
     #[tokio::test]

@@ -26,10 +26,10 @@ pub async fn sweep(store: &dyn Store, clock: Clock) -> Result<u64, StoreError> {
     }
 }
 
-/// Starts sweeping now and every `interval` until the returned task is stopped; stopping
-/// waits for the sweep in progress, if any.
+/// Starts sweeping now and every `interval` until the returned task is stopped, on one instance
+/// of those sharing the store at a time; stopping waits for the sweep in progress, if any.
 pub fn spawn(store: Arc<dyn Store>, clock: Clock, interval: Duration) -> Background {
-    Background::spawn(interval, None, move |_| {
+    Background::spawn_led(store.clone(), "sweeper", interval, None, move |_| {
         let store = store.clone();
         async move {
             match sweep(store.as_ref(), clock).await {

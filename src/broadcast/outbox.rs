@@ -20,7 +20,7 @@ use crate::background::{After, Background};
 use crate::clock::Clock;
 use crate::config::Broadcast;
 use crate::domain::FiscalCodePA;
-use crate::domain::broadcast::{ATTEMPT_LEASE, BroadcastStation, StationUrl};
+use crate::domain::broadcast::{BroadcastStation, StationUrl, attempt_limit};
 use crate::domain::destination::RefusedDestination;
 use crate::domain::receipt::Receipt;
 use crate::store::{AttemptRecord, DeliveryTarget, Store, StoreError};
@@ -127,9 +127,10 @@ impl Broadcaster {
         attempts: u32,
         request: Vec<u8>,
     ) -> (AttemptRecord, Option<bool>) {
+        let within = attempt_limit(station, self.config.lease);
         let outcome = self
             .client
-            .deliver(&station.url, station.version, request, station.timeout)
+            .deliver(&station.url, station.version, request, within)
             .await;
         let attempts = attempts + 1;
         match outcome {
@@ -175,7 +176,7 @@ impl Broadcaster {
     /// others it took stay leased, so they come back when the lease ends, no attempt counted.
     pub async fn retry_due(&self) -> usize {
         let now = self.clock.now();
-        let lease = now + chrono_duration(ATTEMPT_LEASE);
+        let lease = now + chrono_duration(self.config.lease);
         let claimed = match self.store.claim_deliveries(now, lease, WORKER_BATCH).await {
             Ok(c) => c,
             Err(e) => {

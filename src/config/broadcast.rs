@@ -7,8 +7,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::Deserializer;
 
-use super::value::{FromToml, Refusal, at_least_one, millis, parsed, station_millis};
-use crate::domain::broadcast::{BroadcastStation, RetryPolicy, StationUrl};
+use super::value::{FromToml, Refusal, at_least_one, millis, parsed, require, station_millis};
+use crate::domain::broadcast::{
+    ATTEMPT_LEASE, BroadcastStation, MIN_LEASE, RetryPolicy, StationUrl,
+};
 use crate::domain::destination::DestinationPolicy;
 use crate::domain::receipt::ReceiptVersion;
 use crate::domain::{FiscalCodePA, Text};
@@ -24,6 +26,9 @@ pub struct Broadcast {
     pub retry: RetryPolicy,
     /// How often the retry worker looks for due deliveries.
     pub poll_interval: Duration,
+    /// How long a delivery the retry worker takes is its alone: another instance takes it
+    /// after that if its result was not recorded (the instance died). Attempts end before it.
+    pub lease: Duration,
     /// Stations written into the routing table at start (replacing a stored one of the same
     /// creditor and id); the REST API manages the table from there.
     pub stations: Vec<BroadcastStation>,
@@ -75,6 +80,8 @@ struct RawBroadcast {
     backoff_max: Duration,
     #[serde(rename = "poll_interval_ms", deserialize_with = "millis")]
     poll_interval: Duration,
+    #[serde(rename = "lease_ms", deserialize_with = "lease")]
+    lease: Duration,
     #[serde(rename = "station", deserialize_with = "parsed")]
     stations: Vec<BroadcastStation>,
 }
@@ -89,6 +96,7 @@ impl Default for RawBroadcast {
             backoff_base: Duration::from_secs(30),
             backoff_max: Duration::from_secs(3600),
             poll_interval: Duration::from_secs(1),
+            lease: ATTEMPT_LEASE,
             stations: Vec::new(),
         }
     }
@@ -105,9 +113,17 @@ impl From<RawBroadcast> for Broadcast {
                 max_delay: raw.backoff_max,
             },
             poll_interval: raw.poll_interval,
+            lease: raw.lease,
             stations: raw.stations,
         }
     }
+}
+
+/// `lease_ms`: at least [`MIN_LEASE`].
+fn lease<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let min = MIN_LEASE.as_millis() as u64;
+    let problem = format!("must be at least {min}");
+    require(u64::deserialize(d)?, |ms| *ms >= min, &problem).map(Duration::from_millis)
 }
 
 /// `budget_ms`: refused wherever it is written.

@@ -347,10 +347,12 @@ segregation_codes = ["01"]
         assert_eq!(c.broadcast.max_in_flight_per_station, 32);
         assert!(c.broadcast.destinations.allowed_networks.is_empty());
         assert_eq!(c.broadcast.retry.max_attempts, 10);
+        assert_eq!(c.broadcast.lease, Duration::from_secs(17));
         assert!(c.broadcast.stations.is_empty());
         let station = r#"
 [broadcast]
 max_in_flight_per_station = 4
+lease_ms = 5000
 allowed_networks = ["127.0.0.0/8"]
 [[broadcast.station]]
 organization = "77777777777"
@@ -362,6 +364,7 @@ primitive_version = 1
         let c = Config::parse(&format!("{BASE}{station}"), "t").unwrap();
         let s = &c.broadcast.stations[0];
         assert_eq!(c.broadcast.max_in_flight_per_station, 4);
+        assert_eq!(c.broadcast.lease, Duration::from_secs(5));
         assert_eq!(
             (s.version, s.timeout, s.enabled),
             (ReceiptVersion::V1, Duration::from_secs(1), true)
@@ -387,6 +390,11 @@ primitive_version = 1
                 "max_in_flight_per_station = 0"
             ),
             "broadcast.max_in_flight_per_station"
+        );
+        // Shorter, an attempt could not end and be recorded before another instance takes it.
+        assert_eq!(
+            bad("lease_ms = 5000", "lease_ms = 2999"),
+            "broadcast.lease_ms"
         );
         assert_eq!(
             bad("[\"127.0.0.0/8\"]", "[\"127.0.0.0/40\"]"),

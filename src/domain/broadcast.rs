@@ -60,10 +60,19 @@ pub const MAX_STATION_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long after an attempt's end its result may take to be recorded.
 const RECORD_MARGIN: Duration = Duration::from_secs(2);
 
-/// How long a delivery is left to the attempt that took it before anyone else may: the longest
-/// attempt and the margin for recording its result.
+/// How long a delivery is left to the attempt that took it before anyone else may, unless
+/// configured otherwise: the longest attempt and the margin for recording its result.
 pub const ATTEMPT_LEASE: Duration =
     Duration::from_secs(MAX_STATION_TIMEOUT.as_secs() + RECORD_MARGIN.as_secs());
+
+/// The shortest lease: one second of attempt beside the recording margin.
+pub const MIN_LEASE: Duration = Duration::from_secs(RECORD_MARGIN.as_secs() + 1);
+
+/// How long an attempt of a delivery taken for `lease` may last: it ends, and its result is
+/// recorded, before the lease does, so no one else sends the delivery while it is in flight.
+pub fn attempt_limit(station: &BroadcastStation, lease: Duration) -> Duration {
+    station.timeout.min(lease.saturating_sub(RECORD_MARGIN))
+}
 
 /// When the retry worker may first take a new delivery: once the attempt started beside the
 /// Node's answer has surely ended and been recorded. A delivery that was not attempted then

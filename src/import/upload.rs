@@ -204,15 +204,23 @@ pub async fn process_all(ctx: &Context, stop: &watch::Receiver<bool>) -> Result<
 
 /// Starts the upload worker: at start it resumes the files left in progress, then it wakes up
 /// for each new file (and every few seconds). Stopping waits for the chunk in progress, if any;
-/// the file resumes at the next start.
+/// the file resumes at the next start. Of the instances sharing a store, one at a time works
+/// files through: one received by another is taken within [`POLL`].
 pub fn spawn_worker(ctx: Arc<Context>) -> Background {
-    Background::spawn(POLL, Some(ctx.uploads.clone()), move |stopped| {
-        let ctx = ctx.clone();
-        async move {
-            if let Err(e) = process_all(&ctx, &stopped).await {
-                tracing::error!(error = %e, "uploaded files not processed; retrying");
+    let store = ctx.store.clone();
+    Background::spawn_led(
+        store,
+        "uploads",
+        POLL,
+        Some(ctx.uploads.clone()),
+        move |stopped| {
+            let ctx = ctx.clone();
+            async move {
+                if let Err(e) = process_all(&ctx, &stopped).await {
+                    tracing::error!(error = %e, "uploaded files not processed; retrying");
+                }
+                After::Pause
             }
-            After::Pause
-        }
-    })
+        },
+    )
 }

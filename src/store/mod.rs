@@ -59,6 +59,36 @@ impl Expected {
     }
 }
 
+/// The lead of a periodic job ([`Store::lead`]), released when dropped.
+pub struct Leadership(Option<Box<dyn LeadLock>>);
+
+/// What holds a [`Leadership`] in a store shared by several instances.
+pub trait LeadLock: Send + Sync {
+    /// Whether the lock is still held: false once the store has lost it (its connection to
+    /// the database ended), and then another instance may have taken it.
+    fn holds(&self) -> Pin<Box<dyn Future<Output = bool> + Send + '_>>;
+}
+
+impl Leadership {
+    /// The lead of a store only one process opens: nobody else to share it with.
+    pub fn sole() -> Leadership {
+        Leadership(None)
+    }
+
+    /// The lead as long as `lock` holds.
+    pub fn locked(lock: Box<dyn LeadLock>) -> Leadership {
+        Leadership(Some(lock))
+    }
+
+    /// Whether it is still held.
+    pub async fn holds(&self) -> bool {
+        match &self.0 {
+            None => true,
+            Some(lock) => lock.holds().await,
+        }
+    }
+}
+
 pub trait Store: Send + Sync + 'static {
     /// Inserts a new position with its options and transfers; IUPD, IUV and notice number are
     /// unique per organization.
@@ -310,6 +340,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// The creditor's uploaded files that `query` asks for.
     fn list_uploads(&self, query: UploadQuery) -> StoreFuture<'_, Vec<UploadFile>>;
+
+    /// Takes the lead of periodic job `job` among the instances sharing the store, if no one
+    /// holds it: None when another instance does. The lead is held as long as the returned
+    /// value lives and [`Leadership::holds`]; an instance that dies loses it.
+    fn lead(&self, job: &'static str) -> StoreFuture<'_, Option<Leadership>>;
 
     /// Cheap liveness check.
     fn ping(&self) -> StoreFuture<'_, ()>;

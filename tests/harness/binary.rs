@@ -21,3 +21,56 @@ pub fn wait_until_up(port: u16) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A `gpd-gateway serve` process on a free loopback port, its log kept in a file; killed when
+/// dropped.
+pub struct Process {
+    pub base: String,
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Process {
+    /// Starts `serve` with `args` (besides `--listen`) and waits until it listens.
+    pub fn serve(args: &[&str], log: std::path::PathBuf) -> Process {
+        let port = free_port();
+        let file = std::fs::File::create(&log).unwrap();
+        let child = std::process::Command::new(BIN)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        let mut process = Process {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(exit)) = process.child.try_wait() {
+                panic!("the gateway ended ({exit}): {}", process.log());
+            }
+            assert!(Instant::now() < deadline, "the gateway did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        process
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: the process ends at once, nothing closed or flushed.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -25,3 +25,10 @@ pub fn demand_request(service: &str, fields: &str) -> String {
         r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:pafn="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><soapenv:Body><pafn:paDemandPaymentNoticeRequest><idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA><idStation>77777777777_01</idStation><idServizio>{service}</idServizio><idSoggettoServizio>00001</idSoggettoServizio><datiSpecificiServizioRequest>{data}</datiSpecificiServizioRequest></pafn:paDemandPaymentNoticeRequest></soapenv:Body></soapenv:Envelope>"#
     )
 }
+
+/// A paVerifyPaymentNotice request for one of the creditor's notices.
+pub fn verify_request(notice: &str) -> String {
+    format!(
+        r#"<S:Envelope xmlns:S="http://schemas.xmlsoap.org/soap/envelope/"><S:Body><ns2:paVerifyPaymentNoticeReq xmlns:ns2="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd"><idPA>77777777777</idPA><idBrokerPA>77777777777</idBrokerPA><idStation>77777777777_01</idStation><qrCode><fiscalCode>77777777777</fiscalCode><noticeNumber>{notice}</noticeNumber></qrCode></ns2:paVerifyPaymentNoticeReq></S:Body></S:Envelope>"#
+    )
+}

@@ -2,6 +2,7 @@
 //! port that records every request and answers paSendRT / paSendRTV2 as told (OK, KO, a 500,
 //! garbage, late, or never), switchable while the test runs.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +45,8 @@ pub enum Behaviour {
 pub struct Received {
     pub soap_action: Option<String>,
     pub body: String,
+    /// Answered (or to be answered) HTTP 200 with outcome OK: the receipt was delivered.
+    pub delivered: bool,
 }
 
 #[derive(Debug)]
@@ -90,6 +93,18 @@ impl StubStation {
     /// Every request so far, in arrival order.
     pub fn received(&self) -> Vec<Received> {
         self.state.received.lock().unwrap().clone()
+    }
+
+    /// For each receipt (by receiptId), the requests it has had so far and how many of them
+    /// delivered it.
+    pub fn per_receipt(&self) -> HashMap<String, (usize, usize)> {
+        let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+        for r in self.state.received.lock().unwrap().iter() {
+            let count = counts.entry(receipt_id(&r.body).to_owned()).or_default();
+            count.0 += 1;
+            count.1 += usize::from(r.delivered);
+        }
+        counts
     }
 
     /// Waits until at least `n` requests have arrived; panics with what did after `within`.
@@ -169,11 +184,12 @@ async fn answer(
     // The behaviour is read when the request has arrived, and recorded with it.
     let behaviour = {
         let behaviour = state.behaviour.lock().unwrap().clone();
-        state
-            .received
-            .lock()
-            .unwrap()
-            .push(Received { soap_action, body });
+        let delivered = matches!(behaviour, Behaviour::Ok | Behaviour::Slow(_));
+        state.received.lock().unwrap().push(Received {
+            soap_action,
+            body,
+            delivered,
+        });
         behaviour
     };
     let (status, body) = match behaviour {
@@ -203,6 +219,13 @@ async fn answer(
         hyper::header::HeaderValue::from_static("text/xml; charset=utf-8"),
     );
     Ok(response)
+}
+
+/// The receiptId a request carries; empty when none.
+pub fn receipt_id(body: &str) -> &str {
+    body.split_once("<receiptId>")
+        .and_then(|(_, rest)| rest.split_once("</receiptId>"))
+        .map_or("", |(id, _)| id)
 }
 
 /// paSendRT for a paSendRTReq payload, paSendRTV2 for anything else.

@@ -3,7 +3,11 @@
 //! memory: uniqueness, sequences, claims and optimistic versions are the database's to keep.
 //! Connections come from a pool; the schema is migrated at start ([`migrate`]).
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Transaction};
+use std::time::Duration;
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
+};
 use tokio_postgres::{IsolationLevel, NoTls};
 
 use crate::store::StoreError;
@@ -16,6 +20,7 @@ mod deliveries;
 pub(in crate::store) mod errors;
 mod filter;
 mod health;
+mod leadership;
 mod lifecycle;
 mod migrate;
 mod positions;
@@ -26,6 +31,12 @@ pub mod testing;
 mod uploads;
 
 pub use migrate::VERSION as SCHEMA_VERSION;
+
+/// The longest a caller waits for a connection (a free one of the pool, or a new one to a
+/// database that does not answer): then it fails, `Unavailable`. Below the default deadline of
+/// a SOAP answer (8 s), so that a request gets its KO from the store rather than from its own
+/// timer, and a background round fails and tries again later instead of hanging.
+const WAIT: Duration = Duration::from_secs(5);
 
 pub struct PgStore {
     pool: Pool,
@@ -43,9 +54,15 @@ impl PgStore {
 
     /// [`PgStore::connect`] with the connection settings already read.
     pub async fn open(
-        config: tokio_postgres::Config,
+        mut config: tokio_postgres::Config,
         max_connections: usize,
     ) -> Result<PgStore, StoreError> {
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(WAIT);
+        }
+        // A connection the server ended (restarted, or terminated its backend) is closed on
+        // our side as soon as the server says so, and never handed out again; a query on one
+        // that dies in use fails, and its request is answered as a failure.
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -55,6 +72,10 @@ impl PgStore {
         );
         let pool = Pool::builder(manager)
             .max_size(max_connections)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(WAIT))
+            .create_timeout(Some(WAIT))
+            .recycle_timeout(Some(WAIT))
             .build()
             .map_err(unavailable)?;
         let mut client = pool.get().await.map_err(unavailable)?;

@@ -283,6 +283,10 @@ impl Store for PgStore {
         Box::pin(PgStore::list_uploads(self, query))
     }
 
+    fn lead(&self, job: &'static str) -> StoreFuture<'_, Option<Leadership>> {
+        Box::pin(PgStore::lead(self, job))
+    }
+
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(PgStore::ping(self))
     }

@@ -27,9 +27,9 @@ use chrono::NaiveDateTime;
 
 use super::{
     Acquisition, AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, DescribeItem,
-    Expected, Guard, IuvBuilder, Mutation, NewReceipt, NewUpload, Page, PageRequest, PositionKey,
-    PositionQuery, Readiness, ReceiptFilter, ReceiptSummary, Store, StoreError, StoreFuture,
-    UploadFile, UploadItem, UploadOutcome, UploadQuery,
+    Expected, Guard, IuvBuilder, Leadership, Mutation, NewReceipt, NewUpload, Page, PageRequest,
+    PositionKey, PositionQuery, Readiness, ReceiptFilter, ReceiptSummary, Store, StoreError,
+    StoreFuture, UploadFile, UploadItem, UploadOutcome, UploadQuery,
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
@@ -485,6 +485,11 @@ impl Store for SqliteStore {
 
     fn list_uploads(&self, query: UploadQuery) -> StoreFuture<'_, Vec<UploadFile>> {
         self.read(move |conn| uploads::list(conn, &query))
+    }
+
+    /// Always granted: one process opens a SQLite file, so no other instance runs the job.
+    fn lead(&self, _job: &'static str) -> StoreFuture<'_, Option<Leadership>> {
+        Box::pin(async { Ok(Some(Leadership::sole())) })
     }
 
     fn ping(&self) -> StoreFuture<'_, ()> {
