@@ -16,13 +16,14 @@ use std::time::{Duration, Instant};
 
 use gpd_gateway::client::{self, Response};
 use gpd_gateway::domain::api_key::ApiKeySecret;
+use gpd_gateway::store::postgres::testing::create_database;
 use harness::binary::{BIN, Process};
 use harness::positions::position;
 use harness::receipts::{ReceiptRequest, iuv};
 use harness::soap::verify_request;
+use harness::store::connect;
 use harness::stub_station::{Behaviour, StubStation, receipt_id};
 use tokio::sync::watch;
-use tokio_postgres::NoTls;
 
 const ORG: &str = "77777777777";
 /// The creditor's broadcast station in these tests: not the one receipts arrive on.
@@ -41,36 +42,6 @@ fn cluster() -> Option<String> {
             None
         }
     }
-}
-
-/// A client of `url`'s database; its connection ends with the test.
-async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("{url}: {e}"));
-    tokio::spawn(connection);
-    client
-}
-
-/// A new, empty database in `cluster`; its connection string.
-async fn fresh_database(cluster: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    // Process ids come round again on a cluster kept across runs: the time tells them apart.
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let name = format!(
-        "gpd_instances_{}_{}_{}",
-        std::process::id(),
-        since.as_micros(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    connect(&format!("{cluster} dbname=postgres"))
-        .await
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    format!("{cluster} dbname={name}")
 }
 
 /// The example configuration, with loopback stations allowed, retries after 100 ms, the retry
@@ -116,7 +87,7 @@ struct Pair {
 impl Pair {
     /// Two instances on a fresh database of `cluster`.
     async fn start(cluster: &str) -> Pair {
-        let url = fresh_database(cluster).await;
+        let url = create_database(cluster).await;
         Pair::start_on(url).await
     }
 
@@ -741,7 +712,7 @@ async fn the_database_stopped_and_started_under_load() {
     let Some(own) = OwnCluster::start() else {
         return;
     };
-    let url = fresh_database(&own.url()).await;
+    let url = create_database(&own.url()).await;
     let pair = Pair::start_on(url).await;
     let (a, b) = (pair.a(), pair.b());
     let iuv = iuv("01", 777);

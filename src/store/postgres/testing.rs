@@ -19,6 +19,12 @@ pub async fn fresh_database() -> Option<String> {
         eprintln!("GPD_TEST_POSTGRES is not set: PostgreSQL not tested");
         return None;
     };
+    Some(create_database(&cluster).await)
+}
+
+/// A new, empty database in `cluster`, named to be dropped by [`drop_database`]; its
+/// connection string.
+pub async fn create_database(cluster: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     // The time as well as the process: a cluster kept across runs may see a process id again.
     let started = SystemTime::now()
@@ -38,7 +44,7 @@ pub async fn fresh_database() -> Option<String> {
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .unwrap();
-    Some(format!("{cluster} dbname={name}"))
+    format!("{cluster} dbname={name}")
 }
 
 /// Drops the database `url` names (one [`fresh_database`] made), closing the connections
