@@ -64,3 +64,58 @@ ms() { awk -v u="$1" 'BEGIN {printf "%.2f", u / 1000}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 verdict() { awk -v v="$1" -v lim="$2" -v op="$3" 'BEGIN {m = (op == "ge") ? v >= lim : (op == "le") ? v <= lim : v < lim; print m ? "met" : "**missed**"}'; }
+
+# STORE (sqlite, the default, or postgres) and INSTANCES (1 or 2), for the scripts that take
+# them. With postgres, store_start starts a throwaway cluster (.ci/postgres.sh) in the script's
+# temporary directory; STORE_ARGS are the options that name the store to gpd-gateway and to
+# examples/seed_positions, SEED_ARGS what else seed_positions takes (on PostgreSQL, one batch
+# per CPU at once, since a single connection mostly waits for round trips, and batches of 1,000,
+# committed often enough for the statistics to follow).
+store_knobs() {
+  STORE=${STORE:-sqlite} INSTANCES=${INSTANCES:-1}
+  [[ $STORE == sqlite || $STORE == postgres ]] || die "STORE must be sqlite or postgres"
+  [[ $INSTANCES == 1 || $INSTANCES == 2 ]] || die "INSTANCES must be 1 or 2"
+  [[ $INSTANCES == 1 || $STORE == postgres ]] || die "INSTANCES=2 needs STORE=postgres: two gateways share one database"
+  [[ $STORE == sqlite ]] || need_tools psql
+}
+store_start() { # workdir: the SQLite data directory in it, or a PostgreSQL cluster
+  if [[ $STORE == postgres ]]; then
+    chmod 711 "$1" # the cluster belongs to the postgres user when run as root: it must get in
+    PG_DIR=$1/pg
+    PG_URL=$(.ci/postgres.sh start "$PG_DIR") || die "PostgreSQL did not start (see $PG_DIR/server.log)"
+    PG_VERSION=$(psql "$PG_URL" -Atc 'SHOW server_version' | cut -d' ' -f1)
+    # Statistics kept up with the seeding: a statement's cached generic plan, made while its
+    # table was nearly empty, looks a notice up through an index on the creditor alone and
+    # reads every option of the creditor, until an ANALYZE of the table replaces it.
+    psql "$PG_URL" -qc "ALTER SYSTEM SET autovacuum_naptime = '1s'" -c 'SELECT pg_reload_conf()' >/dev/null
+    STORE_ARGS=(--store "$PG_URL") SEED_ARGS=(--jobs "$(nproc)" --batch 1000)
+  else
+    STORE_ARGS=(--data "$1/data") SEED_ARGS=()
+  fi
+}
+store_seeded() { # the statistics of the seeded tables, before any gateway plans a statement
+  [[ $STORE == sqlite ]] || psql "$PG_URL" -qc 'ANALYZE'
+}
+store_stop() {
+  [[ -n ${PG_DIR:-} ]] || return 0
+  .ci/postgres.sh stop "$PG_DIR" || log "PostgreSQL in $PG_DIR did not stop"
+  PG_DIR=
+}
+store_bytes() { # the store's size on disk
+  if [[ $STORE == postgres ]]; then
+    psql "$PG_URL" -Atc 'SELECT pg_database_size(current_database())'
+  else
+    du -cb "${STORE_ARGS[1]}" | awk 'END {print $1}'
+  fi
+}
+# How the store is described in the reports, on a line of its own (nothing for SQLite, whose
+# reports say it already).
+store_line() {
+  [[ $STORE == postgres ]] || return 0
+  printf '\nStore: PostgreSQL %s (a throwaway cluster on this machine, fsync and synchronous_commit on), %s gateway instance%s on it' \
+    "$PG_VERSION" "$INSTANCES" "$([[ $INSTANCES == 2 ]] && echo 's' || true)"
+  if [[ $INSTANCES == 2 ]]; then
+    printf ', the load split evenly between them and run at once; figures summed, each latency percentile the worse of the two. Both instances, PostgreSQL and the load share the same CPUs'
+  fi
+  printf '.\n'
+}

@@ -24,7 +24,13 @@
 # fixed-rate runs), RATE_DURATION (4), ROUNDS (3), VERSION (2: paSendRTV2; 1: paSendRT), STUB_DELAY_MS (0),
 # STATION_ID (77777777777_09), INSERT_SECONDS (3), DRAIN_SECONDS (60), GATEWAY_PORT (18080),
 # STUB_PORT (18091), OUT (bench/results/receipts.md), KEEP (0; 1 keeps the temp dir with data and
-# logs), CARGO_TARGET_DIR (./target), SKIP_BUILD (0).
+# logs), CARGO_TARGET_DIR (./target), SKIP_BUILD (0), STORE (sqlite; postgres: a throwaway
+# cluster started with .ci/postgres.sh in the temp dir, seeded and served through --store; (d),
+# SQLite's raw insert rate, is then left out), INSTANCES (1; 2: a second gateway on GATEWAY2_PORT,
+# 18090, on the same database, each gateway run split into two receipt_load at once, one per
+# gateway, with half the connections, half the rate and positions of their own: receipts/s
+# summed, each latency percentile the worse of the two), SUMMARY (a file to append the figures
+# to as key=value lines).
 set -euo pipefail
 
 BENCH_NAME=receipts
@@ -47,6 +53,8 @@ STUB_PORT=${STUB_PORT:-18091}
 OUT=${OUT:-bench/results/receipts.md}
 KEEP=${KEEP:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
+GATEWAY2_PORT=${GATEWAY2_PORT:-$((GATEWAY_PORT + 10))}
+SUMMARY=${SUMMARY:-}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
 ORG=77777777777
@@ -55,6 +63,8 @@ need_tools curl awk sed sort comm timeout
 positive POSITIONS DURATION CONCURRENCY RATE RATE_DURATION ROUNDS INSERT_SECONDS DRAIN_SECONDS
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds"
 [[ $VERSION == 1 || $VERSION == 2 ]] || die "VERSION must be 1 or 2"
+store_knobs
+((INSTANCES == 1 || CONCURRENCY >= 2)) || die "INSTANCES=2 splits CONCURRENCY: it must be at least 2"
 
 # Every measured receipt is for a fresh position: the fixed-rate runs need RATE * RATE_DURATION
 # each, the warm-ups up to 10 000 per second each, the two saturating runs share the rest.
@@ -64,18 +74,22 @@ RESERVED_N=$((WARM_N + ROUNDS * 2 * RATE_N)) # what must be left after (a)'s sat
 SAT_N=$(((POSITIONS - WARM_N - RESERVED_N - 1) / 2))
 ((SAT_N >= 10000)) || die "POSITIONS=$POSITIONS leaves $SAT_N receipts per saturating run: raise POSITIONS"
 
-for port in "$GATEWAY_PORT" "$STUB_PORT"; do
-  port_busy "$port" && die "port $port is in use: free it or set GATEWAY_PORT / STUB_PORT"
+PORTS=("$GATEWAY_PORT" "$STUB_PORT")
+((INSTANCES == 1)) || PORTS+=("$GATEWAY2_PORT")
+for port in "${PORTS[@]}"; do
+  port_busy "$port" && die "port $port is in use: free it or set GATEWAY_PORT / STUB_PORT / GATEWAY2_PORT"
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-receipts.XXXXXX")
 DATA=$WORK/data
-GW_PID= STUB_PID=
+GW_PID= GW2_PID= STUB_PID=
 
 cleanup() {
   local rc=$?
   stop_pid "$GW_PID"
+  stop_pid "$GW2_PID"
   stop_pid "$STUB_PID"
+  store_stop
   if [[ $KEEP == 1 || $rc -ne 0 ]]; then
     log "kept $WORK (logs, data)"
   else
@@ -101,10 +115,12 @@ for b in gpd-gateway $(printf 'examples/%s ' $EXAMPLES); do
   [[ -x $BIN/$b ]] || die "$BIN/$b is missing (CARGO_TARGET_DIR=$TARGET_DIR)"
 done
 
-log "seeding $POSITIONS positions into $DATA"
-log "$(timeout 600 "$BIN/examples/seed_positions" --data "$DATA" --count "$POSITIONS")"
+store_start "$WORK"
+log "seeding $POSITIONS positions into ${STORE_ARGS[1]}"
+log "$(timeout 600 "$BIN/examples/seed_positions" "${STORE_ARGS[@]}" "${SEED_ARGS[@]}" --count "$POSITIONS")"
+store_seeded
 # The API key for the REST calls below (station registration, delivery and receipt checks).
-KEY=$("$BIN/gpd-gateway" keys create --data "$DATA" --org "$ORG" --label bench 2>/dev/null)
+KEY=$("$BIN/gpd-gateway" keys create "${STORE_ARGS[@]}" --org "$ORG" --label bench 2>/dev/null)
 
 log "starting the stub station on $HOST:$STUB_PORT (delay $STUB_DELAY_MS ms)"
 "$BIN/examples/stub_station" --listen "$HOST:$STUB_PORT" --delay-ms "$STUB_DELAY_MS" \
@@ -115,10 +131,17 @@ wait_http "http://$HOST:$STUB_PORT/" "$STUB_PID" "$WORK/stub.log" 10
 log "starting the gateway on $HOST:$GATEWAY_PORT"
 # The example configuration, with the stub station's network (loopback) allowed.
 sed 's|^allowed_networks = \[\]|allowed_networks = ["127.0.0.0/8"]|' config/example.toml >"$WORK/gateway.toml"
-RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY_PORT" --data "$DATA" \
+RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY_PORT" "${STORE_ARGS[@]}" \
   --config "$WORK/gateway.toml" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
 wait_http "http://$HOST:$GATEWAY_PORT/health" "$GW_PID" "$WORK/gateway.log" 30
+if ((INSTANCES == 2)); then
+  log "starting the second gateway on $HOST:$GATEWAY2_PORT, on the same database"
+  RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY2_PORT" "${STORE_ARGS[@]}" \
+    --config "$WORK/gateway.toml" >"$WORK/gateway2.log" 2>&1 &
+  GW2_PID=$!
+  wait_http "http://$HOST:$GATEWAY2_PORT/health" "$GW2_PID" "$WORK/gateway2.log" 30
+fi
 
 # ---------------------------------------------------------------------------------------------
 declare -A RPS OKN KON FAILN P50 P90 P99 MAXL CPU ELAPSED BUSY WRITER LATE
@@ -134,19 +157,57 @@ writer_ticks() { # pid -> CPU ticks of its threads named store-writer (the store
 machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat; } # busy idle (steal left out)
 NEXT=1 # the next unused position
 
+# A gateway run with two instances: receipt_load against each at once, with half the connections,
+# half the rate (--rate) and half the positions each; their RESULT lines merged into one, counts
+# and rates summed, times and percentiles the worse of the two.
+split_load() { # key count extra-args…
+  local key=$1 count=$2 i port first pids=() args
+  shift 2
+  args=("$@")
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    [[ ${args[i]} == --rate ]] && args[i + 1]=$(awk -v r="${args[i + 1]}" 'BEGIN {print r / 2}')
+  done
+  for i in 1 2; do
+    port=$([[ $i == 1 ]] && echo "$GATEWAY_PORT" || echo "$GATEWAY2_PORT")
+    first=$([[ $i == 1 ]] && echo "$NEXT" || echo $((NEXT + count / 2)))
+    timeout $((DURATION + RATE_DURATION + 120)) "$BIN/examples/receipt_load" --target "http://$HOST:$port/partner" \
+      --version "$VERSION" --first "$first" --count $((i == 1 ? count / 2 : count - count / 2)) \
+      --concurrency $((CONCURRENCY / 2)) --ok-log "$WORK/acked-$key~$i.log" "${args[@]}" \
+      >"$WORK/split-$i.txt" 2>>"$WORK/load.log" &
+    pids+=($!)
+  done
+  wait "${pids[0]}" || true
+  wait "${pids[1]}" || true
+  cat "$WORK/split-1.txt" "$WORK/split-2.txt"
+  sed -n 's/^RESULT //p' "$WORK/split-1.txt" "$WORK/split-2.txt" | awk '
+    { for (i = 1; i <= NF; i++) { split($i, kv, "="); k[i] = kv[1]
+        if (kv[1] ~ /^(run_id|body_bytes)$/) { if (NR == 1) v[i] = kv[2] }
+        else if (kv[1] == "ko_codes") { if (NR == 1 || v[i] == "-") v[i] = kv[2]; else if (kv[2] != "-") v[i] = v[i] "," kv[2] }
+        else if (kv[1] ~ /_us$|^elapsed_s$/) { if (kv[2] + 0 > v[i] + 0) v[i] = kv[2] }
+        else v[i] += kv[2] } n = NF }
+    END { if (NR != 2) exit 1; printf "RESULT"; for (i = 1; i <= n; i++) printf " %s=%s", k[i], v[i]; print "" }'
+}
+
 load() { # key url pid count extra-args… : runs receipt_load for positions NEXT.. (or FIRST..), records RESULT
-  local key=$1 url=$2 pid=$3 count=$4 out before after line
+  local key=$1 url=$2 pid=$3 count=$4 out before after line split=0
   shift 4
+  [[ $INSTANCES == 2 && $url == "$GW_URL" ]] && split=1
   before=$(cpu_ticks "$pid") writer0=$(writer_ticks "$pid")
+  ((split)) && before=$((before + $(cpu_ticks "$GW2_PID")))
   read -r busy0 idle0 < <(machine_ticks)
-  out=$(timeout $((DURATION + RATE_DURATION + 120)) "$BIN/examples/receipt_load" --target "$url" \
-    --version "$VERSION" --first "${FIRST:-$NEXT}" --count "$count" --concurrency "$CONCURRENCY" \
-    --ok-log "$WORK/acked-$key.log" "$@" 2>>"$WORK/load.log") || true
+  if ((split)); then
+    out=$(split_load "$key" "$count" "$@") || true
+  else
+    out=$(timeout $((DURATION + RATE_DURATION + 120)) "$BIN/examples/receipt_load" --target "$url" \
+      --version "$VERSION" --first "${FIRST:-$NEXT}" --count "$count" --concurrency "$CONCURRENCY" \
+      --ok-log "$WORK/acked-$key.log" "$@" 2>>"$WORK/load.log") || true
+  fi
   after=$(cpu_ticks "$pid") writer1=$(writer_ticks "$pid")
+  ((split)) && after=$((after + $(cpu_ticks "$GW2_PID")))
   read -r busy1 idle1 < <(machine_ticks)
   BUSY[$key]=$(awk -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) 'BEGIN {printf "%.0f %%", (b + i > 0) ? 100 * b / (b + i) : 0}')
   echo "$out" >"$WORK/load-$key.txt"
-  line=$(sed -n 's/^RESULT //p' <<<"$out")
+  line=$(sed -n 's/^RESULT //p' <<<"$out" | tail -1)
   [[ -n $line ]] || { echo "$out" >&2; tail -5 "$WORK/load.log" >&2; die "receipt_load printed no RESULT line for $key"; }
   get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $line"; }
   RPS[$key]=$(get ok_rps) OKN[$key]=$(get ok) KON[$key]=$(get ko) FAILN[$key]=$(get failed)
@@ -157,7 +218,8 @@ load() { # key url pid count extra-args… : runs receipt_load for positions NEX
   CPU[$key]=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$(get receipts)" \
     'BEGIN {printf "%.1f", (n > 0) ? t / hz * 1e6 / n : 0}')
   RAW+="$key $line"$'\n'
-  [[ -n ${FIRST:-} ]] || NEXT=$((NEXT + $(get receipts)))
+  # Split, each half had its own range of positions: the whole range is taken.
+  [[ -n ${FIRST:-} ]] || NEXT=$((NEXT + (split ? count : $(get receipts))))
   log "$(printf '%-10s %8.0f OK/s  p50 %7.2f ms  p99 %7.2f ms  %6s µs CPU/receipt  OK %s KO %s failed %s' \
     "$key" "${RPS[$key]}" "$(ms "${P50[$key]}")" "$(ms "${P99[$key]}")" "${CPU[$key]}" \
     "${OKN[$key]}" "${KON[$key]}" "${FAILN[$key]}")"
@@ -218,7 +280,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 log "waiting up to ${DRAIN_SECONDS}s for every receipt acknowledged with the station enabled to reach the stub"
-cat "$WORK"/acked-warm-b.log "$WORK/acked-sat-b.log" "$WORK"/acked-rate-b-*.log 2>/dev/null |
+{ cat "$WORK"/acked-warm-b*.log "$WORK"/acked-sat-b*.log "$WORK"/acked-rate-b-*.log 2>/dev/null || true; } |
   cut -d' ' -f2 | sort -u >"$WORK/acked-b.ids"
 ACKED_B=$(wc -l <"$WORK/acked-b.ids")
 deadline=$((SECONDS + DRAIN_SECONDS))
@@ -267,12 +329,22 @@ HWM_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$GW_PID/status")
 kill -0 "$GW_PID" 2>/dev/null || die "the gateway died during the runs"
 stop_pid "$GW_PID"
 GW_PID=
-DB_BYTES=$(du -cb "$DATA" | awk 'END {print $1}')
+if ((INSTANCES == 2)); then
+  kill -0 "$GW2_PID" 2>/dev/null || die "the second gateway died during the runs"
+  stop_pid "$GW2_PID"
+  GW2_PID=
+fi
+DB_BYTES=$(store_bytes)
 
-log "(d) raw batched inserts on the same disk, ${INSERT_SECONDS}s per batch size"
-INSERT_OUT=$("$BIN/examples/store_insert_rate" --dir "$WORK/insert" --seconds "$INSERT_SECONDS" --batches 1,50,200 --savepoints)
-echo "$INSERT_OUT" >"$WORK/insert.txt"
 declare -A INS INS_MS INS_SP
+if [[ $STORE == sqlite ]]; then
+  log "(d) raw batched inserts on the same disk, ${INSERT_SECONDS}s per batch size"
+  INSERT_OUT=$("$BIN/examples/store_insert_rate" --dir "$WORK/insert" --seconds "$INSERT_SECONDS" --batches 1,50,200 --savepoints)
+else
+  INSERT_OUT=
+fi
+echo "$INSERT_OUT" >"$WORK/insert.txt"
+
 while read -r _ kv; do
   b=$(sed -n 's/.*batch=\([0-9]*\).*/\1/p' <<<"$kv")
   sp=$(sed -n 's/.*savepoints=\([01]\).*/\1/p' <<<"$kv")
@@ -319,6 +391,28 @@ CPU_MODEL="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 BODY_BYTES=$(sed -n 's/.* body_bytes=\([0-9]*\).*/\1/p' <<<"$RAW" | head -1)
 PRIMITIVE=$([[ $VERSION == 2 ]] && echo paSendRTV2 || echo paSendRT)
 DELIVERY_OK=$([[ $UNDELIVERED == 0 ]] && echo met || echo "**missed**")
+# What differs with the store. The x keeps the section's trailing blank line through $(…).
+if [[ $STORE == sqlite ]]; then
+  COMMITTED="SQLite WAL, synchronous FULL"
+  INSERT_SECTION=$(
+    cat <<EOF
+## Store ceiling (d): \`examples/store_insert_rate\`, receipt-shaped rows with ~3 KB documents, same disk
+
+| rows per transaction | rows/s | ms per transaction | rows/s with a savepoint per row | (a) receipts/s as share | (b) receipts/s as share |
+|---|---|---|---|---|---|
+$(insert_row 1)
+$(insert_row 50)
+$(insert_row 200)
+
+x
+EOF
+  )
+  INSERT_RATIOS="(a) reaches $(pct "${RPS[sat-a]}" "${INS[200]}") of the raw insert rate at 200 rows per transaction
+and $(pct "${RPS[sat-a]}" "${INS[50]}") at 50; "
+else
+  COMMITTED="PostgreSQL, synchronous_commit on"
+  INSERT_SECTION=x INSERT_RATIOS=
+fi
 
 REPORT=$(
   cat <<EOF
@@ -328,9 +422,9 @@ REPORT=$(
 $CPU_MODEL; the load tool, the gateway and the stub station share them. Load:
 \`examples/receipt_load\` with $CONCURRENCY keep-alive connections, $PRIMITIVE bodies of $BODY_BYTES B, each
 receipt for a different unpaid position among the $POSITIONS seeded (store: $(mb $((DB_BYTES / 1024))) MB on disk after
-the runs). The gateway answers OK once the receipt is committed (SQLite WAL, synchronous FULL).
+the runs). The gateway answers OK once the receipt is committed ($COMMITTED).
 Stub station: \`examples/stub_station\`, delay $STUB_DELAY_MS ms, registered as broadcast station
-$STATION_ID of $ORG for (b).
+$STATION_ID of $ORG for (b).$(store_line)
 
 ## Throughput at saturation (up to ${DURATION} s each, or until its share of the positions is used)
 
@@ -357,15 +451,7 @@ $(rate_row "(c) stub station alone" rate-c)
 Added by the station route beyond the station's own time, (b) − (a) − (c): p50 $(added P50) ms,
 p90 $(added P90) ms, p99 $(added P99) ms (a difference of percentiles: an estimate, not a percentile).
 
-## Store ceiling (d): \`examples/store_insert_rate\`, receipt-shaped rows with ~3 KB documents, same disk
-
-| rows per transaction | rows/s | ms per transaction | rows/s with a savepoint per row | (a) receipts/s as share | (b) receipts/s as share |
-|---|---|---|---|---|---|
-$(insert_row 1)
-$(insert_row 50)
-$(insert_row 200)
-
-## Against the targets
+${INSERT_SECTION%x}## Against the targets
 
 | target | measured | |
 |---|---|---|
@@ -375,10 +461,9 @@ $(insert_row 200)
 | one station: p99 with − without ≤ station's own p99 + 2 ms | $(with_minus_without P99) ms ≤ $(station_plus_2 P99) ms | $(verdict "$(with_minus_without P99)" "$(station_plus_2 P99)" le) |
 | every receipt acknowledged with the station registered reaches it | $((ACKED_B - UNDELIVERED)) of $ACKED_B (in ${DRAIN_S} s) | $DELIVERY_OK |
 
-Ratios: (a) reaches $(pct "${RPS[sat-a]}" "${INS[200]}") of the raw insert rate at 200 rows per transaction
-and $(pct "${RPS[sat-a]}" "${INS[50]}") at 50; with one station (b) keeps $(pct "${RPS[sat-b]}" "${RPS[sat-a]}") of (a)'s throughput.
+Ratios: ${INSERT_RATIOS}with one station (b) keeps $(pct "${RPS[sat-b]}" "${RPS[sat-a]}") of (a)'s throughput.
 Deliveries after the drain: PENDING $PENDING, DELIVERED $DELIVERED, ${NOT_DELIVERED_STATES%, }; the stub
-answered $STATION_LINES requests. Gateway memory after the runs: VmRSS $(mb "$RSS_KB") MB, peak $(mb "$HWM_KB") MB.
+answered $STATION_LINES requests. Gateway memory$([[ $INSTANCES == 1 ]] || echo ' (the first instance)') after the runs: VmRSS $(mb "$RSS_KB") MB, peak $(mb "$HWM_KB") MB.
 
 "server CPU µs/receipt" is the measured process's user + system time during the run (gateway for
 (a) and (b), stub for (c)) divided by the receipts sent, in 10 ms clock ticks; "machine CPU busy"
@@ -390,7 +475,7 @@ duration (100 %: one core spent on writing alone), and per receipt.
 
 \`\`\`
 $(printf '%s' "$RAW")
-$(grep '^INSERT ' <<<"$INSERT_OUT")
+$(grep '^INSERT ' <<<"$INSERT_OUT" || true)
 \`\`\`
 </details>
 EOF
@@ -400,4 +485,13 @@ mkdir -p "$(dirname "$OUT")"
 printf '%s\n' "$REPORT" >"$OUT"
 printf '\n%s\n' "$REPORT"
 log "written to $OUT"
+if [[ -n $SUMMARY ]]; then
+  for key in sat-a sat-b sat-c rate-a rate-b rate-c; do
+    printf '%s_rps=%s\n%s_p50_us=%s\n%s_p99_us=%s\n%s_ok=%s\n%s_ko=%s\n%s_failed=%s\n%s_cpu_us=%s\n' \
+      "$key" "${RPS[$key]}" "$key" "${P50[$key]}" "$key" "${P99[$key]}" "$key" "${OKN[$key]}" \
+      "$key" "${KON[$key]}" "$key" "${FAILN[$key]}" "$key" "${CPU[$key]:-}"
+  done >>"$SUMMARY"
+  printf 'commit=%s\nsource_digest=%s\npositions=%s\nstore_bytes=%s\nundelivered=%s\n' "$COMMIT" "$SRC_DIGEST" \
+    "$POSITIONS" "$DB_BYTES" "$UNDELIVERED" >>"$SUMMARY"
+fi
 [[ $UNDELIVERED == 0 ]] || die "$UNDELIVERED acknowledged receipts never reached the station (list: comm -23 $WORK/acked-b.ids $WORK/station.ids)"

@@ -18,7 +18,11 @@
 # load before each run), THREADS (2) and CONNECTIONS (64) for wrk, POSITIONS (100000),
 # GATEWAY_PORT (18080), BARE_PORT (18081; the second bare server uses BARE_PORT+1), EXTRA (1),
 # OUT (bench/results/latest.md), KEEP (0; 1 keeps the temp dir with data and logs),
-# CARGO_TARGET_DIR (./target), SKIP_BUILD (0).
+# CARGO_TARGET_DIR (./target), SKIP_BUILD (0), STORE (sqlite; postgres: a throwaway cluster
+# started with .ci/postgres.sh in the temp dir, seeded and served through --store), INSTANCES
+# (1; 2: a second gateway on GATEWAY2_PORT, 18090, on the same database, each gateway run getting
+# two wrk at once, each with half the threads and connections: req/s summed, each percentile the
+# worse of the two), SUMMARY (a file to append the figures to as key=value lines).
 set -euo pipefail
 
 BENCH_NAME=bench
@@ -36,23 +40,31 @@ EXTRA=${EXTRA:-1}
 OUT=${OUT:-bench/results/latest.md}
 KEEP=${KEEP:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
+GATEWAY2_PORT=${GATEWAY2_PORT:-$((GATEWAY_PORT + 10))}
+SUMMARY=${SUMMARY:-}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
 
 need_tools wrk curl awk sed timeout
 positive POSITIONS
+store_knobs
+((INSTANCES == 1 || (THREADS >= 2 && CONNECTIONS >= 2))) || die "INSTANCES=2 splits THREADS and CONNECTIONS: both must be at least 2"
 
-for port in "$GATEWAY_PORT" "$BARE_PORT" "$BARE2_PORT"; do
-  port_busy "$port" && die "port $port is in use: free it or set GATEWAY_PORT / BARE_PORT"
+PORTS=("$GATEWAY_PORT" "$BARE_PORT" "$BARE2_PORT")
+((INSTANCES == 1)) || PORTS+=("$GATEWAY2_PORT")
+for port in "${PORTS[@]}"; do
+  port_busy "$port" && die "port $port is in use: free it or set GATEWAY_PORT / BARE_PORT / GATEWAY2_PORT"
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-bench.XXXXXX")
 DATA=$WORK/data
-GW_PID= BARE_PID= BARE2_PID=
+GW_PID= GW2_PID= BARE_PID= BARE2_PID=
 
 cleanup() {
   local rc=$?
   stop_pid "$GW_PID"
+  stop_pid "$GW2_PID"
+  store_stop
   stop_pid "$BARE_PID"
   stop_pid "$BARE2_PID"
   if [[ $KEEP == 1 || $rc -ne 0 ]]; then
@@ -94,16 +106,25 @@ for b in "$BIN/gpd-gateway" "$BIN/examples/bare_server" "$BIN/examples/seed_posi
   [[ -x $b ]] || die "$b is missing (CARGO_TARGET_DIR=$TARGET_DIR)"
 done
 
-log "seeding $POSITIONS positions into $DATA"
-SEED_OUT=$(timeout 600 "$BIN/examples/seed_positions" --data "$DATA" --count "$POSITIONS")
+store_start "$WORK"
+log "seeding $POSITIONS positions into ${STORE_ARGS[1]}"
+SEED_OUT=$(timeout 600 "$BIN/examples/seed_positions" "${STORE_ARGS[@]}" "${SEED_ARGS[@]}" --count "$POSITIONS")
 log "$SEED_OUT"
-DB_BYTES=$(du -cb "$DATA" | awk 'END {print $1}')
+store_seeded
+DB_BYTES=$(store_bytes)
 
 log "starting the gateway on $HOST:$GATEWAY_PORT"
-RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY_PORT" --data "$DATA" \
+RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY_PORT" "${STORE_ARGS[@]}" \
   >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
 wait_http "http://$HOST:$GATEWAY_PORT/health" "$GW_PID" "$WORK/gateway.log" 30
+if ((INSTANCES == 2)); then
+  log "starting the second gateway on $HOST:$GATEWAY2_PORT, on the same database"
+  RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY2_PORT" "${STORE_ARGS[@]}" \
+    >"$WORK/gateway2.log" 2>&1 &
+  GW2_PID=$!
+  wait_http "http://$HOST:$GATEWAY2_PORT/health" "$GW2_PID" "$WORK/gateway2.log" 30
+fi
 RSS_START_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$GW_PID/status")
 
 log "capturing one verify and one getPaymentV2 response (notice $(notice 1))"
@@ -130,34 +151,68 @@ BARE2_PID=$!
 wait_http "http://$HOST:$BARE_PORT/" "$BARE_PID" "$WORK/bare.log" 10
 wait_http "http://$HOST:$BARE2_PORT/" "$BARE2_PID" "$WORK/bare2.log" 10
 
-# Before measuring: the wrk script's own notice numbers must be answered OK (not KO).
-for spec in "$VERIFY_REQ paVerifyPaymentNotice" "$GPV2_REQ paGetPaymentV2"; do
-  read -r template action <<<"$spec"
-  out=$(timeout 30 wrk -t1 -c2 -d1s -s bench/soap.lua "http://$HOST:$GATEWAY_PORT/partner" \
-    -- "$template" "$action" 1 "$POSITIONS" check)
-  line=$(sed -n 's/^CHECK //p' <<<"$out")
-  ok=$(sed -n 's/^ok=\([0-9]*\).*/\1/p' <<<"$line")
-  bad=$(sed -n 's/.* ko=\([0-9]*\) other=\([0-9]*\).*/\1 \2/p' <<<"$line")
-  [[ -n $ok && $ok -gt 0 && $bad == "0 0" ]] || { echo "$out" >&2; die "$action check failed: $line"; }
-  log "check $action: $ok random notices answered OK, none KO"
+# Before measuring: the wrk script's own notice numbers must be answered OK (not KO), by every
+# gateway.
+GW_PORTS=("$GATEWAY_PORT")
+((INSTANCES == 1)) || GW_PORTS+=("$GATEWAY2_PORT")
+for port in "${GW_PORTS[@]}"; do
+  for spec in "$VERIFY_REQ paVerifyPaymentNotice" "$GPV2_REQ paGetPaymentV2"; do
+    read -r template action <<<"$spec"
+    out=$(timeout 30 wrk -t1 -c2 -d1s -s bench/soap.lua "http://$HOST:$port/partner" \
+      -- "$template" "$action" 1 "$POSITIONS" check)
+    line=$(sed -n 's/^CHECK //p' <<<"$out")
+    ok=$(sed -n 's/^ok=\([0-9]*\).*/\1/p' <<<"$line")
+    bad=$(sed -n 's/.* ko=\([0-9]*\) other=\([0-9]*\).*/\1 \2/p' <<<"$line")
+    [[ -n $ok && $ok -gt 0 && $bad == "0 0" ]] || { echo "$out" >&2; die "$action check failed: $line"; }
+    log "check $action$([[ $port == "$GATEWAY_PORT" ]] || echo " (second gateway)"): $ok random notices answered OK, none KO"
+  done
 done
 
 # ---------------------------------------------------------------------------------------------
 declare -A RPS P50 P99 P90 ERR CPU REQS
 CLK_TCK=$(getconf CLK_TCK)
 
+# The gateway runs with two instances: wrk against each at once, half the threads and connections
+# each; their BENCH lines merged into one, counts summed, each percentile the worse of the two.
+split_wrk() { # seconds latency-flag template action lo hi
+  local seconds=$1 latency=$2 template=$3 action=$4 lo=$5 hi=$6 i port pids=()
+  for i in 1 2; do
+    port=$([[ $i == 1 ]] && echo "$GATEWAY_PORT" || echo "$GATEWAY2_PORT")
+    timeout $((seconds + 30)) wrk -t$((THREADS / 2)) -c$((CONNECTIONS / 2)) -d"${seconds}s" $latency \
+      -s bench/soap.lua "http://$HOST:$port/partner" -- "$template" "$action" "$lo" "$hi" >"$WORK/split-$i.txt" &
+    pids+=($!)
+  done
+  wait "${pids[0]}" && wait "${pids[1]}" || die "wrk against the two gateways failed"
+  cat "$WORK/split-1.txt" "$WORK/split-2.txt"
+  sed -n 's/^BENCH //p' "$WORK/split-1.txt" "$WORK/split-2.txt" | awk '
+    { for (i = 1; i <= NF; i++) { split($i, kv, "="); k[i] = kv[1]
+        if (kv[1] ~ /^p[0-9]+_us$|^max_us$|^mean_us$|^duration_us$/) { if (kv[2] > v[i]) v[i] = kv[2] } else v[i] += kv[2] } n = NF }
+    END { if (NR != 2) exit 1; printf "BENCH"; for (i = 1; i <= n; i++) printf " %s=%s", k[i], v[i]; print "" }'
+}
+
 measure() { # key pid url template action lo hi
-  local key=$1 pid=$2 url=$3 template=$4 action=$5 lo=$6 hi=$7 out before after line
+  local key=$1 pid=$2 url=$3 template=$4 action=$5 lo=$6 hi=$7 out before after line split=0
+  [[ $INSTANCES == 2 && $url == "$GW_URL" ]] && split=1
   if ((WARMUP > 0)); then
-    timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/soap.lua "$url" \
-      -- "$template" "$action" "$lo" "$hi" >/dev/null
+    if ((split)); then
+      split_wrk "$WARMUP" "" "$template" "$action" "$lo" "$hi" >/dev/null
+    else
+      timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/soap.lua "$url" \
+        -- "$template" "$action" "$lo" "$hi" >/dev/null
+    fi
   fi
   before=$(cpu_ticks "$pid")
-  out=$(timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
-    -s bench/soap.lua "$url" -- "$template" "$action" "$lo" "$hi")
+  ((split)) && before=$((before + $(cpu_ticks "$GW2_PID")))
+  if ((split)); then
+    out=$(split_wrk "$DURATION" --latency "$template" "$action" "$lo" "$hi")
+  else
+    out=$(timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+      -s bench/soap.lua "$url" -- "$template" "$action" "$lo" "$hi")
+  fi
   after=$(cpu_ticks "$pid")
+  ((split)) && after=$((after + $(cpu_ticks "$GW2_PID")))
   echo "$out" >"$WORK/wrk-$key.txt"
-  line=$(sed -n 's/^BENCH //p' <<<"$out")
+  line=$(sed -n 's/^BENCH //p' <<<"$out" | tail -1)
   [[ -n $line ]] || { echo "$out" >&2; die "wrk printed no BENCH line for $key"; }
   get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $line"; }
   RPS[$key]=$(get rps) P50[$key]=$(get p50_us) P90[$key]=$(get p90_us) P99[$key]=$(get p99_us)
@@ -210,7 +265,7 @@ REPORT=$(
 share them. Load: \`wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency\` after a ${WARMUP} s warm-up,
 each request for a random notice among the $POSITIONS seeded positions (store: $(mb $((DB_BYTES / 1024))) MB on disk).
 The bare server (examples/bare_server.rs) answers the gateway's own captured response:
-verify $VERIFY_BYTES B, getPaymentV2 $GPV2_BYTES B.
+verify $VERIFY_BYTES B, getPaymentV2 $GPV2_BYTES B.$(store_line)
 
 | primitive | gateway req/s | bare req/s | gateway / bare | p50 ms (gw / bare) | p99 ms (gw / bare) | p99 ratio | server CPU µs/req (gw / bare) | errors (gw / bare) |
 |---|---|---|---|---|---|---|---|---|
@@ -224,7 +279,7 @@ EOF
   fi
   cat <<EOF
 
-Gateway memory with $POSITIONS positions, after the runs: VmRSS $(mb "$RSS_KB") MB, peak (VmHWM)
+Gateway memory$([[ $INSTANCES == 1 ]] || echo ' (the first instance)') with $POSITIONS positions, after the runs: VmRSS $(mb "$RSS_KB") MB, peak (VmHWM)
 $(mb "$HWM_KB") MB; $(mb "$RSS_START_KB") MB right after start. Bare server peak: $(mb "$BARE_HWM_KB") MB.
 
 | target | measured | |
@@ -250,3 +305,10 @@ EOF
 printf '%s\n' "$REPORT" >"$OUT"
 printf '\n%s\n' "$REPORT"
 log "written to $OUT"
+if [[ -n $SUMMARY ]]; then
+  for key in "${!RPS[@]}"; do
+    printf '%s_rps=%s\n%s_p50_us=%s\n%s_p99_us=%s\n%s_errors=%s\n%s_cpu_us=%s\n' "$key" "${RPS[$key]}" \
+      "$key" "${P50[$key]}" "$key" "${P99[$key]}" "$key" "${ERR[$key]}" "$key" "${CPU[$key]}"
+  done >>"$SUMMARY"
+  printf 'commit=%s\nsource_digest=%s\npositions=%s\nstore_bytes=%s\n' "$COMMIT" "$SRC_DIGEST" "$POSITIONS" "$DB_BYTES" >>"$SUMMARY"
+fi

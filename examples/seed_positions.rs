@@ -1,6 +1,8 @@
 //! Bulk-loads benchmark data: `--count N` published (VALID) debt positions for creditor
-//! 77777777777 in the store under `--data DIR`, inserted through the library in transactions of
-//! `--batch` positions (10 000 by default).
+//! 77777777777 in the store under `--data DIR`, or in the PostgreSQL database `--store URL`
+//! names, inserted through the library in transactions of `--batch` positions (10 000 by
+//! default), `--jobs` of them at once (1 by default; on PostgreSQL each on a connection of its
+//! own, where one connection waits on a round trip per statement).
 //!
 //! Position `n` (1..=N) has IUPD `BENCH-n` and one payment option whose IUV is segregation code
 //! 01 + IUV base `n` (13 digits) + the mod-93 check digits, so its notice number is `3` + IUV:
@@ -9,10 +11,12 @@
 //!
 //! ```sh
 //! cargo run --release --example seed_positions -- --data /tmp/gpd-bench --count 100000
+//! cargo run --release --example seed_positions -- --store 'host=/tmp/pg user=postgres' --count 1000
 //! ```
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -22,25 +26,39 @@ use gpd_gateway::domain::position::{
     Transfer, TransferStatus,
 };
 use gpd_gateway::domain::{Cents, FiscalCodePA, Iuv, SegregationCode, Text, TransferId};
-use gpd_gateway::store::Store;
+use gpd_gateway::store::postgres::PgStore;
 use gpd_gateway::store::sqlite::SqliteStore;
+use gpd_gateway::store::{Store, StoreError};
+use tokio::task::JoinSet;
 
-const USAGE: &str = "usage: seed_positions --data DIR --count N [--batch B]";
+const USAGE: &str =
+    "usage: seed_positions (--data DIR | --store URL) --count N [--batch B] [--jobs J]";
 const ORGANIZATION: &str = "77777777777";
 
+/// Where the positions go.
+enum Target {
+    Data(PathBuf),
+    Store(String),
+}
+
 struct Args {
-    data: PathBuf,
+    target: Target,
     count: u64,
     batch: usize,
+    jobs: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let (mut data, mut count, mut batch) = (None, None, 10_000usize);
+    let (mut target, mut count, mut batch, mut jobs) = (None, None, 10_000usize, 1usize);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
-            "--data" => data = Some(PathBuf::from(value("--data")?)),
+            "--data" | "--store" if target.is_some() => {
+                return Err(format!("--data and --store are one or the other\n{USAGE}"));
+            }
+            "--data" => target = Some(Target::Data(PathBuf::from(value("--data")?))),
+            "--store" => target = Some(Target::Store(value("--store")?)),
             "--count" => {
                 let v = value("--count")?;
                 count = Some(v.parse().map_err(|e| format!("--count {v}: {e}"))?);
@@ -49,18 +67,23 @@ fn parse_args() -> Result<Args, String> {
                 let v = value("--batch")?;
                 batch = v.parse().map_err(|e| format!("--batch {v}: {e}"))?;
             }
+            "--jobs" => {
+                let v = value("--jobs")?;
+                jobs = v.parse().map_err(|e| format!("--jobs {v}: {e}"))?;
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
     let count = count.ok_or(USAGE)?;
-    if count == 0 || count >= 10u64.pow(13) || batch == 0 {
-        return Err("--count must be 1..10^13 and --batch at least 1".into());
+    if count == 0 || count >= 10u64.pow(13) || batch == 0 || jobs == 0 {
+        return Err("--count must be 1..10^13, --batch and --jobs at least 1".into());
     }
     Ok(Args {
-        data: data.ok_or(USAGE)?,
+        target: target.ok_or(USAGE)?,
         count,
         batch,
+        jobs,
     })
 }
 
@@ -159,7 +182,26 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let started = Instant::now();
-    let store = SqliteStore::open(&args.data).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let (store, at): (Arc<dyn Store>, String) = match &args.target {
+        Target::Data(data) => {
+            let store = SqliteStore::open(data).map_err(|e| e.to_string())?;
+            let at = format!("{} at {}", data.display(), store.path().display());
+            (Arc::new(store), at)
+        }
+        Target::Store(url) => {
+            let store = runtime
+                .block_on(PgStore::connect(url, args.jobs))
+                .map_err(|e| e.to_string())?;
+            (
+                Arc::new(store),
+                "the PostgreSQL database --store names".into(),
+            )
+        }
+    };
     // The store's own clock convention: naive UTC to the millisecond.
     let now = chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis())
         .expect("in range")
@@ -173,29 +215,40 @@ fn run() -> Result<(), String> {
     }
     assert_eq!(sample.status, PositionStatus::Valid);
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut batch = Vec::with_capacity(args.batch);
-    let mut next = 1u64;
-    while next <= args.count {
-        batch.clear();
-        let end = (next + args.batch as u64 - 1).min(args.count);
-        batch.extend((next..=end).map(|base| position(base, now, due)));
-        let outcomes = runtime
-            .block_on(store.import_positions(std::mem::take(&mut batch)))
-            .map_err(|e| format!("positions {next}..={end}: {e}"))?;
-        if let Some(e) = outcomes.into_iter().find_map(Result::err) {
-            return Err(format!("positions {next}..={end}: {e}"));
+    runtime.block_on(async {
+        let mut running = JoinSet::new();
+        let mut next = 1u64;
+        while next <= args.count || !running.is_empty() {
+            if next <= args.count && running.len() < args.jobs {
+                let end = (next + args.batch as u64 - 1).min(args.count);
+                let batch = (next..=end).map(|base| position(base, now, due)).collect();
+                let store = Arc::clone(&store);
+                running.spawn(async move {
+                    let imported = async {
+                        let outcomes = store.import_positions(batch).await?;
+                        outcomes
+                            .into_iter()
+                            .collect::<Result<Vec<()>, StoreError>>()
+                    };
+                    let imported = imported.await;
+                    imported
+                        .map(drop)
+                        .map_err(|e| format!("positions {next}..={end}: {e}"))
+                });
+                next = end + 1;
+                continue;
+            }
+            if let Some(done) = running.join_next().await {
+                done.map_err(|e| e.to_string())??;
+            }
         }
-        next = end + 1;
-    }
+        Ok::<_, String>(())
+    })?;
     let elapsed = started.elapsed();
     println!(
-        "seeded {} positions in {} at {} in {:.2} s ({:.0} positions/s); notices 3{}..3{}",
+        "seeded {} positions in {} in {:.2} s ({:.0} positions/s); notices 3{}..3{}",
         args.count,
-        args.data.display(),
-        store.path().display(),
+        at,
         elapsed.as_secs_f64(),
         args.count as f64 / elapsed.as_secs_f64(),
         Iuv::from_parts(SegregationCode::parse("01").expect("seg"), 1).expect("iuv"),
