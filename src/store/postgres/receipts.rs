@@ -238,19 +238,27 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
     } = new;
     let receipt = &request.receipt;
     let (organization, nav) = (receipt.fiscal_code.as_str(), receipt.notice_number.as_str());
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('receipt ' || $1 || ' ' || $2, 0))",
-        &[&organization, &nav],
-    )
-    .await
-    .map_err(db_error)?;
+    // Statements prepared once per connection: a string would be parsed again, one more round
+    // trip, at every receipt.
+    let lock = tx
+        .prepare_cached(
+            "SELECT pg_advisory_xact_lock(hashtextextended('receipt ' || $1 || ' ' || $2, 0))",
+        )
+        .await
+        .map_err(db_error)?;
+    tx.execute(&lock, &[&organization, &nav])
+        .await
+        .map_err(db_error)?;
     let beneficiaries = concerned.get(1..).unwrap_or_default();
     let copies = tx
-        .query(
+        .prepare_cached(
             "SELECT status, digest, amount, iuv, psp_id, debtor, payment_date_time FROM receipt
              WHERE organization = $1 AND nav = $2 AND receipt_id = $3 ORDER BY id",
-            &[&organization, &nav, &receipt.receipt_id],
         )
+        .await
+        .map_err(db_error)?;
+    let copies = tx
+        .query(&copies, &[&organization, &nav, &receipt.receipt_id])
         .await
         .map_err(db_error)?;
     let mut earlier = None;
@@ -371,13 +379,17 @@ async fn insert_beneficiaries(
     beneficiaries: &[FiscalCodePA],
     receipt: i64,
 ) -> Result<(), StoreError> {
-    for beneficiary in beneficiaries {
-        tx.execute(
-            "INSERT INTO receipt_beneficiary (organization, receipt) VALUES ($1, $2)",
-            &[&beneficiary.as_str(), &receipt],
-        )
+    if beneficiaries.is_empty() {
+        return Ok(());
+    }
+    let st = tx
+        .prepare_cached("INSERT INTO receipt_beneficiary (organization, receipt) VALUES ($1, $2)")
         .await
         .map_err(db_error)?;
+    for beneficiary in beneficiaries {
+        tx.execute(&st, &[&beneficiary.as_str(), &receipt])
+            .await
+            .map_err(db_error)?;
     }
     Ok(())
 }
