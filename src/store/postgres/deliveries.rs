@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
-use super::filter::Where;
+use super::filter::{Bounds, Where};
 use super::uploads::count;
 use super::{PgStore, db_error, read_transaction};
 use crate::domain::FiscalCodePA;
@@ -305,15 +305,9 @@ impl PgStore {
             filters.and(format!("d.state = {at}"));
         }
         let condition = filters.sql();
-        let (limit, offset) = (
-            i64::from(page.limit),
-            i64::from(page.page) * i64::from(page.limit),
-        );
+        let bounds = Bounds::of(page);
         let mut params = filters.params();
-        params.push(&limit);
-        let limit_at = params.len();
-        params.push(&offset);
-        let offset_at = params.len();
+        let limit = bounds.bind(&mut params);
 
         let mut client = self.client().await?;
         // The count and the page from one snapshot.
@@ -322,7 +316,7 @@ impl PgStore {
         let st = tx
             .prepare_cached(&format!(
                 "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
-                 WHERE {condition} ORDER BY d.id DESC LIMIT ${limit_at} OFFSET ${offset_at}"
+                 WHERE {condition} ORDER BY d.id DESC {limit}"
             ))
             .await
             .map_err(db_error)?;

@@ -8,7 +8,7 @@ use tokio_postgres::types::ToSql;
 use super::db_error;
 use super::positions::{Param, refs};
 use crate::store::columns::millis;
-use crate::store::{StoreError, TimeWindow};
+use crate::store::{PageRequest, StoreError, TimeWindow};
 
 #[derive(Default)]
 pub(super) struct Where<'a> {
@@ -65,5 +65,29 @@ impl<'a> Where<'a> {
             .try_get(0)
             .map_err(db_error)?;
         Ok(n as u64)
+    }
+}
+
+/// A page's LIMIT and OFFSET, bound after a listing's other values.
+pub(super) struct Bounds {
+    limit: i64,
+    offset: i64,
+}
+
+impl Bounds {
+    pub(super) fn of(page: PageRequest) -> Bounds {
+        let limit = i64::from(page.limit);
+        Bounds {
+            limit,
+            offset: i64::from(page.page) * limit,
+        }
+    }
+
+    /// Pushes the limit and the offset after `params`; returns the clause that names them.
+    pub(super) fn bind<'a>(&'a self, params: &mut Vec<&'a (dyn ToSql + Sync)>) -> String {
+        params.push(&self.limit);
+        let limit_at = params.len();
+        params.push(&self.offset);
+        format!("LIMIT ${limit_at} OFFSET ${}", params.len())
     }
 }

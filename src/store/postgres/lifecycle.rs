@@ -7,7 +7,7 @@
 use chrono::NaiveDateTime;
 use tokio_postgres::types::ToSql;
 
-use super::filter::Where;
+use super::filter::{Bounds, Where};
 use super::positions::load_positions_by_id;
 use super::{PgStore, db_error, read_transaction};
 use crate::domain::FiscalCodePA;
@@ -85,8 +85,7 @@ impl PgStore {
 
         // The order's own values come after the filter's, in the page's statement only.
         let now_ms = millis(now);
-        let limit = i64::from(page.limit);
-        let offset = i64::from(page.page) * i64::from(page.limit);
+        let bounds = Bounds::of(page);
         let mut params = filters.params();
         let dir = if order.descending { "DESC" } else { "ASC" };
         let key = match order.by {
@@ -97,11 +96,10 @@ impl PgStore {
                 effective_status(&now_at.clone().unwrap_or_else(|| push(&mut params, &now_ms)))
             }
         };
-        let limit_at = push(&mut params, &limit);
-        let offset_at = push(&mut params, &offset);
+        let limit = bounds.bind(&mut params);
         let sql = format!(
             "SELECT id FROM debt_position WHERE {condition}
-             ORDER BY {key} {dir}, id {dir} LIMIT {limit_at} OFFSET {offset_at}"
+             ORDER BY {key} {dir}, id {dir} {limit}"
         );
 
         let mut client = self.client().await?;

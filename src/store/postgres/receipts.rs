@@ -13,7 +13,7 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 
 use super::broadcast::stations_of;
-use super::filter::Where;
+use super::filter::{Bounds, Where};
 use super::positions::{load_position, write_payment};
 use super::{PgStore, db_error, read_transaction};
 use crate::domain::FiscalCodePA;
@@ -120,15 +120,9 @@ impl PgStore {
     ) -> Result<Page<ReceiptSummary>, StoreError> {
         let filters = receipt_filters(&organization, &filter);
         let condition = filters.sql();
-        let (limit, offset) = (
-            i64::from(page.limit),
-            i64::from(page.page) * i64::from(page.limit),
-        );
+        let bounds = Bounds::of(page);
         let mut params = filters.params();
-        params.push(&limit);
-        let limit_at = params.len();
-        params.push(&offset);
-        let offset_at = params.len();
+        let limit = bounds.bind(&mut params);
 
         let mut client = self.client().await?;
         let tx = read_transaction(&mut client).await?;
@@ -136,7 +130,7 @@ impl PgStore {
         let st = tx
             .prepare_cached(&format!(
                 "SELECT {RECEIPT_SUMMARY_COLUMNS} FROM receipt WHERE {condition}
-                 ORDER BY received_at DESC, id DESC LIMIT ${limit_at} OFFSET ${offset_at}"
+                 ORDER BY received_at DESC, id DESC {limit}"
             ))
             .await
             .map_err(db_error)?;
