@@ -19,6 +19,7 @@ pub mod rate;
 pub mod receipt;
 pub mod receipt_digest;
 pub mod service;
+pub mod subject;
 pub mod text;
 pub mod upload;
 
