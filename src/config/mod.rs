@@ -11,6 +11,7 @@ mod creditor;
 mod gateway;
 mod service;
 mod store;
+mod tls;
 mod value;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +28,7 @@ pub use self::gateway::{
 };
 use self::store::RawStore;
 pub use self::store::{DEFAULT_CONNECTIONS, PostgresUrl, StoreSection};
+pub use self::tls::{ClientAuth, Partner, Tls};
 use self::value::{Refusal, located, one_line, parsed, require};
 use crate::domain::creditor::Creditor;
 use crate::domain::{FiscalCodePA, Text};
@@ -47,6 +49,9 @@ pub struct Config {
     pub instance: Instance,
     pub server: Server,
     pub store: StoreSection,
+    /// The listener's TLS; plain HTTP without it.
+    pub tls: Option<Tls>,
+    pub partner: Partner,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -88,6 +93,10 @@ struct File {
     server: Server,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    tls: Option<Tls>,
+    #[serde(default)]
+    partner: Partner,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -155,6 +164,7 @@ impl File {
             }
         }
         self.broadcast.check().map_err(|r| r.under("broadcast"))?;
+        tls::check(self.tls.as_ref(), &self.partner)?;
         Ok(Config {
             broker_id: self.broker.id,
             stations: self.broker.stations,
@@ -165,6 +175,8 @@ impl File {
             instance: self.instance,
             server: self.server,
             store: self.store.check()?,
+            tls: self.tls,
+            partner: self.partner,
         })
     }
 }
