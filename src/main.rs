@@ -361,10 +361,23 @@ async fn serve(
         // Printed, not logged: no log line ever carries a secret.
         eprintln!("demo API key: {}", secret.reveal());
     }
+    let tls = match &ctx.config.tls {
+        Some(files) => Some(Arc::new(gpd_gateway::http::tls::Tls::load(files)?)),
+        None => None,
+    };
+    // Installed before the port opens: SIGHUP's default action would end the process.
+    #[cfg(unix)]
+    if let Some(tls) = &tls {
+        let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| format!("no SIGHUP handler: {e}"))?;
+        tokio::spawn(reload_on_hangup(hangup, tls.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    tracing::info!(address = %listen, "gpd-gateway listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %listen, scheme, "gpd-gateway listening");
+
     let worker = ctx.broadcaster.spawn_worker();
     let uploads = gpd_gateway::import::upload::spawn_worker(ctx.clone());
     let sweeper = gpd_gateway::sweeper::spawn(
@@ -372,7 +385,7 @@ async fn serve(
         ctx.clock,
         ctx.config.lifecycle.sweep_interval,
     );
-    gpd_gateway::http::serve(listener, ctx, shutdown_signal())
+    gpd_gateway::http::serve_with(listener, ctx, tls, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     sweeper.stop().await;
@@ -397,6 +410,22 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+/// On each SIGHUP, reads the TLS files again; new connections get them, open ones keep theirs.
+#[cfg(unix)]
+async fn reload_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
+    tls: Arc<gpd_gateway::http::tls::Tls>,
+) {
+    while hangup.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!("TLS certificate, key and client CAs reloaded"),
+            Err(e) => {
+                tracing::error!(error = %e, "TLS reload failed; the previous files stay in use")
+            }
+        }
+    }
 }
 
 async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {

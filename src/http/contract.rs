@@ -43,11 +43,17 @@ pub fn info(environment: &str) -> Reply {
     Reply::new(200, "application/json", body.to_string())
 }
 
-/// The WSDL with its SOAP address: `{public_url}/partner`, or `http://{listening}/partner`.
+/// The WSDL with its SOAP address: `{public_url}/partner`, or `http(s)://{listening}/partner`,
+/// https when the listener has TLS.
 pub fn wsdl_document(ctx: &Context, listening: SocketAddr) -> Bytes {
+    let scheme = if ctx.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let address = match &ctx.config.server.public_url {
         Some(url) => format!("{}/partner", url.as_str()),
-        None => format!("http://{listening}/partner"),
+        None => format!("{scheme}://{listening}/partner"),
     };
     // Checked at load already; escaped all the same, as everything written into markup.
     let escaped = quick_xml::escape::escape(address.as_str());

@@ -1,7 +1,8 @@
 //! The HTTP side: a hyper server with body, time and connection limits ([`limits`]) and graceful
 //! shutdown ([`server`]), a router from method and path to handlers ([`routes`]), the SOAP
 //! endpoint glue ([`soap`]), liveness and readiness ([`health`]), the published contract files
-//! ([`contract`]), and the upload API's multipart bodies and zips ([`multipart`], [`zip`]).
+//! ([`contract`]), the upload API's multipart bodies and zips ([`multipart`], [`zip`]), and the
+//! listener's TLS and who may call `/partner` ([`tls`]).
 //! Handlers get bytes and typed parameters; the rules live in `primitives` and `api`. Which
 //! paths need an API key is decided in one place, [`routes::is_public`].
 
@@ -12,6 +13,7 @@ pub mod multipart;
 pub mod routes;
 pub mod server;
 mod soap;
+pub mod tls;
 pub mod zip;
 
-pub use server::serve;
+pub use server::{serve, serve_with};

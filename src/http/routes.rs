@@ -19,6 +19,7 @@ use std::sync::LazyLock;
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
 
+use super::tls::Peer;
 use super::{contract, health, multipart, soap, zip};
 use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
@@ -485,8 +486,15 @@ fn method_not_allowed(allow: String) -> Reply {
     .with_header("allow", allow)
 }
 
-pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
+pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Reply {
     let path = parts.uri.path();
+    if path == SOAP_PATH
+        && let Some(reason) = peer.partner_refusal(&ctx.config)
+    {
+        let subject = peer.subject.as_ref().map(ToString::to_string);
+        tracing::warn!(peer = %peer.address, subject, reason, "/partner refused");
+        return soap::client_fault(403, reason);
+    }
     let mut stacked = [""; STACKED_SEGMENTS];
     let spilled: Vec<&str>;
     let segments: &[&str] = match split_onto(path, &mut stacked) {

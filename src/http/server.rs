@@ -1,9 +1,12 @@
 //! Accepts connections and serves HTTP/1.1 on them until shutdown: then it stops accepting,
 //! lets in-flight requests finish (bounded by a grace period) and returns. Connections over the
-//! cap and bodies over the in-flight budget are refused at once ([`limits`]).
+//! cap and bodies over the in-flight budget are refused at once ([`limits`]). With [`Tls`], each
+//! connection's handshake runs in its own task, within the header deadline, so that a slow
+//! client never holds up the accept loop.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,14 +17,18 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, header};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::limits::{self, BodyBudget};
 use super::routes;
+use super::tls::{Peer, Tls};
 use crate::api::Reply;
 use crate::context::Context;
+use crate::domain::subject::DistinguishedName;
 
 /// The most a connection reads ahead of its handler (hyper's minimum is 8 KiB).
 const READ_BUFFER: usize = 64 * 1024;
@@ -29,10 +36,21 @@ const READ_BUFFER: usize = 64 * 1024;
 /// How long in-flight requests may take to finish once shutdown starts.
 const GRACE: Duration = Duration::from_secs(15);
 
-/// Serves `listener` until `shutdown` completes, then drains open connections.
+/// Serves plain HTTP on `listener` until `shutdown` completes, then drains open connections.
 pub async fn serve(
     listener: TcpListener,
     ctx: Arc<Context>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    serve_with(listener, ctx, None, shutdown).await
+}
+
+/// Serves `listener`, over TLS when `tls` is given, until `shutdown` completes, then drains
+/// open connections.
+pub async fn serve_with(
+    listener: TcpListener,
+    ctx: Arc<Context>,
+    tls: Option<Arc<Tls>>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     if let Ok(address) = listener.local_addr() {
@@ -55,7 +73,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, address) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         // Out of descriptors and the like: back off instead of spinning.
@@ -69,17 +87,22 @@ pub async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let ctx = ctx.clone();
-                let budget = budget.clone();
-                let service = service_fn(move |req| handle(ctx.clone(), budget.clone(), req));
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let watched = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = watched.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                let connection = Connection {
+                    ctx: ctx.clone(),
+                    budget: budget.clone(),
+                    builder: builder.clone(),
+                    watcher: graceful.watcher(),
+                    permit,
+                };
+                match &tls {
+                    None => {
+                        let peer = Peer { address, subject: None };
+                        tokio::spawn(connection.serve(stream, peer));
                     }
-                    drop(permit);
-                });
+                    Some(tls) => {
+                        tokio::spawn(connection.handshake(stream, address, tls.current()));
+                    }
+                }
             }
             () = &mut shutdown => break,
         }
@@ -91,6 +114,61 @@ pub async fn serve(
         () = tokio::time::sleep(GRACE) => tracing::warn!("grace period over, closing remaining connections"),
     }
     Ok(())
+}
+
+/// What a connection's task needs to serve it; the permit is its place under the cap.
+struct Connection {
+    ctx: Arc<Context>,
+    budget: Arc<BodyBudget>,
+    builder: http1::Builder,
+    watcher: Watcher,
+    permit: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    /// The TLS handshake, within the header deadline, then the connection over it.
+    async fn handshake(self, stream: TcpStream, address: SocketAddr, config: Arc<ServerConfig>) {
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let deadline = self.ctx.config.limits.header_timeout;
+        let stream = match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %address, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(peer = %address, "TLS handshake not completed in time");
+                return;
+            }
+        };
+        let subject = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|der| DistinguishedName::of_certificate(der));
+        self.serve(stream, Peer { address, subject }).await;
+    }
+
+    async fn serve<IO>(self, io: IO, peer: Peer)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            ctx,
+            budget,
+            builder,
+            watcher,
+            permit,
+        } = self;
+        let peer = Arc::new(peer);
+        let service = service_fn(move |req| handle(ctx.clone(), budget.clone(), peer.clone(), req));
+        let conn = builder.serve_connection(TokioIo::new(io), service);
+        if let Err(e) = watcher.watch(conn).await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+        drop(permit);
+    }
 }
 
 /// The connection cap: as configured, but below the open-files limit, so that connections are
@@ -148,6 +226,7 @@ impl Shedding {
 async fn handle(
     ctx: Arc<Context>,
     budget: Arc<BodyBudget>,
+    peer: Arc<Peer>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
@@ -159,7 +238,7 @@ async fn handle(
     let soap = req.uri().path() == routes::SOAP_PATH;
     let answer = match tokio::time::timeout(
         limits.request_timeout,
-        answer(&ctx, &budget, req, soap),
+        answer(&ctx, &budget, &peer, req, soap),
     )
     .await
     {
@@ -198,6 +277,7 @@ async fn handle(
 async fn answer(
     ctx: &Context,
     budget: &Arc<BodyBudget>,
+    peer: &Peer,
     req: Request<Incoming>,
     soap: bool,
 ) -> Reply {
@@ -238,7 +318,7 @@ async fn answer(
         }
         buffer.extend_from_slice(&data);
     }
-    let answer = routes::route(ctx, &parts, &buffer.freeze()).await;
+    let answer = routes::route(ctx, peer, &parts, &buffer.freeze()).await;
     drop(reservation);
     answer
 }

@@ -62,6 +62,33 @@ impl Process {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    pub fn port(&self) -> u16 {
+        let port = self.base.rsplit(':').next().unwrap();
+        port.parse().unwrap()
+    }
+
+    /// Sends the signal `name` (`HUP`, `TERM`…).
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Waits until the log holds `needle` `count` times or more.
+    pub fn wait_for_log(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.log().matches(needle).count() < count {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL: the process ends at once, nothing closed or flushed.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

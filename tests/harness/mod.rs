@@ -12,6 +12,7 @@ pub mod receipts;
 pub mod soap;
 pub mod store;
 pub mod stub_station;
+pub mod tls;
 
 use std::sync::Arc;
 
