@@ -32,7 +32,11 @@ impl Gateway {
     fn start(dir: &Path, extra: &str) -> Gateway {
         let data = tempfile::tempdir().unwrap();
         let config = dir.join(format!("gateway-{}.toml", free_port()));
-        std::fs::write(&config, format!("{EXAMPLE_TOML}\n{extra}")).unwrap();
+        // A header deadline longer than curl's 10 s: a handshake holding up the accept loop
+        // until that deadline would fail the requests behind it.
+        let example = EXAMPLE_TOML.replace("header_timeout_ms = 5000", "header_timeout_ms = 20000");
+        assert_ne!(example, EXAMPLE_TOML);
+        std::fs::write(&config, format!("{example}\n{extra}")).unwrap();
         let mut args = block_on(harness::store::args(data.path()));
         args.extend(["--demo".into(), "--config".into(), path(&config).into()]);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
