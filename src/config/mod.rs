@@ -9,6 +9,7 @@
 mod broadcast;
 mod creditor;
 mod gateway;
+mod observe;
 mod service;
 mod store;
 mod value;
@@ -25,6 +26,7 @@ use self::creditor::CreditorEntry;
 pub use self::gateway::{
     Instance, Lifecycle, Limits, PublicUrl, SMALL_BODY, Server, large_body_budget,
 };
+pub use self::observe::{Log, Metrics};
 use self::store::RawStore;
 pub use self::store::{DEFAULT_CONNECTIONS, PostgresUrl, StoreSection};
 use self::value::{Refusal, located, one_line, parsed, require};
@@ -47,6 +49,8 @@ pub struct Config {
     pub instance: Instance,
     pub server: Server,
     pub store: StoreSection,
+    pub metrics: Metrics,
+    pub log: Log,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -88,6 +92,10 @@ struct File {
     server: Server,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    metrics: Metrics,
+    #[serde(default)]
+    log: Log,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -165,6 +173,8 @@ impl File {
             instance: self.instance,
             server: self.server,
             store: self.store.check()?,
+            metrics: self.metrics,
+            log: self.log,
         })
     }
 }

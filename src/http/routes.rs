@@ -19,15 +19,17 @@ use std::sync::LazyLock;
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
 
-use super::{contract, health, multipart, soap, zip};
+use super::server::Connection;
+use super::{contract, health, multipart, scrape, soap, zip};
 use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
 use crate::api::{
     self, OnCreditor, Problem, Reply, broadcast, bulk, payment_options, payments, receipts,
 };
 use crate::context::Context;
-use crate::domain::api_key::SegregationScope;
+use crate::domain::api_key::{KeyId, SegregationScope};
 use crate::domain::upload::UploadOperation;
+use crate::observe::Answered;
 
 pub const SOAP_PATH: &str = "/partner";
 
@@ -36,7 +38,7 @@ pub const SOAP_PATH: &str = "/partner";
 pub enum Scope {
     /// No API key: the Node's SOAP endpoint and its contract (the Node is authenticated by the
     /// connection, not by our keys), liveness and readiness, what the gateway is (GPD's
-    /// `/info`), and published documents.
+    /// `/info`), published documents, and the metrics (to the networks of `[metrics] allow`).
     Public,
     /// A key for the creditor of the path; the handler refuses what lies outside its
     /// segregation codes.
@@ -61,6 +63,7 @@ pub struct Route {
 #[derive(Clone, Copy)]
 struct Call<'a> {
     ctx: &'a Context,
+    conn: &'a Connection,
     parts: &'a Parts,
     body: &'a [u8],
     pattern: &'static str,
@@ -139,6 +142,7 @@ pub static ROUTES: &[Route] = routes! {
     GET "/info" Public => |c| Ok(contract::info(&c.ctx.config.instance.environment));
     GET "/health" Public => |c| Ok(health::health(c.ctx).await);
     GET "/ready" Public => |c| Ok(health::ready(c.ctx).await);
+    GET "/metrics" Public => |c| Ok(scrape::metrics(c.ctx, c.conn).await);
 
     POST "/organizations/{fiscalCode}/debtpositions" Creditor => |c| {
         let publish = to_publish(c.query())?;
@@ -485,7 +489,33 @@ fn method_not_allowed(allow: String) -> Reply {
     .with_header("allow", allow)
 }
 
-pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
+/// The answer to a request, with what answered it and the key it presented observed.
+pub async fn route(ctx: &Context, conn: &Connection, parts: &Parts, body: &[u8]) -> Reply {
+    let mut key = None;
+    let found = answer(ctx, conn, parts, body, &mut key).await;
+    let (route, mut reply) = found;
+    let index = || {
+        ROUTES
+            .iter()
+            .position(|r| route.is_some_and(|f| std::ptr::eq(r, f)))
+    };
+    if reply.observed.answered == Answered::Unmatched
+        && let Some(i) = index()
+    {
+        reply.observed.answered = Answered::Route(i);
+    }
+    reply.observed.key = key;
+    reply
+}
+
+/// The answer, and the route that gave it (for a 405, the path's first route).
+async fn answer(
+    ctx: &Context,
+    conn: &Connection,
+    parts: &Parts,
+    body: &[u8],
+    checked: &mut Option<KeyId>,
+) -> (Option<&'static Route>, Reply) {
     let path = parts.uri.path();
     let mut stacked = [""; STACKED_SEGMENTS];
     let spilled: Vec<&str>;
@@ -504,8 +534,9 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
         let presented = presented_key(&parts.headers);
         let key = match api::auth::check(ctx, presented, organization).await {
             Ok(key) => key,
-            Err(refused) => return refused.into(),
+            Err(refused) => return (found.route.or(found.first), refused.into()),
         };
+        *checked = Some(key.id.clone());
         // What concerns the whole creditor: the route's, or, for a method no route of the
         // path takes, every route's of the path.
         let whole = match (found.route, found.first) {
@@ -516,12 +547,12 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
         if let Scope::WholeCreditor(what) = whole
             && let Err(refused) = api::auth::whole_creditor(&key, what)
         {
-            return refused.into();
+            return (found.route, refused.into());
         }
         segregation = key.segregation;
     }
     let Some(route) = found.route else {
-        return match found.first {
+        let reply = match found.first {
             None => Reply::problem(404, "Not Found", format!("no resource at {path}")),
             Some(first) if first.pattern == SOAP_PATH => {
                 soap::client_fault(405, "/partner supports GET (?wsdl) and POST")
@@ -529,16 +560,19 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
             }
             Some(_) => method_not_allowed(allow(found.allowed)),
         };
+        return (found.first, reply);
     };
     let call = Call {
         ctx,
+        conn,
         parts,
         body,
         pattern: route.pattern,
         segments,
         segregation: &segregation,
     };
-    (route.handler)(call).await.unwrap_or_else(Reply::from)
+    let reply = (route.handler)(call).await.unwrap_or_else(Reply::from);
+    (Some(route), reply)
 }
 
 #[cfg(test)]
@@ -613,6 +647,7 @@ mod tests {
             "/xsd/paForNode.xsd",
             "/openapi.json",
             "/partner/",
+            "/metrics",
         ] {
             assert!(is_public(public), "{public}");
         }
@@ -624,7 +659,6 @@ mod tests {
             "/xsd",
             "/healthz",
             "/info/x",
-            "/metrics",
         ] {
             assert!(!is_public(private), "{private}");
         }

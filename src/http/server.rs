@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use super::limits::{self, BodyBudget};
 use super::routes;
 use crate::api::Reply;
 use crate::context::Context;
+use crate::observe;
 
 /// The most a connection reads ahead of its handler (hyper's minimum is 8 KiB).
 const READ_BUFFER: usize = 64 * 1024;
@@ -55,7 +57,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         // Out of descriptors and the like: back off instead of spinning.
@@ -71,13 +73,19 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let ctx = ctx.clone();
                 let budget = budget.clone();
-                let service = service_fn(move |req| handle(ctx.clone(), budget.clone(), req));
+                let connection = Arc::new(Connection { peer });
+                let service = service_fn(move |req| {
+                    handle(ctx.clone(), budget.clone(), connection.clone(), req)
+                });
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 let watched = graceful.watch(conn);
+                let metrics = observe::metrics::metrics();
+                metrics.inspect(|m| m.connection_opened());
                 tokio::spawn(async move {
                     if let Err(e) = watched.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    metrics.inspect(|m| m.connection_closed());
                     drop(permit);
                 });
             }
@@ -130,6 +138,9 @@ impl Shedding {
     fn shed(&mut self, stream: TcpStream) {
         let _ = stream.try_write(SHED);
         drop(stream);
+        if let Some(m) = observe::metrics::metrics() {
+            m.connection_shed();
+        }
         self.since_logged += 1;
         if self
             .logged_at
@@ -145,12 +156,20 @@ impl Shedding {
     }
 }
 
+/// What a request's handlers may need to know of its connection.
+pub struct Connection {
+    pub peer: SocketAddr,
+}
+
 async fn handle(
     ctx: Arc<Context>,
     budget: Arc<BodyBudget>,
+    conn: Arc<Connection>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
+    let request_id = observe::request_id(req.headers());
+    let method = observe::metrics::method_label(req.method());
     // What the debug line needs, kept only when that line will be written.
     let logged = tracing::enabled!(tracing::Level::DEBUG)
         .then(|| (req.method().clone(), masked_path(req.uri().path())));
@@ -159,7 +178,7 @@ async fn handle(
     let soap = req.uri().path() == routes::SOAP_PATH;
     let answer = match tokio::time::timeout(
         limits.request_timeout,
-        answer(&ctx, &budget, req, soap),
+        answer(&ctx, &budget, &conn, req, soap),
     )
     .await
     {
@@ -180,9 +199,20 @@ async fn handle(
             "request"
         );
     }
+    observe::finish(
+        &observe::Record {
+            id: &request_id,
+            method,
+            status: answer.status,
+            observed: &answer.observed,
+            elapsed: started.elapsed(),
+        },
+        ctx.config.log.access,
+    );
     let mut response = Response::builder()
         .status(answer.status)
-        .header(header::CONTENT_TYPE, answer.content_type);
+        .header(header::CONTENT_TYPE, answer.content_type)
+        .header(observe::REQUEST_ID, request_id);
     for (name, value) in answer.headers {
         response = response.header(name, value);
     }
@@ -198,6 +228,7 @@ async fn handle(
 async fn answer(
     ctx: &Context,
     budget: &Arc<BodyBudget>,
+    conn: &Connection,
     req: Request<Incoming>,
     soap: bool,
 ) -> Reply {
@@ -238,7 +269,7 @@ async fn answer(
         }
         buffer.extend_from_slice(&data);
     }
-    let answer = routes::route(ctx, &parts, &buffer.freeze()).await;
+    let answer = routes::route(ctx, conn, &parts, &buffer.freeze()).await;
     drop(reservation);
     answer
 }
