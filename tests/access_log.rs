@@ -19,11 +19,14 @@ fn notice() -> String {
     format!("3{}", harness::positions::iuv(1, 71))
 }
 
-/// The requests of each test: (method, path, headers, body), and what each is answered by.
+/// A request: method, path, headers, body.
+type Request<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, Vec<u8>);
+
+/// Sends the requests of each test; returns each one's request id and status.
 async fn send_requests(base: &str) -> Vec<(String, u16)> {
     let verify = harness::soap::verify_request(&notice());
     let iupd_path = format!("/organizations/77777777777/debtpositions/IUPD-{FISCAL_CODE}");
-    let requests: Vec<(&str, &str, Vec<(&str, &str)>, Vec<u8>)> = vec![
+    let requests: Vec<Request<'_>> = vec![
         (
             "GET",
             "/health",
