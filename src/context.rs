@@ -25,7 +25,11 @@ pub struct Context {
 }
 
 impl Context {
+    /// The context of a gateway; with `[metrics] enabled`, metrics are on for the process.
     pub fn new(config: Config, store: Arc<dyn Store>, clock: Clock) -> Context {
+        if config.metrics.enabled {
+            crate::observe::metrics::install();
+        }
         let broadcaster = Broadcaster::new(store.clone(), config.broadcast.clone(), clock);
         Context {
             config,

@@ -18,6 +18,7 @@ pub mod http;
 pub mod import;
 pub mod json;
 pub mod keys;
+pub mod observe;
 pub mod primitives;
 pub mod replay;
 pub mod store;

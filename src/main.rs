@@ -32,8 +32,40 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Creditor-side gateway for pagoPA"
 )]
 struct Cli {
+    /// How log lines are written to standard error: text, or one JSON object a line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to standard error through a buffer a thread of its own drains, so that no request waits
+/// on the terminal or a pipe: a line that finds the buffer full is dropped and counted
+/// (docs/decisions.md). The guard flushes what is buffered when dropped, at exit.
+fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+    // Lossy, with the default bound of 128 000 lines.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .finish(std::io::stderr());
+    let dropped = writer.error_counter();
+    gpd_gateway::observe::set_dropped_log_lines(move || dropped.dropped_lines() as u64);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        // Colour codes only for a person at a terminal, never into files or log collectors.
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+    guard
 }
 
 /// `--data` and `--store`: where every command that opens the store finds it.
@@ -273,20 +305,13 @@ enum DeliveriesAction {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a person at a terminal, never into files or log collectors.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let cli = Cli::parse();
+    let guard = init_logs(cli.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let result = match Cli::parse().command {
+    let result = match cli.command {
         Command::Serve {
             listen,
             data,
@@ -319,6 +344,9 @@ fn main() -> ExitCode {
         Command::Keys { action } => runtime.block_on(keys(action)),
         Command::Store { action } => runtime.block_on(store(action)),
     };
+    drop(runtime);
+    // Every line logged so far written out before the process ends.
+    drop(guard);
     match result {
         Ok(code) => code,
         Err(message) => {

@@ -666,6 +666,7 @@ async fn every_documented_operation_answers_as_documented() {
 
     assert_eq!(w.call("GET", "/health", &[], "", None).await.status, 200);
     assert_eq!(w.call("GET", "/ready", &[], "", None).await.status, 200);
+    assert_eq!(w.call("GET", "/metrics", &[], "", None).await.status, 200);
     assert_eq!(w.call("GET", "/info", &[], "", None).await.status, 200);
     assert_eq!(
         w.call("GET", "/openapi.json", &[], "", None).await.status,

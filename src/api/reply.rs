@@ -10,6 +10,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::json::model::ProblemJson;
+use crate::observe::Observed;
 use crate::store::StoreError;
 
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub struct Reply {
     pub content_type: &'static str,
     pub body: Bytes,
     pub headers: Vec<(&'static str, String)>,
+    /// What the handlers learnt of the request, for the metrics and the access log.
+    pub observed: Observed,
 }
 
 impl Reply {
@@ -27,6 +30,7 @@ impl Reply {
             content_type,
             body: body.into(),
             headers: Vec::new(),
+            observed: Observed::default(),
         }
     }
 

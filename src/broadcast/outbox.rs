@@ -7,6 +7,7 @@
 //! worker (see [`super::health`]). Every attempt's result is recorded; a delivery is made at
 //! least once.
 
+use crate::observe::metrics::{AttemptResult, metrics};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -106,6 +107,19 @@ impl Broadcaster {
             request,
         } = target;
         let (record, answered) = self.call(&station, attempts, request).await;
+        if let Some(m) = metrics() {
+            let result = match (&record, answered) {
+                (AttemptRecord::Delivered, _) => AttemptResult::Delivered,
+                (AttemptRecord::Rejected { .. }, _) => AttemptResult::Rejected,
+                (_, None) => AttemptResult::Refused,
+                _ => AttemptResult::Failed,
+            };
+            m.attempt(
+                station.organization.as_str(),
+                station.station_id.as_str(),
+                result,
+            );
+        }
         if let Some(answered) = answered
             && self.health.record(&StationKey::of(&station), answered)
         {

@@ -9,6 +9,7 @@
 mod broadcast;
 mod creditor;
 mod gateway;
+mod observe;
 mod service;
 mod store;
 mod tls;
@@ -26,6 +27,7 @@ use self::creditor::CreditorEntry;
 pub use self::gateway::{
     Instance, Lifecycle, Limits, PublicUrl, SMALL_BODY, Server, large_body_budget,
 };
+pub use self::observe::{Log, Metrics};
 use self::store::RawStore;
 pub use self::store::{DEFAULT_CONNECTIONS, PostgresUrl, StoreSection};
 pub use self::tls::{ClientAuth, Partner, Tls};
@@ -52,6 +54,8 @@ pub struct Config {
     /// The listener's TLS; plain HTTP without it.
     pub tls: Option<Tls>,
     pub partner: Partner,
+    pub metrics: Metrics,
+    pub log: Log,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -97,6 +101,10 @@ struct File {
     tls: Option<Tls>,
     #[serde(default)]
     partner: Partner,
+    #[serde(default)]
+    metrics: Metrics,
+    #[serde(default)]
+    log: Log,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -177,6 +185,8 @@ impl File {
             store: self.store.check()?,
             tls: self.tls,
             partner: self.partner,
+            metrics: self.metrics,
+            log: self.log,
         })
     }
 }

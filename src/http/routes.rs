@@ -20,15 +20,16 @@ use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
 
 use super::tls::Peer;
-use super::{contract, health, multipart, soap, zip};
+use super::{contract, health, multipart, scrape, soap, zip};
 use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
 use crate::api::{
     self, OnCreditor, Problem, Reply, broadcast, bulk, payment_options, payments, receipts,
 };
 use crate::context::Context;
-use crate::domain::api_key::SegregationScope;
+use crate::domain::api_key::{KeyId, SegregationScope};
 use crate::domain::upload::UploadOperation;
+use crate::observe::Answered;
 
 pub const SOAP_PATH: &str = "/partner";
 
@@ -37,7 +38,7 @@ pub const SOAP_PATH: &str = "/partner";
 pub enum Scope {
     /// No API key: the Node's SOAP endpoint and its contract (the Node is authenticated by the
     /// connection, not by our keys), liveness and readiness, what the gateway is (GPD's
-    /// `/info`), and published documents.
+    /// `/info`), published documents, and the metrics (to the networks of `[metrics] allow`).
     Public,
     /// A key for the creditor of the path; the handler refuses what lies outside its
     /// segregation codes.
@@ -62,6 +63,7 @@ pub struct Route {
 #[derive(Clone, Copy)]
 struct Call<'a> {
     ctx: &'a Context,
+    peer: &'a Peer,
     parts: &'a Parts,
     body: &'a [u8],
     pattern: &'static str,
@@ -140,6 +142,7 @@ pub static ROUTES: &[Route] = routes! {
     GET "/info" Public => |c| Ok(contract::info(&c.ctx.config.instance.environment));
     GET "/health" Public => |c| Ok(health::health(c.ctx).await);
     GET "/ready" Public => |c| Ok(health::ready(c.ctx).await);
+    GET "/metrics" Public => |c| Ok(scrape::metrics(c.ctx, c.peer).await);
 
     POST "/organizations/{fiscalCode}/debtpositions" Creditor => |c| {
         let publish = to_publish(c.query())?;
@@ -486,15 +489,34 @@ fn method_not_allowed(allow: String) -> Reply {
     .with_header("allow", allow)
 }
 
+/// The answer to a request, with what answered it and the key it presented observed.
 pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Reply {
-    let path = parts.uri.path();
-    if path == SOAP_PATH
-        && let Some(reason) = peer.partner_refusal(&ctx.config)
+    let mut key = None;
+    let found = answer(ctx, peer, parts, body, &mut key).await;
+    let (route, mut reply) = found;
+    let index = || {
+        ROUTES
+            .iter()
+            .position(|r| route.is_some_and(|f| std::ptr::eq(r, f)))
+    };
+    if reply.observed.answered == Answered::Unmatched
+        && let Some(i) = index()
     {
-        let subject = peer.subject.as_ref().map(ToString::to_string);
-        tracing::warn!(peer = %peer.address, subject, reason, "/partner refused");
-        return soap::client_fault(403, reason);
+        reply.observed.answered = Answered::Route(i);
     }
+    reply.observed.key = key;
+    reply
+}
+
+/// The answer, and the route that gave it (for a 405, the path's first route).
+async fn answer(
+    ctx: &Context,
+    peer: &Peer,
+    parts: &Parts,
+    body: &[u8],
+    checked: &mut Option<KeyId>,
+) -> (Option<&'static Route>, Reply) {
+    let path = parts.uri.path();
     let mut stacked = [""; STACKED_SEGMENTS];
     let spilled: Vec<&str>;
     let segments: &[&str] = match split_onto(path, &mut stacked) {
@@ -505,6 +527,13 @@ pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Re
         }
     };
     let found = find(&parts.method, segments);
+    if path == SOAP_PATH
+        && let Some(reason) = peer.partner_refusal(&ctx.config)
+    {
+        let subject = peer.subject.as_ref().map(ToString::to_string);
+        tracing::warn!(peer = %peer.address, subject, reason, "/partner refused");
+        return (found.route.or(found.first), soap::client_fault(403, reason));
+    }
     let public = found.is_public();
     let mut segregation = SegregationScope::All;
     if !public {
@@ -512,8 +541,9 @@ pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Re
         let presented = presented_key(&parts.headers);
         let key = match api::auth::check(ctx, presented, organization).await {
             Ok(key) => key,
-            Err(refused) => return refused.into(),
+            Err(refused) => return (found.route.or(found.first), refused.into()),
         };
+        *checked = Some(key.id.clone());
         // What concerns the whole creditor: the route's, or, for a method no route of the
         // path takes, every route's of the path.
         let whole = match (found.route, found.first) {
@@ -524,12 +554,12 @@ pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Re
         if let Scope::WholeCreditor(what) = whole
             && let Err(refused) = api::auth::whole_creditor(&key, what)
         {
-            return refused.into();
+            return (found.route, refused.into());
         }
         segregation = key.segregation;
     }
     let Some(route) = found.route else {
-        return match found.first {
+        let reply = match found.first {
             None => Reply::problem(404, "Not Found", format!("no resource at {path}")),
             Some(first) if first.pattern == SOAP_PATH => {
                 soap::client_fault(405, "/partner supports GET (?wsdl) and POST")
@@ -537,16 +567,19 @@ pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Re
             }
             Some(_) => method_not_allowed(allow(found.allowed)),
         };
+        return (found.first, reply);
     };
     let call = Call {
         ctx,
+        peer,
         parts,
         body,
         pattern: route.pattern,
         segments,
         segregation: &segregation,
     };
-    (route.handler)(call).await.unwrap_or_else(Reply::from)
+    let reply = (route.handler)(call).await.unwrap_or_else(Reply::from);
+    (Some(route), reply)
 }
 
 #[cfg(test)]
@@ -621,6 +654,7 @@ mod tests {
             "/xsd/paForNode.xsd",
             "/openapi.json",
             "/partner/",
+            "/metrics",
         ] {
             assert!(is_public(public), "{public}");
         }
@@ -632,7 +666,6 @@ mod tests {
             "/xsd",
             "/healthz",
             "/info/x",
-            "/metrics",
         ] {
             assert!(!is_public(private), "{private}");
         }

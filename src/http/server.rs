@@ -29,6 +29,7 @@ use super::tls::{Peer, Tls};
 use crate::api::Reply;
 use crate::context::Context;
 use crate::domain::subject::DistinguishedName;
+use crate::observe;
 
 /// The most a connection reads ahead of its handler (hyper's minimum is 8 KiB).
 const READ_BUFFER: usize = 64 * 1024;
@@ -164,9 +165,12 @@ impl Connection {
         let peer = Arc::new(peer);
         let service = service_fn(move |req| handle(ctx.clone(), budget.clone(), peer.clone(), req));
         let conn = builder.serve_connection(TokioIo::new(io), service);
+        let metrics = observe::metrics::metrics();
+        metrics.inspect(|m| m.connection_opened());
         if let Err(e) = watcher.watch(conn).await {
             tracing::debug!(error = %e, "connection ended with an error");
         }
+        metrics.inspect(|m| m.connection_closed());
         drop(permit);
     }
 }
@@ -208,6 +212,9 @@ impl Shedding {
     fn shed(&mut self, stream: TcpStream) {
         let _ = stream.try_write(SHED);
         drop(stream);
+        if let Some(m) = observe::metrics::metrics() {
+            m.connection_shed();
+        }
         self.since_logged += 1;
         if self
             .logged_at
@@ -230,6 +237,8 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
+    let request_id = observe::request_id(req.headers());
+    let method = observe::metrics::method_label(req.method());
     // What the debug line needs, kept only when that line will be written.
     let logged = tracing::enabled!(tracing::Level::DEBUG)
         .then(|| (req.method().clone(), masked_path(req.uri().path())));
@@ -259,9 +268,20 @@ async fn handle(
             "request"
         );
     }
+    observe::finish(
+        &observe::Record {
+            id: &request_id,
+            method,
+            status: answer.status,
+            observed: &answer.observed,
+            elapsed: started.elapsed(),
+        },
+        ctx.config.log.access,
+    );
     let mut response = Response::builder()
         .status(answer.status)
-        .header(header::CONTENT_TYPE, answer.content_type);
+        .header(header::CONTENT_TYPE, answer.content_type)
+        .header(observe::REQUEST_ID, request_id);
     for (name, value) in answer.headers {
         response = response.header(name, value);
     }

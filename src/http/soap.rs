@@ -7,6 +7,7 @@ use crate::api::Reply;
 use crate::context::Context;
 use crate::domain::messages::Operation;
 use crate::domain::{Fault, FaultCode};
+use crate::observe::Answered;
 use crate::primitives;
 use crate::xml::PAFORNODE_NS;
 use crate::xml::envelope::{Element, read_envelope};
@@ -44,10 +45,11 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
                     "the body holds {name}, expected {{{PAFORNODE_NS}}}{}",
                     op.request_element()
                 );
-                ok(responses::ko_response(
+                let body = responses::ko_response(
                     op,
                     &Fault::new(FaultCode::SintassiXsd, id, description),
-                ))
+                );
+                answered(op, (body, Some(FaultCode::SintassiXsd)))
             }
             None => client_fault(
                 400,
@@ -62,7 +64,7 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
     // server's generic timeout.
     let within = ctx.config.limits.answer_within();
     match tokio::time::timeout(within, respond(ctx, op, &payload.root, body)).await {
-        Ok(answer) => ok(answer),
+        Ok(answer) => answered(op, answer),
         Err(_) => {
             let id = fault_id(ctx, sequence::id_pa_hint(&payload.root));
             tracing::warn!(
@@ -75,9 +77,16 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
                 id,
                 "the request could not be completed in time; send it again",
             );
-            ok(responses::ko_response(op, &fault))
+            answered(op, (responses::ko_response(op, &fault), Some(fault.code)))
         }
     }
+}
+
+/// The HTTP answer to a primitive: its response, observed with its faultCode (None for OK).
+fn answered(operation: Operation, (body, fault): (Vec<u8>, Option<FaultCode>)) -> Reply {
+    let mut reply = ok(body);
+    reply.observed.answered = Answered::Primitive { operation, fault };
+    reply
 }
 
 /// An HTTP error with a SOAP 1.1 Fault body (our fault), for what no operation's KO can say.
@@ -103,7 +112,13 @@ fn syntax_fault(ctx: &Context, e: SyntaxError) -> Fault {
     Fault::new(FaultCode::SintassiXsd, id, e.to_string())
 }
 
-async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> Vec<u8> {
+/// The primitive's response, and its KO's faultCode.
+async fn respond(
+    ctx: &Context,
+    op: Operation,
+    root: &Element,
+    body: &[u8],
+) -> (Vec<u8>, Option<FaultCode>) {
     let fault = |e| syntax_fault(ctx, e);
     match op {
         Operation::VerifyPaymentNotice => {
@@ -111,14 +126,19 @@ async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> V
                 let req = requests::decode_verify(root).map_err(fault)?;
                 primitives::verify::answer(ctx, &req).await
             };
-            responses::verify_response(&logged(op, answer.await))
+            let answer = logged(op, answer.await);
+            (responses::verify_response(&answer), fault_of(&answer))
         }
         Operation::GetPayment | Operation::GetPaymentV2 => {
             let answer = async {
                 let req = requests::decode_get_payment(root).map_err(fault)?;
                 primitives::get_payment::answer(ctx, op, &req).await
             };
-            responses::get_payment_response(op, &logged(op, answer.await))
+            let answer = logged(op, answer.await);
+            (
+                responses::get_payment_response(op, &answer),
+                fault_of(&answer),
+            )
         }
         Operation::SendRt | Operation::SendRtV2 => {
             let answer = async {
@@ -129,16 +149,22 @@ async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> V
                 };
                 primitives::send_rt::answer(ctx, request.map_err(fault)?, body).await
             };
-            responses::send_rt_response(op, &logged(op, answer.await))
+            let answer = logged(op, answer.await);
+            (responses::send_rt_response(op, &answer), fault_of(&answer))
         }
         Operation::DemandPaymentNotice => {
             let answer = async {
                 let req = requests::decode_demand(root).map_err(fault)?;
                 primitives::demand::answer(ctx, &req).await
             };
-            responses::demand_response(&logged(op, answer.await))
+            let answer = logged(op, answer.await);
+            (responses::demand_response(&answer), fault_of(&answer))
         }
     }
+}
+
+fn fault_of<T>(answer: &Result<T, Fault>) -> Option<FaultCode> {
+    answer.as_ref().err().map(|f| f.code)
 }
 
 /// The answer to `op`, its outcome logged.

@@ -5,6 +5,7 @@
 //! receipt is (creditor, notice number, receiptId); a copy of one with other content is kept as
 //! CONFLICT and answered PAA_SEMANTICA.
 
+use crate::observe::metrics::{ReceiptStored, metrics};
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
@@ -66,7 +67,16 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
             ),
         )
     };
-    match ctx.store.acquire_receipt(new).await {
+    let acquired = ctx.store.acquire_receipt(new).await;
+    if let Some(m) = metrics() {
+        m.receipt(match &acquired {
+            Ok(Acquisition::Stored { settlement, .. }) => ReceiptStored::Stored(settlement.status),
+            Ok(Acquisition::Conflict { .. }) => ReceiptStored::Stored(ReceiptStatus::Conflict),
+            Ok(Acquisition::AlreadyStored(_)) => ReceiptStored::Repeat,
+            Err(_) => ReceiptStored::Failed,
+        });
+    }
+    match acquired {
         Ok(Acquisition::AlreadyStored(ReceiptStatus::Duplicate)) => Err(duplicate()),
         Ok(Acquisition::AlreadyStored(ReceiptStatus::Conflict)) => {
             Err(conflict("this copy was received before too"))

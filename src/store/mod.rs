@@ -283,6 +283,10 @@ pub trait Store: Send + Sync + 'static {
         page: PageRequest,
     ) -> StoreFuture<'_, Page<Delivery>>;
 
+    /// The PENDING deliveries of each station that has any (by organization and station id),
+    /// whichever instance created them: for the metrics, read at each scrape.
+    fn station_backlog(&self) -> StoreFuture<'_, Vec<StationBacklog>>;
+
     /// Makes a delivery PENDING again, due at `now`, with its attempts counted from zero.
     /// Refused for UNDELIVERABLE (no form the station can take), for PENDING ones and for one
     /// without a request (its receipt's document could not be read).

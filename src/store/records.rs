@@ -66,6 +66,15 @@ pub enum Acquisition {
     Conflict { earlier: ReceiptFacts },
 }
 
+/// The pending deliveries to one broadcast station: how many, and when the oldest was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationBacklog {
+    pub organization: String,
+    pub station_id: String,
+    pub pending: u64,
+    pub oldest: Option<NaiveDateTime>,
+}
+
 /// A delivery to attempt: its row, the station (as copied when the delivery was created), the
 /// attempts already made and the request stored with it, sent as is at every attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

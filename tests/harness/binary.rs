@@ -33,11 +33,17 @@ pub struct Process {
 impl Process {
     /// Starts `serve` with `args` (besides `--listen`) and waits until it listens.
     pub fn serve(args: &[&str], log: std::path::PathBuf) -> Process {
+        Process::serve_with_env(args, &[], log)
+    }
+
+    /// [`Process::serve`] with these environment variables set.
+    pub fn serve_with_env(args: &[&str], env: &[(&str, &str)], log: std::path::PathBuf) -> Process {
         let port = free_port();
         let file = std::fs::File::create(&log).unwrap();
         let child = std::process::Command::new(BIN)
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
+            .envs(env.iter().copied())
             .stderr(file)
             .spawn()
             .unwrap();

@@ -330,3 +330,54 @@ pub async fn results_recorded_together_are_each_stored_before_their_caller_hears
         }
     }
 }
+
+pub async fn the_backlog_counts_pending_deliveries_per_station_with_the_oldest(store: &dyn Store) {
+    assert!(store.station_backlog().await.unwrap().is_empty());
+    let p = valid(position(vec![
+        option(1, 300, at(2030, 1, 1), false),
+        option(2, 300, at(2030, 1, 1), false),
+    ]));
+    let navs: Vec<_> = p.options.iter().map(|o| o.nav.clone()).collect();
+    store.create_position(p).await.unwrap();
+    for id in ["S1", "S2"] {
+        store
+            .put_broadcast_station(station("88888888888", id))
+            .await
+            .unwrap();
+    }
+    let (first, second) = (at(2029, 6, 1), at(2029, 6, 2));
+    let mut deliveries = Vec::new();
+    for (id, nav, received_at) in [("b1", &navs[0], first), ("b2", &navs[1], second)] {
+        let mut receipt = new_receipt(id, nav, &[ORG, "88888888888"]);
+        receipt.received_at = received_at;
+        let Acquisition::Stored { deliveries: d, .. } =
+            store.acquire_receipt(receipt).await.unwrap()
+        else {
+            panic!("stored")
+        };
+        deliveries.extend(d);
+    }
+    assert_eq!(deliveries.len(), 4);
+    // S2's first delivery done: S2 has the second receipt's left, S1 both.
+    let done = deliveries
+        .iter()
+        .find(|d| {
+            let request = String::from_utf8_lossy(&d.request);
+            d.station.station_id.as_str() == "S2" && request.contains("<receiptId>b1</receiptId>")
+        })
+        .expect("S2's delivery of b1");
+    store
+        .record_attempts(vec![(done.id, AttemptRecord::Delivered)], second)
+        .await
+        .unwrap();
+    let backlog = store.station_backlog().await.unwrap();
+    let of = |id: &str| {
+        backlog
+            .iter()
+            .find(|b| b.station_id == id)
+            .map(|b| (b.organization.as_str(), b.pending, b.oldest))
+    };
+    assert_eq!(backlog.len(), 2, "{backlog:?}");
+    assert_eq!(of("S1"), Some(("88888888888", 2, Some(first))));
+    assert_eq!(of("S2"), Some(("88888888888", 1, Some(second))));
+}

@@ -119,7 +119,8 @@ macro_rules! suite {
                 stations_are_created_replaced_listed_and_deleted,
                 deliveries_are_created_claimed_recorded_and_requeued,
                 a_receipt_a_station_cannot_take_is_undeliverable_and_never_requeued,
-                results_recorded_together_are_each_stored_before_their_caller_hears;
+                results_recorded_together_are_each_stored_before_their_caller_hears,
+                the_backlog_counts_pending_deliveries_per_station_with_the_oldest;
             api_keys:
                 keys_are_found_by_hash_listed_and_revoked;
             uploads:

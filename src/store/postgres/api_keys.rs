@@ -94,7 +94,7 @@ impl PgStore {
                     .map_err(db_error)?;
             }
         }
-        tx.commit().await.map_err(db_error)
+        super::commit(tx).await
     }
 
     /// Found through the unique index on the hash: the secret itself is never compared, so a
@@ -148,7 +148,7 @@ impl PgStore {
             .map_err(db_error)?
             .ok_or(StoreError::NotFound)?;
         let key = key_at(&row)?;
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(key)
     }
 }

@@ -92,7 +92,7 @@ impl PgStore {
                 break false;
             }
         };
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(created)
     }
 
@@ -118,7 +118,7 @@ impl PgStore {
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await.map_err(db_error)
+        super::commit(tx).await
     }
 }
 

@@ -17,7 +17,7 @@ use crate::domain::position::Conflict;
 use crate::store::columns::*;
 use crate::store::{
     AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, NewDelivery, Page,
-    PageRequest, StoreError,
+    PageRequest, StationBacklog, StoreError,
 };
 
 /// Creates the deliveries with their requests: PENDING (first retry at `first_retry_at`), or
@@ -232,7 +232,7 @@ impl PgStore {
             .await
             .map_err(db_error)?;
         let claimed = rows.iter().map(target).collect::<Result<Vec<_>, _>>()?;
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(claimed)
     }
 
@@ -261,7 +261,7 @@ impl PgStore {
                 Err(error) => record(&tx, id, &AttemptRecord::GiveUp { error }, now).await?,
             }
         }
-        tx.commit().await.map_err(db_error)
+        super::commit(tx).await
     }
 
     /// Nothing to end: this schema has no backfill marker (see
@@ -284,11 +284,38 @@ impl PgStore {
         for (id, r) in &records {
             record(&tx, *id, r, now).await?;
         }
-        tx.commit().await.map_err(db_error)
+        super::commit(tx).await
     }
 
     /// Newest first. The conditions are only those given, so that the statement can use
     /// `delivery_by_organization`.
+    pub async fn station_backlog(&self) -> Result<Vec<StationBacklog>, StoreError> {
+        let client = self.client().await?;
+        let st = client
+            .prepare_cached(
+                "SELECT organization, station_id, count(*), min(created_at) FROM delivery
+                 WHERE state = 'PENDING' GROUP BY organization, station_id
+                 ORDER BY organization, station_id",
+            )
+            .await
+            .map_err(db_error)?;
+        let rows = client.query(&st, &[]).await.map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                let pending: i64 = r.get(2);
+                let oldest: Option<i64> = r.get(3);
+                Ok(StationBacklog {
+                    organization: r.get(0),
+                    station_id: r.get(1),
+                    pending: pending.max(0) as u64,
+                    oldest: oldest
+                        .map(|ms| from_millis(ms, "delivery.created_at"))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+
     pub async fn list_deliveries(
         &self,
         organization: Option<FiscalCodePA>,
@@ -369,7 +396,7 @@ impl PgStore {
             )));
         }
         let again = one(&tx, organization, delivery, false).await?;
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(again)
     }
 }

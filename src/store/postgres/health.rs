@@ -39,7 +39,7 @@ impl PgStore {
             .await
             .map_err(db_error)?;
         tx.execute(&st, &[&millis(now)]).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        super::commit(tx).await
     }
 
     /// Ok(Err(why)) when the database is at another schema version than this binary's.

@@ -183,7 +183,7 @@ impl PgStore {
                 .map_err(db_error)?;
             changed += written as u32;
         }
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(changed)
     }
 }

@@ -92,6 +92,18 @@ impl PgStore {
 
 /// A transaction for reads that take several statements: they all see one snapshot (a
 /// position, its options and its transfers as one write left them).
+/// Commits a write transaction, its time counted in the metrics: here each write is its own
+/// transaction, so every commit is a batch of one.
+async fn commit(tx: Transaction<'_>) -> Result<(), StoreError> {
+    let Some(metrics) = crate::observe::metrics::metrics() else {
+        return tx.commit().await.map_err(db_error);
+    };
+    let started = std::time::Instant::now();
+    let committed = tx.commit().await.map_err(db_error);
+    metrics.commit("postgres", 1, started.elapsed());
+    committed
+}
+
 async fn read_transaction(client: &mut Object) -> Result<Transaction<'_>, StoreError> {
     client
         .build_transaction()

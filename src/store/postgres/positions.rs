@@ -574,7 +574,7 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         insert_position(&tx, &position).await?;
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(position)
     }
 
@@ -609,7 +609,7 @@ impl PgStore {
                 }
             });
         }
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(outcomes)
     }
 
@@ -648,7 +648,7 @@ impl PgStore {
             tx.rollback().await.map_err(db_error)?;
             return Ok(Err(refused));
         }
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(Ok(()))
     }
 
@@ -710,7 +710,7 @@ impl PgStore {
         }
         change(&mut position).map_err(refused)?;
         replace_position(&tx, &ids, &position).await?;
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         position.version += 1;
         Ok(position)
     }
@@ -735,7 +735,7 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let position = delete_position(&tx, &organization, iupd, &expected, guard).await?;
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(position)
     }
 }

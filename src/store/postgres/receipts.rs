@@ -32,7 +32,7 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let acquired = acquire(&tx, new).await?;
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(acquired)
     }
 
@@ -106,7 +106,7 @@ impl PgStore {
                 .await
                 .map_err(db_error)?;
         }
-        tx.commit().await.map_err(db_error)
+        super::commit(tx).await
     }
 
     /// The creditor's receipts (as notice owner or beneficiary), newest first. The count and

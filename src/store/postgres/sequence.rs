@@ -78,7 +78,7 @@ impl PgStore {
                     tx.execute(&st, &[&organization.as_str(), &code, &(base as i64 + 1)])
                         .await
                         .map_err(db_error)?;
-                    tx.commit().await.map_err(db_error)?;
+                    super::commit(tx).await?;
                     return Ok(position);
                 }
                 // Taken after all (an IUPD the creditor chose, say): the next one.

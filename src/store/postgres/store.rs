@@ -217,6 +217,10 @@ impl Store for PgStore {
         Box::pin(PgStore::list_deliveries(self, organization, state, page))
     }
 
+    fn station_backlog(&self) -> StoreFuture<'_, Vec<StationBacklog>> {
+        Box::pin(PgStore::station_backlog(self))
+    }
+
     fn redeliver(
         &self,
         organization: Option<FiscalCodePA>,

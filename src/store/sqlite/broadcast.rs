@@ -12,7 +12,7 @@ use crate::domain::position::Conflict;
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::{
     AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, NewDelivery, Page,
-    PageRequest, StoreError,
+    PageRequest, StationBacklog, StoreError,
 };
 
 /// Runs `sql`, whose first six parameters are the station's columns in [`STATION_COLUMNS`]
@@ -295,6 +295,31 @@ pub(super) fn record(
 const LISTED_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
     d.primitive_version, d.timeout_ms, 1, d.attempts, r.receipt_id, r.organization, r.iuv, d.state, \
     d.next_attempt_at, d.last_error, d.fault_code, d.created_at, d.updated_at, d.delivered_at";
+
+pub(super) fn backlog(conn: &Connection) -> Result<Vec<StationBacklog>, StoreError> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT organization, station_id, count(*), min(created_at) FROM delivery
+             WHERE state = 'PENDING' GROUP BY organization, station_id
+             ORDER BY organization, station_id",
+        )
+        .map_err(unavailable)?;
+    let mut rows = st.query([]).map_err(unavailable)?;
+    let mut backlog = Vec::new();
+    while let Some(r) = rows.next().map_err(unavailable)? {
+        let pending: i64 = r.get(2).map_err(unavailable)?;
+        let oldest: Option<i64> = r.get(3).map_err(unavailable)?;
+        backlog.push(StationBacklog {
+            organization: r.get(0).map_err(unavailable)?,
+            station_id: r.get(1).map_err(unavailable)?,
+            pending: pending.max(0) as u64,
+            oldest: oldest
+                .map(|ms| from_millis(ms, "delivery.created_at"))
+                .transpose()?,
+        });
+    }
+    Ok(backlog)
+}
 
 pub(super) fn list(
     conn: &Connection,

@@ -28,8 +28,8 @@ use chrono::NaiveDateTime;
 use super::{
     Acquisition, AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, DescribeItem,
     Expected, Guard, IuvBuilder, Leadership, Mutation, NewReceipt, NewUpload, Page, PageRequest,
-    PositionKey, PositionQuery, Readiness, ReceiptFilter, ReceiptSummary, Store, StoreError,
-    StoreFuture, UploadFile, UploadItem, UploadOutcome, UploadQuery,
+    PositionKey, PositionQuery, Readiness, ReceiptFilter, ReceiptSummary, StationBacklog, Store,
+    StoreError, StoreFuture, UploadFile, UploadItem, UploadOutcome, UploadQuery,
 };
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
@@ -421,6 +421,10 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> StoreFuture<'_, Page<Delivery>> {
         self.read(move |conn| broadcast::list(conn, organization.as_ref(), state, page))
+    }
+
+    fn station_backlog(&self) -> StoreFuture<'_, Vec<StationBacklog>> {
+        self.read(broadcast::backlog)
     }
 
     fn redeliver(

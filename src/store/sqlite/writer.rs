@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
 use std::sync::mpsc;
 use std::thread;
+use std::time::Instant;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -184,7 +185,11 @@ fn commit_batch(conn: &Connection, jobs: impl Iterator<Item = Box<dyn Job>>) {
         return;
     }
     let completions: Vec<Completion> = jobs.map(|job| job.run(conn)).collect();
+    let started = Instant::now();
     let committed = statement(conn, "COMMIT");
+    if let Some(metrics) = crate::observe::metrics::metrics() {
+        metrics.commit("sqlite", completions.len(), started.elapsed());
+    }
     if let Err(e) = &committed {
         tracing::error!(error = %e, "a write transaction could not be committed");
         let _ = conn.execute_batch("ROLLBACK");
