@@ -371,6 +371,7 @@ async fn serve(
         ctx.store.clone(),
         ctx.clock,
         ctx.config.lifecycle.sweep_interval,
+        ctx.config.retention.receipts,
     );
     gpd_gateway::http::serve(listener, ctx, shutdown_signal())
         .await

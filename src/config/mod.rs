@@ -9,6 +9,7 @@
 mod broadcast;
 mod creditor;
 mod gateway;
+mod retention;
 mod service;
 mod store;
 mod value;
@@ -25,6 +26,7 @@ use self::creditor::CreditorEntry;
 pub use self::gateway::{
     Instance, Lifecycle, Limits, PublicUrl, SMALL_BODY, Server, large_body_budget,
 };
+pub use self::retention::Retention;
 use self::store::RawStore;
 pub use self::store::{DEFAULT_CONNECTIONS, PostgresUrl, StoreSection};
 use self::value::{Refusal, located, one_line, parsed, require};
@@ -47,6 +49,7 @@ pub struct Config {
     pub instance: Instance,
     pub server: Server,
     pub store: StoreSection,
+    pub retention: Retention,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -88,6 +91,8 @@ struct File {
     server: Server,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    retention: Retention,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -165,6 +170,7 @@ impl File {
             instance: self.instance,
             server: self.server,
             store: self.store.check()?,
+            retention: self.retention,
         })
     }
 }
