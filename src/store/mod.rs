@@ -319,7 +319,8 @@ pub trait Store: Send + Sync + 'static {
     /// The files not yet processed to the end, oldest first.
     fn uploads_in_progress(&self) -> StoreFuture<'_, Vec<UploadFile>>;
 
-    /// The JSON document of file `id`.
+    /// The JSON document of file `id`; empty once every item is processed (it holds debtors'
+    /// personal data, and the outcomes are what is read of the file from then on).
     fn upload_content(&self, id: String) -> StoreFuture<'_, Vec<u8>>;
 
     /// Applies `items`, the file's items from index `first` on, each in its own savepoint, and
