@@ -412,6 +412,7 @@ async fn serve(
         ctx.store.clone(),
         ctx.clock,
         ctx.config.lifecycle.sweep_interval,
+        ctx.config.retention.receipts,
     );
     gpd_gateway::http::serve_with(listener, ctx, tls, shutdown_signal())
         .await

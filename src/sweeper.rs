@@ -1,14 +1,18 @@
 //! The status sweeper: a background task that stores the statuses time has given positions
 //! (PUBLISHED -> VALID, -> EXPIRED) by the domain's one rule (`DebtPosition::settle`). Reads
 //! compute those statuses anyway; the sweeper keeps the stored ones close behind, for whatever
-//! reads the store directly. It runs at start, then at the configured interval.
+//! reads the store directly. It also erases the personal data whose retention has ended:
+//! debtors of positions past their retention date, payers and debtors of receipts older than
+//! the configured period. It runs at start, then at the configured interval.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::background::{After, Background};
 use crate::clock::Clock;
+use crate::domain::personal_data::ReceiptRetention;
 use crate::store::{Store, StoreError};
+use crate::xml::redact::erase_subjects;
 
 /// Positions settled per store transaction.
 const BATCH: u32 = 500;
@@ -26,9 +30,46 @@ pub async fn sweep(store: &dyn Store, clock: Clock) -> Result<u64, StoreError> {
     }
 }
 
+/// Erases the personal data whose retention has ended as of now, a batch at a time: debtors of
+/// positions, then payers and debtors of receipts; returns how many of each.
+pub async fn erase_expired(
+    store: &dyn Store,
+    clock: Clock,
+    receipts: ReceiptRetention,
+) -> Result<(u64, u64), StoreError> {
+    let mut positions = 0;
+    loop {
+        let erased = store
+            .erase_positions_past_retention(clock.now(), BATCH)
+            .await?;
+        positions += u64::from(erased);
+        if erased < BATCH {
+            break;
+        }
+    }
+    let mut erased_receipts = 0;
+    loop {
+        let now = clock.now();
+        // A document that cannot be read (it was read when received) is dropped whole.
+        let redact = Box::new(|document: &[u8]| erase_subjects(document).unwrap_or_default());
+        let erased = store
+            .erase_receipts_received_before(receipts.received_before(now), now, redact, BATCH)
+            .await?;
+        erased_receipts += u64::from(erased);
+        if erased < BATCH {
+            return Ok((positions, erased_receipts));
+        }
+    }
+}
+
 /// Starts sweeping now and every `interval` until the returned task is stopped, on one instance
 /// of those sharing the store at a time; stopping waits for the sweep in progress, if any.
-pub fn spawn(store: Arc<dyn Store>, clock: Clock, interval: Duration) -> Background {
+pub fn spawn(
+    store: Arc<dyn Store>,
+    clock: Clock,
+    interval: Duration,
+    receipts: ReceiptRetention,
+) -> Background {
     Background::spawn_led(store.clone(), "sweeper", interval, None, move |_| {
         let store = store.clone();
         async move {
@@ -36,6 +77,15 @@ pub fn spawn(store: Arc<dyn Store>, clock: Clock, interval: Duration) -> Backgro
                 Ok(0) => {}
                 Ok(n) => tracing::info!(positions = n, "statuses changed by time stored"),
                 Err(e) => tracing::error!(error = %e, "status sweep failed"),
+            }
+            match erase_expired(store.as_ref(), clock, receipts).await {
+                Ok((0, 0)) => {}
+                Ok((positions, receipts)) => tracing::info!(
+                    positions,
+                    receipts,
+                    "personal data past its retention erased"
+                ),
+                Err(e) => tracing::error!(error = %e, "erasure of personal data failed"),
             }
             After::Pause
         }

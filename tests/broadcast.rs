@@ -361,13 +361,22 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
     station.wait_for(1, Duration::from_secs(10)).await;
     let data = server.stop_and_keep_data().await;
     {
-        // As a data file of schema version 10 leaves it: deliveries without requests.
+        // As a data file of schema version 10 leaves it: deliveries without requests, and
+        // nothing of the later migrations.
         let file = data
             .path()
             .join(gpd_gateway::store::sqlite::SqliteStore::FILE_NAME);
         let conn = rusqlite::Connection::open(file).unwrap();
         conn.execute_batch(
-            "DROP TABLE delivery_request;
+            "DROP INDEX debt_position_to_erase;
+             DROP INDEX debt_position_by_debtor;
+             DROP INDEX receipt_to_erase;
+             DROP INDEX receipt_by_debtor;
+             DROP INDEX receipt_by_payer;
+             ALTER TABLE debt_position DROP COLUMN retained_until;
+             ALTER TABLE debt_position DROP COLUMN personal_data_erased_at;
+             ALTER TABLE receipt DROP COLUMN personal_data_erased_at;
+             DROP TABLE delivery_request;
              DROP TABLE delivery_request_backfill;
              PRAGMA user_version = 10;",
         )

@@ -1,6 +1,7 @@
 //! The real binary and what it leaves behind: logs without colour codes when they go to a pipe,
-//! debug lines that do not show IUPDs (which often embed a fiscal code), and on SQLite a data
-//! directory and files only their owner can read, deleted debtors wiped from the database file.
+//! debug lines that do not show IUPDs (which often embed a fiscal code), a data subject's export
+//! on record without its fiscal code, and on SQLite a data directory and files only their owner
+//! can read, deleted debtors wiped from the database file.
 
 mod harness;
 
@@ -114,6 +115,12 @@ fn data_stays_private_and_logs_stay_plain() {
         !sqlite || stored(&data, name),
         "the name is stored before the delete"
     );
+    // A data subject's export: the fiscal code in the body, the log line without it.
+    let subject = r#"{"fiscalCode":"VRDGPP65B12F205X"}"#;
+    let export = "/organizations/77777777777/debtors/export";
+    let (status, body) = http(port, "POST", export, &key, subject);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(name), "{body}");
     let (status, body) = http(port, "DELETE", &format!("{base}/{iupd}"), &key, "");
     assert_eq!(status, 200, "{body}");
 
@@ -146,6 +153,15 @@ fn data_stays_private_and_logs_stay_plain() {
     );
     assert!(!log.contains("\u{1b}["), "{log}");
     assert!(!log.contains("VRDGPP65B12F205X"), "{log}");
+    // The export is on record by the key's id, its kind and its counts.
+    let key_id = key.trim_start_matches("gpd_").split('_').next().unwrap();
+    let record = log
+        .lines()
+        .find(|l| l.contains("data subject request answered"))
+        .unwrap_or_else(|| panic!("no record of the export: {log}"));
+    assert!(record.contains(key_id), "{record}");
+    assert!(record.contains("export"), "{record}");
+    assert!(record.contains("positions=1"), "{record}");
 
     if sqlite {
         // Shut down with the WAL checkpointed into the file: the deleted name is not in it.

@@ -606,6 +606,34 @@ async fn every_documented_operation_answers_as_documented() {
     assert_eq!(w.call("DELETE", station, &st, "", None).await.status, 204);
     assert_eq!(w.call("DELETE", station, &st, "", None).await.status, 404);
 
+    // The debtor of every position here, and a receipt's: exported, then erased where it may.
+    let export = "/organizations/{fiscalCode}/debtors/export";
+    let erase = "/organizations/{fiscalCode}/debtors/erase";
+    let subject = json!({"fiscalCode": "RSSMRA80A01H501U"});
+    let r = w
+        .call("POST", export, &org, "", Some(subject.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert!(!json(&r)["debtPositions"].as_array().unwrap().is_empty());
+    let r = w
+        .call("POST", export, &org, "", Some(json!({"fiscalCode": "X"})))
+        .await;
+    assert_eq!(r.status, 400);
+    let r = w.call("POST", erase, &org, "", Some(subject)).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let r = w.call("POST", erase, &org, "", Some(json!({}))).await;
+    assert_eq!(r.status, 400);
+    let r = w
+        .call(
+            "POST",
+            export,
+            &[("fiscalCode", "12345678901")],
+            "",
+            Some(json!({"fiscalCode": "RSSMRA80A01H501U"})),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+
     // A key limited to segregation code 02 (everything above is of code 01): every operation
     // that reads or changes something of code 01 is refused with a documented 403; the lists
     // answer, narrowed to code 02, which has nothing here.

@@ -1,7 +1,7 @@
 //! The creditor REST API (GPD v1 shapes), one file per resource: debt positions
 //! ([`positions`], [`bulk`]), payment options ([`payment_options`]), receipts ([`receipts`] and
-//! gpd-payments' [`payments`]), broadcast stations and deliveries ([`broadcast`]) and files of
-//! positions ([`upload`]); who may call them is [`auth`]. Handlers take the call on the
+//! gpd-payments' [`payments`]), broadcast stations and deliveries ([`broadcast`]), files of
+//! positions ([`upload`]) and the data subjects' requests ([`debtors`]); who may call them is [`auth`]. Handlers take the call on the
 //! creditor of the path ([`OnCreditor`]), the other path parameters and the raw body, apply the
 //! domain rules through the store and return `Result<Reply, Problem>`, the error a problem body
 //! (`title`, `status`, `detail`) that names the offending field.
@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod broadcast;
 pub mod bulk;
+pub mod debtors;
 pub mod payment_options;
 pub mod payments;
 pub mod positions;

@@ -13,7 +13,7 @@ use crate::store::{ReceiptFilter, ReceiptSummary};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ReceiptOut {
+pub(super) struct ReceiptOut {
     organization_fiscal_code: String,
     receipt_id: String,
     iuv: String,
@@ -36,7 +36,7 @@ struct ReceiptOut {
     received_at: String,
 }
 
-fn receipt_out(r: ReceiptSummary) -> ReceiptOut {
+pub(super) fn receipt_out(r: ReceiptSummary) -> ReceiptOut {
     ReceiptOut {
         organization_fiscal_code: r.organization.to_string(),
         receipt_id: r.receipt_id,

@@ -10,6 +10,7 @@ mod broadcast;
 mod creditor;
 mod gateway;
 mod observe;
+mod retention;
 mod service;
 mod store;
 mod tls;
@@ -28,6 +29,7 @@ pub use self::gateway::{
     Instance, Lifecycle, Limits, PublicUrl, SMALL_BODY, Server, large_body_budget,
 };
 pub use self::observe::{Log, Metrics};
+pub use self::retention::Retention;
 use self::store::RawStore;
 pub use self::store::{DEFAULT_CONNECTIONS, PostgresUrl, StoreSection};
 pub use self::tls::{ClientAuth, Partner, Tls};
@@ -56,6 +58,7 @@ pub struct Config {
     pub partner: Partner,
     pub metrics: Metrics,
     pub log: Log,
+    pub retention: Retention,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -105,6 +108,8 @@ struct File {
     metrics: Metrics,
     #[serde(default)]
     log: Log,
+    #[serde(default)]
+    retention: Retention,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -187,6 +192,7 @@ impl File {
             partner: self.partner,
             metrics: self.metrics,
             log: self.log,
+            retention: self.retention,
         })
     }
 }

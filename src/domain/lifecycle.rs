@@ -21,6 +21,7 @@ impl DebtPosition {
         to_publish: bool,
         now: NaiveDateTime,
     ) -> Result<(), Refusal> {
+        self.check_not_erased()?;
         let current = self.status_at(now);
         if matches!(
             current,

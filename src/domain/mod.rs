@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod notification_fee;
 pub mod party;
+pub mod personal_data;
 pub mod position;
 pub mod rate;
 pub mod receipt;

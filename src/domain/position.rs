@@ -293,6 +293,9 @@ pub struct DebtPosition {
     /// Bumped by every write; guards against lost updates.
     pub version: i64,
     pub options: Vec<PaymentOption>,
+    /// When the debtor's personal data was erased (see `personal_data`); the debtor then reads
+    /// as the marker.
+    pub personal_data_erased: Option<NaiveDateTime>,
 }
 
 /// A rule a position breaks, with the JSON path of the offending field.
@@ -411,6 +414,7 @@ impl DebtPosition {
             last_updated_date: now,
             version: 0,
             options,
+            personal_data_erased: None,
         }
     }
 
@@ -575,6 +579,7 @@ impl DebtPosition {
 
     /// DRAFT -> PUBLISHED or VALID, with GPD's publication checks.
     pub fn publish(&mut self, now: NaiveDateTime) -> Result<(), Conflict> {
+        self.check_not_erased()?;
         if self.status != PositionStatus::Draft {
             return Err(Conflict(format!(
                 "only a DRAFT position can be published; this one is {}",
@@ -626,6 +631,19 @@ impl DebtPosition {
         }
     }
 
+    /// A position whose debtor was erased cannot be published or changed: it has no debtor
+    /// left to owe it. The creditor creates a new position instead.
+    pub fn check_not_erased(&self) -> Result<(), Conflict> {
+        match self.personal_data_erased {
+            None => Ok(()),
+            Some(at) => Err(Conflict(format!(
+                "the debtor's personal data was erased on {}: the position can no longer be \
+                 published or updated",
+                at.format("%Y-%m-%dT%H:%M:%S")
+            ))),
+        }
+    }
+
     fn touch(&mut self, now: NaiveDateTime) {
         self.last_updated_date = now;
     }
@@ -636,6 +654,11 @@ impl DebtPosition {
 
     /// Whether the option at `index` can be paid as of `now`, and if not, why.
     pub fn payability(&self, index: usize, now: NaiveDateTime) -> Result<(), NotPayable> {
+        // Erased past its retention date, or on the debtor's request when no longer payable:
+        // a notice without its debtor is past its time either way.
+        if self.is_erased() {
+            return Err(NotPayable::Expired);
+        }
         match self.status_at(now) {
             PositionStatus::Draft | PositionStatus::Published => return Err(NotPayable::Unknown),
             PositionStatus::Invalid => return Err(NotPayable::Cancelled),

@@ -24,10 +24,10 @@ use super::{contract, health, multipart, scrape, soap, zip};
 use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
 use crate::api::{
-    self, OnCreditor, Problem, Reply, broadcast, bulk, payment_options, payments, receipts,
+    self, OnCreditor, Problem, Reply, broadcast, bulk, debtors, payment_options, payments, receipts,
 };
 use crate::context::Context;
-use crate::domain::api_key::{KeyId, SegregationScope};
+use crate::domain::api_key::{ApiKeySecret, KeyId, SegregationScope};
 use crate::domain::upload::UploadOperation;
 use crate::observe::Answered;
 
@@ -97,6 +97,12 @@ impl<'a> Call<'a> {
         Ok((self.on_creditor()?, broker))
     }
 
+    /// The id of the API key presented (already checked), for the record of what it did.
+    fn key_id(&self) -> Option<KeyId> {
+        let presented = presented_key(&self.parts.headers).ok().flatten()?;
+        ApiKeySecret::parse(presented).map(|k| k.id())
+    }
+
     fn query(&self) -> Option<&'a str> {
         self.parts.uri.query()
     }
@@ -131,6 +137,7 @@ const STATIONS: Scope = WholeCreditor("broadcast stations");
 const DELIVERIES: Scope = WholeCreditor("deliveries");
 const IBAN_CHANGES: Scope = WholeCreditor("IBAN changes across positions");
 const FILES: Scope = WholeCreditor("files of positions");
+const DEBTORS: Scope = WholeCreditor("debtors' personal data");
 
 /// Every route the gateway answers, in the order a request tries them.
 #[rustfmt::skip]
@@ -203,6 +210,12 @@ pub static ROUTES: &[Route] = routes! {
     };
     POST "/organizations/{fiscalCode}/deliveries/{id}/redeliver" DELIVERIES => |c| {
         broadcast::redeliver(c.on_creditor()?, c.param("id")).await
+    };
+    POST "/organizations/{fiscalCode}/debtors/export" DEBTORS => |c| {
+        debtors::export(c.on_creditor()?, c.key_id(), c.body).await
+    };
+    POST "/organizations/{fiscalCode}/debtors/erase" DEBTORS => |c| {
+        debtors::erase(c.on_creditor()?, c.key_id(), c.body).await
     };
     GET "/payments/{organizationfiscalcode}/receipts" Creditor => |c| {
         payments::list_receipts(c.on_creditor()?, c.query()).await

@@ -102,7 +102,7 @@ pub(in crate::store) fn version_from(n: i64, column: &str) -> Result<ReceiptVers
 /// The columns of `debt_position` that a position's content fills, in the order every store
 /// binds them: the one list behind the insert, a creditor's update and the reads. The row's
 /// identity (organization, IUPD), creation date and version are apart.
-pub(in crate::store) const POSITION_CONTENT: [&str; 22] = [
+pub(in crate::store) const POSITION_CONTENT: [&str; 24] = [
     "status",
     "company_name",
     "office_name",
@@ -125,6 +125,8 @@ pub(in crate::store) const POSITION_CONTENT: [&str; 22] = [
     "payment_date",
     "last_updated_date",
     "expires_after",
+    "retained_until",
+    "personal_data_erased_at",
 ];
 
 /// A `debt_position` row as read, before it is checked.
@@ -138,8 +140,8 @@ pub(in crate::store) struct PositionColumns {
     pub debtor: [Option<String>; 12],
     pub switch_to_expired: bool,
     pub pay_stand_in: bool,
-    /// Validity, publication, payment, insertion and last update.
-    pub dates: [Option<i64>; 5],
+    /// Validity, publication, payment, insertion, last update and erasure of personal data.
+    pub dates: [Option<i64>; 6],
     pub version: i64,
 }
 
@@ -184,7 +186,7 @@ pub(in crate::store) fn position_from_columns(
             .transpose()
             .map_err(|e| corrupt("email", e))?,
     };
-    let [validity, publish, payment, inserted, updated] = row.dates;
+    let [validity, publish, payment, inserted, updated, erased] = row.dates;
     Ok(DebtPosition {
         organization: FiscalCodePA::parse(&row.organization)
             .map_err(|e| corrupt("organization", e))?,
@@ -206,6 +208,7 @@ pub(in crate::store) fn position_from_columns(
         last_updated_date: from_millis(updated.unwrap_or_default(), "last_updated_date")?,
         version: row.version,
         options,
+        personal_data_erased: opt_millis(erased, "personal_data_erased_at")?,
     })
 }
 
@@ -413,6 +416,7 @@ pub(in crate::store) fn position_row<R: ColumnRow>(
             r.opt_int(C + 19)?,
             r.opt_int(3)?,
             r.opt_int(C + 20)?,
+            r.opt_int(C + 23)?,
         ],
         version: r.int(4)?,
     };
@@ -576,3 +580,47 @@ pub(in crate::store) fn receipt_summary_from_columns(
         received_at: from_millis(r.received_at, "receipt.received_at")?,
     })
 }
+
+/// The statement that writes an erased debtor ([`debtor_values`], the erasure time) into a
+/// position's row at its next version, if it is still at the version read; `$n` or `?n`
+/// placeholders by `mark`. The debtor's columns are those of [`POSITION_CONTENT`].
+pub(in crate::store) fn erase_debtor_sql(mark: char) -> String {
+    let set: Vec<String> = POSITION_CONTENT[3..15]
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = {mark}{}", i + 1))
+        .collect();
+    format!(
+        "UPDATE debt_position SET {}, personal_data_erased_at = {mark}13, version = version + 1
+         WHERE id = {mark}14 AND version = {mark}15",
+        set.join(", ")
+    )
+}
+
+/// The values of a position's debtor columns, in [`POSITION_CONTENT`]'s order.
+pub(in crate::store) fn debtor_values(p: &DebtPosition) -> [Option<String>; 12] {
+    let d = &p.debtor;
+    let s = &d.subject;
+    let text = |t: &Option<Text<70>>| t.as_ref().map(|t| t.as_str().to_owned());
+    [
+        Some(s.entity_type.as_str().to_owned()),
+        Some(s.entity_id.as_str().to_owned()),
+        Some(s.full_name.as_str().to_owned()),
+        text(&s.street_name),
+        s.civic_number.as_ref().map(|t| t.as_str().to_owned()),
+        s.postal_code.as_ref().map(|t| t.as_str().to_owned()),
+        s.city.as_ref().map(|t| t.as_str().to_owned()),
+        s.state_province_region
+            .as_ref()
+            .map(|t| t.as_str().to_owned()),
+        d.region.as_ref().map(|t| t.as_str().to_owned()),
+        s.country.as_ref().map(|c| c.as_str().to_owned()),
+        s.email.as_ref().map(|e| e.as_str().to_owned()),
+        d.phone.as_ref().map(|t| t.as_str().to_owned()),
+    ]
+}
+
+/// The columns of a data subject's receipt: [`RECEIPT_SUMMARY_COLUMNS`], then the document and
+/// the erasure time.
+pub(in crate::store) static SUBJECT_RECEIPT_COLUMNS: LazyLock<String> =
+    LazyLock::new(|| format!("{RECEIPT_SUMMARY_COLUMNS}, document, personal_data_erased_at"));

@@ -323,7 +323,8 @@ pub trait Store: Send + Sync + 'static {
     /// The files not yet processed to the end, oldest first.
     fn uploads_in_progress(&self) -> StoreFuture<'_, Vec<UploadFile>>;
 
-    /// The JSON document of file `id`.
+    /// The JSON document of file `id`; empty once every item is processed (it holds debtors'
+    /// personal data, and the outcomes are what is read of the file from then on).
     fn upload_content(&self, id: String) -> StoreFuture<'_, Vec<u8>>;
 
     /// Applies `items`, the file's items from index `first` on, each in its own savepoint, and
@@ -344,6 +345,54 @@ pub trait Store: Send + Sync + 'static {
 
     /// The creditor's uploaded files that `query` asks for.
     fn list_uploads(&self, query: UploadQuery) -> StoreFuture<'_, Vec<UploadFile>>;
+
+    /// Erases the debtor of up to `limit` positions whose retention ended before `now` (their
+    /// [`DebtPosition::retention_end`]) and not yet erased, as
+    /// [`DebtPosition::erase_personal_data`] does, each at its next version; how many. On
+    /// SQLite the erased bytes are also gone from the files when this returns (see
+    /// docs/decisions.md for PostgreSQL).
+    fn erase_positions_past_retention(
+        &self,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, u32>;
+
+    /// The creditor's positions whose debtor has this fiscal code, by IUPD.
+    fn debtor_positions(
+        &self,
+        organization: FiscalCodePA,
+        debtor: String,
+    ) -> StoreFuture<'_, Vec<DebtPosition>>;
+
+    /// Erases, in one transaction, the debtor of each of the creditor's positions of this
+    /// debtor that `rule` takes, at `now`; returns every position of the debtor as it was, with
+    /// whether it was erased.
+    fn erase_debtor_positions(
+        &self,
+        organization: FiscalCodePA,
+        debtor: String,
+        now: NaiveDateTime,
+        rule: ErasureRule,
+    ) -> StoreFuture<'_, Vec<(DebtPosition, bool)>>;
+
+    /// The creditor's receipts (as notice owner, recipient or beneficiary) whose debtor or
+    /// payer has this fiscal code, oldest first.
+    fn subject_receipts(
+        &self,
+        organization: FiscalCodePA,
+        subject: String,
+    ) -> StoreFuture<'_, Vec<SubjectReceipt>>;
+
+    /// Erases the payer and debtor of up to `limit` receipts received before `before` and not
+    /// yet erased: the marker as debtor, no payer, their documents and their deliveries'
+    /// requests rewritten by `redact`, at `now`; how many. As with positions, on SQLite the files no longer hold them.
+    fn erase_receipts_received_before(
+        &self,
+        before: NaiveDateTime,
+        now: NaiveDateTime,
+        redact: Redact,
+        limit: u32,
+    ) -> StoreFuture<'_, u32>;
 
     /// Takes the lead of periodic job `job` among the instances sharing the store, if no one
     /// holds it: None when another instance does. The lead is held as long as the returned

@@ -52,7 +52,19 @@ pub fn new_receipt_of(
     transfers: Vec<ReceiptTransfer>,
     cents: i64,
 ) -> NewReceipt {
+    new_receipt_changed(id, nav, transfers, cents, |_| {})
+}
+
+/// [`new_receipt_of`] with `change` applied to the receipt (its payer, its debtor…).
+pub fn new_receipt_changed(
+    id: &str,
+    nav: &crate::domain::NoticeNumber,
+    transfers: Vec<ReceiptTransfer>,
+    cents: i64,
+    change: impl FnOnce(&mut crate::domain::receipt::Receipt),
+) -> NewReceipt {
     let mut r = receipt(transfers);
+    change(&mut r);
     r.receipt_id = id.into();
     r.notice_number = nav.clone();
     r.creditor_reference_id = Text::new(&nav.as_str()[1..]).unwrap();

@@ -333,3 +333,19 @@ pub struct UploadOutcome {
 
 /// Turns the store's result of applying an item (by its index in the chunk) into its outcome.
 pub type DescribeItem = Box<dyn Fn(usize, Result<(), StoreError>) -> UploadOutcome + Send>;
+
+/// Rewrites a stored receipt document or delivery request without the personal data in it.
+pub type Redact = Box<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
+
+/// Whether an erasure request takes a position's personal data, decided on it as stored.
+pub type ErasureRule = Box<dyn Fn(&DebtPosition) -> bool + Send>;
+
+/// A receipt of a data subject (its debtor or payer) with what it holds of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectReceipt {
+    pub summary: ReceiptSummary,
+    /// The document as stored (rewritten once its personal data was erased).
+    pub document: Vec<u8>,
+    /// When its payer and debtor were erased.
+    pub personal_data_erased: Option<NaiveDateTime>,
+}

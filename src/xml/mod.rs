@@ -8,6 +8,7 @@ pub mod base64;
 pub mod broadcast;
 pub mod envelope;
 pub mod receipts;
+pub mod redact;
 pub mod requests;
 pub mod responses;
 pub mod sequence;

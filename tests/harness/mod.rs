@@ -100,6 +100,7 @@ impl TestServer {
             ctx.store.clone(),
             ctx.clock,
             ctx.config.lifecycle.sweep_interval,
+            ctx.config.retention.receipts,
         ));
         let uploads = Some(gpd_gateway::import::upload::spawn_worker(ctx.clone()));
         TestServer {

@@ -52,6 +52,33 @@ impl ReceiptRequest {
         }
     }
 
+    /// [`ReceiptRequest::xml`] owed by `debtor` and paid by `payer` (fiscal code, full name)
+    /// rather than by the default debtor with no payer.
+    pub fn xml_of(&self, debtor: (&str, &str), payer: Option<(&str, &str)>) -> String {
+        let subject = |element: &str, (code, name): (&str, &str)| {
+            format!(
+                "<{element}><uniqueIdentifier><entityUniqueIdentifierType>F</entityUniqueIdentifierType>\
+                 <entityUniqueIdentifierValue>{code}</entityUniqueIdentifierValue></uniqueIdentifier>\
+                 <fullName>{name}</fullName><city>Roma</city><e-mail>{}@example.it</e-mail></{element}>",
+                code.to_lowercase()
+            )
+        };
+        let xml = self.xml();
+        let start = xml.find("<debtor>").expect("a debtor");
+        let end = xml.find("</debtor>").expect("a debtor") + "</debtor>".len();
+        let mut xml = format!(
+            "{}{}{}",
+            &xml[..start],
+            subject("debtor", debtor),
+            &xml[end..]
+        );
+        if let Some(payer) = payer {
+            let at = xml.find("<paymentMethod>").expect("a payment method");
+            xml.insert_str(at, &subject("payer", payer));
+        }
+        xml
+    }
+
     pub fn action(&self) -> &'static str {
         if self.v2 { "paSendRTV2" } else { "paSendRT" }
     }

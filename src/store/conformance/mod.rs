@@ -16,6 +16,7 @@ pub mod api_keys;
 pub mod broadcast;
 pub mod health;
 pub mod lifecycle;
+pub mod personal_data;
 pub mod positions;
 pub mod receipts;
 pub mod sequence;
@@ -123,6 +124,10 @@ macro_rules! suite {
                 the_backlog_counts_pending_deliveries_per_station_with_the_oldest;
             api_keys:
                 keys_are_found_by_hash_listed_and_revoked;
+            personal_data:
+                positions_past_their_retention_lose_their_debtor,
+                a_debtor_s_positions_are_found_and_erased_as_the_rule_decides,
+                a_subject_s_receipts_are_found_then_erased_after_their_period;
             uploads:
                 files_are_kept_read_back_and_listed_in_pages,
                 a_chunk_is_applied_once_and_progress_moves_with_it,

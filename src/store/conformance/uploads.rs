@@ -108,6 +108,12 @@ pub async fn files_are_kept_read_back_and_listed_in_pages(store: &dyn Store) {
     processed(store, "f2", &[400], later).await;
     let f1 = store.upload(org(), "f1".into()).await.unwrap().unwrap();
     assert_eq!((f1.processed, f1.refused, f1.ended_at), (3, 1, Some(later)));
+    // Processed to the end: its document (debtors' data) is gone, a file in progress keeps its.
+    assert!(store.upload_content("f1".into()).await.unwrap().is_empty());
+    assert_eq!(
+        store.upload_content("f2".into()).await.unwrap(),
+        b"{\"file\": \"f2\"}"
+    );
     let outcomes = store.upload_outcomes("f1".into()).await.unwrap();
     assert_eq!(
         outcomes,

@@ -23,6 +23,7 @@ mod health;
 mod leadership;
 mod lifecycle;
 mod migrate;
+mod personal_data;
 mod positions;
 mod receipts;
 mod sequence;

@@ -49,6 +49,8 @@ fn content(p: &DebtPosition) -> Vec<Param<'_>> {
         Box::new(p.payment_date.map(millis)),
         Box::new(millis(p.last_updated_date)),
         Box::new(p.expires_after().map(millis)),
+        Box::new(p.retention_end().map(millis)),
+        Box::new(p.personal_data_erased.map(millis)),
     ]
 }
 

@@ -195,7 +195,7 @@ fn receipt_filters<'a>(organization: &'a FiscalCodePA, filter: &'a ReceiptFilter
     filters
 }
 
-fn summary(r: &Row) -> Result<ReceiptSummary, StoreError> {
+pub(super) fn summary(r: &Row) -> Result<ReceiptSummary, StoreError> {
     let get = || -> Result<ReceiptSummaryColumns, tokio_postgres::Error> {
         Ok(ReceiptSummaryColumns {
             organization: r.try_get(0)?,

@@ -119,6 +119,58 @@ impl Store for PgStore {
         Box::pin(PgStore::sweep_statuses(self, now, limit))
     }
 
+    fn erase_positions_past_retention(
+        &self,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, u32> {
+        Box::pin(PgStore::erase_positions_past_retention(self, now, limit))
+    }
+
+    fn debtor_positions(
+        &self,
+        organization: FiscalCodePA,
+        debtor: String,
+    ) -> StoreFuture<'_, Vec<DebtPosition>> {
+        Box::pin(PgStore::debtor_positions(self, organization, debtor))
+    }
+
+    fn erase_debtor_positions(
+        &self,
+        organization: FiscalCodePA,
+        debtor: String,
+        now: NaiveDateTime,
+        rule: ErasureRule,
+    ) -> StoreFuture<'_, Vec<(DebtPosition, bool)>> {
+        Box::pin(PgStore::erase_debtor_positions(
+            self,
+            organization,
+            debtor,
+            now,
+            rule,
+        ))
+    }
+
+    fn subject_receipts(
+        &self,
+        organization: FiscalCodePA,
+        subject: String,
+    ) -> StoreFuture<'_, Vec<SubjectReceipt>> {
+        Box::pin(PgStore::subject_receipts(self, organization, subject))
+    }
+
+    fn erase_receipts_received_before(
+        &self,
+        before: NaiveDateTime,
+        now: NaiveDateTime,
+        redact: Redact,
+        limit: u32,
+    ) -> StoreFuture<'_, u32> {
+        Box::pin(PgStore::erase_receipts_received_before(
+            self, before, now, redact, limit,
+        ))
+    }
+
     fn acquire_receipt(&self, receipt: NewReceipt) -> StoreFuture<'_, Acquisition> {
         Box::pin(PgStore::acquire_receipt(self, receipt))
     }

@@ -254,8 +254,10 @@ impl PgStore {
         let done = first + count;
         let st = tx
             .prepare_cached(
+                // The document goes once every item is done (debtors' personal data).
                 "UPDATE upload_file SET processed = $2::bigint,
-                    ended_at = CASE WHEN $2::bigint = submitted THEN $3::bigint END
+                    ended_at = CASE WHEN $2::bigint = submitted THEN $3::bigint END,
+                    content = CASE WHEN $2::bigint = submitted THEN ''::bytea ELSE content END
                  WHERE id = $1 AND processed = $4",
             )
             .await

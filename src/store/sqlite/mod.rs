@@ -10,6 +10,7 @@ mod columns;
 mod connection;
 mod filter;
 mod lifecycle;
+mod personal_data;
 mod positions;
 mod receipts;
 mod sequence;
@@ -31,6 +32,7 @@ use super::{
     PositionKey, PositionQuery, Readiness, ReceiptFilter, ReceiptSummary, StationBacklog, Store,
     StoreError, StoreFuture, UploadFile, UploadItem, UploadOutcome, UploadQuery,
 };
+use super::{ErasureRule, Redact, SubjectReceipt};
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::{DebtPosition, Iban, Iupd};
@@ -53,6 +55,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0009_api_key_segregation_codes.sql"),
     include_str!("../migrations/0010_spontaneous_marker.sql"),
     include_str!("../migrations/0011_delivery_request.sql"),
+    include_str!("../migrations/0012_personal_data.sql"),
 ];
 
 /// The schema version this binary brings a data file to.
@@ -492,6 +495,50 @@ impl Store for SqliteStore {
     }
 
     /// Always granted: one process opens a SQLite file, so no other instance runs the job.
+    fn erase_positions_past_retention(
+        &self,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, u32> {
+        self.erase_past_retention(now, limit)
+    }
+
+    fn debtor_positions(
+        &self,
+        organization: FiscalCodePA,
+        debtor: String,
+    ) -> StoreFuture<'_, Vec<DebtPosition>> {
+        self.debtor_positions_of(organization, debtor)
+    }
+
+    fn erase_debtor_positions(
+        &self,
+        organization: FiscalCodePA,
+        debtor: String,
+        now: NaiveDateTime,
+        rule: ErasureRule,
+    ) -> StoreFuture<'_, Vec<(DebtPosition, bool)>> {
+        self.erase_debtor(organization, debtor, now, rule)
+    }
+
+    fn subject_receipts(
+        &self,
+        organization: FiscalCodePA,
+        subject: String,
+    ) -> StoreFuture<'_, Vec<SubjectReceipt>> {
+        self.receipts_of_subject(organization, subject)
+    }
+
+    fn erase_receipts_received_before(
+        &self,
+        before: NaiveDateTime,
+        now: NaiveDateTime,
+        redact: Redact,
+        limit: u32,
+    ) -> StoreFuture<'_, u32> {
+        self.erase_receipts_before(before, now, redact, limit)
+    }
+
     fn lead(&self, _job: &'static str) -> StoreFuture<'_, Option<Leadership>> {
         Box::pin(async { Ok(Some(Leadership::sole())) })
     }
@@ -616,6 +663,13 @@ mod tests {
         SegregationCode::parse(s).unwrap()
     }
 
+    /// The columns of positions that migrations after the spontaneous mark add, which today's
+    /// insert writes: made for the inserts into an older schema, then dropped again.
+    const LATER_COLUMNS: &str = "ALTER TABLE debt_position ADD COLUMN retained_until INTEGER;
+        ALTER TABLE debt_position ADD COLUMN personal_data_erased_at INTEGER;";
+    const LATER_COLUMNS_GONE: &str = "ALTER TABLE debt_position DROP COLUMN retained_until;
+        ALTER TABLE debt_position DROP COLUMN personal_data_erased_at;";
+
     #[tokio::test]
     async fn the_spontaneous_mark_is_given_to_positions_issued_before_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -631,6 +685,7 @@ mod tests {
             }
             conn.pragma_update(None, "user_version", before as i64)
                 .unwrap();
+            conn.execute_batch(LATER_COLUMNS).unwrap();
             let valid = |mut p: DebtPosition, iupd: String| {
                 p.status = PositionStatus::Valid;
                 p.iupd = Iupd::parse(&iupd).unwrap();
@@ -653,6 +708,7 @@ mod tests {
             insert_position(&conn, &valid(with_iuv(own), format!("TARI1-{issued}"))).unwrap();
             let plain = Iuv::from_parts(seg("01"), 6).unwrap();
             insert_position(&conn, &valid(with_iuv(plain), "IUPD-1".into())).unwrap();
+            conn.execute_batch(LATER_COLUMNS_GONE).unwrap();
         }
         let store = SqliteStore::open(dir.path()).unwrap();
         let count = store

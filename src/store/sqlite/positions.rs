@@ -13,7 +13,7 @@ use crate::domain::{Cents, FiscalCodePA, Text};
 use crate::store::{PositionKey, StoreError};
 
 /// The columns a position's content fills, in the order `with_content` gives their values.
-const CONTENT: [&str; 22] = POSITION_CONTENT;
+const CONTENT: [&str; 24] = POSITION_CONTENT;
 
 /// Calls `f` with the values of `p` for the [`CONTENT`] columns, in that order.
 fn with_content<T>(p: &DebtPosition, f: impl FnOnce(&[&dyn ToSql]) -> T) -> T {
@@ -42,6 +42,8 @@ fn with_content<T>(p: &DebtPosition, f: impl FnOnce(&[&dyn ToSql]) -> T) -> T {
         p.payment_date.map(millis),
         millis(p.last_updated_date),
         p.expires_after().map(millis),
+        p.retention_end().map(millis),
+        p.personal_data_erased.map(millis),
     ])
 }
 

@@ -223,7 +223,7 @@ pub(super) fn document(
     .map_err(unavailable)
 }
 
-fn summary(r: &Row<'_>) -> rusqlite::Result<Result<ReceiptSummary, StoreError>> {
+pub(super) fn summary(r: &Row<'_>) -> rusqlite::Result<Result<ReceiptSummary, StoreError>> {
     Ok(receipt_summary_from_columns(ReceiptSummaryColumns {
         organization: r.get(0)?,
         receipt_id: r.get(1)?,

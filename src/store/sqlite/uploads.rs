@@ -233,7 +233,10 @@ pub(super) fn apply_items(
     }
     let done = first + count;
     tx.prepare_cached(
-        "UPDATE upload_file SET processed = ?2, ended_at = CASE WHEN ?2 = submitted THEN ?3 END
+        // The document goes once every item is done: it holds debtors' personal data, and the
+        // outcomes are what is read of the file from then on.
+        "UPDATE upload_file SET processed = ?2, ended_at = CASE WHEN ?2 = submitted THEN ?3 END,
+            content = CASE WHEN ?2 = submitted THEN x'' ELSE content END
          WHERE id = ?1 AND processed = ?4",
     )
     .and_then(|mut st| st.execute(params![id, done, millis(now), first]))
