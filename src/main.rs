@@ -363,6 +363,11 @@ async fn serve(
     demo: bool,
 ) -> Result<ExitCode, String> {
     let config = config.load()?;
+    // The TLS files are read before anything else is opened: a bad one stops the start at once.
+    let tls = match &config.tls {
+        Some(files) => Some(Arc::new(gpd_gateway::http::tls::Tls::load(files)?)),
+        None => None,
+    };
     match gpd_gateway::http::limits::raise_open_files_limit() {
         Some((soft, hard)) => tracing::info!(soft, hard, "open-files limit"),
         None => tracing::warn!("the open-files limit could not be read"),
@@ -389,10 +394,6 @@ async fn serve(
         // Printed, not logged: no log line ever carries a secret.
         eprintln!("demo API key: {}", secret.reveal());
     }
-    let tls = match &ctx.config.tls {
-        Some(files) => Some(Arc::new(gpd_gateway::http::tls::Tls::load(files)?)),
-        None => None,
-    };
     // Installed before the port opens: SIGHUP's default action would end the process.
     #[cfg(unix)]
     if let Some(tls) = &tls {
