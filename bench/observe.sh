@@ -11,8 +11,9 @@
 #                              written to a file (LOG_TO, default a file in the temp dir; set it
 #                              to /dev/null to measure that instead)
 #
-# Prints each run and the median per configuration, and the differences against the targets
-# (metrics within 3 %, access log within 5 %), also written to OUT.
+# Prints each run (req/s, and the gateway's CPU time per request, which a busy machine disturbs
+# less) and the median per configuration, and the differences against the targets (metrics
+# within 3 %, access log within 5 %), also written to OUT.
 #
 # Knobs (environment): DURATION (10), WARMUP (2), THREADS (2), CONNECTIONS (64), POSITIONS
 # (20000), ROUNDS (3), GATEWAY_PORT (18080), CARGO_TARGET_DIR (./target; use a private one on a
@@ -71,9 +72,10 @@ configure metrics-off false false
 configure access-on true true
 configure access-off true false
 
-declare -A RUNS
+declare -A RUNS CPUS
+CLK_TCK=$(getconf CLK_TCK)
 run() { # name rust_log logfile
-  local name=$1 out line rps
+  local name=$1 out line rps before after cpu
   RUST_LOG=$2 "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY_PORT" --data "$WORK/data" \
     --config "$WORK/$name.toml" >>"$3" 2>&1 &
   GW_PID=$!
@@ -81,14 +83,18 @@ run() { # name rust_log logfile
   local url=http://$HOST:$GATEWAY_PORT/partner
   timeout $((WARMUP + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/soap.lua "$url" \
     -- bench/requests/verify.xml paVerifyPaymentNotice 1 "$POSITIONS" >/dev/null
+  before=$(cpu_ticks "$GW_PID")
   out=$(timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
     -s bench/soap.lua "$url" -- bench/requests/verify.xml paVerifyPaymentNotice 1 "$POSITIONS")
+  after=$(cpu_ticks "$GW_PID")
   line=$(sed -n 's/^BENCH //p' <<<"$out" | tail -1)
   [[ -n $line ]] || { echo "$out" >&2; die "wrk printed no BENCH line"; }
   [[ $(sed -n 's/.* non2xx=\([0-9]*\).*/\1/p' <<<" $line") == 0 ]] || die "$name: non-2xx answers: $line"
   rps=$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<" $line")
-  RUNS[$name]+="$rps "
-  log "$(printf '%-12s %9.0f req/s' "$name" "$rps")"
+  cpu=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v n="$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<" $line")" \
+    'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+  RUNS[$name]+="$rps " CPUS[$name]+="$cpu "
+  log "$(printf '%-12s %9.0f req/s  %6s us CPU/req' "$name" "$rps" "$cpu")"
   stop_pid "$GW_PID"
   GW_PID=
 }
@@ -102,19 +108,23 @@ for round in $(seq "$ROUNDS"); do
 done
 
 m() { median "${RUNS[$1]}"; }
+c() { median "${CPUS[$1]}"; }
 diff_pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (b - a) / b * 100}'; }
 METRICS_COST=$(diff_pct "$(m metrics-on)" "$(m metrics-off)")
 ACCESS_COST=$(diff_pct "$(m access-on)" "$(m access-off)")
+# CPU per request: how much more the gateway spends, as a share of its throughput.
+METRICS_CPU=$(diff_pct "$(c metrics-off)" "$(c metrics-on)")
+ACCESS_CPU=$(diff_pct "$(c access-off)" "$(c access-on)")
 mkdir -p "$(dirname "$OUT")"
 {
   echo "Commit $COMMIT; verify, $POSITIONS positions, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds taking turns; $(nproc) CPUs."
   echo
-  echo "| configuration | runs (req/s) | median req/s |"
-  echo "|---|---|---|"
+  echo "| configuration | runs (req/s) | median req/s | runs (gateway CPU µs/req) | median µs/req |"
+  echo "|---|---|---|---|---|"
   for name in metrics-on metrics-off access-on access-off; do
-    echo "| $name | ${RUNS[$name]% } | $(m "$name") |"
+    echo "| $name | ${RUNS[$name]% } | $(m "$name") | ${CPUS[$name]% } | $(c "$name") |"
   done
   echo
-  echo "Metrics cost: $METRICS_COST % of verify req/s (target under 3 %: $(verdict "$METRICS_COST" 3 lt))."
-  echo "Access log cost (to ${LOG_TO/#$WORK/<temp dir>}): $ACCESS_COST % (target within 5 %: $(verdict "$ACCESS_COST" 5 le))."
+  echo "Metrics cost: $METRICS_COST % of verify req/s (target under 3 %: $(verdict "$METRICS_COST" 3 lt)); $METRICS_CPU % more CPU per request."
+  echo "Access log cost (to ${LOG_TO/#$WORK/<temp dir>}): $ACCESS_COST % of req/s (target within 5 %: $(verdict "$ACCESS_COST" 5 le)); $ACCESS_CPU % more CPU per request."
 } | tee "$OUT"

@@ -15,6 +15,7 @@ use gpd_gateway::config::{Config, DEFAULT_CONNECTIONS, PostgresUrl, StoreSection
 use gpd_gateway::context::Context;
 use gpd_gateway::domain::FiscalCodePA;
 use gpd_gateway::import;
+use gpd_gateway::observe::log_writer;
 use gpd_gateway::replay::ReplayOptions;
 use gpd_gateway::store::copy;
 use gpd_gateway::store::postgres::PgStore;
@@ -48,13 +49,10 @@ enum LogFormat {
 /// Logs to standard error through a buffer a thread of its own drains, so that no request waits
 /// on the terminal or a pipe: a line that finds the buffer full is dropped and counted
 /// (docs/decisions.md). The guard flushes what is buffered when dropped, at exit.
-fn init_logs(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
-    // Lossy, with the default bound of 128 000 lines.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(true)
-        .finish(std::io::stderr());
-    let dropped = writer.error_counter();
-    gpd_gateway::observe::set_dropped_log_lines(move || dropped.dropped_lines() as u64);
+fn init_logs(format: LogFormat) -> log_writer::Flush {
+    let (writer, guard) = log_writer::batch_writer(std::io::stderr());
+    let counted = writer.clone();
+    gpd_gateway::observe::set_dropped_log_lines(move || counted.dropped());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

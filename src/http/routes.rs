@@ -505,17 +505,13 @@ fn method_not_allowed(allow: String) -> Reply {
 /// The answer to a request, with what answered it and the key it presented observed.
 pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Reply {
     let mut key = None;
-    let found = answer(ctx, peer, parts, body, &mut key).await;
-    let (route, mut reply) = found;
-    let index = || {
-        ROUTES
-            .iter()
-            .position(|r| route.is_some_and(|f| std::ptr::eq(r, f)))
-    };
+    let (route, mut reply) = answer(ctx, peer, parts, body, &mut key).await;
+    // A primitive's answer says more than its route.
     if reply.observed.answered == Answered::Unmatched
-        && let Some(i) = index()
+        && let Some(route) = route
     {
-        reply.observed.answered = Answered::Route(i);
+        let index = ROUTES.iter().position(|r| std::ptr::eq(r, route));
+        reply.observed.answered = Answered::Route(index.expect("a route of ROUTES"));
     }
     reply.observed.key = key;
     reply

@@ -6,6 +6,7 @@
 //! [`access`] log, each skipped entirely when it is off.
 
 pub mod access;
+pub mod log_writer;
 pub mod metrics;
 mod request_id;
 
