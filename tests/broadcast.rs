@@ -369,6 +369,7 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
         conn.execute_batch(
             "DROP TABLE delivery_request;
              DROP TABLE delivery_request_backfill;
+             DROP TABLE event_journal;
              PRAGMA user_version = 10;",
         )
         .unwrap();

@@ -9,7 +9,10 @@ use super::errors::{describe, unavailable};
 use crate::store::StoreError;
 
 /// The migrations, in order; a version is its place in this list, from 1.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_schema.sql"),
+    include_str!("migrations/0003_event_journal.sql"),
+];
 
 /// The advisory lock the migrations run under (any number, the same in every instance).
 const MIGRATION_LOCK: i64 = 0x0067_7064_5f6d_6967; // "gpd_mig"
