@@ -1,13 +1,15 @@
 //! The status sweeper: a background task that stores the statuses time has given positions
 //! (PUBLISHED -> VALID, -> EXPIRED) by the domain's one rule (`DebtPosition::settle`). Reads
 //! compute those statuses anyway; the sweeper keeps the stored ones close behind, for whatever
-//! reads the store directly. It runs at start, then at the configured interval.
+//! reads the store directly. It also prunes the event journal of entries older than its
+//! retention. It runs at start, then at the configured interval.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::background::{After, Background};
 use crate::clock::Clock;
+use crate::domain::journal::retention_cutoff;
 use crate::store::{Store, StoreError};
 
 /// Positions settled per store transaction.
@@ -26,9 +28,33 @@ pub async fn sweep(store: &dyn Store, clock: Clock) -> Result<u64, StoreError> {
     }
 }
 
+/// Deletes the journal entries older than `months` calendar months, a batch per transaction;
+/// returns how many.
+pub async fn prune_journal(
+    store: &dyn Store,
+    clock: Clock,
+    months: u32,
+) -> Result<u64, StoreError> {
+    let before = retention_cutoff(clock.now(), months);
+    let mut total = 0;
+    loop {
+        let deleted = store.prune_journal(before, BATCH).await?;
+        total += u64::from(deleted);
+        if deleted < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
 /// Starts sweeping now and every `interval` until the returned task is stopped, on one instance
 /// of those sharing the store at a time; stopping waits for the sweep in progress, if any.
-pub fn spawn(store: Arc<dyn Store>, clock: Clock, interval: Duration) -> Background {
+/// Journal entries are kept `journal_months` months.
+pub fn spawn(
+    store: Arc<dyn Store>,
+    clock: Clock,
+    interval: Duration,
+    journal_months: u32,
+) -> Background {
     Background::spawn_led(store.clone(), "sweeper", interval, None, move |_| {
         let store = store.clone();
         async move {
@@ -36,6 +62,13 @@ pub fn spawn(store: Arc<dyn Store>, clock: Clock, interval: Duration) -> Backgro
                 Ok(0) => {}
                 Ok(n) => tracing::info!(positions = n, "statuses changed by time stored"),
                 Err(e) => tracing::error!(error = %e, "status sweep failed"),
+            }
+            match prune_journal(store.as_ref(), clock, journal_months).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(entries = n, "event journal entries past retention deleted")
+                }
+                Err(e) => tracing::error!(error = %e, "event journal pruning failed"),
             }
             After::Pause
         }

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod broadcast;
 pub mod bulk;
+pub mod events;
 pub mod payment_options;
 pub mod payments;
 pub mod positions;

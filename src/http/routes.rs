@@ -15,6 +15,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::LazyLock;
+use std::time::Instant;
 
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
@@ -23,10 +24,10 @@ use super::{contract, health, multipart, soap, zip};
 use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
 use crate::api::{
-    self, OnCreditor, Problem, Reply, broadcast, bulk, payment_options, payments, receipts,
+    self, OnCreditor, Problem, Reply, broadcast, bulk, events, payment_options, payments, receipts,
 };
 use crate::context::Context;
-use crate::domain::api_key::SegregationScope;
+use crate::domain::api_key::{KeyId, SegregationScope};
 use crate::domain::upload::UploadOperation;
 
 pub const SOAP_PATH: &str = "/partner";
@@ -128,6 +129,7 @@ const STATIONS: Scope = WholeCreditor("broadcast stations");
 const DELIVERIES: Scope = WholeCreditor("deliveries");
 const IBAN_CHANGES: Scope = WholeCreditor("IBAN changes across positions");
 const FILES: Scope = WholeCreditor("files of positions");
+const JOURNAL: Scope = WholeCreditor("the event journal's entries");
 
 /// Every route the gateway answers, in the order a request tries them.
 #[rustfmt::skip]
@@ -199,6 +201,9 @@ pub static ROUTES: &[Route] = routes! {
     };
     POST "/organizations/{fiscalCode}/deliveries/{id}/redeliver" DELIVERIES => |c| {
         broadcast::redeliver(c.on_creditor()?, c.param("id")).await
+    };
+    GET "/organizations/{fiscalCode}/events" JOURNAL => |c| {
+        events::list_events(c.on_creditor()?, c.query()).await
     };
     GET "/payments/{organizationfiscalcode}/receipts" Creditor => |c| {
         payments::list_receipts(c.on_creditor()?, c.query()).await
@@ -485,7 +490,29 @@ fn method_not_allowed(allow: String) -> Reply {
     .with_header("allow", allow)
 }
 
+/// Answers a request through [`ROUTES`]; a call on a creditor's route goes to the journal.
 pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
+    let started = Instant::now();
+    let mut caller = None;
+    let reply = dispatch(ctx, parts, body, &mut caller).await;
+    if let Some((key, route, segments)) = caller {
+        let (now, took) = (ctx.clock.now(), started.elapsed());
+        let (method, pattern) = (route.method.as_str(), route.pattern);
+        ctx.journal
+            .rest(&key, method, pattern, &segments, reply.status, now, took);
+    }
+    reply
+}
+
+/// Who called which creditor's route, on which path: what the journal records of a call.
+type Caller<'a> = Option<(KeyId, &'static Route, Vec<&'a str>)>;
+
+async fn dispatch<'a>(
+    ctx: &Context,
+    parts: &'a Parts,
+    body: &[u8],
+    caller: &mut Caller<'a>,
+) -> Reply {
     let path = parts.uri.path();
     let mut stacked = [""; STACKED_SEGMENTS];
     let spilled: Vec<&str>;
@@ -499,6 +526,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
     let found = find(&parts.method, segments);
     let public = found.is_public();
     let mut segregation = SegregationScope::All;
+    let mut key_id = None;
     if !public {
         let organization = organization_of(segments);
         let presented = presented_key(&parts.headers);
@@ -519,6 +547,7 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
             return refused.into();
         }
         segregation = key.segregation;
+        key_id = Some(key.id);
     }
     let Some(route) = found.route else {
         return match found.first {
@@ -530,6 +559,11 @@ pub async fn route(ctx: &Context, parts: &Parts, body: &[u8]) -> Reply {
             Some(_) => method_not_allowed(allow(found.allowed)),
         };
     };
+    if let Some(key) = key_id
+        && ctx.journal.enabled()
+    {
+        *caller = Some((key, route, segments.to_vec()));
+    }
     let call = Call {
         ctx,
         parts,

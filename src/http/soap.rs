@@ -3,10 +3,13 @@
 //! the operation's own KO; only a body that is not a SOAP 1.1 envelope gets HTTP 400 and a
 //! SOAP Fault.
 
+use std::time::Instant;
+
 use crate::api::Reply;
 use crate::context::Context;
 use crate::domain::messages::Operation;
 use crate::domain::{Fault, FaultCode};
+use crate::journal::PrimitiveEvent;
 use crate::primitives;
 use crate::xml::PAFORNODE_NS;
 use crate::xml::envelope::{Element, read_envelope};
@@ -26,7 +29,22 @@ pub fn client_fault(status: u16, message: &str) -> Reply {
     )
 }
 
+/// Answers a request on `/partner` and journals it.
 pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> Reply {
+    let started = Instant::now();
+    let mut event = PrimitiveEvent::default();
+    let reply = answer(ctx, soap_action, body, &mut event).await;
+    let (now, took) = (ctx.clock.now(), started.elapsed());
+    ctx.journal.primitive(event, reply.status, now, took);
+    reply
+}
+
+async fn answer(
+    ctx: &Context,
+    soap_action: Option<&str>,
+    body: &[u8],
+    event: &mut PrimitiveEvent,
+) -> Reply {
     let payload = match read_envelope(body) {
         Ok(p) => p,
         Err(e) => return client_fault(400, &e.to_string()),
@@ -39,6 +57,8 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
         };
         return match soap_action.and_then(Operation::from_soap_action) {
             Some(op) => {
+                event.read(op, &payload.root);
+                event.ko(FaultCode::SintassiXsd);
                 let id = fault_id(ctx, sequence::id_pa_hint(&payload.root));
                 let description = format!(
                     "the body holds {name}, expected {{{PAFORNODE_NS}}}{}",
@@ -60,10 +80,13 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
     // Answered with the operation's own KO when the store does not answer in time, so that
     // the Node gets a SOAP answer it can act on (a KO PAA_SYSTEM_ERROR is retried), never the
     // server's generic timeout.
+    event.read(op, &payload.root);
     let within = ctx.config.limits.answer_within();
-    match tokio::time::timeout(within, respond(ctx, op, &payload.root, body)).await {
+    let answered = respond(ctx, op, &payload.root, body, event);
+    match tokio::time::timeout(within, answered).await {
         Ok(answer) => ok(answer),
         Err(_) => {
+            event.ko(FaultCode::SystemError);
             let id = fault_id(ctx, sequence::id_pa_hint(&payload.root));
             tracing::warn!(
                 operation = op.action(),
@@ -103,7 +126,13 @@ fn syntax_fault(ctx: &Context, e: SyntaxError) -> Fault {
     Fault::new(FaultCode::SintassiXsd, id, e.to_string())
 }
 
-async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> Vec<u8> {
+async fn respond(
+    ctx: &Context,
+    op: Operation,
+    root: &Element,
+    body: &[u8],
+    event: &mut PrimitiveEvent,
+) -> Vec<u8> {
     let fault = |e| syntax_fault(ctx, e);
     match op {
         Operation::VerifyPaymentNotice => {
@@ -111,14 +140,14 @@ async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> V
                 let req = requests::decode_verify(root).map_err(fault)?;
                 primitives::verify::answer(ctx, &req).await
             };
-            responses::verify_response(&logged(op, answer.await))
+            responses::verify_response(&logged(op, answer.await, event))
         }
         Operation::GetPayment | Operation::GetPaymentV2 => {
             let answer = async {
                 let req = requests::decode_get_payment(root).map_err(fault)?;
                 primitives::get_payment::answer(ctx, op, &req).await
             };
-            responses::get_payment_response(op, &logged(op, answer.await))
+            responses::get_payment_response(op, &logged(op, answer.await, event))
         }
         Operation::SendRt | Operation::SendRtV2 => {
             let answer = async {
@@ -129,28 +158,35 @@ async fn respond(ctx: &Context, op: Operation, root: &Element, body: &[u8]) -> V
                 };
                 primitives::send_rt::answer(ctx, request.map_err(fault)?, body).await
             };
-            responses::send_rt_response(op, &logged(op, answer.await))
+            responses::send_rt_response(op, &logged(op, answer.await, event))
         }
         Operation::DemandPaymentNotice => {
             let answer = async {
                 let req = requests::decode_demand(root).map_err(fault)?;
                 primitives::demand::answer(ctx, &req).await
             };
-            responses::demand_response(&logged(op, answer.await))
+            responses::demand_response(&logged(op, answer.await, event))
         }
     }
 }
 
-/// The answer to `op`, its outcome logged.
-fn logged<T>(op: Operation, answer: Result<T, Fault>) -> Result<T, Fault> {
+/// The answer to `op`, its outcome logged and told to the journal's event.
+fn logged<T>(
+    op: Operation,
+    answer: Result<T, Fault>,
+    event: &mut PrimitiveEvent,
+) -> Result<T, Fault> {
     match &answer {
         Ok(_) => tracing::debug!(operation = op.action(), outcome = "OK", "primitive"),
-        Err(f) => tracing::debug!(
-            operation = op.action(),
-            outcome = "KO",
-            fault = f.code.code(),
-            "primitive"
-        ),
+        Err(f) => {
+            event.ko(f.code);
+            tracing::debug!(
+                operation = op.action(),
+                outcome = "KO",
+                fault = f.code.code(),
+                "primitive"
+            )
+        }
     }
     answer
 }
