@@ -13,43 +13,79 @@ use crate::domain::journal::{JournalEntry, JournalFilter};
 use crate::store::columns::{JOURNAL_COLUMNS, JOURNAL_WIDTH, journal_entry, journal_texts};
 use crate::store::{Page, PageRequest, StoreError};
 
-/// Rows per INSERT: well under SQLite's bound on parameters, and one cached statement for every
-/// full chunk.
-const ROWS_PER_INSERT: usize = 64;
+/// Rows per multi-row INSERT. A batch is written in chunks of this size, then what is left one
+/// row at a time: two statements in all, both kept prepared. A statement per remainder size
+/// would be prepared anew at nearly every batch and push the receipts' statements out of the
+/// writer's cache.
+const ROWS_PER_INSERT: usize = 16;
 
 pub(super) fn append(conn: &Connection, entries: &[JournalEntry]) -> Result<(), StoreError> {
-    for chunk in entries.chunks(ROWS_PER_INSERT) {
-        let row = format!("({})", vec!["?"; JOURNAL_WIDTH].join(", "));
-        let sql = format!(
-            "INSERT INTO event_journal ({JOURNAL_COLUMNS}) VALUES {}",
-            vec![row.as_str(); chunk.len()].join(", ")
-        );
-        let values: Vec<Value> = chunk.iter().flat_map(row_values).collect();
-        let refs: Vec<&dyn ToSql> = values.iter().map(|v| v as &dyn ToSql).collect();
-        conn.prepare_cached(&sql)
-            .and_then(|mut st| st.execute(refs.as_slice()))
-            .map_err(unavailable)?;
+    let mut chunks = entries.chunks_exact(ROWS_PER_INSERT);
+    for chunk in chunks.by_ref() {
+        insert(conn, chunk)?;
+    }
+    for entry in chunks.remainder() {
+        insert(conn, std::slice::from_ref(entry))?;
     }
     Ok(())
 }
 
-/// An entry's values in [`JOURNAL_COLUMNS`] order.
-fn row_values(e: &JournalEntry) -> Vec<Value> {
-    let text = |t: Option<&str>| t.map_or(Value::Null, |t| Value::Text(t.to_owned()));
-    let int = |n: Option<i64>| n.map_or(Value::Null, Value::Integer);
-    let mut values = Vec::with_capacity(JOURNAL_WIDTH);
-    values.push(Value::Integer(millis(e.at)));
-    values.push(Value::Text(e.kind.as_str().to_owned()));
-    values.extend(journal_texts(e).into_iter().map(text));
-    values.push(int(e.status.map(i64::from)));
-    values.push(Value::Text(e.outcome.as_str().to_owned()));
-    values.push(text(e.fault_code.as_deref()));
-    values.push(text(e.error.as_deref()));
-    values.push(int(e.attempt.map(i64::from)));
-    values.push(Value::Integer(
-        i64::try_from(e.duration_us).unwrap_or(i64::MAX),
-    ));
-    values
+fn insert(conn: &Connection, rows: &[JournalEntry]) -> Result<(), StoreError> {
+    let row = format!("({})", vec!["?"; JOURNAL_WIDTH].join(", "));
+    let sql = format!(
+        "INSERT INTO event_journal ({JOURNAL_COLUMNS}) VALUES {}",
+        vec![row.as_str(); rows.len()].join(", ")
+    );
+    let values: Vec<RowValues<'_>> = rows.iter().map(RowValues::of).collect();
+    let refs: Vec<&dyn ToSql> = values.iter().flat_map(RowValues::refs).collect();
+    conn.prepare_cached(&sql)
+        .and_then(|mut st| st.execute(refs.as_slice()))
+        .map_err(unavailable)?;
+    Ok(())
+}
+
+/// An entry's values in [`JOURNAL_COLUMNS`] order, its texts borrowed.
+struct RowValues<'a> {
+    at: i64,
+    kind: &'static str,
+    texts: [Option<&'a str>; 11],
+    status: Option<i64>,
+    outcome: &'static str,
+    fault_code: Option<&'a str>,
+    error: Option<&'a str>,
+    attempt: Option<i64>,
+    duration: i64,
+}
+
+impl<'a> RowValues<'a> {
+    fn of(e: &'a JournalEntry) -> RowValues<'a> {
+        RowValues {
+            at: millis(e.at),
+            kind: e.kind.as_str(),
+            texts: journal_texts(e),
+            status: e.status.map(i64::from),
+            outcome: e.outcome.as_str(),
+            fault_code: e.fault_code.as_deref(),
+            error: e.error.as_deref(),
+            attempt: e.attempt.map(i64::from),
+            duration: i64::try_from(e.duration_us).unwrap_or(i64::MAX),
+        }
+    }
+
+    fn refs(&self) -> impl Iterator<Item = &dyn ToSql> {
+        let head: [&dyn ToSql; 2] = [&self.at, &self.kind];
+        let tail: [&dyn ToSql; 6] = [
+            &self.status,
+            &self.outcome,
+            &self.fault_code,
+            &self.error,
+            &self.attempt,
+            &self.duration,
+        ];
+        head.into_iter()
+            .chain(self.texts.iter().map(|t| t as &dyn ToSql))
+            .chain(tail)
+    }
 }
 
 pub(super) fn list(
