@@ -30,7 +30,8 @@
 # 18090, on the same database, each gateway run split into two receipt_load at once, one per
 # gateway, with half the connections, half the rate and positions of their own: receipts/s
 # summed, each latency percentile the worse of the two), SUMMARY (a file to append the figures
-# to as key=value lines).
+# to as key=value lines), JOURNAL (1: the event journal on, as configured by default; 0: off,
+# `[journal] enabled = false`).
 set -euo pipefail
 
 BENCH_NAME=receipts
@@ -55,6 +56,7 @@ KEEP=${KEEP:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 GATEWAY2_PORT=${GATEWAY2_PORT:-$((GATEWAY_PORT + 10))}
 SUMMARY=${SUMMARY:-}
+JOURNAL=${JOURNAL:-1}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
 ORG=77777777777
@@ -63,6 +65,7 @@ need_tools curl awk sed sort comm timeout
 positive POSITIONS DURATION CONCURRENCY RATE RATE_DURATION ROUNDS INSERT_SECONDS DRAIN_SECONDS
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds"
 [[ $VERSION == 1 || $VERSION == 2 ]] || die "VERSION must be 1 or 2"
+[[ $JOURNAL == 0 || $JOURNAL == 1 ]] || die "JOURNAL must be 0 or 1"
 store_knobs
 ((INSTANCES == 1 || CONCURRENCY >= 2)) || die "INSTANCES=2 splits CONCURRENCY: it must be at least 2"
 
@@ -130,7 +133,11 @@ wait_http "http://$HOST:$STUB_PORT/" "$STUB_PID" "$WORK/stub.log" 10
 
 log "starting the gateway on $HOST:$GATEWAY_PORT"
 # The example configuration, with the stub station's network (loopback) allowed.
-sed 's|^allowed_networks = \[\]|allowed_networks = ["127.0.0.0/8"]|' config/example.toml >"$WORK/gateway.toml"
+# The event journal on or off as JOURNAL says.
+journal=$([[ $JOURNAL == 1 ]] && echo true || echo false)
+sed -e 's|^allowed_networks = \[\]|allowed_networks = ["127.0.0.0/8"]|' \
+  -e "/^\[journal\]/,/^\[/ s|^enabled = true|enabled = $journal|" config/example.toml >"$WORK/gateway.toml"
+grep -q "^enabled = $journal" "$WORK/gateway.toml" || die "the configuration's [journal] section was not found"
 RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY_PORT" "${STORE_ARGS[@]}" \
   --config "$WORK/gateway.toml" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
@@ -424,7 +431,7 @@ $CPU_MODEL; the load tool, the gateway and the stub station share them. Load:
 receipt for a different unpaid position among the $POSITIONS seeded (store: $(mb $((DB_BYTES / 1024))) MB on disk after
 the runs). The gateway answers OK once the receipt is committed ($COMMITTED).
 Stub station: \`examples/stub_station\`, delay $STUB_DELAY_MS ms, registered as broadcast station
-$STATION_ID of $ORG for (b).$(store_line)
+$STATION_ID of $ORG for (b). Event journal: $([[ $JOURNAL == 1 ]] && echo on || echo off).$(store_line)
 
 ## Throughput at saturation (up to ${DURATION} s each, or until its share of the positions is used)
 
@@ -491,7 +498,7 @@ if [[ -n $SUMMARY ]]; then
       "$key" "${RPS[$key]}" "$key" "${P50[$key]}" "$key" "${P99[$key]}" "$key" "${OKN[$key]}" \
       "$key" "${KON[$key]}" "$key" "${FAILN[$key]}" "$key" "${CPU[$key]:-}"
   done >>"$SUMMARY"
-  printf 'commit=%s\nsource_digest=%s\npositions=%s\nstore_bytes=%s\nundelivered=%s\n' "$COMMIT" "$SRC_DIGEST" \
-    "$POSITIONS" "$DB_BYTES" "$UNDELIVERED" >>"$SUMMARY"
+  printf 'commit=%s\nsource_digest=%s\npositions=%s\nstore_bytes=%s\nundelivered=%s\njournal=%s\n' "$COMMIT" \
+    "$SRC_DIGEST" "$POSITIONS" "$DB_BYTES" "$UNDELIVERED" "$JOURNAL" >>"$SUMMARY"
 fi
 [[ $UNDELIVERED == 0 ]] || die "$UNDELIVERED acknowledged receipts never reached the station (list: comm -23 $WORK/acked-b.ids $WORK/station.ids)"

@@ -9,6 +9,7 @@ use crate::broadcast::outbox::Broadcaster;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::rate::Buckets;
+use crate::journal::Journal;
 use crate::store::Store;
 
 pub struct Context {
@@ -16,6 +17,8 @@ pub struct Context {
     pub store: Arc<dyn Store>,
     pub clock: Clock,
     pub broadcaster: Broadcaster,
+    /// The event journal every primitive, delivery attempt and creditor's REST call goes to.
+    pub journal: Journal,
     /// Wakes the upload worker when a file arrives.
     pub uploads: Arc<tokio::sync::Notify>,
     /// The WSDL as served, its address filled in once the listening address is known.
@@ -30,12 +33,19 @@ impl Context {
         if config.metrics.enabled {
             crate::observe::metrics::install();
         }
-        let broadcaster = Broadcaster::new(store.clone(), config.broadcast.clone(), clock);
+        let journal = Journal::new(store.clone(), config.journal.enabled);
+        let broadcaster = Broadcaster::new(
+            store.clone(),
+            config.broadcast.clone(),
+            clock,
+            journal.clone(),
+        );
         Context {
             config,
             store,
             clock,
             broadcaster,
+            journal,
             uploads: Arc::new(tokio::sync::Notify::new()),
             wsdl: OnceLock::new(),
             demand_rates: Buckets::default(),

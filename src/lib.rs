@@ -16,6 +16,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod journal;
 pub mod json;
 pub mod keys;
 pub mod observe;

@@ -412,13 +412,17 @@ async fn serve(
         ctx.clock,
         ctx.config.lifecycle.sweep_interval,
         ctx.config.retention.receipts,
+        ctx.config.journal.retention_months,
     );
+    let journal = ctx.journal.clone();
     gpd_gateway::http::serve_with(listener, ctx, tls, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     sweeper.stop().await;
     uploads.stop().await;
     worker.stop().await;
+    // What the server and the workers journaled last is written before the store closes.
+    journal.flush().await;
     store.close().await.map_err(|e| e.to_string())?;
     tracing::info!("store closed, bye");
     Ok(ExitCode::SUCCESS)

@@ -3,13 +3,15 @@
 //! compute those statuses anyway; the sweeper keeps the stored ones close behind, for whatever
 //! reads the store directly. It also erases the personal data whose retention has ended:
 //! debtors of positions past their retention date, payers and debtors of receipts older than
-//! the configured period. It runs at start, then at the configured interval.
+//! the configured period; and it prunes the event journal of entries older than its retention.
+//! It runs at start, then at the configured interval.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::background::{After, Background};
 use crate::clock::Clock;
+use crate::domain::journal::retention_cutoff;
 use crate::domain::personal_data::ReceiptRetention;
 use crate::store::{Store, StoreError};
 use crate::xml::redact::erase_subjects;
@@ -62,13 +64,33 @@ pub async fn erase_expired(
     }
 }
 
+/// Deletes the journal entries older than `months` calendar months, a batch per transaction;
+/// returns how many.
+pub async fn prune_journal(
+    store: &dyn Store,
+    clock: Clock,
+    months: u32,
+) -> Result<u64, StoreError> {
+    let before = retention_cutoff(clock.now(), months);
+    let mut total = 0;
+    loop {
+        let deleted = store.prune_journal(before, BATCH).await?;
+        total += u64::from(deleted);
+        if deleted < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
 /// Starts sweeping now and every `interval` until the returned task is stopped, on one instance
 /// of those sharing the store at a time; stopping waits for the sweep in progress, if any.
+/// Journal entries are kept `journal_months` months.
 pub fn spawn(
     store: Arc<dyn Store>,
     clock: Clock,
     interval: Duration,
     receipts: ReceiptRetention,
+    journal_months: u32,
 ) -> Background {
     Background::spawn_led(store.clone(), "sweeper", interval, None, move |_| {
         let store = store.clone();
@@ -86,6 +108,13 @@ pub fn spawn(
                     "personal data past its retention erased"
                 ),
                 Err(e) => tracing::error!(error = %e, "erasure of personal data failed"),
+            }
+            match prune_journal(store.as_ref(), clock, journal_months).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(entries = n, "event journal entries past retention deleted")
+                }
+                Err(e) => tracing::error!(error = %e, "event journal pruning failed"),
             }
             After::Pause
         }

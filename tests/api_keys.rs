@@ -461,6 +461,7 @@ async fn keys_limited_to_segregation_codes_reach_those_only() {
         let whole_creditor = pattern.contains("broadcast-stations")
             || pattern.contains("deliveries")
             || (*method == "PATCH" && pattern.ends_with("/debtpositions/transfers"))
+            || pattern.ends_with("/events")
             || pattern.starts_with("/brokers/");
 
         let r = send(elsewhere.clone()).await;

@@ -378,6 +378,7 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
              ALTER TABLE receipt DROP COLUMN personal_data_erased_at;
              DROP TABLE delivery_request;
              DROP TABLE delivery_request_backfill;
+             DROP TABLE event_journal;
              PRAGMA user_version = 10;",
         )
         .unwrap();

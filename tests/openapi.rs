@@ -603,6 +603,19 @@ async fn every_documented_operation_answers_as_documented() {
         400
     );
 
+    // The journal holds the delivery attempts above, among the rest.
+    let events = "/organizations/{fiscalCode}/events";
+    server.ctx.journal.flush().await;
+    let r = w.call("GET", events, &org, "?kind=DELIVERY", None).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_ne!(json(&r)["page_info"]["items_found"], 0, "{}", text(&r));
+    assert_eq!(
+        w.call("GET", events, &org, "?outcome=maybe", None)
+            .await
+            .status,
+        400
+    );
+
     assert_eq!(w.call("DELETE", station, &st, "", None).await.status, 204);
     assert_eq!(w.call("DELETE", station, &st, "", None).await.status, 404);
 

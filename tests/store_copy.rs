@@ -390,7 +390,7 @@ async fn assert_same_rows(data: &std::path::Path, url: &str) {
     let conn = rusqlite::Connection::open(data.join(SqliteStore::FILE_NAME)).unwrap();
     let client = connect(url).await;
     let tables = sqlite_tables(&conn);
-    assert_eq!(tables.len(), 13, "{tables:?}");
+    assert_eq!(tables.len(), 14, "{tables:?}");
     for (table, columns, key) in &tables {
         let from = sqlite_rows(&conn, table, columns, key);
         let copied = postgres_rows(&client, table, columns, key).await;

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod broadcast;
 pub mod bulk;
 pub mod debtors;
+pub mod events;
 pub mod payment_options;
 pub mod payments;
 pub mod positions;

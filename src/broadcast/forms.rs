@@ -129,6 +129,7 @@ mod tests {
             station,
             attempts: 0,
             request: Vec::new(),
+            receipt: Default::default(),
         }
     }
 

@@ -24,6 +24,7 @@ use crate::domain::FiscalCodePA;
 use crate::domain::broadcast::{BroadcastStation, StationUrl, attempt_limit};
 use crate::domain::destination::RefusedDestination;
 use crate::domain::receipt::Receipt;
+use crate::journal::Journal;
 use crate::store::{AttemptRecord, DeliveryTarget, Store, StoreError};
 use crate::xml::receipts::decode_stored_send_rt;
 
@@ -42,11 +43,18 @@ pub struct Broadcaster {
     health: StationHealth,
     guess: FormGuess,
     recorder: Recorder,
+    journal: Journal,
 }
 
 impl Broadcaster {
-    pub fn new(store: Arc<dyn Store>, config: Broadcast, clock: Clock) -> Broadcaster {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Broadcast,
+        clock: Clock,
+        journal: Journal,
+    ) -> Broadcaster {
         Broadcaster {
+            journal,
             recorder: Recorder::new(store.clone(), clock),
             store,
             client: StationClient::new(config.destinations.clone()),
@@ -105,7 +113,9 @@ impl Broadcaster {
             station,
             attempts,
             request,
+            receipt,
         } = target;
+        let started = std::time::Instant::now();
         let (record, answered) = self.call(&station, attempts, request).await;
         if let Some(m) = metrics() {
             let result = match (&record, answered) {
@@ -120,6 +130,9 @@ impl Broadcaster {
                 result,
             );
         }
+        let (now, took) = (self.clock.now(), started.elapsed());
+        self.journal
+            .delivery(&station, &receipt, attempts + 1, &record, now, took);
         if let Some(answered) = answered
             && self.health.record(&StationKey::of(&station), answered)
         {

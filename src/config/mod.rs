@@ -9,6 +9,7 @@
 mod broadcast;
 mod creditor;
 mod gateway;
+mod journal;
 mod observe;
 mod retention;
 mod service;
@@ -28,6 +29,7 @@ use self::creditor::CreditorEntry;
 pub use self::gateway::{
     Instance, Lifecycle, Limits, PublicUrl, SMALL_BODY, Server, large_body_budget,
 };
+pub use self::journal::Journal;
 pub use self::observe::{Log, Metrics};
 pub use self::retention::Retention;
 use self::store::RawStore;
@@ -50,6 +52,7 @@ pub struct Config {
     pub limits: Limits,
     pub broadcast: Broadcast,
     pub lifecycle: Lifecycle,
+    pub journal: Journal,
     pub instance: Instance,
     pub server: Server,
     pub store: StoreSection,
@@ -94,6 +97,8 @@ struct File {
     broadcast: Broadcast,
     #[serde(default)]
     lifecycle: Lifecycle,
+    #[serde(default)]
+    journal: Journal,
     #[serde(default)]
     instance: Instance,
     #[serde(default)]
@@ -185,6 +190,7 @@ impl File {
             limits: self.limits,
             broadcast: self.broadcast,
             lifecycle: self.lifecycle,
+            journal: self.journal,
             instance: self.instance,
             server: self.server,
             store: self.store.check()?,
@@ -325,6 +331,17 @@ segregation_codes = ["01"]
         )
         .unwrap();
         assert_eq!(c.lifecycle.sweep_interval, Duration::from_millis(500));
+        assert!(c.journal.enabled);
+        assert_eq!(c.journal.retention_months, 24);
+        let c = Config::parse(
+            &format!("{BASE}\n[journal]\nenabled = false\nretention_months = 6\n"),
+            "t",
+        )
+        .unwrap();
+        assert!(!c.journal.enabled);
+        assert_eq!(c.journal.retention_months, 6);
+        let e = refuse(&format!("{BASE}\n[journal]\nretention_months = 0\n"));
+        assert_eq!(e.key, "journal.retention_months");
         let e = refuse(&format!("{BASE}\n[lifecycle]\nsweep_interval_ms = 0\n"));
         assert_eq!(e.key, "lifecycle.sweep_interval_ms");
         let e = refuse(&format!("{BASE}\n[lifecycle]\nsweep_every = 5\n"));

@@ -10,6 +10,7 @@ pub mod creditor;
 pub mod destination;
 pub mod fault;
 pub mod ids;
+pub mod journal;
 pub mod lifecycle;
 pub mod messages;
 pub mod notification_fee;

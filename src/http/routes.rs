@@ -15,6 +15,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::LazyLock;
+use std::time::Instant;
 
 use hyper::http::request::Parts;
 use hyper::{HeaderMap, Method, header};
@@ -24,7 +25,8 @@ use super::{contract, health, multipart, scrape, soap, zip};
 use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
 use crate::api::{
-    self, OnCreditor, Problem, Reply, broadcast, bulk, debtors, payment_options, payments, receipts,
+    self, OnCreditor, Problem, Reply, broadcast, bulk, debtors, events, payment_options, payments,
+    receipts,
 };
 use crate::context::Context;
 use crate::domain::api_key::{ApiKeySecret, KeyId, SegregationScope};
@@ -138,6 +140,7 @@ const DELIVERIES: Scope = WholeCreditor("deliveries");
 const IBAN_CHANGES: Scope = WholeCreditor("IBAN changes across positions");
 const FILES: Scope = WholeCreditor("files of positions");
 const DEBTORS: Scope = WholeCreditor("debtors' personal data");
+const JOURNAL: Scope = WholeCreditor("the event journal's entries");
 
 /// Every route the gateway answers, in the order a request tries them.
 #[rustfmt::skip]
@@ -216,6 +219,9 @@ pub static ROUTES: &[Route] = routes! {
     };
     POST "/organizations/{fiscalCode}/debtors/erase" DEBTORS => |c| {
         debtors::erase(c.on_creditor()?, c.key_id(), c.body).await
+    };
+    GET "/organizations/{fiscalCode}/events" JOURNAL => |c| {
+        events::list_events(c.on_creditor()?, c.query()).await
     };
     GET "/payments/{organizationfiscalcode}/receipts" Creditor => |c| {
         payments::list_receipts(c.on_creditor()?, c.query()).await
@@ -502,10 +508,18 @@ fn method_not_allowed(allow: String) -> Reply {
     .with_header("allow", allow)
 }
 
-/// The answer to a request, with what answered it and the key it presented observed.
+/// The answer to a request through [`ROUTES`], with what answered it and the key it presented
+/// observed; a call with a key on a creditor's route goes to the journal.
 pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Reply {
-    let mut key = None;
-    let (route, mut reply) = answer(ctx, peer, parts, body, &mut key).await;
+    let started = Instant::now();
+    let (mut key, mut caller) = (None, None);
+    let (route, mut reply) = answer(ctx, peer, parts, body, &mut key, &mut caller).await;
+    if let (Some(key), Some((route, segments))) = (&key, caller) {
+        let (now, took) = (ctx.clock.now(), started.elapsed());
+        let (method, pattern) = (route.method.as_str(), route.pattern);
+        ctx.journal
+            .rest(key, method, pattern, &segments, reply.status, now, took);
+    }
     // A primitive's answer says more than its route.
     if reply.observed.answered == Answered::Unmatched
         && let Some(route) = route
@@ -517,13 +531,17 @@ pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Re
     reply
 }
 
+/// Which route a key's call reached, on which path: what the journal records of it.
+type Caller<'a> = Option<(&'static Route, Vec<&'a str>)>;
+
 /// The answer, and the route that gave it (for a 405, the path's first route).
-async fn answer(
+async fn answer<'a>(
     ctx: &Context,
     peer: &Peer,
-    parts: &Parts,
+    parts: &'a Parts,
     body: &[u8],
     checked: &mut Option<KeyId>,
+    caller: &mut Caller<'a>,
 ) -> (Option<&'static Route>, Reply) {
     let path = parts.uri.path();
     let mut stacked = [""; STACKED_SEGMENTS];
@@ -578,6 +596,9 @@ async fn answer(
         };
         return (found.first, reply);
     };
+    if checked.is_some() && ctx.journal.enabled() {
+        *caller = Some((route, segments.to_vec()));
+    }
     let call = Call {
         ctx,
         peer,

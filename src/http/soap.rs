@@ -3,10 +3,13 @@
 //! the operation's own KO; only a body that is not a SOAP 1.1 envelope gets HTTP 400 and a
 //! SOAP Fault.
 
+use std::time::Instant;
+
 use crate::api::Reply;
 use crate::context::Context;
 use crate::domain::messages::Operation;
 use crate::domain::{Fault, FaultCode};
+use crate::journal::PrimitiveEvent;
 use crate::observe::Answered;
 use crate::primitives;
 use crate::xml::PAFORNODE_NS;
@@ -27,7 +30,26 @@ pub fn client_fault(status: u16, message: &str) -> Reply {
     )
 }
 
+/// Answers a request on `/partner`, journals it and leaves its outcome to the metrics and the
+/// access log.
 pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> Reply {
+    let started = Instant::now();
+    let mut event = PrimitiveEvent::default();
+    let mut reply = answer(ctx, soap_action, body, &mut event).await;
+    if let Some((operation, fault)) = event.outcome() {
+        reply.observed.answered = Answered::Primitive { operation, fault };
+    }
+    let (now, took) = (ctx.clock.now(), started.elapsed());
+    ctx.journal.primitive(event, reply.status, now, took);
+    reply
+}
+
+async fn answer(
+    ctx: &Context,
+    soap_action: Option<&str>,
+    body: &[u8],
+    event: &mut PrimitiveEvent,
+) -> Reply {
     let payload = match read_envelope(body) {
         Ok(p) => p,
         Err(e) => return client_fault(400, &e.to_string()),
@@ -40,16 +62,17 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
         };
         return match soap_action.and_then(Operation::from_soap_action) {
             Some(op) => {
+                event.read(op, &payload.root);
+                event.ko(FaultCode::SintassiXsd);
                 let id = fault_id(ctx, sequence::id_pa_hint(&payload.root));
                 let description = format!(
                     "the body holds {name}, expected {{{PAFORNODE_NS}}}{}",
                     op.request_element()
                 );
-                let body = responses::ko_response(
+                ok(responses::ko_response(
                     op,
                     &Fault::new(FaultCode::SintassiXsd, id, description),
-                );
-                answered(op, (body, Some(FaultCode::SintassiXsd)))
+                ))
             }
             None => client_fault(
                 400,
@@ -62,10 +85,13 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
     // Answered with the operation's own KO when the store does not answer in time, so that
     // the Node gets a SOAP answer it can act on (a KO PAA_SYSTEM_ERROR is retried), never the
     // server's generic timeout.
+    event.read(op, &payload.root);
     let within = ctx.config.limits.answer_within();
-    match tokio::time::timeout(within, respond(ctx, op, &payload.root, body)).await {
-        Ok(answer) => answered(op, answer),
+    let answered = respond(ctx, op, &payload.root, body, event);
+    match tokio::time::timeout(within, answered).await {
+        Ok(answer) => ok(answer),
         Err(_) => {
+            event.ko(FaultCode::SystemError);
             let id = fault_id(ctx, sequence::id_pa_hint(&payload.root));
             tracing::warn!(
                 operation = op.action(),
@@ -77,16 +103,9 @@ pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> R
                 id,
                 "the request could not be completed in time; send it again",
             );
-            answered(op, (responses::ko_response(op, &fault), Some(fault.code)))
+            ok(responses::ko_response(op, &fault))
         }
     }
-}
-
-/// The HTTP answer to a primitive: its response, observed with its faultCode (None for OK).
-fn answered(operation: Operation, (body, fault): (Vec<u8>, Option<FaultCode>)) -> Reply {
-    let mut reply = ok(body);
-    reply.observed.answered = Answered::Primitive { operation, fault };
-    reply
 }
 
 /// An HTTP error with a SOAP 1.1 Fault body (our fault), for what no operation's KO can say.
@@ -112,13 +131,13 @@ fn syntax_fault(ctx: &Context, e: SyntaxError) -> Fault {
     Fault::new(FaultCode::SintassiXsd, id, e.to_string())
 }
 
-/// The primitive's response, and its KO's faultCode.
 async fn respond(
     ctx: &Context,
     op: Operation,
     root: &Element,
     body: &[u8],
-) -> (Vec<u8>, Option<FaultCode>) {
+    event: &mut PrimitiveEvent,
+) -> Vec<u8> {
     let fault = |e| syntax_fault(ctx, e);
     match op {
         Operation::VerifyPaymentNotice => {
@@ -126,19 +145,14 @@ async fn respond(
                 let req = requests::decode_verify(root).map_err(fault)?;
                 primitives::verify::answer(ctx, &req).await
             };
-            let answer = logged(op, answer.await);
-            (responses::verify_response(&answer), fault_of(&answer))
+            responses::verify_response(&logged(op, answer.await, event))
         }
         Operation::GetPayment | Operation::GetPaymentV2 => {
             let answer = async {
                 let req = requests::decode_get_payment(root).map_err(fault)?;
                 primitives::get_payment::answer(ctx, op, &req).await
             };
-            let answer = logged(op, answer.await);
-            (
-                responses::get_payment_response(op, &answer),
-                fault_of(&answer),
-            )
+            responses::get_payment_response(op, &logged(op, answer.await, event))
         }
         Operation::SendRt | Operation::SendRtV2 => {
             let answer = async {
@@ -149,34 +163,35 @@ async fn respond(
                 };
                 primitives::send_rt::answer(ctx, request.map_err(fault)?, body).await
             };
-            let answer = logged(op, answer.await);
-            (responses::send_rt_response(op, &answer), fault_of(&answer))
+            responses::send_rt_response(op, &logged(op, answer.await, event))
         }
         Operation::DemandPaymentNotice => {
             let answer = async {
                 let req = requests::decode_demand(root).map_err(fault)?;
                 primitives::demand::answer(ctx, &req).await
             };
-            let answer = logged(op, answer.await);
-            (responses::demand_response(&answer), fault_of(&answer))
+            responses::demand_response(&logged(op, answer.await, event))
         }
     }
 }
 
-fn fault_of<T>(answer: &Result<T, Fault>) -> Option<FaultCode> {
-    answer.as_ref().err().map(|f| f.code)
-}
-
-/// The answer to `op`, its outcome logged.
-fn logged<T>(op: Operation, answer: Result<T, Fault>) -> Result<T, Fault> {
+/// The answer to `op`, its outcome logged and told to the journal's event.
+fn logged<T>(
+    op: Operation,
+    answer: Result<T, Fault>,
+    event: &mut PrimitiveEvent,
+) -> Result<T, Fault> {
     match &answer {
         Ok(_) => tracing::debug!(operation = op.action(), outcome = "OK", "primitive"),
-        Err(f) => tracing::debug!(
-            operation = op.action(),
-            outcome = "KO",
-            fault = f.code.code(),
-            "primitive"
-        ),
+        Err(f) => {
+            event.ko(f.code);
+            tracing::debug!(
+                operation = op.action(),
+                outcome = "KO",
+                fault = f.code.code(),
+                "primitive"
+            )
+        }
     }
     answer
 }

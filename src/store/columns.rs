@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::domain::api_key::SegregationScope;
 use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl};
+use crate::domain::journal::{EventKind, JournalEntry, Outcome};
 use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use crate::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
@@ -624,3 +625,68 @@ pub(in crate::store) fn debtor_values(p: &DebtPosition) -> [Option<String>; 12] 
 /// the erasure time.
 pub(in crate::store) static SUBJECT_RECEIPT_COLUMNS: LazyLock<String> =
     LazyLock::new(|| format!("{RECEIPT_SUMMARY_COLUMNS}, document, personal_data_erased_at"));
+/// The columns of a journal entry, in the order [`journal_entry`] reads them and the stores
+/// insert them.
+pub(in crate::store) const JOURNAL_COLUMNS: &str = "at, kind, organization, primitive, \
+    broker_id, station_id, notice_number, iuv, iupd_digest, receipt_id, key_id, method, route, \
+    status, outcome, fault_code, error, attempt, duration_us";
+
+/// How many columns [`JOURNAL_COLUMNS`] names.
+pub(in crate::store) const JOURNAL_WIDTH: usize = 19;
+
+/// A journal entry's texts, in [`JOURNAL_COLUMNS`] order from `organization` to `route`.
+pub(in crate::store) fn journal_texts(e: &JournalEntry) -> [Option<&str>; 11] {
+    [
+        e.organization.as_deref(),
+        e.primitive.as_deref(),
+        e.broker_id.as_deref(),
+        e.station_id.as_deref(),
+        e.notice_number.as_deref(),
+        e.iuv.as_deref(),
+        e.iupd_digest.as_deref(),
+        e.receipt_id.as_deref(),
+        e.key_id.as_deref(),
+        e.method.as_deref(),
+        e.route.as_deref(),
+    ]
+}
+
+/// A journal entry read as [`JOURNAL_COLUMNS`].
+pub(in crate::store) fn journal_entry<R: ColumnRow>(r: &R) -> Result<JournalEntry, StoreError> {
+    let text = |i| r.opt_string(i).map_err(R::failure);
+    let kind = r.string(1).map_err(R::failure)?;
+    let outcome = r.string(14).map_err(R::failure)?;
+    let count = |i, column| -> Result<Option<i64>, StoreError> {
+        let n = r.opt_int(i).map_err(R::failure)?;
+        match n {
+            Some(n) if n < 0 => Err(corrupt(column, n)),
+            n => Ok(n),
+        }
+    };
+    Ok(JournalEntry {
+        at: from_millis(r.int(0).map_err(R::failure)?, "event_journal.at")?,
+        kind: EventKind::parse(&kind).ok_or_else(|| corrupt("event_journal.kind", &kind))?,
+        organization: text(2)?,
+        primitive: text(3)?,
+        broker_id: text(4)?,
+        station_id: text(5)?,
+        notice_number: text(6)?,
+        iuv: text(7)?,
+        iupd_digest: text(8)?,
+        receipt_id: text(9)?,
+        key_id: text(10)?,
+        method: text(11)?,
+        route: text(12)?,
+        status: count(13, "event_journal.status")?
+            .map(|n| u16::try_from(n).map_err(|_| corrupt("event_journal.status", n)))
+            .transpose()?,
+        outcome: Outcome::parse(&outcome)
+            .ok_or_else(|| corrupt("event_journal.outcome", &outcome))?,
+        fault_code: text(15)?,
+        error: text(16)?,
+        attempt: count(17, "event_journal.attempt")?
+            .map(|n| u32::try_from(n).map_err(|_| corrupt("event_journal.attempt", n)))
+            .transpose()?,
+        duration_us: count(18, "event_journal.duration_us")?.unwrap_or(0) as u64,
+    })
+}

@@ -9,6 +9,7 @@ use chrono::NaiveDateTime;
 
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
+use crate::domain::journal::{JournalEntry, JournalFilter};
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
@@ -393,6 +394,21 @@ pub trait Store: Send + Sync + 'static {
         redact: Redact,
         limit: u32,
     ) -> StoreFuture<'_, u32>;
+    /// Appends entries to the event journal, all in one transaction. Entries are never
+    /// changed once appended; only [`Store::prune_journal`] deletes them.
+    fn append_journal(&self, entries: Vec<JournalEntry>) -> StoreFuture<'_, ()>;
+
+    /// The creditor's journal entries that `filter` keeps, newest first, one page.
+    fn list_journal(
+        &self,
+        organization: FiscalCodePA,
+        filter: JournalFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<JournalEntry>>;
+
+    /// Deletes up to `limit` journal entries from before `before`, oldest first; returns how
+    /// many. Call again while it returns `limit`.
+    fn prune_journal(&self, before: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32>;
 
     /// Takes the lead of periodic job `job` among the instances sharing the store, if no one
     /// holds it: None when another instance does. The lead is held as long as the returned

@@ -76,13 +76,23 @@ pub struct StationBacklog {
 }
 
 /// A delivery to attempt: its row, the station (as copied when the delivery was created), the
-/// attempts already made and the request stored with it, sent as is at every attempt.
+/// attempts already made, the request stored with it, sent as is at every attempt, and its
+/// receipt's identifiers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryTarget {
     pub id: i64,
     pub station: BroadcastStation,
     pub attempts: u32,
     pub request: Vec<u8>,
+    pub receipt: DeliveredReceipt,
+}
+
+/// Which receipt a delivery carries: its receipt id and notice number, as the event journal
+/// names it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeliveredReceipt {
+    pub receipt_id: String,
+    pub notice_number: String,
 }
 
 /// A delivery created before requests were stored with deliveries: its row, its station as

@@ -101,6 +101,7 @@ impl TestServer {
             ctx.clock,
             ctx.config.lifecycle.sweep_interval,
             ctx.config.retention.receipts,
+            ctx.config.journal.retention_months,
         ));
         let uploads = Some(gpd_gateway::import::upload::spawn_worker(ctx.clone()));
         TestServer {
@@ -298,6 +299,7 @@ impl TestServer {
         if let Some(h) = self.handle.take() {
             h.await.expect("server task").expect("server ends cleanly");
         }
+        self.ctx.journal.flush().await;
         gpd_gateway::store::Store::close(self.ctx.store.as_ref())
             .await
             .expect("store closes");

@@ -15,6 +15,7 @@ use crate::store::Store;
 pub mod api_keys;
 pub mod broadcast;
 pub mod health;
+pub mod journal;
 pub mod lifecycle;
 pub mod personal_data;
 pub mod positions;
@@ -134,6 +135,9 @@ macro_rules! suite {
                 updates_and_deletes_refused_alone_leave_the_rest_applied;
             health:
                 survives_reopen_and_refuses_after_close;
+            journal:
+                entries_are_appended_whole_and_listed_by_each_filter,
+                old_entries_are_pruned_in_batches;
         );
     };
     (@areas $fresh:ident; $($area:ident: $($name:ident),+;)+) => {

@@ -301,6 +301,33 @@ pub const TABLES: &[Table] = &[
         key: &["file", "item"],
         identity: false,
     },
+    Table {
+        name: "event_journal",
+        columns: &[
+            ("id", Int),
+            ("at", Int),
+            ("kind", Text),
+            ("organization", Text),
+            ("primitive", Text),
+            ("broker_id", Text),
+            ("station_id", Text),
+            ("notice_number", Text),
+            ("iuv", Text),
+            ("iupd_digest", Text),
+            ("receipt_id", Text),
+            ("key_id", Text),
+            ("method", Text),
+            ("route", Text),
+            ("status", Int),
+            ("outcome", Text),
+            ("fault_code", Text),
+            ("error", Text),
+            ("attempt", Int),
+            ("duration_us", Int),
+        ],
+        key: &["id"],
+        identity: true,
+    },
 ];
 
 /// One column's value of one row.

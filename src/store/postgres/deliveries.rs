@@ -16,8 +16,8 @@ use crate::domain::broadcast::{DeliveryState, first_retry_at};
 use crate::domain::position::Conflict;
 use crate::store::columns::*;
 use crate::store::{
-    AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, NewDelivery, Page,
-    PageRequest, StationBacklog, StoreError,
+    AttemptRecord, DeliveredReceipt, Delivery, DeliveryTarget, DeliveryWithoutRequest, NewDelivery,
+    Page, PageRequest, StationBacklog, StoreError,
 };
 
 /// Creates the deliveries with their requests: PENDING (first retry at `first_retry_at`), or
@@ -25,6 +25,7 @@ use crate::store::{
 pub(super) async fn insert_deliveries(
     tx: &Transaction<'_>,
     receipt_row: i64,
+    receipt: &DeliveredReceipt,
     deliveries: Vec<NewDelivery<'_>>,
     now: NaiveDateTime,
 ) -> Result<Vec<DeliveryTarget>, StoreError> {
@@ -77,6 +78,7 @@ pub(super) async fn insert_deliveries(
                 station: s.clone(),
                 attempts: 0,
                 request,
+                receipt: receipt.clone(),
             });
         }
     }
@@ -148,13 +150,17 @@ const LISTED_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d
     d.state, d.next_attempt_at, d.last_error, d.fault_code, d.created_at, d.updated_at, \
     d.delivered_at";
 
-/// A delivery from [`DELIVERY_COLUMNS`] and its request.
+/// A delivery from [`DELIVERY_COLUMNS`], its request, its receipt's id and notice number.
 fn target(r: &Row) -> Result<DeliveryTarget, StoreError> {
     Ok(DeliveryTarget {
         id: r.try_get(0).map_err(db_error)?,
         station: station_at(r, 1)?,
         attempts: count(r, 8, "delivery.attempts")?,
         request: r.try_get(9).map_err(db_error)?,
+        receipt: DeliveredReceipt {
+            receipt_id: r.try_get(10).map_err(db_error)?,
+            notice_number: r.try_get(11).map_err(db_error)?,
+        },
     })
 }
 
@@ -217,9 +223,10 @@ impl PgStore {
                     UPDATE delivery d SET next_attempt_at = $3 FROM due WHERE d.id = due.id
                     RETURNING d.*
                  )
-                 SELECT {DELIVERY_COLUMNS}, q.request
+                 SELECT {DELIVERY_COLUMNS}, q.request, r.receipt_id, r.nav
                  FROM leased d JOIN due ON due.id = d.id
                     JOIN delivery_request q ON q.delivery = d.id
+                    JOIN receipt r ON r.id = d.receipt
                  ORDER BY due.due_at, d.id"
             ))
             .await
@@ -413,7 +420,9 @@ mod tests {
     use crate::domain::position::tests::at;
     use crate::store::postgres::{PgStore, testing};
     use crate::store::receipt_fixtures::station;
-    use crate::store::{AttemptRecord, DeliveryTarget, NewDelivery, PageRequest, StoreError};
+    use crate::store::{
+        AttemptRecord, DeliveredReceipt, DeliveryTarget, NewDelivery, PageRequest, StoreError,
+    };
 
     const ORG: &str = "77777777777";
 
@@ -449,7 +458,8 @@ mod tests {
     ) -> Vec<DeliveryTarget> {
         let mut client = store.client().await.unwrap();
         let tx = client.transaction().await.unwrap();
-        let pending = insert_deliveries(&tx, receipt_row, deliveries, now)
+        let receipt = DeliveredReceipt::default();
+        let pending = insert_deliveries(&tx, receipt_row, &receipt, deliveries, now)
             .await
             .unwrap();
         tx.commit().await.unwrap();

@@ -12,6 +12,7 @@ use crate::store::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_personal_data.sql"),
+    include_str!("migrations/0003_event_journal.sql"),
 ];
 
 /// The advisory lock the migrations run under (any number, the same in every instance).

@@ -20,6 +20,7 @@ mod deliveries;
 pub(in crate::store) mod errors;
 mod filter;
 mod health;
+mod journal;
 mod leadership;
 mod lifecycle;
 mod migrate;

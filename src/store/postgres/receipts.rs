@@ -21,8 +21,8 @@ use crate::domain::receipt::{ReceiptStatus, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::store::columns::*;
 use crate::store::{
-    Acquisition, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter, ReceiptSummary,
-    StoreError,
+    Acquisition, DeliveredReceipt, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter,
+    ReceiptSummary, StoreError,
 };
 
 impl PgStore {
@@ -299,7 +299,12 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
         stations.extend(stations_of(tx, Some(org), true).await?);
     }
     let deliveries = route(&settlement, &stations);
-    let deliveries = super::deliveries::insert_deliveries(tx, id, deliveries, received_at).await?;
+    let delivered = DeliveredReceipt {
+        receipt_id: receipt.receipt_id.clone(),
+        notice_number: receipt.notice_number.to_string(),
+    };
+    let deliveries =
+        super::deliveries::insert_deliveries(tx, id, &delivered, deliveries, received_at).await?;
     Ok(Acquisition::Stored {
         settlement,
         deliveries,

@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use super::PgStore;
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
+use crate::domain::journal::{JournalEntry, JournalFilter};
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
@@ -337,6 +338,23 @@ impl Store for PgStore {
 
     fn list_uploads(&self, query: UploadQuery) -> StoreFuture<'_, Vec<UploadFile>> {
         Box::pin(PgStore::list_uploads(self, query))
+    }
+
+    fn append_journal(&self, entries: Vec<JournalEntry>) -> StoreFuture<'_, ()> {
+        Box::pin(PgStore::append_journal(self, entries))
+    }
+
+    fn list_journal(
+        &self,
+        organization: FiscalCodePA,
+        filter: JournalFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<JournalEntry>> {
+        Box::pin(PgStore::list_journal(self, organization, filter, page))
+    }
+
+    fn prune_journal(&self, before: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32> {
+        Box::pin(PgStore::prune_journal(self, before, limit))
     }
 
     fn lead(&self, job: &'static str) -> StoreFuture<'_, Option<Leadership>> {

@@ -11,8 +11,8 @@ use crate::domain::broadcast::{BroadcastStation, DeliveryState, first_retry_at};
 use crate::domain::position::Conflict;
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::{
-    AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, NewDelivery, Page,
-    PageRequest, StationBacklog, StoreError,
+    AttemptRecord, DeliveredReceipt, Delivery, DeliveryTarget, DeliveryWithoutRequest, NewDelivery,
+    Page, PageRequest, StationBacklog, StoreError,
 };
 
 /// Runs `sql`, whose first six parameters are the station's columns in [`STATION_COLUMNS`]
@@ -116,6 +116,7 @@ pub(super) fn delete_station(
 pub(super) fn insert_deliveries(
     conn: &Connection,
     receipt_row: i64,
+    receipt: &DeliveredReceipt,
     deliveries: Vec<NewDelivery<'_>>,
     now: NaiveDateTime,
 ) -> Result<Vec<DeliveryTarget>, StoreError> {
@@ -146,6 +147,7 @@ pub(super) fn insert_deliveries(
                 station: s.clone(),
                 attempts: 0,
                 request,
+                receipt: receipt.clone(),
             });
         }
     }
@@ -161,7 +163,7 @@ fn id_and_station(r: &Row<'_>) -> Result<(i64, BroadcastStation), StoreError> {
     Ok((r.get(0).map_err(unavailable)?, station_at(r, 1)?))
 }
 
-/// A delivery from [`DELIVERY_COLUMNS`] and its request.
+/// A delivery from [`DELIVERY_COLUMNS`], its request, its receipt's id and notice number.
 fn target(r: &Row<'_>) -> Result<DeliveryTarget, StoreError> {
     let (id, station) = id_and_station(r)?;
     Ok(DeliveryTarget {
@@ -169,6 +171,10 @@ fn target(r: &Row<'_>) -> Result<DeliveryTarget, StoreError> {
         station,
         attempts: r.get(8).map_err(unavailable)?,
         request: r.get(9).map_err(unavailable)?,
+        receipt: DeliveredReceipt {
+            receipt_id: r.get(10).map_err(unavailable)?,
+            notice_number: r.get(11).map_err(unavailable)?,
+        },
     })
 }
 
@@ -182,8 +188,9 @@ pub(super) fn claim(
     {
         let mut st = conn
             .prepare_cached(&format!(
-                "SELECT {DELIVERY_COLUMNS}, q.request
+                "SELECT {DELIVERY_COLUMNS}, q.request, r.receipt_id, r.nav
                  FROM delivery d JOIN delivery_request q ON q.delivery = d.id
+                    JOIN receipt r ON r.id = d.receipt
                  WHERE d.state = 'PENDING' AND d.next_attempt_at <= ?1
                  ORDER BY d.next_attempt_at LIMIT ?2"
             ))

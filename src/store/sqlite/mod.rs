@@ -9,6 +9,7 @@ mod checkpoint;
 mod columns;
 mod connection;
 mod filter;
+mod journal;
 mod lifecycle;
 mod personal_data;
 mod positions;
@@ -35,6 +36,7 @@ use super::{
 use super::{ErasureRule, Redact, SubjectReceipt};
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
+use crate::domain::journal::{JournalEntry, JournalFilter};
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
@@ -56,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_spontaneous_marker.sql"),
     include_str!("../migrations/0011_delivery_request.sql"),
     include_str!("../migrations/0012_personal_data.sql"),
+    include_str!("../migrations/0013_event_journal.sql"),
 ];
 
 /// The schema version this binary brings a data file to.
@@ -492,6 +495,23 @@ impl Store for SqliteStore {
 
     fn list_uploads(&self, query: UploadQuery) -> StoreFuture<'_, Vec<UploadFile>> {
         self.read(move |conn| uploads::list(conn, &query))
+    }
+
+    fn append_journal(&self, entries: Vec<JournalEntry>) -> StoreFuture<'_, ()> {
+        self.write(move |tx| journal::append(tx, &entries))
+    }
+
+    fn list_journal(
+        &self,
+        organization: FiscalCodePA,
+        filter: JournalFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<JournalEntry>> {
+        self.read(move |conn| journal::list(conn, &organization, &filter, page))
+    }
+
+    fn prune_journal(&self, before: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32> {
+        self.write(move |tx| journal::prune(tx, before, limit))
     }
 
     /// Always granted: one process opens a SQLite file, so no other instance runs the job.

@@ -15,8 +15,8 @@ use crate::domain::FiscalCodePA;
 use crate::domain::receipt::{ReceiptStatus, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::store::{
-    Acquisition, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter, ReceiptSummary,
-    StoreError,
+    Acquisition, DeliveredReceipt, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter,
+    ReceiptSummary, StoreError,
 };
 
 pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition, StoreError> {
@@ -101,7 +101,11 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         stations.extend(stations_of(conn, Some(org), true)?);
     }
     let deliveries = route(&settlement, &stations);
-    let deliveries = insert_deliveries(conn, id, deliveries, received_at)?;
+    let delivered = DeliveredReceipt {
+        receipt_id: receipt.receipt_id.clone(),
+        notice_number: receipt.notice_number.to_string(),
+    };
+    let deliveries = insert_deliveries(conn, id, &delivered, deliveries, received_at)?;
     Ok(Acquisition::Stored {
         settlement,
         deliveries,

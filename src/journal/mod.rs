@@ -1,0 +1,217 @@
+//! The event journal's writer: entries are handed over without waiting, through a bounded
+//! queue, to one task that appends them to the store in batches (one transaction each). The
+//! Node's answer, a REST answer or a delivery never waits for the journal; when the queue is
+//! full the entry is dropped and counted (docs/decisions.md), and [`Journal::flush`] at shutdown
+//! writes whatever is queued. What each entry holds is built in [`entries`].
+
+pub mod entries;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::domain::journal::JournalEntry;
+use crate::store::Store;
+
+pub use entries::PrimitiveEvent;
+
+/// Entries waiting to be written, at most: some seconds of a busy gateway, under 6 MB (the
+/// queue takes memory as it fills, not at start).
+const QUEUE: usize = 16_384;
+
+/// The most entries written in one transaction.
+const MAX_BATCH: usize = 512;
+
+// Entries are nearly all of the traffic: boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Queued {
+    Entry(JournalEntry),
+    /// Answered once every entry queued before it is written (or lost).
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct Journal {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    enabled: bool,
+    /// How many entries may wait.
+    capacity: usize,
+    /// Started with the first entry, on the runtime that records it.
+    queue: OnceLock<mpsc::Sender<Queued>>,
+    /// Entries given up: the queue was full, or the store refused their batch.
+    lost: AtomicU64,
+}
+
+impl Journal {
+    pub fn new(store: Arc<dyn Store>, enabled: bool) -> Journal {
+        Journal::with_queue(store, enabled, QUEUE)
+    }
+
+    fn with_queue(store: Arc<dyn Store>, enabled: bool, capacity: usize) -> Journal {
+        Journal {
+            inner: Arc::new(Inner {
+                store,
+                enabled,
+                capacity,
+                queue: OnceLock::new(),
+                lost: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Whether entries are recorded: callers skip building them when not.
+    pub fn enabled(&self) -> bool {
+        self.inner.enabled
+    }
+
+    /// Hands `entry` to the writer and returns at once; a full queue drops it.
+    pub fn record(&self, entry: JournalEntry) {
+        if !self.inner.enabled {
+            return;
+        }
+        let queue = self.inner.queue.get_or_init(|| self.start());
+        if let Err(e) = queue.try_send(Queued::Entry(entry)) {
+            let lost = self.inner.lost.fetch_add(1, Ordering::Relaxed) + 1;
+            // The first and then one in a thousand: a full queue must not flood the log too.
+            if lost % 1000 == 1 {
+                let why = match e {
+                    mpsc::error::TrySendError::Full(_) => "the journal's queue is full",
+                    mpsc::error::TrySendError::Closed(_) => "the journal's writer has stopped",
+                };
+                tracing::warn!(lost, "event journal entry dropped: {why}");
+            }
+        }
+    }
+
+    /// Entries lost since start: dropped on a full queue or refused by the store.
+    pub fn lost(&self) -> u64 {
+        self.inner.lost.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every entry recorded before this call is written (or lost). At shutdown,
+    /// after the server and the workers have stopped; in tests, before reading the journal.
+    pub async fn flush(&self) {
+        let Some(queue) = self.inner.queue.get() else {
+            return;
+        };
+        let (done, written) = oneshot::channel();
+        if queue.send(Queued::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+
+    fn start(&self) -> mpsc::Sender<Queued> {
+        let (queue, mut queued) = mpsc::channel::<Queued>(self.inner.capacity);
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            let mut received = Vec::with_capacity(MAX_BATCH);
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            let mut flushes = Vec::new();
+            while queued.recv_many(&mut received, MAX_BATCH).await > 0 {
+                for item in received.drain(..) {
+                    match item {
+                        Queued::Entry(entry) => batch.push(entry),
+                        Queued::Flush(done) => flushes.push(done),
+                    }
+                }
+                if !batch.is_empty() {
+                    write(&inner, std::mem::take(&mut batch)).await;
+                }
+                for done in flushes.drain(..) {
+                    let _ = done.send(());
+                }
+            }
+        });
+        queue
+    }
+}
+
+async fn write(inner: &Inner, batch: Vec<JournalEntry>) {
+    let count = batch.len() as u64;
+    if let Err(e) = inner.store.append_journal(batch).await {
+        let lost = inner.lost.fetch_add(count, Ordering::Relaxed) + count;
+        tracing::error!(error = %e, entries = count, lost, "event journal entries not written");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::FiscalCodePA;
+    use crate::domain::journal::{EventKind, JournalFilter, Outcome};
+    use crate::domain::position::tests::at;
+    use crate::store::PageRequest;
+    use crate::store::sqlite::SqliteStore;
+
+    fn entry(n: u64) -> JournalEntry {
+        let mut e = JournalEntry::new(EventKind::Rest, at(2026, 1, 1), Outcome::Ok, n);
+        e.organization = Some("77777777777".into());
+        e
+    }
+
+    async fn listed(store: &dyn Store) -> u64 {
+        let org = FiscalCodePA::parse("77777777777").unwrap();
+        let page = PageRequest { page: 0, limit: 1 };
+        store
+            .list_journal(org, JournalFilter::default(), page)
+            .await
+            .unwrap()
+            .items_found
+    }
+
+    #[tokio::test]
+    async fn recorded_entries_are_written_by_the_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let journal = Journal::new(store.clone(), true);
+        journal.flush().await;
+        for n in 0..1500 {
+            journal.record(entry(n));
+        }
+        journal.flush().await;
+        assert_eq!(listed(store.as_ref()).await, 1500);
+        assert_eq!(journal.lost(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let journal = Journal::with_queue(store.clone(), true, 4);
+        // On this one-thread runtime the writer cannot run before the next await: four wait
+        // in the queue, the other six find it full.
+        for n in 0..10 {
+            journal.record(entry(n));
+        }
+        assert_eq!(journal.lost(), 6);
+        journal.flush().await;
+        assert_eq!(listed(store.as_ref()).await, 4);
+    }
+
+    #[tokio::test]
+    async fn a_disabled_journal_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let journal = Journal::new(store.clone(), false);
+        journal.record(entry(1));
+        journal.flush().await;
+        assert_eq!(listed(store.as_ref()).await, 0);
+    }
+
+    #[tokio::test]
+    async fn entries_the_store_refuses_are_counted_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let journal = Journal::new(store.clone(), true);
+        store.close().await.unwrap();
+        journal.record(entry(1));
+        journal.record(entry(2));
+        journal.flush().await;
+        assert_eq!(journal.lost(), 2);
+    }
+}

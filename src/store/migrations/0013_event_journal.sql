@@ -1,0 +1,30 @@
+-- The event journal: one row per SOAP primitive received, delivery attempt and REST call on a
+-- creditor's routes (src/domain/journal.rs says what each holds). Rows are only ever inserted,
+-- and deleted once older than the retention; none is updated. No body, name or debtor's fiscal
+-- code is kept: identifiers of the creditor's records, who called, what came of it.
+CREATE TABLE event_journal (
+    id              INTEGER PRIMARY KEY,
+    at              INTEGER NOT NULL,
+    kind            TEXT    NOT NULL CHECK (kind IN ('PRIMITIVE', 'DELIVERY', 'REST')),
+    organization    TEXT,
+    primitive       TEXT,
+    broker_id       TEXT,
+    station_id      TEXT,
+    notice_number   TEXT,
+    iuv             TEXT,
+    iupd_digest     TEXT,
+    receipt_id      TEXT,
+    key_id          TEXT,
+    method          TEXT,
+    route           TEXT,
+    status          INTEGER,
+    outcome         TEXT    NOT NULL,
+    fault_code      TEXT,
+    error           TEXT,
+    attempt         INTEGER,
+    duration_us     INTEGER NOT NULL
+);
+
+-- A creditor's entries by time (its listing, newest first); pruning goes by time alone.
+CREATE INDEX event_journal_creditor ON event_journal (organization, at);
+CREATE INDEX event_journal_at ON event_journal (at);

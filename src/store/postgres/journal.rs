@@ -1,0 +1,183 @@
+//! The event journal's table: a batch of entries appended by one statement (`INSERT … SELECT
+//! FROM unnest` of one array per column, prepared once per connection) in its own transaction,
+//! a creditor's entries listed newest first, old ones pruned in batches.
+
+use chrono::NaiveDateTime;
+
+use super::filter::{Bounds, Where};
+use super::{PgStore, db_error, read_transaction};
+use crate::domain::FiscalCodePA;
+use crate::domain::journal::{JournalEntry, JournalFilter};
+use crate::store::columns::{JOURNAL_COLUMNS, journal_entry, journal_texts, millis};
+use crate::store::{Page, PageRequest, StoreError};
+
+impl PgStore {
+    pub async fn append_journal(&self, entries: Vec<JournalEntry>) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let n = entries.len();
+        let mut at = Vec::with_capacity(n);
+        let mut kind = Vec::with_capacity(n);
+        let mut texts: [Vec<Option<&str>>; 11] = Default::default();
+        let mut status = Vec::with_capacity(n);
+        let mut outcome = Vec::with_capacity(n);
+        let mut fault_code = Vec::with_capacity(n);
+        let mut error = Vec::with_capacity(n);
+        let mut attempt = Vec::with_capacity(n);
+        let mut duration = Vec::with_capacity(n);
+        for e in &entries {
+            at.push(millis(e.at));
+            kind.push(e.kind.as_str());
+            for (column, value) in texts.iter_mut().zip(journal_texts(e)) {
+                column.push(value);
+            }
+            status.push(e.status.map(i64::from));
+            outcome.push(e.outcome.as_str());
+            fault_code.push(e.fault_code.as_deref());
+            error.push(e.error.as_deref());
+            attempt.push(e.attempt.map(i64::from));
+            duration.push(i64::try_from(e.duration_us).unwrap_or(i64::MAX));
+        }
+        let client = self.client().await?;
+        // One statement is one transaction: the batch is stored whole or not at all.
+        let st = client
+            .prepare_cached(&format!(
+                "INSERT INTO event_journal ({JOURNAL_COLUMNS})
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],
+                    $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                    $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[],
+                    $16::text[], $17::text[], $18::bigint[], $19::bigint[])"
+            ))
+            .await
+            .map_err(db_error)?;
+        let [
+            organization,
+            primitive,
+            broker,
+            station,
+            nav,
+            iuv,
+            iupd,
+            receipt,
+            key,
+            method,
+            route,
+        ] = &texts;
+        client
+            .execute(
+                &st,
+                &[
+                    &at,
+                    &kind,
+                    organization,
+                    primitive,
+                    broker,
+                    station,
+                    nav,
+                    iuv,
+                    iupd,
+                    receipt,
+                    key,
+                    method,
+                    route,
+                    &status,
+                    &outcome,
+                    &fault_code,
+                    &error,
+                    &attempt,
+                    &duration,
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    pub async fn list_journal(
+        &self,
+        organization: FiscalCodePA,
+        filter: JournalFilter,
+        page: PageRequest,
+    ) -> Result<Page<JournalEntry>, StoreError> {
+        let filters = journal_filters(&organization, &filter);
+        let condition = filters.sql();
+        let bounds = Bounds::of(page);
+        let mut params = filters.params();
+        let limit = bounds.bind(&mut params);
+
+        let mut client = self.client().await?;
+        let tx = read_transaction(&mut client).await?;
+        let items_found = filters.count(&tx, "event_journal").await?;
+        let st = tx
+            .prepare_cached(&format!(
+                "SELECT {JOURNAL_COLUMNS} FROM event_journal WHERE {condition}
+                 ORDER BY at DESC, id DESC {limit}"
+            ))
+            .await
+            .map_err(db_error)?;
+        let rows = tx.query(&st, &params).await.map_err(db_error)?;
+        let items = rows
+            .iter()
+            .map(journal_entry)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Page {
+            items,
+            request: page,
+            items_found,
+        })
+    }
+
+    pub async fn prune_journal(
+        &self,
+        before: NaiveDateTime,
+        limit: u32,
+    ) -> Result<u32, StoreError> {
+        let client = self.client().await?;
+        let st = client
+            .prepare_cached(
+                "DELETE FROM event_journal WHERE id IN
+                    (SELECT id FROM event_journal WHERE at < $1 ORDER BY at LIMIT $2)",
+            )
+            .await
+            .map_err(db_error)?;
+        let deleted = client
+            .execute(&st, &[&millis(before), &i64::from(limit)])
+            .await
+            .map_err(db_error)?;
+        Ok(deleted as u32)
+    }
+}
+
+/// The conditions of a listing: the creditor's entries, and each filter given.
+fn journal_filters<'a>(organization: &'a FiscalCodePA, filter: &'a JournalFilter) -> Where<'a> {
+    let mut filters = Where::default();
+    let org = filters.bind(organization.as_str());
+    filters.and(format!("organization = {org}"));
+    if let Some(from) = filter.from {
+        let at = filters.bind(millis(from));
+        filters.and(format!("at >= {at}"));
+    }
+    if let Some(to) = filter.to {
+        let at = filters.bind(millis(to));
+        filters.and(format!("at <= {at}"));
+    }
+    let texts = [
+        ("kind", filter.kind.map(|k| k.as_str())),
+        ("primitive", filter.primitive.as_deref()),
+        ("notice_number", filter.notice_number.as_deref()),
+        ("iuv", filter.iuv.as_deref()),
+        ("iupd_digest", filter.iupd_digest.as_deref()),
+        ("receipt_id", filter.receipt_id.as_deref()),
+        ("outcome", filter.outcome.map(|o| o.as_str())),
+        ("key_id", filter.key_id.as_deref()),
+    ];
+    for (column, value) in texts {
+        if let Some(value) = value {
+            let at = filters.bind(value);
+            filters.and(format!("{column} = {at}"));
+        }
+    }
+    filters
+}
