@@ -172,6 +172,14 @@ expect "keys revoke" "$id" "$("$bin" keys revoke "$id" "${store_args[@]}")"
 expect "a revoked key is 401" 401 \
     "$(status -H "Ocp-Apim-Subscription-Key: $other" "$base/organizations/88888888888/broadcast-stations")"
 expect "public paths need no key" 200 "$(status "$base/health")"
+exported=$(curl -s -X POST "$base/organizations/77777777777/debtors/export" \
+    -H "Ocp-Apim-Subscription-Key: $KEY" -H 'Content-Type: application/json' \
+    -d '{"fiscalCode": "RSSMRA80A01H501U"}')
+expect "a debtor's export" '"iupd":"README-1"' "$exported"
+erasure=$(curl -s -X POST "$base/organizations/77777777777/debtors/erase" \
+    -H "Ocp-Apim-Subscription-Key: $KEY" -H 'Content-Type: application/json' \
+    -d '{"fiscalCode": "RSSMRA80A01H501U"}')
+expect "a debtor's erasure keeps an open debt" 'an open debt the creditor is bound to collect' "$erasure"
 
 kill -TERM "$pid"
 wait "$pid"

@@ -460,6 +460,7 @@ async fn keys_limited_to_segregation_codes_reach_those_only() {
             && (pattern.ends_with("/debtpositions") || pattern.ends_with("/receipts"));
         let whole_creditor = pattern.contains("broadcast-stations")
             || pattern.contains("deliveries")
+            || pattern.contains("/debtors/")
             || (*method == "PATCH" && pattern.ends_with("/debtpositions/transfers"))
             || pattern.ends_with("/events")
             || pattern.starts_with("/brokers/");

@@ -88,8 +88,7 @@ impl PgStore {
         let client = self.client().await?;
         let sql = format!(
             "SELECT {} FROM receipt WHERE id IN (
-                SELECT id FROM receipt WHERE organization = $1 AND debtor = $2
-                UNION SELECT id FROM receipt WHERE organization = $1 AND payer = $2
+                SELECT id FROM receipt WHERE organization = $1 AND (debtor = $2 OR payer = $2)
                 UNION SELECT r.id FROM receipt_beneficiary b JOIN receipt r ON r.id = b.receipt
                       WHERE b.organization = $1 AND (r.debtor = $2 OR r.payer = $2))
              ORDER BY received_at, id",

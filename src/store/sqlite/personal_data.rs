@@ -4,7 +4,7 @@
 //! holds earlier images of the pages until it starts over, so every erasure that changed
 //! something ends with a TRUNCATE checkpoint, which empties it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::NaiveDateTime;
 use rusqlite::{Connection, Row, ToSql, params};
@@ -69,8 +69,7 @@ impl SqliteStore {
         self.read(move |conn| {
             let sql = format!(
                 "SELECT {} FROM receipt WHERE id IN (
-                    SELECT id FROM receipt WHERE organization = ?1 AND debtor = ?2
-                    UNION SELECT id FROM receipt WHERE organization = ?1 AND payer = ?2
+                    SELECT id FROM receipt WHERE organization = ?1 AND (debtor = ?2 OR payer = ?2)
                     UNION SELECT r.id FROM receipt_beneficiary b JOIN receipt r ON r.id = b.receipt
                           WHERE b.organization = ?1 AND (r.debtor = ?2 OR r.payer = ?2))
                  ORDER BY received_at, id",
@@ -121,8 +120,8 @@ impl SqliteStore {
 /// Copies the whole log into the database file and truncates it, so that no earlier image of
 /// an erased row stays in it. Readers in the middle of a transaction make it wait (up to the
 /// busy timeout); if they outlast it, the log is emptied by a later checkpoint.
-fn wipe_log(path: &PathBuf) -> Result<(), StoreError> {
-    let conn = open_connection(Path::new(path), false).map_err(unavailable)?;
+fn wipe_log(path: &Path) -> Result<(), StoreError> {
+    let conn = open_connection(path, false).map_err(unavailable)?;
     let busy: i64 = conn
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
         .map_err(unavailable)?;

@@ -17,6 +17,7 @@ CREATE INDEX debt_position_to_erase ON debt_position (retained_until)
 CREATE INDEX debt_position_by_debtor ON debt_position (organization, debtor_fiscal_code);
 
 ALTER TABLE receipt ADD COLUMN personal_data_erased_at bigint;
+-- The sweeper's candidates. A data subject's receipts are found by reading the creditor's
+-- (receipt_by_iuv): indexes on debtor and payer would cost every receipt two more index
+-- writes for a rare request.
 CREATE INDEX receipt_to_erase ON receipt (received_at) WHERE personal_data_erased_at IS NULL;
-CREATE INDEX receipt_by_debtor ON receipt (organization, debtor);
-CREATE INDEX receipt_by_payer ON receipt (organization, payer);
