@@ -32,6 +32,7 @@ use crate::context::Context;
 use crate::domain::api_key::{ApiKeySecret, KeyId, SegregationScope};
 use crate::domain::upload::UploadOperation;
 use crate::observe::Answered;
+use crate::observe::metrics::method_label;
 
 pub const SOAP_PATH: &str = "/partner";
 
@@ -525,7 +526,11 @@ pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Re
         && let Some(route) = route
     {
         let index = ROUTES.iter().position(|r| std::ptr::eq(r, route));
-        reply.observed.answered = Answered::Route(index.expect("a route of ROUTES"));
+        reply.observed.answered = Answered::Route {
+            index: index.expect("a route of ROUTES"),
+            pattern: route.pattern,
+            method: method_label(&route.method),
+        };
     }
     reply.observed.key = key;
     reply
@@ -615,6 +620,11 @@ async fn answer<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_route_has_its_latency_resolved_once() {
+        assert!(ROUTES.len() <= crate::observe::metrics::ROUTE_SLOTS);
+    }
 
     #[test]
     fn to_publish_values() {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use super::Journal;
 use crate::domain::api_key::KeyId;
 use crate::domain::broadcast::BroadcastStation;
 use crate::domain::journal::{EventKind, JournalEntry, Outcome};
@@ -54,7 +53,7 @@ impl PrimitiveEvent {
         self.fault = Some(code);
     }
 
-    fn entry(self, status: u16, at: NaiveDateTime, took: Duration) -> JournalEntry {
+    pub(super) fn entry(self, status: u16, at: NaiveDateTime, took: Duration) -> JournalEntry {
         let outcome = if status == 200 && self.operation.is_some() && self.fault.is_none() {
             Outcome::Ok
         } else {
@@ -73,49 +72,7 @@ impl PrimitiveEvent {
     }
 }
 
-impl Journal {
-    /// A SOAP primitive answered with HTTP `status`, `took` after it arrived.
-    pub fn primitive(&self, event: PrimitiveEvent, status: u16, at: NaiveDateTime, took: Duration) {
-        if self.enabled() {
-            self.record(event.entry(status, at, took));
-        }
-    }
-
-    /// Attempt number `attempt` (from 1) of a delivery of `receipt` to `station`.
-    pub fn delivery(
-        &self,
-        station: &BroadcastStation,
-        receipt: &DeliveredReceipt,
-        attempt: u32,
-        result: &AttemptRecord,
-        at: NaiveDateTime,
-        took: Duration,
-    ) {
-        if self.enabled() {
-            self.record(delivery_entry(station, receipt, attempt, result, at, took));
-        }
-    }
-
-    /// A REST call by `key` on route `method pattern`, on the creditor's `path` (its segments),
-    /// answered with `status`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn rest(
-        &self,
-        key: &KeyId,
-        method: &str,
-        pattern: &str,
-        segments: &[&str],
-        status: u16,
-        at: NaiveDateTime,
-        took: Duration,
-    ) {
-        if self.enabled() {
-            self.record(rest_entry(key, method, pattern, segments, status, at, took));
-        }
-    }
-}
-
-fn delivery_entry(
+pub(super) fn delivery_entry(
     station: &BroadcastStation,
     receipt: &DeliveredReceipt,
     attempt: u32,
@@ -170,7 +127,7 @@ fn failure(error: &str) -> (Option<u16>, &'static str) {
     }
 }
 
-fn rest_entry(
+pub(super) fn rest_entry(
     key: &KeyId,
     method: &str,
     pattern: &str,

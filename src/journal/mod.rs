@@ -8,11 +8,16 @@ pub mod entries;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use self::entries::{delivery_entry, rest_entry};
+use crate::domain::api_key::KeyId;
+use crate::domain::broadcast::BroadcastStation;
 use crate::domain::journal::JournalEntry;
-use crate::store::Store;
+use crate::store::{AttemptRecord, DeliveredReceipt, Store};
 
 pub use entries::PrimitiveEvent;
 
@@ -128,6 +133,48 @@ impl Journal {
             }
         });
         queue
+    }
+}
+
+impl Journal {
+    /// A SOAP primitive answered with HTTP `status`, `took` after it arrived.
+    pub fn primitive(&self, event: PrimitiveEvent, status: u16, at: NaiveDateTime, took: Duration) {
+        if self.enabled() {
+            self.record(event.entry(status, at, took));
+        }
+    }
+
+    /// Attempt number `attempt` (from 1) of a delivery of `receipt` to `station`.
+    pub fn delivery(
+        &self,
+        station: &BroadcastStation,
+        receipt: &DeliveredReceipt,
+        attempt: u32,
+        result: &AttemptRecord,
+        at: NaiveDateTime,
+        took: Duration,
+    ) {
+        if self.enabled() {
+            self.record(delivery_entry(station, receipt, attempt, result, at, took));
+        }
+    }
+
+    /// A REST call by `key` on route `method pattern`, on the creditor's `path` (its segments),
+    /// answered with `status`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rest(
+        &self,
+        key: &KeyId,
+        method: &str,
+        pattern: &str,
+        segments: &[&str],
+        status: u16,
+        at: NaiveDateTime,
+        took: Duration,
+    ) {
+        if self.enabled() {
+            self.record(rest_entry(key, method, pattern, segments, status, at, took));
+        }
     }
 }
 

@@ -23,8 +23,11 @@ use prometheus_client::registry::Registry;
 use crate::domain::FaultCode;
 use crate::domain::messages::Operation;
 use crate::domain::receipt::ReceiptStatus;
-use crate::http::routes::ROUTES;
 use crate::store::StationBacklog;
+
+/// How many routes have their latency histogram resolved once (the table has fewer; any
+/// beyond is looked up by its labels at each request).
+pub const ROUTE_SLOTS: usize = 64;
 
 /// The content type of the exposition: Prometheus' text format, version 0.0.4.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -197,7 +200,7 @@ pub struct Metrics {
     soap_latency_family: Family<OperationLabel, Histogram, fn() -> Histogram>,
     soap_latency: Vec<OnceLock<Histogram>>,
     http: Family<HttpLabels, Counter>,
-    /// By route (in `ROUTES` order).
+    /// By route, at its place in `ROUTES` (the first [`ROUTE_SLOTS`] routes).
     route_latency: Vec<OnceLock<Histogram>>,
     other_latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     receipts: Vec<Counter>,
@@ -246,7 +249,7 @@ impl Metrics {
             "Time to answer an HTTP request other than a SOAP primitive, by route pattern and method",
             other_latency.clone(),
         );
-        let route_latency = ROUTES.iter().map(|_| OnceLock::new()).collect();
+        let route_latency = (0..ROUTE_SLOTS).map(|_| OnceLock::new()).collect();
         let receipts_family = Family::<ReceiptLabels, Counter>::default();
         registry.register(
             "receipts",
@@ -344,11 +347,11 @@ impl Metrics {
         latency.observe(elapsed.as_secs_f64());
     }
 
-    /// Any other request: `route` is the index in `ROUTES` of the route that matched, None when
-    /// none did (`pattern` then says what it is counted as).
+    /// Any other request: `route` is the place in `ROUTES` and the method of the route that
+    /// matched, None when none did; `pattern` is what the request is counted as.
     pub fn http(
         &self,
-        route: Option<usize>,
+        route: Option<(usize, &'static str)>,
         pattern: &'static str,
         method: &'static str,
         status: u16,
@@ -361,24 +364,18 @@ impl Metrics {
         };
         self.http.get_or_create(&labels).inc();
         let seconds = elapsed.as_secs_f64();
+        let labels = RouteLabels {
+            route: pattern,
+            method,
+        };
         match route {
             // A 405 is observed with its path's first route, of another method.
-            Some(i) if method_label(&ROUTES[i].method) == method => {
-                let latency = self.route_latency[i].get_or_init(|| {
-                    self.other_latency.get_or_create_owned(&RouteLabels {
-                        route: ROUTES[i].pattern,
-                        method: method_label(&ROUTES[i].method),
-                    })
-                });
+            Some((i, route_method)) if route_method == method && i < self.route_latency.len() => {
+                let latency = self.route_latency[i]
+                    .get_or_init(|| self.other_latency.get_or_create_owned(&labels));
                 latency.observe(seconds);
             }
-            _ => self
-                .other_latency
-                .get_or_create(&RouteLabels {
-                    route: pattern,
-                    method,
-                })
-                .observe(seconds),
+            _ => self.other_latency.get_or_create(&labels).observe(seconds),
         }
     }
 

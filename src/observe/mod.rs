@@ -25,8 +25,13 @@ pub enum Answered {
     /// No route matched the path.
     #[default]
     Unmatched,
-    /// The route of `ROUTES` at this index (a 405 is its path's first route).
-    Route(usize),
+    /// A route of `ROUTES` (a 405 is its path's first route): its place in the table, its
+    /// pattern and method.
+    Route {
+        index: usize,
+        pattern: &'static str,
+        method: &'static str,
+    },
     /// A SOAP primitive, with its KO's faultCode (None: OK).
     Primitive {
         operation: Operation,
@@ -56,7 +61,7 @@ impl Record<'_> {
     pub fn what(&self) -> &'static str {
         match self.observed.answered {
             Answered::Unmatched => metrics::UNMATCHED,
-            Answered::Route(i) => crate::http::routes::ROUTES[i].pattern,
+            Answered::Route { pattern, .. } => pattern,
             Answered::Primitive { operation, .. } => operation.action(),
         }
     }
@@ -81,8 +86,8 @@ pub fn finish(record: &Record<'_>, access_log: bool) {
     if let Some(m) = metrics::metrics() {
         match record.observed.answered {
             Answered::Primitive { operation, fault } => m.soap(operation, fault, record.elapsed),
-            Answered::Route(i) => m.http(
-                Some(i),
+            Answered::Route { index, method, .. } => m.http(
+                Some((index, method)),
                 record.what(),
                 record.method,
                 record.status,
