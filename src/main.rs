@@ -53,6 +53,7 @@ fn init_logs(format: LogFormat) -> log_writer::Flush {
     let (writer, guard) = log_writer::batch_writer(std::io::stderr());
     let counted = writer.clone();
     gpd_gateway::observe::set_dropped_log_lines(move || counted.dropped());
+    gpd_gateway::observe::access::set_sink(writer.clone(), format == LogFormat::Json);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
