@@ -8,9 +8,9 @@ use chrono::NaiveDateTime;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
-use super::filter::{Bounds, Where};
+use super::filter::Where;
 use super::uploads::count;
-use super::{PgStore, db_error, read_transaction};
+use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::broadcast::{DeliveryState, first_retry_at};
 use crate::domain::position::Conflict;
@@ -338,33 +338,15 @@ impl PgStore {
             let at = filters.bind(state.as_str());
             filters.and(format!("d.state = {at}"));
         }
-        let condition = filters.sql();
-        let bounds = Bounds::of(page);
-        let mut params = filters.params();
-        let limit = bounds.bind(&mut params);
-
+        let select = format!(
+            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
+             WHERE {} ORDER BY d.id DESC",
+            filters.sql()
+        );
         let mut client = self.client().await?;
-        // The count and the page from one snapshot.
-        let tx = read_transaction(&mut client).await?;
-        let items_found = filters.count(&tx, "delivery d").await?;
-        let st = tx
-            .prepare_cached(&format!(
-                "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
-                 WHERE {condition} ORDER BY d.id DESC {limit}"
-            ))
+        filters
+            .page(&mut client, "delivery d", &select, page, listed_delivery)
             .await
-            .map_err(db_error)?;
-        let rows = tx.query(&st, &params).await.map_err(db_error)?;
-        let items = rows
-            .iter()
-            .map(listed_delivery)
-            .collect::<Result<Vec<_>, _>>()?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(Page {
-            items,
-            request: page,
-            items_found,
-        })
     }
 
     /// The delivery is locked (`FOR UPDATE`) while its state is checked and changed: of two

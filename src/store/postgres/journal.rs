@@ -4,8 +4,8 @@
 
 use chrono::NaiveDateTime;
 
-use super::filter::{Bounds, Where};
-use super::{PgStore, db_error, read_transaction};
+use super::filter::Where;
+use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::journal::{JournalEntry, JournalFilter};
 use crate::store::columns::{JOURNAL_COLUMNS, journal_entry, journal_texts, millis};
@@ -101,32 +101,15 @@ impl PgStore {
         page: PageRequest,
     ) -> Result<Page<JournalEntry>, StoreError> {
         let filters = journal_filters(&organization, &filter);
-        let condition = filters.sql();
-        let bounds = Bounds::of(page);
-        let mut params = filters.params();
-        let limit = bounds.bind(&mut params);
-
+        let select = format!(
+            "SELECT {JOURNAL_COLUMNS} FROM event_journal WHERE {}
+             ORDER BY at DESC, id DESC",
+            filters.sql()
+        );
         let mut client = self.client().await?;
-        let tx = read_transaction(&mut client).await?;
-        let items_found = filters.count(&tx, "event_journal").await?;
-        let st = tx
-            .prepare_cached(&format!(
-                "SELECT {JOURNAL_COLUMNS} FROM event_journal WHERE {condition}
-                 ORDER BY at DESC, id DESC {limit}"
-            ))
+        filters
+            .page(&mut client, "event_journal", &select, page, journal_entry)
             .await
-            .map_err(db_error)?;
-        let rows = tx.query(&st, &params).await.map_err(db_error)?;
-        let items = rows
-            .iter()
-            .map(journal_entry)
-            .collect::<Result<Vec<_>, _>>()?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(Page {
-            items,
-            request: page,
-            items_found,
-        })
     }
 
     pub async fn prune_journal(

@@ -13,9 +13,9 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 
 use super::broadcast::stations_of;
-use super::filter::{Bounds, Where};
+use super::filter::Where;
 use super::positions::{load_position, write_payment};
-use super::{PgStore, db_error, read_transaction};
+use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::receipt::{ReceiptStatus, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
@@ -119,29 +119,15 @@ impl PgStore {
         page: PageRequest,
     ) -> Result<Page<ReceiptSummary>, StoreError> {
         let filters = receipt_filters(&organization, &filter);
-        let condition = filters.sql();
-        let bounds = Bounds::of(page);
-        let mut params = filters.params();
-        let limit = bounds.bind(&mut params);
-
+        let select = format!(
+            "SELECT {RECEIPT_SUMMARY_COLUMNS} FROM receipt WHERE {}
+             ORDER BY received_at DESC, id DESC",
+            filters.sql()
+        );
         let mut client = self.client().await?;
-        let tx = read_transaction(&mut client).await?;
-        let items_found = filters.count(&tx, "receipt").await?;
-        let st = tx
-            .prepare_cached(&format!(
-                "SELECT {RECEIPT_SUMMARY_COLUMNS} FROM receipt WHERE {condition}
-                 ORDER BY received_at DESC, id DESC {limit}"
-            ))
+        filters
+            .page(&mut client, "receipt", &select, page, summary)
             .await
-            .map_err(db_error)?;
-        let rows = tx.query(&st, &params).await.map_err(db_error)?;
-        let items = rows.iter().map(summary).collect::<Result<Vec<_>, _>>()?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(Page {
-            items,
-            request: page,
-            items_found,
-        })
     }
 }
 
