@@ -9,11 +9,10 @@ use super::query::{Query, bound, paged};
 use super::reply::{Problem, bad_request};
 use super::{OnCreditor, Reply};
 use crate::domain::api_key::KeyId;
-use crate::domain::journal::{EventKind, JournalEntry, JournalFilter, Outcome};
+use crate::domain::journal::{EventKind, JournalEntry, JournalFilter, Outcome, iupd_digest};
 use crate::domain::messages::Operation;
 use crate::domain::position::Iupd;
 use crate::domain::{Iuv, NoticeNumber, Text};
-use crate::journal::entries::iupd_digest;
 use crate::json::convert::format_datetime;
 
 const PARAMETERS: &[&str] = &[

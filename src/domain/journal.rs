@@ -165,6 +165,12 @@ pub fn retention_cutoff(now: NaiveDateTime, months: u32) -> NaiveDateTime {
         .unwrap_or(NaiveDateTime::MIN)
 }
 
+/// What the journal keeps of an IUPD: its SHA-256, in hex.
+pub fn iupd_digest(iupd: &str) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, iupd.as_bytes());
+    super::api_key::hex(digest.as_ref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 
 use crate::domain::api_key::KeyId;
 use crate::domain::broadcast::BroadcastStation;
-use crate::domain::journal::{EventKind, JournalEntry, Outcome};
+use crate::domain::journal::{EventKind, JournalEntry, Outcome, iupd_digest};
 use crate::domain::messages::Operation;
 use crate::domain::receipt::ReceiptVersion;
 use crate::domain::{FaultCode, FiscalCodePA, Iuv, NoticeNumber, Text};
@@ -158,12 +158,6 @@ pub(super) fn rest_entry(
         }
     }
     e
-}
-
-/// What the journal keeps of an IUPD: its SHA-256, in hex.
-pub fn iupd_digest(iupd: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, iupd.as_bytes());
-    crate::domain::api_key::hex(digest.as_ref())
 }
 
 fn micros(d: Duration) -> u64 {
