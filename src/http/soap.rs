@@ -34,7 +34,11 @@ pub fn client_fault(status: u16, message: &str) -> Reply {
 /// access log.
 pub async fn partner(ctx: &Context, soap_action: Option<&str>, body: &[u8]) -> Reply {
     let started = Instant::now();
-    let mut event = PrimitiveEvent::default();
+    let mut event = if ctx.journal.enabled() {
+        PrimitiveEvent::default()
+    } else {
+        PrimitiveEvent::operation_only()
+    };
     let mut reply = answer(ctx, soap_action, body, &mut event).await;
     if let Some((operation, fault)) = event.outcome() {
         reply.observed.answered = Answered::Primitive { operation, fault };

@@ -27,12 +27,26 @@ pub struct PrimitiveEvent {
     notice_number: Option<String>,
     receipt_id: Option<String>,
     fault: Option<FaultCode>,
+    /// Whether the identifiers are left unread: no journal will take them.
+    operation_only: bool,
 }
 
 impl PrimitiveEvent {
+    /// An event that keeps the operation and its outcome only (for the metrics and the access
+    /// log), when the journal is off.
+    pub fn operation_only() -> PrimitiveEvent {
+        PrimitiveEvent {
+            operation_only: true,
+            ..PrimitiveEvent::default()
+        }
+    }
+
     /// The operation answered and the identifiers its request element carries.
     pub fn read(&mut self, operation: Operation, root: &Element) {
         self.operation = Some(operation);
+        if self.operation_only {
+            return;
+        }
         self.organization = text(root, "idPA").filter(|s| FiscalCodePA::parse(s).is_ok());
         self.broker_id = identifier(root, "idBrokerPA");
         self.station_id = identifier(root, "idStation");

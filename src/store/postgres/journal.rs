@@ -3,6 +3,7 @@
 //! a creditor's entries listed newest first, old ones pruned in batches.
 
 use chrono::NaiveDateTime;
+use tokio_postgres::types::ToSql;
 
 use super::filter::Where;
 use super::{PgStore, db_error};
@@ -51,46 +52,18 @@ impl PgStore {
             ))
             .await
             .map_err(db_error)?;
-        let [
-            organization,
-            primitive,
-            broker,
-            station,
-            nav,
-            iuv,
-            iupd,
-            receipt,
-            key,
-            method,
-            route,
-        ] = &texts;
-        client
-            .execute(
-                &st,
-                &[
-                    &at,
-                    &kind,
-                    organization,
-                    primitive,
-                    broker,
-                    station,
-                    nav,
-                    iuv,
-                    iupd,
-                    receipt,
-                    key,
-                    method,
-                    route,
-                    &status,
-                    &outcome,
-                    &fault_code,
-                    &error,
-                    &attempt,
-                    &duration,
-                ],
-            )
-            .await
-            .map_err(db_error)?;
+        // In the order of the columns: time and kind, the texts, then the rest.
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&at, &kind];
+        params.extend(texts.iter().map(|t| t as &(dyn ToSql + Sync)));
+        params.extend([
+            &status as &(dyn ToSql + Sync),
+            &outcome,
+            &fault_code,
+            &error,
+            &attempt,
+            &duration,
+        ]);
+        client.execute(&st, &params).await.map_err(db_error)?;
         Ok(())
     }
 
