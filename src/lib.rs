@@ -20,6 +20,8 @@ pub mod journal;
 pub mod json;
 pub mod keys;
 pub mod observe;
+pub mod outbound;
+pub mod platform;
 pub mod primitives;
 pub mod replay;
 pub mod store;

@@ -3,16 +3,14 @@
 //! and match its schema, and methods a path does not document get 405.
 
 mod harness;
-#[path = "common/openapi.rs"]
-mod schema;
 
 use std::collections::BTreeSet;
 
 use gpd_gateway::client::Response;
+use harness::openapi::OpenApi;
 use harness::receipts::{ReceiptRequest, iuv};
 use harness::stub_station::{Behaviour, StubStation};
 use harness::{TestServer, json, text};
-use schema::OpenApi;
 use serde_json::{Value, json};
 
 const ORG: &str = "77777777777";

@@ -60,7 +60,7 @@ impl StationClient {
     /// where `policy` lets receipts go.
     pub fn new(policy: DestinationPolicy) -> Self {
         let policy = Arc::new(policy);
-        let tls = tls_config();
+        let tls = crate::outbound::tls_config();
         let client = |plain_http| {
             reqwest::Client::builder()
                 .tls_backend_preconfigured(tls.clone())
@@ -191,26 +191,6 @@ impl StationClient {
         }
         Ok((status, answer))
     }
-}
-
-/// rustls with the ring provider, verifying stations against the system's roots.
-fn tls_config() -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions");
-    match rustls_platform_verifier::Verifier::new(provider) {
-        // rustls calls any verifier other than its own webpki one "dangerous"; this one is the
-        // platform's full chain and name verification.
-        Ok(verifier) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier)),
-        Err(e) => {
-            tracing::warn!(error = %e, "no trusted root certificates: https stations will fail");
-            builder.with_root_certificates(rustls::RootCertStore::empty())
-        }
-    }
-    .with_no_client_auth()
 }
 
 /// Why an exchange got no answer.

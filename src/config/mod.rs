@@ -11,6 +11,7 @@ mod creditor;
 mod gateway;
 mod journal;
 mod observe;
+mod platform;
 mod retention;
 mod service;
 mod store;

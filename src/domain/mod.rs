@@ -16,6 +16,7 @@ pub mod messages;
 pub mod notification_fee;
 pub mod party;
 pub mod personal_data;
+pub mod platform;
 pub mod position;
 pub mod rate;
 pub mod receipt;

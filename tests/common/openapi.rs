@@ -1,9 +1,14 @@
-//! Checks JSON values against the schemas of the gateway's OpenAPI document: the subset of
-//! OpenAPI 3.0 schema objects the document uses (`$ref`, `type`, `properties`, `required`,
-//! `additionalProperties: false`, `items`, `enum`, `nullable`, `minimum`, `maximum`,
-//! `maxLength`, `pattern` as a plain-ASCII class check). A keyword it does not know fails the
-//! check, so the document cannot drift into schemas that are silently not checked.
+//! Checks JSON values against the schemas of an OpenAPI 3.0 document (the gateway's own, or
+//! one of the platform's in `../shared/reference`): the subset of schema objects these
+//! documents use (`$ref`, `type`, `properties`, `required`, `additionalProperties: false`,
+//! `items`, `enum`, `nullable`, `minimum`, `maximum`, `minLength`, `maxLength`, `minItems`,
+//! `maxItems`, `pattern`, `allOf`, `oneOf`, `anyOf`). A keyword it does not know fails the
+//! check, so a document cannot hold schemas that are silently not checked. `format` is not
+//! checked: the platform's services write dates in more shapes than the formats they name.
 
+use std::path::PathBuf;
+
+use regex::Regex;
 use serde_json::Value;
 
 pub struct OpenApi {
@@ -26,11 +31,38 @@ const KNOWN: &[&str] = &[
     "pattern",
     "default",
     "description",
+    "minLength",
+    "minItems",
+    "maxItems",
+    "allOf",
+    "oneOf",
+    "anyOf",
+    "readOnly",
+    "example",
+    "deprecated",
+    "title",
 ];
+
+/// Where the platform's official documents are, when they are beside the repository.
+pub fn reference_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference")
+}
 
 impl OpenApi {
     pub fn new(doc: Value) -> OpenApi {
         OpenApi { doc }
+    }
+
+    /// An official document under [`reference_dir`] (`pagopa-api/openapi/gpd-4-aca.json`,
+    /// `send/….yaml`), or `None` when the reference documents are not there.
+    pub fn reference(relative: &str) -> Option<OpenApi> {
+        let text = std::fs::read_to_string(reference_dir().join(relative)).ok()?;
+        let doc = if relative.ends_with(".yaml") {
+            serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
+        };
+        Some(OpenApi { doc })
     }
 
     /// The object a local `$ref` points to.
@@ -41,6 +73,14 @@ impl OpenApi {
         self.doc
             .pointer(pointer)
             .unwrap_or_else(|| panic!("dangling reference {reference}"))
+    }
+
+    /// `schema`, or what its `$ref` points to.
+    pub fn resolve_schema<'a>(&'a self, schema: &'a Value) -> &'a Value {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => self.resolve(r),
+            None => schema,
+        }
     }
 
     /// Every `(method, path template)` the document describes.
@@ -89,10 +129,7 @@ impl OpenApi {
     }
 
     fn walk(&self, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
-        let schema = match schema.get("$ref").and_then(Value::as_str) {
-            Some(r) => self.resolve(r),
-            None => schema,
-        };
+        let schema = self.resolve_schema(schema);
         let map = schema.as_object().expect("a schema is an object");
         for key in map.keys() {
             if !KNOWN.contains(&key.as_str()) {
@@ -109,6 +146,25 @@ impl OpenApi {
             && !allowed.contains(value)
         {
             errors.push(format!("{at}: {value} is not one of {allowed:?}"));
+        }
+        for part in schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            self.walk(part, value, at, errors);
+        }
+        for keyword in ["oneOf", "anyOf"] {
+            if let Some(parts) = schema.get(keyword).and_then(Value::as_array) {
+                let fits = parts
+                    .iter()
+                    .filter(|p| self.check(p, value).is_empty())
+                    .count();
+                if fits == 0 || (keyword == "oneOf" && fits > 1) {
+                    errors.push(format!("{at}: {fits} of the {keyword} schemas fit"));
+                }
+            }
         }
         let Some(kind) = schema.get("type").and_then(Value::as_str) else {
             return;
@@ -138,23 +194,42 @@ impl OpenApi {
                 }
             }
             ("array", Value::Array(items)) => {
+                let count = items.len() as u64;
+                if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+                    && count < min
+                {
+                    errors.push(format!("{at}: fewer than {min} items"));
+                }
+                if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+                    && count > max
+                {
+                    errors.push(format!("{at}: more than {max} items"));
+                }
                 for (i, item) in items.iter().enumerate() {
                     self.walk(&schema["items"], item, &format!("{at}[{i}]"), errors);
                 }
             }
             ("string", Value::String(s)) => {
+                let length = s.chars().count() as u64;
                 if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
-                    && s.chars().count() as u64 > max
+                    && length > max
                 {
                     errors.push(format!("{at}: longer than {max}"));
                 }
+                if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+                    && length < min
+                {
+                    errors.push(format!("{at}: shorter than {min}"));
+                }
                 if let Some(p) = schema.get("pattern").and_then(Value::as_str)
-                    && !simple_pattern(p, s)
+                    && !pattern(p).is_match(s)
                 {
                     errors.push(format!("{at}: '{s}' does not match {p}"));
                 }
             }
-            ("integer", Value::Number(n)) if n.is_i64() || n.is_u64() => {
+            ("integer" | "number", Value::Number(n))
+                if kind == "number" || n.is_i64() || n.is_u64() =>
+            {
                 let n = n.as_f64().expect("a number");
                 if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
                     && n < min
@@ -167,39 +242,34 @@ impl OpenApi {
                     errors.push(format!("{at}: {n} is above {max}"));
                 }
             }
-            ("number", Value::Number(_)) | ("boolean", Value::Bool(_)) => {}
+            ("boolean", Value::Bool(_)) => {}
             (kind, value) => errors.push(format!("{at}: {value} is not of type {kind}")),
         }
     }
 }
 
-/// The patterns the document uses: `^[class]{n}$` or `^[class]{n,m}$` with ranges like `0-9`,
-/// `A-Z`. Anything else fails loudly.
-fn simple_pattern(pattern: &str, s: &str) -> bool {
-    let inner = pattern
-        .strip_prefix("^[")
-        .and_then(|p| p.strip_suffix('$'))
-        .unwrap_or_else(|| panic!("pattern {pattern} is not of the checked form"));
-    let (class, count) = inner
-        .split_once("]{")
-        .unwrap_or_else(|| panic!("pattern {pattern} is not of the checked form"));
-    let count = count.strip_suffix('}').expect("closing brace");
-    let (min, max) = match count.split_once(',') {
-        Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
-        None => (count.parse().unwrap(), count.parse().unwrap()),
-    };
-    let class: Vec<char> = class.chars().collect();
-    let ranges: Vec<(char, char)> = class
-        .chunks(3)
-        .map(|c| match c {
-            [a, '-', b] => (*a, *b),
-            _ => panic!("pattern {pattern}: only ranges like 0-9"),
-        })
-        .collect();
-    let n = s.chars().count();
-    (min..=max).contains(&n)
-        && s.chars()
-            .all(|c| ranges.iter().any(|(a, b)| (*a..=*b).contains(&c)))
+/// A document's pattern as a regex. The documents write Java's (`\h` for a horizontal space)
+/// and counts up to `i32::MAX`, which are one or more.
+fn pattern(p: &str) -> Regex {
+    let translated = p.replace("\\h", "[ \\t]").replace("{1,2147483647}", "+");
+    Regex::new(&translated).unwrap_or_else(|e| panic!("pattern {p}: {e}"))
+}
+
+/// A parameter's value as written in a path, query or header, as the JSON value its schema
+/// types: numbers and booleans parsed, anything else a string.
+pub fn parameter_value(schema: &Value, text: &str) -> Value {
+    match schema.get("type").and_then(Value::as_str) {
+        Some("integer" | "number") => text
+            .parse::<serde_json::Number>()
+            .map(Value::Number)
+            .unwrap_or_else(|_| Value::String(text.to_owned())),
+        Some("boolean") => match text {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::String(text.to_owned()),
+        },
+        _ => Value::String(text.to_owned()),
+    }
 }
 
 #[cfg(test)]
@@ -224,5 +294,21 @@ mod tests {
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert_eq!(api.check(&schema, &json!({"b": "12"})).len(), 1);
         assert_eq!(api.check(&schema, &json!({"a": "1"})).len(), 1);
+    }
+
+    #[test]
+    fn java_patterns_and_combinations_are_checked() {
+        let api = OpenApi::new(json!({}));
+        let amount = json!({"type": "string", "pattern": "^\\d{1,2147483647}[.]\\d{1,2}?$"});
+        assert!(api.check(&amount, &json!("10.50")).is_empty());
+        assert_eq!(api.check(&amount, &json!("10,50")).len(), 1);
+        let words = json!({"type": "string", "pattern": "[\\w*\\h-]+", "minLength": 2});
+        assert!(api.check(&words, &json!("a b-c")).is_empty());
+        assert_eq!(api.check(&words, &json!("a")).len(), 1);
+        let either = json!({"oneOf": [{"type": "integer"}, {"type": "string"}]});
+        assert!(api.check(&either, &json!(1)).is_empty());
+        assert_eq!(api.check(&either, &json!(true)).len(), 1);
+        let list = json!({"type": "array", "items": {"type": "number"}, "maxItems": 1});
+        assert_eq!(api.check(&list, &json!([1.5, 2])).len(), 1);
     }
 }

@@ -7,6 +7,10 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod loopback;
+#[path = "../common/openapi.rs"]
+pub mod openapi;
+pub mod platform_stub;
 pub mod positions;
 pub mod receipts;
 pub mod soap;

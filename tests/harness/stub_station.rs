@@ -3,7 +3,6 @@
 //! garbage, late, or never), switchable while the test runs.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,13 +14,9 @@ use gpd_gateway::xml::responses::ko_response;
 use gpd_gateway::xml::{PAFORNODE_NS, SOAP_ENV_NS};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::{JoinHandle, JoinSet};
+
+use super::loopback::Loopback;
 
 /// How the station answers the next requests.
 #[derive(Debug, Clone)]
@@ -58,25 +53,21 @@ struct State {
 pub struct StubStation {
     url: String,
     state: Arc<State>,
-    shutdown: Option<oneshot::Sender<()>>,
-    handle: Option<JoinHandle<()>>,
+    server: Loopback,
 }
 
 impl StubStation {
     pub async fn start(behaviour: Behaviour) -> StubStation {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}/station", listener.local_addr().expect("address"));
         let state = Arc::new(State {
             behaviour: Mutex::new(behaviour),
             received: Mutex::new(Vec::new()),
         });
-        let (tx, rx) = oneshot::channel();
-        let handle = tokio::spawn(accept(listener, state.clone(), rx));
+        let shared = state.clone();
+        let server = Loopback::start(move |request| answer(shared.clone(), request)).await;
         StubStation {
-            url,
+            url: format!("http://{}/station", server.address),
             state,
-            shutdown: Some(tx),
-            handle: Some(handle),
+            server,
         }
     }
 
@@ -127,51 +118,12 @@ impl StubStation {
     }
 
     /// Closes the listener and drops every open connection, answered or not.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(handle) = self.handle.take() {
-            handle.await.expect("station task");
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
-impl Drop for StubStation {
-    fn drop(&mut self) {
-        if let Some(handle) = &self.handle {
-            handle.abort();
-        }
-    }
-}
-
-/// Accepts connections until told to stop; the connections' tasks end with it.
-async fn accept(listener: TcpListener, state: Arc<State>, mut stop: oneshot::Receiver<()>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = &mut stop => break,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let state = state.clone();
-                connections.spawn(async move {
-                    let service = service_fn(move |request| answer(state.clone(), request));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-            // Reap finished connections so the set does not grow.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    connections.shutdown().await;
-}
-
-async fn answer(
-    state: Arc<State>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(state: Arc<State>, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let soap_action = request
         .headers()
         .get("soapaction")
@@ -218,7 +170,7 @@ async fn answer(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("text/xml; charset=utf-8"),
     );
-    Ok(response)
+    response
 }
 
 /// The receiptId a request carries; empty when none.

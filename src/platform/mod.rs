@@ -1,0 +1,4 @@
+//! Clients of the platform's REST services that a creditor integrated synchronously must call
+//! itself. [`api`] is the transport they share: base URL, key header, timeout, JSON.
+
+pub mod api;
