@@ -9,7 +9,8 @@ use serde::de::Deserializer;
 
 use super::service::RawService;
 use super::value::{FromToml, Refusal, at_least_one, checked, parsed, require};
-use crate::domain::creditor::Creditor;
+use crate::domain::creditor::{Creditor, PlatformServices};
+use crate::domain::platform::PlatformAccess;
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
 
 /// A creditor read, with its stations in the order written, so that a station the broker does
@@ -38,6 +39,14 @@ struct RawCreditor {
     max_unpaid_spontaneous: u32,
     #[serde(default, rename = "service")]
     services: Vec<RawService>,
+    #[serde(default, deserialize_with = "parsed")]
+    aca: Option<PlatformAccess>,
+    #[serde(default, deserialize_with = "parsed")]
+    fdr: Option<PlatformAccess>,
+    #[serde(default, deserialize_with = "parsed")]
+    bizevents: Option<PlatformAccess>,
+    #[serde(default, deserialize_with = "parsed")]
+    send: Option<PlatformAccess>,
 }
 
 fn ten_thousand() -> u32 {
@@ -94,6 +103,12 @@ impl CreditorEntry {
             segregation_codes: raw.segregation_codes,
             services: Vec::new(),
             max_unpaid_spontaneous: raw.max_unpaid_spontaneous,
+            platform: PlatformServices {
+                aca: raw.aca,
+                fdr: raw.fdr,
+                bizevents: raw.bizevents,
+                send: raw.send,
+            },
         }
         .with_services(services)?;
         Ok(CreditorEntry {

@@ -281,6 +281,30 @@ segregation_codes = ["01"]
     }
 
     #[test]
+    fn a_creditors_platform_services_are_read_from_its_tables() {
+        let text = format!(
+            "{BASE}[creditor.aca]\nendpoint = \"https://api.example.it/aca/v1/\"\nsubscription_key = \"k1\"\n[creditor.send]\nendpoint = \"http://127.0.0.1:9\"\nsubscription_key = \"k2\"\n"
+        );
+        let c = Config::parse(&text, "t").unwrap();
+        let platform = &c.creditor("77777777777").unwrap().platform;
+        let aca = platform.aca.as_ref().unwrap();
+        assert_eq!(
+            (aca.endpoint(), aca.key()),
+            ("https://api.example.it/aca/v1", "k1")
+        );
+        assert_eq!(platform.send.as_ref().unwrap().key(), "k2");
+        assert!(platform.fdr.is_none() && platform.bizevents.is_none());
+        let e = refuse(&format!(
+            "{BASE}[creditor.fdr]\nendpoint = \"ftp://x\"\nsubscription_key = \"k\"\n"
+        ));
+        assert_eq!(e.key, "creditor[0].fdr.endpoint");
+        let e = refuse(&format!(
+            "{BASE}[creditor.bizevents]\nendpoint = \"https://x\"\nsubscription_key = \"\"\n"
+        ));
+        assert_eq!(e.key, "creditor[0].bizevents.subscription_key");
+    }
+
+    #[test]
     fn the_store_is_sqlite_unless_a_postgres_url_is_given() {
         let c = Config::parse(BASE, "t").unwrap();
         assert!(c.store.url.is_none());

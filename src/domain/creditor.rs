@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use super::platform::PlatformAccess;
 use super::service::{Service, SpecError};
 use super::{FiscalCodePA, SegregationCode, Text};
 
@@ -19,6 +20,19 @@ pub struct Creditor {
     /// The most spontaneous positions the creditor may have unpaid (and payable) at once;
     /// past it paDemandPaymentNotice is answered PAA_SYSTEM_ERROR.
     pub max_unpaid_spontaneous: u32,
+    /// The platform's services the gateway calls for the creditor, each where configured:
+    /// the central notices archive (GPD-for-ACA), the reporting flows (FdR for organizations),
+    /// the receipts service (biz-events) and SEND's notification prices.
+    pub platform: PlatformServices,
+}
+
+/// Where the creditor reaches each platform service; `None` where it is not configured.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformServices {
+    pub aca: Option<PlatformAccess>,
+    pub fdr: Option<PlatformAccess>,
+    pub bizevents: Option<PlatformAccess>,
+    pub send: Option<PlatformAccess>,
 }
 
 impl Creditor {
