@@ -374,6 +374,8 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
              ALTER TABLE debt_position DROP COLUMN retained_until;
              ALTER TABLE debt_position DROP COLUMN personal_data_erased_at;
              ALTER TABLE receipt DROP COLUMN personal_data_erased_at;
+             ALTER TABLE receipt DROP COLUMN origin;
+             ALTER TABLE receipt DROP COLUMN unbound_station;
              DROP TABLE delivery_request;
              DROP TABLE delivery_request_backfill;
              DROP TABLE event_journal;

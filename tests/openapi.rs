@@ -403,6 +403,17 @@ async fn every_documented_operation_answers_as_documented() {
         404
     );
 
+    // Recovery from the platform: this creditor has no access to the receipts service.
+    let recover = "/organizations/{fiscalCode}/receipts/recover";
+    let r = w
+        .call("POST", recover, &org, "", Some(json!({"iur": "OA-R9"})))
+        .await;
+    assert_eq!(r.status, 409, "{}", text(&r));
+    let r = w
+        .call("POST", recover, &org, "", Some(json!({"receiptId": "x"})))
+        .await;
+    assert_eq!(r.status, 400);
+
     // The same receipt through gpd-payments' API.
     let payments = "/payments/{organizationfiscalcode}/receipts";
     let pay_org = [("organizationfiscalcode", ORG)];
@@ -670,6 +681,9 @@ async fn every_documented_operation_answers_as_documented() {
             ("PATCH", t) if t.ends_with("/debtpositions/transfers") => {
                 Some(json!({"newIban": "IT60X0542811101000000123456"}))
             }
+            ("POST", t) if t.ends_with("/receipts/recover") => {
+                Some(json!({"iur": "OA-R9", "iuv": iuv_b}))
+            }
             ("PUT", t) if t.ends_with("/{iupd}") => Some(position("OA-1", 8_001)),
             ("PUT", t) if t.ends_with("/notificationfee") => Some(json!({"notificationFee": 1})),
             ("PUT", _) => Some(json!({"brokerId": ORG, "url": stub.url()})),
@@ -748,12 +762,20 @@ async fn every_documented_operation_answers_as_documented() {
             .replace("{iuv}", &iuv_b)
             .replace("{stationId}", "OA_STATION")
             .replace("{id}", &id);
-        // GPD's fixed names under debtpositions leave other methods to the IUPD routes.
-        let fixed = template.ends_with("/debtpositions/bulk")
-            || template.ends_with("/debtpositions/transfers");
+        // GPD's fixed names under debtpositions leave other methods to the IUPD routes, and
+        // `receipts/recover` to the IUV's.
+        let placeholder = if template.ends_with("/debtpositions/bulk")
+            || template.ends_with("/debtpositions/transfers")
+        {
+            Some(one)
+        } else if template.ends_with("/receipts/recover") {
+            Some(one_receipt)
+        } else {
+            None
+        };
         for method in ["GET", "PUT", "POST", "DELETE", "PATCH"] {
-            let by_iupd = (method.to_owned(), one.to_owned());
-            if fixed && documented.contains(&by_iupd) {
+            if placeholder.is_some_and(|p| documented.contains(&(method.to_owned(), p.to_owned())))
+            {
                 continue;
             }
             if !documented.contains(&(method.to_owned(), template.clone())) {

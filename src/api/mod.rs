@@ -19,6 +19,7 @@ pub mod payments;
 pub mod positions;
 mod query;
 pub mod receipts;
+pub mod recovery;
 mod reply;
 pub mod upload;
 

@@ -34,6 +34,10 @@ pub(super) struct ReceiptOut {
     payment_date_time: Option<String>,
     stand_in: Option<bool>,
     received_at: String,
+    /// NODE, or PLATFORM for a receipt recovered from the platform's receipts service.
+    origin: &'static str,
+    /// The station, ours but not bound to the creditor, the Node addressed it to.
+    station_not_bound: Option<String>,
 }
 
 pub(super) fn receipt_out(r: ReceiptSummary) -> ReceiptOut {
@@ -55,6 +59,8 @@ pub(super) fn receipt_out(r: ReceiptSummary) -> ReceiptOut {
         payment_date_time: r.payment_date_time,
         stand_in: r.stand_in,
         received_at: format_datetime(r.received_at),
+        origin: r.origin.as_str(),
+        station_not_bound: r.unbound_station,
     }
 }
 

@@ -200,6 +200,30 @@ impl ReceiptStatus {
     }
 }
 
+/// Where a stored receipt came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptOrigin {
+    /// The Node's paSendRT or paSendRTV2.
+    Node,
+    /// The platform's receipts service: a receipt the Node never delivered, recovered by IUR.
+    Platform,
+}
+
+impl ReceiptOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptOrigin::Node => "NODE",
+            ReceiptOrigin::Platform => "PLATFORM",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [ReceiptOrigin::Node, ReceiptOrigin::Platform]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
 /// Why a receipt was flagged instead of applied. The payment happened (Stand-In, another
 /// channel): the receipt is kept and answered OK, and the creditor decides what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -208,6 +208,17 @@ pub struct ReceiptFacts {
 }
 
 impl ReceiptFacts {
+    /// Whether two copies of one receipt (same creditor, notice and receiptId), one of them
+    /// recovered from the platform's receipts service, record the same payment: same amount,
+    /// IUV, PSP and debtor. The platform's copy is a rendering of the Node's receipt that
+    /// lacks some of its fields (paymentNote, transfers' companyName, standIn) and writes
+    /// others its own way (dates, amounts as JSON numbers), so its digest cannot match the
+    /// Node's; these facts are what both keep alike.
+    pub fn same_payment(&self, other: &ReceiptFacts) -> bool {
+        (&self.amount, &self.iuv, &self.psp_id, &self.debtor)
+            == (&other.amount, &other.iuv, &other.psp_id, &other.debtor)
+    }
+
     pub fn of(receipt: &Receipt) -> ReceiptFacts {
         ReceiptFacts {
             amount: receipt.payment_amount.to_string(),

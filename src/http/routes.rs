@@ -26,7 +26,7 @@ use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
 use crate::api::{
     self, OnCreditor, Problem, Reply, broadcast, bulk, debtors, events, payment_options, payments,
-    receipts,
+    receipts, recovery,
 };
 use crate::context::Context;
 use crate::domain::api_key::{ApiKeySecret, KeyId, SegregationScope};
@@ -196,6 +196,9 @@ pub static ROUTES: &[Route] = routes! {
     };
     GET "/organizations/{fiscalCode}/receipts" Creditor => |c| {
         receipts::list_receipts(c.on_creditor()?, c.query()).await
+    };
+    POST "/organizations/{fiscalCode}/receipts/recover" Creditor => |c| {
+        recovery::recover_receipt(c.on_creditor()?, c.body).await
     };
     GET "/organizations/{fiscalCode}/receipts/{iuv}" Creditor => |c| {
         receipts::get_receipt(c.on_creditor()?, c.param("iuv")).await

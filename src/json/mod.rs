@@ -2,9 +2,11 @@
 //! PaymentPositionModel and friends as serde types, `convert` turns a request shape into a
 //! validated domain position (or the list of field errors, each with its JSON path) and a
 //! domain position back into the response shape, and `upload` reads the upload API's files.
+//! `bizevents` reads the platform's receipts service's receipt.
 //! Used by the REST API, the bulk import and the demo data; it knows only `domain`, never
 //! HTTP, the store or how errors are answered.
 
+pub mod bizevents;
 pub mod convert;
 pub mod model;
 pub mod upload;

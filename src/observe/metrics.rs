@@ -204,6 +204,7 @@ pub struct Metrics {
     route_latency: Vec<OnceLock<Histogram>>,
     other_latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     receipts: Vec<Counter>,
+    receipts_station_not_bound: Counter,
     attempts: Family<AttemptLabels, Counter>,
     commit_latency: Family<StoreLabel, Histogram, fn() -> Histogram>,
     commit_batch: Family<StoreLabel, Histogram, fn() -> Histogram>,
@@ -260,6 +261,12 @@ impl Metrics {
             .iter()
             .map(|r| receipts_family.get_or_create_owned(&ReceiptLabels { status: r.label() }))
             .collect();
+        let receipts_station_not_bound = Counter::default();
+        registry.register(
+            "receipts_station_not_bound",
+            "Receipts addressed to a station of ours not bound to their creditor, kept and answered OK",
+            receipts_station_not_bound.clone(),
+        );
         let attempts = Family::<AttemptLabels, Counter>::default();
         registry.register(
             "delivery_attempts",
@@ -307,6 +314,7 @@ impl Metrics {
             route_latency,
             other_latency,
             receipts,
+            receipts_station_not_bound,
             attempts,
             commit_latency,
             commit_batch,
@@ -385,6 +393,11 @@ impl Metrics {
             .position(|r| *r == stored)
             .expect("one of ALL");
         self.receipts[i].inc();
+    }
+
+    /// A receipt addressed to a station of ours not bound to its creditor.
+    pub fn receipt_station_not_bound(&self) {
+        self.receipts_station_not_bound.inc();
     }
 
     pub fn attempt(&self, organization: &str, station: &str, result: AttemptResult) {

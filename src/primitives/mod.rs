@@ -4,6 +4,7 @@
 
 pub mod demand;
 pub mod get_payment;
+pub mod recover;
 pub mod send_rt;
 pub mod verify;
 
@@ -16,6 +17,23 @@ use crate::store::PositionKey;
 
 /// Checks idBrokerPA, idStation and idPA against the configuration, in that order.
 pub fn check_ids<'a>(ctx: &'a Context, ids: &RequestIds) -> Result<&'a Creditor, Fault> {
+    match check_receipt_ids(ctx, ids)? {
+        (creditor, None) => Ok(creditor),
+        (_, Some(station)) => Err(Fault::new(
+            FaultCode::IdDominioErrato,
+            ids.id_pa.as_str(),
+            format!("idPA {} is not bound to station {station}", ids.id_pa),
+        )),
+    }
+}
+
+/// [`check_ids`] for a receipt, which records money already paid: a station of this broker
+/// that is not (or no longer) bound to the creditor does not refuse it. The creditor is
+/// returned with that station, for the receipt to be kept with it.
+pub fn check_receipt_ids<'a>(
+    ctx: &'a Context,
+    ids: &RequestIds,
+) -> Result<(&'a Creditor, Option<String>), Fault> {
     let id = ids.id_pa.as_str();
     let config = &ctx.config;
     if ids.id_broker_pa.as_str() != config.broker_id.as_str() {
@@ -45,14 +63,8 @@ pub fn check_ids<'a>(ctx: &'a Context, ids: &RequestIds) -> Result<&'a Creditor,
             format!("idPA {id} is not a creditor served by this gateway"),
         )
     })?;
-    if !creditor.stations.contains(ids.id_station.as_str()) {
-        return Err(Fault::new(
-            FaultCode::IdDominioErrato,
-            id,
-            format!("idPA {id} is not bound to station {}", ids.id_station),
-        ));
-    }
-    Ok(creditor)
+    let bound = creditor.stations.contains(ids.id_station.as_str());
+    Ok((creditor, (!bound).then(|| ids.id_station.to_string())))
 }
 
 /// Finds the payable option a notice names, or the fault that says why it cannot be paid.

@@ -3,30 +3,33 @@
 //! deliveries start beside the answer, never before it. A receipt cannot be refused: only a
 //! receipt that could not be stored gets PAA_SYSTEM_ERROR, so that the Node sends it again. A
 //! receipt is (creditor, notice number, receiptId); a copy of one with other content is kept as
-//! CONFLICT and answered PAA_SEMANTICA.
+//! CONFLICT and answered PAA_SEMANTICA. [`acquire`] is the use case itself, shared with the
+//! receipts recovered from the platform (`super::recover`).
 
 use crate::observe::metrics::{ReceiptStored, metrics};
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 
-use super::check_ids;
+use super::check_receipt_ids;
 use crate::broadcast::forms::ReceiptForms;
 use crate::context::Context;
 use crate::domain::FiscalCodePA;
 use crate::domain::broadcast::recipients;
-use crate::domain::receipt::{ReceiptStatus, SendRtRequest};
+use crate::domain::receipt::{ReceiptOrigin, ReceiptStatus, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{Fault, FaultCode};
 use crate::store::{Acquisition, NewDelivery, NewReceipt, Store, StoreError};
 use crate::xml::receipts::decode_stored_send_rt;
 
 /// Acquires the receipt and, once it is stored, starts its deliveries without waiting for them.
+/// A receipt addressed to a station of ours that is not (or no longer) bound to the creditor
+/// records money already paid: it is acquired as any other, kept with that station, and OK.
 pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> Result<(), Fault> {
-    check_ids(ctx, &request.ids)?;
+    let (_, unbound_station) = check_receipt_ids(ctx, &request.ids)?;
     let id = request.ids.id_pa.to_string();
     let id = id.as_str();
-    let receipt = request.forwarded_receipt();
+    let receipt = &request.receipt;
     if receipt.receipt_id.trim().is_empty() {
         return Err(Fault::new(
             FaultCode::Semantica,
@@ -44,10 +47,20 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
             ),
         ));
     }
-    let receipt = Arc::new(receipt);
-    let forms = ctx.broadcaster.forms(receipt.clone());
-    let new = prepare(request, forms, document.to_vec(), ctx.clock.now());
-    let (receipt_id, notice) = (&receipt.receipt_id, receipt.notice_number.as_str());
+    let (receipt_id, notice) = (
+        receipt.receipt_id.clone(),
+        receipt.notice_number.to_string(),
+    );
+    if let Some(station) = &unbound_station {
+        tracing::warn!(
+            notice = %notice,
+            station = %station,
+            "receipt addressed to a station not bound to its creditor: kept, applied and answered OK"
+        );
+        if let Some(m) = metrics() {
+            m.receipt_station_not_bound();
+        }
+    }
     let duplicate = || {
         Fault::new(
             FaultCode::ReceiptDuplicata,
@@ -58,7 +71,6 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
         )
     };
     let conflict = |why: &str| {
-        tracing::warn!(notice = %notice, "receipt kept as CONFLICT: {why}");
         Fault::new(
             FaultCode::Semantica,
             id,
@@ -67,6 +79,69 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
             ),
         )
     };
+    let source = Source {
+        origin: ReceiptOrigin::Node,
+        unbound_station,
+        deliver_now: true,
+    };
+    match acquire(ctx, request, document.to_vec(), source).await {
+        Ok(Acquired::Repeat(ReceiptStatus::Duplicate)) => Err(duplicate()),
+        Ok(Acquired::Repeat(ReceiptStatus::Conflict)) => {
+            Err(conflict("this copy was received before too"))
+        }
+        Ok(Acquired::Repeat(ReceiptStatus::Applied | ReceiptStatus::Flagged)) => Ok(()),
+        Ok(Acquired::Conflict(why)) => Err(conflict(&why)),
+        Ok(Acquired::Stored(settlement)) if settlement.status == ReceiptStatus::Duplicate => {
+            Err(duplicate())
+        }
+        Ok(Acquired::Stored(_)) => Ok(()),
+        Err(_) => Err(Fault::new(
+            FaultCode::SystemError,
+            id,
+            "the receipt could not be stored; send it again",
+        )),
+    }
+}
+
+/// Where a receipt to acquire comes from, and when its deliveries start.
+pub struct Source {
+    pub origin: ReceiptOrigin,
+    /// The station, ours but not bound to the creditor, the Node addressed it to.
+    pub unbound_station: Option<String>,
+    /// Start the deliveries at once from this process; otherwise they are left, PENDING and
+    /// due, to the retry worker of a running gateway.
+    pub deliver_now: bool,
+}
+
+/// What acquiring a receipt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquired {
+    /// Stored now with this settlement (a DUPLICATE one included), its deliveries created.
+    Stored(Settlement),
+    /// The same receipt was stored before with this status: nothing changed.
+    Repeat(ReceiptStatus),
+    /// A receipt with the same identity and other content was stored before: this copy is
+    /// kept as CONFLICT, applied to nothing and delivered nowhere; what differs.
+    Conflict(String),
+}
+
+/// The receipt use case, whatever brought the receipt (the Node, a recovery from the
+/// platform): the receipt is stored, settled on its position and routed to the broadcast
+/// stations of the creditors it concerns in one transaction; once that is committed, its
+/// deliveries start. The caller has checked who sent it and that it concerns its recipient.
+/// `document` is the paSendRT(V2) request stored with it, the one the REST API gives back.
+pub async fn acquire(
+    ctx: &Context,
+    request: SendRtRequest,
+    document: Vec<u8>,
+    source: Source,
+) -> Result<Acquired, StoreError> {
+    let receipt = Arc::new(request.forwarded_receipt());
+    let forms = ctx.broadcaster.forms(receipt.clone());
+    let mut new = prepare(request, forms, document, ctx.clock.now());
+    new.origin = source.origin;
+    new.unbound_station = source.unbound_station;
+    let notice = receipt.notice_number.as_str();
     let acquired = ctx.store.acquire_receipt(new).await;
     if let Some(m) = metrics() {
         m.receipt(match &acquired {
@@ -77,40 +152,34 @@ pub async fn answer(ctx: &Context, request: SendRtRequest, document: &[u8]) -> R
         });
     }
     match acquired {
-        Ok(Acquisition::AlreadyStored(ReceiptStatus::Duplicate)) => Err(duplicate()),
-        Ok(Acquisition::AlreadyStored(ReceiptStatus::Conflict)) => {
-            Err(conflict("this copy was received before too"))
+        Ok(Acquisition::AlreadyStored(status)) => Ok(Acquired::Repeat(status)),
+        Ok(Acquisition::Conflict { earlier }) => {
+            let why = receipt.differences_from(&earlier);
+            tracing::warn!(notice = %notice, "receipt kept as CONFLICT: {why}");
+            Ok(Acquired::Conflict(why))
         }
-        Ok(Acquisition::AlreadyStored(ReceiptStatus::Applied | ReceiptStatus::Flagged)) => Ok(()),
-        Ok(Acquisition::Conflict { earlier }) => Err(conflict(&receipt.differences_from(&earlier))),
         Ok(Acquisition::Stored {
             settlement,
             deliveries,
         }) => {
-            match settlement.status {
-                ReceiptStatus::Duplicate => return Err(duplicate()),
-                ReceiptStatus::Flagged => {
-                    let flag = settlement.flag.as_ref();
-                    tracing::warn!(
-                        notice = %notice,
-                        flag = flag.map_or("", |f| f.code),
-                        "receipt stored and flagged: {}",
-                        flag.map_or("", |f| f.description.as_str())
-                    );
-                }
-                ReceiptStatus::Applied | ReceiptStatus::Conflict => {}
+            if settlement.status == ReceiptStatus::Flagged {
+                let flag = settlement.flag.as_ref();
+                tracing::warn!(
+                    notice = %notice,
+                    flag = flag.map_or("", |f| f.code),
+                    "receipt stored and flagged: {}",
+                    flag.map_or("", |f| f.description.as_str())
+                );
             }
             // Stored: what the stations answer, or whether they answer, cannot change ours.
-            ctx.broadcaster.start(&receipt.fiscal_code, deliveries);
-            Ok(())
+            if source.deliver_now && settlement.status != ReceiptStatus::Duplicate {
+                ctx.broadcaster.start(&receipt.fiscal_code, deliveries);
+            }
+            Ok(Acquired::Stored(settlement))
         }
         Err(e) => {
             tracing::error!(error = %e, notice = %notice, "a receipt could not be stored");
-            Err(Fault::new(
-                FaultCode::SystemError,
-                id,
-                "the receipt could not be stored; send it again",
-            ))
+            Err(e)
         }
     }
 }
@@ -134,6 +203,8 @@ pub fn prepare(
         document,
         received_at: now,
         concerned,
+        origin: ReceiptOrigin::Node,
+        unbound_station: None,
         settle: Box::new(move |position| settling.settle(position, now)),
         route: Box::new(move |settlement, stations| {
             if !settlement.status.is_forwarded() {

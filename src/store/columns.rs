@@ -17,7 +17,7 @@ use crate::domain::position::{
     Account, DebtPosition, Debtor, Iban, Iupd, OptionPayment, OptionStatus, PaymentOption,
     PositionStatus, StampRequest, Transfer, TransferStatus,
 };
-use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
+use crate::domain::receipt::{ReceiptOrigin, ReceiptStatus, ReceiptVersion};
 use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
 use crate::store::{AttemptRecord, Delivery, ReceiptSummary, StoreError};
 
@@ -531,7 +531,7 @@ pub(in crate::store) fn attempt_columns(
 /// The columns of `receipt` a listing reads, in the order [`ReceiptSummaryColumns`] takes them.
 pub(in crate::store) const RECEIPT_SUMMARY_COLUMNS: &str = "organization, receipt_id, recipient, \
     iuv, nav, version, status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, \
-    payment_date_time, stand_in, received_at";
+    payment_date_time, stand_in, received_at, origin, unbound_station";
 
 /// A listed `receipt` row as read, before it is checked.
 pub(in crate::store) struct ReceiptSummaryColumns {
@@ -552,6 +552,8 @@ pub(in crate::store) struct ReceiptSummaryColumns {
     pub payment_date_time: Option<String>,
     pub stand_in: Option<bool>,
     pub received_at: i64,
+    pub origin: String,
+    pub unbound_station: Option<String>,
 }
 
 pub(in crate::store) fn receipt_summary_from_columns(
@@ -579,6 +581,9 @@ pub(in crate::store) fn receipt_summary_from_columns(
         payment_date_time: r.payment_date_time,
         stand_in: r.stand_in,
         received_at: from_millis(r.received_at, "receipt.received_at")?,
+        origin: ReceiptOrigin::parse(&r.origin)
+            .ok_or_else(|| corrupt("receipt.origin", &r.origin))?,
+        unbound_station: r.unbound_station,
     })
 }
 

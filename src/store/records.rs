@@ -8,7 +8,9 @@ use chrono::NaiveDateTime;
 use super::error::StoreError;
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::{DebtPosition, Iupd, PositionStatus, Refusal};
-use crate::domain::receipt::{ReceiptStatus, ReceiptVersion, SendRtRequest, Settlement};
+use crate::domain::receipt::{
+    ReceiptOrigin, ReceiptStatus, ReceiptVersion, SendRtRequest, Settlement,
+};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::domain::{Cents, FiscalCodePA, SegregationCode};
 
@@ -48,6 +50,12 @@ pub struct NewReceipt {
     pub concerned: Vec<FiscalCodePA>,
     pub settle: Settle,
     pub route: Routing,
+    /// Where it came from. A copy recovered from the platform and one from the Node are the
+    /// same receipt when they record the same payment ([`ReceiptFacts::same_payment`]).
+    pub origin: ReceiptOrigin,
+    /// The station the Node addressed it to, when that station is ours but not bound to the
+    /// creditor: kept with the receipt, which is otherwise acquired as any other.
+    pub unbound_station: Option<String>,
 }
 
 /// The outcome of acquiring a receipt; in both cases the receipt is durably stored.
@@ -162,6 +170,9 @@ pub struct ReceiptSummary {
     pub payment_date_time: Option<String>,
     pub stand_in: Option<bool>,
     pub received_at: NaiveDateTime,
+    pub origin: ReceiptOrigin,
+    /// The station, ours but not bound to the creditor, the Node addressed it to.
+    pub unbound_station: Option<String>,
 }
 
 /// An inclusive window of time whose start is never after its end.

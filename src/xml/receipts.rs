@@ -13,7 +13,8 @@ use super::sequence::{
     subject, within,
 };
 use crate::domain::receipt::{
-    Receipt, ReceiptAccount, ReceiptOutcome, ReceiptTransfer, ReceiptVersion, SendRtRequest,
+    IsoDateTime, Receipt, ReceiptAccount, ReceiptOutcome, ReceiptTransfer, ReceiptVersion,
+    SendRtRequest,
 };
 
 /// paSendRTReq and paSendRTV2Request, with the legacy trailing `standin`.
@@ -122,6 +123,11 @@ pub fn decode_send_rt(root: &Element) -> Result<SendRtRequest, SyntaxError> {
 /// Decodes a paSendRTV2Request.
 pub fn decode_send_rt_v2(root: &Element) -> Result<SendRtRequest, SyntaxError> {
     decode_send(root, ReceiptVersion::V2)
+}
+
+/// Reads an xsd:dateTime as a receipt's `paymentDateTime` is read.
+pub fn date_time(s: &str) -> Result<IsoDateTime, String> {
+    super::sequence::st_date_time(s)
 }
 
 /// Decodes a stored paSendRT(V2) document, whole envelope, as it was parsed when it arrived.

@@ -199,6 +199,8 @@ pub const TABLES: &[Table] = &[
             ("document", Bytes),
             ("digest", Bytes),
             ("personal_data_erased_at", Int),
+            ("origin", Text),
+            ("unbound_station", Text),
         ],
         key: &["id"],
         identity: true,

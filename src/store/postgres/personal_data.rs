@@ -197,8 +197,8 @@ async fn debtor_position_ids(
 
 fn subject_receipt(r: &Row) -> Result<SubjectReceipt, StoreError> {
     let summary = super::receipts::summary(r)?;
-    let document: Vec<u8> = r.try_get(17).map_err(db_error)?;
-    let erased: Option<i64> = r.try_get(18).map_err(db_error)?;
+    let document: Vec<u8> = r.try_get(19).map_err(db_error)?;
+    let erased: Option<i64> = r.try_get(20).map_err(db_error)?;
     Ok(SubjectReceipt {
         summary,
         document,

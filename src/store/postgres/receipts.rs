@@ -17,7 +17,7 @@ use super::filter::Where;
 use super::positions::{load_position, write_payment};
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
-use crate::domain::receipt::{ReceiptStatus, Settlement};
+use crate::domain::receipt::{ReceiptOrigin, ReceiptStatus, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::store::columns::*;
 use crate::store::{
@@ -201,6 +201,8 @@ pub(super) fn summary(r: &Row) -> Result<ReceiptSummary, StoreError> {
             payment_date_time: r.try_get(14)?,
             stand_in: r.try_get(15)?,
             received_at: r.try_get(16)?,
+            origin: r.try_get(17)?,
+            unbound_station: r.try_get(18)?,
         })
     };
     receipt_summary_from_columns(get().map_err(db_error)?)
@@ -215,6 +217,8 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
         concerned,
         settle,
         route,
+        origin,
+        unbound_station,
     } = new;
     let receipt = &request.receipt;
     let (organization, nav) = (receipt.fiscal_code.as_str(), receipt.notice_number.as_str());
@@ -232,8 +236,8 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
     let beneficiaries = concerned.get(1..).unwrap_or_default();
     let copies = tx
         .prepare_cached(
-            "SELECT status, digest, amount, iuv, psp_id, debtor, payment_date_time FROM receipt
-             WHERE organization = $1 AND nav = $2 AND receipt_id = $3 ORDER BY id",
+            "SELECT status, digest, amount, iuv, psp_id, debtor, payment_date_time, origin
+             FROM receipt WHERE organization = $1 AND nav = $2 AND receipt_id = $3 ORDER BY id",
         )
         .await
         .map_err(db_error)?;
@@ -242,6 +246,7 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
         .await
         .map_err(db_error)?;
     let mut earlier = None;
+    let facts_now = ReceiptFacts::of(receipt);
     for row in copies {
         let status: String = row.get(0);
         let status =
@@ -250,14 +255,22 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
         if stored_digest.as_deref() == Some(&digest.0[..]) {
             return Ok(Acquisition::AlreadyStored(status));
         }
+        let facts = ReceiptFacts {
+            amount: cents(row.get(2), "receipt.amount")?.to_string(),
+            iuv: row.get(3),
+            psp_id: row.get(4),
+            debtor: row.get(5),
+            payment_date_time: row.get(6),
+        };
+        let stored_origin: String = row.get(7);
+        let stored_origin = ReceiptOrigin::parse(&stored_origin)
+            .ok_or_else(|| corrupt("receipt.origin", &stored_origin))?;
+        let recovered = [stored_origin, origin].contains(&ReceiptOrigin::Platform);
+        if recovered && facts.same_payment(&facts_now) {
+            return Ok(Acquisition::AlreadyStored(status));
+        }
         if earlier.is_none() {
-            earlier = Some(ReceiptFacts {
-                amount: cents(row.get(2), "receipt.amount")?.to_string(),
-                iuv: row.get(3),
-                psp_id: row.get(4),
-                debtor: row.get(5),
-                payment_date_time: row.get(6),
-            });
+            earlier = Some(facts);
         }
     }
     let row = ReceiptRow {
@@ -265,6 +278,8 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
         document: &document,
         digest: &digest.0,
         received_at,
+        origin,
+        unbound_station: unbound_station.as_deref(),
     };
     if let Some(earlier) = earlier {
         let id = insert(tx, &row, &Settlement::kept(ReceiptStatus::Conflict)).await?;
@@ -303,6 +318,8 @@ struct ReceiptRow<'a> {
     document: &'a [u8],
     digest: &'a [u8],
     received_at: chrono::NaiveDateTime,
+    origin: ReceiptOrigin,
+    unbound_station: Option<&'a str>,
 }
 
 /// Inserts the receipt row; its id.
@@ -319,8 +336,9 @@ async fn insert(
         .prepare_cached(
             "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id, version, iuv, nav,
                 status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, payment_date_time,
-                payment_time, stand_in, received_at, document, digest)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+                payment_time, stand_in, received_at, document, digest, origin, unbound_station)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+                $23, $24)
              RETURNING id",
         )
         .await
@@ -351,6 +369,8 @@ async fn insert(
                 &millis(row.received_at),
                 &row.document,
                 &row.digest,
+                &row.origin.as_str(),
+                &row.unbound_station,
             ],
         )
         .await

@@ -59,6 +59,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_delivery_request.sql"),
     include_str!("../migrations/0012_personal_data.sql"),
     include_str!("../migrations/0013_event_journal.sql"),
+    include_str!("../migrations/0016_recovered_receipts.sql"),
 ];
 
 /// The schema version this binary brings a data file to.

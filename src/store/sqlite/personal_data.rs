@@ -205,8 +205,8 @@ fn subject_receipt(r: &Row<'_>) -> rusqlite::Result<Result<SubjectReceipt, Store
         Ok(s) => s,
         Err(e) => return Ok(Err(e)),
     };
-    let document: Vec<u8> = r.get(17)?;
-    let erased: Option<i64> = r.get(18)?;
+    let document: Vec<u8> = r.get(19)?;
+    let erased: Option<i64> = r.get(20)?;
     Ok(
         opt_millis(erased, "receipt.personal_data_erased_at").map(|personal_data_erased| {
             SubjectReceipt {

@@ -12,7 +12,7 @@ use super::filter::Where;
 use super::positions::{load_position, write_payment};
 use super::unavailable;
 use crate::domain::FiscalCodePA;
-use crate::domain::receipt::{ReceiptStatus, SendRtRequest, Settlement};
+use crate::domain::receipt::{ReceiptOrigin, ReceiptStatus, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::store::{
     Acquisition, DeliveredReceipt, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter,
@@ -28,6 +28,8 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         concerned,
         settle,
         route,
+        origin,
+        unbound_station,
     } = new;
     let receipt = &request.receipt;
     // The creditors, besides the notice's own, that see the receipt among theirs.
@@ -35,8 +37,8 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
     // Every copy stored under this identity; at most one per distinct content.
     let copies = conn
         .prepare_cached(
-            "SELECT status, digest, amount, iuv, psp_id, debtor, payment_date_time FROM receipt
-             WHERE organization = ?1 AND nav = ?2 AND receipt_id = ?3 ORDER BY id",
+            "SELECT status, digest, amount, iuv, psp_id, debtor, payment_date_time, origin
+             FROM receipt WHERE organization = ?1 AND nav = ?2 AND receipt_id = ?3 ORDER BY id",
         )
         .and_then(|mut st| {
             st.query_map(
@@ -57,6 +59,7 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
                             debtor: r.get(5)?,
                             payment_date_time: r.get(6)?,
                         },
+                        r.get::<_, String>(7)?,
                     ))
                 },
             )?
@@ -64,14 +67,21 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         })
         .map_err(unavailable)?;
     let mut earlier = None;
-    for (status, stored_digest, amount, mut facts) in copies {
+    let facts_now = ReceiptFacts::of(receipt);
+    for (status, stored_digest, amount, mut facts, stored_origin) in copies {
         let status =
             ReceiptStatus::parse(&status).ok_or_else(|| corrupt("receipt.status", &status))?;
         if stored_digest.as_deref() == Some(&digest.0[..]) {
             return Ok(Acquisition::AlreadyStored(status));
         }
+        facts.amount = cents(amount, "receipt.amount")?.to_string();
+        let stored_origin = ReceiptOrigin::parse(&stored_origin)
+            .ok_or_else(|| corrupt("receipt.origin", &stored_origin))?;
+        let recovered = [stored_origin, origin].contains(&ReceiptOrigin::Platform);
+        if recovered && facts.same_payment(&facts_now) {
+            return Ok(Acquisition::AlreadyStored(status));
+        }
         if earlier.is_none() {
-            facts.amount = cents(amount, "receipt.amount")?.to_string();
             earlier = Some(facts);
         }
     }
@@ -80,6 +90,8 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         document: &document,
         digest,
         received_at,
+        origin,
+        unbound_station: unbound_station.as_deref(),
     };
     if let Some(earlier) = earlier {
         let conflict = Settlement::kept(ReceiptStatus::Conflict);
@@ -118,6 +130,8 @@ struct ReceiptRow<'a> {
     document: &'a [u8],
     digest: ReceiptDigest,
     received_at: NaiveDateTime,
+    origin: ReceiptOrigin,
+    unbound_station: Option<&'a str>,
 }
 
 /// Inserts the receipt row; its id.
@@ -132,8 +146,9 @@ fn insert(
     conn.prepare_cached(
         "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id, version, iuv, nav,
             status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, payment_date_time,
-            payment_time, stand_in, received_at, document, digest)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+            payment_time, stand_in, received_at, document, digest, origin, unbound_station)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+            ?23, ?24)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -159,6 +174,8 @@ fn insert(
             millis(row.received_at),
             row.document,
             &row.digest.0[..],
+            row.origin.as_str(),
+            row.unbound_station,
         ])
     })
     .map_err(unavailable)?;
@@ -246,6 +263,8 @@ pub(super) fn summary(r: &Row<'_>) -> rusqlite::Result<Result<ReceiptSummary, St
         payment_date_time: r.get(14)?,
         stand_in: r.get(15)?,
         received_at: r.get(16)?,
+        origin: r.get(17)?,
+        unbound_station: r.get(18)?,
     }))
 }
 
