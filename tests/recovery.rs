@@ -1,0 +1,295 @@
+//! Receipt recovery end to end: a fake of the platform's receipts service (checked against
+//! `biz_events.json`) holds receipts the Node never delivered; `POST …/receipts/recover` stores
+//! one, applies it and forwards it to a broadcast station, and the Node's later copy is a
+//! repeat. The service's failures come back as clear statuses. Receipts sent to a station of
+//! ours not bound to the creditor are kept, applied, marked and answered OK.
+
+mod harness;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gpd_gateway::clock::Clock;
+use gpd_gateway::config::Config;
+use gpd_gateway::domain::FiscalCodePA;
+use gpd_gateway::domain::platform::PlatformAccess;
+use harness::platform_stub::{Answer, PlatformStub};
+use harness::receipts::{ReceiptRequest, iuv};
+use harness::stub_station::{Behaviour, StubStation};
+use harness::{TestServer, json, text};
+use serde_json::{Value, json};
+
+const ORG: &str = "77777777777";
+const RECEIPTS: &str = "pagopa-api/openapi/biz_events.json";
+const BASE: &str = "/bizevents/service/v1";
+const BY_IUR: &str = "/organizations/{organizationfiscalcode}/receipts/{iur}";
+const BY_IUR_IUV: &str =
+    "/organizations/{organizationfiscalcode}/receipts/{iur}/paymentoptions/{iuv}";
+
+/// The receipt the platform keeps of [`ReceiptRequest::v2`]`(iur, iuv, cents)`, as its
+/// receipts service answers it.
+fn platform_receipt(iur: &str, iuv: &str, cents: i64) -> Value {
+    let euros = cents as f64 / 100.0;
+    json!({
+        "receiptId": iur, "noticeNumber": format!("3{iuv}"), "fiscalCode": ORG, "outcome": "OK",
+        "creditorReferenceId": iuv, "paymentAmount": euros, "description": "TARI 2025 - saldo",
+        "companyName": "Comune di Esempio", "officeName": "Ufficio Tributi",
+        "debtor": {"entityUniqueIdentifierType": "F", "entityUniqueIdentifierValue": "RSSMRA80A01H501U",
+                   "fullName": "Mario Rossi"},
+        "transferList": [{"idTransfer": 1, "transferAmount": euros, "fiscalCodePA": ORG,
+                          "iban": "IT60X0542811101000000123456", "mbdAttachment": "",
+                          "remittanceInformation": "TARI 2025", "transferCategory": "9/0101108TS/"}],
+        "idPSP": "BCITITMM", "pspCompanyName": "Banca Esempio", "idChannel": "BCITITMM_01",
+        "channelDescription": "app", "paymentMethod": "creditCard", "fee": 1.0,
+        "primaryCiIncurredFee": 0.5, "idBundle": "bundle-1", "idCiBundle": "ci-bundle-1",
+        "paymentDateTime": "2025-06-01", "paymentDateTimeFormatted": "2025-06-01T10:15:30",
+        "applicationDate": "2025-06-01", "transferDate": "2025-06-02"
+    })
+}
+
+fn problem(status: u16, detail: &str) -> Answer {
+    Answer::json(
+        status,
+        json!({"title": "error", "status": status, "detail": detail}),
+    )
+}
+
+/// The fake receipts service: the receipts it holds by IUR; IURs `slow`, `broken` and
+/// `refused` answer late, 500 and 422.
+async fn receipts_service(held: Arc<Mutex<BTreeMap<String, Value>>>) -> PlatformStub {
+    PlatformStub::start(RECEIPTS, BASE, move |call| {
+        let p = call
+            .matches("GET", BY_IUR_IUV)
+            .or_else(|| call.matches("GET", BY_IUR));
+        let Some(p) = p else {
+            return Answer::empty(404);
+        };
+        match p["iur"].as_str() {
+            "slow" => return problem(404, "late").after(Duration::from_secs(7)),
+            "broken" => return problem(500, "internal error"),
+            "refused" => return problem(422, "bad request"),
+            _ => {}
+        }
+        let held = held.lock().unwrap();
+        match held.get(&p["iur"]) {
+            Some(r)
+                if r["fiscalCode"] == p["organizationfiscalcode"].as_str()
+                    && p.get("iuv")
+                        .is_none_or(|iuv| r["creditorReferenceId"] == iuv.as_str()) =>
+            {
+                Answer::json(200, r.clone())
+            }
+            _ => problem(404, "no such receipt"),
+        }
+    })
+    .await
+}
+
+/// The example configuration, with the creditor's access to the fake receipts service.
+fn config(service: &PlatformStub) -> Config {
+    let mut config = harness::loopback_stations(Config::example());
+    let creditor = config
+        .creditors
+        .get_mut(&FiscalCodePA::parse(ORG).unwrap())
+        .unwrap();
+    creditor.platform.bizevents = Some(PlatformAccess::new(&service.url(), "biz-key").unwrap());
+    config
+}
+
+fn position(iupd: &str, iuv: &str, cents: i64) -> Value {
+    json!({"iupd": iupd, "type": "F", "fiscalCode": "RSSMRA80A01H501U", "fullName": "Mario Rossi",
+           "companyName": "Comune di Esempio", "switchToExpired": false,
+           "paymentOption": [{"iuv": iuv, "amount": cents, "description": "TARI 2025", "isPartialPayment": false,
+               "dueDate": "2099-12-31T23:59:59",
+               "transfer": [{"idTransfer": "1", "amount": cents, "remittanceInformation": "TARI",
+                             "category": "9/0101108TS/", "iban": "IT60X0542811101000000123456"}]}]})
+}
+
+async fn recover(server: &TestServer, body: Value) -> (u16, Value) {
+    let r = server
+        .post_json(&format!("/organizations/{ORG}/receipts/recover"), &body)
+        .await;
+    (r.status, json(&r))
+}
+
+async fn receipts(server: &TestServer) -> Vec<Value> {
+    let r = server.get(&format!("/organizations/{ORG}/receipts")).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    json(&r)["results"].as_array().unwrap().clone()
+}
+
+async fn position_status(server: &TestServer, iupd: &str) -> Value {
+    let r = server
+        .get(&format!("/organizations/{ORG}/debtpositions/{iupd}"))
+        .await;
+    json(&r)["status"].clone()
+}
+
+#[tokio::test]
+async fn a_recovered_receipt_is_applied_and_forwarded_and_the_nodes_copy_is_a_repeat() {
+    let held = Arc::new(Mutex::new(BTreeMap::new()));
+    let service = receipts_service(held.clone()).await;
+    let server = TestServer::start_with(config(&service), Clock::system()).await;
+    let station = StubStation::start(Behaviour::Ok).await;
+    let r = server
+        .put_json(
+            &format!("/organizations/{ORG}/broadcast-stations/REC_ST"),
+            &json!({"brokerId": "99999999999", "url": station.url(), "primitiveVersion": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let iuv_a = iuv("01", 61_001);
+    server
+        .create_position(ORG, &position("REC-1", &iuv_a, 1250), true)
+        .await;
+    held.lock()
+        .unwrap()
+        .insert("IUR-A".into(), platform_receipt("IUR-A", &iuv_a, 1250));
+
+    let (status, body) = recover(&server, json!({"iur": "IUR-A", "iuv": iuv_a})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["outcome"], "RECOVERED");
+    assert_eq!(body["status"], "APPLIED");
+    assert_eq!(body["noticeNumber"], format!("3{iuv_a}"));
+    assert_eq!(position_status(&server, "REC-1").await, "PAID");
+    let calls = service.calls();
+    assert_eq!(
+        calls.last().unwrap().path,
+        format!("/organizations/{ORG}/receipts/IUR-A/paymentoptions/{iuv_a}")
+    );
+    assert_eq!(
+        calls.last().unwrap().header("ocp-apim-subscription-key"),
+        Some("biz-key")
+    );
+
+    // Forwarded like any receipt, in the paSendRTV2 shape, with the station's ids.
+    let got = station.wait_for(1, Duration::from_secs(10)).await;
+    assert!(
+        got[0].body.contains("<receiptId>IUR-A</receiptId>"),
+        "{}",
+        got[0].body
+    );
+    assert!(got[0].body.contains("paSendRTV2Request"));
+    assert!(got[0].body.contains("<paymentAmount>12.50</paymentAmount>"));
+    let listed = receipts(&server).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["origin"], "PLATFORM");
+    assert_eq!(listed[0]["status"], "APPLIED");
+    assert_eq!(listed[0]["paymentDateTime"], "2025-06-01T10:15:30");
+
+    // The Node's copy, arriving late with the fields the platform does not keep, is a repeat.
+    let node = ReceiptRequest::v2("IUR-A", &iuv_a, 1250);
+    let r = server.soap(Some(node.action()), &node.xml()).await;
+    assert!(text(&r).contains("<outcome>OK</outcome>"), "{}", text(&r));
+    assert_eq!(receipts(&server).await.len(), 1);
+    // Asked again: already stored, nothing changes, nothing more delivered.
+    let (status, body) = recover(
+        &server,
+        json!({"iur": "IUR-A", "noticeNumber": format!("3{iuv_a}")}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"], "ALREADY_STORED");
+    assert_eq!(station.received().len(), 1);
+
+    // A platform copy recording another payment than the stored receipt: kept as CONFLICT.
+    let iuv_b = iuv("01", 61_002);
+    server
+        .create_position(ORG, &position("REC-2", &iuv_b, 900), true)
+        .await;
+    let node = ReceiptRequest::v2("IUR-B", &iuv_b, 900);
+    let r = server.soap(Some(node.action()), &node.xml()).await;
+    assert!(text(&r).contains("<outcome>OK</outcome>"), "{}", text(&r));
+    held.lock()
+        .unwrap()
+        .insert("IUR-B".into(), platform_receipt("IUR-B", &iuv_b, 800));
+    let (status, body) = recover(&server, json!({"iur": "IUR-B"})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["outcome"], "CONFLICT");
+    assert_eq!(position_status(&server, "REC-2").await, "PAID");
+    server.stop().await;
+    station.stop().await;
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn by_iur_alone_a_receipt_already_stored_is_found_and_the_services_failures_are_told() {
+    let held = Arc::new(Mutex::new(BTreeMap::new()));
+    let service = receipts_service(held.clone()).await;
+    let server = TestServer::start_with(config(&service), Clock::system()).await;
+    let iuv_c = iuv("01", 61_003);
+    server
+        .create_position(ORG, &position("REC-3", &iuv_c, 700), true)
+        .await;
+    let node = ReceiptRequest::v2("IUR-C", &iuv_c, 700);
+    let r = server.soap(Some(node.action()), &node.xml()).await;
+    assert!(text(&r).contains("<outcome>OK</outcome>"), "{}", text(&r));
+    held.lock()
+        .unwrap()
+        .insert("IUR-C".into(), platform_receipt("IUR-C", &iuv_c, 700));
+    let (status, body) = recover(&server, json!({"iur": "IUR-C"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outcome"], "ALREADY_STORED");
+    assert_eq!(
+        service.calls().last().unwrap().path,
+        format!("/organizations/{ORG}/receipts/IUR-C")
+    );
+    let listed = receipts(&server).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["origin"], "NODE");
+
+    // Not at the platform; its failure; its refusal; too slow.
+    let (status, body) = recover(&server, json!({"iur": "IUR-NONE"})).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("no such receipt"));
+    let (status, body) = recover(&server, json!({"iur": "broken"})).await;
+    assert_eq!(status, 504, "{body}");
+    let (status, body) = recover(&server, json!({"iur": "refused"})).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("422"), "{body}");
+    let started = std::time::Instant::now();
+    let (status, body) = recover(&server, json!({"iur": "slow"})).await;
+    assert_eq!(status, 504, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(7));
+    // A request the gateway refuses before asking anyone.
+    let (status, _) = recover(
+        &server,
+        json!({"iur": "x", "iuv": "1", "noticeNumber": "3"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(receipts(&server).await.len(), 1);
+    server.stop().await;
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_receipt_to_a_station_no_longer_bound_is_kept_and_ok_while_verify_is_refused() {
+    let server = TestServer::start().await;
+    let iuv_d = iuv("01", 61_004);
+    server
+        .create_position(ORG, &position("REC-4", &iuv_d, 500), true)
+        .await;
+    // 77777777777_02 is one of ours, but the creditor is bound to _01 only.
+    let mut moved = ReceiptRequest::v2("IUR-D", &iuv_d, 500);
+    moved.id_station = "77777777777_02".into();
+    let r = server.soap(Some(moved.action()), &moved.xml()).await;
+    assert!(text(&r).contains("<outcome>OK</outcome>"), "{}", text(&r));
+    assert_eq!(position_status(&server, "REC-4").await, "PAID");
+    let listed = receipts(&server).await;
+    assert_eq!(listed[0]["stationNotBound"], "77777777777_02");
+    assert_eq!(listed[0]["status"], "APPLIED");
+
+    let verify = harness::soap::verify_request(&format!("3{iuv_d}"))
+        .replace("77777777777_01", "77777777777_02");
+    let r = server.soap(Some("paVerifyPaymentNotice"), &verify).await;
+    assert!(text(&r).contains("PAA_ID_DOMINIO_ERRATO"), "{}", text(&r));
+    // A station that is not ours at all is still refused.
+    let mut foreign = ReceiptRequest::v2("IUR-E", &iuv_d, 500);
+    foreign.id_station = "77777777777_09".into();
+    let r = server.soap(Some(foreign.action()), &foreign.xml()).await;
+    assert!(text(&r).contains("PAA_STAZIONE_INT_ERRATA"), "{}", text(&r));
+    assert_eq!(receipts(&server).await.len(), 1);
+    server.stop().await;
+}
