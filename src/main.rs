@@ -197,6 +197,11 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Recover receipts the Node never delivered from the platform's receipts service.
+    Receipts {
+        #[command(subcommand)]
+        action: ReceiptsAction,
+    },
     /// Copy the embedded store into PostgreSQL.
     Store {
         #[command(subcommand)]
@@ -228,6 +233,27 @@ enum StoreAction {
         /// A file holding the database password (its first line), as [store] password_file.
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReceiptsAction {
+    /// Fetch one receipt from the platform's receipts service (by IUR, or IUR and IUV), store
+    /// it as recovered, apply it and queue its deliveries for the running gateway's worker.
+    Recover {
+        /// The creditor's fiscal code; its [creditor.bizevents] access is used.
+        #[arg(long)]
+        org: String,
+        /// The receipt's id (IUR).
+        #[arg(long)]
+        iur: String,
+        /// The notice's IUV, when known.
+        #[arg(long)]
+        iuv: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        config: ConfigFile,
     },
 }
 
@@ -341,6 +367,7 @@ fn main() -> ExitCode {
         )),
         Command::Deliveries { action } => runtime.block_on(deliveries(action)),
         Command::Keys { action } => runtime.block_on(keys(action)),
+        Command::Receipts { action } => runtime.block_on(receipts(action)),
         Command::Store { action } => runtime.block_on(store(action)),
     };
     drop(runtime);
@@ -538,6 +565,44 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
     };
     store.close().await.map_err(|e| e.to_string())?;
     print!("{}", output?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `receipts recover`: one line on what was done; exit status 1 when nothing could be.
+async fn receipts(action: ReceiptsAction) -> Result<ExitCode, String> {
+    use gpd_gateway::primitives::recover::{Missing, recover};
+    let ReceiptsAction::Recover {
+        org,
+        iur,
+        iuv,
+        data,
+        config,
+    } = action;
+    let organization = FiscalCodePA::parse(&org).map_err(|e| format!("--org must {e}"))?;
+    let config = config.load()?;
+    if config.creditor(organization.as_str()).is_none() {
+        return Err(format!(
+            "--org {org} is not a creditor of the configuration"
+        ));
+    }
+    let store = data.open(&config.store).await?;
+    let ctx = gpd_gateway::context::Context::new(config, store.clone(), Clock::system());
+    let missing = Missing {
+        organization,
+        iur,
+        iuv,
+    };
+    let outcome = recover(&ctx, &missing, false).await;
+    store.close().await.map_err(|e| e.to_string())?;
+    let r = outcome.map_err(|e| format!("receipt {}: {e}", missing.iur))?;
+    println!(
+        "{} receipt {} notice {} IUV {} status {}",
+        r.outcome.label(),
+        r.receipt_id,
+        r.notice_number,
+        r.iuv,
+        r.outcome.status().as_str()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

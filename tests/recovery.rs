@@ -293,3 +293,82 @@ async fn a_receipt_to_a_station_no_longer_bound_is_kept_and_ok_while_verify_is_r
     assert_eq!(receipts(&server).await.len(), 1);
     server.stop().await;
 }
+
+/// `gpd-gateway receipts recover --org … --iur … [--iuv …]`, run as a separate process on the
+/// stopped gateway's store.
+fn run_recover(store: &[String], config: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(harness::binary::BIN)
+        .args(["receipts", "recover", "--org", ORG])
+        .args(args)
+        .args(store)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_recovers_into_the_store_and_says_what_it_did() {
+    let held = Arc::new(Mutex::new(BTreeMap::new()));
+    let service = receipts_service(held.clone()).await;
+    let config = config(&service);
+    let server = TestServer::start_with(config.clone(), Clock::system()).await;
+    let iuv_f = iuv("01", 61_006);
+    server
+        .create_position(ORG, &position("REC-6", &iuv_f, 300), true)
+        .await;
+    held.lock()
+        .unwrap()
+        .insert("IUR-F".into(), platform_receipt("IUR-F", &iuv_f, 300));
+    let data = server.stop_and_keep_data().await;
+    let store = harness::store::args(data.path()).await;
+    let file = data.path().join("gateway.toml");
+    let second = "\n[[creditor]]\nfiscal_code = \"88888888888\"";
+    let toml = gpd_gateway::config::EXAMPLE_TOML.replacen(
+        second,
+        &format!(
+            "\n[creditor.bizevents]\nendpoint = \"{}\"\nsubscription_key = \"biz-key\"\n{second}",
+            service.url()
+        ),
+        1,
+    );
+    std::fs::write(&file, toml).unwrap();
+
+    let (ok, out) = tokio::task::spawn_blocking({
+        let (store, file, iuv_f) = (store.clone(), file.clone(), iuv_f.clone());
+        move || run_recover(&store, &file, &["--iur", "IUR-F", "--iuv", &iuv_f])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{out}");
+    assert!(out.contains("RECOVERED receipt IUR-F"), "{out}");
+    assert!(out.contains("status APPLIED"), "{out}");
+    let (ok, out) = tokio::task::spawn_blocking({
+        let (store, file) = (store.clone(), file.clone());
+        move || run_recover(&store, &file, &["--iur", "IUR-F"])
+    })
+    .await
+    .unwrap();
+    assert!(ok && out.contains("ALREADY_STORED"), "{out}");
+    let (ok, out) = tokio::task::spawn_blocking({
+        let (store, file) = (store.clone(), file.clone());
+        move || run_recover(&store, &file, &["--iur", "IUR-NONE"])
+    })
+    .await
+    .unwrap();
+    assert!(!ok && out.contains("no such receipt"), "{out}");
+
+    let server = TestServer::start_on(data, config, Clock::system()).await;
+    assert_eq!(position_status(&server, "REC-6").await, "PAID");
+    let listed = receipts(&server).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["origin"], "PLATFORM");
+    server.stop().await;
+    service.stop().await;
+}
