@@ -116,7 +116,8 @@ macro_rules! suite {
                 a_receipt_is_its_creditor_notice_and_id_and_its_content,
                 a_receipt_for_an_unknown_notice_is_stored_flagged_and_forwarded,
                 concurrent_receipts_for_one_option_apply_exactly_once,
-                receipts_are_listed_newest_first_by_each_filter_and_paged;
+                receipts_are_listed_newest_first_by_each_filter_and_paged,
+                a_recovered_receipt_and_the_nodes_copy_of_one_payment_are_one_receipt;
             broadcast:
                 stations_are_created_replaced_listed_and_deleted,
                 deliveries_are_created_claimed_recorded_and_requeued,

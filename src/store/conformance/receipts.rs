@@ -371,3 +371,95 @@ pub async fn receipts_are_listed_newest_first_by_each_filter_and_paged(store: &d
         .unwrap();
     assert_eq!(not_its, None);
 }
+
+/// Receipt recovery: a copy recovered from the platform and the Node's copy of the same
+/// payment are one receipt whichever comes first, though their contents differ; a copy of
+/// another payment is a conflict. Where a receipt came from, and the unbound station it was
+/// addressed to, are listed with it.
+pub async fn a_recovered_receipt_and_the_nodes_copy_of_one_payment_are_one_receipt(
+    store: &dyn Store,
+) {
+    use crate::domain::receipt::ReceiptOrigin;
+    use crate::domain::text::Text;
+    let p = valid(position(vec![
+        option(1, 300, at(2030, 1, 1), true),
+        option(2, 300, at(2030, 1, 1), true),
+    ]));
+    let (first, second) = (p.options[0].nav.clone(), p.options[1].nav.clone());
+    store.create_position(p).await.unwrap();
+    let recovered = |id: &str, nav: &NoticeNumber, cents: i64| {
+        let mut r = new_receipt_paying(id, nav, &[ORG], cents);
+        r.origin = ReceiptOrigin::Platform;
+        r
+    };
+    // The Node's copy, with a payment note the platform does not keep.
+    let from_node = |id: &str, nav: &NoticeNumber| {
+        let mut r = new_receipt(id, nav, &[ORG]);
+        r.request.receipt.payment_note = Some(Text::new("nota").unwrap());
+        r.digest = r.request.receipt.content_digest();
+        r.unbound_station = Some("77777777777_02".into());
+        r
+    };
+    let a = store
+        .acquire_receipt(recovered("r1", &first, 300))
+        .await
+        .unwrap();
+    assert_eq!(status(&a), ReceiptStatus::Applied);
+    let again = store
+        .acquire_receipt(from_node("r1", &first))
+        .await
+        .unwrap();
+    assert_eq!(again, Acquisition::AlreadyStored(ReceiptStatus::Applied));
+    let b = store
+        .acquire_receipt(from_node("r2", &second))
+        .await
+        .unwrap();
+    assert_eq!(status(&b), ReceiptStatus::Applied);
+    let again = store
+        .acquire_receipt(recovered("r2", &second, 300))
+        .await
+        .unwrap();
+    assert_eq!(again, Acquisition::AlreadyStored(ReceiptStatus::Applied));
+    let other = store
+        .acquire_receipt(recovered("r2", &second, 250))
+        .await
+        .unwrap();
+    assert!(matches!(other, Acquisition::Conflict { .. }), "{other:?}");
+    // Two Node copies that differ are still a conflict, as before.
+    let mut changed = from_node("r2", &second);
+    changed.request.receipt.payment_note = Some(Text::new("altra").unwrap());
+    changed.digest = changed.request.receipt.content_digest();
+    let conflict = store.acquire_receipt(changed).await.unwrap();
+    assert!(
+        matches!(conflict, Acquisition::Conflict { .. }),
+        "{conflict:?}"
+    );
+
+    let all = PageRequest { page: 0, limit: 10 };
+    let listed = store
+        .list_receipts(org(), ReceiptFilter::default(), all)
+        .await
+        .unwrap();
+    let seen: Vec<_> = listed
+        .items
+        .iter()
+        .map(|r| {
+            (
+                r.receipt_id.as_str(),
+                r.status,
+                r.origin,
+                r.unbound_station.as_deref(),
+            )
+        })
+        .collect();
+    let unbound = Some("77777777777_02");
+    assert_eq!(
+        seen,
+        [
+            ("r2", ReceiptStatus::Conflict, ReceiptOrigin::Node, unbound),
+            ("r2", ReceiptStatus::Conflict, ReceiptOrigin::Platform, None),
+            ("r2", ReceiptStatus::Applied, ReceiptOrigin::Node, unbound),
+            ("r1", ReceiptStatus::Applied, ReceiptOrigin::Platform, None),
+        ]
+    );
+}
