@@ -280,6 +280,11 @@ async fn a_receipt_to_a_station_no_longer_bound_is_kept_and_ok_while_verify_is_r
     let listed = receipts(&server).await;
     assert_eq!(listed[0]["stationNotBound"], "77777777777_02");
     assert_eq!(listed[0]["status"], "APPLIED");
+    let metrics = text(&server.get("/metrics").await);
+    assert!(
+        metrics.contains("gpd_gateway_receipts_station_not_bound_total 1"),
+        "{metrics}"
+    );
 
     let verify = harness::soap::verify_request(&format!("3{iuv_d}"))
         .replace("77777777777_01", "77777777777_02");
