@@ -291,6 +291,55 @@ mod tests {
         serde_json::from_str(s).unwrap()
     }
 
+    fn answer(change: impl FnOnce(&mut serde_json::Value)) -> Result<Receipt, String> {
+        let mut v = serde_json::json!({
+            "receiptId": "iur-1", "noticeNumber": "301000000000000144", "fiscalCode": "77777777777",
+            "outcome": "OK", "creditorReferenceId": "01000000000000144", "paymentAmount": 16.5,
+            "description": "d", "companyName": "c",
+            "debtor": {"entityUniqueIdentifierType": "F", "entityUniqueIdentifierValue": "RSSMRA80A01H501U",
+                       "fullName": "Mario Rossi", "email": ""},
+            "transferList": [{"transferAmount": 16.5, "fiscalCodePA": "77777777777", "iban": "",
+                              "mbdAttachment": "QUJD", "remittanceInformation": "r", "transferCategory": "t"}],
+            "idPSP": "psp", "pspCompanyName": "PSP", "idChannel": "psp_01",
+            "paymentDateTime": "2025-06-01"
+        });
+        change(&mut v);
+        let parsed: CtReceiptModelResponse = serde_json::from_value(v).unwrap();
+        parsed.to_receipt(crate::xml::receipts::date_time)
+    }
+
+    #[test]
+    fn what_the_service_leaves_out_or_writes_its_own_way_is_filled_in() {
+        let r = answer(|_| {}).unwrap();
+        assert_eq!(r.payment_amount.get(), 1650);
+        // No channelDescription: the channel's id. A date alone is no payment time.
+        assert_eq!(r.channel_description.as_str(), "psp_01");
+        assert_eq!(r.payment_date_time, None);
+        // An empty IBAN beside a stamp: the stamp; a blank e-mail: none.
+        assert!(r.has_mbd_attachment());
+        assert_eq!(r.transfers[0].id.get(), 1);
+        assert_eq!(r.debtor.email, None);
+        let r =
+            answer(|v| v["paymentDateTimeFormatted"] = "2025-06-01T10:15:30.123Z".into()).unwrap();
+        let at = r.payment_date_time.unwrap();
+        assert_eq!(
+            (at.lexical.as_str(), at.zoned),
+            ("2025-06-01T10:15:30.123Z", true)
+        );
+    }
+
+    #[test]
+    fn a_receipt_no_station_could_take_is_refused_by_its_field() {
+        let e = answer(|v| v["transferList"][0]["transferAmount"] = 16.555.into()).unwrap_err();
+        assert!(e.starts_with("transferList[0].transferAmount:"), "{e}");
+        let e = answer(|v| v["transferList"] = serde_json::json!([])).unwrap_err();
+        assert!(e.starts_with("transferList:"), "{e}");
+        let e = answer(|v| v["noticeNumber"] = "3".into()).unwrap_err();
+        assert!(e.starts_with("noticeNumber:"), "{e}");
+        let e = answer(|v| v["debtor"]["entityUniqueIdentifierType"] = "X".into()).unwrap_err();
+        assert!(e.starts_with("debtor.entityUniqueIdentifierType:"), "{e}");
+    }
+
     #[test]
     fn amounts_are_read_as_their_decimal_text() {
         let read = |s| cents("x", &number(s)).map(Cents::get);
