@@ -432,6 +432,9 @@ async fn keys_limited_to_segregation_codes_reach_those_only() {
                     .to_string()
                     .into_bytes()
             }
+            ("POST", p) if p.ends_with("/receipts/recover") => {
+                format!(r#"{{"iur": "SEG-R", "iuv": "{SAMPLE_IUV}"}}"#).into_bytes()
+            }
             ("PUT", p) if p.ends_with("/{iupd}") => position("DEMO-TARI-2025", SAMPLE_IUV, 2000)
                 .to_string()
                 .into_bytes(),

@@ -246,7 +246,6 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
         .await
         .map_err(db_error)?;
     let mut earlier = None;
-    let facts_now = ReceiptFacts::of(receipt);
     for row in copies {
         let status: String = row.get(0);
         let status =
@@ -266,7 +265,8 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
         let stored_origin = ReceiptOrigin::parse(&stored_origin)
             .ok_or_else(|| corrupt("receipt.origin", &stored_origin))?;
         let recovered = [stored_origin, origin].contains(&ReceiptOrigin::Platform);
-        if recovered && facts.same_payment(&facts_now) {
+        // Read only for a copy already stored, which a receipt seldom has.
+        if recovered && facts.same_payment(&ReceiptFacts::of(receipt)) {
             return Ok(Acquisition::AlreadyStored(status));
         }
         if earlier.is_none() {

@@ -67,7 +67,6 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         })
         .map_err(unavailable)?;
     let mut earlier = None;
-    let facts_now = ReceiptFacts::of(receipt);
     for (status, stored_digest, amount, mut facts, stored_origin) in copies {
         let status =
             ReceiptStatus::parse(&status).ok_or_else(|| corrupt("receipt.status", &status))?;
@@ -78,7 +77,8 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         let stored_origin = ReceiptOrigin::parse(&stored_origin)
             .ok_or_else(|| corrupt("receipt.origin", &stored_origin))?;
         let recovered = [stored_origin, origin].contains(&ReceiptOrigin::Platform);
-        if recovered && facts.same_payment(&facts_now) {
+        // Read only for a copy already stored, which a receipt seldom has.
+        if recovered && facts.same_payment(&ReceiptFacts::of(receipt)) {
             return Ok(Acquisition::AlreadyStored(status));
         }
         if earlier.is_none() {
