@@ -20,6 +20,7 @@ pub mod positions;
 mod query;
 pub mod receipts;
 mod reply;
+pub mod send;
 pub mod upload;
 
 pub use reply::{Problem, Reply, bad_request, etag};

@@ -26,10 +26,10 @@ use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
 use crate::api::{
     self, OnCreditor, Problem, Reply, broadcast, bulk, debtors, events, payment_options, payments,
-    receipts,
+    receipts, send,
 };
 use crate::context::Context;
-use crate::domain::api_key::{ApiKeySecret, KeyId, SegregationScope};
+use crate::domain::api_key::{ApiKeySecret, KeyId, KeyScope, SegregationScope};
 use crate::domain::upload::UploadOperation;
 use crate::observe::Answered;
 use crate::observe::metrics::method_label;
@@ -73,6 +73,9 @@ struct Call<'a> {
     segments: &'a [&'a str],
     /// What the key may touch of its creditors; all of it on public paths, which touch none.
     segregation: &'a SegregationScope,
+    /// The creditors the key acts for, for a route naming them in its body; all on public
+    /// paths, which touch none.
+    scope: &'a KeyScope,
 }
 
 impl<'a> Call<'a> {
@@ -249,6 +252,9 @@ pub static ROUTES: &[Route] = routes! {
     GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/files" FILES => |c| {
         let (on, broker) = c.on_broker_creditor()?;
         upload::list(on, broker, c.query(), c.header("x-continuation-token")).await
+    };
+    POST "/internal/config/send" Creditor => |c| {
+        send::configure(c.ctx, c.scope, c.segregation, c.body).await
     };
 };
 
@@ -568,6 +574,7 @@ async fn answer<'a>(
     }
     let public = found.is_public();
     let mut segregation = SegregationScope::All;
+    let mut scope = KeyScope::All;
     if !public {
         let organization = organization_of(segments);
         let presented = presented_key(&parts.headers);
@@ -589,6 +596,7 @@ async fn answer<'a>(
             return (found.route, refused.into());
         }
         segregation = key.segregation;
+        scope = key.scope;
     }
     let Some(route) = found.route else {
         let reply = match found.first {
@@ -612,6 +620,7 @@ async fn answer<'a>(
         pattern: route.pattern,
         segments,
         segregation: &segregation,
+        scope: &scope,
     };
     let reply = (route.handler)(call).await.unwrap_or_else(Reply::from);
     (Some(route), reply)
