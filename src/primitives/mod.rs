@@ -4,6 +4,7 @@
 
 pub mod demand;
 pub mod get_payment;
+pub mod send_fee;
 pub mod send_rt;
 pub mod verify;
 
