@@ -341,6 +341,11 @@ async fn options_are_marked_in_bulk_and_the_mark_survives_updates() {
         )
         .await;
     assert_eq!(r.status, 403, "{}", text(&r));
+    let json_type = [("Content-Type", "application/json")];
+    let r = server
+        .request_without_key("POST", send, &json_type, body.as_bytes())
+        .await;
+    assert_eq!(r.status, 401, "{}", text(&r));
     assert_eq!(
         stored_option(&server, ORG, "SEND-6").await["sendSync"],
         false

@@ -49,6 +49,9 @@ pub enum Scope {
     /// A key for the creditor of the path and all its segregation codes: what it names
     /// concerns every notice of the creditor.
     WholeCreditor(&'static str),
+    /// A valid key, on a path that names no creditor: the body lists them (GPD's
+    /// `/internal/config/send`), and the handler refuses any the key may not act for.
+    Listed,
 }
 
 type Handled<'a> = Pin<Box<dyn Future<Output = Result<Reply, Problem>> + Send + 'a>>;
@@ -136,7 +139,7 @@ macro_rules! routes {
     };
 }
 
-use Scope::{Creditor, Public, WholeCreditor};
+use Scope::{Creditor, Listed, Public, WholeCreditor};
 
 /// What concerns every notice of the creditor, named as a refusal names it.
 const STATIONS: Scope = WholeCreditor("broadcast stations");
@@ -253,7 +256,7 @@ pub static ROUTES: &[Route] = routes! {
         let (on, broker) = c.on_broker_creditor()?;
         upload::list(on, broker, c.query(), c.header("x-continuation-token")).await
     };
-    POST "/internal/config/send" Creditor => |c| {
+    POST "/internal/config/send" Listed => |c| {
         send::configure(c.ctx, c.scope, c.segregation, c.body).await
     };
 };
@@ -748,7 +751,7 @@ mod tests {
         for route in ROUTES {
             let parts = segments(route.pattern);
             let creditor = organization_of(&parts);
-            if route.scope == Scope::Public {
+            if matches!(route.scope, Scope::Public | Scope::Listed) {
                 assert_eq!(creditor, None, "{}", route.pattern);
             } else {
                 assert!(
