@@ -120,6 +120,7 @@ fn position(base: u64, now: NaiveDateTime, due: NaiveDateTime) -> DebtPosition {
         due_date: due,
         retention_date: None,
         notification_fee: None,
+        send_sync: false,
         status: OptionStatus::Unpaid,
         payment: None,
         transfers: vec![

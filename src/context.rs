@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::rate::Buckets;
 use crate::journal::Journal;
+use crate::platform::send::SendClient;
 use crate::store::Store;
 
 pub struct Context {
@@ -25,6 +26,8 @@ pub struct Context {
     pub wsdl: OnceLock<Bytes>,
     /// What is left of each spontaneous-payment service's rate: (creditor, idServizio).
     pub demand_rates: Buckets<(String, String)>,
+    /// SEND's price API of the creditors that have it, for options notified through SEND.
+    pub send: SendClient,
 }
 
 impl Context {
@@ -41,7 +44,6 @@ impl Context {
             journal.clone(),
         );
         Context {
-            config,
             store,
             clock,
             broadcaster,
@@ -49,6 +51,8 @@ impl Context {
             uploads: Arc::new(tokio::sync::Notify::new()),
             wsdl: OnceLock::new(),
             demand_rates: Buckets::default(),
+            send: SendClient::new(&config.send, config.creditors.values()),
+            config,
         }
     }
 }

@@ -24,7 +24,7 @@ const OTHER: &str = "88888888888";
 fn creditor_routes() -> Vec<(&'static str, &'static str)> {
     ROUTES
         .iter()
-        .filter(|r| r.scope != Scope::Public)
+        .filter(|r| !matches!(r.scope, Scope::Public | Scope::Listed))
         .map(|r| (r.method.as_str(), r.pattern))
         .collect()
 }

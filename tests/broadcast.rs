@@ -379,6 +379,7 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
              DROP TABLE delivery_request;
              DROP TABLE delivery_request_backfill;
              DROP TABLE event_journal;
+             ALTER TABLE payment_option DROP COLUMN send_sync;
              PRAGMA user_version = 10;",
         )
         .unwrap();

@@ -656,6 +656,19 @@ async fn every_documented_operation_answers_as_documented() {
         .await;
     assert_eq!(r.status, 404);
 
+    // Options marked as notified through SEND, in bulk.
+    let send = "/internal/config/send";
+    let item = |org: &str| json!({"organizationFiscalCode": org, "nav": nav});
+    let r = w
+        .call("POST", send, &[], "", Some(json!([item(ORG)])))
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(text(&r), "Configuration completed for 1 items");
+    assert_eq!(
+        w.call("POST", send, &[], "", Some(json!([]))).await.status,
+        400
+    );
+
     // A key limited to segregation code 02 (everything above is of code 01): every operation
     // that reads or changes something of code 01 is refused with a documented 403; the lists
     // answer, narrowed to code 02, which has nothing here.
@@ -706,6 +719,10 @@ async fn every_documented_operation_answers_as_documented() {
             assert_eq!(r.status, 403, "{method} {template}: {}", text(&r));
         }
     }
+    let r = w
+        .call_with("POST", send, &[], "", &as_limited, Some(json!([item(ORG)])))
+        .await;
+    assert_eq!(r.status, 403, "{}", text(&r));
     let r = w
         .call("GET", positions, &org, "?segregationCodes=01,02", None)
         .await;

@@ -21,6 +21,7 @@ mod query;
 pub mod receipts;
 pub mod recovery;
 mod reply;
+pub mod send;
 pub mod upload;
 
 pub use reply::{Problem, Reply, bad_request, etag};

@@ -13,6 +13,7 @@ mod journal;
 mod observe;
 mod platform;
 mod retention;
+mod send;
 mod service;
 mod store;
 mod tls;
@@ -33,6 +34,7 @@ pub use self::gateway::{
 pub use self::journal::Journal;
 pub use self::observe::{Log, Metrics};
 pub use self::retention::Retention;
+pub use self::send::SendPrices;
 use self::store::RawStore;
 pub use self::store::{DEFAULT_CONNECTIONS, PostgresUrl, StoreSection};
 pub use self::tls::{ClientAuth, Partner, Tls};
@@ -63,6 +65,8 @@ pub struct Config {
     pub metrics: Metrics,
     pub log: Log,
     pub retention: Retention,
+    /// SEND's price API, for options notified through SEND.
+    pub send: SendPrices,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -116,6 +120,8 @@ struct File {
     log: Log,
     #[serde(default)]
     retention: Retention,
+    #[serde(default)]
+    send: SendPrices,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -184,6 +190,10 @@ impl File {
         }
         self.broadcast.check().map_err(|r| r.under("broadcast"))?;
         tls::check(self.tls.as_ref(), &self.partner)?;
+        let answer_within = self.limits.answer_within();
+        self.send
+            .check(answer_within)
+            .map_err(|r| r.under("send"))?;
         Ok(Config {
             broker_id: self.broker.id,
             stations: self.broker.stations,
@@ -200,6 +210,7 @@ impl File {
             metrics: self.metrics,
             log: self.log,
             retention: self.retention,
+            send: self.send,
         })
     }
 }

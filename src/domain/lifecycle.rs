@@ -2,7 +2,7 @@
 //! natural key, back to DRAFT unless published again), deleting it, and settling the statuses
 //! that change with time into the stored status (what the background sweeper writes).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
@@ -12,7 +12,7 @@ use super::{Cents, Iuv};
 impl DebtPosition {
     /// Replaces the creditor's content with `new` (already validated), as GPD's update does:
     /// options are matched by IUV, and an option kept keeps its notification fee, added again
-    /// on top of the new amounts; transfers (by id) and metadata (by key) are as sent. The
+    /// on top of the new amounts, and its mark of notified through SEND; transfers (by id) and metadata (by key) are as sent. The
     /// position goes back to DRAFT, or is published again when `to_publish`. Refused once
     /// anything is paid or the position is invalid.
     pub fn update_from(
@@ -38,8 +38,16 @@ impl DebtPosition {
             .iter()
             .filter_map(|o| Some((&o.iuv, o.notification_fee?)))
             .collect();
+        let marked: HashSet<&Iuv> = self
+            .options
+            .iter()
+            .filter(|o| o.send_sync)
+            .map(|o| &o.iuv)
+            .collect();
         let mut options = new.options;
         for (i, option) in options.iter_mut().enumerate() {
+            // Notified through SEND stays so, as in GPD, whether or not the update says it.
+            option.send_sync |= marked.contains(&option.iuv);
             match fees.get(&option.iuv) {
                 None => {}
                 // Nothing to carry: no transfer needed.
@@ -187,6 +195,22 @@ mod tests {
         assert_eq!(kept.transfers[1].amount, cents(500));
         assert_eq!(p.options[1].notification_fee, None, "a new option has none");
         assert!(p.check_structure().is_empty());
+    }
+
+    #[test]
+    fn update_keeps_the_send_mark_and_may_add_one() {
+        let now = at(2025, 6, 2);
+        let mut p = published();
+        p.options[0].send_sync = true;
+        let mut new = position(vec![
+            option(1, 1000, at(2025, 9, 1), false),
+            option(3, 300, at(2025, 9, 1), false),
+            option(4, 400, at(2025, 9, 1), false),
+        ]);
+        new.options[2].send_sync = true;
+        p.update_from(new, false, now).unwrap();
+        let marks: Vec<bool> = p.options.iter().map(|o| o.send_sync).collect();
+        assert_eq!(marks, [true, false, true], "kept, new unmarked, new marked");
     }
 
     #[test]

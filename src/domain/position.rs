@@ -245,6 +245,9 @@ pub struct PaymentOption {
     pub retention_date: Option<NaiveDateTime>,
     /// SEND's notification fee, once set: already included in `amount`.
     pub notification_fee: Option<Cents>,
+    /// Notified through SEND: the fee is asked of SEND's price API when the Node asks for the
+    /// payment (`platform::send`). Only ever set; an update keeps it.
+    pub send_sync: bool,
     pub status: OptionStatus,
     /// Present exactly when the option is not unpaid.
     pub payment: Option<OptionPayment>,
@@ -814,6 +817,7 @@ pub(crate) mod tests {
             due_date: due,
             retention_date: None,
             notification_fee: None,
+            send_sync: false,
             status: OptionStatus::Unpaid,
             payment: None,
             transfers: vec![transfer(1, cents)],

@@ -26,10 +26,10 @@ use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
 use crate::api::{
     self, OnCreditor, Problem, Reply, broadcast, bulk, debtors, events, payment_options, payments,
-    receipts, recovery,
+    receipts, recovery, send,
 };
 use crate::context::Context;
-use crate::domain::api_key::{ApiKeySecret, KeyId, SegregationScope};
+use crate::domain::api_key::{ApiKeySecret, KeyId, KeyScope, SegregationScope};
 use crate::domain::upload::UploadOperation;
 use crate::observe::Answered;
 use crate::observe::metrics::method_label;
@@ -49,6 +49,9 @@ pub enum Scope {
     /// A key for the creditor of the path and all its segregation codes: what it names
     /// concerns every notice of the creditor.
     WholeCreditor(&'static str),
+    /// A valid key, on a path that names no creditor: the body lists them (GPD's
+    /// `/internal/config/send`), and the handler refuses any the key may not act for.
+    Listed,
 }
 
 type Handled<'a> = Pin<Box<dyn Future<Output = Result<Reply, Problem>> + Send + 'a>>;
@@ -73,6 +76,9 @@ struct Call<'a> {
     segments: &'a [&'a str],
     /// What the key may touch of its creditors; all of it on public paths, which touch none.
     segregation: &'a SegregationScope,
+    /// The creditors the key acts for, for a route naming them in its body; all on public
+    /// paths, which touch none.
+    scope: &'a KeyScope,
 }
 
 impl<'a> Call<'a> {
@@ -133,7 +139,7 @@ macro_rules! routes {
     };
 }
 
-use Scope::{Creditor, Public, WholeCreditor};
+use Scope::{Creditor, Listed, Public, WholeCreditor};
 
 /// What concerns every notice of the creditor, named as a refusal names it.
 const STATIONS: Scope = WholeCreditor("broadcast stations");
@@ -252,6 +258,9 @@ pub static ROUTES: &[Route] = routes! {
     GET "/brokers/{brokerCode}/organizations/{fiscalCode}/debtpositions/files" FILES => |c| {
         let (on, broker) = c.on_broker_creditor()?;
         upload::list(on, broker, c.query(), c.header("x-continuation-token")).await
+    };
+    POST "/internal/config/send" Listed => |c| {
+        send::configure(c.ctx, c.scope, c.segregation, c.body).await
     };
 };
 
@@ -571,6 +580,7 @@ async fn answer<'a>(
     }
     let public = found.is_public();
     let mut segregation = SegregationScope::All;
+    let mut scope = KeyScope::All;
     if !public {
         let organization = organization_of(segments);
         let presented = presented_key(&parts.headers);
@@ -592,6 +602,7 @@ async fn answer<'a>(
             return (found.route, refused.into());
         }
         segregation = key.segregation;
+        scope = key.scope;
     }
     let Some(route) = found.route else {
         let reply = match found.first {
@@ -615,6 +626,7 @@ async fn answer<'a>(
         pattern: route.pattern,
         segments,
         segregation: &segregation,
+        scope: &scope,
     };
     let reply = (route.handler)(call).await.unwrap_or_else(Reply::from);
     (Some(route), reply)
@@ -742,7 +754,7 @@ mod tests {
         for route in ROUTES {
             let parts = segments(route.pattern);
             let creditor = organization_of(&parts);
-            if route.scope == Scope::Public {
+            if matches!(route.scope, Scope::Public | Scope::Listed) {
                 assert_eq!(creditor, None, "{}", route.pattern);
             } else {
                 assert!(

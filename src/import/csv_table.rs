@@ -276,6 +276,7 @@ impl<R: BufRead> CsvTable<R> {
                     retention_date: optional(self.get(head, "retentionDate")),
                     transfer: Some(transfers),
                     payment_option_metadata: None,
+                    send_sync: None,
                 });
             }
         }

@@ -41,6 +41,9 @@ pub struct OptionIn {
     pub retention_date: Option<String>,
     pub transfer: Option<Vec<TransferIn>>,
     pub payment_option_metadata: Option<Vec<MetadataEntry>>,
+    /// Notified through SEND: `true` marks the option; absent or `false` leaves a mark given
+    /// before (GPD keeps it server-side, set by `POST /internal/config/send` only).
+    pub send_sync: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +153,7 @@ pub struct OptionOut {
     pub id_receipt: Option<String>,
     pub fee: i64,
     pub notification_fee: i64,
+    pub send_sync: bool,
     pub status: &'static str,
     pub last_updated_date: String,
     pub payment_option_metadata: Vec<MetadataEntry>,

@@ -93,6 +93,12 @@ struct ReceiptLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SendLabels {
+    organization: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AttemptLabels {
     organization: String,
     station: String,
@@ -190,6 +196,37 @@ impl AttemptResult {
     }
 }
 
+/// What asking SEND for a notification fee came to, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendLookup {
+    /// SEND gave the price now.
+    Asked,
+    /// The price SEND gave a short while ago, used again.
+    Cached,
+    /// No answer in time, or no connection: the fee last stored was used.
+    Unreachable,
+    /// SEND answered an error status: the fee last stored was used.
+    Refused,
+    /// SEND's answer had no usable price: the fee last stored was used.
+    Invalid,
+    /// The price could not be applied to the option (no transfer of the creditor's own, the
+    /// store failing): the fee last stored was used.
+    NotApplied,
+}
+
+impl SendLookup {
+    fn label(self) -> &'static str {
+        match self {
+            SendLookup::Asked => "asked",
+            SendLookup::Cached => "cached",
+            SendLookup::Unreachable => "unreachable",
+            SendLookup::Refused => "refused",
+            SendLookup::Invalid => "invalid",
+            SendLookup::NotApplied => "not_applied",
+        }
+    }
+}
+
 /// Every metric of the process, with the handles the hot paths use resolved.
 pub struct Metrics {
     registry: Registry,
@@ -210,6 +247,7 @@ pub struct Metrics {
     commit_batch: Family<StoreLabel, Histogram, fn() -> Histogram>,
     connections_open: Gauge,
     connections_shed: Counter,
+    send_lookups: Family<SendLabels, Counter>,
 }
 
 impl Metrics {
@@ -297,6 +335,12 @@ impl Metrics {
             "Connections closed at once with 503 because the connection cap was reached",
             connections_shed.clone(),
         );
+        let send_lookups = Family::<SendLabels, Counter>::default();
+        registry.register(
+            "send_price_lookups",
+            "Notification fees of options notified through SEND asked on paGetPayment, by creditor and outcome",
+            send_lookups.clone(),
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
@@ -320,6 +364,7 @@ impl Metrics {
             commit_batch,
             connections_open,
             connections_shed,
+            send_lookups,
         }
     }
 
@@ -430,6 +475,15 @@ impl Metrics {
 
     pub fn connection_shed(&self) {
         self.connections_shed.inc();
+    }
+
+    /// A notification fee asked of SEND for `organization`'s option, and what came of it.
+    pub fn send_lookup(&self, organization: &str, outcome: SendLookup) {
+        let labels = SendLabels {
+            organization: organization.to_owned(),
+            outcome: outcome.label(),
+        };
+        self.send_lookups.get_or_create(&labels).inc();
     }
 
     /// The exposition: every metric, then the outbox backlog the store reports (read at

@@ -1,8 +1,9 @@
 //! paGetPayment and paGetPaymentV2 ("activation"): the payment data the PSP will collect, with
 //! 1..5 transfers summing to the amount. The transfer type picks the account: POSTAL prefers
-//! the postal account, PAGOPA gives the bank account and the postal one as IBANAPPOGGIO.
+//! the postal account, PAGOPA gives the bank account and the postal one as IBANAPPOGGIO. An
+//! option notified through SEND gets its notification fee from SEND first (`send_fee`).
 
-use super::payable_option;
+use super::{payable_option, send_fee};
 use crate::context::Context;
 use crate::domain::messages::{
     GetPaymentRequest, Operation, PaymentData, TransferAccount, TransferData, TransferType,
@@ -27,10 +28,9 @@ pub async fn answer(
     req: &GetPaymentRequest,
 ) -> Result<PaymentData, Fault> {
     let (position, index) = payable_option(ctx, &req.ids, &req.qr_code).await?;
-    let option = &position.options[index];
     let v2 = op == Operation::GetPaymentV2;
     if !v2
-        && option
+        && position.options[index]
             .transfers
             .iter()
             .any(|t| matches!(t.account, Account::Stamp(_)))
@@ -41,6 +41,8 @@ pub async fn answer(
             "this notice includes a digital stamp (marca da bollo), which only paGetPaymentV2 can carry",
         ));
     }
+    let (position, index) = send_fee::refresh(ctx, position, index).await;
+    let option = &position.options[index];
     let mut metadata = option.metadata.clone();
     if let Some(fee) = option.notification_fee {
         metadata.push(entry(NOTIFICATION_FEE_KEY, &fee.get().to_string()));

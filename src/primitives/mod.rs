@@ -5,6 +5,7 @@
 pub mod demand;
 pub mod get_payment;
 pub mod recover;
+pub mod send_fee;
 pub mod send_rt;
 pub mod verify;
 

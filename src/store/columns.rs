@@ -223,6 +223,7 @@ pub(in crate::store) struct OptionColumns {
     pub due_date: i64,
     pub retention_date: Option<i64>,
     pub notification_fee: Option<i64>,
+    pub send_sync: bool,
     pub status: String,
     pub payment_date: Option<i64>,
     pub payment_method: Option<String>,
@@ -262,6 +263,7 @@ pub(in crate::store) fn option_from_columns(r: OptionColumns) -> Result<PaymentO
             .notification_fee
             .map(|v| cents(v, "payment_option.notification_fee"))
             .transpose()?,
+        send_sync: r.send_sync,
         status,
         payment,
         transfers: Vec::new(),

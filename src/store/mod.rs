@@ -424,4 +424,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Flushes and closes; later calls fail with `Unavailable`.
     fn close(&self) -> StoreFuture<'_, ()>;
+
+    // SEND notification costs.
+    /// Marks the options these (creditor, notice number) pairs name as notified through SEND
+    /// (GPD's `send_sync`), in one transaction, bumping the version of each position whose
+    /// option was not marked yet. Pairs naming no option are passed over. Returns how many
+    /// pairs name an option, marked now or before.
+    fn mark_send_sync(&self, items: Vec<(FiscalCodePA, NoticeNumber)>) -> StoreFuture<'_, u32>;
 }

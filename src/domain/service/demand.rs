@@ -270,6 +270,7 @@ impl Demand {
             due_date: self.due_date,
             retention_date: None,
             notification_fee: None,
+            send_sync: false,
             status: OptionStatus::Unpaid,
             payment: None,
             transfers: self.transfers,

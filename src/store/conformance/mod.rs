@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod personal_data;
 pub mod positions;
 pub mod receipts;
+pub mod send;
 pub mod sequence;
 pub mod uploads;
 
@@ -139,6 +140,8 @@ macro_rules! suite {
             journal:
                 entries_are_appended_whole_and_listed_by_each_filter,
                 old_entries_are_pruned_in_batches;
+            send:
+                options_are_marked_in_bulk_and_the_mark_is_kept;
         );
     };
     (@areas $fresh:ident; $($area:ident: $($name:ident),+;)+) => {

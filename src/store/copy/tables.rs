@@ -137,6 +137,7 @@ pub const TABLES: &[Table] = &[
             ("fee", Int),
             ("metadata", Text),
             ("last_updated_date", Int),
+            ("send_sync", Flag),
         ],
         key: &["id"],
         identity: true,

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_personal_data.sql"),
     include_str!("migrations/0003_event_journal.sql"),
     include_str!("migrations/0006_recovered_receipts.sql"),
+    include_str!("migrations/0007_send_notification.sql"),
 ];
 
 /// The advisory lock the migrations run under (any number, the same in every instance).

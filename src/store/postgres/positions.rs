@@ -114,8 +114,8 @@ async fn insert_options(
         .prepare_cached(
             "INSERT INTO payment_option (position_id, organization, iuv, nav, amount, description, is_partial_payment,
                 due_date, retention_date, notification_fee, status, payment_date, payment_method, psp_company,
-                receipt_id, fee, metadata, last_updated_date)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                receipt_id, fee, metadata, last_updated_date, send_sync)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
              RETURNING id",
         )
         .await
@@ -152,6 +152,7 @@ async fn insert_options(
                     &pay.map_or(0, |x| x.fee.get()),
                     &metadata_json(&o.metadata),
                     &millis(o.last_updated_date),
+                    &o.send_sync,
                 ],
             )
             .await
@@ -372,7 +373,7 @@ async fn assemble(
         .prepare_cached(
             "SELECT position_id, id, iuv, nav, amount, description, is_partial_payment, due_date, retention_date,
                 notification_fee, status, payment_date, payment_method, psp_company, receipt_id, fee, metadata,
-                last_updated_date
+                last_updated_date, send_sync
              FROM payment_option WHERE position_id = ANY($1) ORDER BY id",
         )
         .await
@@ -437,6 +438,7 @@ fn option_row(r: &Row) -> Result<(i64, i64, OptionColumns), tokio_postgres::Erro
         fee: r.try_get(15)?,
         metadata: r.try_get(16)?,
         last_updated_date: r.try_get(17)?,
+        send_sync: r.try_get(18)?,
     };
     Ok((r.try_get(0)?, r.try_get(1)?, columns))
 }

@@ -9,7 +9,7 @@ use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::journal::{JournalEntry, JournalFilter};
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
-use crate::domain::{FiscalCodePA, SegregationCode, Text};
+use crate::domain::{FiscalCodePA, NoticeNumber, SegregationCode, Text};
 use crate::store::*;
 
 impl Store for PgStore {
@@ -371,5 +371,10 @@ impl Store for PgStore {
 
     fn close(&self) -> StoreFuture<'_, ()> {
         Box::pin(PgStore::close(self))
+    }
+
+    // SEND notification costs.
+    fn mark_send_sync(&self, items: Vec<(FiscalCodePA, NoticeNumber)>) -> StoreFuture<'_, u32> {
+        Box::pin(async move { PgStore::mark_send_sync(self, &items).await })
     }
 }

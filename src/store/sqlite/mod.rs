@@ -14,6 +14,7 @@ mod lifecycle;
 mod personal_data;
 mod positions;
 mod receipts;
+mod send;
 mod sequence;
 mod uploads;
 mod writer;
@@ -39,7 +40,7 @@ use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::journal::{JournalEntry, JournalFilter};
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
-use crate::domain::{FiscalCodePA, SegregationCode, Text};
+use crate::domain::{FiscalCodePA, NoticeNumber, SegregationCode, Text};
 use connection::{open_connection, private_dir, private_files, unavailable};
 use positions::{insert_position, load_position, replace_position, taken_key};
 use writer::Writer;
@@ -60,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0012_personal_data.sql"),
     include_str!("../migrations/0013_event_journal.sql"),
     include_str!("../migrations/0016_recovered_receipts.sql"),
+    include_str!("../migrations/0017_send_notification.sql"),
 ];
 
 /// The schema version this binary brings a data file to.
@@ -610,6 +612,11 @@ impl Store for SqliteStore {
             inner.writer.close().await
         })
     }
+
+    // SEND notification costs.
+    fn mark_send_sync(&self, items: Vec<(FiscalCodePA, NoticeNumber)>) -> StoreFuture<'_, u32> {
+        self.write(move |tx| send::mark(tx, &items))
+    }
 }
 
 #[cfg(test)]
@@ -687,9 +694,11 @@ mod tests {
     /// The columns of positions that migrations after the spontaneous mark add, which today's
     /// insert writes: made for the inserts into an older schema, then dropped again.
     const LATER_COLUMNS: &str = "ALTER TABLE debt_position ADD COLUMN retained_until INTEGER;
-        ALTER TABLE debt_position ADD COLUMN personal_data_erased_at INTEGER;";
+        ALTER TABLE debt_position ADD COLUMN personal_data_erased_at INTEGER;
+        ALTER TABLE payment_option ADD COLUMN send_sync INTEGER NOT NULL DEFAULT 0;";
     const LATER_COLUMNS_GONE: &str = "ALTER TABLE debt_position DROP COLUMN retained_until;
-        ALTER TABLE debt_position DROP COLUMN personal_data_erased_at;";
+        ALTER TABLE debt_position DROP COLUMN personal_data_erased_at;
+        ALTER TABLE payment_option DROP COLUMN send_sync;";
 
     #[tokio::test]
     async fn the_spontaneous_mark_is_given_to_positions_issued_before_it() {

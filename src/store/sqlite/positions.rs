@@ -83,8 +83,8 @@ fn insert_options(tx: &Connection, position_id: i64, p: &DebtPosition) -> Result
         tx.prepare_cached(
             "INSERT INTO payment_option (position_id, organization, iuv, nav, amount, description, is_partial_payment,
                 due_date, retention_date, notification_fee, status, payment_date, payment_method, psp_company,
-                receipt_id, fee, metadata, last_updated_date)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                receipt_id, fee, metadata, last_updated_date, send_sync)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )
         .and_then(|mut st| {
             st.execute(params![
@@ -106,6 +106,7 @@ fn insert_options(tx: &Connection, position_id: i64, p: &DebtPosition) -> Result
                 pay.map_or(0, |x| x.fee.get()),
                 metadata_json(&o.metadata),
                 millis(o.last_updated_date),
+                o.send_sync,
             ])
         })
         .map_err(|e| {
@@ -333,7 +334,7 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
         let mut st = conn
             .prepare_cached(
                 "SELECT id, iuv, nav, amount, description, is_partial_payment, due_date, retention_date, notification_fee,
-                    status, payment_date, payment_method, psp_company, receipt_id, fee, metadata, last_updated_date
+                    status, payment_date, payment_method, psp_company, receipt_id, fee, metadata, last_updated_date, send_sync
                  FROM payment_option WHERE position_id = ?1 ORDER BY id",
             )
             .map_err(unavailable)?;
@@ -394,6 +395,7 @@ fn option_from_row(r: &Row<'_>) -> rusqlite::Result<OptionColumns> {
         fee: r.get(14)?,
         metadata: r.get(15)?,
         last_updated_date: r.get(16)?,
+        send_sync: r.get(17)?,
     })
 }
 
