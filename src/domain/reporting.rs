@@ -171,6 +171,29 @@ impl Outcome {
         }
     }
 
+    /// The outcome named `s`; `expected` is the transfer's amount of an AMOUNT_DIFFERS.
+    pub fn parse(s: &str, expected: Option<Cents>) -> Option<Outcome> {
+        Some(match s {
+            "REPORTED" => Outcome::Reported,
+            "AMOUNT_DIFFERS" => Outcome::AmountDiffers {
+                expected: expected?,
+            },
+            "NO_RECEIPT" => Outcome::NoReceipt,
+            "UNKNOWN_TRANSFER" => Outcome::UnknownTransfer,
+            "REVOKED" => Outcome::Revoked,
+            "SUPERSEDED" => Outcome::Superseded,
+            _ => return None,
+        })
+    }
+
+    /// The transfer's amount, when it differs from the reported one.
+    pub fn expected(self) -> Option<Cents> {
+        match self {
+            Outcome::AmountDiffers { expected } => Some(expected),
+            _ => None,
+        }
+    }
+
     /// Whether the payment reports its transfer.
     pub fn reports(self) -> bool {
         matches!(self, Outcome::Reported | Outcome::AmountDiffers { .. })

@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod personal_data;
 pub mod positions;
 pub mod receipts;
+pub mod reporting;
 pub mod sequence;
 pub mod uploads;
 
@@ -138,6 +139,9 @@ macro_rules! suite {
             journal:
                 entries_are_appended_whole_and_listed_by_each_filter,
                 old_entries_are_pruned_in_batches;
+            reporting:
+                a_flow_reports_transfers_and_a_newer_revision_replaces_it,
+                transfers_no_flow_reports_are_flagged_once_and_resolved_by_a_flow;
         );
     };
     (@areas $fresh:ident; $($area:ident: $($name:ident),+;)+) => {

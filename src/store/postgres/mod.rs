@@ -27,6 +27,7 @@ mod migrate;
 mod personal_data;
 mod positions;
 mod receipts;
+mod reporting;
 mod sequence;
 mod store;
 pub mod testing;
