@@ -20,6 +20,7 @@ pub mod positions;
 mod query;
 pub mod receipts;
 mod reply;
+pub mod reporting;
 pub mod upload;
 
 pub use reply::{Problem, Reply, bad_request, etag};

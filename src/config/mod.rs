@@ -8,6 +8,7 @@
 
 mod broadcast;
 mod creditor;
+mod fdr;
 mod gateway;
 mod journal;
 mod observe;
@@ -27,6 +28,7 @@ use serde::de::Deserializer;
 
 pub use self::broadcast::Broadcast;
 use self::creditor::CreditorEntry;
+pub use self::fdr::Fdr;
 pub use self::gateway::{
     Instance, Lifecycle, Limits, PublicUrl, SMALL_BODY, Server, large_body_budget,
 };
@@ -63,6 +65,8 @@ pub struct Config {
     pub metrics: Metrics,
     pub log: Log,
     pub retention: Retention,
+    /// `[fdr]`: reading the creditors' reporting flows.
+    pub fdr: Fdr,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -116,6 +120,8 @@ struct File {
     log: Log,
     #[serde(default)]
     retention: Retention,
+    #[serde(default)]
+    fdr: Fdr,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -200,6 +206,7 @@ impl File {
             metrics: self.metrics,
             log: self.log,
             retention: self.retention,
+            fdr: self.fdr,
         })
     }
 }

@@ -2,3 +2,4 @@
 //! itself. [`api`] is the transport they share: base URL, key header, timeout, JSON.
 
 pub mod api;
+pub mod fdr;

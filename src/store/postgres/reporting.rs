@@ -15,7 +15,7 @@ use super::{PgStore, db_error};
 use crate::domain::reporting::{FlowFacts, FlowId, Outcome, ReportKey, ReportingFlow};
 use crate::domain::{FiscalCodePA, TransferId};
 use crate::store::columns::{corrupt, millis};
-use crate::store::reporting::{
+use crate::store::reporting::columns::{
     ANOMALY_COLUMNS, AnomalyColumns, FLOW_COLUMNS, FlowColumns, PAYMENT_COLUMNS, PaymentColumns,
 };
 use crate::store::{

@@ -13,7 +13,7 @@ use super::positions::{load_position_by_id, replace_position};
 use super::unavailable;
 use crate::domain::reporting::{FlowFacts, FlowId, Outcome, ReportKey, ReportingFlow};
 use crate::domain::{FiscalCodePA, TransferId};
-use crate::store::reporting::{
+use crate::store::reporting::columns::{
     ANOMALY_COLUMNS, AnomalyColumns, FLOW_COLUMNS, FlowColumns, PAYMENT_COLUMNS, PaymentColumns,
 };
 use crate::store::{
