@@ -24,6 +24,7 @@ pub mod outbound;
 pub mod platform;
 pub mod primitives;
 pub mod replay;
+pub mod reporting;
 pub mod store;
 pub mod sweeper;
 pub mod xml;

@@ -202,6 +202,11 @@ enum Command {
         #[command(subcommand)]
         action: ReceiptsAction,
     },
+    /// Reporting flows: fetch a creditor's new flows now, or take one from a file.
+    Fdr {
+        #[command(subcommand)]
+        action: FdrAction,
+    },
     /// Copy the embedded store into PostgreSQL.
     Store {
         #[command(subcommand)]
@@ -250,6 +255,34 @@ enum ReceiptsAction {
         /// The notice's IUV, when known.
         #[arg(long)]
         iuv: Option<String>,
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
+}
+
+#[derive(Subcommand)]
+enum FdrAction {
+    /// Fetch the creditor's newly published flows from its [creditor.fdr] service and
+    /// reconcile each; prints what was done as JSON.
+    Fetch {
+        /// The creditor's fiscal code.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
+    /// Take a flow from a file (the service's SingleFlowResponse with a `payments` array of
+    /// its Payment objects) and reconcile it as a fetched one; prints the outcome as JSON.
+    Import {
+        /// The JSON file.
+        file: PathBuf,
+        /// The creditor the flow was published to.
+        #[arg(long)]
+        org: String,
         #[command(flatten)]
         data: DataDir,
         #[command(flatten)]
@@ -368,6 +401,7 @@ fn main() -> ExitCode {
         Command::Deliveries { action } => runtime.block_on(deliveries(action)),
         Command::Keys { action } => runtime.block_on(keys(action)),
         Command::Receipts { action } => runtime.block_on(receipts(action)),
+        Command::Fdr { action } => runtime.block_on(fdr(action)),
         Command::Store { action } => runtime.block_on(store(action)),
     };
     drop(runtime);
@@ -442,11 +476,13 @@ async fn serve(
         ctx.config.retention.receipts,
         ctx.config.journal.retention_months,
     );
+    let reporting = gpd_gateway::reporting::spawn(ctx.clone());
     let journal = ctx.journal.clone();
     gpd_gateway::http::serve_with(listener, ctx, tls, shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     sweeper.stop().await;
+    reporting.stop().await;
     uploads.stop().await;
     worker.stop().await;
     // What the server and the workers journaled last is written before the store closes.
@@ -514,6 +550,38 @@ async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {
     };
     store.close().await.map_err(|e| e.to_string())?;
     print!("{}", output?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn fdr(action: FdrAction) -> Result<ExitCode, String> {
+    use gpd_gateway::reporting;
+    let clock = Clock::system();
+    let (org, data, config) = match &action {
+        FdrAction::Fetch { org, data, config }
+        | FdrAction::Import {
+            org, data, config, ..
+        } => (org, data, config.load()?),
+    };
+    let org = FiscalCodePA::parse(org).map_err(|e| format!("--org must {e}"))?;
+    let creditor = config
+        .creditors
+        .get(&org)
+        .ok_or_else(|| format!("--org {org} is not a creditor of the configuration"))?;
+    let store = data.open(&config.store).await?;
+    let output = match &action {
+        FdrAction::Fetch { .. } => reporting::fetch(store.as_ref(), clock, &config.fdr, creditor)
+            .await
+            .map(|report| serde_json::to_string(&report).expect("serializable"))
+            .map_err(|e| e.to_string()),
+        FdrAction::Import { file, .. } => match std::fs::read(file) {
+            Ok(bytes) => reporting::import(store.as_ref(), clock, org.clone(), &bytes)
+                .await
+                .map(|r| gpd_gateway::api::reporting::recorded_json(&r).to_string()),
+            Err(e) => Err(format!("{}: {e}", file.display())),
+        },
+    };
+    store.close().await.map_err(|e| e.to_string())?;
+    println!("{}", output?);
     Ok(ExitCode::SUCCESS)
 }
 

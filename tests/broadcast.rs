@@ -380,6 +380,9 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
              DROP TABLE delivery_request_backfill;
              DROP TABLE event_journal;
              ALTER TABLE payment_option DROP COLUMN send_sync;
+             DROP TABLE reporting_anomaly;
+             DROP TABLE reporting_payment;
+             DROP TABLE reporting_flow;
              PRAGMA user_version = 10;",
         )
         .unwrap();

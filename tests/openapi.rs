@@ -625,6 +625,45 @@ async fn every_documented_operation_answers_as_documented() {
         400
     );
 
+    // Reporting flows: none stored here, and no [creditor.fdr] access to fetch them with.
+    let flows = "/organizations/{fiscalCode}/reporting-flows";
+    let r = w.call("GET", flows, &org, "?pspId=88888888888", None).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(json(&r)["page_info"]["items_found"], 0);
+    assert_eq!(w.call("GET", flows, &org, "?to=x", None).await.status, 400);
+    let fetch = "/organizations/{fiscalCode}/reporting-flows/fetch";
+    let r = w.call("POST", fetch, &org, "", None).await;
+    assert_eq!(r.status, 409, "{}", text(&r));
+    let flow_payments = "/organizations/{fiscalCode}/reporting-flows/{fdr}/psps/{pspId}/revisions/{revision}/payments";
+    let flow = [
+        ("fiscalCode", ORG),
+        ("fdr", "FDR-1"),
+        ("pspId", "88888888888"),
+        ("revision", "1"),
+    ];
+    assert_eq!(
+        w.call("GET", flow_payments, &flow, "", None).await.status,
+        404
+    );
+    let bad_revision = [flow[0], flow[1], flow[2], ("revision", "x")];
+    assert_eq!(
+        w.call("GET", flow_payments, &bad_revision, "", None)
+            .await
+            .status,
+        400
+    );
+    let anomalies = "/organizations/{fiscalCode}/reporting-anomalies";
+    let r = w
+        .call("GET", anomalies, &org, "?resolved=false", None)
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(
+        w.call("GET", anomalies, &org, "?kind=ODD", None)
+            .await
+            .status,
+        400
+    );
+
     assert_eq!(w.call("DELETE", station, &st, "", None).await.status, 204);
     assert_eq!(w.call("DELETE", station, &st, "", None).await.status, 404);
 
@@ -681,6 +720,9 @@ async fn every_documented_operation_answers_as_documented() {
         ("iuv", iuv_b.as_str()),
         ("stationId", "OA_STATION"),
         ("id", id.as_str()),
+        ("fdr", "FDR-1"),
+        ("pspId", "88888888888"),
+        ("revision", "1"),
     ];
     for (method, template) in &documented {
         if !template.starts_with("/organizations/") {
@@ -778,7 +820,10 @@ async fn every_documented_operation_answers_as_documented() {
             .replace("{nav}", &nav)
             .replace("{iuv}", &iuv_b)
             .replace("{stationId}", "OA_STATION")
-            .replace("{id}", &id);
+            .replace("{id}", &id)
+            .replace("{fdr}", "FDR-1")
+            .replace("{pspId}", "88888888888")
+            .replace("{revision}", "1");
         // GPD's fixed names under debtpositions leave other methods to the IUPD routes, and
         // `receipts/recover` to the IUV's.
         let placeholder = if template.ends_with("/debtpositions/bulk")

@@ -22,6 +22,7 @@ pub mod receipts;
 pub mod recovery;
 mod reply;
 pub mod send;
+pub mod reporting;
 pub mod upload;
 
 pub use reply::{Problem, Reply, bad_request, etag};

@@ -8,6 +8,7 @@
 
 mod broadcast;
 mod creditor;
+mod fdr;
 mod gateway;
 mod journal;
 mod observe;
@@ -28,6 +29,7 @@ use serde::de::Deserializer;
 
 pub use self::broadcast::Broadcast;
 use self::creditor::CreditorEntry;
+pub use self::fdr::Fdr;
 pub use self::gateway::{
     Instance, Lifecycle, Limits, PublicUrl, SMALL_BODY, Server, large_body_budget,
 };
@@ -67,6 +69,8 @@ pub struct Config {
     pub retention: Retention,
     /// SEND's price API, for options notified through SEND.
     pub send: SendPrices,
+    /// `[fdr]`: reading the creditors' reporting flows.
+    pub fdr: Fdr,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -122,6 +126,7 @@ struct File {
     retention: Retention,
     #[serde(default)]
     send: SendPrices,
+    fdr: Fdr,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -211,6 +216,7 @@ impl File {
             log: self.log,
             retention: self.retention,
             send: self.send,
+            fdr: self.fdr,
         })
     }
 }

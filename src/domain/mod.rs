@@ -21,6 +21,7 @@ pub mod position;
 pub mod rate;
 pub mod receipt;
 pub mod receipt_digest;
+pub mod reporting;
 pub mod service;
 pub mod subject;
 pub mod text;

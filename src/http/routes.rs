@@ -26,7 +26,7 @@ use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
 use crate::api::{
     self, OnCreditor, Problem, Reply, broadcast, bulk, debtors, events, payment_options, payments,
-    receipts, recovery, send,
+    receipts, recovery, reporting, send,
 };
 use crate::context::Context;
 use crate::domain::api_key::{ApiKeySecret, KeyId, KeyScope, SegregationScope};
@@ -143,6 +143,7 @@ use Scope::{Creditor, Listed, Public, WholeCreditor};
 
 /// What concerns every notice of the creditor, named as a refusal names it.
 const STATIONS: Scope = WholeCreditor("broadcast stations");
+const REPORTING: Scope = WholeCreditor("reporting flows");
 const DELIVERIES: Scope = WholeCreditor("deliveries");
 const IBAN_CHANGES: Scope = WholeCreditor("IBAN changes across positions");
 const FILES: Scope = WholeCreditor("files of positions");
@@ -208,6 +209,19 @@ pub static ROUTES: &[Route] = routes! {
     };
     GET "/organizations/{fiscalCode}/receipts/{iuv}" Creditor => |c| {
         receipts::get_receipt(c.on_creditor()?, c.param("iuv")).await
+    };
+    GET "/organizations/{fiscalCode}/reporting-flows" REPORTING => |c| {
+        reporting::list_flows(c.on_creditor()?, c.query()).await
+    };
+    POST "/organizations/{fiscalCode}/reporting-flows/fetch" REPORTING => |c| {
+        reporting::fetch(c.on_creditor()?).await
+    };
+    GET "/organizations/{fiscalCode}/reporting-flows/{fdr}/psps/{pspId}/revisions/{revision}/payments" REPORTING => |c| {
+        let (fdr, psp, revision) = (c.param("fdr"), c.param("pspId"), c.param("revision"));
+        reporting::flow_payments(c.on_creditor()?, fdr, psp, revision, c.query()).await
+    };
+    GET "/organizations/{fiscalCode}/reporting-anomalies" REPORTING => |c| {
+        reporting::list_anomalies(c.on_creditor()?, c.query()).await
     };
     GET "/organizations/{fiscalCode}/broadcast-stations" STATIONS => |c| {
         broadcast::list_stations(c.on_creditor()?).await

@@ -5,3 +5,4 @@
 pub mod api;
 pub mod bizevents;
 pub mod send;
+pub mod fdr;

@@ -12,6 +12,7 @@ use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::journal::{JournalEntry, JournalFilter};
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
+use crate::domain::reporting::{FlowId, ReportingFlow};
 use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
 mod columns;
@@ -23,10 +24,12 @@ pub mod postgres;
 #[cfg(test)]
 pub mod receipt_fixtures;
 pub mod records;
+pub mod reporting;
 pub mod sqlite;
 
 pub use error::StoreError;
 pub use records::*;
+pub use reporting::*;
 
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -431,4 +434,60 @@ pub trait Store: Send + Sync + 'static {
     /// option was not marked yet. Pairs naming no option are passed over. Returns how many
     /// pairs name an option, marked now or before.
     fn mark_send_sync(&self, items: Vec<(FiscalCodePA, NoticeNumber)>) -> StoreFuture<'_, u32>;
+
+    // Reporting flows (FdR).
+
+    /// Whether this revision of the creditor's flow is stored.
+    fn reporting_flow_stored(
+        &self,
+        organization: FiscalCodePA,
+        id: FlowId,
+    ) -> StoreFuture<'_, bool>;
+
+    /// Stores a flow, its payments with what each matched, its anomalies and the positions it
+    /// changes, in one transaction. The revision in force of the same flow (creditor, name,
+    /// PSP), if older, is superseded: its payments no longer report, its anomalies are
+    /// resolved, and `reconcile` is given the transfers it reported. A revision older than
+    /// the one in force is kept without effects. Open UNREPORTED anomalies of the transfers
+    /// the flow reports are resolved.
+    fn record_reporting_flow(
+        &self,
+        flow: ReportingFlow,
+        reconcile: Reconcile,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, FlowRecorded>;
+
+    /// The creditor's flows, newest flow date first.
+    fn list_reporting_flows(
+        &self,
+        organization: FiscalCodePA,
+        filter: FlowFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<FlowSummary>>;
+
+    /// One stored flow revision and a page of its payments, in index order; None when unknown.
+    fn reporting_flow_payments(
+        &self,
+        organization: FiscalCodePA,
+        id: FlowId,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Option<(FlowSummary, Page<FlowPaymentRecord>)>>;
+
+    /// The creditor's anomalies, newest first.
+    fn list_reporting_anomalies(
+        &self,
+        organization: FiscalCodePA,
+        filter: AnomalyFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<AnomalyRecord>>;
+
+    /// Records an UNREPORTED anomaly, found at `now`, for up to `limit` transfers still
+    /// unreported of options paid before `paid_before`, credited to the option's own creditor,
+    /// that have no open one; how many. Call again while it returns `limit`.
+    fn flag_unreported_transfers(
+        &self,
+        paid_before: NaiveDateTime,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, u32>;
 }

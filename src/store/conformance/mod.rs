@@ -21,6 +21,7 @@ pub mod personal_data;
 pub mod positions;
 pub mod receipts;
 pub mod send;
+pub mod reporting;
 pub mod sequence;
 pub mod uploads;
 
@@ -142,6 +143,9 @@ macro_rules! suite {
                 old_entries_are_pruned_in_batches;
             send:
                 options_are_marked_in_bulk_and_the_mark_is_kept;
+            reporting:
+                a_flow_reports_transfers_and_a_newer_revision_replaces_it,
+                transfers_no_flow_reports_are_flagged_once_and_resolved_by_a_flow;
         );
     };
     (@areas $fresh:ident; $($area:ident: $($name:ident),+;)+) => {

@@ -28,6 +28,7 @@ mod personal_data;
 mod positions;
 mod receipts;
 mod send;
+mod reporting;
 mod sequence;
 mod store;
 pub mod testing;

@@ -377,4 +377,85 @@ impl Store for PgStore {
     fn mark_send_sync(&self, items: Vec<(FiscalCodePA, NoticeNumber)>) -> StoreFuture<'_, u32> {
         Box::pin(async move { PgStore::mark_send_sync(self, &items).await })
     }
+
+    // Reporting flows (FdR).
+
+    fn reporting_flow_stored(
+        &self,
+        organization: FiscalCodePA,
+        id: crate::domain::reporting::FlowId,
+    ) -> StoreFuture<'_, bool> {
+        Box::pin(PgStore::reporting_flow_stored(self, organization, id))
+    }
+
+    fn record_reporting_flow(
+        &self,
+        flow: crate::domain::reporting::ReportingFlow,
+        reconcile: crate::store::Reconcile,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, crate::store::FlowRecorded> {
+        Box::pin(PgStore::record_reporting_flow(self, flow, reconcile, now))
+    }
+
+    fn list_reporting_flows(
+        &self,
+        organization: FiscalCodePA,
+        filter: crate::store::FlowFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<crate::store::FlowSummary>> {
+        Box::pin(PgStore::list_reporting_flows(
+            self,
+            organization,
+            filter,
+            page,
+        ))
+    }
+
+    fn reporting_flow_payments(
+        &self,
+        organization: FiscalCodePA,
+        id: crate::domain::reporting::FlowId,
+        page: PageRequest,
+    ) -> StoreFuture<
+        '_,
+        Option<(
+            crate::store::FlowSummary,
+            Page<crate::store::FlowPaymentRecord>,
+        )>,
+    > {
+        Box::pin(PgStore::reporting_flow_payments(
+            self,
+            organization,
+            id,
+            page,
+        ))
+    }
+
+    fn list_reporting_anomalies(
+        &self,
+        organization: FiscalCodePA,
+        filter: crate::store::AnomalyFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<crate::store::AnomalyRecord>> {
+        Box::pin(PgStore::list_reporting_anomalies(
+            self,
+            organization,
+            filter,
+            page,
+        ))
+    }
+
+    fn flag_unreported_transfers(
+        &self,
+        paid_before: NaiveDateTime,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, u32> {
+        Box::pin(PgStore::flag_unreported_transfers(
+            self,
+            paid_before,
+            now,
+            limit,
+        ))
+    }
 }

@@ -15,6 +15,7 @@ mod personal_data;
 mod positions;
 mod receipts;
 mod send;
+mod reporting;
 mod sequence;
 mod uploads;
 mod writer;
@@ -60,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_delivery_request.sql"),
     include_str!("../migrations/0012_personal_data.sql"),
     include_str!("../migrations/0013_event_journal.sql"),
+    include_str!("../migrations/0015_reporting_flows.sql"),
     include_str!("../migrations/0016_recovered_receipts.sql"),
     include_str!("../migrations/0017_send_notification.sql"),
 ];
@@ -616,6 +618,61 @@ impl Store for SqliteStore {
     // SEND notification costs.
     fn mark_send_sync(&self, items: Vec<(FiscalCodePA, NoticeNumber)>) -> StoreFuture<'_, u32> {
         self.write(move |tx| send::mark(tx, &items))
+    }
+
+    // Reporting flows (FdR).
+
+    fn reporting_flow_stored(
+        &self,
+        organization: FiscalCodePA,
+        id: crate::domain::reporting::FlowId,
+    ) -> StoreFuture<'_, bool> {
+        self.read(move |conn| reporting::stored(conn, &organization, &id))
+    }
+
+    fn record_reporting_flow(
+        &self,
+        flow: crate::domain::reporting::ReportingFlow,
+        reconcile: super::Reconcile,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, super::FlowRecorded> {
+        self.write(move |tx| reporting::record(tx, flow, reconcile, now))
+    }
+
+    fn list_reporting_flows(
+        &self,
+        organization: FiscalCodePA,
+        filter: super::FlowFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<super::FlowSummary>> {
+        self.read(move |conn| reporting::list_flows(conn, &organization, &filter, page))
+    }
+
+    fn reporting_flow_payments(
+        &self,
+        organization: FiscalCodePA,
+        id: crate::domain::reporting::FlowId,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Option<(super::FlowSummary, Page<super::FlowPaymentRecord>)>> {
+        self.read(move |conn| reporting::flow_payments(conn, &organization, &id, page))
+    }
+
+    fn list_reporting_anomalies(
+        &self,
+        organization: FiscalCodePA,
+        filter: super::AnomalyFilter,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<super::AnomalyRecord>> {
+        self.read(move |conn| reporting::list_anomalies(conn, &organization, &filter, page))
+    }
+
+    fn flag_unreported_transfers(
+        &self,
+        paid_before: NaiveDateTime,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, u32> {
+        self.write(move |tx| reporting::flag_unreported(tx, paid_before, now, limit))
     }
 }
 

@@ -1,0 +1,531 @@
+//! Reporting flows on PostgreSQL, as on SQLite (src/store/sqlite/reporting.rs): a flow stored
+//! with its payments, anomalies and the positions it changes in one transaction, the positions
+//! locked (`FOR UPDATE`) before they are read; the listings; the sweep for transfers no flow
+//! reported. Two instances storing one revision at once: the flow's unique key keeps one.
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::NaiveDateTime;
+use deadpool_postgres::{GenericClient, Transaction};
+use tokio_postgres::Row;
+
+use super::filter::Where;
+use super::positions::{load_positions_by_id, replace_position};
+use super::{PgStore, db_error};
+use crate::domain::reporting::{FlowFacts, FlowId, Outcome, ReportKey, ReportingFlow};
+use crate::domain::{FiscalCodePA, TransferId};
+use crate::store::columns::{corrupt, millis};
+use crate::store::reporting::columns::{
+    ANOMALY_COLUMNS, AnomalyColumns, FLOW_COLUMNS, FlowColumns, PAYMENT_COLUMNS, PaymentColumns,
+};
+use crate::store::{
+    AnomalyFilter, AnomalyRecord, FlowFilter, FlowPaymentRecord, FlowRecorded, FlowSummary, Page,
+    PageRequest, Reconcile, StoreError,
+};
+
+impl PgStore {
+    pub async fn reporting_flow_stored(
+        &self,
+        organization: FiscalCodePA,
+        id: FlowId,
+    ) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        Ok(flow_row(&client, &organization, &id).await?.is_some())
+    }
+
+    pub async fn record_reporting_flow(
+        &self,
+        flow: ReportingFlow,
+        reconcile: Reconcile,
+        now: NaiveDateTime,
+    ) -> Result<FlowRecorded, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let recorded = record(&tx, flow, reconcile, now).await?;
+        super::commit(tx).await?;
+        Ok(recorded)
+    }
+
+    pub async fn list_reporting_flows(
+        &self,
+        organization: FiscalCodePA,
+        filter: FlowFilter,
+        page: PageRequest,
+    ) -> Result<Page<FlowSummary>, StoreError> {
+        let mut filters = Where::default();
+        let org = filters.bind(organization.as_str().to_owned());
+        filters.and(format!("organization = {org}"));
+        if let Some(psp) = filter.psp {
+            let at = filters.bind(psp);
+            filters.and(format!("psp_id = {at}"));
+        }
+        if let Some(fdr) = filter.fdr {
+            let at = filters.bind(fdr);
+            filters.and(format!("fdr = {at}"));
+        }
+        range(&mut filters, "fdr_date", filter.from, filter.to);
+        let select = format!(
+            "SELECT {FLOW_COLUMNS} FROM reporting_flow WHERE {} ORDER BY fdr_date DESC, id DESC",
+            filters.sql()
+        );
+        let mut client = self.client().await?;
+        filters
+            .page(&mut client, "reporting_flow", &select, page, |r| {
+                flow_columns(r)?.summary()
+            })
+            .await
+    }
+
+    pub async fn reporting_flow_payments(
+        &self,
+        organization: FiscalCodePA,
+        id: FlowId,
+        page: PageRequest,
+    ) -> Result<Option<(FlowSummary, Page<FlowPaymentRecord>)>, StoreError> {
+        let mut client = self.client().await?;
+        let Some(row) = flow_row(&client, &organization, &id).await? else {
+            return Ok(None);
+        };
+        let st = client
+            .prepare_cached(&format!(
+                "SELECT {FLOW_COLUMNS} FROM reporting_flow WHERE id = $1"
+            ))
+            .await
+            .map_err(db_error)?;
+        let summary =
+            flow_columns(&client.query_one(&st, &[&row]).await.map_err(db_error)?)?.summary()?;
+        let mut filters = Where::default();
+        let at = filters.bind(row);
+        filters.and(format!("flow_id = {at}"));
+        let select = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM reporting_payment WHERE {} ORDER BY idx",
+            filters.sql()
+        );
+        let payments = filters
+            .page(&mut client, "reporting_payment", &select, page, |r| {
+                PaymentColumns {
+                    index: r.try_get(0).map_err(db_error)?,
+                    iuv: r.try_get(1).map_err(db_error)?,
+                    iur: r.try_get(2).map_err(db_error)?,
+                    transfer: r.try_get(3).map_err(db_error)?,
+                    amount: r.try_get(4).map_err(db_error)?,
+                    pay_status: r.try_get(5).map_err(db_error)?,
+                    pay_date: r.try_get(6).map_err(db_error)?,
+                    outcome: r.try_get(7).map_err(db_error)?,
+                    expected: r.try_get(8).map_err(db_error)?,
+                    reports: r.try_get(9).map_err(db_error)?,
+                }
+                .record()
+            })
+            .await?;
+        Ok(Some((summary, payments)))
+    }
+
+    pub async fn list_reporting_anomalies(
+        &self,
+        organization: FiscalCodePA,
+        filter: AnomalyFilter,
+        page: PageRequest,
+    ) -> Result<Page<AnomalyRecord>, StoreError> {
+        let mut filters = Where::default();
+        let org = filters.bind(organization.as_str().to_owned());
+        filters.and(format!("a.organization = {org}"));
+        if let Some(kind) = filter.kind {
+            let at = filters.bind(kind.as_str());
+            filters.and(format!("a.kind = {at}"));
+        }
+        range(&mut filters, "a.found_at", filter.from, filter.to);
+        match filter.resolved {
+            Some(true) => {
+                filters.and("a.resolved_at IS NOT NULL");
+            }
+            Some(false) => {
+                filters.and("a.resolved_at IS NULL");
+            }
+            None => {}
+        }
+        let from = "reporting_anomaly a LEFT JOIN reporting_flow f ON f.id = a.flow_id";
+        let select = format!(
+            "SELECT {ANOMALY_COLUMNS} FROM {from} WHERE {} ORDER BY a.found_at DESC, a.id DESC",
+            filters.sql()
+        );
+        let mut client = self.client().await?;
+        filters
+            .page(&mut client, from, &select, page, |r| {
+                AnomalyColumns {
+                    id: r.try_get(0).map_err(db_error)?,
+                    kind: r.try_get(1).map_err(db_error)?,
+                    fdr: r.try_get(2).map_err(db_error)?,
+                    psp: r.try_get(3).map_err(db_error)?,
+                    revision: r.try_get(4).map_err(db_error)?,
+                    index: r.try_get(5).map_err(db_error)?,
+                    iuv: r.try_get(6).map_err(db_error)?,
+                    transfer: r.try_get(7).map_err(db_error)?,
+                    expected: r.try_get(8).map_err(db_error)?,
+                    reported: r.try_get(9).map_err(db_error)?,
+                    found_at: r.try_get(10).map_err(db_error)?,
+                    resolved_at: r.try_get(11).map_err(db_error)?,
+                }
+                .record()
+            })
+            .await
+    }
+
+    pub async fn flag_unreported_transfers(
+        &self,
+        paid_before: NaiveDateTime,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> Result<u32, StoreError> {
+        let client = self.client().await?;
+        // The unique partial index keeps one open anomaly per transfer when two instances
+        // sweep at once; the loser's rows are skipped.
+        let st = client
+            .prepare_cached(
+                "INSERT INTO reporting_anomaly (organization, kind, iuv, transfer_id, expected_amount, found_at)
+                 SELECT o.organization, 'UNREPORTED', o.iuv, t.transfer_id, t.amount, $2
+                 FROM payment_option o JOIN transfer t ON t.option_id = o.id
+                 WHERE o.status IN ('PO_PAID', 'PO_PARTIALLY_REPORTED') AND o.payment_date < $1
+                   AND t.status = 'T_UNREPORTED' AND t.organization = o.organization
+                   AND NOT EXISTS (SELECT 1 FROM reporting_anomaly a
+                       WHERE a.organization = o.organization AND a.iuv = o.iuv
+                         AND a.transfer_id = t.transfer_id AND a.kind = 'UNREPORTED'
+                         AND a.resolved_at IS NULL)
+                 LIMIT $3
+                 ON CONFLICT DO NOTHING",
+            )
+            .await
+            .map_err(db_error)?;
+        let n = client
+            .execute(
+                &st,
+                &[&millis(paid_before), &millis(now), &i64::from(limit)],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(n as u32)
+    }
+}
+
+fn range(
+    filters: &mut Where<'_>,
+    column: &str,
+    from: Option<NaiveDateTime>,
+    to: Option<NaiveDateTime>,
+) {
+    if let Some(from) = from {
+        let at = filters.bind(millis(from));
+        filters.and(format!("{column} >= {at}"));
+    }
+    if let Some(to) = to {
+        let at = filters.bind(millis(to));
+        filters.and(format!("{column} <= {at}"));
+    }
+}
+
+async fn flow_row(
+    client: &impl GenericClient,
+    organization: &FiscalCodePA,
+    id: &FlowId,
+) -> Result<Option<i64>, StoreError> {
+    let st = client
+        .prepare_cached(
+            "SELECT id FROM reporting_flow
+             WHERE organization = $1 AND fdr = $2 AND psp_id = $3 AND revision = $4",
+        )
+        .await
+        .map_err(db_error)?;
+    let row = client
+        .query_opt(
+            &st,
+            &[&organization.as_str(), &id.fdr, &id.psp, &id.revision],
+        )
+        .await
+        .map_err(db_error)?;
+    row.map(|r| r.try_get(0).map_err(db_error)).transpose()
+}
+
+fn keys(rows: Vec<Row>) -> Result<Vec<ReportKey>, StoreError> {
+    rows.iter()
+        .map(|r| {
+            let iuv: String = r.try_get(0).map_err(db_error)?;
+            let t: i64 = r.try_get(1).map_err(db_error)?;
+            let t = TransferId::new(t).map_err(|e| corrupt("reporting_payment.transfer_id", e))?;
+            Ok((iuv, t))
+        })
+        .collect()
+}
+
+async fn record(
+    tx: &Transaction<'_>,
+    flow: ReportingFlow,
+    reconcile: Reconcile,
+    now: NaiveDateTime,
+) -> Result<FlowRecorded, StoreError> {
+    let org = flow.organization.as_str();
+    // One flow's revisions are stored one at a time: the in-force row is locked.
+    let st = tx
+        .prepare_cached(
+            "SELECT id, revision FROM reporting_flow
+             WHERE organization = $1 AND fdr = $2 AND psp_id = $3 AND NOT superseded FOR UPDATE",
+        )
+        .await
+        .map_err(db_error)?;
+    let in_force: Option<(i64, i64)> = tx
+        .query_opt(&st, &[&org, &flow.id.fdr, &flow.id.psp])
+        .await
+        .map_err(db_error)?
+        .map(|r| Ok::<_, tokio_postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
+        .transpose()
+        .map_err(db_error)?;
+    if flow_row(tx, &flow.organization, &flow.id).await?.is_some() {
+        return Ok(FlowRecorded::AlreadyStored);
+    }
+    if let Some((_, revision)) = in_force
+        && revision > flow.id.revision
+    {
+        let outcomes = vec![Outcome::Superseded; flow.payments.len()];
+        return match insert_flow(tx, &flow, &outcomes, true, now).await? {
+            Some(_) => Ok(FlowRecorded::Superseded),
+            None => Ok(FlowRecorded::AlreadyStored),
+        };
+    }
+    let mut previous = Vec::new();
+    if let Some((old, _)) = in_force {
+        let st = tx
+            .prepare_cached(
+                "SELECT iuv, transfer_id FROM reporting_payment WHERE flow_id = $1 AND reports",
+            )
+            .await
+            .map_err(db_error)?;
+        previous = keys(tx.query(&st, &[&old]).await.map_err(db_error)?)?;
+        for sql in [
+            "UPDATE reporting_flow SET superseded = true WHERE id = $1",
+            "UPDATE reporting_payment SET reports = false WHERE flow_id = $1",
+        ] {
+            let st = tx.prepare_cached(sql).await.map_err(db_error)?;
+            tx.execute(&st, &[&old]).await.map_err(db_error)?;
+        }
+        let st = tx
+            .prepare_cached(
+                "UPDATE reporting_anomaly SET resolved_at = $2 WHERE flow_id = $1 AND resolved_at IS NULL",
+            )
+            .await
+            .map_err(db_error)?;
+        tx.execute(&st, &[&old, &millis(now)])
+            .await
+            .map_err(db_error)?;
+    }
+
+    let iuvs: Vec<String> = (flow.payments.iter().map(|p| p.iuv.clone()))
+        .chain(previous.iter().map(|(iuv, _)| iuv.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let st = tx
+        .prepare_cached(
+            "SELECT id FROM debt_position WHERE id IN
+                (SELECT position_id FROM payment_option WHERE organization = $1 AND iuv = ANY($2))
+             ORDER BY id FOR UPDATE",
+        )
+        .await
+        .map_err(db_error)?;
+    let ids: Vec<i64> = (tx.query(&st, &[&org, &iuvs]).await.map_err(db_error)?)
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(db_error)?;
+    let st = tx
+        .prepare_cached(
+            "SELECT DISTINCT iuv FROM receipt WHERE organization = $1 AND iuv = ANY($2)",
+        )
+        .await
+        .map_err(db_error)?;
+    let receipts: HashSet<String> = (tx.query(&st, &[&org, &iuvs]).await.map_err(db_error)?)
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(db_error)?;
+    let st = tx
+        .prepare_cached(
+            "SELECT iuv, transfer_id FROM reporting_payment
+             WHERE organization = $1 AND iuv = ANY($2) AND reports",
+        )
+        .await
+        .map_err(db_error)?;
+    let others: HashSet<ReportKey> = keys(tx.query(&st, &[&org, &iuvs]).await.map_err(db_error)?)?
+        .into_iter()
+        .collect();
+    let loaded = load_positions_by_id(tx, &ids).await?;
+    let (row_ids, positions): (Vec<_>, Vec<_>) = loaded.into_iter().unzip();
+    let mut facts = FlowFacts {
+        positions,
+        receipts,
+        previous,
+        others,
+    };
+    let reconciliation = reconcile(&flow, &mut facts);
+    for &i in &reconciliation.changed {
+        replace_position(tx, &row_ids[i], &facts.positions[i]).await?;
+    }
+    let Some(flow_id) = insert_flow(tx, &flow, &reconciliation.outcomes, false, now).await? else {
+        return Ok(FlowRecorded::AlreadyStored);
+    };
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO reporting_anomaly (organization, kind, flow_id, idx, iuv, transfer_id,
+                expected_amount, reported_amount, found_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .await
+        .map_err(db_error)?;
+    for a in &reconciliation.anomalies {
+        tx.execute(
+            &st,
+            &[
+                &org,
+                &a.kind.as_str(),
+                &flow_id,
+                &a.index,
+                &a.iuv,
+                &a.transfer.map(|t| i64::from(t.get())),
+                &a.expected.map(|c| c.get()),
+                &a.reported.map(|c| c.get()),
+                &millis(now),
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+    }
+    let st = tx
+        .prepare_cached(
+            "UPDATE reporting_anomaly SET resolved_at = $4
+             WHERE organization = $1 AND iuv = $2 AND transfer_id = $3
+               AND kind = 'UNREPORTED' AND resolved_at IS NULL",
+        )
+        .await
+        .map_err(db_error)?;
+    for (p, outcome) in flow.payments.iter().zip(&reconciliation.outcomes) {
+        if outcome.reports() {
+            tx.execute(
+                &st,
+                &[&org, &p.iuv, &i64::from(p.transfer.get()), &millis(now)],
+            )
+            .await
+            .map_err(db_error)?;
+        }
+    }
+    let positions_changed = reconciliation.changed.len();
+    Ok(FlowRecorded::Applied {
+        reconciliation,
+        positions_changed,
+    })
+}
+
+/// Inserts the flow row and its payments; the flow's row id, or None when another instance
+/// stored this revision meanwhile.
+async fn insert_flow(
+    tx: &Transaction<'_>,
+    flow: &ReportingFlow,
+    outcomes: &[Outcome],
+    superseded: bool,
+    now: NaiveDateTime,
+) -> Result<Option<i64>, StoreError> {
+    let (computed_tot, computed_sum) = flow.computed_totals();
+    let org = flow.organization.as_str();
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO reporting_flow (organization, fdr, psp_id, revision, fdr_date, published,
+                regulation, regulation_date, bic, tot_payments, sum_payments, computed_tot,
+                computed_sum, superseded, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .await
+        .map_err(db_error)?;
+    let row = tx
+        .query_opt(
+            &st,
+            &[
+                &org,
+                &flow.id.fdr,
+                &flow.id.psp,
+                &flow.id.revision,
+                &millis(flow.fdr_date),
+                &flow.published.map(millis),
+                &flow.regulation,
+                &flow.regulation_date.format("%Y-%m-%d").to_string(),
+                &flow.bic,
+                &flow.tot_payments,
+                &flow.sum_payments.get(),
+                &computed_tot,
+                &computed_sum.map(|c| c.get()),
+                &superseded,
+                &millis(now),
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get(0).map_err(db_error)?;
+    let mut seen = HashSet::new();
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO reporting_payment (flow_id, idx, organization, iuv, iur, transfer_id,
+                amount, pay_status, pay_date, outcome, expected_amount, reports)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .await
+        .map_err(db_error)?;
+    for (p, outcome) in flow.payments.iter().zip(outcomes) {
+        if !seen.insert(p.index) {
+            return Err(StoreError::Duplicate {
+                field: "index",
+                value: p.index.to_string(),
+            });
+        }
+        tx.execute(
+            &st,
+            &[
+                &id,
+                &p.index,
+                &org,
+                &p.iuv,
+                &p.iur,
+                &i64::from(p.transfer.get()),
+                &p.amount.get(),
+                &p.status.as_str(),
+                &millis(p.pay_date),
+                &outcome.as_str(),
+                &outcome.expected().map(|c| c.get()),
+                &outcome.reports(),
+            ],
+        )
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(Some(id))
+}
+
+fn flow_columns(r: &Row) -> Result<FlowColumns, StoreError> {
+    let get = |e| db_error(e);
+    Ok(FlowColumns {
+        organization: r.try_get(0).map_err(get)?,
+        fdr: r.try_get(1).map_err(get)?,
+        psp: r.try_get(2).map_err(get)?,
+        revision: r.try_get(3).map_err(get)?,
+        fdr_date: r.try_get(4).map_err(get)?,
+        published: r.try_get(5).map_err(get)?,
+        regulation: r.try_get(6).map_err(get)?,
+        regulation_date: r.try_get(7).map_err(get)?,
+        bic: r.try_get(8).map_err(get)?,
+        tot_payments: r.try_get(9).map_err(get)?,
+        sum_payments: r.try_get(10).map_err(get)?,
+        computed_tot: r.try_get(11).map_err(get)?,
+        computed_sum: r.try_get(12).map_err(get)?,
+        superseded: r.try_get(13).map_err(get)?,
+        received_at: r.try_get(14).map_err(get)?,
+    })
+}

@@ -1,0 +1,492 @@
+//! Reporting flows on SQLite: a flow stored with its payments, anomalies and the positions it
+//! changes in the writer's transaction; the listings; the sweep for transfers no flow reported.
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::NaiveDateTime;
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::columns::millis;
+use super::filter::Where;
+use super::positions::{load_position_by_id, replace_position};
+use super::unavailable;
+use crate::domain::reporting::{FlowFacts, FlowId, Outcome, ReportKey, ReportingFlow};
+use crate::domain::{FiscalCodePA, TransferId};
+use crate::store::reporting::columns::{
+    ANOMALY_COLUMNS, AnomalyColumns, FLOW_COLUMNS, FlowColumns, PAYMENT_COLUMNS, PaymentColumns,
+};
+use crate::store::{
+    AnomalyFilter, AnomalyRecord, FlowFilter, FlowPaymentRecord, FlowRecorded, FlowSummary, Page,
+    PageRequest, Reconcile, StoreError,
+};
+
+pub(super) fn stored(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    id: &FlowId,
+) -> Result<bool, StoreError> {
+    flow_row(conn, organization, id).map(|row| row.is_some())
+}
+
+fn flow_row(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    id: &FlowId,
+) -> Result<Option<i64>, StoreError> {
+    conn.prepare_cached(
+        "SELECT id FROM reporting_flow
+         WHERE organization = ?1 AND fdr = ?2 AND psp_id = ?3 AND revision = ?4",
+    )
+    .and_then(|mut st| {
+        st.query_row(
+            params![organization.as_str(), id.fdr, id.psp, id.revision],
+            |r| r.get(0),
+        )
+        .optional()
+    })
+    .map_err(unavailable)
+}
+
+pub(super) fn record(
+    tx: &Connection,
+    flow: ReportingFlow,
+    reconcile: Reconcile,
+    now: NaiveDateTime,
+) -> Result<FlowRecorded, StoreError> {
+    let org = flow.organization.as_str();
+    if flow_row(tx, &flow.organization, &flow.id)?.is_some() {
+        return Ok(FlowRecorded::AlreadyStored);
+    }
+    // The revision in force of this flow, if any.
+    let in_force: Option<(i64, i64)> = tx
+        .prepare_cached(
+            "SELECT id, revision FROM reporting_flow
+             WHERE organization = ?1 AND fdr = ?2 AND psp_id = ?3 AND superseded = 0",
+        )
+        .and_then(|mut st| {
+            st.query_row(params![org, flow.id.fdr, flow.id.psp], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })
+        .map_err(unavailable)?;
+    if let Some((_, revision)) = in_force
+        && revision > flow.id.revision
+    {
+        let outcomes = vec![Outcome::Superseded; flow.payments.len()];
+        insert_flow(tx, &flow, &outcomes, true, now)?;
+        return Ok(FlowRecorded::Superseded);
+    }
+    let mut previous = Vec::new();
+    if let Some((old, _)) = in_force {
+        let mut st = tx
+            .prepare_cached(
+                "SELECT iuv, transfer_id FROM reporting_payment WHERE flow_id = ?1 AND reports = 1",
+            )
+            .map_err(unavailable)?;
+        let rows = st.query_map([old], key).map_err(unavailable)?;
+        for row in rows {
+            previous.push(row.map_err(unavailable)??);
+        }
+        for sql in [
+            "UPDATE reporting_flow SET superseded = 1 WHERE id = ?1",
+            "UPDATE reporting_payment SET reports = 0 WHERE flow_id = ?1",
+        ] {
+            tx.prepare_cached(sql)
+                .and_then(|mut st| st.execute([old]))
+                .map_err(unavailable)?;
+        }
+        tx.prepare_cached(
+            "UPDATE reporting_anomaly SET resolved_at = ?2 WHERE flow_id = ?1 AND resolved_at IS NULL",
+        )
+        .and_then(|mut st| st.execute(params![old, millis(now)]))
+        .map_err(unavailable)?;
+    }
+
+    let iuvs: BTreeSet<&str> = (flow.payments.iter().map(|p| p.iuv.as_str()))
+        .chain(previous.iter().map(|(iuv, _)| iuv.as_str()))
+        .collect();
+    let mut position_rows = BTreeSet::new();
+    let mut receipts = HashSet::new();
+    let mut others = HashSet::new();
+    for iuv in &iuvs {
+        let row: Option<i64> = tx
+            .prepare_cached(
+                "SELECT position_id FROM payment_option WHERE organization = ?1 AND iuv = ?2",
+            )
+            .and_then(|mut st| st.query_row(params![org, iuv], |r| r.get(0)).optional())
+            .map_err(unavailable)?;
+        position_rows.extend(row);
+        let receipt: Option<i64> = tx
+            .prepare_cached("SELECT 1 FROM receipt WHERE organization = ?1 AND iuv = ?2 LIMIT 1")
+            .and_then(|mut st| st.query_row(params![org, iuv], |r| r.get(0)).optional())
+            .map_err(unavailable)?;
+        if receipt.is_some() {
+            receipts.insert((*iuv).to_owned());
+        }
+        let mut st = tx
+            .prepare_cached(
+                "SELECT iuv, transfer_id FROM reporting_payment
+                 WHERE organization = ?1 AND iuv = ?2 AND reports = 1",
+            )
+            .map_err(unavailable)?;
+        let rows = st.query_map(params![org, iuv], key).map_err(unavailable)?;
+        for row in rows {
+            others.insert(row.map_err(unavailable)??);
+        }
+    }
+    let mut ids = Vec::new();
+    let mut positions = Vec::new();
+    for row in position_rows {
+        if let Some((row_ids, position)) = load_position_by_id(tx, row)? {
+            ids.push(row_ids);
+            positions.push(position);
+        }
+    }
+    let mut facts = FlowFacts {
+        positions,
+        receipts,
+        previous,
+        others,
+    };
+    let reconciliation = reconcile(&flow, &mut facts);
+    for &i in &reconciliation.changed {
+        replace_position(tx, &ids[i], &facts.positions[i])?;
+    }
+    let flow_id = insert_flow(tx, &flow, &reconciliation.outcomes, false, now)?;
+    for a in &reconciliation.anomalies {
+        tx.prepare_cached(
+            "INSERT INTO reporting_anomaly (organization, kind, flow_id, idx, iuv, transfer_id,
+                expected_amount, reported_amount, found_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                org,
+                a.kind.as_str(),
+                flow_id,
+                a.index,
+                a.iuv,
+                a.transfer.map(|t| i64::from(t.get())),
+                a.expected.map(|c| c.get()),
+                a.reported.map(|c| c.get()),
+                millis(now),
+            ])
+        })
+        .map_err(unavailable)?;
+    }
+    for (p, outcome) in flow.payments.iter().zip(&reconciliation.outcomes) {
+        if outcome.reports() {
+            tx.prepare_cached(
+                "UPDATE reporting_anomaly SET resolved_at = ?4
+                 WHERE organization = ?1 AND iuv = ?2 AND transfer_id = ?3
+                   AND kind = 'UNREPORTED' AND resolved_at IS NULL",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    org,
+                    p.iuv,
+                    i64::from(p.transfer.get()),
+                    millis(now)
+                ])
+            })
+            .map_err(unavailable)?;
+        }
+    }
+    let positions_changed = reconciliation.changed.len();
+    Ok(FlowRecorded::Applied {
+        reconciliation,
+        positions_changed,
+    })
+}
+
+fn key(r: &Row<'_>) -> rusqlite::Result<Result<ReportKey, StoreError>> {
+    let iuv: String = r.get(0)?;
+    let transfer: i64 = r.get(1)?;
+    Ok(TransferId::new(transfer)
+        .map(|t| (iuv, t))
+        .map_err(|e| crate::store::columns::corrupt("reporting_payment.transfer_id", e)))
+}
+
+/// Inserts the flow row and its payments with their outcomes; the flow's row id.
+fn insert_flow(
+    tx: &Connection,
+    flow: &ReportingFlow,
+    outcomes: &[Outcome],
+    superseded: bool,
+    now: NaiveDateTime,
+) -> Result<i64, StoreError> {
+    let (computed_tot, computed_sum) = flow.computed_totals();
+    let org = flow.organization.as_str();
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO reporting_flow (organization, fdr, psp_id, revision, fdr_date, published,
+                regulation, regulation_date, bic, tot_payments, sum_payments, computed_tot,
+                computed_sum, superseded, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             RETURNING id",
+        )
+        .and_then(|mut st| {
+            st.query_row(
+                params![
+                    org,
+                    flow.id.fdr,
+                    flow.id.psp,
+                    flow.id.revision,
+                    millis(flow.fdr_date),
+                    flow.published.map(millis),
+                    flow.regulation,
+                    flow.regulation_date.format("%Y-%m-%d").to_string(),
+                    flow.bic,
+                    flow.tot_payments,
+                    flow.sum_payments.get(),
+                    computed_tot,
+                    computed_sum.map(|c| c.get()),
+                    superseded,
+                    millis(now),
+                ],
+                |r| r.get(0),
+            )
+        })
+        .map_err(unavailable)?;
+    let mut st = tx
+        .prepare_cached(
+            "INSERT INTO reporting_payment (flow_id, idx, organization, iuv, iur, transfer_id,
+                amount, pay_status, pay_date, outcome, expected_amount, reports)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .map_err(unavailable)?;
+    for (p, outcome) in flow.payments.iter().zip(outcomes) {
+        st.execute(params![
+            id,
+            p.index,
+            org,
+            p.iuv,
+            p.iur,
+            i64::from(p.transfer.get()),
+            p.amount.get(),
+            p.status.as_str(),
+            millis(p.pay_date),
+            outcome.as_str(),
+            outcome.expected().map(|c| c.get()),
+            outcome.reports(),
+        ])
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                StoreError::Duplicate {
+                    field: "index",
+                    value: p.index.to_string(),
+                }
+            }
+            e => unavailable(e),
+        })?;
+    }
+    Ok(id)
+}
+
+fn flow_columns(r: &Row<'_>) -> rusqlite::Result<FlowColumns> {
+    Ok(FlowColumns {
+        organization: r.get(0)?,
+        fdr: r.get(1)?,
+        psp: r.get(2)?,
+        revision: r.get(3)?,
+        fdr_date: r.get(4)?,
+        published: r.get(5)?,
+        regulation: r.get(6)?,
+        regulation_date: r.get(7)?,
+        bic: r.get(8)?,
+        tot_payments: r.get(9)?,
+        sum_payments: r.get(10)?,
+        computed_tot: r.get(11)?,
+        computed_sum: r.get(12)?,
+        superseded: r.get(13)?,
+        received_at: r.get(14)?,
+    })
+}
+
+/// Reads a listing's row.
+type ReadRow<T> = fn(&Row<'_>) -> rusqlite::Result<Result<T, StoreError>>;
+
+/// One page of the rows of `from` (a FROM clause) matching `filters`, in `order`, each read
+/// by `read`.
+fn page<T>(
+    conn: &Connection,
+    from: &str,
+    columns: &str,
+    filters: &Where,
+    order: &str,
+    page: PageRequest,
+    read: ReadRow<T>,
+) -> Result<Page<T>, StoreError> {
+    let condition = filters.sql();
+    let mut refs = filters.params();
+    let items_found: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) FROM {from} WHERE {condition}"))
+        .and_then(|mut st| st.query_row(refs.as_slice(), |r| r.get(0)))
+        .map_err(unavailable)?;
+    let limit = Value::from(i64::from(page.limit));
+    let offset = Value::from(i64::from(page.page) * i64::from(page.limit));
+    refs.push((":limit", &limit));
+    refs.push((":offset", &offset));
+    let mut st = conn
+        .prepare_cached(&format!(
+            "SELECT {columns} FROM {from} WHERE {condition} ORDER BY {order}
+             LIMIT :limit OFFSET :offset"
+        ))
+        .map_err(unavailable)?;
+    let rows = st.query_map(refs.as_slice(), read).map_err(unavailable)?;
+    let mut items = Vec::new();
+    for row in rows {
+        items.push(row.map_err(unavailable)??);
+    }
+    Ok(Page {
+        items,
+        request: page,
+        items_found: items_found as u64,
+    })
+}
+
+pub(super) fn list_flows(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    filter: &FlowFilter,
+    request: PageRequest,
+) -> Result<Page<FlowSummary>, StoreError> {
+    let mut filters = Where::new("organization = :org");
+    filters
+        .bind(":org", organization.to_string())
+        .when("psp_id = :psp", ":psp", filter.psp.clone())
+        .when("fdr = :fdr", ":fdr", filter.fdr.clone())
+        .range("fdr_date", [":from", ":to"], filter.from, filter.to);
+    page(
+        conn,
+        "reporting_flow",
+        FLOW_COLUMNS,
+        &filters,
+        "fdr_date DESC, id DESC",
+        request,
+        |r| flow_columns(r).map(FlowColumns::summary),
+    )
+}
+
+pub(super) fn flow_payments(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    id: &FlowId,
+    request: PageRequest,
+) -> Result<Option<(FlowSummary, Page<FlowPaymentRecord>)>, StoreError> {
+    let Some(row) = flow_row(conn, organization, id)? else {
+        return Ok(None);
+    };
+    let summary = conn
+        .prepare_cached(&format!(
+            "SELECT {FLOW_COLUMNS} FROM reporting_flow WHERE id = ?1"
+        ))
+        .and_then(|mut st| st.query_row([row], flow_columns))
+        .map_err(unavailable)?
+        .summary()?;
+    let mut filters = Where::new("flow_id = :flow");
+    filters.bind(":flow", row);
+    let payments = page(
+        conn,
+        "reporting_payment",
+        PAYMENT_COLUMNS,
+        &filters,
+        "idx",
+        request,
+        |r| {
+            Ok(PaymentColumns {
+                index: r.get(0)?,
+                iuv: r.get(1)?,
+                iur: r.get(2)?,
+                transfer: r.get(3)?,
+                amount: r.get(4)?,
+                pay_status: r.get(5)?,
+                pay_date: r.get(6)?,
+                outcome: r.get(7)?,
+                expected: r.get(8)?,
+                reports: r.get(9)?,
+            }
+            .record())
+        },
+    )?;
+    Ok(Some((summary, payments)))
+}
+
+pub(super) fn list_anomalies(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    filter: &AnomalyFilter,
+    request: PageRequest,
+) -> Result<Page<AnomalyRecord>, StoreError> {
+    let mut filters = Where::new("a.organization = :org");
+    filters
+        .bind(":org", organization.to_string())
+        .when(
+            "a.kind = :kind",
+            ":kind",
+            filter.kind.map(|k| k.as_str().to_owned()),
+        )
+        .range("a.found_at", [":from", ":to"], filter.from, filter.to);
+    match filter.resolved {
+        Some(true) => {
+            filters.and("a.resolved_at IS NOT NULL");
+        }
+        Some(false) => {
+            filters.and("a.resolved_at IS NULL");
+        }
+        None => {}
+    }
+    page(
+        conn,
+        "reporting_anomaly a LEFT JOIN reporting_flow f ON f.id = a.flow_id",
+        ANOMALY_COLUMNS,
+        &filters,
+        "a.found_at DESC, a.id DESC",
+        request,
+        |r| {
+            Ok(AnomalyColumns {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                fdr: r.get(2)?,
+                psp: r.get(3)?,
+                revision: r.get(4)?,
+                index: r.get(5)?,
+                iuv: r.get(6)?,
+                transfer: r.get(7)?,
+                expected: r.get(8)?,
+                reported: r.get(9)?,
+                found_at: r.get(10)?,
+                resolved_at: r.get(11)?,
+            }
+            .record())
+        },
+    )
+}
+
+pub(super) fn flag_unreported(
+    tx: &Connection,
+    paid_before: NaiveDateTime,
+    now: NaiveDateTime,
+    limit: u32,
+) -> Result<u32, StoreError> {
+    let n = tx
+        .prepare_cached(
+            "INSERT INTO reporting_anomaly (organization, kind, iuv, transfer_id, expected_amount, found_at)
+             SELECT o.organization, 'UNREPORTED', o.iuv, t.transfer_id, t.amount, ?2
+             FROM payment_option o JOIN transfer t ON t.option_id = o.id
+             WHERE o.status IN ('PO_PAID', 'PO_PARTIALLY_REPORTED') AND o.payment_date < ?1
+               AND t.status = 'T_UNREPORTED' AND t.organization = o.organization
+               AND NOT EXISTS (SELECT 1 FROM reporting_anomaly a
+                   WHERE a.organization = o.organization AND a.iuv = o.iuv
+                     AND a.transfer_id = t.transfer_id AND a.kind = 'UNREPORTED'
+                     AND a.resolved_at IS NULL)
+             LIMIT ?3",
+        )
+        .and_then(|mut st| st.execute(params![millis(paid_before), millis(now), limit]))
+        .map_err(unavailable)?;
+    Ok(n as u32)
+}
