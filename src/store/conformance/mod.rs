@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::domain::FiscalCodePA;
 use crate::store::Store;
 
+pub mod aca;
 pub mod api_keys;
 pub mod broadcast;
 pub mod health;
@@ -138,6 +139,10 @@ macro_rules! suite {
             journal:
                 entries_are_appended_whole_and_listed_by_each_filter,
                 old_entries_are_pruned_in_batches;
+            aca:
+                changes_of_mirrored_creditors_are_recorded_coalesced_and_let_go,
+                failures_are_retried_given_up_and_retried_on_demand,
+                a_sync_sets_what_the_archive_holds_and_listings_page;
         );
     };
     (@areas $fresh:ident; $($area:ident: $($name:ident),+;)+) => {

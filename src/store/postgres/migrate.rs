@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_personal_data.sql"),
     include_str!("migrations/0003_event_journal.sql"),
+    include_str!("migrations/0004_aca_mirror.sql"),
 ];
 
 /// The advisory lock the migrations run under (any number, the same in every instance).
