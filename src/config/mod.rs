@@ -6,6 +6,7 @@
 //! it is declared (`value` turns a value into the domain's, `serde_path_to_error` names its key);
 //! then [`Config::parse`] checks what ties the sections together.
 
+mod aca;
 mod broadcast;
 mod creditor;
 mod gateway;
@@ -25,6 +26,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde::de::Deserializer;
 
+pub use self::aca::Aca;
 pub use self::broadcast::Broadcast;
 use self::creditor::CreditorEntry;
 pub use self::gateway::{
@@ -63,6 +65,7 @@ pub struct Config {
     pub metrics: Metrics,
     pub log: Log,
     pub retention: Retention,
+    pub aca: Aca,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -116,6 +119,8 @@ struct File {
     log: Log,
     #[serde(default)]
     retention: Retention,
+    #[serde(default)]
+    aca: Aca,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -200,6 +205,7 @@ impl File {
             metrics: self.metrics,
             log: self.log,
             retention: self.retention,
+            aca: self.aca,
         })
     }
 }

@@ -1,4 +1,5 @@
 //! Clients of the platform's REST services that a creditor integrated synchronously must call
 //! itself. [`api`] is the transport they share: base URL, key header, timeout, JSON.
 
+pub mod aca;
 pub mod api;
