@@ -428,3 +428,61 @@ async fn restore_is_refused_unless_invalid_and_unpaid() {
     steps(&archive, &nav, &["paid"]).await;
     server.stop().await;
 }
+
+fn cli(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gpd-gateway"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operators_list_retry_and_sync_from_the_command_line() {
+    let archive = FakeArchive::start().await;
+    let server = TestServer::start_with(config(&archive, 1), Clock::system()).await;
+    archive.fail_next(&[500]);
+    create(&server, &position("CLI-1", &iuv(1, 60), 1000), true).await;
+    mirror_in(&server, "CLI-1", "FAILED").await;
+    let store = harness::store::args(server.data_dir()).await;
+    let store: Vec<&str> = store.iter().map(String::as_str).collect();
+
+    let (ok, out) = cli(&[&["aca", "failed", "--org", ORG], &store[..]].concat());
+    assert!(ok, "{out}");
+    assert!(out.contains("FAILED") && out.contains("CLI-1"), "{out}");
+    assert!(out.contains("create: HTTP 500"), "{out}");
+    assert!(out.contains("1 of 1 mirrored positions"), "{out}");
+    let (ok, out) = cli(&[&["aca", "pending", "--org", ORG], &store[..]].concat());
+    assert!(ok && out.contains("0 of 0"), "{out}");
+    let (ok, out) = cli(&[&["aca", "list", "--state", "lost"], &store[..]].concat());
+    assert!(!ok && out.contains("--state"), "{out}");
+    let (ok, out) = cli(&[&["aca", "retry", "CLI-1", "--org", ORG], &store[..]].concat());
+    assert!(ok && out.contains("PENDING"), "{out}");
+    steps(&archive, "CLI-1", &["create"]).await;
+    mirror_in(&server, "CLI-1", "DONE").await;
+
+    // A sync with the configuration file, the gateway stopped: nothing differs.
+    let dir = server.stop_and_keep_data().await;
+    let file = dir.path().join("gateway.toml");
+    // The table goes within the first creditor's, before the second one starts.
+    let second = "[[creditor]]\nfiscal_code = \"88888888888\"";
+    let aca = format!(
+        "[creditor.aca]\nendpoint = \"{}\"\nsubscription_key = \"aca-key\"\n\n{second}",
+        archive.url()
+    );
+    let toml = gpd_gateway::config::EXAMPLE_TOML.replacen(second, &aca, 1);
+    std::fs::write(&file, toml).unwrap();
+    let args = harness::store::args(dir.path()).await;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let config = file.to_str().unwrap();
+    let sync = ["aca", "sync", "--org", ORG, "--config", config, "--dry-run"];
+    let (ok, out) = cli(&[&sync[..], &args[..]].concat());
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("1 positions in the archive, 1 in the store; to create 0, to update 0, to delete 0 (dry run"),
+        "{out}"
+    );
+    harness::store::drop_database(dir.path()).await;
+}

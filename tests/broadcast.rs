@@ -377,6 +377,11 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
              DROP TABLE delivery_request;
              DROP TABLE delivery_request_backfill;
              DROP TABLE event_journal;
+             DROP TRIGGER aca_position_inserted;
+             DROP TRIGGER aca_position_updated;
+             DROP TRIGGER aca_position_deleted;
+             DROP TABLE aca_mirror;
+             DROP TABLE aca_creditor;
              PRAGMA user_version = 10;",
         )
         .unwrap();

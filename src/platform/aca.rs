@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(v["iupd"], "IUPD-1");
         assert_eq!(v["fiscalCode"], "RSSMRA80A01H501U");
         assert_eq!(v["paymentOption"][0]["amount"], 1000);
-        assert_eq!(v["paymentOption"][0]["dueDate"], "2030-01-01T00:00:00");
+        assert_eq!(v["paymentOption"][0]["dueDate"], "2030-01-01T12:00:00");
         assert!(v.get("status").is_none(), "read-only fields are not sent");
         let first = model.digest();
         assert_eq!(first.len(), 64);

@@ -259,3 +259,45 @@ pub async fn a_sync_sets_what_the_archive_holds_and_listings_page(store: &dyn St
     assert_eq!(second.items.len(), 1);
     assert_eq!(second.items[0].iupd, "A", "newest change first");
 }
+
+pub async fn every_writing_path_records_a_change(store: &dyn Store) {
+    store.set_aca_creditors(vec![org()]).await.unwrap();
+    let generation = |iupd: &'static str| async move {
+        let listed = store.list_aca_mirrors(None, None, page()).await.unwrap();
+        listed
+            .items
+            .iter()
+            .find(|m| m.iupd == iupd)
+            .map(|m| m.generation)
+    };
+    let mut expiring = numbered("EXP", 1);
+    expiring.switch_to_expired = true;
+    expiring.publish(at(2025, 6, 1)).unwrap();
+    store.create_position(expiring).await.unwrap();
+    assert_eq!(generation("EXP").await, Some(1));
+    let imported = store
+        .import_positions(vec![numbered("IMP", 2)])
+        .await
+        .unwrap();
+    assert!(imported[0].is_ok());
+    assert_eq!(generation("IMP").await, Some(1));
+    let all = store.create_positions(vec![numbered("ALL", 3)]).await;
+    assert_eq!(all, Ok(Ok(())));
+    assert_eq!(generation("ALL").await, Some(1));
+    let spontaneous = store
+        .create_with_new_iuv(
+            org(),
+            crate::domain::SegregationCode::parse("01").unwrap(),
+            Box::new(|iuv| {
+                let mut p = super::sequence::with_iuv(iuv);
+                p.iupd = Iupd::parse("SPONT").unwrap();
+                p
+            }),
+        )
+        .await;
+    assert!(spontaneous.is_ok(), "{spontaneous:?}");
+    assert!(generation("SPONT").await.is_some());
+    // Time moves it to EXPIRED: the sweeper's write is a change too.
+    assert_eq!(store.sweep_statuses(at(2031, 1, 1), 10).await.unwrap(), 1);
+    assert_eq!(generation("EXP").await, Some(2));
+}

@@ -142,7 +142,8 @@ macro_rules! suite {
             aca:
                 changes_of_mirrored_creditors_are_recorded_coalesced_and_let_go,
                 failures_are_retried_given_up_and_retried_on_demand,
-                a_sync_sets_what_the_archive_holds_and_listings_page;
+                a_sync_sets_what_the_archive_holds_and_listings_page,
+                every_writing_path_records_a_change;
         );
     };
     (@areas $fresh:ident; $($area:ident: $($name:ident),+;)+) => {
