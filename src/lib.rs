@@ -5,6 +5,7 @@
 //! which apply `domain` rules through the `store::Store` trait; `xml` converts between bytes and
 //! domain values and knows nothing of the store, as `json` does for the REST API's GPD shapes.
 
+pub mod aca;
 pub mod api;
 pub mod background;
 pub mod broadcast;

@@ -1,5 +1,6 @@
 //! The `gpd-gateway` command: `serve` runs the gateway, `replay` runs fixtures against one,
-//! `import` loads positions in bulk, `deliveries` inspects the broadcast outbox, `keys`
+//! `import` loads positions in bulk, `deliveries` inspects the broadcast outbox, `aca` the
+//! mirror to the central notices archive, `keys`
 //! manages API keys and `store copy` moves a data directory into PostgreSQL; they work on a
 //! data directory.
 
@@ -192,6 +193,11 @@ enum Command {
         #[command(subcommand)]
         action: DeliveriesAction,
     },
+    /// The mirror of positions to the central notices archive (ACA).
+    Aca {
+        #[command(subcommand)]
+        action: AcaAction,
+    },
     /// Create, list and revoke the API keys of the REST API.
     Keys {
         #[command(subcommand)]
@@ -362,6 +368,132 @@ enum DeliveriesAction {
     },
 }
 
+/// `--org` and the page of a listing of mirrors.
+#[derive(Args)]
+struct AcaListing {
+    #[command(flatten)]
+    data: DataDir,
+    /// Only this creditor's positions.
+    #[arg(long)]
+    org: Option<String>,
+    /// Page to show, from 0.
+    #[arg(long, default_value_t = 0)]
+    page: u32,
+    /// Positions per page (1..=100).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100))]
+    limit: u32,
+}
+
+#[derive(Subcommand)]
+enum AcaAction {
+    /// List positions' mirrors, latest change first.
+    #[command(mut_arg("data", existing_store))]
+    List {
+        #[command(flatten)]
+        listing: AcaListing,
+        /// Only mirrors in this state: PENDING, FAILED or DONE.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// List the mirrors not yet in the archive (due, or waiting for their next attempt).
+    #[command(mut_arg("data", existing_store))]
+    Pending {
+        #[command(flatten)]
+        listing: AcaListing,
+    },
+    /// List the mirrors given up, with why.
+    #[command(mut_arg("data", existing_store))]
+    Failed {
+        #[command(flatten)]
+        listing: AcaListing,
+    },
+    /// Make a FAILED mirror due again, with a fresh attempt count.
+    #[command(mut_arg("data", existing_store))]
+    Retry {
+        /// The position's IUPD.
+        iupd: String,
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Compare the archive with the store and mend what differs (create, update, delete).
+    Sync {
+        #[arg(long)]
+        org: String,
+        /// Only count what would be done; nothing is sent or written.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
+}
+
+async fn aca(action: AcaAction) -> Result<ExitCode, String> {
+    use gpd_gateway::aca::{cli, mirror::Mirror, sync};
+    let org = |o: &str| FiscalCodePA::parse(o).map_err(|e| format!("--org must {e}"));
+    let list = |l: AcaListing, state: Option<&str>| -> Result<_, String> {
+        let o = l.org.as_deref().map(org).transpose()?;
+        let state = cli::mirror_state(state)?;
+        let page = PageRequest {
+            page: l.page,
+            limit: l.limit,
+        };
+        Ok((l.data, o, state, page))
+    };
+    let (store, output) = match action {
+        AcaAction::List { listing, state } => {
+            let (data, o, state, page) = list(listing, state.as_deref())?;
+            let store = data.open_existing().await?;
+            let out = cli::list(store.as_ref(), o, state, page).await;
+            (store, out)
+        }
+        AcaAction::Pending { listing } => {
+            let (data, o, state, page) = list(listing, Some("PENDING"))?;
+            let store = data.open_existing().await?;
+            let out = cli::list(store.as_ref(), o, state, page).await;
+            (store, out)
+        }
+        AcaAction::Failed { listing } => {
+            let (data, o, state, page) = list(listing, Some("FAILED"))?;
+            let store = data.open_existing().await?;
+            let out = cli::list(store.as_ref(), o, state, page).await;
+            (store, out)
+        }
+        AcaAction::Retry { iupd, org: o, data } => {
+            let o = org(&o)?;
+            let store = data.open_existing().await?;
+            let out = cli::retry(store.as_ref(), o, iupd).await;
+            (store, out)
+        }
+        AcaAction::Sync {
+            org: o,
+            dry_run,
+            data,
+            config,
+        } => {
+            let o = org(&o)?;
+            let config = config.load()?;
+            let store = data.open(&config.store).await?;
+            let clock = Clock::system();
+            let mirror = Mirror::new(&config, store.clone(), clock);
+            let mut progress = copy::Progress::new(std::io::stderr().is_terminal());
+            let done = match mirror.prepare().await {
+                Ok(()) => {
+                    sync::sync(&mirror, store.as_ref(), clock, &o, dry_run, &mut progress).await
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            (store, done.map(|s| format!("{s}\n")))
+        }
+    };
+    store.close().await.map_err(|e| e.to_string())?;
+    print!("{}", output?);
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let guard = init_logs(cli.log_format);
@@ -399,6 +531,7 @@ fn main() -> ExitCode {
             data,
         )),
         Command::Deliveries { action } => runtime.block_on(deliveries(action)),
+        Command::Aca { action } => runtime.block_on(aca(action)),
         Command::Keys { action } => runtime.block_on(keys(action)),
         Command::Receipts { action } => runtime.block_on(receipts(action)),
         Command::Fdr { action } => runtime.block_on(fdr(action)),
@@ -436,6 +569,9 @@ async fn serve(
     tracing::info!(store = %location, "store opened");
     let ctx = Arc::new(Context::new(config, store.clone(), Clock::system()));
     ctx.broadcaster.seed_stations().await?;
+    // Before any position is written: the store records the changes of these creditors.
+    let aca = gpd_gateway::aca::mirror::Mirror::new(&ctx.config, ctx.store.clone(), ctx.clock);
+    aca.prepare().await.map_err(|e| e.to_string())?;
     let filled = gpd_gateway::primitives::send_rt::fill_in_digests(ctx.store.as_ref())
         .await
         .map_err(|e| e.to_string())?;
@@ -469,6 +605,7 @@ async fn serve(
 
     let worker = ctx.broadcaster.spawn_worker();
     let uploads = gpd_gateway::import::upload::spawn_worker(ctx.clone());
+    let aca = aca.spawn();
     let sweeper = gpd_gateway::sweeper::spawn(
         ctx.store.clone(),
         ctx.clock,
@@ -483,6 +620,7 @@ async fn serve(
         .map_err(|e| e.to_string())?;
     sweeper.stop().await;
     reporting.stop().await;
+    aca.stop().await;
     uploads.stop().await;
     worker.stop().await;
     // What the server and the workers journaled last is written before the store closes.

@@ -466,6 +466,7 @@ async fn keys_limited_to_segregation_codes_reach_those_only() {
             || pattern.contains("/debtors/")
             || (*method == "PATCH" && pattern.ends_with("/debtpositions/transfers"))
             || pattern.ends_with("/events")
+            || pattern.contains("/aca/")
             || pattern.starts_with("/brokers/");
 
         let r = send(elsewhere.clone()).await;

@@ -383,6 +383,11 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
              DROP TABLE reporting_anomaly;
              DROP TABLE reporting_payment;
              DROP TABLE reporting_flow;
+             DROP TRIGGER aca_position_inserted;
+             DROP TRIGGER aca_position_updated;
+             DROP TRIGGER aca_position_deleted;
+             DROP TABLE aca_mirror;
+             DROP TABLE aca_creditor;
              PRAGMA user_version = 10;",
         )
         .unwrap();

@@ -612,6 +612,34 @@ async fn every_documented_operation_answers_as_documented() {
         400
     );
 
+    // A position invalidated, then restored with its notice; the archive mirror's listing
+    // (no creditor is mirrored here) and a retry of what is not there.
+    let invalidate = "/organizations/{fiscalCode}/debtpositions/{iupd}/invalidate";
+    let restore = "/organizations/{fiscalCode}/debtpositions/{iupd}/restore";
+    let r_ = [("fiscalCode", ORG), ("iupd", "OA-R")];
+    let r = w
+        .call(
+            "POST",
+            "/organizations/{fiscalCode}/debtpositions",
+            &org,
+            "?toPublish=true",
+            Some(position("OA-R", 8_100)),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    assert_eq!(w.call("POST", invalidate, &r_, "", None).await.status, 200);
+    let r = w.call("POST", restore, &r_, "", None).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(json(&r)["status"], "VALID");
+    assert_eq!(w.call("POST", restore, &r_, "", None).await.status, 409);
+    let mirrors = "/organizations/{fiscalCode}/aca/mirrors";
+    let r = w.call("GET", mirrors, &org, "?state=FAILED", None).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let r = w.call("GET", mirrors, &org, "?state=LOST", None).await;
+    assert_eq!(r.status, 400);
+    let retry = "/organizations/{fiscalCode}/aca/mirrors/{iupd}/retry";
+    assert_eq!(w.call("POST", retry, &r_, "", None).await.status, 404);
+
     // The journal holds the delivery attempts above, among the rest.
     let events = "/organizations/{fiscalCode}/events";
     server.ctx.journal.flush().await;
@@ -769,8 +797,8 @@ async fn every_documented_operation_answers_as_documented() {
         .call("GET", positions, &org, "?segregationCodes=01,02", None)
         .await;
     assert_eq!(r.status, 200);
-    // OA-2, OA-3 and the two of the bulk load, all of code 01.
-    assert_eq!(json(&r)["page_info"]["items_found"], 4);
+    // OA-2, OA-3, OA-R and the two of the bulk load, all of code 01.
+    assert_eq!(json(&r)["page_info"]["items_found"], 5);
     let r = w
         .call("GET", receipts, &org, "?segregationCodes=1", None)
         .await;

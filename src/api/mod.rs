@@ -9,6 +9,7 @@
 //! Shared here: the creditor of the path, the JSON body, `If-Match`, and the refusals of what
 //! lies outside an API key's segregation codes.
 
+pub mod aca;
 pub mod auth;
 pub mod broadcast;
 pub mod bulk;

@@ -103,9 +103,11 @@ async fn reachable_position(on: OnCreditor<'_>, iupd: &Iupd) -> Result<DebtPosit
 pub enum StateAction {
     Publish,
     Invalidate,
+    /// INVALID back to VALID with the same notices (not in GPD: docs/decisions.md).
+    Restore,
 }
 
-/// `POST …/debtpositions/{iupd}/publish` and `…/invalidate`, honouring `If-Match`.
+/// `POST …/debtpositions/{iupd}/publish`, `…/invalidate` and `…/restore`, honouring `If-Match`.
 pub async fn change_state(
     on: OnCreditor<'_>,
     iupd_value: &str,
@@ -117,6 +119,7 @@ pub async fn change_state(
     let change: Mutation = match action {
         StateAction::Publish => Box::new(move |p| Ok(p.publish(now)?)),
         StateAction::Invalidate => Box::new(move |p| Ok(p.invalidate(now)?)),
+        StateAction::Restore => Box::new(move |p| Ok(p.restore(now)?)),
     };
     change_position(on, iupd, expected, change, now).await
 }

@@ -6,6 +6,7 @@
 //! it is declared (`value` turns a value into the domain's, `serde_path_to_error` names its key);
 //! then [`Config::parse`] checks what ties the sections together.
 
+mod aca;
 mod broadcast;
 mod creditor;
 mod fdr;
@@ -27,6 +28,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde::de::Deserializer;
 
+pub use self::aca::Aca;
 pub use self::broadcast::Broadcast;
 use self::creditor::CreditorEntry;
 pub use self::fdr::Fdr;
@@ -71,6 +73,7 @@ pub struct Config {
     pub send: SendPrices,
     /// `[fdr]`: reading the creditors' reporting flows.
     pub fdr: Fdr,
+    pub aca: Aca,
 }
 
 /// A configuration problem: `key` is the dotted path of the offending key.
@@ -127,6 +130,7 @@ struct File {
     #[serde(default)]
     send: SendPrices,
     fdr: Fdr,
+    aca: Aca,
 }
 
 /// `[broker]`: the intermediary this gateway answers for, and its stations at the Node.
@@ -217,6 +221,7 @@ impl File {
             retention: self.retention,
             send: self.send,
             fdr: self.fdr,
+            aca: self.aca,
         })
     }
 }

@@ -90,6 +90,30 @@ impl DebtPosition {
         Ok(())
     }
 
+    /// INVALID -> VALID (or PUBLISHED, while its validity date is ahead), with its same options
+    /// and notice numbers: an invalidation taken back. Only while nothing of it is paid, and
+    /// not once its debtor was erased. GPD has no such action (docs/decisions.md).
+    pub fn restore(&mut self, now: NaiveDateTime) -> Result<(), Conflict> {
+        self.check_not_erased()?;
+        if self.status != PositionStatus::Invalid {
+            return Err(Conflict(format!(
+                "only an INVALID position can be restored; this one is {}",
+                self.status_at(now)
+            )));
+        }
+        if !self.nothing_paid() {
+            return Err(Conflict(
+                "the position cannot be restored: a payment was recorded".into(),
+            ));
+        }
+        self.status = match self.validity_date {
+            Some(v) if v > now => PositionStatus::Published,
+            _ => PositionStatus::Valid,
+        };
+        self.last_updated_date = now;
+        Ok(())
+    }
+
     /// A position can be deleted until something of it is paid.
     pub fn check_deletable(&self, now: NaiveDateTime) -> Result<(), Conflict> {
         let status = self.status_at(now);
@@ -135,6 +159,27 @@ mod tests {
         ]);
         p.publish(at(2025, 6, 1)).unwrap();
         p
+    }
+
+    #[test]
+    fn an_invalidated_position_is_restored_with_its_notices_until_something_is_paid() {
+        let now = at(2025, 6, 2);
+        let mut p = published();
+        let navs: Vec<_> = p.options.iter().map(|o| o.nav.clone()).collect();
+        assert!(p.restore(now).is_err(), "only an invalid one");
+        p.invalidate(now).unwrap();
+        p.restore(at(2025, 6, 3)).unwrap();
+        assert_eq!(p.status_at(at(2025, 6, 3)), PositionStatus::Valid);
+        assert_eq!(p.last_updated_date, at(2025, 6, 3));
+        assert_eq!(
+            p.options.iter().map(|o| o.nav.clone()).collect::<Vec<_>>(),
+            navs
+        );
+        // A payment recorded while invalid (the creditor marked it paid elsewhere) forbids it.
+        p.invalidate(now).unwrap();
+        p.options[0].status = OptionStatus::Paid;
+        let refused = p.restore(now).unwrap_err();
+        assert!(refused.0.contains("payment"), "{refused:?}");
     }
 
     #[test]

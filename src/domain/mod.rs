@@ -3,6 +3,7 @@
 //! fault codes, the API keys. Nothing here does I/O or knows about HTTP, XML or SQL; every
 //! other module builds on these types.
 
+pub mod aca;
 pub mod amount;
 pub mod api_key;
 pub mod broadcast;

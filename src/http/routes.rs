@@ -149,6 +149,7 @@ const IBAN_CHANGES: Scope = WholeCreditor("IBAN changes across positions");
 const FILES: Scope = WholeCreditor("files of positions");
 const DEBTORS: Scope = WholeCreditor("debtors' personal data");
 const JOURNAL: Scope = WholeCreditor("the event journal's entries");
+const ACA_MIRRORS: Scope = WholeCreditor("the archive mirror of the creditor's positions");
 
 /// Every route the gateway answers, in the order a request tries them.
 #[rustfmt::skip]
@@ -194,6 +195,9 @@ pub static ROUTES: &[Route] = routes! {
     POST "/organizations/{fiscalCode}/debtpositions/{iupd}/invalidate" Creditor => |c| {
         change_state(c, StateAction::Invalidate).await
     };
+    POST "/organizations/{fiscalCode}/debtpositions/{iupd}/restore" Creditor => |c| {
+        change_state(c, StateAction::Restore).await
+    };
     POST "/organizations/{fiscalCode}/paymentoptions/paids/{nav}" Creditor => |c| {
         payment_options::mark_paid(c.on_creditor()?, c.param("nav"), c.body).await
     };
@@ -237,6 +241,12 @@ pub static ROUTES: &[Route] = routes! {
     };
     POST "/organizations/{fiscalCode}/deliveries/{id}/redeliver" DELIVERIES => |c| {
         broadcast::redeliver(c.on_creditor()?, c.param("id")).await
+    };
+    GET "/organizations/{fiscalCode}/aca/mirrors" ACA_MIRRORS => |c| {
+        crate::api::aca::list_mirrors(c.on_creditor()?, c.query()).await
+    };
+    POST "/organizations/{fiscalCode}/aca/mirrors/{iupd}/retry" ACA_MIRRORS => |c| {
+        crate::api::aca::retry_mirror(c.on_creditor()?, c.param("iupd")).await
     };
     POST "/organizations/{fiscalCode}/debtors/export" DEBTORS => |c| {
         debtors::export(c.on_creditor()?, c.key_id(), c.body).await

@@ -2,6 +2,7 @@
 //! itself. [`api`] is the transport they share: base URL, key header, timeout, JSON.
 //! [`bizevents`] reads receipts from the receipts service.
 
+pub mod aca;
 pub mod api;
 pub mod bizevents;
 pub mod send;

@@ -7,6 +7,7 @@ use std::pin::Pin;
 
 use chrono::NaiveDateTime;
 
+use crate::domain::aca::{Archived, MirrorState};
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::journal::{JournalEntry, JournalFilter};
@@ -15,6 +16,7 @@ use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::reporting::{FlowId, ReportingFlow};
 use crate::domain::{FiscalCodePA, Iuv, NoticeNumber, SegregationCode, Text};
 
+mod aca;
 mod columns;
 #[cfg(test)]
 pub mod conformance;
@@ -490,4 +492,57 @@ pub trait Store: Send + Sync + 'static {
         now: NaiveDateTime,
         limit: u32,
     ) -> StoreFuture<'_, u32>;
+
+    // The mirror of positions to the central notices archive (ACA, `crate::aca`).
+
+    /// Replaces the creditors whose positions are mirrored: from then on every write of one of
+    /// their positions records, in its own transaction, that the position changed (a PENDING
+    /// mirror, its generation bumped).
+    fn set_aca_creditors(&self, organizations: Vec<FiscalCodePA>) -> StoreFuture<'_, ()>;
+
+    /// Takes up to `limit` PENDING mirrors due at `now` (of `organization` only, when given)
+    /// that no one holds, oldest change first, holding them until `lease_until`: no one else
+    /// takes a position's mirror meanwhile, so that its steps go in order.
+    fn claim_aca_mirrors(
+        &self,
+        organization: Option<FiscalCodePA>,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AcaMirror>>;
+
+    /// Records what came of mirroring `generation` of a position, at `now`, and lets it go.
+    fn record_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+        generation: i64,
+        record: MirrorRecord,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()>;
+
+    /// The mirrors of one creditor, or of all, optionally in one state; latest change first.
+    fn list_aca_mirrors(
+        &self,
+        organization: Option<FiscalCodePA>,
+        state: Option<MirrorState>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<AcaMirror>>;
+
+    /// Makes a FAILED mirror PENDING again, due at once, its attempts counted from zero.
+    /// `NotFound` without one; refused when it is not FAILED.
+    fn retry_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+    ) -> StoreFuture<'_, AcaMirror>;
+
+    /// Sets what the archive holds of a position (as read from it) and makes its mirror
+    /// PENDING, due at once, as a change would; the row is made when there is none.
+    fn reset_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+        archived: Option<Archived>,
+    ) -> StoreFuture<'_, ()>;
 }

@@ -370,3 +370,41 @@ pub struct SubjectReceipt {
     /// When its payer and debtor were erased.
     pub personal_data_erased: Option<NaiveDateTime>,
 }
+
+/// One position's mirror in the central notices archive ([`crate::domain::aca`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcaMirror {
+    pub organization: FiscalCodePA,
+    /// As the position had it; kept as text, since a deleted position's row outlives it.
+    pub iupd: String,
+    /// Bumped by every change of the position; a record names the one it mirrored.
+    pub generation: i64,
+    pub state: crate::domain::aca::MirrorState,
+    /// Failed attempts since the latest change.
+    pub attempts: u32,
+    /// When a PENDING one is next attempted; None: at once.
+    pub due_at: Option<NaiveDateTime>,
+    pub last_attempt_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    /// What the archive holds of the position; None: nothing.
+    pub archived: Option<crate::domain::aca::Archived>,
+}
+
+/// What came of mirroring one generation of a position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorRecord {
+    /// The archive holds what the store held: DONE, unless the position changed meanwhile
+    /// (then PENDING again, due at once). With `forget`, the position is gone from both and
+    /// its row is deleted (unless it changed meanwhile).
+    Mirrored {
+        archived: Option<crate::domain::aca::Archived>,
+        forget: bool,
+    },
+    /// A step failed after the earlier ones left the archive holding `archived`: attempted
+    /// again at `retry_at`, or FAILED when None (one attempt more either way).
+    Failed {
+        archived: Option<crate::domain::aca::Archived>,
+        error: String,
+        retry_at: Option<NaiveDateTime>,
+    },
+}

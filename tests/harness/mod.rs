@@ -6,6 +6,7 @@
 //! `request_without_key` are for the tests of keys themselves.
 #![allow(dead_code)]
 
+pub mod aca_stub;
 pub mod binary;
 pub mod loopback;
 #[path = "../common/openapi.rs"]
@@ -49,6 +50,7 @@ pub struct TestServer {
     worker: Option<Background>,
     sweeper: Option<Background>,
     uploads: Option<Background>,
+    aca: Option<Background>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -82,6 +84,8 @@ impl TestServer {
             .seed_stations()
             .await
             .expect("seed stations");
+        let aca = gpd_gateway::aca::mirror::Mirror::new(&ctx.config, ctx.store.clone(), ctx.clock);
+        aca.prepare().await.expect("ACA creditors");
         gpd_gateway::primitives::send_rt::fill_in_digests(ctx.store.as_ref())
             .await
             .expect("receipt digests");
@@ -108,6 +112,7 @@ impl TestServer {
             ctx.config.journal.retention_months,
         ));
         let uploads = Some(gpd_gateway::import::upload::spawn_worker(ctx.clone()));
+        let aca = Some(aca.spawn());
         TestServer {
             base,
             ctx,
@@ -117,6 +122,7 @@ impl TestServer {
             worker,
             sweeper,
             uploads,
+            aca,
             dir: None,
         }
     }
@@ -296,6 +302,9 @@ impl TestServer {
         }
         if let Some(u) = self.uploads.take() {
             u.stop().await;
+        }
+        if let Some(a) = self.aca.take() {
+            a.stop().await;
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

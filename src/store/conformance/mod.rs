@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::domain::FiscalCodePA;
 use crate::store::Store;
 
+pub mod aca;
 pub mod api_keys;
 pub mod broadcast;
 pub mod health;
@@ -146,6 +147,11 @@ macro_rules! suite {
             reporting:
                 a_flow_reports_transfers_and_a_newer_revision_replaces_it,
                 transfers_no_flow_reports_are_flagged_once_and_resolved_by_a_flow;
+            aca:
+                changes_of_mirrored_creditors_are_recorded_coalesced_and_let_go,
+                failures_are_retried_given_up_and_retried_on_demand,
+                a_sync_sets_what_the_archive_holds_and_listings_page,
+                every_writing_path_records_a_change;
         );
     };
     (@areas $fresh:ident; $($area:ident: $($name:ident),+;)+) => {

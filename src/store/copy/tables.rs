@@ -391,6 +391,30 @@ pub const TABLES: &[Table] = &[
         key: &["id"],
         identity: true,
     },
+    // After debt_position: the mirror's state of the positions of creditors mirrored to the
+    // central notices archive. aca_creditor is not copied: each start writes it from the
+    // configuration.
+    Table {
+        name: "aca_mirror",
+        columns: &[
+            ("organization", Text),
+            ("iupd", Text),
+            ("generation", Int),
+            ("mirrored_generation", Int),
+            ("change_seq", Int),
+            ("state", Text),
+            ("due_at", Int),
+            ("lease_until", Int),
+            ("attempts", Int),
+            ("last_attempt_at", Int),
+            ("last_error", Text),
+            ("archived_status", Text),
+            ("archived_digest", Text),
+            ("archived_paid", Text),
+        ],
+        key: &["organization", "iupd"],
+        identity: false,
+    },
 ];
 
 /// One column's value of one row.

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_schema.sql"),
     include_str!("migrations/0002_personal_data.sql"),
     include_str!("migrations/0003_event_journal.sql"),
+    include_str!("migrations/0004_aca_mirror.sql"),
     include_str!("migrations/0005_reporting_flows.sql"),
     include_str!("migrations/0006_recovered_receipts.sql"),
     include_str!("migrations/0007_send_notification.sql"),

@@ -14,6 +14,7 @@ use crate::store::StoreError;
 
 use errors::{db_error, unavailable};
 
+mod aca;
 mod api_keys;
 mod broadcast;
 mod deliveries;

@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 
 use super::PgStore;
+use crate::domain::aca::{Archived, MirrorState};
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::journal::{JournalEntry, JournalFilter};
@@ -456,6 +457,77 @@ impl Store for PgStore {
             paid_before,
             now,
             limit,
+        ))
+    }
+
+    // The mirror of positions to the central notices archive (ACA).
+
+    fn set_aca_creditors(&self, organizations: Vec<FiscalCodePA>) -> StoreFuture<'_, ()> {
+        Box::pin(PgStore::set_aca_creditors(self, organizations))
+    }
+
+    fn claim_aca_mirrors(
+        &self,
+        organization: Option<FiscalCodePA>,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AcaMirror>> {
+        Box::pin(PgStore::claim_aca_mirrors(
+            self,
+            organization,
+            now,
+            lease_until,
+            limit,
+        ))
+    }
+
+    fn record_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+        generation: i64,
+        record: MirrorRecord,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(PgStore::record_aca_mirror(
+            self,
+            organization,
+            iupd,
+            generation,
+            record,
+            now,
+        ))
+    }
+
+    fn list_aca_mirrors(
+        &self,
+        organization: Option<FiscalCodePA>,
+        state: Option<MirrorState>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<AcaMirror>> {
+        Box::pin(PgStore::list_aca_mirrors(self, organization, state, page))
+    }
+
+    fn retry_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+    ) -> StoreFuture<'_, AcaMirror> {
+        Box::pin(PgStore::retry_aca_mirror(self, organization, iupd))
+    }
+
+    fn reset_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+        archived: Option<Archived>,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(PgStore::reset_aca_mirror(
+            self,
+            organization,
+            iupd,
+            archived,
         ))
     }
 }

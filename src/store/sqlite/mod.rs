@@ -3,6 +3,7 @@
 //! small pool of read-only connections. The schema is migrated at open from the SQL files
 //! embedded in the binary. One module per group of tables.
 
+mod aca;
 mod api_keys;
 mod broadcast;
 mod checkpoint;
@@ -29,6 +30,7 @@ use tokio::sync::Semaphore;
 
 use chrono::NaiveDateTime;
 
+use super::{AcaMirror, MirrorRecord};
 use super::{
     Acquisition, AttemptRecord, Delivery, DeliveryTarget, DeliveryWithoutRequest, DescribeItem,
     Expected, Guard, IuvBuilder, Leadership, Mutation, NewReceipt, NewUpload, Page, PageRequest,
@@ -36,6 +38,7 @@ use super::{
     StoreError, StoreFuture, UploadFile, UploadItem, UploadOutcome, UploadQuery,
 };
 use super::{ErasureRule, Redact, SubjectReceipt};
+use crate::domain::aca::{Archived, MirrorState};
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::journal::{JournalEntry, JournalFilter};
@@ -61,6 +64,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0011_delivery_request.sql"),
     include_str!("../migrations/0012_personal_data.sql"),
     include_str!("../migrations/0013_event_journal.sql"),
+    include_str!("../migrations/0014_aca_mirror.sql"),
     include_str!("../migrations/0015_reporting_flows.sql"),
     include_str!("../migrations/0016_recovered_receipts.sql"),
     include_str!("../migrations/0017_send_notification.sql"),
@@ -673,6 +677,59 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreFuture<'_, u32> {
         self.write(move |tx| reporting::flag_unreported(tx, paid_before, now, limit))
+    }
+
+    // The mirror of positions to the central notices archive (ACA).
+
+    fn set_aca_creditors(&self, organizations: Vec<FiscalCodePA>) -> StoreFuture<'_, ()> {
+        self.write(move |tx| aca::set_creditors(tx, &organizations))
+    }
+
+    fn claim_aca_mirrors(
+        &self,
+        organization: Option<FiscalCodePA>,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<AcaMirror>> {
+        self.write(move |tx| aca::claim(tx, organization.as_ref(), now, lease_until, limit))
+    }
+
+    fn record_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+        generation: i64,
+        record: MirrorRecord,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| aca::record(tx, &organization, &iupd, generation, &record, now))
+    }
+
+    fn list_aca_mirrors(
+        &self,
+        organization: Option<FiscalCodePA>,
+        state: Option<MirrorState>,
+        page: PageRequest,
+    ) -> StoreFuture<'_, Page<AcaMirror>> {
+        self.read(move |conn| aca::list(conn, organization.as_ref(), state, page))
+    }
+
+    fn retry_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+    ) -> StoreFuture<'_, AcaMirror> {
+        self.write(move |tx| aca::retry(tx, &organization, &iupd))
+    }
+
+    fn reset_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+        archived: Option<Archived>,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| aca::reset(tx, &organization, &iupd, &archived))
     }
 }
 

@@ -1,0 +1,82 @@
+//! `gpd-gateway aca list|pending|failed|retry|sync`: the mirror to the central notices archive
+//! for operators, read and changed directly in the store (the gateway may be running: its
+//! worker picks a retried mirror up at its next round).
+
+use std::fmt::Write as _;
+
+use chrono::NaiveDateTime;
+
+use crate::domain::FiscalCodePA;
+use crate::domain::aca::MirrorState;
+use crate::store::{AcaMirror, PageRequest, Store};
+
+/// `--state` as written: PENDING, FAILED or DONE, in any case.
+pub fn mirror_state(state: Option<&str>) -> Result<Option<MirrorState>, String> {
+    state
+        .map(|s| {
+            MirrorState::parse(&s.to_ascii_uppercase())
+                .ok_or_else(|| format!("--state must be PENDING, FAILED or DONE, not '{s}'"))
+        })
+        .transpose()
+}
+
+fn line(m: &AcaMirror) -> String {
+    let when = |t: Option<NaiveDateTime>| {
+        t.map_or_else(
+            || "-".to_owned(),
+            |t| t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+        )
+    };
+    let archived = m.archived.as_ref().map_or("-", |a| a.status.as_str());
+    format!(
+        "{:<8} {:>3}  {}  {}  {:<9}  {}  {}",
+        m.state.as_str(),
+        m.attempts,
+        m.organization,
+        m.iupd,
+        archived,
+        when(m.due_at.or(m.last_attempt_at)),
+        m.last_error.as_deref().unwrap_or("-"),
+    )
+}
+
+/// The mirrors (latest change first), one per line under a header, and a closing count.
+pub async fn list(
+    store: &dyn Store,
+    organization: Option<FiscalCodePA>,
+    state: Option<MirrorState>,
+    page: PageRequest,
+) -> Result<String, String> {
+    let found = store
+        .list_aca_mirrors(organization, state, page)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out =
+        String::from("STATE    TRY  CREDITOR  IUPD  ARCHIVED  NEXT-OR-LAST  LAST-ERROR\n");
+    for m in &found.items {
+        writeln!(out, "{}", line(m)).expect("writing to a String");
+    }
+    writeln!(
+        out,
+        "{} of {} mirrored positions (page {} of {})",
+        found.items.len(),
+        found.items_found,
+        found.request.page + 1,
+        found.total_pages().max(1)
+    )
+    .expect("writing to a String");
+    Ok(out)
+}
+
+/// Makes a FAILED mirror due again; returns its new line.
+pub async fn retry(
+    store: &dyn Store,
+    organization: FiscalCodePA,
+    iupd: String,
+) -> Result<String, String> {
+    store
+        .retry_aca_mirror(organization, iupd)
+        .await
+        .map(|m| format!("{}\n", line(&m)))
+        .map_err(|e| format!("the position's mirror: {e}"))
+}

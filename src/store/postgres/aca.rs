@@ -1,0 +1,298 @@
+//! The ACA mirror's rows in PostgreSQL: the trigger of migration 0004 makes them; these read,
+//! claim and record them. A claim takes due rows under row locks other claims skip and writes
+//! its lease into them, as the delivery outbox does: two instances never hold one position's
+//! mirror at once, and the mirrors an instance held when it stopped are due when its lease ends.
+
+use chrono::NaiveDateTime;
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Row;
+
+use super::filter::Where;
+use super::{PgStore, db_error};
+use crate::domain::FiscalCodePA;
+use crate::domain::aca::{Archived, MirrorState};
+use crate::domain::position::Conflict;
+use crate::store::aca::{MIRROR_COLUMNS, MirrorColumns, archived_columns, due_millis};
+use crate::store::columns::millis;
+use crate::store::{AcaMirror, MirrorRecord, Page, PageRequest, StoreError};
+
+fn mirror(r: &Row) -> Result<AcaMirror, StoreError> {
+    let columns = MirrorColumns {
+        organization: r.try_get(0).map_err(db_error)?,
+        iupd: r.try_get(1).map_err(db_error)?,
+        generation: r.try_get(2).map_err(db_error)?,
+        state: r.try_get(3).map_err(db_error)?,
+        attempts: r.try_get(4).map_err(db_error)?,
+        due_at: r.try_get(5).map_err(db_error)?,
+        last_attempt_at: r.try_get(6).map_err(db_error)?,
+        last_error: r.try_get(7).map_err(db_error)?,
+        archived_status: r.try_get(8).map_err(db_error)?,
+        archived_digest: r.try_get(9).map_err(db_error)?,
+        archived_paid: r.try_get(10).map_err(db_error)?,
+    };
+    columns.into_mirror()
+}
+
+async fn one(
+    client: &impl GenericClient,
+    organization: &FiscalCodePA,
+    iupd: &str,
+    lock: bool,
+) -> Result<AcaMirror, StoreError> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    let st = client
+        .prepare_cached(&format!(
+            "SELECT {MIRROR_COLUMNS} FROM aca_mirror WHERE organization = $1 AND iupd = $2{lock}"
+        ))
+        .await
+        .map_err(db_error)?;
+    let row = client
+        .query_opt(&st, &[&organization.as_str(), &iupd])
+        .await
+        .map_err(db_error)?
+        .ok_or(StoreError::NotFound)?;
+    mirror(&row)
+}
+
+impl PgStore {
+    pub async fn set_aca_creditors(
+        &self,
+        organizations: Vec<FiscalCodePA>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        tx.execute("DELETE FROM aca_creditor", &[])
+            .await
+            .map_err(db_error)?;
+        let names: Vec<&str> = organizations.iter().map(FiscalCodePA::as_str).collect();
+        tx.execute(
+            "INSERT INTO aca_creditor (organization) SELECT DISTINCT unnest($1::text[])",
+            &[&names],
+        )
+        .await
+        .map_err(db_error)?;
+        super::commit(tx).await
+    }
+
+    pub async fn claim_aca_mirrors(
+        &self,
+        organization: Option<FiscalCodePA>,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: u32,
+    ) -> Result<Vec<AcaMirror>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let st = tx
+            .prepare_cached(&format!(
+                "WITH due AS (
+                    SELECT organization, iupd, due_at, change_seq FROM aca_mirror
+                    WHERE state = 'PENDING' AND due_at <= $1 AND lease_until <= $1
+                      AND ($2::text IS NULL OR organization = $2)
+                    ORDER BY due_at, change_seq LIMIT $3
+                    FOR UPDATE SKIP LOCKED
+                 )
+                 UPDATE aca_mirror m SET lease_until = $4 FROM due
+                 WHERE m.organization = due.organization AND m.iupd = due.iupd
+                 RETURNING {}",
+                MIRROR_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("m.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .await
+            .map_err(db_error)?;
+        let org = organization.as_ref().map(FiscalCodePA::as_str);
+        let rows = tx
+            .query(
+                &st,
+                &[&millis(now), &org, &i64::from(limit), &millis(lease_until)],
+            )
+            .await
+            .map_err(db_error)?;
+        let claimed = rows.iter().map(mirror).collect::<Result<Vec<_>, _>>()?;
+        super::commit(tx).await?;
+        Ok(claimed)
+    }
+
+    pub async fn record_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+        generation: i64,
+        record: MirrorRecord,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let org = organization.as_str();
+        match &record {
+            MirrorRecord::Mirrored { archived, forget } => {
+                if *forget {
+                    let gone = client
+                        .execute(
+                            "DELETE FROM aca_mirror
+                             WHERE organization = $1 AND iupd = $2 AND generation = $3",
+                            &[&org, &iupd, &generation],
+                        )
+                        .await
+                        .map_err(db_error)?;
+                    if gone == 1 {
+                        return Ok(());
+                    }
+                }
+                let (status, digest, paid) = archived_columns(archived);
+                let st = client
+                    .prepare_cached(
+                        "UPDATE aca_mirror SET archived_status = $4, archived_digest = $5,
+                            archived_paid = $6, mirrored_generation = $3, lease_until = 0,
+                            attempts = 0, last_error = NULL, last_attempt_at = $7,
+                            state = CASE WHEN generation = $3 THEN 'DONE' ELSE 'PENDING' END,
+                            due_at = CASE WHEN generation = $3 THEN due_at ELSE 0 END
+                         WHERE organization = $1 AND iupd = $2",
+                    )
+                    .await
+                    .map_err(db_error)?;
+                client
+                    .execute(
+                        &st,
+                        &[
+                            &org,
+                            &iupd,
+                            &generation,
+                            &status,
+                            &digest,
+                            &paid,
+                            &millis(now),
+                        ],
+                    )
+                    .await
+                    .map_err(db_error)?;
+            }
+            MirrorRecord::Failed {
+                archived,
+                error,
+                retry_at,
+            } => {
+                let (status, digest, paid) = archived_columns(archived);
+                let retry = retry_at.map(|at| due_millis(Some(at)));
+                let st = client
+                    .prepare_cached(
+                        "UPDATE aca_mirror SET archived_status = $4, archived_digest = $5,
+                            archived_paid = $6, lease_until = 0, last_error = $7,
+                            last_attempt_at = $8,
+                            attempts = CASE WHEN generation = $3 THEN attempts + 1 ELSE attempts END,
+                            state = CASE WHEN generation = $3 AND $9::bigint IS NULL THEN 'FAILED'
+                                         ELSE 'PENDING' END,
+                            due_at = CASE WHEN generation = $3 THEN coalesce($9::bigint, 0) ELSE 0 END
+                         WHERE organization = $1 AND iupd = $2",
+                    )
+                    .await
+                    .map_err(db_error)?;
+                client
+                    .execute(
+                        &st,
+                        &[
+                            &org,
+                            &iupd,
+                            &generation,
+                            &status,
+                            &digest,
+                            &paid,
+                            error,
+                            &millis(now),
+                            &retry,
+                        ],
+                    )
+                    .await
+                    .map_err(db_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn list_aca_mirrors(
+        &self,
+        organization: Option<FiscalCodePA>,
+        state: Option<MirrorState>,
+        page: PageRequest,
+    ) -> Result<Page<AcaMirror>, StoreError> {
+        let mut filters = Where::default();
+        if let Some(org) = &organization {
+            let at = filters.bind(org.as_str());
+            filters.and(format!("organization = {at}"));
+        }
+        if let Some(state) = state {
+            let at = filters.bind(state.as_str());
+            filters.and(format!("state = {at}"));
+        }
+        let select = format!(
+            "SELECT {MIRROR_COLUMNS} FROM aca_mirror WHERE {} ORDER BY change_seq DESC",
+            filters.sql()
+        );
+        let mut client = self.client().await?;
+        filters
+            .page(&mut client, "aca_mirror", &select, page, mirror)
+            .await
+    }
+
+    /// The row is locked while its state is checked and changed, so that a worker's record
+    /// made meanwhile comes either before or after.
+    pub async fn retry_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+    ) -> Result<AcaMirror, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let current = one(&tx, &organization, &iupd, true).await?;
+        if current.state != MirrorState::Failed {
+            return Err(StoreError::Refused(Conflict(format!(
+                "only a FAILED mirror can be retried; this one is {}",
+                current.state
+            ))));
+        }
+        tx.execute(
+            "UPDATE aca_mirror SET state = 'PENDING', due_at = 0, attempts = 0
+             WHERE organization = $1 AND iupd = $2",
+            &[&organization.as_str(), &iupd],
+        )
+        .await
+        .map_err(db_error)?;
+        let retried = one(&tx, &organization, &iupd, false).await?;
+        super::commit(tx).await?;
+        Ok(retried)
+    }
+
+    pub async fn reset_aca_mirror(
+        &self,
+        organization: FiscalCodePA,
+        iupd: String,
+        archived: Option<Archived>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let (status, digest, paid) = archived_columns(&archived);
+        let st = client
+            .prepare_cached(
+                "INSERT INTO aca_mirror (organization, iupd, generation, change_seq, state,
+                    archived_status, archived_digest, archived_paid)
+                 VALUES ($1, $2, 1, nextval('aca_change'), 'PENDING', $3, $4, $5)
+                 ON CONFLICT (organization, iupd) DO UPDATE SET
+                    generation = aca_mirror.generation + 1, change_seq = excluded.change_seq,
+                    state = 'PENDING', due_at = 0, attempts = 0,
+                    archived_status = excluded.archived_status,
+                    archived_digest = excluded.archived_digest,
+                    archived_paid = excluded.archived_paid",
+            )
+            .await
+            .map_err(db_error)?;
+        client
+            .execute(
+                &st,
+                &[&organization.as_str(), &iupd, &status, &digest, &paid],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
