@@ -40,6 +40,9 @@ fn sample(placeholder: &str, org: &str) -> String {
         "id" => "1".to_owned(),
         "brokerCode" => "77777777777".to_owned(),
         "fileId" => "0123456789abcdef".to_owned(),
+        "fdr" => "2025-01-0188888888888-0001".to_owned(),
+        "pspId" => "88888888888".to_owned(),
+        "revision" => "1".to_owned(),
         other => panic!("no sample value for {{{other}}}: add one"),
     }
 }
@@ -461,13 +464,12 @@ async fn keys_limited_to_segregation_codes_reach_those_only() {
         };
         let list = *method == "GET"
             && (pattern.ends_with("/debtpositions") || pattern.ends_with("/receipts"));
-        let whole_creditor = pattern.contains("broadcast-stations")
-            || pattern.contains("deliveries")
-            || pattern.contains("/debtors/")
-            || (*method == "PATCH" && pattern.ends_with("/debtpositions/transfers"))
-            || pattern.ends_with("/events")
-            || pattern.contains("/aca/")
-            || pattern.starts_with("/brokers/");
+        // What the table says concerns every notice of the creditor.
+        let whole_creditor = ROUTES.iter().any(|r| {
+            r.method.as_str() == *method
+                && r.pattern == *pattern
+                && matches!(r.scope, Scope::WholeCreditor(_))
+        });
 
         let r = send(elsewhere.clone()).await;
         problem(&r, 403, &what("with another creditor's limited key"));

@@ -22,8 +22,8 @@ mod query;
 pub mod receipts;
 pub mod recovery;
 mod reply;
-pub mod send;
 pub mod reporting;
+pub mod send;
 pub mod upload;
 
 pub use reply::{Problem, Reply, bad_request, etag};

@@ -129,7 +129,9 @@ struct File {
     retention: Retention,
     #[serde(default)]
     send: SendPrices,
+    #[serde(default)]
     fdr: Fdr,
+    #[serde(default)]
     aca: Aca,
 }
 

@@ -5,5 +5,5 @@
 pub mod aca;
 pub mod api;
 pub mod bizevents;
-pub mod send;
 pub mod fdr;
+pub mod send;

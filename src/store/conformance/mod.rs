@@ -21,8 +21,8 @@ pub mod lifecycle;
 pub mod personal_data;
 pub mod positions;
 pub mod receipts;
-pub mod send;
 pub mod reporting;
+pub mod send;
 pub mod sequence;
 pub mod uploads;
 
