@@ -300,13 +300,17 @@ async fn a_slow_archive_never_slows_the_creditor() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_restart_resumes_what_was_pending() {
     let archive = FakeArchive::start().await;
-    // A worker that does not come round again while the server runs.
+    // An archive out of reach while the first server runs, and a worker that, however late
+    // its first round comes, does not come round again: the change stays pending.
     let mut idle = config(&archive, 5);
+    let org = FiscalCodePA::parse(ORG).unwrap();
+    idle.creditors.get_mut(&org).unwrap().platform.aca =
+        Some(PlatformAccess::new("http://127.0.0.1:9", "aca-key").unwrap());
     idle.aca.poll_interval = Duration::from_secs(3600);
     let server = TestServer::start_with(idle, Clock::system()).await;
     create(&server, &position("P", &iuv(1, 30), 1000), true).await;
     let pending = mirror_in(&server, "P", "PENDING").await;
-    assert_eq!(pending["attempts"], 0);
+    assert!(pending["attempts"].as_u64().unwrap() <= 1, "{pending}");
     let dir = server.stop_and_keep_data().await;
     assert!(archive.log().is_empty());
 
