@@ -19,7 +19,7 @@ use crate::domain::position::{
 };
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
 use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
-use crate::store::{AttemptRecord, Delivery, ReceiptSummary, StoreError};
+use crate::store::{AttemptRecord, Delivery, ReceiptSummary, StoreError, SubjectReceipt};
 
 pub(in crate::store) fn corrupt(column: &str, problem: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("stored value of {column} is invalid: {problem}"))
@@ -213,94 +213,83 @@ pub(in crate::store) fn position_from_columns(
     })
 }
 
-/// A `payment_option` row as read, before it is checked.
-pub(in crate::store) struct OptionColumns {
-    pub iuv: String,
-    pub nav: String,
-    pub amount: i64,
-    pub description: String,
-    pub is_partial_payment: bool,
-    pub due_date: i64,
-    pub retention_date: Option<i64>,
-    pub notification_fee: Option<i64>,
-    pub status: String,
-    pub payment_date: Option<i64>,
-    pub payment_method: Option<String>,
-    pub psp_company: Option<String>,
-    pub receipt_id: Option<String>,
-    pub fee: i64,
-    pub metadata: String,
-    pub last_updated_date: i64,
-}
+/// The columns of `payment_option` an option is read from, in the order [`payment_option_at`] takes
+/// them.
+pub(in crate::store) const OPTION_COLUMNS: &str = "iuv, nav, amount, description, \
+    is_partial_payment, due_date, retention_date, notification_fee, status, payment_date, \
+    payment_method, psp_company, receipt_id, fee, metadata, last_updated_date";
 
-/// The option of a row, without its transfers.
-pub(in crate::store) fn option_from_columns(r: OptionColumns) -> Result<PaymentOption, StoreError> {
-    let status = OptionStatus::parse(&r.status)
-        .ok_or_else(|| corrupt("payment_option.status", &r.status))?;
+/// An option, without its transfers, from the columns starting at `at`, in [`OPTION_COLUMNS`]
+/// order.
+pub(in crate::store) fn payment_option_at<R: ColumnRow>(
+    r: &R,
+    at: usize,
+) -> Result<PaymentOption, StoreError> {
+    let string = |i: usize| r.string(at + i).map_err(R::failure);
+    let opt_string = |i: usize| r.opt_string(at + i).map_err(R::failure);
+    let int = |i: usize| r.int(at + i).map_err(R::failure);
+    let opt_int = |i: usize| r.opt_int(at + i).map_err(R::failure);
+    let status = string(8)?;
+    let status =
+        OptionStatus::parse(&status).ok_or_else(|| corrupt("payment_option.status", &status))?;
     let payment = match status {
         OptionStatus::Unpaid => None,
         _ => Some(OptionPayment {
             payment_date: from_millis(
-                r.payment_date.unwrap_or_default(),
+                opt_int(9)?.unwrap_or_default(),
                 "payment_option.payment_date",
             )?,
-            payment_method: r.payment_method,
-            psp_company: r.psp_company,
-            receipt_id: r.receipt_id.unwrap_or_default(),
-            fee: cents(r.fee, "payment_option.fee")?,
+            payment_method: opt_string(10)?,
+            psp_company: opt_string(11)?,
+            receipt_id: opt_string(12)?.unwrap_or_default(),
+            fee: cents(int(13)?, "payment_option.fee")?,
         }),
     };
     Ok(PaymentOption {
-        iuv: Iuv::parse(&r.iuv).map_err(|e| corrupt("payment_option.iuv", e))?,
-        nav: NoticeNumber::parse(&r.nav).map_err(|e| corrupt("payment_option.nav", e))?,
-        amount: cents(r.amount, "payment_option.amount")?,
-        description: text(r.description, "payment_option.description")?,
-        is_partial_payment: r.is_partial_payment,
-        due_date: from_millis(r.due_date, "payment_option.due_date")?,
-        retention_date: opt_millis(r.retention_date, "payment_option.retention_date")?,
-        notification_fee: r
-            .notification_fee
+        iuv: Iuv::parse(&string(0)?).map_err(|e| corrupt("payment_option.iuv", e))?,
+        nav: NoticeNumber::parse(&string(1)?).map_err(|e| corrupt("payment_option.nav", e))?,
+        amount: cents(int(2)?, "payment_option.amount")?,
+        description: text(string(3)?, "payment_option.description")?,
+        is_partial_payment: r.boolean(at + 4).map_err(R::failure)?,
+        due_date: from_millis(int(5)?, "payment_option.due_date")?,
+        retention_date: opt_millis(opt_int(6)?, "payment_option.retention_date")?,
+        notification_fee: opt_int(7)?
             .map(|v| cents(v, "payment_option.notification_fee"))
             .transpose()?,
         status,
         payment,
         transfers: Vec::new(),
-        metadata: metadata_from_json(&r.metadata, "payment_option.metadata")?,
-        last_updated_date: from_millis(r.last_updated_date, "payment_option.last_updated_date")?,
+        metadata: metadata_from_json(&string(14)?, "payment_option.metadata")?,
+        last_updated_date: from_millis(int(15)?, "payment_option.last_updated_date")?,
     })
 }
 
-/// A `transfer` row as read, before it is checked.
-pub(in crate::store) struct TransferColumns {
-    pub transfer_id: i64,
-    pub organization: String,
-    pub company_name: Option<String>,
-    pub amount: i64,
-    pub remittance_information: String,
-    pub category: String,
-    pub iban: Option<String>,
-    pub postal_iban: Option<String>,
-    pub stamp_hash: Option<String>,
-    pub stamp_type: Option<String>,
-    pub stamp_province: Option<String>,
-    pub status: String,
-    pub metadata: String,
-}
+/// The columns of `transfer` (as `t`) a transfer is read from, in the order [`transfer_at`]
+/// takes them.
+pub(in crate::store) const TRANSFER_COLUMNS: &str = "t.transfer_id, t.organization, \
+    t.company_name, t.amount, t.remittance_information, t.category, t.iban, t.postal_iban, \
+    t.stamp_hash, t.stamp_type, t.stamp_province, t.status, t.metadata";
 
-pub(in crate::store) fn transfer_from_columns(r: TransferColumns) -> Result<Transfer, StoreError> {
-    let account = match (r.iban, r.stamp_hash) {
+/// A transfer from the columns starting at `at`, in [`TRANSFER_COLUMNS`] order.
+pub(in crate::store) fn transfer_at<R: ColumnRow>(
+    r: &R,
+    at: usize,
+) -> Result<Transfer, StoreError> {
+    let string = |i: usize| r.string(at + i).map_err(R::failure);
+    let opt_string = |i: usize| r.opt_string(at + i).map_err(R::failure);
+    let int = |i: usize| r.int(at + i).map_err(R::failure);
+    let account = match (opt_string(6)?, opt_string(8)?) {
         (Some(iban), None) => Account::Iban {
             iban: Iban::parse(&iban).map_err(|e| corrupt("transfer.iban", e))?,
-            postal_iban: r
-                .postal_iban
+            postal_iban: opt_string(7)?
                 .map(|p| Iban::parse(&p))
                 .transpose()
                 .map_err(|e| corrupt("transfer.postal_iban", e))?,
         },
         (None, Some(hash)) => Account::Stamp(StampRequest {
             hash_document: hash,
-            stamp_type: r.stamp_type.unwrap_or_default(),
-            provincial_residence: CountryCode::parse(&r.stamp_province.unwrap_or_default())
+            stamp_type: opt_string(9)?.unwrap_or_default(),
+            provincial_residence: CountryCode::parse(&opt_string(10)?.unwrap_or_default())
                 .map_err(|e| corrupt("transfer.stamp_province", e))?,
         }),
         _ => {
@@ -310,18 +299,19 @@ pub(in crate::store) fn transfer_from_columns(r: TransferColumns) -> Result<Tran
             ));
         }
     };
+    let status = string(11)?;
     Ok(Transfer {
-        id: TransferId::new(r.transfer_id).map_err(|e| corrupt("transfer.transfer_id", e))?,
-        organization: FiscalCodePA::parse(&r.organization)
+        id: TransferId::new(int(0)?).map_err(|e| corrupt("transfer.transfer_id", e))?,
+        organization: FiscalCodePA::parse(&string(1)?)
             .map_err(|e| corrupt("transfer.organization", e))?,
-        company_name: opt_text(r.company_name, "transfer.company_name")?,
-        amount: cents(r.amount, "transfer.amount")?,
-        remittance_information: text(r.remittance_information, "transfer.remittance_information")?,
-        category: text(r.category, "transfer.category")?,
+        company_name: opt_text(opt_string(2)?, "transfer.company_name")?,
+        amount: cents(int(3)?, "transfer.amount")?,
+        remittance_information: text(string(4)?, "transfer.remittance_information")?,
+        category: text(string(5)?, "transfer.category")?,
         account,
-        metadata: metadata_from_json(&r.metadata, "transfer.metadata")?,
-        status: TransferStatus::parse(&r.status)
-            .ok_or_else(|| corrupt("transfer.status", &r.status))?,
+        metadata: metadata_from_json(&string(12)?, "transfer.metadata")?,
+        status: TransferStatus::parse(&status)
+            .ok_or_else(|| corrupt("transfer.status", &status))?,
     })
 }
 
@@ -379,6 +369,8 @@ pub(in crate::store) trait ColumnRow {
     fn int(&self, i: usize) -> Result<i64, Self::Error>;
     fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
     fn boolean(&self, i: usize) -> Result<bool, Self::Error>;
+    fn opt_boolean(&self, i: usize) -> Result<Option<bool>, Self::Error>;
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, Self::Error>;
     /// The store's error for a column that cannot be read.
     fn failure(e: Self::Error) -> StoreError;
 }
@@ -533,52 +525,33 @@ pub(in crate::store) const RECEIPT_SUMMARY_COLUMNS: &str = "organization, receip
     iuv, nav, version, status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, \
     payment_date_time, stand_in, received_at";
 
-/// A listed `receipt` row as read, before it is checked.
-pub(in crate::store) struct ReceiptSummaryColumns {
-    pub organization: String,
-    pub receipt_id: String,
-    pub recipient: String,
-    pub iuv: String,
-    pub nav: String,
-    pub version: i64,
-    pub status: String,
-    pub flag: Option<String>,
-    pub flag_description: Option<String>,
-    pub amount: i64,
-    pub debtor: String,
-    pub payer: Option<String>,
-    pub psp_id: String,
-    pub psp_company: String,
-    pub payment_date_time: Option<String>,
-    pub stand_in: Option<bool>,
-    pub received_at: i64,
-}
-
-pub(in crate::store) fn receipt_summary_from_columns(
-    r: ReceiptSummaryColumns,
-) -> Result<ReceiptSummary, StoreError> {
+/// A listed receipt read as [`RECEIPT_SUMMARY_COLUMNS`].
+pub(in crate::store) fn receipt_summary<R: ColumnRow>(r: &R) -> Result<ReceiptSummary, StoreError> {
+    let string = |i: usize| r.string(i).map_err(R::failure);
+    let opt_string = |i: usize| r.opt_string(i).map_err(R::failure);
+    let int = |i: usize| r.int(i).map_err(R::failure);
+    let (organization, nav, status) = (string(0)?, string(4)?, string(6)?);
     Ok(ReceiptSummary {
-        organization: FiscalCodePA::parse(&r.organization)
+        organization: FiscalCodePA::parse(&organization)
             .map_err(|e| corrupt("receipt.organization", e))?,
-        receipt_id: r.receipt_id,
-        recipient: r.recipient,
-        iuv: r.iuv,
-        notice_number: NoticeNumber::parse(&r.nav)
+        receipt_id: string(1)?,
+        recipient: string(2)?,
+        iuv: string(3)?,
+        notice_number: NoticeNumber::parse(&nav)
             .map_err(|e| corrupt("receipt.nav", e))?
             .to_string(),
-        version: version_from(r.version, "receipt.version")?,
-        status: ReceiptStatus::parse(&r.status)
-            .ok_or_else(|| corrupt("receipt.status", &r.status))?,
-        flag: r.flag,
-        flag_description: r.flag_description,
-        amount: cents(r.amount, "receipt.amount")?,
-        debtor: r.debtor,
-        payer: r.payer,
-        psp_id: r.psp_id,
-        psp_company: r.psp_company,
-        payment_date_time: r.payment_date_time,
-        stand_in: r.stand_in,
-        received_at: from_millis(r.received_at, "receipt.received_at")?,
+        version: version_from(int(5)?, "receipt.version")?,
+        status: ReceiptStatus::parse(&status).ok_or_else(|| corrupt("receipt.status", &status))?,
+        flag: opt_string(7)?,
+        flag_description: opt_string(8)?,
+        amount: cents(int(9)?, "receipt.amount")?,
+        debtor: string(10)?,
+        payer: opt_string(11)?,
+        psp_id: string(12)?,
+        psp_company: string(13)?,
+        payment_date_time: opt_string(14)?,
+        stand_in: r.opt_boolean(15).map_err(R::failure)?,
+        received_at: from_millis(int(16)?, "receipt.received_at")?,
     })
 }
 
@@ -625,6 +598,17 @@ pub(in crate::store) fn debtor_values(p: &DebtPosition) -> [Option<String>; 12] 
 /// the erasure time.
 pub(in crate::store) static SUBJECT_RECEIPT_COLUMNS: LazyLock<String> =
     LazyLock::new(|| format!("{RECEIPT_SUMMARY_COLUMNS}, document, personal_data_erased_at"));
+
+/// A data subject's receipt read as [`SUBJECT_RECEIPT_COLUMNS`].
+pub(in crate::store) fn subject_receipt<R: ColumnRow>(r: &R) -> Result<SubjectReceipt, StoreError> {
+    let erased = r.opt_int(18).map_err(R::failure)?;
+    Ok(SubjectReceipt {
+        summary: receipt_summary(r)?,
+        document: r.bytes(17).map_err(R::failure)?,
+        personal_data_erased: opt_millis(erased, "receipt.personal_data_erased_at")?,
+    })
+}
+
 /// The columns of a journal entry, in the order [`journal_entry`] reads them and the stores
 /// insert them.
 pub(in crate::store) const JOURNAL_COLUMNS: &str = "at, kind, organization, primitive, \

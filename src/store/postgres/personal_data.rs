@@ -6,7 +6,6 @@
 
 use chrono::NaiveDateTime;
 use deadpool_postgres::Transaction;
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::positions::load_positions_by_id;
@@ -193,15 +192,4 @@ async fn debtor_position_ids(
         .await
         .map_err(db_error)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-fn subject_receipt(r: &Row) -> Result<SubjectReceipt, StoreError> {
-    let summary = super::receipts::summary(r)?;
-    let document: Vec<u8> = r.try_get(17).map_err(db_error)?;
-    let erased: Option<i64> = r.try_get(18).map_err(db_error)?;
-    Ok(SubjectReceipt {
-        summary,
-        document,
-        personal_data_erased: opt_millis(erased, "receipt.personal_data_erased_at")?,
-    })
 }

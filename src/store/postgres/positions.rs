@@ -277,6 +277,14 @@ impl ColumnRow for Row {
         self.try_get(i)
     }
 
+    fn opt_boolean(&self, i: usize) -> Result<Option<bool>, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
     fn failure(e: tokio_postgres::Error) -> StoreError {
         db_error(e)
     }
@@ -369,40 +377,36 @@ async fn assemble(
     // Option row id -> (position, option) indexes.
     let mut option_at: HashMap<i64, (usize, usize)> = HashMap::new();
     let st = tx
-        .prepare_cached(
-            "SELECT position_id, id, iuv, nav, amount, description, is_partial_payment, due_date, retention_date,
-                notification_fee, status, payment_date, payment_method, psp_company, receipt_id, fee, metadata,
-                last_updated_date
-             FROM payment_option WHERE position_id = ANY($1) ORDER BY id",
-        )
+        .prepare_cached(&format!(
+            "SELECT position_id, id, {OPTION_COLUMNS}
+             FROM payment_option WHERE position_id = ANY($1) ORDER BY id"
+        ))
         .await
         .map_err(db_error)?;
     for r in tx.query(&st, &[&ids]).await.map_err(db_error)? {
-        let (position_id, option_id, columns) = option_row(&r).map_err(db_error)?;
+        let position_id: i64 = r.try_get(0).map_err(db_error)?;
+        let option_id: i64 = r.try_get(1).map_err(db_error)?;
         let i = *index
             .get(&position_id)
             .ok_or_else(|| corrupt("payment_option.position_id", position_id))?;
         option_at.insert(option_id, (i, options[i].len()));
         option_ids[i].push(option_id);
-        options[i].push(option_from_columns(columns)?);
+        options[i].push(payment_option_at(&r, 2)?);
     }
     let st = tx
-        .prepare_cached(
-            "SELECT t.option_id, t.transfer_id, t.organization, t.company_name, t.amount, t.remittance_information,
-                t.category, t.iban, t.postal_iban, t.stamp_hash, t.stamp_type, t.stamp_province, t.status, t.metadata
+        .prepare_cached(&format!(
+            "SELECT t.option_id, {TRANSFER_COLUMNS}
              FROM transfer t JOIN payment_option o ON o.id = t.option_id
-             WHERE o.position_id = ANY($1) ORDER BY t.option_id, t.transfer_id",
-        )
+             WHERE o.position_id = ANY($1) ORDER BY t.option_id, t.transfer_id"
+        ))
         .await
         .map_err(db_error)?;
     for r in tx.query(&st, &[&ids]).await.map_err(db_error)? {
-        let (option_id, columns) = transfer_row(&r).map_err(db_error)?;
+        let option_id: i64 = r.try_get(0).map_err(db_error)?;
         let (i, j) = *option_at
             .get(&option_id)
             .ok_or_else(|| corrupt("transfer.option_id", option_id))?;
-        options[i][j]
-            .transfers
-            .push(transfer_from_columns(columns)?);
+        options[i][j].transfers.push(transfer_at(&r, 1)?);
     }
     heads
         .into_iter()
@@ -417,47 +421,6 @@ async fn assemble(
             ))
         })
         .collect()
-}
-
-fn option_row(r: &Row) -> Result<(i64, i64, OptionColumns), tokio_postgres::Error> {
-    let columns = OptionColumns {
-        iuv: r.try_get(2)?,
-        nav: r.try_get(3)?,
-        amount: r.try_get(4)?,
-        description: r.try_get(5)?,
-        is_partial_payment: r.try_get(6)?,
-        due_date: r.try_get(7)?,
-        retention_date: r.try_get(8)?,
-        notification_fee: r.try_get(9)?,
-        status: r.try_get(10)?,
-        payment_date: r.try_get(11)?,
-        payment_method: r.try_get(12)?,
-        psp_company: r.try_get(13)?,
-        receipt_id: r.try_get(14)?,
-        fee: r.try_get(15)?,
-        metadata: r.try_get(16)?,
-        last_updated_date: r.try_get(17)?,
-    };
-    Ok((r.try_get(0)?, r.try_get(1)?, columns))
-}
-
-fn transfer_row(r: &Row) -> Result<(i64, TransferColumns), tokio_postgres::Error> {
-    let columns = TransferColumns {
-        transfer_id: r.try_get(1)?,
-        organization: r.try_get(2)?,
-        company_name: r.try_get(3)?,
-        amount: r.try_get(4)?,
-        remittance_information: r.try_get(5)?,
-        category: r.try_get(6)?,
-        iban: r.try_get(7)?,
-        postal_iban: r.try_get(8)?,
-        stamp_hash: r.try_get(9)?,
-        stamp_type: r.try_get(10)?,
-        stamp_province: r.try_get(11)?,
-        status: r.try_get(12)?,
-        metadata: r.try_get(13)?,
-    };
-    Ok((r.try_get(0)?, columns))
 }
 
 /// Writes back what a payment changes: the position row (status, dates) and the one paid

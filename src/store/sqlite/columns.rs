@@ -62,6 +62,14 @@ impl ColumnRow for rusqlite::Row<'_> {
         self.get(i)
     }
 
+    fn opt_boolean(&self, i: usize) -> rusqlite::Result<Option<bool>> {
+        self.get(i)
+    }
+
+    fn bytes(&self, i: usize) -> rusqlite::Result<Vec<u8>> {
+        self.get(i)
+    }
+
     fn failure(e: rusqlite::Error) -> StoreError {
         unavailable(e)
     }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use chrono::NaiveDateTime;
-use rusqlite::{Connection, Row, ToSql, params};
+use rusqlite::{Connection, ToSql, params};
 
 use super::SqliteStore;
 use super::columns::*;
@@ -77,7 +77,9 @@ impl SqliteStore {
             );
             let mut st = conn.prepare_cached(&sql).map_err(unavailable)?;
             let rows = st
-                .query_map(params![organization.as_str(), subject], subject_receipt)
+                .query_map(params![organization.as_str(), subject], |r| {
+                    Ok(subject_receipt(r))
+                })
                 .map_err(unavailable)?;
             let mut found = Vec::new();
             for row in rows {
@@ -198,24 +200,6 @@ fn load_all(conn: &Connection, ids: Vec<i64>) -> Result<Vec<(i64, DebtPosition)>
         }
     }
     Ok(positions)
-}
-
-fn subject_receipt(r: &Row<'_>) -> rusqlite::Result<Result<SubjectReceipt, StoreError>> {
-    let summary = match super::receipts::summary(r)? {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
-    let document: Vec<u8> = r.get(17)?;
-    let erased: Option<i64> = r.get(18)?;
-    Ok(
-        opt_millis(erased, "receipt.personal_data_erased_at").map(|personal_data_erased| {
-            SubjectReceipt {
-                summary,
-                document,
-                personal_data_erased,
-            }
-        }),
-    )
 }
 
 fn erase_receipts(

@@ -331,28 +331,23 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
     let mut options = Vec::new();
     {
         let mut st = conn
-            .prepare_cached(
-                "SELECT id, iuv, nav, amount, description, is_partial_payment, due_date, retention_date, notification_fee,
-                    status, payment_date, payment_method, psp_company, receipt_id, fee, metadata, last_updated_date
-                 FROM payment_option WHERE position_id = ?1 ORDER BY id",
-            )
+            .prepare_cached(&format!(
+                "SELECT id, {OPTION_COLUMNS} FROM payment_option WHERE position_id = ?1 ORDER BY id"
+            ))
             .map_err(unavailable)?;
         let mut rows = st.query([row.id]).map_err(unavailable)?;
         while let Some(r) = rows.next().map_err(unavailable)? {
             option_ids.push(r.get::<_, i64>(0).map_err(unavailable)?);
-            options.push(option_from_columns(
-                option_from_row(r).map_err(unavailable)?,
-            )?);
+            options.push(payment_option_at(r, 1)?);
         }
     }
     {
         let mut st = conn
-            .prepare_cached(
-                "SELECT t.option_id, t.transfer_id, t.organization, t.company_name, t.amount, t.remittance_information,
-                    t.category, t.iban, t.postal_iban, t.stamp_hash, t.stamp_type, t.stamp_province, t.status, t.metadata
+            .prepare_cached(&format!(
+                "SELECT t.option_id, {TRANSFER_COLUMNS}
                  FROM transfer t JOIN payment_option o ON o.id = t.option_id
-                 WHERE o.position_id = ?1 ORDER BY t.option_id, t.transfer_id",
-            )
+                 WHERE o.position_id = ?1 ORDER BY t.option_id, t.transfer_id"
+            ))
             .map_err(unavailable)?;
         let mut rows = st.query([row.id]).map_err(unavailable)?;
         while let Some(r) = rows.next().map_err(unavailable)? {
@@ -361,7 +356,7 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
                 .iter()
                 .position(|&id| id == option_id)
                 .ok_or_else(|| corrupt("transfer.option_id", option_id))?;
-            let transfer = transfer_from_columns(transfer_from_row(r).map_err(unavailable)?)?;
+            let transfer = transfer_at(r, 1)?;
             options[index].transfers.push(transfer);
         }
     }
@@ -374,45 +369,6 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
         },
         position,
     ))
-}
-
-fn option_from_row(r: &Row<'_>) -> rusqlite::Result<OptionColumns> {
-    Ok(OptionColumns {
-        iuv: r.get(1)?,
-        nav: r.get(2)?,
-        amount: r.get(3)?,
-        description: r.get(4)?,
-        is_partial_payment: r.get(5)?,
-        due_date: r.get(6)?,
-        retention_date: r.get(7)?,
-        notification_fee: r.get(8)?,
-        status: r.get(9)?,
-        payment_date: r.get(10)?,
-        payment_method: r.get(11)?,
-        psp_company: r.get(12)?,
-        receipt_id: r.get(13)?,
-        fee: r.get(14)?,
-        metadata: r.get(15)?,
-        last_updated_date: r.get(16)?,
-    })
-}
-
-fn transfer_from_row(r: &Row<'_>) -> rusqlite::Result<TransferColumns> {
-    Ok(TransferColumns {
-        transfer_id: r.get(1)?,
-        organization: r.get(2)?,
-        company_name: r.get(3)?,
-        amount: r.get(4)?,
-        remittance_information: r.get(5)?,
-        category: r.get(6)?,
-        iban: r.get(7)?,
-        postal_iban: r.get(8)?,
-        stamp_hash: r.get(9)?,
-        stamp_type: r.get(10)?,
-        stamp_province: r.get(11)?,
-        status: r.get(12)?,
-        metadata: r.get(13)?,
-    })
 }
 
 /// Writes back what a payment changes: the position row (status, dates) and the one paid

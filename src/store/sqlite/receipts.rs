@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::broadcast::{insert_deliveries, stations_of};
 use super::columns::*;
@@ -227,28 +227,6 @@ pub(super) fn document(
     .map_err(unavailable)
 }
 
-pub(super) fn summary(r: &Row<'_>) -> rusqlite::Result<Result<ReceiptSummary, StoreError>> {
-    Ok(receipt_summary_from_columns(ReceiptSummaryColumns {
-        organization: r.get(0)?,
-        receipt_id: r.get(1)?,
-        recipient: r.get(2)?,
-        iuv: r.get(3)?,
-        nav: r.get(4)?,
-        version: r.get(5)?,
-        status: r.get(6)?,
-        flag: r.get(7)?,
-        flag_description: r.get(8)?,
-        amount: r.get(9)?,
-        debtor: r.get(10)?,
-        payer: r.get(11)?,
-        psp_id: r.get(12)?,
-        psp_company: r.get(13)?,
-        payment_date_time: r.get(14)?,
-        stand_in: r.get(15)?,
-        received_at: r.get(16)?,
-    }))
-}
-
 pub(super) fn list(
     conn: &Connection,
     organization: &FiscalCodePA,
@@ -314,7 +292,7 @@ pub(super) fn list(
     refs.push((":limit", &limit));
     refs.push((":offset", &offset));
     let rows = st
-        .query_map(refs.as_slice(), summary)
+        .query_map(refs.as_slice(), |r| Ok(receipt_summary(r)))
         .map_err(unavailable)?;
     let mut items = Vec::new();
     for row in rows {
