@@ -3,6 +3,7 @@
 //! metadata as a JSON list, a position from its rows. A stored value that no longer parses is
 //! reported as corruption, never silently replaced.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -129,6 +130,180 @@ pub(in crate::store) const POSITION_CONTENT: [&str; 24] = [
     "retained_until",
     "personal_data_erased_at",
 ];
+
+/// A value bound to a statement's parameter, the same for both stores: each driver takes it as
+/// one of its own parameters, so that the values of a row are listed once for both.
+#[derive(Debug, Clone)]
+pub(in crate::store) enum ColumnValue<'a> {
+    Text(Option<Cow<'a, str>>),
+    Int(Option<i64>),
+    Bool(bool),
+}
+
+impl<'a> From<&'a str> for ColumnValue<'a> {
+    fn from(v: &'a str) -> Self {
+        ColumnValue::Text(Some(Cow::Borrowed(v)))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for ColumnValue<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        ColumnValue::Text(v.map(Cow::Borrowed))
+    }
+}
+
+impl From<String> for ColumnValue<'_> {
+    fn from(v: String) -> Self {
+        ColumnValue::Text(Some(Cow::Owned(v)))
+    }
+}
+
+impl From<i64> for ColumnValue<'_> {
+    fn from(v: i64) -> Self {
+        ColumnValue::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for ColumnValue<'_> {
+    fn from(v: Option<i64>) -> Self {
+        ColumnValue::Int(v)
+    }
+}
+
+impl From<bool> for ColumnValue<'_> {
+    fn from(v: bool) -> Self {
+        ColumnValue::Bool(v)
+    }
+}
+
+/// The values of `p` for the [`POSITION_CONTENT`] columns, in that order.
+pub(in crate::store) fn position_content(p: &DebtPosition) -> [ColumnValue<'_>; 24] {
+    let d = &p.debtor;
+    let s = &d.subject;
+    [
+        p.status.as_str().into(),
+        p.company_name.as_str().into(),
+        p.office_name.as_ref().map(Text::as_str).into(),
+        s.entity_type.as_str().into(),
+        s.entity_id.as_str().into(),
+        s.full_name.as_str().into(),
+        s.street_name.as_ref().map(Text::as_str).into(),
+        s.civic_number.as_ref().map(Text::as_str).into(),
+        s.postal_code.as_ref().map(Text::as_str).into(),
+        s.city.as_ref().map(Text::as_str).into(),
+        s.state_province_region.as_ref().map(Text::as_str).into(),
+        d.region.as_ref().map(Text::as_str).into(),
+        s.country.as_ref().map(CountryCode::as_str).into(),
+        s.email.as_ref().map(Email::as_str).into(),
+        d.phone.as_ref().map(Text::as_str).into(),
+        p.switch_to_expired.into(),
+        p.pay_stand_in.into(),
+        p.validity_date.map(millis).into(),
+        p.publish_date.map(millis).into(),
+        p.payment_date.map(millis).into(),
+        millis(p.last_updated_date).into(),
+        p.expires_after().map(millis).into(),
+        p.retention_end().map(millis).into(),
+        p.personal_data_erased.map(millis).into(),
+    ]
+}
+
+/// The values of option `o` of `p`, under the position row `position_id`, for the columns of
+/// `payment_option` in this order: position_id, organization, iuv, nav, amount, description,
+/// is_partial_payment, due_date, retention_date, notification_fee, status, payment_date,
+/// payment_method, psp_company, receipt_id, fee, metadata, last_updated_date.
+pub(in crate::store) fn option_values<'a>(
+    position_id: i64,
+    p: &'a DebtPosition,
+    o: &'a PaymentOption,
+) -> [ColumnValue<'a>; 18] {
+    let pay = o.payment.as_ref();
+    [
+        position_id.into(),
+        p.organization.as_str().into(),
+        o.iuv.as_str().into(),
+        o.nav.as_str().into(),
+        o.amount.get().into(),
+        o.description.as_str().into(),
+        o.is_partial_payment.into(),
+        millis(o.due_date).into(),
+        o.retention_date.map(millis).into(),
+        o.notification_fee.map(Cents::get).into(),
+        o.status.as_str().into(),
+        pay.map(|x| millis(x.payment_date)).into(),
+        pay.and_then(|x| x.payment_method.as_deref()).into(),
+        pay.and_then(|x| x.psp_company.as_deref()).into(),
+        pay.map(|x| x.receipt_id.as_str()).into(),
+        pay.map_or(0, |x| x.fee.get()).into(),
+        metadata_json(&o.metadata).into(),
+        millis(o.last_updated_date).into(),
+    ]
+}
+
+/// The values of transfer `tr`, under the option row `option_id`, for the columns of `transfer`
+/// in this order: option_id, transfer_id, organization, company_name, amount,
+/// remittance_information, category, iban, postal_iban, stamp_hash, stamp_type,
+/// stamp_province, status, metadata.
+pub(in crate::store) fn transfer_values(option_id: i64, tr: &Transfer) -> [ColumnValue<'_>; 14] {
+    let (iban, postal, stamp) = match &tr.account {
+        Account::Iban { iban, postal_iban } => (
+            Some(iban.as_str()),
+            postal_iban.as_ref().map(Iban::as_str),
+            None,
+        ),
+        Account::Stamp(s) => (None, None, Some(s)),
+    };
+    [
+        option_id.into(),
+        i64::from(tr.id.get()).into(),
+        tr.organization.as_str().into(),
+        tr.company_name.as_ref().map(Text::as_str).into(),
+        tr.amount.get().into(),
+        tr.remittance_information.as_str().into(),
+        tr.category.as_str().into(),
+        iban.into(),
+        postal.into(),
+        stamp.map(|s| s.hash_document.as_str()).into(),
+        stamp.map(|s| s.stamp_type.as_str()).into(),
+        stamp.map(|s| s.provincial_residence.as_str()).into(),
+        tr.status.as_str().into(),
+        metadata_json(&tr.metadata).into(),
+    ]
+}
+
+/// What a payment writes back, as the values of two statements: the position row's (status,
+/// validity, publication, payment and last update dates, row id, version read, expiry) and the
+/// paid option's (status, payment date, method, PSP, receipt id, fee, last update, row id).
+pub(in crate::store) fn payment_values<'a>(
+    position_row: i64,
+    option_row: i64,
+    p: &'a DebtPosition,
+    paid: usize,
+) -> ([ColumnValue<'a>; 8], [ColumnValue<'a>; 8]) {
+    let o = &p.options[paid];
+    let pay = o.payment.as_ref();
+    let position = [
+        p.status.as_str().into(),
+        p.validity_date.map(millis).into(),
+        p.publish_date.map(millis).into(),
+        p.payment_date.map(millis).into(),
+        millis(p.last_updated_date).into(),
+        position_row.into(),
+        p.version.into(),
+        p.expires_after().map(millis).into(),
+    ];
+    let option = [
+        o.status.as_str().into(),
+        pay.map(|x| millis(x.payment_date)).into(),
+        pay.and_then(|x| x.payment_method.as_deref()).into(),
+        pay.and_then(|x| x.psp_company.as_deref()).into(),
+        pay.map(|x| x.receipt_id.as_str()).into(),
+        pay.map_or(0, |x| x.fee.get()).into(),
+        millis(o.last_updated_date).into(),
+        option_row.into(),
+    ];
+    (position, option)
+}
 
 /// A `debt_position` row as read, before it is checked.
 pub(in crate::store) struct PositionColumns {

@@ -8,51 +8,19 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use bytes::BytesMut;
 use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{IsNull, ToSql, Type};
 
 use super::{PgStore, db_error, unavailable};
-use crate::domain::party::{CountryCode, Email};
-use crate::domain::position::{Account, DebtPosition, Iban, Iupd, PaymentOption};
-use crate::domain::{Cents, FiscalCodePA, Text};
+use crate::domain::FiscalCodePA;
+use crate::domain::position::{DebtPosition, Iban, Iupd, PaymentOption};
 use crate::store::columns::*;
 use crate::store::error::refused;
 use crate::store::{Expected, Guard, Mutation, PositionKey, StoreError};
 
 pub(super) type Param<'a> = Box<dyn ToSql + Sync + Send + 'a>;
-
-/// The values of `p` for the [`POSITION_CONTENT`] columns, in that order.
-fn content(p: &DebtPosition) -> Vec<Param<'_>> {
-    let d = &p.debtor;
-    let s = &d.subject;
-    vec![
-        Box::new(p.status.as_str()),
-        Box::new(p.company_name.as_str()),
-        Box::new(p.office_name.as_ref().map(Text::as_str)),
-        Box::new(s.entity_type.as_str()),
-        Box::new(s.entity_id.as_str()),
-        Box::new(s.full_name.as_str()),
-        Box::new(s.street_name.as_ref().map(Text::as_str)),
-        Box::new(s.civic_number.as_ref().map(Text::as_str)),
-        Box::new(s.postal_code.as_ref().map(Text::as_str)),
-        Box::new(s.city.as_ref().map(Text::as_str)),
-        Box::new(s.state_province_region.as_ref().map(Text::as_str)),
-        Box::new(d.region.as_ref().map(Text::as_str)),
-        Box::new(s.country.as_ref().map(CountryCode::as_str)),
-        Box::new(s.email.as_ref().map(Email::as_str)),
-        Box::new(d.phone.as_ref().map(Text::as_str)),
-        Box::new(p.switch_to_expired),
-        Box::new(p.pay_stand_in),
-        Box::new(p.validity_date.map(millis)),
-        Box::new(p.publish_date.map(millis)),
-        Box::new(p.payment_date.map(millis)),
-        Box::new(millis(p.last_updated_date)),
-        Box::new(p.expires_after().map(millis)),
-        Box::new(p.retention_end().map(millis)),
-        Box::new(p.personal_data_erased.map(millis)),
-    ]
-}
 
 /// Boxed values as a statement takes them.
 pub(super) fn refs<'a>(values: &'a [Param<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
@@ -60,6 +28,11 @@ pub(super) fn refs<'a>(values: &'a [Param<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
         .iter()
         .map(|v| v.as_ref() as &(dyn ToSql + Sync))
         .collect()
+}
+
+/// Values as a statement takes them.
+pub(super) fn bound<'a>(values: &'a [ColumnValue<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
 /// `$from, …, $to`.
@@ -86,17 +59,19 @@ pub(super) async fn insert_position(
     tx: &Transaction<'_>,
     p: &DebtPosition,
 ) -> Result<i64, StoreError> {
-    let mut values = content(p);
-    values.push(Box::new(p.organization.as_str()));
-    values.push(Box::new(p.iupd.as_str()));
-    values.push(Box::new(millis(p.inserted_date)));
-    values.push(Box::new(p.version));
+    let mut values = position_content(p).to_vec();
+    values.extend([
+        p.organization.as_str().into(),
+        p.iupd.as_str().into(),
+        millis(p.inserted_date).into(),
+        p.version.into(),
+    ]);
     let st = tx
         .prepare_cached(&INSERT_POSITION)
         .await
         .map_err(db_error)?;
     let id: i64 = tx
-        .query_one(&st, &refs(&values))
+        .query_one(&st, &bound(&values))
         .await
         .map_err(db_error)?
         .get(0);
@@ -129,64 +104,15 @@ async fn insert_options(
         .await
         .map_err(db_error)?;
     for o in &p.options {
-        let pay = o.payment.as_ref();
         let option_id: i64 = tx
-            .query_one(
-                &option,
-                &[
-                    &position_id,
-                    &p.organization.as_str(),
-                    &o.iuv.as_str(),
-                    &o.nav.as_str(),
-                    &o.amount.get(),
-                    &o.description.as_str(),
-                    &o.is_partial_payment,
-                    &millis(o.due_date),
-                    &o.retention_date.map(millis),
-                    &o.notification_fee.map(Cents::get),
-                    &o.status.as_str(),
-                    &pay.map(|x| millis(x.payment_date)),
-                    &pay.and_then(|x| x.payment_method.as_deref()),
-                    &pay.and_then(|x| x.psp_company.as_deref()),
-                    &pay.map(|x| x.receipt_id.as_str()),
-                    &pay.map_or(0, |x| x.fee.get()),
-                    &metadata_json(&o.metadata),
-                    &millis(o.last_updated_date),
-                ],
-            )
+            .query_one(&option, &bound(&option_values(position_id, p, o)))
             .await
             .map_err(db_error)?
             .get(0);
         for tr in &o.transfers {
-            let (iban, postal, stamp) = match &tr.account {
-                Account::Iban { iban, postal_iban } => (
-                    Some(iban.as_str()),
-                    postal_iban.as_ref().map(Iban::as_str),
-                    None,
-                ),
-                Account::Stamp(s) => (None, None, Some(s)),
-            };
-            tx.execute(
-                &transfer,
-                &[
-                    &option_id,
-                    &i64::from(tr.id.get()),
-                    &tr.organization.as_str(),
-                    &tr.company_name.as_ref().map(Text::as_str),
-                    &tr.amount.get(),
-                    &tr.remittance_information.as_str(),
-                    &tr.category.as_str(),
-                    &iban,
-                    &postal,
-                    &stamp.map(|s| s.hash_document.as_str()),
-                    &stamp.map(|s| s.stamp_type.as_str()),
-                    &stamp.map(|s| s.provincial_residence.as_str()),
-                    &tr.status.as_str(),
-                    &metadata_json(&tr.metadata),
-                ],
-            )
-            .await
-            .map_err(db_error)?;
+            tx.execute(&transfer, &bound(&transfer_values(option_id, tr)))
+                .await
+                .map_err(db_error)?;
         }
     }
     Ok(())
@@ -253,6 +179,33 @@ pub(super) struct RowIds {
     pub(super) position: i64,
     pub(super) options: Vec<i64>,
 }
+
+impl ToSql for ColumnValue<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxedError> {
+        match self {
+            ColumnValue::Text(v) => v.as_deref().to_sql(ty, out),
+            ColumnValue::Int(v) => v.to_sql(ty, out),
+            ColumnValue::Bool(v) => v.to_sql(ty, out),
+        }
+    }
+
+    /// Every variant is checked against the column's type by the value it holds, in
+    /// `to_sql_checked`.
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn to_sql_checked(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxedError> {
+        match self {
+            ColumnValue::Text(v) => v.as_deref().to_sql_checked(ty, out),
+            ColumnValue::Int(v) => v.to_sql_checked(ty, out),
+            ColumnValue::Bool(v) => v.to_sql_checked(ty, out),
+        }
+    }
+}
+
+/// The error a parameter's conversion gives.
+type BoxedError = Box<dyn std::error::Error + Sync + Send>;
 
 impl ColumnRow for Row {
     type Error = tokio_postgres::Error;
@@ -440,29 +393,13 @@ pub(super) async fn write_payment(
         )
         .await
         .map_err(db_error)?;
-    let changed = tx
-        .execute(
-            &st,
-            &[
-                &p.status.as_str(),
-                &p.validity_date.map(millis),
-                &p.publish_date.map(millis),
-                &p.payment_date.map(millis),
-                &millis(p.last_updated_date),
-                &ids.position,
-                &p.version,
-                &p.expires_after().map(millis),
-            ],
-        )
-        .await
-        .map_err(db_error)?;
+    let (position, option) = payment_values(ids.position, ids.options[paid], p, paid);
+    let changed = tx.execute(&st, &bound(&position)).await.map_err(db_error)?;
     if changed != 1 {
         return Err(unavailable(
             "the position changed while it was being updated",
         ));
     }
-    let o = &p.options[paid];
-    let pay = o.payment.as_ref();
     let st = tx
         .prepare_cached(
             "UPDATE payment_option SET status = $1, payment_date = $2, payment_method = $3, psp_company = $4,
@@ -471,21 +408,7 @@ pub(super) async fn write_payment(
         )
         .await
         .map_err(db_error)?;
-    tx.execute(
-        &st,
-        &[
-            &o.status.as_str(),
-            &pay.map(|x| millis(x.payment_date)),
-            &pay.and_then(|x| x.payment_method.as_deref()),
-            &pay.and_then(|x| x.psp_company.as_deref()),
-            &pay.map(|x| x.receipt_id.as_str()),
-            &pay.map_or(0, |x| x.fee.get()),
-            &millis(o.last_updated_date),
-            &ids.options[paid],
-        ],
-    )
-    .await
-    .map_err(db_error)?;
+    tx.execute(&st, &bound(&option)).await.map_err(db_error)?;
     Ok(())
 }
 
@@ -510,14 +433,13 @@ pub(super) async fn replace_position(
     ids: &RowIds,
     p: &DebtPosition,
 ) -> Result<(), StoreError> {
-    let mut values = content(p);
-    values.push(Box::new(ids.position));
-    values.push(Box::new(p.version));
+    let mut values = position_content(p).to_vec();
+    values.extend([ids.position.into(), p.version.into()]);
     let st = tx
         .prepare_cached(&REPLACE_POSITION)
         .await
         .map_err(db_error)?;
-    let changed = tx.execute(&st, &refs(&values)).await.map_err(db_error)?;
+    let changed = tx.execute(&st, &bound(&values)).await.map_err(db_error)?;
     if changed != 1 {
         return Err(unavailable(
             "the position changed while it was being updated",
@@ -745,6 +667,7 @@ mod tests {
     use super::*;
     use crate::domain::position::tests::at;
     use crate::domain::position::{OptionPayment, OptionStatus, PositionStatus};
+    use crate::domain::{Cents, Text};
     use crate::store::conformance::org;
     use crate::store::conformance::positions::{duplicate_fields, fresh, sample};
     use crate::store::postgres::testing::{fresh_pair, fresh_store};

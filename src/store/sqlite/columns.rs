@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+
 use super::connection::unavailable;
 use crate::domain::SegregationCode;
 use crate::store::StoreError;
@@ -37,6 +39,17 @@ pub(super) fn codes_pattern(codes: &BTreeSet<SegregationCode>) -> String {
         pattern.push_str(&format!("{code},"));
     }
     pattern
+}
+
+impl rusqlite::ToSql for ColumnValue<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            ColumnValue::Text(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            ColumnValue::Int(Some(v)) => ToSqlOutput::Owned(Value::Integer(*v)),
+            ColumnValue::Bool(v) => ToSqlOutput::Owned(Value::Integer(i64::from(*v))),
+            ColumnValue::Text(None) | ColumnValue::Int(None) => ToSqlOutput::Owned(Value::Null),
+        })
+    }
 }
 
 impl ColumnRow for rusqlite::Row<'_> {
