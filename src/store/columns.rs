@@ -208,17 +208,69 @@ pub(in crate::store) fn position_content(p: &DebtPosition) -> [ColumnValue<'_>; 
     ]
 }
 
+/// `mark`1, `mark`2, … `mark`n: the placeholders of n values, `$n` on PostgreSQL, `?n` on SQLite.
+fn placeholders(mark: char, n: usize) -> String {
+    let all: Vec<String> = (1..=n).map(|i| format!("{mark}{i}")).collect();
+    all.join(", ")
+}
+
+/// The statement that inserts a position's row, with [`new_position_values`]; placeholders by
+/// `mark`.
+pub(in crate::store) fn insert_position_sql(mark: char) -> String {
+    format!(
+        "INSERT INTO debt_position ({}, organization, iupd, inserted_date, version) VALUES ({})",
+        POSITION_CONTENT.join(", "),
+        placeholders(mark, POSITION_CONTENT.len() + 4)
+    )
+}
+
+/// The values of a new position's row: its content, creditor, IUPD, insertion date and version.
+pub(in crate::store) fn new_position_values(p: &DebtPosition) -> Vec<ColumnValue<'_>> {
+    let mut values = position_content(p).to_vec();
+    values.extend([
+        p.organization.as_str().into(),
+        p.iupd.as_str().into(),
+        millis(p.inserted_date).into(),
+        p.version.into(),
+    ]);
+    values
+}
+
+/// The statement that rewrites a position's row, with [`replaced_position_values`], at its next
+/// version if it is still at the version read (compare and set); placeholders by `mark`.
+pub(in crate::store) fn replace_position_sql(mark: char) -> String {
+    let n = POSITION_CONTENT.len();
+    let set: Vec<String> = (POSITION_CONTENT.iter().enumerate())
+        .map(|(i, column)| format!("{column} = {mark}{}", i + 1))
+        .collect();
+    format!(
+        "UPDATE debt_position SET {}, version = version + 1 WHERE id = {mark}{} AND version = {mark}{}",
+        set.join(", "),
+        n + 1,
+        n + 2
+    )
+}
+
+/// The values that rewrite row `row` with `p`: its content, then the row and the version read.
+pub(in crate::store) fn replaced_position_values(
+    row: i64,
+    p: &DebtPosition,
+) -> Vec<ColumnValue<'_>> {
+    let mut values = position_content(p).to_vec();
+    values.extend([row.into(), p.version.into()]);
+    values
+}
+
 /// The values of option `o` of `p`, under the position row `position_id`, for the columns of
 /// `payment_option` in this order: position_id, organization, iuv, nav, amount, description,
-/// is_partial_payment, due_date, retention_date, notification_fee, status, payment_date,
-/// payment_method, psp_company, receipt_id, fee, metadata, last_updated_date.
+/// is_partial_payment, due_date, retention_date, notification_fee, then those of
+/// [`option_payment_values`], metadata, last_updated_date.
 pub(in crate::store) fn option_values<'a>(
     position_id: i64,
     p: &'a DebtPosition,
     o: &'a PaymentOption,
-) -> [ColumnValue<'a>; 18] {
-    let pay = o.payment.as_ref();
-    [
+) -> Vec<ColumnValue<'a>> {
+    let mut values = vec![
         position_id.into(),
         p.organization.as_str().into(),
         o.iuv.as_str().into(),
@@ -229,14 +281,26 @@ pub(in crate::store) fn option_values<'a>(
         millis(o.due_date).into(),
         o.retention_date.map(millis).into(),
         o.notification_fee.map(Cents::get).into(),
+    ];
+    values.extend(option_payment_values(o));
+    values.extend([
+        metadata_json(&o.metadata).into(),
+        millis(o.last_updated_date).into(),
+    ]);
+    values
+}
+
+/// The values of an option's status and payment, for the columns status, payment_date,
+/// payment_method, psp_company, receipt_id and fee.
+fn option_payment_values(o: &PaymentOption) -> [ColumnValue<'_>; 6] {
+    let pay = o.payment.as_ref();
+    [
         o.status.as_str().into(),
         pay.map(|x| millis(x.payment_date)).into(),
         pay.and_then(|x| x.payment_method.as_deref()).into(),
         pay.and_then(|x| x.psp_company.as_deref()).into(),
         pay.map(|x| x.receipt_id.as_str()).into(),
         pay.map_or(0, |x| x.fee.get()).into(),
-        metadata_json(&o.metadata).into(),
-        millis(o.last_updated_date).into(),
     ]
 }
 
@@ -273,15 +337,14 @@ pub(in crate::store) fn transfer_values(option_id: i64, tr: &Transfer) -> [Colum
 
 /// What a payment writes back, as the values of two statements: the position row's (status,
 /// validity, publication, payment and last update dates, row id, version read, expiry) and the
-/// paid option's (status, payment date, method, PSP, receipt id, fee, last update, row id).
+/// paid option's ([`option_payment_values`], last update, row id).
 pub(in crate::store) fn payment_values<'a>(
     position_row: i64,
     option_row: i64,
     p: &'a DebtPosition,
     paid: usize,
-) -> ([ColumnValue<'a>; 8], [ColumnValue<'a>; 8]) {
+) -> ([ColumnValue<'a>; 8], Vec<ColumnValue<'a>>) {
     let o = &p.options[paid];
-    let pay = o.payment.as_ref();
     let position = [
         p.status.as_str().into(),
         p.validity_date.map(millis).into(),
@@ -292,16 +355,8 @@ pub(in crate::store) fn payment_values<'a>(
         p.version.into(),
         p.expires_after().map(millis).into(),
     ];
-    let option = [
-        o.status.as_str().into(),
-        pay.map(|x| millis(x.payment_date)).into(),
-        pay.and_then(|x| x.payment_method.as_deref()).into(),
-        pay.and_then(|x| x.psp_company.as_deref()).into(),
-        pay.map(|x| x.receipt_id.as_str()).into(),
-        pay.map_or(0, |x| x.fee.get()).into(),
-        millis(o.last_updated_date).into(),
-        option_row.into(),
-    ];
+    let mut option = option_payment_values(o).to_vec();
+    option.extend([millis(o.last_updated_date).into(), option_row.into()]);
     (position, option)
 }
 
@@ -400,42 +455,40 @@ pub(in crate::store) fn payment_option_at<R: ColumnRow>(
     r: &R,
     at: usize,
 ) -> Result<PaymentOption, StoreError> {
-    let string = |i: usize| r.string(at + i).map_err(R::failure);
-    let opt_string = |i: usize| r.opt_string(at + i).map_err(R::failure);
-    let int = |i: usize| r.int(at + i).map_err(R::failure);
-    let opt_int = |i: usize| r.opt_int(at + i).map_err(R::failure);
-    let status = string(8)?;
+    let c = Columns::of(r, at);
+    let status = c.string(8)?;
     let status =
         OptionStatus::parse(&status).ok_or_else(|| corrupt("payment_option.status", &status))?;
     let payment = match status {
         OptionStatus::Unpaid => None,
         _ => Some(OptionPayment {
             payment_date: from_millis(
-                opt_int(9)?.unwrap_or_default(),
+                c.opt_int(9)?.unwrap_or_default(),
                 "payment_option.payment_date",
             )?,
-            payment_method: opt_string(10)?,
-            psp_company: opt_string(11)?,
-            receipt_id: opt_string(12)?.unwrap_or_default(),
-            fee: cents(int(13)?, "payment_option.fee")?,
+            payment_method: c.opt_string(10)?,
+            psp_company: c.opt_string(11)?,
+            receipt_id: c.opt_string(12)?.unwrap_or_default(),
+            fee: cents(c.int(13)?, "payment_option.fee")?,
         }),
     };
     Ok(PaymentOption {
-        iuv: Iuv::parse(&string(0)?).map_err(|e| corrupt("payment_option.iuv", e))?,
-        nav: NoticeNumber::parse(&string(1)?).map_err(|e| corrupt("payment_option.nav", e))?,
-        amount: cents(int(2)?, "payment_option.amount")?,
-        description: text(string(3)?, "payment_option.description")?,
-        is_partial_payment: r.boolean(at + 4).map_err(R::failure)?,
-        due_date: from_millis(int(5)?, "payment_option.due_date")?,
-        retention_date: opt_millis(opt_int(6)?, "payment_option.retention_date")?,
-        notification_fee: opt_int(7)?
+        iuv: Iuv::parse(&c.string(0)?).map_err(|e| corrupt("payment_option.iuv", e))?,
+        nav: NoticeNumber::parse(&c.string(1)?).map_err(|e| corrupt("payment_option.nav", e))?,
+        amount: cents(c.int(2)?, "payment_option.amount")?,
+        description: text(c.string(3)?, "payment_option.description")?,
+        is_partial_payment: c.boolean(4)?,
+        due_date: from_millis(c.int(5)?, "payment_option.due_date")?,
+        retention_date: opt_millis(c.opt_int(6)?, "payment_option.retention_date")?,
+        notification_fee: c
+            .opt_int(7)?
             .map(|v| cents(v, "payment_option.notification_fee"))
             .transpose()?,
         status,
         payment,
         transfers: Vec::new(),
-        metadata: metadata_from_json(&string(14)?, "payment_option.metadata")?,
-        last_updated_date: from_millis(int(15)?, "payment_option.last_updated_date")?,
+        metadata: metadata_from_json(&c.string(14)?, "payment_option.metadata")?,
+        last_updated_date: from_millis(c.int(15)?, "payment_option.last_updated_date")?,
     })
 }
 
@@ -450,21 +503,20 @@ pub(in crate::store) fn transfer_at<R: ColumnRow>(
     r: &R,
     at: usize,
 ) -> Result<Transfer, StoreError> {
-    let string = |i: usize| r.string(at + i).map_err(R::failure);
-    let opt_string = |i: usize| r.opt_string(at + i).map_err(R::failure);
-    let int = |i: usize| r.int(at + i).map_err(R::failure);
-    let account = match (opt_string(6)?, opt_string(8)?) {
+    let c = Columns::of(r, at);
+    let account = match (c.opt_string(6)?, c.opt_string(8)?) {
         (Some(iban), None) => Account::Iban {
             iban: Iban::parse(&iban).map_err(|e| corrupt("transfer.iban", e))?,
-            postal_iban: opt_string(7)?
+            postal_iban: c
+                .opt_string(7)?
                 .map(|p| Iban::parse(&p))
                 .transpose()
                 .map_err(|e| corrupt("transfer.postal_iban", e))?,
         },
         (None, Some(hash)) => Account::Stamp(StampRequest {
             hash_document: hash,
-            stamp_type: opt_string(9)?.unwrap_or_default(),
-            provincial_residence: CountryCode::parse(&opt_string(10)?.unwrap_or_default())
+            stamp_type: c.opt_string(9)?.unwrap_or_default(),
+            provincial_residence: CountryCode::parse(&c.opt_string(10)?.unwrap_or_default())
                 .map_err(|e| corrupt("transfer.stamp_province", e))?,
         }),
         _ => {
@@ -474,17 +526,17 @@ pub(in crate::store) fn transfer_at<R: ColumnRow>(
             ));
         }
     };
-    let status = string(11)?;
+    let status = c.string(11)?;
     Ok(Transfer {
-        id: TransferId::new(int(0)?).map_err(|e| corrupt("transfer.transfer_id", e))?,
-        organization: FiscalCodePA::parse(&string(1)?)
+        id: TransferId::new(c.int(0)?).map_err(|e| corrupt("transfer.transfer_id", e))?,
+        organization: FiscalCodePA::parse(&c.string(1)?)
             .map_err(|e| corrupt("transfer.organization", e))?,
-        company_name: opt_text(opt_string(2)?, "transfer.company_name")?,
-        amount: cents(int(3)?, "transfer.amount")?,
-        remittance_information: text(string(4)?, "transfer.remittance_information")?,
-        category: text(string(5)?, "transfer.category")?,
+        company_name: opt_text(c.opt_string(2)?, "transfer.company_name")?,
+        amount: cents(c.int(3)?, "transfer.amount")?,
+        remittance_information: text(c.string(4)?, "transfer.remittance_information")?,
+        category: text(c.string(5)?, "transfer.category")?,
         account,
-        metadata: metadata_from_json(&string(12)?, "transfer.metadata")?,
+        metadata: metadata_from_json(&c.string(12)?, "transfer.metadata")?,
         status: TransferStatus::parse(&status)
             .ok_or_else(|| corrupt("transfer.status", &status))?,
     })
@@ -550,6 +602,47 @@ pub(in crate::store) trait ColumnRow {
     fn failure(e: Self::Error) -> StoreError;
 }
 
+/// The columns of a result row from index `at` on, read by their place from there; a column
+/// that cannot be read is the store's error.
+pub(in crate::store) struct Columns<'r, R> {
+    row: &'r R,
+    at: usize,
+}
+
+impl<'r, R: ColumnRow> Columns<'r, R> {
+    pub(in crate::store) fn of(row: &'r R, at: usize) -> Self {
+        Columns { row, at }
+    }
+
+    pub(in crate::store) fn string(&self, i: usize) -> Result<String, StoreError> {
+        self.row.string(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn opt_string(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.row.opt_string(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.row.int(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.row.opt_int(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn boolean(&self, i: usize) -> Result<bool, StoreError> {
+        self.row.boolean(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn opt_boolean(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        self.row.opt_boolean(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        self.row.bytes(self.at + i).map_err(R::failure)
+    }
+}
+
 /// The columns a position is read from: identity, creation and version, then
 /// [`POSITION_CONTENT`].
 pub(in crate::store) static POSITION_COLUMNS: LazyLock<String> = LazyLock::new(|| {
@@ -600,44 +693,40 @@ pub(in crate::store) fn station_at<R: ColumnRow>(
     r: &R,
     at: usize,
 ) -> Result<BroadcastStation, StoreError> {
-    let string = |i: usize| r.string(at + i).map_err(R::failure);
-    let int = |i: usize| r.int(at + i).map_err(R::failure);
+    let c = Columns::of(r, at);
     station(
-        string(0)?,
-        string(1)?,
-        string(2)?,
-        string(3)?,
-        int(4)?,
-        int(5)?,
-        r.boolean(at + 6).map_err(R::failure)?,
+        c.string(0)?,
+        c.string(1)?,
+        c.string(2)?,
+        c.string(3)?,
+        c.int(4)?,
+        c.int(5)?,
+        c.boolean(6)?,
     )
 }
 
 /// A delivery as listed, from its columns: id, the station's seven, attempts, then the
 /// receipt's id, creditor and IUV, state, next attempt, error, fault code and times.
 pub(in crate::store) fn listed_delivery<R: ColumnRow>(r: &R) -> Result<Delivery, StoreError> {
-    let int = |i: usize| r.int(i).map_err(R::failure);
-    let opt_int = |i: usize| r.opt_int(i).map_err(R::failure);
-    let string = |i: usize| r.string(i).map_err(R::failure);
-    let opt_string = |i: usize| r.opt_string(i).map_err(R::failure);
-    let state = string(12)?;
-    let notice_org = string(10)?;
-    let attempts = int(8)?;
+    let c = Columns::of(r, 0);
+    let state = c.string(12)?;
+    let notice_org = c.string(10)?;
+    let attempts = c.int(8)?;
     Ok(Delivery {
-        id: int(0)?,
+        id: c.int(0)?,
         station: station_at(r, 1)?,
         attempts: u32::try_from(attempts).map_err(|_| corrupt("delivery.attempts", attempts))?,
-        receipt_id: string(9)?,
+        receipt_id: c.string(9)?,
         notice_organization: FiscalCodePA::parse(&notice_org)
             .map_err(|e| corrupt("receipt.organization", e))?,
-        iuv: string(11)?,
+        iuv: c.string(11)?,
         state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery.state", &state))?,
-        next_attempt_at: opt_millis(opt_int(13)?, "delivery.next_attempt_at")?,
-        last_error: opt_string(14)?,
-        fault_code: opt_string(15)?,
-        created_at: from_millis(opt_int(16)?.unwrap_or_default(), "delivery.created_at")?,
-        updated_at: from_millis(opt_int(17)?.unwrap_or_default(), "delivery.updated_at")?,
-        delivered_at: opt_millis(opt_int(18)?, "delivery.delivered_at")?,
+        next_attempt_at: opt_millis(c.opt_int(13)?, "delivery.next_attempt_at")?,
+        last_error: c.opt_string(14)?,
+        fault_code: c.opt_string(15)?,
+        created_at: from_millis(c.opt_int(16)?.unwrap_or_default(), "delivery.created_at")?,
+        updated_at: from_millis(c.opt_int(17)?.unwrap_or_default(), "delivery.updated_at")?,
+        delivered_at: opt_millis(c.opt_int(18)?, "delivery.delivered_at")?,
     })
 }
 
@@ -702,31 +791,29 @@ pub(in crate::store) const RECEIPT_SUMMARY_COLUMNS: &str = "organization, receip
 
 /// A listed receipt read as [`RECEIPT_SUMMARY_COLUMNS`].
 pub(in crate::store) fn receipt_summary<R: ColumnRow>(r: &R) -> Result<ReceiptSummary, StoreError> {
-    let string = |i: usize| r.string(i).map_err(R::failure);
-    let opt_string = |i: usize| r.opt_string(i).map_err(R::failure);
-    let int = |i: usize| r.int(i).map_err(R::failure);
-    let (organization, nav, status) = (string(0)?, string(4)?, string(6)?);
+    let c = Columns::of(r, 0);
+    let (organization, nav, status) = (c.string(0)?, c.string(4)?, c.string(6)?);
     Ok(ReceiptSummary {
         organization: FiscalCodePA::parse(&organization)
             .map_err(|e| corrupt("receipt.organization", e))?,
-        receipt_id: string(1)?,
-        recipient: string(2)?,
-        iuv: string(3)?,
+        receipt_id: c.string(1)?,
+        recipient: c.string(2)?,
+        iuv: c.string(3)?,
         notice_number: NoticeNumber::parse(&nav)
             .map_err(|e| corrupt("receipt.nav", e))?
             .to_string(),
-        version: version_from(int(5)?, "receipt.version")?,
+        version: version_from(c.int(5)?, "receipt.version")?,
         status: ReceiptStatus::parse(&status).ok_or_else(|| corrupt("receipt.status", &status))?,
-        flag: opt_string(7)?,
-        flag_description: opt_string(8)?,
-        amount: cents(int(9)?, "receipt.amount")?,
-        debtor: string(10)?,
-        payer: opt_string(11)?,
-        psp_id: string(12)?,
-        psp_company: string(13)?,
-        payment_date_time: opt_string(14)?,
-        stand_in: r.opt_boolean(15).map_err(R::failure)?,
-        received_at: from_millis(int(16)?, "receipt.received_at")?,
+        flag: c.opt_string(7)?,
+        flag_description: c.opt_string(8)?,
+        amount: cents(c.int(9)?, "receipt.amount")?,
+        debtor: c.string(10)?,
+        payer: c.opt_string(11)?,
+        psp_id: c.string(12)?,
+        psp_company: c.string(13)?,
+        payment_date_time: c.opt_string(14)?,
+        stand_in: c.opt_boolean(15)?,
+        received_at: from_millis(c.int(16)?, "receipt.received_at")?,
     })
 }
 
@@ -776,11 +863,11 @@ pub(in crate::store) static SUBJECT_RECEIPT_COLUMNS: LazyLock<String> =
 
 /// A data subject's receipt read as [`SUBJECT_RECEIPT_COLUMNS`].
 pub(in crate::store) fn subject_receipt<R: ColumnRow>(r: &R) -> Result<SubjectReceipt, StoreError> {
-    let erased = r.opt_int(18).map_err(R::failure)?;
+    let c = Columns::of(r, 17);
     Ok(SubjectReceipt {
         summary: receipt_summary(r)?,
-        document: r.bytes(17).map_err(R::failure)?,
-        personal_data_erased: opt_millis(erased, "receipt.personal_data_erased_at")?,
+        document: c.bytes(0)?,
+        personal_data_erased: opt_millis(c.opt_int(1)?, "receipt.personal_data_erased_at")?,
     })
 }
 

@@ -35,23 +35,8 @@ pub(super) fn bound<'a>(values: &'a [ColumnValue<'_>]) -> Vec<&'a (dyn ToSql + S
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
-/// `$from, …, $to`.
-fn placeholders(from: usize, to: usize) -> String {
-    (from..=to)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-static INSERT_POSITION: LazyLock<String> = LazyLock::new(|| {
-    let n = POSITION_CONTENT.len();
-    format!(
-        "INSERT INTO debt_position ({}, organization, iupd, inserted_date, version) VALUES ({})
-         RETURNING id",
-        POSITION_CONTENT.join(", "),
-        placeholders(1, n + 4)
-    )
-});
+static INSERT_POSITION: LazyLock<String> =
+    LazyLock::new(|| format!("{} RETURNING id", insert_position_sql('$')));
 
 /// Inserts `p` with its options and transfers; returns its row id. A key taken is a
 /// `Duplicate` (the unique constraints decide, whoever inserted first).
@@ -59,13 +44,7 @@ pub(super) async fn insert_position(
     tx: &Transaction<'_>,
     p: &DebtPosition,
 ) -> Result<i64, StoreError> {
-    let mut values = position_content(p).to_vec();
-    values.extend([
-        p.organization.as_str().into(),
-        p.iupd.as_str().into(),
-        millis(p.inserted_date).into(),
-        p.version.into(),
-    ]);
+    let values = new_position_values(p);
     let st = tx
         .prepare_cached(&INSERT_POSITION)
         .await
@@ -412,18 +391,7 @@ pub(super) async fn write_payment(
     Ok(())
 }
 
-static REPLACE_POSITION: LazyLock<String> = LazyLock::new(|| {
-    let n = POSITION_CONTENT.len();
-    let set: Vec<String> = (POSITION_CONTENT.iter().enumerate())
-        .map(|(i, column)| format!("{column} = ${}", i + 1))
-        .collect();
-    format!(
-        "UPDATE debt_position SET {}, version = version + 1 WHERE id = ${} AND version = ${}",
-        set.join(", "),
-        n + 1,
-        n + 2
-    )
-});
+static REPLACE_POSITION: LazyLock<String> = LazyLock::new(|| replace_position_sql('$'));
 
 /// Writes back the whole position (a creditor's update may change anything): the position row
 /// in place, if it is still at `p.version` (compare and set), and its options and transfers
@@ -433,8 +401,7 @@ pub(super) async fn replace_position(
     ids: &RowIds,
     p: &DebtPosition,
 ) -> Result<(), StoreError> {
-    let mut values = position_content(p).to_vec();
-    values.extend([ids.position.into(), p.version.into()]);
+    let values = replaced_position_values(ids.position, p);
     let st = tx
         .prepare_cached(&REPLACE_POSITION)
         .await

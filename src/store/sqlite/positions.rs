@@ -11,35 +11,11 @@ use crate::domain::FiscalCodePA;
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::store::{PositionKey, StoreError};
 
-/// The columns a position's content fills, in the order [`position_content`] gives their values.
-const CONTENT: [&str; 24] = POSITION_CONTENT;
-
-/// `?1, ?2, …, ?n`.
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-static INSERT_POSITION: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO debt_position ({}, organization, iupd, inserted_date, version) VALUES ({})",
-        CONTENT.join(", "),
-        placeholders(CONTENT.len() + 4)
-    )
-});
+static INSERT_POSITION: LazyLock<String> = LazyLock::new(|| insert_position_sql('?'));
 
 pub(super) fn insert_position(tx: &Connection, p: &DebtPosition) -> Result<(), StoreError> {
-    let mut values = position_content(p).to_vec();
-    values.extend([
-        p.organization.as_str().into(),
-        p.iupd.as_str().into(),
-        millis(p.inserted_date).into(),
-        p.version.into(),
-    ]);
     tx.prepare_cached(&INSERT_POSITION)
-        .and_then(|mut st| st.execute(params_from_iter(&values)))
+        .and_then(|mut st| st.execute(params_from_iter(&new_position_values(p))))
         .map_err(|e| map_unique(e, "iupd", p.iupd.as_str()))?;
     insert_options(tx, tx.last_insert_rowid(), p)
 }
@@ -325,17 +301,7 @@ pub(super) fn write_payment(
     Ok(())
 }
 
-static REPLACE_POSITION: LazyLock<String> = LazyLock::new(|| {
-    let set: Vec<String> = (CONTENT.iter().enumerate())
-        .map(|(i, column)| format!("{column} = ?{}", i + 1))
-        .collect();
-    format!(
-        "UPDATE debt_position SET {}, version = version + 1 WHERE id = ?{} AND version = ?{}",
-        set.join(", "),
-        CONTENT.len() + 1,
-        CONTENT.len() + 2
-    )
-});
+static REPLACE_POSITION: LazyLock<String> = LazyLock::new(|| replace_position_sql('?'));
 
 /// Writes back the whole position (a creditor's update may change anything): the position row
 /// in place, if it is still at `p.version` (compare and set), and its options and transfers
@@ -345,8 +311,7 @@ pub(super) fn replace_position(
     ids: &RowIds,
     p: &DebtPosition,
 ) -> Result<(), StoreError> {
-    let mut values = position_content(p).to_vec();
-    values.extend([ids.position.into(), p.version.into()]);
+    let values = replaced_position_values(ids.position, p);
     let changed = tx
         .prepare_cached(&REPLACE_POSITION)
         .and_then(|mut st| st.execute(params_from_iter(&values)))
