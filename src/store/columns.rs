@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDateTime};
 use serde_json::json;
 
 use crate::domain::api_key::SegregationScope;
-use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl, first_retry_at};
 use crate::domain::journal::{EventKind, JournalEntry, Outcome};
 use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use crate::domain::position::{
@@ -20,7 +20,9 @@ use crate::domain::position::{
 };
 use crate::domain::receipt::{ReceiptStatus, ReceiptVersion};
 use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
-use crate::store::{AttemptRecord, Delivery, ReceiptSummary, StoreError, SubjectReceipt};
+use crate::store::{
+    AttemptRecord, Delivery, NewDelivery, ReceiptSummary, StoreError, SubjectReceipt,
+};
 
 pub(in crate::store) fn corrupt(column: &str, problem: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("stored value of {column} is invalid: {problem}"))
@@ -687,6 +689,48 @@ pub(in crate::store) fn position_row<R: ColumnRow>(
 /// The columns of a broadcast station, as the station table and every delivery keep them.
 pub(in crate::store) const STATION_COLUMNS: &str =
     "organization, station_id, broker_id, url, primitive_version, timeout_ms, enabled";
+
+/// The values of a station's first six [`STATION_COLUMNS`], all but `enabled`: what a delivery
+/// keeps of it.
+pub(in crate::store) fn station_values(s: &BroadcastStation) -> [ColumnValue<'_>; 6] {
+    [
+        s.organization.as_str().into(),
+        s.station_id.as_str().into(),
+        s.broker_id.as_str().into(),
+        s.url.as_str().into(),
+        i64::from(s.version.number()).into(),
+        (s.timeout.as_millis() as i64).into(),
+    ]
+}
+
+/// The values of a new delivery's row, made at `now` for receipt row `receipt`, for the
+/// columns [`station_values`] fills, then receipt, state, next_attempt_at, last_error and
+/// created_at: PENDING, first tried at [`first_retry_at`], when it has a request, else
+/// UNDELIVERABLE with why.
+pub(in crate::store) fn new_delivery_values<'a>(
+    receipt: i64,
+    delivery: &'a NewDelivery<'a>,
+    now: NaiveDateTime,
+) -> Vec<ColumnValue<'a>> {
+    let s = delivery.station;
+    let (state, next, error) = match &delivery.request {
+        Ok(_) => (
+            DeliveryState::Pending,
+            Some(millis(first_retry_at(s, now))),
+            None,
+        ),
+        Err(reason) => (DeliveryState::Undeliverable, None, Some(reason.as_str())),
+    };
+    let mut values = station_values(s).to_vec();
+    values.extend([
+        receipt.into(),
+        state.as_str().into(),
+        next.into(),
+        error.into(),
+        millis(now).into(),
+    ]);
+    values
+}
 
 /// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
 pub(in crate::store) fn station_at<R: ColumnRow>(

@@ -3,11 +3,11 @@
 //! attempt, listed and re-queued).
 
 use chrono::NaiveDateTime;
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 
 use super::columns::*;
 use super::unavailable;
-use crate::domain::broadcast::{BroadcastStation, DeliveryState, first_retry_at};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::Conflict;
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::{
@@ -24,17 +24,8 @@ fn execute_with_station(
     s: &BroadcastStation,
     rest: &[&dyn ToSql],
 ) -> Result<usize, StoreError> {
-    let (organization, station_id) = (s.organization.as_str(), s.station_id.as_str());
-    let (broker_id, url) = (s.broker_id.as_str(), s.url.as_str());
-    let (version, timeout_ms) = (s.version.number(), s.timeout.as_millis() as i64);
-    let mut values: Vec<&dyn ToSql> = vec![
-        &organization,
-        &station_id,
-        &broker_id,
-        &url,
-        &version,
-        &timeout_ms,
-    ];
+    let station = station_values(s);
+    let mut values: Vec<&dyn ToSql> = station.iter().map(|v| v as &dyn ToSql).collect();
     values.extend_from_slice(rest);
     conn.prepare_cached(sql)
         .and_then(|mut st| st.execute(values.as_slice()))
@@ -122,33 +113,23 @@ pub(super) fn insert_deliveries(
 ) -> Result<Vec<DeliveryTarget>, StoreError> {
     let mut pending = Vec::new();
     for delivery in deliveries {
-        let s = delivery.station;
-        let (state, next, error) = match &delivery.request {
-            Ok(_) => (
-                DeliveryState::Pending,
-                Some(millis(first_retry_at(s, now))),
-                None,
-            ),
-            Err(reason) => (DeliveryState::Undeliverable, None, Some(reason)),
-        };
-        execute_with_station(
-            conn,
+        conn.prepare_cached(
             "INSERT INTO delivery (organization, station_id, broker_id, url, primitive_version,
                 timeout_ms, receipt, state, next_attempt_at, last_error, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-            s,
-            params![receipt_row, state.as_str(), next, error, millis(now)],
-        )?;
-        if let Ok(request) = delivery.request {
-            let id = conn.last_insert_rowid();
-            insert_request(conn, id, &request)?;
-            pending.push(DeliveryTarget {
-                id,
-                station: s.clone(),
-                attempts: 0,
-                request,
-                receipt: receipt.clone(),
-            });
+        )
+        .and_then(|mut st| {
+            st.execute(params_from_iter(&new_delivery_values(
+                receipt_row,
+                &delivery,
+                now,
+            )))
+        })
+        .map_err(unavailable)?;
+        let id = conn.last_insert_rowid();
+        if let Some(target) = delivery.into_target(id, receipt) {
+            insert_request(conn, id, &target.request)?;
+            pending.push(target);
         }
     }
     Ok(pending)
