@@ -160,6 +160,12 @@ impl From<String> for ColumnValue<'_> {
     }
 }
 
+impl From<Option<String>> for ColumnValue<'_> {
+    fn from(v: Option<String>) -> Self {
+        ColumnValue::Text(v.map(Cow::Owned))
+    }
+}
+
 impl From<i64> for ColumnValue<'_> {
     fn from(v: i64) -> Self {
         ColumnValue::Int(Some(v))
@@ -875,6 +881,30 @@ pub(in crate::store) fn erase_debtor_sql(mark: char) -> String {
          WHERE id = {mark}14 AND version = {mark}15",
         set.join(", ")
     )
+}
+
+/// What [`erase_debtor_sql`] binds to erase the debtor of `position`, read from row `id`, at
+/// `now`: the debtor's columns as the domain's erasure leaves them, the erasure time, the row
+/// and the version read.
+pub(in crate::store) fn erased_debtor_values(
+    id: i64,
+    mut position: DebtPosition,
+    now: NaiveDateTime,
+) -> Vec<ColumnValue<'static>> {
+    position.erase_personal_data(now);
+    let mut values: Vec<ColumnValue> = debtor_values(&position)
+        .into_iter()
+        .map(ColumnValue::from)
+        .collect();
+    values.extend([millis(now).into(), id.into(), position.version.into()]);
+    values
+}
+
+/// Names of our own constants (statuses) as an SQL list, `'A', 'B'`: never the caller's text, so
+/// they are written into the statement, one per set of them.
+pub(in crate::store) fn quoted_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = names.into_iter().map(|n| format!("'{n}'")).collect();
+    quoted.join(", ")
 }
 
 /// The values of a position's debtor columns, in [`POSITION_CONTENT`]'s order.

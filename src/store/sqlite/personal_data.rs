@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use chrono::NaiveDateTime;
-use rusqlite::{Connection, ToSql, params};
+use rusqlite::{Connection, params, params_from_iter};
 
 use super::SqliteStore;
 use super::columns::*;
@@ -160,17 +160,13 @@ fn erase_past_retention(
 fn erase_position(
     tx: &Connection,
     id: i64,
-    mut position: DebtPosition,
+    position: DebtPosition,
     now: NaiveDateTime,
 ) -> Result<u32, StoreError> {
-    position.erase_personal_data(now);
-    let debtor = debtor_values(&position);
-    let mut values: Vec<&dyn ToSql> = debtor.iter().map(|v| v as &dyn ToSql).collect();
-    let (erased_at, version) = (millis(now), position.version);
-    values.extend_from_slice(params![erased_at, id, version]);
+    let values = erased_debtor_values(id, position, now);
     let written = tx
         .prepare_cached(&erase_debtor_sql('?'))
-        .and_then(|mut st| st.execute(&values[..]))
+        .and_then(|mut st| st.execute(params_from_iter(&values)))
         .map_err(unavailable)?;
     Ok(written as u32)
 }

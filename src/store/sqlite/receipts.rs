@@ -244,12 +244,8 @@ pub(super) fn list(
     );
     if !filter.statuses.is_empty() {
         // Statuses are our own constants, never the caller's text.
-        let listed: Vec<String> = filter
-            .statuses
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
-        filters.and(format!("status IN ({})", listed.join(", ")));
+        let listed = quoted_list(filter.statuses.iter().map(|s| s.as_str()));
+        filters.and(format!("status IN ({listed})"));
     }
     filters
         .when("debtor = :debtor", ":debtor", filter.debtor.clone())
