@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
-use super::filter::Where;
+use super::filter::{Listing, Where};
 use super::positions::bound;
 use super::uploads::count;
 use super::{PgStore, db_error};
@@ -309,15 +309,15 @@ impl PgStore {
             let at = filters.bind(state.as_str());
             filters.and(format!("d.state = {at}"));
         }
-        let select = format!(
-            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
-             WHERE {} ORDER BY d.id DESC",
-            filters.sql()
-        );
-        let mut client = self.client().await?;
-        filters
-            .page(&mut client, "delivery d", &select, page, listed_delivery)
-            .await
+        let listing = Listing {
+            counted: "delivery d",
+            ..Listing::new(
+                LISTED_COLUMNS,
+                "delivery d JOIN receipt r ON r.id = d.receipt",
+                "d.id DESC",
+            )
+        };
+        filters.page(self, &listing, page, listed_delivery).await
     }
 
     /// The delivery is locked (`FOR UPDATE`) while its state is checked and changed: of two

@@ -2,12 +2,12 @@
 //! next numbered parameter, so that the statement's text depends only on which filters are
 //! given (one prepared statement per set of them), never on the caller's values.
 
-use deadpool_postgres::{Object, Transaction};
+use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::positions::{Param, refs};
-use super::{db_error, read_transaction};
+use super::{PgStore, db_error, read_transaction};
 use crate::store::columns::millis;
 use crate::store::{Page, PageRequest, StoreError, TimeWindow};
 
@@ -68,27 +68,34 @@ impl<'a> Where<'a> {
         Ok(n as u64)
     }
 
-    /// A page of a listing: the rows of `select` (the statement up to its ORDER BY, its WHERE
-    /// these conditions) with the page's LIMIT and OFFSET, each read by `row`, and how many rows
-    /// of `count_from` the conditions keep. Both come from one snapshot, so that rows written
-    /// meanwhile by any instance are in both or in neither.
+    /// A page of `listing`: the rows it reads that the conditions keep, each read by `row`,
+    /// with the page's LIMIT and OFFSET, and how many rows of what it counts the conditions
+    /// keep. Both come from one snapshot, so that rows written meanwhile by any instance are
+    /// in both or in neither.
     pub(super) async fn page<T>(
         &self,
-        client: &mut Object,
-        count_from: &str,
-        select: &str,
+        store: &PgStore,
+        listing: &Listing,
         page: PageRequest,
         row: impl Fn(&Row) -> Result<T, StoreError>,
     ) -> Result<Page<T>, StoreError> {
         let bounds = Bounds::of(page);
         let mut params = self.params();
         let limit = bounds.bind(&mut params);
-        let tx = read_transaction(client).await?;
-        let items_found = self.count(&tx, count_from).await?;
-        let st = tx
-            .prepare_cached(&format!("{select} {limit}"))
-            .await
-            .map_err(db_error)?;
+        let Listing {
+            columns,
+            from,
+            counted,
+            order,
+        } = listing;
+        let mut client = store.client().await?;
+        let tx = read_transaction(&mut client).await?;
+        let items_found = self.count(&tx, counted).await?;
+        let select = format!(
+            "SELECT {columns} FROM {from} WHERE {} ORDER BY {order} {limit}",
+            self.sql()
+        );
+        let st = tx.prepare_cached(&select).await.map_err(db_error)?;
         let rows = tx.query(&st, &params).await.map_err(db_error)?;
         let items = rows.iter().map(row).collect::<Result<Vec<_>, _>>()?;
         tx.commit().await.map_err(db_error)?;
@@ -97,6 +104,28 @@ impl<'a> Where<'a> {
             request: page,
             items_found,
         })
+    }
+}
+
+/// What a listing reads: its columns, from what (a FROM clause), the rows of what it counts
+/// (the same, or the main table when the others are joined only for more columns), in which
+/// order.
+pub(super) struct Listing {
+    pub(super) columns: &'static str,
+    pub(super) from: &'static str,
+    pub(super) counted: &'static str,
+    pub(super) order: &'static str,
+}
+
+impl Listing {
+    /// A listing that counts what it reads.
+    pub(super) fn new(columns: &'static str, from: &'static str, order: &'static str) -> Self {
+        Listing {
+            columns,
+            from,
+            counted: from,
+            order,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 use tokio_postgres::types::ToSql;
 
-use super::filter::Where;
+use super::filter::{Listing, Where};
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::journal::{JournalEntry, JournalFilter};
@@ -73,15 +73,9 @@ impl PgStore {
         filter: JournalFilter,
         page: PageRequest,
     ) -> Result<Page<JournalEntry>, StoreError> {
-        let filters = journal_filters(&organization, &filter);
-        let select = format!(
-            "SELECT {JOURNAL_COLUMNS} FROM event_journal WHERE {}
-             ORDER BY at DESC, id DESC",
-            filters.sql()
-        );
-        let mut client = self.client().await?;
-        filters
-            .page(&mut client, "event_journal", &select, page, journal_entry)
+        let listing = Listing::new(JOURNAL_COLUMNS, "event_journal", "at DESC, id DESC");
+        journal_filters(&organization, &filter)
+            .page(self, &listing, page, journal_entry)
             .await
     }
 

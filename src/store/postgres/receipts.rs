@@ -12,7 +12,7 @@
 use deadpool_postgres::Transaction;
 
 use super::broadcast::stations_of;
-use super::filter::Where;
+use super::filter::{Listing, Where};
 use super::positions::{load_position, write_payment};
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
@@ -117,15 +117,13 @@ impl PgStore {
         filter: ReceiptFilter,
         page: PageRequest,
     ) -> Result<Page<ReceiptSummary>, StoreError> {
-        let filters = receipt_filters(&organization, &filter);
-        let select = format!(
-            "SELECT {RECEIPT_SUMMARY_COLUMNS} FROM receipt WHERE {}
-             ORDER BY received_at DESC, id DESC",
-            filters.sql()
+        let listing = Listing::new(
+            RECEIPT_SUMMARY_COLUMNS,
+            "receipt",
+            "received_at DESC, id DESC",
         );
-        let mut client = self.client().await?;
-        filters
-            .page(&mut client, "receipt", &select, page, receipt_summary)
+        receipt_filters(&organization, &filter)
+            .page(self, &listing, page, receipt_summary)
             .await
     }
 }
