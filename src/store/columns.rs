@@ -867,6 +867,75 @@ pub(in crate::store) fn receipt_summary<R: ColumnRow>(r: &R) -> Result<ReceiptSu
     })
 }
 
+/// What a listing reads: its columns, from what (a FROM clause), the rows of what it counts
+/// (the same, or the main table when the others are joined only for more columns), in which
+/// order.
+pub(in crate::store) struct Listing {
+    pub(in crate::store) columns: &'static str,
+    pub(in crate::store) from: &'static str,
+    pub(in crate::store) counted: &'static str,
+    pub(in crate::store) order: &'static str,
+}
+
+impl Listing {
+    /// A listing that counts what it reads.
+    pub(in crate::store) const fn new(
+        columns: &'static str,
+        from: &'static str,
+        order: &'static str,
+    ) -> Self {
+        Listing {
+            columns,
+            from,
+            counted: from,
+            order,
+        }
+    }
+
+    /// The statement that counts the rows `condition` keeps.
+    pub(in crate::store) fn count_sql(&self, condition: &str) -> String {
+        format!("SELECT count(*) FROM {} WHERE {condition}", self.counted)
+    }
+
+    /// The statement that reads the rows `condition` keeps, in order, within `limit` (a LIMIT
+    /// and OFFSET clause).
+    pub(in crate::store) fn select_sql(&self, condition: &str, limit: &str) -> String {
+        format!(
+            "SELECT {} FROM {} WHERE {condition} ORDER BY {} {limit}",
+            self.columns, self.from, self.order
+        )
+    }
+}
+
+/// A listing of receipts, newest first.
+pub(in crate::store) const RECEIPT_LISTING: Listing = Listing::new(
+    RECEIPT_SUMMARY_COLUMNS,
+    "receipt",
+    "received_at DESC, id DESC",
+);
+
+/// A listing of journal entries, newest first.
+pub(in crate::store) const JOURNAL_LISTING: Listing =
+    Listing::new(JOURNAL_COLUMNS, "event_journal", "at DESC, id DESC");
+
+/// The columns a listed delivery is read from, as [`listed_delivery`] takes them: of the
+/// delivery (alias `d`) and of its receipt (`r`).
+pub(in crate::store) const LISTED_DELIVERY_COLUMNS: &str = "d.id, d.organization, d.station_id, \
+    d.broker_id, d.url, d.primitive_version, d.timeout_ms, true, d.attempts, r.receipt_id, \
+    r.organization, r.iuv, d.state, d.next_attempt_at, d.last_error, d.fault_code, d.created_at, \
+    d.updated_at, d.delivered_at";
+
+/// A listing of deliveries with their receipts' identifiers, newest first; it counts the
+/// deliveries.
+pub(in crate::store) const DELIVERY_LISTING: Listing = Listing {
+    counted: "delivery d",
+    ..Listing::new(
+        LISTED_DELIVERY_COLUMNS,
+        "delivery d JOIN receipt r ON r.id = d.receipt",
+        "d.id DESC",
+    )
+};
+
 /// The statement that writes an erased debtor ([`debtor_values`], the erasure time) into a
 /// position's row at its next version, if it is still at the version read; `$n` or `?n`
 /// placeholders by `mark`. The debtor's columns are those of [`POSITION_CONTENT`].

@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
-use super::filter::{Listing, Where};
+use super::filter::Where;
 use super::positions::bound;
 use super::uploads::count;
 use super::{PgStore, db_error};
@@ -116,11 +116,6 @@ async fn record(
 const DELIVERY_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
     d.primitive_version, d.timeout_ms, true, d.attempts";
 
-const LISTED_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
-    d.primitive_version, d.timeout_ms, true, d.attempts, r.receipt_id, r.organization, r.iuv, \
-    d.state, d.next_attempt_at, d.last_error, d.fault_code, d.created_at, d.updated_at, \
-    d.delivered_at";
-
 /// A delivery from [`DELIVERY_COLUMNS`], its request, its receipt's id and notice number.
 fn target(r: &Row) -> Result<DeliveryTarget, StoreError> {
     Ok(DeliveryTarget {
@@ -153,7 +148,7 @@ async fn one(
     let lock = if lock { "FOR UPDATE OF d" } else { "" };
     let st = client
         .prepare_cached(&format!(
-            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
+            "SELECT {LISTED_DELIVERY_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
              WHERE {} {lock}",
             filters.sql()
         ))
@@ -309,15 +304,9 @@ impl PgStore {
             let at = filters.bind(state.as_str());
             filters.and(format!("d.state = {at}"));
         }
-        let listing = Listing {
-            counted: "delivery d",
-            ..Listing::new(
-                LISTED_COLUMNS,
-                "delivery d JOIN receipt r ON r.id = d.receipt",
-                "d.id DESC",
-            )
-        };
-        filters.page(self, &listing, page, listed_delivery).await
+        filters
+            .page(self, &DELIVERY_LISTING, page, listed_delivery)
+            .await
     }
 
     /// The delivery is locked (`FOR UPDATE`) while its state is checked and changed: of two

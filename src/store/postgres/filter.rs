@@ -8,7 +8,7 @@ use tokio_postgres::types::ToSql;
 
 use super::positions::{Param, refs};
 use super::{PgStore, db_error, read_transaction};
-use crate::store::columns::millis;
+use crate::store::columns::{Listing, millis};
 use crate::store::{Page, PageRequest, StoreError, TimeWindow};
 
 #[derive(Default)]
@@ -82,20 +82,13 @@ impl<'a> Where<'a> {
         let bounds = Bounds::of(page);
         let mut params = self.params();
         let limit = bounds.bind(&mut params);
-        let Listing {
-            columns,
-            from,
-            counted,
-            order,
-        } = listing;
         let mut client = store.client().await?;
         let tx = read_transaction(&mut client).await?;
-        let items_found = self.count(&tx, counted).await?;
-        let select = format!(
-            "SELECT {columns} FROM {from} WHERE {} ORDER BY {order} {limit}",
-            self.sql()
-        );
-        let st = tx.prepare_cached(&select).await.map_err(db_error)?;
+        let items_found = self.count(&tx, listing.counted).await?;
+        let st = tx
+            .prepare_cached(&listing.select_sql(&self.sql(), &limit))
+            .await
+            .map_err(db_error)?;
         let rows = tx.query(&st, &params).await.map_err(db_error)?;
         let items = rows.iter().map(row).collect::<Result<Vec<_>, _>>()?;
         tx.commit().await.map_err(db_error)?;
@@ -104,28 +97,6 @@ impl<'a> Where<'a> {
             request: page,
             items_found,
         })
-    }
-}
-
-/// What a listing reads: its columns, from what (a FROM clause), the rows of what it counts
-/// (the same, or the main table when the others are joined only for more columns), in which
-/// order.
-pub(super) struct Listing {
-    pub(super) columns: &'static str,
-    pub(super) from: &'static str,
-    pub(super) counted: &'static str,
-    pub(super) order: &'static str,
-}
-
-impl Listing {
-    /// A listing that counts what it reads.
-    pub(super) fn new(columns: &'static str, from: &'static str, order: &'static str) -> Self {
-        Listing {
-            columns,
-            from,
-            counted: from,
-            order,
-        }
     }
 }
 

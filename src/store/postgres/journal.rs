@@ -5,11 +5,13 @@
 use chrono::NaiveDateTime;
 use tokio_postgres::types::ToSql;
 
-use super::filter::{Listing, Where};
+use super::filter::Where;
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::journal::{JournalEntry, JournalFilter};
-use crate::store::columns::{JOURNAL_COLUMNS, journal_entry, journal_texts, millis};
+use crate::store::columns::{
+    JOURNAL_COLUMNS, JOURNAL_LISTING, journal_entry, journal_texts, millis,
+};
 use crate::store::{Page, PageRequest, StoreError};
 
 impl PgStore {
@@ -73,9 +75,8 @@ impl PgStore {
         filter: JournalFilter,
         page: PageRequest,
     ) -> Result<Page<JournalEntry>, StoreError> {
-        let listing = Listing::new(JOURNAL_COLUMNS, "event_journal", "at DESC, id DESC");
         journal_filters(&organization, &filter)
-            .page(self, &listing, page, journal_entry)
+            .page(self, &JOURNAL_LISTING, page, journal_entry)
             .await
     }
 

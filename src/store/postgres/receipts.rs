@@ -12,7 +12,7 @@
 use deadpool_postgres::Transaction;
 
 use super::broadcast::stations_of;
-use super::filter::{Listing, Where};
+use super::filter::Where;
 use super::positions::{load_position, write_payment};
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
@@ -117,13 +117,8 @@ impl PgStore {
         filter: ReceiptFilter,
         page: PageRequest,
     ) -> Result<Page<ReceiptSummary>, StoreError> {
-        let listing = Listing::new(
-            RECEIPT_SUMMARY_COLUMNS,
-            "receipt",
-            "received_at DESC, id DESC",
-        );
         receipt_filters(&organization, &filter)
-            .page(self, &listing, page, receipt_summary)
+            .page(self, &RECEIPT_LISTING, page, receipt_summary)
             .await
     }
 }

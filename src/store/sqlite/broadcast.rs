@@ -6,6 +6,7 @@ use chrono::NaiveDateTime;
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 
 use super::columns::*;
+use super::filter::Where;
 use super::unavailable;
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::Conflict;
@@ -280,10 +281,6 @@ pub(super) fn record(
     Ok(())
 }
 
-const LISTED_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
-    d.primitive_version, d.timeout_ms, 1, d.attempts, r.receipt_id, r.organization, r.iuv, d.state, \
-    d.next_attempt_at, d.last_error, d.fault_code, d.created_at, d.updated_at, d.delivered_at";
-
 pub(super) fn backlog(conn: &Connection) -> Result<Vec<StationBacklog>, StoreError> {
     let mut st = conn
         .prepare_cached(
@@ -315,34 +312,12 @@ pub(super) fn list(
     state: Option<DeliveryState>,
     page: PageRequest,
 ) -> Result<Page<Delivery>, StoreError> {
-    let condition = "(?1 IS NULL OR d.organization = ?1) AND (?2 IS NULL OR d.state = ?2)";
-    let org = organization.map(FiscalCodePA::as_str);
-    let state = state.map(DeliveryState::as_str);
-    let items_found: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT count(*) FROM delivery d WHERE {condition}"
-        ))
-        .and_then(|mut st| st.query_row(params![org, state], |r| r.get(0)))
-        .map_err(unavailable)?;
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
-             WHERE {condition} ORDER BY d.id DESC LIMIT ?3 OFFSET ?4"
-        ))
-        .map_err(unavailable)?;
-    let offset = i64::from(page.page) * i64::from(page.limit);
-    let mut rows = st
-        .query(params![org, state, page.limit, offset])
-        .map_err(unavailable)?;
-    let mut items = Vec::new();
-    while let Some(r) = rows.next().map_err(unavailable)? {
-        items.push(listed_delivery(r)?);
-    }
-    Ok(Page {
-        items,
-        request: page,
-        items_found: items_found as u64,
-    })
+    let mut filters = Where::new("(:org IS NULL OR d.organization = :org)");
+    filters
+        .bind(":org", organization.map(FiscalCodePA::to_string))
+        .and("(:state IS NULL OR d.state = :state)")
+        .bind(":state", state.map(|s| s.as_str().to_owned()));
+    filters.page(conn, &DELIVERY_LISTING, page, |r| listed_delivery(r))
 }
 
 fn one(
@@ -352,7 +327,7 @@ fn one(
 ) -> Result<Delivery, StoreError> {
     let mut st = conn
         .prepare_cached(&format!(
-            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
+            "SELECT {LISTED_DELIVERY_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
              WHERE d.id = ?1 AND (?2 IS NULL OR d.organization = ?2)"
         ))
         .map_err(unavailable)?;

@@ -3,7 +3,6 @@
 //! listing receipts.
 
 use chrono::NaiveDateTime;
-use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::broadcast::{insert_deliveries, stations_of};
@@ -271,32 +270,5 @@ pub(super) fn list(
             filter.paid_from,
             filter.paid_to,
         );
-    let condition = filters.sql();
-    let mut refs = filters.params();
-    let items_found: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM receipt WHERE {condition}"))
-        .and_then(|mut st| st.query_row(refs.as_slice(), |r| r.get(0)))
-        .map_err(unavailable)?;
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {RECEIPT_SUMMARY_COLUMNS} FROM receipt WHERE {condition}
-             ORDER BY received_at DESC, id DESC LIMIT :limit OFFSET :offset"
-        ))
-        .map_err(unavailable)?;
-    let limit = Value::from(i64::from(page.limit));
-    let offset = Value::from(i64::from(page.page) * i64::from(page.limit));
-    refs.push((":limit", &limit));
-    refs.push((":offset", &offset));
-    let rows = st
-        .query_map(refs.as_slice(), |r| Ok(receipt_summary(r)))
-        .map_err(unavailable)?;
-    let mut items = Vec::new();
-    for row in rows {
-        items.push(row.map_err(unavailable)??);
-    }
-    Ok(Page {
-        items,
-        request: page,
-        items_found: items_found as u64,
-    })
+    filters.page(conn, &RECEIPT_LISTING, page, |r| receipt_summary(r))
 }
