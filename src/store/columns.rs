@@ -834,7 +834,7 @@ pub(in crate::store) fn attempt_columns(
     }
 }
 
-/// The columns of `receipt` a listing reads, in the order [`ReceiptSummaryColumns`] takes them.
+/// The columns of `receipt` a listing reads, in the order [`receipt_summary`] takes them.
 pub(in crate::store) const RECEIPT_SUMMARY_COLUMNS: &str = "organization, receipt_id, recipient, \
     iuv, nav, version, status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, \
     payment_date_time, stand_in, received_at";
