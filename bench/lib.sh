@@ -31,6 +31,22 @@ bench_commit() {
   fi
 }
 
+# A scratch directory for the run, in WORK (gpd-NAME.XXXXXX under TMPDIR), and the exit trap
+# that stops the gateway whose pid the script keeps in GW_PID, then removes the directory, kept
+# when KEEP=1 or the run failed (its logs and data tell why).
+bench_workdir() { # name
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-$1.XXXXXX")
+  GW_PID=
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+bench_cleanup() {
+  local rc=$?
+  stop_pid "$GW_PID"
+  if [[ ${KEEP:-0} == 1 || $rc -ne 0 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 stop_pid() { # pid: SIGTERM, wait up to 10 s, then SIGKILL

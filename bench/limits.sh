@@ -39,16 +39,7 @@ ulimit -n "$(ulimit -Hn)"
 (( $(ulimit -n) > UPLOADS + IDLE + 64 )) ||
   die "the open-files hard limit ($(ulimit -Hn)) is too low for $UPLOADS + $IDLE sockets"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-limits.XXXXXX")
-GW_PID=
-cleanup() {
-  local rc=$?
-  stop_pid "$GW_PID"
-  if [[ $KEEP == 1 || $rc -ne 0 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir limits
 
 if [[ $SKIP_BUILD != 1 ]]; then
   log "building (release)"

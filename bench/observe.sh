@@ -40,17 +40,8 @@ need_tools wrk curl awk sed timeout
 positive POSITIONS ROUNDS DURATION
 port_busy "$GATEWAY_PORT" && die "port $GATEWAY_PORT is in use: free it or set GATEWAY_PORT"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-observe.XXXXXX")
+bench_workdir observe
 LOG_TO=${LOG_TO:-$WORK/gateway-access.log}
-GW_PID=
-cleanup() {
-  local rc=$?
-  stop_pid "$GW_PID"
-  if [[ $KEEP == 1 || $rc -ne 0 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 bench_commit
 if [[ $SKIP_BUILD != 1 ]]; then

@@ -35,16 +35,7 @@ need_tools wrk curl openssl awk sed timeout
 positive DURATION THREADS CONNECTIONS POSITIONS ROUNDS
 port_busy "$GATEWAY_PORT" && die "port $GATEWAY_PORT is in use: free it or set GATEWAY_PORT"
 
-WORK=$(mktemp -d /tmp/gpd-bench-tls.XXXXXX)
-GW_PID=
-cleanup() {
-  local rc=$?
-  stop_pid "$GW_PID"
-  if [[ $KEEP == 1 || $rc -ne 0 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir tls
 
 bench_commit
 if [[ $SKIP_BUILD != 1 ]]; then

@@ -164,7 +164,12 @@ async fn data_with_every_kind_of_record() -> Made {
     // The creditor's changes recorded for the archive mirror (none is sent: it has no
     // [creditor.aca], so they end FAILED).
     let org = gpd_gateway::domain::FiscalCodePA::parse(ORG).unwrap();
-    server.ctx.store.set_aca_creditors(vec![org]).await.unwrap();
+    server
+        .ctx
+        .store
+        .set_aca_creditors(vec![org.clone()])
+        .await
+        .unwrap();
 
     server.create_position(ORG, &rich_position(), false).await;
     server
@@ -205,6 +210,33 @@ async fn data_with_every_kind_of_record() -> Made {
     );
     let r = server.get(&path("PAID-1")).await;
     assert_eq!(json(&r)["status"], "PAID", "{}", text(&r));
+
+    // A reporting flow whose payments have no receipt here (anomalies).
+    let flow = json!({
+        "status": "PUBLISHED", "revision": 1, "fdr": "2025-02-0188888888888-0001",
+        "created": "2025-02-01T10:00:00Z", "updated": "2025-02-01T10:00:00Z",
+        "fdrDate": "2025-02-01T10:00:00Z", "published": "2025-02-02T10:00:00Z",
+        "regulation": "SEPA - Bonifico 1", "regulationDate": "2025-02-03",
+        "bicCodePouringBank": "UNCRITMMXXX",
+        "sender": {"type": "LEGAL_PERSON", "id": "SELBIT2B", "pspId": "88888888888",
+                   "pspName": "PSP Uno", "pspBrokerId": "88888888888", "channelId": "88888888888_01"},
+        "receiver": {"id": "APPBIT2B", "organizationId": ORG, "organizationName": "Comune di Esempio"},
+        "computedTotPayments": 2, "computedSumPayments": 12.0, "totPayments": 2, "sumPayments": 12.0,
+        "payments": [
+            {"index": 1, "iuv": iuv(1, 201), "iur": "IUR-UNPAID", "idTransfer": 1, "pay": 7.0,
+             "payStatus": "EXECUTED", "payDate": "2025-02-01T09:00:00Z"},
+            {"index": 2, "iuv": iuv(1, 299), "iur": "IUR-LOST", "idTransfer": 1, "pay": 5.0,
+             "payStatus": "EXECUTED", "payDate": "2025-02-01T09:00:00Z"},
+        ],
+    });
+    let recorded = gpd_gateway::reporting::import(
+        server.ctx.store.as_ref(),
+        server.ctx.clock,
+        org.clone(),
+        &serde_json::to_vec(&flow).unwrap(),
+    )
+    .await;
+    assert!(recorded.is_ok(), "{recorded:?}");
 
     // The IUV sequence, used by a demanded notice.
     let demanded = demand(&server).await;
@@ -395,7 +427,7 @@ async fn assert_same_rows(data: &std::path::Path, url: &str) {
     let conn = rusqlite::Connection::open(data.join(SqliteStore::FILE_NAME)).unwrap();
     let client = connect(url).await;
     let tables = sqlite_tables(&conn);
-    assert_eq!(tables.len(), 15, "{tables:?}");
+    assert_eq!(tables.len(), 18, "{tables:?}");
     for (table, columns, key) in &tables {
         let from = sqlite_rows(&conn, table, columns, key);
         let copied = postgres_rows(&client, table, columns, key).await;

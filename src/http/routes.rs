@@ -31,6 +31,7 @@ use crate::api::{
 use crate::context::Context;
 use crate::domain::api_key::{ApiKeySecret, KeyId, KeyScope, SegregationScope};
 use crate::domain::upload::UploadOperation;
+use crate::journal::RestCall;
 use crate::observe::Answered;
 use crate::observe::metrics::method_label;
 
@@ -553,9 +554,13 @@ pub async fn route(ctx: &Context, peer: &Peer, parts: &Parts, body: &[u8]) -> Re
     let (route, mut reply) = answer(ctx, peer, parts, body, &mut key, &mut caller).await;
     if let (Some(key), Some((route, segments))) = (&key, caller) {
         let (now, took) = (ctx.clock.now(), started.elapsed());
-        let (method, pattern) = (route.method.as_str(), route.pattern);
-        ctx.journal
-            .rest(key, method, pattern, &segments, reply.status, now, took);
+        let call = RestCall {
+            key,
+            method: route.method.as_str(),
+            pattern: route.pattern,
+            segments: &segments,
+        };
+        ctx.journal.rest(call, reply.status, now, took);
     }
     // A primitive's answer says more than its route.
     if reply.observed.answered == Answered::Unmatched

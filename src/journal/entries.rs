@@ -141,37 +141,43 @@ fn failure(error: &str) -> (Option<u16>, &'static str) {
     }
 }
 
-pub(super) fn rest_entry(
-    key: &KeyId,
-    method: &str,
-    pattern: &str,
-    segments: &[&str],
-    status: u16,
-    at: NaiveDateTime,
-    took: Duration,
-) -> JournalEntry {
-    let mut e = JournalEntry::new(
-        EventKind::Rest,
-        at,
-        Outcome::of_status(status),
-        micros(took),
-    );
-    e.key_id = Some(key.to_string());
-    e.method = Some(method.to_owned());
-    e.route = Some(pattern.to_owned());
-    e.status = Some(status);
-    let params = pattern.trim_matches('/').split('/').zip(segments);
-    for (part, value) in params {
-        match part {
-            "{fiscalCode}" | "{organizationfiscalcode}" => e.organization = Some((*value).into()),
-            "{iupd}" => e.iupd_digest = Some(iupd_digest(value)),
-            "{iuv}" => e.iuv = Iuv::parse(value).ok().map(|i| i.to_string()),
-            "{nav}" => e.notice_number = NoticeNumber::parse(value).ok().map(|n| n.to_string()),
-            "{stationId}" => e.station_id = identifier_text(value),
-            _ => {}
+/// A REST call by `key` on route `method pattern` (as the route table names it), on the path
+/// of these segments.
+pub struct RestCall<'a> {
+    pub key: &'a KeyId,
+    pub method: &'a str,
+    pub pattern: &'a str,
+    pub segments: &'a [&'a str],
+}
+
+impl RestCall<'_> {
+    /// Its entry, answered with HTTP `status`, `took` after it arrived.
+    pub fn entry(&self, status: u16, at: NaiveDateTime, took: Duration) -> JournalEntry {
+        let mut e = JournalEntry::new(
+            EventKind::Rest,
+            at,
+            Outcome::of_status(status),
+            micros(took),
+        );
+        e.key_id = Some(self.key.to_string());
+        e.method = Some(self.method.to_owned());
+        e.route = Some(self.pattern.to_owned());
+        e.status = Some(status);
+        let params = self.pattern.trim_matches('/').split('/').zip(self.segments);
+        for (part, value) in params {
+            match part {
+                "{fiscalCode}" | "{organizationfiscalcode}" => {
+                    e.organization = Some((*value).into())
+                }
+                "{iupd}" => e.iupd_digest = Some(iupd_digest(value)),
+                "{iuv}" => e.iuv = Iuv::parse(value).ok().map(|i| i.to_string()),
+                "{nav}" => e.notice_number = NoticeNumber::parse(value).ok().map(|n| n.to_string()),
+                "{stationId}" => e.station_id = identifier_text(value),
+                _ => {}
+            }
         }
+        e
     }
-    e
 }
 
 fn micros(d: Duration) -> u64 {
@@ -268,15 +274,13 @@ mod tests {
             "debtpositions",
             "RSSMRA80A01H501U-1",
         ];
-        let e = rest_entry(
-            &key,
-            "GET",
+        let call = RestCall {
+            key: &key,
+            method: "GET",
             pattern,
-            &segments,
-            404,
-            at(2026, 1, 1),
-            Duration::ZERO,
-        );
+            segments: &segments,
+        };
+        let e = call.entry(404, at(2026, 1, 1), Duration::ZERO);
         assert_eq!(e.organization.as_deref(), Some("77777777777"));
         assert_eq!(e.iupd_digest, Some(iupd_digest("RSSMRA80A01H501U-1")));
         assert_eq!(e.iupd_digest.as_ref().unwrap().len(), 64);
@@ -290,15 +294,13 @@ mod tests {
             "paids",
             "311111111112222222",
         ];
-        let e = rest_entry(
-            &key,
-            "POST",
+        let call = RestCall {
+            key: &key,
+            method: "POST",
             pattern,
-            &segments,
-            200,
-            at(2026, 1, 1),
-            Duration::ZERO,
-        );
+            segments: &segments,
+        };
+        let e = call.entry(200, at(2026, 1, 1), Duration::ZERO);
         assert_eq!(e.notice_number.as_deref(), Some("311111111112222222"));
         assert_eq!(e.outcome, Outcome::Ok);
     }

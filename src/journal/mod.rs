@@ -13,13 +13,12 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use self::entries::{delivery_entry, rest_entry};
-use crate::domain::api_key::KeyId;
+use self::entries::delivery_entry;
 use crate::domain::broadcast::BroadcastStation;
 use crate::domain::journal::JournalEntry;
 use crate::store::{AttemptRecord, DeliveredReceipt, Store};
 
-pub use entries::PrimitiveEvent;
+pub use entries::{PrimitiveEvent, RestCall};
 
 /// Entries waiting to be written, at most: some seconds of a busy gateway, under 6 MB (the
 /// queue takes memory as it fills, not at start).
@@ -159,21 +158,10 @@ impl Journal {
         }
     }
 
-    /// A REST call by `key` on route `method pattern`, on the creditor's `path` (its segments),
-    /// answered with `status`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn rest(
-        &self,
-        key: &KeyId,
-        method: &str,
-        pattern: &str,
-        segments: &[&str],
-        status: u16,
-        at: NaiveDateTime,
-        took: Duration,
-    ) {
+    /// A REST call on a creditor's path, answered with `status`.
+    pub fn rest(&self, call: RestCall<'_>, status: u16, at: NaiveDateTime, took: Duration) {
         if self.enabled() {
-            self.record(rest_entry(key, method, pattern, segments, status, at, took));
+            self.record(call.entry(status, at, took));
         }
     }
 }

@@ -2,6 +2,7 @@
 //! [`AcaMirror`], and what the archive holds into its three columns. The statements are each
 //! store's (sqlite/aca.rs, postgres/aca.rs).
 
+use crate::store::columns::Listing;
 use std::collections::BTreeSet;
 
 use chrono::NaiveDateTime;
@@ -14,6 +15,10 @@ use crate::domain::aca::{Archived, ArchivedStatus, MirrorState};
 /// The columns every statement that reads a mirror selects, in [`MirrorColumns`]' order.
 pub(in crate::store) const MIRROR_COLUMNS: &str = "organization, iupd, generation, state, \
     attempts, due_at, last_attempt_at, last_error, archived_status, archived_digest, archived_paid";
+
+/// A listing of mirror operations, the latest change first.
+pub(in crate::store) const MIRROR_LISTING: Listing =
+    Listing::new(MIRROR_COLUMNS, "aca_mirror", "change_seq DESC");
 
 /// A row as read, before its values are checked.
 pub(in crate::store) struct MirrorColumns {

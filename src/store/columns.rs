@@ -3,6 +3,7 @@
 //! metadata as a JSON list, a position from its rows. A stored value that no longer parses is
 //! reported as corruption, never silently replaced.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use chrono::{DateTime, NaiveDateTime};
 use serde_json::json;
 
 use crate::domain::api_key::SegregationScope;
-use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState, StationUrl, first_retry_at};
 use crate::domain::journal::{EventKind, JournalEntry, Outcome};
 use crate::domain::party::{CountryCode, Email, EntityId, EntityType, MapEntry, Subject};
 use crate::domain::position::{
@@ -19,7 +20,9 @@ use crate::domain::position::{
 };
 use crate::domain::receipt::{ReceiptOrigin, ReceiptStatus, ReceiptVersion};
 use crate::domain::{Cents, FiscalCodePA, Iuv, NoticeNumber, Text, TransferId};
-use crate::store::{AttemptRecord, Delivery, ReceiptSummary, StoreError};
+use crate::store::{
+    AttemptRecord, Delivery, NewDelivery, ReceiptSummary, StoreError, SubjectReceipt,
+};
 
 pub(in crate::store) fn corrupt(column: &str, problem: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("stored value of {column} is invalid: {problem}"))
@@ -130,6 +133,242 @@ pub(in crate::store) const POSITION_CONTENT: [&str; 24] = [
     "personal_data_erased_at",
 ];
 
+/// A value bound to a statement's parameter, the same for both stores: each driver takes it as
+/// one of its own parameters, so that the values of a row are listed once for both.
+#[derive(Debug, Clone)]
+pub(in crate::store) enum ColumnValue<'a> {
+    Text(Option<Cow<'a, str>>),
+    Int(Option<i64>),
+    Bool(bool),
+}
+
+impl<'a> From<&'a str> for ColumnValue<'a> {
+    fn from(v: &'a str) -> Self {
+        ColumnValue::Text(Some(Cow::Borrowed(v)))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for ColumnValue<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        ColumnValue::Text(v.map(Cow::Borrowed))
+    }
+}
+
+impl From<String> for ColumnValue<'_> {
+    fn from(v: String) -> Self {
+        ColumnValue::Text(Some(Cow::Owned(v)))
+    }
+}
+
+impl From<Option<String>> for ColumnValue<'_> {
+    fn from(v: Option<String>) -> Self {
+        ColumnValue::Text(v.map(Cow::Owned))
+    }
+}
+
+impl From<i64> for ColumnValue<'_> {
+    fn from(v: i64) -> Self {
+        ColumnValue::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for ColumnValue<'_> {
+    fn from(v: Option<i64>) -> Self {
+        ColumnValue::Int(v)
+    }
+}
+
+impl From<bool> for ColumnValue<'_> {
+    fn from(v: bool) -> Self {
+        ColumnValue::Bool(v)
+    }
+}
+
+/// The values of `p` for the [`POSITION_CONTENT`] columns, in that order.
+pub(in crate::store) fn position_content(p: &DebtPosition) -> [ColumnValue<'_>; 24] {
+    let d = &p.debtor;
+    let s = &d.subject;
+    [
+        p.status.as_str().into(),
+        p.company_name.as_str().into(),
+        p.office_name.as_ref().map(Text::as_str).into(),
+        s.entity_type.as_str().into(),
+        s.entity_id.as_str().into(),
+        s.full_name.as_str().into(),
+        s.street_name.as_ref().map(Text::as_str).into(),
+        s.civic_number.as_ref().map(Text::as_str).into(),
+        s.postal_code.as_ref().map(Text::as_str).into(),
+        s.city.as_ref().map(Text::as_str).into(),
+        s.state_province_region.as_ref().map(Text::as_str).into(),
+        d.region.as_ref().map(Text::as_str).into(),
+        s.country.as_ref().map(CountryCode::as_str).into(),
+        s.email.as_ref().map(Email::as_str).into(),
+        d.phone.as_ref().map(Text::as_str).into(),
+        p.switch_to_expired.into(),
+        p.pay_stand_in.into(),
+        p.validity_date.map(millis).into(),
+        p.publish_date.map(millis).into(),
+        p.payment_date.map(millis).into(),
+        millis(p.last_updated_date).into(),
+        p.expires_after().map(millis).into(),
+        p.retention_end().map(millis).into(),
+        p.personal_data_erased.map(millis).into(),
+    ]
+}
+
+/// `mark`1, `mark`2, … `mark`n: the placeholders of n values, `$n` on PostgreSQL, `?n` on SQLite.
+fn placeholders(mark: char, n: usize) -> String {
+    let all: Vec<String> = (1..=n).map(|i| format!("{mark}{i}")).collect();
+    all.join(", ")
+}
+
+/// The statement that inserts a position's row, with [`new_position_values`]; placeholders by
+/// `mark`.
+pub(in crate::store) fn insert_position_sql(mark: char) -> String {
+    format!(
+        "INSERT INTO debt_position ({}, organization, iupd, inserted_date, version) VALUES ({})",
+        POSITION_CONTENT.join(", "),
+        placeholders(mark, POSITION_CONTENT.len() + 4)
+    )
+}
+
+/// The values of a new position's row: its content, creditor, IUPD, insertion date and version.
+pub(in crate::store) fn new_position_values(p: &DebtPosition) -> Vec<ColumnValue<'_>> {
+    let mut values = position_content(p).to_vec();
+    values.extend([
+        p.organization.as_str().into(),
+        p.iupd.as_str().into(),
+        millis(p.inserted_date).into(),
+        p.version.into(),
+    ]);
+    values
+}
+
+/// The statement that rewrites a position's row, with [`replaced_position_values`], at its next
+/// version if it is still at the version read (compare and set); placeholders by `mark`.
+pub(in crate::store) fn replace_position_sql(mark: char) -> String {
+    let n = POSITION_CONTENT.len();
+    let set: Vec<String> = (POSITION_CONTENT.iter().enumerate())
+        .map(|(i, column)| format!("{column} = {mark}{}", i + 1))
+        .collect();
+    format!(
+        "UPDATE debt_position SET {}, version = version + 1 WHERE id = {mark}{} AND version = {mark}{}",
+        set.join(", "),
+        n + 1,
+        n + 2
+    )
+}
+
+/// The values that rewrite row `row` with `p`: its content, then the row and the version read.
+pub(in crate::store) fn replaced_position_values(
+    row: i64,
+    p: &DebtPosition,
+) -> Vec<ColumnValue<'_>> {
+    let mut values = position_content(p).to_vec();
+    values.extend([row.into(), p.version.into()]);
+    values
+}
+
+/// The values of option `o` of `p`, under the position row `position_id`, for the columns of
+/// `payment_option` in this order: position_id, organization, iuv, nav, amount, description,
+/// is_partial_payment, due_date, retention_date, notification_fee, then those of
+/// [`option_payment_values`], metadata, last_updated_date, send_sync.
+pub(in crate::store) fn option_values<'a>(
+    position_id: i64,
+    p: &'a DebtPosition,
+    o: &'a PaymentOption,
+) -> Vec<ColumnValue<'a>> {
+    let mut values = vec![
+        position_id.into(),
+        p.organization.as_str().into(),
+        o.iuv.as_str().into(),
+        o.nav.as_str().into(),
+        o.amount.get().into(),
+        o.description.as_str().into(),
+        o.is_partial_payment.into(),
+        millis(o.due_date).into(),
+        o.retention_date.map(millis).into(),
+        o.notification_fee.map(Cents::get).into(),
+    ];
+    values.extend(option_payment_values(o));
+    values.extend([
+        metadata_json(&o.metadata).into(),
+        millis(o.last_updated_date).into(),
+        o.send_sync.into(),
+    ]);
+    values
+}
+
+/// The values of an option's status and payment, for the columns status, payment_date,
+/// payment_method, psp_company, receipt_id and fee.
+fn option_payment_values(o: &PaymentOption) -> [ColumnValue<'_>; 6] {
+    let pay = o.payment.as_ref();
+    [
+        o.status.as_str().into(),
+        pay.map(|x| millis(x.payment_date)).into(),
+        pay.and_then(|x| x.payment_method.as_deref()).into(),
+        pay.and_then(|x| x.psp_company.as_deref()).into(),
+        pay.map(|x| x.receipt_id.as_str()).into(),
+        pay.map_or(0, |x| x.fee.get()).into(),
+    ]
+}
+
+/// The values of transfer `tr`, under the option row `option_id`, for the columns of `transfer`
+/// in this order: option_id, transfer_id, organization, company_name, amount,
+/// remittance_information, category, iban, postal_iban, stamp_hash, stamp_type,
+/// stamp_province, status, metadata.
+pub(in crate::store) fn transfer_values(option_id: i64, tr: &Transfer) -> [ColumnValue<'_>; 14] {
+    let (iban, postal, stamp) = match &tr.account {
+        Account::Iban { iban, postal_iban } => (
+            Some(iban.as_str()),
+            postal_iban.as_ref().map(Iban::as_str),
+            None,
+        ),
+        Account::Stamp(s) => (None, None, Some(s)),
+    };
+    [
+        option_id.into(),
+        i64::from(tr.id.get()).into(),
+        tr.organization.as_str().into(),
+        tr.company_name.as_ref().map(Text::as_str).into(),
+        tr.amount.get().into(),
+        tr.remittance_information.as_str().into(),
+        tr.category.as_str().into(),
+        iban.into(),
+        postal.into(),
+        stamp.map(|s| s.hash_document.as_str()).into(),
+        stamp.map(|s| s.stamp_type.as_str()).into(),
+        stamp.map(|s| s.provincial_residence.as_str()).into(),
+        tr.status.as_str().into(),
+        metadata_json(&tr.metadata).into(),
+    ]
+}
+
+/// What a payment writes back, as the values of two statements: the position row's (status,
+/// validity, publication, payment and last update dates, row id, version read, expiry) and the
+/// paid option's ([`option_payment_values`], last update, row id).
+pub(in crate::store) fn payment_values<'a>(
+    position_row: i64,
+    option_row: i64,
+    p: &'a DebtPosition,
+    paid: usize,
+) -> ([ColumnValue<'a>; 8], Vec<ColumnValue<'a>>) {
+    let o = &p.options[paid];
+    let position = [
+        p.status.as_str().into(),
+        p.validity_date.map(millis).into(),
+        p.publish_date.map(millis).into(),
+        p.payment_date.map(millis).into(),
+        millis(p.last_updated_date).into(),
+        position_row.into(),
+        p.version.into(),
+        p.expires_after().map(millis).into(),
+    ];
+    let mut option = option_payment_values(o).to_vec();
+    option.extend([millis(o.last_updated_date).into(), option_row.into()]);
+    (position, option)
+}
+
 /// A `debt_position` row as read, before it is checked.
 pub(in crate::store) struct PositionColumns {
     pub organization: String,
@@ -213,96 +452,81 @@ pub(in crate::store) fn position_from_columns(
     })
 }
 
-/// A `payment_option` row as read, before it is checked.
-pub(in crate::store) struct OptionColumns {
-    pub iuv: String,
-    pub nav: String,
-    pub amount: i64,
-    pub description: String,
-    pub is_partial_payment: bool,
-    pub due_date: i64,
-    pub retention_date: Option<i64>,
-    pub notification_fee: Option<i64>,
-    pub send_sync: bool,
-    pub status: String,
-    pub payment_date: Option<i64>,
-    pub payment_method: Option<String>,
-    pub psp_company: Option<String>,
-    pub receipt_id: Option<String>,
-    pub fee: i64,
-    pub metadata: String,
-    pub last_updated_date: i64,
-}
+/// The columns of `payment_option` an option is read from, in the order [`payment_option_at`] takes
+/// them.
+pub(in crate::store) const OPTION_COLUMNS: &str = "iuv, nav, amount, description, \
+    is_partial_payment, due_date, retention_date, notification_fee, status, payment_date, \
+    payment_method, psp_company, receipt_id, fee, metadata, last_updated_date, send_sync";
 
-/// The option of a row, without its transfers.
-pub(in crate::store) fn option_from_columns(r: OptionColumns) -> Result<PaymentOption, StoreError> {
-    let status = OptionStatus::parse(&r.status)
-        .ok_or_else(|| corrupt("payment_option.status", &r.status))?;
+/// An option, without its transfers, from the columns starting at `at`, in [`OPTION_COLUMNS`]
+/// order.
+pub(in crate::store) fn payment_option_at<R: ColumnRow>(
+    r: &R,
+    at: usize,
+) -> Result<PaymentOption, StoreError> {
+    let c = Columns::of(r, at);
+    let status = c.string(8)?;
+    let status =
+        OptionStatus::parse(&status).ok_or_else(|| corrupt("payment_option.status", &status))?;
     let payment = match status {
         OptionStatus::Unpaid => None,
         _ => Some(OptionPayment {
             payment_date: from_millis(
-                r.payment_date.unwrap_or_default(),
+                c.opt_int(9)?.unwrap_or_default(),
                 "payment_option.payment_date",
             )?,
-            payment_method: r.payment_method,
-            psp_company: r.psp_company,
-            receipt_id: r.receipt_id.unwrap_or_default(),
-            fee: cents(r.fee, "payment_option.fee")?,
+            payment_method: c.opt_string(10)?,
+            psp_company: c.opt_string(11)?,
+            receipt_id: c.opt_string(12)?.unwrap_or_default(),
+            fee: cents(c.int(13)?, "payment_option.fee")?,
         }),
     };
     Ok(PaymentOption {
-        iuv: Iuv::parse(&r.iuv).map_err(|e| corrupt("payment_option.iuv", e))?,
-        nav: NoticeNumber::parse(&r.nav).map_err(|e| corrupt("payment_option.nav", e))?,
-        amount: cents(r.amount, "payment_option.amount")?,
-        description: text(r.description, "payment_option.description")?,
-        is_partial_payment: r.is_partial_payment,
-        due_date: from_millis(r.due_date, "payment_option.due_date")?,
-        retention_date: opt_millis(r.retention_date, "payment_option.retention_date")?,
-        notification_fee: r
-            .notification_fee
+        iuv: Iuv::parse(&c.string(0)?).map_err(|e| corrupt("payment_option.iuv", e))?,
+        nav: NoticeNumber::parse(&c.string(1)?).map_err(|e| corrupt("payment_option.nav", e))?,
+        amount: cents(c.int(2)?, "payment_option.amount")?,
+        description: text(c.string(3)?, "payment_option.description")?,
+        is_partial_payment: c.boolean(4)?,
+        due_date: from_millis(c.int(5)?, "payment_option.due_date")?,
+        retention_date: opt_millis(c.opt_int(6)?, "payment_option.retention_date")?,
+        notification_fee: c
+            .opt_int(7)?
             .map(|v| cents(v, "payment_option.notification_fee"))
             .transpose()?,
-        send_sync: r.send_sync,
+        send_sync: c.boolean(16)?,
         status,
         payment,
         transfers: Vec::new(),
-        metadata: metadata_from_json(&r.metadata, "payment_option.metadata")?,
-        last_updated_date: from_millis(r.last_updated_date, "payment_option.last_updated_date")?,
+        metadata: metadata_from_json(&c.string(14)?, "payment_option.metadata")?,
+        last_updated_date: from_millis(c.int(15)?, "payment_option.last_updated_date")?,
     })
 }
 
-/// A `transfer` row as read, before it is checked.
-pub(in crate::store) struct TransferColumns {
-    pub transfer_id: i64,
-    pub organization: String,
-    pub company_name: Option<String>,
-    pub amount: i64,
-    pub remittance_information: String,
-    pub category: String,
-    pub iban: Option<String>,
-    pub postal_iban: Option<String>,
-    pub stamp_hash: Option<String>,
-    pub stamp_type: Option<String>,
-    pub stamp_province: Option<String>,
-    pub status: String,
-    pub metadata: String,
-}
+/// The columns of `transfer` (as `t`) a transfer is read from, in the order [`transfer_at`]
+/// takes them.
+pub(in crate::store) const TRANSFER_COLUMNS: &str = "t.transfer_id, t.organization, \
+    t.company_name, t.amount, t.remittance_information, t.category, t.iban, t.postal_iban, \
+    t.stamp_hash, t.stamp_type, t.stamp_province, t.status, t.metadata";
 
-pub(in crate::store) fn transfer_from_columns(r: TransferColumns) -> Result<Transfer, StoreError> {
-    let account = match (r.iban, r.stamp_hash) {
+/// A transfer from the columns starting at `at`, in [`TRANSFER_COLUMNS`] order.
+pub(in crate::store) fn transfer_at<R: ColumnRow>(
+    r: &R,
+    at: usize,
+) -> Result<Transfer, StoreError> {
+    let c = Columns::of(r, at);
+    let account = match (c.opt_string(6)?, c.opt_string(8)?) {
         (Some(iban), None) => Account::Iban {
             iban: Iban::parse(&iban).map_err(|e| corrupt("transfer.iban", e))?,
-            postal_iban: r
-                .postal_iban
+            postal_iban: c
+                .opt_string(7)?
                 .map(|p| Iban::parse(&p))
                 .transpose()
                 .map_err(|e| corrupt("transfer.postal_iban", e))?,
         },
         (None, Some(hash)) => Account::Stamp(StampRequest {
             hash_document: hash,
-            stamp_type: r.stamp_type.unwrap_or_default(),
-            provincial_residence: CountryCode::parse(&r.stamp_province.unwrap_or_default())
+            stamp_type: c.opt_string(9)?.unwrap_or_default(),
+            provincial_residence: CountryCode::parse(&c.opt_string(10)?.unwrap_or_default())
                 .map_err(|e| corrupt("transfer.stamp_province", e))?,
         }),
         _ => {
@@ -312,18 +536,19 @@ pub(in crate::store) fn transfer_from_columns(r: TransferColumns) -> Result<Tran
             ));
         }
     };
+    let status = c.string(11)?;
     Ok(Transfer {
-        id: TransferId::new(r.transfer_id).map_err(|e| corrupt("transfer.transfer_id", e))?,
-        organization: FiscalCodePA::parse(&r.organization)
+        id: TransferId::new(c.int(0)?).map_err(|e| corrupt("transfer.transfer_id", e))?,
+        organization: FiscalCodePA::parse(&c.string(1)?)
             .map_err(|e| corrupt("transfer.organization", e))?,
-        company_name: opt_text(r.company_name, "transfer.company_name")?,
-        amount: cents(r.amount, "transfer.amount")?,
-        remittance_information: text(r.remittance_information, "transfer.remittance_information")?,
-        category: text(r.category, "transfer.category")?,
+        company_name: opt_text(c.opt_string(2)?, "transfer.company_name")?,
+        amount: cents(c.int(3)?, "transfer.amount")?,
+        remittance_information: text(c.string(4)?, "transfer.remittance_information")?,
+        category: text(c.string(5)?, "transfer.category")?,
         account,
-        metadata: metadata_from_json(&r.metadata, "transfer.metadata")?,
-        status: TransferStatus::parse(&r.status)
-            .ok_or_else(|| corrupt("transfer.status", &r.status))?,
+        metadata: metadata_from_json(&c.string(12)?, "transfer.metadata")?,
+        status: TransferStatus::parse(&status)
+            .ok_or_else(|| corrupt("transfer.status", &status))?,
     })
 }
 
@@ -381,8 +606,51 @@ pub(in crate::store) trait ColumnRow {
     fn int(&self, i: usize) -> Result<i64, Self::Error>;
     fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
     fn boolean(&self, i: usize) -> Result<bool, Self::Error>;
+    fn opt_boolean(&self, i: usize) -> Result<Option<bool>, Self::Error>;
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, Self::Error>;
     /// The store's error for a column that cannot be read.
     fn failure(e: Self::Error) -> StoreError;
+}
+
+/// The columns of a result row from index `at` on, read by their place from there; a column
+/// that cannot be read is the store's error.
+pub(in crate::store) struct Columns<'r, R> {
+    row: &'r R,
+    at: usize,
+}
+
+impl<'r, R: ColumnRow> Columns<'r, R> {
+    pub(in crate::store) fn of(row: &'r R, at: usize) -> Self {
+        Columns { row, at }
+    }
+
+    pub(in crate::store) fn string(&self, i: usize) -> Result<String, StoreError> {
+        self.row.string(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn opt_string(&self, i: usize) -> Result<Option<String>, StoreError> {
+        self.row.opt_string(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.row.int(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.row.opt_int(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn boolean(&self, i: usize) -> Result<bool, StoreError> {
+        self.row.boolean(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn opt_boolean(&self, i: usize) -> Result<Option<bool>, StoreError> {
+        self.row.opt_boolean(self.at + i).map_err(R::failure)
+    }
+
+    pub(in crate::store) fn bytes(&self, i: usize) -> Result<Vec<u8>, StoreError> {
+        self.row.bytes(self.at + i).map_err(R::failure)
+    }
 }
 
 /// The columns a position is read from: identity, creation and version, then
@@ -430,49 +698,87 @@ pub(in crate::store) fn position_row<R: ColumnRow>(
 pub(in crate::store) const STATION_COLUMNS: &str =
     "organization, station_id, broker_id, url, primitive_version, timeout_ms, enabled";
 
+/// The values of a station's first six [`STATION_COLUMNS`], all but `enabled`: what a delivery
+/// keeps of it.
+pub(in crate::store) fn station_values(s: &BroadcastStation) -> [ColumnValue<'_>; 6] {
+    [
+        s.organization.as_str().into(),
+        s.station_id.as_str().into(),
+        s.broker_id.as_str().into(),
+        s.url.as_str().into(),
+        i64::from(s.version.number()).into(),
+        (s.timeout.as_millis() as i64).into(),
+    ]
+}
+
+/// The values of a new delivery's row, made at `now` for receipt row `receipt`, for the
+/// columns [`station_values`] fills, then receipt, state, next_attempt_at, last_error and
+/// created_at: PENDING, first tried at [`first_retry_at`], when it has a request, else
+/// UNDELIVERABLE with why.
+pub(in crate::store) fn new_delivery_values<'a>(
+    receipt: i64,
+    delivery: &'a NewDelivery<'a>,
+    now: NaiveDateTime,
+) -> Vec<ColumnValue<'a>> {
+    let s = delivery.station;
+    let (state, next, error) = match &delivery.request {
+        Ok(_) => (
+            DeliveryState::Pending,
+            Some(millis(first_retry_at(s, now))),
+            None,
+        ),
+        Err(reason) => (DeliveryState::Undeliverable, None, Some(reason.as_str())),
+    };
+    let mut values = station_values(s).to_vec();
+    values.extend([
+        receipt.into(),
+        state.as_str().into(),
+        next.into(),
+        error.into(),
+        millis(now).into(),
+    ]);
+    values
+}
+
 /// A station from the seven columns starting at `at`, in [`STATION_COLUMNS`] order.
 pub(in crate::store) fn station_at<R: ColumnRow>(
     r: &R,
     at: usize,
 ) -> Result<BroadcastStation, StoreError> {
-    let string = |i: usize| r.string(at + i).map_err(R::failure);
-    let int = |i: usize| r.int(at + i).map_err(R::failure);
+    let c = Columns::of(r, at);
     station(
-        string(0)?,
-        string(1)?,
-        string(2)?,
-        string(3)?,
-        int(4)?,
-        int(5)?,
-        r.boolean(at + 6).map_err(R::failure)?,
+        c.string(0)?,
+        c.string(1)?,
+        c.string(2)?,
+        c.string(3)?,
+        c.int(4)?,
+        c.int(5)?,
+        c.boolean(6)?,
     )
 }
 
 /// A delivery as listed, from its columns: id, the station's seven, attempts, then the
 /// receipt's id, creditor and IUV, state, next attempt, error, fault code and times.
 pub(in crate::store) fn listed_delivery<R: ColumnRow>(r: &R) -> Result<Delivery, StoreError> {
-    let int = |i: usize| r.int(i).map_err(R::failure);
-    let opt_int = |i: usize| r.opt_int(i).map_err(R::failure);
-    let string = |i: usize| r.string(i).map_err(R::failure);
-    let opt_string = |i: usize| r.opt_string(i).map_err(R::failure);
-    let state = string(12)?;
-    let notice_org = string(10)?;
-    let attempts = int(8)?;
+    let c = Columns::of(r, 0);
+    let state = c.string(12)?;
+    let notice_org = c.string(10)?;
+    let attempts = c.int(8)?;
     Ok(Delivery {
-        id: int(0)?,
+        id: c.int(0)?,
         station: station_at(r, 1)?,
         attempts: u32::try_from(attempts).map_err(|_| corrupt("delivery.attempts", attempts))?,
-        receipt_id: string(9)?,
+        receipt_id: c.string(9)?,
         notice_organization: FiscalCodePA::parse(&notice_org)
             .map_err(|e| corrupt("receipt.organization", e))?,
-        iuv: string(11)?,
+        iuv: c.string(11)?,
         state: DeliveryState::parse(&state).ok_or_else(|| corrupt("delivery.state", &state))?,
-        next_attempt_at: opt_millis(opt_int(13)?, "delivery.next_attempt_at")?,
-        last_error: opt_string(14)?,
-        fault_code: opt_string(15)?,
-        created_at: from_millis(opt_int(16)?.unwrap_or_default(), "delivery.created_at")?,
-        updated_at: from_millis(opt_int(17)?.unwrap_or_default(), "delivery.updated_at")?,
-        delivered_at: opt_millis(opt_int(18)?, "delivery.delivered_at")?,
+        next_attempt_at: opt_millis(c.opt_int(13)?, "delivery.next_attempt_at")?,
+        last_error: c.opt_string(14)?,
+        fault_code: c.opt_string(15)?,
+        created_at: from_millis(c.opt_int(16)?.unwrap_or_default(), "delivery.created_at")?,
+        updated_at: from_millis(c.opt_int(17)?.unwrap_or_default(), "delivery.updated_at")?,
+        delivered_at: opt_millis(c.opt_int(18)?, "delivery.delivered_at")?,
     })
 }
 
@@ -530,64 +836,110 @@ pub(in crate::store) fn attempt_columns(
     }
 }
 
-/// The columns of `receipt` a listing reads, in the order [`ReceiptSummaryColumns`] takes them.
+/// The columns of `receipt` a listing reads, in the order [`receipt_summary`] takes them.
 pub(in crate::store) const RECEIPT_SUMMARY_COLUMNS: &str = "organization, receipt_id, recipient, \
     iuv, nav, version, status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, \
     payment_date_time, stand_in, received_at, origin, unbound_station";
 
-/// A listed `receipt` row as read, before it is checked.
-pub(in crate::store) struct ReceiptSummaryColumns {
-    pub organization: String,
-    pub receipt_id: String,
-    pub recipient: String,
-    pub iuv: String,
-    pub nav: String,
-    pub version: i64,
-    pub status: String,
-    pub flag: Option<String>,
-    pub flag_description: Option<String>,
-    pub amount: i64,
-    pub debtor: String,
-    pub payer: Option<String>,
-    pub psp_id: String,
-    pub psp_company: String,
-    pub payment_date_time: Option<String>,
-    pub stand_in: Option<bool>,
-    pub received_at: i64,
-    pub origin: String,
-    pub unbound_station: Option<String>,
-}
-
-pub(in crate::store) fn receipt_summary_from_columns(
-    r: ReceiptSummaryColumns,
-) -> Result<ReceiptSummary, StoreError> {
+/// A listed receipt read as [`RECEIPT_SUMMARY_COLUMNS`].
+pub(in crate::store) fn receipt_summary<R: ColumnRow>(r: &R) -> Result<ReceiptSummary, StoreError> {
+    let c = Columns::of(r, 0);
+    let (organization, nav, status) = (c.string(0)?, c.string(4)?, c.string(6)?);
+    let origin = c.string(17)?;
     Ok(ReceiptSummary {
-        organization: FiscalCodePA::parse(&r.organization)
+        organization: FiscalCodePA::parse(&organization)
             .map_err(|e| corrupt("receipt.organization", e))?,
-        receipt_id: r.receipt_id,
-        recipient: r.recipient,
-        iuv: r.iuv,
-        notice_number: NoticeNumber::parse(&r.nav)
+        receipt_id: c.string(1)?,
+        recipient: c.string(2)?,
+        iuv: c.string(3)?,
+        notice_number: NoticeNumber::parse(&nav)
             .map_err(|e| corrupt("receipt.nav", e))?
             .to_string(),
-        version: version_from(r.version, "receipt.version")?,
-        status: ReceiptStatus::parse(&r.status)
-            .ok_or_else(|| corrupt("receipt.status", &r.status))?,
-        flag: r.flag,
-        flag_description: r.flag_description,
-        amount: cents(r.amount, "receipt.amount")?,
-        debtor: r.debtor,
-        payer: r.payer,
-        psp_id: r.psp_id,
-        psp_company: r.psp_company,
-        payment_date_time: r.payment_date_time,
-        stand_in: r.stand_in,
-        received_at: from_millis(r.received_at, "receipt.received_at")?,
-        origin: ReceiptOrigin::parse(&r.origin)
-            .ok_or_else(|| corrupt("receipt.origin", &r.origin))?,
-        unbound_station: r.unbound_station,
+        version: version_from(c.int(5)?, "receipt.version")?,
+        status: ReceiptStatus::parse(&status).ok_or_else(|| corrupt("receipt.status", &status))?,
+        flag: c.opt_string(7)?,
+        flag_description: c.opt_string(8)?,
+        amount: cents(c.int(9)?, "receipt.amount")?,
+        debtor: c.string(10)?,
+        payer: c.opt_string(11)?,
+        psp_id: c.string(12)?,
+        psp_company: c.string(13)?,
+        payment_date_time: c.opt_string(14)?,
+        stand_in: c.opt_boolean(15)?,
+        received_at: from_millis(c.int(16)?, "receipt.received_at")?,
+        origin: ReceiptOrigin::parse(&origin).ok_or_else(|| corrupt("receipt.origin", &origin))?,
+        unbound_station: c.opt_string(18)?,
     })
 }
+
+/// What a listing reads: its columns, from what (a FROM clause), the rows of what it counts
+/// (the same, or the main table when the others are joined only for more columns), in which
+/// order.
+pub(in crate::store) struct Listing {
+    pub(in crate::store) columns: &'static str,
+    pub(in crate::store) from: &'static str,
+    pub(in crate::store) counted: &'static str,
+    pub(in crate::store) order: &'static str,
+}
+
+impl Listing {
+    /// A listing that counts what it reads.
+    pub(in crate::store) const fn new(
+        columns: &'static str,
+        from: &'static str,
+        order: &'static str,
+    ) -> Self {
+        Listing {
+            columns,
+            from,
+            counted: from,
+            order,
+        }
+    }
+
+    /// The statement that counts the rows `condition` keeps.
+    pub(in crate::store) fn count_sql(&self, condition: &str) -> String {
+        format!("SELECT count(*) FROM {} WHERE {condition}", self.counted)
+    }
+
+    /// The statement that reads the rows `condition` keeps, in order, within `limit` (a LIMIT
+    /// and OFFSET clause).
+    pub(in crate::store) fn select_sql(&self, condition: &str, limit: &str) -> String {
+        format!(
+            "SELECT {} FROM {} WHERE {condition} ORDER BY {} {limit}",
+            self.columns, self.from, self.order
+        )
+    }
+}
+
+/// A listing of receipts, newest first.
+pub(in crate::store) const RECEIPT_LISTING: Listing = Listing::new(
+    RECEIPT_SUMMARY_COLUMNS,
+    "receipt",
+    "received_at DESC, id DESC",
+);
+
+/// A listing of journal entries, newest first.
+pub(in crate::store) const JOURNAL_LISTING: Listing =
+    Listing::new(JOURNAL_COLUMNS, "event_journal", "at DESC, id DESC");
+
+/// The columns a listed delivery is read from, as [`listed_delivery`] takes them: of the
+/// delivery (alias `d`) and of its receipt (`r`).
+pub(in crate::store) const LISTED_DELIVERY_COLUMNS: &str = "d.id, d.organization, d.station_id, \
+    d.broker_id, d.url, d.primitive_version, d.timeout_ms, true, d.attempts, r.receipt_id, \
+    r.organization, r.iuv, d.state, d.next_attempt_at, d.last_error, d.fault_code, d.created_at, \
+    d.updated_at, d.delivered_at";
+
+/// A listing of deliveries with their receipts' identifiers, newest first; it counts the
+/// deliveries.
+pub(in crate::store) const DELIVERY_LISTING: Listing = Listing {
+    counted: "delivery d",
+    ..Listing::new(
+        LISTED_DELIVERY_COLUMNS,
+        "delivery d JOIN receipt r ON r.id = d.receipt",
+        "d.id DESC",
+    )
+};
 
 /// The statement that writes an erased debtor ([`debtor_values`], the erasure time) into a
 /// position's row at its next version, if it is still at the version read; `$n` or `?n`
@@ -603,6 +955,30 @@ pub(in crate::store) fn erase_debtor_sql(mark: char) -> String {
          WHERE id = {mark}14 AND version = {mark}15",
         set.join(", ")
     )
+}
+
+/// What [`erase_debtor_sql`] binds to erase the debtor of `position`, read from row `id`, at
+/// `now`: the debtor's columns as the domain's erasure leaves them, the erasure time, the row
+/// and the version read.
+pub(in crate::store) fn erased_debtor_values(
+    id: i64,
+    mut position: DebtPosition,
+    now: NaiveDateTime,
+) -> Vec<ColumnValue<'static>> {
+    position.erase_personal_data(now);
+    let mut values: Vec<ColumnValue> = debtor_values(&position)
+        .into_iter()
+        .map(ColumnValue::from)
+        .collect();
+    values.extend([millis(now).into(), id.into(), position.version.into()]);
+    values
+}
+
+/// Names of our own constants (statuses) as an SQL list, `'A', 'B'`: never the caller's text, so
+/// they are written into the statement, one per set of them.
+pub(in crate::store) fn quoted_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = names.into_iter().map(|n| format!("'{n}'")).collect();
+    quoted.join(", ")
 }
 
 /// The values of a position's debtor columns, in [`POSITION_CONTENT`]'s order.
@@ -632,6 +1008,17 @@ pub(in crate::store) fn debtor_values(p: &DebtPosition) -> [Option<String>; 12] 
 /// the erasure time.
 pub(in crate::store) static SUBJECT_RECEIPT_COLUMNS: LazyLock<String> =
     LazyLock::new(|| format!("{RECEIPT_SUMMARY_COLUMNS}, document, personal_data_erased_at"));
+
+/// A data subject's receipt read as [`SUBJECT_RECEIPT_COLUMNS`].
+pub(in crate::store) fn subject_receipt<R: ColumnRow>(r: &R) -> Result<SubjectReceipt, StoreError> {
+    let c = Columns::of(r, 19);
+    Ok(SubjectReceipt {
+        summary: receipt_summary(r)?,
+        document: c.bytes(0)?,
+        personal_data_erased: opt_millis(c.opt_int(1)?, "receipt.personal_data_erased_at")?,
+    })
+}
+
 /// The columns of a journal entry, in the order [`journal_entry`] reads them and the stores
 /// insert them.
 pub(in crate::store) const JOURNAL_COLUMNS: &str = "at, kind, organization, primitive, \

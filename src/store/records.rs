@@ -37,6 +37,20 @@ pub struct NewDelivery<'a> {
     pub request: Result<Vec<u8>, String>,
 }
 
+impl NewDelivery<'_> {
+    /// The delivery to attempt at once that this one, created as row `id`, is when it has a
+    /// request (PENDING); None when it has none (UNDELIVERABLE).
+    pub(super) fn into_target(self, id: i64, receipt: &DeliveredReceipt) -> Option<DeliveryTarget> {
+        Some(DeliveryTarget {
+            id,
+            station: self.station.clone(),
+            attempts: 0,
+            request: self.request.ok()?,
+            receipt: receipt.clone(),
+        })
+    }
+}
+
 /// A receipt to acquire: the request as parsed and exactly as received, with the decisions of
 /// the receipt use case, which the store applies and persists in one transaction.
 pub struct NewReceipt {

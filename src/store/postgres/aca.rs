@@ -12,7 +12,9 @@ use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::aca::{Archived, MirrorState};
 use crate::domain::position::Conflict;
-use crate::store::aca::{MIRROR_COLUMNS, MirrorColumns, archived_columns, due_millis};
+use crate::store::aca::{
+    MIRROR_COLUMNS, MIRROR_LISTING, MirrorColumns, archived_columns, due_millis,
+};
 use crate::store::columns::millis;
 use crate::store::{AcaMirror, MirrorRecord, Page, PageRequest, StoreError};
 
@@ -226,14 +228,7 @@ impl PgStore {
             let at = filters.bind(state.as_str());
             filters.and(format!("state = {at}"));
         }
-        let select = format!(
-            "SELECT {MIRROR_COLUMNS} FROM aca_mirror WHERE {} ORDER BY change_seq DESC",
-            filters.sql()
-        );
-        let mut client = self.client().await?;
-        filters
-            .page(&mut client, "aca_mirror", &select, page, mirror)
-            .await
+        filters.page(self, &MIRROR_LISTING, page, mirror).await
     }
 
     /// The row is locked while its state is checked and changed, so that a worker's record

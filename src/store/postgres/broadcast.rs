@@ -2,8 +2,8 @@
 //! instance routes receipts by these rows, so a change by one counts for all at once.
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::types::ToSql;
 
+use super::positions::bound;
 use super::{PgStore, db_error};
 use crate::domain::broadcast::BroadcastStation;
 use crate::domain::{FiscalCodePA, Text};
@@ -72,18 +72,9 @@ impl PgStore {
             )
             .await
             .map_err(db_error)?;
-        let s = &station;
-        let (version, timeout_ms) = (i64::from(s.version.number()), s.timeout.as_millis() as i64);
-        let values: [&(dyn ToSql + Sync); 8] = [
-            &s.organization.as_str(),
-            &s.station_id.as_str(),
-            &s.broker_id.as_str(),
-            &s.url.as_str(),
-            &version,
-            &timeout_ms,
-            &s.enabled,
-            &millis(now),
-        ];
+        let mut values = station_values(&station).to_vec();
+        values.extend([station.enabled.into(), millis(now).into()]);
+        let values = bound(&values);
         let created = loop {
             if tx.execute(&insert, &values).await.map_err(db_error)? == 1 {
                 break true;

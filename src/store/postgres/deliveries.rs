@@ -9,10 +9,11 @@ use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
 use super::filter::Where;
+use super::positions::bound;
 use super::uploads::count;
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
-use crate::domain::broadcast::{DeliveryState, first_retry_at};
+use crate::domain::broadcast::DeliveryState;
 use crate::domain::position::Conflict;
 use crate::store::columns::*;
 use crate::store::{
@@ -40,46 +41,16 @@ pub(super) async fn insert_deliveries(
         .map_err(db_error)?;
     let mut pending = Vec::new();
     for delivery in deliveries {
-        let s = delivery.station;
-        let (state, next, error) = match &delivery.request {
-            Ok(_) => (
-                DeliveryState::Pending,
-                Some(millis(first_retry_at(s, now))),
-                None,
-            ),
-            Err(reason) => (DeliveryState::Undeliverable, None, Some(reason.as_str())),
-        };
-        let (version, timeout_ms) = (i64::from(s.version.number()), s.timeout.as_millis() as i64);
+        let values = new_delivery_values(receipt_row, &delivery, now);
         let id: i64 = tx
-            .query_one(
-                &insert,
-                &[
-                    &s.organization.as_str(),
-                    &s.station_id.as_str(),
-                    &s.broker_id.as_str(),
-                    &s.url.as_str(),
-                    &version,
-                    &timeout_ms,
-                    &receipt_row,
-                    &state.as_str(),
-                    &next,
-                    &error,
-                    &millis(now),
-                ],
-            )
+            .query_one(&insert, &bound(&values))
             .await
             .map_err(db_error)?
             .try_get(0)
             .map_err(db_error)?;
-        if let Ok(request) = delivery.request {
-            insert_request(tx, id, &request).await?;
-            pending.push(DeliveryTarget {
-                id,
-                station: s.clone(),
-                attempts: 0,
-                request,
-                receipt: receipt.clone(),
-            });
+        if let Some(target) = delivery.into_target(id, receipt) {
+            insert_request(tx, id, &target.request).await?;
+            pending.push(target);
         }
     }
     Ok(pending)
@@ -145,11 +116,6 @@ async fn record(
 const DELIVERY_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
     d.primitive_version, d.timeout_ms, true, d.attempts";
 
-const LISTED_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
-    d.primitive_version, d.timeout_ms, true, d.attempts, r.receipt_id, r.organization, r.iuv, \
-    d.state, d.next_attempt_at, d.last_error, d.fault_code, d.created_at, d.updated_at, \
-    d.delivered_at";
-
 /// A delivery from [`DELIVERY_COLUMNS`], its request, its receipt's id and notice number.
 fn target(r: &Row) -> Result<DeliveryTarget, StoreError> {
     Ok(DeliveryTarget {
@@ -182,7 +148,7 @@ async fn one(
     let lock = if lock { "FOR UPDATE OF d" } else { "" };
     let st = client
         .prepare_cached(&format!(
-            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
+            "SELECT {LISTED_DELIVERY_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
              WHERE {} {lock}",
             filters.sql()
         ))
@@ -338,14 +304,8 @@ impl PgStore {
             let at = filters.bind(state.as_str());
             filters.and(format!("d.state = {at}"));
         }
-        let select = format!(
-            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
-             WHERE {} ORDER BY d.id DESC",
-            filters.sql()
-        );
-        let mut client = self.client().await?;
         filters
-            .page(&mut client, "delivery d", &select, page, listed_delivery)
+            .page(self, &DELIVERY_LISTING, page, listed_delivery)
             .await
     }
 

@@ -2,13 +2,13 @@
 //! next numbered parameter, so that the statement's text depends only on which filters are
 //! given (one prepared statement per set of them), never on the caller's values.
 
-use deadpool_postgres::{Object, Transaction};
+use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::positions::{Param, refs};
-use super::{db_error, read_transaction};
-use crate::store::columns::millis;
+use super::{PgStore, db_error, read_transaction};
+use crate::store::columns::{Listing, millis};
 use crate::store::{Page, PageRequest, StoreError, TimeWindow};
 
 #[derive(Default)]
@@ -68,25 +68,25 @@ impl<'a> Where<'a> {
         Ok(n as u64)
     }
 
-    /// A page of a listing: the rows of `select` (the statement up to its ORDER BY, its WHERE
-    /// these conditions) with the page's LIMIT and OFFSET, each read by `row`, and how many rows
-    /// of `count_from` the conditions keep. Both come from one snapshot, so that rows written
-    /// meanwhile by any instance are in both or in neither.
+    /// A page of `listing`: the rows it reads that the conditions keep, each read by `row`,
+    /// with the page's LIMIT and OFFSET, and how many rows of what it counts the conditions
+    /// keep. Both come from one snapshot, so that rows written meanwhile by any instance are
+    /// in both or in neither.
     pub(super) async fn page<T>(
         &self,
-        client: &mut Object,
-        count_from: &str,
-        select: &str,
+        store: &PgStore,
+        listing: &Listing,
         page: PageRequest,
         row: impl Fn(&Row) -> Result<T, StoreError>,
     ) -> Result<Page<T>, StoreError> {
         let bounds = Bounds::of(page);
         let mut params = self.params();
         let limit = bounds.bind(&mut params);
-        let tx = read_transaction(client).await?;
-        let items_found = self.count(&tx, count_from).await?;
+        let mut client = store.client().await?;
+        let tx = read_transaction(&mut client).await?;
+        let items_found = self.count(&tx, listing.counted).await?;
         let st = tx
-            .prepare_cached(&format!("{select} {limit}"))
+            .prepare_cached(&listing.select_sql(&self.sql(), &limit))
             .await
             .map_err(db_error)?;
         let rows = tx.query(&st, &params).await.map_err(db_error)?;

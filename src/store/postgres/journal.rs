@@ -9,7 +9,9 @@ use super::filter::Where;
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::journal::{JournalEntry, JournalFilter};
-use crate::store::columns::{JOURNAL_COLUMNS, journal_entry, journal_texts, millis};
+use crate::store::columns::{
+    JOURNAL_COLUMNS, JOURNAL_LISTING, journal_entry, journal_texts, millis,
+};
 use crate::store::{Page, PageRequest, StoreError};
 
 impl PgStore {
@@ -73,15 +75,8 @@ impl PgStore {
         filter: JournalFilter,
         page: PageRequest,
     ) -> Result<Page<JournalEntry>, StoreError> {
-        let filters = journal_filters(&organization, &filter);
-        let select = format!(
-            "SELECT {JOURNAL_COLUMNS} FROM event_journal WHERE {}
-             ORDER BY at DESC, id DESC",
-            filters.sql()
-        );
-        let mut client = self.client().await?;
-        filters
-            .page(&mut client, "event_journal", &select, page, journal_entry)
+        journal_filters(&organization, &filter)
+            .page(self, &JOURNAL_LISTING, page, journal_entry)
             .await
     }
 

@@ -12,7 +12,7 @@ use super::positions::load_positions_by_id;
 use super::{PgStore, db_error, read_transaction};
 use crate::domain::FiscalCodePA;
 use crate::domain::position::DebtPosition;
-use crate::store::columns::millis;
+use crate::store::columns::{millis, quoted_list};
 use crate::store::{Page, PositionOrderBy, PositionQuery, StoreError};
 
 /// The status in force at `now` (a parameter's placeholder): PUBLISHED becomes VALID once the
@@ -51,16 +51,12 @@ impl PgStore {
         if let Some(status) = filter.status {
             // The stored statuses first, so that the (organization, status) index narrows the
             // rows.
-            let stored: Vec<String> = status
-                .stored_as()
-                .iter()
-                .map(|s| format!("'{}'", s.as_str()))
-                .collect();
+            let stored = quoted_list(status.stored_as().iter().map(|s| s.as_str()));
             let at = filters.bind(millis(now));
             let wanted = filters.bind(status.as_str());
             filters.and(format!(
                 "status IN ({}) AND {} = {wanted}",
-                stored.join(", "),
+                stored,
                 effective_status(&at)
             ));
             now_at = Some(at);

@@ -6,9 +6,8 @@
 
 use chrono::NaiveDateTime;
 use deadpool_postgres::Transaction;
-use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 
+use super::positions::bound;
 use super::positions::load_positions_by_id;
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
@@ -158,20 +157,15 @@ impl PgStore {
 async fn erase_position(
     tx: &Transaction<'_>,
     id: i64,
-    mut position: DebtPosition,
+    position: DebtPosition,
     now: NaiveDateTime,
 ) -> Result<u32, StoreError> {
-    position.erase_personal_data(now);
-    let debtor = debtor_values(&position);
-    let (erased_at, version) = (millis(now), position.version);
-    let mut values: Vec<&(dyn ToSql + Sync)> =
-        debtor.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-    values.extend_from_slice(&[&erased_at, &id, &version]);
     let st = tx
         .prepare_cached(&erase_debtor_sql('$'))
         .await
         .map_err(db_error)?;
-    let written = tx.execute(&st, &values).await.map_err(db_error)?;
+    let values = erased_debtor_values(id, position, now);
+    let written = tx.execute(&st, &bound(&values)).await.map_err(db_error)?;
     Ok(written as u32)
 }
 
@@ -193,15 +187,4 @@ async fn debtor_position_ids(
         .await
         .map_err(db_error)?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-fn subject_receipt(r: &Row) -> Result<SubjectReceipt, StoreError> {
-    let summary = super::receipts::summary(r)?;
-    let document: Vec<u8> = r.try_get(19).map_err(db_error)?;
-    let erased: Option<i64> = r.try_get(20).map_err(db_error)?;
-    Ok(SubjectReceipt {
-        summary,
-        document,
-        personal_data_erased: opt_millis(erased, "receipt.personal_data_erased_at")?,
-    })
 }

@@ -8,51 +8,19 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use bytes::BytesMut;
 use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{IsNull, ToSql, Type};
 
 use super::{PgStore, db_error, unavailable};
-use crate::domain::party::{CountryCode, Email};
-use crate::domain::position::{Account, DebtPosition, Iban, Iupd, PaymentOption};
-use crate::domain::{Cents, FiscalCodePA, Text};
+use crate::domain::FiscalCodePA;
+use crate::domain::position::{DebtPosition, Iban, Iupd, PaymentOption};
 use crate::store::columns::*;
 use crate::store::error::refused;
 use crate::store::{Expected, Guard, Mutation, PositionKey, StoreError};
 
 pub(super) type Param<'a> = Box<dyn ToSql + Sync + Send + 'a>;
-
-/// The values of `p` for the [`POSITION_CONTENT`] columns, in that order.
-fn content(p: &DebtPosition) -> Vec<Param<'_>> {
-    let d = &p.debtor;
-    let s = &d.subject;
-    vec![
-        Box::new(p.status.as_str()),
-        Box::new(p.company_name.as_str()),
-        Box::new(p.office_name.as_ref().map(Text::as_str)),
-        Box::new(s.entity_type.as_str()),
-        Box::new(s.entity_id.as_str()),
-        Box::new(s.full_name.as_str()),
-        Box::new(s.street_name.as_ref().map(Text::as_str)),
-        Box::new(s.civic_number.as_ref().map(Text::as_str)),
-        Box::new(s.postal_code.as_ref().map(Text::as_str)),
-        Box::new(s.city.as_ref().map(Text::as_str)),
-        Box::new(s.state_province_region.as_ref().map(Text::as_str)),
-        Box::new(d.region.as_ref().map(Text::as_str)),
-        Box::new(s.country.as_ref().map(CountryCode::as_str)),
-        Box::new(s.email.as_ref().map(Email::as_str)),
-        Box::new(d.phone.as_ref().map(Text::as_str)),
-        Box::new(p.switch_to_expired),
-        Box::new(p.pay_stand_in),
-        Box::new(p.validity_date.map(millis)),
-        Box::new(p.publish_date.map(millis)),
-        Box::new(p.payment_date.map(millis)),
-        Box::new(millis(p.last_updated_date)),
-        Box::new(p.expires_after().map(millis)),
-        Box::new(p.retention_end().map(millis)),
-        Box::new(p.personal_data_erased.map(millis)),
-    ]
-}
 
 /// Boxed values as a statement takes them.
 pub(super) fn refs<'a>(values: &'a [Param<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
@@ -62,23 +30,13 @@ pub(super) fn refs<'a>(values: &'a [Param<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
         .collect()
 }
 
-/// `$from, …, $to`.
-fn placeholders(from: usize, to: usize) -> String {
-    (from..=to)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Values as a statement takes them.
+pub(super) fn bound<'a>(values: &'a [ColumnValue<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
-static INSERT_POSITION: LazyLock<String> = LazyLock::new(|| {
-    let n = POSITION_CONTENT.len();
-    format!(
-        "INSERT INTO debt_position ({}, organization, iupd, inserted_date, version) VALUES ({})
-         RETURNING id",
-        POSITION_CONTENT.join(", "),
-        placeholders(1, n + 4)
-    )
-});
+static INSERT_POSITION: LazyLock<String> =
+    LazyLock::new(|| format!("{} RETURNING id", insert_position_sql('$')));
 
 /// Inserts `p` with its options and transfers; returns its row id. A key taken is a
 /// `Duplicate` (the unique constraints decide, whoever inserted first).
@@ -86,17 +44,13 @@ pub(super) async fn insert_position(
     tx: &Transaction<'_>,
     p: &DebtPosition,
 ) -> Result<i64, StoreError> {
-    let mut values = content(p);
-    values.push(Box::new(p.organization.as_str()));
-    values.push(Box::new(p.iupd.as_str()));
-    values.push(Box::new(millis(p.inserted_date)));
-    values.push(Box::new(p.version));
+    let values = new_position_values(p);
     let st = tx
         .prepare_cached(&INSERT_POSITION)
         .await
         .map_err(db_error)?;
     let id: i64 = tx
-        .query_one(&st, &refs(&values))
+        .query_one(&st, &bound(&values))
         .await
         .map_err(db_error)?
         .get(0);
@@ -129,65 +83,15 @@ async fn insert_options(
         .await
         .map_err(db_error)?;
     for o in &p.options {
-        let pay = o.payment.as_ref();
         let option_id: i64 = tx
-            .query_one(
-                &option,
-                &[
-                    &position_id,
-                    &p.organization.as_str(),
-                    &o.iuv.as_str(),
-                    &o.nav.as_str(),
-                    &o.amount.get(),
-                    &o.description.as_str(),
-                    &o.is_partial_payment,
-                    &millis(o.due_date),
-                    &o.retention_date.map(millis),
-                    &o.notification_fee.map(Cents::get),
-                    &o.status.as_str(),
-                    &pay.map(|x| millis(x.payment_date)),
-                    &pay.and_then(|x| x.payment_method.as_deref()),
-                    &pay.and_then(|x| x.psp_company.as_deref()),
-                    &pay.map(|x| x.receipt_id.as_str()),
-                    &pay.map_or(0, |x| x.fee.get()),
-                    &metadata_json(&o.metadata),
-                    &millis(o.last_updated_date),
-                    &o.send_sync,
-                ],
-            )
+            .query_one(&option, &bound(&option_values(position_id, p, o)))
             .await
             .map_err(db_error)?
             .get(0);
         for tr in &o.transfers {
-            let (iban, postal, stamp) = match &tr.account {
-                Account::Iban { iban, postal_iban } => (
-                    Some(iban.as_str()),
-                    postal_iban.as_ref().map(Iban::as_str),
-                    None,
-                ),
-                Account::Stamp(s) => (None, None, Some(s)),
-            };
-            tx.execute(
-                &transfer,
-                &[
-                    &option_id,
-                    &i64::from(tr.id.get()),
-                    &tr.organization.as_str(),
-                    &tr.company_name.as_ref().map(Text::as_str),
-                    &tr.amount.get(),
-                    &tr.remittance_information.as_str(),
-                    &tr.category.as_str(),
-                    &iban,
-                    &postal,
-                    &stamp.map(|s| s.hash_document.as_str()),
-                    &stamp.map(|s| s.stamp_type.as_str()),
-                    &stamp.map(|s| s.provincial_residence.as_str()),
-                    &tr.status.as_str(),
-                    &metadata_json(&tr.metadata),
-                ],
-            )
-            .await
-            .map_err(db_error)?;
+            tx.execute(&transfer, &bound(&transfer_values(option_id, tr)))
+                .await
+                .map_err(db_error)?;
         }
     }
     Ok(())
@@ -255,6 +159,33 @@ pub(super) struct RowIds {
     pub(super) options: Vec<i64>,
 }
 
+impl ToSql for ColumnValue<'_> {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxedError> {
+        match self {
+            ColumnValue::Text(v) => v.as_deref().to_sql(ty, out),
+            ColumnValue::Int(v) => v.to_sql(ty, out),
+            ColumnValue::Bool(v) => v.to_sql(ty, out),
+        }
+    }
+
+    /// Every variant is checked against the column's type by the value it holds, in
+    /// `to_sql_checked`.
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn to_sql_checked(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxedError> {
+        match self {
+            ColumnValue::Text(v) => v.as_deref().to_sql_checked(ty, out),
+            ColumnValue::Int(v) => v.to_sql_checked(ty, out),
+            ColumnValue::Bool(v) => v.to_sql_checked(ty, out),
+        }
+    }
+}
+
+/// The error a parameter's conversion gives.
+type BoxedError = Box<dyn std::error::Error + Sync + Send>;
+
 impl ColumnRow for Row {
     type Error = tokio_postgres::Error;
 
@@ -275,6 +206,14 @@ impl ColumnRow for Row {
     }
 
     fn boolean(&self, i: usize) -> Result<bool, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn opt_boolean(&self, i: usize) -> Result<Option<bool>, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, tokio_postgres::Error> {
         self.try_get(i)
     }
 
@@ -370,40 +309,36 @@ async fn assemble(
     // Option row id -> (position, option) indexes.
     let mut option_at: HashMap<i64, (usize, usize)> = HashMap::new();
     let st = tx
-        .prepare_cached(
-            "SELECT position_id, id, iuv, nav, amount, description, is_partial_payment, due_date, retention_date,
-                notification_fee, status, payment_date, payment_method, psp_company, receipt_id, fee, metadata,
-                last_updated_date, send_sync
-             FROM payment_option WHERE position_id = ANY($1) ORDER BY id",
-        )
+        .prepare_cached(&format!(
+            "SELECT position_id, id, {OPTION_COLUMNS}
+             FROM payment_option WHERE position_id = ANY($1) ORDER BY id"
+        ))
         .await
         .map_err(db_error)?;
     for r in tx.query(&st, &[&ids]).await.map_err(db_error)? {
-        let (position_id, option_id, columns) = option_row(&r).map_err(db_error)?;
+        let position_id: i64 = r.try_get(0).map_err(db_error)?;
+        let option_id: i64 = r.try_get(1).map_err(db_error)?;
         let i = *index
             .get(&position_id)
             .ok_or_else(|| corrupt("payment_option.position_id", position_id))?;
         option_at.insert(option_id, (i, options[i].len()));
         option_ids[i].push(option_id);
-        options[i].push(option_from_columns(columns)?);
+        options[i].push(payment_option_at(&r, 2)?);
     }
     let st = tx
-        .prepare_cached(
-            "SELECT t.option_id, t.transfer_id, t.organization, t.company_name, t.amount, t.remittance_information,
-                t.category, t.iban, t.postal_iban, t.stamp_hash, t.stamp_type, t.stamp_province, t.status, t.metadata
+        .prepare_cached(&format!(
+            "SELECT t.option_id, {TRANSFER_COLUMNS}
              FROM transfer t JOIN payment_option o ON o.id = t.option_id
-             WHERE o.position_id = ANY($1) ORDER BY t.option_id, t.transfer_id",
-        )
+             WHERE o.position_id = ANY($1) ORDER BY t.option_id, t.transfer_id"
+        ))
         .await
         .map_err(db_error)?;
     for r in tx.query(&st, &[&ids]).await.map_err(db_error)? {
-        let (option_id, columns) = transfer_row(&r).map_err(db_error)?;
+        let option_id: i64 = r.try_get(0).map_err(db_error)?;
         let (i, j) = *option_at
             .get(&option_id)
             .ok_or_else(|| corrupt("transfer.option_id", option_id))?;
-        options[i][j]
-            .transfers
-            .push(transfer_from_columns(columns)?);
+        options[i][j].transfers.push(transfer_at(&r, 1)?);
     }
     heads
         .into_iter()
@@ -418,48 +353,6 @@ async fn assemble(
             ))
         })
         .collect()
-}
-
-fn option_row(r: &Row) -> Result<(i64, i64, OptionColumns), tokio_postgres::Error> {
-    let columns = OptionColumns {
-        iuv: r.try_get(2)?,
-        nav: r.try_get(3)?,
-        amount: r.try_get(4)?,
-        description: r.try_get(5)?,
-        is_partial_payment: r.try_get(6)?,
-        due_date: r.try_get(7)?,
-        retention_date: r.try_get(8)?,
-        notification_fee: r.try_get(9)?,
-        status: r.try_get(10)?,
-        payment_date: r.try_get(11)?,
-        payment_method: r.try_get(12)?,
-        psp_company: r.try_get(13)?,
-        receipt_id: r.try_get(14)?,
-        fee: r.try_get(15)?,
-        metadata: r.try_get(16)?,
-        last_updated_date: r.try_get(17)?,
-        send_sync: r.try_get(18)?,
-    };
-    Ok((r.try_get(0)?, r.try_get(1)?, columns))
-}
-
-fn transfer_row(r: &Row) -> Result<(i64, TransferColumns), tokio_postgres::Error> {
-    let columns = TransferColumns {
-        transfer_id: r.try_get(1)?,
-        organization: r.try_get(2)?,
-        company_name: r.try_get(3)?,
-        amount: r.try_get(4)?,
-        remittance_information: r.try_get(5)?,
-        category: r.try_get(6)?,
-        iban: r.try_get(7)?,
-        postal_iban: r.try_get(8)?,
-        stamp_hash: r.try_get(9)?,
-        stamp_type: r.try_get(10)?,
-        stamp_province: r.try_get(11)?,
-        status: r.try_get(12)?,
-        metadata: r.try_get(13)?,
-    };
-    Ok((r.try_get(0)?, columns))
 }
 
 /// Writes back what a payment changes: the position row (status, dates) and the one paid
@@ -479,29 +372,13 @@ pub(super) async fn write_payment(
         )
         .await
         .map_err(db_error)?;
-    let changed = tx
-        .execute(
-            &st,
-            &[
-                &p.status.as_str(),
-                &p.validity_date.map(millis),
-                &p.publish_date.map(millis),
-                &p.payment_date.map(millis),
-                &millis(p.last_updated_date),
-                &ids.position,
-                &p.version,
-                &p.expires_after().map(millis),
-            ],
-        )
-        .await
-        .map_err(db_error)?;
+    let (position, option) = payment_values(ids.position, ids.options[paid], p, paid);
+    let changed = tx.execute(&st, &bound(&position)).await.map_err(db_error)?;
     if changed != 1 {
         return Err(unavailable(
             "the position changed while it was being updated",
         ));
     }
-    let o = &p.options[paid];
-    let pay = o.payment.as_ref();
     let st = tx
         .prepare_cached(
             "UPDATE payment_option SET status = $1, payment_date = $2, payment_method = $3, psp_company = $4,
@@ -510,36 +387,11 @@ pub(super) async fn write_payment(
         )
         .await
         .map_err(db_error)?;
-    tx.execute(
-        &st,
-        &[
-            &o.status.as_str(),
-            &pay.map(|x| millis(x.payment_date)),
-            &pay.and_then(|x| x.payment_method.as_deref()),
-            &pay.and_then(|x| x.psp_company.as_deref()),
-            &pay.map(|x| x.receipt_id.as_str()),
-            &pay.map_or(0, |x| x.fee.get()),
-            &millis(o.last_updated_date),
-            &ids.options[paid],
-        ],
-    )
-    .await
-    .map_err(db_error)?;
+    tx.execute(&st, &bound(&option)).await.map_err(db_error)?;
     Ok(())
 }
 
-static REPLACE_POSITION: LazyLock<String> = LazyLock::new(|| {
-    let n = POSITION_CONTENT.len();
-    let set: Vec<String> = (POSITION_CONTENT.iter().enumerate())
-        .map(|(i, column)| format!("{column} = ${}", i + 1))
-        .collect();
-    format!(
-        "UPDATE debt_position SET {}, version = version + 1 WHERE id = ${} AND version = ${}",
-        set.join(", "),
-        n + 1,
-        n + 2
-    )
-});
+static REPLACE_POSITION: LazyLock<String> = LazyLock::new(|| replace_position_sql('$'));
 
 /// Writes back the whole position (a creditor's update may change anything): the position row
 /// in place, if it is still at `p.version` (compare and set), and its options and transfers
@@ -549,14 +401,12 @@ pub(super) async fn replace_position(
     ids: &RowIds,
     p: &DebtPosition,
 ) -> Result<(), StoreError> {
-    let mut values = content(p);
-    values.push(Box::new(ids.position));
-    values.push(Box::new(p.version));
+    let values = replaced_position_values(ids.position, p);
     let st = tx
         .prepare_cached(&REPLACE_POSITION)
         .await
         .map_err(db_error)?;
-    let changed = tx.execute(&st, &refs(&values)).await.map_err(db_error)?;
+    let changed = tx.execute(&st, &bound(&values)).await.map_err(db_error)?;
     if changed != 1 {
         return Err(unavailable(
             "the position changed while it was being updated",
@@ -784,6 +634,7 @@ mod tests {
     use super::*;
     use crate::domain::position::tests::at;
     use crate::domain::position::{OptionPayment, OptionStatus, PositionStatus};
+    use crate::domain::{Cents, Text};
     use crate::store::conformance::org;
     use crate::store::conformance::positions::{duplicate_fields, fresh, sample};
     use crate::store::postgres::testing::{fresh_pair, fresh_store};

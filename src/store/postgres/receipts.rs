@@ -10,7 +10,6 @@
 //! paged); receipts copied from a SQLite store without content digests get theirs here.
 
 use deadpool_postgres::Transaction;
-use tokio_postgres::Row;
 
 use super::broadcast::stations_of;
 use super::filter::Where;
@@ -118,15 +117,8 @@ impl PgStore {
         filter: ReceiptFilter,
         page: PageRequest,
     ) -> Result<Page<ReceiptSummary>, StoreError> {
-        let filters = receipt_filters(&organization, &filter);
-        let select = format!(
-            "SELECT {RECEIPT_SUMMARY_COLUMNS} FROM receipt WHERE {}
-             ORDER BY received_at DESC, id DESC",
-            filters.sql()
-        );
-        let mut client = self.client().await?;
-        filters
-            .page(&mut client, "receipt", &select, page, summary)
+        receipt_filters(&organization, &filter)
+            .page(self, &RECEIPT_LISTING, page, receipt_summary)
             .await
     }
 }
@@ -179,33 +171,6 @@ fn receipt_filters<'a>(organization: &'a FiscalCodePA, filter: &'a ReceiptFilter
         filters.and(format!("payment_time <= {at}"));
     }
     filters
-}
-
-pub(super) fn summary(r: &Row) -> Result<ReceiptSummary, StoreError> {
-    let get = || -> Result<ReceiptSummaryColumns, tokio_postgres::Error> {
-        Ok(ReceiptSummaryColumns {
-            organization: r.try_get(0)?,
-            receipt_id: r.try_get(1)?,
-            recipient: r.try_get(2)?,
-            iuv: r.try_get(3)?,
-            nav: r.try_get(4)?,
-            version: r.try_get(5)?,
-            status: r.try_get(6)?,
-            flag: r.try_get(7)?,
-            flag_description: r.try_get(8)?,
-            amount: r.try_get(9)?,
-            debtor: r.try_get(10)?,
-            payer: r.try_get(11)?,
-            psp_id: r.try_get(12)?,
-            psp_company: r.try_get(13)?,
-            payment_date_time: r.try_get(14)?,
-            stand_in: r.try_get(15)?,
-            received_at: r.try_get(16)?,
-            origin: r.try_get(17)?,
-            unbound_station: r.try_get(18)?,
-        })
-    };
-    receipt_summary_from_columns(get().map_err(db_error)?)
 }
 
 async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, StoreError> {

@@ -16,7 +16,8 @@ use crate::domain::reporting::{FlowFacts, FlowId, Outcome, ReportKey, ReportingF
 use crate::domain::{FiscalCodePA, TransferId};
 use crate::store::columns::{corrupt, millis};
 use crate::store::reporting::columns::{
-    ANOMALY_COLUMNS, AnomalyColumns, FLOW_COLUMNS, FlowColumns, PAYMENT_COLUMNS, PaymentColumns,
+    ANOMALY_LISTING, AnomalyColumns, FLOW_COLUMNS, FLOW_LISTING, FlowColumns, PAYMENT_LISTING,
+    PaymentColumns,
 };
 use crate::store::{
     AnomalyFilter, AnomalyRecord, FlowFilter, FlowPaymentRecord, FlowRecorded, FlowSummary, Page,
@@ -64,15 +65,8 @@ impl PgStore {
             filters.and(format!("fdr = {at}"));
         }
         range(&mut filters, "fdr_date", filter.from, filter.to);
-        let select = format!(
-            "SELECT {FLOW_COLUMNS} FROM reporting_flow WHERE {} ORDER BY fdr_date DESC, id DESC",
-            filters.sql()
-        );
-        let mut client = self.client().await?;
         filters
-            .page(&mut client, "reporting_flow", &select, page, |r| {
-                flow_columns(r)?.summary()
-            })
+            .page(self, &FLOW_LISTING, page, |r| flow_columns(r)?.summary())
             .await
     }
 
@@ -82,7 +76,7 @@ impl PgStore {
         id: FlowId,
         page: PageRequest,
     ) -> Result<Option<(FlowSummary, Page<FlowPaymentRecord>)>, StoreError> {
-        let mut client = self.client().await?;
+        let client = self.client().await?;
         let Some(row) = flow_row(&client, &organization, &id).await? else {
             return Ok(None);
         };
@@ -94,15 +88,13 @@ impl PgStore {
             .map_err(db_error)?;
         let summary =
             flow_columns(&client.query_one(&st, &[&row]).await.map_err(db_error)?)?.summary()?;
+        // The page takes a connection of its own.
+        drop(client);
         let mut filters = Where::default();
         let at = filters.bind(row);
         filters.and(format!("flow_id = {at}"));
-        let select = format!(
-            "SELECT {PAYMENT_COLUMNS} FROM reporting_payment WHERE {} ORDER BY idx",
-            filters.sql()
-        );
         let payments = filters
-            .page(&mut client, "reporting_payment", &select, page, |r| {
+            .page(self, &PAYMENT_LISTING, page, |r| {
                 PaymentColumns {
                     index: r.try_get(0).map_err(db_error)?,
                     iuv: r.try_get(1).map_err(db_error)?,
@@ -144,14 +136,8 @@ impl PgStore {
             }
             None => {}
         }
-        let from = "reporting_anomaly a LEFT JOIN reporting_flow f ON f.id = a.flow_id";
-        let select = format!(
-            "SELECT {ANOMALY_COLUMNS} FROM {from} WHERE {} ORDER BY a.found_at DESC, a.id DESC",
-            filters.sql()
-        );
-        let mut client = self.client().await?;
         filters
-            .page(&mut client, from, &select, page, |r| {
+            .page(self, &ANOMALY_LISTING, page, |r| {
                 AnomalyColumns {
                     id: r.try_get(0).map_err(db_error)?,
                     kind: r.try_get(1).map_err(db_error)?,

@@ -1,6 +1,7 @@
 //! The columns of the reporting tables as both stores read them, and their reading into the
 //! records of [`crate::store::reporting`].
 
+use crate::store::columns::Listing;
 use chrono::NaiveDate;
 
 use crate::domain::reporting::{AnomalyKind, FlowId, FlowPayment, Outcome, PayStatus};
@@ -13,6 +14,10 @@ use crate::store::reporting::{AnomalyRecord, FlowPaymentRecord, FlowSummary};
 pub(in crate::store) const FLOW_COLUMNS: &str = "organization, fdr, psp_id, revision, fdr_date, \
     published, regulation, regulation_date, bic, tot_payments, sum_payments, computed_tot, \
     computed_sum, superseded, received_at";
+
+/// A listing of flows, the newest flow date first.
+pub(in crate::store) const FLOW_LISTING: Listing =
+    Listing::new(FLOW_COLUMNS, "reporting_flow", "fdr_date DESC, id DESC");
 
 pub(in crate::store) struct FlowColumns {
     pub organization: String,
@@ -64,6 +69,10 @@ pub(in crate::store) fn flow_id(fdr: &str, psp: &str, revision: i64) -> Result<F
 pub(in crate::store) const PAYMENT_COLUMNS: &str =
     "idx, iuv, iur, transfer_id, amount, pay_status, pay_date, outcome, expected_amount, reports";
 
+/// A listing of a flow's payments, in index order.
+pub(in crate::store) const PAYMENT_LISTING: Listing =
+    Listing::new(PAYMENT_COLUMNS, "reporting_payment", "idx");
+
 pub(in crate::store) struct PaymentColumns {
     pub index: i64,
     pub iuv: String,
@@ -104,6 +113,13 @@ impl PaymentColumns {
 /// The columns of `reporting_anomaly` (joined with its flow as `f`) read by listings.
 pub(in crate::store) const ANOMALY_COLUMNS: &str = "a.id, a.kind, f.fdr, f.psp_id, f.revision, \
     a.idx, a.iuv, a.transfer_id, a.expected_amount, a.reported_amount, a.found_at, a.resolved_at";
+
+/// A listing of anomalies with their flows' names, the newest first.
+pub(in crate::store) const ANOMALY_LISTING: Listing = Listing::new(
+    ANOMALY_COLUMNS,
+    "reporting_anomaly a LEFT JOIN reporting_flow f ON f.id = a.flow_id",
+    "a.found_at DESC, a.id DESC",
+);
 
 pub(in crate::store) struct AnomalyColumns {
     pub id: i64,

@@ -3,11 +3,12 @@
 //! attempt, listed and re-queued).
 
 use chrono::NaiveDateTime;
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params, params_from_iter};
 
 use super::columns::*;
+use super::filter::Where;
 use super::unavailable;
-use crate::domain::broadcast::{BroadcastStation, DeliveryState, first_retry_at};
+use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::position::Conflict;
 use crate::domain::{FiscalCodePA, Text};
 use crate::store::{
@@ -24,17 +25,8 @@ fn execute_with_station(
     s: &BroadcastStation,
     rest: &[&dyn ToSql],
 ) -> Result<usize, StoreError> {
-    let (organization, station_id) = (s.organization.as_str(), s.station_id.as_str());
-    let (broker_id, url) = (s.broker_id.as_str(), s.url.as_str());
-    let (version, timeout_ms) = (s.version.number(), s.timeout.as_millis() as i64);
-    let mut values: Vec<&dyn ToSql> = vec![
-        &organization,
-        &station_id,
-        &broker_id,
-        &url,
-        &version,
-        &timeout_ms,
-    ];
+    let station = station_values(s);
+    let mut values: Vec<&dyn ToSql> = station.iter().map(|v| v as &dyn ToSql).collect();
     values.extend_from_slice(rest);
     conn.prepare_cached(sql)
         .and_then(|mut st| st.execute(values.as_slice()))
@@ -122,33 +114,23 @@ pub(super) fn insert_deliveries(
 ) -> Result<Vec<DeliveryTarget>, StoreError> {
     let mut pending = Vec::new();
     for delivery in deliveries {
-        let s = delivery.station;
-        let (state, next, error) = match &delivery.request {
-            Ok(_) => (
-                DeliveryState::Pending,
-                Some(millis(first_retry_at(s, now))),
-                None,
-            ),
-            Err(reason) => (DeliveryState::Undeliverable, None, Some(reason)),
-        };
-        execute_with_station(
-            conn,
+        conn.prepare_cached(
             "INSERT INTO delivery (organization, station_id, broker_id, url, primitive_version,
                 timeout_ms, receipt, state, next_attempt_at, last_error, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-            s,
-            params![receipt_row, state.as_str(), next, error, millis(now)],
-        )?;
-        if let Ok(request) = delivery.request {
-            let id = conn.last_insert_rowid();
-            insert_request(conn, id, &request)?;
-            pending.push(DeliveryTarget {
-                id,
-                station: s.clone(),
-                attempts: 0,
-                request,
-                receipt: receipt.clone(),
-            });
+        )
+        .and_then(|mut st| {
+            st.execute(params_from_iter(&new_delivery_values(
+                receipt_row,
+                &delivery,
+                now,
+            )))
+        })
+        .map_err(unavailable)?;
+        let id = conn.last_insert_rowid();
+        if let Some(target) = delivery.into_target(id, receipt) {
+            insert_request(conn, id, &target.request)?;
+            pending.push(target);
         }
     }
     Ok(pending)
@@ -299,10 +281,6 @@ pub(super) fn record(
     Ok(())
 }
 
-const LISTED_COLUMNS: &str = "d.id, d.organization, d.station_id, d.broker_id, d.url, \
-    d.primitive_version, d.timeout_ms, 1, d.attempts, r.receipt_id, r.organization, r.iuv, d.state, \
-    d.next_attempt_at, d.last_error, d.fault_code, d.created_at, d.updated_at, d.delivered_at";
-
 pub(super) fn backlog(conn: &Connection) -> Result<Vec<StationBacklog>, StoreError> {
     let mut st = conn
         .prepare_cached(
@@ -334,34 +312,12 @@ pub(super) fn list(
     state: Option<DeliveryState>,
     page: PageRequest,
 ) -> Result<Page<Delivery>, StoreError> {
-    let condition = "(?1 IS NULL OR d.organization = ?1) AND (?2 IS NULL OR d.state = ?2)";
-    let org = organization.map(FiscalCodePA::as_str);
-    let state = state.map(DeliveryState::as_str);
-    let items_found: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT count(*) FROM delivery d WHERE {condition}"
-        ))
-        .and_then(|mut st| st.query_row(params![org, state], |r| r.get(0)))
-        .map_err(unavailable)?;
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
-             WHERE {condition} ORDER BY d.id DESC LIMIT ?3 OFFSET ?4"
-        ))
-        .map_err(unavailable)?;
-    let offset = i64::from(page.page) * i64::from(page.limit);
-    let mut rows = st
-        .query(params![org, state, page.limit, offset])
-        .map_err(unavailable)?;
-    let mut items = Vec::new();
-    while let Some(r) = rows.next().map_err(unavailable)? {
-        items.push(listed_delivery(r)?);
-    }
-    Ok(Page {
-        items,
-        request: page,
-        items_found: items_found as u64,
-    })
+    let mut filters = Where::new("(:org IS NULL OR d.organization = :org)");
+    filters
+        .bind(":org", organization.map(FiscalCodePA::to_string))
+        .and("(:state IS NULL OR d.state = :state)")
+        .bind(":state", state.map(|s| s.as_str().to_owned()));
+    filters.page(conn, &DELIVERY_LISTING, page, |r| listed_delivery(r))
 }
 
 fn one(
@@ -371,7 +327,7 @@ fn one(
 ) -> Result<Delivery, StoreError> {
     let mut st = conn
         .prepare_cached(&format!(
-            "SELECT {LISTED_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
+            "SELECT {LISTED_DELIVERY_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
              WHERE d.id = ?1 AND (?2 IS NULL OR d.organization = ?2)"
         ))
         .map_err(unavailable)?;

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+
 use super::connection::unavailable;
 use crate::domain::SegregationCode;
 use crate::store::StoreError;
@@ -39,6 +41,17 @@ pub(super) fn codes_pattern(codes: &BTreeSet<SegregationCode>) -> String {
     pattern
 }
 
+impl rusqlite::ToSql for ColumnValue<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            ColumnValue::Text(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            ColumnValue::Int(Some(v)) => ToSqlOutput::Owned(Value::Integer(*v)),
+            ColumnValue::Bool(v) => ToSqlOutput::Owned(Value::Integer(i64::from(*v))),
+            ColumnValue::Text(None) | ColumnValue::Int(None) => ToSqlOutput::Owned(Value::Null),
+        })
+    }
+}
+
 impl ColumnRow for rusqlite::Row<'_> {
     type Error = rusqlite::Error;
 
@@ -59,6 +72,14 @@ impl ColumnRow for rusqlite::Row<'_> {
     }
 
     fn boolean(&self, i: usize) -> rusqlite::Result<bool> {
+        self.get(i)
+    }
+
+    fn opt_boolean(&self, i: usize) -> rusqlite::Result<Option<bool>> {
+        self.get(i)
+    }
+
+    fn bytes(&self, i: usize) -> rusqlite::Result<Vec<u8>> {
         self.get(i)
     }
 

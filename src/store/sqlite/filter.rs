@@ -3,11 +3,12 @@
 //! filters are given (one cached statement per set of them), never on the caller's values.
 
 use chrono::NaiveDateTime;
-use rusqlite::ToSql;
 use rusqlite::types::Value;
+use rusqlite::{Connection, Row, ToSql};
 
-use super::columns::millis;
-use crate::store::TimeWindow;
+use super::columns::{Listing, millis};
+use super::connection::unavailable;
+use crate::store::{Page, PageRequest, StoreError, TimeWindow};
 
 pub(super) struct Where {
     conditions: Vec<String>,
@@ -89,6 +90,41 @@ impl Where {
     /// The conditions, joined with AND.
     pub(super) fn sql(&self) -> String {
         self.conditions.join(" AND ")
+    }
+
+    /// A page of `listing`: the rows it reads that the conditions keep, each read by `row`,
+    /// with the page's LIMIT and OFFSET, and how many rows of what it counts the conditions
+    /// keep.
+    pub(super) fn page<T>(
+        &self,
+        conn: &Connection,
+        listing: &Listing,
+        page: PageRequest,
+        row: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        let condition = self.sql();
+        let mut refs = self.params();
+        let items_found: i64 = conn
+            .prepare_cached(&listing.count_sql(&condition))
+            .and_then(|mut st| st.query_row(refs.as_slice(), |r| r.get(0)))
+            .map_err(unavailable)?;
+        let limit = Value::from(i64::from(page.limit));
+        let offset = Value::from(i64::from(page.page) * i64::from(page.limit));
+        refs.push((":limit", &limit));
+        refs.push((":offset", &offset));
+        let mut st = conn
+            .prepare_cached(&listing.select_sql(&condition, "LIMIT :limit OFFSET :offset"))
+            .map_err(unavailable)?;
+        let mut rows = st.query(refs.as_slice()).map_err(unavailable)?;
+        let mut items = Vec::new();
+        while let Some(r) = rows.next().map_err(unavailable)? {
+            items.push(row(r)?);
+        }
+        Ok(Page {
+            items,
+            request: page,
+            items_found: items_found as u64,
+        })
     }
 
     /// The bound values, for a statement's named parameters (more may be pushed after them).

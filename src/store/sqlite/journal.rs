@@ -2,7 +2,6 @@
 //! transaction), a creditor's listed newest first, old ones pruned in batches.
 
 use chrono::NaiveDateTime;
-use rusqlite::types::Value;
 use rusqlite::{Connection, ToSql, params};
 
 use super::columns::millis;
@@ -10,7 +9,9 @@ use super::filter::Where;
 use super::unavailable;
 use crate::domain::FiscalCodePA;
 use crate::domain::journal::{JournalEntry, JournalFilter};
-use crate::store::columns::{JOURNAL_COLUMNS, JOURNAL_WIDTH, journal_entry, journal_texts};
+use crate::store::columns::{
+    JOURNAL_COLUMNS, JOURNAL_LISTING, JOURNAL_WIDTH, journal_entry, journal_texts,
+};
 use crate::store::{Page, PageRequest, StoreError};
 
 /// Rows per multi-row INSERT. A batch is written in chunks of this size, then what is left one
@@ -122,34 +123,7 @@ pub(super) fn list(
             filter.outcome.map(|o| o.as_str().to_owned()),
         )
         .when("key_id = :key", ":key", filter.key_id.clone());
-    let condition = filters.sql();
-    let mut refs = filters.params();
-    let items_found: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT count(*) FROM event_journal WHERE {condition}"
-        ))
-        .and_then(|mut st| st.query_row(refs.as_slice(), |r| r.get(0)))
-        .map_err(unavailable)?;
-    let limit = Value::from(i64::from(page.limit));
-    let offset = Value::from(i64::from(page.page) * i64::from(page.limit));
-    refs.push((":limit", &limit));
-    refs.push((":offset", &offset));
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {JOURNAL_COLUMNS} FROM event_journal WHERE {condition}
-             ORDER BY at DESC, id DESC LIMIT :limit OFFSET :offset"
-        ))
-        .map_err(unavailable)?;
-    let mut rows = st.query(refs.as_slice()).map_err(unavailable)?;
-    let mut items = Vec::new();
-    while let Some(r) = rows.next().map_err(unavailable)? {
-        items.push(journal_entry(r)?);
-    }
-    Ok(Page {
-        items,
-        request: page,
-        items_found: items_found as u64,
-    })
+    filters.page(conn, &JOURNAL_LISTING, page, |r| journal_entry(r))
 }
 
 /// Deletes up to `limit` entries from before `before`, oldest first.

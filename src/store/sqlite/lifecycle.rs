@@ -7,7 +7,7 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, ToSql, params};
 
-use super::columns::{codes_pattern, millis};
+use super::columns::{codes_pattern, millis, quoted_list};
 use super::connection::unavailable;
 use super::filter::Where;
 use super::positions::{load_position, load_position_by_id};
@@ -38,15 +38,11 @@ pub(super) fn list(
     filters.bind(":org", organization.to_string());
     if let Some(status) = filter.status {
         // The stored statuses first, so that the (organization, status) index narrows the rows.
-        let stored: Vec<String> = status
-            .stored_as()
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
+        let stored = quoted_list(status.stored_as().iter().map(|s| s.as_str()));
         filters
             .and(format!(
                 "status IN ({}) AND {EFFECTIVE_STATUS} = :status",
-                stored.join(", ")
+                stored
             ))
             .bind(":status", status.as_str().to_owned());
     }

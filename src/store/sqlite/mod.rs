@@ -529,7 +529,7 @@ impl Store for SqliteStore {
         now: NaiveDateTime,
         limit: u32,
     ) -> StoreFuture<'_, u32> {
-        self.erase_past_retention(now, limit)
+        self.erase(move |tx| personal_data::erase_past_retention(tx, now, limit))
     }
 
     fn debtor_positions(
@@ -537,7 +537,7 @@ impl Store for SqliteStore {
         organization: FiscalCodePA,
         debtor: String,
     ) -> StoreFuture<'_, Vec<DebtPosition>> {
-        self.debtor_positions_of(organization, debtor)
+        self.read(move |conn| personal_data::debtor_positions(conn, &organization, &debtor))
     }
 
     fn erase_debtor_positions(
@@ -547,7 +547,7 @@ impl Store for SqliteStore {
         now: NaiveDateTime,
         rule: ErasureRule,
     ) -> StoreFuture<'_, Vec<(DebtPosition, bool)>> {
-        self.erase_debtor(organization, debtor, now, rule)
+        self.erase(move |tx| personal_data::erase_debtor(tx, &organization, &debtor, now, &rule))
     }
 
     fn subject_receipts(
@@ -555,7 +555,7 @@ impl Store for SqliteStore {
         organization: FiscalCodePA,
         subject: String,
     ) -> StoreFuture<'_, Vec<SubjectReceipt>> {
-        self.receipts_of_subject(organization, subject)
+        self.read(move |conn| personal_data::subject_receipts(conn, &organization, &subject))
     }
 
     fn erase_receipts_received_before(
@@ -565,7 +565,7 @@ impl Store for SqliteStore {
         redact: Redact,
         limit: u32,
     ) -> StoreFuture<'_, u32> {
-        self.erase_receipts_before(before, now, redact, limit)
+        self.erase(move |tx| personal_data::erase_receipts(tx, before, now, &redact, limit))
     }
 
     fn lead(&self, _job: &'static str) -> StoreFuture<'_, Option<Leadership>> {

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use chrono::NaiveDateTime;
-use rusqlite::{Connection, Row, ToSql, params};
+use rusqlite::{Connection, params, params_from_iter};
 
 use super::SqliteStore;
 use super::columns::*;
@@ -18,96 +18,36 @@ use crate::domain::personal_data::ERASED;
 use crate::domain::position::DebtPosition;
 use crate::store::{ErasureRule, Redact, StoreError, StoreFuture, SubjectReceipt};
 
+/// What an erasure gives back, which tells whether it erased anything.
+pub(super) trait Erasure: Send + 'static {
+    fn erased_any(&self) -> bool;
+}
+
+/// How many rows were erased.
+impl Erasure for u32 {
+    fn erased_any(&self) -> bool {
+        *self > 0
+    }
+}
+
+/// Positions, each with whether it was erased.
+impl Erasure for Vec<(DebtPosition, bool)> {
+    fn erased_any(&self) -> bool {
+        self.iter().any(|(_, erased)| *erased)
+    }
+}
+
 impl SqliteStore {
-    pub(super) fn erase_past_retention(
+    /// Runs `erase` as a write, then, when it erased something, empties the log.
+    pub(super) fn erase<T: Erasure>(
         &self,
-        now: NaiveDateTime,
-        limit: u32,
-    ) -> StoreFuture<'_, u32> {
-        let erased = self.write(move |tx| erase_past_retention(tx, now, limit));
-        self.then_wipe_log(erased, |n| *n > 0)
-    }
-
-    pub(super) fn debtor_positions_of(
-        &self,
-        organization: FiscalCodePA,
-        debtor: String,
-    ) -> StoreFuture<'_, Vec<DebtPosition>> {
-        self.read(move |conn| {
-            let ids = debtor_position_ids(conn, &organization, &debtor)?;
-            Ok(load_all(conn, ids)?.into_iter().map(|(_, p)| p).collect())
-        })
-    }
-
-    pub(super) fn erase_debtor(
-        &self,
-        organization: FiscalCodePA,
-        debtor: String,
-        now: NaiveDateTime,
-        rule: ErasureRule,
-    ) -> StoreFuture<'_, Vec<(DebtPosition, bool)>> {
-        let erased = self.write(move |tx| {
-            let ids = debtor_position_ids(tx, &organization, &debtor)?;
-            let mut answer = Vec::new();
-            for (id, position) in load_all(tx, ids)? {
-                let take = !position.is_erased() && rule(&position);
-                if take {
-                    erase_position(tx, id, position.clone(), now)?;
-                }
-                answer.push((position, take));
-            }
-            Ok(answer)
-        });
-        self.then_wipe_log(erased, |answer| answer.iter().any(|(_, erased)| *erased))
-    }
-
-    pub(super) fn receipts_of_subject(
-        &self,
-        organization: FiscalCodePA,
-        subject: String,
-    ) -> StoreFuture<'_, Vec<SubjectReceipt>> {
-        self.read(move |conn| {
-            let sql = format!(
-                "SELECT {} FROM receipt WHERE id IN (
-                    SELECT id FROM receipt WHERE organization = ?1 AND (debtor = ?2 OR payer = ?2)
-                    UNION SELECT r.id FROM receipt_beneficiary b JOIN receipt r ON r.id = b.receipt
-                          WHERE b.organization = ?1 AND (r.debtor = ?2 OR r.payer = ?2))
-                 ORDER BY received_at, id",
-                *SUBJECT_RECEIPT_COLUMNS
-            );
-            let mut st = conn.prepare_cached(&sql).map_err(unavailable)?;
-            let rows = st
-                .query_map(params![organization.as_str(), subject], subject_receipt)
-                .map_err(unavailable)?;
-            let mut found = Vec::new();
-            for row in rows {
-                found.push(row.map_err(unavailable)??);
-            }
-            Ok(found)
-        })
-    }
-
-    pub(super) fn erase_receipts_before(
-        &self,
-        before: NaiveDateTime,
-        now: NaiveDateTime,
-        redact: Redact,
-        limit: u32,
-    ) -> StoreFuture<'_, u32> {
-        let erased = self.write(move |tx| erase_receipts(tx, before, now, &redact, limit));
-        self.then_wipe_log(erased, |n| *n > 0)
-    }
-
-    /// `written`, then, when `changed` says it changed something, the log emptied.
-    fn then_wipe_log<'a, T: Send + 'static>(
-        &'a self,
-        written: StoreFuture<'a, T>,
-        changed: impl FnOnce(&T) -> bool + Send + 'static,
-    ) -> StoreFuture<'a, T> {
+        erase: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'_, T> {
+        let written = self.write(erase);
         let path = self.inner.path.clone();
         Box::pin(async move {
             let result = written.await?;
-            if changed(&result) {
+            if result.erased_any() {
                 tokio::task::spawn_blocking(move || wipe_log(&path))
                     .await
                     .map_err(unavailable)??;
@@ -115,6 +55,64 @@ impl SqliteStore {
             Ok(result)
         })
     }
+}
+
+/// The creditor's positions whose debtor has this fiscal code, by IUPD.
+pub(super) fn debtor_positions(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    debtor: &str,
+) -> Result<Vec<DebtPosition>, StoreError> {
+    let ids = debtor_position_ids(conn, organization, debtor)?;
+    Ok(load_all(conn, ids)?.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Erases the debtor of each of the creditor's positions of `debtor` that `rule` takes; every
+/// position of the debtor as it was, with whether it was erased.
+pub(super) fn erase_debtor(
+    tx: &Connection,
+    organization: &FiscalCodePA,
+    debtor: &str,
+    now: NaiveDateTime,
+    rule: &ErasureRule,
+) -> Result<Vec<(DebtPosition, bool)>, StoreError> {
+    let ids = debtor_position_ids(tx, organization, debtor)?;
+    let mut answer = Vec::new();
+    for (id, position) in load_all(tx, ids)? {
+        let take = !position.is_erased() && rule(&position);
+        if take {
+            erase_position(tx, id, position.clone(), now)?;
+        }
+        answer.push((position, take));
+    }
+    Ok(answer)
+}
+
+/// The creditor's receipts whose debtor or payer has this fiscal code, oldest first.
+pub(super) fn subject_receipts(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    subject: &str,
+) -> Result<Vec<SubjectReceipt>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM receipt WHERE id IN (
+            SELECT id FROM receipt WHERE organization = ?1 AND (debtor = ?2 OR payer = ?2)
+            UNION SELECT r.id FROM receipt_beneficiary b JOIN receipt r ON r.id = b.receipt
+                  WHERE b.organization = ?1 AND (r.debtor = ?2 OR r.payer = ?2))
+         ORDER BY received_at, id",
+        *SUBJECT_RECEIPT_COLUMNS
+    );
+    let mut st = conn.prepare_cached(&sql).map_err(unavailable)?;
+    let rows = st
+        .query_map(params![organization.as_str(), subject], |r| {
+            Ok(subject_receipt(r))
+        })
+        .map_err(unavailable)?;
+    let mut found = Vec::new();
+    for row in rows {
+        found.push(row.map_err(unavailable)??);
+    }
+    Ok(found)
 }
 
 /// Copies the whole log into the database file and truncates it, so that no earlier image of
@@ -131,7 +129,7 @@ fn wipe_log(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn erase_past_retention(
+pub(super) fn erase_past_retention(
     tx: &Connection,
     now: NaiveDateTime,
     limit: u32,
@@ -158,17 +156,13 @@ fn erase_past_retention(
 fn erase_position(
     tx: &Connection,
     id: i64,
-    mut position: DebtPosition,
+    position: DebtPosition,
     now: NaiveDateTime,
 ) -> Result<u32, StoreError> {
-    position.erase_personal_data(now);
-    let debtor = debtor_values(&position);
-    let mut values: Vec<&dyn ToSql> = debtor.iter().map(|v| v as &dyn ToSql).collect();
-    let (erased_at, version) = (millis(now), position.version);
-    values.extend_from_slice(params![erased_at, id, version]);
+    let values = erased_debtor_values(id, position, now);
     let written = tx
         .prepare_cached(&erase_debtor_sql('?'))
-        .and_then(|mut st| st.execute(&values[..]))
+        .and_then(|mut st| st.execute(params_from_iter(&values)))
         .map_err(unavailable)?;
     Ok(written as u32)
 }
@@ -200,25 +194,7 @@ fn load_all(conn: &Connection, ids: Vec<i64>) -> Result<Vec<(i64, DebtPosition)>
     Ok(positions)
 }
 
-fn subject_receipt(r: &Row<'_>) -> rusqlite::Result<Result<SubjectReceipt, StoreError>> {
-    let summary = match super::receipts::summary(r)? {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
-    let document: Vec<u8> = r.get(19)?;
-    let erased: Option<i64> = r.get(20)?;
-    Ok(
-        opt_millis(erased, "receipt.personal_data_erased_at").map(|personal_data_erased| {
-            SubjectReceipt {
-                summary,
-                document,
-                personal_data_erased,
-            }
-        }),
-    )
-}
-
-fn erase_receipts(
+pub(super) fn erase_receipts(
     tx: &Connection,
     before: NaiveDateTime,
     now: NaiveDateTime,

@@ -3,112 +3,33 @@
 
 use std::sync::LazyLock;
 
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::columns::*;
 use super::connection::unavailable;
-use crate::domain::party::{CountryCode, Email};
-use crate::domain::position::{Account, DebtPosition, Iban, Iupd};
-use crate::domain::{Cents, FiscalCodePA, Text};
+use crate::domain::FiscalCodePA;
+use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::store::{PositionKey, StoreError};
 
-/// The columns a position's content fills, in the order `with_content` gives their values.
-const CONTENT: [&str; 24] = POSITION_CONTENT;
-
-/// Calls `f` with the values of `p` for the [`CONTENT`] columns, in that order.
-fn with_content<T>(p: &DebtPosition, f: impl FnOnce(&[&dyn ToSql]) -> T) -> T {
-    let d = &p.debtor;
-    let s = &d.subject;
-    f(params![
-        p.status.as_str(),
-        p.company_name.as_str(),
-        p.office_name.as_ref().map(Text::as_str),
-        s.entity_type.as_str(),
-        s.entity_id.as_str(),
-        s.full_name.as_str(),
-        s.street_name.as_ref().map(Text::as_str),
-        s.civic_number.as_ref().map(Text::as_str),
-        s.postal_code.as_ref().map(Text::as_str),
-        s.city.as_ref().map(Text::as_str),
-        s.state_province_region.as_ref().map(Text::as_str),
-        d.region.as_ref().map(Text::as_str),
-        s.country.as_ref().map(CountryCode::as_str),
-        s.email.as_ref().map(Email::as_str),
-        d.phone.as_ref().map(Text::as_str),
-        p.switch_to_expired,
-        p.pay_stand_in,
-        p.validity_date.map(millis),
-        p.publish_date.map(millis),
-        p.payment_date.map(millis),
-        millis(p.last_updated_date),
-        p.expires_after().map(millis),
-        p.retention_end().map(millis),
-        p.personal_data_erased.map(millis),
-    ])
-}
-
-/// `?1, ?2, …, ?n`.
-fn placeholders(n: usize) -> String {
-    (1..=n)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-static INSERT_POSITION: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO debt_position ({}, organization, iupd, inserted_date, version) VALUES ({})",
-        CONTENT.join(", "),
-        placeholders(CONTENT.len() + 4)
-    )
-});
+static INSERT_POSITION: LazyLock<String> = LazyLock::new(|| insert_position_sql('?'));
 
 pub(super) fn insert_position(tx: &Connection, p: &DebtPosition) -> Result<(), StoreError> {
-    with_content(p, |content| {
-        let (organization, iupd) = (p.organization.as_str(), p.iupd.as_str());
-        let inserted = millis(p.inserted_date);
-        let mut values = content.to_vec();
-        values.extend_from_slice(params![organization, iupd, inserted, p.version]);
-        tx.prepare_cached(&INSERT_POSITION)
-            .and_then(|mut st| st.execute(&values[..]))
-    })
-    .map_err(|e| map_unique(e, "iupd", p.iupd.as_str()))?;
+    tx.prepare_cached(&INSERT_POSITION)
+        .and_then(|mut st| st.execute(params_from_iter(&new_position_values(p))))
+        .map_err(|e| map_unique(e, "iupd", p.iupd.as_str()))?;
     insert_options(tx, tx.last_insert_rowid(), p)
 }
 
 /// Inserts the options of `p`, with their transfers, under the position row `position_id`.
 fn insert_options(tx: &Connection, position_id: i64, p: &DebtPosition) -> Result<(), StoreError> {
     for o in &p.options {
-        let pay = o.payment.as_ref();
         tx.prepare_cached(
             "INSERT INTO payment_option (position_id, organization, iuv, nav, amount, description, is_partial_payment,
                 due_date, retention_date, notification_fee, status, payment_date, payment_method, psp_company,
                 receipt_id, fee, metadata, last_updated_date, send_sync)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )
-        .and_then(|mut st| {
-            st.execute(params![
-                position_id,
-                p.organization.as_str(),
-                o.iuv.as_str(),
-                o.nav.as_str(),
-                o.amount.get(),
-                o.description.as_str(),
-                o.is_partial_payment,
-                millis(o.due_date),
-                o.retention_date.map(millis),
-                o.notification_fee.map(Cents::get),
-                o.status.as_str(),
-                pay.map(|x| millis(x.payment_date)),
-                pay.and_then(|x| x.payment_method.as_deref()),
-                pay.and_then(|x| x.psp_company.as_deref()),
-                pay.map(|x| x.receipt_id.as_str()),
-                pay.map_or(0, |x| x.fee.get()),
-                metadata_json(&o.metadata),
-                millis(o.last_updated_date),
-                o.send_sync,
-            ])
-        })
+        .and_then(|mut st| st.execute(params_from_iter(&option_values(position_id, p, o))))
         .map_err(|e| {
             let err = map_unique(e, "iuv", o.iuv.as_str());
             match err {
@@ -118,37 +39,12 @@ fn insert_options(tx: &Connection, position_id: i64, p: &DebtPosition) -> Result
         })?;
         let option_id = tx.last_insert_rowid();
         for tr in &o.transfers {
-            let (iban, postal, stamp) = match &tr.account {
-                Account::Iban { iban, postal_iban } => (
-                    Some(iban.as_str()),
-                    postal_iban.as_ref().map(Iban::as_str),
-                    None,
-                ),
-                Account::Stamp(s) => (None, None, Some(s)),
-            };
             tx.prepare_cached(
                 "INSERT INTO transfer (option_id, transfer_id, organization, company_name, amount, remittance_information,
                     category, iban, postal_iban, stamp_hash, stamp_type, stamp_province, status, metadata)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
-            .and_then(|mut st| {
-                st.execute(params![
-                    option_id,
-                    tr.id.get(),
-                    tr.organization.as_str(),
-                    tr.company_name.as_ref().map(Text::as_str),
-                    tr.amount.get(),
-                    tr.remittance_information.as_str(),
-                    tr.category.as_str(),
-                    iban,
-                    postal,
-                    stamp.map(|s| s.hash_document.as_str()),
-                    stamp.map(|s| s.stamp_type.as_str()),
-                    stamp.map(|s| s.provincial_residence.as_str()),
-                    tr.status.as_str(),
-                    metadata_json(&tr.metadata),
-                ])
-            })
+            .and_then(|mut st| st.execute(params_from_iter(&transfer_values(option_id, tr))))
             .map_err(|e| map_unique(e, "idTransfer", &tr.id.to_string()))?;
         }
     }
@@ -332,28 +228,23 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
     let mut options = Vec::new();
     {
         let mut st = conn
-            .prepare_cached(
-                "SELECT id, iuv, nav, amount, description, is_partial_payment, due_date, retention_date, notification_fee,
-                    status, payment_date, payment_method, psp_company, receipt_id, fee, metadata, last_updated_date, send_sync
-                 FROM payment_option WHERE position_id = ?1 ORDER BY id",
-            )
+            .prepare_cached(&format!(
+                "SELECT id, {OPTION_COLUMNS} FROM payment_option WHERE position_id = ?1 ORDER BY id"
+            ))
             .map_err(unavailable)?;
         let mut rows = st.query([row.id]).map_err(unavailable)?;
         while let Some(r) = rows.next().map_err(unavailable)? {
             option_ids.push(r.get::<_, i64>(0).map_err(unavailable)?);
-            options.push(option_from_columns(
-                option_from_row(r).map_err(unavailable)?,
-            )?);
+            options.push(payment_option_at(r, 1)?);
         }
     }
     {
         let mut st = conn
-            .prepare_cached(
-                "SELECT t.option_id, t.transfer_id, t.organization, t.company_name, t.amount, t.remittance_information,
-                    t.category, t.iban, t.postal_iban, t.stamp_hash, t.stamp_type, t.stamp_province, t.status, t.metadata
+            .prepare_cached(&format!(
+                "SELECT t.option_id, {TRANSFER_COLUMNS}
                  FROM transfer t JOIN payment_option o ON o.id = t.option_id
-                 WHERE o.position_id = ?1 ORDER BY t.option_id, t.transfer_id",
-            )
+                 WHERE o.position_id = ?1 ORDER BY t.option_id, t.transfer_id"
+            ))
             .map_err(unavailable)?;
         let mut rows = st.query([row.id]).map_err(unavailable)?;
         while let Some(r) = rows.next().map_err(unavailable)? {
@@ -362,7 +253,7 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
                 .iter()
                 .position(|&id| id == option_id)
                 .ok_or_else(|| corrupt("transfer.option_id", option_id))?;
-            let transfer = transfer_from_columns(transfer_from_row(r).map_err(unavailable)?)?;
+            let transfer = transfer_at(r, 1)?;
             options[index].transfers.push(transfer);
         }
     }
@@ -377,46 +268,6 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
     ))
 }
 
-fn option_from_row(r: &Row<'_>) -> rusqlite::Result<OptionColumns> {
-    Ok(OptionColumns {
-        iuv: r.get(1)?,
-        nav: r.get(2)?,
-        amount: r.get(3)?,
-        description: r.get(4)?,
-        is_partial_payment: r.get(5)?,
-        due_date: r.get(6)?,
-        retention_date: r.get(7)?,
-        notification_fee: r.get(8)?,
-        status: r.get(9)?,
-        payment_date: r.get(10)?,
-        payment_method: r.get(11)?,
-        psp_company: r.get(12)?,
-        receipt_id: r.get(13)?,
-        fee: r.get(14)?,
-        metadata: r.get(15)?,
-        last_updated_date: r.get(16)?,
-        send_sync: r.get(17)?,
-    })
-}
-
-fn transfer_from_row(r: &Row<'_>) -> rusqlite::Result<TransferColumns> {
-    Ok(TransferColumns {
-        transfer_id: r.get(1)?,
-        organization: r.get(2)?,
-        company_name: r.get(3)?,
-        amount: r.get(4)?,
-        remittance_information: r.get(5)?,
-        category: r.get(6)?,
-        iban: r.get(7)?,
-        postal_iban: r.get(8)?,
-        stamp_hash: r.get(9)?,
-        stamp_type: r.get(10)?,
-        stamp_province: r.get(11)?,
-        status: r.get(12)?,
-        metadata: r.get(13)?,
-    })
-}
-
 /// Writes back what a payment changes: the position row (status, dates) and the one paid
 /// option. Its transfers and the other options are untouched by a payment, and rewriting them
 /// would cost a page each in the log.
@@ -426,64 +277,31 @@ pub(super) fn write_payment(
     p: &DebtPosition,
     paid: usize,
 ) -> Result<(), StoreError> {
+    let (position, option) = payment_values(ids.position, ids.options[paid], p, paid);
     let changed = tx
         .prepare_cached(
             "UPDATE debt_position SET status = ?1, validity_date = ?2, publish_date = ?3, payment_date = ?4,
                 last_updated_date = ?5, expires_after = ?8, version = version + 1
              WHERE id = ?6 AND version = ?7",
         )
-        .and_then(|mut st| {
-            st.execute(params![
-                p.status.as_str(),
-                p.validity_date.map(millis),
-                p.publish_date.map(millis),
-                p.payment_date.map(millis),
-                millis(p.last_updated_date),
-                ids.position,
-                p.version,
-                p.expires_after().map(millis),
-            ])
-        })
+        .and_then(|mut st| st.execute(params_from_iter(&position)))
         .map_err(unavailable)?;
     if changed != 1 {
         return Err(unavailable(
             "the position changed while it was being updated",
         ));
     }
-    let o = &p.options[paid];
-    let pay = o.payment.as_ref();
     tx.prepare_cached(
         "UPDATE payment_option SET status = ?1, payment_date = ?2, payment_method = ?3, psp_company = ?4,
             receipt_id = ?5, fee = ?6, last_updated_date = ?7
          WHERE id = ?8",
     )
-    .and_then(|mut st| {
-        st.execute(params![
-            o.status.as_str(),
-            pay.map(|x| millis(x.payment_date)),
-            pay.and_then(|x| x.payment_method.as_deref()),
-            pay.and_then(|x| x.psp_company.as_deref()),
-            pay.map(|x| x.receipt_id.as_str()),
-            pay.map_or(0, |x| x.fee.get()),
-            millis(o.last_updated_date),
-            ids.options[paid],
-        ])
-    })
+    .and_then(|mut st| st.execute(params_from_iter(&option)))
     .map_err(unavailable)?;
     Ok(())
 }
 
-static REPLACE_POSITION: LazyLock<String> = LazyLock::new(|| {
-    let set: Vec<String> = (CONTENT.iter().enumerate())
-        .map(|(i, column)| format!("{column} = ?{}", i + 1))
-        .collect();
-    format!(
-        "UPDATE debt_position SET {}, version = version + 1 WHERE id = ?{} AND version = ?{}",
-        set.join(", "),
-        CONTENT.len() + 1,
-        CONTENT.len() + 2
-    )
-});
+static REPLACE_POSITION: LazyLock<String> = LazyLock::new(|| replace_position_sql('?'));
 
 /// Writes back the whole position (a creditor's update may change anything): the position row
 /// in place, if it is still at `p.version` (compare and set), and its options and transfers
@@ -493,13 +311,11 @@ pub(super) fn replace_position(
     ids: &RowIds,
     p: &DebtPosition,
 ) -> Result<(), StoreError> {
-    let changed = with_content(p, |content| {
-        let mut values = content.to_vec();
-        values.extend_from_slice(params![ids.position, p.version]);
-        tx.prepare_cached(&REPLACE_POSITION)
-            .and_then(|mut st| st.execute(&values[..]))
-    })
-    .map_err(unavailable)?;
+    let values = replaced_position_values(ids.position, p);
+    let changed = tx
+        .prepare_cached(&REPLACE_POSITION)
+        .and_then(|mut st| st.execute(params_from_iter(&values)))
+        .map_err(unavailable)?;
     if changed != 1 {
         return Err(unavailable(
             "the position changed while it was being updated",

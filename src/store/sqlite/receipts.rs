@@ -3,8 +3,7 @@
 //! listing receipts.
 
 use chrono::NaiveDateTime;
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::broadcast::{insert_deliveries, stations_of};
 use super::columns::*;
@@ -244,30 +243,6 @@ pub(super) fn document(
     .map_err(unavailable)
 }
 
-pub(super) fn summary(r: &Row<'_>) -> rusqlite::Result<Result<ReceiptSummary, StoreError>> {
-    Ok(receipt_summary_from_columns(ReceiptSummaryColumns {
-        organization: r.get(0)?,
-        receipt_id: r.get(1)?,
-        recipient: r.get(2)?,
-        iuv: r.get(3)?,
-        nav: r.get(4)?,
-        version: r.get(5)?,
-        status: r.get(6)?,
-        flag: r.get(7)?,
-        flag_description: r.get(8)?,
-        amount: r.get(9)?,
-        debtor: r.get(10)?,
-        payer: r.get(11)?,
-        psp_id: r.get(12)?,
-        psp_company: r.get(13)?,
-        payment_date_time: r.get(14)?,
-        stand_in: r.get(15)?,
-        received_at: r.get(16)?,
-        origin: r.get(17)?,
-        unbound_station: r.get(18)?,
-    }))
-}
-
 pub(super) fn list(
     conn: &Connection,
     organization: &FiscalCodePA,
@@ -285,12 +260,8 @@ pub(super) fn list(
     );
     if !filter.statuses.is_empty() {
         // Statuses are our own constants, never the caller's text.
-        let listed: Vec<String> = filter
-            .statuses
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
-        filters.and(format!("status IN ({})", listed.join(", ")));
+        let listed = quoted_list(filter.statuses.iter().map(|s| s.as_str()));
+        filters.and(format!("status IN ({listed})"));
     }
     filters
         .when("debtor = :debtor", ":debtor", filter.debtor.clone())
@@ -316,32 +287,5 @@ pub(super) fn list(
             filter.paid_from,
             filter.paid_to,
         );
-    let condition = filters.sql();
-    let mut refs = filters.params();
-    let items_found: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM receipt WHERE {condition}"))
-        .and_then(|mut st| st.query_row(refs.as_slice(), |r| r.get(0)))
-        .map_err(unavailable)?;
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {RECEIPT_SUMMARY_COLUMNS} FROM receipt WHERE {condition}
-             ORDER BY received_at DESC, id DESC LIMIT :limit OFFSET :offset"
-        ))
-        .map_err(unavailable)?;
-    let limit = Value::from(i64::from(page.limit));
-    let offset = Value::from(i64::from(page.page) * i64::from(page.limit));
-    refs.push((":limit", &limit));
-    refs.push((":offset", &offset));
-    let rows = st
-        .query_map(refs.as_slice(), summary)
-        .map_err(unavailable)?;
-    let mut items = Vec::new();
-    for row in rows {
-        items.push(row.map_err(unavailable)??);
-    }
-    Ok(Page {
-        items,
-        request: page,
-        items_found: items_found as u64,
-    })
+    filters.page(conn, &RECEIPT_LISTING, page, |r| receipt_summary(r))
 }
