@@ -620,7 +620,9 @@ async fn serve(
         .map_err(|e| e.to_string())?;
     sweeper.stop().await;
     reporting.stop().await;
-    aca.stop().await;
+    if let Some(aca) = aca {
+        aca.stop().await;
+    }
     uploads.stop().await;
     worker.stop().await;
     // What the server and the workers journaled last is written before the store closes.

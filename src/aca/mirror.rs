@@ -74,10 +74,14 @@ impl Mirror {
         self.store.set_aca_creditors(self.organizations()).await
     }
 
-    /// Runs the worker, on one instance at a time, until the returned handle is stopped.
-    pub fn spawn(&self) -> Background {
+    /// Runs the worker, on one instance at a time, until the returned handle is stopped; none
+    /// when no creditor is mirrored, so that nothing polls the store for nothing.
+    pub fn spawn(&self) -> Option<Background> {
+        if self.clients.is_empty() {
+            return None;
+        }
         let this = self.clone();
-        Background::spawn_led(
+        Some(Background::spawn_led(
             self.store.clone(),
             "aca-mirror",
             self.config.poll_interval,
@@ -95,7 +99,7 @@ impl Mirror {
                     }
                 }
             },
-        )
+        ))
     }
 
     /// Takes the mirrors due now (of one creditor, when given) and mirrors them, different

@@ -112,7 +112,7 @@ impl TestServer {
             ctx.config.journal.retention_months,
         ));
         let uploads = Some(gpd_gateway::import::upload::spawn_worker(ctx.clone()));
-        let aca = Some(aca.spawn());
+        let aca = aca.spawn();
         TestServer {
             base,
             ctx,

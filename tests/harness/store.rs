@@ -18,8 +18,10 @@ use tokio_postgres::NoTls;
 /// The file of a data directory that names its PostgreSQL database.
 const DATABASE_FILE: &str = "postgres-database";
 
-/// Connections of a test gateway's pool: few requests are in flight at once in a test.
-const CONNECTIONS: usize = 8;
+/// Connections of a test gateway's pool: few requests are in flight at once in a test, but
+/// the background writers (deliveries, sweeper, uploads, journal, their leadership) each hold one
+/// while a test keeps every table locked.
+const CONNECTIONS: usize = 16;
 
 /// Whether the tests run on PostgreSQL (`GPD_TEST_STORE=postgres`) rather than SQLite.
 pub fn on_postgres() -> bool {
