@@ -14,6 +14,7 @@ pub mod ids;
 pub mod journal;
 pub mod lifecycle;
 pub mod messages;
+pub mod notice;
 pub mod notification_fee;
 pub mod party;
 pub mod personal_data;
