@@ -4,13 +4,16 @@
 //! ([`crate::domain::reporting::reconcile`]). A flow revision already stored is not fetched
 //! again: the stored flows are the memory of what was fetched. A background task, led by one
 //! instance, fetches for every creditor with a `[creditor.fdr]` access at the configured
-//! interval and records the paid transfers no flow has reported in time.
+//! interval, recovers from the platform the receipts its flows' payments lack (for creditors
+//! with a `[creditor.bizevents]` access) and records the paid transfers no flow has reported
+//! in time.
 
 use std::fmt;
 use std::sync::Arc;
 
 use chrono::Duration as Days;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use crate::background::{After, Background};
 use crate::clock::Clock;
@@ -18,16 +21,25 @@ use crate::config::Fdr;
 use crate::context::Context;
 use crate::domain::FiscalCodePA;
 use crate::domain::creditor::Creditor;
-use crate::domain::reporting::{AnomalyKind, FlowId, ReportingFlow, reconcile};
+use crate::domain::reporting::{FlowId, ReportingFlow, next_recovery, reconcile, rematch};
 use crate::platform::api::ApiError;
 use crate::platform::fdr::{FdrClient, FlowDocument};
-use crate::store::{FlowRecorded, Store, StoreError};
+use crate::primitives::recover::{self, Missing, RecoveryError};
+use crate::store::{FlowRecorded, RecoveryAttempt, Rematch, Store, StoreError};
 
 /// The lead the poller runs under.
 pub const JOB: &str = "reporting-flows";
 
 /// Transfers flagged per store transaction.
 const BATCH: u32 = 500;
+
+/// Receipts asked of the platform per creditor in one round: with each call bounded at 5 s,
+/// a bound on the round's time and on what the service is asked at once. More wait for the
+/// next round.
+pub const RECOVERIES_PER_ROUND: u32 = 50;
+
+/// How much of why an attempt failed is kept on its anomaly, in characters.
+const DETAIL: usize = 300;
 
 /// What one fetch did for a creditor.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -70,46 +82,21 @@ impl From<StoreError> for FetchError {
     }
 }
 
-/// Stores a flow reconciled at the clock's now. The one place where flow payments without a
-/// receipt are noticed (see [`missing_receipt`]).
+/// Stores a flow reconciled at the clock's now. Its payments without a receipt are left as
+/// NO_RECEIPT anomalies whose receipt the poller recovers ([`recover_missing`]).
 pub async fn record(
     store: &dyn Store,
     clock: Clock,
     flow: ReportingFlow,
 ) -> Result<FlowRecorded, StoreError> {
     let now = clock.now();
-    let organization = flow.organization.clone();
-    let id = flow.id.clone();
-    let recorded = store
+    store
         .record_reporting_flow(
             flow,
             Box::new(move |f, facts| reconcile(f, facts, now)),
             now,
         )
-        .await?;
-    if let FlowRecorded::Applied { reconciliation, .. } = &recorded {
-        for a in &reconciliation.anomalies {
-            if a.kind == AnomalyKind::NoReceipt
-                && let Some(iuv) = &a.iuv
-            {
-                missing_receipt(&organization, &id, iuv);
-            }
-        }
-    }
-    Ok(recorded)
-}
-
-/// A flow reports money for an IUV the creditor has no receipt of (recorded as a NO_RECEIPT
-/// anomaly). Fetching the missing receipt from the platform starts here.
-fn missing_receipt(organization: &FiscalCodePA, flow: &FlowId, iuv: &str) {
-    tracing::warn!(
-        organization = %organization,
-        fdr = %flow.fdr,
-        psp = %flow.psp,
-        revision = flow.revision,
-        iuv,
-        "a reporting flow reports a payment we have no receipt of"
-    );
+        .await
 }
 
 /// Fetches the creditor's newly published flows and stores each.
@@ -232,8 +219,93 @@ pub async fn flag_unreported(
     }
 }
 
-/// One round of the poller: every creditor's new flows, then the unreported transfers.
-pub async fn poll(ctx: &Context) {
+/// What recovering a creditor's missing receipts did in one round.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Receipts asked of the platform.
+    pub tried: u32,
+    /// NO_RECEIPT anomalies resolved by what was recovered.
+    pub resolved: u32,
+    /// Attempts that did not resolve their anomaly.
+    pub unresolved: u32,
+}
+
+/// Asks the platform's receipts service for the receipts of the creditor's NO_RECEIPT
+/// anomalies that are due, up to [`RECOVERIES_PER_ROUND`]; each receipt found is acquired as
+/// any other (stored as recovered, applied, forwarded), and the flow payments of its IUV are
+/// matched again. An attempt that resolves nothing is counted on its anomaly and tried again
+/// later ([`next_recovery`]), until the last. The service unreachable ends the creditor's
+/// round at once, as does `stopped`.
+pub async fn recover_missing(
+    ctx: &Context,
+    creditor: &Creditor,
+    stopped: &watch::Receiver<bool>,
+) -> Result<RecoveryReport, StoreError> {
+    let mut report = RecoveryReport::default();
+    if creditor.platform.bizevents.is_none() {
+        return Ok(report);
+    }
+    let org = creditor.fiscal_code.clone();
+    let due = ctx
+        .store
+        .due_receipt_recoveries(org.clone(), ctx.clock.now(), RECOVERIES_PER_ROUND)
+        .await?;
+    for d in due {
+        if *stopped.borrow() {
+            break;
+        }
+        let missing = Missing {
+            organization: org.clone(),
+            iur: d.iur.clone(),
+            iuv: Some(d.iuv.clone()),
+        };
+        let result = recover::recover(ctx, &missing, true).await;
+        let now = ctx.clock.now();
+        let next_at = next_recovery(d.attempts + 1, now);
+        let (attempt, rematch): (_, Option<Rematch>) = match &result {
+            Ok(recovered) => (
+                RecoveryAttempt {
+                    outcome: recovered.outcome.label().to_owned(),
+                    detail: Some(format!(
+                        "receipt {} is stored ({}), yet the flow payment still matches none",
+                        recovered.receipt_id,
+                        recovered.outcome.status().as_str()
+                    )),
+                    next_at,
+                },
+                Some(Box::new(move |payments, facts| {
+                    rematch(&missing.organization, payments, facts, now)
+                })),
+            ),
+            Err(e) => {
+                let attempt = RecoveryAttempt {
+                    outcome: e.label().to_owned(),
+                    detail: Some(e.to_string().chars().take(DETAIL).collect()),
+                    next_at,
+                };
+                (attempt, None)
+            }
+        };
+        let resolved = ctx
+            .store
+            .settle_receipt_recovery(org.clone(), d.anomaly, attempt, rematch, now)
+            .await?;
+        report.tried += 1;
+        report.resolved += resolved;
+        if resolved == 0 {
+            report.unresolved += 1;
+        }
+        if matches!(result, Err(RecoveryError::Unreachable(_))) {
+            break;
+        }
+    }
+    Ok(report)
+}
+
+/// One round of the poller: every creditor's new flows, then the receipts missing for them,
+/// then the unreported transfers. The flows come first, so that recoveries (each a call to
+/// another service) never delay them.
+pub async fn poll(ctx: &Context, stopped: &watch::Receiver<bool>) {
     for creditor in ctx.config.creditors.values() {
         if creditor.platform.fdr.is_none() {
             continue;
@@ -249,6 +321,22 @@ pub async fn poll(ctx: &Context) {
             Err(e) => tracing::warn!(organization = %creditor.fiscal_code, "reporting flows: {e}"),
         }
     }
+    for creditor in ctx.config.creditors.values() {
+        if *stopped.borrow() {
+            return;
+        }
+        match recover_missing(ctx, creditor, stopped).await {
+            Ok(r) if r.tried > 0 => tracing::info!(
+                organization = %creditor.fiscal_code,
+                tried = r.tried,
+                resolved = r.resolved,
+                unresolved = r.unresolved,
+                "receipts missing from reporting flows asked of the platform"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(organization = %creditor.fiscal_code, "receipt recovery: {e}"),
+        }
+    }
     let days = ctx.config.fdr.unreported_after_days;
     match flag_unreported(ctx.store.as_ref(), ctx.clock, days).await {
         Ok(0) => {}
@@ -260,10 +348,10 @@ pub async fn poll(ctx: &Context) {
 /// The poller, on one instance at a time, every `[fdr] poll_interval`.
 pub fn spawn(ctx: Arc<Context>) -> Background {
     let pause = ctx.config.fdr.poll_interval;
-    Background::spawn_led(ctx.store.clone(), JOB, pause, None, move |_stopped| {
+    Background::spawn_led(ctx.store.clone(), JOB, pause, None, move |stopped| {
         let ctx = ctx.clone();
         async move {
-            poll(&ctx).await;
+            poll(&ctx, &stopped).await;
             After::Pause
         }
     })

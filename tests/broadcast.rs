@@ -371,6 +371,7 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
             "DROP INDEX debt_position_to_erase;
              DROP INDEX debt_position_by_debtor;
              DROP INDEX receipt_to_erase;
+             DROP INDEX payment_option_paid_iuv;
              ALTER TABLE debt_position DROP COLUMN retained_until;
              ALTER TABLE debt_position DROP COLUMN personal_data_erased_at;
              ALTER TABLE receipt DROP COLUMN personal_data_erased_at;

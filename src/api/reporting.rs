@@ -52,6 +52,13 @@ fn anomaly_json(a: AnomalyRecord) -> Value {
         "reportedAmount": a.reported.map(euro),
         "foundAt": at(a.found_at),
         "resolvedAt": a.resolved_at.map(at),
+        "receiptRecovery": a.recovery.map(|r| json!({
+            "attempts": r.attempts,
+            "outcome": r.outcome,
+            "detail": r.detail,
+            "lastAttemptAt": at(r.last_at),
+            "nextAttemptAt": r.next_at.map(at),
+        })),
     })
 }
 

@@ -6,12 +6,14 @@
 //! revision of a flow replaces an older one: the transfers only the older one reported go back
 //! to unreported.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::position::{DebtPosition, OptionStatus, PositionStatus, TransferStatus};
+use super::position::{
+    DebtPosition, OptionStatus, PaymentOption, PositionStatus, Transfer, TransferStatus,
+};
 use super::{Cents, FiscalCodePA, TransferId};
 
 /// What a flow payment says happened to the money (`payStatus`, the SOAP flows'
@@ -251,11 +253,47 @@ pub struct Anomaly {
     pub reported: Option<Cents>,
 }
 
+impl Anomaly {
+    /// The anomaly a flow payment with this outcome shows, if any.
+    pub fn of(p: &FlowPayment, outcome: Outcome) -> Option<Anomaly> {
+        let kind = match outcome {
+            Outcome::AmountDiffers { .. } => AnomalyKind::AmountDiffers,
+            Outcome::NoReceipt => AnomalyKind::NoReceipt,
+            Outcome::UnknownTransfer => AnomalyKind::UnknownTransfer,
+            _ => return None,
+        };
+        Some(Anomaly {
+            kind,
+            index: Some(p.index),
+            iuv: Some(p.iuv.clone()),
+            transfer: Some(p.transfer),
+            expected: outcome.expected(),
+            reported: Some(p.amount),
+        })
+    }
+}
+
+/// Attempts at recovering the receipt of a NO_RECEIPT anomaly from the platform before the
+/// anomaly is left to a person.
+pub const RECOVERY_ATTEMPTS: i64 = 5;
+
+/// When the recovery of a missing receipt is due again after `attempts` attempts (the last one
+/// just ended, at `now`): 15 minutes after the first, each wait four times the one before (1 h,
+/// 4 h, 16 h); none after [`RECOVERY_ATTEMPTS`].
+pub fn next_recovery(attempts: i64, now: NaiveDateTime) -> Option<NaiveDateTime> {
+    if attempts >= RECOVERY_ATTEMPTS {
+        return None;
+    }
+    let exponent = u32::try_from(attempts.max(1) - 1).unwrap_or(0);
+    Some(now + chrono::Duration::minutes(15 * 4_i64.pow(exponent)))
+}
+
 /// What the store read for a flow, inside its transaction.
 #[derive(Debug, Clone, Default)]
 pub struct FlowFacts {
-    /// The creditor's positions holding an option with one of the flow's IUVs, or one of
-    /// `previous`'s; changed in place.
+    /// The positions holding an option with one of the flow's IUVs, or one of `previous`'s:
+    /// the creditor's own, and the paid ones of other creditors with a transfer credited to
+    /// it; changed in place.
     pub positions: Vec<DebtPosition>,
     /// The flow's IUVs the creditor has a stored receipt of.
     pub receipts: HashSet<String>,
@@ -280,38 +318,10 @@ pub fn reconcile(
     facts: &mut FlowFacts,
     now: NaiveDateTime,
 ) -> Reconciliation {
-    let mut outcomes = Vec::with_capacity(flow.payments.len());
-    let mut anomalies = Vec::new();
-    let mut reported: HashSet<ReportKey> = HashSet::new();
-    for p in &flow.payments {
-        let outcome = match_payment(flow, p, facts);
-        let kind = match outcome {
-            Outcome::AmountDiffers { .. } => Some(AnomalyKind::AmountDiffers),
-            Outcome::NoReceipt => Some(AnomalyKind::NoReceipt),
-            Outcome::UnknownTransfer => Some(AnomalyKind::UnknownTransfer),
-            _ => None,
-        };
-        if let Some(kind) = kind {
-            anomalies.push(Anomaly {
-                kind,
-                index: Some(p.index),
-                iuv: Some(p.iuv.clone()),
-                transfer: Some(p.transfer),
-                expected: match outcome {
-                    Outcome::AmountDiffers { expected } => Some(expected),
-                    _ => None,
-                },
-                reported: Some(p.amount),
-            });
-        }
-        if outcome.reports() {
-            reported.insert((p.iuv.clone(), p.transfer));
-        }
-        outcomes.push(outcome);
-    }
+    let mut r = match_payments(&flow.organization, &flow.payments, facts, now);
     let (count, sum) = flow.computed_totals();
     if count != flow.tot_payments || sum != Some(flow.sum_payments) {
-        anomalies.push(Anomaly {
+        r.anomalies.push(Anomaly {
             kind: AnomalyKind::TotalsDiffer,
             index: None,
             iuv: None,
@@ -320,78 +330,142 @@ pub fn reconcile(
             reported: sum,
         });
     }
+    r
+}
 
-    // The transfers whose status may change: those this revision reports and those the one it
-    // replaces reported. Each is reported when this revision or another flow in force says so.
+/// Matches again payments of the creditor's flows in force (from one flow or several) once
+/// what they lacked may be stored, a receipt recovered from the platform: the same rule as
+/// [`reconcile`], for these payments alone (`facts.previous` is empty: no revision changes).
+pub fn rematch(
+    organization: &FiscalCodePA,
+    payments: &[FlowPayment],
+    facts: &mut FlowFacts,
+    now: NaiveDateTime,
+) -> Reconciliation {
+    match_payments(organization, payments, facts, now)
+}
+
+fn match_payments(
+    organization: &FiscalCodePA,
+    payments: &[FlowPayment],
+    facts: &mut FlowFacts,
+    now: NaiveDateTime,
+) -> Reconciliation {
+    let mut outcomes = Vec::with_capacity(payments.len());
+    let mut anomalies = Vec::new();
+    let mut reported: HashSet<ReportKey> = HashSet::new();
+    for p in payments {
+        let outcome = match_payment(organization, p, facts);
+        anomalies.extend(Anomaly::of(p, outcome));
+        if outcome.reports() {
+            reported.insert((p.iuv.clone(), p.transfer));
+        }
+        outcomes.push(outcome);
+    }
+
+    // The transfers whose status may change: those these payments report and those the
+    // replaced revision reported. Each is reported when this revision or another flow in
+    // force says so.
     let mut affected: Vec<&ReportKey> = reported.iter().chain(&facts.previous).collect();
     affected.sort();
     affected.dedup();
-    let mut changed = Vec::new();
-    for (i, position) in facts.positions.iter_mut().enumerate() {
-        let mut touched = false;
-        for key in &affected {
-            let wanted = if reported.contains(*key) || facts.others.contains(*key) {
-                TransferStatus::Reported
-            } else {
-                TransferStatus::Unreported
-            };
-            touched |= set_transfer_status(position, &flow.organization, key, wanted, now);
+    let mut touched = BTreeSet::new();
+    for key in affected {
+        let wanted = if reported.contains(key) || facts.others.contains(key) {
+            TransferStatus::Reported
+        } else {
+            TransferStatus::Unreported
+        };
+        if let Some(at) = locate(&facts.positions, organization, &key.0)
+            && set_transfer_status(&mut facts.positions, organization, at, key.1, wanted, now)
+        {
+            touched.insert(at.0);
         }
-        if touched {
-            settle_reported(position, now);
-            changed.push(i);
-        }
+    }
+    for &i in &touched {
+        settle_reported(&mut facts.positions[i], now);
     }
     Reconciliation {
         outcomes,
         anomalies,
-        changed,
+        changed: touched.into_iter().collect(),
     }
 }
 
-fn match_payment(flow: &ReportingFlow, p: &FlowPayment, facts: &FlowFacts) -> Outcome {
+fn match_payment(organization: &FiscalCodePA, p: &FlowPayment, facts: &FlowFacts) -> Outcome {
     if !p.status.transfers_money() {
         return Outcome::Revoked;
     }
-    let option = (facts.positions.iter())
-        .filter(|pos| pos.organization == flow.organization)
-        .flat_map(|pos| &pos.options)
-        .find(|o| o.iuv.as_str() == p.iuv);
-    let paid = option.filter(|o| o.status != OptionStatus::Unpaid);
-    if paid.is_none() && !facts.receipts.contains(&p.iuv) {
+    let found = locate(&facts.positions, organization, &p.iuv);
+    if found.is_none() && !facts.receipts.contains(&p.iuv) {
         return Outcome::NoReceipt;
     }
-    match paid.and_then(|o| o.transfers.iter().find(|t| t.id == p.transfer)) {
+    match found.and_then(|at| transfer(&facts.positions, organization, at, p.transfer)) {
         None => Outcome::UnknownTransfer,
         Some(t) if t.amount != p.amount => Outcome::AmountDiffers { expected: t.amount },
         Some(_) => Outcome::Reported,
     }
 }
 
-/// Sets the status of the paid transfer `key` of the position, if it holds it; whether it
-/// changed.
-fn set_transfer_status(
-    position: &mut DebtPosition,
+/// The paid option (position and option indexes) that a flow payment of `organization` for
+/// `iuv` is about: the creditor's own option with the IUV; or else, on a notice of another
+/// creditor served here (a payment with several beneficiaries), the one paid option with the
+/// IUV that has a transfer credited to `organization`. Two such options (two creditors issuing
+/// the same IUV, each with a transfer to this one) name none: which was paid is not known.
+fn locate(
+    positions: &[DebtPosition],
     organization: &FiscalCodePA,
-    (iuv, id): &ReportKey,
+    iuv: &str,
+) -> Option<(usize, usize)> {
+    let paid = |o: &PaymentOption| o.iuv.as_str() == iuv && o.status != OptionStatus::Unpaid;
+    let mut own = None;
+    let mut others = Vec::new();
+    for (pi, p) in positions.iter().enumerate() {
+        for (oi, o) in p.options.iter().enumerate().filter(|(_, o)| paid(o)) {
+            if &p.organization == organization {
+                own = own.or(Some((pi, oi)));
+            } else if o.transfers.iter().any(|t| &t.organization == organization) {
+                others.push((pi, oi));
+            }
+        }
+    }
+    match (own, others.as_slice()) {
+        (Some(at), _) => Some(at),
+        (None, [one]) => Some(*one),
+        _ => None,
+    }
+}
+
+/// Transfer `id` of the option at `(position, option)`, when it is `organization`'s to report:
+/// any transfer of its own notices, only those credited to it on another creditor's.
+fn transfer<'a>(
+    positions: &'a [DebtPosition],
+    organization: &FiscalCodePA,
+    (pi, oi): (usize, usize),
+    id: TransferId,
+) -> Option<&'a Transfer> {
+    let own = &positions[pi].organization == organization;
+    (positions[pi].options[oi].transfers.iter())
+        .find(|t| t.id == id && (own || &t.organization == organization))
+}
+
+/// Sets the status of transfer `id` of the option at `(position, option)`, when it is
+/// `organization`'s to report; whether it changed.
+fn set_transfer_status(
+    positions: &mut [DebtPosition],
+    organization: &FiscalCodePA,
+    at: (usize, usize),
+    id: TransferId,
     wanted: TransferStatus,
     now: NaiveDateTime,
 ) -> bool {
-    if &position.organization != organization {
+    if transfer(positions, organization, at, id).is_none_or(|t| t.status == wanted) {
         return false;
     }
-    let Some(option) = (position.options.iter_mut())
-        .find(|o| o.iuv.as_str() == iuv && o.status != OptionStatus::Unpaid)
-    else {
-        return false;
-    };
-    let Some(transfer) = option.transfers.iter_mut().find(|t| t.id == *id) else {
-        return false;
-    };
-    if transfer.status == wanted {
-        return false;
+    let option = &mut positions[at.0].options[at.1];
+    for t in option.transfers.iter_mut().filter(|t| t.id == id) {
+        t.status = wanted;
     }
-    transfer.status = wanted;
     option.last_updated_date = now;
     true
 }
@@ -415,7 +489,7 @@ fn settle_reported(position: &mut DebtPosition, now: NaiveDateTime) {
             OptionStatus::PartiallyReported
         };
     }
-    let is_reported = |o: &&super::position::PaymentOption| o.status == OptionStatus::Reported;
+    let is_reported = |o: &&PaymentOption| o.status == OptionStatus::Reported;
     let single = position
         .options
         .iter()
@@ -490,6 +564,20 @@ mod tests {
                 at(2025, 2, 1),
             )
             .unwrap();
+        }
+        p
+    }
+
+    /// A paid notice `base` of creditor 99999999999 with two transfers: 700 cents its own
+    /// (in `owners` status, unreported by default), 300 cents credited to the flows' creditor.
+    fn shared(base: u64, owners: Option<TransferStatus>) -> DebtPosition {
+        let mut p = paid(&[(base, &[700, 300], false)]);
+        let owner = FiscalCodePA::parse("99999999999").unwrap();
+        p.organization = owner.clone();
+        p.options[0].transfers[0].organization = owner;
+        if let Some(status) = owners {
+            p.options[0].transfers[0].status = status;
+            p.options[0].status = OptionStatus::PartiallyReported;
         }
         p
     }
@@ -766,6 +854,103 @@ mod tests {
                 anomalies: vec![],
                 after: vec![(P::Paid, vec![(O::Paid, vec![TU])])],
             },
+            Case {
+                name: "the flow's creditor's transfer in another creditor's notice is reported",
+                flow: flow(1, vec![pay(1, 5, 2, 300, Executed)]),
+                positions: vec![shared(5, None)],
+                receipts: &[],
+                previous: vec![],
+                others: vec![],
+                outcomes: vec![Outcome::Reported],
+                anomalies: vec![],
+                after: vec![(P::Paid, vec![(O::PartiallyReported, vec![TU, TR])])],
+            },
+            Case {
+                name: "with the owner's transfer reported, the shared notice is reported",
+                flow: flow(1, vec![pay(1, 5, 2, 300, StandIn)]),
+                positions: vec![shared(5, Some(TR))],
+                receipts: &[],
+                previous: vec![],
+                others: vec![],
+                outcomes: vec![Outcome::Reported],
+                anomalies: vec![],
+                after: vec![(P::Reported, vec![(O::Reported, vec![TR, TR])])],
+            },
+            Case {
+                name: "the owner's own transfer is not the flow's creditor's to report",
+                flow: flow(1, vec![pay(1, 5, 1, 700, Executed)]),
+                positions: vec![shared(5, None)],
+                receipts: &[],
+                previous: vec![],
+                others: vec![],
+                outcomes: vec![Outcome::UnknownTransfer],
+                anomalies: vec![(AnomalyKind::UnknownTransfer, Some(1))],
+                after: vec![(P::Paid, vec![(O::Paid, vec![TU, TU])])],
+            },
+            Case {
+                name: "the creditor's own notice with the same IUV comes first",
+                flow: flow(1, vec![pay(1, 5, 1, 1000, Executed)]),
+                positions: vec![shared(5, None), paid(&[(5, &[1000], false)])],
+                receipts: &[5],
+                previous: vec![],
+                others: vec![],
+                outcomes: vec![Outcome::Reported],
+                anomalies: vec![],
+                after: vec![
+                    (P::Paid, vec![(O::Paid, vec![TU, TU])]),
+                    (P::Reported, vec![(O::Reported, vec![TR])]),
+                ],
+            },
+            Case {
+                name: "two other creditors' notices with the IUV: which was paid is not known",
+                flow: flow(1, vec![pay(1, 5, 2, 300, Executed)]),
+                positions: vec![shared(5, None), {
+                    let mut p = shared(5, None);
+                    p.organization = FiscalCodePA::parse("11111111111").unwrap();
+                    p
+                }],
+                receipts: &[],
+                previous: vec![],
+                others: vec![],
+                outcomes: vec![Outcome::NoReceipt],
+                anomalies: vec![(AnomalyKind::NoReceipt, Some(1))],
+                after: vec![
+                    (P::Paid, vec![(O::Paid, vec![TU, TU])]),
+                    (P::Paid, vec![(O::Paid, vec![TU, TU])]),
+                ],
+            },
+            Case {
+                name: "another creditor's notice not paid yet: no receipt",
+                flow: flow(1, vec![pay(1, 5, 2, 300, Executed)]),
+                positions: vec![{
+                    let mut p = position(vec![option(5, 1000, at(2030, 1, 1), false)]);
+                    p.organization = FiscalCodePA::parse("99999999999").unwrap();
+                    p
+                }],
+                receipts: &[],
+                previous: vec![],
+                others: vec![],
+                outcomes: vec![Outcome::NoReceipt],
+                anomalies: vec![(AnomalyKind::NoReceipt, Some(1))],
+                after: vec![(P::Draft, vec![(O::Unpaid, vec![TU])])],
+            },
+            Case {
+                name: "revision 2 drops the transfer in another creditor's notice",
+                flow: flow(2, vec![]),
+                positions: vec![{
+                    let mut p = shared(5, Some(TR));
+                    p.options[0].transfers[1].status = TR;
+                    p.options[0].status = O::Reported;
+                    p.status = P::Reported;
+                    p
+                }],
+                receipts: &[],
+                previous: vec![(iuv(5), tid(2))],
+                others: vec![],
+                outcomes: vec![],
+                anomalies: vec![],
+                after: vec![(P::Paid, vec![(O::PartiallyReported, vec![TR, TU])])],
+            },
         ];
         for case in cases {
             let mut facts = FlowFacts {
@@ -800,6 +985,19 @@ mod tests {
         assert_eq!(r.anomalies[0].expected, Some(cents(1000)));
         assert_eq!(r.anomalies[0].reported, Some(cents(999)));
         assert_eq!(r.anomalies[0].iuv.as_deref(), Some(iuv(1).as_str()));
+    }
+
+    #[test]
+    fn recoveries_wait_longer_each_time_and_end() {
+        let now = at(2025, 3, 1);
+        let waits: Vec<_> = (1..=RECOVERY_ATTEMPTS)
+            .map(|n| next_recovery(n, now).map(|t| (t - now).num_minutes()))
+            .collect();
+        assert_eq!(
+            waits,
+            [Some(15), Some(60), Some(240), Some(960), None],
+            "the fifth attempt is the last"
+        );
     }
 
     #[test]

@@ -99,6 +99,20 @@ impl fmt::Display for RecoveryError {
     }
 }
 
+impl RecoveryError {
+    /// The error's name, as a recovery's outcome records it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RecoveryError::NotConfigured => "NOT_CONFIGURED",
+            RecoveryError::NotFound => "NOT_FOUND",
+            RecoveryError::Unreachable(_) => "UNREACHABLE",
+            RecoveryError::Refused { .. } => "REFUSED",
+            RecoveryError::Invalid(_) => "INVALID",
+            RecoveryError::Store(_) => "STORE_FAILED",
+        }
+    }
+}
+
 /// Fetches the missing receipt and acquires it. `deliver_now` starts its deliveries from this
 /// process; without it they are left to a running gateway's retry worker (the CLI).
 pub async fn recover(

@@ -493,6 +493,31 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> StoreFuture<'_, u32>;
 
+    /// Up to `limit` of the creditor's open NO_RECEIPT anomalies whose receipt recovery is due
+    /// at `now`, soonest first.
+    fn due_receipt_recoveries(
+        &self,
+        organization: FiscalCodePA,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<DueRecovery>>;
+
+    /// Records an attempt to recover the receipt of NO_RECEIPT anomaly `anomaly`, in one
+    /// transaction. With `rematch` (a receipt was stored), every open NO_RECEIPT anomaly of the
+    /// creditor for the same IUV has its flow payment matched again: the positions change as
+    /// `rematch` decides, each payment's outcome is rewritten, and each anomaly whose payment
+    /// now finds its receipt is resolved (with the anomalies the new outcome shows recorded
+    /// in its place). The attempt is then counted on `anomaly`, its outcome kept, and its next
+    /// attempt set to `attempt.next_at` if it is still open. Returns how many were resolved.
+    fn settle_receipt_recovery(
+        &self,
+        organization: FiscalCodePA,
+        anomaly: i64,
+        attempt: RecoveryAttempt,
+        rematch: Option<Rematch>,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, u32>;
+
     // The mirror of positions to the central notices archive (ACA, `crate::aca`).
 
     /// Replaces the creditors whose positions are mirrored: from then on every write of one of

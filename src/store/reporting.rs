@@ -14,6 +14,10 @@ pub(super) mod columns;
 /// it, changing the positions of the facts in place.
 pub type Reconcile = Box<dyn FnOnce(&ReportingFlow, &mut FlowFacts) -> Reconciliation + Send>;
 
+/// Decides, inside the store's transaction, what payments of flows in force (with the facts
+/// read for them) do when matched again; see [`crate::domain::reporting::rematch`].
+pub type Rematch = Box<dyn FnOnce(&[FlowPayment], &mut FlowFacts) -> Reconciliation + Send>;
+
 /// What storing a flow did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FlowRecorded {
@@ -70,9 +74,46 @@ pub struct AnomalyRecord {
     pub expected: Option<Cents>,
     pub reported: Option<Cents>,
     pub found_at: NaiveDateTime,
-    /// When it stopped holding: a newer revision replaced its flow, or a flow reported the
-    /// transfer.
+    /// When it stopped holding: a newer revision replaced its flow, a flow reported the
+    /// transfer, or the missing receipt was recovered.
     pub resolved_at: Option<NaiveDateTime>,
+    /// For a NO_RECEIPT anomaly, the recovery of its receipt, once tried.
+    pub recovery: Option<RecoveryRecord>,
+}
+
+/// Where the recovery of a NO_RECEIPT anomaly's receipt from the platform stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryRecord {
+    pub attempts: i64,
+    /// What the last attempt came to (`RECOVERED`, `ALREADY_STORED`, `NOT_FOUND`…).
+    pub outcome: String,
+    /// Why it did not resolve the anomaly, when it did not.
+    pub detail: Option<String>,
+    pub last_at: NaiveDateTime,
+    /// When the next attempt is due; none once it resolved the anomaly or gave up.
+    pub next_at: Option<NaiveDateTime>,
+}
+
+/// A NO_RECEIPT anomaly whose receipt is due to be asked of the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueRecovery {
+    pub anomaly: i64,
+    pub organization: FiscalCodePA,
+    pub iuv: String,
+    /// The flow payment's IUR: the receipt's id.
+    pub iur: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+}
+
+/// What one recovery attempt came to, as [`crate::store::Store::settle_receipt_recovery`]
+/// records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryAttempt {
+    pub outcome: String,
+    pub detail: Option<String>,
+    /// When to try again if the anomaly stays open; none: give up.
+    pub next_at: Option<NaiveDateTime>,
 }
 
 /// Filters for listing flows; all optional, combined with AND.

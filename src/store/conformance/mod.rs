@@ -146,7 +146,9 @@ macro_rules! suite {
                 options_are_marked_in_bulk_and_the_mark_is_kept;
             reporting:
                 a_flow_reports_transfers_and_a_newer_revision_replaces_it,
-                transfers_no_flow_reports_are_flagged_once_and_resolved_by_a_flow;
+                transfers_no_flow_reports_are_flagged_once_and_resolved_by_a_flow,
+                missing_receipts_recovered_resolve_their_anomalies_and_attempts_are_counted,
+                a_flow_reports_its_creditor_s_transfer_in_another_creditor_s_notice;
             aca:
                 changes_of_mirrored_creditors_are_recorded_coalesced_and_let_go,
                 failures_are_retried_given_up_and_retried_on_demand,

@@ -1,16 +1,21 @@
 //! Reporting flows stored with what they matched: transfers reported, a newer revision
-//! replacing an older one's effects, anomalies listed and resolved, transfers no flow reported.
+//! replacing an older one's effects, anomalies listed and resolved, transfers no flow reported,
+//! a creditor's transfers in another creditor's notices, and the recovery of missing receipts
+//! matching payments again.
 
 use super::org;
-use crate::domain::position::tests::{at, option, position};
-use crate::domain::position::{DebtPosition, Iupd, OptionStatus, PositionStatus, TransferStatus};
+use crate::domain::position::tests::{at, option, position, transfer};
+use crate::domain::position::{
+    DebtPosition, Iupd, OptionPayment, OptionStatus, PositionStatus, TransferStatus,
+};
 use crate::domain::reporting::{
     AnomalyKind, FlowId, FlowPayment, Outcome, PayStatus, ReportingFlow, reconcile,
 };
-use crate::domain::{Cents, TransferId};
+use crate::domain::{Cents, FiscalCodePA, TransferId};
 use crate::store::receipt_fixtures::{ORG, new_receipt, valid};
 use crate::store::{
-    AnomalyFilter, FlowFilter, FlowRecorded, PageRequest, PositionKey, Reconcile, Store,
+    AnomalyFilter, FlowFilter, FlowRecorded, PageRequest, PositionKey, Reconcile, RecoveryAttempt,
+    Rematch, Store,
 };
 
 const ALL: PageRequest = PageRequest { page: 0, limit: 50 };
@@ -34,19 +39,30 @@ async fn paid(store: &dyn Store, iupd: &str, base: u64) -> String {
 }
 
 fn flow(fdr: &str, revision: i64, payments: &[(&str, i64)]) -> ReportingFlow {
+    let payments: Vec<(&str, i64, i64)> = payments.iter().map(|(iuv, c)| (*iuv, 1, *c)).collect();
+    flow_of(org(), fdr, revision, &payments)
+}
+
+/// A flow of `organization` with payments (IUV, transfer index, cents).
+fn flow_of(
+    organization: FiscalCodePA,
+    fdr: &str,
+    revision: i64,
+    payments: &[(&str, i64, i64)],
+) -> ReportingFlow {
     let payments: Vec<FlowPayment> = (payments.iter().enumerate())
-        .map(|(i, (iuv, cents))| FlowPayment {
+        .map(|(i, (iuv, transfer, cents))| FlowPayment {
             index: i as i64 + 1,
             iuv: (*iuv).to_owned(),
             iur: format!("IUR{i}"),
-            transfer: TransferId::new(1).unwrap(),
+            transfer: TransferId::new(*transfer).unwrap(),
             amount: Cents::new(*cents).unwrap(),
             status: PayStatus::Executed,
             pay_date: at(2025, 2, 1),
         })
         .collect();
     ReportingFlow {
-        organization: org(),
+        organization,
         id: FlowId::new(fdr, "88888888888", revision).unwrap(),
         fdr_date: at(2025, 2, revision as u32),
         published: Some(at(2025, 2, 2)),
@@ -63,15 +79,26 @@ async fn status_of(
     store: &dyn Store,
     iupd: &str,
 ) -> (PositionStatus, OptionStatus, TransferStatus) {
+    let (position, option, transfers) = statuses_of(store, org(), iupd).await;
+    (position, option, transfers[0])
+}
+
+/// The position's status, its first option's and that option's transfers'.
+async fn statuses_of(
+    store: &dyn Store,
+    organization: FiscalCodePA,
+    iupd: &str,
+) -> (PositionStatus, OptionStatus, Vec<TransferStatus>) {
     let p = store
-        .get_position(org(), PositionKey::Iupd(Iupd::parse(iupd).unwrap()))
+        .get_position(organization, PositionKey::Iupd(Iupd::parse(iupd).unwrap()))
         .await
         .unwrap()
         .unwrap();
+    let o = &p.options[0];
     (
         p.status,
-        p.options[0].status,
-        p.options[0].transfers[0].status,
+        o.status,
+        o.transfers.iter().map(|t| t.status).collect(),
     )
 }
 
@@ -299,5 +326,267 @@ pub async fn transfers_no_flow_reports_are_flagged_once_and_resolved_by_a_flow(s
             .unwrap(),
         0,
         "reported now"
+    );
+}
+
+pub async fn missing_receipts_recovered_resolve_their_anomalies_and_attempts_are_counted(
+    store: &dyn Store,
+) {
+    // Two notices not paid yet: the flow reports both, one with another amount.
+    let mut ids = Vec::new();
+    for (iupd, base) in [("IUPD-1", 1), ("IUPD-2", 2)] {
+        let mut p: DebtPosition = valid(position(vec![option(base, 300, at(2030, 1, 1), false)]));
+        p.iupd = Iupd::parse(iupd).unwrap();
+        ids.push((
+            p.options[0].iuv.as_str().to_owned(),
+            p.options[0].nav.clone(),
+        ));
+        store.create_position(p).await.unwrap();
+    }
+    let (first, second) = (ids[0].0.clone(), ids[1].0.clone());
+    let found = at(2025, 3, 1);
+    let f = flow("FDR-R", 1, &[(&first, 299), (&second, 300)]);
+    store
+        .record_reporting_flow(f.clone(), reconciler(), found)
+        .await
+        .unwrap();
+    let due = store
+        .due_receipt_recoveries(org(), found, 10)
+        .await
+        .unwrap();
+    let asked: Vec<(&str, &str, i64)> = (due.iter())
+        .map(|d| (d.iuv.as_str(), d.iur.as_str(), d.attempts))
+        .collect();
+    assert_eq!(
+        asked,
+        [(first.as_str(), "IUR0", 0), (second.as_str(), "IUR1", 0)]
+    );
+    let before = found - chrono::Duration::seconds(1);
+    assert!(
+        store
+            .due_receipt_recoveries(org(), before, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let other = FiscalCodePA::parse("88888888888").unwrap();
+    assert!(
+        store
+            .due_receipt_recoveries(other, found, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .due_receipt_recoveries(org(), found, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The second's receipt is not at the platform: counted, kept, due later.
+    let later = at(2025, 3, 2);
+    let not_found = RecoveryAttempt {
+        outcome: "NOT_FOUND".into(),
+        detail: Some("no such receipt".into()),
+        next_at: Some(later),
+    };
+    let resolved = store
+        .settle_receipt_recovery(org(), due[1].anomaly, not_found, None, found)
+        .await
+        .unwrap();
+    assert_eq!(resolved, 0);
+    let now_due = store
+        .due_receipt_recoveries(org(), found, 10)
+        .await
+        .unwrap();
+    assert_eq!(now_due.len(), 1);
+    assert_eq!(now_due[0].anomaly, due[0].anomaly);
+    assert_eq!(
+        store
+            .due_receipt_recoveries(org(), later, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The first's receipt recovered (stored meanwhile): its payment matches again.
+    store
+        .acquire_receipt(new_receipt("R-IUPD-1", &ids[0].1, &[ORG]))
+        .await
+        .unwrap();
+    let recovered = RecoveryAttempt {
+        outcome: "RECOVERED".into(),
+        detail: Some("still no match".into()),
+        next_at: Some(later),
+    };
+    let rematch: Rematch = Box::new(move |payments, facts| {
+        crate::domain::reporting::rematch(&org(), payments, facts, found)
+    });
+    let resolved = store
+        .settle_receipt_recovery(org(), due[0].anomaly, recovered, Some(rematch), found)
+        .await
+        .unwrap();
+    assert_eq!(resolved, 1);
+    let reported = (
+        PositionStatus::Reported,
+        OptionStatus::Reported,
+        TransferStatus::Reported,
+    );
+    assert_eq!(status_of(store, "IUPD-1").await, reported);
+    let (_, payments) = store
+        .reporting_flow_payments(org(), f.id.clone(), ALL)
+        .await
+        .unwrap()
+        .unwrap();
+    let outcomes: Vec<(Outcome, bool)> = payments
+        .items
+        .iter()
+        .map(|p| (p.outcome, p.reports))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (
+                Outcome::AmountDiffers {
+                    expected: Cents::new(300).unwrap()
+                },
+                true
+            ),
+            (Outcome::NoReceipt, false)
+        ]
+    );
+    let all = store
+        .list_reporting_anomalies(org(), AnomalyFilter::default(), ALL)
+        .await
+        .unwrap();
+    let mut seen: Vec<_> = (all.items.iter())
+        .map(|a| {
+            (
+                a.kind,
+                a.iuv.as_deref(),
+                a.resolved_at.is_some(),
+                (a.recovery.as_ref()).map(|r| (r.attempts, r.outcome.as_str(), r.next_at)),
+            )
+        })
+        .collect();
+    seen.sort_by_key(|s| (s.1, s.0.as_str()));
+    assert_eq!(
+        seen,
+        [
+            (
+                AnomalyKind::AmountDiffers,
+                Some(first.as_str()),
+                false,
+                None
+            ),
+            (
+                AnomalyKind::NoReceipt,
+                Some(first.as_str()),
+                true,
+                Some((1, "RECOVERED", None))
+            ),
+            (
+                AnomalyKind::NoReceipt,
+                Some(second.as_str()),
+                false,
+                Some((1, "NOT_FOUND", Some(later)))
+            ),
+        ]
+    );
+    assert!(all.items.iter().all(|a| a.flow == Some(f.id.clone())));
+
+    // The last attempt gives up: nothing is due any more.
+    let last = RecoveryAttempt {
+        outcome: "NOT_FOUND".into(),
+        detail: None,
+        next_at: None,
+    };
+    store
+        .settle_receipt_recovery(org(), due[1].anomaly, last, None, later)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .due_receipt_recoveries(org(), at(2100, 1, 1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn a_flow_reports_its_creditor_s_transfer_in_another_creditor_s_notice(
+    store: &dyn Store,
+) {
+    // Creditor A's notice pays 700 cents to A and 300 to this flows' creditor.
+    let owner = FiscalCodePA::parse("88888888888").unwrap();
+    let mut p: DebtPosition = valid(position(vec![option(7, 1000, at(2030, 1, 1), false)]));
+    p.organization = owner.clone();
+    p.iupd = Iupd::parse("IUPD-SHARED").unwrap();
+    let mut owners = transfer(1, 700);
+    owners.organization = owner.clone();
+    p.options[0].transfers = vec![owners, transfer(2, 300)];
+    let payment = OptionPayment {
+        payment_date: at(2025, 2, 1),
+        payment_method: None,
+        psp_company: None,
+        receipt_id: "R-SHARED".into(),
+        fee: Cents::ZERO,
+    };
+    p.mark_paid(0, payment, at(2025, 2, 1)).unwrap();
+    let iuv = p.options[0].iuv.as_str().to_owned();
+    store.create_position(p).await.unwrap();
+
+    let ours = flow_of(org(), "FDR-B", 1, &[(&iuv, 2, 300)]);
+    let recorded = store
+        .record_reporting_flow(ours, reconciler(), at(2025, 3, 1))
+        .await
+        .unwrap();
+    let FlowRecorded::Applied { reconciliation, .. } = recorded else {
+        panic!("{recorded:?}");
+    };
+    assert_eq!(reconciliation.outcomes, [Outcome::Reported]);
+    use TransferStatus::{Reported as TR, Unreported as TU};
+    assert_eq!(
+        statuses_of(store, owner.clone(), "IUPD-SHARED").await,
+        (
+            PositionStatus::Paid,
+            OptionStatus::PartiallyReported,
+            vec![TU, TR]
+        )
+    );
+    // The owner's flow reports its own transfer: the notice is reported.
+    let theirs = flow_of(owner.clone(), "FDR-A", 1, &[(&iuv, 1, 700)]);
+    store
+        .record_reporting_flow(theirs, reconciler(), at(2025, 3, 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses_of(store, owner.clone(), "IUPD-SHARED").await,
+        (
+            PositionStatus::Reported,
+            OptionStatus::Reported,
+            vec![TR, TR]
+        )
+    );
+    // A revision of ours that drops it takes back only our transfer.
+    store
+        .record_reporting_flow(
+            flow_of(org(), "FDR-B", 2, &[]),
+            reconciler(),
+            at(2025, 3, 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        statuses_of(store, owner, "IUPD-SHARED").await,
+        (
+            PositionStatus::Paid,
+            OptionStatus::PartiallyReported,
+            vec![TR, TU]
+        )
     );
 }

@@ -10,18 +10,20 @@ use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
 
 use super::filter::Where;
-use super::positions::{load_positions_by_id, replace_position};
+use super::positions::{RowIds, load_positions_by_id, replace_position};
 use super::{PgStore, db_error};
-use crate::domain::reporting::{FlowFacts, FlowId, Outcome, ReportKey, ReportingFlow};
+use crate::domain::reporting::{
+    Anomaly, AnomalyKind, FlowFacts, FlowId, FlowPayment, Outcome, ReportKey, ReportingFlow,
+};
 use crate::domain::{FiscalCodePA, TransferId};
 use crate::store::columns::{corrupt, millis};
 use crate::store::reporting::columns::{
-    ANOMALY_LISTING, AnomalyColumns, FLOW_COLUMNS, FLOW_LISTING, FlowColumns, PAYMENT_LISTING,
-    PaymentColumns,
+    ANOMALY_LISTING, AnomalyColumns, FLOW_COLUMNS, FLOW_LISTING, FlowColumns, PAYMENT_COLUMNS_OF_P,
+    PAYMENT_LISTING, PaymentColumns,
 };
 use crate::store::{
-    AnomalyFilter, AnomalyRecord, FlowFilter, FlowPaymentRecord, FlowRecorded, FlowSummary, Page,
-    PageRequest, Reconcile, StoreError,
+    AnomalyFilter, AnomalyRecord, DueRecovery, FlowFilter, FlowPaymentRecord, FlowRecorded,
+    FlowSummary, Page, PageRequest, Reconcile, RecoveryAttempt, Rematch, StoreError,
 };
 
 impl PgStore {
@@ -95,19 +97,7 @@ impl PgStore {
         filters.and(format!("flow_id = {at}"));
         let payments = filters
             .page(self, &PAYMENT_LISTING, page, |r| {
-                PaymentColumns {
-                    index: r.try_get(0).map_err(db_error)?,
-                    iuv: r.try_get(1).map_err(db_error)?,
-                    iur: r.try_get(2).map_err(db_error)?,
-                    transfer: r.try_get(3).map_err(db_error)?,
-                    amount: r.try_get(4).map_err(db_error)?,
-                    pay_status: r.try_get(5).map_err(db_error)?,
-                    pay_date: r.try_get(6).map_err(db_error)?,
-                    outcome: r.try_get(7).map_err(db_error)?,
-                    expected: r.try_get(8).map_err(db_error)?,
-                    reports: r.try_get(9).map_err(db_error)?,
-                }
-                .record()
+                payment_columns(r, 0)?.record()
             })
             .await?;
         Ok(Some((summary, payments)))
@@ -151,10 +141,69 @@ impl PgStore {
                     reported: r.try_get(9).map_err(db_error)?,
                     found_at: r.try_get(10).map_err(db_error)?,
                     resolved_at: r.try_get(11).map_err(db_error)?,
+                    recovery_attempts: r.try_get(12).map_err(db_error)?,
+                    recovery_outcome: r.try_get(13).map_err(db_error)?,
+                    recovery_detail: r.try_get(14).map_err(db_error)?,
+                    recovery_at: r.try_get(15).map_err(db_error)?,
+                    recovery_due: r.try_get(16).map_err(db_error)?,
                 }
                 .record()
             })
             .await
+    }
+
+    pub async fn due_receipt_recoveries(
+        &self,
+        organization: FiscalCodePA,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> Result<Vec<DueRecovery>, StoreError> {
+        let client = self.client().await?;
+        let st = client
+            .prepare_cached(
+                "SELECT a.id, a.iuv, p.iur, a.recovery_attempts
+                 FROM reporting_anomaly a
+                 JOIN reporting_payment p ON p.flow_id = a.flow_id AND p.idx = a.idx
+                 WHERE a.organization = $1 AND a.recovery_due IS NOT NULL
+                   AND a.resolved_at IS NULL AND a.recovery_due <= $2
+                 ORDER BY a.recovery_due, a.id LIMIT $3",
+            )
+            .await
+            .map_err(db_error)?;
+        let rows = client
+            .query(
+                &st,
+                &[&organization.as_str(), &millis(now), &i64::from(limit)],
+            )
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueRecovery {
+                    anomaly: r.try_get(0).map_err(db_error)?,
+                    organization: organization.clone(),
+                    iuv: r.try_get(1).map_err(db_error)?,
+                    iur: r.try_get(2).map_err(db_error)?,
+                    attempts: r.try_get(3).map_err(db_error)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn settle_receipt_recovery(
+        &self,
+        organization: FiscalCodePA,
+        anomaly: i64,
+        attempt: RecoveryAttempt,
+        rematch: Option<Rematch>,
+        now: NaiveDateTime,
+    ) -> Result<u32, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        let org = organization.as_str();
+        let resolved = settle_recovery(&tx, org, anomaly, &attempt, rematch, now).await?;
+        super::commit(tx).await?;
+        Ok(resolved)
     }
 
     pub async fn flag_unreported_transfers(
@@ -308,10 +357,46 @@ async fn record(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let (row_ids, mut facts) = facts(tx, org, &iuvs).await?;
+    facts.previous = previous;
+    let reconciliation = reconcile(&flow, &mut facts);
+    for &i in &reconciliation.changed {
+        replace_position(tx, &row_ids[i], &facts.positions[i]).await?;
+    }
+    let Some(flow_id) = insert_flow(tx, &flow, &reconciliation.outcomes, false, now).await? else {
+        return Ok(FlowRecorded::AlreadyStored);
+    };
+    insert_anomalies(tx, org, flow_id, reconciliation.anomalies.iter(), now).await?;
+    for (p, outcome) in flow.payments.iter().zip(&reconciliation.outcomes) {
+        if outcome.reports() {
+            resolve_unreported(tx, org, p, now).await?;
+        }
+    }
+    let positions_changed = reconciliation.changed.len();
+    Ok(FlowRecorded::Applied {
+        reconciliation,
+        positions_changed,
+    })
+}
+
+/// What reconciling payments for `iuvs` needs to know, read in the transaction with the
+/// positions locked: the positions concerned (the creditor's own, and other creditors' paid
+/// ones with a transfer credited to it) with their row ids, the IUVs with a receipt, and the
+/// transfers flows in force report. `previous` is left empty.
+async fn facts(
+    tx: &Transaction<'_>,
+    org: &str,
+    iuvs: &[String],
+) -> Result<(Vec<RowIds>, FlowFacts), StoreError> {
     let st = tx
         .prepare_cached(
             "SELECT id FROM debt_position WHERE id IN
-                (SELECT position_id FROM payment_option WHERE organization = $1 AND iuv = ANY($2))
+                (SELECT position_id FROM payment_option WHERE organization = $1 AND iuv = ANY($2)
+                 UNION
+                 SELECT o.position_id FROM payment_option o
+                 WHERE o.iuv = ANY($2) AND o.status <> 'PO_UNPAID' AND o.organization <> $1
+                   AND EXISTS (SELECT 1 FROM transfer t
+                       WHERE t.option_id = o.id AND t.organization = $1))
              ORDER BY id FOR UPDATE",
         )
         .await
@@ -344,28 +429,33 @@ async fn record(
         .collect();
     let loaded = load_positions_by_id(tx, &ids).await?;
     let (row_ids, positions): (Vec<_>, Vec<_>) = loaded.into_iter().unzip();
-    let mut facts = FlowFacts {
+    let facts = FlowFacts {
         positions,
         receipts,
-        previous,
+        previous: Vec::new(),
         others,
     };
-    let reconciliation = reconcile(&flow, &mut facts);
-    for &i in &reconciliation.changed {
-        replace_position(tx, &row_ids[i], &facts.positions[i]).await?;
-    }
-    let Some(flow_id) = insert_flow(tx, &flow, &reconciliation.outcomes, false, now).await? else {
-        return Ok(FlowRecorded::AlreadyStored);
-    };
+    Ok((row_ids, facts))
+}
+
+/// Inserts a flow's anomalies, found at `now`; the NO_RECEIPT ones have their receipt's
+/// recovery due at once.
+async fn insert_anomalies<'a>(
+    tx: &Transaction<'_>,
+    org: &str,
+    flow_id: i64,
+    anomalies: impl Iterator<Item = &'a Anomaly>,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     let st = tx
         .prepare_cached(
             "INSERT INTO reporting_anomaly (organization, kind, flow_id, idx, iuv, transfer_id,
-                expected_amount, reported_amount, found_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                expected_amount, reported_amount, found_at, recovery_due)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .await
         .map_err(db_error)?;
-    for a in &reconciliation.anomalies {
+    for a in anomalies {
         tx.execute(
             &st,
             &[
@@ -378,11 +468,22 @@ async fn record(
                 &a.expected.map(|c| c.get()),
                 &a.reported.map(|c| c.get()),
                 &millis(now),
+                &(a.kind == AnomalyKind::NoReceipt).then(|| millis(now)),
             ],
         )
         .await
         .map_err(db_error)?;
     }
+    Ok(())
+}
+
+/// Resolves the open UNREPORTED anomaly of the transfer `p` reports, if any.
+async fn resolve_unreported(
+    tx: &Transaction<'_>,
+    org: &str,
+    p: &FlowPayment,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     let st = tx
         .prepare_cached(
             "UPDATE reporting_anomaly SET resolved_at = $4
@@ -391,20 +492,136 @@ async fn record(
         )
         .await
         .map_err(db_error)?;
-    for (p, outcome) in flow.payments.iter().zip(&reconciliation.outcomes) {
-        if outcome.reports() {
-            tx.execute(
-                &st,
-                &[&org, &p.iuv, &i64::from(p.transfer.get()), &millis(now)],
+    tx.execute(
+        &st,
+        &[&org, &p.iuv, &i64::from(p.transfer.get()), &millis(now)],
+    )
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// [`crate::store::Store::settle_receipt_recovery`] inside its transaction. The anomalies are
+/// locked first: a flow storing a newer revision meanwhile, on another instance, resolves
+/// them before or after, never half-way.
+async fn settle_recovery(
+    tx: &Transaction<'_>,
+    org: &str,
+    anomaly: i64,
+    attempt: &RecoveryAttempt,
+    rematch: Option<Rematch>,
+    now: NaiveDateTime,
+) -> Result<u32, StoreError> {
+    let mut resolved = 0;
+    if let Some(rematch) = rematch {
+        let st = tx
+            .prepare_cached(&format!(
+                "SELECT a.id, a.flow_id, {PAYMENT_COLUMNS_OF_P}
+                 FROM reporting_anomaly a
+                 JOIN reporting_payment p ON p.flow_id = a.flow_id AND p.idx = a.idx
+                 WHERE a.organization = $1 AND a.kind = 'NO_RECEIPT' AND a.resolved_at IS NULL
+                   AND a.iuv = (SELECT iuv FROM reporting_anomaly WHERE id = $2)
+                 ORDER BY a.id FOR UPDATE OF a"
+            ))
+            .await
+            .map_err(db_error)?;
+        let mut open = Vec::new();
+        for r in tx.query(&st, &[&org, &anomaly]).await.map_err(db_error)? {
+            let id: i64 = r.try_get(0).map_err(db_error)?;
+            let flow: i64 = r.try_get(1).map_err(db_error)?;
+            open.push((id, flow, payment_columns(&r, 2)?.record()?.payment));
+        }
+        let payments: Vec<FlowPayment> = open.iter().map(|(_, _, p)| p.clone()).collect();
+        let iuvs: Vec<String> = (payments.iter().map(|p| p.iuv.clone()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let (row_ids, mut facts) = facts(tx, org, &iuvs).await?;
+        let reconciliation = rematch(&payments, &mut facts);
+        for &i in &reconciliation.changed {
+            replace_position(tx, &row_ids[i], &facts.positions[i]).await?;
+        }
+        let payment = tx
+            .prepare_cached(
+                "UPDATE reporting_payment SET outcome = $3, expected_amount = $4, reports = $5
+                 WHERE flow_id = $1 AND idx = $2",
             )
             .await
             .map_err(db_error)?;
+        let resolve = tx
+            .prepare_cached(
+                "UPDATE reporting_anomaly SET resolved_at = $2, recovery_due = NULL,
+                    recovery_outcome = $3, recovery_detail = NULL, recovery_at = $2
+                 WHERE id = $1",
+            )
+            .await
+            .map_err(db_error)?;
+        for ((id, flow, p), outcome) in open.iter().zip(&reconciliation.outcomes) {
+            if *outcome == Outcome::NoReceipt {
+                continue;
+            }
+            let expected = outcome.expected().map(|c| c.get());
+            tx.execute(
+                &payment,
+                &[
+                    flow,
+                    &p.index,
+                    &outcome.as_str(),
+                    &expected,
+                    &outcome.reports(),
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+            tx.execute(&resolve, &[id, &millis(now), &attempt.outcome])
+                .await
+                .map_err(db_error)?;
+            insert_anomalies(tx, org, *flow, Anomaly::of(p, *outcome).iter(), now).await?;
+            if outcome.reports() {
+                resolve_unreported(tx, org, p, now).await?;
+            }
+            resolved += 1;
         }
     }
-    let positions_changed = reconciliation.changed.len();
-    Ok(FlowRecorded::Applied {
-        reconciliation,
-        positions_changed,
+    let st = tx
+        .prepare_cached(
+            "UPDATE reporting_anomaly SET recovery_attempts = recovery_attempts + 1,
+                recovery_outcome = $3, recovery_at = $4,
+                recovery_detail = CASE WHEN resolved_at IS NULL THEN $5 END,
+                recovery_due = CASE WHEN resolved_at IS NULL THEN $6::bigint END
+             WHERE id = $1 AND organization = $2",
+        )
+        .await
+        .map_err(db_error)?;
+    tx.execute(
+        &st,
+        &[
+            &anomaly,
+            &org,
+            &attempt.outcome,
+            &millis(now),
+            &attempt.detail,
+            &attempt.next_at.map(millis),
+        ],
+    )
+    .await
+    .map_err(db_error)?;
+    Ok(resolved)
+}
+
+fn payment_columns(r: &Row, at: usize) -> Result<PaymentColumns, StoreError> {
+    let get = |e| db_error(e);
+    Ok(PaymentColumns {
+        index: r.try_get(at).map_err(get)?,
+        iuv: r.try_get(at + 1).map_err(get)?,
+        iur: r.try_get(at + 2).map_err(get)?,
+        transfer: r.try_get(at + 3).map_err(get)?,
+        amount: r.try_get(at + 4).map_err(get)?,
+        pay_status: r.try_get(at + 5).map_err(get)?,
+        pay_date: r.try_get(at + 6).map_err(get)?,
+        outcome: r.try_get(at + 7).map_err(get)?,
+        expected: r.try_get(at + 8).map_err(get)?,
+        reports: r.try_get(at + 9).map_err(get)?,
     })
 }
 

@@ -460,6 +460,38 @@ impl Store for PgStore {
         ))
     }
 
+    fn due_receipt_recoveries(
+        &self,
+        organization: FiscalCodePA,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<crate::store::DueRecovery>> {
+        Box::pin(PgStore::due_receipt_recoveries(
+            self,
+            organization,
+            now,
+            limit,
+        ))
+    }
+
+    fn settle_receipt_recovery(
+        &self,
+        organization: FiscalCodePA,
+        anomaly: i64,
+        attempt: crate::store::RecoveryAttempt,
+        rematch: Option<crate::store::Rematch>,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, u32> {
+        Box::pin(PgStore::settle_receipt_recovery(
+            self,
+            organization,
+            anomaly,
+            attempt,
+            rematch,
+            now,
+        ))
+    }
+
     // The mirror of positions to the central notices archive (ACA).
 
     fn set_aca_creditors(&self, organizations: Vec<FiscalCodePA>) -> StoreFuture<'_, ()> {

@@ -8,7 +8,7 @@ use crate::domain::reporting::{AnomalyKind, FlowId, FlowPayment, Outcome, PaySta
 use crate::domain::{FiscalCodePA, TransferId};
 use crate::store::StoreError;
 use crate::store::columns::{cents, corrupt, from_millis, opt_millis};
-use crate::store::reporting::{AnomalyRecord, FlowPaymentRecord, FlowSummary};
+use crate::store::reporting::{AnomalyRecord, FlowPaymentRecord, FlowSummary, RecoveryRecord};
 
 /// The columns of `reporting_flow` read by listings, in [`FLOW_COLUMNS`] order.
 pub(in crate::store) const FLOW_COLUMNS: &str = "organization, fdr, psp_id, revision, fdr_date, \
@@ -69,6 +69,10 @@ pub(in crate::store) fn flow_id(fdr: &str, psp: &str, revision: i64) -> Result<F
 pub(in crate::store) const PAYMENT_COLUMNS: &str =
     "idx, iuv, iur, transfer_id, amount, pay_status, pay_date, outcome, expected_amount, reports";
 
+/// [`PAYMENT_COLUMNS`] of `reporting_payment` aliased `p`.
+pub(in crate::store) const PAYMENT_COLUMNS_OF_P: &str = "p.idx, p.iuv, p.iur, p.transfer_id, \
+    p.amount, p.pay_status, p.pay_date, p.outcome, p.expected_amount, p.reports";
+
 /// A listing of a flow's payments, in index order.
 pub(in crate::store) const PAYMENT_LISTING: Listing =
     Listing::new(PAYMENT_COLUMNS, "reporting_payment", "idx");
@@ -112,7 +116,8 @@ impl PaymentColumns {
 
 /// The columns of `reporting_anomaly` (joined with its flow as `f`) read by listings.
 pub(in crate::store) const ANOMALY_COLUMNS: &str = "a.id, a.kind, f.fdr, f.psp_id, f.revision, \
-    a.idx, a.iuv, a.transfer_id, a.expected_amount, a.reported_amount, a.found_at, a.resolved_at";
+    a.idx, a.iuv, a.transfer_id, a.expected_amount, a.reported_amount, a.found_at, a.resolved_at, \
+    a.recovery_attempts, a.recovery_outcome, a.recovery_detail, a.recovery_at, a.recovery_due";
 
 /// A listing of anomalies with their flows' names, the newest first.
 pub(in crate::store) const ANOMALY_LISTING: Listing = Listing::new(
@@ -134,6 +139,11 @@ pub(in crate::store) struct AnomalyColumns {
     pub reported: Option<i64>,
     pub found_at: i64,
     pub resolved_at: Option<i64>,
+    pub recovery_attempts: i64,
+    pub recovery_outcome: Option<String>,
+    pub recovery_detail: Option<String>,
+    pub recovery_at: Option<i64>,
+    pub recovery_due: Option<i64>,
 }
 
 impl AnomalyColumns {
@@ -162,6 +172,16 @@ impl AnomalyColumns {
                 .transpose()?,
             found_at: from_millis(self.found_at, "reporting_anomaly.found_at")?,
             resolved_at: opt_millis(self.resolved_at, "reporting_anomaly.resolved_at")?,
+            recovery: match (self.recovery_outcome, self.recovery_at) {
+                (Some(outcome), Some(at)) => Some(RecoveryRecord {
+                    attempts: self.recovery_attempts,
+                    outcome,
+                    detail: self.recovery_detail,
+                    last_at: from_millis(at, "reporting_anomaly.recovery_at")?,
+                    next_at: opt_millis(self.recovery_due, "reporting_anomaly.recovery_due")?,
+                }),
+                _ => None,
+            },
         })
     }
 }

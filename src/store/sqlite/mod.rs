@@ -68,6 +68,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0015_reporting_flows.sql"),
     include_str!("../migrations/0016_recovered_receipts.sql"),
     include_str!("../migrations/0017_send_notification.sql"),
+    include_str!("../migrations/0019_receipt_recovery.sql"),
 ];
 
 /// The schema version this binary brings a data file to.
@@ -677,6 +678,28 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreFuture<'_, u32> {
         self.write(move |tx| reporting::flag_unreported(tx, paid_before, now, limit))
+    }
+
+    fn due_receipt_recoveries(
+        &self,
+        organization: FiscalCodePA,
+        now: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<super::DueRecovery>> {
+        self.read(move |conn| reporting::due_recoveries(conn, &organization, now, limit))
+    }
+
+    fn settle_receipt_recovery(
+        &self,
+        organization: FiscalCodePA,
+        anomaly: i64,
+        attempt: super::RecoveryAttempt,
+        rematch: Option<super::Rematch>,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, u32> {
+        self.write(move |tx| {
+            reporting::settle_recovery(tx, &organization, anomaly, &attempt, rematch, now)
+        })
     }
 
     // The mirror of positions to the central notices archive (ACA).

@@ -9,16 +9,18 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::columns::millis;
 use super::filter::Where;
-use super::positions::{load_position_by_id, replace_position};
+use super::positions::{RowIds, load_position_by_id, replace_position};
 use super::unavailable;
-use crate::domain::reporting::{FlowFacts, FlowId, Outcome, ReportKey, ReportingFlow};
+use crate::domain::reporting::{
+    Anomaly, AnomalyKind, FlowFacts, FlowId, FlowPayment, Outcome, ReportKey, ReportingFlow,
+};
 use crate::domain::{FiscalCodePA, TransferId};
 use crate::store::reporting::columns::{
     ANOMALY_COLUMNS, AnomalyColumns, FLOW_COLUMNS, FlowColumns, PAYMENT_COLUMNS, PaymentColumns,
 };
 use crate::store::{
-    AnomalyFilter, AnomalyRecord, FlowFilter, FlowPaymentRecord, FlowRecorded, FlowSummary, Page,
-    PageRequest, Reconcile, StoreError,
+    AnomalyFilter, AnomalyRecord, DueRecovery, FlowFilter, FlowPaymentRecord, FlowRecorded,
+    FlowSummary, Page, PageRequest, Reconcile, RecoveryAttempt, Rematch, StoreError,
 };
 
 pub(super) fn stored(
@@ -107,17 +109,55 @@ pub(super) fn record(
     let iuvs: BTreeSet<&str> = (flow.payments.iter().map(|p| p.iuv.as_str()))
         .chain(previous.iter().map(|(iuv, _)| iuv.as_str()))
         .collect();
+    let (ids, mut facts) = facts(tx, org, &iuvs)?;
+    facts.previous = previous;
+    let reconciliation = reconcile(&flow, &mut facts);
+    for &i in &reconciliation.changed {
+        replace_position(tx, &ids[i], &facts.positions[i])?;
+    }
+    let flow_id = insert_flow(tx, &flow, &reconciliation.outcomes, false, now)?;
+    insert_anomalies(tx, org, flow_id, reconciliation.anomalies.iter(), now)?;
+    for (p, outcome) in flow.payments.iter().zip(&reconciliation.outcomes) {
+        if outcome.reports() {
+            resolve_unreported(tx, org, p, now)?;
+        }
+    }
+    let positions_changed = reconciliation.changed.len();
+    Ok(FlowRecorded::Applied {
+        reconciliation,
+        positions_changed,
+    })
+}
+
+/// What reconciling payments for `iuvs` needs to know, read in the writer's transaction: the
+/// positions concerned (the creditor's own, and other creditors' paid ones with a transfer
+/// credited to it) with their row ids, the IUVs with a receipt, and the transfers flows in
+/// force report. `previous` is left empty.
+fn facts(
+    tx: &Connection,
+    org: &str,
+    iuvs: &BTreeSet<&str>,
+) -> Result<(Vec<RowIds>, FlowFacts), StoreError> {
     let mut position_rows = BTreeSet::new();
     let mut receipts = HashSet::new();
     let mut others = HashSet::new();
-    for iuv in &iuvs {
-        let row: Option<i64> = tx
+    for iuv in iuvs {
+        let mut st = tx
             .prepare_cached(
-                "SELECT position_id FROM payment_option WHERE organization = ?1 AND iuv = ?2",
+                "SELECT position_id FROM payment_option WHERE organization = ?1 AND iuv = ?2
+                 UNION
+                 SELECT o.position_id FROM payment_option o
+                 WHERE o.iuv = ?2 AND o.status <> 'PO_UNPAID' AND o.organization <> ?1
+                   AND EXISTS (SELECT 1 FROM transfer t
+                       WHERE t.option_id = o.id AND t.organization = ?1)",
             )
-            .and_then(|mut st| st.query_row(params![org, iuv], |r| r.get(0)).optional())
             .map_err(unavailable)?;
-        position_rows.extend(row);
+        let rows = st
+            .query_map(params![org, iuv], |r| r.get::<_, i64>(0))
+            .map_err(unavailable)?;
+        for row in rows {
+            position_rows.insert(row.map_err(unavailable)?);
+        }
         let receipt: Option<i64> = tx
             .prepare_cached("SELECT 1 FROM receipt WHERE organization = ?1 AND iuv = ?2 LIMIT 1")
             .and_then(|mut st| st.query_row(params![org, iuv], |r| r.get(0)).optional())
@@ -144,61 +184,203 @@ pub(super) fn record(
             positions.push(position);
         }
     }
-    let mut facts = FlowFacts {
+    let facts = FlowFacts {
         positions,
         receipts,
-        previous,
+        previous: Vec::new(),
         others,
     };
-    let reconciliation = reconcile(&flow, &mut facts);
-    for &i in &reconciliation.changed {
-        replace_position(tx, &ids[i], &facts.positions[i])?;
-    }
-    let flow_id = insert_flow(tx, &flow, &reconciliation.outcomes, false, now)?;
-    for a in &reconciliation.anomalies {
-        tx.prepare_cached(
+    Ok((ids, facts))
+}
+
+/// Inserts a flow's anomalies, found at `now`; the NO_RECEIPT ones have their receipt's
+/// recovery due at once.
+fn insert_anomalies<'a>(
+    tx: &Connection,
+    org: &str,
+    flow_id: i64,
+    anomalies: impl Iterator<Item = &'a Anomaly>,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let mut st = tx
+        .prepare_cached(
             "INSERT INTO reporting_anomaly (organization, kind, flow_id, idx, iuv, transfer_id,
-                expected_amount, reported_amount, found_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                expected_amount, reported_amount, found_at, recovery_due)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
-        .and_then(|mut st| {
-            st.execute(params![
-                org,
-                a.kind.as_str(),
-                flow_id,
-                a.index,
-                a.iuv,
-                a.transfer.map(|t| i64::from(t.get())),
-                a.expected.map(|c| c.get()),
-                a.reported.map(|c| c.get()),
-                millis(now),
-            ])
-        })
+        .map_err(unavailable)?;
+    for a in anomalies {
+        st.execute(params![
+            org,
+            a.kind.as_str(),
+            flow_id,
+            a.index,
+            a.iuv,
+            a.transfer.map(|t| i64::from(t.get())),
+            a.expected.map(|c| c.get()),
+            a.reported.map(|c| c.get()),
+            millis(now),
+            (a.kind == AnomalyKind::NoReceipt).then(|| millis(now)),
+        ])
         .map_err(unavailable)?;
     }
-    for (p, outcome) in flow.payments.iter().zip(&reconciliation.outcomes) {
-        if outcome.reports() {
+    Ok(())
+}
+
+/// Resolves the open UNREPORTED anomaly of the transfer `p` reports, if any.
+fn resolve_unreported(
+    tx: &Connection,
+    org: &str,
+    p: &FlowPayment,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE reporting_anomaly SET resolved_at = ?4
+         WHERE organization = ?1 AND iuv = ?2 AND transfer_id = ?3
+           AND kind = 'UNREPORTED' AND resolved_at IS NULL",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            org,
+            p.iuv,
+            i64::from(p.transfer.get()),
+            millis(now)
+        ])
+    })
+    .map_err(unavailable)?;
+    Ok(())
+}
+
+pub(super) fn due_recoveries(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    now: NaiveDateTime,
+    limit: u32,
+) -> Result<Vec<DueRecovery>, StoreError> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT a.id, a.iuv, p.iur, a.recovery_attempts
+             FROM reporting_anomaly a
+             JOIN reporting_payment p ON p.flow_id = a.flow_id AND p.idx = a.idx
+             WHERE a.organization = ?1 AND a.recovery_due IS NOT NULL AND a.resolved_at IS NULL
+               AND a.recovery_due <= ?2
+             ORDER BY a.recovery_due, a.id LIMIT ?3",
+        )
+        .map_err(unavailable)?;
+    let rows = st
+        .query_map(params![organization.as_str(), millis(now), limit], |r| {
+            Ok(DueRecovery {
+                anomaly: r.get(0)?,
+                organization: organization.clone(),
+                iuv: r.get(1)?,
+                iur: r.get(2)?,
+                attempts: r.get(3)?,
+            })
+        })
+        .map_err(unavailable)?;
+    rows.collect::<Result<_, _>>().map_err(unavailable)
+}
+
+pub(super) fn settle_recovery(
+    tx: &Connection,
+    organization: &FiscalCodePA,
+    anomaly: i64,
+    attempt: &RecoveryAttempt,
+    rematch: Option<Rematch>,
+    now: NaiveDateTime,
+) -> Result<u32, StoreError> {
+    let org = organization.as_str();
+    let mut resolved = 0;
+    if let Some(rematch) = rematch {
+        // The open NO_RECEIPT anomalies of the attempted one's IUV, with their payments.
+        let mut st = tx
+            .prepare_cached(
+                "SELECT id, flow_id, idx FROM reporting_anomaly
+                 WHERE organization = ?1 AND kind = 'NO_RECEIPT' AND resolved_at IS NULL
+                   AND iuv = (SELECT iuv FROM reporting_anomaly WHERE id = ?2)
+                 ORDER BY id",
+            )
+            .map_err(unavailable)?;
+        let rows = st
+            .query_map(params![org, anomaly], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(unavailable)?;
+        let mut open = Vec::new();
+        for row in rows {
+            let (id, flow, index) = row.map_err(unavailable)?;
+            let payment = tx
+                .prepare_cached(&format!(
+                    "SELECT {PAYMENT_COLUMNS} FROM reporting_payment WHERE flow_id = ?1 AND idx = ?2"
+                ))
+                .and_then(|mut st| st.query_row([flow, index], payment_columns))
+                .map_err(unavailable)?
+                .record()?
+                .payment;
+            open.push((id, flow, payment));
+        }
+        let payments: Vec<FlowPayment> = open.iter().map(|(_, _, p)| p.clone()).collect();
+        let iuvs: BTreeSet<&str> = payments.iter().map(|p| p.iuv.as_str()).collect();
+        let (ids, mut facts) = facts(tx, org, &iuvs)?;
+        let reconciliation = rematch(&payments, &mut facts);
+        for &i in &reconciliation.changed {
+            replace_position(tx, &ids[i], &facts.positions[i])?;
+        }
+        for ((id, flow, p), outcome) in open.iter().zip(&reconciliation.outcomes) {
+            if *outcome == Outcome::NoReceipt {
+                continue;
+            }
             tx.prepare_cached(
-                "UPDATE reporting_anomaly SET resolved_at = ?4
-                 WHERE organization = ?1 AND iuv = ?2 AND transfer_id = ?3
-                   AND kind = 'UNREPORTED' AND resolved_at IS NULL",
+                "UPDATE reporting_payment SET outcome = ?3, expected_amount = ?4, reports = ?5
+                 WHERE flow_id = ?1 AND idx = ?2",
             )
             .and_then(|mut st| {
                 st.execute(params![
-                    org,
-                    p.iuv,
-                    i64::from(p.transfer.get()),
-                    millis(now)
+                    flow,
+                    p.index,
+                    outcome.as_str(),
+                    outcome.expected().map(|c| c.get()),
+                    outcome.reports(),
                 ])
             })
             .map_err(unavailable)?;
+            tx.prepare_cached(
+                "UPDATE reporting_anomaly SET resolved_at = ?2, recovery_due = NULL,
+                    recovery_outcome = ?3, recovery_detail = NULL, recovery_at = ?2
+                 WHERE id = ?1",
+            )
+            .and_then(|mut st| st.execute(params![id, millis(now), attempt.outcome]))
+            .map_err(unavailable)?;
+            insert_anomalies(tx, org, *flow, Anomaly::of(p, *outcome).iter(), now)?;
+            if outcome.reports() {
+                resolve_unreported(tx, org, p, now)?;
+            }
+            resolved += 1;
         }
     }
-    let positions_changed = reconciliation.changed.len();
-    Ok(FlowRecorded::Applied {
-        reconciliation,
-        positions_changed,
+    tx.prepare_cached(
+        "UPDATE reporting_anomaly SET recovery_attempts = recovery_attempts + 1,
+            recovery_outcome = ?3, recovery_at = ?4,
+            recovery_detail = CASE WHEN resolved_at IS NULL THEN ?5 END,
+            recovery_due = CASE WHEN resolved_at IS NULL THEN ?6 END
+         WHERE id = ?1 AND organization = ?2",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            anomaly,
+            org,
+            attempt.outcome,
+            millis(now),
+            attempt.detail,
+            attempt.next_at.map(millis),
+        ])
     })
+    .map_err(unavailable)?;
+    Ok(resolved)
 }
 
 fn key(r: &Row<'_>) -> rusqlite::Result<Result<ReportKey, StoreError>> {
@@ -307,6 +489,21 @@ fn flow_columns(r: &Row<'_>) -> rusqlite::Result<FlowColumns> {
     })
 }
 
+fn payment_columns(r: &Row<'_>) -> rusqlite::Result<PaymentColumns> {
+    Ok(PaymentColumns {
+        index: r.get(0)?,
+        iuv: r.get(1)?,
+        iur: r.get(2)?,
+        transfer: r.get(3)?,
+        amount: r.get(4)?,
+        pay_status: r.get(5)?,
+        pay_date: r.get(6)?,
+        outcome: r.get(7)?,
+        expected: r.get(8)?,
+        reports: r.get(9)?,
+    })
+}
+
 /// Reads a listing's row.
 type ReadRow<T> = fn(&Row<'_>) -> rusqlite::Result<Result<T, StoreError>>;
 
@@ -397,21 +594,7 @@ pub(super) fn flow_payments(
         &filters,
         "idx",
         request,
-        |r| {
-            Ok(PaymentColumns {
-                index: r.get(0)?,
-                iuv: r.get(1)?,
-                iur: r.get(2)?,
-                transfer: r.get(3)?,
-                amount: r.get(4)?,
-                pay_status: r.get(5)?,
-                pay_date: r.get(6)?,
-                outcome: r.get(7)?,
-                expected: r.get(8)?,
-                reports: r.get(9)?,
-            }
-            .record())
-        },
+        |r| payment_columns(r).map(PaymentColumns::record),
     )?;
     Ok(Some((summary, payments)))
 }
@@ -461,6 +644,11 @@ pub(super) fn list_anomalies(
                 reported: r.get(9)?,
                 found_at: r.get(10)?,
                 resolved_at: r.get(11)?,
+                recovery_attempts: r.get(12)?,
+                recovery_outcome: r.get(13)?,
+                recovery_detail: r.get(14)?,
+                recovery_at: r.get(15)?,
+                recovery_due: r.get(16)?,
             }
             .record())
         },
