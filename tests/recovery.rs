@@ -14,76 +14,18 @@ use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
 use gpd_gateway::domain::FiscalCodePA;
 use gpd_gateway::domain::platform::PlatformAccess;
-use harness::platform_stub::{Answer, PlatformStub};
+use harness::bizevents;
+use harness::platform_stub::PlatformStub;
 use harness::receipts::{ReceiptRequest, iuv};
 use harness::stub_station::{Behaviour, StubStation};
 use harness::{TestServer, json, text};
 use serde_json::{Value, json};
 
 const ORG: &str = "77777777777";
-const RECEIPTS: &str = "pagopa-api/openapi/biz_events.json";
-const BASE: &str = "/bizevents/service/v1";
-const BY_IUR: &str = "/organizations/{organizationfiscalcode}/receipts/{iur}";
-const BY_IUR_IUV: &str =
-    "/organizations/{organizationfiscalcode}/receipts/{iur}/paymentoptions/{iuv}";
 
-/// The receipt the platform keeps of [`ReceiptRequest::v2`]`(iur, iuv, cents)`, as its
-/// receipts service answers it.
+/// The receipt the platform keeps of [`ReceiptRequest::v2`]`(iur, iuv, cents)`.
 fn platform_receipt(iur: &str, iuv: &str, cents: i64) -> Value {
-    let euros = cents as f64 / 100.0;
-    json!({
-        "receiptId": iur, "noticeNumber": format!("3{iuv}"), "fiscalCode": ORG, "outcome": "OK",
-        "creditorReferenceId": iuv, "paymentAmount": euros, "description": "TARI 2025 - saldo",
-        "companyName": "Comune di Esempio", "officeName": "Ufficio Tributi",
-        "debtor": {"entityUniqueIdentifierType": "F", "entityUniqueIdentifierValue": "RSSMRA80A01H501U",
-                   "fullName": "Mario Rossi"},
-        "transferList": [{"idTransfer": 1, "transferAmount": euros, "fiscalCodePA": ORG,
-                          "iban": "IT60X0542811101000000123456", "mbdAttachment": "",
-                          "remittanceInformation": "TARI 2025", "transferCategory": "9/0101108TS/"}],
-        "idPSP": "BCITITMM", "pspCompanyName": "Banca Esempio", "idChannel": "BCITITMM_01",
-        "channelDescription": "app", "paymentMethod": "creditCard", "fee": 1.0,
-        "primaryCiIncurredFee": 0.5, "idBundle": "bundle-1", "idCiBundle": "ci-bundle-1",
-        "paymentDateTime": "2025-06-01", "paymentDateTimeFormatted": "2025-06-01T10:15:30",
-        "applicationDate": "2025-06-01", "transferDate": "2025-06-02"
-    })
-}
-
-fn problem(status: u16, detail: &str) -> Answer {
-    Answer::json(
-        status,
-        json!({"title": "error", "status": status, "detail": detail}),
-    )
-}
-
-/// The fake receipts service: the receipts it holds by IUR; IURs `slow`, `broken` and
-/// `refused` answer late, 500 and 422.
-async fn receipts_service(held: Arc<Mutex<BTreeMap<String, Value>>>) -> PlatformStub {
-    PlatformStub::start(RECEIPTS, BASE, move |call| {
-        let p = call
-            .matches("GET", BY_IUR_IUV)
-            .or_else(|| call.matches("GET", BY_IUR));
-        let Some(p) = p else {
-            return Answer::empty(404);
-        };
-        match p["iur"].as_str() {
-            "slow" => return problem(404, "late").after(Duration::from_secs(7)),
-            "broken" => return problem(500, "internal error"),
-            "refused" => return problem(422, "bad request"),
-            _ => {}
-        }
-        let held = held.lock().unwrap();
-        match held.get(&p["iur"]) {
-            Some(r)
-                if r["fiscalCode"] == p["organizationfiscalcode"].as_str()
-                    && p.get("iuv")
-                        .is_none_or(|iuv| r["creditorReferenceId"] == iuv.as_str()) =>
-            {
-                Answer::json(200, r.clone())
-            }
-            _ => problem(404, "no such receipt"),
-        }
-    })
-    .await
+    bizevents::platform_receipt(ORG, iur, iuv, cents)
 }
 
 /// The example configuration, with the creditor's access to the fake receipts service.
@@ -129,7 +71,7 @@ async fn position_status(server: &TestServer, iupd: &str) -> Value {
 #[tokio::test]
 async fn a_recovered_receipt_is_applied_and_forwarded_and_the_nodes_copy_is_a_repeat() {
     let held = Arc::new(Mutex::new(BTreeMap::new()));
-    let service = receipts_service(held.clone()).await;
+    let service = bizevents::service(held.clone()).await;
     let server = TestServer::start_with(config(&service), Clock::system()).await;
     let station = StubStation::start(Behaviour::Ok).await;
     let r = server
@@ -216,7 +158,7 @@ async fn a_recovered_receipt_is_applied_and_forwarded_and_the_nodes_copy_is_a_re
 #[tokio::test]
 async fn by_iur_alone_a_receipt_already_stored_is_found_and_the_services_failures_are_told() {
     let held = Arc::new(Mutex::new(BTreeMap::new()));
-    let service = receipts_service(held.clone()).await;
+    let service = bizevents::service(held.clone()).await;
     let server = TestServer::start_with(config(&service), Clock::system()).await;
     let iuv_c = iuv("01", 61_003);
     server
@@ -321,7 +263,7 @@ fn run_recover(store: &[String], config: &std::path::Path, args: &[&str]) -> (bo
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_recovers_into_the_store_and_says_what_it_did() {
     let held = Arc::new(Mutex::new(BTreeMap::new()));
-    let service = receipts_service(held.clone()).await;
+    let service = bizevents::service(held.clone()).await;
     let config = config(&service);
     let server = TestServer::start_with(config.clone(), Clock::system()).await;
     let iuv_f = iuv("01", 61_006);

@@ -3,6 +3,9 @@
 //! pages, each with pages of payments, one slow, then a revision 2 and an error; the gateway
 //! fetches them on demand, and what they reconciled shows through the positions REST API, the
 //! flows' payments and the anomalies. A flow imported from a file is reconciled the same way.
+//! The poller fetches by itself; for a payment whose receipt the Node never delivered it asks
+//! the fake receipts service, and the receipt recovered is applied, forwarded and matched,
+//! also when the recovery was pending across a restart.
 
 mod harness;
 
@@ -13,9 +16,11 @@ use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
 use gpd_gateway::domain::FiscalCodePA;
 use gpd_gateway::domain::platform::PlatformAccess;
+use harness::bizevents::{self, Held};
 use harness::platform_stub::{Answer, PlatformStub};
 use harness::receipts::{ReceiptRequest, iuv};
-use harness::{TestServer, json, text};
+use harness::stub_station::{Behaviour, StubStation};
+use harness::{TestServer, eventually, json, text};
 use serde_json::{Value, json};
 
 const ORG: &str = "77777777777";
@@ -379,4 +384,258 @@ async fn a_flow_from_a_file_is_reconciled_as_a_fetched_one() {
         .unwrap_err();
     assert!(e.starts_with("not a reporting flow"), "{e}");
     server.stop().await;
+}
+
+/// [`config`] with the poller every 100 ms and, with `receipts`, the creditor's access to the
+/// receipts service.
+fn polled(stub: &PlatformStub, receipts: Option<&PlatformStub>) -> Config {
+    let mut config = config(stub);
+    config.fdr.poll_interval = Duration::from_millis(100);
+    if let Some(receipts) = receipts {
+        let org = FiscalCodePA::parse(ORG).unwrap();
+        let creditor = config.creditors.get_mut(&org).unwrap();
+        creditor.platform.bizevents =
+            Some(PlatformAccess::new(&receipts.url(), "biz-key").unwrap());
+    }
+    config
+}
+
+/// The revisions of flow `fdr` the REST listing shows, newest flow date first.
+async fn revisions(server: &TestServer, fdr: &str) -> Vec<i64> {
+    let r = server
+        .get(&format!("/organizations/{ORG}/reporting-flows?fdr={fdr}"))
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    (json(&r)["results"].as_array().unwrap().iter())
+        .map(|f| f["revision"].as_i64().unwrap())
+        .collect()
+}
+
+/// The creditor's anomalies of `kind` as the REST listing shows them.
+async fn anomalies_of(server: &TestServer, kind: &str) -> Vec<Value> {
+    let r = server
+        .get(&format!(
+            "/organizations/{ORG}/reporting-anomalies?kind={kind}"
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    json(&r)["results"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn the_poller_fetches_published_flows_and_a_newer_revision_replaces_the_older() {
+    let state = Arc::new(Mutex::new(Service::default()));
+    let stub = fdr_service(state.clone()).await;
+    let server = TestServer::start_with(polled(&stub, None), Clock::system()).await;
+    let first = paid(&server, "POLL-P1", 21, 300).await;
+    let second = paid(&server, "POLL-P2", 22, 500).await;
+    let poller = gpd_gateway::reporting::spawn(server.ctx.clone());
+    state.lock().unwrap().flows.push(Published {
+        fdr: "FDR-POLL",
+        revision: 1,
+        payments: vec![(first.clone(), 1, 300, "EXECUTED")],
+        declared: None,
+    });
+    eventually("revision 1 stored and applied", async || {
+        revisions(&server, "FDR-POLL").await == [1]
+            && statuses(&server, "POLL-P1").await == reported()
+    })
+    .await;
+    assert_eq!(statuses(&server, "POLL-P2").await, unreported());
+
+    state.lock().unwrap().flows.push(Published {
+        fdr: "FDR-POLL",
+        revision: 2,
+        payments: vec![(second.clone(), 1, 500, "EXECUTED")],
+        declared: None,
+    });
+    eventually("revision 2 replaces revision 1", async || {
+        revisions(&server, "FDR-POLL").await == [2, 1]
+            && statuses(&server, "POLL-P2").await == reported()
+    })
+    .await;
+    assert_eq!(statuses(&server, "POLL-P1").await, unreported());
+    // Each revision was fetched once, however many rounds ran.
+    let calls = stub.calls();
+    for revision in ["1", "2"] {
+        let headers = calls
+            .iter()
+            .filter(|c| {
+                c.matches("GET", ONE)
+                    .is_some_and(|p| p["revision"] == revision)
+            })
+            .count();
+        assert_eq!(headers, 1, "revision {revision}");
+    }
+    poller.stop().await;
+    server.stop().await;
+}
+
+/// An unpaid position of one transfer of `cents` for notice `base`; its IUV.
+async fn unpaid(server: &TestServer, iupd: &str, base: u64, cents: i64) -> String {
+    let iuv = iuv("01", base);
+    server
+        .create_position(ORG, &position(iupd, &iuv, cents), true)
+        .await;
+    iuv
+}
+
+#[tokio::test]
+async fn a_payment_whose_receipt_the_node_never_delivered_is_recovered_matched_and_forwarded() {
+    let state = Arc::new(Mutex::new(Service::default()));
+    let stub = fdr_service(state.clone()).await;
+    let held: Held = Arc::default();
+    let receipts = bizevents::service(held.clone()).await;
+    let server = TestServer::start_with(polled(&stub, Some(&receipts)), Clock::system()).await;
+    let station = StubStation::start(Behaviour::Ok).await;
+    let r = server
+        .put_json(
+            &format!("/organizations/{ORG}/broadcast-stations/RECON_ST"),
+            &json!({"brokerId": "99999999999", "url": station.url(), "primitiveVersion": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let missing = unpaid(&server, "MISS-1", 31, 1250).await;
+    let unknown = unpaid(&server, "MISS-2", 32, 800).await;
+    // The flow's payments have IURs IUR0 and IUR1; the platform has the first's receipt only.
+    held.lock().unwrap().insert(
+        "IUR0".into(),
+        bizevents::platform_receipt(ORG, "IUR0", &missing, 1250),
+    );
+    state.lock().unwrap().flows.push(Published {
+        fdr: "FDR-MISSING",
+        revision: 1,
+        payments: vec![
+            (missing.clone(), 1, 1250, "EXECUTED"),
+            (unknown.clone(), 1, 800, "EXECUTED"),
+        ],
+        declared: None,
+    });
+    let poller = gpd_gateway::reporting::spawn(server.ctx.clone());
+    eventually(
+        "the receipt recovered and the transfer reported",
+        async || statuses(&server, "MISS-1").await == reported(),
+    )
+    .await;
+
+    // Stored as recovered from the platform, and forwarded like any receipt.
+    let r = server.get(&format!("/organizations/{ORG}/receipts")).await;
+    let listed = json(&r)["results"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["origin"], "PLATFORM");
+    assert_eq!(listed[0]["status"], "APPLIED");
+    let got = station.wait_for(1, Duration::from_secs(10)).await;
+    assert!(
+        got[0].body.contains("<receiptId>IUR0</receiptId>"),
+        "{}",
+        got[0].body
+    );
+    let asked = receipts.calls();
+    assert_eq!(
+        asked[0].path,
+        format!("/organizations/{ORG}/receipts/IUR0/paymentoptions/{missing}")
+    );
+
+    // Its anomaly is resolved by the recovery; the other's receipt is not at the platform.
+    eventually("the second receipt asked for", async || {
+        anomalies_of(&server, "NO_RECEIPT")
+            .await
+            .iter()
+            .all(|a| !a["receiptRecovery"].is_null())
+    })
+    .await;
+    let found = anomalies_of(&server, "NO_RECEIPT").await;
+    let of = |iuv: &str| found.iter().find(|a| a["iuv"] == iuv).unwrap().clone();
+    let resolved = of(&missing);
+    assert!(!resolved["resolvedAt"].is_null(), "{resolved}");
+    assert_eq!(resolved["receiptRecovery"]["outcome"], "RECOVERED");
+    assert!(resolved["receiptRecovery"]["nextAttemptAt"].is_null());
+    let open = of(&unknown);
+    assert!(open["resolvedAt"].is_null(), "{open}");
+    assert_eq!(open["receiptRecovery"]["outcome"], "NOT_FOUND");
+    assert_eq!(open["receiptRecovery"]["attempts"], 1);
+    assert!(!open["receiptRecovery"]["nextAttemptAt"].is_null());
+    let r = server
+        .get(&format!(
+            "/organizations/{ORG}/reporting-flows/FDR-MISSING/psps/{PSP}/revisions/1/payments"
+        ))
+        .await;
+    let payments = json(&r);
+    assert_eq!(payments["results"][0]["match"], "REPORTED", "{payments}");
+    assert_eq!(payments["results"][0]["reports"], true);
+    assert_eq!(payments["results"][1]["match"], "NO_RECEIPT");
+
+    // Later rounds do not ask again before the next attempt is due.
+    let lists = stub
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/fdrs"))
+        .count();
+    stub.wait_for(Duration::from_secs(10), |calls| {
+        calls.iter().filter(|c| c.path.ends_with("/fdrs")).count() >= lists + 3
+    })
+    .await;
+    let asked_unknown = (receipts.calls().iter())
+        .filter(|c| c.path.contains("/receipts/IUR1/"))
+        .count();
+    assert_eq!(asked_unknown, 1);
+    poller.stop().await;
+
+    // The Node's copy arriving late is a repeat of the recovered receipt.
+    let node = ReceiptRequest::v2("IUR0", &missing, 1250);
+    let r = server.soap(Some(node.action()), &node.xml()).await;
+    assert!(text(&r).contains("<outcome>OK</outcome>"), "{}", text(&r));
+    let r = server.get(&format!("/organizations/{ORG}/receipts")).await;
+    assert_eq!(json(&r)["results"].as_array().unwrap().len(), 1);
+    assert_eq!(station.received().len(), 1);
+    server.stop().await;
+    station.stop().await;
+    receipts.stop().await;
+}
+
+#[tokio::test]
+async fn a_recovery_pending_when_the_server_stops_is_made_after_a_restart() {
+    let state = Arc::new(Mutex::new(Service::default()));
+    let stub = fdr_service(state).await;
+    let held: Held = Arc::default();
+    let receipts = bizevents::service(held.clone()).await;
+    let config = polled(&stub, Some(&receipts));
+    let server = TestServer::start_with(config.clone(), Clock::system()).await;
+    let missing = unpaid(&server, "MISS-R", 41, 700).await;
+    held.lock().unwrap().insert(
+        "IUR0".into(),
+        bizevents::platform_receipt(ORG, "IUR0", &missing, 700),
+    );
+    // A flow taken from a file while no poller runs: its recovery is left pending.
+    let flow = Published {
+        fdr: "FDR-RESTART",
+        revision: 1,
+        payments: vec![(missing.clone(), 1, 700, "EXECUTED")],
+        declared: None,
+    };
+    let mut document = header(&flow);
+    document["payments"] = json!([payment(0, &flow.payments[0])]);
+    let org = FiscalCodePA::parse(ORG).unwrap();
+    gpd_gateway::reporting::import(
+        server.ctx.store.as_ref(),
+        server.ctx.clock,
+        org,
+        &serde_json::to_vec(&document).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(anomalies(&server, "?resolved=false").await, ["NO_RECEIPT"]);
+    assert!(receipts.calls().is_empty());
+    let data = server.stop_and_keep_data().await;
+
+    let server = TestServer::start_on(data, config, Clock::system()).await;
+    let poller = gpd_gateway::reporting::spawn(server.ctx.clone());
+    eventually("the pending recovery made after the restart", async || {
+        statuses(&server, "MISS-R").await == reported()
+    })
+    .await;
+    assert!(anomalies(&server, "?resolved=false").await.is_empty());
+    poller.stop().await;
+    server.stop().await;
+    receipts.stop().await;
 }

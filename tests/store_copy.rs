@@ -7,7 +7,7 @@
 mod harness;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gpd_gateway::clock::Clock;
 use gpd_gateway::config::Config;
@@ -19,7 +19,7 @@ use harness::positions::{iuv, position};
 use harness::receipts::{ReceiptRequest, to};
 use harness::store::{connect, sqlite_only};
 use harness::stub_station::{Behaviour, StubStation};
-use harness::{TestServer, json, text};
+use harness::{TestServer, eventually, json, text};
 use serde_json::{Value, json};
 
 const ORG: &str = "77777777777";
@@ -35,15 +35,6 @@ fn config() -> Config {
     };
     config.broadcast.poll_interval = Duration::from_millis(50);
     config
-}
-
-/// Polls until `check` holds, for up to ten seconds.
-async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn deliveries(server: &TestServer, org: &str) -> Vec<Value> {

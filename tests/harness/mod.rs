@@ -8,6 +8,7 @@
 
 pub mod aca_stub;
 pub mod binary;
+pub mod bizevents;
 pub mod loopback;
 #[path = "../common/openapi.rs"]
 pub mod openapi;
@@ -339,4 +340,13 @@ pub fn json(response: &Response) -> serde_json::Value {
 
 pub fn text(response: &Response) -> String {
     String::from_utf8_lossy(&response.body).into_owned()
+}
+
+/// Polls until `check` holds, for up to ten seconds.
+pub async fn eventually<F: AsyncFnMut() -> bool>(what: &str, mut check: F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
