@@ -128,10 +128,9 @@ impl FdrClient {
 
     /// One page (from 1) of the flows published to the creditor.
     pub async fn flows(&self, page: i64, size: u32) -> Result<FlowsPage, ApiError> {
-        let org = self.organization.as_str();
         self.api
             .get(
-                &["organizations", org, "fdrs"],
+                &self.flows_path(),
                 &[("page", page.to_string()), ("size", size.to_string())],
             )
             .await
@@ -139,22 +138,9 @@ impl FdrClient {
 
     /// A published flow's header.
     pub async fn flow(&self, fdr: &str, revision: i64, psp: &str) -> Result<SingleFlow, ApiError> {
-        let org = self.organization.as_str();
         let revision = revision.to_string();
         self.api
-            .get(
-                &[
-                    "organizations",
-                    org,
-                    "fdrs",
-                    fdr,
-                    "revisions",
-                    &revision,
-                    "psps",
-                    psp,
-                ],
-                &[],
-            )
+            .get(&self.flow_path(fdr, &revision, psp), &[])
             .await
     }
 
@@ -167,24 +153,27 @@ impl FdrClient {
         page: i64,
         size: u32,
     ) -> Result<PaymentsPage, ApiError> {
-        let org = self.organization.as_str();
         let revision = revision.to_string();
+        let mut path = self.flow_path(fdr, &revision, psp);
+        path.push("payments");
         self.api
             .get(
-                &[
-                    "organizations",
-                    org,
-                    "fdrs",
-                    fdr,
-                    "revisions",
-                    &revision,
-                    "psps",
-                    psp,
-                    "payments",
-                ],
+                &path,
                 &[("page", page.to_string()), ("size", size.to_string())],
             )
             .await
+    }
+
+    /// `organizations/{organizationId}/fdrs`: the creditor's flows.
+    fn flows_path(&self) -> [&str; 3] {
+        ["organizations", self.organization.as_str(), "fdrs"]
+    }
+
+    /// `…/fdrs/{fdr}/revisions/{revision}/psps/{pspId}`: one published flow.
+    fn flow_path<'a>(&'a self, fdr: &'a str, revision: &'a str, psp: &'a str) -> Vec<&'a str> {
+        let mut path = self.flows_path().to_vec();
+        path.extend([fdr, "revisions", revision, "psps", psp]);
+        path
     }
 }
 
