@@ -2,6 +2,7 @@
 //! next numbered parameter, so that the statement's text depends only on which filters are
 //! given (one prepared statement per set of them), never on the caller's values.
 
+use chrono::NaiveDateTime;
 use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -27,6 +28,37 @@ impl<'a> Where<'a> {
     /// Adds a condition, whose values are bound already.
     pub(super) fn and(&mut self, condition: impl Into<String>) -> &mut Where<'a> {
         self.conditions.push(condition.into());
+        self
+    }
+
+    /// Adds `column = value` when the filter has a value.
+    pub(super) fn equals(
+        &mut self,
+        column: &str,
+        value: Option<impl ToSql + Sync + Send + 'a>,
+    ) -> &mut Where<'a> {
+        if let Some(value) = value {
+            let at = self.bind(value);
+            self.and(format!("{column} = {at}"));
+        }
+        self
+    }
+
+    /// `column` from `from` and up to `to` (instants, in milliseconds), for the bounds given.
+    pub(super) fn range(
+        &mut self,
+        column: &str,
+        from: Option<NaiveDateTime>,
+        to: Option<NaiveDateTime>,
+    ) -> &mut Where<'a> {
+        if let Some(from) = from {
+            let at = self.bind(millis(from));
+            self.and(format!("{column} >= {at}"));
+        }
+        if let Some(to) = to {
+            let at = self.bind(millis(to));
+            self.and(format!("{column} <= {at}"));
+        }
         self
     }
 

@@ -104,16 +104,9 @@ impl PgStore {
 /// The conditions of a listing: the creditor's entries, and each filter given.
 fn journal_filters<'a>(organization: &'a FiscalCodePA, filter: &'a JournalFilter) -> Where<'a> {
     let mut filters = Where::default();
-    let org = filters.bind(organization.as_str());
-    filters.and(format!("organization = {org}"));
-    if let Some(from) = filter.from {
-        let at = filters.bind(millis(from));
-        filters.and(format!("at >= {at}"));
-    }
-    if let Some(to) = filter.to {
-        let at = filters.bind(millis(to));
-        filters.and(format!("at <= {at}"));
-    }
+    filters
+        .equals("organization", Some(organization.as_str()))
+        .range("at", filter.from, filter.to);
     let texts = [
         ("kind", filter.kind.map(|k| k.as_str())),
         ("primitive", filter.primitive.as_deref()),
@@ -125,10 +118,7 @@ fn journal_filters<'a>(organization: &'a FiscalCodePA, filter: &'a JournalFilter
         ("key_id", filter.key_id.as_deref()),
     ];
     for (column, value) in texts {
-        if let Some(value) = value {
-            let at = filters.bind(value);
-            filters.and(format!("{column} = {at}"));
-        }
+        filters.equals(column, value);
     }
     filters
 }

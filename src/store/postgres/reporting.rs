@@ -19,7 +19,7 @@ use crate::domain::{FiscalCodePA, TransferId};
 use crate::store::columns::{corrupt, millis};
 use crate::store::reporting::columns::{
     ANOMALY_LISTING, AnomalyColumns, FLOW_COLUMNS, FLOW_LISTING, FlowColumns, PAYMENT_COLUMNS_OF_P,
-    PAYMENT_LISTING, PaymentColumns,
+    PAYMENT_LISTING, PaymentColumns, resolved_condition,
 };
 use crate::store::{
     AnomalyFilter, AnomalyRecord, DueRecovery, FlowFilter, FlowPaymentRecord, FlowRecorded,
@@ -56,17 +56,11 @@ impl PgStore {
         page: PageRequest,
     ) -> Result<Page<FlowSummary>, StoreError> {
         let mut filters = Where::default();
-        let org = filters.bind(organization.as_str().to_owned());
-        filters.and(format!("organization = {org}"));
-        if let Some(psp) = filter.psp {
-            let at = filters.bind(psp);
-            filters.and(format!("psp_id = {at}"));
-        }
-        if let Some(fdr) = filter.fdr {
-            let at = filters.bind(fdr);
-            filters.and(format!("fdr = {at}"));
-        }
-        range(&mut filters, "fdr_date", filter.from, filter.to);
+        filters
+            .equals("organization", Some(organization.as_str().to_owned()))
+            .equals("psp_id", filter.psp)
+            .equals("fdr", filter.fdr)
+            .range("fdr_date", filter.from, filter.to);
         filters
             .page(self, &FLOW_LISTING, page, |r| flow_columns(r)?.summary())
             .await
@@ -93,8 +87,7 @@ impl PgStore {
         // The page takes a connection of its own.
         drop(client);
         let mut filters = Where::default();
-        let at = filters.bind(row);
-        filters.and(format!("flow_id = {at}"));
+        filters.equals("flow_id", Some(row));
         let payments = filters
             .page(self, &PAYMENT_LISTING, page, |r| {
                 payment_columns(r, 0)?.record()
@@ -110,21 +103,12 @@ impl PgStore {
         page: PageRequest,
     ) -> Result<Page<AnomalyRecord>, StoreError> {
         let mut filters = Where::default();
-        let org = filters.bind(organization.as_str().to_owned());
-        filters.and(format!("a.organization = {org}"));
-        if let Some(kind) = filter.kind {
-            let at = filters.bind(kind.as_str());
-            filters.and(format!("a.kind = {at}"));
-        }
-        range(&mut filters, "a.found_at", filter.from, filter.to);
-        match filter.resolved {
-            Some(true) => {
-                filters.and("a.resolved_at IS NOT NULL");
-            }
-            Some(false) => {
-                filters.and("a.resolved_at IS NULL");
-            }
-            None => {}
+        filters
+            .equals("a.organization", Some(organization.as_str().to_owned()))
+            .equals("a.kind", filter.kind.map(|k| k.as_str()))
+            .range("a.found_at", filter.from, filter.to);
+        if let Some(resolved) = resolved_condition(filter.resolved) {
+            filters.and(resolved);
         }
         filters
             .page(self, &ANOMALY_LISTING, page, |r| {
@@ -239,22 +223,6 @@ impl PgStore {
             .await
             .map_err(db_error)?;
         Ok(n as u32)
-    }
-}
-
-fn range(
-    filters: &mut Where<'_>,
-    column: &str,
-    from: Option<NaiveDateTime>,
-    to: Option<NaiveDateTime>,
-) {
-    if let Some(from) = from {
-        let at = filters.bind(millis(from));
-        filters.and(format!("{column} >= {at}"));
-    }
-    if let Some(to) = to {
-        let at = filters.bind(millis(to));
-        filters.and(format!("{column} <= {at}"));
     }
 }
 

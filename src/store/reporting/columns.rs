@@ -126,6 +126,17 @@ pub(in crate::store) const ANOMALY_LISTING: Listing = Listing::new(
     "a.found_at DESC, a.id DESC",
 );
 
+/// The condition the `resolved` filter of an anomaly listing adds, if any.
+pub(in crate::store) fn resolved_condition(resolved: Option<bool>) -> Option<&'static str> {
+    resolved.map(|r| {
+        if r {
+            "a.resolved_at IS NOT NULL"
+        } else {
+            "a.resolved_at IS NULL"
+        }
+    })
+}
+
 pub(in crate::store) struct AnomalyColumns {
     pub id: i64,
     pub kind: String,

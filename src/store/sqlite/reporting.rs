@@ -4,7 +4,6 @@
 use std::collections::{BTreeSet, HashSet};
 
 use chrono::NaiveDateTime;
-use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::columns::millis;
@@ -16,7 +15,8 @@ use crate::domain::reporting::{
 };
 use crate::domain::{FiscalCodePA, TransferId};
 use crate::store::reporting::columns::{
-    ANOMALY_COLUMNS, AnomalyColumns, FLOW_COLUMNS, FlowColumns, PAYMENT_COLUMNS, PaymentColumns,
+    ANOMALY_LISTING, AnomalyColumns, FLOW_COLUMNS, FLOW_LISTING, FlowColumns, PAYMENT_COLUMNS,
+    PAYMENT_LISTING, PaymentColumns, resolved_condition,
 };
 use crate::store::{
     AnomalyFilter, AnomalyRecord, DueRecovery, FlowFilter, FlowPaymentRecord, FlowRecorded,
@@ -504,48 +504,6 @@ fn payment_columns(r: &Row<'_>) -> rusqlite::Result<PaymentColumns> {
     })
 }
 
-/// Reads a listing's row.
-type ReadRow<T> = fn(&Row<'_>) -> rusqlite::Result<Result<T, StoreError>>;
-
-/// One page of the rows of `from` (a FROM clause) matching `filters`, in `order`, each read
-/// by `read`.
-fn page<T>(
-    conn: &Connection,
-    from: &str,
-    columns: &str,
-    filters: &Where,
-    order: &str,
-    page: PageRequest,
-    read: ReadRow<T>,
-) -> Result<Page<T>, StoreError> {
-    let condition = filters.sql();
-    let mut refs = filters.params();
-    let items_found: i64 = conn
-        .prepare_cached(&format!("SELECT count(*) FROM {from} WHERE {condition}"))
-        .and_then(|mut st| st.query_row(refs.as_slice(), |r| r.get(0)))
-        .map_err(unavailable)?;
-    let limit = Value::from(i64::from(page.limit));
-    let offset = Value::from(i64::from(page.page) * i64::from(page.limit));
-    refs.push((":limit", &limit));
-    refs.push((":offset", &offset));
-    let mut st = conn
-        .prepare_cached(&format!(
-            "SELECT {columns} FROM {from} WHERE {condition} ORDER BY {order}
-             LIMIT :limit OFFSET :offset"
-        ))
-        .map_err(unavailable)?;
-    let rows = st.query_map(refs.as_slice(), read).map_err(unavailable)?;
-    let mut items = Vec::new();
-    for row in rows {
-        items.push(row.map_err(unavailable)??);
-    }
-    Ok(Page {
-        items,
-        request: page,
-        items_found: items_found as u64,
-    })
-}
-
 pub(super) fn list_flows(
     conn: &Connection,
     organization: &FiscalCodePA,
@@ -558,15 +516,9 @@ pub(super) fn list_flows(
         .when("psp_id = :psp", ":psp", filter.psp.clone())
         .when("fdr = :fdr", ":fdr", filter.fdr.clone())
         .range("fdr_date", [":from", ":to"], filter.from, filter.to);
-    page(
-        conn,
-        "reporting_flow",
-        FLOW_COLUMNS,
-        &filters,
-        "fdr_date DESC, id DESC",
-        request,
-        |r| flow_columns(r).map(FlowColumns::summary),
-    )
+    filters.page(conn, &FLOW_LISTING, request, |r| {
+        flow_columns(r).map_err(unavailable)?.summary()
+    })
 }
 
 pub(super) fn flow_payments(
@@ -587,15 +539,9 @@ pub(super) fn flow_payments(
         .summary()?;
     let mut filters = Where::new("flow_id = :flow");
     filters.bind(":flow", row);
-    let payments = page(
-        conn,
-        "reporting_payment",
-        PAYMENT_COLUMNS,
-        &filters,
-        "idx",
-        request,
-        |r| payment_columns(r).map(PaymentColumns::record),
-    )?;
+    let payments = filters.page(conn, &PAYMENT_LISTING, request, |r| {
+        payment_columns(r).map_err(unavailable)?.record()
+    })?;
     Ok(Some((summary, payments)))
 }
 
@@ -614,45 +560,31 @@ pub(super) fn list_anomalies(
             filter.kind.map(|k| k.as_str().to_owned()),
         )
         .range("a.found_at", [":from", ":to"], filter.from, filter.to);
-    match filter.resolved {
-        Some(true) => {
-            filters.and("a.resolved_at IS NOT NULL");
-        }
-        Some(false) => {
-            filters.and("a.resolved_at IS NULL");
-        }
-        None => {}
+    if let Some(resolved) = resolved_condition(filter.resolved) {
+        filters.and(resolved);
     }
-    page(
-        conn,
-        "reporting_anomaly a LEFT JOIN reporting_flow f ON f.id = a.flow_id",
-        ANOMALY_COLUMNS,
-        &filters,
-        "a.found_at DESC, a.id DESC",
-        request,
-        |r| {
-            Ok(AnomalyColumns {
-                id: r.get(0)?,
-                kind: r.get(1)?,
-                fdr: r.get(2)?,
-                psp: r.get(3)?,
-                revision: r.get(4)?,
-                index: r.get(5)?,
-                iuv: r.get(6)?,
-                transfer: r.get(7)?,
-                expected: r.get(8)?,
-                reported: r.get(9)?,
-                found_at: r.get(10)?,
-                resolved_at: r.get(11)?,
-                recovery_attempts: r.get(12)?,
-                recovery_outcome: r.get(13)?,
-                recovery_detail: r.get(14)?,
-                recovery_at: r.get(15)?,
-                recovery_due: r.get(16)?,
-            }
-            .record())
-        },
-    )
+    filters.page(conn, &ANOMALY_LISTING, request, |r| {
+        AnomalyColumns {
+            id: r.get(0).map_err(unavailable)?,
+            kind: r.get(1).map_err(unavailable)?,
+            fdr: r.get(2).map_err(unavailable)?,
+            psp: r.get(3).map_err(unavailable)?,
+            revision: r.get(4).map_err(unavailable)?,
+            index: r.get(5).map_err(unavailable)?,
+            iuv: r.get(6).map_err(unavailable)?,
+            transfer: r.get(7).map_err(unavailable)?,
+            expected: r.get(8).map_err(unavailable)?,
+            reported: r.get(9).map_err(unavailable)?,
+            found_at: r.get(10).map_err(unavailable)?,
+            resolved_at: r.get(11).map_err(unavailable)?,
+            recovery_attempts: r.get(12).map_err(unavailable)?,
+            recovery_outcome: r.get(13).map_err(unavailable)?,
+            recovery_detail: r.get(14).map_err(unavailable)?,
+            recovery_at: r.get(15).map_err(unavailable)?,
+            recovery_due: r.get(16).map_err(unavailable)?,
+        }
+        .record()
+    })
 }
 
 pub(super) fn flag_unreported(
