@@ -1,7 +1,10 @@
 //! Whether the PostgreSQL store can serve: a liveness query, a readiness check that commits a
 //! write and compares the schema version, and the end of the pool.
 
+use std::ops::{Deref, DerefMut};
+
 use chrono::NaiveDateTime;
+use deadpool_postgres::Object;
 
 use super::{PgStore, SCHEMA_VERSION, db_error};
 use crate::store::columns::millis;
@@ -29,7 +32,7 @@ impl PgStore {
     /// Instances probing at once: the first insert makes the row, the others wait on it and
     /// update it instead, so none fails on the primary key.
     async fn write_probe(&self, now: NaiveDateTime) -> Result<(), StoreError> {
-        let mut client = self.client().await?;
+        let mut client = Checked(Some(self.client().await?));
         let tx = client.transaction().await.map_err(db_error)?;
         let st = tx
             .prepare_cached(
@@ -39,12 +42,14 @@ impl PgStore {
             .await
             .map_err(db_error)?;
         tx.execute(&st, &[&millis(now)]).await.map_err(db_error)?;
-        super::commit(tx).await
+        super::commit(tx).await?;
+        client.release();
+        Ok(())
     }
 
     /// Ok(Err(why)) when the database is at another schema version than this binary's.
     async fn schema_matches(&self) -> Result<Result<(), String>, StoreError> {
-        let client = self.client().await?;
+        let client = Checked(Some(self.client().await?));
         let st = client
             .prepare_cached("SELECT coalesce(max(version), 0) FROM schema_version")
             .await
@@ -55,6 +60,7 @@ impl PgStore {
             .map_err(db_error)?
             .try_get(0)
             .map_err(db_error)?;
+        client.release();
         if version == SCHEMA_VERSION {
             Ok(Ok(()))
         } else {
@@ -70,6 +76,41 @@ impl PgStore {
     pub async fn close(&self) -> Result<(), StoreError> {
         self.pool.close();
         Ok(())
+    }
+}
+
+/// A pooled connection the readiness check uses: given back to the pool only when the check
+/// ended well. Dropped half-way (the caller timed the check out, or a statement failed), it
+/// leaves the pool and is closed, since it may still be inside a transaction or waiting on a
+/// lock, and the next caller must not inherit that.
+struct Checked(Option<Object>);
+
+impl Checked {
+    /// The check ended: the connection goes back to the pool.
+    fn release(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Deref for Checked {
+    type Target = Object;
+
+    fn deref(&self) -> &Object {
+        self.0.as_ref().expect("held until released")
+    }
+}
+
+impl DerefMut for Checked {
+    fn deref_mut(&mut self) -> &mut Object {
+        self.0.as_mut().expect("held until released")
+    }
+}
+
+impl Drop for Checked {
+    fn drop(&mut self) {
+        if let Some(object) = self.0.take() {
+            drop(Object::take(object));
+        }
     }
 }
 
@@ -115,6 +156,36 @@ mod tests {
         let schema = readiness.schema.unwrap_err();
         let newer = format!("schema version {}", SCHEMA_VERSION + 1);
         assert!(schema.contains(&newer), "{schema}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_probe_cut_short_does_not_give_its_connection_back_to_the_pool() {
+        let Some(url) = testing::fresh_database().await else {
+            return;
+        };
+        let store = PgStore::connect(&url, 2).await.unwrap();
+        store.readiness(at(2030, 1, 1)).await.unwrap();
+        let pooled = store.pool.status().size;
+        assert_eq!(pooled, 2, "the write and the schema check each took one");
+        // Another session holds the probe row: the probe's write waits for it.
+        let other = PgStore::connect(&url, 1).await.unwrap();
+        let mut holder = other.pool.get().await.unwrap();
+        let tx = holder.transaction().await.unwrap();
+        tx.execute("UPDATE store_probe SET written_at = 0 WHERE id = 1", &[])
+            .await
+            .unwrap();
+        let cut = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            store.readiness(at(2030, 1, 2)),
+        )
+        .await;
+        assert!(cut.is_err(), "the probe waited on the lock");
+        // The schema check's connection went back; the write's, inside its transaction, did not.
+        let status = store.pool.status();
+        assert_eq!(status.size, pooled - 1, "{status:?}");
+        tx.rollback().await.unwrap();
+        let ready = store.readiness(at(2030, 1, 3)).await.unwrap();
+        assert_eq!(ready.writes, Ok(()));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
