@@ -18,8 +18,8 @@ use crate::domain::reporting::{
 use crate::domain::{FiscalCodePA, TransferId};
 use crate::store::columns::{corrupt, millis};
 use crate::store::reporting::columns::{
-    ANOMALY_LISTING, AnomalyColumns, FLOW_COLUMNS, FLOW_LISTING, FlowColumns, PAYMENT_COLUMNS_OF_P,
-    PAYMENT_LISTING, PaymentColumns, resolved_condition,
+    ANOMALY_LISTING, FLOW_COLUMNS, FLOW_LISTING, PAYMENT_COLUMNS_OF_P, PAYMENT_LISTING,
+    anomaly_record, flow_summary, payment_record, resolved_condition,
 };
 use crate::store::{
     AnomalyFilter, AnomalyRecord, DueRecovery, FlowFilter, FlowPaymentRecord, FlowRecorded,
@@ -61,9 +61,7 @@ impl PgStore {
             .equals("psp_id", filter.psp)
             .equals("fdr", filter.fdr)
             .range("fdr_date", filter.from, filter.to);
-        filters
-            .page(self, &FLOW_LISTING, page, |r| flow_columns(r)?.summary())
-            .await
+        filters.page(self, &FLOW_LISTING, page, flow_summary).await
     }
 
     pub async fn reporting_flow_payments(
@@ -82,16 +80,13 @@ impl PgStore {
             ))
             .await
             .map_err(db_error)?;
-        let summary =
-            flow_columns(&client.query_one(&st, &[&row]).await.map_err(db_error)?)?.summary()?;
+        let summary = flow_summary(&client.query_one(&st, &[&row]).await.map_err(db_error)?)?;
         // The page takes a connection of its own.
         drop(client);
         let mut filters = Where::default();
         filters.equals("flow_id", Some(row));
         let payments = filters
-            .page(self, &PAYMENT_LISTING, page, |r| {
-                payment_columns(r, 0)?.record()
-            })
+            .page(self, &PAYMENT_LISTING, page, |r| payment_record(r, 0))
             .await?;
         Ok(Some((summary, payments)))
     }
@@ -111,28 +106,7 @@ impl PgStore {
             filters.and(resolved);
         }
         filters
-            .page(self, &ANOMALY_LISTING, page, |r| {
-                AnomalyColumns {
-                    id: r.try_get(0).map_err(db_error)?,
-                    kind: r.try_get(1).map_err(db_error)?,
-                    fdr: r.try_get(2).map_err(db_error)?,
-                    psp: r.try_get(3).map_err(db_error)?,
-                    revision: r.try_get(4).map_err(db_error)?,
-                    index: r.try_get(5).map_err(db_error)?,
-                    iuv: r.try_get(6).map_err(db_error)?,
-                    transfer: r.try_get(7).map_err(db_error)?,
-                    expected: r.try_get(8).map_err(db_error)?,
-                    reported: r.try_get(9).map_err(db_error)?,
-                    found_at: r.try_get(10).map_err(db_error)?,
-                    resolved_at: r.try_get(11).map_err(db_error)?,
-                    recovery_attempts: r.try_get(12).map_err(db_error)?,
-                    recovery_outcome: r.try_get(13).map_err(db_error)?,
-                    recovery_detail: r.try_get(14).map_err(db_error)?,
-                    recovery_at: r.try_get(15).map_err(db_error)?,
-                    recovery_due: r.try_get(16).map_err(db_error)?,
-                }
-                .record()
-            })
+            .page(self, &ANOMALY_LISTING, page, anomaly_record)
             .await
     }
 
@@ -497,7 +471,7 @@ async fn settle_recovery(
         for r in tx.query(&st, &[&org, &anomaly]).await.map_err(db_error)? {
             let id: i64 = r.try_get(0).map_err(db_error)?;
             let flow: i64 = r.try_get(1).map_err(db_error)?;
-            open.push((id, flow, payment_columns(&r, 2)?.record()?.payment));
+            open.push((id, flow, payment_record(&r, 2)?.payment));
         }
         let payments: Vec<FlowPayment> = open.iter().map(|(_, _, p)| p.clone()).collect();
         let iuvs: Vec<String> = (payments.iter().map(|p| p.iuv.clone()))
@@ -575,22 +549,6 @@ async fn settle_recovery(
     .await
     .map_err(db_error)?;
     Ok(resolved)
-}
-
-fn payment_columns(r: &Row, at: usize) -> Result<PaymentColumns, StoreError> {
-    let get = |e| db_error(e);
-    Ok(PaymentColumns {
-        index: r.try_get(at).map_err(get)?,
-        iuv: r.try_get(at + 1).map_err(get)?,
-        iur: r.try_get(at + 2).map_err(get)?,
-        transfer: r.try_get(at + 3).map_err(get)?,
-        amount: r.try_get(at + 4).map_err(get)?,
-        pay_status: r.try_get(at + 5).map_err(get)?,
-        pay_date: r.try_get(at + 6).map_err(get)?,
-        outcome: r.try_get(at + 7).map_err(get)?,
-        expected: r.try_get(at + 8).map_err(get)?,
-        reports: r.try_get(at + 9).map_err(get)?,
-    })
 }
 
 /// Inserts the flow row and its payments; the flow's row id, or None when another instance
@@ -678,25 +636,4 @@ async fn insert_flow(
         .map_err(db_error)?;
     }
     Ok(Some(id))
-}
-
-fn flow_columns(r: &Row) -> Result<FlowColumns, StoreError> {
-    let get = |e| db_error(e);
-    Ok(FlowColumns {
-        organization: r.try_get(0).map_err(get)?,
-        fdr: r.try_get(1).map_err(get)?,
-        psp: r.try_get(2).map_err(get)?,
-        revision: r.try_get(3).map_err(get)?,
-        fdr_date: r.try_get(4).map_err(get)?,
-        published: r.try_get(5).map_err(get)?,
-        regulation: r.try_get(6).map_err(get)?,
-        regulation_date: r.try_get(7).map_err(get)?,
-        bic: r.try_get(8).map_err(get)?,
-        tot_payments: r.try_get(9).map_err(get)?,
-        sum_payments: r.try_get(10).map_err(get)?,
-        computed_tot: r.try_get(11).map_err(get)?,
-        computed_sum: r.try_get(12).map_err(get)?,
-        superseded: r.try_get(13).map_err(get)?,
-        received_at: r.try_get(14).map_err(get)?,
-    })
 }

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use crate::domain::reporting::{AnomalyKind, FlowId, FlowPayment, Outcome, PayStatus};
 use crate::domain::{FiscalCodePA, TransferId};
 use crate::store::StoreError;
-use crate::store::columns::{cents, corrupt, from_millis, opt_millis};
+use crate::store::columns::{ColumnRow, Columns, cents, corrupt, from_millis, opt_millis};
 use crate::store::reporting::{AnomalyRecord, FlowPaymentRecord, FlowSummary, RecoveryRecord};
 
 /// The columns of `reporting_flow` read by listings, in [`FLOW_COLUMNS`] order.
@@ -19,26 +19,26 @@ pub(in crate::store) const FLOW_COLUMNS: &str = "organization, fdr, psp_id, revi
 pub(in crate::store) const FLOW_LISTING: Listing =
     Listing::new(FLOW_COLUMNS, "reporting_flow", "fdr_date DESC, id DESC");
 
-pub(in crate::store) struct FlowColumns {
-    pub organization: String,
-    pub fdr: String,
-    pub psp: String,
-    pub revision: i64,
-    pub fdr_date: i64,
-    pub published: Option<i64>,
-    pub regulation: String,
-    pub regulation_date: String,
-    pub bic: Option<String>,
-    pub tot_payments: i64,
-    pub sum_payments: i64,
-    pub computed_tot: i64,
-    pub computed_sum: Option<i64>,
-    pub superseded: bool,
-    pub received_at: i64,
+struct FlowColumns {
+    organization: String,
+    fdr: String,
+    psp: String,
+    revision: i64,
+    fdr_date: i64,
+    published: Option<i64>,
+    regulation: String,
+    regulation_date: String,
+    bic: Option<String>,
+    tot_payments: i64,
+    sum_payments: i64,
+    computed_tot: i64,
+    computed_sum: Option<i64>,
+    superseded: bool,
+    received_at: i64,
 }
 
 impl FlowColumns {
-    pub fn summary(self) -> Result<FlowSummary, StoreError> {
+    fn summary(self) -> Result<FlowSummary, StoreError> {
         Ok(FlowSummary {
             organization: FiscalCodePA::parse(&self.organization)
                 .map_err(|e| corrupt("reporting_flow.organization", e))?,
@@ -77,21 +77,21 @@ pub(in crate::store) const PAYMENT_COLUMNS_OF_P: &str = "p.idx, p.iuv, p.iur, p.
 pub(in crate::store) const PAYMENT_LISTING: Listing =
     Listing::new(PAYMENT_COLUMNS, "reporting_payment", "idx");
 
-pub(in crate::store) struct PaymentColumns {
-    pub index: i64,
-    pub iuv: String,
-    pub iur: String,
-    pub transfer: i64,
-    pub amount: i64,
-    pub pay_status: String,
-    pub pay_date: i64,
-    pub outcome: String,
-    pub expected: Option<i64>,
-    pub reports: bool,
+struct PaymentColumns {
+    index: i64,
+    iuv: String,
+    iur: String,
+    transfer: i64,
+    amount: i64,
+    pay_status: String,
+    pay_date: i64,
+    outcome: String,
+    expected: Option<i64>,
+    reports: bool,
 }
 
 impl PaymentColumns {
-    pub fn record(self) -> Result<FlowPaymentRecord, StoreError> {
+    fn record(self) -> Result<FlowPaymentRecord, StoreError> {
         let expected = (self.expected)
             .map(|c| cents(c, "reporting_payment.expected_amount"))
             .transpose()?;
@@ -137,28 +137,28 @@ pub(in crate::store) fn resolved_condition(resolved: Option<bool>) -> Option<&'s
     })
 }
 
-pub(in crate::store) struct AnomalyColumns {
-    pub id: i64,
-    pub kind: String,
-    pub fdr: Option<String>,
-    pub psp: Option<String>,
-    pub revision: Option<i64>,
-    pub index: Option<i64>,
-    pub iuv: Option<String>,
-    pub transfer: Option<i64>,
-    pub expected: Option<i64>,
-    pub reported: Option<i64>,
-    pub found_at: i64,
-    pub resolved_at: Option<i64>,
-    pub recovery_attempts: i64,
-    pub recovery_outcome: Option<String>,
-    pub recovery_detail: Option<String>,
-    pub recovery_at: Option<i64>,
-    pub recovery_due: Option<i64>,
+struct AnomalyColumns {
+    id: i64,
+    kind: String,
+    fdr: Option<String>,
+    psp: Option<String>,
+    revision: Option<i64>,
+    index: Option<i64>,
+    iuv: Option<String>,
+    transfer: Option<i64>,
+    expected: Option<i64>,
+    reported: Option<i64>,
+    found_at: i64,
+    resolved_at: Option<i64>,
+    recovery_attempts: i64,
+    recovery_outcome: Option<String>,
+    recovery_detail: Option<String>,
+    recovery_at: Option<i64>,
+    recovery_due: Option<i64>,
 }
 
 impl AnomalyColumns {
-    pub fn record(self) -> Result<AnomalyRecord, StoreError> {
+    fn record(self) -> Result<AnomalyRecord, StoreError> {
         let flow = match (self.fdr, self.psp, self.revision) {
             (Some(fdr), Some(psp), Some(revision)) => Some(flow_id(&fdr, &psp, revision)?),
             _ => None,
@@ -195,4 +195,73 @@ impl AnomalyColumns {
             },
         })
     }
+}
+
+/// A flow read from a row of [`FLOW_COLUMNS`], by either store.
+pub(in crate::store) fn flow_summary<R: ColumnRow>(r: &R) -> Result<FlowSummary, StoreError> {
+    let c = Columns::of(r, 0);
+    FlowColumns {
+        organization: c.string(0)?,
+        fdr: c.string(1)?,
+        psp: c.string(2)?,
+        revision: c.int(3)?,
+        fdr_date: c.int(4)?,
+        published: c.opt_int(5)?,
+        regulation: c.string(6)?,
+        regulation_date: c.string(7)?,
+        bic: c.opt_string(8)?,
+        tot_payments: c.int(9)?,
+        sum_payments: c.int(10)?,
+        computed_tot: c.int(11)?,
+        computed_sum: c.opt_int(12)?,
+        superseded: c.boolean(13)?,
+        received_at: c.int(14)?,
+    }
+    .summary()
+}
+
+/// A flow payment read from the [`PAYMENT_COLUMNS`] of a row from index `at`, by either store.
+pub(in crate::store) fn payment_record<R: ColumnRow>(
+    r: &R,
+    at: usize,
+) -> Result<FlowPaymentRecord, StoreError> {
+    let c = Columns::of(r, at);
+    PaymentColumns {
+        index: c.int(0)?,
+        iuv: c.string(1)?,
+        iur: c.string(2)?,
+        transfer: c.int(3)?,
+        amount: c.int(4)?,
+        pay_status: c.string(5)?,
+        pay_date: c.int(6)?,
+        outcome: c.string(7)?,
+        expected: c.opt_int(8)?,
+        reports: c.boolean(9)?,
+    }
+    .record()
+}
+
+/// An anomaly read from a row of [`ANOMALY_COLUMNS`], by either store.
+pub(in crate::store) fn anomaly_record<R: ColumnRow>(r: &R) -> Result<AnomalyRecord, StoreError> {
+    let c = Columns::of(r, 0);
+    AnomalyColumns {
+        id: c.int(0)?,
+        kind: c.string(1)?,
+        fdr: c.opt_string(2)?,
+        psp: c.opt_string(3)?,
+        revision: c.opt_int(4)?,
+        index: c.opt_int(5)?,
+        iuv: c.opt_string(6)?,
+        transfer: c.opt_int(7)?,
+        expected: c.opt_int(8)?,
+        reported: c.opt_int(9)?,
+        found_at: c.int(10)?,
+        resolved_at: c.opt_int(11)?,
+        recovery_attempts: c.int(12)?,
+        recovery_outcome: c.opt_string(13)?,
+        recovery_detail: c.opt_string(14)?,
+        recovery_at: c.opt_int(15)?,
+        recovery_due: c.opt_int(16)?,
+    }
+    .record()
 }

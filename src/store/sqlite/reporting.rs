@@ -15,8 +15,8 @@ use crate::domain::reporting::{
 };
 use crate::domain::{FiscalCodePA, TransferId};
 use crate::store::reporting::columns::{
-    ANOMALY_LISTING, AnomalyColumns, FLOW_COLUMNS, FLOW_LISTING, FlowColumns, PAYMENT_COLUMNS,
-    PAYMENT_LISTING, PaymentColumns, resolved_condition,
+    ANOMALY_LISTING, FLOW_COLUMNS, FLOW_LISTING, PAYMENT_COLUMNS, PAYMENT_LISTING, anomaly_record,
+    flow_summary, payment_record, resolved_condition,
 };
 use crate::store::{
     AnomalyFilter, AnomalyRecord, DueRecovery, FlowFilter, FlowPaymentRecord, FlowRecorded,
@@ -317,9 +317,8 @@ pub(super) fn settle_recovery(
                 .prepare_cached(&format!(
                     "SELECT {PAYMENT_COLUMNS} FROM reporting_payment WHERE flow_id = ?1 AND idx = ?2"
                 ))
-                .and_then(|mut st| st.query_row([flow, index], payment_columns))
-                .map_err(unavailable)?
-                .record()?
+                .and_then(|mut st| st.query_row([flow, index], |r| Ok(payment_record(r, 0))))
+                .map_err(unavailable)??
                 .payment;
             open.push((id, flow, payment));
         }
@@ -469,41 +468,6 @@ fn insert_flow(
     Ok(id)
 }
 
-fn flow_columns(r: &Row<'_>) -> rusqlite::Result<FlowColumns> {
-    Ok(FlowColumns {
-        organization: r.get(0)?,
-        fdr: r.get(1)?,
-        psp: r.get(2)?,
-        revision: r.get(3)?,
-        fdr_date: r.get(4)?,
-        published: r.get(5)?,
-        regulation: r.get(6)?,
-        regulation_date: r.get(7)?,
-        bic: r.get(8)?,
-        tot_payments: r.get(9)?,
-        sum_payments: r.get(10)?,
-        computed_tot: r.get(11)?,
-        computed_sum: r.get(12)?,
-        superseded: r.get(13)?,
-        received_at: r.get(14)?,
-    })
-}
-
-fn payment_columns(r: &Row<'_>) -> rusqlite::Result<PaymentColumns> {
-    Ok(PaymentColumns {
-        index: r.get(0)?,
-        iuv: r.get(1)?,
-        iur: r.get(2)?,
-        transfer: r.get(3)?,
-        amount: r.get(4)?,
-        pay_status: r.get(5)?,
-        pay_date: r.get(6)?,
-        outcome: r.get(7)?,
-        expected: r.get(8)?,
-        reports: r.get(9)?,
-    })
-}
-
 pub(super) fn list_flows(
     conn: &Connection,
     organization: &FiscalCodePA,
@@ -516,9 +480,7 @@ pub(super) fn list_flows(
         .when("psp_id = :psp", ":psp", filter.psp.clone())
         .when("fdr = :fdr", ":fdr", filter.fdr.clone())
         .range("fdr_date", [":from", ":to"], filter.from, filter.to);
-    filters.page(conn, &FLOW_LISTING, request, |r| {
-        flow_columns(r).map_err(unavailable)?.summary()
-    })
+    filters.page(conn, &FLOW_LISTING, request, |r| flow_summary(r))
 }
 
 pub(super) fn flow_payments(
@@ -534,14 +496,11 @@ pub(super) fn flow_payments(
         .prepare_cached(&format!(
             "SELECT {FLOW_COLUMNS} FROM reporting_flow WHERE id = ?1"
         ))
-        .and_then(|mut st| st.query_row([row], flow_columns))
-        .map_err(unavailable)?
-        .summary()?;
+        .and_then(|mut st| st.query_row([row], |r| Ok(flow_summary(r))))
+        .map_err(unavailable)??;
     let mut filters = Where::new("flow_id = :flow");
     filters.bind(":flow", row);
-    let payments = filters.page(conn, &PAYMENT_LISTING, request, |r| {
-        payment_columns(r).map_err(unavailable)?.record()
-    })?;
+    let payments = filters.page(conn, &PAYMENT_LISTING, request, |r| payment_record(r, 0))?;
     Ok(Some((summary, payments)))
 }
 
@@ -563,28 +522,7 @@ pub(super) fn list_anomalies(
     if let Some(resolved) = resolved_condition(filter.resolved) {
         filters.and(resolved);
     }
-    filters.page(conn, &ANOMALY_LISTING, request, |r| {
-        AnomalyColumns {
-            id: r.get(0).map_err(unavailable)?,
-            kind: r.get(1).map_err(unavailable)?,
-            fdr: r.get(2).map_err(unavailable)?,
-            psp: r.get(3).map_err(unavailable)?,
-            revision: r.get(4).map_err(unavailable)?,
-            index: r.get(5).map_err(unavailable)?,
-            iuv: r.get(6).map_err(unavailable)?,
-            transfer: r.get(7).map_err(unavailable)?,
-            expected: r.get(8).map_err(unavailable)?,
-            reported: r.get(9).map_err(unavailable)?,
-            found_at: r.get(10).map_err(unavailable)?,
-            resolved_at: r.get(11).map_err(unavailable)?,
-            recovery_attempts: r.get(12).map_err(unavailable)?,
-            recovery_outcome: r.get(13).map_err(unavailable)?,
-            recovery_detail: r.get(14).map_err(unavailable)?,
-            recovery_at: r.get(15).map_err(unavailable)?,
-            recovery_due: r.get(16).map_err(unavailable)?,
-        }
-        .record()
-    })
+    filters.page(conn, &ANOMALY_LISTING, request, |r| anomaly_record(r))
 }
 
 pub(super) fn flag_unreported(
