@@ -74,13 +74,7 @@ async fn a_recovered_receipt_is_applied_and_forwarded_and_the_nodes_copy_is_a_re
     let service = bizevents::service(held.clone()).await;
     let server = TestServer::start_with(config(&service), Clock::system()).await;
     let station = StubStation::start(Behaviour::Ok).await;
-    let r = server
-        .put_json(
-            &format!("/organizations/{ORG}/broadcast-stations/REC_ST"),
-            &json!({"brokerId": "99999999999", "url": station.url(), "primitiveVersion": 2}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", text(&r));
+    server.add_station(ORG, "REC_ST", &station.url()).await;
     let iuv_a = iuv("01", 61_001);
     server
         .create_position(ORG, &position("REC-1", &iuv_a, 1250), true)

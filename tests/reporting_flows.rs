@@ -488,13 +488,7 @@ async fn a_payment_whose_receipt_the_node_never_delivered_is_recovered_matched_a
     let receipts = bizevents::service(held.clone()).await;
     let server = TestServer::start_with(polled(&stub, Some(&receipts)), Clock::system()).await;
     let station = StubStation::start(Behaviour::Ok).await;
-    let r = server
-        .put_json(
-            &format!("/organizations/{ORG}/broadcast-stations/RECON_ST"),
-            &json!({"brokerId": "99999999999", "url": station.url(), "primitiveVersion": 2}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", text(&r));
+    server.add_station(ORG, "RECON_ST", &station.url()).await;
     let missing = unpaid(&server, "MISS-1", 31, 1250).await;
     let unknown = unpaid(&server, "MISS-2", 32, 800).await;
     // The flow's payments have IURs IUR0 and IUR1; the platform has the first's receipt only.

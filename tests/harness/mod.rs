@@ -189,6 +189,18 @@ impl TestServer {
         assert_eq!(r.status, 201, "{}", text(&r));
     }
 
+    /// Adds broadcast station `station` of `organization`, reached at `url` with paSendRTV2,
+    /// and checks it is 201.
+    pub async fn add_station(&self, organization: &str, station: &str, url: &str) {
+        let r = self
+            .put_json(
+                &format!("/organizations/{organization}/broadcast-stations/{station}"),
+                &serde_json::json!({"brokerId": "99999999999", "url": url, "primitiveVersion": 2}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", text(&r));
+    }
+
     /// A new key for these organizations (an empty list: for all of them); returns its secret.
     pub async fn create_key(&self, organizations: &[&str]) -> String {
         let scope = if organizations.is_empty() {
