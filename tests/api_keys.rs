@@ -32,9 +32,9 @@ fn creditor_routes() -> Vec<(&'static str, &'static str)> {
 /// A value for each path placeholder (any value will do: the keys are checked first).
 fn sample(placeholder: &str, org: &str) -> String {
     match placeholder {
-        "fiscalCode" | "organizationfiscalcode" => org.to_owned(),
+        "fiscalCode" | "organizationfiscalcode" | "organization-fiscal-code" => org.to_owned(),
         "iupd" => "DEMO-TARI-2025".to_owned(),
-        "nav" => "301000000000000144".to_owned(),
+        "nav" | "notice-number" => "301000000000000144".to_owned(),
         "iuv" => "01000000000000144".to_owned(),
         "stationId" => format!("{org}_01"),
         "id" => "1".to_owned(),
@@ -503,6 +503,10 @@ async fn keys_limited_to_segregation_codes_reach_those_only() {
                 )
                 .await;
             problem(&r, 400, &what("with a malformed segregationCodes"));
+        } else if pattern.starts_with("/payment-options/") {
+            // The platform's service tells the notice unknown, as GPD does.
+            assert_eq!(r.status, 404, "{}: {}", what("02"), text(&r));
+            assert_eq!(json(&r)["appErrorCode"], "ODP-107", "{}", what("02"));
         } else {
             problem(&r, 403, &what("with a key for code 02"));
             let detail = json(&r)["detail"].as_str().unwrap().to_owned();

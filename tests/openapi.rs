@@ -169,6 +169,17 @@ async fn every_documented_operation_answers_as_documented() {
         )
         .await;
     assert_eq!(r.status, 201);
+    // The platform's payment-options service on OA-2 (published), an unknown notice and a
+    // malformed one.
+    let options =
+        "/payment-options/organizations/{organization-fiscal-code}/notices/{notice-number}";
+    let nav_b = format!("3{}", iuv("01", 8_002));
+    let unknown = format!("3{}", iuv("01", 8_099));
+    for (notice, status) in [(nav_b.as_str(), 200), (&unknown, 404), ("3x", 400)] {
+        let values = [("organization-fiscal-code", ORG), ("notice-number", notice)];
+        let r = w.call("POST", options, &values, "", None).await;
+        assert_eq!(r.status, status, "{}", text(&r));
+    }
     let r = w
         .call("POST", positions, &org, "", Some(position("OA-1", 8_003)))
         .await;
@@ -793,6 +804,15 @@ async fn every_documented_operation_answers_as_documented() {
         .call_with("POST", send, &[], "", &as_limited, Some(json!([item(ORG)])))
         .await;
     assert_eq!(r.status, 403, "{}", text(&r));
+    // To the payment-options service, a notice of another code is unknown, as in GPD.
+    let values = [
+        ("organization-fiscal-code", ORG),
+        ("notice-number", nav_b.as_str()),
+    ];
+    let r = w
+        .call_with("POST", options, &values, "", &as_limited, None)
+        .await;
+    assert_eq!(json(&r)["appErrorCode"], "ODP-107", "{}", text(&r));
     let r = w
         .call("GET", positions, &org, "?segregationCodes=01,02", None)
         .await;
@@ -851,7 +871,9 @@ async fn every_documented_operation_answers_as_documented() {
             .replace("{id}", &id)
             .replace("{fdr}", "FDR-1")
             .replace("{pspId}", "88888888888")
-            .replace("{revision}", "1");
+            .replace("{revision}", "1")
+            .replace("{organization-fiscal-code}", ORG)
+            .replace("{notice-number}", &nav);
         // GPD's fixed names under debtpositions leave other methods to the IUPD routes, and
         // `receipts/recover` to the IUV's.
         let placeholder = if template.ends_with("/debtpositions/bulk")

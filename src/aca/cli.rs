@@ -2,12 +2,9 @@
 //! for operators, read and changed directly in the store (the gateway may be running: its
 //! worker picks a retried mirror up at its next round).
 
-use std::fmt::Write as _;
-
-use chrono::NaiveDateTime;
-
 use crate::domain::FiscalCodePA;
 use crate::domain::aca::MirrorState;
+use crate::listing::{table, when};
 use crate::store::{AcaMirror, PageRequest, Store};
 
 /// `--state` as written: PENDING, FAILED or DONE, in any case.
@@ -21,12 +18,6 @@ pub fn mirror_state(state: Option<&str>) -> Result<Option<MirrorState>, String> 
 }
 
 fn line(m: &AcaMirror) -> String {
-    let when = |t: Option<NaiveDateTime>| {
-        t.map_or_else(
-            || "-".to_owned(),
-            |t| t.format("%Y-%m-%dT%H:%M:%S").to_string(),
-        )
-    };
     let archived = m.archived.as_ref().map_or("-", |a| a.status.as_str());
     format!(
         "{:<8} {:>3}  {}  {}  {:<9}  {}  {}",
@@ -51,21 +42,8 @@ pub async fn list(
         .list_aca_mirrors(organization, state, page)
         .await
         .map_err(|e| e.to_string())?;
-    let mut out =
-        String::from("STATE    TRY  CREDITOR  IUPD  ARCHIVED  NEXT-OR-LAST  LAST-ERROR\n");
-    for m in &found.items {
-        writeln!(out, "{}", line(m)).expect("writing to a String");
-    }
-    writeln!(
-        out,
-        "{} of {} mirrored positions (page {} of {})",
-        found.items.len(),
-        found.items_found,
-        found.request.page + 1,
-        found.total_pages().max(1)
-    )
-    .expect("writing to a String");
-    Ok(out)
+    let header = "STATE    TRY  CREDITOR  IUPD  ARCHIVED  NEXT-OR-LAST  LAST-ERROR";
+    Ok(table(header, &found, line, "mirrored positions"))
 }
 
 /// Makes a FAILED mirror due again; returns its new line.

@@ -2,21 +2,14 @@
 //! in the store (the gateway may be running: the retry worker picks a re-queued delivery up at
 //! its next round).
 
-use std::fmt::Write as _;
-
 use chrono::NaiveDateTime;
 
 use crate::domain::FiscalCodePA;
 use crate::domain::broadcast::DeliveryState;
+use crate::listing::{table, when};
 use crate::store::{Delivery, PageRequest, Store};
 
 fn line(d: &Delivery) -> String {
-    let when = |t: Option<NaiveDateTime>| {
-        t.map_or_else(
-            || "-".to_owned(),
-            |t| t.format("%Y-%m-%dT%H:%M:%S").to_string(),
-        )
-    };
     format!(
         "{:>8}  {:<13} {:>3}  {}/{}  {}  {}/{}  {}  {}",
         d.id,
@@ -43,22 +36,8 @@ pub async fn list(
         .list_deliveries(organization, state, page)
         .await
         .map_err(|e| e.to_string())?;
-    let mut out = String::from(
-        "      ID  STATE         TRY  RECIPIENT/STATION  RECEIPT  CREDITOR/IUV  NEXT-OR-DONE  LAST-ERROR\n",
-    );
-    for d in &found.items {
-        writeln!(out, "{}", line(d)).expect("writing to a String");
-    }
-    writeln!(
-        out,
-        "{} of {} deliveries (page {} of {})",
-        found.items.len(),
-        found.items_found,
-        found.request.page + 1,
-        found.total_pages().max(1)
-    )
-    .expect("writing to a String");
-    Ok(out)
+    let header = "      ID  STATE         TRY  RECIPIENT/STATION  RECEIPT  CREDITOR/IUV  NEXT-OR-DONE  LAST-ERROR";
+    Ok(table(header, &found, line, "deliveries"))
 }
 
 /// Re-queues one delivery; returns its new line.

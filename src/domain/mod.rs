@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod notice;
 pub mod notification_fee;
+pub mod odp;
 pub mod party;
 pub mod personal_data;
 pub mod platform;

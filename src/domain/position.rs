@@ -657,23 +657,30 @@ impl DebtPosition {
 
     /// Whether the option at `index` can be paid as of `now`, and if not, why.
     pub fn payability(&self, index: usize, now: NaiveDateTime) -> Result<(), NotPayable> {
+        self.position_payability(now)?;
+        self.option_payability(index, now)
+    }
+
+    /// The checks of [`Self::payability`] on the position as a whole: whether any of its
+    /// options could be paid as of `now`.
+    pub fn position_payability(&self, now: NaiveDateTime) -> Result<(), NotPayable> {
         // Erased past its retention date, or on the debtor's request when no longer payable:
         // a notice without its debtor is past its time either way.
         if self.is_erased() {
             return Err(NotPayable::Expired);
         }
         match self.status_at(now) {
-            PositionStatus::Draft | PositionStatus::Published => return Err(NotPayable::Unknown),
-            PositionStatus::Invalid => return Err(NotPayable::Cancelled),
-            PositionStatus::Expired => return Err(NotPayable::Expired),
-            PositionStatus::Paid | PositionStatus::Reported => return Err(NotPayable::AlreadyPaid),
-            PositionStatus::Valid | PositionStatus::PartiallyPaid => {}
+            PositionStatus::Draft | PositionStatus::Published => Err(NotPayable::Unknown),
+            PositionStatus::Invalid => Err(NotPayable::Cancelled),
+            PositionStatus::Expired => Err(NotPayable::Expired),
+            PositionStatus::Paid | PositionStatus::Reported => Err(NotPayable::AlreadyPaid),
+            PositionStatus::Valid | PositionStatus::PartiallyPaid => Ok(()),
         }
-        self.option_payability(index, now)
     }
 
-    /// The checks of [`Self::payability`] on the option itself and its siblings.
-    fn option_payability(&self, index: usize, now: NaiveDateTime) -> Result<(), NotPayable> {
+    /// The checks of [`Self::payability`] on the option itself and its siblings: paid,
+    /// superseded by a paid installment, or expired.
+    pub fn option_payability(&self, index: usize, now: NaiveDateTime) -> Result<(), NotPayable> {
         let option = &self.options[index];
         if !option.is_unpaid() {
             return Err(NotPayable::AlreadyPaid);

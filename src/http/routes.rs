@@ -25,8 +25,8 @@ use super::{contract, health, multipart, scrape, soap, zip};
 use crate::api::positions::{self, StateAction};
 use crate::api::upload::{self, Broker};
 use crate::api::{
-    self, OnCreditor, Problem, Reply, broadcast, bulk, debtors, events, payment_options, payments,
-    receipts, recovery, reporting, send,
+    self, OnCreditor, Problem, Reply, broadcast, bulk, debtors, events, odp, payment_options,
+    payments, receipts, recovery, reporting, send,
 };
 use crate::context::Context;
 use crate::domain::api_key::{ApiKeySecret, KeyId, KeyScope, SegregationScope};
@@ -284,6 +284,11 @@ pub static ROUTES: &[Route] = routes! {
         let (on, broker) = c.on_broker_creditor()?;
         upload::list(on, broker, c.query(), c.header("x-continuation-token")).await
     };
+    POST "/payment-options/organizations/{organization-fiscal-code}/notices/{notice-number}"
+        Creditor => |c| {
+        let (org, notice) = (c.param("organization-fiscal-code"), c.param("notice-number"));
+        Ok(odp::payment_options(c.ctx, org, notice, c.segregation).await)
+    };
     POST "/internal/config/send" Listed => |c| {
         send::configure(c.ctx, c.scope, c.segregation, c.body).await
     };
@@ -318,11 +323,13 @@ pub fn is_public(path: &str) -> bool {
     find(&Method::GET, &segments(path)).is_public()
 }
 
-/// The creditor a path acts for: `/organizations/{fc}/…`, gpd-payments' `/payments/{fc}/…`
-/// and the upload API's `/brokers/{broker}/organizations/{fc}/…`.
+/// The creditor a path acts for: `/organizations/{fc}/…`, gpd-payments' `/payments/{fc}/…`,
+/// the upload API's `/brokers/{broker}/organizations/{fc}/…` and the payment-options service's
+/// `/payment-options/organizations/{fc}/…`.
 fn organization_of<'a>(segments: &[&'a str]) -> Option<&'a str> {
     match segments {
         ["organizations", org, ..] | ["payments", org, ..] => Some(*org),
+        ["payment-options", "organizations", org, ..] => Some(*org),
         ["brokers", _, "organizations", org, ..] => Some(*org),
         _ => None,
     }

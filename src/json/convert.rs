@@ -461,6 +461,63 @@ pub fn position_out(p: &DebtPosition, now: NaiveDateTime, with_debtor: bool) -> 
     }
 }
 
+/// The request that makes the position as it stands (GPD's PaymentPositionModel, as sent):
+/// its content without what the service sets (statuses, dates of record, payments, fees).
+pub fn position_in(p: &DebtPosition, now: NaiveDateTime) -> PositionIn {
+    let out = position_out(p, now, true);
+    PositionIn {
+        iupd: out.iupd,
+        debtor_type: out.debtor_type.to_owned(),
+        pay_stand_in: Some(out.pay_stand_in),
+        fiscal_code: out.fiscal_code.unwrap_or_default(),
+        full_name: out.full_name.unwrap_or_default(),
+        street_name: out.street_name,
+        civic_number: out.civic_number,
+        postal_code: out.postal_code,
+        city: out.city,
+        province: out.province,
+        region: out.region,
+        country: out.country,
+        email: out.email,
+        phone: out.phone,
+        switch_to_expired: out.switch_to_expired,
+        company_name: out.company_name,
+        office_name: out.office_name,
+        validity_date: out.validity_date,
+        payment_option: Some(out.payment_option.into_iter().map(option_in).collect()),
+    }
+}
+
+fn option_in(o: OptionOut) -> OptionIn {
+    OptionIn {
+        nav: Some(o.nav),
+        iuv: o.iuv,
+        amount: o.amount,
+        description: o.description,
+        is_partial_payment: o.is_partial_payment,
+        due_date: o.due_date,
+        retention_date: o.retention_date,
+        transfer: Some(o.transfer.into_iter().map(transfer_in).collect()),
+        payment_option_metadata: Some(o.payment_option_metadata),
+        send_sync: None,
+    }
+}
+
+fn transfer_in(t: TransferOut) -> TransferIn {
+    TransferIn {
+        id_transfer: t.id_transfer,
+        amount: t.amount,
+        organization_fiscal_code: Some(t.organization_fiscal_code),
+        remittance_information: t.remittance_information,
+        category: t.category,
+        iban: t.iban,
+        postal_iban: t.postal_iban,
+        stamp: t.stamp,
+        company_name: t.company_name,
+        transfer_metadata: Some(t.transfer_metadata),
+    }
+}
+
 /// One option as JSON (GPD's PaymentOptionModelResponse).
 pub fn option_out(p: &DebtPosition, o: &PaymentOption) -> OptionOut {
     let pay = o.payment.as_ref();

@@ -9,6 +9,7 @@
 pub mod bizevents;
 pub mod convert;
 pub mod model;
+pub mod odp;
 pub mod upload;
 
 /// Reads a JSON document; the error names the JSON path of the problem (`body` for the whole),

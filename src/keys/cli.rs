@@ -9,6 +9,7 @@ use chrono::NaiveDateTime;
 use crate::config::Config;
 use crate::domain::api_key::{ApiKey, KeyId, KeyScope, SegregationScope};
 use crate::domain::{FiscalCodePA, Text};
+use crate::listing::when;
 use crate::store::Store;
 
 /// What `keys create` prints: the secret alone on standard output (so that a script can take
@@ -105,12 +106,6 @@ pub fn label(label: Option<String>) -> Result<Option<Text<70>>, String> {
 }
 
 fn line(k: &ApiKey) -> String {
-    let when = |t: Option<NaiveDateTime>| {
-        t.map_or_else(
-            || "-".to_owned(),
-            |t| t.format("%Y-%m-%dT%H:%M:%S").to_string(),
-        )
-    };
     let codes = match &k.segregation {
         SegregationScope::All => String::new(),
         only => format!(" (segregation codes {only})"),

@@ -1,7 +1,7 @@
 //! The central notices archive (ACA), as GPD-for-ACA's API (`gpd-4-aca.json`) has it: a
 //! creditor's positions created, updated, published, invalidated, deleted and marked paid,
-//! and listed page by page. The request body is GPD's PaymentPositionModel, written from the
-//! position as the gateway's own REST API shows it, without the fields the archive sets.
+//! and listed page by page. The request body is GPD's PaymentPositionModel, the request shape
+//! of the gateway's own REST API, written from the position as it stands.
 
 use std::time::Duration;
 
@@ -13,142 +13,27 @@ use super::api::{ApiError, PlatformApi, SUBSCRIPTION_KEY, json};
 use crate::domain::FiscalCodePA;
 use crate::domain::platform::PlatformAccess;
 use crate::domain::position::DebtPosition;
-use crate::json::convert::{format_datetime, position_out};
-use crate::json::model::{MetadataEntry, Stamp};
+use crate::json::convert::{format_datetime, position_in};
+use crate::json::model::PositionIn;
 
 /// The most positions the archive lists on one page.
 pub const PAGE_LIMIT: u32 = 50;
 
-/// PaymentPositionModel, as sent.
+/// PaymentPositionModel, as sent: the request shape of the REST API, the same in both
+/// documents.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PositionModel {
-    pub iupd: String,
-    #[serde(rename = "type")]
-    pub debtor_type: &'static str,
-    pub pay_stand_in: bool,
-    pub fiscal_code: String,
-    pub full_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub street_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub civic_number: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub province: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    pub switch_to_expired: bool,
-    pub company_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub office_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub validity_date: Option<String>,
-    pub payment_option: Vec<OptionModel>,
-}
-
-/// PaymentOptionModel, as sent (the amount includes SEND's notification fee, as stored).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OptionModel {
-    pub nav: String,
-    pub iuv: String,
-    pub amount: i64,
-    pub description: String,
-    pub is_partial_payment: bool,
-    pub due_date: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retention_date: Option<String>,
-    pub transfer: Vec<TransferModel>,
-    pub payment_option_metadata: Vec<MetadataEntry>,
-}
-
-/// TransferModel, as sent.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransferModel {
-    pub id_transfer: String,
-    pub amount: i64,
-    pub organization_fiscal_code: String,
-    pub remittance_information: String,
-    pub category: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iban: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub postal_iban: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stamp: Option<Stamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub company_name: Option<String>,
-    pub transfer_metadata: Vec<MetadataEntry>,
-}
+#[serde(transparent)]
+pub struct PositionModel(PositionIn);
 
 impl PositionModel {
     /// The position's content as the archive takes it.
     pub fn of(p: &DebtPosition, now: NaiveDateTime) -> PositionModel {
-        let out = position_out(p, now, true);
-        PositionModel {
-            iupd: out.iupd,
-            debtor_type: out.debtor_type,
-            pay_stand_in: out.pay_stand_in,
-            fiscal_code: out.fiscal_code.unwrap_or_default(),
-            full_name: out.full_name.unwrap_or_default(),
-            street_name: out.street_name,
-            civic_number: out.civic_number,
-            postal_code: out.postal_code,
-            city: out.city,
-            province: out.province,
-            region: out.region,
-            country: out.country,
-            email: out.email,
-            phone: out.phone,
-            switch_to_expired: out.switch_to_expired,
-            company_name: out.company_name,
-            office_name: out.office_name,
-            // A validity date the publication set is the archive's to set on its own publication.
-            validity_date: out
-                .validity_date
-                .filter(|_| p.validity_date != p.publish_date),
-            payment_option: out
-                .payment_option
-                .into_iter()
-                .map(|o| OptionModel {
-                    nav: o.nav,
-                    iuv: o.iuv,
-                    amount: o.amount,
-                    description: o.description,
-                    is_partial_payment: o.is_partial_payment,
-                    due_date: o.due_date,
-                    retention_date: o.retention_date,
-                    payment_option_metadata: o.payment_option_metadata,
-                    transfer: o
-                        .transfer
-                        .into_iter()
-                        .map(|t| TransferModel {
-                            id_transfer: t.id_transfer,
-                            amount: t.amount,
-                            organization_fiscal_code: t.organization_fiscal_code,
-                            remittance_information: t.remittance_information,
-                            category: t.category,
-                            iban: t.iban,
-                            postal_iban: t.postal_iban,
-                            stamp: t.stamp,
-                            company_name: t.company_name,
-                            transfer_metadata: t.transfer_metadata,
-                        })
-                        .collect(),
-                })
-                .collect(),
+        let mut model = position_in(p, now);
+        // A validity date the publication set is the archive's to set on its own publication.
+        if p.validity_date == p.publish_date {
+            model.validity_date = None;
         }
+        PositionModel(model)
     }
 
     /// A digest of the content: equal digests, the same content for the archive.
@@ -241,7 +126,7 @@ impl AcaClient {
         let [a, b, c] = self.positions();
         let query = Self::publish_query(publish);
         self.api
-            .call(Method::PUT, &[a, b, c, &body.iupd], &query, Some(body))
+            .call(Method::PUT, &[a, b, c, &body.0.iupd], &query, Some(body))
             .await
             .map(drop)
     }
@@ -319,5 +204,34 @@ mod tests {
         assert_eq!(first.len(), 64);
         p.options[0].amount = crate::domain::Cents::new(1200).unwrap();
         assert_ne!(PositionModel::of(&p, at(2025, 1, 1)).digest(), first);
+    }
+
+    /// A position with every optional field the archive is sent.
+    fn full() -> crate::domain::position::DebtPosition {
+        use crate::domain::Text;
+        use crate::domain::position::{Account, Iban};
+        let mut p = position(vec![
+            option(1, 1000, at(2030, 1, 1), false),
+            option(2, 600, at(2030, 2, 1), true),
+        ]);
+        p.office_name = Some(Text::new("Ufficio tributi").unwrap());
+        p.validity_date = Some(at(2029, 6, 1));
+        p.publish_date = Some(at(2029, 5, 1));
+        let t = &mut p.options[0].transfers[0];
+        t.company_name = Some(Text::new("Comune di Esempio").unwrap());
+        t.account = Account::Iban {
+            iban: Iban::parse("IT60X0542811101000000123456").unwrap(),
+            postal_iban: Some(Iban::parse("IT60X0760111101000000123456").unwrap()),
+        };
+        p.options[1].retention_date = Some(at(2031, 1, 1));
+        p
+    }
+
+    #[test]
+    fn the_body_is_gpd_s_request_in_the_document_s_field_order() {
+        let model = PositionModel::of(&full(), at(2025, 1, 1));
+        let expected = r#"{"iupd":"IUPD-1","type":"F","payStandIn":true,"fiscalCode":"RSSMRA80A01H501U","fullName":"Mario Rossi","switchToExpired":false,"companyName":"Comune di Esempio","officeName":"Ufficio tributi","validityDate":"2029-06-01T12:00:00","paymentOption":[{"nav":"301000000000000144","iuv":"01000000000000144","amount":1000,"description":"Rata","isPartialPayment":false,"dueDate":"2030-01-01T12:00:00","transfer":[{"idTransfer":"1","amount":1000,"organizationFiscalCode":"77777777777","remittanceInformation":"TARI 2025","category":"9/0101108TS/","iban":"IT60X0542811101000000123456","postalIban":"IT60X0760111101000000123456","companyName":"Comune di Esempio","transferMetadata":[]}],"paymentOptionMetadata":[]},{"nav":"301000000000000245","iuv":"01000000000000245","amount":600,"description":"Rata","isPartialPayment":true,"dueDate":"2030-02-01T12:00:00","retentionDate":"2031-01-01T12:00:00","transfer":[{"idTransfer":"1","amount":600,"organizationFiscalCode":"77777777777","remittanceInformation":"TARI 2025","category":"9/0101108TS/","iban":"IT60X0542811101000000123456","transferMetadata":[]}],"paymentOptionMetadata":[]}]}"#;
+        // The digests stored with the mirrors are of these bytes.
+        assert_eq!(serde_json::to_string(&model).unwrap(), expected);
     }
 }

@@ -5,6 +5,8 @@
 //! `maxItems`, `pattern`, `allOf`, `oneOf`, `anyOf`). A keyword it does not know fails the
 //! check, so a document cannot hold schemas that are silently not checked. `format` is not
 //! checked: the platform's services write dates in more shapes than the formats they name.
+//! [`OpenApi::closed`] also refuses fields a schema does not name, for documents that leave
+//! their objects open but describe every field an answer may have.
 
 use std::path::PathBuf;
 
@@ -13,6 +15,8 @@ use serde_json::Value;
 
 pub struct OpenApi {
     pub doc: Value,
+    /// Every object schema taken as `additionalProperties: false`.
+    closed: bool,
 }
 
 const KNOWN: &[&str] = &[
@@ -50,7 +54,15 @@ pub fn reference_dir() -> PathBuf {
 
 impl OpenApi {
     pub fn new(doc: Value) -> OpenApi {
-        OpenApi { doc }
+        OpenApi { doc, closed: false }
+    }
+
+    /// The same document, with fields no schema names refused.
+    pub fn closed(self) -> OpenApi {
+        OpenApi {
+            closed: true,
+            ..self
+        }
     }
 
     /// An official document under [`reference_dir`] (`pagopa-api/openapi/gpd-4-aca.json`,
@@ -62,7 +74,7 @@ impl OpenApi {
         } else {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{relative}: {e}"))
         };
-        Some(OpenApi { doc })
+        Some(OpenApi::new(doc))
     }
 
     /// The object a local `$ref` points to.
@@ -111,6 +123,8 @@ impl OpenApi {
         let response = operation["responses"]
             .get(status.to_string())
             .ok_or_else(|| format!("{method} {template}: status {status} is not documented"))?;
+        // A response may be one of `components/responses`.
+        let response = self.resolve_schema(response);
         let Some(content) = response.get("content") else {
             return Ok(None);
         };
@@ -186,7 +200,9 @@ impl OpenApi {
                 for (name, v) in fields {
                     match props.and_then(|p| p.get(name)) {
                         Some(s) => self.walk(s, v, &format!("{at}.{name}"), errors),
-                        None if schema["additionalProperties"] == Value::Bool(false) => {
+                        None if self.closed
+                            || schema["additionalProperties"] == Value::Bool(false) =>
+                        {
                             errors.push(format!("{at}: field {name} is not documented"))
                         }
                         None => {}
@@ -294,6 +310,9 @@ mod tests {
         assert_eq!(errors.len(), 4, "{errors:?}");
         assert_eq!(api.check(&schema, &json!({"b": "12"})).len(), 1);
         assert_eq!(api.check(&schema, &json!({"a": "1"})).len(), 1);
+        let open = json!({"type": "object", "properties": {"a": {"type": "integer"}}});
+        assert!(api.check(&open, &json!({"a": 1, "z": 2})).is_empty());
+        assert_eq!(api.closed().check(&open, &json!({"a": 1, "z": 2})).len(), 1);
     }
 
     #[test]
