@@ -153,31 +153,39 @@ pub(super) fn width(style: Style, size: f32, text: &str) -> f32 {
     runs(style, text).iter().map(|r| r.width).sum::<f32>() * size
 }
 
-/// `text` broken into lines at most `max` points wide, at spaces where possible.
+/// `text` broken into lines at most `max` points wide, at spaces where possible. Widths add
+/// up (no kerning), so each word is measured once.
 pub(super) fn wrap(style: Style, size: f32, text: &str, max: f32) -> Vec<String> {
+    let space = width(style, size, " ");
     let mut lines = Vec::new();
     let mut line = String::new();
+    let mut line_w = 0.0;
     for word in text.split_whitespace() {
-        let candidate = if line.is_empty() {
-            word.to_string()
-        } else {
-            format!("{line} {word}")
-        };
-        if width(style, size, &candidate) <= max {
-            line = candidate;
-            continue;
-        }
+        let word_w = width(style, size, word);
         if !line.is_empty() {
+            if line_w + space + word_w <= max {
+                line.push(' ');
+                line.push_str(word);
+                line_w += space + word_w;
+                continue;
+            }
             lines.push(std::mem::take(&mut line));
         }
+        if word_w <= max {
+            line.push_str(word);
+            line_w = word_w;
+            continue;
+        }
         // A word longer than the line is cut wherever it overflows.
+        line_w = 0.0;
         for c in word.chars() {
-            line.push(c);
-            if width(style, size, &line) > max && line.chars().count() > 1 {
-                line.pop();
+            let c_w = width(style, size, c.encode_utf8(&mut [0; 4]));
+            if line_w + c_w > max && !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
-                line.push(c);
+                line_w = 0.0;
             }
+            line.push(c);
+            line_w += c_w;
         }
     }
     if !line.is_empty() {
@@ -197,4 +205,33 @@ pub(super) fn covers(style: Style, text: &str) -> bool {
 #[cfg(test)]
 pub(super) fn own_font_covers(style: Style, text: &str) -> bool {
     text.nfc().all(|c| style.face().glyph(c).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_fit_and_keep_every_word() {
+        let text = "presso Banche e Sportelli ATM, negli Uffici Postali e Punti Postali, nei Bar, Edicole, Ricevitorie, Supermercati, Tabaccherie e altri Esercenti Convenzionati.";
+        let lines = wrap(Style::Text, 7.0, text, 150.0);
+        assert!(lines.len() > 2);
+        for line in &lines {
+            assert!(width(Style::Text, 7.0, line) <= 150.0, "{line}");
+        }
+        assert_eq!(lines.join(" "), text);
+        // A word wider than the line is cut, nothing lost.
+        let long = "x".repeat(200);
+        let cut = wrap(Style::Mono, 8.0, &long, 100.0);
+        assert!(cut.len() > 1);
+        assert_eq!(cut.concat(), long);
+    }
+
+    #[test]
+    fn missing_characters_come_from_the_fallback_font() {
+        let runs = runs(Style::Text, "Niccolò Αλέξανδρος");
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0].text, "Niccolò ");
+        assert_eq!(runs[1].text, "Αλέξανδρος");
+    }
 }

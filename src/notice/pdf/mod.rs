@@ -33,6 +33,8 @@ pub enum RenderError {
     Code(String),
     /// The PDF writer refused the document.
     Pdf(String),
+    /// The notice has neither a single payment nor installments.
+    NothingPayable,
 }
 
 impl fmt::Display for RenderError {
@@ -41,6 +43,12 @@ impl fmt::Display for RenderError {
             RenderError::Logo(e) => write!(f, "the creditor's logo cannot be read: {e}"),
             RenderError::Code(e) => write!(f, "cannot encode a payment code: {e}"),
             RenderError::Pdf(e) => write!(f, "cannot write the PDF: {e}"),
+            RenderError::NothingPayable => {
+                write!(
+                    f,
+                    "the notice has neither a single payment nor installments"
+                )
+            }
         }
     }
 }
@@ -49,6 +57,9 @@ impl std::error::Error for RenderError {}
 
 /// The notice as a PDF document.
 pub fn render(notice: &Notice) -> Result<Vec<u8>, RenderError> {
+    if notice.single.is_none() && notice.installments.is_empty() {
+        return Err(RenderError::NothingPayable);
+    }
     let ctx = Ctx::new(notice)?;
     let mut flow = Flow::new(header(&ctx));
     flow.place(parties(&ctx));
@@ -533,7 +544,10 @@ fn amount_and_where(ctx: &Ctx) -> Block {
         Some(s) => (s.amount, Some(format_date(s))),
         None => {
             let total = n.installments.iter().map(|p| p.amount.get()).sum::<i64>();
-            (Cents::new(total).unwrap_or(n.installments[0].amount), None)
+            // Bounded by the guidelines' maximum times the installments: never out of range in
+            // practice; the first installment's amount stands in if it were.
+            let first = n.installments.first().map_or(Cents::ZERO, |p| p.amount);
+            (Cents::new(total).unwrap_or(first), None)
         }
     };
     let below_label = b.pair(
@@ -1217,6 +1231,35 @@ mod tests {
         assert_eq!(a(99_999_999_999), "999.999.999,99 €");
         assert_eq!(a(100_000), "1.000,00 €");
         assert_eq!(a(99_900), "999,00 €");
+    }
+
+    #[test]
+    fn a_notice_with_nothing_to_pay_is_refused() {
+        use crate::domain::FiscalCodePA;
+        use crate::domain::notice::{Channels, NoticeCreditor, NoticeDebtor};
+        let n = Notice {
+            subject: "Nulla".into(),
+            creditor: NoticeCreditor {
+                fiscal_code: FiscalCodePA::parse("99999000013").unwrap(),
+                name: "Comune di Prova".into(),
+                office: None,
+                info: None,
+                cbill: None,
+                channels: Channels::default(),
+                physical_channel: None,
+                logo: None,
+            },
+            debtor: NoticeDebtor {
+                fiscal_code: None,
+                full_name: "Mario Rossi".into(),
+                address: None,
+            },
+            single: None,
+            installments: vec![],
+            poste: None,
+            second_language: None,
+        };
+        assert_eq!(render(&n), Err(RenderError::NothingPayable));
     }
 
     #[test]
