@@ -83,6 +83,10 @@ fn render_and_check(name: &str, n: &Notice) -> PdfReading {
     if let Ok(dir) = std::env::var("NOTICE_PDF_DIR") {
         std::fs::write(format!("{dir}/{name}.pdf"), &pdf).expect("write the notice");
     }
+    assert!(
+        String::from_utf8_lossy(&pdf).contains("<pdfaid:part>2</pdfaid:part>"),
+        "declared PDF/A-2"
+    );
     let r = read_pdf(&pdf);
     let expected_qr: Vec<String> = payables(n).iter().map(|p| n.qr_payload(p)).collect();
     assert_eq!(sorted(r.qr_codes.clone()), sorted(expected_qr));
@@ -296,6 +300,14 @@ fn non_latin_letters_and_a_second_language() {
         "mit der App IO, auf Občina Šmarje – Gemeinde Schöneck, mittels Home Banking, einer Zahlungsapp oder anderer zugelassener Zahlungsdienstleister."
     ), "{column}");
     assert!(embedded_fonts(&r).iter().any(|f| f == "DejaVuSans"));
+}
+
+#[test]
+fn a_character_no_font_has_still_renders() {
+    let mut n = notice();
+    n.debtor.full_name = "李小龙".into();
+    let pdf = render(&n).expect("renders, the missing letters drawn as question marks");
+    assert_eq!(read_pdf(&pdf).qr_codes.len(), 1);
 }
 
 #[test]

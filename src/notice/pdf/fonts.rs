@@ -99,7 +99,8 @@ pub(super) struct Run {
 }
 
 /// `text` cut into runs of one font each, characters the style's font lacks taken from the
-/// fallback font (or drawn as the style font's missing-glyph box when neither has them).
+/// fallback font, and drawn as "?" when neither has them (PDF/A forbids the missing-glyph box;
+/// the text layer keeps the real character).
 pub(super) fn runs(style: Style, text: &str) -> Vec<Run> {
     let primary = style.face();
     let fallback = &fonts().fallback;
@@ -111,7 +112,10 @@ pub(super) fn runs(style: Style, text: &str) -> Vec<Run> {
             Some(g) => (primary, g),
             None => match fallback.glyph(c) {
                 Some(g) => (fallback, g),
-                None => (primary, skrifa::GlyphId::NOTDEF),
+                None => (
+                    primary,
+                    primary.glyph('?').unwrap_or(skrifa::GlyphId::NOTDEF),
+                ),
             },
         };
         if let Some((f, _)) = &current

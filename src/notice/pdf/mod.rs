@@ -363,8 +363,9 @@ impl<'a> Ctx<'a> {
             Some(logo) => {
                 let data: krilla::Data = logo.bytes.to_vec().into();
                 let image = match logo.format {
-                    ImageFormat::Png => Image::from_png(data, true),
-                    ImageFormat::Jpeg => Image::from_jpeg(data, true),
+                    // PDF/A forbids interpolated images.
+                    ImageFormat::Png => Image::from_png(data, false),
+                    ImageFormat::Jpeg => Image::from_jpeg(data, false),
                 };
                 Some(image.map_err(RenderError::Logo)?)
             }
@@ -1136,13 +1137,35 @@ fn fill(colour: Colour) -> Fill {
     }
 }
 
+/// The creation date PDF/A requires, in UTC.
+fn now() -> krilla::metadata::DateTime {
+    use chrono::{Datelike, Timelike};
+    let t = chrono::Utc::now();
+    krilla::metadata::DateTime::new(t.year() as u16)
+        .month(t.month() as u8)
+        .day(t.day() as u8)
+        .hour(t.hour() as u8)
+        .minute(t.minute() as u8)
+        .second(t.second() as u8)
+        .utc_offset_hour(0)
+        .utc_offset_minute(0)
+}
+
 fn write_pdf(notice: &Notice, pages: Vec<Vec<Op>>) -> Result<Vec<u8>, RenderError> {
-    let mut doc = Document::new();
+    // PDF/A-2b, as pagoPA's notices are PDF/A-2: krilla checks the document and refuses what
+    // the standard forbids.
+    let mut doc = Document::new_with(krilla::SerializeSettings {
+        configuration: krilla::configure::Configuration::new_with_validator(
+            krilla::configure::Validator::A2_B,
+        ),
+        ..Default::default()
+    });
     doc.set_metadata(
         Metadata::new()
             .title(notice.subject.clone())
             .language("it".into())
-            .creator("gpd-gateway".into()),
+            .creator("gpd-gateway".into())
+            .creation_date(now()),
     );
     let a4 =
         PageSettings::from_wh(PAGE_W * PT_PER_MM, PAGE_H * PT_PER_MM).expect("A4 is a valid size");
