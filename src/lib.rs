@@ -21,6 +21,7 @@ pub mod journal;
 pub mod json;
 pub mod keys;
 pub mod listing;
+pub mod notice;
 pub mod observe;
 pub mod outbound;
 pub mod platform;

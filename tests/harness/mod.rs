@@ -12,6 +12,7 @@ pub mod bizevents;
 pub mod loopback;
 #[path = "../common/openapi.rs"]
 pub mod openapi;
+pub mod pdf_tools;
 pub mod platform_stub;
 pub mod positions;
 pub mod receipts;
