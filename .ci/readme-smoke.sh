@@ -152,6 +152,11 @@ expect "delete a broadcast station" '204' "$(curl -s -o /dev/null -w '%{http_cod
     -H "Ocp-Apim-Subscription-Key: $KEY" -X DELETE \
     "$base/organizations/88888888888/broadcast-stations/88888888888_01")"
 
+notice=$(curl -s -D - -o "$data/avviso.pdf" -H "Ocp-Apim-Subscription-Key: $KEY" \
+    "$base/organizations/77777777777/debtpositions/DEMO-IMU-2025/notice" | tr 'A-Z' 'a-z')
+expect "a payment notice" 'content-type: application/pdf' "$notice"
+expect "a payment notice is a PDF" '%PDF-' "$(head -c 5 "$data/avviso.pdf")"
+
 # API keys: the other header, no key, a key made while serving for one creditor only, revoked.
 status() { # status [CURL ARGS...] URL -> the HTTP status code
     curl -s -o /dev/null -w '%{http_code}' "$@"
@@ -186,4 +191,6 @@ wait "$pid"
 echo "readme-smoke: graceful shutdown ok"
 expect "deliveries from the command line" '0 of 0 deliveries' \
     "$("$bin" deliveries list "${store_args[@]}" --state PENDING)"
+"$bin" notices render --org 77777777777 --iupd DEMO-TARI-2025 "${store_args[@]}" -o "$data/tari.pdf" 2>/dev/null
+expect "a payment notice from the command line" '%PDF-' "$(head -c 5 "$data/tari.pdf")"
 trap 'rm -rf "$data"' EXIT

@@ -12,6 +12,7 @@ mod creditor;
 mod fdr;
 mod gateway;
 mod journal;
+mod notice;
 mod observe;
 mod platform;
 mod retention;
