@@ -20,6 +20,7 @@ pub mod import;
 pub mod journal;
 pub mod json;
 pub mod keys;
+pub mod notice;
 pub mod notice_jobs;
 pub mod observe;
 pub mod outbound;

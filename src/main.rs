@@ -1,6 +1,6 @@
 //! The `gpd-gateway` command: `serve` runs the gateway, `replay` runs fixtures against one,
 //! `import` loads positions in bulk, `deliveries` inspects the broadcast outbox, `aca` the
-//! mirror to the central notices archive, `keys`
+//! mirror to the central notices archive, `notices` renders payment notices, `keys`
 //! manages API keys and `store copy` moves a data directory into PostgreSQL; they work on a
 //! data directory.
 
@@ -213,10 +213,39 @@ enum Command {
         #[command(subcommand)]
         action: FdrAction,
     },
+    /// Payment notices: one position's notice as a PDF.
+    Notices {
+        #[command(subcommand)]
+        action: NoticesAction,
+    },
     /// Copy the embedded store into PostgreSQL.
     Store {
         #[command(subcommand)]
         action: StoreAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum NoticesAction {
+    /// Render the payment notice of a debt position, or of one of its options, as a PDF; a
+    /// position that cannot be paid is refused with the reason and exit status 1.
+    Render {
+        /// The creditor's fiscal code (a creditor of the configuration with [creditor.notice]).
+        #[arg(long)]
+        org: String,
+        /// The position's IUPD.
+        #[arg(long)]
+        iupd: String,
+        /// Only this payment option (its notice number).
+        #[arg(long)]
+        nav: Option<String>,
+        /// Write the PDF to this file; without it, to standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        config: ConfigFile,
     },
 }
 
@@ -536,6 +565,7 @@ fn main() -> ExitCode {
         Command::Receipts { action } => runtime.block_on(receipts(action)),
         Command::Fdr { action } => runtime.block_on(fdr(action)),
         Command::Store { action } => runtime.block_on(store(action)),
+        Command::Notices { action } => runtime.block_on(notices(action)),
     };
     drop(runtime);
     // Every line logged so far written out before the process ends.
@@ -811,6 +841,68 @@ async fn receipts(action: ReceiptsAction) -> Result<ExitCode, String> {
         r.iuv,
         r.outcome.status().as_str()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `notices render`: the PDF to the file or standard output; the reason on standard error and
+/// exit status 1 when no notice is made.
+async fn notices(action: NoticesAction) -> Result<ExitCode, String> {
+    use gpd_gateway::domain::NoticeNumber;
+    use gpd_gateway::domain::api_key::SegregationScope;
+    use gpd_gateway::domain::position::Iupd;
+    let NoticesAction::Render {
+        org,
+        iupd,
+        nav,
+        output,
+        data,
+        config,
+    } = action;
+    let organization = FiscalCodePA::parse(&org).map_err(|e| format!("--org must {e}"))?;
+    let iupd = Iupd::parse(&iupd).map_err(|e| format!("--iupd {e}"))?;
+    let nav = nav
+        .map(|n| NoticeNumber::parse(&n).map_err(|e| format!("--nav must {e}")))
+        .transpose()?;
+    let config = config.load()?;
+    if !config.creditors.contains_key(&organization) {
+        return Err(format!(
+            "--org {org} is not a creditor of the configuration"
+        ));
+    }
+    let store = match config.store.url {
+        Some(_) => data.open(&config.store).await?,
+        None => data.open_existing().await?,
+    };
+    let ctx = Context::new(config, store.clone(), Clock::system());
+    let creditor = &ctx.config.creditors[&organization];
+    let made = gpd_gateway::notice::position_notice(
+        &ctx,
+        creditor,
+        &SegregationScope::All,
+        &iupd,
+        nav.as_ref(),
+    )
+    .await;
+    store.close().await.map_err(|e| e.to_string())?;
+    let made = made.map_err(|e| format!("no notice: {e}"))?;
+    match output {
+        Some(path) => {
+            std::fs::write(&path, &made.bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            eprintln!(
+                "{} ({} bytes) written to {}",
+                made.file_name,
+                made.bytes.len(),
+                path.display()
+            );
+        }
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&made.bytes)
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("standard output: {e}"))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -202,6 +202,27 @@ async fn every_documented_operation_answers_as_documented() {
         404
     );
 
+    // Payment notices: OA-1 is still a draft, OA-2 published; OA-1's option is not OA-2's.
+    let notice = "/organizations/{fiscalCode}/debtpositions/{iupd}/notice";
+    let r = w.call("GET", notice, &b, "", None).await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(w.call("GET", notice, &a, "", None).await.status, 409);
+    let option_notice =
+        "/organizations/{fiscalCode}/debtpositions/{iupd}/paymentoptions/{nav}/notice";
+    let of = |iupd, nav| [("fiscalCode", ORG), ("iupd", iupd), ("nav", nav)];
+    let r = w
+        .call("GET", option_notice, &of("OA-1", &nav), "", None)
+        .await;
+    assert_eq!(r.status, 409);
+    let r = w
+        .call("GET", option_notice, &of("OA-2", &nav), "", None)
+        .await;
+    assert_eq!(r.status, 404);
+    let r = w
+        .call("GET", option_notice, &of("OA-2", "x"), "", None)
+        .await;
+    assert_eq!(r.status, 400);
+
     let publish = "/organizations/{fiscalCode}/debtpositions/{iupd}/publish";
     assert_eq!(w.call("POST", publish, &a, "", None).await.status, 200);
     assert_eq!(w.call("POST", publish, &a, "", None).await.status, 409);

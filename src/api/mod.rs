@@ -15,6 +15,7 @@ pub mod broadcast;
 pub mod bulk;
 pub mod debtors;
 pub mod events;
+pub mod notices;
 pub mod payment_options;
 pub mod payments;
 pub mod positions;

@@ -10,6 +10,7 @@ use serde::de::Deserializer;
 use super::service::RawService;
 use super::value::{FromToml, Refusal, at_least_one, checked, parsed, require};
 use crate::domain::creditor::{Creditor, PlatformServices};
+use crate::domain::notice::settings::NoticeSettings;
 use crate::domain::platform::PlatformAccess;
 use crate::domain::{FiscalCodePA, SegregationCode, Text};
 
@@ -47,6 +48,8 @@ struct RawCreditor {
     bizevents: Option<PlatformAccess>,
     #[serde(default, deserialize_with = "parsed")]
     send: Option<PlatformAccess>,
+    #[serde(default, deserialize_with = "parsed")]
+    notice: Option<NoticeSettings>,
 }
 
 fn ten_thousand() -> u32 {
@@ -92,6 +95,12 @@ impl CreditorEntry {
     fn new(raw: RawCreditor) -> Result<Self, Refusal> {
         // A service's IUVs have the creditor's first segregation code unless it names one.
         let first = *raw.segregation_codes.first().expect("checked non-empty");
+        if let Some(notice) = &raw.notice {
+            let office = raw.office_name.as_ref().map(|o| o.as_str());
+            notice
+                .check_names(raw.company_name.as_str(), office)
+                .map_err(|(key, problem)| Refusal::at(format!("notice.{key}"), problem))?;
+        }
         let services = Refusal::each("service", raw.services, |s| {
             s.into_service(&raw.fiscal_code, first)
         })?;
@@ -109,6 +118,7 @@ impl CreditorEntry {
                 bizevents: raw.bizevents,
                 send: raw.send,
             },
+            notice: raw.notice,
         }
         .with_services(services)?;
         Ok(CreditorEntry {

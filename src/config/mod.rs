@@ -12,6 +12,7 @@ mod creditor;
 mod fdr;
 mod gateway;
 mod journal;
+mod notice;
 mod notice_jobs;
 mod observe;
 mod platform;

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use super::notice::settings::NoticeSettings;
 use super::platform::PlatformAccess;
 use super::service::{Service, SpecError};
 use super::{FiscalCodePA, SegregationCode, Text};
@@ -24,6 +25,8 @@ pub struct Creditor {
     /// the central notices archive (GPD-for-ACA), the reporting flows (FdR for organizations),
     /// the receipts service (biz-events) and SEND's notification prices.
     pub platform: PlatformServices,
+    /// What its payment notices print beyond the positions' data; no notices without it.
+    pub notice: Option<NoticeSettings>,
 }
 
 /// Where the creditor reaches each platform service; `None` where it is not configured.

@@ -3,6 +3,9 @@
 //! Poste Data Matrix. Building a `Notice` from a debt position and laying it out on a page are
 //! done elsewhere; this module only says what a notice holds.
 
+pub mod build;
+pub mod settings;
+
 use chrono::NaiveDate;
 
 use super::{Cents, FiscalCodePA, NoticeNumber};

@@ -199,6 +199,13 @@ pub static ROUTES: &[Route] = routes! {
     POST "/organizations/{fiscalCode}/debtpositions/{iupd}/restore" Creditor => |c| {
         change_state(c, StateAction::Restore).await
     };
+    GET "/organizations/{fiscalCode}/debtpositions/{iupd}/notice" Creditor => |c| {
+        crate::api::notices::position_notice(c.on_creditor()?, c.param("iupd"), None).await
+    };
+    GET "/organizations/{fiscalCode}/debtpositions/{iupd}/paymentoptions/{nav}/notice" Creditor => |c| {
+        let (iupd, nav) = (c.param("iupd"), c.param("nav"));
+        crate::api::notices::position_notice(c.on_creditor()?, iupd, Some(nav)).await
+    };
     POST "/organizations/{fiscalCode}/paymentoptions/paids/{nav}" Creditor => |c| {
         payment_options::mark_paid(c.on_creditor()?, c.param("nav"), c.body).await
     };

@@ -11,6 +11,7 @@ pub mod binary;
 pub mod loopback;
 #[path = "../common/openapi.rs"]
 pub mod openapi;
+pub mod pdf_tools;
 pub mod platform_stub;
 pub mod positions;
 pub mod receipts;
