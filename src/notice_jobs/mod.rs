@@ -5,6 +5,7 @@
 //! piece by piece ([`zip`]). REST (`api::notice_jobs`) and the CLI ([`cli`]) start jobs here.
 
 pub mod archive;
+pub mod cli;
 pub mod worker;
 pub mod zip;
 
@@ -141,4 +142,29 @@ pub async fn start(
         created_at: now,
     };
     Ok(store.create_notice_job(job).await?)
+}
+
+/// The notices' renderer as a job's worker calls it: the notice the single-notice route gives
+/// (`crate::notice::position_notice`, for every segregation code: the job's routes need a key
+/// for the whole creditor), its refusals as the job's REFUSED notices, a rendering error as a
+/// FAILED one; a store that fails leaves the notice for later.
+pub fn renderer() -> worker::Render {
+    use crate::domain::api_key::SegregationScope;
+    use crate::domain::notice_job::NoticeResult;
+    use crate::notice::{Refused as NotMade, position_notice};
+    std::sync::Arc::new(|ctx, creditor, iupd| {
+        Box::pin(async move {
+            match position_notice(&ctx, &creditor, &SegregationScope::All, &iupd, None).await {
+                Ok(pdf) => Ok(NoticeResult::Made(pdf.bytes)),
+                Err(NotMade::Store(e)) => Err(e.to_string()),
+                Err(e @ NotMade::Render(_)) => Ok(NoticeResult::Failed(e.to_string())),
+                Err(e) => Ok(NoticeResult::Refused(e.to_string())),
+            }
+        })
+    })
+}
+
+/// The worker of a running gateway, with the notices' renderer.
+pub fn spawn(ctx: std::sync::Arc<crate::context::Context>) -> worker::Workers {
+    worker::Worker::new(ctx, renderer()).spawn()
 }

@@ -1,6 +1,6 @@
 //! The job worker: on every instance, takes PENDING notices of running jobs under a lease,
-//! renders them a few at a time off the async threads (rendering is CPU work), and records
-//! what came of each in one transaction per round. A notice recorded is never made again; one
+//! renders them a few at a time (the renderer draws on a blocking thread: it is CPU work), and
+//! records what came of each in one transaction per round. A notice recorded is never made again; one
 //! taken by an instance that stopped before recording it is taken again when its lease ends,
 //! by whichever instance comes first. A second task, on one instance at a time, deletes jobs
 //! finished longer ago than the retention.
@@ -19,12 +19,16 @@ use crate::domain::notice_job::NoticeResult;
 use crate::domain::position::Iupd;
 use crate::store::{ClaimedNotice, StoreError};
 
-/// Renders one notice: the PDF, or why the position gets none.
+/// Renders one notice: the PDF, or why the position gets none; `Err` when it could not be
+/// known now (the store failed), and the notice is left for a later round.
 pub type Render = Arc<
-    dyn Fn(Arc<Context>, Creditor, Iupd) -> Pin<Box<dyn Future<Output = NoticeResult> + Send>>
+    dyn Fn(Arc<Context>, Creditor, Iupd) -> Pin<Box<dyn Future<Output = Rendered> + Send>>
         + Send
         + Sync,
 >;
+
+/// What [`Render`] gives.
+pub type Rendered = Result<NoticeResult, String>;
 
 /// Finished jobs deleted per transaction.
 const PRUNE_BATCH: u32 = 100;
@@ -93,7 +97,7 @@ impl Worker {
                 }
             }
             match work.join_next().await {
-                Some(Ok((job, seq, result))) => {
+                Some(Ok((job, seq, Ok(result)))) => {
                     match &result {
                         NoticeResult::Made(_) => round.made += 1,
                         NoticeResult::Refused(_) => round.refused += 1,
@@ -101,10 +105,12 @@ impl Worker {
                     }
                     results.push((job, seq, result));
                 }
-                // A panic in the renderer: the notice stays PENDING and is taken again when
-                // its lease ends.
+                // Left PENDING: taken again when its lease ends.
+                Some(Ok((_, _, Err(e)))) => {
+                    tracing::warn!(error = %e, "a payment notice not made now; retried later");
+                }
                 Some(Err(e)) => {
-                    tracing::error!(error = %e, "a payment notice's rendering ended abnormally")
+                    tracing::error!(error = %e, "a payment notice's rendering ended abnormally");
                 }
                 None => break,
             }
@@ -122,26 +128,19 @@ impl Worker {
         Ok(round)
     }
 
-    /// One notice, rendered on a blocking thread: what to record for it.
+    /// One notice: what to record for it.
     fn make(
         &self,
         notice: ClaimedNotice,
         creditor: Creditor,
-    ) -> impl Future<Output = (String, u32, NoticeResult)> + Send + 'static {
+    ) -> impl Future<Output = (String, u32, Rendered)> + Send + 'static {
         let ctx = self.ctx.clone();
         let render = self.render.clone();
         async move {
             let ClaimedNotice { job, seq, iupd, .. } = notice;
             let result = match Iupd::parse(&iupd) {
-                Err(m) => NoticeResult::Refused(format!("iupd: {m}")),
-                Ok(iupd) => {
-                    let handle = tokio::runtime::Handle::current();
-                    let rendering = render(ctx, creditor, iupd);
-                    match tokio::task::spawn_blocking(move || handle.block_on(rendering)).await {
-                        Ok(result) => result,
-                        Err(e) => NoticeResult::Failed(format!("the renderer stopped: {e}")),
-                    }
-                }
+                Err(m) => Ok(NoticeResult::Refused(format!("iupd: {m}"))),
+                Ok(iupd) => render(ctx, creditor, iupd).await,
             };
             (job, seq, result)
         }
@@ -262,11 +261,11 @@ mod tests {
         Arc::new(move |_ctx, _creditor, iupd: Iupd| {
             rendered.lock().unwrap().push(iupd.as_str().to_owned());
             Box::pin(async move {
-                match iupd.as_str() {
+                Ok(match iupd.as_str() {
                     i if i.starts_with("PAID") => NoticeResult::Refused("not payable: PAID".into()),
                     i if i.starts_with("BAD") => NoticeResult::Failed("no font".into()),
                     i => NoticeResult::Made(format!("%PDF {i}").into_bytes()),
-                }
+                })
             })
         })
     }
