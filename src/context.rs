@@ -22,6 +22,8 @@ pub struct Context {
     pub journal: Journal,
     /// Wakes the upload worker when a file arrives.
     pub uploads: Arc<tokio::sync::Notify>,
+    /// Wakes the payment notices' job worker when a job is made.
+    pub notice_jobs: Arc<tokio::sync::Notify>,
     /// The WSDL as served, its address filled in once the listening address is known.
     pub wsdl: OnceLock<Bytes>,
     /// What is left of each spontaneous-payment service's rate: (creditor, idServizio).
@@ -49,6 +51,7 @@ impl Context {
             broadcaster,
             journal,
             uploads: Arc::new(tokio::sync::Notify::new()),
+            notice_jobs: Arc::new(tokio::sync::Notify::new()),
             wsdl: OnceLock::new(),
             demand_rates: Buckets::default(),
             send: SendClient::new(&config.send, config.creditors.values()),

@@ -22,6 +22,7 @@ pub mod json;
 pub mod keys;
 pub mod listing;
 pub mod notice;
+pub mod notice_jobs;
 pub mod observe;
 pub mod outbound;
 pub mod platform;

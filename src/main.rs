@@ -247,6 +247,9 @@ enum NoticesAction {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// Make the notices of many positions in one job and write them as a zip, with a progress
+    /// bar; the job is in the store, as one started over REST.
+    Batch(NoticeBatch),
 }
 
 #[derive(Subcommand)]
@@ -460,6 +463,115 @@ enum AcaAction {
     },
 }
 
+/// `notices batch`: which positions, and where the zip goes.
+#[derive(Args)]
+struct NoticeBatch {
+    /// Fiscal code of the creditor.
+    #[arg(long)]
+    org: String,
+    /// A position, by IUPD (repeat for more).
+    #[arg(long = "iupd", value_name = "IUPD")]
+    iupds: Vec<String>,
+    /// A file of IUPDs, one a line (blank lines skipped).
+    #[arg(long, value_name = "FILE", conflicts_with = "iupds")]
+    iupds_file: Option<PathBuf>,
+    /// The positions list's filter instead: status in force (VALID, PUBLISHED, …).
+    #[arg(long, conflicts_with_all = ["iupds", "iupds_file"])]
+    status: Option<String>,
+    /// Due from this date (2026-01-01) or date-time; the window spans at most 30 days.
+    #[arg(long, conflicts_with_all = ["iupds", "iupds_file"])]
+    due_from: Option<String>,
+    #[arg(long, conflicts_with_all = ["iupds", "iupds_file"])]
+    due_to: Option<String>,
+    /// Paid from this date or date-time (PAID positions).
+    #[arg(long, conflicts_with_all = ["iupds", "iupds_file"])]
+    paid_from: Option<String>,
+    #[arg(long, conflicts_with_all = ["iupds", "iupds_file"])]
+    paid_to: Option<String>,
+    /// Only positions whose every option has one of these segregation codes (01,02).
+    #[arg(long, conflicts_with_all = ["iupds", "iupds_file"])]
+    segregation_codes: Option<String>,
+    /// The zip to write.
+    #[arg(short = 'o', long = "output", value_name = "ZIP")]
+    output: PathBuf,
+    /// The same key makes no second job: the first one's zip is written again.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Wait for a running gateway's worker instead of making the notices here.
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    data: DataDir,
+    #[command(flatten)]
+    config: ConfigFile,
+}
+
+async fn notices_batch(batch: NoticeBatch) -> Result<ExitCode, String> {
+    use gpd_gateway::notice_jobs::{Selection, cli};
+    let config = batch.config.load()?;
+    let organization = FiscalCodePA::parse(&batch.org).map_err(|e| format!("--org must {e}"))?;
+    if !config.creditors.contains_key(&organization) {
+        return Err(format!(
+            "creditor {organization} is not in the configuration"
+        ));
+    }
+    let mut iupds = batch.iupds;
+    if let Some(file) = &batch.iupds_file {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        iupds.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    let filters = [
+        ("status", batch.status),
+        ("due_date_from", batch.due_from),
+        ("due_date_to", batch.due_to),
+        ("payment_date_from", batch.paid_from),
+        ("payment_date_to", batch.paid_to),
+        ("segregationCodes", batch.segregation_codes),
+    ];
+    let pairs: Vec<(String, String)> = filters
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_owned(), v?)))
+        .collect();
+    let selection = match (iupds.is_empty(), pairs.is_empty()) {
+        (false, _) => Selection::Iupds(
+            iupds
+                .iter()
+                .map(|i| {
+                    gpd_gateway::domain::position::Iupd::parse(i)
+                        .map_err(|m| format!("IUPD '{i}': {m}"))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        (true, false) => Selection::Filter(gpd_gateway::api::notice_jobs::filter_of(pairs)?),
+        (true, true) => {
+            return Err("name the positions: --iupd, --iupds-file or a filter (--status…)".into());
+        }
+    };
+    let store = batch.data.open(&config.store).await?;
+    let ctx = Arc::new(Context::new(config, store.clone(), Clock::system()));
+    let request = cli::Batch {
+        organization,
+        selection,
+        idempotency_key: batch.idempotency_key,
+        wait: batch.wait,
+    };
+    let result = cli::batch(
+        ctx,
+        gpd_gateway::notice_jobs::renderer(),
+        request,
+        &batch.output,
+    )
+    .await;
+    store.close().await.map_err(|e| e.to_string())?;
+    print!("{}", result?);
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn aca(action: AcaAction) -> Result<ExitCode, String> {
     use gpd_gateway::aca::{cli, mirror::Mirror, sync};
     let org = |o: &str| FiscalCodePA::parse(o).map_err(|e| format!("--org must {e}"));
@@ -644,6 +756,7 @@ async fn serve(
         ctx.config.journal.retention_months,
     );
     let reporting = gpd_gateway::reporting::spawn(ctx.clone());
+    let notice_jobs = gpd_gateway::notice_jobs::spawn(ctx.clone());
     let journal = ctx.journal.clone();
     gpd_gateway::http::serve_with(listener, ctx, tls, shutdown_signal())
         .await
@@ -654,6 +767,7 @@ async fn serve(
         aca.stop().await;
     }
     uploads.stop().await;
+    notice_jobs.stop().await;
     worker.stop().await;
     // What the server and the workers journaled last is written before the store closes.
     journal.flush().await;
@@ -850,14 +964,17 @@ async fn notices(action: NoticesAction) -> Result<ExitCode, String> {
     use gpd_gateway::domain::NoticeNumber;
     use gpd_gateway::domain::api_key::SegregationScope;
     use gpd_gateway::domain::position::Iupd;
-    let NoticesAction::Render {
-        org,
-        iupd,
-        nav,
-        output,
-        data,
-        config,
-    } = action;
+    let (org, iupd, nav, output, data, config) = match action {
+        NoticesAction::Render {
+            org,
+            iupd,
+            nav,
+            output,
+            data,
+            config,
+        } => (org, iupd, nav, output, data, config),
+        NoticesAction::Batch(batch) => return notices_batch(batch).await,
+    };
     let organization = FiscalCodePA::parse(&org).map_err(|e| format!("--org must {e}"))?;
     let iupd = Iupd::parse(&iupd).map_err(|e| format!("--iupd {e}"))?;
     let nav = nav

@@ -389,6 +389,8 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
              DROP TRIGGER aca_position_deleted;
              DROP TABLE aca_mirror;
              DROP TABLE aca_creditor;
+             DROP TABLE notice_job_item;
+             DROP TABLE notice_job;
              PRAGMA user_version = 10;",
         )
         .unwrap();

@@ -599,6 +599,65 @@ async fn each_delivery_is_sent_by_one_instance_at_a_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_payment_notice_of_a_job_is_made_by_one_instance_once() {
+    let Some(cluster) = cluster() else {
+        return;
+    };
+    let pair = Pair::start(&cluster).await;
+    const NOTICES: u64 = 24;
+    let mut iupds = Vec::new();
+    for n in 0..NOTICES {
+        let iupd = format!("NJ-{n:02}");
+        pair.publish(pair.a(), &iupd, &iuv("01", 600 + n), 1000)
+            .await;
+        iupds.push(iupd);
+    }
+    let body = serde_json::json!({"iupds": iupds}).to_string();
+    let path = format!("/organizations/{ORG}/notices/jobs");
+    let r = pair.rest(pair.a(), "POST", &path, Some(&body)).await;
+    assert_eq!(r.status, 202, "{}", r.body_text());
+    let location = r.header("location").unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = pair.rest(pair.b(), "GET", &location, None).await;
+        let job: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        if job["status"] == "DONE" {
+            assert_eq!(job["counts"]["made"], NOTICES, "{job}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{job}\n{}", pair.logs());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Each notice made by one instance: what the two workers say they made (their logs are
+    // written a moment after the records) adds up to the job.
+    let made = || -> u64 {
+        pair.instances
+            .iter()
+            .flat_map(|i| {
+                i.log()
+                    .lines()
+                    .filter(|l| l.contains("payment notices made"))
+                    .filter_map(|l| {
+                        let at = l.find("made=")? + "made=".len();
+                        l[at..]
+                            .split(|c: char| !c.is_ascii_digit())
+                            .next()?
+                            .parse::<u64>()
+                            .ok()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while made() < NOTICES {
+        assert!(Instant::now() < deadline, "{}", pair.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(made(), NOTICES, "{}", pair.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_killed_under_load_loses_nothing_and_its_claims_pass_on() {
     let Some(cluster) = cluster() else {
         return;

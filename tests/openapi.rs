@@ -672,6 +672,41 @@ async fn every_documented_operation_answers_as_documented() {
     let retry = "/organizations/{fiscalCode}/aca/mirrors/{iupd}/retry";
     assert_eq!(w.call("POST", retry, &r_, "", None).await.status, 404);
 
+    // A job of payment notices: started, followed, its zip; a second start with the same key.
+    let jobs = "/organizations/{fiscalCode}/notices/jobs";
+    let one_job = "/organizations/{fiscalCode}/notices/jobs/{jobId}";
+    let job_zip = "/organizations/{fiscalCode}/notices/jobs/{jobId}/zip";
+    let keyed = [("Idempotency-Key", "openapi-1")];
+    let body = json!({"iupds": ["OA-R", "OA-NONE"]});
+    let r = w
+        .call_with("POST", jobs, &org, "", &keyed, Some(body.clone()))
+        .await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    let job_id = json(&r)["jobId"].as_str().unwrap().to_owned();
+    let r = w
+        .call_with("POST", jobs, &org, "", &keyed, Some(body))
+        .await;
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let r = w.call("POST", jobs, &org, "", Some(json!({}))).await;
+    assert_eq!(r.status, 400);
+    let job = [("fiscalCode", ORG), ("jobId", job_id.as_str())];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = w.call("GET", one_job, &job, "", None).await;
+        assert_eq!(r.status, 200, "{}", text(&r));
+        if json(&r)["status"] == "DONE" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", text(&r));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let r = w.call("GET", job_zip, &job, "", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/zip"));
+    let unknown = [("fiscalCode", ORG), ("jobId", "0000")];
+    assert_eq!(w.call("GET", one_job, &unknown, "", None).await.status, 404);
+    assert_eq!(w.call("GET", job_zip, &unknown, "", None).await.status, 404);
+
     // The journal holds the delivery attempts above, among the rest.
     let events = "/organizations/{fiscalCode}/events";
     server.ctx.journal.flush().await;
@@ -783,6 +818,7 @@ async fn every_documented_operation_answers_as_documented() {
         ("fdr", "FDR-1"),
         ("pspId", "88888888888"),
         ("revision", "1"),
+        ("jobId", job_id.as_str()),
     ];
     for (method, template) in &documented {
         if !template.starts_with("/organizations/") {
@@ -894,7 +930,8 @@ async fn every_documented_operation_answers_as_documented() {
             .replace("{pspId}", "88888888888")
             .replace("{revision}", "1")
             .replace("{organization-fiscal-code}", ORG)
-            .replace("{notice-number}", &nav);
+            .replace("{notice-number}", &nav)
+            .replace("{jobId}", &job_id);
         // GPD's fixed names under debtpositions leave other methods to the IUPD routes, and
         // `receipts/recover` to the IUV's.
         let placeholder = if template.ends_with("/debtpositions/bulk")

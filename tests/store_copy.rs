@@ -239,6 +239,20 @@ async fn data_with_every_kind_of_record() -> Made {
 
     upload(&server).await;
 
+    // A job of payment notices: one made (its PDF kept), one refused (invalidated).
+    let r = server
+        .post_json(
+            &format!("/organizations/{ORG}/notices/jobs"),
+            &json!({"iupds": ["PUB-1", "INV-1"]}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", text(&r));
+    let job = r.header("location").unwrap().to_owned();
+    eventually("the notice job done", async || {
+        json(&server.get(&job).await)["status"] == "DONE"
+    })
+    .await;
+
     // One delivery delivered, the beneficiary's pending after an attempt.
     eventually("a delivery delivered and one attempted", async || {
         let mine = deliveries(&server, ORG).await;
@@ -418,7 +432,7 @@ async fn assert_same_rows(data: &std::path::Path, url: &str) {
     let conn = rusqlite::Connection::open(data.join(SqliteStore::FILE_NAME)).unwrap();
     let client = connect(url).await;
     let tables = sqlite_tables(&conn);
-    assert_eq!(tables.len(), 18, "{tables:?}");
+    assert_eq!(tables.len(), 20, "{tables:?}");
     for (table, columns, key) in &tables {
         let from = sqlite_rows(&conn, table, columns, key);
         let copied = postgres_rows(&client, table, columns, key).await;

@@ -15,6 +15,7 @@ pub mod broadcast;
 pub mod bulk;
 pub mod debtors;
 pub mod events;
+pub mod notice_jobs;
 pub mod notices;
 pub mod odp;
 pub mod payment_options;
@@ -26,6 +27,7 @@ pub mod recovery;
 mod reply;
 pub mod reporting;
 pub mod send;
+pub mod streamed;
 pub mod upload;
 
 pub use reply::{Problem, Reply, bad_request, etag};

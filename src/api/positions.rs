@@ -272,12 +272,24 @@ fn window(q: &Query, name: &str, date_time_only: bool) -> Result<Option<TimeWind
     Ok(Some(window))
 }
 
-fn list_request(
-    query: Option<&str>,
+/// The keys of [`position_filter`].
+pub(super) const FILTER_KEYS: [&str; 8] = [
+    "due_date_from",
+    "due_date_to",
+    "payment_date_from",
+    "payment_date_to",
+    "payment_date_time_from",
+    "payment_date_time_to",
+    "status",
+    "segregationCodes",
+];
+
+/// The filters of the positions list in `q` (its dates, status and segregation codes), within
+/// the key's segregation codes; also what a job of payment notices is asked by.
+pub(super) fn position_filter(
+    q: &Query,
     segregation: &SegregationScope,
-) -> Result<PositionQuery, Problem> {
-    let q = Query::parse(query, &KNOWN)?;
-    let page = q.page_within(DEFAULT_LIMIT, MAX_LIMIT)?;
+) -> Result<PositionFilter, Problem> {
     // As in GPD, the three date filters exclude one another.
     let given: Vec<&str> = ["due_date", "payment_date", "payment_date_time"]
         .into_iter()
@@ -289,10 +301,10 @@ fn list_request(
             given.join(", ")
         )));
     }
-    let due = window(&q, "due_date", false)?;
-    let paid = match window(&q, "payment_date", false)? {
+    let due = window(q, "due_date", false)?;
+    let paid = match window(q, "payment_date", false)? {
         Some(w) => Some(w),
-        None => window(&q, "payment_date_time", true)?,
+        None => window(q, "payment_date_time", true)?,
     };
     let status = match q.get("status") {
         None => None,
@@ -301,6 +313,21 @@ fn list_request(
             bad_request(format!("status: '{s}' must be one of {}", all.join(", ")))
         })?),
     };
+    Ok(PositionFilter {
+        status,
+        due,
+        paid,
+        segregation_codes: segregation_codes(q, segregation)?,
+    })
+}
+
+fn list_request(
+    query: Option<&str>,
+    segregation: &SegregationScope,
+) -> Result<PositionQuery, Problem> {
+    let q = Query::parse(query, &KNOWN)?;
+    let page = q.page_within(DEFAULT_LIMIT, MAX_LIMIT)?;
+    let filter = position_filter(&q, segregation)?;
     let by = match q.get("orderby") {
         None | Some("INSERTED_DATE") => PositionOrderBy::InsertedDate,
         Some("IUPD") => PositionOrderBy::Iupd,
@@ -322,12 +349,7 @@ fn list_request(
         }
     };
     Ok(PositionQuery {
-        filter: PositionFilter {
-            status,
-            due,
-            paid,
-            segregation_codes: segregation_codes(&q, segregation)?,
-        },
+        filter,
         order: PositionOrder { by, descending },
         page,
     })

@@ -39,6 +39,17 @@ impl Query {
         Ok(Query(pairs))
     }
 
+    /// Pairs given otherwise than in a query string (a JSON object's), checked as `parse` does.
+    pub fn from_pairs(pairs: Vec<(String, String)>, known: &[&str]) -> Result<Query, Problem> {
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+            return Err(bad_request(format!(
+                "unknown parameter '{k}'; this takes {}",
+                known.join(", ")
+            )));
+        }
+        Ok(Query(pairs))
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()

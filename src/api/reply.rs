@@ -21,6 +21,8 @@ pub struct Reply {
     pub headers: Vec<(&'static str, String)>,
     /// What the handlers learnt of the request, for the metrics and the access log.
     pub observed: Observed,
+    /// A body written as it is produced, instead of `body`.
+    pub stream: Option<super::streamed::Streamed>,
 }
 
 impl Reply {
@@ -31,6 +33,7 @@ impl Reply {
             body: body.into(),
             headers: Vec::new(),
             observed: Observed::default(),
+            stream: None,
         }
     }
 

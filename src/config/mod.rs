@@ -13,6 +13,7 @@ mod fdr;
 mod gateway;
 mod journal;
 mod notice;
+mod notice_jobs;
 mod observe;
 mod platform;
 mod retention;
@@ -37,6 +38,7 @@ pub use self::gateway::{
     Instance, Lifecycle, Limits, PublicUrl, SMALL_BODY, Server, large_body_budget,
 };
 pub use self::journal::Journal;
+pub use self::notice_jobs::NoticeJobs;
 pub use self::observe::{Log, Metrics};
 pub use self::retention::Retention;
 pub use self::send::SendPrices;
@@ -70,6 +72,8 @@ pub struct Config {
     pub metrics: Metrics,
     pub log: Log,
     pub retention: Retention,
+    /// `[notice_jobs]`: batches of payment notices.
+    pub notice_jobs: NoticeJobs,
     /// SEND's price API, for options notified through SEND.
     pub send: SendPrices,
     /// `[fdr]`: reading the creditors' reporting flows.
@@ -128,6 +132,8 @@ struct File {
     log: Log,
     #[serde(default)]
     retention: Retention,
+    #[serde(default)]
+    notice_jobs: NoticeJobs,
     #[serde(default)]
     send: SendPrices,
     #[serde(default)]
@@ -222,6 +228,7 @@ impl File {
             metrics: self.metrics,
             log: self.log,
             retention: self.retention,
+            notice_jobs: self.notice_jobs,
             send: self.send,
             fdr: self.fdr,
             aca: self.aca,

@@ -15,6 +15,7 @@ pub mod journal;
 pub mod lifecycle;
 pub mod messages;
 pub mod notice;
+pub mod notice_job;
 pub mod notification_fee;
 pub mod odp;
 pub mod party;

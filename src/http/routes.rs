@@ -151,6 +151,7 @@ const FILES: Scope = WholeCreditor("files of positions");
 const DEBTORS: Scope = WholeCreditor("debtors' personal data");
 const JOURNAL: Scope = WholeCreditor("the event journal's entries");
 const ACA_MIRRORS: Scope = WholeCreditor("the archive mirror of the creditor's positions");
+const NOTICE_JOBS: Scope = WholeCreditor("batches of payment notices");
 
 /// Every route the gateway answers, in the order a request tries them.
 #[rustfmt::skip]
@@ -264,6 +265,16 @@ pub static ROUTES: &[Route] = routes! {
     };
     GET "/organizations/{fiscalCode}/events" JOURNAL => |c| {
         events::list_events(c.on_creditor()?, c.query()).await
+    };
+    POST "/organizations/{fiscalCode}/notices/jobs" NOTICE_JOBS => |c| {
+        let key = c.header("idempotency-key");
+        crate::api::notice_jobs::start(c.on_creditor()?, key, c.body).await
+    };
+    GET "/organizations/{fiscalCode}/notices/jobs/{jobId}" NOTICE_JOBS => |c| {
+        crate::api::notice_jobs::status(c.on_creditor()?, c.param("jobId")).await
+    };
+    GET "/organizations/{fiscalCode}/notices/jobs/{jobId}/zip" NOTICE_JOBS => |c| {
+        crate::api::notice_jobs::zip(c.on_creditor()?, c.param("jobId")).await
     };
     GET "/payments/{organizationfiscalcode}/receipts" Creditor => |c| {
         payments::list_receipts(c.on_creditor()?, c.query()).await

@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
+use bytes::BytesMut;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -27,6 +27,7 @@ use super::limits::{self, BodyBudget};
 use super::routes;
 use super::tls::{Peer, Tls};
 use crate::api::Reply;
+use crate::api::streamed::ReplyBody;
 use crate::context::Context;
 use crate::domain::subject::DistinguishedName;
 use crate::observe;
@@ -235,7 +236,7 @@ async fn handle(
     budget: Arc<BodyBudget>,
     peer: Arc<Peer>,
     req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<ReplyBody>, Infallible> {
     let started = Instant::now();
     let request_id = observe::request_id(req.headers());
     let method = observe::metrics::method_label(req.method());
@@ -290,7 +291,7 @@ async fn handle(
         response = response.header(header::WWW_AUTHENTICATE, r#"Bearer realm="gpd-gateway""#);
     }
     Ok(response
-        .body(Full::new(answer.body))
+        .body(ReplyBody::of(answer.body, answer.stream))
         .expect("valid response"))
 }
 

@@ -11,6 +11,7 @@ use crate::domain::aca::{Archived, MirrorState};
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::journal::{JournalEntry, JournalFilter};
+use crate::domain::notice_job::NoticeResult;
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::reporting::{FlowId, ReportingFlow};
@@ -22,6 +23,7 @@ mod columns;
 pub mod conformance;
 pub mod copy;
 mod error;
+pub mod notice_jobs;
 pub mod postgres;
 #[cfg(test)]
 pub mod receipt_fixtures;
@@ -30,6 +32,7 @@ pub mod reporting;
 pub mod sqlite;
 
 pub use error::StoreError;
+pub use notice_jobs::{ClaimedNotice, NewNoticeJob, NoticeFailure, NoticeJob};
 pub use records::*;
 pub use reporting::*;
 
@@ -414,6 +417,56 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes up to `limit` journal entries from before `before`, oldest first; returns how
     /// many. Call again while it returns `limit`.
     fn prune_journal(&self, before: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32>;
+
+    // Jobs of payment notices (`crate::notice_jobs`).
+
+    /// Stores a new job, QUEUED, with one PENDING notice per IUPD; true when it was made. A job
+    /// of the same creditor with the same idempotency key is returned instead, unchanged.
+    fn create_notice_job(&self, job: NewNoticeJob) -> StoreFuture<'_, (NoticeJob, bool)>;
+
+    /// The creditor's job `id`, with its counts.
+    fn notice_job(
+        &self,
+        organization: FiscalCodePA,
+        id: String,
+    ) -> StoreFuture<'_, Option<NoticeJob>>;
+
+    /// The notices of job `id` refused or failed, in list order.
+    fn notice_job_failures(&self, id: String) -> StoreFuture<'_, Vec<NoticeFailure>>;
+
+    /// Takes up to `limit` PENDING notices of QUEUED or RUNNING jobs that no one holds at
+    /// `now`, oldest job first and in list order, holding them until `lease_until`; their jobs
+    /// are RUNNING from then on. No one else takes a notice while it is held.
+    fn claim_notices(
+        &self,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<ClaimedNotice>>;
+
+    /// Records the results of notices (job, seq), all in one transaction; a notice that already
+    /// has an outcome keeps it. A job none of whose notices is left PENDING is DONE at `now`.
+    fn record_notices(
+        &self,
+        results: Vec<(String, u32, NoticeResult)>,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()>;
+
+    /// Ends a job that cannot run: FAILED at `now` with `error`, unless already finished.
+    fn fail_notice_job(&self, id: String, error: String, now: NaiveDateTime)
+    -> StoreFuture<'_, ()>;
+
+    /// Up to `limit` made notices of job `id` after place `after`, in list order, with their
+    /// PDFs.
+    fn made_notices(
+        &self,
+        id: String,
+        after: u32,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<(u32, Vec<u8>)>>;
+
+    /// Deletes up to `limit` jobs finished before `before`, with their notices; how many.
+    fn prune_notice_jobs(&self, before: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32>;
 
     /// Takes the lead of periodic job `job` among the instances sharing the store, if no one
     /// holds it: None when another instance does. The lead is held as long as the returned

@@ -53,6 +53,7 @@ pub struct TestServer {
     sweeper: Option<Background>,
     uploads: Option<Background>,
     aca: Option<Background>,
+    notice_jobs: Option<gpd_gateway::notice_jobs::worker::Workers>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -115,6 +116,7 @@ impl TestServer {
         ));
         let uploads = Some(gpd_gateway::import::upload::spawn_worker(ctx.clone()));
         let aca = aca.spawn();
+        let notice_jobs = Some(gpd_gateway::notice_jobs::spawn(ctx.clone()));
         TestServer {
             base,
             ctx,
@@ -125,6 +127,7 @@ impl TestServer {
             sweeper,
             uploads,
             aca,
+            notice_jobs,
             dir: None,
         }
     }
@@ -319,6 +322,9 @@ impl TestServer {
         }
         if let Some(a) = self.aca.take() {
             a.stop().await;
+        }
+        if let Some(n) = self.notice_jobs.take() {
+            n.stop().await;
         }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

@@ -18,6 +18,7 @@ pub mod broadcast;
 pub mod health;
 pub mod journal;
 pub mod lifecycle;
+pub mod notice_jobs;
 pub mod personal_data;
 pub mod positions;
 pub mod receipts;
@@ -142,6 +143,11 @@ macro_rules! suite {
             journal:
                 entries_are_appended_whole_and_listed_by_each_filter,
                 old_entries_are_pruned_in_batches;
+            notice_jobs:
+                jobs_are_made_once_per_idempotency_key_and_read_back,
+                notices_are_claimed_held_recorded_once_and_the_job_ends,
+                failed_jobs_are_left_alone_and_finished_ones_pruned,
+                concurrent_claims_never_share_a_notice;
             send:
                 options_are_marked_in_bulk_and_the_mark_is_kept;
             reporting:

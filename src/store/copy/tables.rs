@@ -420,6 +420,36 @@ pub const TABLES: &[Table] = &[
         key: &["organization", "iupd"],
         identity: false,
     },
+    // Jobs of payment notices, each before its notices.
+    Table {
+        name: "notice_job",
+        columns: &[
+            ("id", Text),
+            ("organization", Text),
+            ("idempotency_key", Text),
+            ("state", Text),
+            ("created_at", Int),
+            ("started_at", Int),
+            ("finished_at", Int),
+            ("error", Text),
+        ],
+        key: &["id"],
+        identity: false,
+    },
+    Table {
+        name: "notice_job_item",
+        columns: &[
+            ("job_id", Text),
+            ("seq", Int),
+            ("iupd", Text),
+            ("outcome", Text),
+            ("reason", Text),
+            ("pdf", Bytes),
+            ("lease_until", Int),
+        ],
+        key: &["job_id", "seq"],
+        identity: false,
+    },
 ];
 
 /// One column's value of one row.

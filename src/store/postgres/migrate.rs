@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_reporting_flows.sql"),
     include_str!("migrations/0006_recovered_receipts.sql"),
     include_str!("migrations/0007_send_notification.sql"),
+    include_str!("migrations/0008_notice_jobs.sql"),
     include_str!("migrations/0009_receipt_recovery.sql"),
 ];
 

@@ -25,6 +25,7 @@ mod journal;
 mod leadership;
 mod lifecycle;
 mod migrate;
+mod notice_jobs;
 mod personal_data;
 mod positions;
 mod receipts;

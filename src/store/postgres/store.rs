@@ -358,6 +358,64 @@ impl Store for PgStore {
         Box::pin(PgStore::prune_journal(self, before, limit))
     }
 
+    fn create_notice_job(
+        &self,
+        job: crate::store::NewNoticeJob,
+    ) -> StoreFuture<'_, (crate::store::NoticeJob, bool)> {
+        Box::pin(PgStore::create_notice_job(self, job))
+    }
+
+    fn notice_job(
+        &self,
+        organization: FiscalCodePA,
+        id: String,
+    ) -> StoreFuture<'_, Option<crate::store::NoticeJob>> {
+        Box::pin(PgStore::notice_job(self, organization, id))
+    }
+
+    fn notice_job_failures(&self, id: String) -> StoreFuture<'_, Vec<crate::store::NoticeFailure>> {
+        Box::pin(PgStore::notice_job_failures(self, id))
+    }
+
+    fn claim_notices(
+        &self,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<crate::store::ClaimedNotice>> {
+        Box::pin(PgStore::claim_notices(self, now, lease_until, limit))
+    }
+
+    fn record_notices(
+        &self,
+        results: Vec<(String, u32, crate::domain::notice_job::NoticeResult)>,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(PgStore::record_notices(self, results, now))
+    }
+
+    fn fail_notice_job(
+        &self,
+        id: String,
+        error: String,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        Box::pin(PgStore::fail_notice_job(self, id, error, now))
+    }
+
+    fn made_notices(
+        &self,
+        id: String,
+        after: u32,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<(u32, Vec<u8>)>> {
+        Box::pin(PgStore::made_notices(self, id, after, limit))
+    }
+
+    fn prune_notice_jobs(&self, before: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32> {
+        Box::pin(PgStore::prune_notice_jobs(self, before, limit))
+    }
+
     fn lead(&self, job: &'static str) -> StoreFuture<'_, Option<Leadership>> {
         Box::pin(PgStore::lead(self, job))
     }

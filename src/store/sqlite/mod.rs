@@ -12,6 +12,7 @@ mod connection;
 mod filter;
 mod journal;
 mod lifecycle;
+mod notice_jobs;
 mod personal_data;
 mod positions;
 mod receipts;
@@ -68,6 +69,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0015_reporting_flows.sql"),
     include_str!("../migrations/0016_recovered_receipts.sql"),
     include_str!("../migrations/0017_send_notification.sql"),
+    include_str!("../migrations/0018_notice_jobs.sql"),
     include_str!("../migrations/0019_receipt_recovery.sql"),
 ];
 
@@ -522,6 +524,64 @@ impl Store for SqliteStore {
 
     fn prune_journal(&self, before: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32> {
         self.write(move |tx| journal::prune(tx, before, limit))
+    }
+
+    fn create_notice_job(
+        &self,
+        job: super::NewNoticeJob,
+    ) -> StoreFuture<'_, (super::NoticeJob, bool)> {
+        self.write(move |tx| notice_jobs::create(tx, &job))
+    }
+
+    fn notice_job(
+        &self,
+        organization: FiscalCodePA,
+        id: String,
+    ) -> StoreFuture<'_, Option<super::NoticeJob>> {
+        self.read(move |conn| notice_jobs::get(conn, &organization, &id))
+    }
+
+    fn notice_job_failures(&self, id: String) -> StoreFuture<'_, Vec<super::NoticeFailure>> {
+        self.read(move |conn| notice_jobs::failures(conn, &id))
+    }
+
+    fn claim_notices(
+        &self,
+        now: NaiveDateTime,
+        lease_until: NaiveDateTime,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<super::ClaimedNotice>> {
+        self.write(move |tx| notice_jobs::claim(tx, now, lease_until, limit))
+    }
+
+    fn record_notices(
+        &self,
+        results: Vec<(String, u32, crate::domain::notice_job::NoticeResult)>,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| notice_jobs::record(tx, &results, now))
+    }
+
+    fn fail_notice_job(
+        &self,
+        id: String,
+        error: String,
+        now: NaiveDateTime,
+    ) -> StoreFuture<'_, ()> {
+        self.write(move |tx| notice_jobs::fail(tx, &id, &error, now))
+    }
+
+    fn made_notices(
+        &self,
+        id: String,
+        after: u32,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<(u32, Vec<u8>)>> {
+        self.read(move |conn| notice_jobs::made(conn, &id, after, limit))
+    }
+
+    fn prune_notice_jobs(&self, before: NaiveDateTime, limit: u32) -> StoreFuture<'_, u32> {
+        self.write(move |tx| notice_jobs::prune(tx, before, limit))
     }
 
     /// Always granted: one process opens a SQLite file, so no other instance runs the job.
