@@ -39,7 +39,7 @@ fn sample(placeholder: &str, org: &str) -> String {
         "stationId" => format!("{org}_01"),
         "id" => "1".to_owned(),
         "brokerCode" => "77777777777".to_owned(),
-        "fileId" => "0123456789abcdef".to_owned(),
+        "fileId" | "jobId" => "0123456789abcdef".to_owned(),
         "fdr" => "2025-01-0188888888888-0001".to_owned(),
         "pspId" => "88888888888".to_owned(),
         "revision" => "1".to_owned(),

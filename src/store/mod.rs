@@ -23,6 +23,7 @@ mod columns;
 pub mod conformance;
 pub mod copy;
 mod error;
+mod notice_job_columns;
 pub mod notice_jobs;
 pub mod postgres;
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::notice_job::{JobState, NoticeResult};
 use crate::store::columns::millis;
-use crate::store::notice_jobs::{JOB_COLUMNS, JobColumns, claimed, failure};
+use crate::store::notice_job_columns::{JOB_COLUMNS, JobColumns, claimed, failure};
 use crate::store::{ClaimedNotice, NewNoticeJob, NoticeFailure, NoticeJob, StoreError};
 
 async fn job_where(

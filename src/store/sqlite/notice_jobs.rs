@@ -8,7 +8,7 @@ use super::columns::millis;
 use super::unavailable;
 use crate::domain::FiscalCodePA;
 use crate::domain::notice_job::{JobState, NoticeResult};
-use crate::store::notice_jobs::{JOB_COLUMNS, JobColumns, claimed, failure};
+use crate::store::notice_job_columns::{JOB_COLUMNS, JobColumns, claimed, failure};
 use crate::store::{ClaimedNotice, NewNoticeJob, NoticeFailure, NoticeJob, StoreError};
 
 fn job_row(
