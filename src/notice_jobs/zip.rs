@@ -6,6 +6,8 @@
 
 use chrono::{Datelike, NaiveDateTime, Timelike};
 
+use crate::http::zip::crc32;
+
 const LOCAL_HEADER: u32 = 0x0403_4b50;
 const CENTRAL_HEADER: u32 = 0x0201_4b50;
 const END_OF_DIRECTORY: u32 = 0x0605_4b50;
@@ -133,45 +135,10 @@ impl ZipWriter {
     }
 }
 
-/// CRC-32 (IEEE 802.3) by table: archives hold many megabytes of PDFs.
-pub fn crc32(data: &[u8]) -> u32 {
-    static TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 == 1 {
-                    (c >> 1) ^ 0xEDB8_8320
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    let mut crc = !0u32;
-    for &b in data {
-        crc = TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::position::tests::at;
-
-    #[test]
-    fn checksums_agree_with_the_reference() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        assert_eq!(crc32(&data), crate::http::zip::crc32(&data));
-    }
 
     #[test]
     fn entries_are_stored_or_deflated_and_read_back() {
