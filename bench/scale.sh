@@ -60,7 +60,7 @@ done
 
 # bench/run.sh makes its temporary directory (store, logs) in this one, and removes it unless it
 # fails; on the way out, this one goes, but for the logs of a failed run (its store removed: a
-# million positions take a gigabyte). RUN_PID is the running bench/run.sh, in a process group of
+# million positions take a gigabyte), unless interrupted. RUN_PID is the running bench/run.sh, in a process group of
 # its own (setsid): an interrupt stops it, wrk and its servers at once, then lets it clean up.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-scale.XXXXXX")
 chmod 711 "$WORK" # a PostgreSQL cluster in it belongs to the postgres user when run as root
@@ -71,7 +71,7 @@ cleanup() {
     kill -TERM -- "-$RUN_PID" 2>/dev/null || true
     wait "$RUN_PID" 2>/dev/null || true
   fi
-  if ((rc != 0)) && compgen -G "$WORK/gpd-bench.*" >/dev/null; then
+  if ((rc != 0 && !INTERRUPTED)) && compgen -G "$WORK/gpd-bench.*" >/dev/null; then
     rm -rf "$WORK"/gpd-bench.*/data "$WORK"/gpd-bench.*/pg/data
     log "kept the logs of the failed run in $WORK"
   else
@@ -79,8 +79,9 @@ cleanup() {
   fi
   exit "$rc"
 }
+INTERRUPTED=0
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'INTERRUPTED=1; exit 130' INT TERM
 
 if [[ $SKIP_BUILD != 1 ]]; then
   log "building (release): gpd-gateway, examples bare_server and seed_positions"
