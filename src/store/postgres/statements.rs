@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 use tokio_postgres::types::{FromSqlOwned, ToSql};
+use tokio_postgres::{Row, Statement};
 
 use super::errors::db_error;
 use crate::store::StoreError;
@@ -15,6 +15,11 @@ use crate::store::StoreError;
 pub(super) type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 pub(super) trait Statements: GenericClient {
+    /// `sql` prepared on this connection, once.
+    fn statement(&self, sql: &str) -> impl Future<Output = Result<Statement, StoreError>> + Send {
+        async move { self.prepare_cached(sql).await.map_err(db_error) }
+    }
+
     /// Runs `sql`; how many rows it wrote.
     fn exec(
         &self,
@@ -22,8 +27,9 @@ pub(super) trait Statements: GenericClient {
         params: &Params<'_>,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send {
         async move {
-            let st = self.prepare_cached(sql).await.map_err(db_error)?;
-            self.execute(&st, params).await.map_err(db_error)
+            self.execute(&self.statement(sql).await?, params)
+                .await
+                .map_err(db_error)
         }
     }
 
@@ -34,8 +40,9 @@ pub(super) trait Statements: GenericClient {
         params: &Params<'_>,
     ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send {
         async move {
-            let st = self.prepare_cached(sql).await.map_err(db_error)?;
-            self.query(&st, params).await.map_err(db_error)
+            self.query(&self.statement(sql).await?, params)
+                .await
+                .map_err(db_error)
         }
     }
 
@@ -46,8 +53,9 @@ pub(super) trait Statements: GenericClient {
         params: &Params<'_>,
     ) -> impl Future<Output = Result<Row, StoreError>> + Send {
         async move {
-            let st = self.prepare_cached(sql).await.map_err(db_error)?;
-            self.query_one(&st, params).await.map_err(db_error)
+            self.query_one(&self.statement(sql).await?, params)
+                .await
+                .map_err(db_error)
         }
     }
 
@@ -58,8 +66,9 @@ pub(super) trait Statements: GenericClient {
         params: &Params<'_>,
     ) -> impl Future<Output = Result<Option<Row>, StoreError>> + Send {
         async move {
-            let st = self.prepare_cached(sql).await.map_err(db_error)?;
-            self.query_opt(&st, params).await.map_err(db_error)
+            self.query_opt(&self.statement(sql).await?, params)
+                .await
+                .map_err(db_error)
         }
     }
 
