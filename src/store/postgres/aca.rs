@@ -8,13 +8,13 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::filter::Where;
+use super::positions::bound;
 use super::statements::Statements;
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::aca::{Archived, MirrorState};
-use crate::domain::position::Conflict;
 use crate::store::aca::{
-    MIRROR_COLUMNS, MIRROR_LISTING, MirrorColumns, archived_columns, due_millis,
+    MIRROR_COLUMNS, MIRROR_LISTING, MirrorColumns, archived_columns, record_statement,
 };
 use crate::store::columns::millis;
 use crate::store::{AcaMirror, MirrorRecord, Page, PageRequest, StoreError};
@@ -118,73 +118,20 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
         let org = organization.as_str();
-        match &record {
-            MirrorRecord::Mirrored { archived, forget } => {
-                if *forget {
-                    let gone = client
-                        .exec(
-                            "DELETE FROM aca_mirror
-                             WHERE organization = $1 AND iupd = $2 AND generation = $3",
-                            &[&org, &iupd, &generation],
-                        )
-                        .await?;
-                    if gone == 1 {
-                        return Ok(());
-                    }
-                }
-                let (status, digest, paid) = archived_columns(archived);
-                client
-                    .exec(
-                        "UPDATE aca_mirror SET archived_status = $4, archived_digest = $5,
-                            archived_paid = $6, mirrored_generation = $3, lease_until = 0,
-                            attempts = 0, last_error = NULL, last_attempt_at = $7,
-                            state = CASE WHEN generation = $3 THEN 'DONE' ELSE 'PENDING' END,
-                            due_at = CASE WHEN generation = $3 THEN due_at ELSE 0 END
-                         WHERE organization = $1 AND iupd = $2",
-                        &[
-                            &org,
-                            &iupd,
-                            &generation,
-                            &status,
-                            &digest,
-                            &paid,
-                            &millis(now),
-                        ],
-                    )
-                    .await?;
-            }
-            MirrorRecord::Failed {
-                archived,
-                error,
-                retry_at,
-            } => {
-                let (status, digest, paid) = archived_columns(archived);
-                let retry = retry_at.map(|at| due_millis(Some(at)));
-                client
-                    .exec(
-                        "UPDATE aca_mirror SET archived_status = $4, archived_digest = $5,
-                            archived_paid = $6, lease_until = 0, last_error = $7,
-                            last_attempt_at = $8,
-                            attempts = CASE WHEN generation = $3 THEN attempts + 1 ELSE attempts END,
-                            state = CASE WHEN generation = $3 AND $9::bigint IS NULL THEN 'FAILED'
-                                         ELSE 'PENDING' END,
-                            due_at = CASE WHEN generation = $3 THEN coalesce($9::bigint, 0) ELSE 0 END
-                         WHERE organization = $1 AND iupd = $2",
-                        &[
-                            &org,
-                            &iupd,
-                            &generation,
-                            &status,
-                            &digest,
-                            &paid,
-                            error,
-                            &millis(now),
-                            &retry,
-                        ],
-                    )
-                    .await?;
+        if let MirrorRecord::Mirrored { forget: true, .. } = &record {
+            let gone = client
+                .exec(
+                    "DELETE FROM aca_mirror
+                     WHERE organization = $1 AND iupd = $2 AND generation = $3",
+                    &[&org, &iupd, &generation],
+                )
+                .await?;
+            if gone == 1 {
+                return Ok(());
             }
         }
+        let (sql, values) = record_statement('$', org, &iupd, generation, &record, now);
+        client.exec(&sql, &bound(&values)).await?;
         Ok(())
     }
 
@@ -195,14 +142,12 @@ impl PgStore {
         page: PageRequest,
     ) -> Result<Page<AcaMirror>, StoreError> {
         let mut filters = Where::default();
-        if let Some(org) = &organization {
-            let at = filters.bind(org.as_str());
-            filters.and(format!("organization = {at}"));
-        }
-        if let Some(state) = state {
-            let at = filters.bind(state.as_str());
-            filters.and(format!("state = {at}"));
-        }
+        filters
+            .equals(
+                "organization",
+                organization.as_ref().map(FiscalCodePA::as_str),
+            )
+            .equals("state", state.map(MirrorState::as_str));
         filters.page(self, &MIRROR_LISTING, page, mirror).await
     }
 
@@ -215,13 +160,11 @@ impl PgStore {
     ) -> Result<AcaMirror, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let current = one(&tx, &organization, &iupd, true).await?;
-        if current.state != MirrorState::Failed {
-            return Err(StoreError::Refused(Conflict(format!(
-                "only a FAILED mirror can be retried; this one is {}",
-                current.state
-            ))));
-        }
+        one(&tx, &organization, &iupd, true)
+            .await?
+            .state
+            .may_retry()
+            .map_err(StoreError::Refused)?;
         tx.exec(
             "UPDATE aca_mirror SET state = 'PENDING', due_at = 0, attempts = 0
              WHERE organization = $1 AND iupd = $2",
