@@ -120,12 +120,9 @@ async fn one(
     lock: bool,
 ) -> Result<Delivery, StoreError> {
     let mut filters = Where::default();
-    let at = filters.bind(id);
-    filters.and(format!("d.id = {at}"));
-    if let Some(org) = organization {
-        let at = filters.bind(org.as_str());
-        filters.and(format!("d.organization = {at}"));
-    }
+    filters
+        .equals("d.id", Some(id))
+        .equals("d.organization", organization.map(FiscalCodePA::as_str));
     let lock = if lock { "FOR UPDATE OF d" } else { "" };
     let sql = format!(
         "SELECT {LISTED_DELIVERY_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
@@ -265,14 +262,12 @@ impl PgStore {
         page: PageRequest,
     ) -> Result<Page<Delivery>, StoreError> {
         let mut filters = Where::default();
-        if let Some(org) = &organization {
-            let at = filters.bind(org.as_str());
-            filters.and(format!("d.organization = {at}"));
-        }
-        if let Some(state) = state {
-            let at = filters.bind(state.as_str());
-            filters.and(format!("d.state = {at}"));
-        }
+        filters
+            .equals(
+                "d.organization",
+                organization.as_ref().map(FiscalCodePA::as_str),
+            )
+            .equals("d.state", state.map(DeliveryState::as_str));
         filters
             .page(self, &DELIVERY_LISTING, page, listed_delivery)
             .await
