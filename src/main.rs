@@ -126,6 +126,22 @@ fn existing_store(data: Arg) -> Arg {
     data.help("Directory of the embedded store")
 }
 
+/// The creditor `--org` names.
+fn org_arg(org: &str) -> Result<FiscalCodePA, String> {
+    FiscalCodePA::parse(org).map_err(|e| format!("--org must {e}"))
+}
+
+/// The end of a command that used a store: the store closed, then the command's output printed
+/// (or its error returned).
+async fn close_then_print(
+    store: Arc<dyn Store>,
+    output: Result<String, String>,
+) -> Result<ExitCode, String> {
+    store.close().await.map_err(|e| e.to_string())?;
+    print!("{}", output?);
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `--config`: the gateway's configuration file.
 #[derive(Args)]
 struct ConfigFile {
@@ -509,7 +525,7 @@ struct NoticeBatch {
 async fn notices_batch(batch: NoticeBatch) -> Result<ExitCode, String> {
     use gpd_gateway::notice_jobs::{Selection, cli};
     let config = batch.config.load()?;
-    let organization = FiscalCodePA::parse(&batch.org).map_err(|e| format!("--org must {e}"))?;
+    let organization = org_arg(&batch.org)?;
     if !config.creditors.contains_key(&organization) {
         return Err(format!(
             "creditor {organization} is not in the configuration"
@@ -567,44 +583,17 @@ async fn notices_batch(batch: NoticeBatch) -> Result<ExitCode, String> {
         &batch.output,
     )
     .await;
-    store.close().await.map_err(|e| e.to_string())?;
-    print!("{}", result?);
-    Ok(ExitCode::SUCCESS)
+    close_then_print(store, result).await
 }
 
 async fn aca(action: AcaAction) -> Result<ExitCode, String> {
     use gpd_gateway::aca::{cli, mirror::Mirror, sync};
-    let org = |o: &str| FiscalCodePA::parse(o).map_err(|e| format!("--org must {e}"));
-    let list = |l: AcaListing, state: Option<&str>| -> Result<_, String> {
-        let o = l.org.as_deref().map(org).transpose()?;
-        let state = cli::mirror_state(state)?;
-        let page = PageRequest {
-            page: l.page,
-            limit: l.limit,
-        };
-        Ok((l.data, o, state, page))
-    };
     let (store, output) = match action {
-        AcaAction::List { listing, state } => {
-            let (data, o, state, page) = list(listing, state.as_deref())?;
-            let store = data.open_existing().await?;
-            let out = cli::list(store.as_ref(), o, state, page).await;
-            (store, out)
-        }
-        AcaAction::Pending { listing } => {
-            let (data, o, state, page) = list(listing, Some("PENDING"))?;
-            let store = data.open_existing().await?;
-            let out = cli::list(store.as_ref(), o, state, page).await;
-            (store, out)
-        }
-        AcaAction::Failed { listing } => {
-            let (data, o, state, page) = list(listing, Some("FAILED"))?;
-            let store = data.open_existing().await?;
-            let out = cli::list(store.as_ref(), o, state, page).await;
-            (store, out)
-        }
+        AcaAction::List { listing, state } => aca_list(listing, state.as_deref()).await?,
+        AcaAction::Pending { listing } => aca_list(listing, Some("PENDING")).await?,
+        AcaAction::Failed { listing } => aca_list(listing, Some("FAILED")).await?,
         AcaAction::Retry { iupd, org: o, data } => {
-            let o = org(&o)?;
+            let o = org_arg(&o)?;
             let store = data.open_existing().await?;
             let out = cli::retry(store.as_ref(), o, iupd).await;
             (store, out)
@@ -615,7 +604,7 @@ async fn aca(action: AcaAction) -> Result<ExitCode, String> {
             data,
             config,
         } => {
-            let o = org(&o)?;
+            let o = org_arg(&o)?;
             let config = config.load()?;
             let store = data.open(&config.store).await?;
             let clock = Clock::system();
@@ -630,9 +619,24 @@ async fn aca(action: AcaAction) -> Result<ExitCode, String> {
             (store, done.map(|s| format!("{s}\n")))
         }
     };
-    store.close().await.map_err(|e| e.to_string())?;
-    print!("{}", output?);
-    Ok(ExitCode::SUCCESS)
+    close_then_print(store, output).await
+}
+
+/// The store and the page of mirrors `aca list` (`pending`, `failed`) shows, in `state`.
+async fn aca_list(
+    listing: AcaListing,
+    state: Option<&str>,
+) -> Result<(Arc<dyn Store>, Result<String, String>), String> {
+    use gpd_gateway::aca::cli;
+    let org = listing.org.as_deref().map(org_arg).transpose()?;
+    let state = cli::mirror_state(state)?;
+    let page = PageRequest {
+        page: listing.page,
+        limit: listing.limit,
+    };
+    let store = listing.data.open_existing().await?;
+    let out = cli::list(store.as_ref(), org, state, page).await;
+    Ok((store, out))
 }
 
 fn main() -> ExitCode {
@@ -818,9 +822,7 @@ async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {
             page,
             limit,
         } => {
-            let org = org
-                .map(|o| FiscalCodePA::parse(&o).map_err(|e| format!("--org must {e}")))
-                .transpose()?;
+            let org = org.as_deref().map(org_arg).transpose()?;
             let state = gpd_gateway::api::broadcast::delivery_state(state.as_deref())?;
             let store = data.open_existing().await?;
             let out = cli::list(store.as_ref(), org, state, PageRequest { page, limit }).await;
@@ -832,9 +834,7 @@ async fn deliveries(action: DeliveriesAction) -> Result<ExitCode, String> {
             (store, out)
         }
     };
-    store.close().await.map_err(|e| e.to_string())?;
-    print!("{}", output?);
-    Ok(ExitCode::SUCCESS)
+    close_then_print(store, output).await
 }
 
 async fn fdr(action: FdrAction) -> Result<ExitCode, String> {
@@ -846,7 +846,7 @@ async fn fdr(action: FdrAction) -> Result<ExitCode, String> {
             org, data, config, ..
         } => (org, data, config.load()?),
     };
-    let org = FiscalCodePA::parse(org).map_err(|e| format!("--org must {e}"))?;
+    let org = org_arg(org)?;
     let creditor = config
         .creditors
         .get(&org)
@@ -864,9 +864,7 @@ async fn fdr(action: FdrAction) -> Result<ExitCode, String> {
             Err(e) => Err(format!("{}: {e}", file.display())),
         },
     };
-    store.close().await.map_err(|e| e.to_string())?;
-    println!("{}", output?);
-    Ok(ExitCode::SUCCESS)
+    close_then_print(store, output.map(|o| format!("{o}\n"))).await
 }
 
 async fn keys(action: KeysAction) -> Result<ExitCode, String> {
@@ -915,9 +913,7 @@ async fn keys(action: KeysAction) -> Result<ExitCode, String> {
             (store, out)
         }
     };
-    store.close().await.map_err(|e| e.to_string())?;
-    print!("{}", output?);
-    Ok(ExitCode::SUCCESS)
+    close_then_print(store, output).await
 }
 
 /// `receipts recover`: one line on what was done; exit status 1 when nothing could be.
@@ -930,7 +926,7 @@ async fn receipts(action: ReceiptsAction) -> Result<ExitCode, String> {
         data,
         config,
     } = action;
-    let organization = FiscalCodePA::parse(&org).map_err(|e| format!("--org must {e}"))?;
+    let organization = org_arg(&org)?;
     let config = config.load()?;
     if config.creditor(organization.as_str()).is_none() {
         return Err(format!(
@@ -975,7 +971,7 @@ async fn notices(action: NoticesAction) -> Result<ExitCode, String> {
         } => (org, iupd, nav, output, data, config),
         NoticesAction::Batch(batch) => return notices_batch(batch).await,
     };
-    let organization = FiscalCodePA::parse(&org).map_err(|e| format!("--org must {e}"))?;
+    let organization = org_arg(&org)?;
     let iupd = Iupd::parse(&iupd).map_err(|e| format!("--iupd {e}"))?;
     let nav = nav
         .map(|n| NoticeNumber::parse(&n).map_err(|e| format!("--nav must {e}")))

@@ -9,7 +9,7 @@ use std::fmt;
 
 use chrono::NaiveDateTime;
 
-use super::position::{DebtPosition, PositionStatus};
+use super::position::{Conflict, DebtPosition, PositionStatus};
 
 /// A position's status in the archive, as far as the mirror tells it apart: the time-driven
 /// statuses are PUBLISHED here, and payments are the options marked paid.
@@ -83,6 +83,17 @@ impl MirrorState {
 
     pub fn parse(s: &str) -> Option<MirrorState> {
         Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// Whether an operator may ask for a mirror in this state to be tried again: only one
+    /// whose attempts were given up.
+    pub fn may_retry(self) -> Result<(), Conflict> {
+        if self == MirrorState::Failed {
+            return Ok(());
+        }
+        Err(Conflict(format!(
+            "only a FAILED mirror can be retried; this one is {self}"
+        )))
     }
 }
 

@@ -1,14 +1,14 @@
 //! The ACA mirror's rows as both stores read and write them: a row's columns into an
-//! [`AcaMirror`], and what the archive holds into its three columns. The statements are each
-//! store's (sqlite/aca.rs, postgres/aca.rs).
+//! [`AcaMirror`], what the archive holds into its three columns, and the statement that records
+//! an attempt. The other statements are each store's (sqlite/aca.rs, postgres/aca.rs).
 
 use crate::store::columns::Listing;
 use std::collections::BTreeSet;
 
 use chrono::NaiveDateTime;
 
-use super::columns::{corrupt, from_millis, opt_millis};
-use super::{AcaMirror, StoreError};
+use super::columns::{ColumnValue, corrupt, from_millis, millis, opt_millis};
+use super::{AcaMirror, MirrorRecord, StoreError};
 use crate::domain::FiscalCodePA;
 use crate::domain::aca::{Archived, ArchivedStatus, MirrorState};
 
@@ -89,6 +89,68 @@ pub(in crate::store) fn archived_columns(
 }
 
 /// `retry_at` in milliseconds, 0 (at once) when there is none.
-pub(in crate::store) fn due_millis(at: Option<NaiveDateTime>) -> i64 {
+fn due_millis(at: Option<NaiveDateTime>) -> i64 {
     at.map_or(0, super::columns::millis)
+}
+
+/// The statement that records an attempt on the mirror of (`organization`, `iupd`) that
+/// mirrored `generation`, in the store's parameter marks (`$` or `?`), and the values it binds.
+/// The row's result counts only if no change came since (its generation is still the one
+/// mirrored); what the archive now holds is kept either way, and the lease is given up.
+pub(in crate::store) fn record_statement<'a>(
+    mark: char,
+    organization: &'a str,
+    iupd: &'a str,
+    generation: i64,
+    record: &'a MirrorRecord,
+    now: NaiveDateTime,
+) -> (String, Vec<ColumnValue<'a>>) {
+    let m = mark;
+    let (archived, result, rest): (_, _, Vec<ColumnValue>) = match record {
+        MirrorRecord::Mirrored { archived, .. } => (
+            archived,
+            format!(
+                "mirrored_generation = {m}3, attempts = 0, last_error = NULL, last_attempt_at = {m}7,
+                state = CASE WHEN generation = {m}3 THEN 'DONE' ELSE 'PENDING' END,
+                due_at = CASE WHEN generation = {m}3 THEN due_at ELSE 0 END"
+            ),
+            vec![millis(now).into()],
+        ),
+        MirrorRecord::Failed {
+            archived,
+            error,
+            retry_at,
+        } => (
+            archived,
+            format!(
+                "last_error = {m}7, last_attempt_at = {m}8,
+                attempts = CASE WHEN generation = {m}3 THEN attempts + 1 ELSE attempts END,
+                state = CASE WHEN generation = {m}3 AND CAST({m}9 AS bigint) IS NULL
+                    THEN 'FAILED' ELSE 'PENDING' END,
+                due_at = CASE WHEN generation = {m}3 THEN coalesce(CAST({m}9 AS bigint), 0)
+                    ELSE 0 END"
+            ),
+            vec![
+                error.as_str().into(),
+                millis(now).into(),
+                retry_at.map(|at| due_millis(Some(at))).into(),
+            ],
+        ),
+    };
+    let sql = format!(
+        "UPDATE aca_mirror SET archived_status = {m}4, archived_digest = {m}5,
+            archived_paid = {m}6, lease_until = 0, {result}
+         WHERE organization = {m}1 AND iupd = {m}2"
+    );
+    let (status, digest, paid) = archived_columns(archived);
+    let mut values: Vec<ColumnValue> = vec![
+        organization.into(),
+        iupd.into(),
+        generation.into(),
+        status.into(),
+        digest.into(),
+        paid.into(),
+    ];
+    values.extend(rest);
+    (sql, values)
 }

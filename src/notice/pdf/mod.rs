@@ -326,6 +326,19 @@ impl Block {
         self.para(x, y, w, (style, size, BLACK), value)
     }
 
+    /// Fields side by side from `y`, each at its x and of its width; returns the y below the
+    /// longest.
+    fn fields_across(
+        &mut self,
+        y: f32,
+        fields: &[(f32, f32, &Pair, &str)],
+        look: (Style, f32),
+    ) -> f32 {
+        fields.iter().fold(y, |bottom, &(x, w, label, value)| {
+            bottom.max(self.field(x, y, w, label, value, look))
+        })
+    }
+
     /// A QR code or Data Matrix at (x, y), on white.
     fn code(&mut self, x: f32, y: f32, matrix: Matrix) {
         self.ops.push(Op::Code {
@@ -713,60 +726,26 @@ fn single_block(ctx: &Ctx, p: &Payable) -> Result<Block, RenderError> {
     let amount = format_amount(p.amount);
     b.text_right(WIDTH, top + 2.0, Style::MonoBold, 13.0, BLACK, &amount);
     let data_w = WIDTH - x - text_w(Style::MonoBold, 13.0, &amount) - 4.0;
-    let mut y = top + 2.0;
-    y = b.field(
-        x,
-        y,
-        data_w,
-        &ctx.tr("datiPagamento.destinatario"),
-        &n.debtor.full_name,
-        (Style::TextBold, 8.5),
-    );
-    y = b.field(
-        x,
-        y + 0.5,
-        data_w,
-        &ctx.tr("datiPagamento.enteCreditore"),
-        &n.creditor.name,
-        (Style::TextBold, 8.5),
-    );
-    y = b.field(
-        x,
-        y + 0.5,
-        data_w,
-        &ctx.tr("datiPagamento.oggettoDelPagamento"),
-        &n.subject,
-        (Style::TextBold, 8.5),
-    );
+    let (mut y, mut gap) = (top + 2.0, 0.0);
+    for (label, value) in &facts(ctx) {
+        y = b.field(x, y + gap, data_w, label, value, (Style::TextBold, 8.5));
+        gap = 0.5;
+    }
     y += 2.0;
     let code = format_notice_code(p.notice_number.as_str());
-    let mut bottom = y;
-    if let Some(cbill) = &n.creditor.cbill {
-        bottom = bottom.max(b.field(
-            x,
-            y,
-            38.0,
-            &ctx.tr("datiPagamento.cbill.breve"),
-            cbill,
-            (Style::MonoBold, 9.0),
-        ));
+    let (cbill, notice, creditor) = (
+        ctx.tr("datiPagamento.cbill.breve"),
+        ctx.tr("datiPagamento.avviso.breve"),
+        ctx.tr("datiPagamento.codiceFiscaleEnte.breve"),
+    );
+    let mut fields = Vec::new();
+    if let Some(value) = &n.creditor.cbill {
+        fields.push((x, 38.0, &cbill, value.as_str()));
     }
-    bottom = bottom.max(b.field(
-        x + 40.0,
-        y,
-        60.0,
-        &ctx.tr("datiPagamento.avviso.breve"),
-        &code,
-        (Style::MonoBold, 9.0),
-    ));
-    bottom = bottom.max(b.field(
-        x + 102.0,
-        y,
-        WIDTH - x - 102.0,
-        &ctx.tr("datiPagamento.codiceFiscaleEnte.breve"),
-        n.creditor.fiscal_code.as_str(),
-        (Style::MonoBold, 9.0),
-    ));
+    fields.push((x + 40.0, 60.0, &notice, code.as_str()));
+    let fiscal_code = n.creditor.fiscal_code.as_str();
+    fields.push((x + 102.0, WIDTH - x - 102.0, &creditor, fiscal_code));
+    let bottom = b.fields_across(y, &fields, (Style::MonoBold, 9.0));
     b.h = left.max(bottom);
     Ok(b)
 }
@@ -774,36 +753,26 @@ fn single_block(ctx: &Ctx, p: &Payable) -> Result<Block, RenderError> {
 /// From this many installments on, the compact layout: three to a row, the instructions once.
 const MANY_INSTALLMENTS: usize = 9;
 
+/// Who pays, who is paid and what for: labels and values, as every layout shows them.
+fn facts<'a>(ctx: &Ctx<'a>) -> [(Pair, &'a str); 3] {
+    let n = ctx.notice;
+    [
+        (ctx.tr("datiPagamento.destinatario"), &n.debtor.full_name),
+        (ctx.tr("datiPagamento.enteCreditore"), &n.creditor.name),
+        (ctx.tr("datiPagamento.oggettoDelPagamento"), &n.subject),
+    ]
+}
+
 /// The data the installments share, above them.
 fn plan_header(ctx: &Ctx) -> Block {
     let n = ctx.notice;
     let mut b = Block::default();
     let w = (WIDTH - 8.0) / 3.0;
-    let y1 = b.field(
-        0.0,
-        0.0,
-        w,
-        &ctx.tr("datiPagamento.destinatario"),
-        &n.debtor.full_name,
-        (Style::TextBold, 8.5),
-    );
-    let y2 = b.field(
-        w + 4.0,
-        0.0,
-        w,
-        &ctx.tr("datiPagamento.enteCreditore"),
-        &n.creditor.name,
-        (Style::TextBold, 8.5),
-    );
-    let y3 = b.field(
-        2.0 * (w + 4.0),
-        0.0,
-        w,
-        &ctx.tr("datiPagamento.oggettoDelPagamento"),
-        &n.subject,
-        (Style::TextBold, 8.5),
-    );
-    let mut y = y1.max(y2).max(y3);
+    let facts = facts(ctx);
+    let across: Vec<_> = (facts.iter().enumerate())
+        .map(|(i, (label, value))| (i as f32 * (w + 4.0), w, label, *value))
+        .collect();
+    let mut y = b.fields_across(0.0, &across, (Style::TextBold, 8.5));
     if n.installments.len() >= MANY_INSTALLMENTS {
         y = b.pair_para(
             0.0,
@@ -1001,31 +970,23 @@ fn poste_slip(ctx: &Ctx, name: &str, p: &Payable) -> Result<Block, RenderError> 
     y += 1.5;
     let code = format_notice_code(p.notice_number.as_str());
     let one: fn(&str) -> Pair = |s| (s.to_string(), None);
-    let y1 = b.field(
-        x,
-        y,
-        50.0,
-        &one(texts::poste("avviso")),
-        &code,
-        (Style::MonoBold, 9.0),
+    let (notice, kind, creditor) = (
+        one(texts::poste("avviso")),
+        one(texts::poste("tipo")),
+        one(texts::poste("codiceFiscaleEnte")),
     );
-    let y2 = b.field(
-        x + 52.0,
-        y,
-        14.0,
-        &one(texts::poste("tipo")),
-        "P1",
-        (Style::MonoBold, 9.0),
-    );
-    let y3 = b.field(
-        x + 68.0,
-        y,
-        mid_w - 68.0,
-        &one(texts::poste("codiceFiscaleEnte")),
-        n.creditor.fiscal_code.as_str(),
-        (Style::MonoBold, 9.0),
-    );
-    b.h = yl.max(y1).max(y2).max(y3).max(dm_bottom);
+    let fields = [
+        (x, 50.0, &notice, code.as_str()),
+        (x + 52.0, 14.0, &kind, "P1"),
+        (
+            x + 68.0,
+            mid_w - 68.0,
+            &creditor,
+            n.creditor.fiscal_code.as_str(),
+        ),
+    ];
+    let y = b.fields_across(y, &fields, (Style::MonoBold, 9.0));
+    b.h = yl.max(y).max(dm_bottom);
     Ok(b)
 }
 

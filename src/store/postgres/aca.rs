@@ -8,12 +8,13 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::filter::Where;
+use super::positions::bound;
+use super::statements::Statements;
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::aca::{Archived, MirrorState};
-use crate::domain::position::Conflict;
 use crate::store::aca::{
-    MIRROR_COLUMNS, MIRROR_LISTING, MirrorColumns, archived_columns, due_millis,
+    MIRROR_COLUMNS, MIRROR_LISTING, MirrorColumns, archived_columns, record_statement,
 };
 use crate::store::columns::millis;
 use crate::store::{AcaMirror, MirrorRecord, Page, PageRequest, StoreError};
@@ -42,16 +43,12 @@ async fn one(
     lock: bool,
 ) -> Result<AcaMirror, StoreError> {
     let lock = if lock { " FOR UPDATE" } else { "" };
-    let st = client
-        .prepare_cached(&format!(
-            "SELECT {MIRROR_COLUMNS} FROM aca_mirror WHERE organization = $1 AND iupd = $2{lock}"
-        ))
-        .await
-        .map_err(db_error)?;
+    let sql = format!(
+        "SELECT {MIRROR_COLUMNS} FROM aca_mirror WHERE organization = $1 AND iupd = $2{lock}"
+    );
     let row = client
-        .query_opt(&st, &[&organization.as_str(), &iupd])
-        .await
-        .map_err(db_error)?
+        .opt_row(&sql, &[&organization.as_str(), &iupd])
+        .await?
         .ok_or(StoreError::NotFound)?;
     mirror(&row)
 }
@@ -63,16 +60,13 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        tx.execute("DELETE FROM aca_creditor", &[])
-            .await
-            .map_err(db_error)?;
+        tx.exec("DELETE FROM aca_creditor", &[]).await?;
         let names: Vec<&str> = organizations.iter().map(FiscalCodePA::as_str).collect();
-        tx.execute(
+        tx.exec(
             "INSERT INTO aca_creditor (organization) SELECT DISTINCT unnest($1::text[])",
             &[&names],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
         super::commit(tx).await
     }
 
@@ -85,9 +79,8 @@ impl PgStore {
     ) -> Result<Vec<AcaMirror>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let st = tx
-            .prepare_cached(&format!(
-                "WITH due AS (
+        let sql = format!(
+            "WITH due AS (
                     SELECT organization, iupd, due_at, change_seq FROM aca_mirror
                     WHERE state = 'PENDING' AND due_at <= $1 AND lease_until <= $1
                       AND ($2::text IS NULL OR organization = $2)
@@ -97,22 +90,19 @@ impl PgStore {
                  UPDATE aca_mirror m SET lease_until = $4 FROM due
                  WHERE m.organization = due.organization AND m.iupd = due.iupd
                  RETURNING {}",
-                MIRROR_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("m.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-            .await
-            .map_err(db_error)?;
+            MIRROR_COLUMNS
+                .split(", ")
+                .map(|c| format!("m.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let org = organization.as_ref().map(FiscalCodePA::as_str);
         let rows = tx
-            .query(
-                &st,
+            .rows(
+                &sql,
                 &[&millis(now), &org, &i64::from(limit), &millis(lease_until)],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         let claimed = rows.iter().map(mirror).collect::<Result<Vec<_>, _>>()?;
         super::commit(tx).await?;
         Ok(claimed)
@@ -128,88 +118,20 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
         let org = organization.as_str();
-        match &record {
-            MirrorRecord::Mirrored { archived, forget } => {
-                if *forget {
-                    let gone = client
-                        .execute(
-                            "DELETE FROM aca_mirror
-                             WHERE organization = $1 AND iupd = $2 AND generation = $3",
-                            &[&org, &iupd, &generation],
-                        )
-                        .await
-                        .map_err(db_error)?;
-                    if gone == 1 {
-                        return Ok(());
-                    }
-                }
-                let (status, digest, paid) = archived_columns(archived);
-                let st = client
-                    .prepare_cached(
-                        "UPDATE aca_mirror SET archived_status = $4, archived_digest = $5,
-                            archived_paid = $6, mirrored_generation = $3, lease_until = 0,
-                            attempts = 0, last_error = NULL, last_attempt_at = $7,
-                            state = CASE WHEN generation = $3 THEN 'DONE' ELSE 'PENDING' END,
-                            due_at = CASE WHEN generation = $3 THEN due_at ELSE 0 END
-                         WHERE organization = $1 AND iupd = $2",
-                    )
-                    .await
-                    .map_err(db_error)?;
-                client
-                    .execute(
-                        &st,
-                        &[
-                            &org,
-                            &iupd,
-                            &generation,
-                            &status,
-                            &digest,
-                            &paid,
-                            &millis(now),
-                        ],
-                    )
-                    .await
-                    .map_err(db_error)?;
-            }
-            MirrorRecord::Failed {
-                archived,
-                error,
-                retry_at,
-            } => {
-                let (status, digest, paid) = archived_columns(archived);
-                let retry = retry_at.map(|at| due_millis(Some(at)));
-                let st = client
-                    .prepare_cached(
-                        "UPDATE aca_mirror SET archived_status = $4, archived_digest = $5,
-                            archived_paid = $6, lease_until = 0, last_error = $7,
-                            last_attempt_at = $8,
-                            attempts = CASE WHEN generation = $3 THEN attempts + 1 ELSE attempts END,
-                            state = CASE WHEN generation = $3 AND $9::bigint IS NULL THEN 'FAILED'
-                                         ELSE 'PENDING' END,
-                            due_at = CASE WHEN generation = $3 THEN coalesce($9::bigint, 0) ELSE 0 END
-                         WHERE organization = $1 AND iupd = $2",
-                    )
-                    .await
-                    .map_err(db_error)?;
-                client
-                    .execute(
-                        &st,
-                        &[
-                            &org,
-                            &iupd,
-                            &generation,
-                            &status,
-                            &digest,
-                            &paid,
-                            error,
-                            &millis(now),
-                            &retry,
-                        ],
-                    )
-                    .await
-                    .map_err(db_error)?;
+        if let MirrorRecord::Mirrored { forget: true, .. } = &record {
+            let gone = client
+                .exec(
+                    "DELETE FROM aca_mirror
+                     WHERE organization = $1 AND iupd = $2 AND generation = $3",
+                    &[&org, &iupd, &generation],
+                )
+                .await?;
+            if gone == 1 {
+                return Ok(());
             }
         }
+        let (sql, values) = record_statement('$', org, &iupd, generation, &record, now);
+        client.exec(&sql, &bound(&values)).await?;
         Ok(())
     }
 
@@ -220,14 +142,12 @@ impl PgStore {
         page: PageRequest,
     ) -> Result<Page<AcaMirror>, StoreError> {
         let mut filters = Where::default();
-        if let Some(org) = &organization {
-            let at = filters.bind(org.as_str());
-            filters.and(format!("organization = {at}"));
-        }
-        if let Some(state) = state {
-            let at = filters.bind(state.as_str());
-            filters.and(format!("state = {at}"));
-        }
+        filters
+            .equals(
+                "organization",
+                organization.as_ref().map(FiscalCodePA::as_str),
+            )
+            .equals("state", state.map(MirrorState::as_str));
         filters.page(self, &MIRROR_LISTING, page, mirror).await
     }
 
@@ -240,20 +160,17 @@ impl PgStore {
     ) -> Result<AcaMirror, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let current = one(&tx, &organization, &iupd, true).await?;
-        if current.state != MirrorState::Failed {
-            return Err(StoreError::Refused(Conflict(format!(
-                "only a FAILED mirror can be retried; this one is {}",
-                current.state
-            ))));
-        }
-        tx.execute(
+        one(&tx, &organization, &iupd, true)
+            .await?
+            .state
+            .may_retry()
+            .map_err(StoreError::Refused)?;
+        tx.exec(
             "UPDATE aca_mirror SET state = 'PENDING', due_at = 0, attempts = 0
              WHERE organization = $1 AND iupd = $2",
             &[&organization.as_str(), &iupd],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
         let retried = one(&tx, &organization, &iupd, false).await?;
         super::commit(tx).await?;
         Ok(retried)
@@ -267,8 +184,8 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
         let (status, digest, paid) = archived_columns(&archived);
-        let st = client
-            .prepare_cached(
+        client
+            .exec(
                 "INSERT INTO aca_mirror (organization, iupd, generation, change_seq, state,
                     archived_status, archived_digest, archived_paid)
                  VALUES ($1, $2, 1, nextval('aca_change'), 'PENDING', $3, $4, $5)
@@ -278,16 +195,9 @@ impl PgStore {
                     archived_status = excluded.archived_status,
                     archived_digest = excluded.archived_digest,
                     archived_paid = excluded.archived_paid",
-            )
-            .await
-            .map_err(db_error)?;
-        client
-            .execute(
-                &st,
                 &[&organization.as_str(), &iupd, &status, &digest, &paid],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         Ok(())
     }
 }

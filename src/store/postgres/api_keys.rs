@@ -5,6 +5,7 @@
 use chrono::NaiveDateTime;
 use tokio_postgres::Row;
 
+use super::statements::Statements;
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId, KeyScope};
@@ -52,16 +53,10 @@ impl PgStore {
     pub async fn create_api_key(&self, key: ApiKey, hash: KeyHash) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO api_key (id, label, all_organizations, created_at, revoked_at,
-                    segregation_codes, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .await
-            .map_err(db_error)?;
-        tx.execute(
-            &insert,
+        tx.exec(
+            "INSERT INTO api_key (id, label, all_organizations, created_at, revoked_at,
+                segregation_codes, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &key.id.as_str(),
                 &key.label.as_ref().map(|l| l.as_str()),
@@ -73,7 +68,7 @@ impl PgStore {
             ],
         )
         .await
-        .map_err(|e| match db_error(e) {
+        .map_err(|e| match e {
             // The key is named by its id, whichever of its id or hash clashed.
             StoreError::Duplicate { field, .. } => StoreError::Duplicate {
                 field,
@@ -82,16 +77,12 @@ impl PgStore {
             other => other,
         })?;
         if let KeyScope::Only(codes) = &key.scope {
-            let bind = tx
-                .prepare_cached(
-                    "INSERT INTO api_key_organization (key_id, organization) VALUES ($1, $2)",
-                )
-                .await
-                .map_err(db_error)?;
             for code in codes {
-                tx.execute(&bind, &[&key.id.as_str(), &code.as_str()])
-                    .await
-                    .map_err(db_error)?;
+                tx.exec(
+                    "INSERT INTO api_key_organization (key_id, organization) VALUES ($1, $2)",
+                    &[&key.id.as_str(), &code.as_str()],
+                )
+                .await?;
             }
         }
         super::commit(tx).await
@@ -101,28 +92,23 @@ impl PgStore {
     /// constant-time comparison would protect nothing.
     pub async fn api_key_by_hash(&self, hash: KeyHash) -> Result<Option<ApiKey>, StoreError> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_key WHERE hash = $1"
-            ))
-            .await
-            .map_err(db_error)?;
         let row = client
-            .query_opt(&st, &[&&hash.0[..]])
-            .await
-            .map_err(db_error)?;
+            .opt_row(
+                &format!("SELECT {KEY_COLUMNS} FROM api_key WHERE hash = $1"),
+                &[&&hash.0[..]],
+            )
+            .await?;
         row.as_ref().map(key_at).transpose()
     }
 
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached(&format!(
-                "SELECT {KEY_COLUMNS} FROM api_key ORDER BY created_at, id"
-            ))
-            .await
-            .map_err(db_error)?;
-        let rows = client.query(&st, &[]).await.map_err(db_error)?;
+        let rows = client
+            .rows(
+                &format!("SELECT {KEY_COLUMNS} FROM api_key ORDER BY created_at, id"),
+                &[],
+            )
+            .await?;
         rows.iter().map(key_at).collect()
     }
 
@@ -135,17 +121,13 @@ impl PgStore {
     ) -> Result<ApiKey, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let st = tx
-            .prepare_cached(&format!(
-                "UPDATE api_key SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2
-                 RETURNING {KEY_COLUMNS}"
-            ))
-            .await
-            .map_err(db_error)?;
+        let sql = format!(
+            "UPDATE api_key SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2
+             RETURNING {KEY_COLUMNS}"
+        );
         let row = tx
-            .query_opt(&st, &[&millis(now), &id.as_str()])
-            .await
-            .map_err(db_error)?
+            .opt_row(&sql, &[&millis(now), &id.as_str()])
+            .await?
             .ok_or(StoreError::NotFound)?;
         let key = key_at(&row)?;
         super::commit(tx).await?;

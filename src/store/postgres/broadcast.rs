@@ -4,6 +4,7 @@
 use deadpool_postgres::GenericClient;
 
 use super::positions::bound;
+use super::statements::Statements;
 use super::{PgStore, db_error};
 use crate::domain::broadcast::BroadcastStation;
 use crate::domain::{FiscalCodePA, Text};
@@ -17,21 +18,17 @@ pub(super) async fn stations_of(
     organization: Option<&FiscalCodePA>,
     enabled_only: bool,
 ) -> Result<Vec<BroadcastStation>, StoreError> {
-    let st = client
-        .prepare_cached(&format!(
-            "SELECT {STATION_COLUMNS} FROM broadcast_station
-             WHERE ($1::text IS NULL OR organization = $1) AND (NOT $2 OR enabled)
-             ORDER BY organization, station_id"
-        ))
-        .await
-        .map_err(db_error)?;
+    let sql = format!(
+        "SELECT {STATION_COLUMNS} FROM broadcast_station
+         WHERE ($1::text IS NULL OR organization = $1) AND (NOT $2 OR enabled)
+         ORDER BY organization, station_id"
+    );
     let rows = client
-        .query(
-            &st,
+        .rows(
+            &sql,
             &[&organization.map(FiscalCodePA::as_str), &enabled_only],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
     rows.iter().map(|r| station_at(r, 0)).collect()
 }
 
@@ -56,30 +53,23 @@ impl PgStore {
         let now = chrono::Utc::now().naive_utc();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let insert = tx
-            .prepare_cached(&format!(
-                "INSERT INTO broadcast_station ({STATION_COLUMNS}, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (organization, station_id) DO NOTHING"
-            ))
-            .await
-            .map_err(db_error)?;
-        let update = tx
-            .prepare_cached(
-                "UPDATE broadcast_station SET broker_id = $3, url = $4, primitive_version = $5,
-                    timeout_ms = $6, enabled = $7, updated_at = $8
-                 WHERE organization = $1 AND station_id = $2",
-            )
-            .await
-            .map_err(db_error)?;
+        let insert = format!(
+            "INSERT INTO broadcast_station ({STATION_COLUMNS}, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (organization, station_id) DO NOTHING"
+        );
+        let update =
+            "UPDATE broadcast_station SET broker_id = $3, url = $4, primitive_version = $5,
+                timeout_ms = $6, enabled = $7, updated_at = $8
+             WHERE organization = $1 AND station_id = $2";
         let mut values = station_values(&station).to_vec();
         values.extend([station.enabled.into(), millis(now).into()]);
         let values = bound(&values);
         let created = loop {
-            if tx.execute(&insert, &values).await.map_err(db_error)? == 1 {
+            if tx.exec(&insert, &values).await? == 1 {
                 break true;
             }
-            if tx.execute(&update, &values).await.map_err(db_error)? == 1 {
+            if tx.exec(update, &values).await? == 1 {
                 break false;
             }
         };
@@ -96,16 +86,12 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let st = tx
-            .prepare_cached(
-                "DELETE FROM broadcast_station WHERE organization = $1 AND station_id = $2",
-            )
-            .await
-            .map_err(db_error)?;
         let deleted = tx
-            .execute(&st, &[&organization.as_str(), &station_id.as_str()])
-            .await
-            .map_err(db_error)?;
+            .exec(
+                "DELETE FROM broadcast_station WHERE organization = $1 AND station_id = $2",
+                &[&organization.as_str(), &station_id.as_str()],
+            )
+            .await?;
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }

@@ -10,6 +10,7 @@ use tokio_postgres::Row;
 
 use super::filter::Where;
 use super::positions::bound;
+use super::statements::Statements;
 use super::uploads::count;
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
@@ -30,24 +31,15 @@ pub(super) async fn insert_deliveries(
     deliveries: Vec<NewDelivery<'_>>,
     now: NaiveDateTime,
 ) -> Result<Vec<DeliveryTarget>, StoreError> {
-    let insert = tx
-        .prepare_cached(
-            "INSERT INTO delivery (organization, station_id, broker_id, url, primitive_version,
-                timeout_ms, receipt, state, next_attempt_at, last_error, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
-             RETURNING id",
-        )
-        .await
-        .map_err(db_error)?;
+    let insert =
+        "INSERT INTO delivery (organization, station_id, broker_id, url, primitive_version,
+            timeout_ms, receipt, state, next_attempt_at, last_error, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+         RETURNING id";
     let mut pending = Vec::new();
     for delivery in deliveries {
         let values = new_delivery_values(receipt_row, &delivery, now);
-        let id: i64 = tx
-            .query_one(&insert, &bound(&values))
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
+        let id: i64 = tx.value(insert, &bound(&values)).await?;
         if let Some(target) = delivery.into_target(id, receipt) {
             insert_request(tx, id, &target.request).await?;
             pending.push(target);
@@ -62,17 +54,13 @@ async fn insert_request(
     id: i64,
     request: &[u8],
 ) -> Result<(), StoreError> {
-    let st = client
-        .prepare_cached(
+    client
+        .exec(
             "INSERT INTO delivery_request (delivery, request) VALUES ($1, $2)
              ON CONFLICT (delivery) DO NOTHING",
+            &[&id, &request],
         )
-        .await
-        .map_err(db_error)?;
-    client
-        .execute(&st, &[&id, &request])
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
@@ -86,17 +74,11 @@ async fn record(
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
     let columns = attempt_columns(record, now);
-    let st = client
-        .prepare_cached(
+    client
+        .exec(
             "UPDATE delivery SET state = $1, next_attempt_at = $2, last_error = $3,
                 fault_code = $4, delivered_at = $5, attempts = attempts + 1, updated_at = $6
              WHERE id = $7 AND state = 'PENDING'",
-        )
-        .await
-        .map_err(db_error)?;
-    client
-        .execute(
-            &st,
             &[
                 &columns.state.as_str(),
                 &columns.next_attempt_at,
@@ -107,8 +89,7 @@ async fn record(
                 &id,
             ],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }
 
@@ -139,26 +120,16 @@ async fn one(
     lock: bool,
 ) -> Result<Delivery, StoreError> {
     let mut filters = Where::default();
-    let at = filters.bind(id);
-    filters.and(format!("d.id = {at}"));
-    if let Some(org) = organization {
-        let at = filters.bind(org.as_str());
-        filters.and(format!("d.organization = {at}"));
-    }
+    filters
+        .equals("d.id", Some(id))
+        .equals("d.organization", organization.map(FiscalCodePA::as_str));
     let lock = if lock { "FOR UPDATE OF d" } else { "" };
-    let st = client
-        .prepare_cached(&format!(
-            "SELECT {LISTED_DELIVERY_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
-             WHERE {} {lock}",
-            filters.sql()
-        ))
-        .await
-        .map_err(db_error)?;
-    match client
-        .query_opt(&st, &filters.params())
-        .await
-        .map_err(db_error)?
-    {
+    let sql = format!(
+        "SELECT {LISTED_DELIVERY_COLUMNS} FROM delivery d JOIN receipt r ON r.id = d.receipt
+         WHERE {} {lock}",
+        filters.sql()
+    );
+    match client.opt_row(&sql, &filters.params()).await? {
         Some(r) => listed_delivery(&r),
         None => Err(StoreError::NotFound),
     }
@@ -177,9 +148,8 @@ impl PgStore {
     ) -> Result<Vec<DeliveryTarget>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let st = tx
-            .prepare_cached(&format!(
-                "WITH due AS (
+        let sql = format!(
+            "WITH due AS (
                     SELECT d.id, d.next_attempt_at AS due_at FROM delivery d
                     WHERE d.state = 'PENDING' AND d.next_attempt_at <= $1
                       AND EXISTS (SELECT 1 FROM delivery_request q WHERE q.delivery = d.id)
@@ -194,16 +164,13 @@ impl PgStore {
                     JOIN delivery_request q ON q.delivery = d.id
                     JOIN receipt r ON r.id = d.receipt
                  ORDER BY due.due_at, d.id"
-            ))
-            .await
-            .map_err(db_error)?;
+        );
         let rows = tx
-            .query(
-                &st,
+            .rows(
+                &sql,
                 &[&millis(now), &i64::from(limit), &millis(lease_until)],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         let claimed = rows.iter().map(target).collect::<Result<Vec<_>, _>>()?;
         super::commit(tx).await?;
         Ok(claimed)
@@ -264,15 +231,14 @@ impl PgStore {
     /// `delivery_by_organization`.
     pub async fn station_backlog(&self) -> Result<Vec<StationBacklog>, StoreError> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached(
+        let rows = client
+            .rows(
                 "SELECT organization, station_id, count(*), min(created_at) FROM delivery
                  WHERE state = 'PENDING' GROUP BY organization, station_id
                  ORDER BY organization, station_id",
+                &[],
             )
-            .await
-            .map_err(db_error)?;
-        let rows = client.query(&st, &[]).await.map_err(db_error)?;
+            .await?;
         rows.iter()
             .map(|r| {
                 let pending: i64 = r.get(2);
@@ -296,14 +262,12 @@ impl PgStore {
         page: PageRequest,
     ) -> Result<Page<Delivery>, StoreError> {
         let mut filters = Where::default();
-        if let Some(org) = &organization {
-            let at = filters.bind(org.as_str());
-            filters.and(format!("d.organization = {at}"));
-        }
-        if let Some(state) = state {
-            let at = filters.bind(state.as_str());
-            filters.and(format!("d.state = {at}"));
-        }
+        filters
+            .equals(
+                "d.organization",
+                organization.as_ref().map(FiscalCodePA::as_str),
+            )
+            .equals("d.state", state.map(DeliveryState::as_str));
         filters
             .page(self, &DELIVERY_LISTING, page, listed_delivery)
             .await
@@ -326,18 +290,14 @@ impl PgStore {
             .state
             .may_redeliver(current.last_error.as_deref())
             .map_err(StoreError::Refused)?;
-        let st = tx
-            .prepare_cached(
+        let requeued = tx
+            .exec(
                 "UPDATE delivery SET state = 'PENDING', next_attempt_at = $1, attempts = 0,
                     updated_at = $1
                  WHERE id = $2 AND EXISTS (SELECT 1 FROM delivery_request WHERE delivery = $2)",
+                &[&millis(now), &delivery],
             )
-            .await
-            .map_err(db_error)?;
-        let requeued = tx
-            .execute(&st, &[&millis(now), &delivery])
-            .await
-            .map_err(db_error)?;
+            .await?;
         if requeued == 0 {
             return Err(StoreError::Refused(Conflict(
                 "the delivery has no request to send: its receipt's stored document cannot be read"

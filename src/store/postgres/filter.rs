@@ -8,6 +8,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::positions::{Param, refs};
+use super::statements::Statements;
 use super::{PgStore, db_error, read_transaction};
 use crate::store::columns::{Listing, millis};
 use crate::store::{Page, PageRequest, StoreError, TimeWindow};
@@ -87,16 +88,8 @@ impl<'a> Where<'a> {
     /// How many rows of `from` (a FROM clause) the conditions keep: a listing's count, read in
     /// the transaction that reads its page.
     pub(super) async fn count(&self, tx: &Transaction<'_>, from: &str) -> Result<u64, StoreError> {
-        let st = tx
-            .prepare_cached(&format!("SELECT count(*) FROM {from} WHERE {}", self.sql()))
-            .await
-            .map_err(db_error)?;
-        let n: i64 = tx
-            .query_one(&st, &self.params())
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
+        let sql = format!("SELECT count(*) FROM {from} WHERE {}", self.sql());
+        let n: i64 = tx.value(&sql, &self.params()).await?;
         Ok(n as u64)
     }
 
@@ -117,11 +110,9 @@ impl<'a> Where<'a> {
         let mut client = store.client().await?;
         let tx = read_transaction(&mut client).await?;
         let items_found = self.count(&tx, listing.counted).await?;
-        let st = tx
-            .prepare_cached(&listing.select_sql(&self.sql(), &limit))
-            .await
-            .map_err(db_error)?;
-        let rows = tx.query(&st, &params).await.map_err(db_error)?;
+        let rows = tx
+            .rows(&listing.select_sql(&self.sql(), &limit), &params)
+            .await?;
         let items = rows.iter().map(row).collect::<Result<Vec<_>, _>>()?;
         tx.commit().await.map_err(db_error)?;
         Ok(Page {

@@ -6,6 +6,7 @@ use std::ops::{Deref, DerefMut};
 use chrono::NaiveDateTime;
 use deadpool_postgres::Object;
 
+use super::statements::Statements;
 use super::{PgStore, SCHEMA_VERSION, db_error};
 use crate::store::columns::millis;
 use crate::store::{Readiness, StoreError};
@@ -14,8 +15,7 @@ impl PgStore {
     /// Cheap liveness check.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let client = self.client().await?;
-        let st = client.prepare_cached("SELECT 1").await.map_err(db_error)?;
-        client.query_one(&st, &[]).await.map_err(db_error)?;
+        client.row("SELECT 1", &[]).await?;
         Ok(())
     }
 
@@ -34,14 +34,12 @@ impl PgStore {
     async fn write_probe(&self, now: NaiveDateTime) -> Result<(), StoreError> {
         let mut client = Checked(Some(self.client().await?));
         let tx = client.transaction().await.map_err(db_error)?;
-        let st = tx
-            .prepare_cached(
-                "INSERT INTO store_probe (id, written_at) VALUES (1, $1)
-                 ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
-            )
-            .await
-            .map_err(db_error)?;
-        tx.execute(&st, &[&millis(now)]).await.map_err(db_error)?;
+        tx.exec(
+            "INSERT INTO store_probe (id, written_at) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at",
+            &[&millis(now)],
+        )
+        .await?;
         super::commit(tx).await?;
         client.release();
         Ok(())
@@ -50,16 +48,9 @@ impl PgStore {
     /// Ok(Err(why)) when the database is at another schema version than this binary's.
     async fn schema_matches(&self) -> Result<Result<(), String>, StoreError> {
         let client = Checked(Some(self.client().await?));
-        let st = client
-            .prepare_cached("SELECT coalesce(max(version), 0) FROM schema_version")
-            .await
-            .map_err(db_error)?;
         let version: i64 = client
-            .query_one(&st, &[])
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
+            .value("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+            .await?;
         client.release();
         if version == SCHEMA_VERSION {
             Ok(Ok(()))

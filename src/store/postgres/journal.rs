@@ -5,8 +5,9 @@
 use chrono::NaiveDateTime;
 use tokio_postgres::types::ToSql;
 
+use super::PgStore;
 use super::filter::Where;
-use super::{PgStore, db_error};
+use super::statements::Statements;
 use crate::domain::FiscalCodePA;
 use crate::domain::journal::{JournalEntry, JournalFilter};
 use crate::store::columns::{
@@ -44,16 +45,13 @@ impl PgStore {
         }
         let client = self.client().await?;
         // One statement is one transaction: the batch is stored whole or not at all.
-        let st = client
-            .prepare_cached(&format!(
-                "INSERT INTO event_journal ({JOURNAL_COLUMNS})
+        let sql = format!(
+            "INSERT INTO event_journal ({JOURNAL_COLUMNS})
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],
                     $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
                     $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[],
                     $16::text[], $17::text[], $18::bigint[], $19::bigint[])"
-            ))
-            .await
-            .map_err(db_error)?;
+        );
         // In the order of the columns: time and kind, the texts, then the rest.
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&at, &kind];
         params.extend(texts.iter().map(|t| t as &(dyn ToSql + Sync)));
@@ -65,7 +63,7 @@ impl PgStore {
             &attempt,
             &duration,
         ]);
-        client.execute(&st, &params).await.map_err(db_error)?;
+        client.exec(&sql, &params).await?;
         Ok(())
     }
 
@@ -86,17 +84,13 @@ impl PgStore {
         limit: u32,
     ) -> Result<u32, StoreError> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached(
+        let deleted = client
+            .exec(
                 "DELETE FROM event_journal WHERE id IN
                     (SELECT id FROM event_journal WHERE at < $1 ORDER BY at LIMIT $2)",
+                &[&millis(before), &i64::from(limit)],
             )
-            .await
-            .map_err(db_error)?;
-        let deleted = client
-            .execute(&st, &[&millis(before), &i64::from(limit)])
-            .await
-            .map_err(db_error)?;
+            .await?;
         Ok(deleted as u32)
     }
 }

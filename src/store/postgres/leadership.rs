@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use deadpool_postgres::{ClientWrapper, Object};
 
-use super::{PgStore, db_error};
+use super::PgStore;
+use super::statements::Statements;
 use crate::store::{LeadLock, Leadership, StoreError};
 
 /// The first key of the jobs' advisory locks ("gpdl"); the second is the job's name hashed.
@@ -51,16 +52,12 @@ impl PgStore {
     /// (which may open another in its place) and holds it until dropped.
     pub async fn lead(&self, job: &'static str) -> Result<Option<Leadership>, StoreError> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached("SELECT pg_try_advisory_lock($1, $2)")
-            .await
-            .map_err(db_error)?;
         let taken: bool = client
-            .query_one(&st, &[&LEAD_LOCKS, &job_key(job)])
-            .await
-            .map_err(db_error)?
-            .try_get(0)
-            .map_err(db_error)?;
+            .value(
+                "SELECT pg_try_advisory_lock($1, $2)",
+                &[&LEAD_LOCKS, &job_key(job)],
+            )
+            .await?;
         if !taken {
             return Ok(None);
         }

@@ -32,6 +32,7 @@ mod receipts;
 mod reporting;
 mod send;
 mod sequence;
+mod statements;
 mod store;
 pub mod testing;
 mod uploads;

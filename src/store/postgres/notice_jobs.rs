@@ -7,6 +7,7 @@
 use chrono::NaiveDateTime;
 use deadpool_postgres::GenericClient;
 
+use super::statements::Statements;
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::notice_job::{JobState, NoticeResult};
@@ -20,13 +21,8 @@ async fn job_where(
     a: &str,
     b: &str,
 ) -> Result<Option<NoticeJob>, StoreError> {
-    let st = client
-        .prepare_cached(&format!(
-            "SELECT {JOB_COLUMNS} FROM notice_job WHERE {condition}"
-        ))
-        .await
-        .map_err(db_error)?;
-    let Some(r) = client.query_opt(&st, &[&a, &b]).await.map_err(db_error)? else {
+    let sql = format!("SELECT {JOB_COLUMNS} FROM notice_job WHERE {condition}");
+    let Some(r) = client.opt_row(&sql, &[&a, &b]).await? else {
         return Ok(None);
     };
     let columns = JobColumns {
@@ -38,16 +34,12 @@ async fn job_where(
         finished_at: r.try_get(5).map_err(db_error)?,
         error: r.try_get(6).map_err(db_error)?,
     };
-    let st = client
-        .prepare_cached(
-            "SELECT outcome, count(*) FROM notice_job_item WHERE job_id = $1 GROUP BY outcome",
-        )
-        .await
-        .map_err(db_error)?;
     let counts = client
-        .query(&st, &[&columns.id])
-        .await
-        .map_err(db_error)?
+        .rows(
+            "SELECT outcome, count(*) FROM notice_job_item WHERE job_id = $1 GROUP BY outcome",
+            &[&columns.id],
+        )
+        .await?
         .iter()
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect::<Result<Vec<(String, i64)>, tokio_postgres::Error>>()
@@ -65,15 +57,14 @@ impl PgStore {
         let org = job.organization.as_str();
         // A concurrent insert of the same key waits for the other's commit, then does nothing.
         let inserted = tx
-            .execute(
+            .exec(
                 "INSERT INTO notice_job (id, organization, idempotency_key, state, created_at)
                  VALUES ($1, $2, $3, 'QUEUED', $4)
                  ON CONFLICT (organization, idempotency_key) WHERE idempotency_key IS NOT NULL
                  DO NOTHING",
                 &[&job.id, &org, &job.idempotency_key, &millis(job.created_at)],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         if inserted == 0 {
             let key = job.idempotency_key.as_deref().unwrap_or_default();
             let found = job_where(&tx, "organization = $1 AND idempotency_key = $2", org, key)
@@ -83,14 +74,13 @@ impl PgStore {
             return Ok((found, false));
         }
         let iupds: Vec<&str> = job.iupds.iter().map(|i| i.as_str()).collect();
-        tx.execute(
+        tx.exec(
             "INSERT INTO notice_job_item (job_id, seq, iupd, outcome)
              SELECT $1, t.seq, t.iupd, 'PENDING'
              FROM unnest($2::text[]) WITH ORDINALITY AS t(iupd, seq)",
             &[&job.id, &iupds],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
         let made = job_where(&tx, "organization = $1 AND id = $2", org, &job.id)
             .await?
             .ok_or_else(|| StoreError::Unavailable("the job just stored cannot be read".into()))?;
@@ -115,14 +105,13 @@ impl PgStore {
 
     pub async fn notice_job_failures(&self, id: String) -> Result<Vec<NoticeFailure>, StoreError> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached(
+        let rows = client
+            .rows(
                 "SELECT seq, iupd, outcome, reason FROM notice_job_item
                  WHERE job_id = $1 AND outcome IN ('REFUSED', 'FAILED') ORDER BY seq",
+                &[&id],
             )
-            .await
-            .map_err(db_error)?;
-        let rows = client.query(&st, &[&id]).await.map_err(db_error)?;
+            .await?;
         rows.iter()
             .map(|r| {
                 failure(
@@ -143,8 +132,8 @@ impl PgStore {
     ) -> Result<Vec<ClaimedNotice>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let st = tx
-            .prepare_cached(
+        let rows = tx
+            .rows(
                 "WITH due AS (
                     SELECT i.job_id, i.seq FROM notice_job_item i
                     JOIN notice_job j ON j.id = i.job_id
@@ -156,16 +145,9 @@ impl PgStore {
                  UPDATE notice_job_item i SET lease_until = $3 FROM due, notice_job j
                  WHERE i.job_id = due.job_id AND i.seq = due.seq AND j.id = i.job_id
                  RETURNING i.job_id, j.organization, i.seq, i.iupd",
-            )
-            .await
-            .map_err(db_error)?;
-        let rows = tx
-            .query(
-                &st,
                 &[&millis(now), &i64::from(limit), &millis(lease_until)],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         let mut out = rows
             .iter()
             .map(|r| {
@@ -179,13 +161,12 @@ impl PgStore {
             .collect::<Result<Vec<_>, _>>()?;
         let mut jobs: Vec<&str> = out.iter().map(|c| c.job.as_str()).collect();
         jobs.dedup();
-        tx.execute(
+        tx.exec(
             "UPDATE notice_job SET state = 'RUNNING', started_at = $2
              WHERE id = ANY($1) AND state = 'QUEUED'",
             &[&jobs, &millis(now)],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
         super::commit(tx).await?;
         out.sort_by(|a, b| (&a.job, a.seq).cmp(&(&b.job, b.seq)));
         Ok(out)
@@ -201,19 +182,11 @@ impl PgStore {
         let mut jobs: Vec<&str> = results.iter().map(|(j, _, _)| j.as_str()).collect();
         jobs.sort_unstable();
         jobs.dedup();
-        tx.execute(
+        tx.exec(
             "SELECT 1 FROM notice_job WHERE id = ANY($1) ORDER BY id FOR UPDATE",
             &[&jobs],
         )
-        .await
-        .map_err(db_error)?;
-        let st = tx
-            .prepare_cached(
-                "UPDATE notice_job_item SET outcome = $3, reason = $4, pdf = $5, lease_until = 0
-                 WHERE job_id = $1 AND seq = $2 AND outcome = 'PENDING'",
-            )
-            .await
-            .map_err(db_error)?;
+        .await?;
         for (job, seq, result) in &results {
             let (reason, pdf) = match result {
                 NoticeResult::Made(pdf) => (None, Some(pdf.as_slice())),
@@ -221,8 +194,9 @@ impl PgStore {
                     (Some(why.as_str()), None)
                 }
             };
-            tx.execute(
-                &st,
+            tx.exec(
+                "UPDATE notice_job_item SET outcome = $3, reason = $4, pdf = $5, lease_until = 0
+                 WHERE job_id = $1 AND seq = $2 AND outcome = 'PENDING'",
                 &[
                     job,
                     &i64::from(*seq),
@@ -231,17 +205,15 @@ impl PgStore {
                     &pdf,
                 ],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         }
-        tx.execute(
+        tx.exec(
             "UPDATE notice_job j SET state = 'DONE', finished_at = $2
              WHERE j.id = ANY($1) AND j.state IN ('QUEUED', 'RUNNING') AND NOT EXISTS (
                 SELECT 1 FROM notice_job_item i WHERE i.job_id = j.id AND i.outcome = 'PENDING')",
             &[&jobs, &millis(now)],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
         super::commit(tx).await
     }
 
@@ -253,13 +225,12 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
         client
-            .execute(
+            .exec(
                 "UPDATE notice_job SET state = $2, error = $3, finished_at = $4
                  WHERE id = $1 AND state IN ('QUEUED', 'RUNNING')",
                 &[&id, &JobState::Failed.as_str(), &error, &millis(now)],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         Ok(())
     }
 
@@ -270,17 +241,13 @@ impl PgStore {
         limit: u32,
     ) -> Result<Vec<(u32, Vec<u8>)>, StoreError> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached(
+        let rows = client
+            .rows(
                 "SELECT seq, pdf FROM notice_job_item
                  WHERE job_id = $1 AND seq > $2 AND outcome = 'MADE' ORDER BY seq LIMIT $3",
+                &[&id, &i64::from(after), &i64::from(limit)],
             )
-            .await
-            .map_err(db_error)?;
-        let rows = client
-            .query(&st, &[&id, &i64::from(after), &i64::from(limit)])
-            .await
-            .map_err(db_error)?;
+            .await?;
         rows.iter()
             .map(|r| {
                 let seq: i64 = r.try_get(0).map_err(db_error)?;
@@ -298,26 +265,23 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let ids: Vec<String> = tx
-            .query(
+            .rows(
                 "SELECT id FROM notice_job WHERE finished_at IS NOT NULL AND finished_at < $1
                  ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED",
                 &[&millis(before), &i64::from(limit)],
             )
-            .await
-            .map_err(db_error)?
+            .await?
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()
             .map_err(db_error)?;
-        tx.execute(
+        tx.exec(
             "DELETE FROM notice_job_item WHERE job_id = ANY($1)",
             &[&ids],
         )
-        .await
-        .map_err(db_error)?;
-        tx.execute("DELETE FROM notice_job WHERE id = ANY($1)", &[&ids])
-            .await
-            .map_err(db_error)?;
+        .await?;
+        tx.exec("DELETE FROM notice_job WHERE id = ANY($1)", &[&ids])
+            .await?;
         super::commit(tx).await?;
         Ok(ids.len() as u32)
     }

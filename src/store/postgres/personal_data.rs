@@ -9,6 +9,7 @@ use deadpool_postgres::Transaction;
 
 use super::positions::bound;
 use super::positions::load_positions_by_id;
+use super::statements::Statements;
 use super::{PgStore, db_error};
 use crate::domain::FiscalCodePA;
 use crate::domain::personal_data::ERASED;
@@ -25,14 +26,13 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let ids: Vec<i64> = tx
-            .query(
+            .rows(
                 "SELECT id FROM debt_position
                  WHERE retained_until < $1 AND personal_data_erased_at IS NULL
                  LIMIT $2 FOR UPDATE SKIP LOCKED",
                 &[&millis(now), &i64::from(limit)],
             )
-            .await
-            .map_err(db_error)?
+            .await?
             .iter()
             .map(|r| r.get(0))
             .collect();
@@ -94,9 +94,8 @@ impl PgStore {
             *SUBJECT_RECEIPT_COLUMNS
         );
         let rows = client
-            .query(&sql, &[&organization.as_str(), &subject])
-            .await
-            .map_err(db_error)?;
+            .rows(&sql, &[&organization.as_str(), &subject])
+            .await?;
         rows.iter().map(subject_receipt).collect()
     }
 
@@ -110,41 +109,37 @@ impl PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
         let rows: Vec<(i64, Vec<u8>)> = tx
-            .query(
+            .rows(
                 "SELECT id, document FROM receipt
                  WHERE received_at < $1 AND personal_data_erased_at IS NULL
                  ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED",
                 &[&millis(before), &i64::from(limit)],
             )
-            .await
-            .map_err(db_error)?
+            .await?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
         for (id, document) in &rows {
-            tx.execute(
+            tx.exec(
                 "UPDATE receipt SET debtor = $2, payer = NULL, document = $3,
                     personal_data_erased_at = $4 WHERE id = $1",
                 &[id, &ERASED, &redact(document), &millis(now)],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
             let requests = tx
-                .query(
+                .rows(
                     "SELECT r.delivery, r.request FROM delivery_request r
                      JOIN delivery d ON d.id = r.delivery WHERE d.receipt = $1 FOR UPDATE OF r",
                     &[id],
                 )
-                .await
-                .map_err(db_error)?;
+                .await?;
             for r in requests {
                 let (delivery, request): (i64, Vec<u8>) = (r.get(0), r.get(1));
-                tx.execute(
+                tx.exec(
                     "UPDATE delivery_request SET request = $2 WHERE delivery = $1",
                     &[&delivery, &redact(&request)],
                 )
-                .await
-                .map_err(db_error)?;
+                .await?;
             }
         }
         tx.commit().await.map_err(db_error)?;
@@ -160,12 +155,8 @@ async fn erase_position(
     position: DebtPosition,
     now: NaiveDateTime,
 ) -> Result<u32, StoreError> {
-    let st = tx
-        .prepare_cached(&erase_debtor_sql('$'))
-        .await
-        .map_err(db_error)?;
     let values = erased_debtor_values(id, position, now);
-    let written = tx.execute(&st, &bound(&values)).await.map_err(db_error)?;
+    let written = tx.exec(&erase_debtor_sql('$'), &bound(&values)).await?;
     Ok(written as u32)
 }
 
@@ -177,14 +168,13 @@ async fn debtor_position_ids(
 ) -> Result<Vec<i64>, StoreError> {
     let lock = if lock { " FOR UPDATE" } else { "" };
     let rows = tx
-        .query(
+        .rows(
             &format!(
                 "SELECT id FROM debt_position WHERE organization = $1 AND debtor_fiscal_code = $2
                  ORDER BY iupd{lock}"
             ),
             &[&organization.as_str(), &debtor],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }

@@ -11,6 +11,7 @@ use tokio_postgres::Row;
 
 use super::filter::Where;
 use super::positions::{RowIds, load_positions_by_id, replace_position};
+use super::statements::Statements;
 use super::{PgStore, db_error};
 use crate::domain::reporting::{
     Anomaly, AnomalyKind, FlowFacts, FlowId, FlowPayment, Outcome, ReportKey, ReportingFlow,
@@ -74,13 +75,8 @@ impl PgStore {
         let Some(row) = flow_row(&client, &organization, &id).await? else {
             return Ok(None);
         };
-        let st = client
-            .prepare_cached(&format!(
-                "SELECT {FLOW_COLUMNS} FROM reporting_flow WHERE id = $1"
-            ))
-            .await
-            .map_err(db_error)?;
-        let summary = flow_summary(&client.query_one(&st, &[&row]).await.map_err(db_error)?)?;
+        let sql = format!("SELECT {FLOW_COLUMNS} FROM reporting_flow WHERE id = $1");
+        let summary = flow_summary(&client.row(&sql, &[&row]).await?)?;
         // The page takes a connection of its own.
         drop(client);
         let mut filters = Where::default();
@@ -117,24 +113,17 @@ impl PgStore {
         limit: u32,
     ) -> Result<Vec<DueRecovery>, StoreError> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached(
+        let rows = client
+            .rows(
                 "SELECT a.id, a.iuv, p.iur, a.recovery_attempts
                  FROM reporting_anomaly a
                  JOIN reporting_payment p ON p.flow_id = a.flow_id AND p.idx = a.idx
                  WHERE a.organization = $1 AND a.recovery_due IS NOT NULL
                    AND a.resolved_at IS NULL AND a.recovery_due <= $2
                  ORDER BY a.recovery_due, a.id LIMIT $3",
-            )
-            .await
-            .map_err(db_error)?;
-        let rows = client
-            .query(
-                &st,
                 &[&organization.as_str(), &millis(now), &i64::from(limit)],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(DueRecovery {
@@ -173,8 +162,8 @@ impl PgStore {
         let client = self.client().await?;
         // The unique partial index keeps one open anomaly per transfer when two instances
         // sweep at once; the loser's rows are skipped.
-        let st = client
-            .prepare_cached(
+        let n = client
+            .exec(
                 "INSERT INTO reporting_anomaly (organization, kind, iuv, transfer_id, expected_amount, found_at)
                  SELECT o.organization, 'UNREPORTED', o.iuv, t.transfer_id, t.amount, $2
                  FROM payment_option o JOIN transfer t ON t.option_id = o.id
@@ -186,16 +175,9 @@ impl PgStore {
                          AND a.resolved_at IS NULL)
                  LIMIT $3
                  ON CONFLICT DO NOTHING",
-            )
-            .await
-            .map_err(db_error)?;
-        let n = client
-            .execute(
-                &st,
                 &[&millis(paid_before), &millis(now), &i64::from(limit)],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         Ok(n as u32)
     }
 }
@@ -205,20 +187,13 @@ async fn flow_row(
     organization: &FiscalCodePA,
     id: &FlowId,
 ) -> Result<Option<i64>, StoreError> {
-    let st = client
-        .prepare_cached(
+    let row = client
+        .opt_row(
             "SELECT id FROM reporting_flow
              WHERE organization = $1 AND fdr = $2 AND psp_id = $3 AND revision = $4",
-        )
-        .await
-        .map_err(db_error)?;
-    let row = client
-        .query_opt(
-            &st,
             &[&organization.as_str(), &id.fdr, &id.psp, &id.revision],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
     row.map(|r| r.try_get(0).map_err(db_error)).transpose()
 }
 
@@ -241,17 +216,13 @@ async fn record(
 ) -> Result<FlowRecorded, StoreError> {
     let org = flow.organization.as_str();
     // One flow's revisions are stored one at a time: the in-force row is locked.
-    let st = tx
-        .prepare_cached(
+    let in_force: Option<(i64, i64)> = tx
+        .opt_row(
             "SELECT id, revision FROM reporting_flow
              WHERE organization = $1 AND fdr = $2 AND psp_id = $3 AND NOT superseded FOR UPDATE",
+            &[&org, &flow.id.fdr, &flow.id.psp],
         )
-        .await
-        .map_err(db_error)?;
-    let in_force: Option<(i64, i64)> = tx
-        .query_opt(&st, &[&org, &flow.id.fdr, &flow.id.psp])
-        .await
-        .map_err(db_error)?
+        .await?
         .map(|r| Ok::<_, tokio_postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
         .transpose()
         .map_err(db_error)?;
@@ -269,29 +240,24 @@ async fn record(
     }
     let mut previous = Vec::new();
     if let Some((old, _)) = in_force {
-        let st = tx
-            .prepare_cached(
+        previous = keys(
+            tx.rows(
                 "SELECT iuv, transfer_id FROM reporting_payment WHERE flow_id = $1 AND reports",
+                &[&old],
             )
-            .await
-            .map_err(db_error)?;
-        previous = keys(tx.query(&st, &[&old]).await.map_err(db_error)?)?;
+            .await?,
+        )?;
         for sql in [
             "UPDATE reporting_flow SET superseded = true WHERE id = $1",
             "UPDATE reporting_payment SET reports = false WHERE flow_id = $1",
         ] {
-            let st = tx.prepare_cached(sql).await.map_err(db_error)?;
-            tx.execute(&st, &[&old]).await.map_err(db_error)?;
+            tx.exec(sql, &[&old]).await?;
         }
-        let st = tx
-            .prepare_cached(
-                "UPDATE reporting_anomaly SET resolved_at = $2 WHERE flow_id = $1 AND resolved_at IS NULL",
-            )
-            .await
-            .map_err(db_error)?;
-        tx.execute(&st, &[&old, &millis(now)])
-            .await
-            .map_err(db_error)?;
+        tx.exec(
+            "UPDATE reporting_anomaly SET resolved_at = $2 WHERE flow_id = $1 AND resolved_at IS NULL",
+            &[&old, &millis(now)],
+        )
+        .await?;
     }
 
     let iuvs: Vec<String> = (flow.payments.iter().map(|p| p.iuv.clone()))
@@ -330,8 +296,8 @@ async fn facts(
     org: &str,
     iuvs: &[String],
 ) -> Result<(Vec<RowIds>, FlowFacts), StoreError> {
-    let st = tx
-        .prepare_cached(
+    let ids: Vec<i64> = tx
+        .rows(
             "SELECT id FROM debt_position WHERE id IN
                 (SELECT position_id FROM payment_option WHERE organization = $1 AND iuv = ANY($2)
                  UNION
@@ -340,35 +306,33 @@ async fn facts(
                    AND EXISTS (SELECT 1 FROM transfer t
                        WHERE t.option_id = o.id AND t.organization = $1))
              ORDER BY id FOR UPDATE",
+            &[&org, &iuvs],
         )
-        .await
-        .map_err(db_error)?;
-    let ids: Vec<i64> = (tx.query(&st, &[&org, &iuvs]).await.map_err(db_error)?)
+        .await?
         .iter()
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()
         .map_err(db_error)?;
-    let st = tx
-        .prepare_cached(
+    let receipts: HashSet<String> = tx
+        .rows(
             "SELECT DISTINCT iuv FROM receipt WHERE organization = $1 AND iuv = ANY($2)",
+            &[&org, &iuvs],
         )
-        .await
-        .map_err(db_error)?;
-    let receipts: HashSet<String> = (tx.query(&st, &[&org, &iuvs]).await.map_err(db_error)?)
+        .await?
         .iter()
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()
         .map_err(db_error)?;
-    let st = tx
-        .prepare_cached(
+    let others: HashSet<ReportKey> = keys(
+        tx.rows(
             "SELECT iuv, transfer_id FROM reporting_payment
              WHERE organization = $1 AND iuv = ANY($2) AND reports",
+            &[&org, &iuvs],
         )
-        .await
-        .map_err(db_error)?;
-    let others: HashSet<ReportKey> = keys(tx.query(&st, &[&org, &iuvs]).await.map_err(db_error)?)?
-        .into_iter()
-        .collect();
+        .await?,
+    )?
+    .into_iter()
+    .collect();
     let loaded = load_positions_by_id(tx, &ids).await?;
     let (row_ids, positions): (Vec<_>, Vec<_>) = loaded.into_iter().unzip();
     let facts = FlowFacts {
@@ -389,17 +353,11 @@ async fn insert_anomalies<'a>(
     anomalies: impl Iterator<Item = &'a Anomaly>,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let st = tx
-        .prepare_cached(
+    for a in anomalies {
+        tx.exec(
             "INSERT INTO reporting_anomaly (organization, kind, flow_id, idx, iuv, transfer_id,
                 expected_amount, reported_amount, found_at, recovery_due)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .await
-        .map_err(db_error)?;
-    for a in anomalies {
-        tx.execute(
-            &st,
             &[
                 &org,
                 &a.kind.as_str(),
@@ -413,8 +371,7 @@ async fn insert_anomalies<'a>(
                 &(a.kind == AnomalyKind::NoReceipt).then(|| millis(now)),
             ],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
     }
     Ok(())
 }
@@ -426,20 +383,13 @@ async fn resolve_unreported(
     p: &FlowPayment,
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let st = tx
-        .prepare_cached(
-            "UPDATE reporting_anomaly SET resolved_at = $4
-             WHERE organization = $1 AND iuv = $2 AND transfer_id = $3
-               AND kind = 'UNREPORTED' AND resolved_at IS NULL",
-        )
-        .await
-        .map_err(db_error)?;
-    tx.execute(
-        &st,
+    tx.exec(
+        "UPDATE reporting_anomaly SET resolved_at = $4
+         WHERE organization = $1 AND iuv = $2 AND transfer_id = $3
+           AND kind = 'UNREPORTED' AND resolved_at IS NULL",
         &[&org, &p.iuv, &i64::from(p.transfer.get()), &millis(now)],
     )
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(())
 }
 
@@ -456,19 +406,16 @@ async fn settle_recovery(
 ) -> Result<u32, StoreError> {
     let mut resolved = 0;
     if let Some(rematch) = rematch {
-        let st = tx
-            .prepare_cached(&format!(
-                "SELECT a.id, a.flow_id, {PAYMENT_COLUMNS_OF_P}
+        let sql = format!(
+            "SELECT a.id, a.flow_id, {PAYMENT_COLUMNS_OF_P}
                  FROM reporting_anomaly a
                  JOIN reporting_payment p ON p.flow_id = a.flow_id AND p.idx = a.idx
                  WHERE a.organization = $1 AND a.kind = 'NO_RECEIPT' AND a.resolved_at IS NULL
                    AND a.iuv = (SELECT iuv FROM reporting_anomaly WHERE id = $2)
                  ORDER BY a.id FOR UPDATE OF a"
-            ))
-            .await
-            .map_err(db_error)?;
+        );
         let mut open = Vec::new();
-        for r in tx.query(&st, &[&org, &anomaly]).await.map_err(db_error)? {
+        for r in tx.rows(&sql, &[&org, &anomaly]).await? {
             let id: i64 = r.try_get(0).map_err(db_error)?;
             let flow: i64 = r.try_get(1).map_err(db_error)?;
             open.push((id, flow, payment_record(&r, 2)?.payment));
@@ -483,28 +430,19 @@ async fn settle_recovery(
         for &i in &reconciliation.changed {
             replace_position(tx, &row_ids[i], &facts.positions[i]).await?;
         }
-        let payment = tx
-            .prepare_cached(
-                "UPDATE reporting_payment SET outcome = $3, expected_amount = $4, reports = $5
-                 WHERE flow_id = $1 AND idx = $2",
-            )
-            .await
-            .map_err(db_error)?;
-        let resolve = tx
-            .prepare_cached(
-                "UPDATE reporting_anomaly SET resolved_at = $2, recovery_due = NULL,
-                    recovery_outcome = $3, recovery_detail = NULL, recovery_at = $2
-                 WHERE id = $1",
-            )
-            .await
-            .map_err(db_error)?;
+        let payment =
+            "UPDATE reporting_payment SET outcome = $3, expected_amount = $4, reports = $5
+             WHERE flow_id = $1 AND idx = $2";
+        let resolve = "UPDATE reporting_anomaly SET resolved_at = $2, recovery_due = NULL,
+                recovery_outcome = $3, recovery_detail = NULL, recovery_at = $2
+             WHERE id = $1";
         for ((id, flow, p), outcome) in open.iter().zip(&reconciliation.outcomes) {
             if *outcome == Outcome::NoReceipt {
                 continue;
             }
             let expected = outcome.expected().map(|c| c.get());
-            tx.execute(
-                &payment,
+            tx.exec(
+                payment,
                 &[
                     flow,
                     &p.index,
@@ -513,11 +451,9 @@ async fn settle_recovery(
                     &outcome.reports(),
                 ],
             )
-            .await
-            .map_err(db_error)?;
-            tx.execute(&resolve, &[id, &millis(now), &attempt.outcome])
-                .await
-                .map_err(db_error)?;
+            .await?;
+            tx.exec(resolve, &[id, &millis(now), &attempt.outcome])
+                .await?;
             insert_anomalies(tx, org, *flow, Anomaly::of(p, *outcome).iter(), now).await?;
             if outcome.reports() {
                 resolve_unreported(tx, org, p, now).await?;
@@ -525,18 +461,12 @@ async fn settle_recovery(
             resolved += 1;
         }
     }
-    let st = tx
-        .prepare_cached(
-            "UPDATE reporting_anomaly SET recovery_attempts = recovery_attempts + 1,
+    tx.exec(
+        "UPDATE reporting_anomaly SET recovery_attempts = recovery_attempts + 1,
                 recovery_outcome = $3, recovery_at = $4,
                 recovery_detail = CASE WHEN resolved_at IS NULL THEN $5 END,
                 recovery_due = CASE WHEN resolved_at IS NULL THEN $6::bigint END
-             WHERE id = $1 AND organization = $2",
-        )
-        .await
-        .map_err(db_error)?;
-    tx.execute(
-        &st,
+         WHERE id = $1 AND organization = $2",
         &[
             &anomaly,
             &org,
@@ -546,8 +476,7 @@ async fn settle_recovery(
             &attempt.next_at.map(millis),
         ],
     )
-    .await
-    .map_err(db_error)?;
+    .await?;
     Ok(resolved)
 }
 
@@ -562,19 +491,13 @@ async fn insert_flow(
 ) -> Result<Option<i64>, StoreError> {
     let (computed_tot, computed_sum) = flow.computed_totals();
     let org = flow.organization.as_str();
-    let st = tx
-        .prepare_cached(
+    let row = tx
+        .opt_row(
             "INSERT INTO reporting_flow (organization, fdr, psp_id, revision, fdr_date, published,
                 regulation, regulation_date, bic, tot_payments, sum_payments, computed_tot,
                 computed_sum, superseded, received_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
              ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .await
-        .map_err(db_error)?;
-    let row = tx
-        .query_opt(
-            &st,
             &[
                 &org,
                 &flow.id.fdr,
@@ -593,21 +516,12 @@ async fn insert_flow(
                 &millis(now),
             ],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
     let Some(row) = row else {
         return Ok(None);
     };
     let id: i64 = row.try_get(0).map_err(db_error)?;
     let mut seen = HashSet::new();
-    let st = tx
-        .prepare_cached(
-            "INSERT INTO reporting_payment (flow_id, idx, organization, iuv, iur, transfer_id,
-                amount, pay_status, pay_date, outcome, expected_amount, reports)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .await
-        .map_err(db_error)?;
     for (p, outcome) in flow.payments.iter().zip(outcomes) {
         if !seen.insert(p.index) {
             return Err(StoreError::Duplicate {
@@ -615,8 +529,10 @@ async fn insert_flow(
                 value: p.index.to_string(),
             });
         }
-        tx.execute(
-            &st,
+        tx.exec(
+            "INSERT INTO reporting_payment (flow_id, idx, organization, iuv, iur, transfer_id,
+                amount, pay_status, pay_date, outcome, expected_amount, reports)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             &[
                 &id,
                 &p.index,
@@ -632,8 +548,7 @@ async fn insert_flow(
                 &outcome.reports(),
             ],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
     }
     Ok(Some(id))
 }

@@ -1,5 +1,6 @@
 //! Options notified through SEND, marked in bulk (`POST /internal/config/send`).
 
+use super::statements::Statements;
 use super::{PgStore, commit, db_error};
 use crate::domain::{FiscalCodePA, NoticeNumber};
 use crate::store::StoreError;
@@ -15,8 +16,8 @@ impl PgStore {
         let navs: Vec<&str> = items.iter().map(|(_, n)| n.as_str()).collect();
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let st = tx
-            .prepare_cached(
+        let found: i64 = tx
+            .value(
                 "WITH items AS (SELECT DISTINCT * FROM unnest($1::text[], $2::text[]) AS i(organization, nav)),
                  found AS (
                      SELECT o.id, o.position_id, o.send_sync FROM payment_option o
@@ -30,14 +31,9 @@ impl PgStore {
                      WHERE id IN (SELECT position_id FROM marked)
                      RETURNING id)
                  SELECT count(*) FROM found",
+                &[&organizations, &navs],
             )
-            .await
-            .map_err(db_error)?;
-        let found: i64 = tx
-            .query_one(&st, &[&organizations, &navs])
-            .await
-            .map_err(db_error)?
-            .get(0);
+            .await?;
         commit(tx).await?;
         Ok(found as u32)
     }

@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 use deadpool_postgres::Transaction;
 
 use super::positions::insert_position;
+use super::statements::Statements;
 use super::{PgStore, db_error, unavailable};
 use crate::domain::position::DebtPosition;
 use crate::domain::{FiscalCodePA, Iuv, SegregationCode};
@@ -30,30 +31,21 @@ impl PgStore {
         let code = segregation.to_string();
         let mut client = self.client().await?;
         let mut tx = client.transaction().await.map_err(db_error)?;
-        let st = tx
-            .prepare_cached(
-                "INSERT INTO iuv_sequence (organization, segregation_code, next_base) VALUES ($1, $2, 1)
-                 ON CONFLICT DO NOTHING",
-            )
-            .await
-            .map_err(db_error)?;
-        tx.execute(&st, &[&organization.as_str(), &code])
-            .await
-            .map_err(db_error)?;
+        tx.exec(
+            "INSERT INTO iuv_sequence (organization, segregation_code, next_base) VALUES ($1, $2, 1)
+             ON CONFLICT DO NOTHING",
+            &[&organization.as_str(), &code],
+        )
+        .await?;
         // Another instance issuing an IUV of this code waits here until this one commits, and
         // then reads the base it left.
-        let st = tx
-            .prepare_cached(
+        let stored: i64 = tx
+            .value(
                 "SELECT next_base FROM iuv_sequence WHERE organization = $1 AND segregation_code = $2
                  FOR UPDATE",
+                &[&organization.as_str(), &code],
             )
-            .await
-            .map_err(db_error)?;
-        let stored: i64 = tx
-            .query_one(&st, &[&organization.as_str(), &code])
-            .await
-            .map_err(db_error)?
-            .get(0);
+            .await?;
         let first = stored.max(1) as u64;
         for base in first..first + u64::from(MAX_TRIES) {
             let iuv = Iuv::from_parts(segregation, base).map_err(|_| {
@@ -68,16 +60,12 @@ impl PgStore {
             debug_assert_eq!(position.organization, organization);
             match insert_spontaneous(&mut tx, &position).await {
                 Ok(()) => {
-                    let st = tx
-                        .prepare_cached(
-                            "UPDATE iuv_sequence SET next_base = $3
-                             WHERE organization = $1 AND segregation_code = $2",
-                        )
-                        .await
-                        .map_err(db_error)?;
-                    tx.execute(&st, &[&organization.as_str(), &code, &(base as i64 + 1)])
-                        .await
-                        .map_err(db_error)?;
+                    tx.exec(
+                        "UPDATE iuv_sequence SET next_base = $3
+                         WHERE organization = $1 AND segregation_code = $2",
+                        &[&organization.as_str(), &code, &(base as i64 + 1)],
+                    )
+                    .await?;
                     super::commit(tx).await?;
                     return Ok(position);
                 }
@@ -99,23 +87,15 @@ impl PgStore {
     ) -> Result<u32, StoreError> {
         let client = self.client().await?;
         // The status and spontaneous terms are the partial index's own, so that it is used.
-        let st = client
-            .prepare_cached(
+        let count: i64 = client
+            .value(
                 "SELECT count(*) FROM (SELECT 1 FROM debt_position
                     WHERE organization = $1 AND spontaneous AND status IN ('PUBLISHED', 'VALID')
                       AND (expires_after IS NULL OR expires_after >= $2)
                     LIMIT $3) AS payable",
-            )
-            .await
-            .map_err(db_error)?;
-        let count: i64 = client
-            .query_one(
-                &st,
                 &[&organization.as_str(), &millis(now), &i64::from(limit)],
             )
-            .await
-            .map_err(db_error)?
-            .get(0);
+            .await?;
         Ok(count as u32)
     }
 }
@@ -134,11 +114,12 @@ async fn insert_spontaneous(
             return Err(e);
         }
     };
-    let st = savepoint
-        .prepare_cached("UPDATE debt_position SET spontaneous = true WHERE id = $1")
-        .await
-        .map_err(db_error)?;
-    savepoint.execute(&st, &[&id]).await.map_err(db_error)?;
+    savepoint
+        .exec(
+            "UPDATE debt_position SET spontaneous = true WHERE id = $1",
+            &[&id],
+        )
+        .await?;
     savepoint.commit().await.map_err(db_error)
 }
 
@@ -148,26 +129,17 @@ async fn taken(
     organization: &FiscalCodePA,
     iuv: &Iuv,
 ) -> Result<bool, StoreError> {
-    let st = tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM payment_option WHERE organization = $1 AND iuv = $2)
-                 OR EXISTS (SELECT 1 FROM payment_option WHERE organization = $1 AND nav = $3)
-                 OR EXISTS (SELECT 1 FROM receipt WHERE organization = $1 AND iuv = $2)",
-        )
-        .await
-        .map_err(db_error)?;
-    Ok(tx
-        .query_one(
-            &st,
-            &[
-                &organization.as_str(),
-                &iuv.as_str(),
-                &iuv.notice_number().as_str(),
-            ],
-        )
-        .await
-        .map_err(db_error)?
-        .get(0))
+    tx.value(
+        "SELECT EXISTS (SELECT 1 FROM payment_option WHERE organization = $1 AND iuv = $2)
+             OR EXISTS (SELECT 1 FROM payment_option WHERE organization = $1 AND nav = $3)
+             OR EXISTS (SELECT 1 FROM receipt WHERE organization = $1 AND iuv = $2)",
+        &[
+            &organization.as_str(),
+            &iuv.as_str(),
+            &iuv.notice_number().as_str(),
+        ],
+    )
+    .await
 }
 
 #[cfg(test)]

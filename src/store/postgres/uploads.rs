@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 use super::positions::{
     delete_position, insert_position, load_position, replace_position, taken_key,
 };
+use super::statements::Statements;
 use super::{PgStore, db_error, unavailable};
 use crate::domain::FiscalCodePA;
 use crate::domain::upload::UploadOperation;
@@ -109,8 +110,7 @@ impl PgStore {
         values: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<UploadFile>, StoreError> {
         let client = self.client().await?;
-        let st = client.prepare_cached(sql).await.map_err(db_error)?;
-        let rows = client.query(&st, values).await.map_err(db_error)?;
+        let rows = client.rows(sql, values).await?;
         rows.iter().map(file_at).collect()
     }
 
@@ -120,18 +120,12 @@ impl PgStore {
     pub async fn create_upload(&self, upload: NewUpload) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db_error)?;
-        let st = tx
-            .prepare_cached(
-                "INSERT INTO upload_file (id, broker, organization, operation, content, submitted,
-                    processed, started_at, ended_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7,
-                    CASE WHEN $6::bigint = 0 THEN $7::bigint END)",
-            )
-            .await
-            .map_err(db_error)?;
         let u = &upload;
-        tx.execute(
-            &st,
+        tx.exec(
+            "INSERT INTO upload_file (id, broker, organization, operation, content, submitted,
+                processed, started_at, ended_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7,
+                CASE WHEN $6::bigint = 0 THEN $7::bigint END)",
             &[
                 &u.id,
                 &u.broker,
@@ -142,8 +136,7 @@ impl PgStore {
                 &millis(u.started_at),
             ],
         )
-        .await
-        .map_err(db_error)?;
+        .await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -168,14 +161,9 @@ impl PgStore {
 
     pub async fn upload_content(&self, id: String) -> Result<Vec<u8>, StoreError> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached("SELECT content FROM upload_file WHERE id = $1")
-            .await
-            .map_err(db_error)?;
         client
-            .query_opt(&st, &[&id])
-            .await
-            .map_err(db_error)?
+            .opt_row("SELECT content FROM upload_file WHERE id = $1", &[&id])
+            .await?
             .ok_or(StoreError::NotFound)?
             .try_get(0)
             .map_err(db_error)
@@ -195,17 +183,13 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let mut tx = client.transaction().await.map_err(db_error)?;
-        let st = tx
-            .prepare_cached(
+        let row = tx
+            .opt_row(
                 "SELECT organization, processed, submitted FROM upload_file WHERE id = $1
                  FOR UPDATE",
+                &[&id],
             )
-            .await
-            .map_err(db_error)?;
-        let row = tx
-            .query_opt(&st, &[&id])
-            .await
-            .map_err(db_error)?
+            .await?
             .ok_or(StoreError::NotFound)?;
         let processed = count(&row, 1, "upload_file.processed")?;
         if processed != first {
@@ -221,13 +205,6 @@ impl PgStore {
         if first + count > submitted {
             return Err(unavailable("more items than the file has"));
         }
-        let record = tx
-            .prepare_cached(
-                "INSERT INTO upload_outcome (file, item, iupd, status, message)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .await
-            .map_err(db_error)?;
         for (i, item) in items.into_iter().enumerate() {
             let outcome = match item {
                 UploadItem::Refused(outcome) => outcome,
@@ -238,8 +215,9 @@ impl PgStore {
                     describe(i, applied)
                 }
             };
-            tx.execute(
-                &record,
+            tx.exec(
+                "INSERT INTO upload_outcome (file, item, iupd, status, message)
+                 VALUES ($1, $2, $3, $4, $5)",
                 &[
                     &id,
                     &i64::from(first + i as u32),
@@ -248,28 +226,20 @@ impl PgStore {
                     &outcome.message,
                 ],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         }
         let done = first + count;
-        let st = tx
-            .prepare_cached(
+        // Under the lock the progress is still `first`: the compare and set only restates it.
+        let changed = tx
+            .exec(
                 // The document goes once every item is done (debtors' personal data).
                 "UPDATE upload_file SET processed = $2::bigint,
                     ended_at = CASE WHEN $2::bigint = submitted THEN $3::bigint END,
                     content = CASE WHEN $2::bigint = submitted THEN ''::bytea ELSE content END
                  WHERE id = $1 AND processed = $4",
-            )
-            .await
-            .map_err(db_error)?;
-        // Under the lock the progress is still `first`: the compare and set only restates it.
-        let changed = tx
-            .execute(
-                &st,
                 &[&id, &i64::from(done), &millis(now), &i64::from(first)],
             )
-            .await
-            .map_err(db_error)?;
+            .await?;
         if changed != 1 {
             return Err(unavailable(
                 "the file's progress moved while it was applied",
@@ -281,13 +251,12 @@ impl PgStore {
     /// The outcomes of the file's items, in file order.
     pub async fn upload_outcomes(&self, id: String) -> Result<Vec<UploadOutcome>, StoreError> {
         let client = self.client().await?;
-        let st = client
-            .prepare_cached(
+        let rows = client
+            .rows(
                 "SELECT iupd, status, message FROM upload_outcome WHERE file = $1 ORDER BY item",
+                &[&id],
             )
-            .await
-            .map_err(db_error)?;
-        let rows = client.query(&st, &[&id]).await.map_err(db_error)?;
+            .await?;
         rows.iter()
             .map(|r| {
                 let status: i64 = r.try_get(1).map_err(db_error)?;

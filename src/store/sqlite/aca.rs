@@ -2,14 +2,13 @@
 //! claim and record them. Claims need no lock: the one writer thread runs them one at a time.
 
 use chrono::NaiveDateTime;
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::columns::millis;
 use super::unavailable;
 use crate::domain::FiscalCodePA;
 use crate::domain::aca::{Archived, MirrorState};
-use crate::domain::position::Conflict;
-use crate::store::aca::{MIRROR_COLUMNS, MirrorColumns, archived_columns, due_millis};
+use crate::store::aca::{MIRROR_COLUMNS, MirrorColumns, archived_columns, record_statement};
 use crate::store::{AcaMirror, MirrorRecord, Page, PageRequest, StoreError};
 
 fn mirror(r: &Row<'_>) -> rusqlite::Result<MirrorColumns> {
@@ -95,73 +94,21 @@ pub(super) fn record(
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
     let org = organization.as_str();
-    match record {
-        MirrorRecord::Mirrored { archived, forget } => {
-            if *forget {
-                let gone = tx
-                    .prepare_cached(
-                        "DELETE FROM aca_mirror
-                         WHERE organization = ?1 AND iupd = ?2 AND generation = ?3",
-                    )
-                    .and_then(|mut st| st.execute(params![org, iupd, generation]))
-                    .map_err(unavailable)?;
-                if gone == 1 {
-                    return Ok(());
-                }
-            }
-            let (status, digest, paid) = archived_columns(archived);
-            tx.prepare_cached(
-                "UPDATE aca_mirror SET archived_status = ?4, archived_digest = ?5,
-                    archived_paid = ?6, mirrored_generation = ?3, lease_until = 0,
-                    attempts = 0, last_error = NULL, last_attempt_at = ?7,
-                    state = CASE WHEN generation = ?3 THEN 'DONE' ELSE 'PENDING' END,
-                    due_at = CASE WHEN generation = ?3 THEN due_at ELSE 0 END
-                 WHERE organization = ?1 AND iupd = ?2",
+    if let MirrorRecord::Mirrored { forget: true, .. } = record {
+        let gone = tx
+            .prepare_cached(
+                "DELETE FROM aca_mirror WHERE organization = ?1 AND iupd = ?2 AND generation = ?3",
             )
-            .and_then(|mut st| {
-                st.execute(params![
-                    org,
-                    iupd,
-                    generation,
-                    status,
-                    digest,
-                    paid,
-                    millis(now)
-                ])
-            })
+            .and_then(|mut st| st.execute(params![org, iupd, generation]))
             .map_err(unavailable)?;
-        }
-        MirrorRecord::Failed {
-            archived,
-            error,
-            retry_at,
-        } => {
-            let (status, digest, paid) = archived_columns(archived);
-            tx.prepare_cached(
-                "UPDATE aca_mirror SET archived_status = ?4, archived_digest = ?5,
-                    archived_paid = ?6, lease_until = 0, last_error = ?7, last_attempt_at = ?8,
-                    attempts = CASE WHEN generation = ?3 THEN attempts + 1 ELSE attempts END,
-                    state = CASE WHEN generation = ?3 AND ?9 IS NULL THEN 'FAILED'
-                                 ELSE 'PENDING' END,
-                    due_at = CASE WHEN generation = ?3 THEN coalesce(?9, 0) ELSE 0 END
-                 WHERE organization = ?1 AND iupd = ?2",
-            )
-            .and_then(|mut st| {
-                st.execute(params![
-                    org,
-                    iupd,
-                    generation,
-                    status,
-                    digest,
-                    paid,
-                    error,
-                    millis(now),
-                    retry_at.map(|at| due_millis(Some(at)))
-                ])
-            })
-            .map_err(unavailable)?;
+        if gone == 1 {
+            return Ok(());
         }
     }
+    let (sql, values) = record_statement('?', org, iupd, generation, record, now);
+    tx.prepare_cached(&sql)
+        .and_then(|mut st| st.execute(params_from_iter(&values)))
+        .map_err(unavailable)?;
     Ok(())
 }
 
@@ -223,13 +170,10 @@ pub(super) fn retry(
     organization: &FiscalCodePA,
     iupd: &str,
 ) -> Result<AcaMirror, StoreError> {
-    let current = one(tx, organization, iupd)?;
-    if current.state != MirrorState::Failed {
-        return Err(StoreError::Refused(Conflict(format!(
-            "only a FAILED mirror can be retried; this one is {}",
-            current.state
-        ))));
-    }
+    one(tx, organization, iupd)?
+        .state
+        .may_retry()
+        .map_err(StoreError::Refused)?;
     tx.prepare_cached(
         "UPDATE aca_mirror SET state = 'PENDING', due_at = 0, attempts = 0
          WHERE organization = ?1 AND iupd = ?2",
