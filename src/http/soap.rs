@@ -14,6 +14,7 @@ use crate::observe::Answered;
 use crate::primitives;
 use crate::xml::PAFORNODE_NS;
 use crate::xml::envelope::{Element, read_envelope};
+use crate::xml::plain::{self, PlainRequest};
 use crate::xml::receipts;
 use crate::xml::requests;
 use crate::xml::responses::{self, SoapFaultCode};
@@ -54,6 +55,9 @@ async fn answer(
     body: &[u8],
     event: &mut PrimitiveEvent,
 ) -> Reply {
+    if let Some(request) = plain::read(body) {
+        return answer_plain(ctx, &request, event).await;
+    }
     let payload = match read_envelope(body) {
         Ok(p) => p,
         Err(e) => return client_fault(400, &e.to_string()),
@@ -86,30 +90,67 @@ async fn answer(
             ),
         };
     };
-    // Answered with the operation's own KO when the store does not answer in time, so that
-    // the Node gets a SOAP answer it can act on (a KO PAA_SYSTEM_ERROR is retried), never the
-    // server's generic timeout.
     event.read(op, &payload.root);
-    let within = ctx.config.limits.answer_within();
     let answered = respond(ctx, op, &payload.root, body, event);
-    match tokio::time::timeout(within, answered).await {
-        Ok(answer) => ok(answer),
-        Err(_) => {
-            event.ko(FaultCode::SystemError);
-            let id = fault_id(ctx, sequence::id_pa_hint(&payload.root));
-            tracing::warn!(
-                operation = op.action(),
-                "not answered within {} ms: KO PAA_SYSTEM_ERROR",
-                within.as_millis()
-            );
-            let fault = Fault::new(
-                FaultCode::SystemError,
-                id,
-                "the request could not be completed in time; send it again",
-            );
-            ok(responses::ko_response(op, &fault))
+    match in_time(ctx, answered).await {
+        Some(answer) => ok(answer),
+        None => too_late(ctx, op, sequence::id_pa_hint(&payload.root), event),
+    }
+}
+
+/// A plain verify or getPayment(V2), decoded without an element tree (`xml::plain`).
+async fn answer_plain(ctx: &Context, request: &PlainRequest, event: &mut PrimitiveEvent) -> Reply {
+    let op = request.operation();
+    event.read_decoded(op, request.ids(), &request.qr_code().notice_number);
+    let answered = async {
+        match request {
+            PlainRequest::Verify(req) => {
+                let answer = primitives::verify::answer(ctx, req).await;
+                responses::verify_response(&logged(op, answer, event))
+            }
+            PlainRequest::GetPayment(op, req) => {
+                let answer = primitives::get_payment::answer(ctx, *op, req).await;
+                responses::get_payment_response(*op, &logged(*op, answer, event))
+            }
+        }
+    };
+    match in_time(ctx, answered).await {
+        Some(answer) => ok(answer),
+        None => {
+            let id_pa = request.ids().id_pa.as_str().to_owned();
+            too_late(ctx, op, Some(id_pa), event)
         }
     }
+}
+
+/// The answer, or None when it is not ready within the configured time. Answered then with
+/// the operation's own KO ([`too_late`]), so that the Node gets a SOAP answer it can act on
+/// (a KO PAA_SYSTEM_ERROR is retried), never the server's generic timeout.
+async fn in_time(ctx: &Context, answered: impl Future<Output = Vec<u8>>) -> Option<Vec<u8>> {
+    tokio::time::timeout(ctx.config.limits.answer_within(), answered)
+        .await
+        .ok()
+}
+
+/// KO PAA_SYSTEM_ERROR for `op`, not answered in time.
+fn too_late(
+    ctx: &Context,
+    op: Operation,
+    id_pa: Option<String>,
+    event: &mut PrimitiveEvent,
+) -> Reply {
+    event.ko(FaultCode::SystemError);
+    tracing::warn!(
+        operation = op.action(),
+        "not answered within {} ms: KO PAA_SYSTEM_ERROR",
+        ctx.config.limits.answer_within().as_millis()
+    );
+    let fault = Fault::new(
+        FaultCode::SystemError,
+        fault_id(ctx, id_pa),
+        "the request could not be completed in time; send it again",
+    );
+    ok(responses::ko_response(op, &fault))
 }
 
 /// An HTTP error with a SOAP 1.1 Fault body (our fault), for what no operation's KO can say.

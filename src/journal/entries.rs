@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use crate::domain::api_key::KeyId;
 use crate::domain::broadcast::BroadcastStation;
 use crate::domain::journal::{EventKind, JournalEntry, Outcome, iupd_digest};
-use crate::domain::messages::Operation;
+use crate::domain::messages::{Operation, RequestIds};
 use crate::domain::receipt::ReceiptVersion;
 use crate::domain::{FaultCode, FiscalCodePA, Iuv, NoticeNumber, Text};
 use crate::store::{AttemptRecord, DeliveredReceipt};
@@ -55,6 +55,20 @@ impl PrimitiveEvent {
             .and_then(|n| text(n, "noticeNumber"))
             .filter(|s| NoticeNumber::parse(s).is_ok());
         self.receipt_id = child(root, "receipt").and_then(|r| identifier(r, "receiptId"));
+    }
+
+    /// What [`read`](Self::read) keeps, from a request already decoded (by the plain reader):
+    /// its ids and notice number.
+    pub fn read_decoded(&mut self, operation: Operation, ids: &RequestIds, notice: &NoticeNumber) {
+        self.operation = Some(operation);
+        if self.operation_only {
+            return;
+        }
+        let id_pa = ids.id_pa.as_str().trim();
+        self.organization = FiscalCodePA::parse(id_pa).is_ok().then(|| id_pa.to_owned());
+        self.broker_id = identifier_text(ids.id_broker_pa.as_str().trim());
+        self.station_id = identifier_text(ids.id_station.as_str().trim());
+        self.notice_number = Some(notice.as_str().to_owned());
     }
 
     /// The operation the request named, if any, and its KO's fault (None: OK).
@@ -226,6 +240,37 @@ mod tests {
         assert_eq!(e.notice_number.as_deref(), Some("311111111112222222"));
         assert_eq!(e.receipt_id, None);
         assert_eq!(e.duration_us, 7);
+    }
+
+    #[test]
+    fn a_request_read_plainly_gives_what_its_tree_gives() {
+        let body = |id_pa: &str, broker: &str, station: &str| {
+            format!(
+                r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>
+                <p:paGetPaymentV2Request xmlns:p="http://pagopa-api.pagopa.gov.it/pa/paForNode.xsd">
+                <idPA>{id_pa}</idPA><idBrokerPA>{broker}</idBrokerPA><idStation>{station}</idStation>
+                <qrCode><fiscalCode>77777777777</fiscalCode><noticeNumber>311111111112222222</noticeNumber>
+                </qrCode></p:paGetPaymentV2Request></s:Body></s:Envelope>"#
+            )
+        };
+        for (id_pa, broker, station) in [
+            ("77777777777", "77777777777", "77777777777_01"),
+            (" 77777777777\n", "\t1 ", " 2 "),
+            ("Mario Rossi", "x", "y"),
+            ("7777777777", " ", "  "),
+        ] {
+            let body = body(id_pa, broker, station);
+            let payload = read_envelope(body.as_bytes()).unwrap();
+            let op = payload.operation().unwrap();
+            let mut from_tree = PrimitiveEvent::default();
+            from_tree.read(op, &payload.root);
+            let request = crate::xml::plain::read(body.as_bytes()).expect("a plain request");
+            let mut decoded = PrimitiveEvent::default();
+            decoded.read_decoded(op, request.ids(), &request.qr_code().notice_number);
+            let entry =
+                |e: PrimitiveEvent| format!("{:?}", e.entry(200, at(2026, 1, 1), Duration::ZERO));
+            assert_eq!(entry(decoded), entry(from_tree), "{body}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod base64;
 pub mod broadcast;
 pub mod envelope;
+pub mod plain;
 pub mod receipts;
 pub mod redact;
 pub mod requests;
