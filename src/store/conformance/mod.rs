@@ -117,6 +117,7 @@ macro_rules! suite {
                 unpaid_spontaneous_positions_are_counted_up_to_a_limit;
             receipts:
                 applied_once_then_idempotent_then_duplicate_then_conflict,
+                installments_paid_keep_every_option_and_its_transfers,
                 a_receipt_is_its_creditor_notice_and_id_and_its_content,
                 a_receipt_for_an_unknown_notice_is_stored_flagged_and_forwarded,
                 concurrent_receipts_for_one_option_apply_exactly_once,

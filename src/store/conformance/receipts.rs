@@ -4,7 +4,7 @@
 use super::{Subject, org};
 use crate::domain::SegregationCode;
 use crate::domain::position::PositionStatus;
-use crate::domain::position::tests::{at, option, position};
+use crate::domain::position::tests::{at, option, position, transfer};
 use crate::domain::receipt::ReceiptStatus;
 use crate::domain::{FiscalCodePA, NoticeNumber};
 use crate::store::receipt_fixtures::{ORG, new_receipt, new_receipt_paying, station, valid};
@@ -109,6 +109,61 @@ pub async fn applied_once_then_idempotent_then_duplicate_then_conflict(store: &d
         panic!("{other_content:?}")
     };
     assert_eq!(earlier.amount, "3.00");
+}
+
+/// A plan of two installments beside a single option, each option with its transfers: paying
+/// the installments settles on the whole position (siblings included) and leaves every
+/// option's transfers as they were; the single option is then refused.
+pub async fn installments_paid_keep_every_option_and_its_transfers(store: &dyn Store) {
+    let mut p = valid(position(vec![
+        option(11, 500, at(2030, 1, 1), false),
+        option(12, 200, at(2030, 1, 1), true),
+        option(13, 300, at(2030, 2, 1), true),
+    ]));
+    p.options[1].transfers = vec![transfer(1, 150), transfer(2, 50)];
+    let navs: Vec<NoticeNumber> = p.options.iter().map(|o| o.nav.clone()).collect();
+    store.create_position(p).await.unwrap();
+    let key = PositionKey::Notice(navs[1].clone());
+    let created = store
+        .get_position(org(), key.clone())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let first = store
+        .acquire_receipt(new_receipt_paying("i1", &navs[1], &[ORG], 200))
+        .await
+        .unwrap();
+    assert_eq!(status(&first), ReceiptStatus::Applied);
+    let partly = store
+        .get_position(org(), key.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(partly.status, PositionStatus::PartiallyPaid);
+    let single = store
+        .acquire_receipt(new_receipt_paying("s1", &navs[0], &[ORG], 500))
+        .await
+        .unwrap();
+    assert_eq!(status(&single), ReceiptStatus::Flagged);
+    let second = store
+        .acquire_receipt(new_receipt_paying("i2", &navs[2], &[ORG], 300))
+        .await
+        .unwrap();
+    assert_eq!(status(&second), ReceiptStatus::Applied);
+
+    let paid = store.get_position(org(), key).await.unwrap().unwrap();
+    assert_eq!(paid.status, PositionStatus::Paid);
+    assert_eq!(paid.options.len(), 3);
+    for (now, before) in paid.options.iter().zip(&created.options) {
+        assert_eq!(now.transfers, before.transfers, "option {}", before.nav);
+    }
+    assert!(paid.options[0].is_unpaid());
+    let receipts: Vec<_> = paid.options[1..]
+        .iter()
+        .map(|o| o.payment.as_ref().unwrap().receipt_id.as_str())
+        .collect();
+    assert_eq!(receipts, ["i1", "i2"]);
 }
 
 pub async fn a_receipt_is_its_creditor_notice_and_id_and_its_content(store: &dyn Store) {

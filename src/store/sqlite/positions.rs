@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use super::columns::*;
 use super::connection::unavailable;
 use crate::domain::FiscalCodePA;
+use crate::domain::NoticeNumber;
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::store::{PositionKey, StoreError};
 
@@ -207,7 +208,25 @@ pub(super) fn load_position(
         }),
     }
     .map_err(unavailable)?;
-    row.map(|row| assemble(conn, row)).transpose()
+    row.map(|row| assemble(conn, row, true)).transpose()
+}
+
+/// Loads the position whose option has notice number `nav`, as a payment needs it: its options
+/// without their transfers, which settling a receipt neither reads nor writes back
+/// ([`write_payment`]); one statement fewer for every receipt.
+pub(super) fn load_position_to_pay(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    nav: &NoticeNumber,
+) -> Result<Option<(RowIds, DebtPosition)>, StoreError> {
+    let row = conn
+        .prepare_cached(&BY_NOTICE)
+        .and_then(|mut st| {
+            st.query_row(params![organization.as_str(), nav.as_str()], read_row)
+                .optional()
+        })
+        .map_err(unavailable)?;
+    row.map(|row| assemble(conn, row, false)).transpose()
 }
 
 /// Loads the position stored in row `id`.
@@ -219,11 +238,15 @@ pub(super) fn load_position_by_id(
         .prepare_cached(&BY_ID)
         .and_then(|mut st| st.query_row([id], read_row).optional())
         .map_err(unavailable)?;
-    row.map(|row| assemble(conn, row)).transpose()
+    row.map(|row| assemble(conn, row, true)).transpose()
 }
 
-/// The position of a row, with its options and transfers.
-fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition), StoreError> {
+/// The position of a row, with its options, and their transfers if `transfers`.
+fn assemble(
+    conn: &Connection,
+    row: PositionRow,
+    transfers: bool,
+) -> Result<(RowIds, DebtPosition), StoreError> {
     let mut option_ids = Vec::new();
     let mut options = Vec::new();
     {
@@ -238,7 +261,7 @@ fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition
             options.push(payment_option_at(r, 1)?);
         }
     }
-    {
+    if transfers {
         let mut st = conn
             .prepare_cached(&format!(
                 "SELECT t.option_id, {TRANSFER_COLUMNS}

@@ -20,6 +20,9 @@ use crate::store::StoreError;
 /// The most jobs committed together; bounds the latency one transaction adds to its first job.
 const MAX_BATCH: usize = 512;
 
+/// Statements kept prepared on the writer's connection.
+const WRITER_STATEMENTS: usize = 64;
+
 /// Called after the commit with its result.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
@@ -94,6 +97,10 @@ impl Writer {
     pub(super) fn start(conn: Connection, checkpoints: Connection) -> Result<Writer, StoreError> {
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
             .map_err(unavailable)?;
+        // Every statement the writer runs stays prepared: a receipt with a broadcast station
+        // alone cycles through 17 of them (with its deliveries, their results and the journal's
+        // rows), more than the default 16, and an evicted statement is prepared again.
+        conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
         let checkpointer = Checkpointer::start(checkpoints)?;
         let (tx, rx) = mpsc::channel();
         thread::Builder::new()
