@@ -122,7 +122,9 @@ macro_rules! suite {
                 a_receipt_for_an_unknown_notice_is_stored_flagged_and_forwarded,
                 concurrent_receipts_for_one_option_apply_exactly_once,
                 receipts_are_listed_newest_first_by_each_filter_and_paged,
-                a_recovered_receipt_and_the_nodes_copy_of_one_payment_are_one_receipt;
+                a_recovered_receipt_and_the_nodes_copy_of_one_payment_are_one_receipt,
+                copies_of_one_receipt_sent_at_once_store_it_once_with_its_deliveries,
+                receipts_for_one_notice_sent_at_once_apply_one_and_forward_only_it;
             broadcast:
                 stations_are_created_replaced_listed_and_deleted,
                 deliveries_are_created_claimed_recorded_and_requeued,

@@ -279,6 +279,146 @@ pub async fn concurrent_receipts_for_one_option_apply_exactly_once(subject: &Sub
     assert_eq!(applied, 1);
 }
 
+/// Acquisitions of `receipt()` from `n` tasks at once, each with the store to itself.
+async fn at_once(
+    subject: &Subject,
+    n: usize,
+    receipt: impl Fn(usize) -> NewReceipt,
+) -> Vec<Acquisition> {
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let store = subject.shared();
+            let r = receipt(i);
+            tokio::spawn(async move { store.acquire_receipt(r).await.unwrap() })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap());
+    }
+    got
+}
+
+pub async fn copies_of_one_receipt_sent_at_once_store_it_once_with_its_deliveries(
+    subject: &Subject,
+) {
+    let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
+    let nav = p.options[0].nav.clone();
+    subject.create_position(p).await.unwrap();
+    for (creditor, id) in [("88888888888", "S3"), (ORG, "S1"), ("88888888888", "S2")] {
+        subject
+            .put_broadcast_station(station(creditor, id))
+            .await
+            .unwrap();
+    }
+    let got = at_once(subject, 8, |_| {
+        new_receipt("same", &nav, &[ORG, "88888888888"])
+    })
+    .await;
+    let stored: Vec<_> = got
+        .iter()
+        .filter_map(|a| match a {
+            Acquisition::Stored {
+                settlement,
+                deliveries,
+            } => Some((settlement, deliveries)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stored.len(), 1, "{got:?}");
+    let (settlement, deliveries) = stored[0];
+    assert_eq!(settlement.status, ReceiptStatus::Applied);
+    // The notice's creditor's stations first, then the beneficiary's, each by station id.
+    let to: Vec<_> = deliveries
+        .iter()
+        .map(|d| {
+            (
+                d.station.organization.as_str(),
+                d.station.station_id.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        to,
+        [(ORG, "S1"), ("88888888888", "S2"), ("88888888888", "S3")]
+    );
+    assert!(deliveries.iter().all(|d| !d.request.is_empty()));
+    let repeats = got
+        .iter()
+        .filter(|a| **a == Acquisition::AlreadyStored(ReceiptStatus::Applied))
+        .count();
+    assert_eq!(repeats, 7, "{got:?}");
+    let all = PageRequest { page: 0, limit: 10 };
+    let created = subject.list_deliveries(None, None, all).await.unwrap();
+    assert_eq!(created.items_found, 3);
+    let mut ids: Vec<_> = created.items.iter().map(|d| d.id).collect();
+    ids.sort_unstable();
+    let mut returned: Vec<_> = deliveries.iter().map(|d| d.id).collect();
+    returned.sort_unstable();
+    assert_eq!(ids, returned);
+    for creditor in [org(), FiscalCodePA::parse("88888888888").unwrap()] {
+        let listed = subject
+            .list_receipts(creditor, ReceiptFilter::default(), all)
+            .await
+            .unwrap();
+        assert_eq!(listed.items_found, 1);
+    }
+    let position = subject
+        .get_position(org(), PositionKey::Notice(nav))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(position.status, PositionStatus::Paid);
+}
+
+pub async fn receipts_for_one_notice_sent_at_once_apply_one_and_forward_only_it(subject: &Subject) {
+    let p = valid(position(vec![
+        option(1, 300, at(2030, 1, 1), true),
+        option(2, 300, at(2030, 1, 1), true),
+    ]));
+    let (first, second) = (p.options[0].nav.clone(), p.options[1].nav.clone());
+    subject.create_position(p).await.unwrap();
+    subject
+        .put_broadcast_station(station(ORG, "S1"))
+        .await
+        .unwrap();
+    // Receipts for both installments at once: each installment is paid by one of them.
+    let got = at_once(subject, 8, |i| {
+        let nav = if i % 2 == 0 { &first } else { &second };
+        new_receipt(&format!("r{i}"), nav, &[ORG])
+    })
+    .await;
+    let mut forwarded = 0;
+    for a in &got {
+        let Acquisition::Stored {
+            settlement,
+            deliveries,
+        } = a
+        else {
+            panic!("{a:?}")
+        };
+        match settlement.status {
+            ReceiptStatus::Applied => {
+                assert_eq!(deliveries.len(), 1);
+                forwarded += 1;
+            }
+            ReceiptStatus::Duplicate => assert!(deliveries.is_empty()),
+            s => panic!("{s:?}"),
+        }
+    }
+    assert_eq!(forwarded, 2, "{got:?}");
+    let all = PageRequest { page: 0, limit: 20 };
+    let created = subject.list_deliveries(None, None, all).await.unwrap();
+    assert_eq!(created.items_found, 2);
+    let position = subject
+        .get_position(org(), PositionKey::Notice(first))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(position.status, PositionStatus::Paid);
+    assert!(position.options.iter().all(|o| o.payment.is_some()));
+}
+
 pub async fn receipts_are_listed_newest_first_by_each_filter_and_paged(store: &dyn Store) {
     let receipts = [
         flagged(

@@ -7,8 +7,10 @@
 use chrono::NaiveDateTime;
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::filter::Where;
+use super::pipeline::{Pending, in_order};
 use super::positions::bound;
 use super::statements::Statements;
 use super::uploads::count;
@@ -22,8 +24,19 @@ use crate::store::{
     Page, PageRequest, StationBacklog, StoreError,
 };
 
+/// Creates a delivery with its request, when it has one; its row id comes back.
+const INSERT_DELIVERY: &str = "WITH d AS (
+        INSERT INTO delivery (organization, station_id, broker_id, url, primitive_version,
+            timeout_ms, receipt, state, next_attempt_at, last_error, created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
+        RETURNING id),
+    r AS (INSERT INTO delivery_request (delivery, request)
+          SELECT id, $12 FROM d WHERE $12::bytea IS NOT NULL)
+    SELECT id FROM d";
+
 /// Creates the deliveries with their requests: PENDING (first retry at `first_retry_at`), or
-/// UNDELIVERABLE when there is no request. Returns the pending ones, to attempt now.
+/// UNDELIVERABLE when there is no request. One statement each, all sent together. Returns the
+/// pending ones, to attempt now.
 pub(super) async fn insert_deliveries(
     tx: &Transaction<'_>,
     receipt_row: i64,
@@ -31,21 +44,39 @@ pub(super) async fn insert_deliveries(
     deliveries: Vec<NewDelivery<'_>>,
     now: NaiveDateTime,
 ) -> Result<Vec<DeliveryTarget>, StoreError> {
-    let insert =
-        "INSERT INTO delivery (organization, station_id, broker_id, url, primitive_version,
-            timeout_ms, receipt, state, next_attempt_at, last_error, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
-         RETURNING id";
-    let mut pending = Vec::new();
-    for delivery in deliveries {
-        let values = new_delivery_values(receipt_row, &delivery, now);
-        let id: i64 = tx.value(insert, &bound(&values)).await?;
-        if let Some(target) = delivery.into_target(id, receipt) {
-            insert_request(tx, id, &target.request).await?;
-            pending.push(target);
-        }
+    if deliveries.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(pending)
+    let insert = tx.prepare_cached(INSERT_DELIVERY).await.map_err(db_error)?;
+    let ids = {
+        let values: Vec<_> = (deliveries.iter())
+            .map(|d| new_delivery_values(receipt_row, d, now))
+            .collect();
+        let requests: Vec<Option<&[u8]>> = (deliveries.iter())
+            .map(|d| d.request.as_deref().ok())
+            .collect();
+        let params: Vec<Vec<&(dyn ToSql + Sync)>> = (values.iter().zip(&requests))
+            .map(|(values, request)| {
+                let mut params = bound(values);
+                params.push(request);
+                params
+            })
+            .collect();
+        let statements: Vec<Pending<'_>> = (params.iter())
+            .map(|params| Box::pin(tx.query(&insert, params)) as Pending<'_>)
+            .collect();
+        let answers = in_order(statements).await.map_err(db_error)?;
+        answers
+            .iter()
+            .map(|rows| match rows.first() {
+                Some(row) => row.try_get::<_, i64>(0).map_err(db_error),
+                None => Err(StoreError::Unavailable("a delivery was not created".into())),
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    Ok((deliveries.into_iter().zip(ids))
+        .filter_map(|(delivery, id)| delivery.into_target(id, receipt))
+        .collect())
 }
 
 /// Stores the request of delivery `id`; one it already has is kept.

@@ -27,6 +27,7 @@ mod lifecycle;
 mod migrate;
 mod notice_jobs;
 mod personal_data;
+mod pipeline;
 mod positions;
 mod receipts;
 mod reporting;

@@ -357,14 +357,15 @@ async fn assemble(
 
 /// Writes back what a payment changes: the position row (status, dates) and the one paid
 /// option, if the position is still at `p.version` (compare and set). Its transfers and the
-/// other options are untouched by a payment.
+/// other options are untouched by a payment. Both statements are sent together: when the
+/// position's changes none, the error rolls the option's back with the transaction.
 pub(super) async fn write_payment(
     tx: &Transaction<'_>,
     ids: &RowIds,
     p: &DebtPosition,
     paid: usize,
 ) -> Result<(), StoreError> {
-    let st = tx
+    let position_st = tx
         .prepare_cached(
             "UPDATE debt_position SET status = $1, validity_date = $2, publish_date = $3, payment_date = $4,
                 last_updated_date = $5, expires_after = $8, version = version + 1
@@ -372,14 +373,7 @@ pub(super) async fn write_payment(
         )
         .await
         .map_err(db_error)?;
-    let (position, option) = payment_values(ids.position, ids.options[paid], p, paid);
-    let changed = tx.execute(&st, &bound(&position)).await.map_err(db_error)?;
-    if changed != 1 {
-        return Err(unavailable(
-            "the position changed while it was being updated",
-        ));
-    }
-    let st = tx
+    let option_st = tx
         .prepare_cached(
             "UPDATE payment_option SET status = $1, payment_date = $2, payment_method = $3, psp_company = $4,
                 receipt_id = $5, fee = $6, last_updated_date = $7
@@ -387,7 +381,19 @@ pub(super) async fn write_payment(
         )
         .await
         .map_err(db_error)?;
-    tx.execute(&st, &bound(&option)).await.map_err(db_error)?;
+    let (position, option) = payment_values(ids.position, ids.options[paid], p, paid);
+    let (position, option) = (bound(&position), bound(&option));
+    let (changed, _) = tokio::try_join!(
+        biased;
+        tx.execute(&position_st, &position),
+        tx.execute(&option_st, &option),
+    )
+    .map_err(db_error)?;
+    if changed != 1 {
+        return Err(unavailable(
+            "the position changed while it was being updated",
+        ));
+    }
     Ok(())
 }
 

@@ -10,14 +10,19 @@
 //! paged); receipts copied from a SQLite store without content digests get theirs here.
 
 use deadpool_postgres::Transaction;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 
-use super::broadcast::stations_of;
+use super::deliveries::insert_deliveries;
 use super::filter::Where;
-use super::positions::{load_position, write_payment};
+use super::pipeline::{Pending, in_order};
+use super::positions::{RowIds, load_position, write_payment};
 use super::{PgStore, db_error};
-use crate::domain::FiscalCodePA;
+use crate::domain::broadcast::BroadcastStation;
+use crate::domain::position::DebtPosition;
 use crate::domain::receipt::{ReceiptOrigin, ReceiptStatus, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
+use crate::domain::{FiscalCodePA, NoticeNumber};
 use crate::store::columns::*;
 use crate::store::{
     Acquisition, DeliveredReceipt, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter,
@@ -173,6 +178,87 @@ fn receipt_filters<'a>(organization: &'a FiscalCodePA, filter: &'a ReceiptFilter
     filters
 }
 
+/// The statements of an acquisition, prepared once per connection: a string would be parsed
+/// again, one more round trip, at every receipt.
+struct Statements {
+    lock: Statement,
+    copies: Statement,
+    position: Statement,
+    options: Statement,
+    transfers: Statement,
+    stations: Statement,
+    next_id: Statement,
+    insert: Statement,
+    beneficiaries: Statement,
+}
+
+/// The options of the position that has the notice `($1, $2)`.
+const OPTIONS_OF_NOTICE: &str = "SELECT id FROM payment_option WHERE position_id =
+        (SELECT position_id FROM payment_option WHERE organization = $1 AND nav = $2)";
+
+impl Statements {
+    async fn prepare(tx: &Transaction<'_>) -> Result<Statements, StoreError> {
+        let prepare = |sql: String| async move { tx.prepare_cached(&sql).await.map_err(db_error) };
+        Ok(Statements {
+            lock: prepare(
+                "SELECT pg_advisory_xact_lock(hashtextextended('receipt ' || $1 || ' ' || $2, 0))"
+                    .into(),
+            )
+            .await?,
+            copies: prepare(
+                "SELECT status, digest, amount, iuv, psp_id, debtor, payment_date_time, origin
+                 FROM receipt WHERE organization = $1 AND nav = $2 AND receipt_id = $3 ORDER BY id"
+                    .into(),
+            )
+            .await?,
+            position: prepare(format!(
+                "SELECT {} FROM debt_position WHERE id =
+                    (SELECT position_id FROM payment_option WHERE organization = $1 AND nav = $2)
+                 FOR UPDATE",
+                *POSITION_COLUMNS
+            ))
+            .await?,
+            options: prepare(format!(
+                "SELECT position_id, id, {OPTION_COLUMNS} FROM payment_option
+                 WHERE id IN ({OPTIONS_OF_NOTICE}) ORDER BY id"
+            ))
+            .await?,
+            transfers: prepare(format!(
+                "SELECT t.option_id, {TRANSFER_COLUMNS} FROM transfer t
+                 WHERE t.option_id IN ({OPTIONS_OF_NOTICE}) ORDER BY t.option_id, t.transfer_id"
+            ))
+            .await?,
+            stations: prepare(format!(
+                "SELECT {STATION_COLUMNS} FROM broadcast_station
+                 WHERE organization = ANY($1) AND enabled ORDER BY organization, station_id"
+            ))
+            .await?,
+            next_id: prepare("SELECT nextval(pg_get_serial_sequence('receipt', 'id'))".into())
+                .await?,
+            insert: prepare(
+                "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id, version, iuv, nav,
+                    status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, payment_date_time,
+                    payment_time, stand_in, received_at, document, digest, origin, unbound_station, id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                    $21, $22, $23, $24, $25)"
+                    .into(),
+            )
+            .await?,
+            beneficiaries: prepare(
+                "INSERT INTO receipt_beneficiary (organization, receipt) SELECT unnest($1::text[]), $2"
+                    .into(),
+            )
+            .await?,
+        })
+    }
+}
+
+/// Acquires the receipt in four round trips whatever it comes to: the transaction's start;
+/// what it reads, sent together (the lock on the notice first, then the earlier copies, the
+/// position locked with its options and transfers, the stations of the creditors it concerns,
+/// the receipt's row id); what it writes, sent together; the commit. The reads are sent one
+/// behind the other after the lock, so each starts once it is held and sees what the receipt
+/// before it committed (see `pipeline`).
 async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, StoreError> {
     let NewReceipt {
         request,
@@ -187,29 +273,31 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
     } = new;
     let receipt = &request.receipt;
     let (organization, nav) = (receipt.fiscal_code.as_str(), receipt.notice_number.as_str());
-    // Statements prepared once per connection: a string would be parsed again, one more round
-    // trip, at every receipt.
-    let lock = tx
-        .prepare_cached(
-            "SELECT pg_advisory_xact_lock(hashtextextended('receipt ' || $1 || ' ' || $2, 0))",
-        )
+    let st = Statements::prepare(tx).await?;
+    let notice: [&(dyn ToSql + Sync); 2] = [&organization, &nav];
+    let identity: [&(dyn ToSql + Sync); 3] = [&organization, &nav, &receipt.receipt_id];
+    let creditors: Vec<&str> = concerned.iter().map(FiscalCodePA::as_str).collect();
+    let creditors: [&(dyn ToSql + Sync); 1] = [&creditors];
+    let [_, copies, head, options, transfers, stations, next_id] = <[_; 7]>::try_from(
+        in_order(vec![
+            Box::pin(tx.query(&st.lock, &notice)),
+            Box::pin(tx.query(&st.copies, &identity)),
+            Box::pin(tx.query(&st.position, &notice)),
+            Box::pin(tx.query(&st.options, &notice)),
+            Box::pin(tx.query(&st.transfers, &notice)),
+            Box::pin(tx.query(&st.stations, &creditors)),
+            Box::pin(tx.query(&st.next_id, &[])),
+        ])
         .await
+        .map_err(db_error)?,
+    )
+    .map_err(|_| corrupt("pipeline", "a statement went unanswered"))?;
+    let id: i64 = next_id
+        .first()
+        .ok_or_else(|| corrupt("receipt.id", "no next value"))?
+        .try_get(0)
         .map_err(db_error)?;
-    tx.execute(&lock, &[&organization, &nav])
-        .await
-        .map_err(db_error)?;
-    let beneficiaries = concerned.get(1..).unwrap_or_default();
-    let copies = tx
-        .prepare_cached(
-            "SELECT status, digest, amount, iuv, psp_id, debtor, payment_date_time, origin
-             FROM receipt WHERE organization = $1 AND nav = $2 AND receipt_id = $3 ORDER BY id",
-        )
-        .await
-        .map_err(db_error)?;
-    let copies = tx
-        .query(&copies, &[&organization, &nav, &receipt.receipt_id])
-        .await
-        .map_err(db_error)?;
+
     let mut earlier = None;
     for row in copies {
         let status: String = row.get(0);
@@ -239,6 +327,7 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
         }
     }
     let row = ReceiptRow {
+        id,
         new: &request,
         document: &document,
         digest: &digest.0,
@@ -246,39 +335,102 @@ async fn acquire(tx: &Transaction<'_>, new: NewReceipt) -> Result<Acquisition, S
         origin,
         unbound_station: unbound_station.as_deref(),
     };
+    let beneficiaries: Vec<&str> = (concerned.get(1..).unwrap_or_default().iter())
+        .map(FiscalCodePA::as_str)
+        .collect();
     if let Some(earlier) = earlier {
-        let id = insert(tx, &row, &Settlement::kept(ReceiptStatus::Conflict)).await?;
-        insert_beneficiaries(tx, beneficiaries, id).await?;
+        let settlement = Settlement::kept(ReceiptStatus::Conflict);
+        write(tx, &st, &row, &settlement, &beneficiaries).await?;
         return Ok(Acquisition::Conflict { earlier });
     }
 
-    let key = PositionKey::Notice(receipt.notice_number.clone());
-    let mut found = load_position(tx, &receipt.fiscal_code, &key, true).await?;
+    let mut found = match position_of(head, options, transfers, &receipt.notice_number)? {
+        Some(found) => Some(found),
+        // No position has the notice, or it moved to another between the reads (the write
+        // that held the lock took it away): read again, one statement after the other.
+        None => {
+            let key = PositionKey::Notice(receipt.notice_number.clone());
+            load_position(tx, &receipt.fiscal_code, &key, true).await?
+        }
+    };
     let settlement = settle(found.as_mut().map(|(_, p)| p));
-    if let (Some(paid), Some((ids, position))) = (settlement.paid_option, &found) {
-        write_payment(tx, ids, position, paid).await?;
-    }
-    let id = insert(tx, &row, &settlement).await?;
-    insert_beneficiaries(tx, beneficiaries, id).await?;
-    let mut stations = Vec::new();
-    for org in &concerned {
-        stations.extend(stations_of(tx, Some(org), true).await?);
-    }
+    let stations = stations
+        .iter()
+        .map(|r| station_at(r, 0))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Each creditor's stations, in the order of the creditors, as one query per creditor
+    // would give them.
+    let stations: Vec<BroadcastStation> = (concerned.iter())
+        .flat_map(|org| stations.iter().filter(move |s| &s.organization == org))
+        .cloned()
+        .collect();
     let deliveries = route(&settlement, &stations);
     let delivered = DeliveredReceipt {
         receipt_id: receipt.receipt_id.clone(),
         notice_number: receipt.notice_number.to_string(),
     };
-    let deliveries =
-        super::deliveries::insert_deliveries(tx, id, &delivered, deliveries, received_at).await?;
+    // The payment, the receipt's row and its deliveries are written side by side: polled in
+    // this order, so that the deliveries are sent after the row they refer to.
+    let payment = async {
+        match (settlement.paid_option, &found) {
+            (Some(paid), Some((ids, position))) => write_payment(tx, ids, position, paid).await,
+            _ => Ok(()),
+        }
+    };
+    let ((), (), deliveries) = tokio::try_join!(
+        biased;
+        payment,
+        write(tx, &st, &row, &settlement, &beneficiaries),
+        insert_deliveries(tx, id, &delivered, deliveries, received_at),
+    )?;
     Ok(Acquisition::Stored {
         settlement,
         deliveries,
     })
 }
 
+/// The position read by [`acquire`], with its row ids: None when there is none, or when the
+/// options read are not that position's or lack the notice (it moved between the reads).
+fn position_of(
+    head: Vec<Row>,
+    options: Vec<Row>,
+    transfers: Vec<Row>,
+    nav: &NoticeNumber,
+) -> Result<Option<(RowIds, DebtPosition)>, StoreError> {
+    let Some(head) = head.first() else {
+        return Ok(None);
+    };
+    let (position, columns) = position_row(head).map_err(db_error)?;
+    let mut ids = Vec::with_capacity(options.len());
+    let mut read = Vec::with_capacity(options.len());
+    for r in &options {
+        if r.try_get::<_, i64>(0).map_err(db_error)? != position {
+            return Ok(None);
+        }
+        ids.push(r.try_get::<_, i64>(1).map_err(db_error)?);
+        read.push(payment_option_at(r, 2)?);
+    }
+    for r in &transfers {
+        let option: i64 = r.try_get(0).map_err(db_error)?;
+        let Some(at) = ids.iter().position(|&id| id == option) else {
+            return Ok(None);
+        };
+        read[at].transfers.push(transfer_at(r, 1)?);
+    }
+    if !read.iter().any(|o| &o.nav == nav) {
+        return Ok(None);
+    }
+    let ids = RowIds {
+        position,
+        options: ids,
+    };
+    Ok(Some((ids, position_from_columns(columns, read)?)))
+}
+
 /// What the receipt row is made of, besides its settlement.
 struct ReceiptRow<'a> {
+    /// Its row id, taken from the table's sequence beforehand.
+    id: i64,
     new: &'a crate::domain::receipt::SendRtRequest,
     document: &'a [u8],
     digest: &'a [u8],
@@ -287,80 +439,53 @@ struct ReceiptRow<'a> {
     unbound_station: Option<&'a str>,
 }
 
-/// Inserts the receipt row; its id.
-async fn insert(
+/// Writes the receipt row and its beneficiaries, sent together.
+async fn write(
     tx: &Transaction<'_>,
+    st: &Statements,
     row: &ReceiptRow<'_>,
     settlement: &Settlement,
-) -> Result<i64, StoreError> {
+    beneficiaries: &[&str],
+) -> Result<(), StoreError> {
     let request = row.new;
     let r = &request.receipt;
     let version = i64::from(request.version.number());
     let payment_time = r.payment_date_time.as_ref().map(|d| millis(d.time));
-    let st = tx
-        .prepare_cached(
-            "INSERT INTO receipt (organization, receipt_id, recipient, broker_id, station_id, version, iuv, nav,
-                status, flag, flag_description, amount, debtor, payer, psp_id, psp_company, payment_date_time,
-                payment_time, stand_in, received_at, document, digest, origin, unbound_station)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-                $23, $24)
-             RETURNING id",
-        )
-        .await
-        .map_err(db_error)?;
-    let created = tx
-        .query_one(
-            &st,
-            &[
-                &r.fiscal_code.as_str(),
-                &r.receipt_id,
-                &request.ids.id_pa.as_str(),
-                &request.ids.id_broker_pa.as_str(),
-                &request.ids.id_station.as_str(),
-                &version,
-                &r.creditor_reference_id.as_str(),
-                &r.notice_number.as_str(),
-                &settlement.status.as_str(),
-                &settlement.flag.as_ref().map(|f| f.code),
-                &settlement.flag.as_ref().map(|f| f.description.as_str()),
-                &r.payment_amount.get(),
-                &r.debtor.entity_id.as_str(),
-                &r.payer.as_ref().map(|p| p.entity_id.as_str()),
-                &r.id_psp.as_str(),
-                &r.psp_company_name.as_str(),
-                &r.payment_date_time.as_ref().map(|d| d.lexical.as_str()),
-                &payment_time,
-                &request.stand_in,
-                &millis(row.received_at),
-                &row.document,
-                &row.digest,
-                &row.origin.as_str(),
-                &row.unbound_station,
-            ],
-        )
-        .await
-        .map_err(db_error)?;
-    Ok(created.get(0))
-}
-
-/// Lets each of `beneficiaries` see the receipt among its own.
-async fn insert_beneficiaries(
-    tx: &Transaction<'_>,
-    beneficiaries: &[FiscalCodePA],
-    receipt: i64,
-) -> Result<(), StoreError> {
-    if beneficiaries.is_empty() {
-        return Ok(());
+    let received_at = millis(row.received_at);
+    let receipt: [&(dyn ToSql + Sync); 25] = [
+        &r.fiscal_code.as_str(),
+        &r.receipt_id,
+        &request.ids.id_pa.as_str(),
+        &request.ids.id_broker_pa.as_str(),
+        &request.ids.id_station.as_str(),
+        &version,
+        &r.creditor_reference_id.as_str(),
+        &r.notice_number.as_str(),
+        &settlement.status.as_str(),
+        &settlement.flag.as_ref().map(|f| f.code),
+        &settlement.flag.as_ref().map(|f| f.description.as_str()),
+        &r.payment_amount.get(),
+        &r.debtor.entity_id.as_str(),
+        &r.payer.as_ref().map(|p| p.entity_id.as_str()),
+        &r.id_psp.as_str(),
+        &r.psp_company_name.as_str(),
+        &r.payment_date_time.as_ref().map(|d| d.lexical.as_str()),
+        &payment_time,
+        &request.stand_in,
+        &received_at,
+        &row.document,
+        &row.digest,
+        &row.origin.as_str(),
+        &row.unbound_station,
+        &row.id,
+    ];
+    let seen_by: [&(dyn ToSql + Sync); 2] = [&beneficiaries, &row.id];
+    // The receipt before what refers to it.
+    let mut statements: Vec<Pending<'_>> = vec![Box::pin(tx.query(&st.insert, &receipt))];
+    if !beneficiaries.is_empty() {
+        statements.push(Box::pin(tx.query(&st.beneficiaries, &seen_by)));
     }
-    let st = tx
-        .prepare_cached("INSERT INTO receipt_beneficiary (organization, receipt) VALUES ($1, $2)")
-        .await
-        .map_err(db_error)?;
-    for beneficiary in beneficiaries {
-        tx.execute(&st, &[&beneficiary.as_str(), &receipt])
-            .await
-            .map_err(db_error)?;
-    }
+    in_order(statements).await.map_err(db_error)?;
     Ok(())
 }
 
