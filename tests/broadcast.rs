@@ -368,7 +368,17 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
             .join(gpd_gateway::store::sqlite::SqliteStore::FILE_NAME);
         let conn = rusqlite::Connection::open(file).unwrap();
         conn.execute_batch(
-            "DROP INDEX debt_position_to_erase;
+            "DROP TRIGGER notice_view_position_update;
+             DROP TRIGGER notice_view_position_delete;
+             DROP TRIGGER notice_view_option_insert;
+             DROP TRIGGER notice_view_option_update;
+             DROP TRIGGER notice_view_option_delete;
+             DROP TRIGGER notice_view_transfer_insert;
+             DROP TRIGGER notice_view_transfer_update;
+             DROP TRIGGER notice_view_transfer_delete;
+             DROP TABLE notice_view;
+             DROP TABLE notice_view_backfill;
+             DROP INDEX debt_position_to_erase;
              DROP INDEX debt_position_by_debtor;
              DROP INDEX receipt_to_erase;
              DROP INDEX payment_option_paid_iuv;

@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod messages;
 pub mod notice;
 pub mod notice_job;
+pub mod notice_view;
 pub mod notification_fee;
 pub mod odp;
 pub mod party;

@@ -343,6 +343,15 @@ impl From<Conflict> for Refusal {
     }
 }
 
+/// What the status and payability rules read of a position's options as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionsSummary {
+    /// No option is paid.
+    pub nothing_paid: bool,
+    /// The latest due date of the options.
+    pub max_due_date: Option<NaiveDateTime>,
+}
+
 /// Why a notice cannot be paid now; each maps to one PAA fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotPayable {
@@ -553,11 +562,26 @@ impl DebtPosition {
         self.options.iter().all(PaymentOption::is_unpaid)
     }
 
+    /// What the status and payability rules read of the options as a whole.
+    pub fn options_summary(&self) -> OptionsSummary {
+        OptionsSummary {
+            nothing_paid: self.nothing_paid(),
+            max_due_date: self.max_due_date(),
+        }
+    }
+
     /// The instant after which a VALID position is EXPIRED: its last due date, when its options
     /// switch to expired and none is paid; None when it never expires.
     pub fn expires_after(&self) -> Option<NaiveDateTime> {
-        if self.switch_to_expired && self.nothing_paid() {
-            self.max_due_date()
+        self.expires_after_given(self.options_summary())
+    }
+
+    /// [`Self::expires_after`] of a position whose options are summed up by `all`: the rules
+    /// below read the header, the option asked about and `all`, never `self.options`, so that a
+    /// position trimmed to one option (`notice_view`) answers as the whole one.
+    pub(crate) fn expires_after_given(&self, all: OptionsSummary) -> Option<NaiveDateTime> {
+        if self.switch_to_expired && all.nothing_paid {
+            all.max_due_date
         } else {
             None
         }
@@ -567,13 +591,19 @@ impl DebtPosition {
     /// a VALID one past [`DebtPosition::expires_after`] is EXPIRED. The one rule for statuses
     /// that change with time: reads, the sweeper and the store's list filters follow it.
     pub fn status_at(&self, now: NaiveDateTime) -> PositionStatus {
+        self.status_given(self.options_summary(), now)
+    }
+
+    /// [`Self::status_at`] with the options summed up by `all`.
+    pub(crate) fn status_given(&self, all: OptionsSummary, now: NaiveDateTime) -> PositionStatus {
         let status = match self.status {
             PositionStatus::Published if self.validity_date.is_none_or(|v| v <= now) => {
                 PositionStatus::Valid
             }
             s => s,
         };
-        if status == PositionStatus::Valid && self.expires_after().is_some_and(|d| d < now) {
+        if status == PositionStatus::Valid && self.expires_after_given(all).is_some_and(|d| d < now)
+        {
             PositionStatus::Expired
         } else {
             status
@@ -664,12 +694,21 @@ impl DebtPosition {
     /// The checks of [`Self::payability`] on the position as a whole: whether any of its
     /// options could be paid as of `now`.
     pub fn position_payability(&self, now: NaiveDateTime) -> Result<(), NotPayable> {
+        self.position_payability_given(self.options_summary(), now)
+    }
+
+    /// [`Self::position_payability`] with the options summed up by `all`.
+    pub(crate) fn position_payability_given(
+        &self,
+        all: OptionsSummary,
+        now: NaiveDateTime,
+    ) -> Result<(), NotPayable> {
         // Erased past its retention date, or on the debtor's request when no longer payable:
         // a notice without its debtor is past its time either way.
         if self.is_erased() {
             return Err(NotPayable::Expired);
         }
-        match self.status_at(now) {
+        match self.status_given(all, now) {
             PositionStatus::Draft | PositionStatus::Published => Err(NotPayable::Unknown),
             PositionStatus::Invalid => Err(NotPayable::Cancelled),
             PositionStatus::Expired => Err(NotPayable::Expired),
@@ -681,12 +720,21 @@ impl DebtPosition {
     /// The checks of [`Self::payability`] on the option itself and its siblings: paid,
     /// superseded by a paid installment, or expired.
     pub fn option_payability(&self, index: usize, now: NaiveDateTime) -> Result<(), NotPayable> {
-        let option = &self.options[index];
+        self.option_payability_given(&self.options[index], self.options_summary(), now)
+    }
+
+    /// [`Self::option_payability`] of `option` with the options summed up by `all`.
+    pub(crate) fn option_payability_given(
+        &self,
+        option: &PaymentOption,
+        all: OptionsSummary,
+        now: NaiveDateTime,
+    ) -> Result<(), NotPayable> {
         if !option.is_unpaid() {
             return Err(NotPayable::AlreadyPaid);
         }
         // Once an installment is paid the single options are no longer an alternative.
-        if !option.is_partial_payment && !self.nothing_paid() {
+        if !option.is_partial_payment && !all.nothing_paid {
             return Err(NotPayable::Superseded);
         }
         if self.switch_to_expired && option.due_date < now {

@@ -14,7 +14,6 @@ use crate::domain::creditor::Creditor;
 use crate::domain::messages::{QrCode, RequestIds};
 use crate::domain::position::{DebtPosition, NotPayable};
 use crate::domain::{Fault, FaultCode};
-use crate::store::PositionKey;
 
 /// Checks idBrokerPA, idStation and idPA against the configuration, in that order.
 pub fn check_ids<'a>(ctx: &'a Context, ids: &RequestIds) -> Result<&'a Creditor, Fault> {
@@ -68,7 +67,9 @@ pub fn check_receipt_ids<'a>(
     Ok((creditor, (!bound).then(|| ids.id_station.to_string())))
 }
 
-/// Finds the payable option a notice names, or the fault that says why it cannot be paid.
+/// Finds the payable option a notice names, or the fault that says why it cannot be paid. The
+/// position comes with that option only (at the index returned), as the store's per-notice
+/// read model keeps it.
 pub async fn payable_option(
     ctx: &Context,
     ids: &RequestIds,
@@ -95,13 +96,10 @@ pub async fn payable_option(
     };
     let found = ctx
         .store
-        .get_position(
-            creditor.fiscal_code.clone(),
-            PositionKey::Notice(qr.notice_number.clone()),
-        )
+        .get_notice(creditor.fiscal_code.clone(), qr.notice_number.clone())
         .await;
-    let position = match found {
-        Ok(Some(p)) => p,
+    let view = match found {
+        Ok(Some(view)) => view,
         Ok(None) => return Err(unknown()),
         Err(e) => {
             tracing::error!(error = %e, "store failure while looking up a notice");
@@ -112,11 +110,9 @@ pub async fn payable_option(
             ));
         }
     };
-    let index = position
-        .option_index(&qr.notice_number)
-        .ok_or_else(unknown)?;
-    match position.payability(index, ctx.clock.now()) {
-        Ok(()) => Ok((position, index)),
+    match view.payability(ctx.clock.now()) {
+        // The position trimmed to the option, which is at index 0.
+        Ok(()) => Ok((view.into_position(), 0)),
         Err(reason) => Err(not_payable(reason, id, &qr.notice_number.to_string())),
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::journal::{JournalEntry, JournalFilter};
 use crate::domain::notice_job::NoticeResult;
+use crate::domain::notice_view::NoticeView;
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::reporting::{FlowId, ReportingFlow};
@@ -25,6 +26,7 @@ pub mod copy;
 mod error;
 mod notice_job_columns;
 pub mod notice_jobs;
+mod notice_row;
 pub mod postgres;
 #[cfg(test)]
 pub mod receipt_fixtures;
@@ -154,6 +156,15 @@ pub trait Store: Send + Sync + 'static {
         organization: FiscalCodePA,
         key: PositionKey,
     ) -> StoreFuture<'_, Option<DebtPosition>>;
+
+    /// The creditor's option of notice number `nav`, with what the payability rules read of its
+    /// position: the Node's lookups. Read from the per-notice read model when its row is there
+    /// (one index descent), else from the position as [`Store::get_position`] loads it.
+    fn get_notice(
+        &self,
+        organization: FiscalCodePA,
+        nav: NoticeNumber,
+    ) -> StoreFuture<'_, Option<NoticeView>>;
 
     /// Reads, changes and writes back one position atomically, if its version is one
     /// `expected` admits (else `VersionMismatch`); the written position is returned, its

@@ -21,8 +21,7 @@ pub type Mutation = Box<dyn FnOnce(&mut DebtPosition) -> Result<(), Refusal> + S
 pub type Guard = Box<dyn FnOnce(&DebtPosition) -> Result<(), Refusal> + Send>;
 
 /// Decides, inside the receipt's transaction, what the receipt does to the position its notice
-/// names (None: no such notice here), changing the position in place when it pays. Its
-/// options' transfers may be left out: a payment neither reads nor changes them.
+/// names (None: no such notice here), changing the position in place when it pays.
 pub type Settle = Box<dyn FnOnce(Option<&mut DebtPosition>) -> Settlement + Send>;
 
 /// Decides, inside the transaction, which deliveries the receipt makes, from its settlement and

@@ -19,6 +19,7 @@ pub mod health;
 pub mod journal;
 pub mod lifecycle;
 pub mod notice_jobs;
+pub mod notices;
 pub mod personal_data;
 pub mod positions;
 pub mod receipts;
@@ -153,6 +154,10 @@ macro_rules! suite {
                 concurrent_claims_never_share_a_notice;
             send:
                 options_are_marked_in_bulk_and_the_mark_is_kept;
+            notices:
+                every_write_of_a_position_leaves_its_lookups_fresh,
+                publication_and_the_sweeper_leave_lookups_fresh,
+                bulk_and_spontaneous_writes_leave_lookups_fresh;
             reporting:
                 a_flow_reports_transfers_and_a_newer_revision_replaces_it,
                 transfers_no_flow_reports_are_flagged_once_and_resolved_by_a_flow,

@@ -394,6 +394,8 @@ mod tests {
     /// Tables of either schema that are not copied.
     const NOT_COPIED: &[&str] = &[
         "store_probe",
+        "notice_view",
+        "notice_view_backfill",
         "delivery_request_backfill",
         "schema_version",
         "aca_creditor",

@@ -14,8 +14,9 @@ use tokio_postgres::Row;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 
 use super::{PgStore, db_error, unavailable};
-use crate::domain::FiscalCodePA;
+use crate::domain::notice_view::NoticeView;
 use crate::domain::position::{DebtPosition, Iban, Iupd, PaymentOption};
+use crate::domain::{FiscalCodePA, NoticeNumber};
 use crate::store::columns::*;
 use crate::store::error::refused;
 use crate::store::{Expected, Guard, Mutation, PositionKey, StoreError};
@@ -549,6 +550,19 @@ impl PgStore {
         let found = load_position(&tx, &organization, &key, false).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(found.map(|(_, p)| p))
+    }
+
+    pub async fn get_notice(
+        &self,
+        organization: FiscalCodePA,
+        nav: NoticeNumber,
+    ) -> Result<Option<NoticeView>, StoreError> {
+        let key = PositionKey::Notice(nav.clone());
+        let found = self.get_position(organization, key).await?;
+        Ok(found.and_then(|p| {
+            let index = p.option_index(&nav)?;
+            Some(NoticeView::from_position(p, index))
+        }))
     }
 
     pub async fn update_position_if(

@@ -8,6 +8,7 @@ use crate::domain::aca::{Archived, MirrorState};
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::journal::{JournalEntry, JournalFilter};
+use crate::domain::notice_view::NoticeView;
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, NoticeNumber, SegregationCode, Text};
@@ -74,6 +75,14 @@ impl Store for PgStore {
         key: PositionKey,
     ) -> StoreFuture<'_, Option<DebtPosition>> {
         Box::pin(PgStore::get_position(self, organization, key))
+    }
+
+    fn get_notice(
+        &self,
+        organization: FiscalCodePA,
+        nav: NoticeNumber,
+    ) -> StoreFuture<'_, Option<NoticeView>> {
+        Box::pin(PgStore::get_notice(self, organization, nav))
     }
 
     fn update_position_if(

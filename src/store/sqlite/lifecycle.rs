@@ -10,7 +10,7 @@ use rusqlite::{Connection, ToSql, params};
 use super::columns::{codes_pattern, millis, quoted_list};
 use super::connection::unavailable;
 use super::filter::Where;
-use super::positions::{load_position, load_position_by_id};
+use super::positions::{load_position, load_position_by_id, write_notices};
 use crate::domain::FiscalCodePA;
 use crate::domain::position::{DebtPosition, Iupd};
 use crate::store::{
@@ -200,6 +200,9 @@ pub(super) fn sweep(tx: &Connection, now: NaiveDateTime, limit: u32) -> Result<u
                 ])
             })
             .map_err(unavailable)?;
+        if written == 1 {
+            write_notices(tx, &position, position.version)?;
+        }
         changed += written as u32;
     }
     Ok(changed)

@@ -43,6 +43,7 @@ use crate::domain::aca::{Archived, MirrorState};
 use crate::domain::api_key::{ApiKey, KeyHash, KeyId};
 use crate::domain::broadcast::{BroadcastStation, DeliveryState};
 use crate::domain::journal::{JournalEntry, JournalFilter};
+use crate::domain::notice_view::NoticeView;
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, NoticeNumber, SegregationCode, Text};
@@ -71,6 +72,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0017_send_notification.sql"),
     include_str!("../migrations/0018_notice_jobs.sql"),
     include_str!("../migrations/0019_receipt_recovery.sql"),
+    include_str!("../migrations/0020_notice_view.sql"),
 ];
 
 /// The schema version this binary brings a data file to.
@@ -117,6 +119,7 @@ impl SqliteStore {
             )));
         }
         migrate(&mut conn)?;
+        positions::backfill_notices(&mut conn)?;
         drop(conn);
         let writer = Writer::start(
             open_connection(&path, false).map_err(unavailable)?,
@@ -146,6 +149,16 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.on_reader(move |conn| in_read_transaction(conn, f))
+    }
+
+    /// [`SqliteStore::read`] without the transaction: for a read of one statement, which is
+    /// its own snapshot, or one that opens a transaction only when it needs more.
+    fn on_reader<T, F>(&self, f: F) -> StoreFuture<'_, T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let inner = self.inner.clone();
         Box::pin(async move {
             let _permit = inner.read_permits.acquire().await.map_err(unavailable)?;
@@ -157,7 +170,7 @@ impl SqliteStore {
                 Some(c) => c,
                 None => open_connection(&inner.path, true).map_err(unavailable)?,
             };
-            let result = in_read_transaction(&conn, f);
+            let result = f(&conn);
             inner.readers.lock().expect("reader pool").push(conn);
             result
         })
@@ -294,6 +307,24 @@ impl Store for SqliteStore {
     ) -> StoreFuture<'_, Option<DebtPosition>> {
         self.read(move |conn| {
             load_position(conn, &organization, &key).map(|found| found.map(|(_, p)| p))
+        })
+    }
+
+    fn get_notice(
+        &self,
+        organization: FiscalCodePA,
+        nav: NoticeNumber,
+    ) -> StoreFuture<'_, Option<NoticeView>> {
+        self.on_reader(move |conn| {
+            if let Some(view) = positions::read_notice(conn, &organization, &nav)? {
+                return Ok(Some(view));
+            }
+            let key = PositionKey::Notice(nav.clone());
+            let found = in_read_transaction(conn, |conn| load_position(conn, &organization, &key))?;
+            Ok(found.and_then(|(_, p)| {
+                let index = p.option_index(&nav)?;
+                Some(NoticeView::from_position(p, index))
+            }))
         })
     }
 
@@ -888,14 +919,17 @@ mod tests {
         SegregationCode::parse(s).unwrap()
     }
 
-    /// The columns of positions that migrations after the spontaneous mark add, which today's
-    /// insert writes: made for the inserts into an older schema, then dropped again.
+    /// The columns (and the read-model table) of positions that migrations after the spontaneous
+    /// mark add, which today's insert writes: made for the inserts into an older schema, then dropped again.
     const LATER_COLUMNS: &str = "ALTER TABLE debt_position ADD COLUMN retained_until INTEGER;
         ALTER TABLE debt_position ADD COLUMN personal_data_erased_at INTEGER;
-        ALTER TABLE payment_option ADD COLUMN send_sync INTEGER NOT NULL DEFAULT 0;";
+        ALTER TABLE payment_option ADD COLUMN send_sync INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE notice_view (organization TEXT NOT NULL, nav TEXT NOT NULL,
+            body BLOB NOT NULL, PRIMARY KEY (organization, nav)) WITHOUT ROWID;";
     const LATER_COLUMNS_GONE: &str = "ALTER TABLE debt_position DROP COLUMN retained_until;
         ALTER TABLE debt_position DROP COLUMN personal_data_erased_at;
-        ALTER TABLE payment_option DROP COLUMN send_sync;";
+        ALTER TABLE payment_option DROP COLUMN send_sync;
+        DROP TABLE notice_view;";
 
     #[tokio::test]
     async fn the_spontaneous_mark_is_given_to_positions_issued_before_it() {

@@ -7,9 +7,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::columns::*;
 use super::connection::unavailable;
-use crate::domain::FiscalCodePA;
-use crate::domain::NoticeNumber;
+use crate::domain::notice_view::NoticeView;
 use crate::domain::position::{DebtPosition, Iban, Iupd};
+use crate::domain::{FiscalCodePA, NoticeNumber};
+use crate::store::notice_row;
 use crate::store::{PositionKey, StoreError};
 
 static INSERT_POSITION: LazyLock<String> = LazyLock::new(|| insert_position_sql('?'));
@@ -18,7 +19,97 @@ pub(super) fn insert_position(tx: &Connection, p: &DebtPosition) -> Result<(), S
     tx.prepare_cached(&INSERT_POSITION)
         .and_then(|mut st| st.execute(params_from_iter(&new_position_values(p))))
         .map_err(|e| map_unique(e, "iupd", p.iupd.as_str()))?;
-    insert_options(tx, tx.last_insert_rowid(), p)
+    insert_options(tx, tx.last_insert_rowid(), p)?;
+    write_notices(tx, p, p.version)
+}
+
+/// Writes the read model's row of every option of `p`, as stored at `version`: after the writes
+/// to its tables, whose triggers dropped the rows they made stale.
+pub(super) fn write_notices(
+    tx: &Connection,
+    p: &DebtPosition,
+    version: i64,
+) -> Result<(), StoreError> {
+    let mut st = tx
+        .prepare_cached(
+            "INSERT OR REPLACE INTO notice_view (organization, nav, body) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(unavailable)?;
+    for (i, o) in p.options.iter().enumerate() {
+        let body = notice_row::encode(p, i, version);
+        st.execute(params![p.organization.as_str(), o.nav.as_str(), body])
+            .map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+/// The creditor's option of notice `nav` from its read-model row: one statement, one index
+/// descent, outside any transaction. None when the row is absent or unreadable.
+pub(super) fn read_notice(
+    conn: &Connection,
+    organization: &FiscalCodePA,
+    nav: &NoticeNumber,
+) -> Result<Option<NoticeView>, StoreError> {
+    let mut st = conn
+        .prepare_cached("SELECT body FROM notice_view WHERE organization = ?1 AND nav = ?2")
+        .map_err(unavailable)?;
+    let mut rows = st
+        .query(params![organization.as_str(), nav.as_str()])
+        .map_err(unavailable)?;
+    let Some(row) = rows.next().map_err(unavailable)? else {
+        return Ok(None);
+    };
+    let body = row.get_ref(0).map_err(unavailable)?;
+    Ok(body
+        .as_blob()
+        .ok()
+        .and_then(|b| notice_row::decode(b, organization, nav)))
+}
+
+/// Positions read at a time by [`backfill_notices`].
+const BACKFILL_BATCH: usize = 1000;
+
+/// Writes the read-model rows of the positions stored before the read model existed, in
+/// batches of one transaction each, from where `notice_view_backfill` says; removes that mark
+/// once done. Nothing to do when there is no mark.
+pub(super) fn backfill_notices(conn: &mut Connection) -> Result<u64, StoreError> {
+    let mut written = 0;
+    loop {
+        let tx = conn.transaction().map_err(unavailable)?;
+        let next: Option<i64> = tx
+            .query_row("SELECT next_position FROM notice_view_backfill", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(unavailable)?;
+        let Some(next) = next else {
+            return Ok(written);
+        };
+        let ids: Vec<i64> = tx
+            .prepare("SELECT id FROM debt_position WHERE id >= ?1 ORDER BY id LIMIT ?2")
+            .and_then(|mut st| {
+                st.query_map(params![next, BACKFILL_BATCH as i64], |r| r.get(0))?
+                    .collect()
+            })
+            .map_err(unavailable)?;
+        match ids.last() {
+            None => tx.execute("DELETE FROM notice_view_backfill", []),
+            Some(last) => {
+                for &id in &ids {
+                    if let Some((_, p)) = load_position_by_id(&tx, id)? {
+                        write_notices(&tx, &p, p.version)?;
+                        written += 1;
+                    }
+                }
+                tx.execute(
+                    "UPDATE notice_view_backfill SET next_position = ?1",
+                    [last + 1],
+                )
+            }
+        }
+        .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+    }
 }
 
 /// Inserts the options of `p`, with their transfers, under the position row `position_id`.
@@ -208,25 +299,7 @@ pub(super) fn load_position(
         }),
     }
     .map_err(unavailable)?;
-    row.map(|row| assemble(conn, row, true)).transpose()
-}
-
-/// Loads the position whose option has notice number `nav`, as a payment needs it: its options
-/// without their transfers, which settling a receipt neither reads nor writes back
-/// ([`write_payment`]); one statement fewer for every receipt.
-pub(super) fn load_position_to_pay(
-    conn: &Connection,
-    organization: &FiscalCodePA,
-    nav: &NoticeNumber,
-) -> Result<Option<(RowIds, DebtPosition)>, StoreError> {
-    let row = conn
-        .prepare_cached(&BY_NOTICE)
-        .and_then(|mut st| {
-            st.query_row(params![organization.as_str(), nav.as_str()], read_row)
-                .optional()
-        })
-        .map_err(unavailable)?;
-    row.map(|row| assemble(conn, row, false)).transpose()
+    row.map(|row| assemble(conn, row)).transpose()
 }
 
 /// Loads the position stored in row `id`.
@@ -238,15 +311,11 @@ pub(super) fn load_position_by_id(
         .prepare_cached(&BY_ID)
         .and_then(|mut st| st.query_row([id], read_row).optional())
         .map_err(unavailable)?;
-    row.map(|row| assemble(conn, row, true)).transpose()
+    row.map(|row| assemble(conn, row)).transpose()
 }
 
-/// The position of a row, with its options, and their transfers if `transfers`.
-fn assemble(
-    conn: &Connection,
-    row: PositionRow,
-    transfers: bool,
-) -> Result<(RowIds, DebtPosition), StoreError> {
+/// The position of a row, with its options and transfers.
+fn assemble(conn: &Connection, row: PositionRow) -> Result<(RowIds, DebtPosition), StoreError> {
     let mut option_ids = Vec::new();
     let mut options = Vec::new();
     {
@@ -261,7 +330,7 @@ fn assemble(
             options.push(payment_option_at(r, 1)?);
         }
     }
-    if transfers {
+    {
         let mut st = conn
             .prepare_cached(&format!(
                 "SELECT t.option_id, {TRANSFER_COLUMNS}
@@ -321,7 +390,7 @@ pub(super) fn write_payment(
     )
     .and_then(|mut st| st.execute(params_from_iter(&option)))
     .map_err(unavailable)?;
-    Ok(())
+    write_notices(tx, p, p.version + 1)
 }
 
 static REPLACE_POSITION: LazyLock<String> = LazyLock::new(|| replace_position_sql('?'));
@@ -347,5 +416,191 @@ pub(super) fn replace_position(
     tx.prepare_cached("DELETE FROM payment_option WHERE position_id = ?1")
         .and_then(|mut st| st.execute([ids.position]))
         .map_err(unavailable)?;
-    insert_options(tx, ids.position, p)
+    insert_options(tx, ids.position, p)?;
+    write_notices(tx, p, p.version + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::SqliteStore;
+    use super::*;
+    use crate::domain::position::tests::{at, option, position};
+    use crate::store::Store;
+    use crate::store::conformance::positions::sample;
+    use crate::store::receipt_fixtures::valid;
+
+    fn open() -> (tempfile::TempDir, SqliteStore, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let conn = Connection::open(store.path()).unwrap();
+        (dir, store, conn)
+    }
+
+    /// What the lookup of `nav` must answer: the option as the whole position has it.
+    async fn expected(
+        store: &SqliteStore,
+        p: &DebtPosition,
+        nav: &NoticeNumber,
+    ) -> Option<NoticeView> {
+        let full = store
+            .get_position(p.organization.clone(), PositionKey::Notice(nav.clone()))
+            .await
+            .unwrap();
+        full.map(|full| NoticeView::of(&full, full.option_index(nav).unwrap()))
+    }
+
+    fn rows(conn: &Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM notice_view", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_unreadable_row_still_answers_from_the_tables() {
+        let (_dir, store, conn) = open();
+        let p = valid(sample());
+        store.create_position(p.clone()).await.unwrap();
+        let (org, nav) = (p.organization.clone(), p.options[1].nav.clone());
+        let right = Some(NoticeView::of(&p, 1));
+        assert_eq!(
+            store.get_notice(org.clone(), nav.clone()).await.unwrap(),
+            right
+        );
+        let other: Vec<u8> = conn
+            .query_row(
+                "SELECT body FROM notice_view WHERE nav = ?1",
+                [p.options[0].nav.as_str()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let mut other_format = other.clone();
+        other_format[0] = notice_row::FORMAT + 1;
+        for body in [vec![], vec![0u8], other_format, other] {
+            conn.execute(
+                "UPDATE notice_view SET body = ?1 WHERE nav = ?2",
+                params![body, nav.as_str()],
+            )
+            .unwrap();
+            assert_eq!(
+                store.get_notice(org.clone(), nav.clone()).await.unwrap(),
+                right
+            );
+        }
+        conn.execute("DELETE FROM notice_view", []).unwrap();
+        assert_eq!(
+            store.get_notice(org.clone(), nav.clone()).await.unwrap(),
+            right
+        );
+        let unknown = NoticeNumber::parse("301000000000099999").unwrap();
+        assert_eq!(store.get_notice(org, unknown).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_change_made_behind_the_store_drops_the_rows_it_makes_stale() {
+        let (_dir, store, conn) = open();
+        let p = valid(position(vec![
+            option(1, 3000, at(2030, 1, 1), false),
+            option(2, 1500, at(2030, 2, 1), true),
+            option(3, 1500, at(2030, 3, 1), true),
+        ]));
+        store.create_position(p.clone()).await.unwrap();
+        let nav = |i: usize| p.options[i].nav.as_str().to_owned();
+        assert_eq!(rows(&conn), 3);
+        // A column the rows do not copy keeps them.
+        conn.execute("UPDATE debt_position SET spontaneous = 1", [])
+            .unwrap();
+        assert_eq!(rows(&conn), 3);
+        let option_id = |i: usize| -> i64 {
+            conn.query_row(
+                "SELECT id FROM payment_option WHERE nav = ?1",
+                [nav(i)],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        // A transfer's change: its option's row only.
+        conn.execute(
+            "UPDATE transfer SET remittance_information = 'Altro' WHERE option_id = ?1",
+            [option_id(2)],
+        )
+        .unwrap();
+        assert_eq!(rows(&conn), 2);
+        // An option's change: its siblings' rows too, which summarize it.
+        let mut q = valid(position(vec![
+            option(11, 1000, at(2030, 1, 1), false),
+            option(12, 1000, at(2030, 1, 1), false),
+        ]));
+        q.iupd = Iupd::parse("IUPD-2").unwrap();
+        store.create_position(q.clone()).await.unwrap();
+        assert_eq!(rows(&conn), 4);
+        conn.execute(
+            "UPDATE payment_option SET status = 'PO_PAID', payment_date = 1, receipt_id = 'r' WHERE nav = ?1",
+            [nav(1)],
+        )
+        .unwrap();
+        assert_eq!(rows(&conn), 2);
+        for o in &p.options {
+            let n = o.nav.clone();
+            let found = store
+                .get_notice(p.organization.clone(), n.clone())
+                .await
+                .unwrap();
+            assert_eq!(found, expected(&store, &p, &n).await);
+        }
+        // The header's change: every row of the position.
+        conn.execute(
+            "UPDATE debt_position SET office_name = 'Ufficio' WHERE iupd = 'IUPD-2'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(rows(&conn), 0);
+        for o in &q.options {
+            let n = o.nav.clone();
+            let found = store
+                .get_notice(q.organization.clone(), n.clone())
+                .await
+                .unwrap();
+            assert_eq!(found, expected(&store, &q, &n).await);
+            let office = found.unwrap().position().office_name.clone().unwrap();
+            assert_eq!(office.as_str(), "Ufficio");
+        }
+    }
+
+    #[tokio::test]
+    async fn positions_stored_before_the_read_model_get_their_rows_at_open() {
+        let (dir, store, conn) = open();
+        let positions: Vec<DebtPosition> = (0..(BACKFILL_BATCH as u64 * 2 + 5))
+            .map(|i| {
+                let mut p = valid(position(vec![option(100 + i, 1000, at(2030, 1, 1), false)]));
+                p.iupd = Iupd::parse(&format!("OLD-{i}")).unwrap();
+                p
+            })
+            .collect();
+        for r in store.import_positions(positions.clone()).await.unwrap() {
+            r.unwrap();
+        }
+        store.close().await.unwrap();
+        // As a data file of the previous schema is after the migration: no rows, the mark.
+        conn.execute_batch("DELETE FROM notice_view; INSERT INTO notice_view_backfill VALUES (0);")
+            .unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(rows(&conn), positions.len() as i64);
+        let marks: i64 = conn
+            .query_row("SELECT count(*) FROM notice_view_backfill", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(marks, 0);
+        for p in [&positions[0], &positions[1500], positions.last().unwrap()] {
+            let nav = &p.options[0].nav;
+            let body: Vec<u8> = conn
+                .query_row(
+                    "SELECT body FROM notice_view WHERE nav = ?1",
+                    [nav.as_str()],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let view = notice_row::decode(&body, &p.organization, nav);
+            assert_eq!(view, expected(&store, p, nav).await);
+        }
+    }
 }

@@ -8,14 +8,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::broadcast::{insert_deliveries, stations_of};
 use super::columns::*;
 use super::filter::Where;
-use super::positions::{load_position_to_pay, write_payment};
+use super::positions::{load_position, write_payment};
 use super::unavailable;
 use crate::domain::FiscalCodePA;
 use crate::domain::receipt::{ReceiptOrigin, ReceiptStatus, SendRtRequest, Settlement};
 use crate::domain::receipt_digest::{ReceiptDigest, ReceiptFacts};
 use crate::store::{
-    Acquisition, DeliveredReceipt, NewReceipt, Page, PageRequest, ReceiptFilter, ReceiptSummary,
-    StoreError,
+    Acquisition, DeliveredReceipt, NewReceipt, Page, PageRequest, PositionKey, ReceiptFilter,
+    ReceiptSummary, StoreError,
 };
 
 pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition, StoreError> {
@@ -99,7 +99,8 @@ pub(super) fn acquire(conn: &Connection, new: NewReceipt) -> Result<Acquisition,
         return Ok(Acquisition::Conflict { earlier });
     }
 
-    let mut found = load_position_to_pay(conn, &receipt.fiscal_code, &receipt.notice_number)?;
+    let key = PositionKey::Notice(receipt.notice_number.clone());
+    let mut found = load_position(conn, &receipt.fiscal_code, &key)?;
     let settlement = settle(found.as_mut().map(|(_, p)| p));
     if let (Some(paid), Some((ids, position))) = (settlement.paid_option, &found) {
         write_payment(conn, ids, position, paid)?;
