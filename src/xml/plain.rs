@@ -290,11 +290,12 @@ impl<'a> Reader<'a> {
         self.pos += len + 1;
         // References, markup, whitespace the parser would normalize, the reserved namespaces,
         // a prefix bound to nothing or twice: the full path's business.
+        let unbinds_prefix = uri.is_empty() && !prefix.is_empty();
         let plain = !uri
             .bytes()
             .any(|b| matches!(b, b'<' | b'&' | b'\t' | b'\n' | b'\r'))
             && !RESERVED.contains(&uri)
-            && !(uri.is_empty() && !prefix.is_empty())
+            && !unbinds_prefix
             && !self.bindings[declared_from..self.bound]
                 .iter()
                 .any(|b| b.prefix == prefix);
@@ -568,7 +569,7 @@ mod tests {
                 r#"<Envelope xmlns="{ENV}"><Body><paVerifyPaymentNoticeReq xmlns="{PAF}"><idPA xmlns="">77777777777</idPA><idBrokerPA xmlns="">1</idBrokerPA><idStation xmlns="">1</idStation><qrCode xmlns=""><fiscalCode>77777777777</fiscalCode><noticeNumber>311111111112222222</noticeNumber></qrCode></paVerifyPaymentNoticeReq></Body></Envelope>"#
             ),
             // Declared on the Body, redeclared inside.
-            base.replace("<s:Body>", &format!(r#"<s:Body xmlns:p="urn:other">"#)),
+            base.replace("<s:Body>", r#"<s:Body xmlns:p="urn:other">"#),
             base.replace("<s:Envelope ", &format!(r#"<s:Envelope xmlns:p="{PAF}" "#))
                 .replace(&format!(r#" xmlns:p="{PAF}">"#), ">"),
             // Values keep their whitespace, as stText35 does.
