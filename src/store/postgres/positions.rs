@@ -13,9 +13,12 @@ use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 
+use super::statements::Statements;
 use super::{PgStore, db_error, unavailable};
 use crate::domain::notice_view::NoticeView;
-use crate::domain::position::{DebtPosition, Iban, Iupd, PaymentOption};
+use crate::domain::position::{
+    DebtPosition, Iban, Iupd, OptionStatus, OptionsSummary, PaymentOption,
+};
 use crate::domain::{FiscalCodePA, NoticeNumber};
 use crate::store::columns::*;
 use crate::store::error::refused;
@@ -266,6 +269,64 @@ pub(super) async fn load_position(
         return Ok(found);
     }
     Ok(None)
+}
+
+/// The Node's lookup of one notice in one statement, so one round trip and no explicit
+/// transaction (one statement reads one snapshot): the position row, the option, what the
+/// rules read of all the position's options, then the option's transfers, one row each.
+static NOTICE_LOOKUP: LazyLock<String> = LazyLock::new(|| {
+    let qualified = |alias: &str, columns: &str| {
+        (columns.split(','))
+            .map(|c| format!("{alias}.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "SELECT {}, {}, s.nothing_paid, s.max_due_date, {TRANSFER_COLUMNS}
+         FROM payment_option o
+         JOIN debt_position p ON p.id = o.position_id
+         CROSS JOIN LATERAL (
+             SELECT bool_and(x.status = '{unpaid}') AS nothing_paid,
+                    max(x.due_date) AS max_due_date
+             FROM payment_option x WHERE x.position_id = o.position_id) s
+         LEFT JOIN transfer t ON t.option_id = o.id
+         WHERE o.organization = $1 AND o.nav = $2
+         ORDER BY t.transfer_id",
+        qualified("p", &POSITION_COLUMNS),
+        qualified("o", OPTION_COLUMNS),
+        unpaid = OptionStatus::Unpaid.as_str(),
+    )
+});
+
+/// The view of [`NOTICE_LOOKUP`]'s rows; None when there are none.
+fn notice_view(rows: &[Row]) -> Result<Option<NoticeView>, StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let count = |columns: &str| columns.split(',').count();
+    let option_at = count(&POSITION_COLUMNS);
+    let summary_at = option_at + count(OPTION_COLUMNS);
+    let transfer_at_ = summary_at + 2;
+    let (_, columns) = position_row(first).map_err(db_error)?;
+    let mut option = payment_option_at(first, option_at)?;
+    for r in rows {
+        // No transfer: the LEFT JOIN's one row has none.
+        if r.try_get::<_, Option<i64>>(transfer_at_)
+            .map_err(db_error)?
+            .is_some()
+        {
+            option.transfers.push(transfer_at(r, transfer_at_)?);
+        }
+    }
+    let summary = OptionsSummary {
+        nothing_paid: first.try_get(summary_at).map_err(db_error)?,
+        max_due_date: Some(from_millis(
+            first.try_get(summary_at + 1).map_err(db_error)?,
+            "payment_option.due_date",
+        )?),
+    };
+    let position = position_from_columns(columns, vec![option])?;
+    Ok(NoticeView::from_parts(position, summary))
 }
 
 /// Lookups by notice number tried while the option keeps moving under them.
@@ -557,12 +618,11 @@ impl PgStore {
         organization: FiscalCodePA,
         nav: NoticeNumber,
     ) -> Result<Option<NoticeView>, StoreError> {
-        let key = PositionKey::Notice(nav.clone());
-        let found = self.get_position(organization, key).await?;
-        Ok(found.and_then(|p| {
-            let index = p.option_index(&nav)?;
-            Some(NoticeView::from_position(p, index))
-        }))
+        let client = self.client().await?;
+        let rows = client
+            .rows(&NOTICE_LOOKUP, &[&organization.as_str(), &nav.as_str()])
+            .await?;
+        notice_view(&rows)
     }
 
     pub async fn update_position_if(
