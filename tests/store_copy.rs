@@ -304,7 +304,8 @@ fn sqlite_tables(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>, Vec<S
     let names: Vec<String> = conn
         .prepare(
             "SELECT name FROM sqlite_master WHERE type = 'table'
-             AND name NOT IN ('store_probe', 'delivery_request_backfill', 'aca_creditor')
+             AND name NOT IN ('store_probe', 'delivery_request_backfill', 'aca_creditor',
+                              'notice_view', 'notice_view_backfill')
              ORDER BY name",
         )
         .unwrap()
