@@ -21,6 +21,9 @@ COLOURS = {"sqlite": "#1f6fb4", "postgres": "#d9731a"}
 RATIO_TARGETS = {"sqlite": {100_000: 50, 1_000_000: 45}, "postgres": {100_000: 35, 1_000_000: 30}}
 RSS_LIMIT_MB = 100
 TARGET_COLOUR = "#c0392b"
+# How a curve is drawn (dash, marker): the gateway's verify, the bare server's, getPaymentV2's;
+# memory's peak is drawn as the bare server.
+GATEWAY, BARE, GPV2 = (None, "circle"), ("5 4", "square"), ("2 3", "square")
 SEEDED_BY = {"store": "seed_positions", "copy": "seed_positions to SQLite + store copy"}
 
 
@@ -63,6 +66,19 @@ def verdict(ok):
     return "met" if ok else "**missed**"
 
 
+def gateway_and_bare(r, primitive):
+    """The table's cells of one primitive: req/s gateway / bare, their ratio, p99 gateway / bare
+    and their ratio."""
+    gw_rps, bare_rps = r[f"gw_{primitive}_rps"], r[f"bare_{primitive}_rps"]
+    gw_p99, bare_p99 = r[f"gw_{primitive}_p99_us"], r[f"bare_{primitive}_p99_us"]
+    return [
+        f"{fmt_int(gw_rps)} / {fmt_int(bare_rps)}",
+        f"{100 * gw_rps / bare_rps:.0f} %",
+        f"{gw_p99 / 1000:.2f} / {bare_p99 / 1000:.2f}",
+        f"{gw_p99 / bare_p99:.2f}",
+    ]
+
+
 # ---------------------------------------------------------------------------------------------
 def markdown(rows):
     stores = by_store(rows)
@@ -83,35 +99,20 @@ def markdown(rows):
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        out.append(
-            "| {store} | {pos} | {how} | {seed:.1f} | {rate} | {db:.0f} | {gv} / {bv} | {vr:.0f} % | {gp:.2f} / {bp:.2f} "
-            "| {pr:.2f} | {gc:.1f} / {bc:.1f} | {gg} / {bg} | {gr:.0f} % | {ggp:.2f} / {bgp:.2f} | {gpr:.2f} "
-            "| {rss:.1f} / {hwm:.1f} | {err:.0f} |".format(
-                store=STORES[r["store"]],
-                pos=fmt_int(r["positions"]),
-                how=SEEDED_BY[r["seed"]],
-                seed=r["seed_s"],
-                rate=fmt_int(r["positions"] / r["seed_s"]),
-                db=r["store_bytes"] / 2**20,
-                gv=fmt_int(r["gw_verify_rps"]),
-                bv=fmt_int(r["bare_verify_rps"]),
-                vr=100 * r["gw_verify_rps"] / r["bare_verify_rps"],
-                gp=r["gw_verify_p99_us"] / 1000,
-                bp=r["bare_verify_p99_us"] / 1000,
-                pr=r["gw_verify_p99_us"] / r["bare_verify_p99_us"],
-                gc=r["gw_verify_cpu_us"],
-                bc=r["bare_verify_cpu_us"],
-                gg=fmt_int(r["gw_gpv2_rps"]),
-                bg=fmt_int(r["bare_gpv2_rps"]),
-                gr=100 * r["gw_gpv2_rps"] / r["bare_gpv2_rps"],
-                ggp=r["gw_gpv2_p99_us"] / 1000,
-                bgp=r["bare_gpv2_p99_us"] / 1000,
-                gpr=r["gw_gpv2_p99_us"] / r["bare_gpv2_p99_us"],
-                rss=r["gw_rss_kb"] / 1024,
-                hwm=r["gw_hwm_kb"] / 1024,
-                err=r["errors"],
-            )
-        )
+        cells = [
+            STORES[r["store"]],
+            fmt_int(r["positions"]),
+            SEEDED_BY[r["seed"]],
+            f"{r['seed_s']:.1f}",
+            fmt_int(r["positions"] / r["seed_s"]),
+            f"{r['store_bytes'] / 2**20:.0f}",
+            *gateway_and_bare(r, "verify"),
+            f"{r['gw_verify_cpu_us']:.1f} / {r['bare_verify_cpu_us']:.1f}",
+            *gateway_and_bare(r, "gpv2"),
+            f"{r['gw_rss_kb'] / 1024:.1f} / {r['gw_hwm_kb'] / 1024:.1f}",
+            f"{r['errors']:.0f}",
+        ]
+        out.append("| " + " | ".join(cells) + " |")
     out += ["", "| target | store | positions | measured | |", "|---|---|---|---|---|"]
     for r in rows:
         target = RATIO_TARGETS[r["store"]].get(int(r["positions"]))
@@ -275,69 +276,69 @@ def svg(rows):
     def panel(col, row, *args, **kw):
         return Panel(s, 10 + col * Panel.W, 34 + row * Panel.H, *args, **kw)
 
-    def series(p, key, colour, dash=None, marker="circle", scale=1.0):
-        p.line([(r["positions"], key(r) * scale if key(r) is not None else None) for r in rs], colour, dash, marker)
+    def draw(p, curves, targets=lambda store: ()):
+        """Each store's `curves`, (value of a row, dash, marker), after its `targets`."""
+        for store, rs in stores.items():
+            for at, value, label in targets(store):
+                p.target(at, value, label)
+            for value, (dash, marker) in curves:
+                p.line([(r["positions"], value(r)) for r in rs], COLOURS[store], dash, marker)
+
+    def col(key, scale=1.0):
+        return lambda r: r[key] * scale
+
+    def ratio(primitive):
+        return lambda r: 100 * r[f"gw_{primitive}_rps"] / r[f"bare_{primitive}_rps"]
 
     # 1. verify req/s, gateway and bare.
     top = max(max(r["gw_verify_rps"], r["bare_verify_rps"]) for r in rows)
     p = panel(0, 0, "paVerifyPaymentNotice: throughput", "req/s", xs, top)
-    for store, rs in stores.items():
-        series(p, lambda r: r["bare_verify_rps"], COLOURS[store], "5 4", "square")
-        series(p, lambda r: r["gw_verify_rps"], COLOURS[store])
+    draw(p, [(col("bare_verify_rps"), BARE), (col("gw_verify_rps"), GATEWAY)])
 
     # 2. the ratio, with the targets.
-    top = max(100 * r["gw_verify_rps"] / r["bare_verify_rps"] for r in rows)
-    top = max(top, 55, *(100 * r["gw_gpv2_rps"] / r["bare_gpv2_rps"] for r in rows))
+    top = max(ratio("verify")(r) for r in rows)
+    top = max(top, 55, *(ratio("gpv2")(r) for r in rows))
     p = panel(1, 0, "gateway / bare server, req/s", "% of the bare server's req/s", xs, top)
-    for store, rs in stores.items():
-        for at, value in RATIO_TARGETS[store].items():
-            p.target(at, value, f"{STORES[store]} ≥ {value} %")
-        series(p, lambda r: 100 * r["gw_gpv2_rps"] / r["bare_gpv2_rps"], COLOURS[store], "2 3", "square")
-        series(p, lambda r: 100 * r["gw_verify_rps"] / r["bare_verify_rps"], COLOURS[store])
+
+    def targets(store):
+        return [(at, v, f"{STORES[store]} ≥ {v} %") for at, v in RATIO_TARGETS[store].items()]
+
+    draw(p, [(ratio("gpv2"), GPV2), (ratio("verify"), GATEWAY)], targets)
 
     # 3. p99.
     top = max(max(r["gw_verify_p99_us"], r["bare_verify_p99_us"]) for r in rows) / 1000
     p = panel(2, 0, "paVerifyPaymentNotice: p99 latency", "ms (wrk, 64 connections)", xs, top)
-    for store, rs in stores.items():
-        series(p, lambda r: r["bare_verify_p99_us"], COLOURS[store], "5 4", "square", 1 / 1000)
-        series(p, lambda r: r["gw_verify_p99_us"], COLOURS[store], scale=1 / 1000)
+    draw(p, [(col("bare_verify_p99_us", 1 / 1000), BARE), (col("gw_verify_p99_us", 1 / 1000), GATEWAY)])
 
     # 4. server CPU per request.
     top = max(max(r["gw_verify_cpu_us"], r["bare_verify_cpu_us"], r["gw_gpv2_cpu_us"]) for r in rows)
     p = panel(3, 0, "server CPU per request", "µs of CPU per request", xs, top)
-    for store, rs in stores.items():
-        series(p, lambda r: r["bare_verify_cpu_us"], COLOURS[store], "5 4", "square")
-        series(p, lambda r: r["gw_gpv2_cpu_us"], COLOURS[store], "2 3", "square")
-        series(p, lambda r: r["gw_verify_cpu_us"], COLOURS[store])
+    draw(p, [(col("bare_verify_cpu_us"), BARE), (col("gw_gpv2_cpu_us"), GPV2), (col("gw_verify_cpu_us"), GATEWAY)])
 
     # 5. memory.
     top = max(RSS_LIMIT_MB, max(r["gw_hwm_kb"] for r in rows) / 1024)
     p = panel(0, 1, "gateway memory after the load", "MB", xs, top)
     p.target(None, RSS_LIMIT_MB, f"limit {RSS_LIMIT_MB} MB")
-    for store, rs in stores.items():
-        series(p, lambda r: r["gw_hwm_kb"], COLOURS[store], "5 4", "square", 1 / 1024)
-        series(p, lambda r: r["gw_rss_kb"], COLOURS[store], scale=1 / 1024)
+    draw(p, [(col("gw_hwm_kb", 1 / 1024), BARE), (col("gw_rss_kb", 1 / 1024), GATEWAY)])
 
     # 6. store size, log y.
     sizes = [r["store_bytes"] / 2**20 for r in rows]
     p = panel(1, 1, "store on disk", "MB (log scale)", xs, max(sizes), ylog=True, ymin=min(sizes))
-    for store, rs in stores.items():
-        series(p, lambda r: r["store_bytes"], COLOURS[store], scale=1 / 2**20)
+    draw(p, [(col("store_bytes", 1 / 2**20), GATEWAY)])
 
     # 7. seeding rate.
     top = max(r["positions"] / r["seed_s"] for r in rows)
     p = panel(2, 1, "seeding a fresh store", "positions per second", xs, top)
-    for store, rs in stores.items():
-        series(p, lambda r: r["positions"] / r["seed_s"], COLOURS[store])
+    draw(p, [(lambda r: r["positions"] / r["seed_s"], GATEWAY)])
 
     # 8. the legend.
     lx, ly = 10 + 3 * Panel.W + 20, 34 + Panel.H + 30
     s.append(f'<text x="{lx}" y="{ly}" class="legend" font-weight="bold">legend</text>')
     entries = [(STORES[k], COLOURS[k], None, "circle") for k in stores]
     entries += [
-        ("gateway, verify", "#555", None, "circle"),
-        ("bare hyper server, verify", "#555", "5 4", "square"),
-        ("gateway, getPaymentV2", "#555", "2 3", "square"),
+        ("gateway, verify", "#555", *GATEWAY),
+        ("bare hyper server, verify", "#555", *BARE),
+        ("gateway, getPaymentV2", "#555", *GPV2),
         ("memory: VmRSS solid, peak dashed", None, None, None),
         ("target", TARGET_COLOUR, "6 3", None),
     ]
