@@ -60,18 +60,12 @@ cleanup() {
   stop_pid "$GW_PID"
   stop_pid "$STUB_PID"
   stop_pid "$HOLE_PID"
-  if [[ $KEEP == 1 || $rc -ne 0 ]]; then log "kept $WORK (logs, data)"; else rm -rf "$WORK"; fi
-  exit "$rc"
+  bench_leave "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-EXAMPLES="seed_positions receipt_load stub_station"
-if [[ $SKIP_BUILD != 1 ]]; then
-  log "building (release): gpd-gateway, examples $EXAMPLES"
-  # shellcheck disable=SC2046
-  cargo build --release --bin gpd-gateway $(printf -- '--example %s ' $EXAMPLES) >&2
-fi
+bench_build seed_positions receipt_load stub_station
 
 log "seeding $POSITIONS positions"
 log "$(timeout 600 "$BIN/examples/seed_positions" --data "$SEED" --count "$POSITIONS")"

@@ -74,12 +74,7 @@ FAILED_RUNS=0
 
 cleanup() {
   local rc=$?
-  if [[ $KEEP == 1 || $rc -ne 0 ]]; then
-    log "kept $WORK (logs, data)"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
+  bench_leave "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -106,15 +101,7 @@ poll_interval_ms = $POLL_INTERVAL_MS
 EOF
 
 # ---------------------------------------------------------------------------------------------
-EXAMPLES="seed_positions receipt_load stub_station"
-if [[ $SKIP_BUILD != 1 ]]; then
-  log "building (release): gpd-gateway, examples $EXAMPLES"
-  # shellcheck disable=SC2046
-  cargo build --release --bin gpd-gateway $(printf -- '--example %s ' $EXAMPLES) >&2
-fi
-for b in gpd-gateway $(printf 'examples/%s ' $EXAMPLES); do
-  [[ -x $BIN/$b ]] || die "$BIN/$b is missing (CARGO_TARGET_DIR=$TARGET_DIR)"
-done
+bench_build seed_positions receipt_load stub_station
 
 # One run, in a subshell so that its processes are stopped whatever happens.
 one_run() (

@@ -43,8 +43,25 @@ bench_workdir() { # name
 bench_cleanup() {
   local rc=$?
   stop_pid "$GW_PID"
-  if [[ ${KEEP:-0} == 1 || $rc -ne 0 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
+  bench_leave "$rc"
+}
+bench_leave() { # rc: keeps WORK when KEEP=1 or rc is a failure, else removes it; exits with rc
+  if [[ ${KEEP:-0} == 1 || $1 -ne 0 ]]; then log "kept $WORK (logs, data)"; else rm -rf "$WORK"; fi
+  exit "$1"
+}
+
+# Builds gpd-gateway and the examples named (release) unless SKIP_BUILD=1, then dies unless each
+# is in $BIN (the release directory of $TARGET_DIR).
+bench_build() { # example…
+  if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    log "building (release): gpd-gateway, examples $*"
+    # shellcheck disable=SC2046 # one --example per word
+    cargo build --release --bin gpd-gateway $(printf -- '--example %s ' "$@") >&2
+  fi
+  local b
+  for b in gpd-gateway $(printf 'examples/%s ' "$@"); do
+    [[ -x $BIN/$b ]] || die "$BIN/$b is missing (CARGO_TARGET_DIR=$TARGET_DIR)"
+  done
 }
 
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }

@@ -36,8 +36,7 @@ positive NOTICES ROUNDS
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpd-notice-jobs.XXXXXX")
 cleanup() {
   local rc=$?
-  if [[ $KEEP == 1 || $rc -ne 0 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
+  bench_leave "$rc"
 }
 trap cleanup EXIT
 

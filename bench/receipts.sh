@@ -93,12 +93,7 @@ cleanup() {
   stop_pid "$GW2_PID"
   stop_pid "$STUB_PID"
   store_stop
-  if [[ $KEEP == 1 || $rc -ne 0 ]]; then
-    log "kept $WORK (logs, data)"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
+  bench_leave "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -108,15 +103,7 @@ bench_commit
 SRC_DIGEST=$(find src examples Cargo.toml Cargo.lock -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
 
 # ---------------------------------------------------------------------------------------------
-EXAMPLES="seed_positions receipt_load stub_station store_insert_rate"
-if [[ $SKIP_BUILD != 1 ]]; then
-  log "building (release): gpd-gateway, examples $EXAMPLES"
-  # shellcheck disable=SC2046
-  cargo build --release --bin gpd-gateway $(printf -- '--example %s ' $EXAMPLES) >&2
-fi
-for b in gpd-gateway $(printf 'examples/%s ' $EXAMPLES); do
-  [[ -x $BIN/$b ]] || die "$BIN/$b is missing (CARGO_TARGET_DIR=$TARGET_DIR)"
-done
+bench_build seed_positions receipt_load stub_station store_insert_rate
 
 store_start "$WORK"
 log "seeding $POSITIONS positions into ${STORE_ARGS[1]}"

@@ -73,12 +73,7 @@ cleanup() {
   store_stop
   stop_pid "$BARE_PID"
   stop_pid "$BARE2_PID"
-  if [[ $KEEP == 1 || $rc -ne 0 ]]; then
-    log "kept $WORK (logs, data)"
-  else
-    rm -rf "$WORK"
-  fi
-  exit "$rc"
+  bench_leave "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -104,13 +99,7 @@ bench_commit
 SRC_DIGEST=$(find src Cargo.toml Cargo.lock -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
 
 # ---------------------------------------------------------------------------------------------
-if [[ $SKIP_BUILD != 1 ]]; then
-  log "building (release): gpd-gateway, examples bare_server and seed_positions"
-  cargo build --release --bin gpd-gateway --example bare_server --example seed_positions >&2
-fi
-for b in "$BIN/gpd-gateway" "$BIN/examples/bare_server" "$BIN/examples/seed_positions"; do
-  [[ -x $b ]] || die "$b is missing (CARGO_TARGET_DIR=$TARGET_DIR)"
-done
+bench_build bare_server seed_positions
 
 store_start "$WORK"
 log "seeding $POSITIONS positions into ${STORE_ARGS[1]}"
