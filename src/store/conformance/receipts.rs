@@ -3,12 +3,14 @@
 
 use super::{Subject, org};
 use crate::domain::SegregationCode;
-use crate::domain::position::PositionStatus;
 use crate::domain::position::tests::{at, option, position, transfer};
-use crate::domain::receipt::ReceiptStatus;
+use crate::domain::position::{DebtPosition, PositionStatus};
+use crate::domain::receipt::{ReceiptStatus, Settlement};
 use crate::domain::{FiscalCodePA, NoticeNumber};
 use crate::store::receipt_fixtures::{ORG, new_receipt, new_receipt_paying, station, valid};
-use crate::store::{Acquisition, NewReceipt, PageRequest, PositionKey, ReceiptFilter, Store};
+use crate::store::{
+    Acquisition, DeliveryTarget, NewReceipt, PageRequest, PositionKey, ReceiptFilter, Store,
+};
 
 pub fn status(a: &Acquisition) -> ReceiptStatus {
     match a {
@@ -38,35 +40,62 @@ pub fn flagged(
     r
 }
 
-pub async fn applied_once_then_idempotent_then_duplicate_then_conflict(store: &dyn Store) {
+/// What a receipt stored by `a` settled and the deliveries it created.
+fn stored(a: &Acquisition) -> (&Settlement, &[DeliveryTarget]) {
+    match a {
+        Acquisition::Stored {
+            settlement,
+            deliveries,
+        } => (settlement, deliveries),
+        _ => panic!("not stored: {a:?}"),
+    }
+}
+
+/// A position of one option of 3.00, created: its notice.
+async fn one_option(store: &dyn Store) -> NoticeNumber {
     let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
     let nav = p.options[0].nav.clone();
     store.create_position(p).await.unwrap();
-    let first = store
-        .acquire_receipt(new_receipt("t1", &nav, &[ORG]))
-        .await
-        .unwrap();
-    assert_eq!(status(&first), ReceiptStatus::Applied);
-    let key = PositionKey::Notice(nav.clone());
-    let paid = store
-        .get_position(org(), key.clone())
+    nav
+}
+
+/// A position of two installments of 3.00, created: their notices.
+async fn two_installments(store: &dyn Store) -> (NoticeNumber, NoticeNumber) {
+    let p = valid(position(vec![
+        option(1, 300, at(2030, 1, 1), true),
+        option(2, 300, at(2030, 1, 1), true),
+    ]));
+    let navs = (p.options[0].nav.clone(), p.options[1].nav.clone());
+    store.create_position(p).await.unwrap();
+    navs
+}
+
+async fn acquire(store: &dyn Store, receipt: NewReceipt) -> Acquisition {
+    store.acquire_receipt(receipt).await.unwrap()
+}
+
+/// The creditor's position of notice `nav`.
+async fn position_of(store: &dyn Store, nav: &NoticeNumber) -> DebtPosition {
+    store
+        .get_position(org(), PositionKey::Notice(nav.clone()))
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+}
+
+pub async fn applied_once_then_idempotent_then_duplicate_then_conflict(store: &dyn Store) {
+    let nav = one_option(store).await;
+    let first = acquire(store, new_receipt("t1", &nav, &[ORG])).await;
+    assert_eq!(status(&first), ReceiptStatus::Applied);
+    let paid = position_of(store, &nav).await;
     assert_eq!(paid.status, PositionStatus::Paid);
     assert_eq!(paid.options[0].payment.as_ref().unwrap().receipt_id, "t1");
 
-    let again = store
-        .acquire_receipt(new_receipt("t1", &nav, &[ORG]))
-        .await
-        .unwrap();
+    let again = acquire(store, new_receipt("t1", &nav, &[ORG])).await;
     assert_eq!(again, Acquisition::AlreadyStored(ReceiptStatus::Applied));
-    let dup = store
-        .acquire_receipt(new_receipt("t2", &nav, &[ORG]))
-        .await
-        .unwrap();
+    let dup = acquire(store, new_receipt("t2", &nav, &[ORG])).await;
     assert_eq!(status(&dup), ReceiptStatus::Duplicate);
-    assert_eq!(store.get_position(org(), key).await.unwrap().unwrap(), paid);
+    assert_eq!(position_of(store, &nav).await, paid);
 
     let iuv = nav.as_str()[1..].to_owned();
     let doc = store
@@ -101,10 +130,7 @@ pub async fn applied_once_then_idempotent_then_duplicate_then_conflict(store: &d
         0
     );
 
-    let other_content = store
-        .acquire_receipt(new_receipt_paying("t1", &nav, &[ORG], 301))
-        .await
-        .unwrap();
+    let other_content = acquire(store, new_receipt_paying("t1", &nav, &[ORG], 301)).await;
     let Acquisition::Conflict { earlier } = other_content else {
         panic!("{other_content:?}")
     };
@@ -123,36 +149,18 @@ pub async fn installments_paid_keep_every_option_and_its_transfers(store: &dyn S
     p.options[1].transfers = vec![transfer(1, 150), transfer(2, 50)];
     let navs: Vec<NoticeNumber> = p.options.iter().map(|o| o.nav.clone()).collect();
     store.create_position(p).await.unwrap();
-    let key = PositionKey::Notice(navs[1].clone());
-    let created = store
-        .get_position(org(), key.clone())
-        .await
-        .unwrap()
-        .unwrap();
+    let created = position_of(store, &navs[1]).await;
 
-    let first = store
-        .acquire_receipt(new_receipt_paying("i1", &navs[1], &[ORG], 200))
-        .await
-        .unwrap();
+    let first = acquire(store, new_receipt_paying("i1", &navs[1], &[ORG], 200)).await;
     assert_eq!(status(&first), ReceiptStatus::Applied);
-    let partly = store
-        .get_position(org(), key.clone())
-        .await
-        .unwrap()
-        .unwrap();
+    let partly = position_of(store, &navs[1]).await;
     assert_eq!(partly.status, PositionStatus::PartiallyPaid);
-    let single = store
-        .acquire_receipt(new_receipt_paying("s1", &navs[0], &[ORG], 500))
-        .await
-        .unwrap();
+    let single = acquire(store, new_receipt_paying("s1", &navs[0], &[ORG], 500)).await;
     assert_eq!(status(&single), ReceiptStatus::Flagged);
-    let second = store
-        .acquire_receipt(new_receipt_paying("i2", &navs[2], &[ORG], 300))
-        .await
-        .unwrap();
+    let second = acquire(store, new_receipt_paying("i2", &navs[2], &[ORG], 300)).await;
     assert_eq!(status(&second), ReceiptStatus::Applied);
 
-    let paid = store.get_position(org(), key).await.unwrap().unwrap();
+    let paid = position_of(store, &navs[1]).await;
     assert_eq!(paid.status, PositionStatus::Paid);
     assert_eq!(paid.options.len(), 3);
     for (now, before) in paid.options.iter().zip(&created.options) {
@@ -167,22 +175,11 @@ pub async fn installments_paid_keep_every_option_and_its_transfers(store: &dyn S
 }
 
 pub async fn a_receipt_is_its_creditor_notice_and_id_and_its_content(store: &dyn Store) {
-    let p = valid(position(vec![
-        option(1, 300, at(2030, 1, 1), true),
-        option(2, 300, at(2030, 1, 1), true),
-    ]));
-    let (first, second) = (p.options[0].nav.clone(), p.options[1].nav.clone());
-    store.create_position(p).await.unwrap();
-    let paid = store
-        .acquire_receipt(new_receipt("same", &first, &[ORG]))
-        .await
-        .unwrap();
+    let (first, second) = two_installments(store).await;
+    let paid = acquire(store, new_receipt("same", &first, &[ORG])).await;
     assert_eq!(status(&paid), ReceiptStatus::Applied);
     // The same id on another notice is another receipt.
-    let other = store
-        .acquire_receipt(new_receipt("same", &second, &[ORG]))
-        .await
-        .unwrap();
+    let other = acquire(store, new_receipt("same", &second, &[ORG])).await;
     assert_eq!(status(&other), ReceiptStatus::Applied);
     // Same identity, same content, another serialisation: nothing changes.
     let mut again = new_receipt("same", &first, &[ORG]);
@@ -215,11 +212,7 @@ pub async fn a_receipt_is_its_creditor_notice_and_id_and_its_content(store: &dyn
         .unwrap();
     assert_eq!(everything.items_found, 3);
     // The position kept the first receipt's payment.
-    let position = store
-        .get_position(org(), PositionKey::Notice(first))
-        .await
-        .unwrap()
-        .unwrap();
+    let position = position_of(store, &first).await;
     assert_eq!(
         position.options[0].payment.as_ref().unwrap().receipt_id,
         "same"
@@ -234,19 +227,10 @@ pub async fn a_receipt_for_an_unknown_notice_is_stored_flagged_and_forwarded(sto
         .await
         .unwrap();
     let stranger = NoticeNumber::parse("301999999999999999").unwrap();
-    let a = store
-        .acquire_receipt(new_receipt("x", &stranger, &[ORG, "88888888888"]))
-        .await
-        .unwrap();
-    let Acquisition::Stored {
-        settlement,
-        deliveries,
-    } = a
-    else {
-        panic!("{a:?}")
-    };
+    let a = acquire(store, new_receipt("x", &stranger, &[ORG, "88888888888"])).await;
+    let (settlement, deliveries) = stored(&a);
     assert_eq!(settlement.status, ReceiptStatus::Flagged);
-    assert_eq!(settlement.flag.unwrap().code, "UNKNOWN_NOTICE");
+    assert_eq!(settlement.flag.as_ref().unwrap().code, "UNKNOWN_NOTICE");
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].station.station_id.as_str(), "S1");
     assert!(!deliveries[0].request.is_empty());
@@ -258,19 +242,11 @@ pub async fn a_receipt_for_an_unknown_notice_is_stored_flagged_and_forwarded(sto
 }
 
 pub async fn concurrent_receipts_for_one_option_apply_exactly_once(subject: &Subject) {
-    let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
-    let nav = p.options[0].nav.clone();
-    subject.create_position(p).await.unwrap();
-    let tasks: Vec<_> = (0..8)
-        .map(|i| {
-            let store = subject.shared();
-            let r = new_receipt(&format!("c{i}"), &nav, &[ORG]);
-            tokio::spawn(async move { store.acquire_receipt(r).await.unwrap() })
-        })
-        .collect();
+    let nav = one_option(&**subject).await;
+    let got = at_once(subject, 8, |i| new_receipt(&format!("c{i}"), &nav, &[ORG])).await;
     let mut applied = 0;
-    for t in tasks {
-        match status(&t.await.unwrap()) {
+    for a in &got {
+        match status(a) {
             ReceiptStatus::Applied => applied += 1,
             ReceiptStatus::Duplicate => {}
             s => panic!("{s:?}"),
@@ -302,9 +278,7 @@ async fn at_once(
 pub async fn copies_of_one_receipt_sent_at_once_store_it_once_with_its_deliveries(
     subject: &Subject,
 ) {
-    let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
-    let nav = p.options[0].nav.clone();
-    subject.create_position(p).await.unwrap();
+    let nav = one_option(&**subject).await;
     for (creditor, id) in [("88888888888", "S3"), (ORG, "S1"), ("88888888888", "S2")] {
         subject
             .put_broadcast_station(station(creditor, id))
@@ -363,21 +337,12 @@ pub async fn copies_of_one_receipt_sent_at_once_store_it_once_with_its_deliverie
             .unwrap();
         assert_eq!(listed.items_found, 1);
     }
-    let position = subject
-        .get_position(org(), PositionKey::Notice(nav))
-        .await
-        .unwrap()
-        .unwrap();
+    let position = position_of(&**subject, &nav).await;
     assert_eq!(position.status, PositionStatus::Paid);
 }
 
 pub async fn receipts_for_one_notice_sent_at_once_apply_one_and_forward_only_it(subject: &Subject) {
-    let p = valid(position(vec![
-        option(1, 300, at(2030, 1, 1), true),
-        option(2, 300, at(2030, 1, 1), true),
-    ]));
-    let (first, second) = (p.options[0].nav.clone(), p.options[1].nav.clone());
-    subject.create_position(p).await.unwrap();
+    let (first, second) = two_installments(&**subject).await;
     subject
         .put_broadcast_station(station(ORG, "S1"))
         .await
@@ -390,13 +355,7 @@ pub async fn receipts_for_one_notice_sent_at_once_apply_one_and_forward_only_it(
     .await;
     let mut forwarded = 0;
     for a in &got {
-        let Acquisition::Stored {
-            settlement,
-            deliveries,
-        } = a
-        else {
-            panic!("{a:?}")
-        };
+        let (settlement, deliveries) = stored(a);
         match settlement.status {
             ReceiptStatus::Applied => {
                 assert_eq!(deliveries.len(), 1);
@@ -410,11 +369,7 @@ pub async fn receipts_for_one_notice_sent_at_once_apply_one_and_forward_only_it(
     let all = PageRequest { page: 0, limit: 20 };
     let created = subject.list_deliveries(None, None, all).await.unwrap();
     assert_eq!(created.items_found, 2);
-    let position = subject
-        .get_position(org(), PositionKey::Notice(first))
-        .await
-        .unwrap()
-        .unwrap();
+    let position = position_of(&**subject, &first).await;
     assert_eq!(position.status, PositionStatus::Paid);
     assert!(position.options.iter().all(|o| o.payment.is_some()));
 }
@@ -468,41 +423,20 @@ pub async fn receipts_are_listed_newest_first_by_each_filter_and_paged(store: &d
     );
     assert_eq!(summary.received_at, at(2029, 6, 1));
 
-    let filter = |f: fn(&mut ReceiptFilter)| {
-        let mut filter = ReceiptFilter::default();
-        f(&mut filter);
-        filter
+    let iuv = |prefix: &str| ReceiptFilter {
+        iuv_prefix: Some(prefix.into()),
+        ..Default::default()
     };
-    assert_eq!(
-        ids(filter(|f| f.iuv_prefix = Some("02".into()))).await,
-        ["r2"]
-    );
-    assert_eq!(
-        ids(filter(|f| f.iuv_prefix = Some("0300".into()))).await,
-        ["r3"]
-    );
-    assert_eq!(
-        ids(filter(|f| f.debtor_or_iuv_prefix = Some("RSS".into())))
-            .await
-            .len(),
-        3
-    );
-    assert_eq!(
-        ids(filter(|f| f.debtor_or_iuv_prefix = Some("rss".into())))
-            .await
-            .len(),
-        0
-    );
-    assert_eq!(
-        ids(filter(|f| f.debtor_or_iuv_prefix = Some("01".into()))).await,
-        ["r1"]
-    );
-    assert_eq!(
-        ids(filter(|f| f.debtor_or_iuv_prefix = Some("%".into())))
-            .await
-            .len(),
-        0
-    );
+    let debtor_or_iuv = |prefix: &str| ReceiptFilter {
+        debtor_or_iuv_prefix: Some(prefix.into()),
+        ..Default::default()
+    };
+    assert_eq!(ids(iuv("02")).await, ["r2"]);
+    assert_eq!(ids(iuv("0300")).await, ["r3"]);
+    assert_eq!(ids(debtor_or_iuv("RSS")).await, ["r3", "r2", "r1"]);
+    assert!(ids(debtor_or_iuv("rss")).await.is_empty());
+    assert_eq!(ids(debtor_or_iuv("01")).await, ["r1"]);
+    assert!(ids(debtor_or_iuv("%")).await.is_empty());
     let codes = |c: &[&str]| {
         Some(
             c.iter()
@@ -576,12 +510,7 @@ pub async fn a_recovered_receipt_and_the_nodes_copy_of_one_payment_are_one_recei
 ) {
     use crate::domain::receipt::ReceiptOrigin;
     use crate::domain::text::Text;
-    let p = valid(position(vec![
-        option(1, 300, at(2030, 1, 1), true),
-        option(2, 300, at(2030, 1, 1), true),
-    ]));
-    let (first, second) = (p.options[0].nav.clone(), p.options[1].nav.clone());
-    store.create_position(p).await.unwrap();
+    let (first, second) = two_installments(store).await;
     let recovered = |id: &str, nav: &NoticeNumber, cents: i64| {
         let mut r = new_receipt_paying(id, nav, &[ORG], cents);
         r.origin = ReceiptOrigin::Platform;
@@ -595,30 +524,15 @@ pub async fn a_recovered_receipt_and_the_nodes_copy_of_one_payment_are_one_recei
         r.unbound_station = Some("77777777777_02".into());
         r
     };
-    let a = store
-        .acquire_receipt(recovered("r1", &first, 300))
-        .await
-        .unwrap();
+    let a = acquire(store, recovered("r1", &first, 300)).await;
     assert_eq!(status(&a), ReceiptStatus::Applied);
-    let again = store
-        .acquire_receipt(from_node("r1", &first))
-        .await
-        .unwrap();
+    let again = acquire(store, from_node("r1", &first)).await;
     assert_eq!(again, Acquisition::AlreadyStored(ReceiptStatus::Applied));
-    let b = store
-        .acquire_receipt(from_node("r2", &second))
-        .await
-        .unwrap();
+    let b = acquire(store, from_node("r2", &second)).await;
     assert_eq!(status(&b), ReceiptStatus::Applied);
-    let again = store
-        .acquire_receipt(recovered("r2", &second, 300))
-        .await
-        .unwrap();
+    let again = acquire(store, recovered("r2", &second, 300)).await;
     assert_eq!(again, Acquisition::AlreadyStored(ReceiptStatus::Applied));
-    let other = store
-        .acquire_receipt(recovered("r2", &second, 250))
-        .await
-        .unwrap();
+    let other = acquire(store, recovered("r2", &second, 250)).await;
     assert!(matches!(other, Acquisition::Conflict { .. }), "{other:?}");
     // Two Node copies that differ are still a conflict, as before.
     let mut changed = from_node("r2", &second);
