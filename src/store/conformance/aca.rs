@@ -4,11 +4,15 @@
 
 use std::collections::BTreeSet;
 
+use chrono::NaiveDateTime;
+
 use super::{org, other_org};
 use crate::domain::aca::{Archived, ArchivedStatus, MirrorState};
 use crate::domain::position::tests::{at, option, position};
 use crate::domain::position::{DebtPosition, Iupd};
-use crate::store::{Expected, MirrorRecord, PageRequest, PositionKey, Store, StoreError};
+use crate::store::{
+    AcaMirror, Expected, MirrorRecord, PageRequest, PositionKey, Store, StoreError,
+};
 
 fn page() -> PageRequest {
     PageRequest { page: 0, limit: 50 }
@@ -26,6 +30,25 @@ fn numbered(iupd: &str, base: u64) -> DebtPosition {
     let mut p = position(vec![option(base, 1000, at(2030, 1, 1), false)]);
     p.iupd = Iupd::parse(iupd).unwrap();
     p
+}
+
+/// The mirrors of every creditor due at `now`, held until `until`.
+async fn claim(store: &dyn Store, now: NaiveDateTime, until: NaiveDateTime) -> Vec<AcaMirror> {
+    store.claim_aca_mirrors(None, now, until, 10).await.unwrap()
+}
+
+/// Records `what` came of mirroring `generation` of the creditor's position `iupd`.
+async fn record(
+    store: &dyn Store,
+    iupd: &str,
+    generation: i64,
+    what: MirrorRecord,
+    now: NaiveDateTime,
+) {
+    store
+        .record_aca_mirror(org(), iupd.into(), generation, what, now)
+        .await
+        .unwrap();
 }
 
 pub async fn changes_of_mirrored_creditors_are_recorded_coalesced_and_let_go(store: &dyn Store) {
@@ -49,18 +72,11 @@ pub async fn changes_of_mirrored_creditors_are_recorded_coalesced_and_let_go(sto
         .update_position(org(), key.clone(), Box::new(move |p| Ok(p.publish(now)?)))
         .await
         .unwrap();
-    let claimed = store
-        .claim_aca_mirrors(None, now, at(2025, 6, 2), 10)
-        .await
-        .unwrap();
+    let claimed = claim(store, now, at(2025, 6, 2)).await;
     assert_eq!(claimed.len(), 1, "one row per position");
     assert_eq!(claimed[0].generation, 2);
     assert!(
-        store
-            .claim_aca_mirrors(None, now, at(2025, 6, 2), 10)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim(store, now, at(2025, 6, 2)).await.is_empty(),
         "held until the lease ends"
     );
     // A change made while it is held waits for the record, then is due at once.
@@ -68,21 +84,12 @@ pub async fn changes_of_mirrored_creditors_are_recorded_coalesced_and_let_go(sto
         .update_position(org(), key.clone(), Box::new(|_| Ok(())))
         .await
         .unwrap();
-    assert!(
-        store
-            .claim_aca_mirrors(None, now, at(2025, 6, 2), 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim(store, now, at(2025, 6, 2)).await.is_empty());
     let mirrored = MirrorRecord::Mirrored {
         archived: shown(),
         forget: false,
     };
-    store
-        .record_aca_mirror(org(), "A".into(), 2, mirrored, now)
-        .await
-        .unwrap();
+    record(store, "A", 2, mirrored, now).await;
     let again = store
         .claim_aca_mirrors(Some(org()), now, at(2025, 6, 2), 10)
         .await
@@ -94,10 +101,7 @@ pub async fn changes_of_mirrored_creditors_are_recorded_coalesced_and_let_go(sto
         archived: shown(),
         forget: false,
     };
-    store
-        .record_aca_mirror(org(), "A".into(), 3, done, now)
-        .await
-        .unwrap();
+    record(store, "A", 3, done, now).await;
     let m = &store
         .list_aca_mirrors(Some(org()), None, page())
         .await
@@ -115,19 +119,13 @@ pub async fn changes_of_mirrored_creditors_are_recorded_coalesced_and_let_go(sto
         )
         .await
         .unwrap();
-    let claimed = store
-        .claim_aca_mirrors(None, now, at(2025, 6, 2), 10)
-        .await
-        .unwrap();
+    let claimed = claim(store, now, at(2025, 6, 2)).await;
     assert_eq!(claimed[0].generation, 4);
     let gone = MirrorRecord::Mirrored {
         archived: None,
         forget: true,
     };
-    store
-        .record_aca_mirror(org(), "A".into(), 4, gone, now)
-        .await
-        .unwrap();
+    record(store, "A", 4, gone, now).await;
     let listed = store.list_aca_mirrors(None, None, page()).await.unwrap();
     assert_eq!(listed.items_found, 0);
 
@@ -142,20 +140,14 @@ pub async fn failures_are_retried_given_up_and_retried_on_demand(store: &dyn Sto
     store.set_aca_creditors(vec![org()]).await.unwrap();
     let now = at(2025, 6, 1);
     store.create_position(numbered("A", 1)).await.unwrap();
-    let claimed = store
-        .claim_aca_mirrors(None, now, at(2025, 6, 2), 10)
-        .await
-        .unwrap();
+    let claimed = claim(store, now, at(2025, 6, 2)).await;
     assert_eq!(claimed.len(), 1);
     let failed = MirrorRecord::Failed {
         archived: None,
         error: "HTTP 500".into(),
         retry_at: Some(at(2025, 6, 3)),
     };
-    store
-        .record_aca_mirror(org(), "A".into(), 1, failed, now)
-        .await
-        .unwrap();
+    record(store, "A", 1, failed, now).await;
     let m = store
         .list_aca_mirrors(None, Some(MirrorState::Pending), page())
         .await
@@ -164,27 +156,19 @@ pub async fn failures_are_retried_given_up_and_retried_on_demand(store: &dyn Sto
     assert_eq!((m.attempts, m.due_at), (1, Some(at(2025, 6, 3))));
     assert_eq!(m.last_error.as_deref(), Some("HTTP 500"));
     assert!(
-        store
-            .claim_aca_mirrors(None, at(2025, 6, 2), at(2025, 6, 4), 10)
+        claim(store, at(2025, 6, 2), at(2025, 6, 4))
             .await
-            .unwrap()
             .is_empty(),
         "not before its backoff ends"
     );
-    let claimed = store
-        .claim_aca_mirrors(None, at(2025, 6, 3), at(2025, 6, 4), 10)
-        .await
-        .unwrap();
+    let claimed = claim(store, at(2025, 6, 3), at(2025, 6, 4)).await;
     assert_eq!(claimed[0].attempts, 1);
     let given_up = MirrorRecord::Failed {
         archived: shown(),
         error: "HTTP 400".into(),
         retry_at: None,
     };
-    store
-        .record_aca_mirror(org(), "A".into(), 1, given_up, now)
-        .await
-        .unwrap();
+    record(store, "A", 1, given_up, now).await;
     let failed = store
         .list_aca_mirrors(Some(org()), Some(MirrorState::Failed), page())
         .await
@@ -193,10 +177,8 @@ pub async fn failures_are_retried_given_up_and_retried_on_demand(store: &dyn Sto
     assert_eq!(failed.items[0].attempts, 2);
     assert_eq!(failed.items[0].archived, shown());
     assert!(
-        store
-            .claim_aca_mirrors(None, at(2026, 1, 1), at(2026, 1, 2), 10)
+        claim(store, at(2026, 1, 1), at(2026, 1, 2))
             .await
-            .unwrap()
             .is_empty()
     );
     let retried = store.retry_aca_mirror(org(), "A".into()).await.unwrap();
@@ -230,10 +212,7 @@ pub async fn a_sync_sets_what_the_archive_holds_and_listings_page(store: &dyn St
             archived: None,
             forget: false,
         };
-        store
-            .record_aca_mirror(org(), iupd.into(), 1, done, now)
-            .await
-            .unwrap();
+        record(store, iupd, 1, done, now).await;
     }
     // Known to the archive only: a row is made for it.
     store

@@ -30,27 +30,50 @@ fn creditor(code: &str) -> FiscalCodePA {
     FiscalCodePA::parse(code).unwrap()
 }
 
-pub async fn stations_are_created_replaced_listed_and_deleted(store: &dyn Store) {
+/// Puts S1 (created, then put again unchanged) and OFF (disabled) of creditor 88888888888 and
+/// NOT_CONCERNED of 99999999999, each as `make` makes a station; returns OFF.
+async fn three_stations(
+    store: &dyn Store,
+    make: fn(&str, &str) -> BroadcastStation,
+) -> BroadcastStation {
     assert!(
         store
-            .put_broadcast_station(configured("88888888888", "S1"))
+            .put_broadcast_station(make("88888888888", "S1"))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .put_broadcast_station(configured("88888888888", "S1"))
+            .put_broadcast_station(make("88888888888", "S1"))
             .await
             .unwrap()
     );
-    let mut off = configured("88888888888", "OFF");
+    let mut off = make("88888888888", "OFF");
     off.enabled = false;
     store.put_broadcast_station(off.clone()).await.unwrap();
     store
-        .put_broadcast_station(configured("99999999999", "NOT_CONCERNED"))
+        .put_broadcast_station(make("99999999999", "NOT_CONCERNED"))
         .await
         .unwrap();
     assert_eq!(store.broadcast_stations(None).await.unwrap().len(), 3);
+    off
+}
+
+/// Deletes station S1 of 88888888888: once, then NotFound.
+async fn delete_s1(store: &dyn Store) {
+    let (s1, id) = (creditor("88888888888"), Text::new("S1").unwrap());
+    store
+        .delete_broadcast_station(s1.clone(), id.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_broadcast_station(s1, id).await,
+        Err(StoreError::NotFound)
+    );
+}
+
+pub async fn stations_are_created_replaced_listed_and_deleted(store: &dyn Store) {
+    let off = three_stations(store, configured).await;
 
     // Ordered by creditor, then station id bytewise (upper case before lower).
     let mut replaced = configured("88888888888", "S1");
@@ -78,17 +101,7 @@ pub async fn stations_are_created_replaced_listed_and_deleted(store: &dyn Store)
             .is_empty()
     );
 
-    let s1 = creditor("88888888888");
-    store
-        .delete_broadcast_station(s1.clone(), Text::new("S1").unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .delete_broadcast_station(s1, Text::new("S1").unwrap())
-            .await,
-        Err(StoreError::NotFound)
-    );
+    delete_s1(store).await;
     assert_eq!(store.broadcast_stations(None).await.unwrap().len(), 3);
 }
 
@@ -96,26 +109,7 @@ pub async fn deliveries_are_created_claimed_recorded_and_requeued(store: &dyn St
     let p = valid(position(vec![option(1, 300, at(2030, 1, 1), false)]));
     let nav = p.options[0].nav.clone();
     store.create_position(p).await.unwrap();
-    assert!(
-        store
-            .put_broadcast_station(station("88888888888", "S1"))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .put_broadcast_station(station("88888888888", "S1"))
-            .await
-            .unwrap()
-    );
-    let mut off = station("88888888888", "OFF");
-    off.enabled = false;
-    store.put_broadcast_station(off).await.unwrap();
-    store
-        .put_broadcast_station(station("99999999999", "NOT_CONCERNED"))
-        .await
-        .unwrap();
-    assert_eq!(store.broadcast_stations(None).await.unwrap().len(), 3);
+    three_stations(store, station).await;
 
     let a = store
         .acquire_receipt(new_receipt("d1", &nav, &[ORG, "88888888888"]))
@@ -213,16 +207,7 @@ pub async fn deliveries_are_created_claimed_recorded_and_requeued(store: &dyn St
         store.redeliver(None, id + 100, due).await,
         Err(StoreError::NotFound)
     );
-    store
-        .delete_broadcast_station(s1.clone(), Text::new("S1").unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .delete_broadcast_station(s1, Text::new("S1").unwrap())
-            .await,
-        Err(StoreError::NotFound)
-    );
+    delete_s1(store).await;
 }
 
 pub async fn a_receipt_a_station_cannot_take_is_undeliverable_and_never_requeued(
