@@ -82,25 +82,14 @@ pub fn read(body: &[u8]) -> Option<PlainRequest> {
     if let Some(decl) = DECLARATIONS.iter().find(|d| text.starts_with(**d)) {
         r.pos = decl.len();
     }
-    r.blank();
-    let envelope = r.start()?;
-    if !envelope.is(SOAP_ENV_NS, "Envelope") || envelope.empty {
-        return None;
-    }
-    r.blank();
-    let mut tag = r.start()?;
-    if tag.is(SOAP_ENV_NS, "Header") {
-        if !tag.empty {
-            r.blank();
-            r.end(&tag)?;
+    let envelope = r.open(Some(SOAP_ENV_NS), "Envelope")?;
+    if r.comes("Header") {
+        let header = r.next(Some(SOAP_ENV_NS), "Header")?;
+        if !header.empty {
+            r.close(&header)?;
         }
-        r.blank();
-        tag = r.start()?;
     }
-    let body_tag = tag;
-    if !body_tag.is(SOAP_ENV_NS, "Body") || body_tag.empty {
-        return None;
-    }
+    let body_tag = r.open(Some(SOAP_ENV_NS), "Body")?;
     r.blank();
     let wrapper = r.start()?;
     if wrapper.namespace != Some(PAFORNODE_NS) || wrapper.empty {
@@ -117,17 +106,12 @@ pub fn read(body: &[u8]) -> Option<PlainRequest> {
         id_broker_pa: st_text::<35>(r.leaf("idBrokerPA")?).ok()?,
         id_station: st_text::<35>(r.leaf("idStation")?).ok()?,
     };
-    r.blank();
-    let qr = r.start()?;
-    if qr.local != "qrCode" || qr.namespace.is_some() || qr.empty {
-        return None;
-    }
+    let qr = r.open(None, "qrCode")?;
     let qr_code = QrCode {
         fiscal_code: st_fiscal_code_pa(r.leaf("fiscalCode")?).ok()?,
         notice_number: st_notice_number(r.leaf("noticeNumber")?).ok()?,
     };
-    r.blank();
-    r.end(&qr)?;
+    r.close(&qr)?;
     let request = match op {
         Operation::VerifyPaymentNotice => PlainRequest::Verify(VerifyRequest { ids, qr_code }),
         Operation::GetPayment | Operation::GetPaymentV2 => {
@@ -144,8 +128,7 @@ pub fn read(body: &[u8]) -> Option<PlainRequest> {
         _ => unreachable!("filtered above"),
     };
     for tag in [&wrapper, &body_tag, &envelope] {
-        r.blank();
-        r.end(tag)?;
+        r.close(tag)?;
     }
     r.blank();
     (r.pos == text.len()).then_some(request)
@@ -158,12 +141,6 @@ struct Binding<'a> {
     prefix: &'a str,
     uri: &'a str,
     depth: usize,
-}
-
-impl Tag<'_> {
-    fn is(&self, namespace: &str, local: &str) -> bool {
-        self.namespace == Some(namespace) && self.local == local
-    }
 }
 
 /// A start tag read.
@@ -355,11 +332,7 @@ impl<'a> Reader<'a> {
     /// The text of an unqualified leaf `name` (after whitespace): plain characters only, no
     /// reference, no child, no carriage return (which the parser would normalize).
     fn leaf(&mut self, name: &str) -> Option<&'a str> {
-        self.blank();
-        let tag = self.start()?;
-        if tag.local != name || tag.namespace.is_some() {
-            return None;
-        }
+        let tag = self.next(None, name)?;
         if tag.empty {
             return Some("");
         }
@@ -379,14 +352,40 @@ impl<'a> Reader<'a> {
         name: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<Option<T>> {
+        if self.comes(name) {
+            parse(self.leaf(name)?).ok().map(Some)
+        } else {
+            Some(None)
+        }
+    }
+
+    /// Whether the next start tag (after whitespace) is named `local`, in any namespace; the
+    /// reader stays where it is.
+    fn comes(&mut self, local: &str) -> bool {
         let (pos, bound, depth) = (self.pos, self.bound, self.depth);
         self.blank();
         let next = self.start();
         (self.pos, self.bound, self.depth) = (pos, bound, depth);
-        match next {
-            Some(tag) if tag.local == name => parse(self.leaf(name)?).ok().map(Some),
-            _ => Some(None),
-        }
+        next.is_some_and(|tag| tag.local == local)
+    }
+
+    /// The next start tag (after whitespace) when it is `local` in `namespace` (`None`:
+    /// unqualified).
+    fn next(&mut self, namespace: Option<&str>, local: &str) -> Option<Tag<'a>> {
+        self.blank();
+        let tag = self.start()?;
+        (tag.namespace == namespace && tag.local == local).then_some(tag)
+    }
+
+    /// [`Reader::next`] of an element with content, which [`Reader::close`] ends.
+    fn open(&mut self, namespace: Option<&str>, local: &str) -> Option<Tag<'a>> {
+        self.next(namespace, local).filter(|tag| !tag.empty)
+    }
+
+    /// The end tag of `tag`, after whitespace.
+    fn close(&mut self, tag: &Tag<'a>) -> Option<()> {
+        self.blank();
+        self.end(tag)
     }
 }
 
