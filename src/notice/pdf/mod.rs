@@ -236,26 +236,16 @@ impl Block {
 
     /// A text in Italian with its second-language version in grey: beside it when both fit on
     /// one line of `w`, under it otherwise. Returns the y below.
-    fn pair(
-        &mut self,
-        x: f32,
-        y: f32,
-        w: f32,
-        style: Style,
-        size: f32,
-        (it, second): &Pair,
-    ) -> f32 {
-        let Some(second) = second else {
-            return self.para(x, y, w, (style, size, BLACK), it);
-        };
-        let beside = text_w(style, size, it) + 1.5 + text_w(style, size, second);
-        if beside <= w {
-            let end = self.text(x, y, style, size, BLACK, it);
-            self.text(end + 1.5, y, style, size, GREY, second);
-            y + line_h(size)
-        } else {
-            let y = self.para(x, y, w, (style, size, BLACK), it);
-            self.para(x, y, w, (style, size, GREY), second)
+    fn pair(&mut self, x: f32, y: f32, w: f32, style: Style, size: f32, pair: &Pair) -> f32 {
+        match pair {
+            (it, Some(second))
+                if text_w(style, size, it) + 1.5 + text_w(style, size, second) <= w =>
+            {
+                let end = self.text(x, y, style, size, BLACK, it);
+                self.text(end + 1.5, y, style, size, GREY, second);
+                y + line_h(size)
+            }
+            _ => self.pair_para(x, y, w, style, size, pair),
         }
     }
 
