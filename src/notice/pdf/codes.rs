@@ -5,6 +5,7 @@
 use qrcode::{EcLevel, QrCode, Version};
 
 /// A square matrix of modules; `dark[y * size + x]`.
+#[derive(Clone)]
 pub(super) struct Matrix {
     pub size: usize,
     pub dark: Vec<bool>,

@@ -119,6 +119,7 @@ const LIGHT: Colour = Colour(0xEC, 0xEC, 0xEC);
 const BLACK_70: Colour = Colour(0x4D, 0x4D, 0x4D);
 
 /// One drawing operation, in millimetres from the top-left corner of its block.
+#[derive(Clone)]
 enum Op {
     /// `y` is the top of the line; the baseline is computed from the size.
     Text {
@@ -1007,7 +1008,7 @@ impl Flow {
     fn new_page(&mut self) {
         let mut ops = Vec::new();
         for op in &self.header.ops {
-            let mut op = clone_op(op);
+            let mut op = op.clone();
             op.shift(MARGIN, MARGIN);
             ops.push(op);
         }
@@ -1034,49 +1035,6 @@ impl Flow {
 
     fn finish(self) -> Vec<Vec<Op>> {
         self.pages
-    }
-}
-
-fn clone_op(op: &Op) -> Op {
-    match op {
-        Op::Text {
-            x,
-            y,
-            style,
-            size,
-            colour,
-            text,
-        } => Op::Text {
-            x: *x,
-            y: *y,
-            style: *style,
-            size: *size,
-            colour: *colour,
-            text: text.clone(),
-        },
-        Op::Rect { x, y, w, h, colour } => Op::Rect {
-            x: *x,
-            y: *y,
-            w: *w,
-            h: *h,
-            colour: *colour,
-        },
-        Op::Code { x, y, side, matrix } => Op::Code {
-            x: *x,
-            y: *y,
-            side: *side,
-            matrix: Matrix {
-                size: matrix.size,
-                dark: matrix.dark.clone(),
-            },
-        },
-        Op::Image { x, y, w, h, image } => Op::Image {
-            x: *x,
-            y: *y,
-            w: *w,
-            h: *h,
-            image: image.clone(),
-        },
     }
 }
 
