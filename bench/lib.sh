@@ -134,6 +134,22 @@ store_stop() {
   .ci/postgres.sh stop "$PG_DIR" || log "PostgreSQL in $PG_DIR did not stop"
   PG_DIR=
 }
+store_wal() { # PostgreSQL: the bytes of WAL written so far (nothing for SQLite)
+  [[ $STORE == postgres ]] || return 0
+  psql "$PG_URL" -Atc "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"
+}
+store_hot_updates() { # PostgreSQL, once no gateway is connected: "table: HOT of updates, …"
+  [[ $STORE == postgres ]] || return 0
+  local deadline=$((SECONDS + 30))
+  # Each backend adds its counts to the statistics as it exits: wait for the gateways' to end.
+  while (($(psql "$PG_URL" -Atc "SELECT count(*) FROM pg_stat_activity
+      WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()") > 0)); do
+    ((SECONDS < deadline)) || break
+    sleep 0.1
+  done
+  psql "$PG_URL" -Atc "SELECT string_agg(format('%s %s of %s', relname, n_tup_hot_upd, n_tup_upd),
+      ', ' ORDER BY relname) FROM pg_stat_user_tables WHERE relname IN ('debt_position', 'payment_option')"
+}
 store_bytes() { # the store's size on disk
   if [[ $STORE == postgres ]]; then
     psql "$PG_URL" -Atc 'SELECT pg_database_size(current_database())'

@@ -31,7 +31,9 @@
 # gateway, with half the connections, half the rate and positions of their own: receipts/s
 # summed, each latency percentile the worse of the two), SUMMARY (a file to append the figures
 # to as key=value lines), JOURNAL (1: the event journal on, as configured by default; 0: off,
-# `[journal] enabled = false`).
+# `[journal] enabled = false`), CONNECTIONS (PostgreSQL: the pool's size, `[store] max_connections`;
+# unset: the gateway's default). On PostgreSQL the report also gives the WAL written per receipt
+# in (a) and (b), and how many of the position and option row updates were HOT.
 set -euo pipefail
 
 BENCH_NAME=receipts
@@ -57,6 +59,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 GATEWAY2_PORT=${GATEWAY2_PORT:-$((GATEWAY_PORT + 10))}
 SUMMARY=${SUMMARY:-}
 JOURNAL=${JOURNAL:-1}
+CONNECTIONS=${CONNECTIONS:-}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
 ORG=77777777777
@@ -66,6 +69,7 @@ positive POSITIONS DURATION CONCURRENCY RATE RATE_DURATION ROUNDS INSERT_SECONDS
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds"
 [[ $VERSION == 1 || $VERSION == 2 ]] || die "VERSION must be 1 or 2"
 [[ $JOURNAL == 0 || $JOURNAL == 1 ]] || die "JOURNAL must be 0 or 1"
+[[ -z $CONNECTIONS || $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive whole number"
 store_knobs
 ((INSTANCES == 1 || CONCURRENCY >= 2)) || die "INSTANCES=2 splits CONCURRENCY: it must be at least 2"
 
@@ -123,7 +127,9 @@ log "starting the gateway on $HOST:$GATEWAY_PORT"
 # The event journal on or off as JOURNAL says.
 journal=$([[ $JOURNAL == 1 ]] && echo true || echo false)
 sed -e 's|^allowed_networks = \[\]|allowed_networks = ["127.0.0.0/8"]|' \
-  -e "/^\[journal\]/,/^\[/ s|^enabled = true|enabled = $journal|" config/example.toml >"$WORK/gateway.toml"
+  -e "/^\[journal\]/,/^\[/ s|^enabled = true|enabled = $journal|" \
+  -e "${CONNECTIONS:+s|^# max_connections = 16 .*|max_connections = $CONNECTIONS|}" config/example.toml >"$WORK/gateway.toml"
+[[ -z $CONNECTIONS ]] || grep -q "^max_connections = $CONNECTIONS$" "$WORK/gateway.toml" || die "the configuration's [store] max_connections was not found"
 grep -q "^enabled = $journal" "$WORK/gateway.toml" || die "the configuration's [journal] section was not found"
 RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY_PORT" "${STORE_ARGS[@]}" \
   --config "$WORK/gateway.toml" >"$WORK/gateway.log" 2>&1 &
@@ -253,13 +259,18 @@ left() { echo $((POSITIONS - NEXT + 1)); } # positions not used yet
 
 log "(a) no broadcast station: ${WARMUP}s warm-up, then saturation for ${DURATION}s"
 if ((WARMUP > 0)); then load warm-a "$GW_URL" "$GW_PID" "$WARM_N" --duration "$WARMUP"; fi
+declare -A WAL
+wal0=$(store_wal)
 load sat-a "$GW_URL" "$GW_PID" $((($(left) - RESERVED_N) / 2)) --duration "$DURATION"
+[[ -z $wal0 ]] || WAL[sat-a]=$(($(store_wal) - wal0))
 
 log "registering the stub as broadcast station $STATION_ID of $ORG"
 put_station true
 log "(b) one broadcast station: ${WARMUP}s warm-up, then saturation for ${DURATION}s"
 if ((WARMUP > 0)); then load warm-b "$GW_URL" "$GW_PID" "$WARM_N" --duration "$WARMUP"; fi
+wal0=$(store_wal)
 load sat-b "$GW_URL" "$GW_PID" $(($(left) - ROUNDS * 2 * RATE_N)) --duration "$DURATION"
+[[ -z $wal0 ]] || WAL[sat-b]=$(($(store_wal) - wal0))
 
 # The fixed-rate runs of (a), (b) and (c) take turns, ROUNDS times, so that drifts in the
 # machine's speed weigh on all three alike; (a) is the station disabled (the same routing table
@@ -329,6 +340,7 @@ if ((INSTANCES == 2)); then
   GW2_PID=
 fi
 DB_BYTES=$(store_bytes)
+HOT_UPDATES=$(store_hot_updates)
 
 declare -A INS INS_MS INS_SP
 if [[ $STORE == sqlite ]]; then
@@ -406,6 +418,11 @@ and $(pct "${RPS[sat-a]}" "${INS[50]}") at 50; "
 else
   COMMITTED="PostgreSQL, synchronous_commit on"
   INSERT_SECTION=x INSERT_RATIOS=
+  per_receipt() { awk -v b="${WAL[$1]}" -v n="${OKN[$1]}" 'BEGIN {printf "%.0f B", (n > 0) ? b / n : 0}'; }
+  STORE_FIGURES="
+PostgreSQL: WAL written per receipt OK, (a) $(per_receipt sat-a), (b) $(per_receipt sat-b) (the
+insert position's difference over the run); row updates that were HOT, over all the runs:
+$HOT_UPDATES. Pool: $([[ -n $CONNECTIONS ]] && echo "$CONNECTIONS connections" || echo "the default size")."
 fi
 
 REPORT=$(
@@ -457,7 +474,7 @@ ${INSERT_SECTION%x}## Against the targets
 
 Ratios: ${INSERT_RATIOS}with one station (b) keeps $(pct "${RPS[sat-b]}" "${RPS[sat-a]}") of (a)'s throughput.
 Deliveries after the drain: PENDING $PENDING, DELIVERED $DELIVERED, ${NOT_DELIVERED_STATES%, }; the stub
-answered $STATION_LINES requests. Gateway memory$([[ $INSTANCES == 1 ]] || echo ' (the first instance)') after the runs: VmRSS $(mb "$RSS_KB") MB, peak $(mb "$HWM_KB") MB.
+answered $STATION_LINES requests.${STORE_FIGURES:-} Gateway memory$([[ $INSTANCES == 1 ]] || echo ' (the first instance)') after the runs: VmRSS $(mb "$RSS_KB") MB, peak $(mb "$HWM_KB") MB.
 
 "server CPU µs/receipt" is the measured process's user + system time during the run (gateway for
 (a) and (b), stub for (c)) divided by the receipts sent, in 10 ms clock ticks; "machine CPU busy"
@@ -485,6 +502,8 @@ if [[ -n $SUMMARY ]]; then
       "$key" "${RPS[$key]}" "$key" "${P50[$key]}" "$key" "${P99[$key]}" "$key" "${OKN[$key]}" \
       "$key" "${KON[$key]}" "$key" "${FAILN[$key]}" "$key" "${CPU[$key]:-}"
   done >>"$SUMMARY"
+  [[ $STORE == sqlite ]] || printf 'sat-a_wal_bytes=%s\nsat-b_wal_bytes=%s\nhot_updates=%s\n' \
+    "${WAL[sat-a]}" "${WAL[sat-b]}" "$HOT_UPDATES" >>"$SUMMARY"
   printf 'commit=%s\nsource_digest=%s\npositions=%s\nstore_bytes=%s\nundelivered=%s\njournal=%s\n' "$COMMIT" \
     "$SRC_DIGEST" "$POSITIONS" "$DB_BYTES" "$UNDELIVERED" "$JOURNAL" >>"$SUMMARY"
 fi

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_send_notification.sql"),
     include_str!("migrations/0008_notice_jobs.sql"),
     include_str!("migrations/0009_receipt_recovery.sql"),
+    include_str!("migrations/0010_payment_in_place.sql"),
 ];
 
 /// The advisory lock the migrations run under (any number, the same in every instance).
@@ -89,10 +90,107 @@ async fn apply(client: &mut Client) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use tokio_postgres::{AsyncMessage, NoTls};
 
     use super::*;
+    use crate::domain::position::tests::{at, option, position};
+    use crate::domain::position::{DebtPosition, Iupd};
+    use crate::store::PositionKey;
+    use crate::store::conformance::org;
+    use crate::store::postgres::PgStore;
     use crate::store::postgres::testing;
+    use crate::store::receipt_fixtures::{ORG, new_receipt, valid};
+
+    /// Position `n` of the creditor, payable, with one option.
+    fn payable(n: u64) -> DebtPosition {
+        DebtPosition {
+            iupd: Iupd::parse(&format!("IUPD-{n}")).unwrap(),
+            ..valid(position(vec![option(n, 300, at(2030, 1, 1), false)]))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_payment_in_place_applies_to_a_database_with_positions() {
+        let Some(url) = testing::fresh_database().await else {
+            return;
+        };
+        let store = PgStore::connect(&url, 1).await.unwrap();
+        let positions: Vec<DebtPosition> = (1..=3).map(payable).collect();
+        for p in &positions {
+            store.create_position(p.clone()).await.unwrap();
+        }
+        // The schema as migration 9 left it.
+        store
+            .client()
+            .await
+            .unwrap()
+            .batch_execute(
+                "DROP INDEX payment_option_iuv;
+                 CREATE INDEX payment_option_paid_iuv ON payment_option (iuv)
+                     WHERE status <> 'PO_UNPAID';
+                 ALTER TABLE payment_option RESET (fillfactor);
+                 DELETE FROM schema_version WHERE version > 9;",
+            )
+            .await
+            .unwrap();
+        drop(store);
+
+        // Two connections: one for the checks, one for the store's own writes.
+        let store = PgStore::connect(&url, 2).await.unwrap();
+        let client = store.client().await.unwrap();
+        let indexes: Vec<String> = client
+            .query(
+                "SELECT indexname::text FROM pg_indexes WHERE tablename = 'payment_option'
+                 AND indexname LIKE 'payment_option%iuv' ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(indexes, ["payment_option_iuv"]);
+        let options: Vec<String> = client
+            .query_one(
+                "SELECT reloptions FROM pg_class WHERE relname = 'payment_option'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(options, ["fillfactor=85"]);
+        for p in &positions {
+            let key = PositionKey::Iupd(p.iupd.clone());
+            assert_eq!(store.get_position(org(), key).await, Ok(Some(p.clone())));
+        }
+
+        // A payment now rewrites its option row in place.
+        let nav = positions[1].options[0].nav.clone();
+        store
+            .acquire_receipt(new_receipt("after", &nav, &[ORG]))
+            .await
+            .unwrap();
+        // Each backend reports its counts within a second or so of its last transaction.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (updates, hot) = loop {
+            let row = client
+                .query_one(
+                    "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+                     WHERE relname = 'payment_option'",
+                    &[],
+                )
+                .await
+                .unwrap();
+            let counts: (i64, i64) = (row.get(0), row.get(1));
+            if counts.0 > 0 || Instant::now() > deadline {
+                break counts;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!((updates, hot), (1, 1));
+    }
 
     #[tokio::test]
     async fn migrations_and_later_starts_send_no_notices() {

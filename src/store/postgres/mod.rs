@@ -98,8 +98,6 @@ impl PgStore {
     }
 }
 
-/// A transaction for reads that take several statements: they all see one snapshot (a
-/// position, its options and its transfers as one write left them).
 /// Commits a write transaction, its time counted in the metrics: here each write is its own
 /// transaction, so every commit is a batch of one.
 async fn commit(tx: Transaction<'_>) -> Result<(), StoreError> {
@@ -112,6 +110,8 @@ async fn commit(tx: Transaction<'_>) -> Result<(), StoreError> {
     committed
 }
 
+/// A transaction for reads that take several statements: they all see one snapshot (a
+/// position, its options and its transfers as one write left them).
 async fn read_transaction(client: &mut Object) -> Result<Transaction<'_>, StoreError> {
     client
         .build_transaction()

@@ -40,7 +40,7 @@ impl PgStore {
         for (ids, position) in load_positions_by_id(&tx, &ids).await? {
             erased += erase_position(&tx, ids.position, position, now).await?;
         }
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(erased)
     }
 
@@ -50,7 +50,7 @@ impl PgStore {
         debtor: String,
     ) -> Result<Vec<DebtPosition>, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(db_error)?;
+        let tx = super::read_transaction(&mut client).await?;
         let ids = debtor_position_ids(&tx, &organization, &debtor, false).await?;
         let positions = load_positions_by_id(&tx, &ids).await?;
         tx.commit().await.map_err(db_error)?;
@@ -75,7 +75,7 @@ impl PgStore {
             }
             answer.push((position, take));
         }
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(answer)
     }
 
@@ -142,7 +142,7 @@ impl PgStore {
                 .await?;
             }
         }
-        tx.commit().await.map_err(db_error)?;
+        super::commit(tx).await?;
         Ok(rows.len() as u32)
     }
 }

@@ -298,15 +298,36 @@ static NOTICE_LOOKUP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Where the parts of [`NOTICE_LOOKUP`]'s rows start: the option's columns, the summary's two,
+/// the transfer's; counted once from the same column lists.
+#[derive(Clone, Copy)]
+struct NoticeOffsets {
+    option: usize,
+    summary: usize,
+    transfer: usize,
+}
+
+static NOTICE_OFFSETS: LazyLock<NoticeOffsets> = LazyLock::new(|| {
+    let count = |columns: &str| columns.split(',').count();
+    let option = count(&POSITION_COLUMNS);
+    let summary = option + count(OPTION_COLUMNS);
+    NoticeOffsets {
+        option,
+        summary,
+        transfer: summary + 2,
+    }
+});
+
 /// The view of [`NOTICE_LOOKUP`]'s rows; None when there are none.
 fn notice_view(rows: &[Row]) -> Result<Option<NoticeView>, StoreError> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let count = |columns: &str| columns.split(',').count();
-    let option_at = count(&POSITION_COLUMNS);
-    let summary_at = option_at + count(OPTION_COLUMNS);
-    let transfer_at_ = summary_at + 2;
+    let NoticeOffsets {
+        option: option_at,
+        summary: summary_at,
+        transfer: transfer_at_,
+    } = *NOTICE_OFFSETS;
     let (_, columns) = position_row(first).map_err(db_error)?;
     let mut option = payment_option_at(first, option_at)?;
     for r in rows {

@@ -137,7 +137,7 @@ impl PgStore {
             ],
         )
         .await?;
-        tx.commit().await.map_err(db_error)
+        super::commit(tx).await
     }
 
     pub async fn upload(
@@ -245,7 +245,7 @@ impl PgStore {
                 "the file's progress moved while it was applied",
             ));
         }
-        tx.commit().await.map_err(db_error)
+        super::commit(tx).await
     }
 
     /// The outcomes of the file's items, in file order.
