@@ -389,7 +389,6 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
              ALTER TABLE receipt DROP COLUMN unbound_station;
              DROP TABLE delivery_request;
              DROP TABLE delivery_request_backfill;
-             DROP TABLE event_journal;
              ALTER TABLE payment_option DROP COLUMN send_sync;
              DROP TABLE reporting_anomaly;
              DROP TABLE reporting_payment;
@@ -404,6 +403,11 @@ async fn deliveries_stored_before_their_requests_are_sent_after_the_upgrade() {
              PRAGMA user_version = 10;",
         )
         .unwrap();
+        // The event journal had no file of its own before schema version 21.
+        let journal = gpd_gateway::store::sqlite::SqliteStore::JOURNAL_FILE_NAME;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(data.path().join(format!("{journal}{suffix}")));
+        }
     }
 
     station.set_behaviour(Behaviour::Ok);

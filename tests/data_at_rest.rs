@@ -131,6 +131,9 @@ fn data_stays_private_and_logs_stay_plain() {
             "gpd-gateway.sqlite",
             "gpd-gateway.sqlite-wal",
             "gpd-gateway.sqlite-shm",
+            "gpd-gateway-journal.sqlite",
+            "gpd-gateway-journal.sqlite-wal",
+            "gpd-gateway-journal.sqlite-shm",
         ] {
             assert_eq!(mode(&data.join(file)), 0o600, "{file}");
         }

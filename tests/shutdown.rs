@@ -76,15 +76,15 @@ fn sigterm_drains_in_flight_requests() {
     // New connections are refused once it has stopped, and the payment is in the store.
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
     if !harness::store::on_postgres() {
-        // The WAL checkpointed into the file on the way out.
-        assert!(data.path().join("gpd-gateway.sqlite").exists());
-        assert!(
-            !data.path().join("gpd-gateway.sqlite-wal").exists()
-                || std::fs::metadata(data.path().join("gpd-gateway.sqlite-wal"))
-                    .unwrap()
-                    .len()
-                    == 0
-        );
+        // Each WAL checkpointed into its file on the way out: the data's and the journal's.
+        for file in ["gpd-gateway.sqlite", "gpd-gateway-journal.sqlite"] {
+            let wal = data.path().join(format!("{file}-wal"));
+            assert!(data.path().join(file).exists(), "{file}");
+            assert!(
+                !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+                "{file}"
+            );
+        }
     }
     block_on(async {
         let store = harness::store::open(data.path()).await;

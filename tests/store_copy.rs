@@ -303,7 +303,9 @@ enum Cell {
 fn sqlite_tables(conn: &rusqlite::Connection) -> Vec<(String, Vec<String>, Vec<String>)> {
     let names: Vec<String> = conn
         .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'table'
+            "SELECT name FROM (SELECT name, type FROM main.sqlite_master
+                               UNION ALL SELECT name, type FROM journal.sqlite_master)
+             WHERE type = 'table'
              AND name NOT IN ('store_probe', 'delivery_request_backfill', 'aca_creditor',
                               'notice_view', 'notice_view_backfill')
              ORDER BY name",
@@ -431,6 +433,9 @@ async fn postgres_rows(
 /// them with rows.
 async fn assert_same_rows(data: &std::path::Path, url: &str) {
     let conn = rusqlite::Connection::open(data.join(SqliteStore::FILE_NAME)).unwrap();
+    let journal = data.join(SqliteStore::JOURNAL_FILE_NAME);
+    conn.execute("ATTACH DATABASE ?1 AS journal", [journal.to_str().unwrap()])
+        .unwrap();
     let client = connect(url).await;
     let tables = sqlite_tables(&conn);
     assert_eq!(tables.len(), 20, "{tables:?}");

@@ -1,8 +1,10 @@
 //! The event journal's writer: entries are handed over without waiting, through a bounded
-//! queue, to one task that appends them to the store in batches (one transaction each). The
-//! Node's answer, a REST answer or a delivery never waits for the journal; when the queue is
-//! full the entry is dropped and counted (docs/decisions.md), and [`Journal::flush`] at shutdown
-//! writes whatever is queued. What each entry holds is built in [`entries`].
+//! queue, to one task that appends them to the store in batches (one transaction each), each
+//! batch gathered for up to [`LINGER`] so that a busy gateway commits a few large batches a
+//! second rather than hundreds of small ones. The Node's answer, a REST answer or a delivery
+//! never waits for the journal; when the queue is full the entry is dropped and counted
+//! (docs/decisions.md), and [`Journal::flush`] at shutdown writes whatever is queued. What each
+//! entry holds is built in [`entries`].
 
 pub mod entries;
 
@@ -25,7 +27,12 @@ pub use entries::{PrimitiveEvent, RestCall};
 const QUEUE: usize = 16_384;
 
 /// The most entries written in one transaction.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 2048;
+
+/// How long a batch may gather entries after its first: the longest an entry waits before it
+/// is written, unless a flush asks for it. Each commit costs the store an fsync and its writer
+/// a wake-up whatever the batch's size (docs/performance.md).
+const LINGER: Duration = Duration::from_millis(200);
 
 // Entries are nearly all of the traffic: boxing them would cost an allocation each.
 #[allow(clippy::large_enum_variant)]
@@ -113,16 +120,9 @@ impl Journal {
         let (queue, mut queued) = mpsc::channel::<Queued>(self.inner.capacity);
         let inner = self.inner.clone();
         tokio::spawn(async move {
-            let mut received = Vec::with_capacity(MAX_BATCH);
             let mut batch = Vec::with_capacity(MAX_BATCH);
             let mut flushes = Vec::new();
-            while queued.recv_many(&mut received, MAX_BATCH).await > 0 {
-                for item in received.drain(..) {
-                    match item {
-                        Queued::Entry(entry) => batch.push(entry),
-                        Queued::Flush(done) => flushes.push(done),
-                    }
-                }
+            while gather(&mut queued, &mut batch, &mut flushes).await {
                 if !batch.is_empty() {
                     write(&inner, std::mem::take(&mut batch)).await;
                 }
@@ -162,6 +162,36 @@ impl Journal {
     pub fn rest(&self, call: RestCall<'_>, status: u16, at: NaiveDateTime, took: Duration) {
         if self.enabled() {
             self.record(call.entry(status, at, took));
+        }
+    }
+}
+
+/// Waits for the next batch: from its first item, until [`MAX_BATCH`] entries, a flush, or
+/// [`LINGER`]. False once the queue is closed and drained.
+async fn gather(
+    queued: &mut mpsc::Receiver<Queued>,
+    batch: &mut Vec<JournalEntry>,
+    flushes: &mut Vec<oneshot::Sender<()>>,
+) -> bool {
+    let mut received = Vec::with_capacity(MAX_BATCH);
+    if queued.recv_many(&mut received, MAX_BATCH).await == 0 {
+        return false;
+    }
+    let until = tokio::time::Instant::now() + LINGER;
+    loop {
+        for item in received.drain(..) {
+            match item {
+                Queued::Entry(entry) => batch.push(entry),
+                Queued::Flush(done) => flushes.push(done),
+            }
+        }
+        let room = MAX_BATCH.saturating_sub(batch.len());
+        if room == 0 || !flushes.is_empty() {
+            return true;
+        }
+        match tokio::time::timeout_at(until, queued.recv_many(&mut received, room)).await {
+            Ok(0) | Err(_) => return true,
+            Ok(_) => {}
         }
     }
 }
@@ -210,6 +240,23 @@ mod tests {
         }
         journal.flush().await;
         assert_eq!(listed(store.as_ref()).await, 1500);
+        assert_eq!(journal.lost(), 0);
+    }
+
+    #[tokio::test]
+    async fn entries_are_written_after_the_linger_without_a_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+        let journal = Journal::new(store.clone(), true);
+        for n in 0..3 {
+            journal.record(entry(n));
+            tokio::task::yield_now().await;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while listed(store.as_ref()).await < 3 {
+            assert!(std::time::Instant::now() < deadline, "never written");
+            tokio::time::sleep(LINGER / 5).await;
+        }
         assert_eq!(journal.lost(), 0);
     }
 

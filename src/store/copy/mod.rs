@@ -219,6 +219,13 @@ fn open_source(dir: &Path) -> Result<Connection, String> {
             sqlite::SCHEMA_VERSION
         ));
     }
+    // Attached read-only, as the data file was opened: missing, it is not created.
+    sqlite::attach_journal(&conn, &path).map_err(|e| {
+        format!(
+            "the journal file {}: {e}",
+            dir.join(SqliteStore::JOURNAL_FILE_NAME).display()
+        )
+    })?;
     let backfill: bool = conn
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM delivery_request_backfill)",
@@ -414,9 +421,14 @@ mod tests {
     fn every_table_of_the_sqlite_schema_is_listed_with_its_columns() {
         let dir = tempfile::tempdir().unwrap();
         SqliteStore::open(dir.path()).unwrap();
-        let conn = Connection::open(dir.path().join(SqliteStore::FILE_NAME)).unwrap();
+        let path = dir.path().join(SqliteStore::FILE_NAME);
+        let conn = Connection::open(&path).unwrap();
+        sqlite::attach_journal(&conn, &path).unwrap();
         let mut names: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .prepare(
+                "SELECT name FROM main.sqlite_master WHERE type = 'table'
+                 UNION ALL SELECT name FROM journal.sqlite_master WHERE type = 'table'",
+            )
             .unwrap()
             .query_map([], |r| r.get(0))
             .unwrap()

@@ -74,9 +74,19 @@ impl Checkpointer {
     }
 }
 
-/// One PASSIVE checkpoint; the number of frames in the log.
+/// One PASSIVE checkpoint of each attached file (the data file and the journal's); the
+/// number of frames in the longest log.
 fn passive(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+    let schemas: Vec<String> = conn
+        .prepare_cached("SELECT name FROM pragma_database_list WHERE name <> 'temp'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut longest = 0;
+    for schema in schemas {
+        let sql = format!("PRAGMA \"{schema}\".wal_checkpoint(PASSIVE)");
+        longest = longest.max(conn.query_row(&sql, [], |r| r.get(1))?);
+    }
+    Ok(longest)
 }
 
 #[cfg(test)]

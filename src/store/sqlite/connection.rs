@@ -2,7 +2,7 @@
 //! connection set up with the pragmas every read or write relies on, and a failure of SQLite
 //! reported as the store being unavailable.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 use rusqlite::config::DbConfig;
@@ -13,9 +13,30 @@ pub(super) fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
+/// The event journal's file name (`SqliteStore::JOURNAL_FILE_NAME`).
+pub(super) const JOURNAL_FILE: &str = "gpd-gateway-journal.sqlite";
+
+/// The event journal's file, beside the data file `path`.
+pub(super) fn journal_path(path: &Path) -> PathBuf {
+    path.with_file_name(JOURNAL_FILE)
+}
+
+/// Attaches the event journal's file as `journal`. Its entries are committed in batches that
+/// nobody waits for, so they skip the fsync: a power cut may lose the last of them, never
+/// corrupt the file (WAL).
+pub(crate) fn attach_journal(conn: &Connection, path: &Path) -> rusqlite::Result<()> {
+    let journal = journal_path(path);
+    let name = journal
+        .to_str()
+        .ok_or_else(|| rusqlite::Error::InvalidPath(journal.clone()))?;
+    conn.execute("ATTACH DATABASE ?1 AS journal", [name])?;
+    conn.execute_batch("PRAGMA journal.synchronous = NORMAL;")
+}
+
 pub(super) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    attach_journal(&conn, path)?;
     // Plans fixed at prepare time: otherwise SQLite marks statements whose plan may depend on a
     // bound value for re-planning, and re-prepares them at every new value (measured: every
     // lookup), which more than doubled the cost of a read.

@@ -1,5 +1,6 @@
 //! The event journal's table: entries appended in batches (multi-row inserts, in the writer's
-//! transaction), a creditor's listed newest first, old ones pruned in batches.
+//! transaction), a creditor's listed newest first, old ones pruned in batches. The table lives
+//! in a file of its own, attached as `journal` (`SqliteStore::JOURNAL_FILE_NAME`).
 
 use chrono::NaiveDateTime;
 use rusqlite::{Connection, ToSql, params};
@@ -13,6 +14,10 @@ use crate::store::columns::{
     JOURNAL_COLUMNS, JOURNAL_LISTING, JOURNAL_WIDTH, journal_entry, journal_texts,
 };
 use crate::store::{Page, PageRequest, StoreError};
+
+/// The journal file's table, created at every open when missing. Its columns are those of
+/// migration 0013, which created it in the data file before 0021 moved it here.
+pub(super) const SCHEMA: &str = include_str!("journal_file.sql");
 
 /// Rows per multi-row INSERT. A batch is written in chunks of this size, then what is left one
 /// row at a time: two statements in all, both kept prepared. A statement per remainder size

@@ -47,7 +47,8 @@ use crate::domain::notice_view::NoticeView;
 use crate::domain::position::{DebtPosition, Iban, Iupd};
 use crate::domain::receipt_digest::ReceiptDigest;
 use crate::domain::{FiscalCodePA, NoticeNumber, SegregationCode, Text};
-use connection::{open_connection, private_dir, private_files, unavailable};
+pub(crate) use connection::attach_journal;
+use connection::{journal_path, open_connection, private_dir, private_files, unavailable};
 use positions::{insert_position, load_position, replace_position, taken_key};
 use writer::Writer;
 
@@ -73,6 +74,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0018_notice_jobs.sql"),
     include_str!("../migrations/0019_receipt_recovery.sql"),
     include_str!("../migrations/0020_notice_view.sql"),
+    include_str!("../migrations/0021_event_journal_file.sql"),
 ];
 
 /// The schema version this binary brings a data file to.
@@ -101,6 +103,13 @@ impl SqliteStore {
     /// The database file's name inside the data directory.
     pub const FILE_NAME: &str = "gpd-gateway.sqlite";
 
+    /// The event journal's file, beside it, attached to every connection as `journal`. A
+    /// busy gateway commits journal entries several times a second, and SQLite empties a
+    /// reader's page cache whenever the file it reads changed since its last transaction:
+    /// in the data file, that cost the Node's lookups their cached pages at every batch
+    /// (docs/performance.md).
+    pub const JOURNAL_FILE_NAME: &str = connection::JOURNAL_FILE;
+
     /// Opens (creating if needed) the store in `dir` and brings its schema up to date.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
         private_dir(dir)
@@ -108,16 +117,28 @@ impl SqliteStore {
         let path = dir.join(Self::FILE_NAME);
         private_files(&path)
             .map_err(|e| unavailable(format!("cannot restrict {}: {e}", path.display())))?;
-        let mut conn = Connection::open(&path).map_err(unavailable)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(unavailable)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(unavailable(format!(
-                "cannot switch {} to WAL mode",
+        private_files(&journal_path(&path)).map_err(|e| {
+            unavailable(format!(
+                "cannot restrict the journal beside {}: {e}",
                 path.display()
-            )));
+            ))
+        })?;
+        let mut conn = Connection::open(&path).map_err(unavailable)?;
+        attach_journal(&conn, &path).map_err(unavailable)?;
+        for schema in ["main", "journal"] {
+            let mode: String = conn
+                .query_row(&format!("PRAGMA {schema}.journal_mode = WAL"), [], |r| {
+                    r.get(0)
+                })
+                .map_err(unavailable)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(unavailable(format!(
+                    "cannot switch {} ({schema}) to WAL mode",
+                    path.display()
+                )));
+            }
         }
+        conn.execute_batch(journal::SCHEMA).map_err(unavailable)?;
         migrate(&mut conn)?;
         positions::backfill_notices(&mut conn)?;
         drop(conn);
@@ -851,6 +872,7 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use crate::domain::Iuv;
+    use crate::domain::journal::{EventKind, Outcome};
     use crate::domain::position::tests::at;
     use crate::domain::position::{Iupd, PositionStatus};
     use crate::store::conformance::Subject;
@@ -905,6 +927,9 @@ mod tests {
             "gpd-gateway.sqlite",
             "gpd-gateway.sqlite-wal",
             "gpd-gateway.sqlite-shm",
+            "gpd-gateway-journal.sqlite",
+            "gpd-gateway-journal.sqlite-wal",
+            "gpd-gateway-journal.sqlite-shm",
         ] {
             assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
         }
@@ -990,6 +1015,56 @@ mod tests {
         conn.pragma_update(None, "user_version", version as i64)
             .unwrap();
         conn.execute_batch(insert).unwrap();
+    }
+
+    #[tokio::test]
+    async fn journal_entries_of_the_data_file_move_to_the_journal_s_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = MIGRATIONS
+            .iter()
+            .position(|m| m.contains("journal.event_journal"))
+            .unwrap();
+        data_file_at(
+            dir.path(),
+            before,
+            "INSERT INTO event_journal (id, at, kind, organization, outcome, duration_us)
+             VALUES (1, 1000, 'REST', '77777777777', 'OK', 5),
+                    (2, 2000, 'REST', '77777777777', 'OK', 6)",
+        );
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let page = PageRequest { page: 0, limit: 10 };
+        let listed = store
+            .list_journal(org(), JournalFilter::default(), page)
+            .await
+            .unwrap();
+        assert_eq!(listed.items_found, 2);
+        let conn = Connection::open(dir.path().join(SqliteStore::FILE_NAME)).unwrap();
+        let left: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'event_journal%'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0, "the data file keeps no journal table");
+    }
+
+    #[tokio::test]
+    async fn a_journal_commit_leaves_the_data_file_as_it_is() {
+        let (dir, store) = store();
+        let reader = open_connection(&dir.path().join(SqliteStore::FILE_NAME), true).unwrap();
+        // What SQLite compares to decide whether a reader's page cache still holds.
+        let version = |schema: &str| -> i64 {
+            reader
+                .query_row(&format!("PRAGMA {schema}.data_version"), [], |r| r.get(0))
+                .unwrap()
+        };
+        let (data, journal) = (version("main"), version("journal"));
+        let mut entry = JournalEntry::new(EventKind::Rest, at(2026, 1, 1), Outcome::Ok, 1);
+        entry.organization = Some(org().to_string());
+        store.append_journal(vec![entry]).await.unwrap();
+        assert_eq!(version("main"), data);
+        assert_ne!(version("journal"), journal);
     }
 
     #[tokio::test]
