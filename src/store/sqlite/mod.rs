@@ -75,6 +75,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0019_receipt_recovery.sql"),
     include_str!("../migrations/0020_notice_view.sql"),
     include_str!("../migrations/0021_event_journal_file.sql"),
+    include_str!("../migrations/0022_notice_view_trigger_plans.sql"),
 ];
 
 /// The schema version this binary brings a data file to.
@@ -1015,6 +1016,51 @@ mod tests {
         conn.pragma_update(None, "user_version", version as i64)
             .unwrap();
         conn.execute_batch(insert).unwrap();
+    }
+
+    #[test]
+    fn every_read_model_trigger_deletes_by_the_primary_key() {
+        let (dir, _store) = store();
+        let conn = Connection::open(dir.path().join(SqliteStore::FILE_NAME)).unwrap();
+        let triggers: Vec<(String, String)> = conn
+            .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'notice_view%'")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(triggers.len(), 8);
+        for (name, sql) in triggers {
+            let body = &sql[sql.find("BEGIN").unwrap() + 5..sql.rfind("END").unwrap()];
+            for statement in body.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                // The row's values as constants: the plan is what a trigger's run gets.
+                let mut plain = statement.to_owned();
+                for row in ["OLD.", "NEW."] {
+                    while let Some(at) = plain.find(row) {
+                        let end = plain[at + 4..]
+                            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                            .map_or(plain.len(), |n| at + 4 + n);
+                        plain.replace_range(at..end, "'0'");
+                    }
+                }
+                let plan: Vec<String> = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {plain}"))
+                    .unwrap()
+                    .query_map([], |r| r.get(3))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                let on_rows: Vec<&String> =
+                    plan.iter().filter(|d| d.contains("notice_view")).collect();
+                assert!(!on_rows.is_empty(), "{name}: {plan:?}");
+                for detail in on_rows {
+                    assert!(
+                        detail.contains("PRIMARY KEY (organization=? AND nav=?)"),
+                        "{name}: {statement}: {detail}"
+                    );
+                }
+            }
+        }
     }
 
     #[tokio::test]
