@@ -699,9 +699,11 @@ mod tests {
         }
     }
 
-    /// XML-escapes a test value.
+    /// XML-escapes a test value (`>` too: a value holding `]]>` is not well-formed text).
     fn esc(s: &str) -> String {
-        s.replace('&', "&amp;").replace('<', "&lt;")
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
     }
 
     /// Valid paGetPaymentV2Request values, written in one of the three prefix styles.
