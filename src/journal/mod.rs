@@ -30,8 +30,8 @@ const QUEUE: usize = 16_384;
 const MAX_BATCH: usize = 2048;
 
 /// How long a batch may gather entries after its first: the longest an entry waits before it
-/// is written, unless a flush asks for it. Each commit costs the store an fsync and its writer
-/// a wake-up whatever the batch's size (docs/performance.md).
+/// is written, unless a flush asks for it. Each batch is one commit (on PostgreSQL, an fsync)
+/// and a wake-up of the store's writer, whatever its size (docs/performance.md).
 const LINGER: Duration = Duration::from_millis(200);
 
 // Entries are nearly all of the traffic: boxing them would cost an allocation each.
@@ -120,9 +120,10 @@ impl Journal {
         let (queue, mut queued) = mpsc::channel::<Queued>(self.inner.capacity);
         let inner = self.inner.clone();
         tokio::spawn(async move {
+            let mut received = Vec::with_capacity(MAX_BATCH);
             let mut batch = Vec::with_capacity(MAX_BATCH);
             let mut flushes = Vec::new();
-            while gather(&mut queued, &mut batch, &mut flushes).await {
+            while gather(&mut queued, &mut received, &mut batch, &mut flushes).await {
                 if !batch.is_empty() {
                     write(&inner, std::mem::take(&mut batch)).await;
                 }
@@ -170,11 +171,11 @@ impl Journal {
 /// [`LINGER`]. False once the queue is closed and drained.
 async fn gather(
     queued: &mut mpsc::Receiver<Queued>,
+    received: &mut Vec<Queued>,
     batch: &mut Vec<JournalEntry>,
     flushes: &mut Vec<oneshot::Sender<()>>,
 ) -> bool {
-    let mut received = Vec::with_capacity(MAX_BATCH);
-    if queued.recv_many(&mut received, MAX_BATCH).await == 0 {
+    if queued.recv_many(received, MAX_BATCH).await == 0 {
         return false;
     }
     let until = tokio::time::Instant::now() + LINGER;
@@ -189,7 +190,7 @@ async fn gather(
         if room == 0 || !flushes.is_empty() {
             return true;
         }
-        match tokio::time::timeout_at(until, queued.recv_many(&mut received, room)).await {
+        match tokio::time::timeout_at(until, queued.recv_many(received, room)).await {
             Ok(0) | Err(_) => return true,
             Ok(_) => {}
         }
