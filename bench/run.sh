@@ -25,7 +25,9 @@
 # worse of the two), SUMMARY (a file to append the figures to as key=value lines, the seeding's
 # seconds and the gateway's memory included), SEED_TIMEOUT (600, seconds each step of the seeding
 # may take), SEED (store: seed_positions through the store; copy, with STORE=postgres:
-# seed_positions into SQLite, then `gpd-gateway store copy` into the database).
+# seed_positions into SQLite, then `gpd-gateway store copy` into the database), CONFIG (a
+# configuration file for the gateway, e.g. one with `[journal] enabled = false`; default: the
+# built-in example). After the runs it reads the event journal's lost entries from /metrics.
 set -euo pipefail
 
 BENCH_NAME=bench
@@ -47,12 +49,18 @@ GATEWAY2_PORT=${GATEWAY2_PORT:-$((GATEWAY_PORT + 10))}
 SUMMARY=${SUMMARY:-}
 SEED_TIMEOUT=${SEED_TIMEOUT:-600}
 SEED=${SEED:-store}
+CONFIG=${CONFIG:-}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release
 
 need_tools wrk curl awk sed timeout
 positive POSITIONS SEED_TIMEOUT
 [[ $SEED == store || $SEED == copy ]] || die "SEED must be store or copy"
+CONFIG_ARGS=()
+if [[ -n $CONFIG ]]; then
+  [[ -f $CONFIG ]] || die "CONFIG: no file $CONFIG"
+  CONFIG_ARGS=(--config "$CONFIG")
+fi
 store_knobs
 ((INSTANCES == 1 || (THREADS >= 2 && CONNECTIONS >= 2))) || die "INSTANCES=2 splits THREADS and CONNECTIONS: both must be at least 2"
 
@@ -122,13 +130,13 @@ SEED_SECONDS=$(awk -v a="$SEED_START" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.2f
 DB_BYTES=$(store_bytes)
 
 log "starting the gateway on $HOST:$GATEWAY_PORT"
-RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY_PORT" "${STORE_ARGS[@]}" \
+RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY_PORT" "${CONFIG_ARGS[@]}" "${STORE_ARGS[@]}" \
   >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
 wait_http "http://$HOST:$GATEWAY_PORT/health" "$GW_PID" "$WORK/gateway.log" 30
 if ((INSTANCES == 2)); then
   log "starting the second gateway on $HOST:$GATEWAY2_PORT, on the same database"
-  RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY2_PORT" "${STORE_ARGS[@]}" \
+  RUST_LOG=warn "$BIN/gpd-gateway" serve --listen "$HOST:$GATEWAY2_PORT" "${CONFIG_ARGS[@]}" "${STORE_ARGS[@]}" \
     >"$WORK/gateway2.log" 2>&1 &
   GW2_PID=$!
   wait_http "http://$HOST:$GATEWAY2_PORT/health" "$GW2_PID" "$WORK/gateway2.log" 30
@@ -249,6 +257,10 @@ RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$GW_PID/status")
 HWM_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$GW_PID/status")
 BARE_HWM_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$BARE_PID/status")
 kill -0 "$GW_PID" 2>/dev/null || die "the gateway died during the runs"
+# Entries the journal dropped (its queue full: the store slower than the traffic), as the
+# gateway counts them; "n/a" when its metrics are off or not served to this host.
+JOURNAL_LOST=$(curl -sS -m 5 "http://$HOST:$GATEWAY_PORT/metrics" 2>/dev/null |
+  awk '$1 == "gpd_gateway_journal_entries_lost_total" {print $2; found = 1} END {if (!found) print "n/a"}')
 
 # ---------------------------------------------------------------------------------------------
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f %%", 100 * a / b}'; }
@@ -289,6 +301,7 @@ EOF
 
 Gateway memory$([[ $INSTANCES == 1 ]] || echo ' (the first instance)') with $POSITIONS positions, after the runs: VmRSS $(mb "$RSS_KB") MB, peak (VmHWM)
 $(mb "$HWM_KB") MB; $(mb "$RSS_START_KB") MB right after start. Bare server peak: $(mb "$BARE_HWM_KB") MB.
+Event journal entries lost (queue full) during the runs: $JOURNAL_LOST.
 
 | target | measured | |
 |---|---|---|
@@ -320,4 +333,5 @@ if [[ -n $SUMMARY ]]; then
   done >>"$SUMMARY"
   printf 'commit=%s\nsource_digest=%s\npositions=%s\nstore_bytes=%s\nseed_seconds=%s\n' "$COMMIT" "$SRC_DIGEST" "$POSITIONS" "$DB_BYTES" "$SEED_SECONDS" >>"$SUMMARY"
   printf 'gw_rss_kb=%s\ngw_hwm_kb=%s\ngw_start_rss_kb=%s\nverify_bytes=%s\ngpv2_bytes=%s\n' "$RSS_KB" "$HWM_KB" "$RSS_START_KB" "$VERIFY_BYTES" "$GPV2_BYTES" >>"$SUMMARY"
+  printf 'journal_lost=%s\n' "$JOURNAL_LOST" >>"$SUMMARY"
 fi

@@ -256,6 +256,19 @@ async fn a_scripted_flow_moves_each_metric_by_what_it_did() {
     );
     assert!(after.value("gpd_gateway_connections_open") >= 1.0);
     assert_eq!(after.value("gpd_gateway_connections_shed_total"), 0.0);
+    // The journal took every event; some may still wait to be written.
+    assert!(
+        body.contains("\ngpd_gateway_journal_entries_lost_total 0\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\ngpd_gateway_journal_queued_entries "),
+        "{body}"
+    );
+    assert!(
+        after.value("gpd_gateway_journal_queued_entries") < 16.0,
+        "{body}"
+    );
     assert_eq!(
         after.value(&format!(
             r#"gpd_gateway_build_info{{version="{}"}}"#,

@@ -1,10 +1,11 @@
 //! `GET /metrics`: the Prometheus exposition, to the networks `[metrics] allow` lists (403 to
 //! any other peer, whatever it presents), 404 when metrics are off. The outbox backlog is read
 //! from the store at each scrape; when the store does not answer, the rest is served without it.
+//! The event journal's queue is this instance's, read at each scrape too.
 
 use crate::api::Reply;
 use crate::context::Context;
-use crate::observe::metrics::{self, CONTENT_TYPE};
+use crate::observe::metrics::{self, CONTENT_TYPE, JournalQueue};
 
 use super::tls::Peer;
 
@@ -33,5 +34,13 @@ pub async fn metrics(ctx: &Context, peer: &Peer) -> Reply {
             Vec::new()
         }
     };
-    Reply::new(200, CONTENT_TYPE, metrics.render(&backlog, ctx.clock.now()))
+    let journal = JournalQueue {
+        queued: ctx.journal.queued(),
+        lost: ctx.journal.lost(),
+    };
+    Reply::new(
+        200,
+        CONTENT_TYPE,
+        metrics.render(&backlog, journal, ctx.clock.now()),
+    )
 }

@@ -104,6 +104,15 @@ impl Journal {
         self.inner.lost.load(Ordering::Relaxed)
     }
 
+    /// Entries (and flushes) waiting in the queue now: a queue staying near its capacity means
+    /// the store cannot keep up, and entries are about to be dropped.
+    pub fn queued(&self) -> usize {
+        self.inner
+            .queue
+            .get()
+            .map_or(0, |queue| queue.max_capacity() - queue.capacity())
+    }
+
     /// Waits until every entry recorded before this call is written (or lost). At shutdown,
     /// after the server and the workers have stopped; in tests, before reading the journal.
     pub async fn flush(&self) {
@@ -268,12 +277,15 @@ mod tests {
         let journal = Journal::with_queue(store.clone(), true, 4);
         // On this one-thread runtime the writer cannot run before the next await: four wait
         // in the queue, the other six find it full.
+        assert_eq!(journal.queued(), 0);
         for n in 0..10 {
             journal.record(entry(n));
         }
         assert_eq!(journal.lost(), 6);
+        assert_eq!(journal.queued(), 4);
         journal.flush().await;
         assert_eq!(listed(store.as_ref()).await, 4);
+        assert_eq!(journal.queued(), 0);
     }
 
     #[tokio::test]

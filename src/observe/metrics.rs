@@ -29,6 +29,15 @@ use crate::store::StationBacklog;
 /// beyond is looked up by its labels at each request).
 pub const ROUTE_SLOTS: usize = 64;
 
+/// The event journal's queue at a scrape, this instance's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JournalQueue {
+    /// Entries waiting to be written.
+    pub queued: usize,
+    /// Entries lost since start.
+    pub lost: u64,
+}
+
 /// The content type of the exposition: Prometheus' text format, version 0.0.4.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
@@ -487,8 +496,13 @@ impl Metrics {
     }
 
     /// The exposition: every metric, then the outbox backlog the store reports (read at
-    /// `now`), then log lines dropped.
-    pub fn render(&self, backlog: &[StationBacklog], now: NaiveDateTime) -> String {
+    /// `now`), the event journal's queue, then log lines dropped.
+    pub fn render(
+        &self,
+        backlog: &[StationBacklog],
+        journal: JournalQueue,
+        now: NaiveDateTime,
+    ) -> String {
         let mut out = String::with_capacity(16 * 1024);
         prometheus_text::encode(&mut out, &self.registry).expect("writing to a String");
         let mut scraped = Registry::with_prefix("gpd_gateway");
@@ -516,6 +530,20 @@ impl Metrics {
             "outbox_oldest_pending_age_seconds",
             "Age of the oldest pending delivery, by broadcast station (0 when none is pending)",
             age,
+        );
+        let queued: Gauge = Gauge::default();
+        queued.set(i64::try_from(journal.queued).unwrap_or(i64::MAX));
+        scraped.register(
+            "journal_queued_entries",
+            "Event journal entries waiting to be written by this instance",
+            queued,
+        );
+        let lost = Counter::<u64>::default();
+        lost.inc_by(journal.lost);
+        scraped.register(
+            "journal_entries_lost",
+            "Event journal entries lost: dropped on a full queue, or refused by the store",
+            lost,
         );
         if let Some(count) = super::dropped_log_lines() {
             let dropped = Counter::<u64>::default();
