@@ -138,6 +138,31 @@ pub async fn entries_are_appended_whole_and_listed_by_each_filter(store: &dyn St
     assert_eq!(other.items, vec![all[3].clone()]);
 }
 
+/// More entries than one statement takes on PostgreSQL (256): every one stored, in order.
+pub async fn a_batch_of_several_statements_is_stored_whole(store: &dyn Store) {
+    let batch: Vec<JournalEntry> = (0..700)
+        .map(|minute| {
+            let mut e = entry(EventKind::Primitive, minute, Outcome::Ok);
+            e.notice_number = Some(format!("3{minute:017}"));
+            e
+        })
+        .collect();
+    store.append_journal(batch.clone()).await.unwrap();
+    let page = PageRequest { page: 0, limit: 100 };
+    let listed = store
+        .list_journal(org(), JournalFilter::default(), page)
+        .await
+        .unwrap();
+    assert_eq!(listed.items_found, 700);
+    assert_eq!(listed.items.first(), batch.last());
+    let last = store
+        .list_journal(org(), JournalFilter::default(), PageRequest { page: 6, limit: 100 })
+        .await
+        .unwrap();
+    assert_eq!(last.items.last(), batch.first());
+    assert_eq!(last.items.len(), 100);
+}
+
 pub async fn old_entries_are_pruned_in_batches(store: &dyn Store) {
     let batch: Vec<JournalEntry> = (0..7)
         .map(|day| {

@@ -146,6 +146,7 @@ macro_rules! suite {
                 survives_reopen_and_refuses_after_close;
             journal:
                 entries_are_appended_whole_and_listed_by_each_filter,
+                a_batch_of_several_statements_is_stored_whole,
                 old_entries_are_pruned_in_batches;
             notice_jobs:
                 jobs_are_made_once_per_idempotency_key_and_read_back,
