@@ -148,7 +148,10 @@ pub async fn a_batch_of_several_statements_is_stored_whole(store: &dyn Store) {
         })
         .collect();
     store.append_journal(batch.clone()).await.unwrap();
-    let page = PageRequest { page: 0, limit: 100 };
+    let page = PageRequest {
+        page: 0,
+        limit: 100,
+    };
     let listed = store
         .list_journal(org(), JournalFilter::default(), page)
         .await
@@ -156,7 +159,14 @@ pub async fn a_batch_of_several_statements_is_stored_whole(store: &dyn Store) {
     assert_eq!(listed.items_found, 700);
     assert_eq!(listed.items.first(), batch.last());
     let last = store
-        .list_journal(org(), JournalFilter::default(), PageRequest { page: 6, limit: 100 })
+        .list_journal(
+            org(),
+            JournalFilter::default(),
+            PageRequest {
+                page: 6,
+                limit: 100,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(last.items.last(), batch.first());
