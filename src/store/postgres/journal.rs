@@ -21,8 +21,8 @@ use crate::store::columns::{
 use crate::store::{Page, PageRequest, StoreError};
 
 /// Rows per INSERT of a batch. Each statement is encoded into the pooled connection's buffers,
-/// which keep their largest size for the connection's life: a whole batch of 2,048 (about
-/// 0.5 MB) in one statement left every connection of the pool holding buffers that large
+/// which keep their largest size for the connection's life: a whole batch of 2,048 in one
+/// statement left every connection of the pool holding buffers that large
 /// (docs/performance.md, "The gateway's memory: huge pages and the journal's statements").
 const ROWS_PER_STATEMENT: usize = 256;
 
